@@ -1,0 +1,27 @@
+using System.CommandLine;
+using IlgpuStyle.Kernels;
+
+namespace IlgpuStyle.Cli.Commands;
+
+/// <summary>`ilgpu-style devices`: every device with its properties, usable or not, and why not.</summary>
+public static class DevicesCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("devices", "List every device ILGPU can see, whether it is usable, and which one --device auto picks.");
+        command.SetAction(_ =>
+        {
+            var devices = DeviceCatalog.List();
+            Console.WriteLine($"{"id",-10} {"usable",-6} {"memory",-10} {"units",5} {"max group",9}  name / type");
+            foreach (var d in devices)
+            {
+                Console.WriteLine($"{d.Id,-10} {(d.Usable ? "yes" : "no"),-6} {ByteSize.Format(d.MemoryBytes),-10} {d.ComputeUnits,5} {d.MaxGroupSize,9}  {d.Name} ({d.Type})");
+                if (!d.Usable) Console.WriteLine($"{"",-10} reason: {d.WhyNot}");
+            }
+            var auto = devices.FirstOrDefault(d => d.Usable);
+            Console.WriteLine(auto is null ? "auto: no usable device" : $"auto picks: {auto.Id}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,149 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>
+/// The one place that creates the ILGPU context and picks an accelerator.
+/// Device ids: "cuda:N", "opencl:N", "cpu" (the ILGPU CPU simulator; for tests, not for users).
+/// OpenCL devices ILGPU cannot use (it needs the generic address space of OpenCL C 2.0) are listed
+/// with the reason, not dropped.
+/// </summary>
+public static class DeviceCatalog
+{
+    /// <summary>Every device found on this machine, usable or not, in the order auto prefers them.</summary>
+    public static IReadOnlyList<DeviceInfo> List()
+    {
+        using var context = CreateContext();
+        return Describe(context).Select(d => d.Info).ToList();
+    }
+
+    /// <summary>
+    /// Opens the device named by <paramref name="spec"/>: auto | cuda | opencl | cpu, optionally ":index"
+    /// (opencl:1). <paramref name="why"/> says what was picked and why.
+    /// </summary>
+    public static Gpu Open(string spec, out string why)
+    {
+        var (kind, index) = Parse(spec);
+        var context = CreateContext();
+        try
+        {
+            var all = Describe(context);
+            (Device device, DeviceInfo info) chosen;
+            if (kind == "auto")
+            {
+                chosen = all.FirstOrDefault(d => d.Info.Usable);
+                if (chosen.device is null)
+                    throw new DeviceSelectionException("no usable device found (not even the CPU simulator).");
+                var skipped = all.Where(d => !d.Info.Usable).Select(d => $"{d.Info.Id} unusable: {d.Info.WhyNot}");
+                why = $"auto picked {chosen.info.Id} ({chosen.info.Name}, {chosen.info.Type}): " +
+                      AutoReason(chosen.info) + (skipped.Any() ? "; " + string.Join("; ", skipped) : "");
+            }
+            else
+            {
+                var ofKind = all.Where(d => d.Info.Id.Split(':')[0] == kind).ToList();
+                if (ofKind.Count == 0)
+                    throw new DeviceSelectionException(kind == "cpu"
+                        ? "the CPU simulator is not available."
+                        : $"no {kind} device found. Run 'ilgpu-style devices' to see what is available.");
+                if (index < 0 || index >= ofKind.Count)
+                    throw new DeviceSelectionException(
+                        $"device {spec} does not exist: there {(ofKind.Count == 1 ? "is 1 " + kind + " device" : "are " + ofKind.Count + " " + kind + " devices")} ({string.Join(", ", ofKind.Select(d => d.Info.Id))}).");
+                chosen = ofKind[index];
+                if (!chosen.info.Usable)
+                    throw new DeviceSelectionException($"device {chosen.info.Id} ({chosen.info.Name}) cannot be used: {chosen.info.WhyNot}");
+                why = $"using {chosen.info.Id} ({chosen.info.Name}, {chosen.info.Type}) as requested";
+            }
+            var accelerator = chosen.device.CreateAccelerator(context);
+            return new Gpu(context, accelerator, chosen.info);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    public static Gpu Open(string spec) => Open(spec, out _);
+
+    /// <summary>Parses "auto", "cpu", "cuda", "opencl", "opencl:1". Throws on anything else.</summary>
+    public static (string Kind, int Index) Parse(string spec)
+    {
+        var s = (spec ?? "").Trim().ToLowerInvariant();
+        var parts = s.Split(':');
+        var kind = parts[0];
+        if (kind is not ("auto" or "cpu" or "cuda" or "opencl") || parts.Length > 2)
+            throw new DeviceSelectionException($"unknown device '{spec}': use auto, cuda, opencl or cpu, optionally with an index (opencl:1).");
+        int index = 0;
+        if (parts.Length == 2 && (!int.TryParse(parts[1], out index) || index < 0 || kind == "auto"))
+            throw new DeviceSelectionException($"unknown device '{spec}': the index after ':' must be a whole number ≥ 0 (opencl:1).");
+        return (kind, index);
+    }
+
+    private static Context CreateContext() =>
+        Context.Create(builder =>
+        {
+            builder.Optimize(OptimizationLevel.O2);
+            builder.DefaultCPU();
+            // Every OpenCL device, including the ones ILGPU cannot drive, so we can say why.
+            builder.OpenCL(_ => true);
+            builder.Cuda();
+        });
+
+    private static List<(Device device, DeviceInfo Info)> Describe(Context context)
+    {
+        var cuda = new List<(Device, DeviceInfo)>();
+        var clGpu = new List<(Device, DeviceInfo)>();
+        var clOther = new List<(Device, DeviceInfo)>();
+        var cpu = new List<(Device, DeviceInfo)>();
+        int cudaIndex = 0, clIndex = 0;
+        foreach (var d in context.Devices)
+        {
+            switch (d)
+            {
+                case CudaDevice:
+                    cuda.Add((d, Info(d, $"cuda:{cudaIndex++}", "GPU", true, null)));
+                    break;
+                case CLDevice cl:
+                {
+                    var (usable, why) = OpenClUsable(cl);
+                    var type = cl.DeviceType.ToString().Replace("CL_DEVICE_TYPE_", "") + $" OpenCL {cl.CVersion}, {cl.PlatformName}";
+                    var entry = (d, Info(d, $"opencl:{clIndex++}", type, usable, why));
+                    (cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU ? clGpu : clOther).Add(entry);
+                    break;
+                }
+                case CPUDevice:
+                    cpu.Add((d, Info(d, "cpu", "ILGPU CPU simulator (slow; for tests)", true, null)));
+                    break;
+            }
+        }
+        // Preference order for auto: CUDA, OpenCL GPU, other OpenCL (e.g. PoCL on the CPU), CPU simulator.
+        return [.. cuda, .. clGpu, .. clOther, .. cpu.Take(1)];
+    }
+
+    private static DeviceInfo Info(Device d, string id, string type, bool usable, string? why) =>
+        new(id, d.AcceleratorType, d.Name.Trim(), type, d.MemorySize, d.NumMultiprocessors,
+            d.MaxNumThreadsPerGroup, usable, why);
+
+    private static (bool, string?) OpenClUsable(CLDevice cl)
+    {
+        if (!cl.Capabilities.GenericAddressSpace)
+            return (false, $"GenericAddressSpace feature is not supported (OpenCL C {cl.CVersion}); ILGPU needs it. " +
+                           "On Debian/Ubuntu install PoCL ≥ 6 (see README).");
+        return (true, null);
+    }
+
+    private static string AutoReason(DeviceInfo d) => d.Kind switch
+    {
+        AcceleratorType.Cuda => "CUDA is preferred when present",
+        AcceleratorType.OpenCL when d.Type.StartsWith("GPU") => "no CUDA device; an OpenCL GPU is next",
+        AcceleratorType.OpenCL => "no CUDA or OpenCL GPU; an OpenCL CPU device (e.g. PoCL) is next",
+        _ => "no CUDA or usable OpenCL device; falling back to the slow CPU simulator",
+    };
+}
+
+/// <summary>A --device value that names nothing usable.</summary>
+public sealed class DeviceSelectionException(string message) : Exception(message);

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>
+/// One accelerator plus everything bound to it: the kernel cache (each kernel is compiled once per
+/// accelerator, never inside a loop), launch geometry chosen for this device, and allocation
+/// accounting (live bytes, peak bytes, number of allocations) used by the bench and by the memory cap.
+/// </summary>
+public sealed class Gpu : IDisposable
+{
+    private readonly Context context;
+    private readonly bool ownsContext;
+    private readonly ConcurrentDictionary<System.Reflection.MethodInfo, Delegate> kernels = new();
+    private long liveBytes;
+    private long peakBytes;
+    private long allocationCount;
+
+    public Gpu(Context context, Accelerator accelerator, DeviceInfo info, bool ownsContext = true)
+    {
+        this.context = context;
+        this.ownsContext = ownsContext;
+        Accelerator = accelerator;
+        Info = info;
+        int maxGroup = accelerator.MaxNumThreadsPerGroup;
+        GroupSize1D = Math.Min(256, maxGroup);
+        // 2-D tiles: 16×16 threads on anything that allows 256 threads per group, else 4×4
+        // (the ILGPU CPU simulator allows only 16 threads per group).
+        Tile = maxGroup >= 256 ? 16 : 4;
+        MemoryLimitBytes = ReadMemoryLimit();
+    }
+
+    public Accelerator Accelerator { get; }
+    public DeviceInfo Info { get; }
+    public string Name => Info.Name;
+    public AcceleratorType Kind => Accelerator.AcceleratorType;
+
+    /// <summary>Threads per group for 1-D kernels.</summary>
+    public int GroupSize1D { get; }
+
+    /// <summary>Side of the square thread tile used by 2-D tiled kernels (conv, Gram).</summary>
+    public int Tile { get; }
+
+    /// <summary>Bytes currently allocated through this object.</summary>
+    public long LiveBytes => Interlocked.Read(ref liveBytes);
+
+    /// <summary>Highest <see cref="LiveBytes"/> seen since creation or the last <see cref="ResetPeak"/>.</summary>
+    public long PeakBytes => Interlocked.Read(ref peakBytes);
+
+    /// <summary>Number of device allocations made so far.</summary>
+    public long AllocationCount => Interlocked.Read(ref allocationCount);
+
+    /// <summary>
+    /// Optional cap on <see cref="LiveBytes"/> (environment variable ILGPU_STYLE_MAX_MEMORY, bytes or with
+    /// a K/M/G suffix). An allocation past it fails like a real device out-of-memory.
+    /// </summary>
+    public long? MemoryLimitBytes { get; set; }
+
+    public void ResetPeak() => Interlocked.Exchange(ref peakBytes, Interlocked.Read(ref liveBytes));
+
+    public Tensor Allocate(Shape4 shape) => new(this, shape);
+
+    public Tensor Allocate(int c, int h, int w) => new(this, Shape4.Image(c, h, w));
+
+    public Tensor FromHost(Shape4 shape, ReadOnlySpan<float> data)
+    {
+        var t = new Tensor(this, shape);
+        t.CopyFromHost(data);
+        return t;
+    }
+
+    private readonly ConcurrentDictionary<string, Tensor> scratch = new();
+
+    /// <summary>
+    /// A device buffer owned by this Gpu and reused by every call with the same key (e.g. reduction
+    /// partials), so hot paths allocate nothing after their first call. Contents are undefined on entry.
+    /// Not for buffers that must survive the next call of the same op.
+    /// </summary>
+    public Tensor Scratch(Shape4 shape, string key)
+    {
+        var t = scratch.GetOrAdd($"{key}:{shape}", _ => Allocate(shape));
+        return t;
+    }
+
+    /// <summary>Returns the kernel compiled from <paramref name="kernelMethod"/>, loading it on first use.</summary>
+    public TDelegate Kernel<TDelegate>(Delegate kernelMethod, Func<Accelerator, TDelegate> load)
+        where TDelegate : Delegate =>
+        (TDelegate)kernels.GetOrAdd(kernelMethod.Method, _ => load(Accelerator));
+
+    /// <summary>Launch geometry for a 1-D explicitly grouped kernel over <paramref name="n"/> items.</summary>
+    public KernelConfig Groups1D(int n) => new(Math.Max(1, DivUp(n, GroupSize1D)), GroupSize1D);
+
+    public static int DivUp(int a, int b) => (a + b - 1) / b;
+
+    public void Synchronize() => Accelerator.Synchronize();
+
+    internal MemoryBuffer1D<float, Stride1D.Dense> AllocateRaw(int count)
+    {
+        long bytes = (long)count * sizeof(float);
+        if (MemoryLimitBytes is long limit && LiveBytes + bytes > limit)
+            throw new DeviceOutOfMemoryException(Name, bytes, LiveBytes, limit);
+        MemoryBuffer1D<float, Stride1D.Dense> buffer;
+        try
+        {
+            buffer = Accelerator.Allocate1D<float>(count);
+        }
+        catch (Exception e) when (DeviceOutOfMemoryException.LooksLikeOutOfMemory(e))
+        {
+            throw new DeviceOutOfMemoryException(Name, bytes, LiveBytes, Info.MemoryBytes, e);
+        }
+        long live = Interlocked.Add(ref liveBytes, bytes);
+        Interlocked.Increment(ref allocationCount);
+        long peak;
+        while (live > (peak = Interlocked.Read(ref peakBytes)) &&
+               Interlocked.CompareExchange(ref peakBytes, live, peak) != peak) { }
+        return buffer;
+    }
+
+    internal void Released(int count) => Interlocked.Add(ref liveBytes, -(long)count * sizeof(float));
+
+    private static long? ReadMemoryLimit()
+    {
+        var text = Environment.GetEnvironmentVariable("ILGPU_STYLE_MAX_MEMORY");
+        return string.IsNullOrWhiteSpace(text) ? null : ByteSize.Parse(text);
+    }
+
+    public void Dispose()
+    {
+        kernels.Clear();
+        foreach (var t in scratch.Values) t.Dispose();
+        scratch.Clear();
+        Accelerator.Dispose();
+        if (ownsContext) context.Dispose();
+    }
+
+    public override string ToString() => Info.ToString();
+}

@@ -1,0 +1,1 @@
+namespace IlgpuStyle.Network;
