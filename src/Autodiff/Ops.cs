@@ -1,0 +1,114 @@
+using IlgpuStyle.Kernels;
+
+namespace IlgpuStyle.Autodiff;
+
+/// <summary>
+/// The differentiable ops, recorded on a <see cref="Tape"/>. Each runs its forward kernel now and records
+/// the matching backward kernels. Weights and targets are constants: only gradients to inputs that
+/// require them are computed.
+/// </summary>
+public static class Ops
+{
+    /// <summary>y = conv(x, w) + b, then ReLU when <paramref name="relu"/> (fused: the pre-activation is never stored).</summary>
+    public static Variable Conv2d(this Tape tape, Variable x, Tensor weight, Tensor? bias, Conv2dParams p, bool relu)
+    {
+        var (oh, ow) = p.OutputSize(x.Shape.H, x.Shape.W);
+        var y = tape.Pool.Rent(Shape4.Image(weight.Shape.N, oh, ow));
+        Kernels.Conv2d.Forward(x.Value, weight, bias, y, p, relu);
+        return tape.Record(y, x.RequiresGrad, output =>
+        {
+            var dy = output.Grad!;
+            if (relu)
+            {
+                // d(pre-activation) = dy ⊙ [y > 0], written over dy: nothing downstream reads dy again.
+                Kernels.Relu.Backward(output.Value, dy, dy, accumulate: false);
+            }
+            var (dx, accumulate) = tape.GradTarget(x);
+            Kernels.Conv2d.BackwardData(dy, weight, dx, p, accumulate);
+        });
+    }
+
+    public static Variable Relu(this Tape tape, Variable x)
+    {
+        var y = tape.Pool.Rent(x.Shape);
+        Kernels.Relu.Forward(x.Value, y);
+        return tape.Record(y, x.RequiresGrad, output =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            Kernels.Relu.Backward(output.Value, output.Grad!, dx, accumulate);
+        });
+    }
+
+    /// <summary>2×2, stride 2 pooling (max or average).</summary>
+    public static Variable Pool2x2(this Tape tape, Variable x, PoolingKind kind)
+    {
+        var y = tape.Pool.Rent(Shape4.Image(x.Shape.C, x.Shape.H / 2, x.Shape.W / 2));
+        if (kind == PoolingKind.Max) Pooling.MaxForward(x.Value, y);
+        else Pooling.AvgForward(x.Value, y);
+        return tape.Record(y, x.RequiresGrad, output =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            if (kind == PoolingKind.Max) Pooling.MaxBackward(x.Value, output.Value, output.Grad!, dx, accumulate);
+            else Pooling.AvgBackward(output.Grad!, dx, accumulate);
+        });
+    }
+
+    /// <summary>G = scale · F Fᵀ for F = x viewed as C × (H·W).</summary>
+    public static Variable Gram(this Tape tape, Variable x, float scale)
+    {
+        int c = x.Shape.C;
+        var g = tape.Pool.Rent(new Shape4(1, 1, c, c));
+        Kernels.Gram.Forward(x.Value, g, scale);
+        return tape.Record(g, x.RequiresGrad, output =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            Kernels.Gram.Backward(x.Value, output.Grad!, dx, scale, accumulate);
+        });
+    }
+
+    /// <summary>Loss term weight · mean((x − target)²).</summary>
+    public static Variable MseLoss(this Tape tape, Variable x, Tensor target, float weight)
+    {
+        ShapeCheck.Same("mse loss", "input", x.Shape, "target", target.Shape);
+        var loss = tape.Pool.Rent(Shape4.Scalar);
+        Losses.Mse(x.Value, target, loss, weight);
+        return tape.Record(loss, x.RequiresGrad, _ =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            Losses.MseBackward(x.Value, target, dx, weight, accumulate);
+        }, isLoss: true);
+    }
+
+    /// <summary>Loss term weight · TV(x) (squared differences of neighbours; see TotalVariation).</summary>
+    public static Variable TotalVariationLoss(this Tape tape, Variable x, float weight)
+    {
+        var loss = tape.Pool.Rent(Shape4.Scalar);
+        TotalVariation.Forward(x.Value, loss, weight);
+        return tape.Record(loss, x.RequiresGrad, _ =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            TotalVariation.Backward(x.Value, dx, weight, accumulate);
+        }, isLoss: true);
+    }
+}
+
+public enum PoolingKind
+{
+    Max,
+    Avg,
+}
+
+public static class PreprocessOps
+{
+    /// <summary>y[c] = x[src[c]]·mul[c] + add[c] (network input preprocessing; see ChannelAffine).</summary>
+    public static Variable ChannelAffine(this Tape tape, Variable x, ChannelAffine.Coefficients k)
+    {
+        var y = tape.Pool.Rent(x.Shape);
+        Kernels.ChannelAffine.Forward(x.Value, y, k);
+        return tape.Record(y, x.RequiresGrad, output =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            Kernels.ChannelAffine.Backward(output.Grad!, dx, k, accumulate);
+        });
+    }
+}

@@ -1,0 +1,51 @@
+using IlgpuStyle.Kernels;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+public class ChannelAffineTests(ITestOutputHelper log)
+{
+    private static readonly ChannelAffine.Coefficients CaffeLike = new(2, 1, 0, 255f, 255f, 255f, -103.939f, -116.779f, -123.68f);
+
+    [SkippableTheory]
+    [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void ForwardAndBackwardMatchCpuLoops(string device)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(3, 7, 5);
+        var x = TestData.Uniform(3, shape.Count, 0f, 1f);
+        var dy = TestData.Uniform(4, shape.Count);
+        var old = TestData.Uniform(5, shape.Count);
+        using var tx = gpu.FromHost(shape, x);
+        using var ty = gpu.Allocate(shape);
+        using var tdy = gpu.FromHost(shape, dy);
+        using var tdx = gpu.FromHost(shape, old);
+
+        ChannelAffine.Forward(tx, ty, CaffeLike);
+        int plane = shape.Plane;
+        var y = new float[shape.Count];
+        var dx = new float[shape.Count];
+        for (int c = 0; c < 3; c++)
+            for (int p = 0; p < plane; p++)
+            {
+                y[c * plane + p] = x[CaffeLike.Src(c) * plane + p] * CaffeLike.Mul(c) + CaffeLike.Add(c);
+                dx[CaffeLike.Src(c) * plane + p] = old[CaffeLike.Src(c) * plane + p] + dy[c * plane + p] * CaffeLike.Mul(c);
+            }
+        Check.Close(y, ty.ToHost(), 1e-6, 1e-4, $"channel affine forward [{device}]", log);
+        ChannelAffine.Backward(tdy, tdx, CaffeLike, accumulate: true);
+        Check.Close(dx, tdx.ToHost(), 1e-6, 1e-4, $"channel affine backward accumulate [{device}]", log);
+    }
+
+    [Fact]
+    public void RejectsNonPermutationAndWrongChannelCount()
+    {
+        var gpu = Devices.Get("cpu");
+        using var x = gpu.Allocate(Shape4.Image(3, 2, 2));
+        using var y = gpu.Allocate(Shape4.Image(3, 2, 2));
+        Assert.Throws<ArgumentException>(() => ChannelAffine.Forward(x, y, CaffeLike with { Src2 = 1 }));
+        using var four = gpu.Allocate(Shape4.Image(4, 2, 2));
+        var e = Assert.Throws<ArgumentException>(() => ChannelAffine.Forward(four, four, CaffeLike));
+        Assert.Contains("1×4×2×2", e.Message);
+    }
+}
