@@ -15,15 +15,28 @@ public static class Reduction
     /// <summary>Partials per pass-1 launch; also the thread count of pass 2 (clamped to the device).</summary>
     private const int MaxPartials = 256;
 
-    // partial[g] = Σ over i ≡ this group's threads (grid-stride) of x[i]·y[i]   (y = x gives Σx², useDot=0 gives Σx)
-    private static void PartialKernel(View x, View y, int n, int useY, View partial)
+    // What pass 1 sums per element.
+    private const int TermX = 0;          // x[i]
+    private const int TermProduct = 1;    // x[i]·y[i]
+    private const int TermSquaredDiff = 2; // (x[i] − y[i])²
+
+    // partial[g] = Σ over i ≡ this group's threads (grid-stride) of term(i), term chosen by `term` (above)
+    private static void PartialKernel(View x, View y, int n, int term, View partial)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int t = Group.IdxX;
         int stride = Grid.DimX * Group.DimX;
         float acc = 0f;
         for (int i = Grid.IdxX * Group.DimX + t; i < n; i += stride)
-            acc += useY != 0 ? x[i] * y[i] : x[i];
+        {
+            if (term == TermProduct) acc += x[i] * y[i];
+            else if (term == TermSquaredDiff)
+            {
+                float d = x[i] - y[i];
+                acc += d * d;
+            }
+            else acc += x[i];
+        }
         shared[t] = acc;
         Group.Barrier();
         for (int s = Group.DimX / 2; s > 0; s >>= 1)
@@ -52,13 +65,20 @@ public static class Reduction
     }
 
     /// <summary>result[0] ← scale · Σ x.</summary>
-    public static void Sum(Tensor x, Tensor result, float scale = 1f) => Run(x, x, false, result, scale);
+    public static void Sum(Tensor x, Tensor result, float scale = 1f) => Run(x, x, TermX, result, scale);
 
     /// <summary>result[0] ← scale · Σ x ⊙ y.</summary>
     public static void Dot(Tensor x, Tensor y, Tensor result, float scale = 1f)
     {
         ShapeCheck.Same("dot", "x", x.Shape, "y", y.Shape);
-        Run(x, y, true, result, scale);
+        Run(x, y, TermProduct, result, scale);
+    }
+
+    /// <summary>result[0] ← scale · Σ (x − y)² (squared Euclidean distance, e.g. for mean squared error).</summary>
+    public static void SquaredDistance(Tensor x, Tensor y, Tensor result, float scale = 1f)
+    {
+        ShapeCheck.Same("squared distance", "x", x.Shape, "y", y.Shape);
+        Run(x, y, TermSquaredDiff, result, scale);
     }
 
     /// <summary>Σ x ⊙ y read back to the host (the optimizers' scalars).</summary>
@@ -68,7 +88,7 @@ public static class Reduction
         return scratchScalar.ToScalar();
     }
 
-    private static void Run(Tensor x, Tensor y, bool useY, Tensor result, float scale)
+    private static void Run(Tensor x, Tensor y, int term, Tensor result, float scale)
     {
         ShapeCheck.Equal("reduction", "result", result.Shape, Shape4.Scalar);
         var gpu = x.Gpu;
@@ -78,7 +98,7 @@ public static class Reduction
         var partialKernel = gpu.Kernel(PartialKernel, a => a.LoadStreamKernel<View, View, int, int, View>(PartialKernel));
         var finishKernel = gpu.Kernel(FinishKernel, a => a.LoadStreamKernel<View, int, float, View>(FinishKernel));
         partialKernel(new KernelConfig(groups, group, SharedMemoryConfig.RequestDynamic<float>(group)),
-            x.View, y.View, x.Count, useY ? 1 : 0, partial.View);
+            x.View, y.View, x.Count, term, partial.View);
         finishKernel(new KernelConfig(1, group, SharedMemoryConfig.RequestDynamic<float>(group)),
             partial.View, groups, scale, result.View);
     }

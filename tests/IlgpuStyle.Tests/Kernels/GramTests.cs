@@ -1,0 +1,109 @@
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Tests.Reference;
+using Xunit;
+using Xunit.Abstractions;
+using static IlgpuStyle.Tests.OpData;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+public class GramTests(ITestOutputHelper log)
+{
+    // C = 13 and 37 are no multiple of any tile (4 or 16), nor is H·W = 17×19 = 323; 3×7×5 is smaller than a tile.
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
+    {
+        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "cpu", 37, 17, 19 },
+        { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 }, { "opencl", 37, 17, 19 },
+    };
+
+    // Tolerance rtol 1e-5, atol 1e-6 against double sums of H·W ≤ 323 products scaled by 1/(H·W).
+    // Every split count (direct write, several partials, more splits than column tiles) must agree, and G must be
+    // exactly symmetric.
+    [SkippableTheory]
+    [MemberData(nameof(DevicesAndShapes))]
+    public void ForwardMatchesReferenceForEverySplit(string device, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(c, h, w);
+        float scale = 1f / shape.Plane;
+        var f = TestData.Uniform(51, shape.Count);
+        var expected = GramReference.Forward(D(f), shape, scale);
+        using var tf = gpu.FromHost(shape, f);
+        using var tg = gpu.Allocate(Gram.OutputShape(shape));
+        log.WriteLine($"default split count for {shape} on {device}: {Gram.SplitCount(gpu, c, shape.Plane)}");
+
+        foreach (int? splits in new int?[] { null, 1, 3, 1000 })
+        {
+            tg.CopyFromHost(NaNs(c * c));
+            if (splits is int s) Gram.Forward(tf, tg, scale, s);
+            else Gram.Forward(tf, tg, scale);
+            var g = tg.ToHost();
+            Check.Close(expected, g, 1e-5, 1e-6, $"gram {shape} splits={splits?.ToString() ?? "default"} [{device}]", log);
+            for (int i = 0; i < c; i++)
+            for (int j = 0; j < i; j++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(g[i * c + j]), BitConverter.SingleToInt32Bits(g[j * c + i]));
+        }
+    }
+
+    // df = scale·(dG + dGᵀ)·F with a non-symmetric random dG. Tolerance rtol 1e-5, atol 5e-6 (sums of 2C products of
+    // magnitude up to ~1; the largest error seen is ~1e-6 at C = 37).
+    [SkippableTheory]
+    [MemberData(nameof(DevicesAndShapes))]
+    public void BackwardMatchesReference(string device, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(c, h, w);
+        float scale = 0.37f;
+        var f = TestData.Uniform(61, shape.Count);
+        var dG = TestData.Uniform(62, c * c);
+        var prior = TestData.Uniform(63, shape.Count);
+        var expected = GramReference.Backward(D(f), shape, D(dG), scale);
+        using var tf = gpu.FromHost(shape, f);
+        using var tdG = gpu.FromHost(Gram.OutputShape(shape), dG);
+        using var tdf = gpu.FromHost(shape, NaNs(shape.Count));
+
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: false);
+        Check.Close(expected, tdf.ToHost(), 1e-5, 5e-6, $"gram backward {shape} [{device}]", log);
+
+        tdf.CopyFromHost(prior);
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: true);
+        Check.Close(Add(prior, expected), tdf.ToHost(), 1e-5, 5e-6, $"gram backward accumulate {shape} [{device}]", log);
+    }
+
+    // Finite differences of L = Σ r ⊙ G(f) on the double reference (h = 1e-5; G is quadratic, so the central
+    // difference is exact up to rounding). Tolerance rtol 1e-5, atol 1e-6 (the device works in float).
+    [SkippableTheory]
+    [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void BackwardMatchesFiniteDifferences(string device)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(5, 3, 4);
+        const float scale = 0.7f;
+        var f = TestData.Uniform(71, shape.Count);
+        var r = TestData.Uniform(72, shape.C * shape.C);
+        var numeric = ProjectedFiniteDifferences.Gradient(v => GramReference.Forward(v, shape, scale), D(f), D(r));
+        using var tf = gpu.FromHost(shape, f);
+        using var tr = gpu.FromHost(Gram.OutputShape(shape), r);
+        using var tdf = gpu.Allocate(shape);
+        Gram.Backward(tf, tr, tdf, scale, accumulate: false);
+        Check.Close(numeric, tdf.ToHost(), 1e-5, 1e-6, $"gram backward vs finite differences [{device}]", log);
+    }
+
+    [Fact]
+    public void MismatchedShapesNameBothShapes()
+    {
+        var gpu = Devices.Get("cpu");
+        using var f = gpu.Allocate(new Shape4(1, 3, 7, 5));
+        using var g = gpu.Allocate(new Shape4(1, 1, 4, 4));
+        var e = Assert.Throws<ArgumentException>(() => Gram.Forward(f, g, 1f));
+        Assert.Contains("1×3×7×5", e.Message);
+        Assert.Contains("1×1×4×4", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Gram.Backward(f, g, f, 1f, false));
+        Assert.Contains("1×3×7×5", e.Message);
+        Assert.Contains("1×1×4×4", e.Message);
+        using var goodG = gpu.Allocate(new Shape4(1, 1, 3, 3));
+        using var df = gpu.Allocate(new Shape4(1, 3, 5, 7));
+        e = Assert.Throws<ArgumentException>(() => Gram.Backward(f, goodG, df, 1f, false));
+        Assert.Contains("1×3×7×5", e.Message);
+        Assert.Contains("1×3×5×7", e.Message);
+    }
+}
