@@ -12,6 +12,7 @@ public static class Ops
     /// <summary>y = conv(x, w) + b, then ReLU when <paramref name="relu"/> (fused: the pre-activation is never stored).</summary>
     public static Variable Conv2d(this Tape tape, Variable x, Tensor weight, Tensor? bias, Conv2dParams p, bool relu)
     {
+        Operand(x, "conv2d");
         var (oh, ow) = p.OutputSize(x.Shape.H, x.Shape.W);
         var y = tape.Pool.Rent(Shape4.Image(weight.Shape.N, oh, ow));
         Kernels.Conv2d.Forward(x.Value, weight, bias, y, p, relu);
@@ -30,6 +31,7 @@ public static class Ops
 
     public static Variable Relu(this Tape tape, Variable x)
     {
+        Operand(x, "relu");
         var y = tape.Pool.Rent(x.Shape);
         Kernels.Relu.Forward(x.Value, y);
         return tape.Record(y, x.RequiresGrad, output =>
@@ -39,10 +41,17 @@ public static class Ops
         });
     }
 
+    /// <summary>Loss terms are scalars that can only be summed (their backward assumes upstream gradient 1).</summary>
+    internal static void Operand(Variable x, string op)
+    {
+        if (x.IsLoss) throw new InvalidOperationException($"{op}: a loss term can only be summed with Tape.Total, not used as an op input.");
+    }
+
     /// <summary>2×2, stride 2 pooling (max or average).</summary>
     public static Variable Pool2x2(this Tape tape, Variable x, PoolingKind kind)
     {
-        var y = tape.Pool.Rent(Shape4.Image(x.Shape.C, x.Shape.H / 2, x.Shape.W / 2));
+        Operand(x, "pool");
+        var y = tape.Pool.Rent(Pooling.OutputShape(x.Shape));
         if (kind == PoolingKind.Max) Pooling.MaxForward(x.Value, y);
         else Pooling.AvgForward(x.Value, y);
         return tape.Record(y, x.RequiresGrad, output =>
@@ -56,8 +65,8 @@ public static class Ops
     /// <summary>G = scale · F Fᵀ for F = x viewed as C × (H·W).</summary>
     public static Variable Gram(this Tape tape, Variable x, float scale)
     {
-        int c = x.Shape.C;
-        var g = tape.Pool.Rent(new Shape4(1, 1, c, c));
+        Operand(x, "gram");
+        var g = tape.Pool.Rent(Kernels.Gram.OutputShape(x.Shape));
         Kernels.Gram.Forward(x.Value, g, scale);
         return tape.Record(g, x.RequiresGrad, output =>
         {
@@ -69,6 +78,7 @@ public static class Ops
     /// <summary>Loss term weight · mean((x − target)²).</summary>
     public static Variable MseLoss(this Tape tape, Variable x, Tensor target, float weight)
     {
+        Operand(x, "mse loss");
         ShapeCheck.Same("mse loss", "input", x.Shape, "target", target.Shape);
         var loss = tape.Pool.Rent(Shape4.Scalar);
         Losses.Mse(x.Value, target, loss, weight);
@@ -82,6 +92,7 @@ public static class Ops
     /// <summary>Loss term weight · TV(x) (squared differences of neighbours; see TotalVariation).</summary>
     public static Variable TotalVariationLoss(this Tape tape, Variable x, float weight)
     {
+        Operand(x, "total variation loss");
         var loss = tape.Pool.Rent(Shape4.Scalar);
         TotalVariation.Forward(x.Value, loss, weight);
         return tape.Record(loss, x.RequiresGrad, _ =>
@@ -103,6 +114,7 @@ public static class PreprocessOps
     /// <summary>y[c] = x[src[c]]·mul[c] + add[c] (network input preprocessing; see ChannelAffine).</summary>
     public static Variable ChannelAffine(this Tape tape, Variable x, ChannelAffine.Coefficients k)
     {
+        Ops.Operand(x, "channel affine");
         var y = tape.Pool.Rent(x.Shape);
         Kernels.ChannelAffine.Forward(x.Value, y, k);
         return tape.Record(y, x.RequiresGrad, output =>

@@ -78,7 +78,7 @@ public sealed class Tape : IDisposable
         foreach (var t in terms)
             if (!t.IsLoss) throw new ArgumentException($"Total: a term of shape {t.Shape} is not a loss term.");
         var sum = Pool.Rent(Shape4.Scalar);
-        terms[0].Value.View.CopyTo(sum.View);
+        sum.CopyFrom(terms[0].Value);
         foreach (var t in terms.Skip(1)) Elementwise.Axpy(1f, t.Value, sum);
         bool requiresGrad = terms.Any(t => t.RequiresGrad);
         return Record(sum, requiresGrad, _ =>

@@ -33,7 +33,7 @@ public static class Gram
     {
         int t = Group.DimX;
         int stride = t + 1; // padded rows: thread tx reads column k of row tx without bank conflicts
-        var shared = SharedMemory.GetDynamic<float>();
+        var shared = SharedMemory.Allocate<float>(2 * Gpu.MaxTile * (Gpu.MaxTile + 1));
         var tileI = shared.SubView(0, t * stride);          // tileI[r·stride + k] = F[bi·T + r, p0 + k]
         var tileJ = shared.SubView(t * stride, t * stride); // tileJ[r·stride + k] = F[bj·T + r, p0 + k]
         int tx = Group.IdxX, ty = Group.IdxY;
@@ -82,7 +82,7 @@ public static class Gram
     private static void BackwardKernel(View f, View dG, View df, int c, int p, float scale, int accumulate)
     {
         int t = Group.DimX;
-        var shared = SharedMemory.GetDynamic<float>();
+        var shared = SharedMemory.Allocate<float>(2 * Gpu.MaxTile * Gpu.MaxTile);
         var tileS = shared.SubView(0, t * t); // tileS[r·T + k] = S[by·T + r, j0 + k]
         var tileF = shared.SubView(t * t, t * t); // tileF[k·T + q] = F[j0 + k, bx·T + q]
         int tx = Group.IdxX, ty = Group.IdxY;
@@ -132,8 +132,7 @@ public static class Gram
         int pairs = blocks * (blocks + 1) / 2;
 
         var forward = gpu.Kernel(ForwardKernel, a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardKernel));
-        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(t, t),
-            SharedMemoryConfig.RequestDynamic<float>(2 * t * (t + 1)));
+        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(t, t));
         if (splits == 1)
         {
             forward(config, f.View, c, p, chunk, g.View, scale, 1);
@@ -159,8 +158,7 @@ public static class Gram
         if (ReferenceEquals(df, f)) throw new ArgumentException($"{op}: df must not be the same tensor as f.");
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane, t = gpu.Tile;
-        var config = new KernelConfig(new Index2D(Gpu.DivUp(p, t), Gpu.DivUp(c, t)), new Index2D(t, t),
-            SharedMemoryConfig.RequestDynamic<float>(2 * t * t));
+        var config = new KernelConfig(new Index2D(Gpu.DivUp(p, t), Gpu.DivUp(c, t)), new Index2D(t, t));
         gpu.Kernel(BackwardKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardKernel))(
             config, f.View, dG.View, df.View, c, p, scale, accumulate ? 1 : 0);
     }

@@ -15,6 +15,13 @@ public static class Reduction
     /// <summary>Partials per pass-1 launch; also the thread count of pass 2 (clamped to the device).</summary>
     private const int MaxPartials = 256;
 
+    /// <summary>
+    /// Largest group size used, the size of the static shared array. (ILGPU 1.5.3's dynamic shared memory is
+    /// not safe on OpenCL: the generated code keeps its pointer in a program-wide variable that concurrent
+    /// groups overwrite. All our kernels use fixed-size shared arrays.)
+    /// </summary>
+    private const int MaxGroup = 256;
+
     // What pass 1 sums per element.
     private const int TermX = 0;          // x[i]
     private const int TermProduct = 1;    // x[i]·y[i]
@@ -23,7 +30,7 @@ public static class Reduction
     // partial[g] = Σ over i ≡ this group's threads (grid-stride) of term(i), term chosen by `term` (above)
     private static void PartialKernel(View x, View y, int n, int term, View partial)
     {
-        var shared = SharedMemory.GetDynamic<float>();
+        var shared = SharedMemory.Allocate<float>(MaxGroup);
         int t = Group.IdxX;
         int stride = Grid.DimX * Group.DimX;
         float acc = 0f;
@@ -50,7 +57,7 @@ public static class Reduction
     // out[0] = scale · Σ partial[0..count)   (one group)
     private static void FinishKernel(View partial, int count, float scale, View result)
     {
-        var shared = SharedMemory.GetDynamic<float>();
+        var shared = SharedMemory.Allocate<float>(MaxGroup);
         int t = Group.IdxX;
         float acc = 0f;
         for (int i = t; i < count; i += Group.DimX) acc += partial[i];
@@ -92,14 +99,14 @@ public static class Reduction
     {
         ShapeCheck.Equal("reduction", "result", result.Shape, Shape4.Scalar);
         var gpu = x.Gpu;
-        int group = PowerOfTwoAtMost(gpu.GroupSize1D);
+        int group = PowerOfTwoAtMost(Math.Min(gpu.GroupSize1D, MaxGroup));
         int groups = Math.Clamp(Gpu.DivUp(x.Count, group), 1, MaxPartials);
         var partial = gpu.Scratch(Shape4.Vector(MaxPartials), "reduction.partials");
         var partialKernel = gpu.Kernel(PartialKernel, a => a.LoadStreamKernel<View, View, int, int, View>(PartialKernel));
         var finishKernel = gpu.Kernel(FinishKernel, a => a.LoadStreamKernel<View, int, float, View>(FinishKernel));
-        partialKernel(new KernelConfig(groups, group, SharedMemoryConfig.RequestDynamic<float>(group)),
+        partialKernel(new KernelConfig(groups, group),
             x.View, y.View, x.Count, term, partial.View);
-        finishKernel(new KernelConfig(1, group, SharedMemoryConfig.RequestDynamic<float>(group)),
+        finishKernel(new KernelConfig(1, group),
             partial.View, groups, scale, result.View);
     }
 

@@ -28,7 +28,7 @@ public sealed class Gpu : IDisposable
         GroupSize1D = Math.Min(256, maxGroup);
         // 2-D tiles: 16×16 threads on anything that allows 256 threads per group, else 4×4
         // (the ILGPU CPU simulator allows only 16 threads per group).
-        Tile = maxGroup >= 256 ? 16 : 4;
+        Tile = maxGroup >= MaxTile * MaxTile ? MaxTile : 4;
         MemoryLimitBytes = ReadMemoryLimit();
     }
 
@@ -39,6 +39,9 @@ public sealed class Gpu : IDisposable
 
     /// <summary>Threads per group for 1-D kernels.</summary>
     public int GroupSize1D { get; }
+
+    /// <summary>Largest <see cref="Tile"/>; kernels size their static shared arrays with it.</summary>
+    public const int MaxTile = 16;
 
     /// <summary>Side of the square thread tile used by 2-D tiled kernels (conv, Gram).</summary>
     public int Tile { get; }
