@@ -15,7 +15,7 @@ public static class DevicesCommand
             Console.WriteLine($"{"id",-10} {"usable",-6} {"memory",-10} {"units",5} {"max group",9}  name / type");
             foreach (var d in devices)
             {
-                Console.WriteLine($"{d.Id,-10} {(d.Usable ? "yes" : "no"),-6} {ByteSize.Format(d.MemoryBytes),-10} {d.ComputeUnits,5} {d.MaxGroupSize,9}  {d.Name} ({d.Type})");
+                Console.WriteLine($"{d.Id,-10} {(d.Usable ? "yes" : "no"),-6} {Memory(d.MemoryBytes),-10} {d.ComputeUnits,5} {d.MaxGroupSize,9}  {d.Name} ({d.Type})");
                 if (!d.Usable) Console.WriteLine($"{"",-10} reason: {d.WhyNot}");
             }
             var auto = devices.FirstOrDefault(d => d.Usable);
@@ -24,4 +24,7 @@ public static class DevicesCommand
         });
         return command;
     }
+
+    /// <summary>The CPU simulator reports long.MaxValue: it uses host memory.</summary>
+    private static string Memory(long bytes) => bytes >= long.MaxValue / 2 ? "host" : ByteSize.Format(bytes);
 }

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace IlgpuStyle.Cli.Stylize;
+
+/// <summary>
+/// Progress on stderr — a one-line bar redrawn in place when stderr is a terminal, plain lines every
+/// --print-every iterations otherwise, nothing with --quiet — plus the optional JSON-lines report.
+/// </summary>
+public sealed class ConsoleObserver : IStylizeObserver, IDisposable
+{
+    private readonly bool quiet;
+    private readonly int printEvery;
+    private readonly bool interactive;
+    private readonly StreamWriter? report;
+    private readonly TextWriter err;
+    private bool barShown;
+
+    public ConsoleObserver(bool quiet, int printEvery, string? reportPath, TextWriter? stderr = null)
+    {
+        this.quiet = quiet;
+        this.printEvery = printEvery;
+        err = stderr ?? Console.Error;
+        interactive = stderr is null && !Console.IsErrorRedirected;
+        if (reportPath is not null)
+        {
+            var dir = Path.GetDirectoryName(Path.GetFullPath(reportPath));
+            if (dir is not null) Directory.CreateDirectory(dir);
+            report = new StreamWriter(reportPath, append: false, new UTF8Encoding(false)) { AutoFlush = true };
+        }
+    }
+
+    public void Message(string text)
+    {
+        if (quiet) return;
+        EndBar();
+        err.WriteLine(text);
+    }
+
+    public void Iteration(IterationReport r)
+    {
+        report?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["scale"] = r.Scale,
+            ["iteration"] = r.Iteration,
+            ["content_loss"] = r.Loss.Content,
+            ["style_loss"] = r.Loss.Style,
+            ["tv_loss"] = r.Loss.Tv,
+            ["total_loss"] = r.Loss.Total,
+            ["seconds"] = Math.Round(r.ElapsedSeconds, 3),
+        }));
+        if (quiet) return;
+        int remaining = r.Iterations - r.Iteration;
+        // ETA: this scale's remaining iterations, plus later scales at ~4× the cost per doubling of the side.
+        double later = 0;
+        for (int s = r.Scale + 1, k = 1; s <= r.Scales; s++, k++) later += r.Iterations * Math.Pow(4, k);
+        double eta = (remaining + later) * r.SecondsPerIteration;
+        string line = string.Format(CultureInfo.InvariantCulture,
+            "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it ETA {12}",
+            r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
+            r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration, Duration(eta));
+        if (interactive)
+        {
+            err.Write("\r" + line + "\u001b[K");
+            barShown = true;
+        }
+        else if (r.Iteration == 1 || r.Iteration % printEvery == 0 || r.Iteration == r.Iterations)
+        {
+            err.WriteLine(line);
+        }
+    }
+
+    public void Finished(StylizeResult result)
+    {
+        report?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["output"] = result.OutputPath,
+            ["device"] = result.Device,
+            ["width"] = result.Width,
+            ["height"] = result.Height,
+            ["seconds"] = Math.Round(result.Seconds, 3),
+            ["total_loss"] = result.FinalLoss.Total,
+        }));
+        if (quiet) return;
+        EndBar();
+        err.WriteLine($"wrote {result.OutputPath} ({result.Width}×{result.Height}) in {Duration(result.Seconds)}");
+    }
+
+    private void EndBar()
+    {
+        if (!barShown) return;
+        err.WriteLine();
+        barShown = false;
+    }
+
+    private static string Bar(int done, int total)
+    {
+        const int width = 20;
+        int filled = (int)Math.Round(width * (double)done / total);
+        return "[" + new string('#', filled) + new string('.', width - filled) + "]";
+    }
+
+    private static string Duration(double seconds) =>
+        seconds >= 3600 ? $"{(int)(seconds / 3600)}h{(int)(seconds % 3600 / 60):D2}m"
+        : seconds >= 60 ? $"{(int)(seconds / 60)}m{(int)(seconds % 60):D2}s"
+        : $"{seconds:0.0}s";
+
+    public void Dispose()
+    {
+        EndBar();
+        report?.Dispose();
+    }
+}
