@@ -23,6 +23,22 @@ public static class Elementwise
 
     private static void MulKernel(Index1D i, View a, View b, View y) => y[i] = a[i] * b[i];
 
+    private static void AbsKernel(Index1D i, View x, View y) => y[i] = IntrinsicMath.Abs(x[i]);
+
+    // Adam (Kingma & Ba), in PyTorch's arrangement of the bias corrections:
+    //   m ← β₁·m + (1−β₁)·g,   v ← β₂·v + (1−β₂)·g²,   x ← x − stepSize · m / (√v / √(1−β₂ᵗ) + ε),
+    // with stepSize = lr / (1−β₁ᵗ).
+    private static void AdamKernel(Index1D i, View x, View g, View m, View v,
+        float beta1, float beta2, float stepSize, float sqrtBiasCorrection2, float eps)
+    {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1f - beta1) * gi;
+        float vi = beta2 * v[i] + (1f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        x[i] -= stepSize * mi / (MathF.Sqrt(vi) / sqrtBiasCorrection2 + eps);
+    }
+
     public static void Fill(Tensor y, float value) =>
         y.Gpu.Kernel(FillKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, float>(FillKernel))(y.Count, y.View, value);
 
@@ -54,5 +70,29 @@ public static class Elementwise
         ShapeCheck.Same("multiply", "a", a.Shape, "b", b.Shape);
         ShapeCheck.Same("multiply", "a", a.Shape, "y", y.Shape);
         y.Gpu.Kernel(MulKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, View, View>(MulKernel))(y.Count, a.View, b.View, y.View);
+    }
+
+    /// <summary>y ← |x| (y may be x).</summary>
+    public static void Abs(Tensor x, Tensor y)
+    {
+        ShapeCheck.Same("abs", "x", x.Shape, "y", y.Shape);
+        y.Gpu.Kernel(AbsKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, View>(AbsKernel))(y.Count, x.View, y.View);
+    }
+
+    /// <summary>
+    /// One fused Adam step, updating <paramref name="x"/> and the moment estimates <paramref name="m"/> and
+    /// <paramref name="v"/> in place from the gradient <paramref name="g"/>:
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², x ← x − stepSize·m / (√v / sqrtBiasCorrection2 + ε).
+    /// For step t (from 1): stepSize = lr / (1 − β₁ᵗ), sqrtBiasCorrection2 = √(1 − β₂ᵗ).
+    /// </summary>
+    public static void AdamUpdate(Tensor x, Tensor g, Tensor m, Tensor v,
+        float beta1, float beta2, float stepSize, float sqrtBiasCorrection2, float eps)
+    {
+        ShapeCheck.Same("adam", "x", x.Shape, "gradient", g.Shape);
+        ShapeCheck.Same("adam", "x", x.Shape, "m", m.Shape);
+        ShapeCheck.Same("adam", "x", x.Shape, "v", v.Shape);
+        x.Gpu.Kernel(AdamKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, View, View, View,
+            float, float, float, float, float>(AdamKernel))(x.Count, x.View, g.View, m.View, v.View,
+            beta1, beta2, stepSize, sqrtBiasCorrection2, eps);
     }
 }
