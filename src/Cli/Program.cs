@@ -10,6 +10,7 @@ public static class Program
         var root = new RootCommand("ilgpu-style: neural style transfer (Gatys et al.) on ILGPU — CUDA, OpenCL or CPU.");
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(StylizeCommand.Create());
+        root.Subcommands.Add(WeightsCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
