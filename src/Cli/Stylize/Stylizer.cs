@@ -70,9 +70,17 @@ public sealed class Stylizer(StylizeOptions options, IStylizeObserver observer)
             {
                 float bestLoss = float.PositiveInfinity;
                 var scaleClock = Stopwatch.StartNew();
+                bool first = true;
                 float Objective(Tensor point, Tensor gradient)
                 {
                     float l = loss.Evaluate(point, gradient);
+                    if (first)
+                    {
+                        // Iteration 0: the loss of the initial image, before any step.
+                        first = false;
+                        observer.Iteration(new IterationReport(scale, o.Scales, w, h, 0, o.Iterations, loss.Last, 0,
+                            clock.Elapsed.TotalSeconds));
+                    }
                     if (l < bestLoss)
                     {
                         bestLoss = l;

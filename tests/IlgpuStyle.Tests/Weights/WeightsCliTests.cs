@@ -25,24 +25,13 @@ public sealed class FakeVgg19Pth : IDisposable
 /// <summary>`ilgpu-style weights …` run in-process through Program.Main: exit codes, stdout, one-line stderr errors.</summary>
 public class WeightsCliTests(FakeVgg19Pth fake, ITestOutputHelper log) : IClassFixture<FakeVgg19Pth>
 {
-    private static readonly object ConsoleLock = new();
-
     private (int Code, string Out, string Err) Run(params string[] args)
     {
-        lock (ConsoleLock)
-        {
-            var (oldOut, oldErr) = (Console.Out, Console.Error);
-            var (o, e) = (new StringWriter(), new StringWriter());
-            Console.SetOut(o);
-            Console.SetError(e);
-            int code;
-            try { code = Program.Main(args); }
-            finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-            log.WriteLine($"$ ilgpu-style {string.Join(' ', args)}  → exit {code}");
-            log.WriteLine(o.ToString());
-            if (e.ToString().Length > 0) log.WriteLine("stderr: " + e);
-            return (code, o.ToString(), e.ToString());
-        }
+        var (code, stdout, stderr) = CliRunner.Run(args);
+        log.WriteLine($"$ ilgpu-style {string.Join(' ', args)}  → exit {code}");
+        log.WriteLine(stdout);
+        if (stderr.Length > 0) log.WriteLine("stderr: " + stderr);
+        return (code, stdout, stderr);
     }
 
     private static void AssertOneLineError((int Code, string Out, string Err) r, string expected)

@@ -1,0 +1,94 @@
+using Xunit;
+using Xunit.Abstractions;
+
+namespace IlgpuStyle.Tests.Stylize;
+
+/// <summary>Each bad input gives one `error: …` line, its exit code, and no output file.</summary>
+public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-errors-").FullName;
+    private string Output => Path.Combine(dir, "out.png");
+
+    private string[] Args(params string[] overrides)
+    {
+        var images = SharedData.RequireOrSkip("images");
+        var args = new Dictionary<string, string>
+        {
+            ["--content"] = Path.Combine(images, "tubingen.jpg"),
+            ["--style"] = Path.Combine(images, "starry_night.jpg"),
+            ["--output"] = Output,
+            ["--size"] = "32",
+            ["--scales"] = "1",
+            ["--iterations"] = "1",
+            ["--device"] = "cpu",
+        };
+        for (int i = 0; i < overrides.Length; i += 2) args[overrides[i]] = overrides[i + 1];
+        if (!args.ContainsKey("--weights")) args["--weights"] = RealWeights.Path;
+        return ["stylize", "--quiet", .. args.SelectMany(kv => new[] { kv.Key, kv.Value })];
+    }
+
+    private void AssertFails(int exitCode, string message, string[] args, IReadOnlyDictionary<string, string?>? env = null)
+    {
+        var (code, stdout, stderr) = CliRunner.Run(env, args);
+        log.WriteLine($"exit {code}: {stderr.Trim()}");
+        Assert.Equal(exitCode, code);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith("error: ")).ToList();
+        Assert.Single(lines);
+        Assert.Contains(message, lines[0]);
+        Assert.False(File.Exists(Output), "an output file was written");
+        Assert.Empty(Directory.GetFiles(dir));
+    }
+
+    [SkippableFact]
+    public void MissingContentImage() =>
+        AssertFails(2, "file not found", Args("--content", Path.Combine(dir, "nope.jpg")));
+
+    [SkippableFact]
+    public void CorruptStyleImage()
+    {
+        var bad = Path.Combine(Path.GetTempPath(), $"ilgpu-style-corrupt-{Environment.ProcessId}.jpg");
+        File.WriteAllBytes(bad, [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5]);
+        try { AssertFails(2, "not a readable image", Args("--style", bad)); }
+        finally { File.Delete(bad); }
+    }
+
+    [SkippableFact]
+    public void UnknownLayerName() =>
+        AssertFails(2, "unknown layer 'relu9_1'", Args("--style-layers", "relu1_1,relu9_1"));
+
+    [SkippableFact]
+    public void WeightsNotFoundSaysHowToMakeThem() =>
+        AssertFails(2, "weights convert", Args("--weights", Path.Combine(dir, "missing.ilgw")));
+
+    [SkippableFact]
+    public void CorruptWeightsFile()
+    {
+        var bad = Path.Combine(Path.GetTempPath(), $"ilgpu-style-bad-{Environment.ProcessId}.ilgw");
+        File.WriteAllBytes(bad, "NOT A WEIGHTS FILE AT ALL"u8.ToArray());
+        try { AssertFails(2, "not an .ilgw weights file", Args("--weights", bad)); }
+        finally { File.Delete(bad); }
+    }
+
+    [SkippableFact]
+    public void UnknownDevice() =>
+        AssertFails(3, "unknown device 'tpu'", Args("--device", "tpu"));
+
+    [SkippableFact]
+    public void DeviceIndexOutOfRange() =>
+        AssertFails(3, "does not exist", Args("--device", "cpu:3"));
+
+    [SkippableFact]
+    public void OutOfDeviceMemorySuggestsASmallerSize() =>
+        AssertFails(3, "smaller --size", Args(), new Dictionary<string, string?> { ["ILGPU_STYLE_MAX_MEMORY"] = "8M" });
+
+    [SkippableFact]
+    public void UnsupportedOutputFormat() =>
+        AssertFails(2, ".png, .jpg or .jpeg", Args("--output", Path.Combine(dir, "out.bmp")));
+
+    [SkippableFact]
+    public void MismatchedStyleBlend() =>
+        AssertFails(2, "--style-blend has 2 values for 1 style images", [.. Args(), "--style-blend", "0.5", "0.5"]);
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+}
