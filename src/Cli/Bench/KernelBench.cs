@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using IlgpuStyle.Kernels;
+
+namespace IlgpuStyle.Cli.Bench;
+
+/// <summary>Median time of one kernel call and the rate it implies.</summary>
+public sealed record KernelTiming(string Layer, string Kernel, string Shape, double Flops, double MedianMs, double MinMs)
+{
+    public double Gflops => MedianMs > 0 ? Flops / (MedianMs * 1e6) : 0;
+}
+
+/// <summary>Everything one kernel benchmark run measured.</summary>
+public sealed record KernelBenchReport(
+    string Device,
+    int Size,
+    int Runs,
+    int Warmup,
+    string Conv,
+    IReadOnlyList<KernelTiming> Timings,
+    double VggForwardMs,
+    double VggBackwardDataMs,
+    long PeakBytes,
+    long Allocations,
+    long AllocationsWhileTiming);
+
+/// <summary>
+/// Times the kernels style transfer spends its time in, one op at a time, on random data (the bench measures
+/// kernels, not a network): every VGG19 3×3 convolution shape (forward with fused bias + ReLU, and backward to
+/// the input) and the Gram matrix forward/backward of the style layers. Each timing: warm-up calls excluded
+/// (they compile the kernels), then the median of <see cref="Options.Runs"/> calls, each bracketed by device
+/// synchronization. Layers with the same shape (conv3_2…conv3_4, …) are measured once.
+/// </summary>
+public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
+{
+    public sealed record Options(int Size, int Runs, int Warmup, IReadOnlySet<string>? Layers, ConvImplementation Conv);
+
+    /// <summary>Which convolution kernels to time: the library's choice, or one of its reference kernels.</summary>
+    public enum ConvImplementation { Default, Naive }
+
+    private long allocationsWhileTiming;
+
+    public KernelBenchReport Run()
+    {
+        gpu.ResetPeak();
+        long allocationsBefore = gpu.AllocationCount;
+        var timings = new List<KernelTiming>();
+        var byShape = new Dictionary<(int, int, int), (KernelTiming Fwd, KernelTiming Bwd)>();
+        double vggFwd = 0, vggBwd = 0;
+        foreach (var layer in Vgg19Shapes.Convolutions(options.Size).Where(l => Selected(l.Name)))
+        {
+            var key = (layer.Cin, layer.Cout, layer.Size);
+            if (!byShape.TryGetValue(key, out var pair))
+                byShape[key] = pair = TimeConv(layer);
+            timings.Add(pair.Fwd with { Layer = layer.Name });
+            timings.Add(pair.Bwd with { Layer = layer.Name });
+            if (Vgg19Shapes.UpToRelu51(layer))
+            {
+                vggFwd += pair.Fwd.MedianMs;
+                vggBwd += pair.Bwd.MedianMs;
+            }
+        }
+        foreach (var style in Vgg19Shapes.StyleLayers(options.Size).Where(l => Selected(l.Name)))
+            timings.AddRange(TimeGram(style));
+
+        return new KernelBenchReport(gpu.Info.Id + " " + gpu.Name, options.Size, options.Runs, options.Warmup,
+            options.Conv.ToString().ToLowerInvariant(), timings, vggFwd, vggBwd, gpu.PeakBytes,
+            gpu.AllocationCount - allocationsBefore, allocationsWhileTiming);
+    }
+
+    private bool Selected(string name) => options.Layers is null || options.Layers.Contains(name);
+
+    private (KernelTiming, KernelTiming) TimeConv(ConvLayerShape l)
+    {
+        var p = Conv2dParams.Same3x3;
+        var xShape = Shape4.Image(l.Cin, l.Size, l.Size);
+        var yShape = Shape4.Image(l.Cout, l.Size, l.Size);
+        var wShape = p.WeightShape(l.Cout, l.Cin);
+        float wScale = MathF.Sqrt(6f / (l.Cin * 9)); // He-uniform range keeps activations O(1)
+        using var x = gpu.FromHost(xShape, Random(1, xShape.Count, 1f));
+        using var w = gpu.FromHost(wShape, Random(2, wShape.Count, wScale));
+        using var b = gpu.FromHost(Shape4.Vector(l.Cout), Random(3, l.Cout, 0.1f));
+        using var y = gpu.Allocate(yShape);
+        using var dy = gpu.FromHost(yShape, Random(4, yShape.Count, 1f));
+        using var dx = gpu.Allocate(xShape);
+        string shape = $"{l.Cin}→{l.Cout} @ {l.Size}×{l.Size}";
+
+        Action forward = options.Conv switch
+        {
+            ConvImplementation.Naive => () => Conv2d.ForwardNaive(x, w, b, y, p, fuseRelu: true),
+            _ => () => Conv2d.Forward(x, w, b, y, p, fuseRelu: true),
+        };
+        var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward);
+        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops,
+            () => Conv2d.BackwardData(dy, w, dx, p, accumulate: false));
+        return (fwd, bwd);
+    }
+
+    private IEnumerable<KernelTiming> TimeGram(GramShape s)
+    {
+        var fShape = Shape4.Image(s.Channels, s.Size, s.Size);
+        var gShape = Gram.OutputShape(fShape);
+        float scale = 1f / fShape.Count;
+        using var f = gpu.FromHost(fShape, Random(5, fShape.Count, 1f));
+        using var g = gpu.Allocate(gShape);
+        using var dG = gpu.FromHost(gShape, Random(6, gShape.Count, 1f));
+        using var df = gpu.Allocate(fShape);
+        string shape = $"{s.Channels} @ {s.Size}×{s.Size}";
+        var timings = new[]
+        {
+            Time(s.Name, "gram forward", shape, s.Flops, () => Gram.Forward(f, g, scale)),
+            Time(s.Name, "gram backward", shape, s.Flops, () => Gram.Backward(f, dG, df, scale, accumulate: false)),
+        };
+        return timings;
+    }
+
+    private KernelTiming Time(string layer, string kernel, string shape, double flops, Action call)
+    {
+        for (int i = 0; i < options.Warmup; i++) call();
+        gpu.Synchronize();
+        long allocations = gpu.AllocationCount;
+        var ms = new double[options.Runs];
+        var clock = new Stopwatch();
+        for (int r = 0; r < options.Runs; r++)
+        {
+            gpu.Synchronize();
+            clock.Restart();
+            call();
+            gpu.Synchronize();
+            ms[r] = clock.Elapsed.TotalMilliseconds;
+        }
+        allocationsWhileTiming += gpu.AllocationCount - allocations;
+        Array.Sort(ms);
+        double median = ms.Length % 2 == 1 ? ms[ms.Length / 2] : (ms[ms.Length / 2 - 1] + ms[ms.Length / 2]) / 2;
+        return new KernelTiming(layer, kernel, shape, flops, median, ms[0]);
+    }
+
+    private static float[] Random(int seed, int n, float range)
+    {
+        var rng = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = range * (2f * (float)rng.NextDouble() - 1f);
+        return a;
+    }
+}
