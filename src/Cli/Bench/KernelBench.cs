@@ -3,10 +3,17 @@ using IlgpuStyle.Kernels;
 
 namespace IlgpuStyle.Cli.Bench;
 
-/// <summary>Median time of one kernel call and the rate it implies.</summary>
-public sealed record KernelTiming(string Layer, string Kernel, string Shape, double Flops, double MedianMs, double MinMs)
+/// <summary>
+/// Median wall time of one kernel call and the rate it implies. <see cref="CpuMs"/> is this process's CPU time per
+/// call (mean over the timed calls): on a CPU device (PoCL runs kernels on threads of this process) it measures the
+/// work done regardless of other load on the machine; on a GPU it is only the host's share.
+/// </summary>
+public sealed record KernelTiming(string Layer, string Kernel, string Shape, double Flops, double MedianMs, double MinMs, double CpuMs)
 {
     public double Gflops => MedianMs > 0 ? Flops / (MedianMs * 1e6) : 0;
+
+    /// <summary>GFLOP per CPU-second of this process (see <see cref="CpuMs"/>).</summary>
+    public double GflopsPerCpuSecond => CpuMs > 0 ? Flops / (CpuMs * 1e6) : 0;
 }
 
 /// <summary>Everything one kernel benchmark run measured.</summary>
@@ -16,12 +23,15 @@ public sealed record KernelBenchReport(
     int Runs,
     int Warmup,
     string Conv,
+    string ConvTiles,
     IReadOnlyList<KernelTiming> Timings,
     double VggForwardMs,
     double VggBackwardDataMs,
     long PeakBytes,
     long Allocations,
-    long AllocationsWhileTiming);
+    long AllocationsWhileTiming,
+    double LoadAverageBefore,
+    double LoadAverageAfter);
 
 /// <summary>
 /// Times the kernels style transfer spends its time in, one op at a time, on random data (the bench measures
@@ -34,13 +44,18 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
 {
     public sealed record Options(int Size, int Runs, int Warmup, IReadOnlySet<string>? Layers, ConvImplementation Conv);
 
-    /// <summary>Which convolution kernels to time: the library's choice, or one of its reference kernels.</summary>
-    public enum ConvImplementation { Default, Naive }
+    /// <summary>
+    /// Which convolution kernels to time: the library's choice (the 3×3 fast path with the device's
+    /// <see cref="Gpu.ConvTiles"/>), the general tiled kernels (any geometry; the pre-fast-path kernels), or the
+    /// naive forward (with the tiled backward-data).
+    /// </summary>
+    public enum ConvImplementation { Default, Tiled, Naive }
 
     private long allocationsWhileTiming;
 
     public KernelBenchReport Run()
     {
+        double loadBefore = ReadLoadAverage();
         gpu.ResetPeak();
         long allocationsBefore = gpu.AllocationCount;
         var timings = new List<KernelTiming>();
@@ -63,8 +78,8 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
             timings.AddRange(TimeGram(style));
 
         return new KernelBenchReport(gpu.Info.Id + " " + gpu.Name, options.Size, options.Runs, options.Warmup,
-            options.Conv.ToString().ToLowerInvariant(), timings, vggFwd, vggBwd, gpu.PeakBytes,
-            gpu.AllocationCount - allocationsBefore, allocationsWhileTiming);
+            options.Conv.ToString().ToLowerInvariant(), gpu.ConvTiles.ToString(), timings, vggFwd, vggBwd, gpu.PeakBytes,
+            gpu.AllocationCount - allocationsBefore, allocationsWhileTiming, loadBefore, ReadLoadAverage());
     }
 
     private bool Selected(string name) => options.Layers is null || options.Layers.Contains(name);
@@ -87,11 +102,16 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         Action forward = options.Conv switch
         {
             ConvImplementation.Naive => () => Conv2d.ForwardNaive(x, w, b, y, p, fuseRelu: true),
+            ConvImplementation.Tiled => () => Conv2d.ForwardTiled(x, w, b, y, p, fuseRelu: true),
             _ => () => Conv2d.Forward(x, w, b, y, p, fuseRelu: true),
         };
+        Action backward = options.Conv switch
+        {
+            ConvImplementation.Default => () => Conv2d.BackwardData(dy, w, dx, p, accumulate: false),
+            _ => () => Conv2d.BackwardDataTiled(dy, w, dx, p, accumulate: false),
+        };
         var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward);
-        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops,
-            () => Conv2d.BackwardData(dy, w, dx, p, accumulate: false));
+        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops, backward);
         return (fwd, bwd);
     }
 
@@ -120,6 +140,9 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         long allocations = gpu.AllocationCount;
         var ms = new double[options.Runs];
         var clock = new Stopwatch();
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
         for (int r = 0; r < options.Runs; r++)
         {
             gpu.Synchronize();
@@ -128,10 +151,26 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
             gpu.Synchronize();
             ms[r] = clock.Elapsed.TotalMilliseconds;
         }
+        process.Refresh();
+        double cpuMs = (process.TotalProcessorTime - cpuBefore).TotalMilliseconds / options.Runs;
         allocationsWhileTiming += gpu.AllocationCount - allocations;
         Array.Sort(ms);
         double median = ms.Length % 2 == 1 ? ms[ms.Length / 2] : (ms[ms.Length / 2 - 1] + ms[ms.Length / 2]) / 2;
-        return new KernelTiming(layer, kernel, shape, flops, median, ms[0]);
+        return new KernelTiming(layer, kernel, shape, flops, median, ms[0], cpuMs);
+    }
+
+    /// <summary>The 1-minute load average (Linux /proc/loadavg), or −1 where there is none.</summary>
+    public static double ReadLoadAverage()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return double.Parse(first, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return -1;
+        }
     }
 
     private static float[] Random(int seed, int n, float range)

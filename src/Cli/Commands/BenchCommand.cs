@@ -42,7 +42,7 @@ public static class BenchCommand
         };
         var conv = new Option<KernelBench.ConvImplementation>("--conv")
         {
-            Description = "Convolution kernels to time: default (what the library uses) or a reference kernel (naive).",
+            Description = "Convolution kernels to time: default (what the library uses: the 3x3 fast path), tiled (the general kernels) or naive (naive forward, tiled backward).",
             DefaultValueFactory = _ => KernelBench.ConvImplementation.Default,
         };
 
@@ -102,11 +102,14 @@ public static class BenchCommand
     private static void PrintTable(KernelBenchReport report)
     {
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"device {report.Device}, size {report.Size}, median of {report.Runs} runs after {report.Warmup} warm-up, conv kernels: {report.Conv}");
-        Console.WriteLine($"{"layer",-8} {"kernel",-24} {"shape",-20} {"median ms",10} {"min ms",10} {"GFLOP/s",8}");
+        Console.WriteLine($"device {report.Device}, size {report.Size}, median of {report.Runs} runs after {report.Warmup} warm-up, " +
+                          $"conv kernels: {report.Conv} (fast-path blocking {report.ConvTiles})");
+        Console.WriteLine(string.Format(inv, "load average {0:0.0} before, {1:0.0} after (1-minute; above the core count, timings are inflated)",
+            report.LoadAverageBefore, report.LoadAverageAfter));
+        Console.WriteLine($"{"layer",-8} {"kernel",-24} {"shape",-20} {"median ms",10} {"min ms",10} {"GFLOP/s",8} {"GFLOP/cpu-s",11}");
         foreach (var t in report.Timings)
-            Console.WriteLine(string.Format(inv, "{0,-8} {1,-24} {2,-20} {3,10:0.000} {4,10:0.000} {5,8:0.0}",
-                t.Layer, t.Kernel, t.Shape, t.MedianMs, t.MinMs, t.Gflops));
+            Console.WriteLine(string.Format(inv, "{0,-8} {1,-24} {2,-20} {3,10:0.000} {4,10:0.000} {5,8:0.0} {6,11:0.0}",
+                t.Layer, t.Kernel, t.Shape, t.MedianMs, t.MinMs, t.Gflops, t.GflopsPerCpuSecond));
         Console.WriteLine(string.Format(inv,
             "VGG19 conv1_1…conv5_1: forward {0:0.0} ms, backward-data {1:0.0} ms, sum {2:0.0} ms (layers measured above only)",
             report.VggForwardMs, report.VggBackwardDataMs, report.VggForwardMs + report.VggBackwardDataMs));
