@@ -22,11 +22,13 @@ public sealed record KernelBenchReport(
     int Size,
     int Runs,
     int Warmup,
-    string Conv,
+    string Kernels,
     string ConvTiles,
     IReadOnlyList<KernelTiming> Timings,
     double VggForwardMs,
     double VggBackwardDataMs,
+    double GramForwardMs,
+    double GramBackwardMs,
     long PeakBytes,
     long Allocations,
     long AllocationsWhileTiming,
@@ -42,14 +44,15 @@ public sealed record KernelBenchReport(
 /// </summary>
 public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
 {
-    public sealed record Options(int Size, int Runs, int Warmup, IReadOnlySet<string>? Layers, ConvImplementation Conv);
+    public sealed record Options(int Size, int Runs, int Warmup, IReadOnlySet<string>? Layers, KernelSet Kernels);
 
     /// <summary>
-    /// Which convolution kernels to time: the library's choice (the 3×3 fast path with the device's
-    /// <see cref="Gpu.ConvTiles"/>), the general tiled kernels (any geometry; the pre-fast-path kernels), or the
-    /// naive forward (with the tiled backward-data).
+    /// Which kernels to time: the library's choice (the 3×3 convolution fast path with the device's
+    /// <see cref="Gpu.ConvTiles"/>, the register-blocked Gram kernels), the first shared-memory tiled kernels (conv:
+    /// the general-geometry kernels; Gram: ForwardTiled/BackwardTiled), or the naive convolution forward (with the
+    /// tiled convolution backward-data and Gram kernels).
     /// </summary>
-    public enum ConvImplementation { Default, Tiled, Naive }
+    public enum KernelSet { Default, Tiled, Naive }
 
     private long allocationsWhileTiming;
 
@@ -74,11 +77,18 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
                 vggBwd += pair.Bwd.MedianMs;
             }
         }
+        double gramFwd = 0, gramBwd = 0;
         foreach (var style in Vgg19Shapes.StyleLayers(options.Size).Where(l => Selected(l.Name)))
-            timings.AddRange(TimeGram(style));
+        {
+            var (fwd, bwd) = TimeGram(style);
+            timings.Add(fwd);
+            timings.Add(bwd);
+            gramFwd += fwd.MedianMs;
+            gramBwd += bwd.MedianMs;
+        }
 
         return new KernelBenchReport(gpu.Info.Id + " " + gpu.Name, options.Size, options.Runs, options.Warmup,
-            options.Conv.ToString().ToLowerInvariant(), gpu.ConvTiles.ToString(), timings, vggFwd, vggBwd, gpu.PeakBytes,
+            options.Kernels.ToString().ToLowerInvariant(), gpu.ConvTiles.ToString(), timings, vggFwd, vggBwd, gramFwd, gramBwd, gpu.PeakBytes,
             gpu.AllocationCount - allocationsBefore, allocationsWhileTiming, loadBefore, ReadLoadAverage());
     }
 
@@ -99,15 +109,15 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         using var dx = gpu.Allocate(xShape);
         string shape = $"{l.Cin}→{l.Cout} @ {l.Size}×{l.Size}";
 
-        Action forward = options.Conv switch
+        Action forward = options.Kernels switch
         {
-            ConvImplementation.Naive => () => Conv2d.ForwardNaive(x, w, b, y, p, fuseRelu: true),
-            ConvImplementation.Tiled => () => Conv2d.ForwardTiled(x, w, b, y, p, fuseRelu: true),
+            KernelSet.Naive => () => Conv2d.ForwardNaive(x, w, b, y, p, fuseRelu: true),
+            KernelSet.Tiled => () => Conv2d.ForwardTiled(x, w, b, y, p, fuseRelu: true),
             _ => () => Conv2d.Forward(x, w, b, y, p, fuseRelu: true),
         };
-        Action backward = options.Conv switch
+        Action backward = options.Kernels switch
         {
-            ConvImplementation.Default => () => Conv2d.BackwardData(dy, w, dx, p, accumulate: false),
+            KernelSet.Default => () => Conv2d.BackwardData(dy, w, dx, p, accumulate: false),
             _ => () => Conv2d.BackwardDataTiled(dy, w, dx, p, accumulate: false),
         };
         var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward);
@@ -115,7 +125,7 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         return (fwd, bwd);
     }
 
-    private IEnumerable<KernelTiming> TimeGram(GramShape s)
+    private (KernelTiming Forward, KernelTiming Backward) TimeGram(GramShape s)
     {
         var fShape = Shape4.Image(s.Channels, s.Size, s.Size);
         var gShape = Gram.OutputShape(fShape);
@@ -125,12 +135,12 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         using var dG = gpu.FromHost(gShape, Random(6, gShape.Count, 1f));
         using var df = gpu.Allocate(fShape);
         string shape = $"{s.Channels} @ {s.Size}×{s.Size}";
-        var timings = new[]
-        {
-            Time(s.Name, "gram forward", shape, s.Flops, () => Gram.Forward(f, g, scale)),
-            Time(s.Name, "gram backward", shape, s.Flops, () => Gram.Backward(f, dG, df, scale, accumulate: false)),
-        };
-        return timings;
+        bool reference = options.Kernels != KernelSet.Default;
+        var forward = Time(s.Name, "gram forward", shape, s.Flops,
+            reference ? () => Gram.ForwardTiled(f, g, scale) : () => Gram.Forward(f, g, scale));
+        var backward = Time(s.Name, "gram backward", shape, s.Flops,
+            reference ? () => Gram.BackwardTiled(f, dG, df, scale, accumulate: false) : () => Gram.Backward(f, dG, df, scale, accumulate: false));
+        return (forward, backward);
     }
 
     private KernelTiming Time(string layer, string kernel, string shape, double flops, Action call)

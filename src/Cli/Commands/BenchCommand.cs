@@ -40,14 +40,14 @@ public static class BenchCommand
             Description = "Only these layers (comma- or space-separated): conv1_1 … conv5_4, relu1_1 … relu5_1. Default: all.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var conv = new Option<KernelBench.ConvImplementation>("--conv")
+        var kernels = new Option<KernelBench.KernelSet>("--kernels")
         {
-            Description = "Convolution kernels to time: default (what the library uses: the 3x3 fast path), tiled (the general kernels) or naive (naive forward, tiled backward).",
-            DefaultValueFactory = _ => KernelBench.ConvImplementation.Default,
+            Description = "Kernels to time: default (what the library uses), tiled (the first shared-memory tiled conv and Gram kernels, for before/after) or naive (naive conv forward, tiled otherwise).",
+            DefaultValueFactory = _ => KernelBench.KernelSet.Default,
         };
 
         var command = new Command("bench", "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory).");
-        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, conv }) command.Options.Add(o);
+        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels }) command.Options.Add(o);
         command.SetAction(parseResult =>
         {
             int s = parseResult.GetValue(size), r = parseResult.GetValue(runs), wu = parseResult.GetValue(warmup);
@@ -82,7 +82,7 @@ public static class BenchCommand
             {
                 bool asJson = parseResult.GetValue(json);
                 if (!asJson) Console.WriteLine(why);
-                var options = new KernelBench.Options(s, r, wu, names is { Count: > 0 } ? names : null, parseResult.GetValue(conv));
+                var options = new KernelBench.Options(s, r, wu, names is { Count: > 0 } ? names : null, parseResult.GetValue(kernels));
                 var report = new KernelBench(gpu, options).Run();
                 if (asJson) Console.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
                 else PrintTable(report);
@@ -103,7 +103,7 @@ public static class BenchCommand
     {
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"device {report.Device}, size {report.Size}, median of {report.Runs} runs after {report.Warmup} warm-up, " +
-                          $"conv kernels: {report.Conv} (fast-path blocking {report.ConvTiles})");
+                          $"kernels: {report.Kernels} (conv fast-path blocking {report.ConvTiles})");
         Console.WriteLine(string.Format(inv, "load average {0:0.0} before, {1:0.0} after (1-minute; above the core count, timings are inflated)",
             report.LoadAverageBefore, report.LoadAverageAfter));
         Console.WriteLine($"{"layer",-8} {"kernel",-24} {"shape",-20} {"median ms",10} {"min ms",10} {"GFLOP/s",8} {"GFLOP/cpu-s",11}");
@@ -113,6 +113,8 @@ public static class BenchCommand
         Console.WriteLine(string.Format(inv,
             "VGG19 conv1_1…conv5_1: forward {0:0.0} ms, backward-data {1:0.0} ms, sum {2:0.0} ms (layers measured above only)",
             report.VggForwardMs, report.VggBackwardDataMs, report.VggForwardMs + report.VggBackwardDataMs));
+        Console.WriteLine(string.Format(inv, "Gram relu1_1…relu5_1: forward {0:0.0} ms, backward {1:0.0} ms (layers measured above only)",
+            report.GramForwardMs, report.GramBackwardMs));
         Console.WriteLine($"peak device memory {ByteSize.Format(report.PeakBytes)}, {report.Allocations} allocations " +
                           $"({report.AllocationsWhileTiming} during timed calls)");
     }
