@@ -49,8 +49,8 @@ public static partial class Conv2d
 
         var a = gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward");
         var layout = gpu.Kernel(WeightLayout3x3Kernel,
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, int, View>(WeightLayout3x3Kernel));
-        layout(a.Count, w.View, w.Shape.N, w.Shape.C, mp, transpose ? 1 : 0, a.View);
+            acc => acc.LoadAutoGroupedStreamKernel<Index2D, View, int, int, int, int, View>(WeightLayout3x3Kernel));
+        layout(new Index2D(mp, reduce * 9), w.View, w.Shape.N, w.Shape.C, mp, transpose ? 1 : 0, a.View);
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
@@ -74,8 +74,8 @@ public static partial class Conv2d
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
         var padded = gpu.Scratch(Shape4.Vector(reduce * (h + 2) * wp), "conv3x3.padded");
         var pad = gpu.Kernel(ZeroPadKernel,
-            acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, View>(ZeroPadKernel));
-        pad(padded.Count, input.View, h, width, wp, padded.View);
+            acc => acc.LoadAutoGroupedStreamKernel<Index3D, View, int, int, int, View>(ZeroPadKernel));
+        pad(new Index3D(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
         var blocked = gpu.Kernel(RegisterBlocked3x3Kernel,
             acc => acc.LoadStreamKernel<int, int, int, int, int, int, View, View, View, int, int, int, View>(RegisterBlocked3x3Kernel));
         blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
@@ -86,25 +86,22 @@ public static partial class Conv2d
     /// a[k·mp + j] for k = c·9 + tap, j &lt; mp, from OIHW 3×3 weights w (cout × cin × 3 × 3), 0 for j ≥ M:
     /// forward (transpose = 0): c = input channel, j = output channel, a = w[j, c, tap] (M = cout);
     /// backward-data (transpose = 1): c = output channel, j = input channel, a = w[c, j, 8 − tap] (M = cin, kernel flipped).
-    /// One work-item per element of a (contiguous writes).
+    /// One work-item per element of a: index (j, k), consecutive work-items write consecutive addresses; the only
+    /// division is by the constant 9.
     /// </summary>
-    private static void WeightLayout3x3Kernel(Index1D index, View w, int cout, int cin, int mp, int transpose, View a)
+    private static void WeightLayout3x3Kernel(Index2D index, View w, int cout, int cin, int mp, int transpose, View a)
     {
-        int e = index;
-        int k = e / mp, j = e - k * mp;
+        int j = index.X, k = index.Y;
         int c = k / 9, tap = k - c * 9;
-        if (transpose == 0) a[e] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
-        else a[e] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
+        if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
+        else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
     }
 
-    /// <summary>padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp).</summary>
-    private static void ZeroPadKernel(Index1D index, View input, int h, int w, int wp, View padded)
+    /// <summary>padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp). Index (px, py, c).</summary>
+    private static void ZeroPadKernel(Index3D index, View input, int h, int w, int wp, View padded)
     {
-        int e = index;
-        int plane = (h + 2) * wp;
-        int c = e / plane, r = e - c * plane;
-        int py = r / wp, px = r - py * wp;
+        int px = index.X, py = index.Y, c = index.Z;
         int y = py - 1, x = px - 1;
-        padded[e] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
+        padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
     }
 }
