@@ -50,7 +50,8 @@ public static partial class Conv2d
         var a = gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward");
         var layout = gpu.Kernel(WeightLayout3x3Kernel,
             acc => acc.LoadAutoGroupedStreamKernel<Index2D, View, int, int, int, int, View>(WeightLayout3x3Kernel));
-        layout(new Index2D(mp, reduce * 9), w.View, w.Shape.N, w.Shape.C, mp, transpose ? 1 : 0, a.View);
+        layout(transpose ? new Index2D(mp, reduce * 9) : new Index2D(reduce * 9, mp), w.View, w.Shape.N, w.Shape.C, mp,
+            transpose ? 1 : 0, a.View);
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
@@ -86,12 +87,13 @@ public static partial class Conv2d
     /// a[k·mp + j] for k = c·9 + tap, j &lt; mp, from OIHW 3×3 weights w (cout × cin × 3 × 3), 0 for j ≥ M:
     /// forward (transpose = 0): c = input channel, j = output channel, a = w[j, c, tap] (M = cout);
     /// backward-data (transpose = 1): c = output channel, j = input channel, a = w[c, j, 8 − tap] (M = cin, kernel flipped).
-    /// One work-item per element of a: index (j, k), consecutive work-items write consecutive addresses; the only
-    /// division is by the constant 9.
+    /// One work-item per element of a, indexed so that consecutive work-items (x) read consecutive weights where
+    /// possible: forward (k, j) — w[j, ·] is contiguous in k; backward (j, k) — a[k, ·] is contiguous in j and w is
+    /// read with stride 9. The only division is by the constant 9.
     /// </summary>
     private static void WeightLayout3x3Kernel(Index2D index, View w, int cout, int cin, int mp, int transpose, View a)
     {
-        int j = index.X, k = index.Y;
+        int j = transpose != 0 ? index.X : index.Y, k = transpose != 0 ? index.Y : index.X;
         int c = k / 9, tap = k - c * 9;
         if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
         else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
