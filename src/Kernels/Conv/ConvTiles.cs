@@ -54,7 +54,8 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// The table of defaults. CPU devices (OpenCL on a CPU, e.g. PoCL; the ILGPU CPU simulator): register-blocked,
     /// 4×4 work-items (32 pixels × 32 channels per group). GPUs (CUDA, OpenCL GPUs): shared tiles, 16×16
     /// work-items (half a 32-wide warp along x), 8 input channels per step: a 64-channel × 4×16-pixel block,
-    /// 22 KiB of shared memory. A GPU allowing fewer than 256 work-items per group gets 8×8 and 4 channels per step.
+    /// 22 KiB of the kernel's 26 KiB of static shared arrays. A GPU allowing fewer than 256 work-items per group gets
+    /// 8×8 and 4 channels per step.
     /// </summary>
     public static ConvTiles Default(AcceleratorType type, bool cpuDevice, int maxGroupSize)
     {
