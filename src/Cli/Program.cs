@@ -11,6 +11,7 @@ public static class Program
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(StylizeCommand.Create());
         root.Subcommands.Add(WeightsCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -9,10 +9,10 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// Gram matrix of a feature map (the style representation of Gatys et al.). The 1×C×H×W tensor f
 /// (batch N = 1) is read as the matrix F of C rows and P = H·W columns; the Gram matrix
 /// G = scale · F Fᵀ, i.e. G[i,j] = scale · Σ_p F[i,p] F[j,p], is C×C, stored as a 1×1×C×C tensor.
-/// Both passes are tiled GEMMs over T×T thread groups (T = <see cref="Gpu.Tile"/>) with shared-memory
-/// tiles; edges are zero-padded, so any C and P work.
+/// Both passes are register-blocked kernels without shared memory (GramBlocked.cs); the first, shared-memory
+/// tiled kernels remain as <see cref="ForwardTiled"/> and <see cref="BackwardTiled"/>. Any C and P work.
 /// </summary>
-public static class Gram
+public static partial class Gram
 {
     /// <summary>The Gram shape for a feature map of shape <paramref name="f"/>: 1×1×C×C.</summary>
     public static Shape4 OutputShape(Shape4 f) => new(1, 1, f.C, f.C);
@@ -23,99 +23,15 @@ public static class Gram
     /// <summary>Minimum number of P-tiles one split works through, so the partial sums stay worth it.</summary>
     private const int MinTilesPerSplit = 4;
 
-    // One T×T block of G over the P-columns [split·chunk, min(P, (split+1)·chunk)).
-    // Grid: (number of blocks on or above the diagonal, splits); group T×T; thread (tx, ty) owns G[i,j] with
-    // i = bi·T + ty, j = bj·T + tx, bi ≤ bj. By symmetry it also writes G[j,i] when the block is off the
-    // diagonal. On a diagonal block both shared tiles hold the same rows, so G[i,j] and G[j,i] come from the
-    // same products summed in the same order: the result is exactly symmetric.
-    // direct ≠ 0 (one split): out = G, written as scale·sum. Else out[split·C·C + …] = the unscaled partial sum.
-    private static void ForwardKernel(View f, int c, int p, int chunk, View output, float scale, int direct)
-    {
-        int t = Group.DimX;
-        int stride = t + 1; // padded rows: thread tx reads column k of row tx without bank conflicts
-        var shared = SharedMemory.Allocate<float>(2 * Gpu.MaxTile * (Gpu.MaxTile + 1));
-        var tileI = shared.SubView(0, t * stride);          // tileI[r·stride + k] = F[bi·T + r, p0 + k]
-        var tileJ = shared.SubView(t * stride, t * stride); // tileJ[r·stride + k] = F[bj·T + r, p0 + k]
-        int tx = Group.IdxX, ty = Group.IdxY;
-
-        // Grid.IdxX enumerates the blocks (bi, bj), bi ≤ bj, row by row.
-        int blocks = (c + t - 1) / t;
-        int bi = 0, rest = Grid.IdxX;
-        while (rest >= blocks - bi) { rest -= blocks - bi; bi++; }
-        int bj = bi + rest;
-
-        int pBegin = Grid.IdxY * chunk;
-        int pEnd = IntrinsicMath.Min(p, pBegin + chunk);
-        int loadRowI = bi * t + ty, loadRowJ = bj * t + ty;
-        float sum = 0f;
-        for (int p0 = pBegin; p0 < pEnd; p0 += t)
-        {
-            int col = p0 + tx;
-            bool inCols = col < pEnd;
-            tileI[ty * stride + tx] = inCols && loadRowI < c ? f[loadRowI * p + col] : 0f;
-            tileJ[ty * stride + tx] = inCols && loadRowJ < c ? f[loadRowJ * p + col] : 0f;
-            Group.Barrier();
-            for (int k = 0; k < t; k++)
-                sum += tileI[ty * stride + k] * tileJ[tx * stride + k];
-            Group.Barrier();
-        }
-
-        int i = bi * t + ty, j = bj * t + tx;
-        if (i >= c || j >= c) return;
-        int offset = direct != 0 ? 0 : Grid.IdxY * c * c;
-        float value = direct != 0 ? scale * sum : sum;
-        output[offset + i * c + j] = value;
-        if (bi != bj) output[offset + j * c + i] = value;
-    }
-
-    // g[e] = scale · Σ_s partial[s·C·C + e], summed in split order (deterministic).
-    private static void SumSplitsKernel(Index1D e, View partial, int splits, int cc, float scale, View g)
-    {
-        float sum = 0f;
-        for (int s = 0; s < splits; s++) sum += partial[s * cc + e];
-        g[e] = scale * sum;
-    }
-
-    // df = scale · (dG + dGᵀ) · F, i.e. df[i,p] = scale · Σ_j (dG[i,j] + dG[j,i]) · F[j,p]
-    // (the gradient of L(G) with G = scale·F Fᵀ). Grid: (⌈P/T⌉, ⌈C/T⌉); thread (tx, ty) owns df[i,p] with
-    // i = by·T + ty, p = bx·T + tx; the sum over j runs through T-wide shared tiles of S = dG + dGᵀ and F.
-    private static void BackwardKernel(View f, View dG, View df, int c, int p, float scale, int accumulate)
-    {
-        int t = Group.DimX;
-        var shared = SharedMemory.Allocate<float>(2 * Gpu.MaxTile * Gpu.MaxTile);
-        var tileS = shared.SubView(0, t * t); // tileS[r·T + k] = S[by·T + r, j0 + k]
-        var tileF = shared.SubView(t * t, t * t); // tileF[k·T + q] = F[j0 + k, bx·T + q]
-        int tx = Group.IdxX, ty = Group.IdxY;
-        int i = Grid.IdxY * t + ty;
-        int col = Grid.IdxX * t + tx;
-        float sum = 0f;
-        for (int j0 = 0; j0 < c; j0 += t)
-        {
-            int js = j0 + tx; // column of S this thread loads
-            tileS[ty * t + tx] = i < c && js < c ? dG[i * c + js] + dG[js * c + i] : 0f;
-            int jf = j0 + ty; // row of F this thread loads
-            tileF[ty * t + tx] = jf < c && col < p ? f[jf * p + col] : 0f;
-            Group.Barrier();
-            for (int k = 0; k < t; k++)
-                sum += tileS[ty * t + k] * tileF[k * t + tx];
-            Group.Barrier();
-        }
-        if (i >= c || col >= p) return;
-        int o = i * p + col;
-        float value = scale * sum;
-        if (accumulate != 0) df[o] += value;
-        else df[o] = value;
-    }
-
-    /// <summary>g ← scale · F Fᵀ for the feature map f (1×C×H×W); g must be 1×1×C×C.</summary>
+    /// <summary>g ← scale · F Fᵀ for the feature map f (1×C×H×W); g must be 1×1×C×C. Exactly symmetric.</summary>
     public static void Forward(Tensor f, Tensor g, float scale) =>
         Forward(f, g, scale, SplitCount(f.Gpu, f.Shape.C, f.Shape.Plane));
 
     /// <summary>
-    /// Forward with an explicit number of slices of the P = H·W columns (split-K): with one split each thread
-    /// writes its G element directly; with more, every split writes an unscaled partial Gram matrix to a
-    /// scratch buffer and a second pass adds them in split order. More splits give small C more parallelism.
-    /// <paramref name="splits"/> is clamped to [1, ⌈P/T⌉]; tests and the bench use it to choose the path.
+    /// Forward with an explicit number of slices of the P = H·W columns (split-K): with one split each work-item
+    /// writes its block of G directly; with more, every split writes an unscaled partial Gram matrix to a scratch
+    /// buffer and a second pass adds them in split order (deterministic). More splits give small C more
+    /// parallelism. <paramref name="splits"/> is clamped to [1, ⌈P/8⌉]; tests and the bench use it to choose the path.
     /// </summary>
     public static void Forward(Tensor f, Tensor g, float scale, int splits)
     {
@@ -123,23 +39,25 @@ public static class Gram
         ShapeCheck.BatchOne(op, "f", f.Shape);
         CheckGram(op, f, "g", g);
         var gpu = f.Gpu;
-        int c = f.Shape.C, p = f.Shape.Plane, t = gpu.Tile;
-        int tilesP = Gpu.DivUp(p, t);
-        splits = Math.Clamp(splits, 1, tilesP);
-        int chunk = Gpu.DivUp(tilesP, splits) * t;
+        int c = f.Shape.C, p = f.Shape.Plane;
+        int lanes = Gpu.DivUp(p, Lanes8.Width);
+        splits = Math.Clamp(splits, 1, lanes);
+        int chunk = Gpu.DivUp(lanes, splits) * Lanes8.Width;
         splits = Gpu.DivUp(p, chunk); // no empty split
-        int blocks = Gpu.DivUp(c, t);
+        int blocks = Gpu.DivUp(c, ForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
+        int group = GroupSize(gpu);
 
-        var forward = gpu.Kernel(ForwardKernel, a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardKernel));
-        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(t, t));
+        var forward = gpu.Kernel(ForwardBlockedKernel,
+            a => a.LoadStreamKernel<View, int, int, int, int, int, View, float, int>(ForwardBlockedKernel));
+        var config = new KernelConfig(Gpu.DivUp(pairs * splits, group), group);
         if (splits == 1)
         {
-            forward(config, f.View, c, p, chunk, g.View, scale, 1);
+            forward(config, f.View, c, p, pairs, blocks, chunk, g.View, scale, 1);
             return;
         }
         var partial = gpu.Scratch(Shape4.Vector(splits * c * c), "gram.partials");
-        forward(config, f.View, c, p, chunk, partial.View, scale, 0);
+        forward(config, f.View, c, p, pairs, blocks, chunk, partial.View, scale, 0);
         gpu.Kernel(SumSplitsKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SumSplitsKernel))(
             c * c, partial.View, splits, c * c, scale, g.View);
     }
@@ -150,35 +68,38 @@ public static class Gram
     /// </summary>
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
     {
-        const string op = "gram backward";
-        ShapeCheck.BatchOne(op, "f", f.Shape);
-        CheckGram(op, f, "dG", dG);
-        ShapeCheck.Same(op, "f", f.Shape, "df", df.Shape);
-        ShapeCheck.SameDevice(op, f, df);
-        if (ReferenceEquals(df, f)) throw new ArgumentException($"{op}: df must not be the same tensor as f.");
+        CheckBackward("gram backward", f, dG, df);
         var gpu = f.Gpu;
-        int c = f.Shape.C, p = f.Shape.Plane, t = gpu.Tile;
-        var config = new KernelConfig(new Index2D(Gpu.DivUp(p, t), Gpu.DivUp(c, t)), new Index2D(t, t));
-        gpu.Kernel(BackwardKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardKernel))(
-            config, f.View, dG.View, df.View, c, p, scale, accumulate ? 1 : 0);
+        int c = f.Shape.C, p = f.Shape.Plane;
+        var s = gpu.Scratch(Gram.OutputShape(f.Shape), "gram.symmetric");
+        gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, View>(SymmetricSumKernel))(
+            c * c, dG.View, c, s.View);
+        int t = Math.Min(gpu.Tile, 8);
+        var config = new KernelConfig(
+            new Index2D(Gpu.DivUp(Gpu.DivUp(p, Lanes8.Width), t), Gpu.DivUp(Gpu.DivUp(c, BackwardBlock), t)),
+            new Index2D(t, t));
+        gpu.Kernel(BackwardBlockedKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardBlockedKernel))(
+            config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
     }
 
     /// <summary>
-    /// How many column slices the forward pass uses on <paramref name="gpu"/>: enough groups to fill the device
-    /// (about 4 per multiprocessor) when C is small, at least <see cref="MinTilesPerSplit"/> tiles per slice,
-    /// and a bounded scratch buffer.
+    /// How many column slices the forward pass uses on <paramref name="gpu"/>: enough work-items (one per 4×4
+    /// block of G per slice) to fill the device — about 32 per multiprocessor (core, on a CPU device) — with at
+    /// least <see cref="MinTilesPerSplit"/>·64 columns per slice and a bounded scratch buffer.
     /// </summary>
     public static int SplitCount(Gpu gpu, int channels, int positions)
     {
-        int t = gpu.Tile;
-        int blocks = Gpu.DivUp(channels, t);
+        int blocks = Gpu.DivUp(channels, ForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
-        int wanted = 4 * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
+        int wanted = 32 * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
-        splits = Math.Min(splits, Math.Max(1, Gpu.DivUp(positions, t) / MinTilesPerSplit));
+        splits = Math.Min(splits, Math.Max(1, positions / (MinTilesPerSplit * 64)));
         splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (channels * channels)));
         return Math.Max(1, splits);
     }
+
+    /// <summary>Work-items per group of the blocked forward kernel: small, so that few blocks still spread over all cores.</summary>
+    private static int GroupSize(Gpu gpu) => Math.Min(gpu.Tile, 16);
 
     private static void CheckGram(string op, Tensor f, string name, Tensor gram)
     {
@@ -187,5 +108,15 @@ public static class Gram
             throw new ArgumentException(
                 $"{op}: {name} has shape {gram.Shape} but f of shape {f.Shape} needs a Gram matrix of shape {expected}.");
         ShapeCheck.SameDevice(op, f, gram);
+    }
+
+    private static void CheckBackward(string op, Tensor f, Tensor dG, Tensor df)
+    {
+        ShapeCheck.BatchOne(op, "f", f.Shape);
+        CheckGram(op, f, "dG", dG);
+        ShapeCheck.Same(op, "f", f.Shape, "df", df.Shape);
+        ShapeCheck.SameDevice(op, f, df);
+        if (ReferenceEquals(df, f)) throw new ArgumentException($"{op}: df must not be the same tensor as f.");
+        if (ReferenceEquals(df, dG)) throw new ArgumentException($"{op}: df must not be the same tensor as dG.");
     }
 }

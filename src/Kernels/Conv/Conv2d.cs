@@ -40,12 +40,24 @@ public static partial class Conv2d
     private const int MaxPartialFloats = 1 << 21;
 
     /// <summary>
-    /// y ← conv(x, w) + bias, then max(·, 0) if <paramref name="fuseRelu"/>. Tiled kernel: shared-memory input
-    /// patches and weight blocks, 4 output channels per thread.
+    /// y ← conv(x, w) + bias, then max(·, 0) if <paramref name="fuseRelu"/>. 3×3 stride-1 padding-1 convolutions
+    /// (<see cref="HasFastPath"/>) run an implicit-GEMM kernel chosen by <see cref="Gpu.ConvTiles"/>; every other
+    /// geometry runs <see cref="ForwardTiled"/>.
     /// </summary>
     public static void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p, bool fuseRelu = false)
     {
-        var g = CheckForward("conv2d forward", x, w, bias, y, p);
+        CheckForward("conv2d forward", x, w, bias, y, p);
+        if (HasFastPath(p)) Run3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.ConvTiles);
+        else ForwardTiled(x, w, bias, y, p, fuseRelu);
+    }
+
+    /// <summary>
+    /// Same result as <see cref="Forward"/> for any kernel size, stride and padding. Tiled kernel: shared-memory
+    /// input patches and weight blocks, 4 output channels per thread. Also the reference the fast path is tested against.
+    /// </summary>
+    public static void ForwardTiled(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p, bool fuseRelu = false)
+    {
+        var g = CheckForward("conv2d forward (tiled)", x, w, bias, y, p);
         var gpu = x.Gpu;
         int tile = TileOf(gpu);
         int perChannel = g.InputPatchH(tile) * g.InputPatchW(tile) + ChannelsPerThread * g.Taps;
@@ -72,16 +84,22 @@ public static partial class Conv2d
 
     /// <summary>
     /// dx ← conv_transpose(dy, w) (or dx += … when <paramref name="accumulate"/>): the gradient of the forward
-    /// convolution with respect to its input. dx has the shape of the forward input x.
+    /// convolution with respect to its input. dx has the shape of the forward input x. 3×3 stride-1 padding-1
+    /// (<see cref="HasFastPath"/>) runs the implicit-GEMM kernel with the flipped, transposed weights; every other
+    /// geometry runs <see cref="BackwardDataTiled"/>.
     /// </summary>
     public static void BackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dParams p, bool accumulate)
     {
-        const string op = "conv2d backward-data";
-        var g = ConvGeometry.Create(op, "dx", dx.Shape, "w", w.Shape, "dy", dy.Shape, p);
-        ShapeCheck.SameDevice(op, dy, w);
-        ShapeCheck.SameDevice(op, dy, dx);
-        NotAliased(op, "dx", dx, "dy", dy);
-        NotAliased(op, "dx", dx, "w", w);
+        CheckBackwardData("conv2d backward-data", dy, w, dx, p);
+        if (HasFastPath(p)) Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.ConvTiles);
+        else BackwardDataTiled(dy, w, dx, p, accumulate);
+    }
+
+    /// <summary>Same result as <see cref="BackwardData"/> for any geometry, from the tiled gather kernel.</summary>
+    public static void BackwardDataTiled(Tensor dy, Tensor w, Tensor dx, Conv2dParams p, bool accumulate)
+    {
+        const string op = "conv2d backward-data (tiled)";
+        var g = CheckBackwardData(op, dy, w, dx, p);
         var gpu = dy.Gpu;
         int tile = TileOf(gpu);
         int perChannel = g.GradPatchH(tile) * g.GradPatchW(tile) + ChannelsPerThread * g.Taps;
@@ -153,6 +171,16 @@ public static partial class Conv2d
         slices = Math.Max(1, Math.Min(slices, MaxPartialFloats / count));
         int stepsPerSlice = Gpu.DivUp(steps, slices);
         return (Gpu.DivUp(steps, stepsPerSlice), stepsPerSlice * step);
+    }
+
+    private static ConvGeometry CheckBackwardData(string op, Tensor dy, Tensor w, Tensor dx, Conv2dParams p)
+    {
+        var g = ConvGeometry.Create(op, "dx", dx.Shape, "w", w.Shape, "dy", dy.Shape, p);
+        ShapeCheck.SameDevice(op, dy, w);
+        ShapeCheck.SameDevice(op, dy, dx);
+        NotAliased(op, "dx", dx, "dy", dy);
+        NotAliased(op, "dx", dx, "w", w);
+        return g;
     }
 
     private static ConvGeometry CheckForward(string op, Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p)

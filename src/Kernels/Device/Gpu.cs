@@ -30,7 +30,13 @@ public sealed class Gpu : IDisposable
         // (the ILGPU CPU simulator allows only 16 threads per group).
         Tile = maxGroup >= MaxTile * MaxTile ? MaxTile : 4;
         MemoryLimitBytes = ReadMemoryLimit();
+        convTiles = new Lazy<ConvTiles>(() => ConvTiles.For(accelerator));
     }
+
+    private readonly Lazy<ConvTiles> convTiles;
+
+    /// <summary>Blocking of the fast 3×3 convolution on this device (table default or ILGPU_STYLE_TILES).</summary>
+    public ConvTiles ConvTiles => convTiles.Value;
 
     public Accelerator Accelerator { get; }
     public DeviceInfo Info { get; }

@@ -69,6 +69,43 @@ public class GramTests(ITestOutputHelper log)
         Check.Close(Add(prior, expected), tdf.ToHost(), 1e-5, 5e-6, $"gram backward accumulate {shape} [{device}]", log);
     }
 
+    public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = new()
+    {
+        { "cpu", 3, 7, 5 }, { "cpu", 9, 4, 4 }, { "cpu", 20, 8, 8 }, { "cpu", 37, 17, 19 },
+        { "opencl", 3, 7, 5 }, { "opencl", 9, 4, 4 }, { "opencl", 20, 8, 8 }, { "opencl", 37, 17, 19 },
+    };
+
+    // The register-blocked kernels (Forward, Backward) against the first, shared-memory tiled kernels (ForwardTiled,
+    // BackwardTiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 37) or a multiple (20 is neither of 8),
+    // P a multiple of the 8 lanes (16, 64) or not (35, 323: a partial last block). Same tolerances as above.
+    [SkippableTheory]
+    [MemberData(nameof(DevicesAndBlockShapes))]
+    public void BlockedKernelsMatchTiledKernels(string device, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(c, h, w);
+        float scale = 1f / shape.Plane;
+        var f = TestData.Uniform(81, shape.Count);
+        var dG = TestData.Uniform(82, c * c);
+        using var tf = gpu.FromHost(shape, f);
+        using var tdG = gpu.FromHost(Gram.OutputShape(shape), dG);
+        using var g1 = gpu.Allocate(Gram.OutputShape(shape));
+        using var g2 = gpu.Allocate(Gram.OutputShape(shape));
+        using var df1 = gpu.FromHost(shape, NaNs(shape.Count));
+        using var df2 = gpu.Allocate(shape);
+
+        Gram.Forward(tf, g1, scale, 1);
+        Gram.ForwardTiled(tf, g2, scale, 1);
+        Check.Close(g2.ToHost(), g1.ToHost(), 1e-5, 1e-6, $"gram blocked vs tiled {shape} [{device}]", log);
+        Check.Close(GramReference.Forward(D(f), shape, scale), g1.ToHost(), 1e-5, 1e-6, $"gram blocked vs reference {shape} [{device}]", log);
+
+        Gram.Backward(tf, tdG, df1, 0.37f, accumulate: false);
+        Gram.BackwardTiled(tf, tdG, df2, 0.37f, accumulate: false);
+        Check.Close(df2.ToHost(), df1.ToHost(), 1e-5, 5e-6, $"gram backward blocked vs tiled {shape} [{device}]", log);
+        Check.Close(GramReference.Backward(D(f), shape, D(dG), 0.37f), df1.ToHost(), 1e-5, 5e-6,
+            $"gram backward blocked vs reference {shape} [{device}]", log);
+    }
+
     // Finite differences of L = Σ r ⊙ G(f) on the double reference (h = 1e-5; G is quadratic, so the central
     // difference is exact up to rounding). Tolerance rtol 1e-5, atol 1e-6 (the device works in float).
     [SkippableTheory]

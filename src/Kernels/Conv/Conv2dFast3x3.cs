@@ -1,0 +1,109 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Fast path for 3×3, stride 1, padding 1 (the VGG convolution), as an implicit GEMM:
+//   out[o, p] = Σ_k a[k, o] · B[k, p],   k = c·9 + tap, tap = 3·kh + kw, p = (y, x),
+//   a = the weights in K-major layout a[k·mp + o] (mp = M rounded up to 8, zero columns past M),
+//   B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside): im2col, never materialized.
+// The same kernels compute the forward pass (in = x with Cin channels, M = Cout, bias/ReLU epilogue) and the
+// gradient with respect to the input (in = dy with Cout channels, M = Cin): the transposed convolution of a
+// 3×3 s1 p1 convolution is the 3×3 s1 p1 convolution with w'[i, o, kh, kw] = w[o, i, 2 − kh, 2 − kw], so
+// backward-data is a gather too: every output is summed by one work-item in a fixed order, no atomics.
+public static partial class Conv2d
+{
+    /// <summary>True when <see cref="Forward"/> and <see cref="BackwardData"/> use the implicit-GEMM fast path: 3×3, stride 1, padding 1.</summary>
+    public static bool HasFastPath(Conv2dParams p) => p == Conv2dParams.Same3x3;
+
+    /// <summary>
+    /// <see cref="Forward"/> for 3×3 stride-1 padding-1 with an explicit blocking (tests and tuning; <see cref="Forward"/>
+    /// uses <see cref="Gpu.ConvTiles"/>). Same shapes and semantics as <see cref="Forward"/>.
+    /// </summary>
+    public static void Forward3x3(Tensor x, Tensor w, Tensor? bias, Tensor y, bool fuseRelu, ConvTiles tiles)
+    {
+        CheckForward("conv2d forward (3×3 fast path)", x, w, bias, y, Conv2dParams.Same3x3);
+        Run3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, tiles);
+    }
+
+    /// <summary><see cref="BackwardData"/> for 3×3 stride-1 padding-1 with an explicit blocking.</summary>
+    public static void BackwardData3x3(Tensor dy, Tensor w, Tensor dx, bool accumulate, ConvTiles tiles)
+    {
+        CheckBackwardData("conv2d backward-data (3×3 fast path)", dy, w, dx, Conv2dParams.Same3x3);
+        Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, tiles);
+    }
+
+    /// <summary>
+    /// output ← (or +=) conv3×3(input, a) (+ bias, ReLU). a is <paramref name="w"/> (OIHW) rearranged into a scratch
+    /// buffer on every call (weights may change between calls; the rearrangement is one pass over w). Shapes are
+    /// checked by the callers.
+    /// </summary>
+    private static void Run3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output, ConvTiles tiles)
+    {
+        var gpu = input.Gpu;
+        tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
+        int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
+        int mp = Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
+
+        var a = gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward");
+        var layout = gpu.Kernel(WeightLayout3x3Kernel,
+            acc => acc.LoadAutoGroupedStreamKernel<Index2D, View, int, int, int, int, View>(WeightLayout3x3Kernel));
+        layout(transpose ? new Index2D(mp, reduce * 9) : new Index2D(reduce * 9, mp), w.View, w.Shape.N, w.Shape.C, mp,
+            transpose ? 1 : 0, a.View);
+
+        var biasView = (bias ?? output).View;
+        int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
+        if (tiles.Kind == ConvKernelKind.SharedTiles)
+        {
+            var kernel = gpu.Kernel(SharedTiles3x3Kernel,
+                acc => acc.LoadStreamKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, int, int, View>(
+                    SharedTiles3x3Kernel));
+            var config = new KernelConfig(
+                new Index3D(Gpu.DivUp(width, tiles.GroupX), Gpu.DivUp(h, ConvTiles.SharedBlock), Gpu.DivUp(m, tiles.GroupChannels)),
+                new Index3D(tiles.GroupX, tiles.GroupY, 1));
+            kernel(config, SpecializedValue.New(tiles), reduce, m, mp, h, width,
+                input.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+            return;
+        }
+
+        // Register-blocked: fewer work-items along x on narrow maps, so no group covers mostly padding.
+        int blocksX = Gpu.DivUp(width, ConvTiles.BlockedPixels);
+        int gx = Math.Min(tiles.GroupX, blocksX), gy = tiles.GroupY;
+        int groupsX = Gpu.DivUp(blocksX, gx);
+        int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
+        var padded = gpu.Scratch(Shape4.Vector(reduce * (h + 2) * wp), "conv3x3.padded");
+        var pad = gpu.Kernel(ZeroPadKernel,
+            acc => acc.LoadAutoGroupedStreamKernel<Index3D, View, int, int, int, View>(ZeroPadKernel));
+        pad(new Index3D(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
+        var blocked = gpu.Kernel(RegisterBlocked3x3Kernel,
+            acc => acc.LoadStreamKernel<int, int, int, int, int, int, View, View, View, int, int, int, View>(RegisterBlocked3x3Kernel));
+        blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
+            reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+    }
+
+    /// <summary>
+    /// a[k·mp + j] for k = c·9 + tap, j &lt; mp, from OIHW 3×3 weights w (cout × cin × 3 × 3), 0 for j ≥ M:
+    /// forward (transpose = 0): c = input channel, j = output channel, a = w[j, c, tap] (M = cout);
+    /// backward-data (transpose = 1): c = output channel, j = input channel, a = w[c, j, 8 − tap] (M = cin, kernel flipped).
+    /// One work-item per element of a, indexed so that consecutive work-items (x) read consecutive weights where
+    /// possible: forward (k, j) — w[j, ·] is contiguous in k; backward (j, k) — a[k, ·] is contiguous in j and w is
+    /// read with stride 9. The only division is by the constant 9.
+    /// </summary>
+    private static void WeightLayout3x3Kernel(Index2D index, View w, int cout, int cin, int mp, int transpose, View a)
+    {
+        int j = transpose != 0 ? index.X : index.Y, k = transpose != 0 ? index.Y : index.X;
+        int c = k / 9, tap = k - c * 9;
+        if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
+        else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
+    }
+
+    /// <summary>padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp). Index (px, py, c).</summary>
+    private static void ZeroPadKernel(Index3D index, View input, int h, int w, int wp, View padded)
+    {
+        int px = index.X, py = index.Y, c = index.Z;
+        int y = py - 1, x = px - 1;
+        padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
+    }
+}

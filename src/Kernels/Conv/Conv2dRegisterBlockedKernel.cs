@@ -1,0 +1,136 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Register-blocked implicit GEMM for 3×3, stride 1, padding 1 (see Conv2dFast3x3.cs for the GEMM view and the
+// operand layouts). No shared memory and no barrier: a work-item owns an 8-channel × 8-pixel block of the
+// output and streams its operands from global memory (on CPUs the caches are the tile store; on GPUs L1). Both
+// operands of the block are contiguous: the 8 weights of one tap are consecutive in the K-major layout
+// (a vector load), and the input values are scalars used by all 8 channels (broadcasts). A CPU OpenCL compiler
+// turns each work-item into 8-wide SIMD (straight-line code over 8 independent lanes); see doc/PERFORMANCE.md.
+public static partial class Conv2d
+{
+    /// <summary>
+    /// out[o, y, x] (+)= Σ_c Σ_kh Σ_kw a[(c·9 + 3·kh + kw)·mp + o] · padded[c, y + kh, x + kw] (+ bias, ReLU),
+    /// where padded is the input with a zero border (row/column 0 and everything past h/w). Grid
+    /// (⌈w / (8·gx)⌉, h, ⌈m / (8·gy)⌉), group (gx, gy): work-item (tx, ty) owns channels o0 .. o0 + 7 with
+    /// o0 = 8·(gy·z + ty), pixels x0 .. x0 + 7 with x0 = 8·(gx·bx + tx), row y. padded is cin × (h + 2) × wp with
+    /// wp ≥ (last x0) + 10, so no load needs a bounds check; a has mp ≥ o0 + 8 columns (zeros past m).
+    /// </summary>
+    private static void RegisterBlocked3x3Kernel(
+        int cin, int m, int mp, int h, int w, int wp,
+        View padded, View a, View bias, int hasBias, int relu, int accumulate, View output)
+    {
+        int x0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
+        int y = Grid.IdxY;
+        int o0 = (Grid.IdxZ * Group.DimY + Group.IdxY) * ConvTiles.BlockedChannels;
+        if (o0 >= m || x0 >= w) return;
+
+        int paddedPlane = (h + 2) * wp;
+        var acc = default(Block8x8);
+        for (int c = 0; c < cin; c++)
+        {
+            int p = c * paddedPlane + y * wp + x0; // padded[c, y + kh, x0 + kw] = padded[p + kh·wp + kw]
+            int k = c * 9 * mp + o0;               // a[(c·9 + tap)·mp + o0]
+            acc = Block8x8.KernelRow(acc, padded, p, a, k, mp);
+            acc = Block8x8.KernelRow(acc, padded, p + wp, a, k + 3 * mp, mp);
+            acc = Block8x8.KernelRow(acc, padded, p + 2 * wp, a, k + 6 * mp, mp);
+        }
+
+        var store = new BlockedEpilogue(output, bias, hasBias, relu, accumulate, m, h * w, o0, y * w + x0, w - x0);
+        store.Pixel(0, acc.P0);
+        store.Pixel(1, acc.P1);
+        store.Pixel(2, acc.P2);
+        store.Pixel(3, acc.P3);
+        store.Pixel(4, acc.P4);
+        store.Pixel(5, acc.P5);
+        store.Pixel(6, acc.P6);
+        store.Pixel(7, acc.P7);
+    }
+
+    /// <summary>8 consecutive output channels of one pixel (C0 = channel o0), one SIMD vector on CPU OpenCL.</summary>
+    private struct Channels8
+    {
+        public float C0, C1, C2, C3, C4, C5, C6, C7;
+
+        public static Channels8 Load(View s, int i)
+        {
+            Channels8 r;
+            r.C0 = s[i]; r.C1 = s[i + 1]; r.C2 = s[i + 2]; r.C3 = s[i + 3];
+            r.C4 = s[i + 4]; r.C5 = s[i + 5]; r.C6 = s[i + 6]; r.C7 = s[i + 7];
+            return r;
+        }
+
+        // acc + wa·xa + wb·xb + wc·xc, channel by channel (three taps of one kernel row).
+        public static Channels8 ThreeTaps(Channels8 acc, Channels8 wa, float xa, Channels8 wb, float xb, Channels8 wc, float xc)
+        {
+            acc.C0 += wa.C0 * xa; acc.C1 += wa.C1 * xa; acc.C2 += wa.C2 * xa; acc.C3 += wa.C3 * xa;
+            acc.C4 += wa.C4 * xa; acc.C5 += wa.C5 * xa; acc.C6 += wa.C6 * xa; acc.C7 += wa.C7 * xa;
+            acc.C0 += wb.C0 * xb; acc.C1 += wb.C1 * xb; acc.C2 += wb.C2 * xb; acc.C3 += wb.C3 * xb;
+            acc.C4 += wb.C4 * xb; acc.C5 += wb.C5 * xb; acc.C6 += wb.C6 * xb; acc.C7 += wb.C7 * xb;
+            acc.C0 += wc.C0 * xc; acc.C1 += wc.C1 * xc; acc.C2 += wc.C2 * xc; acc.C3 += wc.C3 * xc;
+            acc.C4 += wc.C4 * xc; acc.C5 += wc.C5 * xc; acc.C6 += wc.C6 * xc; acc.C7 += wc.C7 * xc;
+            return acc;
+        }
+    }
+
+    /// <summary>One work-item's accumulators: pixels P0..P7 (consecutive x) × 8 channels. Passed by value, kept in registers.</summary>
+    private struct Block8x8
+    {
+        public Channels8 P0, P1, P2, P3, P4, P5, P6, P7;
+
+        /// <summary>
+        /// One kernel row kh of one input channel: pixel j gets Σ_kw a[k + kw·mp + ·] · padded[p + j + kw]. The 10
+        /// input values are loaded once and shared by the 8 pixels; the 3 weight vectors by all 8 pixels.
+        /// </summary>
+        public static Block8x8 KernelRow(Block8x8 b, View padded, int p, View a, int k, int mp)
+        {
+            float x0 = padded[p], x1 = padded[p + 1], x2 = padded[p + 2], x3 = padded[p + 3], x4 = padded[p + 4];
+            float x5 = padded[p + 5], x6 = padded[p + 6], x7 = padded[p + 7], x8 = padded[p + 8], x9 = padded[p + 9];
+            var w0 = Channels8.Load(a, k);
+            var w1 = Channels8.Load(a, k + mp);
+            var w2 = Channels8.Load(a, k + 2 * mp);
+            b.P0 = Channels8.ThreeTaps(b.P0, w0, x0, w1, x1, w2, x2);
+            b.P1 = Channels8.ThreeTaps(b.P1, w0, x1, w1, x2, w2, x3);
+            b.P2 = Channels8.ThreeTaps(b.P2, w0, x2, w1, x3, w2, x4);
+            b.P3 = Channels8.ThreeTaps(b.P3, w0, x3, w1, x4, w2, x5);
+            b.P4 = Channels8.ThreeTaps(b.P4, w0, x4, w1, x5, w2, x6);
+            b.P5 = Channels8.ThreeTaps(b.P5, w0, x5, w1, x6, w2, x7);
+            b.P6 = Channels8.ThreeTaps(b.P6, w0, x6, w1, x7, w2, x8);
+            b.P7 = Channels8.ThreeTaps(b.P7, w0, x7, w1, x8, w2, x9);
+            return b;
+        }
+    }
+
+    /// <summary>Writes a block: + bias, ReLU, store or add; skips pixels past w and channels past m.</summary>
+    private readonly struct BlockedEpilogue(
+        View output, View bias, int hasBias, int relu, int accumulate, int m, int plane, int o0, int pixel0, int pixelsLeft)
+    {
+        public void Pixel(int j, Channels8 v)
+        {
+            if (j >= pixelsLeft) return;
+            int q = pixel0 + j;
+            Put(o0, q, v.C0);
+            Put(o0 + 1, q, v.C1);
+            Put(o0 + 2, q, v.C2);
+            Put(o0 + 3, q, v.C3);
+            Put(o0 + 4, q, v.C4);
+            Put(o0 + 5, q, v.C5);
+            Put(o0 + 6, q, v.C6);
+            Put(o0 + 7, q, v.C7);
+        }
+
+        private void Put(int o, int q, float v)
+        {
+            if (o >= m) return;
+            if (hasBias != 0) v += bias[o];
+            if (relu != 0) v = IntrinsicMath.Max(v, 0f);
+            int index = o * plane + q;
+            if (accumulate != 0) output[index] += v;
+            else output[index] = v;
+        }
+    }
+}

@@ -1,0 +1,249 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Register-blocked Gram kernels: no shared memory, no barriers; each work-item keeps its block of results in
+// registers as groups of 8 independent lanes over contiguous memory, which CPU OpenCL compilers turn into 8-wide
+// SIMD and GPUs run as plain per-thread register blocking (see doc/PERFORMANCE.md).
+public static partial class Gram
+{
+    /// <summary>Side of the block of G one work-item of the forward kernel computes (4×4 entries).</summary>
+    private const int ForwardBlock = 4;
+
+    /// <summary>Rows of df one work-item of the backward kernel computes (× 8 consecutive columns).</summary>
+    private const int BackwardBlock = 8;
+
+    /// <summary>
+    /// Work-item e = split·pairs + pair computes the 4×4 block (bi, bj), bi ≤ bj (pairs enumerated row by row), of
+    /// Σ_p F[i,p]·F[j,p] over the columns [split·chunk, min(P, (split + 1)·chunk)): 16 accumulators of 8 lanes, lane
+    /// l summing the columns ≡ l (mod 8) of the slice, then each reduced in a fixed order. Rows past C read row C − 1
+    /// and are not stored. Off-diagonal blocks also write the mirrored entries; on a diagonal block G[i,j] and G[j,i]
+    /// come from the same products summed in the same order, so G is exactly symmetric.
+    /// direct ≠ 0: out = scale·G. Else out[split·C·C + …] = the unscaled partial sum of the slice.
+    /// </summary>
+    private static void ForwardBlockedKernel(View f, int c, int p, int pairs, int blocks, int chunk, View output, float scale, int direct)
+    {
+        int e = Grid.IdxX * Group.DimX + Group.IdxX;
+        int splits = (p + chunk - 1) / chunk;
+        if (e >= pairs * splits) return;
+        int split = e / pairs;
+        int bi = 0, rest = e - split * pairs;
+        while (rest >= blocks - bi) { rest -= blocks - bi; bi++; }
+        int bj = bi + rest;
+
+        int i0 = bi * ForwardBlock, j0 = bj * ForwardBlock;
+        int a0 = IntrinsicMath.Min(i0, c - 1) * p, a1 = IntrinsicMath.Min(i0 + 1, c - 1) * p;
+        int a2 = IntrinsicMath.Min(i0 + 2, c - 1) * p, a3 = IntrinsicMath.Min(i0 + 3, c - 1) * p;
+        int b0 = IntrinsicMath.Min(j0, c - 1) * p, b1 = IntrinsicMath.Min(j0 + 1, c - 1) * p;
+        int b2 = IntrinsicMath.Min(j0 + 2, c - 1) * p, b3 = IntrinsicMath.Min(j0 + 3, c - 1) * p;
+
+        int q = split * chunk, end = IntrinsicMath.Min(p, q + chunk);
+        var acc = default(Products4x4);
+        for (; q + Lanes8.Width <= end; q += Lanes8.Width)
+        {
+            acc = Products4x4.Add(acc,
+                Lanes8.Load(f, a0 + q), Lanes8.Load(f, a1 + q), Lanes8.Load(f, a2 + q), Lanes8.Load(f, a3 + q),
+                Lanes8.Load(f, b0 + q), Lanes8.Load(f, b1 + q), Lanes8.Load(f, b2 + q), Lanes8.Load(f, b3 + q));
+        }
+        int n = end - q;
+        if (n > 0)
+        {
+            acc = Products4x4.Add(acc,
+                Lanes8.LoadFirst(f, a0 + q, n), Lanes8.LoadFirst(f, a1 + q, n), Lanes8.LoadFirst(f, a2 + q, n), Lanes8.LoadFirst(f, a3 + q, n),
+                Lanes8.LoadFirst(f, b0 + q, n), Lanes8.LoadFirst(f, b1 + q, n), Lanes8.LoadFirst(f, b2 + q, n), Lanes8.LoadFirst(f, b3 + q, n));
+        }
+
+        var store = new GramBlockStore(output, c, direct != 0 ? 0 : split * c * c, direct != 0 ? scale : 1f, bi != bj);
+        store.Row(i0, j0, acc.G00, acc.G01, acc.G02, acc.G03);
+        store.Row(i0 + 1, j0, acc.G10, acc.G11, acc.G12, acc.G13);
+        store.Row(i0 + 2, j0, acc.G20, acc.G21, acc.G22, acc.G23);
+        store.Row(i0 + 3, j0, acc.G30, acc.G31, acc.G32, acc.G33);
+    }
+
+    // s[i·C + j] = dG[i·C + j] + dG[j·C + i]: the symmetric matrix of the backward pass (exactly symmetric).
+    private static void SymmetricSumKernel(Index1D e, View dG, int c, View s)
+    {
+        int i = e / c, j = e - i * c;
+        s[e] = dG[e] + dG[j * c + i];
+    }
+
+    /// <summary>
+    /// df[i, q] (+)= scale · Σ_j S[i, j] · F[j, q] with S = dG + dGᵀ. Work-item (x, y) computes rows
+    /// i0 .. i0 + 7 (i0 = 8·y) × columns q0 .. q0 + 7 (q0 = 8·x): per j one 8-column load of F and 8 entries of S,
+    /// read as S[j, i0 + r] (S is symmetric, so the 8 are contiguous; columns past C read column C − 1 and are
+    /// not stored). The last, partial column block takes a separate loop with bounded loads.
+    /// </summary>
+    private static void BackwardBlockedKernel(View f, View s, View df, int c, int p, float scale, int accumulate)
+    {
+        int q0 = (Grid.IdxX * Group.DimX + Group.IdxX) * Lanes8.Width;
+        int i0 = (Grid.IdxY * Group.DimY + Group.IdxY) * BackwardBlock;
+        if (q0 >= p || i0 >= c) return;
+        var cols = new Columns8(c, i0);
+        var acc = default(Rows8);
+        int n = p - q0;
+        if (n >= Lanes8.Width)
+        {
+            for (int j = 0; j < c; j++)
+                acc = Rows8.Add(acc, s, j * c, cols, Lanes8.Load(f, j * p + q0));
+        }
+        else
+        {
+            for (int j = 0; j < c; j++)
+                acc = Rows8.Add(acc, s, j * c, cols, Lanes8.LoadFirst(f, j * p + q0, n));
+        }
+        var store = new RowStore(df, c, p, q0, n, scale, accumulate);
+        store.Row(i0, acc.R0);
+        store.Row(i0 + 1, acc.R1);
+        store.Row(i0 + 2, acc.R2);
+        store.Row(i0 + 3, acc.R3);
+        store.Row(i0 + 4, acc.R4);
+        store.Row(i0 + 5, acc.R5);
+        store.Row(i0 + 6, acc.R6);
+        store.Row(i0 + 7, acc.R7);
+    }
+
+    /// <summary>8 independent float lanes over 8 consecutive addresses: one SIMD vector on CPU OpenCL.</summary>
+    private struct Lanes8
+    {
+        public const int Width = 8;
+        public float L0, L1, L2, L3, L4, L5, L6, L7;
+
+        public static Lanes8 Load(View s, int i)
+        {
+            Lanes8 r;
+            r.L0 = s[i]; r.L1 = s[i + 1]; r.L2 = s[i + 2]; r.L3 = s[i + 3];
+            r.L4 = s[i + 4]; r.L5 = s[i + 5]; r.L6 = s[i + 6]; r.L7 = s[i + 7];
+            return r;
+        }
+
+        /// <summary>The first <paramref name="n"/> (&lt; 8) lanes from s[i …], the rest 0.</summary>
+        public static Lanes8 LoadFirst(View s, int i, int n)
+        {
+            Lanes8 r = default;
+            if (n > 0) r.L0 = s[i];
+            if (n > 1) r.L1 = s[i + 1];
+            if (n > 2) r.L2 = s[i + 2];
+            if (n > 3) r.L3 = s[i + 3];
+            if (n > 4) r.L4 = s[i + 4];
+            if (n > 5) r.L5 = s[i + 5];
+            if (n > 6) r.L6 = s[i + 6];
+            return r;
+        }
+
+        // acc + x ⊙ y
+        public static Lanes8 MulAdd(Lanes8 acc, Lanes8 x, Lanes8 y)
+        {
+            acc.L0 += x.L0 * y.L0; acc.L1 += x.L1 * y.L1; acc.L2 += x.L2 * y.L2; acc.L3 += x.L3 * y.L3;
+            acc.L4 += x.L4 * y.L4; acc.L5 += x.L5 * y.L5; acc.L6 += x.L6 * y.L6; acc.L7 += x.L7 * y.L7;
+            return acc;
+        }
+
+        // acc + a·x (a broadcast)
+        public static Lanes8 ScaleAdd(Lanes8 acc, float a, Lanes8 x)
+        {
+            acc.L0 += a * x.L0; acc.L1 += a * x.L1; acc.L2 += a * x.L2; acc.L3 += a * x.L3;
+            acc.L4 += a * x.L4; acc.L5 += a * x.L5; acc.L6 += a * x.L6; acc.L7 += a * x.L7;
+            return acc;
+        }
+
+        /// <summary>Lane sum in a fixed order (pairwise), so results are reproducible.</summary>
+        public readonly float Sum() => ((L0 + L1) + (L2 + L3)) + ((L4 + L5) + (L6 + L7));
+    }
+
+    /// <summary>The forward kernel's 4×4 block of lane-wise partial dot products G{a}{b}.</summary>
+    private struct Products4x4
+    {
+        public Lanes8 G00, G01, G02, G03, G10, G11, G12, G13, G20, G21, G22, G23, G30, G31, G32, G33;
+
+        public static Products4x4 Add(Products4x4 g, Lanes8 a0, Lanes8 a1, Lanes8 a2, Lanes8 a3, Lanes8 b0, Lanes8 b1, Lanes8 b2, Lanes8 b3)
+        {
+            g.G00 = Lanes8.MulAdd(g.G00, a0, b0); g.G01 = Lanes8.MulAdd(g.G01, a0, b1);
+            g.G02 = Lanes8.MulAdd(g.G02, a0, b2); g.G03 = Lanes8.MulAdd(g.G03, a0, b3);
+            g.G10 = Lanes8.MulAdd(g.G10, a1, b0); g.G11 = Lanes8.MulAdd(g.G11, a1, b1);
+            g.G12 = Lanes8.MulAdd(g.G12, a1, b2); g.G13 = Lanes8.MulAdd(g.G13, a1, b3);
+            g.G20 = Lanes8.MulAdd(g.G20, a2, b0); g.G21 = Lanes8.MulAdd(g.G21, a2, b1);
+            g.G22 = Lanes8.MulAdd(g.G22, a2, b2); g.G23 = Lanes8.MulAdd(g.G23, a2, b3);
+            g.G30 = Lanes8.MulAdd(g.G30, a3, b0); g.G31 = Lanes8.MulAdd(g.G31, a3, b1);
+            g.G32 = Lanes8.MulAdd(g.G32, a3, b2); g.G33 = Lanes8.MulAdd(g.G33, a3, b3);
+            return g;
+        }
+    }
+
+    /// <summary>Stores a row of a forward block: out[offset + i·C + j] = factor·Σlanes, and the mirror when off-diagonal.</summary>
+    private readonly struct GramBlockStore(View output, int c, int offset, float factor, bool mirror)
+    {
+        public void Row(int i, int j0, Lanes8 v0, Lanes8 v1, Lanes8 v2, Lanes8 v3)
+        {
+            if (i >= c) return;
+            Put(i, j0, v0);
+            Put(i, j0 + 1, v1);
+            Put(i, j0 + 2, v2);
+            Put(i, j0 + 3, v3);
+        }
+
+        private void Put(int i, int j, Lanes8 v)
+        {
+            if (j >= c) return;
+            float value = factor * v.Sum();
+            output[offset + i * c + j] = value;
+            if (mirror) output[offset + j * c + i] = value;
+        }
+    }
+
+    /// <summary>The 8 columns i0 .. i0 + 7 of a row of S, clamped to C − 1 (the backward kernel's rows).</summary>
+    private readonly struct Columns8(int c, int i0)
+    {
+        public readonly int K0 = IntrinsicMath.Min(i0, c - 1), K1 = IntrinsicMath.Min(i0 + 1, c - 1);
+        public readonly int K2 = IntrinsicMath.Min(i0 + 2, c - 1), K3 = IntrinsicMath.Min(i0 + 3, c - 1);
+        public readonly int K4 = IntrinsicMath.Min(i0 + 4, c - 1), K5 = IntrinsicMath.Min(i0 + 5, c - 1);
+        public readonly int K6 = IntrinsicMath.Min(i0 + 6, c - 1), K7 = IntrinsicMath.Min(i0 + 7, c - 1);
+    }
+
+    /// <summary>The backward kernel's accumulators: rows R0..R7 of df, 8 columns each.</summary>
+    private struct Rows8
+    {
+        public Lanes8 R0, R1, R2, R3, R4, R5, R6, R7;
+
+        // R_r += S[j, i0 + r] · F[j, q0 .. q0 + 7]; sRow = j·C.
+        public static Rows8 Add(Rows8 a, View s, int sRow, Columns8 k, Lanes8 x)
+        {
+            a.R0 = Lanes8.ScaleAdd(a.R0, s[sRow + k.K0], x);
+            a.R1 = Lanes8.ScaleAdd(a.R1, s[sRow + k.K1], x);
+            a.R2 = Lanes8.ScaleAdd(a.R2, s[sRow + k.K2], x);
+            a.R3 = Lanes8.ScaleAdd(a.R3, s[sRow + k.K3], x);
+            a.R4 = Lanes8.ScaleAdd(a.R4, s[sRow + k.K4], x);
+            a.R5 = Lanes8.ScaleAdd(a.R5, s[sRow + k.K5], x);
+            a.R6 = Lanes8.ScaleAdd(a.R6, s[sRow + k.K6], x);
+            a.R7 = Lanes8.ScaleAdd(a.R7, s[sRow + k.K7], x);
+            return a;
+        }
+    }
+
+    /// <summary>df[i, q0 + l] (+)= scale·v.l for the first n lanes (all 8 when n ≥ 8); rows past C are skipped.</summary>
+    private readonly struct RowStore(View df, int c, int p, int q0, int n, float scale, int accumulate)
+    {
+        public void Row(int i, Lanes8 v)
+        {
+            if (i >= c) return;
+            int o = i * p + q0;
+            Put(o, 0, v.L0);
+            Put(o, 1, v.L1);
+            Put(o, 2, v.L2);
+            Put(o, 3, v.L3);
+            Put(o, 4, v.L4);
+            Put(o, 5, v.L5);
+            Put(o, 6, v.L6);
+            Put(o, 7, v.L7);
+        }
+
+        private void Put(int o, int l, float v)
+        {
+            if (l >= n) return;
+            if (accumulate != 0) df[o + l] += scale * v;
+            else df[o + l] = scale * v;
+        }
+    }
+}

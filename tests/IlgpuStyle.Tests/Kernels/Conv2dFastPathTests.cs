@@ -1,0 +1,171 @@
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Tests.Reference;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+/// <summary>
+/// The 3×3 stride-1 padding-1 fast path (both implicit-GEMM kernels, several blockings) against the
+/// double-precision loops in <see cref="ConvReference"/> and against the general tiled and naive kernels, on cpu and
+/// opencl. Shapes are not multiples of any block: channels not multiples of 8 (the register block) or 4, widths
+/// not multiples of 8 or of a group's pixels, heights not multiples of 4. Tolerance rtol 1e-4, atol 1e-4 (sums of
+/// at most 9·24 products of values in [−1, 1]; the float32 kernels differ from the double reference by ~1e-6).
+/// </summary>
+public class Conv2dFastPathTests(ITestOutputHelper log)
+{
+    private const double Rtol = 1e-4, Atol = 1e-4;
+
+    // (input channels, height, width, output channels)
+    private static readonly Dictionary<string, (int Cin, int H, int W, int Cout)> Shapes = new()
+    {
+        ["1x4x3->1"] = (1, 4, 3, 1),
+        ["3x7x5->4"] = (3, 7, 5, 4),
+        ["13x17x19->9"] = (13, 17, 19, 9),
+        ["9x33x21->17"] = (9, 33, 21, 17),
+        ["24x9x40->12"] = (24, 9, 40, 12),
+    };
+
+    // Blockings: the defaults of both kernels, odd group shapes, every input-channel step of the shared kernel.
+    // Groups above 16 work-items run on opencl only (the CPU simulator allows 16).
+    private static readonly Dictionary<string, ConvTiles> Blockings = new()
+    {
+        ["blocked 4x4"] = new(ConvKernelKind.RegisterBlocked, 4, 4, 1),
+        ["blocked 3x2"] = new(ConvKernelKind.RegisterBlocked, 3, 2, 1),
+        ["blocked 1x1"] = new(ConvKernelKind.RegisterBlocked, 1, 1, 1),
+        ["shared 4x4 ci4"] = new(ConvKernelKind.SharedTiles, 4, 4, 4),
+        ["shared 8x2 ci2"] = new(ConvKernelKind.SharedTiles, 8, 2, 2),
+        ["shared 3x5 ci1"] = new(ConvKernelKind.SharedTiles, 3, 5, 1),
+        ["shared 16x16 ci8"] = new(ConvKernelKind.SharedTiles, 16, 16, 8),
+        ["blocked 16x16"] = new(ConvKernelKind.RegisterBlocked, 16, 16, 1),
+    };
+
+    public static TheoryData<string, string, string> Cases
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var (name, tiles) in Blockings)
+            {
+                if (device == "cpu" && tiles.GroupX * tiles.GroupY > 16) continue;
+                foreach (var shape in Shapes.Keys) data.Add(device, name, shape);
+            }
+            return data;
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Cases))]
+    public void ForwardMatchesReferenceAndGeneralKernels(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        var tiles = Blockings[blocking];
+        var (cin, h, w, cout) = Shapes[shapeName];
+        var p = Conv2dParams.Same3x3;
+        var xs = Shape4.Image(cin, h, w);
+        var ys = Shape4.Image(cout, h, w);
+        var ws = p.WeightShape(cout, cin);
+        var x = TestData.Uniform(21, xs.Count);
+        var wt = TestData.Uniform(22, ws.Count);
+        var b = TestData.Uniform(23, cout);
+        using var tx = gpu.FromHost(xs, x);
+        using var tw = gpu.FromHost(ws, wt);
+        using var tb = gpu.FromHost(Shape4.Vector(cout), b);
+        using var ty = gpu.Allocate(ys);
+        using var tref = gpu.Allocate(ys);
+
+        foreach (var (bias, relu) in new[] { (false, false), (true, false), (true, true), (false, true) })
+        {
+            string what = $"{shapeName} {blocking} bias={bias} relu={relu} [{device}]";
+            var expected = ConvReference.Forward(ConvReference.ToDouble(x), xs, ConvReference.ToDouble(wt), ws,
+                bias ? ConvReference.ToDouble(b) : null, p, relu);
+            ty.Fill(float.NaN); // every element must be written
+            Conv2d.Forward3x3(tx, tw, bias ? tb : null, ty, relu, tiles);
+            var fast = ty.ToHost();
+            Check.Close(expected, fast, Rtol, Atol, $"fast forward vs reference {what}", log);
+
+            Conv2d.ForwardTiled(tx, tw, bias ? tb : null, tref, p, relu);
+            Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast forward vs tiled kernel {what}", log);
+            Conv2d.ForwardNaive(tx, tw, bias ? tb : null, tref, p, relu);
+            Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast forward vs naive kernel {what}", log);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Cases))]
+    public void BackwardDataMatchesReferenceAndGeneralKernel(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        var tiles = Blockings[blocking];
+        var (cin, h, w, cout) = Shapes[shapeName];
+        var p = Conv2dParams.Same3x3;
+        var xs = Shape4.Image(cin, h, w);
+        var ys = Shape4.Image(cout, h, w);
+        var ws = p.WeightShape(cout, cin);
+        var dy = TestData.Uniform(24, ys.Count);
+        var wt = TestData.Uniform(25, ws.Count);
+        var before = TestData.Uniform(26, xs.Count);
+        using var tdy = gpu.FromHost(ys, dy);
+        using var tw = gpu.FromHost(ws, wt);
+        using var tdx = gpu.Allocate(xs);
+        using var tref = gpu.Allocate(xs);
+        string what = $"{shapeName} {blocking} [{device}]";
+        var expected = ConvReference.BackwardData(ConvReference.ToDouble(dy), ConvReference.ToDouble(wt), ws, xs, p);
+
+        tdx.Fill(float.NaN); // overwrite must not read the old contents
+        Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: false, tiles);
+        var fast = tdx.ToHost();
+        Check.Close(expected, fast, Rtol, Atol, $"fast backward-data vs reference {what}", log);
+        Conv2d.BackwardDataTiled(tdy, tw, tref, p, accumulate: false);
+        Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast backward-data vs tiled kernel {what}", log);
+
+        tdx.CopyFromHost(before);
+        Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: true, tiles);
+        Check.Close(expected.Select((v, i) => v + before[i]).ToArray(), tdx.ToHost(), Rtol, Atol,
+            $"fast backward-data accumulate vs reference {what}", log);
+    }
+
+    [Fact]
+    public void BlockingTableAndOverrideParse()
+    {
+        var cpuDefault = ConvTiles.Default(ILGPU.Runtime.AcceleratorType.CPU, cpuDevice: false, 16);
+        Assert.Equal(ConvKernelKind.RegisterBlocked, cpuDefault.Kind);
+        Assert.Equal(ConvKernelKind.RegisterBlocked, ConvTiles.Default(ILGPU.Runtime.AcceleratorType.OpenCL, cpuDevice: true, 4096).Kind);
+        var gpuDefault = ConvTiles.Default(ILGPU.Runtime.AcceleratorType.Cuda, cpuDevice: false, 1024);
+        Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), gpuDefault);
+
+        var parsed = ConvTiles.Parse("kind=shared, gx=8, gy=4, ci=2", cpuDefault);
+        Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 8, 4, 2), parsed);
+        Assert.Equal(parsed, ConvTiles.Parse(parsed.ToString(), cpuDefault)); // ToString round-trips
+        Assert.Equal(cpuDefault with { GroupY = 2 }, ConvTiles.Parse("gy=2", cpuDefault));
+        Assert.Throws<ArgumentException>(() => ConvTiles.Parse("kind=fast", cpuDefault));
+        Assert.Throws<ArgumentException>(() => ConvTiles.Parse("gz=3", cpuDefault));
+        Assert.Throws<ArgumentException>(() => ConvTiles.Parse("gx=four", cpuDefault));
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 3).Validate(1024)); // ci not supported
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 32, 32, 8).Validate(1024)); // shared arrays too small
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.RegisterBlocked, 8, 4, 1).Validate(16)); // group too large
+        new ConvTiles(ConvKernelKind.RegisterBlocked, 4, 4, 1).Validate(16);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void ForwardAndBackwardDataUseTheFastPathOnlyFor3x3Stride1Pad1(string device)
+    {
+        var gpu = Devices.Get(device);
+        log.WriteLine($"{device}: blocking {gpu.ConvTiles}");
+        Assert.True(Conv2d.HasFastPath(Conv2dParams.Same3x3));
+        Assert.False(Conv2d.HasFastPath(Conv2dParams.Square(3, 1, 0)));
+        Assert.False(Conv2d.HasFastPath(Conv2dParams.Square(3, 2, 1)));
+        Assert.False(Conv2d.HasFastPath(Conv2dParams.Square(1)));
+        // Forward (the library's dispatch) gives the same bits as the fast path with the device's blocking.
+        var xs = Shape4.Image(5, 6, 11);
+        using var x = gpu.FromHost(xs, TestData.Uniform(27, xs.Count));
+        using var w = gpu.FromHost(new Shape4(7, 5, 3, 3), TestData.Uniform(28, 7 * 5 * 9));
+        using var y1 = gpu.Allocate(Shape4.Image(7, 6, 11));
+        using var y2 = gpu.Allocate(Shape4.Image(7, 6, 11));
+        Conv2d.Forward(x, w, null, y1, Conv2dParams.Same3x3);
+        Conv2d.Forward3x3(x, w, null, y2, false, gpu.ConvTiles);
+        Assert.Equal(y1.ToHost(), y2.ToHost());
+    }
+}
