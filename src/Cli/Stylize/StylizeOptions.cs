@@ -26,7 +26,7 @@ public sealed record StylizeOptions
     public IReadOnlyList<string> ContentLayers { get; init; } = ["relu4_2"];
     public IReadOnlyList<string> StyleLayers { get; init; } = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
     public float ContentWeight { get; init; } = 5f;
-    public float StyleWeight { get; init; } = 1000f;
+    public float StyleWeight { get; init; } = 100f;
     public float TvWeight { get; init; } = 1f;
 
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Lbfgs;
