@@ -21,7 +21,7 @@ public sealed record StylizeOptions
     /// <summary>Number of sizes, coarse to fine: Size / 2^(Scales−1) … Size.</summary>
     public int Scales { get; init; } = 3;
     /// <summary>Optimizer iterations at each scale.</summary>
-    public int Iterations { get; init; } = 300;
+    public int Iterations { get; init; } = 200;
 
     public IReadOnlyList<string> ContentLayers { get; init; } = ["relu4_2"];
     public IReadOnlyList<string> StyleLayers { get; init; } = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
