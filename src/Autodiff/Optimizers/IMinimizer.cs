@@ -3,7 +3,7 @@ using IlgpuStyle.Kernels;
 namespace IlgpuStyle.Autodiff.Optimizers;
 
 /// <summary>An optimizer that runs a whole minimization on the device.</summary>
-public interface IMinimizer
+public interface IMinimizer : IDisposable
 {
     /// <summary>
     /// Minimizes <paramref name="f"/> starting from <paramref name="x"/>, updating x in place, for at most
