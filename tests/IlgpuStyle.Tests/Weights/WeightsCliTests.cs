@@ -182,7 +182,11 @@ public class WeightsCliTests(FakeVgg19Pth fake, ITestOutputHelper log) : IClassF
         Assert.Contains("conv3_4  256×256×3×3    256    keras-tfjs-f32-conv1-3 float32", r.Out);
         Assert.Contains("conv4_1  512×256×3×3    512    keras-tfjs-uint8 uint8-dequantized", r.Out);
         Assert.Contains("BGR, input scale 255, mean [103.939, 116.779, 123.68], std [1, 1, 1]", r.Out);
-        Assert.Equal(0, Run("weights", "info", output).Code);
+        var info = Run("weights", "info", output);
+        Assert.Equal(0, info.Code);
+        var listed = Vgg19Layout.ConvLayers.Where(l => info.Out.Contains($"{l.Name}.weight   {l.Cout}×{l.Cin}×3×3")).ToList();
+        Assert.Equal(16, listed.Count);
+        Assert.Contains("VGG19 conv1_1..conv5_4: complete", info.Out);
     }
 }
 
