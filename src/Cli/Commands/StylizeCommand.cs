@@ -28,7 +28,7 @@ public static class StylizeCommand
         var optimizer = new Option<string>("--optimizer") { Description = "lbfgs or adam.", DefaultValueFactory = _ => "lbfgs" };
         optimizer.AcceptOnlyFromAmong("lbfgs", "adam");
         var history = new Option<int>("--lbfgs-history") { Description = "L-BFGS history size.", DefaultValueFactory = _ => d.LbfgsHistory };
-        var lineSearch = new Option<string>("--line-search") { Description = "L-BFGS line search: none (fixed step, as jcjohnson) or wolfe (strong Wolfe).", DefaultValueFactory = _ => "none" };
+        var lineSearch = new Option<string>("--line-search") { Description = "L-BFGS line search: wolfe (strong Wolfe; never increases the loss) or none (fixed step, as jcjohnson).", DefaultValueFactory = _ => "wolfe" };
         lineSearch.AcceptOnlyFromAmong("none", "wolfe");
         var learningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate (default 0.02) or L-BFGS step (default 1)." };
         var init = new Option<string>("--init") { Description = "content, noise, style, or an image file.", DefaultValueFactory = _ => d.Init };

@@ -31,7 +31,7 @@ public sealed record StylizeOptions
 
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Lbfgs;
     public int LbfgsHistory { get; init; } = 100;
-    public LineSearch LineSearch { get; init; } = LineSearch.None;
+    public LineSearch LineSearch { get; init; } = LineSearch.StrongWolfe;
     /// <summary>Step size: L-BFGS's fixed step (1 by default) or Adam's learning rate.</summary>
     public float? LearningRate { get; init; }
 
