@@ -76,7 +76,7 @@ public static partial class Gram
             c * c, dG.View, c, s.View);
         int t = Math.Min(gpu.Tile, 8);
         var config = new KernelConfig(
-            new Index2D(Gpu.DivUp(Gpu.DivUp(p, Lanes8.Width), t), Gpu.DivUp(Gpu.DivUp(c, BackwardBlock), t)),
+            new Index2D(Gpu.DivUp(Gpu.DivUp(p, BackwardColumns), t), Gpu.DivUp(Gpu.DivUp(c, BackwardBlock), t)),
             new Index2D(t, t));
         gpu.Kernel(BackwardBlockedKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardBlockedKernel))(
             config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);

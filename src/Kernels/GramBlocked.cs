@@ -13,8 +13,11 @@ public static partial class Gram
     /// <summary>Side of the block of G one work-item of the forward kernel computes (4×4 entries).</summary>
     private const int ForwardBlock = 4;
 
-    /// <summary>Rows of df one work-item of the backward kernel computes (× 8 consecutive columns).</summary>
+    /// <summary>Rows of df one work-item of the backward kernel computes (× <see cref="BackwardColumns"/> columns).</summary>
     private const int BackwardBlock = 8;
+
+    /// <summary>Consecutive columns of df one work-item of the backward kernel computes (two 8-lane halves).</summary>
+    private const int BackwardColumns = 16;
 
     /// <summary>
     /// Work-item e = split·pairs + pair computes the 4×4 block (bi, bj), bi ≤ bj (pairs enumerated row by row), of
@@ -72,37 +75,41 @@ public static partial class Gram
 
     /// <summary>
     /// df[i, q] (+)= scale · Σ_j S[i, j] · F[j, q] with S = dG + dGᵀ. Work-item (x, y) computes rows
-    /// i0 .. i0 + 7 (i0 = 8·y) × columns q0 .. q0 + 7 (q0 = 8·x): per j one 8-column load of F and 8 entries of S,
-    /// read as S[j, i0 + r] (S is symmetric, so the 8 are contiguous; columns past C read column C − 1 and are
-    /// not stored). The last, partial column block takes a separate loop with bounded loads.
+    /// i0 .. i0 + 7 (i0 = 8·y) × columns q0 .. q0 + 15 (q0 = 16·x), as two 8-column halves: per j two 8-column loads
+    /// of F and 8 entries of S, read as S[j, i0 + r] (S is symmetric, so the 8 are contiguous; columns past C read
+    /// column C − 1 and are not stored). The last, partial column block takes a separate loop with bounded loads.
     /// </summary>
     private static void BackwardBlockedKernel(View f, View s, View df, int c, int p, float scale, int accumulate)
     {
-        int q0 = (Grid.IdxX * Group.DimX + Group.IdxX) * Lanes8.Width;
+        int q0 = (Grid.IdxX * Group.DimX + Group.IdxX) * BackwardColumns;
         int i0 = (Grid.IdxY * Group.DimY + Group.IdxY) * BackwardBlock;
         if (q0 >= p || i0 >= c) return;
         var cols = new Columns8(c, i0);
-        var acc = default(Rows8);
+        var lo = default(Rows8);
+        var hi = default(Rows8);
         int n = p - q0;
-        if (n >= Lanes8.Width)
+        if (n >= BackwardColumns)
         {
             for (int j = 0; j < c; j++)
-                acc = Rows8.Add(acc, s, j * c, cols, Lanes8.Load(f, j * p + q0));
+            {
+                int fRow = j * p + q0;
+                lo = Rows8.Add(lo, s, j * c, cols, Lanes8.Load(f, fRow));
+                hi = Rows8.Add(hi, s, j * c, cols, Lanes8.Load(f, fRow + Lanes8.Width));
+            }
         }
         else
         {
             for (int j = 0; j < c; j++)
-                acc = Rows8.Add(acc, s, j * c, cols, Lanes8.LoadFirst(f, j * p + q0, n));
+            {
+                int fRow = j * p + q0;
+                lo = Rows8.Add(lo, s, j * c, cols, Lanes8.LoadUpTo(f, fRow, n));
+                hi = Rows8.Add(hi, s, j * c, cols, Lanes8.LoadUpTo(f, fRow + Lanes8.Width, n - Lanes8.Width));
+            }
         }
-        var store = new RowStore(df, c, p, q0, n, scale, accumulate);
-        store.Row(i0, acc.R0);
-        store.Row(i0 + 1, acc.R1);
-        store.Row(i0 + 2, acc.R2);
-        store.Row(i0 + 3, acc.R3);
-        store.Row(i0 + 4, acc.R4);
-        store.Row(i0 + 5, acc.R5);
-        store.Row(i0 + 6, acc.R6);
-        store.Row(i0 + 7, acc.R7);
+        var storeLo = new RowStore(df, c, p, q0, n, scale, accumulate);
+        var storeHi = new RowStore(df, c, p, q0 + Lanes8.Width, n - Lanes8.Width, scale, accumulate);
+        storeLo.Rows(i0, lo);
+        storeHi.Rows(i0, hi);
     }
 
     /// <summary>8 independent float lanes over 8 consecutive addresses: one SIMD vector on CPU OpenCL.</summary>
@@ -118,6 +125,9 @@ public static partial class Gram
             r.L4 = s[i + 4]; r.L5 = s[i + 5]; r.L6 = s[i + 6]; r.L7 = s[i + 7];
             return r;
         }
+
+        /// <summary>min(n, 8) lanes from s[i …] (none when n ≤ 0), the rest 0.</summary>
+        public static Lanes8 LoadUpTo(View s, int i, int n) => n >= Width ? Load(s, i) : LoadFirst(s, i, n);
 
         /// <summary>The first <paramref name="n"/> (&lt; 8) lanes from s[i …], the rest 0.</summary>
         public static Lanes8 LoadFirst(View s, int i, int n)
@@ -222,9 +232,21 @@ public static partial class Gram
         }
     }
 
-    /// <summary>df[i, q0 + l] (+)= scale·v.l for the first n lanes (all 8 when n ≥ 8); rows past C are skipped.</summary>
+    /// <summary>df[i, q0 + l] (+)= scale·v.l for the first n lanes (all 8 when n ≥ 8, none when n ≤ 0); rows past C are skipped.</summary>
     private readonly struct RowStore(View df, int c, int p, int q0, int n, float scale, int accumulate)
     {
+        public void Rows(int i0, Rows8 r)
+        {
+            Row(i0, r.R0);
+            Row(i0 + 1, r.R1);
+            Row(i0 + 2, r.R2);
+            Row(i0 + 3, r.R3);
+            Row(i0 + 4, r.R4);
+            Row(i0 + 5, r.R5);
+            Row(i0 + 6, r.R6);
+            Row(i0 + 7, r.R7);
+        }
+
         public void Row(int i, Lanes8 v)
         {
             if (i >= c) return;

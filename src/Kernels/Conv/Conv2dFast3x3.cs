@@ -15,6 +15,16 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // backward-data is a gather too: every output is summed by one work-item in a fixed order, no atomics.
 public static partial class Conv2d
 {
+    /// <summary>Work-items per group (along x) of the operand kernels (weight rearrangement, zero padding).</summary>
+    private const int OperandRowGroup = 32;
+
+    /// <summary>
+    /// Rows of the rearranged weights one work-item of the layout kernel writes (straight-line code): 8× fewer groups
+    /// than one row each, which is what costs on the ILGPU CPU simulator, and no loop, which would stop PoCL from
+    /// vectorizing across work-items.
+    /// </summary>
+    private const int LayoutRowsPerWorkItem = 8;
+
     /// <summary>True when <see cref="Forward"/> and <see cref="BackwardData"/> use the implicit-GEMM fast path: 3×3, stride 1, padding 1.</summary>
     public static bool HasFastPath(Conv2dParams p) => p == Conv2dParams.Same3x3;
 
@@ -48,10 +58,13 @@ public static partial class Conv2d
         int mp = Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 
         var a = gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward");
+        // Explicit groups of a few work-items along x: ILGPU's auto-grouped multi-dimensional launches use the
+        // device's largest group along x (4096 on PoCL) and round the extent up to it.
+        int rowGroup = Math.Min(gpu.GroupSize1D, OperandRowGroup);
         var layout = gpu.Kernel(WeightLayout3x3Kernel,
-            acc => acc.LoadAutoGroupedStreamKernel<Index2D, View, int, int, int, int, View>(WeightLayout3x3Kernel));
-        layout(transpose ? new Index2D(mp, reduce * 9) : new Index2D(reduce * 9, mp), w.View, w.Shape.N, w.Shape.C, mp,
-            transpose ? 1 : 0, a.View);
+            acc => acc.LoadStreamKernel<int, View, int, int, int, int, View>(WeightLayout3x3Kernel));
+        layout(new KernelConfig(new Index2D(Gpu.DivUp(mp, rowGroup), Gpu.DivUp(reduce * 9, LayoutRowsPerWorkItem)), new Index2D(rowGroup, 1)),
+            reduce * 9, w.View, w.Shape.N, w.Shape.C, mp, transpose ? 1 : 0, a.View);
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
@@ -74,9 +87,9 @@ public static partial class Conv2d
         int groupsX = Gpu.DivUp(blocksX, gx);
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
         var padded = gpu.Scratch(Shape4.Vector(reduce * (h + 2) * wp), "conv3x3.padded");
-        var pad = gpu.Kernel(ZeroPadKernel,
-            acc => acc.LoadAutoGroupedStreamKernel<Index3D, View, int, int, int, View>(ZeroPadKernel));
-        pad(new Index3D(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
+        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
+        pad(new KernelConfig(new Index3D(Gpu.DivUp(wp, rowGroup), h + 2, reduce), new Index3D(rowGroup, 1, 1)),
+            input.View, h, width, wp, padded.View);
         var blocked = gpu.Kernel(RegisterBlocked3x3Kernel,
             acc => acc.LoadStreamKernel<int, int, int, int, int, int, View, View, View, int, int, int, View>(RegisterBlocked3x3Kernel));
         blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
@@ -87,22 +100,46 @@ public static partial class Conv2d
     /// a[k·mp + j] for k = c·9 + tap, j &lt; mp, from OIHW 3×3 weights w (cout × cin × 3 × 3), 0 for j ≥ M:
     /// forward (transpose = 0): c = input channel, j = output channel, a = w[j, c, tap] (M = cout);
     /// backward-data (transpose = 1): c = output channel, j = input channel, a = w[c, j, 8 − tap] (M = cin, kernel flipped).
-    /// One work-item per element of a, indexed so that consecutive work-items (x) read consecutive weights where
-    /// possible: forward (k, j) — w[j, ·] is contiguous in k; backward (j, k) — a[k, ·] is contiguous in j and w is
-    /// read with stride 9. The only division is by the constant 9.
+    /// Grid (⌈mp / group⌉, ⌈K / 8⌉): work-item (j, r) writes column j of rows k = 8·r … 8·r + 7 (K = rows of a);
+    /// consecutive work-items write consecutive addresses, and the only division is by the constant 9. (Reads are
+    /// strided across work-items.)
     /// </summary>
-    private static void WeightLayout3x3Kernel(Index2D index, View w, int cout, int cin, int mp, int transpose, View a)
+    private static void WeightLayout3x3Kernel(int rows, View w, int cout, int cin, int mp, int transpose, View a)
     {
-        int j = transpose != 0 ? index.X : index.Y, k = transpose != 0 ? index.Y : index.X;
-        int c = k / 9, tap = k - c * 9;
-        if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
-        else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
+        int j = Grid.IdxX * Group.DimX + Group.IdxX;
+        if (j >= mp) return;
+        var row = new LayoutColumn(w, cout, cin, mp, transpose, a, j, rows);
+        int k0 = Grid.IdxY * LayoutRowsPerWorkItem;
+        row.Put(k0);
+        row.Put(k0 + 1);
+        row.Put(k0 + 2);
+        row.Put(k0 + 3);
+        row.Put(k0 + 4);
+        row.Put(k0 + 5);
+        row.Put(k0 + 6);
+        row.Put(k0 + 7);
     }
 
-    /// <summary>padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp). Index (px, py, c).</summary>
-    private static void ZeroPadKernel(Index3D index, View input, int h, int w, int wp, View padded)
+    /// <summary>One column j of the rearranged weights a (see <see cref="WeightLayout3x3Kernel"/>).</summary>
+    private readonly struct LayoutColumn(View w, int cout, int cin, int mp, int transpose, View a, int j, int rows)
     {
-        int px = index.X, py = index.Y, c = index.Z;
+        public void Put(int k)
+        {
+            if (k >= rows) return;
+            int c = k / 9, tap = k - c * 9;
+            if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
+            else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
+        }
+    }
+
+    /// <summary>
+    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp).
+    /// Grid (⌈wp / group⌉, h + 2, c): work-items along x cover consecutive columns of one row.
+    /// </summary>
+    private static void ZeroPadKernel(View input, int h, int w, int wp, View padded)
+    {
+        int px = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
+        if (px >= wp) return;
         int y = py - 1, x = px - 1;
         padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
     }

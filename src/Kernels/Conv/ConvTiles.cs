@@ -52,7 +52,8 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
 
     /// <summary>
     /// The table of defaults. CPU devices (OpenCL on a CPU, e.g. PoCL; the ILGPU CPU simulator): register-blocked,
-    /// 4×4 work-items (32 pixels × 32 channels per group). GPUs (CUDA, OpenCL GPUs): shared tiles, 16×16
+    /// 2×8 work-items (16 pixels × 64 channels per group: the 8 work-items of a column read the same input values,
+    /// which stay in L1; measured on PoCL ~25 % faster than 4×4, on par with 1×8 … 4×16). GPUs (CUDA, OpenCL GPUs): shared tiles, 16×16
     /// work-items (half a 32-wide warp along x), 8 input channels per step: a 64-channel × 4×16-pixel block,
     /// 22 KiB of the kernel's 26 KiB of static shared arrays. A GPU allowing fewer than 256 work-items per group gets
     /// 8×8 and 4 channels per step.
@@ -60,7 +61,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public static ConvTiles Default(AcceleratorType type, bool cpuDevice, int maxGroupSize)
     {
         if (type == AcceleratorType.CPU || cpuDevice)
-            return new ConvTiles(ConvKernelKind.RegisterBlocked, 4, 4, 1);
+            return new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1);
         return maxGroupSize >= 256
             ? new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8)
             : new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4);

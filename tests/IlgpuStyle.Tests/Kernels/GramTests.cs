@@ -71,13 +71,14 @@ public class GramTests(ITestOutputHelper log)
 
     public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = new()
     {
-        { "cpu", 3, 7, 5 }, { "cpu", 9, 4, 4 }, { "cpu", 20, 8, 8 }, { "cpu", 37, 17, 19 },
-        { "opencl", 3, 7, 5 }, { "opencl", 9, 4, 4 }, { "opencl", 20, 8, 8 }, { "opencl", 37, 17, 19 },
+        { "cpu", 3, 7, 5 }, { "cpu", 9, 4, 4 }, { "cpu", 11, 5, 9 }, { "cpu", 20, 8, 8 }, { "cpu", 37, 17, 19 },
+        { "opencl", 3, 7, 5 }, { "opencl", 9, 4, 4 }, { "opencl", 11, 5, 9 }, { "opencl", 20, 8, 8 }, { "opencl", 37, 17, 19 },
     };
 
     // The register-blocked kernels (Forward, Backward) against the first, shared-memory tiled kernels (ForwardTiled,
-    // BackwardTiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 37) or a multiple (20 is neither of 8),
-    // P a multiple of the 8 lanes (16, 64) or not (35, 323: a partial last block). Same tolerances as above.
+    // BackwardTiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),
+    // P a multiple of the 8 lanes and 16-column blocks (16, 64) or not (35 and 323 end with 3 columns, 45 with 13:
+    // a full and a partial 8-lane half). Same tolerances as above.
     [SkippableTheory]
     [MemberData(nameof(DevicesAndBlockShapes))]
     public void BlockedKernelsMatchTiledKernels(string device, int c, int h, int w)
