@@ -14,8 +14,25 @@ public static class Ops
     {
         Operand(x, "conv2d");
         var (oh, ow) = p.OutputSize(x.Shape.H, x.Shape.W);
-        var y = tape.Pool.Rent(Shape4.Image(weight.Shape.N, oh, ow));
-        Kernels.Conv2d.Forward(x.Value, weight, bias, y, p, relu);
+        return Conv2dCore(tape, x, Shape4.Image(weight.Shape.N, oh, ow),
+            y => Kernels.Conv2d.Forward(x.Value, weight, bias, y, p, relu),
+            (dy, dx, accumulate) => Kernels.Conv2d.BackwardData(dy, weight, dx, p, accumulate), relu);
+    }
+
+    /// <summary>The same for a 3×3, stride 1, padding 1 layer whose weights were prepared once (frozen network weights).</summary>
+    public static Variable Conv2d(this Tape tape, Variable x, PreparedConv3x3 weight, Tensor? bias, bool relu)
+    {
+        Operand(x, "conv2d");
+        return Conv2dCore(tape, x, Shape4.Image(weight.Weight.Shape.N, x.Shape.H, x.Shape.W),
+            y => Kernels.Conv2d.Forward(x.Value, weight, bias, y, relu),
+            (dy, dx, accumulate) => Kernels.Conv2d.BackwardData(dy, weight, dx, accumulate), relu);
+    }
+
+    private static Variable Conv2dCore(Tape tape, Variable x, Shape4 outputShape, Action<Tensor> forward,
+        Action<Tensor, Tensor, bool> backwardData, bool relu)
+    {
+        var y = tape.Pool.Rent(outputShape);
+        forward(y);
         return tape.Record(y, x.RequiresGrad, output =>
         {
             var dy = output.Grad!;
@@ -25,7 +42,7 @@ public static class Ops
                 Kernels.Relu.Backward(output.Value, dy, dy, accumulate: false);
             }
             var (dx, accumulate) = tape.GradTarget(x);
-            Kernels.Conv2d.BackwardData(dy, weight, dx, p, accumulate);
+            backwardData(dy, dx, accumulate);
         });
     }
 

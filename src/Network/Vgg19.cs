@@ -13,7 +13,7 @@ namespace IlgpuStyle.Network;
 /// </summary>
 public sealed class Vgg19 : IDisposable
 {
-    private readonly List<(ConvLayerSpec Spec, Tensor Weight, Tensor Bias)> layers = new();
+    private readonly List<(ConvLayerSpec Spec, Tensor Weight, PreparedConv3x3 Prepared, Tensor Bias)> layers = new();
 
     /// <summary>Every addressable layer name, in network order.</summary>
     public static readonly IReadOnlyList<string> LayerNames = BuildLayerNames();
@@ -35,7 +35,8 @@ public sealed class Vgg19 : IDisposable
                 var b = weights.Bias(spec);
                 ShapeCheck.Equal($"VGG19 {spec.Name}", "weight", w.Shape, spec.WeightShape);
                 ShapeCheck.Equal($"VGG19 {spec.Name}", "bias", b.Shape, spec.BiasShape);
-                layers.Add((spec, gpu.FromHost(w.Shape, w.Data), gpu.FromHost(b.Shape, b.Data)));
+                var weight = gpu.FromHost(w.Shape, w.Data);
+                layers.Add((spec, weight, Kernels.Conv2d.Prepare3x3(weight), gpu.FromHost(b.Shape, b.Data)));
             }
         }
         catch
@@ -70,19 +71,19 @@ public sealed class Vgg19 : IDisposable
             throw new ArgumentException($"VGG19: layer {LayerNames[deepest]} is deeper than {DeepestLayer}, the deepest layer this network was built for.");
         var found = new Dictionary<string, Variable>();
         var h = tape.ChannelAffine(image, Input);
-        foreach (var (spec, weight, bias) in layers)
+        foreach (var (spec, _, weight, bias) in layers)
         {
             if (LayerIndex(spec.Name) > deepest) break;
             if (wanted.Contains(spec.Name))
             {
                 // The pre-activation is wanted: run conv and ReLU separately.
-                h = tape.Conv2d(h, weight, bias, Conv2dParams.Same3x3, relu: false);
+                h = tape.Conv2d(h, weight, bias, relu: false);
                 found[spec.Name] = h;
                 h = tape.Relu(h);
             }
             else
             {
-                h = tape.Conv2d(h, weight, bias, Conv2dParams.Same3x3, relu: true);
+                h = tape.Conv2d(h, weight, bias, relu: true);
             }
             string relu = $"relu{spec.Block}_{spec.Index}";
             if (wanted.Contains(relu)) found[relu] = h;
@@ -130,8 +131,9 @@ public sealed class Vgg19 : IDisposable
 
     public void Dispose()
     {
-        foreach (var (_, w, b) in layers)
+        foreach (var (_, w, prepared, b) in layers)
         {
+            prepared.Dispose();
             w.Dispose();
             b.Dispose();
         }

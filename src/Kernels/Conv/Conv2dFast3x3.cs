@@ -46,25 +46,20 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// output ← (or +=) conv3×3(input, a) (+ bias, ReLU). a is <paramref name="w"/> (OIHW) rearranged into a scratch
-    /// buffer on every call (weights may change between calls; the rearrangement is one pass over w). Shapes are
+    /// output ← (or +=) conv3×3(input, a) (+ bias, ReLU). a is <paramref name="prepared"/> when given, else
+    /// <paramref name="w"/> (OIHW) rearranged into a scratch buffer on this call (one pass over w). Shapes are
     /// checked by the callers.
     /// </summary>
-    private static void Run3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output, ConvTiles tiles)
+    private static void Run3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
+        ConvTiles tiles, Tensor? prepared = null)
     {
         var gpu = input.Gpu;
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
-        int mp = Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
-
-        var a = gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward");
-        // Explicit groups of a few work-items along x: ILGPU's auto-grouped multi-dimensional launches use the
-        // device's largest group along x (4096 on PoCL) and round the extent up to it.
-        int rowGroup = Math.Min(gpu.GroupSize1D, OperandRowGroup);
-        var layout = gpu.Kernel(WeightLayout3x3Kernel,
-            acc => acc.LoadStreamKernel<int, View, int, int, int, int, View>(WeightLayout3x3Kernel));
-        layout(new KernelConfig(new Index2D(Gpu.DivUp(mp, rowGroup), Gpu.DivUp(reduce * 9, LayoutRowsPerWorkItem)), new Index2D(rowGroup, 1)),
-            reduce * 9, w.View, w.Shape.N, w.Shape.C, mp, transpose ? 1 : 0, a.View);
+        int mp = PaddedChannels(m);
+        int rowGroup = RowGroup(gpu);
+        var a = prepared ?? LayOut3x3(w, transpose,
+            gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward"));
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
@@ -94,6 +89,54 @@ public static partial class Conv2d
             acc => acc.LoadStreamKernel<int, int, int, int, int, int, View, View, View, int, int, int, View>(RegisterBlocked3x3Kernel));
         blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
             reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+    }
+
+    private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
+
+    // Explicit groups of a few work-items along x: ILGPU's auto-grouped multi-dimensional launches use the
+    // device's largest group along x (4096 on PoCL) and round the extent up to it.
+    private static int RowGroup(Gpu gpu) => Math.Min(gpu.GroupSize1D, OperandRowGroup);
+
+    /// <summary>Writes the K-major operand of <paramref name="w"/> (see WeightLayout3x3Kernel) into <paramref name="a"/>.</summary>
+    private static Tensor LayOut3x3(Tensor w, bool transpose, Tensor a)
+    {
+        var gpu = w.Gpu;
+        int reduce = transpose ? w.Shape.N : w.Shape.C, mp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
+        int rowGroup = RowGroup(gpu);
+        var layout = gpu.Kernel(WeightLayout3x3Kernel,
+            acc => acc.LoadStreamKernel<int, View, int, int, int, int, View>(WeightLayout3x3Kernel));
+        layout(new KernelConfig(new Index2D(Gpu.DivUp(mp, rowGroup), Gpu.DivUp(reduce * 9, LayoutRowsPerWorkItem)), new Index2D(rowGroup, 1)),
+            reduce * 9, w.View, w.Shape.N, w.Shape.C, mp, transpose ? 1 : 0, a.View);
+        return a;
+    }
+
+    /// <summary>
+    /// Rearranges frozen 3×3 weights once for the fast path, forward and backward-data, so a network whose weights
+    /// never change (VGG19 during stylization) skips the per-call rearrangement. Valid only while
+    /// <paramref name="w"/> is not modified.
+    /// </summary>
+    public static PreparedConv3x3 Prepare3x3(Tensor w)
+    {
+        if (w.Shape.H != 3 || w.Shape.W != 3)
+            throw new ArgumentException($"prepare 3×3 weights: weight has shape {w.Shape}; Cout×Cin×3×3 is required.");
+        var gpu = w.Gpu;
+        var forward = gpu.Allocate(Shape4.Vector(w.Shape.C * 9 * PaddedChannels(w.Shape.N)));
+        var backward = gpu.Allocate(Shape4.Vector(w.Shape.N * 9 * PaddedChannels(w.Shape.C)));
+        return new PreparedConv3x3(w, LayOut3x3(w, false, forward), LayOut3x3(w, true, backward));
+    }
+
+    /// <summary><see cref="Forward"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>.</summary>
+    public static void Forward(Tensor x, PreparedConv3x3 w, Tensor? bias, Tensor y, bool fuseRelu)
+    {
+        CheckForward("conv2d forward (prepared 3×3)", x, w.Weight, bias, y, Conv2dParams.Same3x3);
+        Run3x3(x, w.Weight, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.ConvTiles, w.ForwardOperand);
+    }
+
+    /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>.</summary>
+    public static void BackwardData(Tensor dy, PreparedConv3x3 w, Tensor dx, bool accumulate)
+    {
+        CheckBackwardData("conv2d backward-data (prepared 3×3)", dy, w.Weight, dx, Conv2dParams.Same3x3);
+        Run3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.ConvTiles, w.BackwardOperand);
     }
 
     /// <summary>
@@ -142,5 +185,27 @@ public static partial class Conv2d
         if (px >= wp) return;
         int y = py - 1, x = px - 1;
         padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
+    }
+}
+
+/// <summary>3×3 weights rearranged once for the fast path (forward and backward-data operands). Owns the operands.</summary>
+public sealed class PreparedConv3x3 : IDisposable
+{
+    internal PreparedConv3x3(Tensor weight, Tensor forward, Tensor backward)
+    {
+        Weight = weight;
+        ForwardOperand = forward;
+        BackwardOperand = backward;
+    }
+
+    /// <summary>The OIHW weights these operands were made from (not owned).</summary>
+    public Tensor Weight { get; }
+    internal Tensor ForwardOperand { get; }
+    internal Tensor BackwardOperand { get; }
+
+    public void Dispose()
+    {
+        ForwardOperand.Dispose();
+        BackwardOperand.Dispose();
     }
 }
