@@ -16,7 +16,7 @@ public sealed class StylizeEndToEndTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-e2e-").FullName;
 
-    private static (int Size, int Iterations) Budget(string device) => device == "cpu" ? (32, 10) : (64, 25);
+    private static (int Size, int Iterations) Budget(string device) => device == "cpu" ? (32, 10) : (64, 40);
 
     private static string[] Layers(string device) => device == "cpu"
         ? ["--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1"]
