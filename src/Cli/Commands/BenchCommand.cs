@@ -3,12 +3,15 @@ using System.Globalization;
 using System.Text.Json;
 using IlgpuStyle.Cli.Bench;
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Network.Weights;
 
 namespace IlgpuStyle.Cli.Commands;
 
 /// <summary>
 /// `ilgpu-style bench`: per-kernel timings (median of --runs after a warm-up) and GFLOP/s for every VGG19
-/// convolution shape and Gram matrix at --size, plus peak device memory and allocation counts.
+/// convolution shape and Gram matrix at --size, plus peak device memory and allocation counts; then whole
+/// style-transfer iterations (loss evaluation + L-BFGS step) at each of --iteration-sizes, with the peak device
+/// memory and the allocations per iteration.
 /// </summary>
 public static class BenchCommand
 {
@@ -46,14 +49,61 @@ public static class BenchCommand
             DefaultValueFactory = _ => KernelBench.KernelSet.Default,
         };
 
-        var command = new Command("bench", "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory).");
-        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels }) command.Options.Add(o);
+        var iterationSizes = new Option<string[]>("--iteration-sizes")
+        {
+            Description = "Sides of the square images of the whole-iteration bench (comma- or space-separated, each ≥ 16).",
+            AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => ["256", "512"],
+        };
+        var noIteration = new Option<bool>("--no-iteration") { Description = "Skip the whole-iteration bench." };
+        var noKernels = new Option<bool>("--no-kernels") { Description = "Skip the per-kernel bench." };
+        var history = new Option<int>("--lbfgs-history")
+        {
+            Description = "L-BFGS history of the whole-iteration bench.",
+            DefaultValueFactory = _ => 5,
+        };
+        var weights = new Option<string?>("--weights")
+        {
+            Description = "VGG19 .ilgw file for the whole-iteration bench, or 'random' (default: the file stylize would find, else random weights; timings do not depend on the values).",
+        };
+
+        var command = new Command("bench",
+            "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory) and whole style-transfer iterations.");
+        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels, iterationSizes, noIteration, noKernels, history, weights })
+            command.Options.Add(o);
         command.SetAction(parseResult =>
         {
             int s = parseResult.GetValue(size), r = parseResult.GetValue(runs), wu = parseResult.GetValue(warmup);
             if (s < 1 || r < 1 || wu < 0)
             {
                 Console.Error.WriteLine("bench: --size and --runs must be ≥ 1 and --warmup ≥ 0.");
+                return 2;
+            }
+            bool runKernels = !parseResult.GetValue(noKernels), runIteration = !parseResult.GetValue(noIteration);
+            var sizes = new List<int>();
+            foreach (var text in (parseResult.GetValue(iterationSizes) ?? [])
+                         .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            {
+                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int side) || side < 16)
+                {
+                    Console.Error.WriteLine($"bench: --iteration-sizes: '{text}' is not a size ≥ 16.");
+                    return 2;
+                }
+                sizes.Add(side);
+            }
+            if (runIteration && sizes.Count == 0)
+            {
+                Console.Error.WriteLine("bench: --iteration-sizes is empty (use --no-iteration to skip the whole-iteration bench).");
+                return 2;
+            }
+            if (parseResult.GetValue(history) < 1)
+            {
+                Console.Error.WriteLine("bench: --lbfgs-history must be ≥ 1.");
+                return 2;
+            }
+            if (!runKernels && !runIteration)
+            {
+                Console.Error.WriteLine("bench: --no-kernels and --no-iteration leave nothing to do.");
                 return 2;
             }
             var names = parseResult.GetValue(layers)?
@@ -82,10 +132,39 @@ public static class BenchCommand
             {
                 bool asJson = parseResult.GetValue(json);
                 if (!asJson) Console.WriteLine(why);
-                var options = new KernelBench.Options(s, r, wu, names is { Count: > 0 } ? names : null, parseResult.GetValue(kernels));
-                var report = new KernelBench(gpu, options).Run();
-                if (asJson) Console.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
-                else PrintTable(report);
+                KernelBenchReport? kernelReport = null;
+                if (runKernels)
+                {
+                    var options = new KernelBench.Options(s, r, wu, names is { Count: > 0 } ? names : null, parseResult.GetValue(kernels));
+                    kernelReport = new KernelBench(gpu, options).Run();
+                    if (!asJson) PrintTable(kernelReport);
+                }
+                IterationBenchReport? iterationReport = null;
+                if (runIteration)
+                {
+                    BenchWeights benchWeights;
+                    try
+                    {
+                        benchWeights = BenchWeights.Resolve(parseResult.GetValue(weights));
+                    }
+                    catch (Exception e) when (e is WeightsNotFoundException or WeightsFormatException)
+                    {
+                        Console.Error.WriteLine($"bench: {e.Message}");
+                        return 2;
+                    }
+                    var options = new IterationBench.Options(sizes, r, wu, parseResult.GetValue(history));
+                    try
+                    {
+                        iterationReport = new IterationBench(gpu, benchWeights, options).Run();
+                    }
+                    catch (IterationBenchException e)
+                    {
+                        Console.Error.WriteLine($"bench: {e.Message}");
+                        return 1;
+                    }
+                    if (!asJson) PrintIterations(iterationReport);
+                }
+                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(kernelReport, iterationReport), JsonOptions));
             }
             return 0;
         });
@@ -98,6 +177,24 @@ public static class BenchCommand
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // keep → and × readable
     };
+
+    /// <summary>The --json document: either part is null when it was skipped.</summary>
+    public sealed record BenchReport(KernelBenchReport? Kernels, IterationBenchReport? Iteration);
+
+    private static void PrintIterations(IterationBenchReport report)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine();
+        Console.WriteLine($"whole iteration (VGG19 to relu5_1, Gram, losses, TV, backward to the pixels + {report.Optimizer}), " +
+                          $"device {report.Device}, median of {report.Runs} iterations after the initial evaluation and {report.Warmup} warm-up iteration(s)");
+        Console.WriteLine($"weights: {report.Weights}");
+        Console.WriteLine($"{"size",-9} {"s/iter",8} {"min s",8} {"evaluate s",10} {"step s",8} {"cpu-s/iter",10} {"peak memory",12} {"allocs 1st",10} {"allocs/iter after",17} {"load",9}");
+        foreach (var t in report.Timings)
+            Console.WriteLine(string.Format(inv, "{0,-9} {1,8:0.000} {2,8:0.000} {3,10:0.000} {4,8:0.000} {5,10:0.00} {6,12} {7,10} {8,17:0.##} {9,4:0.0}–{10,-4:0.0}",
+                $"{t.Size}×{t.Size}", t.MedianSeconds, t.MinSeconds, t.EvaluateMedianSeconds, t.StepMedianSeconds,
+                t.CpuSecondsPerIteration, ByteSize.Format(t.PeakBytes), t.AllocationsFirstIteration,
+                t.AllocationsPerIterationAfterFirst, t.LoadAverageBefore, t.LoadAverageAfter));
+    }
 
     private static void PrintTable(KernelBenchReport report)
     {

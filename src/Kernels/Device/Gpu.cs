@@ -93,6 +93,18 @@ public sealed class Gpu : IDisposable
         return t;
     }
 
+    /// <summary>
+    /// Frees every <see cref="Scratch"/> buffer; the next call with a key allocates it again. For benchmarks that
+    /// measure one workload's own memory (scratch buffers otherwise live as long as this Gpu). Not while kernels
+    /// that use scratch buffers may still be running on another thread.
+    /// </summary>
+    public void ReleaseScratch()
+    {
+        Synchronize();
+        foreach (var key in scratch.Keys)
+            if (scratch.TryRemove(key, out var t)) t.Dispose();
+    }
+
     /// <summary>Returns the kernel compiled from <paramref name="kernelMethod"/>, loading it on first use.</summary>
     public TDelegate Kernel<TDelegate>(Delegate kernelMethod, Func<Accelerator, TDelegate> load)
         where TDelegate : Delegate =>

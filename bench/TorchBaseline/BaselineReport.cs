@@ -1,0 +1,113 @@
+using System.Globalization;
+using IlgpuStyle.Cli.Bench;
+using IlgpuStyle.Kernels;
+
+namespace IlgpuStyle.TorchBaseline;
+
+/// <summary>One VGG19 convolution shape (the layers that share it listed together): ours vs libtorch, milliseconds.</summary>
+public sealed record LayerComparison(string Layers, string Shape, int Count, double Flops,
+    double OursForwardMs, double TorchForwardMs, double OursBackwardDataMs, double TorchBackwardDataMs)
+{
+    public double ForwardRatio => OursForwardMs / TorchForwardMs;
+    public double BackwardDataRatio => OursBackwardDataMs / TorchBackwardDataMs;
+}
+
+/// <summary>The whole iteration at one size: ours (<see cref="IterationBench"/>) vs libtorch.</summary>
+public sealed record IterationComparison(IterationTiming Ours, TorchIterationTiming Torch)
+{
+    /// <summary>Forward + backward to the pixels (loss evaluation): ours / libtorch.</summary>
+    public double EvaluateRatio => Ours.EvaluateMedianSeconds / Torch.EvaluateMedianSeconds;
+
+    /// <summary>Evaluation + L-BFGS step: ours / libtorch.</summary>
+    public double IterationRatio => Ours.MedianSeconds / Torch.MedianSeconds;
+}
+
+/// <summary>
+/// Loss terms and gradient of both implementations at the same image: relative differences. For scale, the
+/// gradient difference between libtorch in float32 and in float64: ReLU masks and max-pooling choices flip where a
+/// value lies within rounding of a kink, so two float32 implementations of VGG19 disagree on the gradient by far
+/// more than on the loss, and deeper layers more.
+/// </summary>
+public sealed record LossCheck(int Size, float OursContent, float TorchContent, float OursStyle, float TorchStyle,
+    float OursTv, float TorchTv, float OursTotal, float TorchTotal, double GradientRelativeL2, double TorchFloat32VsFloat64GradientRelativeL2)
+{
+    public double ContentRelative => Rel(OursContent, TorchContent);
+    public double StyleRelative => Rel(OursStyle, TorchStyle);
+    public double TvRelative => Rel(OursTv, TorchTv);
+    public double TotalRelative => Rel(OursTotal, TorchTotal);
+
+    private static double Rel(float a, float b) => Math.Abs((double)a - b) / Math.Max(Math.Abs((double)b), 1e-30);
+}
+
+public sealed record SizeComparison(int Size, IReadOnlyList<LayerComparison> Layers, IterationComparison? Iteration,
+    double LoadAverageBefore, double LoadAverageAfter)
+{
+    /// <summary>Σ over conv1_1 … conv5_1 (each layer counted), the convolutions one iteration runs.</summary>
+    public (double Ours, double Torch) ForwardToRelu51 => Sum(l => l.OursForwardMs, l => l.TorchForwardMs);
+    public (double Ours, double Torch) BackwardDataToRelu51 => Sum(l => l.OursBackwardDataMs, l => l.TorchBackwardDataMs);
+
+    private (double, double) Sum(Func<LayerComparison, double> ours, Func<LayerComparison, double> torch)
+    {
+        double o = 0, t = 0;
+        foreach (var l in Layers)
+        {
+            int n = l.Layers.Split(", ").Count(name => string.CompareOrdinal(name, "conv5_1") <= 0);
+            o += n * ours(l);
+            t += n * torch(l);
+        }
+        return (o, t);
+    }
+}
+
+public sealed record BaselineReport(string Device, string ConvTiles, string Torch, int TorchThreads, string Weights, bool RealWeights,
+    string Optimizer, int Runs, int Warmup, LossCheck? Check, IReadOnlyList<SizeComparison> Sizes);
+
+public static class BaselineTable
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static void Print(BaselineReport r)
+    {
+        Console.WriteLine($"ours: {r.Device} (conv blocking {r.ConvTiles}); libtorch: {r.Torch}, {r.TorchThreads} threads");
+        Console.WriteLine($"weights: {r.Weights}");
+        Console.WriteLine($"median of {r.Runs} timed calls/iterations after {r.Warmup} warm-up; ratio = ours / libtorch (> 1: ours slower)");
+        if (r.Check is { } c)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"loss check at {c.Size}×{c.Size} (same weights, images, formulas; a random image):");
+            Console.WriteLine(F("  content {0:G7} vs {1:G7} (rel. diff {2:0.0e+0}); style {3:G7} vs {4:G7} ({5:0.0e+0}); tv {6:G7} vs {7:G7} ({8:0.0e+0})",
+                c.OursContent, c.TorchContent, c.ContentRelative, c.OursStyle, c.TorchStyle, c.StyleRelative, c.OursTv, c.TorchTv, c.TvRelative));
+            Console.WriteLine(F("  total {0:G7} vs {1:G7} (rel. diff {2:0.0e+0}); gradient ‖ours − torch‖/‖torch‖ = {3:0.0e+0} " +
+                                "(libtorch float32 vs float64: {4:0.0e+0})",
+                c.OursTotal, c.TorchTotal, c.TotalRelative, c.GradientRelativeL2, c.TorchFloat32VsFloat64GradientRelativeL2));
+        }
+        foreach (var s in r.Sizes)
+        {
+            Console.WriteLine();
+            Console.WriteLine(F("size {0}×{0} (load average {1:0.0} before, {2:0.0} after)", s.Size, s.LoadAverageBefore, s.LoadAverageAfter));
+            if (s.Layers.Count > 0)
+            {
+                Console.WriteLine($"{"layers",-26} {"shape",-20} {"fwd ours ms",11} {"fwd torch",10} {"ratio",6} {"bwd-data ours",13} {"bwd torch",10} {"ratio",6}");
+                foreach (var l in s.Layers)
+                    Console.WriteLine(F("{0,-26} {1,-20} {2,11:0.0} {3,10:0.0} {4,6:0.00} {5,13:0.0} {6,10:0.0} {7,6:0.00}",
+                        l.Layers, l.Shape, l.OursForwardMs, l.TorchForwardMs, l.ForwardRatio, l.OursBackwardDataMs, l.TorchBackwardDataMs, l.BackwardDataRatio));
+                var (fo, ft) = s.ForwardToRelu51;
+                var (bo, bt) = s.BackwardDataToRelu51;
+                Console.WriteLine(F("{0,-26} {1,-20} {2,11:0.0} {3,10:0.0} {4,6:0.00} {5,13:0.0} {6,10:0.0} {7,6:0.00}",
+                    "Σ conv1_1…conv5_1", "", fo, ft, fo / ft, bo, bt, bo / bt));
+            }
+            if (s.Iteration is { } it)
+            {
+                Console.WriteLine(F("iteration: ours {0:0.000} s (evaluate {1:0.000} s + step {2:0.000} s), libtorch {3:0.000} s (forward+backward {4:0.000} s + step {5:0.000} s)",
+                    it.Ours.MedianSeconds, it.Ours.EvaluateMedianSeconds, it.Ours.StepMedianSeconds,
+                    it.Torch.MedianSeconds, it.Torch.EvaluateMedianSeconds, it.Torch.StepMedianSeconds));
+                Console.WriteLine(F("  ratio: forward+backward {0:0.00}, whole iteration {1:0.00}; ours: peak device memory {2}, {3:0.##} allocations/iteration after the first",
+                    it.EvaluateRatio, it.IterationRatio, ByteSize.Format(it.Ours.PeakBytes), it.Ours.AllocationsPerIterationAfterFirst));
+                Console.WriteLine(F("  loss after {0} iterations: ours {1:G6} → {2:G6}, libtorch {3:G6} → {4:G6}",
+                    it.Ours.TimedIterations + r.Warmup, it.Ours.InitialLoss, it.Ours.FinalLoss, it.Torch.InitialLoss, it.Torch.FinalLoss));
+            }
+        }
+    }
+
+    private static string F(string format, params object[] args) => string.Format(Inv, format, args);
+}
