@@ -4,12 +4,18 @@ using IlgpuStyle.Kernels;
 
 namespace IlgpuStyle.TorchBaseline;
 
-/// <summary>One VGG19 convolution shape (the layers that share it listed together): ours vs libtorch, milliseconds.</summary>
+/// <summary>
+/// One VGG19 convolution shape (the layers that share it listed together): ours vs libtorch, median wall
+/// milliseconds and CPU milliseconds of the process per call.
+/// </summary>
 public sealed record LayerComparison(string Layers, string Shape, int Count, double Flops,
-    double OursForwardMs, double TorchForwardMs, double OursBackwardDataMs, double TorchBackwardDataMs)
+    double OursForwardMs, double TorchForwardMs, double OursBackwardDataMs, double TorchBackwardDataMs,
+    double OursForwardCpuMs, double TorchForwardCpuMs, double OursBackwardDataCpuMs, double TorchBackwardDataCpuMs)
 {
     public double ForwardRatio => OursForwardMs / TorchForwardMs;
     public double BackwardDataRatio => OursBackwardDataMs / TorchBackwardDataMs;
+    public double ForwardCpuRatio => OursForwardCpuMs / TorchForwardCpuMs;
+    public double BackwardDataCpuRatio => OursBackwardDataCpuMs / TorchBackwardDataCpuMs;
 }
 
 /// <summary>The whole iteration at one size: ours (<see cref="IterationBench"/>) vs libtorch.</summary>
@@ -20,6 +26,9 @@ public sealed record IterationComparison(IterationTiming Ours, TorchIterationTim
 
     /// <summary>Evaluation + L-BFGS step: ours / libtorch.</summary>
     public double IterationRatio => Ours.MedianSeconds / Torch.MedianSeconds;
+
+    /// <summary>CPU seconds per iteration: ours / libtorch.</summary>
+    public double IterationCpuRatio => Ours.CpuSecondsPerIteration / Torch.CpuSecondsPerIteration;
 }
 
 /// <summary>
@@ -45,6 +54,8 @@ public sealed record SizeComparison(int Size, IReadOnlyList<LayerComparison> Lay
     /// <summary>Σ over conv1_1 … conv5_1 (each layer counted), the convolutions one iteration runs.</summary>
     public (double Ours, double Torch) ForwardToRelu51 => Sum(l => l.OursForwardMs, l => l.TorchForwardMs);
     public (double Ours, double Torch) BackwardDataToRelu51 => Sum(l => l.OursBackwardDataMs, l => l.TorchBackwardDataMs);
+    public (double Ours, double Torch) ForwardCpuToRelu51 => Sum(l => l.OursForwardCpuMs, l => l.TorchForwardCpuMs);
+    public (double Ours, double Torch) BackwardDataCpuToRelu51 => Sum(l => l.OursBackwardDataCpuMs, l => l.TorchBackwardDataCpuMs);
 
     private (double, double) Sum(Func<LayerComparison, double> ours, Func<LayerComparison, double> torch)
     {
@@ -87,22 +98,28 @@ public static class BaselineTable
             Console.WriteLine(F("size {0}×{0} (load average {1:0.0} before, {2:0.0} after)", s.Size, s.LoadAverageBefore, s.LoadAverageAfter));
             if (s.Layers.Count > 0)
             {
-                Console.WriteLine($"{"layers",-26} {"shape",-20} {"fwd ours ms",11} {"fwd torch",10} {"ratio",6} {"bwd-data ours",13} {"bwd torch",10} {"ratio",6}");
+                Console.WriteLine($"{"layers",-34} {"shape",-20} {"fwd ours ms",11} {"torch",8} {"ratio",6} {"cpu",5} {"bwd-data ours",13} {"torch",8} {"ratio",6} {"cpu",5}");
                 foreach (var l in s.Layers)
-                    Console.WriteLine(F("{0,-26} {1,-20} {2,11:0.0} {3,10:0.0} {4,6:0.00} {5,13:0.0} {6,10:0.0} {7,6:0.00}",
-                        l.Layers, l.Shape, l.OursForwardMs, l.TorchForwardMs, l.ForwardRatio, l.OursBackwardDataMs, l.TorchBackwardDataMs, l.BackwardDataRatio));
+                    Console.WriteLine(F("{0,-34} {1,-20} {2,11:0.0} {3,8:0.0} {4,6:0.00} {5,5:0.00} {6,13:0.0} {7,8:0.0} {8,6:0.00} {9,5:0.00}",
+                        l.Layers, l.Shape, l.OursForwardMs, l.TorchForwardMs, l.ForwardRatio, l.ForwardCpuRatio,
+                        l.OursBackwardDataMs, l.TorchBackwardDataMs, l.BackwardDataRatio, l.BackwardDataCpuRatio));
                 var (fo, ft) = s.ForwardToRelu51;
                 var (bo, bt) = s.BackwardDataToRelu51;
-                Console.WriteLine(F("{0,-26} {1,-20} {2,11:0.0} {3,10:0.0} {4,6:0.00} {5,13:0.0} {6,10:0.0} {7,6:0.00}",
-                    "Σ conv1_1…conv5_1", "", fo, ft, fo / ft, bo, bt, bo / bt));
+                var (fco, fct) = s.ForwardCpuToRelu51;
+                var (bco, bct) = s.BackwardDataCpuToRelu51;
+                Console.WriteLine(F("{0,-34} {1,-20} {2,11:0.0} {3,8:0.0} {4,6:0.00} {5,5:0.00} {6,13:0.0} {7,8:0.0} {8,6:0.00} {9,5:0.00}",
+                    "Σ conv1_1…conv5_1", "", fo, ft, fo / ft, fco / fct, bo, bt, bo / bt, bco / bct));
+                Console.WriteLine("(ratio: wall time; cpu: CPU time of the process per call, ours / libtorch)");
             }
             if (s.Iteration is { } it)
             {
                 Console.WriteLine(F("iteration: ours {0:0.000} s (evaluate {1:0.000} s + step {2:0.000} s), libtorch {3:0.000} s (forward+backward {4:0.000} s + step {5:0.000} s)",
                     it.Ours.MedianSeconds, it.Ours.EvaluateMedianSeconds, it.Ours.StepMedianSeconds,
                     it.Torch.MedianSeconds, it.Torch.EvaluateMedianSeconds, it.Torch.StepMedianSeconds));
-                Console.WriteLine(F("  ratio: forward+backward {0:0.00}, whole iteration {1:0.00}; ours: peak device memory {2}, {3:0.##} allocations/iteration after the first",
-                    it.EvaluateRatio, it.IterationRatio, ByteSize.Format(it.Ours.PeakBytes), it.Ours.AllocationsPerIterationAfterFirst));
+                Console.WriteLine(F("  ratio: forward+backward {0:0.00}, whole iteration {1:0.00}, CPU seconds per iteration {2:0.00} ({3:0.00} vs {4:0.00})",
+                    it.EvaluateRatio, it.IterationRatio, it.IterationCpuRatio, it.Ours.CpuSecondsPerIteration, it.Torch.CpuSecondsPerIteration));
+                Console.WriteLine(F("  ours: peak device memory {0}, {1:0.##} allocations/iteration after the first",
+                    ByteSize.Format(it.Ours.PeakBytes), it.Ours.AllocationsPerIterationAfterFirst));
                 Console.WriteLine(F("  loss after {0} iterations: ours {1:G6} → {2:G6}, libtorch {3:G6} → {4:G6}",
                     it.Ours.TimedIterations + r.Warmup, it.Ours.InitialLoss, it.Ours.FinalLoss, it.Torch.InitialLoss, it.Torch.FinalLoss));
             }

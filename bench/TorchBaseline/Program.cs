@@ -110,8 +110,9 @@ public static class Program
                     Progress($"{size}: {l.Name}");
                     var ours = new KernelBench(gpu, new KernelBench.Options(size, runs, warmup, new HashSet<string> { l.Name }, KernelBench.KernelSet.Default)).Run();
                     var (tf, tb) = torchTimes.Conv(l);
+                    var (of, ob) = (ours.Timings[0], ours.Timings[1]);
                     comparisons.Add(new LayerComparison(string.Join(", ", group.Select(c => c.Name)), $"{l.Cin}→{l.Cout} @ {l.Size}×{l.Size}",
-                        group.Count(), l.Flops, ours.Timings[0].MedianMs, tf, ours.Timings[1].MedianMs, tb));
+                        group.Count(), l.Flops, of.MedianMs, tf.MedianMs, ob.MedianMs, tb.MedianMs, of.CpuMs, tf.CpuMs, ob.CpuMs, tb.CpuMs));
                 }
             }
             IterationComparison? it = null;

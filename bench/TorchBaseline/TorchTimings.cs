@@ -7,15 +7,19 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace IlgpuStyle.TorchBaseline;
 
-/// <summary>Median wall times of libtorch doing what <see cref="KernelBench"/> and <see cref="IterationBench"/> time.</summary>
+/// <summary>
+/// Median wall times of libtorch doing what <see cref="KernelBench"/> and <see cref="IterationBench"/> time, and the
+/// CPU time of this process per call (libtorch's threads are this process's: on a loaded machine CPU time measures
+/// the work done, wall time also the share of the cores received).
+/// </summary>
 public sealed class TorchTimings(int runs, int warmup)
 {
     /// <summary>
     /// One VGG19 convolution shape, random data: forward = relu_(conv2d(x, w, b, padding 1)) without autograd (ours
     /// fuses bias + ReLU too); backward-data = conv_transpose2d(dy, w, padding 1), the input gradient of that
-    /// convolution. Milliseconds, median of the timed calls after the warm-up calls.
+    /// convolution. Milliseconds: median wall time of the timed calls after the warm-up calls, and mean CPU time.
     /// </summary>
-    public (double ForwardMs, double BackwardDataMs) Conv(ConvLayerShape l)
+    public (CallTime Forward, CallTime BackwardData) Conv(ConvLayerShape l)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -24,23 +28,31 @@ public sealed class TorchTimings(int runs, int warmup)
         var w = (rand([l.Cout, l.Cin, 3, 3], generator: generator) * 2 - 1) * Math.Sqrt(6.0 / (l.Cin * 9));
         var b = (rand([l.Cout], generator: generator) - 0.5) * 0.2;
         var dy = rand([1, l.Cout, l.Size, l.Size], generator: generator) * 2 - 1;
-        double forward = TimeMs(() => F.relu(F.conv2d(x, w, b, padding: [1, 1]), inplace: true).Dispose());
-        double backward = TimeMs(() => F.conv_transpose2d(dy, w, padding: [1, 1]).Dispose());
+        var forward = TimeMs(() => F.relu(F.conv2d(x, w, b, padding: [1, 1]), inplace: true).Dispose());
+        var backward = TimeMs(() => F.conv_transpose2d(dy, w, padding: [1, 1]).Dispose());
         return (forward, backward);
     }
 
-    private double TimeMs(Action call)
+    private CallTime TimeMs(Action call)
     {
         for (int i = 0; i < warmup; i++) call();
         var ms = new double[runs];
         var clock = new Stopwatch();
+        double cpuBefore = CpuSeconds();
         for (int r = 0; r < runs; r++)
         {
             clock.Restart();
             call();
             ms[r] = clock.Elapsed.TotalMilliseconds;
         }
-        return IterationBench.Median(ms);
+        return new CallTime(IterationBench.Median(ms), (CpuSeconds() - cpuBefore) * 1000 / runs);
+    }
+
+    private static double CpuSeconds()
+    {
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.TotalProcessorTime.TotalSeconds;
     }
 
     /// <summary>
@@ -69,23 +81,26 @@ public sealed class TorchTimings(int runs, int warmup)
         }
         var wall = new List<double>();
         var steps = new List<double>();
+        double cpu = 0;
         float initial = float.NaN, final = float.NaN;
         for (int k = 0; k < skip + runs; k++)
         {
             using var scope = NewDisposeScope();
             int before = evaluations.Count;
+            double cpuBefore = CpuSeconds();
             clock.Restart();
             var l = optimizer.step(Closure);
             double seconds = clock.Elapsed.TotalSeconds;
+            if (k >= skip) cpu += CpuSeconds() - cpuBefore;
             if (k == 0) initial = l.item<float>();
             final = l.item<float>();
             if (k < skip) continue;
             wall.Add(seconds);
             steps.Add(seconds - evaluations.Skip(before).Sum());
         }
-        using (x) { }
+        x.Dispose();
         return new TorchIterationTiming(IterationBench.Median(wall), wall.Min(),
-            IterationBench.Median(evaluations.Skip(skip)), IterationBench.Median(steps), initial, final);
+            IterationBench.Median(evaluations.Skip(skip)), IterationBench.Median(steps), cpu / runs, initial, final);
     }
 
     /// <summary>Loss values and gradient at one image (the apples-to-apples check).</summary>
@@ -101,6 +116,9 @@ public sealed class TorchTimings(int runs, int warmup)
     }
 }
 
-/// <summary>libtorch's iteration: seconds (median, min), its closure (forward + backward) and the step alone.</summary>
+/// <summary>libtorch's iteration: seconds (median, min), its closure (forward + backward), the step alone, CPU seconds.</summary>
 public sealed record TorchIterationTiming(double MedianSeconds, double MinSeconds, double EvaluateMedianSeconds, double StepMedianSeconds,
-    float InitialLoss, float FinalLoss);
+    double CpuSecondsPerIteration, float InitialLoss, float FinalLoss);
+
+/// <summary>One call: median wall milliseconds and mean CPU milliseconds of this process.</summary>
+public readonly record struct CallTime(double MedianMs, double CpuMs);
