@@ -51,13 +51,13 @@ public sealed record LossCheck(int Size, float OursContent, float TorchContent, 
 public sealed record SizeComparison(int Size, IReadOnlyList<LayerComparison> Layers, IterationComparison? Iteration,
     double LoadAverageBefore, double LoadAverageAfter)
 {
-    /// <summary>Σ over conv1_1 … conv5_1 (each layer counted), the convolutions one iteration runs.</summary>
-    public (double Ours, double Torch) ForwardToRelu51 => Sum(l => l.OursForwardMs, l => l.TorchForwardMs);
-    public (double Ours, double Torch) BackwardDataToRelu51 => Sum(l => l.OursBackwardDataMs, l => l.TorchBackwardDataMs);
-    public (double Ours, double Torch) ForwardCpuToRelu51 => Sum(l => l.OursForwardCpuMs, l => l.TorchForwardCpuMs);
-    public (double Ours, double Torch) BackwardDataCpuToRelu51 => Sum(l => l.OursBackwardDataCpuMs, l => l.TorchBackwardDataCpuMs);
+    /// <summary>Σ over conv1_1 … conv5_1 (each layer counted), the convolutions one iteration runs; milliseconds.</summary>
+    public MsPair ForwardToRelu51 => Sum(l => l.OursForwardMs, l => l.TorchForwardMs);
+    public MsPair BackwardDataToRelu51 => Sum(l => l.OursBackwardDataMs, l => l.TorchBackwardDataMs);
+    public MsPair ForwardCpuToRelu51 => Sum(l => l.OursForwardCpuMs, l => l.TorchForwardCpuMs);
+    public MsPair BackwardDataCpuToRelu51 => Sum(l => l.OursBackwardDataCpuMs, l => l.TorchBackwardDataCpuMs);
 
-    private (double, double) Sum(Func<LayerComparison, double> ours, Func<LayerComparison, double> torch)
+    private MsPair Sum(Func<LayerComparison, double> ours, Func<LayerComparison, double> torch)
     {
         double o = 0, t = 0;
         foreach (var l in Layers)
@@ -66,8 +66,14 @@ public sealed record SizeComparison(int Size, IReadOnlyList<LayerComparison> Lay
             o += n * ours(l);
             t += n * torch(l);
         }
-        return (o, t);
+        return new MsPair(o, t);
     }
+}
+
+/// <summary>A total for ours and for libtorch, and ours / libtorch.</summary>
+public sealed record MsPair(double Ours, double Torch)
+{
+    public double Ratio => Ours / Torch;
 }
 
 public sealed record BaselineReport(string Device, string ConvTiles, string Torch, int TorchThreads, string Weights, bool RealWeights,
@@ -103,12 +109,9 @@ public static class BaselineTable
                     Console.WriteLine(F("{0,-34} {1,-20} {2,11:0.0} {3,8:0.0} {4,6:0.00} {5,5:0.00} {6,13:0.0} {7,8:0.0} {8,6:0.00} {9,5:0.00}",
                         l.Layers, l.Shape, l.OursForwardMs, l.TorchForwardMs, l.ForwardRatio, l.ForwardCpuRatio,
                         l.OursBackwardDataMs, l.TorchBackwardDataMs, l.BackwardDataRatio, l.BackwardDataCpuRatio));
-                var (fo, ft) = s.ForwardToRelu51;
-                var (bo, bt) = s.BackwardDataToRelu51;
-                var (fco, fct) = s.ForwardCpuToRelu51;
-                var (bco, bct) = s.BackwardDataCpuToRelu51;
+                var (f, b) = (s.ForwardToRelu51, s.BackwardDataToRelu51);
                 Console.WriteLine(F("{0,-34} {1,-20} {2,11:0.0} {3,8:0.0} {4,6:0.00} {5,5:0.00} {6,13:0.0} {7,8:0.0} {8,6:0.00} {9,5:0.00}",
-                    "Σ conv1_1…conv5_1", "", fo, ft, fo / ft, fco / fct, bo, bt, bo / bt, bco / bct));
+                    "Σ conv1_1…conv5_1", "", f.Ours, f.Torch, f.Ratio, s.ForwardCpuToRelu51.Ratio, b.Ours, b.Torch, b.Ratio, s.BackwardDataCpuToRelu51.Ratio));
                 Console.WriteLine("(ratio: wall time; cpu: CPU time of the process per call, ours / libtorch)");
             }
             if (s.Iteration is { } it)

@@ -29,12 +29,12 @@ public static class BenchCommand
         };
         var runs = new Option<int>("--runs")
         {
-            Description = "Timed calls per kernel; the median is reported.",
+            Description = "Timed calls per kernel, and timed iterations per size of the whole-iteration bench; the median is reported.",
             DefaultValueFactory = _ => 5,
         };
         var warmup = new Option<int>("--warmup")
         {
-            Description = "Untimed calls per kernel before timing (the first one compiles the kernel).",
+            Description = "Untimed calls per kernel before timing (the first one compiles the kernel), and untimed iterations (at least 1) after the initial evaluation of the whole-iteration bench.",
             DefaultValueFactory = _ => 1,
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of a table." };
