@@ -55,9 +55,6 @@ public sealed class Vgg19 : IDisposable
     /// <summary>RGB 0..1 → network input, as a channel affine map.</summary>
     public ChannelAffine.Coefficients Input { get; }
 
-    /// <summary>Bytes of weights uploaded to the device.</summary>
-    public long WeightBytes => layers.Sum(l => (long)(l.Weight.Count + l.Bias.Count) * sizeof(float));
-
     /// <summary>
     /// Runs the network on <paramref name="image"/> (1×3×H×W, RGB, 0..1) up to the deepest of
     /// <paramref name="wanted"/> and returns those activations.

@@ -59,7 +59,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         string line = string.Format(CultureInfo.InvariantCulture,
             "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it ETA {12}",
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
-            r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration, Duration(eta));
+            r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration,
+            r.Iteration == 0 ? "?" : Duration(eta)); // no rate before the first step
         if (interactive)
         {
             err.Write("\r" + line + "\u001b[K");

@@ -33,6 +33,7 @@ public sealed class GatysLoss : IDisposable
         this.network = network;
         tape = new Tape(network.Gpu);
         layers = o.ContentLayers.Concat(o.StyleLayers).Distinct().ToArray();
+        var targets = new Dictionary<string, Tensor>();
         try
         {
             // Content targets P_l.
@@ -43,7 +44,6 @@ public sealed class GatysLoss : IDisposable
                 content.Add((layer, p, o.ContentWeight / o.ContentLayers.Count / MeanSquare(p)));
             }
             // Style targets A_l = Σ_k blend_k · Gram_l(style_k).
-            var targets = new Dictionary<string, Tensor>();
             foreach (var (image, blend) in styles)
             {
                 var styleFeatures = Features(image, o.StyleLayers);
@@ -65,6 +65,7 @@ public sealed class GatysLoss : IDisposable
         }
         catch
         {
+            foreach (var t in targets.Values) t.Dispose(); // also those not yet in `style` (Dispose is idempotent)
             Dispose();
             throw;
         }
