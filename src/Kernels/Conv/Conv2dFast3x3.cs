@@ -7,7 +7,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 
 // Fast path for 3×3, stride 1, padding 1 (the VGG convolution), as an implicit GEMM:
 //   out[o, p] = Σ_k a[k, o] · B[k, p],   k = c·9 + tap, tap = 3·kh + kw, p = (y, x),
-//   a = the weights in K-major layout a[k·mp + o] (mp = M rounded up to 8, zero columns past M),
+//   a = the weights in K-major layout a[k·mp + o] (mp = M rounded up to 16, zero columns past M),
 //   B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside): im2col, never materialized.
 // The same kernels compute the forward pass (in = x with Cin channels, M = Cout, bias/ReLU epilogue) and the
 // gradient with respect to the input (in = dy with Cout channels, M = Cin): the transposed convolution of a

@@ -6,19 +6,20 @@ namespace IlgpuStyle.Kernels;
 using View = ArrayView1D<float, Stride1D.Dense>;
 
 // Register-blocked implicit GEMM for 3×3, stride 1, padding 1 (see Conv2dFast3x3.cs for the GEMM view and the
-// operand layouts). No shared memory and no barrier: a work-item owns an 8-channel × 8-pixel block of the
+// operand layouts). No shared memory and no barrier: a work-item owns a 16-channel × 8-pixel block of the
 // output and streams its operands from global memory (on CPUs the caches are the tile store; on GPUs L1). Both
-// operands of the block are contiguous: the 8 weights of one tap are consecutive in the K-major layout
-// (a vector load), and the input values are scalars used by all 8 channels (broadcasts). A CPU OpenCL compiler
-// turns each work-item into 8-wide SIMD (straight-line code over 8 independent lanes); see doc/PERFORMANCE.md.
+// operands of the block are contiguous: the 16 weights of one tap are consecutive in the K-major layout (two
+// vector loads), and the input values are scalars used by all 16 channels (broadcasts). A CPU OpenCL compiler
+// turns each work-item into 8-wide SIMD (straight-line code over independent lanes, fused multiply-adds via
+// MulAdd.Of); 16 channels rather than 8 halve the broadcasts per multiply-add; see doc/PERFORMANCE.md.
 public static partial class Conv2d
 {
     /// <summary>
     /// out[o, y, x] (+)= Σ_c Σ_kh Σ_kw a[(c·9 + 3·kh + kw)·mp + o] · padded[c, y + kh, x + kw] (+ bias, ReLU),
     /// where padded is the input with a zero border (row/column 0 and everything past h/w). Grid
-    /// (⌈w / (8·gx)⌉, h, ⌈m / (8·gy)⌉), group (gx, gy): work-item (tx, ty) owns channels o0 .. o0 + 7 with
-    /// o0 = 8·(gy·z + ty), pixels x0 .. x0 + 7 with x0 = 8·(gx·bx + tx), row y. padded is cin × (h + 2) × wp with
-    /// wp ≥ (last x0) + 10, so no load needs a bounds check; a has mp ≥ o0 + 8 columns (zeros past m).
+    /// (⌈w / (8·gx)⌉, h, ⌈m / (16·gy)⌉), group (gx, gy): work-item (tx, ty) owns channels o0 .. o0 + 15 with
+    /// o0 = 16·(gy·z + ty), pixels x0 .. x0 + 7 with x0 = 8·(gx·bx + tx), row y. padded is cin × (h + 2) × wp with
+    /// wp ≥ (last x0) + 10, so no load needs a bounds check; a has mp ≥ o0 + 16 columns (zeros past m).
     /// </summary>
     private static void RegisterBlocked3x3Kernel(
         int cin, int m, int mp, int h, int w, int wp,
@@ -30,25 +31,25 @@ public static partial class Conv2d
         if (o0 >= m || x0 >= w) return;
 
         int paddedPlane = (h + 2) * wp;
-        var acc = default(Block8x8);
+        var acc = default(Block8x16);
         for (int c = 0; c < cin; c++)
         {
             int p = c * paddedPlane + y * wp + x0; // padded[c, y + kh, x0 + kw] = padded[p + kh·wp + kw]
             int k = c * 9 * mp + o0;               // a[(c·9 + tap)·mp + o0]
-            acc = Block8x8.KernelRow(acc, padded, p, a, k, mp);
-            acc = Block8x8.KernelRow(acc, padded, p + wp, a, k + 3 * mp, mp);
-            acc = Block8x8.KernelRow(acc, padded, p + 2 * wp, a, k + 6 * mp, mp);
+            acc = Block8x16.KernelRow(acc, padded, p, a, k, mp);
+            acc = Block8x16.KernelRow(acc, padded, p + wp, a, k + 3 * mp, mp);
+            acc = Block8x16.KernelRow(acc, padded, p + 2 * wp, a, k + 6 * mp, mp);
         }
 
         var store = new BlockedEpilogue(output, bias, hasBias, relu, accumulate, m, h * w, o0, y * w + x0, w - x0);
-        store.Pixel(0, acc.P0);
-        store.Pixel(1, acc.P1);
-        store.Pixel(2, acc.P2);
-        store.Pixel(3, acc.P3);
-        store.Pixel(4, acc.P4);
-        store.Pixel(5, acc.P5);
-        store.Pixel(6, acc.P6);
-        store.Pixel(7, acc.P7);
+        store.Pixel(0, acc.P0.Lo, 0); store.Pixel(0, acc.P0.Hi, 8);
+        store.Pixel(1, acc.P1.Lo, 0); store.Pixel(1, acc.P1.Hi, 8);
+        store.Pixel(2, acc.P2.Lo, 0); store.Pixel(2, acc.P2.Hi, 8);
+        store.Pixel(3, acc.P3.Lo, 0); store.Pixel(3, acc.P3.Hi, 8);
+        store.Pixel(4, acc.P4.Lo, 0); store.Pixel(4, acc.P4.Hi, 8);
+        store.Pixel(5, acc.P5.Lo, 0); store.Pixel(5, acc.P5.Hi, 8);
+        store.Pixel(6, acc.P6.Lo, 0); store.Pixel(6, acc.P6.Hi, 8);
+        store.Pixel(7, acc.P7.Lo, 0); store.Pixel(7, acc.P7.Hi, 8);
     }
 
     /// <summary>8 consecutive output channels of one pixel (C0 = channel o0), one SIMD vector on CPU OpenCL.</summary>
@@ -67,40 +68,61 @@ public static partial class Conv2d
         // acc + wa·xa + wb·xb + wc·xc, channel by channel (three taps of one kernel row).
         public static Channels8 ThreeTaps(Channels8 acc, Channels8 wa, float xa, Channels8 wb, float xb, Channels8 wc, float xc)
         {
-            acc.C0 += wa.C0 * xa; acc.C1 += wa.C1 * xa; acc.C2 += wa.C2 * xa; acc.C3 += wa.C3 * xa;
-            acc.C4 += wa.C4 * xa; acc.C5 += wa.C5 * xa; acc.C6 += wa.C6 * xa; acc.C7 += wa.C7 * xa;
-            acc.C0 += wb.C0 * xb; acc.C1 += wb.C1 * xb; acc.C2 += wb.C2 * xb; acc.C3 += wb.C3 * xb;
-            acc.C4 += wb.C4 * xb; acc.C5 += wb.C5 * xb; acc.C6 += wb.C6 * xb; acc.C7 += wb.C7 * xb;
-            acc.C0 += wc.C0 * xc; acc.C1 += wc.C1 * xc; acc.C2 += wc.C2 * xc; acc.C3 += wc.C3 * xc;
-            acc.C4 += wc.C4 * xc; acc.C5 += wc.C5 * xc; acc.C6 += wc.C6 * xc; acc.C7 += wc.C7 * xc;
+            acc.C0 = MulAdd.Of(wa.C0, xa, acc.C0); acc.C1 = MulAdd.Of(wa.C1, xa, acc.C1); acc.C2 = MulAdd.Of(wa.C2, xa, acc.C2); acc.C3 = MulAdd.Of(wa.C3, xa, acc.C3);
+            acc.C4 = MulAdd.Of(wa.C4, xa, acc.C4); acc.C5 = MulAdd.Of(wa.C5, xa, acc.C5); acc.C6 = MulAdd.Of(wa.C6, xa, acc.C6); acc.C7 = MulAdd.Of(wa.C7, xa, acc.C7);
+            acc.C0 = MulAdd.Of(wb.C0, xb, acc.C0); acc.C1 = MulAdd.Of(wb.C1, xb, acc.C1); acc.C2 = MulAdd.Of(wb.C2, xb, acc.C2); acc.C3 = MulAdd.Of(wb.C3, xb, acc.C3);
+            acc.C4 = MulAdd.Of(wb.C4, xb, acc.C4); acc.C5 = MulAdd.Of(wb.C5, xb, acc.C5); acc.C6 = MulAdd.Of(wb.C6, xb, acc.C6); acc.C7 = MulAdd.Of(wb.C7, xb, acc.C7);
+            acc.C0 = MulAdd.Of(wc.C0, xc, acc.C0); acc.C1 = MulAdd.Of(wc.C1, xc, acc.C1); acc.C2 = MulAdd.Of(wc.C2, xc, acc.C2); acc.C3 = MulAdd.Of(wc.C3, xc, acc.C3);
+            acc.C4 = MulAdd.Of(wc.C4, xc, acc.C4); acc.C5 = MulAdd.Of(wc.C5, xc, acc.C5); acc.C6 = MulAdd.Of(wc.C6, xc, acc.C6); acc.C7 = MulAdd.Of(wc.C7, xc, acc.C7);
             return acc;
         }
     }
 
-    /// <summary>One work-item's accumulators: pixels P0..P7 (consecutive x) × 8 channels. Passed by value, kept in registers.</summary>
-    private struct Block8x8
+    /// <summary>16 consecutive output channels of one pixel: Lo = o0 … o0 + 7, Hi = o0 + 8 … o0 + 15 (two SIMD vectors).</summary>
+    private struct Channels16
     {
-        public Channels8 P0, P1, P2, P3, P4, P5, P6, P7;
+        public Channels8 Lo, Hi;
+
+        public static Channels16 Load(View s, int i)
+        {
+            Channels16 r;
+            r.Lo = Channels8.Load(s, i);
+            r.Hi = Channels8.Load(s, i + 8);
+            return r;
+        }
+
+        public static Channels16 ThreeTaps(Channels16 acc, Channels16 wa, float xa, Channels16 wb, float xb, Channels16 wc, float xc)
+        {
+            acc.Lo = Channels8.ThreeTaps(acc.Lo, wa.Lo, xa, wb.Lo, xb, wc.Lo, xc);
+            acc.Hi = Channels8.ThreeTaps(acc.Hi, wa.Hi, xa, wb.Hi, xb, wc.Hi, xc);
+            return acc;
+        }
+    }
+
+    /// <summary>One work-item's accumulators: pixels P0..P7 (consecutive x) × 16 channels. Passed by value, kept in registers.</summary>
+    private struct Block8x16
+    {
+        public Channels16 P0, P1, P2, P3, P4, P5, P6, P7;
 
         /// <summary>
         /// One kernel row kh of one input channel: pixel j gets Σ_kw a[k + kw·mp + ·] · padded[p + j + kw]. The 10
         /// input values are loaded once and shared by the 8 pixels; the 3 weight vectors by all 8 pixels.
         /// </summary>
-        public static Block8x8 KernelRow(Block8x8 b, View padded, int p, View a, int k, int mp)
+        public static Block8x16 KernelRow(Block8x16 b, View padded, int p, View a, int k, int mp)
         {
             float x0 = padded[p], x1 = padded[p + 1], x2 = padded[p + 2], x3 = padded[p + 3], x4 = padded[p + 4];
             float x5 = padded[p + 5], x6 = padded[p + 6], x7 = padded[p + 7], x8 = padded[p + 8], x9 = padded[p + 9];
-            var w0 = Channels8.Load(a, k);
-            var w1 = Channels8.Load(a, k + mp);
-            var w2 = Channels8.Load(a, k + 2 * mp);
-            b.P0 = Channels8.ThreeTaps(b.P0, w0, x0, w1, x1, w2, x2);
-            b.P1 = Channels8.ThreeTaps(b.P1, w0, x1, w1, x2, w2, x3);
-            b.P2 = Channels8.ThreeTaps(b.P2, w0, x2, w1, x3, w2, x4);
-            b.P3 = Channels8.ThreeTaps(b.P3, w0, x3, w1, x4, w2, x5);
-            b.P4 = Channels8.ThreeTaps(b.P4, w0, x4, w1, x5, w2, x6);
-            b.P5 = Channels8.ThreeTaps(b.P5, w0, x5, w1, x6, w2, x7);
-            b.P6 = Channels8.ThreeTaps(b.P6, w0, x6, w1, x7, w2, x8);
-            b.P7 = Channels8.ThreeTaps(b.P7, w0, x7, w1, x8, w2, x9);
+            var w0 = Channels16.Load(a, k);
+            var w1 = Channels16.Load(a, k + mp);
+            var w2 = Channels16.Load(a, k + 2 * mp);
+            b.P0 = Channels16.ThreeTaps(b.P0, w0, x0, w1, x1, w2, x2);
+            b.P1 = Channels16.ThreeTaps(b.P1, w0, x1, w1, x2, w2, x3);
+            b.P2 = Channels16.ThreeTaps(b.P2, w0, x2, w1, x3, w2, x4);
+            b.P3 = Channels16.ThreeTaps(b.P3, w0, x3, w1, x4, w2, x5);
+            b.P4 = Channels16.ThreeTaps(b.P4, w0, x4, w1, x5, w2, x6);
+            b.P5 = Channels16.ThreeTaps(b.P5, w0, x5, w1, x6, w2, x7);
+            b.P6 = Channels16.ThreeTaps(b.P6, w0, x6, w1, x7, w2, x8);
+            b.P7 = Channels16.ThreeTaps(b.P7, w0, x7, w1, x8, w2, x9);
             return b;
         }
     }
@@ -109,18 +131,18 @@ public static partial class Conv2d
     private readonly struct BlockedEpilogue(
         View output, View bias, int hasBias, int relu, int accumulate, int m, int plane, int o0, int pixel0, int pixelsLeft)
     {
-        public void Pixel(int j, Channels8 v)
+        public void Pixel(int j, Channels8 v, int offset)
         {
             if (j >= pixelsLeft) return;
-            int q = pixel0 + j;
-            Put(o0, q, v.C0);
-            Put(o0 + 1, q, v.C1);
-            Put(o0 + 2, q, v.C2);
-            Put(o0 + 3, q, v.C3);
-            Put(o0 + 4, q, v.C4);
-            Put(o0 + 5, q, v.C5);
-            Put(o0 + 6, q, v.C6);
-            Put(o0 + 7, q, v.C7);
+            int q = pixel0 + j, o = o0 + offset;
+            Put(o, q, v.C0);
+            Put(o + 1, q, v.C1);
+            Put(o + 2, q, v.C2);
+            Put(o + 3, q, v.C3);
+            Put(o + 4, q, v.C4);
+            Put(o + 5, q, v.C5);
+            Put(o + 6, q, v.C6);
+            Put(o + 7, q, v.C7);
         }
 
         private void Put(int o, int q, float v)

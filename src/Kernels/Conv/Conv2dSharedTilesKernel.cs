@@ -143,10 +143,10 @@ public static partial class Conv2d
         private static Block4x4 Tap(Block4x4 a, ArrayView<float> wb, int w, float x0, float x1, float x2, float x3)
         {
             float w0 = wb[w], w1 = wb[w + 1], w2 = wb[w + 2], w3 = wb[w + 3];
-            a.A00 += w0 * x0; a.A01 += w0 * x1; a.A02 += w0 * x2; a.A03 += w0 * x3;
-            a.A10 += w1 * x0; a.A11 += w1 * x1; a.A12 += w1 * x2; a.A13 += w1 * x3;
-            a.A20 += w2 * x0; a.A21 += w2 * x1; a.A22 += w2 * x2; a.A23 += w2 * x3;
-            a.A30 += w3 * x0; a.A31 += w3 * x1; a.A32 += w3 * x2; a.A33 += w3 * x3;
+            a.A00 = MulAdd.Of(w0, x0, a.A00); a.A01 = MulAdd.Of(w0, x1, a.A01); a.A02 = MulAdd.Of(w0, x2, a.A02); a.A03 = MulAdd.Of(w0, x3, a.A03);
+            a.A10 = MulAdd.Of(w1, x0, a.A10); a.A11 = MulAdd.Of(w1, x1, a.A11); a.A12 = MulAdd.Of(w1, x2, a.A12); a.A13 = MulAdd.Of(w1, x3, a.A13);
+            a.A20 = MulAdd.Of(w2, x0, a.A20); a.A21 = MulAdd.Of(w2, x1, a.A21); a.A22 = MulAdd.Of(w2, x2, a.A22); a.A23 = MulAdd.Of(w2, x3, a.A23);
+            a.A30 = MulAdd.Of(w3, x0, a.A30); a.A31 = MulAdd.Of(w3, x1, a.A31); a.A32 = MulAdd.Of(w3, x2, a.A32); a.A33 = MulAdd.Of(w3, x3, a.A33);
             return a;
         }
     }

@@ -30,7 +30,7 @@ public enum ConvKernelKind
 public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int GroupY, int InputChunk)
 {
     /// <summary>Output channels one work-item of the register-blocked kernel accumulates.</summary>
-    public const int BlockedChannels = 8;
+    public const int BlockedChannels = 16;
 
     /// <summary>Consecutive output pixels (along x) one work-item of the register-blocked kernel accumulates.</summary>
     public const int BlockedPixels = 8;

@@ -91,6 +91,7 @@ public static class DeviceCatalog
             // Every OpenCL device, including the ones ILGPU cannot drive, so we can say why.
             builder.OpenCL(_ => true);
             builder.Cuda();
+            MulAdd.Register(builder);
         });
 
     private static List<(Device device, DeviceInfo Info)> Describe(Context context)
