@@ -144,18 +144,18 @@ public static partial class Gram
         }
 
         // acc + x ⊙ y
-        public static Lanes8 AddProduct(Lanes8 acc, Lanes8 x, Lanes8 y)
+        public static Lanes8 MulAdd(Lanes8 acc, Lanes8 x, Lanes8 y)
         {
-            acc.L0 = MulAdd.Of(x.L0, y.L0, acc.L0); acc.L1 = MulAdd.Of(x.L1, y.L1, acc.L1); acc.L2 = MulAdd.Of(x.L2, y.L2, acc.L2); acc.L3 = MulAdd.Of(x.L3, y.L3, acc.L3);
-            acc.L4 = MulAdd.Of(x.L4, y.L4, acc.L4); acc.L5 = MulAdd.Of(x.L5, y.L5, acc.L5); acc.L6 = MulAdd.Of(x.L6, y.L6, acc.L6); acc.L7 = MulAdd.Of(x.L7, y.L7, acc.L7);
+            acc.L0 += x.L0 * y.L0; acc.L1 += x.L1 * y.L1; acc.L2 += x.L2 * y.L2; acc.L3 += x.L3 * y.L3;
+            acc.L4 += x.L4 * y.L4; acc.L5 += x.L5 * y.L5; acc.L6 += x.L6 * y.L6; acc.L7 += x.L7 * y.L7;
             return acc;
         }
 
         // acc + a·x (a broadcast)
         public static Lanes8 ScaleAdd(Lanes8 acc, float a, Lanes8 x)
         {
-            acc.L0 = MulAdd.Of(a, x.L0, acc.L0); acc.L1 = MulAdd.Of(a, x.L1, acc.L1); acc.L2 = MulAdd.Of(a, x.L2, acc.L2); acc.L3 = MulAdd.Of(a, x.L3, acc.L3);
-            acc.L4 = MulAdd.Of(a, x.L4, acc.L4); acc.L5 = MulAdd.Of(a, x.L5, acc.L5); acc.L6 = MulAdd.Of(a, x.L6, acc.L6); acc.L7 = MulAdd.Of(a, x.L7, acc.L7);
+            acc.L0 += a * x.L0; acc.L1 += a * x.L1; acc.L2 += a * x.L2; acc.L3 += a * x.L3;
+            acc.L4 += a * x.L4; acc.L5 += a * x.L5; acc.L6 += a * x.L6; acc.L7 += a * x.L7;
             return acc;
         }
 
@@ -170,14 +170,14 @@ public static partial class Gram
 
         public static Products4x4 Add(Products4x4 g, Lanes8 a0, Lanes8 a1, Lanes8 a2, Lanes8 a3, Lanes8 b0, Lanes8 b1, Lanes8 b2, Lanes8 b3)
         {
-            g.G00 = Lanes8.AddProduct(g.G00, a0, b0); g.G01 = Lanes8.AddProduct(g.G01, a0, b1);
-            g.G02 = Lanes8.AddProduct(g.G02, a0, b2); g.G03 = Lanes8.AddProduct(g.G03, a0, b3);
-            g.G10 = Lanes8.AddProduct(g.G10, a1, b0); g.G11 = Lanes8.AddProduct(g.G11, a1, b1);
-            g.G12 = Lanes8.AddProduct(g.G12, a1, b2); g.G13 = Lanes8.AddProduct(g.G13, a1, b3);
-            g.G20 = Lanes8.AddProduct(g.G20, a2, b0); g.G21 = Lanes8.AddProduct(g.G21, a2, b1);
-            g.G22 = Lanes8.AddProduct(g.G22, a2, b2); g.G23 = Lanes8.AddProduct(g.G23, a2, b3);
-            g.G30 = Lanes8.AddProduct(g.G30, a3, b0); g.G31 = Lanes8.AddProduct(g.G31, a3, b1);
-            g.G32 = Lanes8.AddProduct(g.G32, a3, b2); g.G33 = Lanes8.AddProduct(g.G33, a3, b3);
+            g.G00 = Lanes8.MulAdd(g.G00, a0, b0); g.G01 = Lanes8.MulAdd(g.G01, a0, b1);
+            g.G02 = Lanes8.MulAdd(g.G02, a0, b2); g.G03 = Lanes8.MulAdd(g.G03, a0, b3);
+            g.G10 = Lanes8.MulAdd(g.G10, a1, b0); g.G11 = Lanes8.MulAdd(g.G11, a1, b1);
+            g.G12 = Lanes8.MulAdd(g.G12, a1, b2); g.G13 = Lanes8.MulAdd(g.G13, a1, b3);
+            g.G20 = Lanes8.MulAdd(g.G20, a2, b0); g.G21 = Lanes8.MulAdd(g.G21, a2, b1);
+            g.G22 = Lanes8.MulAdd(g.G22, a2, b2); g.G23 = Lanes8.MulAdd(g.G23, a2, b3);
+            g.G30 = Lanes8.MulAdd(g.G30, a3, b0); g.G31 = Lanes8.MulAdd(g.G31, a3, b1);
+            g.G32 = Lanes8.MulAdd(g.G32, a3, b2); g.G33 = Lanes8.MulAdd(g.G33, a3, b3);
             return g;
         }
     }

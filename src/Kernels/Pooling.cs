@@ -9,7 +9,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// 2×2 pooling with stride 2 on 1×C×H×W tensors (batch N = 1), VGG style: the output is
 /// 1×C×⌊H/2⌋×⌊W/2⌋, and for odd H or W the last row or column is not covered by any window
 /// (it gets no output and a zero gradient). Window (oh, ow) covers input rows 2oh, 2oh+1 and
-/// columns 2ow, 2ow+1. Backward passes are gathers: one thread per input element, no atomics.
+/// columns 2ow, 2ow+1. One work-item per window on a 3-D grid (no per-element integer division); the backward
+/// passes write each input's gradient exactly once (the windows do not overlap), no atomics.
 /// </summary>
 public static class Pooling
 {
@@ -18,33 +19,37 @@ public static class Pooling
 
     // ---- indexing shared by all four kernels ----
 
-    /// <summary>Geometry of one launch: input plane H×W, output plane OH×OW.</summary>
-    private readonly struct Geometry(int h, int w)
+    /// <summary>
+    /// The window of the calling work-item on a <see cref="Gpu.RowGrid"/> over ⌈W/2⌉ × ⌈H/2⌉ × C: window (ow, oh)
+    /// of channel c covers input rows 2oh, 2oh+1 and columns 2ow, 2ow+1; it is <see cref="Full"/> (has an output)
+    /// unless it lies in a dropped odd last row or column. <see cref="Start"/> is its top-left input index.
+    /// </summary>
+    private readonly struct Window
     {
-        public readonly int H = h, W = w, OH = h / 2, OW = w / 2;
+        public readonly int W, Start, Output;
+        public readonly bool Exists, Full, HasRight, HasBelow;
 
-        /// <summary>Flat index of the top-left input element of output element o.</summary>
-        public int WindowStart(int o)
+        public Window(int h, int w)
         {
-            int plane = OH * OW;
-            int c = o / plane, r = o - c * plane;
-            int oh = r / OW, ow = r - oh * OW;
-            return c * H * W + 2 * oh * W + 2 * ow;
+            int ow = Grid.IdxX * Group.DimX + Group.IdxX, oh = Grid.IdxY, c = Grid.IdxZ;
+            int oH = h / 2, oW = w / 2;
+            W = w;
+            Exists = 2 * ow < w;
+            HasRight = 2 * ow + 1 < w;
+            HasBelow = 2 * oh + 1 < h;
+            Full = ow < oW && oh < oH;
+            Start = (c * h + 2 * oh) * w + 2 * ow;
+            Output = (c * oH + oh) * oW + ow;
         }
 
-        /// <summary>
-        /// For input element i: the flat index of the output whose window holds it, or −1 when it lies in a
-        /// dropped last row/column; <paramref name="slot"/> is its position in the window, row-major (0..3).
-        /// </summary>
-        public int OwningOutput(int i, out int slot)
+        /// <summary>Writes g0..g3 (row-major window slots) to the inputs of this window that exist.</summary>
+        public void Scatter(View dx, float g0, float g1, float g2, float g3, int accumulate)
         {
-            int plane = H * W;
-            int c = i / plane, r = i - c * plane;
-            int h = r / W, w = r - h * W;
-            int oh = h / 2, ow = w / 2;
-            slot = (h - 2 * oh) * 2 + (w - 2 * ow);
-            if (oh >= OH || ow >= OW) return -1;
-            return c * OH * OW + oh * OW + ow;
+            Write(dx, Start, g0, accumulate);
+            if (HasRight) Write(dx, Start + 1, g1, accumulate);
+            if (!HasBelow) return;
+            Write(dx, Start + W, g2, accumulate);
+            if (HasRight) Write(dx, Start + W + 1, g3, accumulate);
         }
     }
 
@@ -55,48 +60,60 @@ public static class Pooling
     }
 
     // y[o] = max of the 2×2 window
-    private static void MaxForwardKernel(Index1D o, View x, View y, int h, int w)
+    private static void MaxForwardKernel(View x, View y, int h, int w)
     {
-        int s = new Geometry(h, w).WindowStart(o);
-        y[o] = IntrinsicMath.Max(IntrinsicMath.Max(x[s], x[s + 1]), IntrinsicMath.Max(x[s + w], x[s + w + 1]));
+        var win = new Window(h, w);
+        if (!win.Full) return;
+        int s = win.Start;
+        y[win.Output] = IntrinsicMath.Max(IntrinsicMath.Max(x[s], x[s + 1]), IntrinsicMath.Max(x[s + w], x[s + w + 1]));
     }
 
     // dx[i] = dy[o] if i is the first element of window o (row-major) equal to the max y[o], else 0
-    private static void MaxBackwardKernel(Index1D i, View x, View y, View dy, View dx, int h, int w, int accumulate)
+    private static void MaxBackwardKernel(View x, View y, View dy, View dx, int h, int w, int accumulate)
     {
-        var geo = new Geometry(h, w);
-        int o = geo.OwningOutput(i, out int slot);
-        float g = 0f;
-        if (o >= 0)
+        var win = new Window(h, w);
+        if (!win.Exists) return;
+        float g0 = 0f, g1 = 0f, g2 = 0f, g3 = 0f;
+        if (win.Full)
         {
-            int s = geo.WindowStart(o);
-            float m = y[o];
-            int first = x[s] == m ? 0 : x[s + 1] == m ? 1 : x[s + w] == m ? 2 : x[s + w + 1] == m ? 3 : -1;
-            if (first == slot) g = dy[o];
+            int s = win.Start;
+            float m = y[win.Output], d = dy[win.Output];
+            if (x[s] == m) g0 = d;
+            else if (x[s + 1] == m) g1 = d;
+            else if (x[s + w] == m) g2 = d;
+            else if (x[s + w + 1] == m) g3 = d;
         }
-        Write(dx, i, g, accumulate);
+        win.Scatter(dx, g0, g1, g2, g3, accumulate);
     }
 
     // y[o] = ¼ · Σ window
-    private static void AvgForwardKernel(Index1D o, View x, View y, int h, int w)
+    private static void AvgForwardKernel(View x, View y, int h, int w)
     {
-        int s = new Geometry(h, w).WindowStart(o);
-        y[o] = 0.25f * (x[s] + x[s + 1] + x[s + w] + x[s + w + 1]);
+        var win = new Window(h, w);
+        if (!win.Full) return;
+        int s = win.Start;
+        y[win.Output] = 0.25f * (x[s] + x[s + 1] + x[s + w] + x[s + w + 1]);
     }
 
     // dx[i] = ¼ · dy[o] for i in window o, 0 in a dropped row/column
-    private static void AvgBackwardKernel(Index1D i, View dy, View dx, int h, int w, int accumulate)
+    private static void AvgBackwardKernel(View dy, View dx, int h, int w, int accumulate)
     {
-        int o = new Geometry(h, w).OwningOutput(i, out _);
-        Write(dx, i, o >= 0 ? 0.25f * dy[o] : 0f, accumulate);
+        var win = new Window(h, w);
+        if (!win.Exists) return;
+        float g = win.Full ? 0.25f * dy[win.Output] : 0f;
+        win.Scatter(dx, g, g, g, g, accumulate);
     }
+
+    /// <summary>One work-item per window, including the partial windows of a dropped odd last row/column.</summary>
+    private static KernelConfig Windows(Tensor input) =>
+        input.Gpu.RowGrid(Gpu.DivUp(input.Shape.W, 2), Gpu.DivUp(input.Shape.H, 2), input.Shape.C);
 
     /// <summary>y ← 2×2 max pooling of x. y must have shape <see cref="OutputShape"/>(x).</summary>
     public static void MaxForward(Tensor x, Tensor y)
     {
         CheckPooled("max pool", x, "y", y);
-        y.Gpu.Kernel(MaxForwardKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, int, int>(MaxForwardKernel))(
-            y.Count, x.View, y.View, x.Shape.H, x.Shape.W);
+        y.Gpu.Kernel(MaxForwardKernel, a => a.LoadStreamKernel<View, View, int, int>(MaxForwardKernel))(
+            Windows(x), x.View, y.View, x.Shape.H, x.Shape.W);
     }
 
     /// <summary>
@@ -111,16 +128,16 @@ public static class Pooling
         ShapeCheck.Same("max pool backward", "x", x.Shape, "dx", dx.Shape);
         ShapeCheck.SameDevice("max pool backward", x, dx);
         dx.Gpu.Kernel(MaxBackwardKernel,
-            a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, View, View, int, int, int>(MaxBackwardKernel))(
-            dx.Count, x.View, y.View, dy.View, dx.View, x.Shape.H, x.Shape.W, accumulate ? 1 : 0);
+            a => a.LoadStreamKernel<View, View, View, View, int, int, int>(MaxBackwardKernel))(
+            Windows(x), x.View, y.View, dy.View, dx.View, x.Shape.H, x.Shape.W, accumulate ? 1 : 0);
     }
 
     /// <summary>y ← 2×2 average pooling of x. y must have shape <see cref="OutputShape"/>(x).</summary>
     public static void AvgForward(Tensor x, Tensor y)
     {
         CheckPooled("avg pool", x, "y", y);
-        y.Gpu.Kernel(AvgForwardKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, int, int>(AvgForwardKernel))(
-            y.Count, x.View, y.View, x.Shape.H, x.Shape.W);
+        y.Gpu.Kernel(AvgForwardKernel, a => a.LoadStreamKernel<View, View, int, int>(AvgForwardKernel))(
+            Windows(x), x.View, y.View, x.Shape.H, x.Shape.W);
     }
 
     /// <summary>
@@ -130,8 +147,8 @@ public static class Pooling
     public static void AvgBackward(Tensor dy, Tensor dx, bool accumulate)
     {
         CheckPooled("avg pool backward", dx, "dy", dy);
-        dx.Gpu.Kernel(AvgBackwardKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, int, int, int>(AvgBackwardKernel))(
-            dx.Count, dy.View, dx.View, dx.Shape.H, dx.Shape.W, accumulate ? 1 : 0);
+        dx.Gpu.Kernel(AvgBackwardKernel, a => a.LoadStreamKernel<View, View, int, int, int>(AvgBackwardKernel))(
+            Windows(dx), dy.View, dx.View, dx.Shape.H, dx.Shape.W, accumulate ? 1 : 0);
     }
 
     private static void CheckPooled(string op, Tensor input, string name, Tensor pooled)

@@ -15,9 +15,6 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // backward-data is a gather too: every output is summed by one work-item in a fixed order, no atomics.
 public static partial class Conv2d
 {
-    /// <summary>Work-items per group (along x) of the operand kernels (weight rearrangement, zero padding).</summary>
-    private const int OperandRowGroup = 32;
-
     /// <summary>
     /// Rows of the rearranged weights one work-item of the layout kernel writes (straight-line code): 8× fewer groups
     /// than one row each, which is what costs on the ILGPU CPU simulator, and no loop, which would stop PoCL from
@@ -57,7 +54,7 @@ public static partial class Conv2d
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
-        int rowGroup = RowGroup(gpu);
+        int rowGroup = gpu.RowGroup;
         var a = prepared ?? LayOut3x3(w, transpose,
             gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward"));
 
@@ -93,16 +90,12 @@ public static partial class Conv2d
 
     private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 
-    // Explicit groups of a few work-items along x: ILGPU's auto-grouped multi-dimensional launches use the
-    // device's largest group along x (4096 on PoCL) and round the extent up to it.
-    private static int RowGroup(Gpu gpu) => Math.Min(gpu.GroupSize1D, OperandRowGroup);
-
     /// <summary>Writes the K-major operand of <paramref name="w"/> (see WeightLayout3x3Kernel) into <paramref name="a"/>.</summary>
     private static Tensor LayOut3x3(Tensor w, bool transpose, Tensor a)
     {
         var gpu = w.Gpu;
         int reduce = transpose ? w.Shape.N : w.Shape.C, mp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
-        int rowGroup = RowGroup(gpu);
+        int rowGroup = gpu.RowGroup;
         var layout = gpu.Kernel(WeightLayout3x3Kernel,
             acc => acc.LoadStreamKernel<int, View, int, int, int, int, View>(WeightLayout3x3Kernel));
         layout(new KernelConfig(new Index2D(Gpu.DivUp(mp, rowGroup), Gpu.DivUp(reduce * 9, LayoutRowsPerWorkItem)), new Index2D(rowGroup, 1)),

@@ -115,6 +115,18 @@ public sealed class Gpu : IDisposable
 
     public static int DivUp(int a, int b) => (a + b - 1) / b;
 
+    /// <summary>Work-items along x of <see cref="RowGrid"/> launches.</summary>
+    public int RowGroup => Math.Min(GroupSize1D, 32);
+
+    /// <summary>
+    /// Launch geometry for a 3-D explicitly grouped kernel over <paramref name="width"/> × <paramref name="rows"/> ×
+    /// <paramref name="planes"/> items, <see cref="RowGroup"/> work-items along x: work-item x = Grid.IdxX·Group.DimX +
+    /// Group.IdxX, row = Grid.IdxY, plane = Grid.IdxZ. No per-element division, and groups no wider than a short row
+    /// needs (ILGPU's auto-grouped 2-D/3-D launches use the device's largest group along x; see doc/PERFORMANCE.md).
+    /// </summary>
+    public KernelConfig RowGrid(int width, int rows, int planes) =>
+        new(new Index3D(Math.Max(1, DivUp(width, RowGroup)), Math.Max(1, rows), Math.Max(1, planes)), new Index3D(RowGroup, 1, 1));
+
     public void Synchronize() => Accelerator.Synchronize();
 
     internal MemoryBuffer1D<float, Stride1D.Dense> AllocateRaw(int count)
