@@ -8,7 +8,7 @@ namespace IlgpuStyle.Tests.Kernels;
 /// <summary>
 /// The 3×3 stride-1 padding-1 fast path (both implicit-GEMM kernels, several blockings) against the
 /// double-precision loops in <see cref="ConvReference"/> and against the general tiled and naive kernels, on cpu and
-/// opencl. Shapes are not multiples of any block: channels not multiples of 8 (the register block) or 4, widths
+/// opencl. Shapes are not multiples of any block: channels not multiples of 16 (the register block) or 4, widths
 /// not multiples of 8 or of a group's pixels, heights not multiples of 4. Tolerance rtol 1e-4, atol 1e-4 (sums of
 /// at most 9·24 products of values in [−1, 1]; the float32 kernels differ from the double reference by ~1e-6).
 /// </summary>
@@ -24,6 +24,9 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         ["13x17x19->9"] = (13, 17, 19, 9),
         ["9x33x21->17"] = (9, 33, 21, 17),
         ["24x9x40->12"] = (24, 9, 40, 12),
+        // Widths ≥ 128 take the register-blocked kernel's row-store variant (partial last block, exact blocks).
+        ["5x3x131->19"] = (5, 3, 131, 19),
+        ["2x2x128->33"] = (2, 2, 128, 33),
     };
 
     // Blockings: the defaults of both kernels, odd group shapes, every input-channel step of the shared kernel.
