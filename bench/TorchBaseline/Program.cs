@@ -6,6 +6,7 @@ using IlgpuStyle.Cli.Stylize;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
+using IlgpuStyle.TorchReference;
 using static TorchSharp.torch;
 
 namespace IlgpuStyle.TorchBaseline;
@@ -83,7 +84,7 @@ public static class Program
         bool layers, bool iteration, bool check, bool quiet)
     {
         var o = IterationProblem.Options(history);
-        using var torchNet = new TorchVgg(weights.Weights, IterationProblem.Layers(o).MaxBy(Vgg19.LayerIndex)!);
+        using var torchNet = new TorchVgg19(weights.Weights);
         var torchTimes = new TorchTimings(runs, warmup);
         void Progress(string what)
         {
@@ -134,7 +135,7 @@ public static class Program
     }
 
     /// <summary>Both losses at the same random image: the three terms, the total and the gradient.</summary>
-    private static LossCheck CheckLoss(Gpu gpu, BenchWeights weights, TorchVgg torchNet, StylizeOptions o, int size)
+    private static LossCheck CheckLoss(Gpu gpu, BenchWeights weights, TorchVgg19 torchNet, StylizeOptions o, int size)
     {
         var contentImage = IterationProblem.RandomImage(size, IterationProblem.ContentSeed).Data;
         var styleImage = IterationProblem.RandomImage(size, IterationProblem.StyleSeed).Data;
@@ -158,7 +159,7 @@ public static class Program
         using var scope = NewDisposeScope();
         using var torchLoss = new TorchGatysLoss(torchNet, ToTorch(contentImage, size), ToTorch(styleImage, size), o);
         var (theirs, theirGradient) = TorchTimings.Evaluate(torchLoss, ToTorch(probe, size));
-        using var net64 = new TorchVgg(weights.Weights, IterationProblem.Layers(o).MaxBy(Vgg19.LayerIndex)!, ScalarType.Float64);
+        using var net64 = new TorchVgg19(weights.Weights, ScalarType.Float64);
         using var loss64 = new TorchGatysLoss(net64, ToTorch(contentImage, size, ScalarType.Float64), ToTorch(styleImage, size, ScalarType.Float64), o);
         var (_, gradient64) = TorchTimings.Evaluate(loss64, ToTorch(probe, size, ScalarType.Float64));
         return new LossCheck(size, ours.Content, theirs.Content, ours.Style, theirs.Style, ours.Tv, theirs.Tv, ours.Total, theirs.Total,

@@ -1,4 +1,5 @@
 using IlgpuStyle.Cli.Stylize;
+using IlgpuStyle.TorchReference;
 using static TorchSharp.torch;
 
 namespace IlgpuStyle.TorchBaseline;
@@ -14,13 +15,13 @@ namespace IlgpuStyle.TorchBaseline;
 /// </summary>
 public sealed class TorchGatysLoss : IDisposable
 {
-    private readonly TorchVgg network;
+    private readonly TorchVgg19 network;
     private readonly string[] layers;
     private readonly List<(string Layer, Tensor Target, double Weight)> content = new();
     private readonly List<(string Layer, Tensor Target, double Weight)> style = new();
     private readonly double tvWeight;
 
-    public TorchGatysLoss(TorchVgg network, Tensor contentImage, Tensor styleImage, StylizeOptions o)
+    public TorchGatysLoss(TorchVgg19 network, Tensor contentImage, Tensor styleImage, StylizeOptions o)
     {
         this.network = network;
         layers = o.ContentLayers.Concat(o.StyleLayers).Distinct().ToArray();
@@ -36,7 +37,7 @@ public sealed class TorchGatysLoss : IDisposable
             var fs = network.Forward(styleImage, o.StyleLayers.ToArray());
             foreach (var layer in o.StyleLayers)
             {
-                var a = Gram(fs[layer]).DetachFromDisposeScope();
+                var a = TorchVgg19.Gram(fs[layer]).DetachFromDisposeScope();
                 style.Add((layer, a, o.StyleWeight / o.StyleLayers.Count / MeanSquare(a)));
             }
         }
@@ -55,7 +56,7 @@ public sealed class TorchGatysLoss : IDisposable
         }
         foreach (var (layer, target, weight) in style)
         {
-            var t = (Gram(features[layer]) - target).square().mean() * weight;
+            var t = (TorchVgg19.Gram(features[layer]) - target).square().mean() * weight;
             styleTerm = styleTerm is null ? t : styleTerm + t;
         }
         long h = x.shape[2], w = x.shape[3];
@@ -63,14 +64,6 @@ public sealed class TorchGatysLoss : IDisposable
         var dyh = x.narrow(2, 1, h - 1) - x.narrow(2, 0, h - 1);
         var tv = (dxw.square().sum() + dyh.square().sum()) * tvWeight;
         return (contentTerm! + styleTerm! + tv, contentTerm!, styleTerm!, tv);
-    }
-
-    /// <summary>G = F Fᵀ / (C·H·W) for F = the 1×C×H×W activation viewed as C × H·W.</summary>
-    public static Tensor Gram(Tensor f)
-    {
-        long c = f.shape[1], n = f.shape[2] * f.shape[3];
-        var m = f.reshape(c, n);
-        return m.mm(m.t()) / (double)(c * n);
     }
 
     private static double MeanSquare(Tensor t) => Math.Max(t.square().mean().to(ScalarType.Float64).item<double>(), 1e-12);

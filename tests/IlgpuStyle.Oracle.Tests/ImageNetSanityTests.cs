@@ -1,6 +1,7 @@
 using IlgpuStyle.Cli.Imaging;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Tests;
+using IlgpuStyle.TorchReference;
 using Xunit;
 using Xunit.Abstractions;
 

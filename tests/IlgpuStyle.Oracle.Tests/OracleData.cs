@@ -3,6 +3,7 @@ using System.Diagnostics;
 using IlgpuStyle.Cli.Imaging;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Tests;
+using IlgpuStyle.TorchReference;
 using Xunit;
 
 namespace IlgpuStyle.Oracle.Tests;
@@ -29,6 +30,7 @@ public sealed class OracleData : IDisposable
 
     public OracleData()
     {
+        TorchSharp.torch.set_num_threads(2);
         torchNet = new(() => new TorchVgg19(weights.Value.Weights));
         torchNet64 = new(() => new TorchVgg19(weights.Value.Weights, TorchSharp.torch.ScalarType.Float64));
     }

@@ -3,7 +3,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace IlgpuStyle.Oracle.Tests;
+namespace IlgpuStyle.TorchReference;
 
 /// <summary>The Gatys loss terms and the gradient w.r.t. the input pixels, as libtorch computes them.</summary>
 public sealed record TorchLossResult(double Content, double Style, double Total, float[] Gradient);
@@ -13,7 +13,9 @@ public sealed record TorchLossResult(double Content, double Style, double Total,
 /// network: 3×3 convolutions with zero padding 1 (cross-correlation, as torch's conv2d), ReLU, 2×2 max pooling
 /// with stride 2. The architecture (blocks of 2, 2, 4, 4, 4 layers) and the preprocessing are written here in
 /// torch ops, not taken from our Vgg19 class, so that a mistake there cannot hide in both. Inputs are RGB images
-/// in 0..1, planar (1×3×H×W, the layout of RgbImage.Data). Batch size 1.
+/// in 0..1, planar (1×3×H×W, the layout of RgbImage.Data). Batch size 1. The one libtorch VGG19 of the project:
+/// the oracle tests check our network against it, and bench/TorchBaseline (which links this file) times it.
+/// libtorch's thread count is the caller's (torch.set_num_threads).
 /// </summary>
 public sealed class TorchVgg19 : IDisposable
 {
@@ -28,7 +30,6 @@ public sealed class TorchVgg19 : IDisposable
     /// <param name="dtype">float32 (the precision our network computes in) or float64.</param>
     public TorchVgg19(VggWeights weights, ScalarType dtype = ScalarType.Float32)
     {
-        torch.set_num_threads(2);
         DType = dtype;
         var p = weights.Preprocessing;
         channelIndex = torch.tensor(p.ChannelOrder == ChannelOrder.BGR ? new long[] { 2, 1, 0 } : new long[] { 0, 1, 2 });

@@ -4,6 +4,7 @@ using IlgpuStyle.Cli.Imaging;
 using IlgpuStyle.Cli.Stylize;
 using IlgpuStyle.Network;
 using IlgpuStyle.Tests;
+using IlgpuStyle.TorchReference;
 using Xunit;
 using Xunit.Abstractions;
 

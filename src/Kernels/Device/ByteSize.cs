@@ -21,7 +21,7 @@ public static class ByteSize
 
     public static string Format(long bytes) => bytes switch
     {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.##} GiB",
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",
         >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MiB",
         >= 1L << 10 => $"{bytes / (double)(1L << 10):0.#} KiB",
         _ => $"{bytes} B",
