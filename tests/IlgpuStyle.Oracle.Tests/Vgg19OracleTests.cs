@@ -81,10 +81,17 @@ public class Vgg19OracleTests(OracleData data, ITestOutputHelper log)
         Assert.Equal(0f, loss.Last.Tv);
         var (rel, _) = Measure($"{device} ∇x loss, ours vs libtorch f32", expected.Gradient, ours);
         if (rel >= Tolerance) failures.Add($"{device} ∇x loss: relative L2 {rel:E2} (tolerance {Tolerance:E0})");
-        // libtorch's float32 gradient is itself ~2e-4 away from its float64 one (measured at 224²), which is most
-        // of the difference above; against float64 ours must also pass the elementwise bound.
-        Measure("libtorch f32 vs f64 ∇x loss", exact.Gradient, expected.Gradient);
-        failures.AddRange(Compare($"{device} ∇x loss, ours vs libtorch f64", exact.Gradient, ours));
+        // Against float64, ours must be as exact as libtorch's own float32: a ReLU whose pre-activation lies within
+        // rounding of 0 switches its whole backward path, so two float32 implementations can both sit ~2e-4 (L2) and
+        // ~1.6e-3 (elementwise, relative to the largest entry) from float64 — measured at 224²: ours with fused
+        // multiply-adds rounds like oneDNN (6e-7 from libtorch f32), both 2.7e-4 / 1.6e-3 from f64; before FMA, ours
+        // was 6e-7 from f64 and libtorch f32 2e-4 away. Bound: the tolerance, or 1.25× libtorch f32's own distance.
+        var (torchRel, torchMax) = Measure("libtorch f32 vs f64 ∇x loss", exact.Gradient, expected.Gradient);
+        var (rel64, max64) = Measure($"{device} ∇x loss, ours vs libtorch f64", exact.Gradient, ours);
+        double relBound = Math.Max(Tolerance, 1.25 * torchRel), maxBound = Math.Max(Tolerance, 1.25 * torchMax);
+        if (rel64 >= relBound || max64 >= maxBound)
+            failures.Add($"{device} ∇x loss vs f64: relative L2 {rel64:E2}, max {max64:E2} (bounds {relBound:E2}, {maxBound:E2}: " +
+                $"the tolerance or 1.25× libtorch f32's {torchRel:E2}, {torchMax:E2})");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
@@ -100,7 +107,8 @@ public class Vgg19OracleTests(OracleData data, ITestOutputHelper log)
     /// <summary>
     /// Image size (width, height) per device: 224×224 on real devices. ILGPU's CPU simulator is far too slow for
     /// that (measured on this 2-core machine while other builds ran: one forward pass to relu5_1 at 224² did not
-    /// finish in 15 minutes; 16² took 17 s and 32² 34 s, forward + backward at 32×24 about 2.5 minutes), so the cpu cases run at 32×24: still every
+    /// finish in 15 minutes; 16² took 17 s and 32² 34 s, forward + backward at 32×24 about 2.5 minutes — with the 16-channel
+    /// convolution blocks and window pooling, 20 s), so the cpu cases run at 32×24: still every
     /// layer, several tiles in the early layers, H ≠ W (an H/W mix-up cannot cancel out) and odd sizes at relu4 (4×3,
     /// pooled to 2×1).
     /// </summary>
