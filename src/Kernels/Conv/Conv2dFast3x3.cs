@@ -82,13 +82,11 @@ public static partial class Conv2d
         var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
         pad(new KernelConfig(new Index3D(Gpu.DivUp(wp, rowGroup), h + 2, reduce), new Index3D(rowGroup, 1, 1)),
             input.View, h, width, wp, padded.View);
-        var blocked = width >= RowStoreMinWidth
-            ? gpu.Kernel(RegisterBlocked3x3RowStoreKernel,
-                acc => acc.LoadStreamKernel<int, int, int, int, int, int, View, View, View, int, int, int, View>(RegisterBlocked3x3RowStoreKernel))
-            : gpu.Kernel(RegisterBlocked3x3Kernel,
-                acc => acc.LoadStreamKernel<int, int, int, int, int, int, View, View, View, int, int, int, View>(RegisterBlocked3x3Kernel));
+        var blocked = gpu.Kernel(RegisterBlocked3x3Kernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View>(
+                RegisterBlocked3x3Kernel));
         blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
-            reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+            SpecializedValue.New(width >= RowStoreMinWidth ? 1 : 0), reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
     }
 
     private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;

@@ -20,9 +20,16 @@ public static partial class Conv2d
     /// (⌈w / (8·gx)⌉, h, ⌈m / (16·gy)⌉), group (gx, gy): work-item (tx, ty) owns channels o0 .. o0 + 15 with
     /// o0 = 16·(gy·z + ty), pixels x0 .. x0 + 7 with x0 = 8·(gx·bx + tx), row y. padded is cin × (h + 2) × wp with
     /// wp ≥ (last x0) + 10, so no load needs a bounds check; a has mp ≥ o0 + 16 columns (zeros past m).
+    /// <paramref name="rowStore"/> (a compile-time constant: ILGPU compiles one kernel per value) picks the epilogue:
+    /// 0, pixel by pixel (16 channels each, strided stores); 1, channel by channel (the 8 pixels of a channel are
+    /// consecutive in the output, so a full block writes straight-line rows). On PoCL the epilogue also turns the
+    /// vectorization of the whole kernel around (the SLP vectorizer starts from the stores): with row stores, vectors
+    /// along the 8 pixels, each weight broadcast from memory, no shuffles — faster on wide maps (≥ 128 pixels: 80–85
+    /// instead of 65–75 GFLOP/s per core, conv1_1 forward 55 instead of 15), slower on narrow ones (32×32: 60 instead
+    /// of 74), where the weights stream from L2; hence <see cref="RowStoreMinWidth"/>.
     /// </summary>
     private static void RegisterBlocked3x3Kernel(
-        int cin, int m, int mp, int h, int w, int wp,
+        SpecializedValue<int> rowStore, int cin, int m, int mp, int h, int w, int wp,
         View padded, View a, View bias, int hasBias, int relu, int accumulate, View output)
     {
         int x0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
@@ -32,6 +39,12 @@ public static partial class Conv2d
 
         var acc = Accumulate(cin, mp, h, wp, padded, a, y, x0, o0);
         var store = new BlockedEpilogue(output, bias, hasBias, relu, accumulate, m, h * w, o0, y * w + x0, w - x0);
+        if (rowStore.Value != 0) StoreByChannel(store, acc);
+        else StoreByPixel(store, acc);
+    }
+
+    private static void StoreByPixel(BlockedEpilogue store, Block8x16 acc)
+    {
         store.Pixel(0, acc.P0.Lo, 0); store.Pixel(0, acc.P0.Hi, 8);
         store.Pixel(1, acc.P1.Lo, 0); store.Pixel(1, acc.P1.Hi, 8);
         store.Pixel(2, acc.P2.Lo, 0); store.Pixel(2, acc.P2.Hi, 8);
@@ -42,25 +55,8 @@ public static partial class Conv2d
         store.Pixel(7, acc.P7.Lo, 0); store.Pixel(7, acc.P7.Hi, 8);
     }
 
-    /// <summary>
-    /// The same computation, stored channel by channel: the 8 pixels of one channel are consecutive in the output, so a
-    /// full block writes straight-line rows. On PoCL this also turns the vectorization of the whole kernel around (the
-    /// compiler's SLP vectorizer starts from the stores): vectors along the 8 pixels, each weight broadcast from memory,
-    /// no shuffles. Faster on wide maps (≥ 128 pixels: 80–85 instead of 65–75 GFLOP/s per core, conv1_1 forward 55
-    /// instead of 15), slower on narrow ones (32×32: 60 instead of 74), where the weights stream from L2; hence
-    /// <see cref="RowStoreMinWidth"/>.
-    /// </summary>
-    private static void RegisterBlocked3x3RowStoreKernel(
-        int cin, int m, int mp, int h, int w, int wp,
-        View padded, View a, View bias, int hasBias, int relu, int accumulate, View output)
+    private static void StoreByChannel(BlockedEpilogue store, Block8x16 acc)
     {
-        int x0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
-        int y = Grid.IdxY;
-        int o0 = (Grid.IdxZ * Group.DimY + Group.IdxY) * ConvTiles.BlockedChannels;
-        if (o0 >= m || x0 >= w) return;
-
-        var acc = Accumulate(cin, mp, h, wp, padded, a, y, x0, o0);
-        var store = new BlockedEpilogue(output, bias, hasBias, relu, accumulate, m, h * w, o0, y * w + x0, w - x0);
         store.Channel(0, new Pixels8(acc.P0.Lo.C0, acc.P1.Lo.C0, acc.P2.Lo.C0, acc.P3.Lo.C0, acc.P4.Lo.C0, acc.P5.Lo.C0, acc.P6.Lo.C0, acc.P7.Lo.C0));
         store.Channel(1, new Pixels8(acc.P0.Lo.C1, acc.P1.Lo.C1, acc.P2.Lo.C1, acc.P3.Lo.C1, acc.P4.Lo.C1, acc.P5.Lo.C1, acc.P6.Lo.C1, acc.P7.Lo.C1));
         store.Channel(2, new Pixels8(acc.P0.Lo.C2, acc.P1.Lo.C2, acc.P2.Lo.C2, acc.P3.Lo.C2, acc.P4.Lo.C2, acc.P5.Lo.C2, acc.P6.Lo.C2, acc.P7.Lo.C2));
@@ -79,7 +75,7 @@ public static partial class Conv2d
         store.Channel(15, new Pixels8(acc.P0.Hi.C7, acc.P1.Hi.C7, acc.P2.Hi.C7, acc.P3.Hi.C7, acc.P4.Hi.C7, acc.P5.Hi.C7, acc.P6.Hi.C7, acc.P7.Hi.C7));
     }
 
-    /// <summary>Output width from which <see cref="RegisterBlocked3x3RowStoreKernel"/> is used (measured on PoCL).</summary>
+    /// <summary>Output width from which the register-blocked kernel stores by channel (measured on PoCL; see RegisterBlocked3x3Kernel).</summary>
     private const int RowStoreMinWidth = 128;
 
     /// <summary>Σ over input channels and the 3×3 taps for the block at (y, x0 … x0 + 7) × (o0 … o0 + 15).</summary>
