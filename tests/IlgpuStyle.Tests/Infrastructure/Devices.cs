@@ -13,6 +13,16 @@ public static class Devices
 {
     public static readonly TheoryData<string> All = new() { "cpu", "opencl" };
 
+    /// <summary>Every device × every (channels, height, width) image shape: the usual kernel-test cases.</summary>
+    public static TheoryData<string, int, int, int> WithShapes(params (int C, int H, int W)[] shapes)
+    {
+        var data = new TheoryData<string, int, int, int>();
+        foreach (var device in new[] { "cpu", "opencl" })
+        foreach (var (c, h, w) in shapes)
+            data.Add(device, c, h, w);
+        return data;
+    }
+
     private static readonly Lazy<Gpu> Cpu = new(() => DeviceCatalog.Open("cpu"));
     private static readonly Lazy<(Gpu? Gpu, string? Why)> OpenCl = new(OpenOpenCl);
 

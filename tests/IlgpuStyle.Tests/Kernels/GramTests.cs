@@ -9,11 +9,7 @@ namespace IlgpuStyle.Tests.Kernels;
 public class GramTests(ITestOutputHelper log)
 {
     // C = 13 and 37 are no multiple of any tile (4 or 16), nor is H·W = 17×19 = 323; 3×7×5 is smaller than a tile.
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "cpu", 37, 17, 19 },
-        { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 }, { "opencl", 37, 17, 19 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (37, 17, 19));
 
     // Tolerance rtol 1e-5, atol 1e-6 against double sums of H·W ≤ 323 products scaled by 1/(H·W).
     // Every split count (direct write, several partials, more splits than column tiles) must agree, and G must be
@@ -69,11 +65,7 @@ public class GramTests(ITestOutputHelper log)
         Check.Close(Add(prior, expected), tdf.ToHost(), 1e-5, 5e-6, $"gram backward accumulate {shape} [{device}]", log);
     }
 
-    public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 9, 4, 4 }, { "cpu", 11, 5, 9 }, { "cpu", 20, 8, 8 }, { "cpu", 37, 17, 19 },
-        { "opencl", 3, 7, 5 }, { "opencl", 9, 4, 4 }, { "opencl", 11, 5, 9 }, { "opencl", 20, 8, 8 }, { "opencl", 37, 17, 19 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = Devices.WithShapes((3, 7, 5), (9, 4, 4), (11, 5, 9), (20, 8, 8), (37, 17, 19));
 
     // The register-blocked kernels (Forward, Backward) against the first, shared-memory tiled kernels (ForwardTiled,
     // BackwardTiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),

@@ -8,10 +8,7 @@ namespace IlgpuStyle.Tests.Kernels;
 
 public class LossesTests(ITestOutputHelper log)
 {
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19));
 
     // Loss: float reduction of ≤ 4199 terms vs a double sum, rtol 1e-5. Gradient: one float multiply, rtol 1e-6.
     [SkippableTheory]

@@ -8,10 +8,7 @@ namespace IlgpuStyle.Tests.Kernels;
 /// <summary>The elementwise kernels added for the optimizers: |x| and the fused Adam update.</summary>
 public class OptimizerKernelTests(ITestOutputHelper log)
 {
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19));
 
     [SkippableTheory]
     [MemberData(nameof(DevicesAndShapes))]

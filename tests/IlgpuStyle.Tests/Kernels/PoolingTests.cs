@@ -9,11 +9,7 @@ namespace IlgpuStyle.Tests.Kernels;
 public class PoolingTests(ITestOutputHelper log)
 {
     // Odd H and W (dropped last row/column) and an even shape.
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "cpu", 2, 8, 6 },
-        { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 }, { "opencl", 2, 8, 6 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (2, 8, 6));
 
     // Tolerances: max pooling and its gradient copy values (exact, 0); the average is a float sum of four
     // values (rtol 1e-6, atol 1e-7) and dy/4 is exact; accumulating adds one float rounding (rtol 1e-6).

@@ -8,10 +8,7 @@ namespace IlgpuStyle.Tests.Kernels;
 
 public class ReluTests(ITestOutputHelper log)
 {
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19));
 
     // Tolerances: forward and backward select or copy values, so they must match exactly (0); the
     // accumulated gradient is one float add (rtol 1e-6).

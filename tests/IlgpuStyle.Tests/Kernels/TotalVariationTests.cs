@@ -9,11 +9,7 @@ namespace IlgpuStyle.Tests.Kernels;
 public class TotalVariationTests(ITestOutputHelper log)
 {
     // 1×3×1×6 and 1×2×5×1 have no vertical or no horizontal pairs.
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = new()
-    {
-        { "cpu", 3, 7, 5 }, { "cpu", 13, 17, 19 }, { "cpu", 3, 1, 6 }, { "cpu", 2, 5, 1 },
-        { "opencl", 3, 7, 5 }, { "opencl", 13, 17, 19 }, { "opencl", 3, 1, 6 }, { "opencl", 2, 5, 1 },
-    };
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (3, 1, 6), (2, 5, 1));
 
     // Loss: float reduction vs a double sum, rtol 1e-5. Gradient: ≤ 4 float differences per pixel, rtol 1e-5, atol 1e-6.
     [SkippableTheory]
