@@ -58,6 +58,7 @@ public static class DeviceCatalog
                 why = $"using {chosen.info.Id} ({chosen.info.Name}, {chosen.info.Type}) as requested";
             }
             var accelerator = chosen.device.CreateAccelerator(context);
+            if (accelerator is CLAccelerator cl && !MulAdd.DeviceHasFma(cl.DeviceId)) MulAdd.UseMad(cl.Backend);
             return new Gpu(context, accelerator, chosen.info);
         }
         catch

@@ -1,4 +1,6 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Backends.OpenCL;
 using ILGPU.Backends.PTX;
@@ -12,9 +14,10 @@ namespace IlgpuStyle.Kernels;
 /// a·b + c for kernels' inner loops. ILGPU 1.5.3 emits a·b + c as two OpenCL C statements, which the OpenCL
 /// compiler does not contract into a fused multiply-add, and it does not map MathF.FusedMultiplyAdd for OpenCL.
 /// So <see cref="Of"/> is an ILGPU intrinsic (<see cref="Register"/>): on OpenCL it becomes OpenCL C's
-/// <c>mad(a, b, c)</c>, the device's multiply-add (one FMA instruction where the hardware has one; otherwise a
-/// multiply and an add, each rounded — OpenCL full profile); on CUDA it is the plain a·b + c (PTX mul.f32 +
-/// add.f32, which ptxas contracts to fma by default); the CPU simulator runs the C# body.
+/// <c>fma(a, b, c)</c> (one rounding) on devices that report hardware FMA (CL_FP_FMA), and <c>mad(a, b, c)</c>
+/// (fused or not, as the device does it fast) on the others, where fma() would be a slow software routine; on CUDA
+/// it is the plain a·b + c (PTX mul.f32 + add.f32, which ptxas contracts to fma by default); the CPU simulator runs
+/// the C# body.
 /// </summary>
 public static class MulAdd
 {
@@ -34,10 +37,41 @@ public static class MulAdd
         manager.RegisterMethod(of, new PTXIntrinsic(Method(nameof(Plain)), IntrinsicImplementationMode.Redirect));
     }
 
+    /// <summary>OpenCL backends that emit mad() (devices without hardware FMA); all others emit fma().</summary>
+    private static readonly ConditionalWeakTable<CLBackend, string> MadBackends = new();
+
+    /// <summary>Makes the OpenCL code <paramref name="backend"/> generates use mad() instead of fma().</summary>
+    public static void UseMad(CLBackend backend) => MadBackends.AddOrUpdate(backend, "mad");
+
+    /// <summary>Whether <paramref name="backend"/> emits fma() (the default) rather than mad().</summary>
+    public static bool EmitsFma(CLBackend backend) => !MadBackends.TryGetValue(backend, out _);
+
+    /// <summary>
+    /// True when the OpenCL device reports CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG (fused multiply-add in hardware);
+    /// false when it does not or cannot be asked.
+    /// </summary>
+    public static bool DeviceHasFma(IntPtr deviceId)
+    {
+        const uint singleFpConfig = 0x101B; // CL_DEVICE_SINGLE_FP_CONFIG
+        const ulong fpFma = 1 << 5;         // CL_FP_FMA
+        try
+        {
+            return clGetDeviceInfo(deviceId, singleFpConfig, (UIntPtr)sizeof(ulong), out ulong config, out _) == 0
+                && (config & fpFma) != 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [DllImport("OpenCL")]
+    private static extern int clGetDeviceInfo(IntPtr device, uint name, UIntPtr size, out ulong value, out UIntPtr sizeReturned);
+
     private static MethodInfo Method(string name) =>
         typeof(MulAdd).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
 
-    // Emits "float target = mad(a, b, c);".
+    // Emits "float target = fma(a, b, c);" (or mad, see UseMad).
     private static void GenerateOpenCL(CLBackend backend, CLCodeGenerator codeGenerator, Value value)
     {
         var call = (MethodCall)value;
@@ -46,7 +80,7 @@ public static class MulAdd
         var c = codeGenerator.Load(call[2]);
         var target = codeGenerator.Allocate(value);
         using var statement = codeGenerator.BeginStatement(target);
-        statement.AppendCommand("fma");
+        statement.AppendCommand(EmitsFma(backend) ? "fma" : "mad");
         statement.BeginArguments();
         statement.AppendArgument(a);
         statement.AppendArgument(b);

@@ -1,9 +1,11 @@
 using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.OpenCL;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
 using IlgpuStyle.Kernels;
 using Xunit;
 using Xunit.Abstractions;
@@ -39,6 +41,36 @@ public class MulAddTests(ITestOutputHelper log)
         log.WriteLine($"opencl MulAdd.Of({A:R}, {A:R}, {C:R}) = {r:R}; fused {Fused:R}, unfused 0");
         Assert.Equal(MathF.FusedMultiplyAdd(A, A, C), Fused);
         Assert.Equal(Fused, r);
+    }
+
+    [SkippableFact]
+    public void OpenClEmitsFmaExactlyWhereTheDeviceHasIt()
+    {
+        var cl = (CLAccelerator)Devices.Get("opencl").Accelerator;
+        bool hasFma = MulAdd.DeviceHasFma(cl.DeviceId);
+        log.WriteLine($"{cl.Name}: CL_FP_FMA {(hasFma ? "yes" : "no")}, emits {(MulAdd.EmitsFma(cl.Backend) ? "fma" : "mad")}");
+        Assert.Equal(hasFma, MulAdd.EmitsFma(cl.Backend));
+    }
+
+    /// <summary>The generated OpenCL C: fma() by default, mad() once a backend is marked for a device without FMA.</summary>
+    [SkippableFact]
+    public void OpenClSourceUsesMadForDevicesWithoutFma()
+    {
+        var cl = (CLAccelerator)Devices.Get("opencl").Accelerator;
+        var entry = EntryPointDescription.FromImplicitlyGroupedKernel(
+            typeof(MulAddTests).GetMethod(nameof(MulAddKernel), BindingFlags.NonPublic | BindingFlags.Static)!);
+        string Source(bool mad)
+        {
+            using var backend = new CLBackend(cl.Context, cl.Capabilities, cl.Vendor, cl.CLStdVersion);
+            if (mad) MulAdd.UseMad(backend);
+            return ((CLCompiledKernel)backend.Compile(entry, default)).Source;
+        }
+        var fused = Source(mad: false);
+        var unfused = Source(mad: true);
+        Assert.Contains(" fma ", fused);
+        Assert.DoesNotContain(" mad ", fused);
+        Assert.Contains(" mad ", unfused);
+        Assert.DoesNotContain(" fma ", unfused);
     }
 
     [Fact]
