@@ -33,8 +33,7 @@ public static class ChannelAffine
         int c = i / plane, p = i - c * plane;
         int target = k.Src(c) * plane + p;
         float g = dy[i] * k.Mul(c);
-        if (accumulate != 0) dx[target] += g;
-        else dx[target] = g;
+        Output.Store(dx, target, g, accumulate);
     }
 
     public static void Forward(Tensor x, Tensor y, Coefficients k)

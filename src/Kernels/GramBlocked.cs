@@ -264,8 +264,7 @@ public static partial class Gram
         private void Put(int o, int l, float v)
         {
             if (l >= n) return;
-            if (accumulate != 0) df[o + l] += scale * v;
-            else df[o + l] = scale * v;
+            Output.Store(df, o + l, scale * v, accumulate);
         }
     }
 }

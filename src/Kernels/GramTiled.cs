@@ -88,9 +88,7 @@ public static partial class Gram
         }
         if (i >= c || col >= p) return;
         int o = i * p + col;
-        float value = scale * sum;
-        if (accumulate != 0) df[o] += value;
-        else df[o] = value;
+        Output.Store(df, o, scale * sum, accumulate);
     }
 
     /// <summary>Same result as <see cref="Forward(Tensor, Tensor, float)"/> from the tiled kernel, with its own split heuristic.</summary>

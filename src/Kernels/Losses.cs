@@ -16,8 +16,7 @@ public static class Losses
     private static void MseBackwardKernel(Index1D i, View a, View target, View da, float coefficient, int accumulate)
     {
         float g = coefficient * (a[i] - target[i]);
-        if (accumulate != 0) da[i] += g;
-        else da[i] = g;
+        Output.Store(da, i, g, accumulate);
     }
 
     /// <summary>loss ← weight · mean((a − target)²) = weight/n · Σᵢ (aᵢ − tᵢ)², n = number of elements.</summary>

@@ -22,11 +22,11 @@ public static class Pooling
     /// <summary>
     /// The window of the calling work-item on a <see cref="Gpu.RowGrid"/> over ⌈W/2⌉ × ⌈H/2⌉ × C: window (ow, oh)
     /// of channel c covers input rows 2oh, 2oh+1 and columns 2ow, 2ow+1; it is <see cref="Full"/> (has an output)
-    /// unless it lies in a dropped odd last row or column. <see cref="Start"/> is its top-left input index.
+    /// unless it lies in a dropped odd last row or column. <see cref="Start"/> is its top-left input index, <see cref="Pooled"/> the index of its output.
     /// </summary>
     private readonly struct Window
     {
-        public readonly int W, Start, Output;
+        public readonly int W, Start, Pooled;
         public readonly bool Exists, Full, HasRight, HasBelow;
 
         public Window(int h, int w)
@@ -39,25 +39,20 @@ public static class Pooling
             HasBelow = 2 * oh + 1 < h;
             Full = ow < oW && oh < oH;
             Start = (c * h + 2 * oh) * w + 2 * ow;
-            Output = (c * oH + oh) * oW + ow;
+            Pooled = (c * oH + oh) * oW + ow;
         }
 
         /// <summary>Writes g0..g3 (row-major window slots) to the inputs of this window that exist.</summary>
         public void Scatter(View dx, float g0, float g1, float g2, float g3, int accumulate)
         {
-            Write(dx, Start, g0, accumulate);
-            if (HasRight) Write(dx, Start + 1, g1, accumulate);
+            Output.Store(dx, Start, g0, accumulate);
+            if (HasRight) Output.Store(dx, Start + 1, g1, accumulate);
             if (!HasBelow) return;
-            Write(dx, Start + W, g2, accumulate);
-            if (HasRight) Write(dx, Start + W + 1, g3, accumulate);
+            Output.Store(dx, Start + W, g2, accumulate);
+            if (HasRight) Output.Store(dx, Start + W + 1, g3, accumulate);
         }
     }
 
-    private static void Write(View dst, int i, float g, int accumulate)
-    {
-        if (accumulate != 0) dst[i] += g;
-        else dst[i] = g;
-    }
 
     // y[o] = max of the 2×2 window
     private static void MaxForwardKernel(View x, View y, int h, int w)
@@ -65,7 +60,7 @@ public static class Pooling
         var win = new Window(h, w);
         if (!win.Full) return;
         int s = win.Start;
-        y[win.Output] = IntrinsicMath.Max(IntrinsicMath.Max(x[s], x[s + 1]), IntrinsicMath.Max(x[s + w], x[s + w + 1]));
+        y[win.Pooled] = IntrinsicMath.Max(IntrinsicMath.Max(x[s], x[s + 1]), IntrinsicMath.Max(x[s + w], x[s + w + 1]));
     }
 
     // dx[i] = dy[o] if i is the first element of window o (row-major) equal to the max y[o], else 0
@@ -77,7 +72,7 @@ public static class Pooling
         if (win.Full)
         {
             int s = win.Start;
-            float m = y[win.Output], d = dy[win.Output];
+            float m = y[win.Pooled], d = dy[win.Pooled];
             if (x[s] == m) g0 = d;
             else if (x[s + 1] == m) g1 = d;
             else if (x[s + w] == m) g2 = d;
@@ -92,7 +87,7 @@ public static class Pooling
         var win = new Window(h, w);
         if (!win.Full) return;
         int s = win.Start;
-        y[win.Output] = 0.25f * (x[s] + x[s + 1] + x[s + w] + x[s + w + 1]);
+        y[win.Pooled] = 0.25f * (x[s] + x[s + 1] + x[s + w] + x[s + w + 1]);
     }
 
     // dx[i] = ¼ · dy[o] for i in window o, 0 in a dropped row/column
@@ -100,7 +95,7 @@ public static class Pooling
     {
         var win = new Window(h, w);
         if (!win.Exists) return;
-        float g = win.Full ? 0.25f * dy[win.Output] : 0f;
+        float g = win.Full ? 0.25f * dy[win.Pooled] : 0f;
         win.Scatter(dx, g, g, g, g, accumulate);
     }
 

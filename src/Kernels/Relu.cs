@@ -14,8 +14,7 @@ public static class Relu
     private static void BackwardKernel(Index1D i, View y, View dy, View dx, int accumulate)
     {
         float g = y[i] > 0f ? dy[i] : 0f;
-        if (accumulate != 0) dx[i] += g;
-        else dx[i] = g;
+        Output.Store(dx, i, g, accumulate);
     }
 
     /// <summary>y ← max(x, 0). x and y may be the same tensor.</summary>

@@ -47,8 +47,7 @@ public static class TotalVariation
         if (row > 0) g += v - x[i - w];
         if (row < h - 1) g -= x[i + w] - v;
         g *= twoWeight;
-        if (accumulate != 0) dx[i] += g;
-        else dx[i] = g;
+        Output.Store(dx, i, g, accumulate);
     }
 
     /// <summary>loss ← TV(x) as defined on the class (weighted sum, not a mean); loss is 1×1×1×1.</summary>

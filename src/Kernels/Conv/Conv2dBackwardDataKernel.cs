@@ -84,16 +84,10 @@ public static partial class Conv2d
 
         if (ix >= g.W || iy >= g.H) return;
         int plane = g.H * g.W, pixel = iy * g.W + ix;
-        if (i0 < g.Cin) Store(dx, i0 * plane + pixel, a0, accumulate);
-        if (i0 + 1 < g.Cin) Store(dx, (i0 + 1) * plane + pixel, a1, accumulate);
-        if (i0 + 2 < g.Cin) Store(dx, (i0 + 2) * plane + pixel, a2, accumulate);
-        if (i0 + 3 < g.Cin) Store(dx, (i0 + 3) * plane + pixel, a3, accumulate);
+        if (i0 < g.Cin) Output.Store(dx, i0 * plane + pixel, a0, accumulate);
+        if (i0 + 1 < g.Cin) Output.Store(dx, (i0 + 1) * plane + pixel, a1, accumulate);
+        if (i0 + 2 < g.Cin) Output.Store(dx, (i0 + 2) * plane + pixel, a2, accumulate);
+        if (i0 + 3 < g.Cin) Output.Store(dx, (i0 + 3) * plane + pixel, a3, accumulate);
     }
 
-    // dst[i] = v, or dst[i] += v when accumulating (a branch, never dst·β: the old contents may be NaN).
-    private static void Store(View dst, int i, float v, int accumulate)
-    {
-        if (accumulate != 0) dst[i] += v;
-        else dst[i] = v;
-    }
 }

@@ -92,7 +92,7 @@ public static partial class Conv2d
         int columns = g.Cin * g.Taps;
         if (j >= columns) return;
         int index = o * columns + j;
-        if (slices == 1) Store(dst, index, v, accumulate);
+        if (slices == 1) Output.Store(dst, index, v, accumulate);
         else dst[Grid.IdxZ * g.Cout * columns + index] = v;
     }
 
@@ -102,7 +102,7 @@ public static partial class Conv2d
         int e = index;
         float sum = 0f;
         for (int z = 0; z < slices; z++) sum += partials[z * count + e];
-        Store(dw, e, sum, accumulate);
+        Output.Store(dw, e, sum, accumulate);
     }
 
     /// <summary>db[o] (+)= Σ_p dy[o, p]: one group per output channel, strided sums then a shared-memory tree.</summary>
@@ -119,6 +119,6 @@ public static partial class Conv2d
             if (t < s) shared[t] += shared[t + s];
             Group.Barrier();
         }
-        if (t == 0) Store(db, o, shared[0], accumulate);
+        if (t == 0) Output.Store(db, o, shared[0], accumulate);
     }
 }

@@ -54,7 +54,6 @@ public static partial class Conv2d
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
-        int rowGroup = gpu.RowGroup;
         var a = prepared ?? LayOut3x3(w, transpose,
             gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward"));
 
@@ -80,8 +79,7 @@ public static partial class Conv2d
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
         var padded = gpu.Scratch(Shape4.Vector(reduce * (h + 2) * wp), "conv3x3.padded");
         var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
-        pad(new KernelConfig(new Index3D(Gpu.DivUp(wp, rowGroup), h + 2, reduce), new Index3D(rowGroup, 1, 1)),
-            input.View, h, width, wp, padded.View);
+        pad(gpu.RowGrid(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
         var blocked = gpu.Kernel(RegisterBlocked3x3Kernel,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View>(
                 RegisterBlocked3x3Kernel));

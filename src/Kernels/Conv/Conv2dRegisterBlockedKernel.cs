@@ -208,17 +208,15 @@ public static partial class Conv2d
             }
             else
             {
-                Store(q + 0, 0, v0); Store(q + 1, 1, v1); Store(q + 2, 2, v2); Store(q + 3, 3, v3);
-                Store(q + 4, 4, v4); Store(q + 5, 5, v5); Store(q + 6, 6, v6); Store(q + 7, 7, v7);
+                StoreIfInside(q + 0, 0, v0); StoreIfInside(q + 1, 1, v1); StoreIfInside(q + 2, 2, v2); StoreIfInside(q + 3, 3, v3);
+                StoreIfInside(q + 4, 4, v4); StoreIfInside(q + 5, 5, v5); StoreIfInside(q + 6, 6, v6); StoreIfInside(q + 7, 7, v7);
             }
         }
 
         // Pixel j of a partial block (the last of a row), stored only if it exists.
-        private void Store(int index, int j, float v)
+        private void StoreIfInside(int index, int j, float v)
         {
-            if (j >= pixelsLeft) return;
-            if (accumulate != 0) output[index] += v;
-            else output[index] = v;
+            if (j < pixelsLeft) Output.Store(output, index, v, accumulate);
         }
 
         public void Pixel(int j, Channels8 v, int offset)
@@ -240,9 +238,7 @@ public static partial class Conv2d
             if (o >= m) return;
             if (hasBias != 0) v += bias[o];
             if (relu != 0) v = IntrinsicMath.Max(v, 0f);
-            int index = o * plane + q;
-            if (accumulate != 0) output[index] += v;
-            else output[index] = v;
+            Output.Store(output, o * plane + q, v, accumulate);
         }
     }
 }

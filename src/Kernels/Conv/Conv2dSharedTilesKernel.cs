@@ -170,8 +170,7 @@ public static partial class Conv2d
         {
             if (y >= h) return;
             if (relu != 0) v = IntrinsicMath.Max(v, 0f);
-            if (accumulate != 0) output[index] += v;
-            else output[index] = v;
+            Output.Store(output, index, v, accumulate);
         }
     }
 }

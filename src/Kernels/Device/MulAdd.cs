@@ -37,14 +37,17 @@ public static class MulAdd
         manager.RegisterMethod(of, new PTXIntrinsic(Method(nameof(Plain)), IntrinsicImplementationMode.Redirect));
     }
 
-    /// <summary>OpenCL backends that emit mad() (devices without hardware FMA); all others emit fma().</summary>
-    private static readonly ConditionalWeakTable<CLBackend, string> MadBackends = new();
+    /// <summary>The OpenCL C function an OpenCL backend emits for <see cref="Of"/> when it is not fma() (mad, see UseMad).</summary>
+    private static readonly ConditionalWeakTable<CLBackend, string> Instructions = new();
 
     /// <summary>Makes the OpenCL code <paramref name="backend"/> generates use mad() instead of fma().</summary>
-    public static void UseMad(CLBackend backend) => MadBackends.AddOrUpdate(backend, "mad");
+    public static void UseMad(CLBackend backend) => Instructions.AddOrUpdate(backend, "mad");
 
-    /// <summary>Whether <paramref name="backend"/> emits fma() (the default) rather than mad().</summary>
-    public static bool EmitsFma(CLBackend backend) => !MadBackends.TryGetValue(backend, out _);
+    /// <summary>The OpenCL C function <paramref name="backend"/> emits for <see cref="Of"/>: fma (the default) or mad.</summary>
+    private static string Instruction(CLBackend backend) => Instructions.TryGetValue(backend, out var name) ? name : "fma";
+
+    /// <summary>Whether <paramref name="backend"/> emits fma() rather than mad().</summary>
+    public static bool EmitsFma(CLBackend backend) => Instruction(backend) == "fma";
 
     /// <summary>
     /// True when the OpenCL device reports CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG (fused multiply-add in hardware);
@@ -80,7 +83,7 @@ public static class MulAdd
         var c = codeGenerator.Load(call[2]);
         var target = codeGenerator.Allocate(value);
         using var statement = codeGenerator.BeginStatement(target);
-        statement.AppendCommand(EmitsFma(backend) ? "fma" : "mad");
+        statement.AppendCommand(Instruction(backend));
         statement.BeginArguments();
         statement.AppendArgument(a);
         statement.AppendArgument(b);
