@@ -1,5 +1,5 @@
 using System.Globalization;
-using IlgpuStyle.Cli.Bench;
+using IlgpuStyle.Bench;
 using IlgpuStyle.Kernels;
 
 namespace IlgpuStyle.TorchBaseline;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using IlgpuStyle.Cli.Bench;
-using IlgpuStyle.Cli.Stylize;
+using IlgpuStyle.Bench;
+using IlgpuStyle.Stylize;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
@@ -83,7 +83,7 @@ public static class Program
     private static BaselineReport Run(Gpu gpu, BenchWeights weights, IReadOnlyList<int> sizes, int runs, int warmup, int history,
         bool layers, bool iteration, bool check, bool quiet)
     {
-        var o = IterationProblem.Options(history);
+        var o = IterationProblem.Loss;
         using var torchNet = new TorchVgg19(weights.Weights);
         var torchTimes = new TorchTimings(runs, warmup);
         void Progress(string what)
@@ -135,7 +135,7 @@ public static class Program
     }
 
     /// <summary>Both losses at the same random image: the three terms, the total and the gradient.</summary>
-    private static LossCheck CheckLoss(Gpu gpu, BenchWeights weights, TorchVgg19 torchNet, StylizeOptions o, int size)
+    private static LossCheck CheckLoss(Gpu gpu, BenchWeights weights, TorchVgg19 torchNet, LossSettings o, int size)
     {
         var contentImage = IterationProblem.RandomImage(size, IterationProblem.ContentSeed).Data;
         var styleImage = IterationProblem.RandomImage(size, IterationProblem.StyleSeed).Data;
@@ -144,7 +144,7 @@ public static class Program
 
         LossValues ours;
         float[] oursGradient;
-        using (var network = new Vgg19(gpu, weights.Weights, o.Pooling, IterationProblem.Layers(o)))
+        using (var network = new Vgg19(gpu, weights.Weights, IterationProblem.Pooling, o.Layers))
         using (var content = gpu.FromHost(shape, contentImage))
         using (var style = gpu.FromHost(shape, styleImage))
         using (var loss = new GatysLoss(network, content, [(style, 1f)], o))

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using IlgpuStyle.Cli.Bench;
-using IlgpuStyle.Cli.Stylize;
+using IlgpuStyle.Bench;
+using IlgpuStyle.Stylize;
+using IlgpuStyle.TorchReference;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -52,6 +52,21 @@ public sealed class Vgg19 : IDisposable
     /// <summary>The deepest layer this instance can compute.</summary>
     public string DeepestLayer { get; }
 
+    /// <summary>Whether <paramref name="layer"/> is within <see cref="DeepestLayer"/> (an unknown name throws).</summary>
+    public bool Computes(string layer) => LayerIndex(layer) <= LayerIndex(DeepestLayer);
+
+    /// <summary>
+    /// The smallest image side the network accepts up to <paramref name="layer"/>: every 2×2 pooling before it
+    /// needs an input at least 2 pixels wide, so k poolings need 2^k pixels.
+    /// </summary>
+    public static int MinimumSide(string layer)
+    {
+        int index = LayerIndex(layer);
+        // pool_k itself and every layer after it need an input image of 2^k pixels (pool_k's input is then ≥ 2).
+        int pools = LayerNames.Take(index + 1).Count(n => n.StartsWith("pool", StringComparison.Ordinal));
+        return 1 << pools;
+    }
+
     /// <summary>RGB 0..1 → network input, as a channel affine map.</summary>
     public ChannelAffine.Coefficients Input { get; }
 

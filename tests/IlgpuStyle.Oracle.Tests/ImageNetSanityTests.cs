@@ -1,4 +1,4 @@
-using IlgpuStyle.Cli.Imaging;
+using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Tests;
 using IlgpuStyle.TorchReference;

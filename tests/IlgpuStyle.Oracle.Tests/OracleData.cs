@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using IlgpuStyle.Cli.Imaging;
+using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Tests;
 using IlgpuStyle.TorchReference;

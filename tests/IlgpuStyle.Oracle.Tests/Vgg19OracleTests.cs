@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IlgpuStyle.Autodiff;
-using IlgpuStyle.Cli.Imaging;
-using IlgpuStyle.Cli.Stylize;
+using IlgpuStyle.Stylize.Imaging;
+using IlgpuStyle.Stylize;
 using IlgpuStyle.Network;
 using IlgpuStyle.Tests;
 using IlgpuStyle.TorchReference;
@@ -57,7 +57,7 @@ public class Vgg19OracleTests(OracleData data, ITestOutputHelper log)
         var (w, h) = SizeFor(device);
         var (a, b) = (data.Image(ImageA, w, h), data.Image(ImageB, w, h));
         var x = Mix(a, b);
-        var o = new StylizeOptions { ContentPath = ImageA, StylePaths = [ImageB], OutputPath = "unused.png", TvWeight = 0 };
+        var o = new LossSettings { TvWeight = 0 };
         var expected = TorchGatys(data.Torch, "float32", x, a, b, o);
         var exact = TorchGatys(data.Torch64, "float64", x, a, b, o);
 
@@ -95,7 +95,7 @@ public class Vgg19OracleTests(OracleData data, ITestOutputHelper log)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
-    private TorchLossResult TorchGatys(TorchVgg19 net, string precision, RgbImage x, RgbImage a, RgbImage b, StylizeOptions o) =>
+    private TorchLossResult TorchGatys(TorchVgg19 net, string precision, RgbImage x, RgbImage a, RgbImage b, LossSettings o) =>
         data.TorchResult($"gatys {precision} {x.Width}x{x.Height}", () =>
         {
             var sw = Stopwatch.StartNew();

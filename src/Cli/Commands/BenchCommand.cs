@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using IlgpuStyle.Cli.Bench;
+using IlgpuStyle.Bench;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network.Weights;
 
@@ -71,64 +71,35 @@ public static class BenchCommand
             "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory) and whole style-transfer iterations.");
         foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels, iterationSizes, noIteration, noKernels, history, weights })
             command.Options.Add(o);
-        command.SetAction(parseResult =>
+        command.SetAction(parseResult => CliErrors.Run(() =>
         {
             int s = parseResult.GetValue(size), r = parseResult.GetValue(runs), wu = parseResult.GetValue(warmup);
             if (s < 1 || r < 1 || wu < 0)
-            {
-                Console.Error.WriteLine("bench: --size and --runs must be ≥ 1 and --warmup ≥ 0.");
-                return 2;
-            }
+                throw new UsageException("bench --size and --runs must be ≥ 1 and --warmup ≥ 0.");
             bool runKernels = !parseResult.GetValue(noKernels), runIteration = !parseResult.GetValue(noIteration);
             var sizes = new List<int>();
             foreach (var text in (parseResult.GetValue(iterationSizes) ?? [])
                          .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
             {
                 if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int side) || side < 16)
-                {
-                    Console.Error.WriteLine($"bench: --iteration-sizes: '{text}' is not a size ≥ 16.");
-                    return 2;
-                }
+                    throw new UsageException($"bench --iteration-sizes: '{text}' is not a size ≥ 16.");
                 sizes.Add(side);
             }
             if (runIteration && sizes.Count == 0)
-            {
-                Console.Error.WriteLine("bench: --iteration-sizes is empty (use --no-iteration to skip the whole-iteration bench).");
-                return 2;
-            }
+                throw new UsageException("bench --iteration-sizes is empty (use --no-iteration to skip the whole-iteration bench).");
             if (parseResult.GetValue(history) < 1)
-            {
-                Console.Error.WriteLine("bench: --lbfgs-history must be ≥ 1.");
-                return 2;
-            }
+                throw new UsageException("bench --lbfgs-history must be ≥ 1.");
             if (!runKernels && !runIteration)
-            {
-                Console.Error.WriteLine("bench: --no-kernels and --no-iteration leave nothing to do.");
-                return 2;
-            }
+                throw new UsageException("bench --no-kernels and --no-iteration leave nothing to do.");
             var names = parseResult.GetValue(layers)?
                 .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 .ToHashSet();
             var known = Vgg19Shapes.Convolutions(s).Select(c => c.Name).Concat(Vgg19Shapes.StyleLayers(s).Select(g => g.Name)).ToHashSet();
             var unknown = names?.Where(n => !known.Contains(n)).ToList();
             if (unknown is { Count: > 0 })
-            {
-                Console.Error.WriteLine($"bench: unknown layer(s) {string.Join(", ", unknown)}; known: {string.Join(", ", known)}.");
-                return 2;
-            }
+                throw new UsageException($"bench --layers: unknown layer(s) {string.Join(", ", unknown)}; known: {string.Join(", ", known)}.");
 
-            Gpu gpu;
-            string why;
-            try
-            {
-                gpu = DeviceCatalog.Open(parseResult.GetValue(device) ?? "auto", out why);
-            }
-            catch (DeviceSelectionException e)
-            {
-                Console.Error.WriteLine($"bench: {e.Message}");
-                return 2;
-            }
-            using (gpu)
+            using (var gpu = DeviceCatalog.Open(parseResult.GetValue(device) ?? "auto", out var why))
             {
                 bool asJson = parseResult.GetValue(json);
                 if (!asJson) Console.WriteLine(why);
@@ -142,16 +113,7 @@ public static class BenchCommand
                 IterationBenchReport? iterationReport = null;
                 if (runIteration)
                 {
-                    BenchWeights benchWeights;
-                    try
-                    {
-                        benchWeights = BenchWeights.Resolve(parseResult.GetValue(weights));
-                    }
-                    catch (Exception e) when (e is WeightsNotFoundException or WeightsFormatException)
-                    {
-                        Console.Error.WriteLine($"bench: {e.Message}");
-                        return 2;
-                    }
+                    var benchWeights = BenchWeights.Resolve(parseResult.GetValue(weights));
                     var options = new IterationBench.Options(sizes, r, wu, parseResult.GetValue(history));
                     try
                     {
@@ -159,7 +121,8 @@ public static class BenchCommand
                     }
                     catch (IterationBenchException e)
                     {
-                        Console.Error.WriteLine($"bench: {e.Message}");
+                        // Not the user's input: the measurement itself failed (exit 1), said in one line.
+                        Console.Error.WriteLine($"error: {e.Message}");
                         return 1;
                     }
                     if (!asJson) PrintIterations(iterationReport);
@@ -167,7 +130,7 @@ public static class BenchCommand
                 if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(kernelReport, iterationReport), JsonOptions));
             }
             return 0;
-        });
+        }));
         return command;
     }
 

@@ -1,18 +1,20 @@
-using IlgpuStyle.Cli.Imaging;
-using IlgpuStyle.Cli.Stylize;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
+using IlgpuStyle.Stylize;
+using IlgpuStyle.Stylize.Imaging;
 
 namespace IlgpuStyle.Cli.Commands;
 
 /// <summary>
-/// Turns the errors a user can cause into one line on stderr and an exit code:
-/// 2 = bad input (image, option, layer name, weights), 3 = device (unknown device, out of memory).
-/// Anything else is a bug and keeps its stack trace (exit code 1).
+/// The one error convention of every command: the errors a user can cause become one line on stderr
+/// (<c>error: …</c>) and an exit code — 2 = bad input (option, image, layer name, weights, a file that cannot be
+/// read or written), 3 = device (unknown device, out of memory). Anything else is a bug and keeps its stack trace
+/// (exit code 1).
 /// </summary>
 public static class CliErrors
 {
+    public const int Ok = 0;
     public const int BadInput = 2;
     public const int DeviceProblem = 3;
 
@@ -25,17 +27,21 @@ public static class CliErrors
         }
         catch (DeviceOutOfMemoryException e)
         {
-            err.WriteLine($"error: {e.Message} Try a smaller --size, fewer --scales, or --optimizer adam (less memory than L-BFGS).");
+            Console.Out.Flush();
+            err.WriteLine($"error: {OneLine(e.Message)} Try a smaller --size, fewer --scales, or --optimizer adam (less memory than L-BFGS).");
             return DeviceProblem;
         }
         catch (DeviceSelectionException e)
         {
-            err.WriteLine($"error: {e.Message}");
+            Console.Out.Flush();
+            err.WriteLine($"error: {OneLine(e.Message)}");
             return DeviceProblem;
         }
-        catch (Exception e) when (e is ImageLoadException or ImageWriteException or StylizeUsageException or UnknownLayerException
-                                      or WeightsFormatException or WeightsNotFoundException or WeightsDownloadException)
+        catch (Exception e) when (e is UsageException or ImageLoadException or ImageWriteException or StylizeUsageException
+                                      or UnknownLayerException or WeightsFormatException or WeightsNotFoundException
+                                      or WeightsDownloadException or IOException or UnauthorizedAccessException)
         {
+            Console.Out.Flush();
             err.WriteLine($"error: {OneLine(e.Message)}");
             return BadInput;
         }
@@ -43,3 +49,6 @@ public static class CliErrors
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" ");
 }
+
+/// <summary>A bad option value or combination, found by a command before any work (exit code 2).</summary>
+public sealed class UsageException(string message) : Exception(message);

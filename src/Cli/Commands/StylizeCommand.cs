@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuStyle.Autodiff;
 using IlgpuStyle.Autodiff.Optimizers;
-using IlgpuStyle.Cli.Stylize;
+using IlgpuStyle.Stylize;
 
 namespace IlgpuStyle.Cli.Commands;
 
@@ -11,28 +11,28 @@ public static class StylizeCommand
 {
     public static Command Create()
     {
-        var d = new StylizeOptions { ContentPath = "", StylePaths = [], OutputPath = "" };
+        var d = new StylizeJob { ContentPath = "", StylePaths = [], OutputPath = "" };
         var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP).", Required = true };
         var style = new Option<string[]>("--style", "-s") { Description = "Style image(s).", Required = true, AllowMultipleArgumentsPerToken = true };
         var blend = new Option<float[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1).", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output", "-o") { Description = "Output image (.png or .jpg), written atomically.", DefaultValueFactory = _ => "out.png" };
-        var size = new Option<int>("--size") { Description = "Long side of the output in pixels.", DefaultValueFactory = _ => d.Size };
-        var styleScale = new Option<float>("--style-scale") { Description = "Style images' size relative to the content's.", DefaultValueFactory = _ => d.StyleScale };
-        var scales = new Option<int>("--scales") { Description = "Coarse-to-fine sizes: size/2^(N-1) … size.", DefaultValueFactory = _ => d.Scales };
-        var iterations = new Option<int>("--iterations", "--num-iterations") { Description = "Optimizer iterations per scale.", DefaultValueFactory = _ => d.Iterations };
-        var contentLayers = new Option<string>("--content-layers") { Description = "Comma-separated content layers.", DefaultValueFactory = _ => string.Join(",", d.ContentLayers) };
-        var styleLayers = new Option<string>("--style-layers") { Description = "Comma-separated style layers.", DefaultValueFactory = _ => string.Join(",", d.StyleLayers) };
-        var contentWeight = new Option<float>("--content-weight") { Description = "α, weight of the content loss.", DefaultValueFactory = _ => d.ContentWeight };
-        var styleWeight = new Option<float>("--style-weight") { Description = "β, weight of the style loss.", DefaultValueFactory = _ => d.StyleWeight };
-        var tvWeight = new Option<float>("--tv-weight") { Description = "γ, weight of the total-variation loss.", DefaultValueFactory = _ => d.TvWeight };
+        var size = new Option<int>("--size") { Description = "Long side of the output in pixels.", DefaultValueFactory = _ => d.Run.Size };
+        var styleScale = new Option<float>("--style-scale") { Description = "Style images' size relative to the content's.", DefaultValueFactory = _ => d.Run.StyleScale };
+        var scales = new Option<int>("--scales") { Description = "Coarse-to-fine sizes: size/2^(N-1) … size.", DefaultValueFactory = _ => d.Run.Scales };
+        var iterations = new Option<int>("--iterations", "--num-iterations") { Description = "Optimizer iterations per scale.", DefaultValueFactory = _ => d.Run.Iterations };
+        var contentLayers = new Option<string>("--content-layers") { Description = "Comma-separated content layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.ContentLayers) };
+        var styleLayers = new Option<string>("--style-layers") { Description = "Comma-separated style layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.StyleLayers) };
+        var contentWeight = new Option<float>("--content-weight") { Description = "α, weight of the content loss.", DefaultValueFactory = _ => d.Loss.ContentWeight };
+        var styleWeight = new Option<float>("--style-weight") { Description = "β, weight of the style loss.", DefaultValueFactory = _ => d.Loss.StyleWeight };
+        var tvWeight = new Option<float>("--tv-weight") { Description = "γ, weight of the total-variation loss.", DefaultValueFactory = _ => d.Loss.TvWeight };
         var optimizer = new Option<string>("--optimizer") { Description = "lbfgs or adam.", DefaultValueFactory = _ => "lbfgs" };
         optimizer.AcceptOnlyFromAmong("lbfgs", "adam");
-        var history = new Option<int>("--lbfgs-history") { Description = "L-BFGS history size.", DefaultValueFactory = _ => d.LbfgsHistory };
+        var history = new Option<int>("--lbfgs-history") { Description = "L-BFGS history size.", DefaultValueFactory = _ => d.Run.LbfgsHistory };
         var lineSearch = new Option<string>("--line-search") { Description = "L-BFGS line search: wolfe (strong Wolfe; never increases the loss) or none (fixed step, as jcjohnson).", DefaultValueFactory = _ => "wolfe" };
         lineSearch.AcceptOnlyFromAmong("none", "wolfe");
         var learningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate (default 0.02) or L-BFGS step (default 1)." };
         var init = new Option<string>("--init") { Description = "content, noise, style, or an image file.", DefaultValueFactory = _ => d.Init };
-        var seed = new Option<int>("--seed") { Description = "Random seed (noise init). Same seed and device give the same output bytes.", DefaultValueFactory = _ => d.Seed };
+        var seed = new Option<int>("--seed") { Description = "Random seed (noise init). Same seed and device give the same output bytes.", DefaultValueFactory = _ => d.Run.Seed };
         var pooling = new Option<string>("--pooling") { Description = "max or avg.", DefaultValueFactory = _ => "max" };
         pooling.AcceptOnlyFromAmong("max", "avg");
         var originalColors = new Option<bool>("--original-colors") { Description = "Keep the content's colours (transfer luminance only)." };
@@ -51,36 +51,43 @@ public static class StylizeCommand
 
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            var options = new StylizeOptions
+            var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
                 StylePaths = parse.GetValue(style)!,
                 StyleBlend = parse.GetValue(blend) is { Length: > 0 } b ? b : null,
                 OutputPath = parse.GetValue(output)!,
-                Size = parse.GetValue(size),
-                StyleScale = parse.GetValue(styleScale),
-                Scales = parse.GetValue(scales),
-                Iterations = parse.GetValue(iterations),
-                ContentLayers = Layers(parse.GetValue(contentLayers)!),
-                StyleLayers = Layers(parse.GetValue(styleLayers)!),
-                ContentWeight = parse.GetValue(contentWeight),
-                StyleWeight = parse.GetValue(styleWeight),
-                TvWeight = parse.GetValue(tvWeight),
-                Optimizer = parse.GetValue(optimizer) == "adam" ? OptimizerKind.Adam : OptimizerKind.Lbfgs,
-                LbfgsHistory = parse.GetValue(history),
-                LineSearch = parse.GetValue(lineSearch) == "wolfe" ? LineSearch.StrongWolfe : LineSearch.None,
-                LearningRate = parse.GetValue(learningRate),
                 Init = parse.GetValue(init)!,
-                Seed = parse.GetValue(seed),
                 Pooling = parse.GetValue(pooling) == "avg" ? PoolingKind.Avg : PoolingKind.Max,
-                OriginalColors = parse.GetValue(originalColors),
-                SaveEvery = parse.GetValue(saveEvery),
                 Device = parse.GetValue(device)!,
                 WeightsPath = parse.GetValue(weights),
+                Loss = new LossSettings
+                {
+                    ContentLayers = Layers(parse.GetValue(contentLayers)!),
+                    StyleLayers = Layers(parse.GetValue(styleLayers)!),
+                    ContentWeight = parse.GetValue(contentWeight),
+                    StyleWeight = parse.GetValue(styleWeight),
+                    TvWeight = parse.GetValue(tvWeight),
+                },
+                Run = new RunSettings
+                {
+                    Size = parse.GetValue(size),
+                    StyleScale = parse.GetValue(styleScale),
+                    Scales = parse.GetValue(scales),
+                    Iterations = parse.GetValue(iterations),
+                    Optimizer = parse.GetValue(optimizer) == "adam" ? OptimizerKind.Adam : OptimizerKind.Lbfgs,
+                    LbfgsHistory = parse.GetValue(history),
+                    LineSearch = parse.GetValue(lineSearch) == "wolfe" ? LineSearch.StrongWolfe : LineSearch.None,
+                    LearningRate = parse.GetValue(learningRate),
+                    Seed = parse.GetValue(seed),
+                    OriginalColors = parse.GetValue(originalColors),
+                    SnapshotEvery = parse.GetValue(saveEvery),
+                },
             };
             using var observer = new ConsoleObserver(parse.GetValue(quiet), Math.Max(1, parse.GetValue(printEvery)), parse.GetValue(report));
-            new Stylizer(options, observer).Run();
-            return 0;
+            using var interrupt = new Interrupt(observer);
+            var done = job.Execute(observer, interrupt.Token);
+            return done.Result.Cancelled ? Interrupt.ExitCode : 0;
         }));
         return command;
     }

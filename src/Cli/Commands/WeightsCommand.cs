@@ -6,7 +6,7 @@ namespace IlgpuStyle.Cli.Commands;
 
 /// <summary>
 /// `ilgpu-style weights convert|info|download`: make, inspect and fetch VGG19 weights in IlgpuStyle's .ilgw format.
-/// Errors are one line on stderr ("error: …") and exit code 1.
+/// Errors follow <see cref="CliErrors"/>: one line on stderr, exit code 2.
 /// </summary>
 public static class WeightsCommand
 {
@@ -173,20 +173,7 @@ public static class WeightsCommand
     }
 
     /// <summary>Runs a command body; known failures become one line on stderr and exit code 1.</summary>
-    private static int Run(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception e) when (e is WeightsFormatException or WeightsNotFoundException or WeightsDownloadException
-                                      or IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            Console.Out.Flush();
-            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
-            return 1;
-        }
-    }
+    private static int Run(Func<int> body) => CliErrors.Run(body);
 
     private static string Name(StorageDType t) => t == StorageDType.F16 ? "f16" : "f32";
     private static string Dims(IReadOnlyList<int> d) => string.Join("×", d);

@@ -1,4 +1,4 @@
-using IlgpuStyle.Cli.Imaging;
+using IlgpuStyle.Stylize.Imaging;
 using SkiaSharp;
 using Xunit;
 using Xunit.Abstractions;

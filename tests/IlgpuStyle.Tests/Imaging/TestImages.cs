@@ -1,4 +1,4 @@
-using IlgpuStyle.Cli.Imaging;
+using IlgpuStyle.Stylize.Imaging;
 
 namespace IlgpuStyle.Tests.Imaging;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using IlgpuStyle.Cli.Imaging;
+using IlgpuStyle.Stylize.Imaging;
 using Xunit;
 using Xunit.Abstractions;
 

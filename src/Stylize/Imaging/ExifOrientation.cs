@@ -1,6 +1,6 @@
 using SkiaSharp;
 
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// Turns pixels as stored in the file into pixels as meant to be displayed, following the EXIF orientation tag

@@ -1,4 +1,4 @@
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// An RGB image on the host: planar float32, channel-major (all of R, then all of G, then all of B; each plane

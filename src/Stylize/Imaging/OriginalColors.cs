@@ -1,4 +1,4 @@
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// --original-colors: keep the content image's colours and take only the luminance from the stylized result

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using IlgpuStyle.Stylize;
 
-namespace IlgpuStyle.Cli.Stylize;
+namespace IlgpuStyle.Cli.Commands;
 
 /// <summary>
 /// Progress on stderr — a one-line bar redrawn in place when stderr is a terminal, plain lines every
@@ -40,14 +41,14 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
 
     public void Iteration(IterationReport r)
     {
-        report?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        report?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["scale"] = r.Scale,
             ["iteration"] = r.Iteration,
-            ["content_loss"] = r.Loss.Content,
-            ["style_loss"] = r.Loss.Style,
-            ["tv_loss"] = r.Loss.Tv,
-            ["total_loss"] = r.Loss.Total,
+            ["content_loss"] = Finite(r.Loss.Content),
+            ["style_loss"] = Finite(r.Loss.Style),
+            ["tv_loss"] = Finite(r.Loss.Tv),
+            ["total_loss"] = Finite(r.Loss.Total),
             ["seconds"] = Math.Round(r.ElapsedSeconds, 3),
         }));
         if (quiet) return;
@@ -72,21 +73,29 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         }
     }
 
-    public void Finished(StylizeResult result)
+    public void Finished(StylizeJobResult job)
     {
-        report?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        var result = job.Result;
+        var final = new Dictionary<string, object?>
         {
-            ["output"] = result.OutputPath,
-            ["device"] = result.Device,
+            ["output"] = job.OutputPath,
+            ["device"] = job.Device,
             ["width"] = result.Width,
             ["height"] = result.Height,
             ["seconds"] = Math.Round(result.Seconds, 3),
-            ["total_loss"] = result.FinalLoss.Total,
-        }));
+            ["total_loss"] = Finite(result.FinalLoss.Total),
+        };
+        if (result.Cancelled) final["interrupted"] = true;
+        report?.WriteLine(JsonSerializer.Serialize(final));
         if (quiet) return;
         EndBar();
-        err.WriteLine($"wrote {result.OutputPath} ({result.Width}×{result.Height}) in {Duration(result.Seconds)}");
+        err.WriteLine(result.Cancelled
+            ? $"interrupted: wrote the best image so far, {job.OutputPath} ({result.Width}×{result.Height}), after {Duration(result.Seconds)}"
+            : $"wrote {job.OutputPath} ({result.Width}×{result.Height}) in {Duration(result.Seconds)}");
     }
+
+    /// <summary>JSON has no NaN or infinity: a non-finite loss is written as null.</summary>
+    private static object? Finite(float v) => float.IsFinite(v) ? v : null;
 
     private void EndBar()
     {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// Reads JPEG, PNG and WebP files into <see cref="RgbImage"/> (values k/255, so an 8-bit PNG round-trips

@@ -1,4 +1,4 @@
-namespace IlgpuStyle.Cli.Bench;
+namespace IlgpuStyle.Bench;
 
 /// <summary>One VGG19 3×3 convolution: <see cref="Cin"/>→<see cref="Cout"/> channels on a Size×Size map (stride 1, pad 1).</summary>
 public sealed record ConvLayerShape(string Name, int Cin, int Cout, int Size)

@@ -1,4 +1,4 @@
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// RGB ↔ YCbCr, BT.601 full range as used by JPEG/JFIF, all components in 0..1 (chroma centred on ½):

@@ -2,7 +2,7 @@ using IlgpuStyle.Autodiff;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 
-namespace IlgpuStyle.Cli.Stylize;
+namespace IlgpuStyle.Stylize;
 
 /// <summary>Loss values of one evaluation, read back to the host.</summary>
 public readonly record struct LossValues(float Content, float Style, float Tv, float Total);
@@ -28,11 +28,11 @@ public sealed class GatysLoss : IDisposable
     private readonly string[] layers;
 
     public GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
-        StylizeOptions o)
+        LossSettings o)
     {
         this.network = network;
         tape = new Tape(network.Gpu);
-        layers = o.ContentLayers.Concat(o.StyleLayers).Distinct().ToArray();
+        layers = o.Layers.ToArray();
         var targets = new Dictionary<string, Tensor>();
         try
         {

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using IlgpuStyle.Autodiff.Optimizers;
-using IlgpuStyle.Cli.Stylize;
+using IlgpuStyle.Stylize;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 
-namespace IlgpuStyle.Cli.Bench;
+namespace IlgpuStyle.Bench;
 
 /// <summary>
 /// Whole-iteration timings at one image size. An iteration is one L-BFGS iteration with the fixed step: the
@@ -73,15 +73,14 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
         gpu.ResetPeak();
         long liveBefore = gpu.LiveBytes;
 
-        var o = IterationProblem.Options(options.LbfgsHistory);
-        using var network = new Vgg19(gpu, weights.Weights, o.Pooling, IterationProblem.Layers(o));
+        using var network = new Vgg19(gpu, weights.Weights, IterationProblem.Pooling, IterationProblem.Loss.Layers);
         using var content = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(size, IterationProblem.ContentSeed));
         GatysLoss loss;
         using (var style = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(size, IterationProblem.StyleSeed)))
-            loss = new GatysLoss(network, content, [(style, 1f)], o);
+            loss = new GatysLoss(network, content, [(style, 1f)], IterationProblem.Loss);
         using (loss)
         using (var x = gpu.Allocate(content.Shape))
-        using (var lbfgs = new Lbfgs(gpu, x.Shape, o.LbfgsHistory, o.EffectiveLearningRate, LineSearch.None,
+        using (var lbfgs = new Lbfgs(gpu, x.Shape, options.LbfgsHistory, IterationProblem.LearningRate, LineSearch.None,
                    toleranceGradient: -1, toleranceChange: -1))
         {
             x.CopyFrom(content); // stylize's default init

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IlgpuStyle.Kernels;
 
-namespace IlgpuStyle.Cli.Bench;
+namespace IlgpuStyle.Bench;
 
 /// <summary>
 /// Median wall time of one kernel call and the rate it implies. <see cref="CpuMs"/> is this process's CPU time per

@@ -1,8 +1,7 @@
-using IlgpuStyle.Cli.Stylize;
-using IlgpuStyle.TorchReference;
+using IlgpuStyle.Stylize;
 using static TorchSharp.torch;
 
-namespace IlgpuStyle.TorchBaseline;
+namespace IlgpuStyle.TorchReference;
 
 /// <summary>
 /// <see cref="GatysLoss"/>'s objective in libtorch, term by term the same formulas:
@@ -21,10 +20,10 @@ public sealed class TorchGatysLoss : IDisposable
     private readonly List<(string Layer, Tensor Target, double Weight)> style = new();
     private readonly double tvWeight;
 
-    public TorchGatysLoss(TorchVgg19 network, Tensor contentImage, Tensor styleImage, StylizeOptions o)
+    public TorchGatysLoss(TorchVgg19 network, Tensor contentImage, Tensor styleImage, LossSettings o)
     {
         this.network = network;
-        layers = o.ContentLayers.Concat(o.StyleLayers).Distinct().ToArray();
+        layers = o.Layers.ToArray();
         using (no_grad())
         using (var scope = NewDisposeScope())
         {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// Writes <see cref="RgbImage"/> as PNG or JPEG (chosen by extension: .png, .jpg, .jpeg).

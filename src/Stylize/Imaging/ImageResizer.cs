@@ -1,4 +1,4 @@
-namespace IlgpuStyle.Cli.Imaging;
+namespace IlgpuStyle.Stylize.Imaging;
 
 /// <summary>
 /// High-quality resizing on the host, in float32: separable convolution with the Catmull-Rom cubic

@@ -1,6 +1,6 @@
 using IlgpuStyle.Network.Weights;
 
-namespace IlgpuStyle.Cli.Bench;
+namespace IlgpuStyle.Bench;
 
 /// <summary>The VGG19 weights a benchmark runs with, and a line saying which they are.</summary>
 public sealed record BenchWeights(VggWeights Weights, string Description, bool IsReal)

@@ -1,7 +1,7 @@
-using IlgpuStyle.Cli.Imaging;
+using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Kernels;
 
-namespace IlgpuStyle.Cli.Stylize;
+namespace IlgpuStyle.Stylize;
 
 /// <summary>RgbImage (planar RGB, 0..1) ↔ device tensor 1×3×H×W: the layouts are the same.</summary>
 public static class ImageTensors

@@ -1,0 +1,102 @@
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Autodiff;
+using IlgpuStyle.Network;
+using IlgpuStyle.Network.Weights;
+using IlgpuStyle.Stylize;
+using IlgpuStyle.Stylize.Imaging;
+
+namespace IlgpuStyle.Cli.Commands;
+
+/// <summary>
+/// One `stylize` command line: the files, the device and weights to use, and the library's settings. <see cref="Run"/>
+/// loads the files, opens the device, runs <see cref="Stylizer"/> and writes the output atomically (also when the run
+/// is cancelled: the best image so far).
+/// </summary>
+public sealed record StylizeJob
+{
+    public required string ContentPath { get; init; }
+    public required IReadOnlyList<string> StylePaths { get; init; }
+    /// <summary>Weights of the styles' Gram targets (normalized to sum 1); null = equal.</summary>
+    public IReadOnlyList<float>? StyleBlend { get; init; }
+    public required string OutputPath { get; init; }
+    /// <summary>"content", "noise", "style" or an image path.</summary>
+    public string Init { get; init; } = "content";
+    public PoolingKind Pooling { get; init; } = PoolingKind.Max;
+    public string Device { get; init; } = "auto";
+    public string? WeightsPath { get; init; }
+    public LossSettings Loss { get; init; } = new();
+    public RunSettings Run { get; init; } = new();
+
+    /// <summary>Option checks that need no file or device; throw <see cref="StylizeUsageException"/>.</summary>
+    public void Validate()
+    {
+        if (StylePaths.Count == 0) throw new StylizeUsageException("at least one --style image is required.");
+        if (StyleBlend is { } blend)
+        {
+            if (blend.Count != StylePaths.Count)
+                throw new StylizeUsageException($"--style-blend has {blend.Count} values for {StylePaths.Count} style images.");
+            if (blend.Any(v => v < 0 || !float.IsFinite(v)) || blend.Sum() <= 0)
+                throw new StylizeUsageException("--style-blend values must be ≥ 0 and not all 0.");
+        }
+        Loss.Validate();
+        Run.Validate();
+        var ext = Path.GetExtension(OutputPath).ToLowerInvariant();
+        if (ext is not (".png" or ".jpg" or ".jpeg"))
+            throw new StylizeUsageException($"--output '{OutputPath}': use a .png, .jpg or .jpeg file name.");
+    }
+
+    public StylizeJobResult Execute(ConsoleObserver observer, CancellationToken cancel)
+    {
+        Validate();
+        // Inputs first: a bad image or layer name fails before any device work.
+        var content = ImageLoader.Load(ContentPath);
+        var styles = StylePaths.Select((p, i) => new StyleImage(ImageLoader.Load(p), StyleBlend?[i] ?? 1f)).ToList();
+        var run = Init switch
+        {
+            "content" => Run with { Init = InitKind.Content },
+            "noise" => Run with { Init = InitKind.Noise },
+            "style" => Run with { Init = InitKind.Style },
+            _ => Run with { Init = InitKind.Image, InitImage = ImageLoader.Load(Init) },
+        };
+        var weightsPath = WeightsLocator.Find(WeightsPath);
+        var weights = VggWeights.Load(weightsPath);
+
+        using var gpu = DeviceCatalog.Open(Device, out var why);
+        observer.Message(why);
+        observer.Message($"weights: {weightsPath} ({weights.Preprocessing})");
+        using var network = new Vgg19(gpu, weights, Pooling, Loss.Layers);
+        var snapshots = new SnapshotWriter(OutputPath, run.Scales);
+        var result = Stylizer.Run(network, content, styles, Loss, run, new Observers(observer, snapshots), cancel);
+        ImageWriter.Save(result.Image, OutputPath);
+        var done = new StylizeJobResult(OutputPath, gpu.Info.ToString(), result, snapshots.Written);
+        observer.Finished(done);
+        return done;
+    }
+
+    /// <summary>Writes --save-every images as out_s&lt;scale&gt;_&lt;iteration&gt;.png beside the output.</summary>
+    private sealed class SnapshotWriter(string output, int scales) : IStylizeObserver
+    {
+        public List<string> Written { get; } = new();
+
+        public void Snapshot(IterationReport report, RgbImage image)
+        {
+            var dir = Path.GetDirectoryName(output);
+            var name = Path.GetFileNameWithoutExtension(output);
+            var ext = Path.GetExtension(output);
+            var file = scales > 1 ? $"{name}_s{report.Scale}_{report.Iteration:D4}{ext}" : $"{name}_{report.Iteration:D4}{ext}";
+            var path = string.IsNullOrEmpty(dir) ? file : Path.Combine(dir, file);
+            ImageWriter.Save(image, path);
+            Written.Add(path);
+        }
+    }
+
+    private sealed class Observers(ConsoleObserver console, SnapshotWriter snapshots) : IStylizeObserver
+    {
+        public void Message(string text) => console.Message(text);
+        public void Iteration(IterationReport report) => console.Iteration(report);
+        public void Snapshot(IterationReport report, RgbImage image) => snapshots.Snapshot(report, image);
+    }
+}
+
+/// <summary>What a `stylize` run wrote.</summary>
+public sealed record StylizeJobResult(string OutputPath, string Device, StylizeResult Result, IReadOnlyList<string> Intermediates);

@@ -1,0 +1,30 @@
+using IlgpuStyle.Network;
+
+namespace IlgpuStyle.Stylize;
+
+/// <summary>
+/// What the Gatys objective measures (<see cref="GatysLoss"/>): which VGG19 layers carry content and style, and the
+/// weights α (content), β (style), γ (total variation). Defaults are the CLI's.
+/// </summary>
+public sealed record LossSettings
+{
+    public IReadOnlyList<string> ContentLayers { get; init; } = ["relu4_2"];
+    public IReadOnlyList<string> StyleLayers { get; init; } = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
+    public float ContentWeight { get; init; } = 5f;
+    public float StyleWeight { get; init; } = 100f;
+    public float TvWeight { get; init; } = 1f;
+
+    /// <summary>Every layer the loss reads (content first, then style, each once): what the network must compute.</summary>
+    public IReadOnlyList<string> Layers => ContentLayers.Concat(StyleLayers).Distinct().ToArray();
+
+    /// <summary>Checks that need no file or device; throws <see cref="StylizeUsageException"/> or <see cref="UnknownLayerException"/>.</summary>
+    public void Validate()
+    {
+        if (ContentLayers.Count == 0 || StyleLayers.Count == 0)
+            throw new StylizeUsageException("--content-layers and --style-layers must name at least one layer each.");
+        foreach (var layer in Layers) Vgg19.LayerIndex(layer);
+        foreach (var (name, value) in new[] { ("--content-weight", ContentWeight), ("--style-weight", StyleWeight), ("--tv-weight", TvWeight) })
+            if (!float.IsFinite(value) || value < 0)
+                throw new StylizeUsageException($"{name} {value} must be a finite number ≥ 0.");
+    }
+}

@@ -1,0 +1,66 @@
+using IlgpuStyle.Autodiff.Optimizers;
+using IlgpuStyle.Stylize.Imaging;
+
+namespace IlgpuStyle.Stylize;
+
+public enum OptimizerKind { Lbfgs, Adam }
+
+/// <summary>Where the optimization starts: the content image, noise from the seed, the first style image, or an image.</summary>
+public enum InitKind { Content, Noise, Style, Image }
+
+/// <summary>How a stylization runs (<see cref="Stylizer"/>): sizes, scales, optimizer, start. Defaults are the CLI's.</summary>
+public sealed record RunSettings
+{
+    /// <summary>Long side of the output, in pixels.</summary>
+    public int Size { get; init; } = 512;
+    /// <summary>Number of sizes, coarse to fine: Size / 2^(Scales−1) … Size.</summary>
+    public int Scales { get; init; } = 3;
+    /// <summary>Optimizer iterations at each scale.</summary>
+    public int Iterations { get; init; } = 200;
+    /// <summary>Style images' long side relative to the content's at each scale.</summary>
+    public float StyleScale { get; init; } = 1f;
+
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Lbfgs;
+    public int LbfgsHistory { get; init; } = 100;
+    public LineSearch LineSearch { get; init; } = LineSearch.StrongWolfe;
+    /// <summary>Step size: L-BFGS's fixed step (1 by default) or Adam's learning rate (0.02 by default).</summary>
+    public float? LearningRate { get; init; }
+
+    public InitKind Init { get; init; } = InitKind.Content;
+    /// <summary>The start image when <see cref="Init"/> is <see cref="InitKind.Image"/> (resized to each scale).</summary>
+    public RgbImage? InitImage { get; init; }
+    public int Seed { get; init; }
+    /// <summary>Keep the content's colours: luminance from the result, chroma from the content.</summary>
+    public bool OriginalColors { get; init; }
+
+    /// <summary>Hand the observer a snapshot of the image every K iterations (0 = never).</summary>
+    public int SnapshotEvery { get; init; }
+
+    public float EffectiveLearningRate => LearningRate ?? (Optimizer == OptimizerKind.Adam ? 0.02f : 1f);
+
+    /// <summary>Long side of scale <paramref name="scale"/> (1-based): Size / 2^(Scales − scale), at least 16.</summary>
+    public int LongSide(int scale) => Math.Max(16, (int)Math.Round(Size / Math.Pow(2, Scales - scale)));
+
+    /// <summary>Checks that need no file or device; throws <see cref="StylizeUsageException"/>.</summary>
+    public void Validate()
+    {
+        if (Size < 16) throw new StylizeUsageException($"--size {Size} is too small (at least 16).");
+        if (Scales < 1) throw new StylizeUsageException("--scales must be at least 1.");
+        if (Size / Math.Pow(2, Scales - 1) < 16)
+            throw new StylizeUsageException($"--scales {Scales} makes the first scale smaller than 16 px at --size {Size}.");
+        if (Iterations < 1) throw new StylizeUsageException("--iterations must be at least 1.");
+        if (!(StyleScale > 0) || !float.IsFinite(StyleScale)) throw new StylizeUsageException("--style-scale must be a finite number > 0.");
+        if (LbfgsHistory < 1) throw new StylizeUsageException("--lbfgs-history must be at least 1.");
+        if (LearningRate is { } lr && (!float.IsFinite(lr) || lr <= 0))
+            throw new StylizeUsageException($"--learning-rate {lr} must be a finite number > 0.");
+        if (Init == InitKind.Image && InitImage is null)
+            throw new StylizeUsageException("--init: an image is required for InitKind.Image.");
+        if (SnapshotEvery < 0) throw new StylizeUsageException("--save-every must be ≥ 0.");
+    }
+}
+
+/// <summary>A style image and the weight of its Gram targets in the blend (weights are normalized to sum 1).</summary>
+public sealed record StyleImage(RgbImage Image, float Weight = 1f);
+
+/// <summary>A bad combination of options.</summary>
+public sealed class StylizeUsageException(string message) : Exception(message);

@@ -1,0 +1,32 @@
+using IlgpuStyle.Stylize.Imaging;
+
+namespace IlgpuStyle.Stylize;
+
+/// <summary>One optimizer iteration (0 = the initial image), as reported to observers and the JSON report.</summary>
+public sealed record IterationReport(
+    int Scale, int Scales, int Width, int Height, int Iteration, int Iterations, LossValues Loss,
+    double SecondsPerIteration, double ElapsedSeconds);
+
+/// <summary>
+/// What a run reports while it works (the CLI's progress bar, JSON report and --save-every files implement it).
+/// Every member has an empty default: implement only what you need.
+/// </summary>
+public interface IStylizeObserver
+{
+    void Message(string text) { }
+    void Iteration(IterationReport report) { }
+    /// <summary>Every <see cref="RunSettings.SnapshotEvery"/> iterations: the current image, as the result would be.</summary>
+    void Snapshot(IterationReport report, RgbImage image) { }
+}
+
+/// <summary>
+/// The outcome of <see cref="Stylizer.Run"/>: the image (at the last scale reached), the final loss values, the
+/// time, whether the run was cancelled (then the image is the best iterate of the scale it stopped in), and every
+/// iteration report.
+/// </summary>
+public sealed record StylizeResult(RgbImage Image, LossValues FinalLoss, double Seconds, bool Cancelled,
+    IReadOnlyList<IterationReport> Iterations)
+{
+    public int Width => Image.Width;
+    public int Height => Image.Height;
+}

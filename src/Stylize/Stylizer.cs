@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using IlgpuStyle.Autodiff.Optimizers;
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Network;
+using IlgpuStyle.Stylize.Imaging;
+
+namespace IlgpuStyle.Stylize;
+
+/// <summary>
+/// The Gatys pipeline, coarse to fine, in memory: at each scale s = 1..N the content is resized so its long side is
+/// Size / 2^(N−s), the style images to that times StyleScale; the image starts from the chosen init (first scale)
+/// or the previous scale's best result upscaled, and the optimizer runs Iterations steps of <see cref="GatysLoss"/>.
+/// The result of a scale is its best iterate by total loss. Files, devices and weights are the caller's: this
+/// takes an open network (on its <see cref="Gpu"/>) and images, and returns an image.
+/// <para>Cancelling <paramref name="cancel"/> stops at the next evaluation or iteration; the result is then the best
+/// iterate of the scale reached (<see cref="StylizeResult.Cancelled"/>), or the start image if none was evaluated.</para>
+/// </summary>
+public static class Stylizer
+{
+    public static StylizeResult Run(Vgg19 network, RgbImage content, IReadOnlyList<StyleImage> styles,
+        LossSettings loss, RunSettings run, IStylizeObserver? observer = null, CancellationToken cancel = default)
+    {
+        Validate(network, styles, loss, run);
+        observer ??= new NoObserver();
+        var gpu = network.Gpu;
+        var clock = Stopwatch.StartNew();
+        float weightSum = styles.Sum(s => s.Weight);
+        var reports = new List<IterationReport>();
+        RgbImage? previous = null;
+        LossValues last = default;
+        int firstScale = FirstScale(network, content, run, observer);
+        for (int scale = firstScale; scale <= run.Scales; scale++)
+        {
+            int longSide = run.LongSide(scale);
+            var contentS = ImageResizer.FitLongSide(content, longSide);
+            int w = contentS.Width, h = contentS.Height;
+            int styleSide = Math.Max(16, (int)Math.Round(longSide * run.StyleScale));
+            var init = previous is not null ? ImageResizer.Resize(previous, w, h)
+                : run.Init switch
+                {
+                    InitKind.Content => contentS,
+                    InitKind.Noise => ImageTensors.Noise(w, h, run.Seed),
+                    InitKind.Style => ImageResizer.Resize(styles[0].Image, w, h),
+                    _ => ImageResizer.Resize(run.InitImage!, w, h),
+                };
+            observer.Message($"scale {scale}/{run.Scales}: {w}×{h}, style long side {styleSide}");
+
+            GatysLoss objective;
+            using (var contentT = ImageTensors.ToDevice(gpu, contentS))
+            {
+                var styleTs = styles.Select(s => ImageTensors.ToDevice(gpu, ImageResizer.FitLongSide(s.Image, styleSide))).ToList();
+                try
+                {
+                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss);
+                }
+                finally
+                {
+                    foreach (var t in styleTs) t.Dispose();
+                }
+            }
+            using (objective)
+            using (var x = ImageTensors.ToDevice(gpu, init))
+            using (var best = gpu.Allocate(x.Shape))
+            using (var minimizer = CreateMinimizer(gpu, x.Shape, run))
+            {
+                float bestLoss = float.PositiveInfinity;
+                var scaleClock = Stopwatch.StartNew();
+                bool first = true;
+                void Report(IterationReport r)
+                {
+                    reports.Add(r);
+                    observer.Iteration(r);
+                }
+                float Objective(Tensor point, Tensor gradient)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    float l = objective.Evaluate(point, gradient);
+                    if (first)
+                    {
+                        // Iteration 0: the loss of the initial image, before any step.
+                        first = false;
+                        Report(new IterationReport(scale, run.Scales, w, h, 0, run.Iterations, objective.Last, 0,
+                            clock.Elapsed.TotalSeconds));
+                    }
+                    if (l < bestLoss)
+                    {
+                        bestLoss = l;
+                        best.CopyFrom(point);
+                    }
+                    return l;
+                }
+                void OnIteration(int k, float _)
+                {
+                    var r = new IterationReport(scale, run.Scales, w, h, k, run.Iterations, objective.Last,
+                        scaleClock.Elapsed.TotalSeconds / k, clock.Elapsed.TotalSeconds);
+                    Report(r);
+                    if (run.SnapshotEvery > 0 && k % run.SnapshotEvery == 0 && k < run.Iterations)
+                        observer.Snapshot(r, Finish(ImageTensors.ToHost(x), content, run));
+                    cancel.ThrowIfCancellationRequested();
+                }
+                bool cancelled = false;
+                try
+                {
+                    minimizer.Minimize(x, Objective, run.Iterations, OnIteration);
+                }
+                catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+                {
+                    cancelled = true;
+                }
+                if (float.IsPositiveInfinity(bestLoss)) best.CopyFrom(x);
+                previous = ImageTensors.ToHost(best);
+                last = objective.Last;
+                if (cancelled)
+                {
+                    observer.Message($"cancelled at scale {scale}/{run.Scales}: keeping the best image so far ({w}×{h})");
+                    return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, true, reports);
+                }
+            }
+        }
+        return new StylizeResult(Finish(previous!, content, run), last, clock.Elapsed.TotalSeconds, false, reports);
+    }
+
+    /// <summary>Checks that need no device work; throw <see cref="StylizeUsageException"/>.</summary>
+    public static void Validate(Vgg19 network, IReadOnlyList<StyleImage> styles, LossSettings loss, RunSettings run)
+    {
+        if (styles.Count == 0) throw new StylizeUsageException("at least one --style image is required.");
+        if (styles.Any(s => s.Weight < 0 || !float.IsFinite(s.Weight)) || styles.Sum(s => s.Weight) <= 0)
+            throw new StylizeUsageException("--style-blend values must be ≥ 0 and not all 0.");
+        loss.Validate();
+        run.Validate();
+        var missing = loss.Layers.Where(l => !network.Computes(l)).ToArray();
+        if (missing.Length > 0)
+            throw new StylizeUsageException($"the network was built without layer(s) {string.Join(", ", missing)}: build it with LossSettings.Layers.");
+    }
+
+    /// <summary>
+    /// The first scale whose image the network accepts (short side ≥ <see cref="Vgg19.MinimumSide"/>): a wide or tall
+    /// image's coarse scales can be too small for the deep layers; those are skipped, said in one line. When even the
+    /// last scale is too small, a <see cref="StylizeUsageException"/> names the size needed.
+    /// </summary>
+    public static int FirstScale(Vgg19 network, RgbImage content, RunSettings run, IStylizeObserver? observer = null)
+    {
+        int minimum = Vgg19.MinimumSide(network.DeepestLayer);
+        int ShortSide(int scale)
+        {
+            var (w, h) = ImageResizer.FitLongSideSize(content.Width, content.Height, run.LongSide(scale));
+            return Math.Min(w, h);
+        }
+        if (ShortSide(run.Scales) < minimum)
+        {
+            var (w, h) = ImageResizer.FitLongSideSize(content.Width, content.Height, run.Size);
+            double needed = Math.Ceiling(run.Size * (double)minimum / Math.Min(w, h));
+            throw new StylizeUsageException($"at --size {run.Size} the image is {w}×{h}; VGG19 up to {network.DeepestLayer} needs a short side of at least {minimum} px: use --size {needed} or more.");
+        }
+        int first = 1;
+        while (ShortSide(first) < minimum) first++;
+        if (first > 1)
+            observer?.Message($"scales 1–{first - 1} skipped: their short side is below the {minimum} px VGG19 needs up to {network.DeepestLayer}; starting at scale {first}/{run.Scales}.");
+        return first;
+    }
+
+    /// <summary>The image as it is returned: original colours applied when asked (values are clamped by the writer).</summary>
+    private static RgbImage Finish(RgbImage image, RgbImage content, RunSettings run) =>
+        run.OriginalColors ? OriginalColors.Apply(image, content) : image;
+
+    private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run) => run.Optimizer switch
+    {
+        // Tolerances off, as jcjohnson/neural-style (tolX = tolFun = −1): run the requested iterations.
+        OptimizerKind.Lbfgs => new Lbfgs(gpu, shape, run.LbfgsHistory, run.EffectiveLearningRate, run.LineSearch,
+            toleranceGradient: -1, toleranceChange: -1),
+        _ => new Adam(gpu, shape, run.EffectiveLearningRate),
+    };
+
+    private sealed class NoObserver : IStylizeObserver;
+}
