@@ -21,11 +21,12 @@ public interface IStylizeObserver
 
 /// <summary>
 /// The outcome of <see cref="Stylizer.Run"/>: the image (at the last scale reached), the final loss values, the
-/// time, whether the run was cancelled (then the image is the best iterate of the scale it stopped in), and every
-/// iteration report.
+/// time, whether the run was cancelled (then the image is the best iterate of the scale it stopped in), every
+/// iteration report, and <see cref="Failure"/> when the loss became NaN or infinite (the optimization stopped there;
+/// the image is the best finite iterate, the sentence says where and the likely cause).
 /// </summary>
 public sealed record StylizeResult(RgbImage Image, LossValues FinalLoss, double Seconds, bool Cancelled,
-    IReadOnlyList<IterationReport> Iterations)
+    IReadOnlyList<IterationReport> Iterations, string? Failure = null)
 {
     public int Width => Image.Width;
     public int Height => Image.Height;

@@ -28,7 +28,7 @@ public static class Stylizer
         var reports = new List<IterationReport>();
         RgbImage? previous = null;
         LossValues last = default;
-        int firstScale = FirstScale(network, content, run, observer);
+        int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
         for (int scale = firstScale; scale <= run.Scales; scale++)
         {
             int longSide = run.LongSide(scale);
@@ -99,9 +99,10 @@ public static class Stylizer
                     cancel.ThrowIfCancellationRequested();
                 }
                 bool cancelled = false;
+                MinimizeResult outcome = default;
                 try
                 {
-                    minimizer.Minimize(x, Objective, run.Iterations, OnIteration);
+                    outcome = minimizer.Minimize(x, Objective, run.Iterations, OnIteration);
                 }
                 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
                 {
@@ -114,6 +115,17 @@ public static class Stylizer
                 {
                     observer.Message($"cancelled at scale {scale}/{run.Scales}: keeping the best image so far ({w}×{h})");
                     return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, true, reports);
+                }
+                if (outcome.Reason == StopReason.NonFiniteLoss)
+                {
+                    // The iterate left the finite range: going on would only spread NaN. Keep the best finite image.
+                    string cause = run.Optimizer == OptimizerKind.Adam
+                        ? $"--learning-rate {run.EffectiveLearningRate} is likely too large"
+                        : run.LineSearch == LineSearch.None
+                            ? "the fixed step of --line-search none diverged (try --line-search wolfe or a smaller --learning-rate)"
+                            : "the loss weights or the image may be extreme";
+                    string failure = $"the loss became {outcome.Loss} at scale {scale}/{run.Scales}, iteration {outcome.Iterations + 1}: {cause}.";
+                    return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, false, reports, failure);
                 }
             }
         }
@@ -133,29 +145,37 @@ public static class Stylizer
             throw new StylizeUsageException($"the network was built without layer(s) {string.Join(", ", missing)}: build it with LossSettings.Layers.");
     }
 
+    /// <summary>The most pixels an image may have: conv1_1's 64-channel activation must stay below 2³¹ elements (32-bit indexing).</summary>
+    public const long MaxPixels = int.MaxValue / 64;
+
     /// <summary>
     /// The first scale whose image the network accepts (short side ≥ <see cref="Vgg19.MinimumSide"/>): a wide or tall
     /// image's coarse scales can be too small for the deep layers; those are skipped, said in one line. When even the
     /// last scale is too small, a <see cref="StylizeUsageException"/> names the size needed.
     /// </summary>
-    public static int FirstScale(Vgg19 network, RgbImage content, RunSettings run, IStylizeObserver? observer = null)
+    public static int FirstScale(string deepestLayer, int width, int height, RunSettings run, IStylizeObserver? observer = null)
     {
-        int minimum = Vgg19.MinimumSide(network.DeepestLayer);
+        int minimum = Vgg19.MinimumSide(deepestLayer);
+        var (finalW, finalH) = ImageResizer.FitLongSideSize(width, height, run.Size);
+        if ((long)finalW * finalH > MaxPixels)
+        {
+            int fits = (int)Math.Floor(run.Size * Math.Sqrt((double)MaxPixels / ((long)finalW * finalH)));
+            throw new StylizeUsageException($"--size {run.Size} makes the image {finalW}×{finalH}: more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --size {fits} or less.");
+        }
         int ShortSide(int scale)
         {
-            var (w, h) = ImageResizer.FitLongSideSize(content.Width, content.Height, run.LongSide(scale));
+            var (w, h) = ImageResizer.FitLongSideSize(width, height, run.LongSide(scale));
             return Math.Min(w, h);
         }
         if (ShortSide(run.Scales) < minimum)
         {
-            var (w, h) = ImageResizer.FitLongSideSize(content.Width, content.Height, run.Size);
-            double needed = Math.Ceiling(run.Size * (double)minimum / Math.Min(w, h));
-            throw new StylizeUsageException($"at --size {run.Size} the image is {w}×{h}; VGG19 up to {network.DeepestLayer} needs a short side of at least {minimum} px: use --size {needed} or more.");
+            double needed = Math.Ceiling(run.Size * (double)minimum / Math.Min(finalW, finalH));
+            throw new StylizeUsageException($"at --size {run.Size} the image is {finalW}×{finalH}; VGG19 up to {deepestLayer} needs a short side of at least {minimum} px: use --size {needed} or more.");
         }
         int first = 1;
         while (ShortSide(first) < minimum) first++;
         if (first > 1)
-            observer?.Message($"scales 1–{first - 1} skipped: their short side is below the {minimum} px VGG19 needs up to {network.DeepestLayer}; starting at scale {first}/{run.Scales}.");
+            observer?.Message($"scales 1–{first - 1} skipped: their short side is below the {minimum} px VGG19 needs up to {deepestLayer}; starting at scale {first}/{run.Scales}.");
         return first;
     }
 

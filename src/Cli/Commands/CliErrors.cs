@@ -31,13 +31,20 @@ public static class CliErrors
             err.WriteLine($"error: {OneLine(e.Message)} Try a smaller --size, fewer --scales, or --optimizer adam (less memory than L-BFGS).");
             return DeviceProblem;
         }
+        catch (Exception e) when (DeviceOutOfMemoryException.IsOutOfMemory(e))
+        {
+            // An allocation the device refused after the buffer was made (lazy allocation at first use).
+            Console.Out.Flush();
+            err.WriteLine($"error: out of device memory: {OneLine(e.Message)} Try a smaller --size or ILGPU_STYLE_MAX_MEMORY.");
+            return DeviceProblem;
+        }
         catch (DeviceSelectionException e)
         {
             Console.Out.Flush();
             err.WriteLine($"error: {OneLine(e.Message)}");
             return DeviceProblem;
         }
-        catch (Exception e) when (e is UsageException or ImageLoadException or ImageWriteException or StylizeUsageException
+        catch (Exception e) when (e is UsageException or RunFailedException or ImageLoadException or ImageWriteException or StylizeUsageException
                                       or UnknownLayerException or WeightsFormatException or WeightsNotFoundException
                                       or WeightsDownloadException or IOException or UnauthorizedAccessException)
         {
@@ -49,6 +56,9 @@ public static class CliErrors
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" ");
 }
+
+/// <summary>The run could not go on with these options (e.g. the loss diverged); what could be kept was written (exit code 2).</summary>
+public sealed class RunFailedException(string message) : Exception(message);
 
 /// <summary>A bad option value or combination, found by a command before any work (exit code 2).</summary>
 public sealed class UsageException(string message) : Exception(message);

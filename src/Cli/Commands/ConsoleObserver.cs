@@ -41,7 +41,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
 
     public void Iteration(IterationReport r)
     {
-        report?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        var line = new Dictionary<string, object?>
         {
             ["scale"] = r.Scale,
             ["iteration"] = r.Iteration,
@@ -50,7 +50,11 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["tv_loss"] = Finite(r.Loss.Tv),
             ["total_loss"] = Finite(r.Loss.Total),
             ["seconds"] = Math.Round(r.ElapsedSeconds, 3),
-        }));
+        };
+        // JSON has no NaN or infinity: such losses are null above, and the line says so.
+        if (!(float.IsFinite(r.Loss.Content) && float.IsFinite(r.Loss.Style) && float.IsFinite(r.Loss.Tv) && float.IsFinite(r.Loss.Total)))
+            line["non_finite"] = true;
+        report?.WriteLine(JsonSerializer.Serialize(line));
         if (quiet) return;
         int remaining = r.Iterations - r.Iteration;
         // ETA: this scale's remaining iterations, plus later scales at ~4× the cost per doubling of the side.
@@ -86,6 +90,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["total_loss"] = Finite(result.FinalLoss.Total),
         };
         if (result.Cancelled) final["interrupted"] = true;
+        if (result.Failure is { } failure) final["error"] = failure;
         report?.WriteLine(JsonSerializer.Serialize(final));
         if (quiet) return;
         EndBar();

@@ -70,6 +70,8 @@ public sealed record StylizeJob
         ImageWriter.Save(result.Image, OutputPath);
         var done = new StylizeJobResult(OutputPath, gpu.Info.ToString(), result, snapshots.Written);
         observer.Finished(done);
+        if (result.Failure is { } failure)
+            throw new RunFailedException($"{failure} The best finite image so far was written to {OutputPath}.");
         return done;
     }
 

@@ -139,7 +139,7 @@ public sealed class Gpu : IDisposable
         {
             buffer = Accelerator.Allocate1D<float>(count);
         }
-        catch (Exception e) when (DeviceOutOfMemoryException.LooksLikeOutOfMemory(e))
+        catch (Exception e) when (DeviceOutOfMemoryException.IsOutOfMemory(e))
         {
             throw new DeviceOutOfMemoryException(Name, bytes, LiveBytes, Info.MemoryBytes, e);
         }

@@ -90,5 +90,27 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
     public void MismatchedStyleBlend() =>
         AssertFails(2, "--style-blend has 2 values for 1 style images", [.. Args(), "--style-blend", "0.5", "0.5"]);
 
+    // Regressions of issue #15 (each was a stack trace with exit 1).
+
+    [SkippableFact]
+    public void ASizeBeyondIndexableBuffersIsRefusedWithTheSizeThatFits() =>
+        AssertFails(2, "use --size", Args("--size", "100000"));
+
+    [SkippableTheory]
+    [InlineData("--content-weight", "nan")]
+    [InlineData("--style-weight", "-1")]
+    [InlineData("--tv-weight", "infinity")]
+    [InlineData("--learning-rate", "0")]
+    [InlineData("--style-scale", "nan")]
+    public void NonFiniteOrNegativeNumbersAreRefusedBeforeTheRun(string option, string value) =>
+        AssertFails(2, option, Args(option, value));
+
+    [SkippableFact]
+    public void ADeviceAllocationFailureIsOutOfMemory()
+    {
+        Devices.Get("opencl"); // a real device allocation that fails (the simulator uses host memory)
+        AssertFails(3, "out of memory", Args("--device", "opencl", "--size", "5000"));
+    }
+
     public void Dispose() => Directory.Delete(dir, recursive: true);
 }
