@@ -46,8 +46,6 @@ public sealed record RunSettings
     {
         if (Size < 16) throw new StylizeUsageException($"--size {Size} is too small (at least 16).");
         if (Scales < 1) throw new StylizeUsageException("--scales must be at least 1.");
-        if (Size / Math.Pow(2, Scales - 1) < 16)
-            throw new StylizeUsageException($"--scales {Scales} makes the first scale smaller than 16 px at --size {Size}.");
         if (Iterations < 1) throw new StylizeUsageException("--iterations must be at least 1.");
         if (!(StyleScale > 0) || !float.IsFinite(StyleScale)) throw new StylizeUsageException("--style-scale must be a finite number > 0.");
         if (LbfgsHistory < 1) throw new StylizeUsageException("--lbfgs-history must be at least 1.");

@@ -172,10 +172,11 @@ public static class Stylizer
             double needed = Math.Ceiling(run.Size * (double)minimum / Math.Min(finalW, finalH));
             throw new StylizeUsageException($"at --size {run.Size} the image is {finalW}×{finalH}; VGG19 up to {deepestLayer} needs a short side of at least {minimum} px: use --size {needed} or more.");
         }
+        // A scale is skipped when its long side would be under 16 px or its short side under the network's minimum.
         int first = 1;
-        while (ShortSide(first) < minimum) first++;
+        while (run.Size / Math.Pow(2, run.Scales - first) < 16 || ShortSide(first) < minimum) first++;
         if (first > 1)
-            observer?.Message($"scales 1–{first - 1} skipped: their short side is below the {minimum} px VGG19 needs up to {deepestLayer}; starting at scale {first}/{run.Scales}.");
+            observer?.Message($"scales 1–{first - 1} skipped: below 16 px, or a short side below the {minimum} px VGG19 needs up to {deepestLayer}; starting at scale {first}/{run.Scales}.");
         return first;
     }
 

@@ -41,7 +41,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
 
     public void Iteration(IterationReport r)
     {
-        var line = new Dictionary<string, object?>
+        var json = new Dictionary<string, object?>
         {
             ["scale"] = r.Scale,
             ["iteration"] = r.Iteration,
@@ -53,8 +53,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         };
         // JSON has no NaN or infinity: such losses are null above, and the line says so.
         if (!(float.IsFinite(r.Loss.Content) && float.IsFinite(r.Loss.Style) && float.IsFinite(r.Loss.Tv) && float.IsFinite(r.Loss.Total)))
-            line["non_finite"] = true;
-        report?.WriteLine(JsonSerializer.Serialize(line));
+            json["non_finite"] = true;
+        report?.WriteLine(JsonSerializer.Serialize(json));
         if (quiet) return;
         int remaining = r.Iterations - r.Iteration;
         // ETA: this scale's remaining iterations, plus later scales at ~4× the cost per doubling of the side.

@@ -31,9 +31,9 @@ public sealed class LibraryExampleTests(ITestOutputHelper log)
         var images = SharedData.RequireOrSkip("images");
         var photo = ImageLoader.Load(Path.Combine(images, "tubingen.jpg"));
         var painting = ImageLoader.Load(Path.Combine(images, "starry_night.jpg"));
-        var image = MyStyleTransfer.Paint(photo, painting, RealWeights.Path, size: 48, iterations: 5, device: "opencl");
+        var image = MyStyleTransfer.Paint(photo, painting, RealWeights.Path, size: 64, iterations: 5, device: "opencl");
         log.WriteLine($"{image.Width}×{image.Height}");
-        Assert.Equal(ImageResizer.FitLongSideSize(photo.Width, photo.Height, 48), (image.Width, image.Height));
+        Assert.Equal(ImageResizer.FitLongSideSize(photo.Width, photo.Height, 64), (image.Width, image.Height));
         Assert.All(image.Data, v => Assert.True(float.IsFinite(v)));
         var start = ImageResizer.Resize(photo, image.Width, image.Height);
         Assert.NotEqual(start.Data, image.Data); // the optimizer moved the pixels

@@ -27,6 +27,8 @@ public sealed class ScalePlanTests
         Assert.Contains(messages, m => m.Contains("skipped"));
         Assert.Equal(1, Stylizer.FirstScale("relu5_1", 400, 400, new RunSettings { Size = 96, Scales = 3 }));
         Assert.Equal(1, Stylizer.FirstScale("relu2_1", 760, 400, new RunSettings { Size = 96, Scales = 3 }));
+        // Scales whose long side would be under 16 px are skipped too: 48 px with 3 scales = 12, 24, 48.
+        Assert.Equal(2, Stylizer.FirstScale("relu2_1", 400, 400, new RunSettings { Size = 48, Scales = 3 }));
     }
 
     [Fact]
