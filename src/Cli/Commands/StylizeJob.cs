@@ -50,6 +50,8 @@ public sealed record StylizeJob
         Validate();
         // Inputs first: a bad image or layer name fails before any device work.
         var content = ImageLoader.Load(ContentPath);
+        // Sizes the network cannot take are refused now, before the weights and the device are loaded.
+        Stylizer.FirstScale(Loss.Layers.MaxBy(Vgg19.LayerIndex)!, content.Width, content.Height, Run);
         var styles = StylePaths.Select((p, i) => new StyleImage(ImageLoader.Load(p), StyleBlend?[i] ?? 1f)).ToList();
         var run = Init switch
         {
