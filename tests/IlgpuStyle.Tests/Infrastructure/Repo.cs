@@ -6,7 +6,7 @@ public static class Repo
     private static readonly Lazy<string> RootDir = new(() =>
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "IlgpuStyle.sln"))) return d.FullName;
+            if (System.IO.File.Exists(Path.Combine(d.FullName, "IlgpuStyle.sln"))) return d.FullName;
         throw new InvalidOperationException($"IlgpuStyle.sln not found above {AppContext.BaseDirectory}");
     });
 
