@@ -41,13 +41,13 @@ public static partial class Conv2d
 
     /// <summary>
     /// y ← conv(x, w) + bias, then max(·, 0) if <paramref name="fuseRelu"/>. 3×3 stride-1 padding-1 convolutions
-    /// (<see cref="HasFastPath"/>) run an implicit-GEMM kernel chosen by <see cref="Gpu.ConvTiles"/>; every other
+    /// (<see cref="HasFastPath"/>) run an implicit-GEMM kernel chosen by <see cref="TuningPlan.Conv"/> of <see cref="Gpu.Plan"/>; every other
     /// geometry runs <see cref="ForwardTiled"/>.
     /// </summary>
     public static void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p, bool fuseRelu = false)
     {
         CheckForward("conv2d forward", x, w, bias, y, p);
-        if (HasFastPath(p)) Run3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.ConvTiles);
+        if (HasFastPath(p)) Run3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.Plan.Conv);
         else ForwardTiled(x, w, bias, y, p, fuseRelu);
     }
 
@@ -91,7 +91,7 @@ public static partial class Conv2d
     public static void BackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dParams p, bool accumulate)
     {
         CheckBackwardData("conv2d backward-data", dy, w, dx, p);
-        if (HasFastPath(p)) Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.ConvTiles);
+        if (HasFastPath(p)) Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.Plan.Conv);
         else BackwardDataTiled(dy, w, dx, p, accumulate);
     }
 
