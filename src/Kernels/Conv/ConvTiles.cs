@@ -1,3 +1,4 @@
+// Reference: the blockings are tested against ConvReference · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dFastPathTests.cs, tests/IlgpuStyle.Tests/Kernels/TuningPlanTests.cs
 using System.Text.Json.Serialization;
 
 namespace IlgpuStyle.Kernels;

@@ -1,3 +1,4 @@
+// Reference: the kernels it chooses are tested in GramTests, Conv2dFastPathTests · Test: tests/IlgpuStyle.Tests/Kernels/TuningPlanTests.cs
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;

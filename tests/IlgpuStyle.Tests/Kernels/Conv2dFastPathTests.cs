@@ -1,4 +1,5 @@
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Kernels.Reference;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
 using Xunit.Abstractions;
@@ -91,7 +92,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
 
             Conv2d.ForwardTiled(tx, tw, bias ? tb : null, tref, p, relu);
             Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast forward vs tiled kernel {what}", log);
-            Conv2d.ForwardNaive(tx, tw, bias ? tb : null, tref, p, relu);
+            ReferenceConv2d.ForwardNaive(tx, tw, bias ? tb : null, tref, p, relu);
             Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast forward vs naive kernel {what}", log);
         }
     }
