@@ -76,7 +76,7 @@ public sealed record MsPair(double Ours, double Torch)
     public double Ratio => Ours / Torch;
 }
 
-public sealed record BaselineReport(string Device, string ConvTiles, string Torch, int TorchThreads, string Weights, bool RealWeights,
+public sealed record BaselineReport(string Device, string Plan, string Torch, int TorchThreads, string Weights, bool RealWeights,
     string Optimizer, int Runs, int Warmup, LossCheck? Check, IReadOnlyList<SizeComparison> Sizes);
 
 public static class BaselineTable
@@ -85,7 +85,7 @@ public static class BaselineTable
 
     public static void Print(BaselineReport r)
     {
-        Console.WriteLine($"ours: {r.Device} (conv blocking {r.ConvTiles}); libtorch: {r.Torch}, {r.TorchThreads} threads");
+        Console.WriteLine($"ours: {r.Device} (tuning plan {r.Plan}); libtorch: {r.Torch}, {r.TorchThreads} threads");
         Console.WriteLine($"weights: {r.Weights}");
         Console.WriteLine($"median of {r.Runs} timed calls/iterations after {r.Warmup} warm-up; ratio = ours / libtorch (> 1: ours slower)");
         if (r.Check is { } c)

@@ -130,7 +130,7 @@ public static class Program
             }
             results.Add(new SizeComparison(size, comparisons, it, loadBefore, KernelBench.ReadLoadAverage()));
         }
-        return new BaselineReport(gpu.Info.Id + " " + gpu.Name, gpu.ConvTiles.ToString(), $"libtorch {TorchSharp.torch.__version__} (TorchSharp, CPU, float32)",
+        return new BaselineReport(gpu.Info.Id + " " + gpu.Name, gpu.Plan.ToString(), $"libtorch {TorchSharp.torch.__version__} (TorchSharp, CPU, float32)",
             get_num_threads(), weights.Description, weights.IsReal, IterationBench.OptimizerDescription(history), runs, warmup, lossCheck, results);
     }
 

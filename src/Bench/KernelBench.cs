@@ -23,7 +23,7 @@ public sealed record KernelBenchReport(
     int Runs,
     int Warmup,
     string Kernels,
-    string ConvTiles,
+    string Plan,
     IReadOnlyList<KernelTiming> Timings,
     double VggForwardMs,
     double VggBackwardDataMs,
@@ -47,12 +47,11 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
     public sealed record Options(int Size, int Runs, int Warmup, IReadOnlySet<string>? Layers, KernelSet Kernels);
 
     /// <summary>
-    /// Which kernels to time: the library's choice (the 3×3 convolution fast path with the device's
-    /// <see cref="Gpu.ConvTiles"/>, the register-blocked Gram kernels), the first shared-memory tiled kernels (conv:
-    /// the general-geometry kernels; Gram: ForwardTiled/BackwardTiled), or the naive convolution forward (with the
-    /// tiled convolution backward-data and Gram kernels).
+    /// Which convolution kernels to time: the library's choice (the 3×3 fast path as the device's <see cref="Gpu.Plan"/>
+    /// says), or the general-geometry shared-memory tiled kernels (the first kernels; what non-3×3 convolutions run).
+    /// The Gram kernels are always the plan's (choose them with ILGPU_STYLE_TILES=gram=blocked|tiled).
     /// </summary>
-    public enum KernelSet { Default, Tiled, Naive }
+    public enum KernelSet { Default, Tiled }
 
     private long allocationsWhileTiming;
 
@@ -88,7 +87,7 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         }
 
         return new KernelBenchReport(gpu.Info.Id + " " + gpu.Name, options.Size, options.Runs, options.Warmup,
-            options.Kernels.ToString().ToLowerInvariant(), gpu.ConvTiles.ToString(), timings, vggFwd, vggBwd, gramFwd, gramBwd, gpu.PeakBytes,
+            options.Kernels.ToString().ToLowerInvariant(), gpu.Plan.ToString(), timings, vggFwd, vggBwd, gramFwd, gramBwd, gpu.PeakBytes,
             gpu.AllocationCount - allocationsBefore, allocationsWhileTiming, loadBefore, ReadLoadAverage());
     }
 
@@ -111,7 +110,6 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
 
         Action forward = options.Kernels switch
         {
-            KernelSet.Naive => () => Conv2d.ForwardNaive(x, w, b, y, p, fuseRelu: true),
             KernelSet.Tiled => () => Conv2d.ForwardTiled(x, w, b, y, p, fuseRelu: true),
             _ => () => Conv2d.Forward(x, w, b, y, p, fuseRelu: true),
         };
@@ -135,11 +133,8 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         using var dG = gpu.FromHost(gShape, Random(6, gShape.Count, 1f));
         using var df = gpu.Allocate(fShape);
         string shape = $"{s.Channels} @ {s.Size}×{s.Size}";
-        bool reference = options.Kernels != KernelSet.Default;
-        var forward = Time(s.Name, "gram forward", shape, s.Flops,
-            reference ? () => Gram.ForwardTiled(f, g, scale) : () => Gram.Forward(f, g, scale));
-        var backward = Time(s.Name, "gram backward", shape, s.Flops,
-            reference ? () => Gram.BackwardTiled(f, dG, df, scale, accumulate: false) : () => Gram.Backward(f, dG, df, scale, accumulate: false));
+        var forward = Time(s.Name, "gram forward", shape, s.Flops, () => Gram.Forward(f, g, scale));
+        var backward = Time(s.Name, "gram backward", shape, s.Flops, () => Gram.Backward(f, dG, df, scale, accumulate: false));
         return (forward, backward);
     }
 

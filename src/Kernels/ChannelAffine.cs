@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ChannelAffineReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/ChannelAffineTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/GramReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/GramTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -9,8 +10,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// Gram matrix of a feature map (the style representation of Gatys et al.). The 1×C×H×W tensor f
 /// (batch N = 1) is read as the matrix F of C rows and P = H·W columns; the Gram matrix
 /// G = scale · F Fᵀ, i.e. G[i,j] = scale · Σ_p F[i,p] F[j,p], is C×C, stored as a 1×1×C×C tensor.
-/// Both passes are register-blocked kernels without shared memory (GramBlocked.cs); the first, shared-memory
-/// tiled kernels remain as <see cref="ForwardTiled"/> and <see cref="BackwardTiled"/>. Any C and P work.
+/// Two kernel pairs, chosen per device by <see cref="TuningPlan.Gram"/>: register-blocked without shared memory
+/// (GramBlocked.cs; the CPU default) and shared-memory tiled (GramTiled.cs; the GPU default). Any C and P work.
 /// </summary>
 public static partial class Gram
 {
@@ -27,13 +28,23 @@ public static partial class Gram
     public static void Forward(Tensor f, Tensor g, float scale) =>
         Forward(f, g, scale, SplitCount(f.Gpu, f.Shape.C, f.Shape.Plane));
 
+    /// <summary><see cref="Forward(Tensor, Tensor, float, GramKernelKind, int)"/> with the device's <see cref="TuningPlan.Gram"/>.</summary>
+    public static void Forward(Tensor f, Tensor g, float scale, int splits) => Forward(f, g, scale, f.Gpu.Plan.Gram, splits);
+
     /// <summary>
-    /// Forward with an explicit number of slices of the P = H·W columns (split-K): with one split each work-item
-    /// writes its block of G directly; with more, every split writes an unscaled partial Gram matrix to a scratch
-    /// buffer and a second pass adds them in split order (deterministic). More splits give small C more
-    /// parallelism. <paramref name="splits"/> is clamped to [1, ⌈P/8⌉]; tests and the bench use it to choose the path.
+    /// Forward from the <paramref name="kind"/> kernel with an explicit number of slices of the P = H·W columns
+    /// (split-K): with one split each work-item writes its block of G directly; with more, every split writes an
+    /// unscaled partial Gram matrix to a scratch buffer and a second pass adds them in split order (deterministic).
+    /// More splits give small C more parallelism. <paramref name="splits"/> is clamped to [1, ⌈P/8⌉] (blocked) or
+    /// [1, ⌈P/Tile⌉] (tiled); tests and the bench use it to choose the path.
     /// </summary>
-    public static void Forward(Tensor f, Tensor g, float scale, int splits)
+    public static void Forward(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits)
+    {
+        if (kind == GramKernelKind.Tiled) ForwardTiled(f, g, scale, splits);
+        else ForwardBlocked(f, g, scale, splits);
+    }
+
+    private static void ForwardBlocked(Tensor f, Tensor g, float scale, int splits)
     {
         const string op = "gram";
         ShapeCheck.BatchOne(op, "f", f.Shape);
@@ -66,8 +77,17 @@ public static partial class Gram
     /// Gradient of G = scale · F Fᵀ: df = scale · (dG + dGᵀ) · F, for f of shape 1×C×H×W and dG of 1×1×C×C.
     /// df ← that value, or df ← df + that value when <paramref name="accumulate"/>. df must not alias f or dG.
     /// </summary>
-    public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
+    public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate) =>
+        Backward(f, dG, df, scale, accumulate, f.Gpu.Plan.Gram);
+
+    /// <summary><see cref="Backward(Tensor, Tensor, Tensor, float, bool)"/> from the <paramref name="kind"/> kernel.</summary>
+    public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind)
     {
+        if (kind == GramKernelKind.Tiled)
+        {
+            BackwardTiled(f, dG, df, scale, accumulate);
+            return;
+        }
         CheckBackward("gram backward", f, dG, df);
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
@@ -83,17 +103,21 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// How many column slices the forward pass uses on <paramref name="gpu"/>: enough work-items (one per 4×4
-    /// block of G per slice) to fill the device — about 32 per multiprocessor (core, on a CPU device) — with at
-    /// least <see cref="MinTilesPerSplit"/>·64 columns per slice and a bounded scratch buffer.
+    /// How many column slices the forward pass uses on <paramref name="gpu"/> with its plan's kernel: enough parallel
+    /// work to fill the device — <see cref="TuningPlan.GramTarget"/> per multiprocessor (core, on a CPU device): work-items,
+    /// one per 4×4 block of G, for the blocked kernel; Tile×Tile groups for the tiled one — with at least
+    /// <see cref="MinTilesPerSplit"/> column tiles (64 columns, blocked; Tile, tiled) per slice and a bounded scratch buffer.
     /// </summary>
     public static int SplitCount(Gpu gpu, int channels, int positions)
     {
-        int blocks = Gpu.DivUp(channels, ForwardBlock);
+        var plan = gpu.Plan;
+        bool tiled = plan.Gram == GramKernelKind.Tiled;
+        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : ForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
-        int wanted = 32 * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
+        int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
-        splits = Math.Min(splits, Math.Max(1, positions / (MinTilesPerSplit * 64)));
+        int columnTiles = tiled ? Gpu.DivUp(positions, plan.Tile) : positions / 64;
+        splits = Math.Min(splits, Math.Max(1, columnTiles / MinTilesPerSplit));
         splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (channels * channels)));
         return Math.Max(1, splits);
     }

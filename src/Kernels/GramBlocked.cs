@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/GramReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/GramTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/GramReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/GramTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -5,8 +6,8 @@ namespace IlgpuStyle.Kernels;
 
 using View = ArrayView1D<float, Stride1D.Dense>;
 
-// The first Gram kernels: tiled GEMMs over T×T thread groups (T = Gpu.Tile) with shared-memory tiles, edges
-// zero-padded. Kept as references for the register-blocked kernels (GramBlocked.cs) and for the bench.
+// Tiled Gram kernels: GEMMs over T×T thread groups (T = Gpu.Tile) with shared-memory tiles, edges zero-padded
+// (the first Gram kernels). The GPU choice of TuningPlan.Gram until a better GPU kernel exists.
 public static partial class Gram
 {
     // One T×T block of G over the P-columns [split·chunk, min(P, (split+1)·chunk)).
@@ -91,26 +92,10 @@ public static partial class Gram
         Output.Store(df, o, scale * sum, accumulate);
     }
 
-    /// <summary>Same result as <see cref="Forward(Tensor, Tensor, float)"/> from the tiled kernel, with its own split heuristic.</summary>
-    public static void ForwardTiled(Tensor f, Tensor g, float scale)
-    {
-        var gpu = f.Gpu;
-        int t = gpu.Tile, c = f.Shape.C, p = f.Shape.Plane;
-        int blocks = Gpu.DivUp(c, t);
-        int pairs = blocks * (blocks + 1) / 2;
-        int splits = Gpu.DivUp(4 * Math.Max(1, gpu.Accelerator.NumMultiprocessors), pairs);
-        splits = Math.Min(splits, Math.Max(1, Gpu.DivUp(p, t) / MinTilesPerSplit));
-        splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (c * c)));
-        ForwardTiled(f, g, scale, Math.Max(1, splits));
-    }
-
-    /// <summary>
-    /// Same result as <see cref="Forward(Tensor, Tensor, float, int)"/> from the tiled kernel, with an explicit
-    /// number of slices of the P = H·W columns (split-K): with one split each thread writes its G element directly;
-    /// with more, every split writes an unscaled partial Gram matrix to a scratch buffer and a second pass adds them
-    /// in split order. <paramref name="splits"/> is clamped to [1, ⌈P/T⌉].
-    /// </summary>
-    public static void ForwardTiled(Tensor f, Tensor g, float scale, int splits)
+    // Forward from the tiled kernel: one split, each thread writes its G element directly; more, every split writes
+    // an unscaled partial Gram matrix to a scratch buffer and a second pass adds them in split order. splits is
+    // clamped to [1, ⌈P/T⌉].
+    private static void ForwardTiled(Tensor f, Tensor g, float scale, int splits)
     {
         const string op = "gram (tiled)";
         ShapeCheck.BatchOne(op, "f", f.Shape);
@@ -137,8 +122,7 @@ public static partial class Gram
             c * c, partial.View, splits, c * c, scale, g.View);
     }
 
-    /// <summary>Same result as <see cref="Backward"/> from the tiled kernel.</summary>
-    public static void BackwardTiled(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
+    private static void BackwardTiled(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
     {
         CheckBackward("gram backward (tiled)", f, dG, df);
         var gpu = f.Gpu;

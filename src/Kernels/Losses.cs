@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/LossReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/LossesTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/PoolingReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/PoolingTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

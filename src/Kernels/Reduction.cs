@@ -1,3 +1,4 @@
+// Reference: inline double sums in its test · Test: tests/IlgpuStyle.Tests/Kernels/ElementwiseAndReductionTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ReluReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/ReluTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/LossReference.cs (TotalVariation) · Test: tests/IlgpuStyle.Tests/Kernels/TotalVariationTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

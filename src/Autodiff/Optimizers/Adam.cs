@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/AdamReference.cs · Test: tests/IlgpuStyle.Tests/Optimizers/AdamTests.cs, tests/IlgpuStyle.Tests/Kernels/OptimizerKernelTests.cs
 using IlgpuStyle.Kernels;
 
 namespace IlgpuStyle.Autodiff.Optimizers;

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/LbfgsReference.cs · Test: tests/IlgpuStyle.Tests/Optimizers/LbfgsTests.cs
 using IlgpuStyle.Kernels;
 
 namespace IlgpuStyle.Autodiff.Optimizers;

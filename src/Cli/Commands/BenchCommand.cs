@@ -45,7 +45,7 @@ public static class BenchCommand
         };
         var kernels = new Option<KernelBench.KernelSet>("--kernels")
         {
-            Description = "Kernels to time: default (what the library uses), tiled (the first shared-memory tiled conv and Gram kernels, for before/after) or naive (naive conv forward, tiled otherwise).",
+            Description = "Convolution kernels to time: default (what the device's tuning plan says) or tiled (the general-geometry shared-memory tiled kernels, the first ones). Gram kernels follow the plan (ILGPU_STYLE_TILES=gram=blocked|tiled).",
             DefaultValueFactory = _ => KernelBench.KernelSet.Default,
         };
 
@@ -102,7 +102,7 @@ public static class BenchCommand
             using (var gpu = DeviceCatalog.Open(parseResult.GetValue(device) ?? "auto", out var why))
             {
                 bool asJson = parseResult.GetValue(json);
-                if (!asJson) Console.WriteLine(why);
+                if (!asJson) Console.WriteLine($"{why}\ntuning plan ({TuningPlan.EnvironmentVariable}): {gpu.Plan}");
                 KernelBenchReport? kernelReport = null;
                 if (runKernels)
                 {
@@ -127,7 +127,7 @@ public static class BenchCommand
                     }
                     if (!asJson) PrintIterations(iterationReport);
                 }
-                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(kernelReport, iterationReport), JsonOptions));
+                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(gpu.Info.Id + " " + gpu.Name, gpu.Plan, kernelReport, iterationReport), JsonOptions));
             }
             return 0;
         }));
@@ -141,8 +141,8 @@ public static class BenchCommand
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // keep → and × readable
     };
 
-    /// <summary>The --json document: either part is null when it was skipped.</summary>
-    public sealed record BenchReport(KernelBenchReport? Kernels, IterationBenchReport? Iteration);
+    /// <summary>The --json document: the device, the tuning plan in force, and the two parts (null when skipped).</summary>
+    public sealed record BenchReport(string Device, TuningPlan Plan, KernelBenchReport? Kernels, IterationBenchReport? Iteration);
 
     private static void PrintIterations(IterationBenchReport report)
     {
@@ -163,7 +163,7 @@ public static class BenchCommand
     {
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"device {report.Device}, size {report.Size}, median of {report.Runs} runs after {report.Warmup} warm-up, " +
-                          $"kernels: {report.Kernels} (conv fast-path blocking {report.ConvTiles})");
+                          $"kernels: {report.Kernels}, plan {report.Plan}");
         Console.WriteLine(string.Format(inv, "load average {0:0.0} before, {1:0.0} after (1-minute; above the core count, timings are inflated)",
             report.LoadAverageBefore, report.LoadAverageAfter));
         Console.WriteLine($"{"layer",-8} {"kernel",-24} {"shape",-20} {"median ms",10} {"min ms",10} {"GFLOP/s",8} {"GFLOP/cpu-s",11}");

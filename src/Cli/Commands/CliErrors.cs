@@ -46,7 +46,7 @@ public static class CliErrors
         }
         catch (Exception e) when (e is UsageException or RunFailedException or ImageLoadException or ImageWriteException or StylizeUsageException
                                       or UnknownLayerException or WeightsFormatException or WeightsNotFoundException
-                                      or WeightsDownloadException or IOException or UnauthorizedAccessException)
+                                      or WeightsDownloadException or TuningPlanException or IOException or UnauthorizedAccessException)
         {
             Console.Out.Flush();
             err.WriteLine($"error: {OneLine(e.Message)}");

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dFastPathTests.cs, tests/IlgpuStyle.Tests/Kernels/PreparedConvTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -27,7 +28,7 @@ public static partial class Conv2d
 
     /// <summary>
     /// <see cref="Forward"/> for 3×3 stride-1 padding-1 with an explicit blocking (tests and tuning; <see cref="Forward"/>
-    /// uses <see cref="Gpu.ConvTiles"/>). Same shapes and semantics as <see cref="Forward"/>.
+    /// uses <see cref="TuningPlan.Conv"/> of <see cref="Gpu.Plan"/>). Same shapes and semantics as <see cref="Forward"/>.
     /// </summary>
     public static void Forward3x3(Tensor x, Tensor w, Tensor? bias, Tensor y, bool fuseRelu, ConvTiles tiles)
     {
@@ -84,7 +85,7 @@ public static partial class Conv2d
             acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View>(
                 RegisterBlocked3x3Kernel));
         blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
-            SpecializedValue.New(width >= RowStoreMinWidth ? 1 : 0), reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+            SpecializedValue.New(width >= gpu.Plan.RowStoreMinWidth ? 1 : 0), reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
     }
 
     private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
@@ -121,14 +122,14 @@ public static partial class Conv2d
     public static void Forward(Tensor x, PreparedConv3x3 w, Tensor? bias, Tensor y, bool fuseRelu)
     {
         CheckForward("conv2d forward (prepared 3×3)", x, w.Weight, bias, y, Conv2dParams.Same3x3);
-        Run3x3(x, w.Weight, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.ConvTiles, w.ForwardOperand);
+        Run3x3(x, w.Weight, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.Plan.Conv, w.ForwardOperand);
     }
 
     /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>.</summary>
     public static void BackwardData(Tensor dy, PreparedConv3x3 w, Tensor dx, bool accumulate)
     {
         CheckBackwardData("conv2d backward-data (prepared 3×3)", dy, w.Weight, dx, Conv2dParams.Same3x3);
-        Run3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.ConvTiles, w.BackwardOperand);
+        Run3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.Plan.Conv, w.BackwardOperand);
     }
 
     /// <summary>

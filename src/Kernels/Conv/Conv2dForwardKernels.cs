@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -11,32 +12,6 @@ public static partial class Conv2d
 {
     /// <summary>Channels each thread of the tiled kernels accumulates in registers (a0..a3).</summary>
     internal const int ChannelsPerThread = 4;
-
-    /// <summary>Reference kernel: one thread per output element, every operand read from global memory.</summary>
-    private static void ForwardNaiveKernel(Index1D index, ConvGeometry g, View x, View w, View bias, int hasBias, int relu, View y)
-    {
-        int e = index;
-        int ox = e % g.OutW;
-        int rest = e / g.OutW;
-        int oy = rest % g.OutH;
-        int o = rest / g.OutH;
-        float acc = 0f;
-        for (int i = 0; i < g.Cin; i++)
-        {
-            for (int kh = 0; kh < g.KH; kh++)
-            {
-                int iy = oy * g.SH + kh - g.PH;
-                if (iy < 0 || iy >= g.H) continue;
-                for (int kw = 0; kw < g.KW; kw++)
-                {
-                    int ix = ox * g.SW + kw - g.PW;
-                    if (ix < 0 || ix >= g.W) continue;
-                    acc += w[((o * g.Cin + i) * g.KH + kh) * g.KW + kw] * x[(i * g.H + iy) * g.W + ix];
-                }
-            }
-        }
-        y[e] = BiasRelu(acc, bias, o, hasBias, relu);
-    }
 
     /// <summary>
     /// Tiled kernel. A group of T×T threads (T = gpu.Tile; threads along x = output width, so global reads

@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dFastPathTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -26,7 +27,7 @@ public static partial class Conv2d
     /// vectorization of the whole kernel around (the SLP vectorizer starts from the stores): with row stores, vectors
     /// along the 8 pixels, each weight broadcast from memory, no shuffles — faster on wide maps (≥ 128 pixels: 80–85
     /// instead of 65–75 GFLOP/s per core, conv1_1 forward 55 instead of 15), slower on narrow ones (32×32: 60 instead
-    /// of 74), where the weights stream from L2; hence <see cref="RowStoreMinWidth"/>.
+    /// of 74), where the weights stream from L2; hence <see cref="TuningPlan.RowStoreMinWidth"/> (default 128).
     /// </summary>
     private static void RegisterBlocked3x3Kernel(
         SpecializedValue<int> rowStore, int cin, int m, int mp, int h, int w, int wp,
@@ -74,9 +75,6 @@ public static partial class Conv2d
         store.Channel(14, new Pixels8(acc.P0.Hi.C6, acc.P1.Hi.C6, acc.P2.Hi.C6, acc.P3.Hi.C6, acc.P4.Hi.C6, acc.P5.Hi.C6, acc.P6.Hi.C6, acc.P7.Hi.C6));
         store.Channel(15, new Pixels8(acc.P0.Hi.C7, acc.P1.Hi.C7, acc.P2.Hi.C7, acc.P3.Hi.C7, acc.P4.Hi.C7, acc.P5.Hi.C7, acc.P6.Hi.C7, acc.P7.Hi.C7));
     }
-
-    /// <summary>Output width from which the register-blocked kernel stores by channel (measured on PoCL; see RegisterBlocked3x3Kernel).</summary>
-    private const int RowStoreMinWidth = 128;
 
     /// <summary>Σ over input channels and the 3×3 taps for the block at (y, x0 … x0 + 7) × (o0 … o0 + 15).</summary>
     private static Block8x16 Accumulate(int cin, int mp, int h, int wp, View padded, View a, int y, int x0, int o0)

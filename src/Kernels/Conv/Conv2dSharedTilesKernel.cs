@@ -1,3 +1,4 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dFastPathTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 

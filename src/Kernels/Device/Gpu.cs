@@ -6,7 +6,7 @@ namespace IlgpuStyle.Kernels;
 
 /// <summary>
 /// One accelerator plus everything bound to it: the kernel cache (each kernel is compiled once per
-/// accelerator, never inside a loop), launch geometry chosen for this device, and allocation
+/// accelerator, never inside a loop), launch decisions for this device (<see cref="Plan"/>), and allocation
 /// accounting (live bytes, peak bytes, number of allocations) used by the bench and by the memory cap.
 /// </summary>
 public sealed class Gpu : IDisposable
@@ -18,39 +18,48 @@ public sealed class Gpu : IDisposable
     private long peakBytes;
     private long allocationCount;
 
-    public Gpu(Context context, Accelerator accelerator, DeviceInfo info, bool ownsContext = true)
+    /// <summary>
+    /// Wraps <paramref name="accelerator"/>. <paramref name="plan"/>: the launch decisions (tests, tuning); by default
+    /// <see cref="TuningPlan.For"/> (the device's defaults, overridden by ILGPU_STYLE_TILES). An invalid plan throws
+    /// <see cref="ArgumentException"/> here, before any kernel runs (the accelerator and an owned context are disposed).
+    /// </summary>
+    public Gpu(Context context, Accelerator accelerator, DeviceInfo info, bool ownsContext = true, TuningPlan? plan = null)
     {
+        try
+        {
+            if (plan is null) plan = TuningPlan.For(accelerator);
+            else plan.Validate(accelerator.MaxNumThreadsPerGroup);
+        }
+        catch
+        {
+            accelerator.Dispose();
+            if (ownsContext) context.Dispose();
+            throw;
+        }
         this.context = context;
         this.ownsContext = ownsContext;
         Accelerator = accelerator;
         Info = info;
-        int maxGroup = accelerator.MaxNumThreadsPerGroup;
-        GroupSize1D = Math.Min(256, maxGroup);
-        // 2-D tiles: 16×16 threads on anything that allows 256 threads per group, else 4×4
-        // (the ILGPU CPU simulator allows only 16 threads per group).
-        Tile = maxGroup >= MaxTile * MaxTile ? MaxTile : 4;
+        Plan = plan;
         MemoryLimitBytes = ReadMemoryLimit();
-        convTiles = new Lazy<ConvTiles>(() => ConvTiles.For(accelerator));
     }
 
-    private readonly Lazy<ConvTiles> convTiles;
-
-    /// <summary>Blocking of the fast 3×3 convolution on this device (table default or ILGPU_STYLE_TILES).</summary>
-    public ConvTiles ConvTiles => convTiles.Value;
+    /// <summary>Every launch decision on this device (kernel kinds, blockings, group sizes), fixed when it opened.</summary>
+    public TuningPlan Plan { get; }
 
     public Accelerator Accelerator { get; }
     public DeviceInfo Info { get; }
     public string Name => Info.Name;
     public AcceleratorType Kind => Accelerator.AcceleratorType;
 
-    /// <summary>Threads per group for 1-D kernels.</summary>
-    public int GroupSize1D { get; }
+    /// <summary>Threads per group for 1-D kernels (<see cref="TuningPlan.Group1D"/>).</summary>
+    public int GroupSize1D => Plan.Group1D;
 
     /// <summary>Largest <see cref="Tile"/>; kernels size their static shared arrays with it.</summary>
     public const int MaxTile = 16;
 
-    /// <summary>Side of the square thread tile used by 2-D tiled kernels (conv, Gram).</summary>
-    public int Tile { get; }
+    /// <summary>Side of the square thread tile used by 2-D tiled kernels (conv, Gram) (<see cref="TuningPlan.Tile"/>).</summary>
+    public int Tile => Plan.Tile;
 
     /// <summary>Bytes currently allocated through this object.</summary>
     public long LiveBytes => Interlocked.Read(ref liveBytes);
@@ -115,8 +124,8 @@ public sealed class Gpu : IDisposable
 
     public static int DivUp(int a, int b) => (a + b - 1) / b;
 
-    /// <summary>Work-items along x of <see cref="RowGrid"/> launches.</summary>
-    public int RowGroup => Math.Min(GroupSize1D, 32);
+    /// <summary>Work-items along x of <see cref="RowGrid"/> launches (<see cref="TuningPlan.RowGroup"/>).</summary>
+    public int RowGroup => Plan.RowGroup;
 
     /// <summary>
     /// Launch geometry for a 3-D explicitly grouped kernel over <paramref name="width"/> × <paramref name="rows"/> ×

@@ -1,3 +1,4 @@
+// Reference: a·b + c in double · Test: tests/IlgpuStyle.Tests/Kernels/MulAddTests.cs
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

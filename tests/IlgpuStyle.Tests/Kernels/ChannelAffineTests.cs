@@ -1,6 +1,8 @@
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Tests.Reference;
 using Xunit;
 using Xunit.Abstractions;
+using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
 
@@ -23,15 +25,8 @@ public class ChannelAffineTests(ITestOutputHelper log)
         using var tdx = gpu.FromHost(shape, old);
 
         ChannelAffine.Forward(tx, ty, CaffeLike);
-        int plane = shape.Plane;
-        var y = new float[shape.Count];
-        var dx = new float[shape.Count];
-        for (int c = 0; c < 3; c++)
-            for (int p = 0; p < plane; p++)
-            {
-                y[c * plane + p] = x[CaffeLike.Src(c) * plane + p] * CaffeLike.Mul(c) + CaffeLike.Add(c);
-                dx[CaffeLike.Src(c) * plane + p] = old[CaffeLike.Src(c) * plane + p] + dy[c * plane + p] * CaffeLike.Mul(c);
-            }
+        var y = ChannelAffineReference.Forward(D(x), shape, CaffeLike);
+        var dx = Add(old, ChannelAffineReference.Backward(D(dy), shape, CaffeLike));
         Check.Close(y, ty.ToHost(), 1e-6, 1e-4, $"channel affine forward [{device}]", log);
         ChannelAffine.Backward(tdy, tdx, CaffeLike, accumulate: true);
         Check.Close(dx, tdx.ToHost(), 1e-6, 1e-4, $"channel affine backward accumulate [{device}]", log);

@@ -1,4 +1,5 @@
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Kernels.Reference;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
 using Xunit.Abstractions;
@@ -91,7 +92,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
 
             Conv2d.ForwardTiled(tx, tw, bias ? tb : null, tref, p, relu);
             Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast forward vs tiled kernel {what}", log);
-            Conv2d.ForwardNaive(tx, tw, bias ? tb : null, tref, p, relu);
+            ReferenceConv2d.ForwardNaive(tx, tw, bias ? tb : null, tref, p, relu);
             Check.Close(tref.ToHost(), fast, Rtol, Atol, $"fast forward vs naive kernel {what}", log);
         }
     }
@@ -130,34 +131,14 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
             $"fast backward-data accumulate vs reference {what}", log);
     }
 
-    [Fact]
-    public void BlockingTableAndOverrideParse()
-    {
-        var cpuDefault = ConvTiles.Default(ILGPU.Runtime.AcceleratorType.CPU, cpuDevice: false, 16);
-        Assert.Equal(new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), cpuDefault);
-        Assert.Equal(ConvKernelKind.RegisterBlocked, ConvTiles.Default(ILGPU.Runtime.AcceleratorType.OpenCL, cpuDevice: true, 4096).Kind);
-        var gpuDefault = ConvTiles.Default(ILGPU.Runtime.AcceleratorType.Cuda, cpuDevice: false, 1024);
-        Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), gpuDefault);
-
-        var parsed = ConvTiles.Parse("kind=shared, gx=8, gy=4, ci=2", cpuDefault);
-        Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 8, 4, 2), parsed);
-        Assert.Equal(parsed, ConvTiles.Parse(parsed.ToString(), cpuDefault)); // ToString round-trips
-        Assert.Equal(cpuDefault with { GroupY = 2 }, ConvTiles.Parse("gy=2", cpuDefault));
-        Assert.Throws<ArgumentException>(() => ConvTiles.Parse("kind=fast", cpuDefault));
-        Assert.Throws<ArgumentException>(() => ConvTiles.Parse("gz=3", cpuDefault));
-        Assert.Throws<ArgumentException>(() => ConvTiles.Parse("gx=four", cpuDefault));
-        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 3).Validate(1024)); // ci not supported
-        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 32, 32, 8).Validate(1024)); // shared arrays too small
-        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.RegisterBlocked, 8, 4, 1).Validate(16)); // group too large
-        new ConvTiles(ConvKernelKind.RegisterBlocked, 4, 4, 1).Validate(16);
-    }
+    // The blocking table, its override and ConvTiles.Validate: TuningPlanTests.
 
     [SkippableTheory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ForwardAndBackwardDataUseTheFastPathOnlyFor3x3Stride1Pad1(string device)
     {
         var gpu = Devices.Get(device);
-        log.WriteLine($"{device}: blocking {gpu.ConvTiles}");
+        log.WriteLine($"{device}: blocking {gpu.Plan.Conv}");
         Assert.True(Conv2d.HasFastPath(Conv2dParams.Same3x3));
         Assert.False(Conv2d.HasFastPath(Conv2dParams.Square(3, 1, 0)));
         Assert.False(Conv2d.HasFastPath(Conv2dParams.Square(3, 2, 1)));
@@ -169,7 +150,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         using var y1 = gpu.Allocate(Shape4.Image(7, 6, 11));
         using var y2 = gpu.Allocate(Shape4.Image(7, 6, 11));
         Conv2d.Forward(x, w, null, y1, Conv2dParams.Same3x3);
-        Conv2d.Forward3x3(x, w, null, y2, false, gpu.ConvTiles);
+        Conv2d.Forward3x3(x, w, null, y2, false, gpu.Plan.Conv);
         Assert.Equal(y1.ToHost(), y2.ToHost());
     }
 }

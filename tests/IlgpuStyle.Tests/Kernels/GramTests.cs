@@ -12,8 +12,8 @@ public class GramTests(ITestOutputHelper log)
     public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (37, 17, 19));
 
     // Tolerance rtol 1e-5, atol 1e-6 against double sums of H·W ≤ 323 products scaled by 1/(H·W).
-    // Every split count (direct write, several partials, more splits than column tiles) must agree, and G must be
-    // exactly symmetric.
+    // Both kernels (TuningPlan.Gram) and every split count (direct write, several partials, more splits than column
+    // tiles) must agree, and G must be exactly symmetric.
     [SkippableTheory]
     [MemberData(nameof(DevicesAndShapes))]
     public void ForwardMatchesReferenceForEverySplit(string device, int c, int h, int w)
@@ -25,22 +25,24 @@ public class GramTests(ITestOutputHelper log)
         var expected = GramReference.Forward(D(f), shape, scale);
         using var tf = gpu.FromHost(shape, f);
         using var tg = gpu.Allocate(Gram.OutputShape(shape));
-        log.WriteLine($"default split count for {shape} on {device}: {Gram.SplitCount(gpu, c, shape.Plane)}");
+        log.WriteLine($"default split count for {shape} on {device} ({gpu.Plan.Gram}): {Gram.SplitCount(gpu, c, shape.Plane)}");
 
+        foreach (var kind in Enum.GetValues<GramKernelKind>())
         foreach (int? splits in new int?[] { null, 1, 3, 1000 })
         {
             tg.CopyFromHost(NaNs(c * c));
-            if (splits is int s) Gram.Forward(tf, tg, scale, s);
-            else Gram.Forward(tf, tg, scale);
+            if (splits is int s) Gram.Forward(tf, tg, scale, kind, s);
+            else if (kind == gpu.Plan.Gram) Gram.Forward(tf, tg, scale);
+            else continue;
             var g = tg.ToHost();
-            Check.Close(expected, g, 1e-5, 1e-6, $"gram {shape} splits={splits?.ToString() ?? "default"} [{device}]", log);
+            Check.Close(expected, g, 1e-5, 1e-6, $"gram {kind} {shape} splits={splits?.ToString() ?? "default"} [{device}]", log);
             for (int i = 0; i < c; i++)
             for (int j = 0; j < i; j++)
                 Assert.Equal(BitConverter.SingleToInt32Bits(g[i * c + j]), BitConverter.SingleToInt32Bits(g[j * c + i]));
         }
     }
 
-    // df = scale·(dG + dGᵀ)·F with a non-symmetric random dG. Tolerance rtol 1e-5, atol 5e-6 (sums of 2C products of
+    // df = scale·(dG + dGᵀ)·F with a non-symmetric random dG, from both kernels (TuningPlan.Gram). Tolerance rtol 1e-5, atol 5e-6 (sums of 2C products of
     // magnitude up to ~1; the largest error seen is ~1e-6 at C = 37).
     [SkippableTheory]
     [MemberData(nameof(DevicesAndShapes))]
@@ -57,18 +59,21 @@ public class GramTests(ITestOutputHelper log)
         using var tdG = gpu.FromHost(Gram.OutputShape(shape), dG);
         using var tdf = gpu.FromHost(shape, NaNs(shape.Count));
 
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: false);
-        Check.Close(expected, tdf.ToHost(), 1e-5, 5e-6, $"gram backward {shape} [{device}]", log);
+        foreach (var kind in Enum.GetValues<GramKernelKind>())
+        {
+            tdf.CopyFromHost(NaNs(shape.Count));
+            Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
+            Check.Close(expected, tdf.ToHost(), 1e-5, 5e-6, $"gram backward {kind} {shape} [{device}]", log);
 
-        tdf.CopyFromHost(prior);
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: true);
-        Check.Close(Add(prior, expected), tdf.ToHost(), 1e-5, 5e-6, $"gram backward accumulate {shape} [{device}]", log);
+            tdf.CopyFromHost(prior);
+            Gram.Backward(tf, tdG, tdf, scale, accumulate: true, kind);
+            Check.Close(Add(prior, expected), tdf.ToHost(), 1e-5, 5e-6, $"gram backward accumulate {kind} {shape} [{device}]", log);
+        }
     }
 
     public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = Devices.WithShapes((3, 7, 5), (9, 4, 4), (11, 5, 9), (20, 8, 8), (37, 17, 19));
 
-    // The register-blocked kernels (Forward, Backward) against the first, shared-memory tiled kernels (ForwardTiled,
-    // BackwardTiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),
+    // The register-blocked kernels against the shared-memory tiled kernels (GramKernelKind.Blocked vs Tiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),
     // P a multiple of the 8 lanes and 16-column blocks (16, 64) or not (35 and 323 end with 3 columns, 45 with 13:
     // a full and a partial 8-lane half). Same tolerances as above.
     [SkippableTheory]
@@ -87,13 +92,13 @@ public class GramTests(ITestOutputHelper log)
         using var df1 = gpu.FromHost(shape, NaNs(shape.Count));
         using var df2 = gpu.Allocate(shape);
 
-        Gram.Forward(tf, g1, scale, 1);
-        Gram.ForwardTiled(tf, g2, scale, 1);
+        Gram.Forward(tf, g1, scale, GramKernelKind.Blocked, 1);
+        Gram.Forward(tf, g2, scale, GramKernelKind.Tiled, 1);
         Check.Close(g2.ToHost(), g1.ToHost(), 1e-5, 1e-6, $"gram blocked vs tiled {shape} [{device}]", log);
         Check.Close(GramReference.Forward(D(f), shape, scale), g1.ToHost(), 1e-5, 1e-6, $"gram blocked vs reference {shape} [{device}]", log);
 
-        Gram.Backward(tf, tdG, df1, 0.37f, accumulate: false);
-        Gram.BackwardTiled(tf, tdG, df2, 0.37f, accumulate: false);
+        Gram.Backward(tf, tdG, df1, 0.37f, accumulate: false, GramKernelKind.Blocked);
+        Gram.Backward(tf, tdG, df2, 0.37f, accumulate: false, GramKernelKind.Tiled);
         Check.Close(df2.ToHost(), df1.ToHost(), 1e-5, 5e-6, $"gram backward blocked vs tiled {shape} [{device}]", log);
         Check.Close(GramReference.Backward(D(f), shape, D(dG), 0.37f), df1.ToHost(), 1e-5, 5e-6,
             $"gram backward blocked vs reference {shape} [{device}]", log);

@@ -1,0 +1,217 @@
+// Reference: the kernels it chooses are tested in GramTests, Conv2dFastPathTests · Test: tests/IlgpuStyle.Tests/Kernels/TuningPlanTests.cs
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Serialization;
+using ILGPU.Runtime;
+using ILGPU.Runtime.OpenCL;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>The two Gram kernel pairs (forward and backward); see doc/PERFORMANCE.md.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<GramKernelKind>))]
+public enum GramKernelKind
+{
+    /// <summary>Register-blocked, no shared memory (GramBlocked.cs): 4×4 blocks of G, 8-lane loads; CPU OpenCL vectorizes it.</summary>
+    Blocked,
+
+    /// <summary>Shared-memory tiled GEMMs over Tile×Tile groups (GramTiled.cs): the classic GPU shape.</summary>
+    Tiled,
+}
+
+/// <summary>
+/// Every launch decision for one accelerator, made once when the <see cref="Gpu"/> opens (<see cref="For"/>) and read
+/// by the kernels' host code: which 3×3 convolution kernel and its blocking, from which output width the
+/// register-blocked kernel stores row by row, which Gram kernel and how far its forward pass splits the column sum,
+/// and the group sizes of the 1-D, row-grid and 2-D tiled launches. A plan is plain data: build one from explicit
+/// values (tests, autotuning), print it (<see cref="ToString"/>, which <see cref="Parse"/> reads back) or serialize
+/// it to JSON. The same plan on the same device gives the same bytes run to run: no decision depends on timing.
+/// </summary>
+public sealed record TuningPlan
+{
+    /// <summary>Blocking of the 3×3 stride-1 padding-1 fast path (<see cref="Conv2d.HasFastPath"/>).</summary>
+    public required ConvTiles Conv { get; init; }
+
+    /// <summary>Output width from which the register-blocked 3×3 kernel stores channel by channel (0: always).</summary>
+    public required int RowStoreMinWidth { get; init; }
+
+    /// <summary>Which Gram kernels <see cref="Kernels.Gram.Forward(Tensor, Tensor, float)"/> and <see cref="Kernels.Gram.Backward(Tensor, Tensor, Tensor, float, bool)"/> run.</summary>
+    public required GramKernelKind Gram { get; init; }
+
+    /// <summary>
+    /// Parallel work per compute unit the Gram forward's split-K aims for (<see cref="Kernels.Gram.SplitCount"/>): work-items
+    /// (one per 4×4 block of G) for <see cref="GramKernelKind.Blocked"/>, Tile×Tile groups for <see cref="GramKernelKind.Tiled"/>.
+    /// </summary>
+    public required int GramTarget { get; init; }
+
+    /// <summary>Work-items per group of 1-D kernels (elementwise ops, reductions).</summary>
+    public required int Group1D { get; init; }
+
+    /// <summary>Work-items along x of <see cref="Gpu.RowGrid"/> launches (padding, pooling, weight layout).</summary>
+    public required int RowGroup { get; init; }
+
+    /// <summary>Side of the square group of the 2-D tiled kernels (general convolution, tiled Gram), at most <see cref="Gpu.MaxTile"/>.</summary>
+    public required int Tile { get; init; }
+
+    /// <summary>The override variable: any subset of the keys of <see cref="ToString"/>, e.g. "gram=tiled,rowstore=64,kind=shared".</summary>
+    public const string EnvironmentVariable = "ILGPU_STYLE_TILES";
+
+    /// <summary>Default <see cref="RowStoreMinWidth"/>: measured on PoCL (see Conv2dRegisterBlockedKernel.cs).</summary>
+    public const int DefaultRowStoreMinWidth = 128;
+
+    /// <summary><see cref="GramTarget"/> when the plan does not say: 32 work-items per unit (blocked), 4 groups (tiled).</summary>
+    public static int DefaultGramTarget(GramKernelKind kind) => kind == GramKernelKind.Blocked ? 32 : 4;
+
+    /// <summary>
+    /// The table of defaults. CPU devices (an OpenCL CPU device such as PoCL, or the ILGPU CPU simulator): the
+    /// register-blocked 3×3 convolution with 2×8 work-items and the blocked Gram kernels (both vectorize on CPU
+    /// OpenCL). GPUs (CUDA, OpenCL GPUs): the shared-tiles convolution, 16×16 work-items and 8 input channels per step
+    /// (8×8 and 4 where a group holds fewer than 256), and the tiled Gram kernels. Group sizes: 1-D groups of up to 256,
+    /// row grids 32 wide, 16×16 tiles (4×4 where a group holds fewer than 256 work-items, e.g. the CPU simulator's 16).
+    /// </summary>
+    public static TuningPlan Default(AcceleratorType type, bool cpuDevice, int maxGroupSize)
+    {
+        bool cpu = type == AcceleratorType.CPU || cpuDevice;
+        var conv = cpu ? new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1)
+            : maxGroupSize >= 256 ? new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8)
+            : new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4);
+        var gram = cpu ? GramKernelKind.Blocked : GramKernelKind.Tiled;
+        int group1D = Math.Min(256, maxGroupSize);
+        return new TuningPlan
+        {
+            Conv = conv,
+            RowStoreMinWidth = DefaultRowStoreMinWidth,
+            Gram = gram,
+            GramTarget = DefaultGramTarget(gram),
+            Group1D = group1D,
+            RowGroup = Math.Min(group1D, 32),
+            Tile = maxGroupSize >= Gpu.MaxTile * Gpu.MaxTile ? Gpu.MaxTile : 4,
+        };
+    }
+
+    /// <summary>The plan for <paramref name="accelerator"/>: <see cref="Default"/>, overridden by <see cref="EnvironmentVariable"/>, validated.</summary>
+    public static TuningPlan For(Accelerator accelerator) =>
+        Resolve(accelerator.AcceleratorType,
+            accelerator is CLAccelerator cl && cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU,
+            accelerator.MaxNumThreadsPerGroup);
+
+    /// <summary>The plan a device listed by <see cref="DeviceCatalog.List"/> gets when opened (same rules as <see cref="For(Accelerator)"/>).</summary>
+    public static TuningPlan For(DeviceInfo device) =>
+        Resolve(device.Kind, device.Kind == AcceleratorType.OpenCL && device.Type.StartsWith("CPU", StringComparison.Ordinal),
+            device.MaxGroupSize);
+
+    private static TuningPlan Resolve(AcceleratorType type, bool cpuDevice, int maxGroup)
+    {
+        var plan = Default(type, cpuDevice, maxGroup);
+        var env = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(env))
+        {
+            plan.Validate(maxGroup);
+            return plan;
+        }
+        try
+        {
+            plan = Parse(env, plan);
+            plan.Validate(maxGroup);
+            return plan;
+        }
+        catch (ArgumentException e) when (e is not TuningPlanException)
+        {
+            throw new TuningPlanException($"{EnvironmentVariable}='{env}' is invalid: {e.Message}", e);
+        }
+    }
+
+    private const string Keys = "kind, gx, gy, ci, rowstore, gram, gramtarget, group1d, rowgroup, tile";
+
+    /// <summary>
+    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|shared, gx, gy,
+    /// ci; rowstore (width); gram=blocked|tiled, gramtarget; group1d, rowgroup, tile. Choosing a Gram kernel without
+    /// gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
+    /// </summary>
+    public static TuningPlan Parse(string text, TuningPlan defaults)
+    {
+        var plan = defaults;
+        bool targetGiven = false;
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            string key = kv[0].ToLowerInvariant();
+            if (kv.Length != 2 || kv[1].Length == 0)
+                throw new ArgumentException($"{EnvironmentVariable}: '{part}' is not key=value (keys: {Keys}).");
+            string value = kv[1].ToLowerInvariant();
+            switch (key)
+            {
+                case "kind":
+                    plan = plan with
+                    {
+                        Conv = plan.Conv with
+                        {
+                            Kind = value switch
+                            {
+                                "blocked" => ConvKernelKind.RegisterBlocked,
+                                "shared" => ConvKernelKind.SharedTiles,
+                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked' or 'shared', not '{kv[1]}'."),
+                            },
+                        },
+                    };
+                    continue;
+                case "gram":
+                    plan = plan with
+                    {
+                        Gram = value switch
+                        {
+                            "blocked" => GramKernelKind.Blocked,
+                            "tiled" => GramKernelKind.Tiled,
+                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked' or 'tiled', not '{kv[1]}'."),
+                        },
+                    };
+                    continue;
+            }
+            if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
+                throw new ArgumentException($"{EnvironmentVariable}: '{part}' is not key=value with an integer value (keys: {Keys}).");
+            plan = key switch
+            {
+                "gx" => plan with { Conv = plan.Conv with { GroupX = v } },
+                "gy" => plan with { Conv = plan.Conv with { GroupY = v } },
+                "ci" => plan with { Conv = plan.Conv with { InputChunk = v } },
+                "rowstore" => plan with { RowStoreMinWidth = v },
+                "gramtarget" => plan with { GramTarget = v },
+                "group1d" => plan with { Group1D = v },
+                "rowgroup" => plan with { RowGroup = v },
+                "tile" => plan with { Tile = v },
+                _ => throw new ArgumentException($"{EnvironmentVariable}: unknown key '{kv[0]}' (keys: {Keys})."),
+            };
+            targetGiven |= key == "gramtarget";
+        }
+        if (!targetGiven && plan.Gram != defaults.Gram) plan = plan with { GramTarget = DefaultGramTarget(plan.Gram) };
+        return plan;
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless every decision fits a device allowing <paramref name="maxGroupSize"/> work-items per group.</summary>
+    public void Validate(int maxGroupSize)
+    {
+        Conv.Validate(maxGroupSize);
+        if (RowStoreMinWidth < 0)
+            throw new ArgumentException($"tuning plan {this}: rowstore must be ≥ 0.");
+        if (GramTarget < 1)
+            throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
+        if (Group1D < 1 || Group1D > maxGroupSize)
+            throw new ArgumentException($"tuning plan {this}: group1d must be between 1 and the device's {maxGroupSize}.");
+        if (RowGroup < 1 || RowGroup > maxGroupSize)
+            throw new ArgumentException($"tuning plan {this}: rowgroup must be between 1 and the device's {maxGroupSize}.");
+        if (Tile < 1 || Tile > Gpu.MaxTile || Tile * Tile > maxGroupSize)
+            throw new ArgumentException(
+                $"tuning plan {this}: tile must be between 1 and {Gpu.MaxTile} with tile² ≤ the device's {maxGroupSize} work-items per group.");
+    }
+
+    /// <summary>One line of key=value pairs, in the override variable's syntax (<see cref="Parse"/> reads it back).</summary>
+    public override string ToString()
+    {
+        var s = new StringBuilder(Conv.ToString());
+        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},gram={(Gram == GramKernelKind.Blocked ? "blocked" : "tiled")}");
+        s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
+        return s.ToString();
+    }
+}
+
+/// <summary>An invalid <see cref="TuningPlan.EnvironmentVariable"/>: the user's input, reported in one line (exit code 2 in the CLI).</summary>
+public sealed class TuningPlanException(string message, Exception inner) : ArgumentException(message, inner);

@@ -1,0 +1,149 @@
+using IlgpuStyle.Kernels;
+using ILGPU.Runtime;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+/// <summary>
+/// The per-device tuning plan: its table of defaults, the override variable's parser (valid and invalid strings),
+/// its printed and JSON forms, and that `devices --verbose` and `bench --json` show it. The kernels each plan
+/// chooses are checked against the CPU references in Conv2dFastPathTests and GramTests.
+/// </summary>
+public class TuningPlanTests(ITestOutputHelper log)
+{
+    private static readonly TuningPlan CpuDefault = TuningPlan.Default(AcceleratorType.CPU, cpuDevice: false, 16);
+
+    [Fact]
+    public void DefaultsPerDeviceKind()
+    {
+        // The ILGPU CPU simulator (16 work-items per group): register-blocked conv, blocked Gram, 4×4 tiles.
+        Assert.Equal(new TuningPlan
+        {
+            Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128,
+            Gram = GramKernelKind.Blocked, GramTarget = 32, Group1D = 16, RowGroup = 16, Tile = 4,
+        }, CpuDefault);
+        // An OpenCL CPU device (PoCL): the same kernels, larger groups.
+        Assert.Equal(new TuningPlan
+        {
+            Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128,
+            Gram = GramKernelKind.Blocked, GramTarget = 32, Group1D = 256, RowGroup = 32, Tile = 16,
+        }, TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: true, 4096));
+        // GPUs: shared-tiles conv and the tiled Gram kernels.
+        Assert.Equal(new TuningPlan
+        {
+            Conv = new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), RowStoreMinWidth = 128,
+            Gram = GramKernelKind.Tiled, GramTarget = 4, Group1D = 256, RowGroup = 32, Tile = 16,
+        }, TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, 1024));
+        var smallGpu = TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: false, 128);
+        Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4), smallGpu.Conv);
+        Assert.Equal(GramKernelKind.Tiled, smallGpu.Gram);
+        Assert.Equal(4, smallGpu.Tile);
+        foreach (var plan in new[] { CpuDefault, TuningPlan.Default(AcceleratorType.Cuda, false, 1024), smallGpu })
+            plan.Validate(plan == CpuDefault ? 16 : plan == smallGpu ? 128 : 1024);
+    }
+
+    [Fact]
+    public void ParserReadsEveryKeyOverTheDefaults()
+    {
+        var parsed = TuningPlan.Parse("kind=shared, gx=8, gy=4, ci=2", CpuDefault);
+        Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 8, 4, 2), parsed.Conv);
+        Assert.Equal(CpuDefault with { Conv = new ConvTiles(ConvKernelKind.SharedTiles, 8, 4, 2) }, parsed);
+        Assert.Equal(CpuDefault with { Conv = CpuDefault.Conv with { GroupY = 2 } }, TuningPlan.Parse("gy=2", CpuDefault));
+        Assert.Equal(CpuDefault with { RowStoreMinWidth = 64 }, TuningPlan.Parse("rowstore=64", CpuDefault));
+        Assert.Equal(CpuDefault with { Group1D = 8, RowGroup = 4, Tile = 2 }, TuningPlan.Parse("group1d=8,rowgroup=4,tile=2", CpuDefault));
+        Assert.Equal(CpuDefault, TuningPlan.Parse(" ", CpuDefault));
+        // Choosing a Gram kernel brings its default target unless one is given; keys are case-insensitive.
+        Assert.Equal(CpuDefault with { Gram = GramKernelKind.Tiled, GramTarget = 4 }, TuningPlan.Parse("gram=tiled", CpuDefault));
+        Assert.Equal(CpuDefault with { Gram = GramKernelKind.Tiled, GramTarget = 9 }, TuningPlan.Parse("GramTarget=9,Gram=Tiled", CpuDefault));
+        Assert.Equal(CpuDefault, TuningPlan.Parse("gram=blocked", CpuDefault));
+        // The printed form is the variable's syntax and reads back to the same plan.
+        var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
+        foreach (var plan in new[] { CpuDefault, parsed, gpu, gpu with { Gram = GramKernelKind.Blocked, GramTarget = 7 } })
+            Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), TuningPlan.Default(AcceleratorType.OpenCL, true, 4096)));
+        Assert.Equal("kind=blocked,gx=2,gy=8,ci=1,rowstore=128,gram=blocked,gramtarget=32,group1d=16,rowgroup=16,tile=4", CpuDefault.ToString());
+    }
+
+    [Theory]
+    [InlineData("kind=fast", "kind must be 'blocked' or 'shared'")]
+    [InlineData("gram=naive", "gram must be 'blocked' or 'tiled'")]
+    [InlineData("gz=3", "unknown key 'gz'")]
+    [InlineData("gx=four", "'gx=four'")]
+    [InlineData("rowstore", "not key=value")]
+    [InlineData("tile=", "not key=value")]
+    public void ParserRejectsInvalidStrings(string text, string expected)
+    {
+        var e = Assert.Throws<ArgumentException>(() => TuningPlan.Parse(text, CpuDefault));
+        log.WriteLine(e.Message);
+        Assert.Contains(TuningPlan.EnvironmentVariable, e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ValidationRejectsPlansTheDeviceOrKernelsCannotRun()
+    {
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 3).Validate(1024)); // ci not supported
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 32, 32, 8).Validate(1024)); // shared arrays too small
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.RegisterBlocked, 8, 4, 1).Validate(16)); // group too large
+        new ConvTiles(ConvKernelKind.RegisterBlocked, 4, 4, 1).Validate(16);
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { Conv = CpuDefault.Conv with { GroupX = 4 } }).Validate(16));
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { Tile = 8 }).Validate(16)); // 64 work-items > 16
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { Tile = 32 }).Validate(4096)); // beyond Gpu.MaxTile
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { Group1D = 32 }).Validate(16));
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { RowGroup = 0 }).Validate(16));
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { GramTarget = 0 }).Validate(16));
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { RowStoreMinWidth = -1 }).Validate(16));
+    }
+
+    [Fact]
+    public void JsonFormNamesTheKernels()
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(TuningPlan.Default(AcceleratorType.Cuda, false, 1024));
+        log.WriteLine(json);
+        Assert.Contains("\"Kind\":\"SharedTiles\"", json);
+        Assert.Contains("\"Gram\":\"Tiled\"", json);
+        Assert.Contains("\"RowStoreMinWidth\":128", json);
+        Assert.DoesNotContain("PatchFloats", json);
+    }
+
+    [Fact]
+    public void DevicesVerbosePrintsThePlanOfEveryUsableDevice()
+    {
+        var (code, output, err) = CliRunner.Run("devices", "--verbose");
+        log.WriteLine(output + err);
+        Assert.Equal(0, code);
+        foreach (var device in DeviceCatalog.List().Where(d => d.Usable))
+            Assert.Contains($"plan: {TuningPlan.For(device)}", output);
+        Assert.Contains("plan: kind=blocked,gx=2,gy=8,ci=1,rowstore=128,gram=blocked", output); // the CPU simulator at least
+        Assert.DoesNotContain("plan:", CliRunner.Run("devices").Out);
+    }
+
+    [Fact]
+    public void TheOverrideVariableReachesThePlanAndAnInvalidOneIsBadInput()
+    {
+        var env = new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "gram=tiled,rowstore=64" };
+        var (code, output, _) = CliRunner.Run(env, "devices", "--verbose");
+        Assert.Equal(0, code);
+        Assert.Contains("plan: kind=blocked,gx=2,gy=8,ci=1,rowstore=64,gram=tiled,gramtarget=4", output);
+
+        env[TuningPlan.EnvironmentVariable] = "gram=fast";
+        var (bad, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
+        log.WriteLine(err);
+        Assert.Equal(2, bad);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='gram=fast' is invalid", err);
+    }
+
+    [Fact]
+    public void BenchJsonIncludesThePlanInForce()
+    {
+        var (code, output, err) = CliRunner.Run("bench", "--device", "cpu", "--size", "16", "--runs", "1", "--warmup", "0",
+            "--layers", "relu5_1", "--no-iteration", "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(output);
+        var plan = doc.RootElement.GetProperty("plan");
+        Assert.Equal("Blocked", plan.GetProperty("gram").GetString());
+        Assert.Equal("RegisterBlocked", plan.GetProperty("conv").GetProperty("kind").GetString());
+        Assert.Equal(128, plan.GetProperty("rowStoreMinWidth").GetInt32());
+        Assert.Contains("gram=blocked", doc.RootElement.GetProperty("kernels").GetProperty("plan").GetString());
+    }
+}
