@@ -15,21 +15,9 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-faults-").FullName;
 
-    private ProcessStartInfo Stylize(string output, int iterations, params string[] extra)
-    {
-        var images = SharedData.RequireOrSkip("images");
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "ilgpu-style"))
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        foreach (var a in new[] { "stylize", "--content", Path.Combine(images, "tubingen.jpg"), "--style", Path.Combine(images, "starry_night.jpg"),
-                     "--output", output, "--weights", RealWeights.Path, "--device", "cpu", "--size", "32", "--scales", "1",
-                     "--content-layers", "relu1_1", "--style-layers", "relu1_1", "--iterations", $"{iterations}", "--quiet" })
-            start.ArgumentList.Add(a);
-        foreach (var a in extra) start.ArgumentList.Add(a);
-        return start;
-    }
+    private static Process Stylize(string output, int iterations, params string[] extra) =>
+        CliProcess.Start([.. CliProcess.StylizeTubingen(output), "--device", "cpu", "--size", "32", "--scales", "1",
+            "--content-layers", "relu1_1", "--style-layers", "relu1_1", "--iterations", $"{iterations}", "--quiet", .. extra]);
 
     /// <summary>Every visible image in <paramref name="folder"/> decodes completely.</summary>
     private int AssertEveryImageComplete(string folder)
@@ -50,7 +38,7 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
     {
         Skip.If(OperatingSystem.IsWindows(), "POSIX process test");
         var output = Path.Combine(dir, "out.png");
-        using var process = Process.Start(Stylize(output, 100000, "--save-every", "1"))!;
+        using var process = Stylize(output, 100000, "--save-every", "1");
         _ = process.StandardError.ReadToEndAsync();
         try
         {
@@ -81,7 +69,7 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         // One undisturbed run measures how long a run takes; kills then land across it, the final write included.
         var output = Path.Combine(dir, "out.png");
         var clock = Stopwatch.StartNew();
-        using (var full = Process.Start(Stylize(output, 3))!)
+        using (var full = Stylize(output, 3))
         {
             string err = full.StandardError.ReadToEnd();
             full.WaitForExit();
@@ -95,7 +83,7 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         for (int trial = 0; trial < Trials; trial++)
         {
             var delay = TimeSpan.FromSeconds(seconds * (0.7 + 0.35 * rng.NextDouble()));
-            using var process = Process.Start(Stylize(output, 3))!;
+            using var process = Stylize(output, 3);
             _ = process.StandardError.ReadToEndAsync();
             if (!process.WaitForExit(delay)) process.Kill();
             process.WaitForExit();
@@ -125,7 +113,7 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         {
             File.WriteAllBytes(Path.Combine(mount, "filler"), new byte[4096]); // the one page: the disk is now full
             var output = Path.Combine(mount, "out.png");
-            using var process = Process.Start(Stylize(output, 1))!;
+            using var process = Stylize(output, 1);
             string err = process.StandardError.ReadToEnd();
             process.WaitForExit();
             log.WriteLine($"exit {process.ExitCode}: {err.Trim()}");

@@ -19,19 +19,10 @@ public sealed class InterruptTests(ITestOutputHelper log) : IDisposable
     {
         Skip.If(OperatingSystem.IsWindows(), "SIGINT is a POSIX signal");
         Devices.Get("opencl"); // a real VGG19 run that goes on long enough to be interrupted
-        var images = SharedData.RequireOrSkip("images");
         var output = Path.Combine(dir, "out.png");
         var report = Path.Combine(dir, "report.jsonl");
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "ilgpu-style"))
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        };
-        foreach (var a in new[] { "stylize", "--content", Path.Combine(images, "tubingen.jpg"), "--style", Path.Combine(images, "starry_night.jpg"),
-                     "--output", output, "--report", report, "--weights", RealWeights.Path, "--device", "opencl",
-                     "--size", "48", "--scales", "1", "--iterations", "100000", "--print-every", "1" })
-            start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
+        using var process = CliProcess.Start([.. CliProcess.StylizeTubingen(output), "--report", report, "--device", "opencl",
+            "--size", "48", "--scales", "1", "--iterations", "100000", "--print-every", "1"]);
         var stderr = process.StandardError.ReadToEndAsync();
         try
         {

@@ -1,0 +1,27 @@
+using System.Diagnostics;
+
+namespace IlgpuStyle.Tests;
+
+/// <summary>`ilgpu-style` as a real child process (signals, kills, exit codes), beside <see cref="CliRunner"/>'s in-process runs.</summary>
+public static class CliProcess
+{
+    /// <summary>Starts the CLI with <paramref name="args"/>; stdout and stderr are redirected (read them, or they fill up).</summary>
+    public static Process Start(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "ilgpu-style"))
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return Process.Start(start)!;
+    }
+
+    /// <summary>`stylize` of tubingen × starry night (shared/images) with the real weights, writing <paramref name="output"/>.</summary>
+    public static string[] StylizeTubingen(string output)
+    {
+        var images = SharedData.RequireOrSkip("images");
+        return ["stylize", "--content", Path.Combine(images, "tubingen.jpg"), "--style", Path.Combine(images, "starry_night.jpg"),
+            "--output", output, "--weights", RealWeights.Path];
+    }
+}
