@@ -12,7 +12,7 @@
 #
 # usage: bench/gpu/run-on-gpu.sh [--device cuda] [--bundle .gpu/bundle.tar.xz] [--deadline 420]
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
-#          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "-namespace IlgpuStyle.Tests.Kernels"]
+#          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
 #          [--only step,step] [--skip step,step]
 # Rehearsal without a GPU:
 #   OUT=/tmp/gpu-out bench/gpu/run-on-gpu.sh --device opencl --bench-size 64 --iteration-sizes 64 \
@@ -32,7 +32,7 @@ stylize_sizes=512,1024
 stylize_args=
 runs=10
 warmup=3
-test_filter="-namespace IlgpuStyle.Tests.Kernels"
+test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
 while [ $# -gt 0 ]; do
@@ -177,10 +177,14 @@ if [ -f "$R/devices.log" ]; then
 fi
 
 # --- kernel tests ------------------------------------------------------------------------------------------------------
+# The xunit.v3 executable; by default the cases of the kernel tests whose device argument is this run's device kind
+# (theories list their arguments in the display name only when pre-enumerated: device: "cuda").
 tests_exe=$(ls "$B"/tests/IlgpuStyle*.Tests 2>/dev/null | head -1)
 if [ -n "$tests_exe" ]; then
-  # shellcheck disable=SC2086  # the filter is several words on purpose
-  (cd "$B/tests" && run_step tests 150 "$tests_exe" $test_filter -xml "$R/tests.xml" -reporter verbose)
+  kind=${device%%:*}
+  filter=(-preEnumerateTheories -namespace IlgpuStyle.Tests.Kernels -displayName "*\"$kind\"*")
+  [ -n "$test_filter" ] && eval "filter=($test_filter)"
+  (cd "$B/tests" && run_step tests 150 "$tests_exe" "${filter[@]}" -noColor -reporter verbose -result-xml "$R/tests.xml")
 else
   wanted tests && printf '%-18s %-8s %4s %7s  %s\n' tests SKIPPED - - "no test executable in the bundle" | tee -a "$R/steps.txt"
 fi
@@ -249,7 +253,8 @@ fi
   cat "$R/steps.txt"
   echo
   cat "$R/notes.txt" 2>/dev/null
-  grep -hE '^=== TEST EXECUTION SUMMARY|Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -3
+  grep -hE 'Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -1 | sed 's/^ */tests: /'
+  grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
   for s in "${sizes[@]}"; do
     [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
   done
