@@ -57,11 +57,19 @@ def set_math(math):
     if not torch.cuda.is_available():
         return "cpu (fp32)"
     if math == "fp32":
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-    return (f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, "
-            f"cuda.matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, "
-            f"float32_matmul_precision={torch.get_float32_matmul_precision()}")
+        try:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        except (RuntimeError, AttributeError) as e:  # should a later PyTorch drop the legacy flags
+            log(f"legacy TF32 flags refused ({e}); using fp32_precision = 'ieee'")
+            torch.backends.cuda.matmul.fp32_precision = "ieee"
+            torch.backends.cudnn.conv.fp32_precision = "ieee"
+    try:
+        return (f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, "
+                f"cuda.matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, "
+                f"float32_matmul_precision={torch.get_float32_matmul_precision()}")
+    except (RuntimeError, AttributeError) as e:
+        return f"{math} (settings not readable: {e})"
 
 
 class Timer:
