@@ -66,6 +66,7 @@ torch_device=cpu
 case "$device" in cuda*) torch_device=$device ;; esac
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 PYTHONUNBUFFERED=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 export ILGPU_STYLE_WEIGHTS=$B/weights/vgg19.ilgw
+case "$bundle" in /*) ;; *) bundle=$repo/$bundle ;; esac
 export repo bundle OUT W B   # for setup(), which runs in a child bash
 
 : > "$R/steps.txt"
@@ -111,7 +112,10 @@ run_step() {
 # --- setup: unpack, driver libraries, machine facts ----------------------------------------------------------------
 setup() {
   echo "machine: $(uname -srm), $(nproc) cores; OUT=$OUT; work folder $W"
-  tar -xJf "$repo/$bundle" -C "$W" || return 1
+  [ -f "$bundle" ] || { echo "no bundle at $bundle: run bench/gpu/make-bundle.sh here and carry .gpu"; return 1; }
+  tar -xJf "$bundle" -C "$W" 2>/dev/null \
+    || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$bundle" "$W" \
+    || return 1   # (python's tarfile where tar lacks xz)
   cat "$B/MANIFEST.txt"
   # ILGPU opens the CUDA driver as libcuda.so; driver installs often have only libcuda.so.1. Link it in a folder of
   # our own on LD_LIBRARY_PATH (never the toolkit's stubs/libcuda.so, which has no driver behind it).
@@ -234,7 +238,8 @@ for s in "${sizes[@]}"; do
 done
 
 # --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
-sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
+  /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
 memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg"
           --size 64 --scales 1 --iterations 2 --output "$R/memcheck.png" --print-every 1)
 if [ -n "$sanitizer" ] && [[ "$device" == cuda* ]]; then
@@ -248,6 +253,7 @@ fi
 {
   echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"
   head -3 "$B/MANIFEST.txt" 2>/dev/null
+  grep -A1 '^name, driver_version' "$R/setup.log" 2>/dev/null | tail -1 | sed 's/^/GPU: /'
   echo
   printf '%-18s %-8s %4s %8s  %s\n' step status rc seconds "end of its log"
   cat "$R/steps.txt"
