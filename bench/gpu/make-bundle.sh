@@ -42,9 +42,12 @@ done
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
-exclude=$(git rev-parse --git-path info/exclude)
-mkdir -p "$(dirname "$exclude")"
-grep -qxF "/$out/" "$exclude" 2>/dev/null || echo "/$out/" >> "$exclude"
+case "$out" in
+  /*) ;;   # outside the repository: nothing to ignore (and it does not travel)
+  *) exclude=$(git rev-parse --git-path info/exclude)
+     mkdir -p "$(dirname "$exclude")"
+     grep -qxF "/${out%/}/" "$exclude" 2>/dev/null || echo "/${out%/}/" >> "$exclude" ;;
+esac
 
 stage=$out/stage/bundle
 rm -rf "$out/stage"
