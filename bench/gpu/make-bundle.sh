@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Packs everything the GPU machine needs and does not have (it has no .NET SDK, no network, no ../shared) into
+# one file, .gpu/bundle.tar.xz, that travels with the repository to the device machine (`carry: [".gpu"]`):
+#
+#   bundle/cli/       ilgpu-style, self-contained linux-x64 publish (runs without .NET installed)
+#   bundle/tests/     the kernel-test executable, self-contained (only if the test project is an xunit.v3 exe)
+#   bundle/weights/   vgg19.ilgw converted from ../shared/vgg19 (f32 by default: the values stylize uses)
+#   bundle/images/    tubingen.jpg, starry_night.jpg
+#   bundle/opencl/    this machine's OpenCL ICD loader (libOpenCL.so.1), for GPU machines that lack one
+#   bundle/MANIFEST.txt
+#
+# Files identical in cli/ and tests/ (the .NET runtime) are hard links, stored once in the tar.
+# .gpu/ is added to .git/info/exclude (not .gitignore): it is this checkout's scratch, never committed.
+# The script fails if the bundle plus the repository's tracked files exceed the device tool's 64 MiB.
+#
+# usage: bench/gpu/make-bundle.sh [--out DIR] [--trim] [--tests-project DIR | --no-tests]
+#                                 [--weights-dtype f32|f16] [--vgg19 DIR] [--images DIR]
+set -euo pipefail
+cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+repo=$PWD
+
+out=.gpu
+trim=0
+tests_project=tests/IlgpuStyle.Tests
+weights_dtype=f32
+vgg19=../shared/vgg19
+images=../shared/images
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --trim) trim=1; shift ;;
+    --tests-project) tests_project=$2; shift 2 ;;
+    --no-tests) tests_project=; shift ;;
+    --weights-dtype) weights_dtype=$2; shift 2 ;;
+    --vgg19) vgg19=$2; shift 2 ;;
+    --images) images=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "make-bundle: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+case "$out" in
+  /*) ;;   # outside the repository: nothing to ignore (and it does not travel)
+  *) exclude=$(git rev-parse --git-path info/exclude)
+     mkdir -p "$(dirname "$exclude")"
+     grep -qxF "/${out%/}/" "$exclude" 2>/dev/null || echo "/${out%/}/" >> "$exclude" ;;
+esac
+
+stage=$out/stage/bundle
+rm -rf "$out/stage"
+mkdir -p "$stage"/{cli,weights,images}
+
+# --- the CLI -----------------------------------------------------------------------------------------------------
+publish=(-c Release -r linux-x64 --self-contained -nologo -v quiet -p:SatelliteResourceLanguages=en)
+if [ "$trim" = 1 ]; then
+  # ILGPU finds its intrinsics and the framework methods it remaps (Math, BitOperations, …) by reflection: both
+  # assemblies must be kept whole (bench/gpu/trim.targets). System.Text.Json's reflection serializer is switched
+  # back on, and the IL2026 trim warnings (JSON) may not fail the build. Checked on OpenCL and the CPU simulator
+  # only; the CUDA backend of a trimmed build has never run.
+  publish+=(-p:PublishTrimmed=true -p:TrimMode=partial -p:TreatWarningsAsErrors=false
+            -p:JsonSerializerIsReflectionEnabledByDefault=true
+            "-p:CustomAfterMicrosoftCommonTargets=$repo/bench/gpu/trim.targets")
+fi
+step "publish src/Cli (self-contained linux-x64$([ "$trim" = 1 ] && echo ', trimmed'))"
+dotnet publish src/Cli "${publish[@]}" -o "$stage/cli"
+echo "cli: $(mib "$(du -sb "$stage/cli" | cut -f1)") unpacked"
+
+# --- the kernel tests ---------------------------------------------------------------------------------------------
+tests_exe=
+if [ -n "$tests_project" ]; then
+  csproj=$(ls "$tests_project"/*.csproj 2>/dev/null | head -1 || true)
+  if [ -n "$csproj" ] && grep -q 'xunit\.v3' "$csproj" && grep -q '<OutputType>Exe</OutputType>' "$csproj"; then
+    step "publish $csproj (xunit.v3 executable, self-contained linux-x64)"
+    # Not trimmed: xunit finds tests by reflection.
+    dotnet publish "$csproj" -c Release -r linux-x64 --self-contained -nologo -v quiet \
+      -p:SatelliteResourceLanguages=en -o "$stage/tests"
+    tests_exe=$(basename "$csproj" .csproj)
+    # Microsoft.NET.Test.Sdk's code-coverage tooling (Windows, macOS, Alpine, arm64 binaries): the in-process
+    # runner does not use it; 20 MiB unpacked, ~5 MiB packed.
+    rm -rf "$stage/tests/CodeCoverage" "$stage/tests/alpine" "$stage/tests/arm64" "$stage/tests/macos"
+    [ -x "$stage/tests/$tests_exe" ] || { echo "make-bundle: $stage/tests/$tests_exe was not produced" >&2; exit 1; }
+    if [ "$trim" = 0 ]; then
+      linked=0
+      while IFS= read -r -d '' f; do
+        rel=${f#"$stage/tests/"}
+        if [ -f "$stage/cli/$rel" ] && cmp -s "$f" "$stage/cli/$rel"; then
+          ln -f "$stage/cli/$rel" "$f"; linked=$((linked + 1))
+        fi
+      done < <(find "$stage/tests" -type f -print0)
+      echo "tests: $linked files identical to cli/ stored once (hard links)"
+    fi
+  else
+    echo "make-bundle: ${csproj:-$tests_project} is not an xunit.v3 executable project: no test executable in the bundle" >&2
+  fi
+fi
+
+# --- weights and images -------------------------------------------------------------------------------------------
+step "weights: ilgpu-style weights convert ($weights_dtype)"
+"$stage/cli/ilgpu-style" weights convert --from "$vgg19/keras-tfjs-f32-conv1-3" "$vgg19/keras-tfjs-uint8" \
+  --dtype "$weights_dtype" --out "$stage/weights/vgg19.ilgw" | tail -2
+cp "$images/tubingen.jpg" "$images/starry_night.jpg" "$stage/images/"
+
+# OpenCL ICD loader: ILGPU loads libOpenCL.so; NVIDIA's driver brings only its ICD (libnvidia-opencl.so.1).
+loader=$(ldconfig -p | awk '/libOpenCL\.so\.1 .*x86-64/ { print $NF; exit }')
+if [ -n "$loader" ]; then
+  mkdir -p "$stage/opencl"
+  cp -L "$loader" "$stage/opencl/libOpenCL.so.1"
+fi
+
+{
+  echo "made:     $(date -u +%FT%TZ) on $(uname -m)"
+  echo "commit:   $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tests || echo ' + uncommitted changes')"
+  echo "cli:      cli/ilgpu-style$([ "$trim" = 1 ] && echo ' (trimmed)')"
+  echo "tests:    ${tests_exe:+tests/$tests_exe}"
+  echo "weights:  weights/vgg19.ilgw ($weights_dtype, file sha256 $(sha256sum "$stage/weights/vgg19.ilgw" | cut -c1-16)…)"
+  echo "opencl:   ${loader:+opencl/libOpenCL.so.1 (from $loader)}"
+} > "$stage/MANIFEST.txt"
+
+# --- pack ---------------------------------------------------------------------------------------------------------
+step "pack $out/bundle.tar.xz"
+rm -f "$out/bundle.tar.xz"
+tar -C "$out/stage" -cf - bundle | xz ${XZ_OPT:--6 -T2} > "$out/bundle.tar.xz.tmp"
+mv "$out/bundle.tar.xz.tmp" "$out/bundle.tar.xz"
+
+bundle_bytes=$(stat -c %s "$out/bundle.tar.xz")
+tracked_bytes=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+untracked_bytes=$(git ls-files -z -o --exclude-standard | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
+untracked_bytes=${untracked_bytes:-0}
+total=$((bundle_bytes + tracked_bytes + untracked_bytes))
+limit=$((64 * 1048576))
+step "sizes"
+cat "$stage/MANIFEST.txt"
+echo "bundle:   $(mib "$bundle_bytes")  ($out/bundle.tar.xz)"
+for d in cli tests weights; do
+  [ -d "$stage/$d" ] && echo "  $d/: $(mib "$(du -sb "$stage/$d" | cut -f1)") unpacked"
+done
+echo "travels:  $(mib "$total") of 64 MiB (tracked $(mib "$tracked_bytes"), untracked-not-ignored $(mib "$untracked_bytes"), bundle)"
+rm -rf "$out/stage"
+if [ "$total" -gt "$limit" ]; then
+  echo "make-bundle: $(mib "$total") would not travel (limit 64 MiB): try --weights-dtype f16, --trim or --no-tests" >&2
+  exit 1
+fi

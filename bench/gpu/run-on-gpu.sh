@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# The prepared GPU run (issue #10): on a machine with an NVIDIA GPU and no .NET, run from the repository root with
+# the bundle of bench/gpu/make-bundle.sh carried in .gpu/. Every step has its own time limit, clipped to an overall
+# deadline; a failing step does not stop the later ones. Results go to $OUT (at most 8 files come back):
+#
+#   $OUT/summary.txt       one line per step: status, exit code, seconds; then the key numbers
+#   $OUT/compare.txt       ours / PyTorch tables (bench/gpu/compare.py)
+#   $OUT/results.tar.gz    every log and JSON (devices, tests, bench, torch, sanitizer, stylize reports, nvidia-smi)
+#   $OUT/tubingen_starry_<size>.png   the stylized pictures
+#
+# Steps: setup devices tests bench-kernels bench-iteration torch-fp32 torch-default compare stylize-<size>… memcheck
+#
+# usage: bench/gpu/run-on-gpu.sh [--device cuda] [--bundle .gpu/bundle.tar.xz] [--deadline 420]
+#          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
+#          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
+#          [--only step,step] [--skip step,step]
+# Rehearsal without a GPU:
+#   OUT=/tmp/gpu-out bench/gpu/run-on-gpu.sh --device opencl --bench-size 64 --iteration-sizes 64 \
+#     --torch-sizes 64 --stylize-sizes 64 --stylize-args "--scales 1 --iterations 3" --runs 2 --warmup 1
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+started=$(date +%s)
+
+device=cuda
+bundle=.gpu/bundle.tar.xz
+deadline=420
+bench_size=512
+iteration_sizes=512,1024
+torch_sizes=512,1024,2048
+stylize_sizes=512,1024
+stylize_args=
+runs=10
+warmup=3
+test_filter=   # default: the kernel tests' cases on the --device kind (see below)
+only=
+skip=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device) device=$2; shift 2 ;;
+    --bundle) bundle=$2; shift 2 ;;
+    --deadline) deadline=$2; shift 2 ;;
+    --bench-size) bench_size=$2; shift 2 ;;
+    --iteration-sizes) iteration_sizes=$2; shift 2 ;;
+    --torch-sizes) torch_sizes=$2; shift 2 ;;
+    --stylize-sizes) stylize_sizes=$2; shift 2 ;;
+    --stylize-args) stylize_args=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --test-filter) test_filter=$2; shift 2 ;;
+    --only) only=",$2,"; shift 2 ;;
+    --skip) skip=",$2,"; shift 2 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-on-gpu: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+W=$(mktemp -d /tmp/ilgpu-gpu.XXXXXX)   # work folder: unpacked bundle, logs, JSON
+R=$W/results
+mkdir -p "$R"
+B=$W/bundle
+CLI=$B/cli/ilgpu-style
+torch_device=cpu
+case "$device" in cuda*) torch_device=$device ;; esac
+export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 PYTHONUNBUFFERED=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+export ILGPU_STYLE_WEIGHTS=$B/weights/vgg19.ilgw
+case "$bundle" in /*) ;; *) bundle=$repo/$bundle ;; esac
+export repo bundle OUT W B   # for setup(), which runs in a child bash
+
+: > "$R/steps.txt"
+elapsed() { echo $(( $(date +%s) - started )); }
+wanted() {
+  [ -n "$only" ] && [[ "$only" != *",$1,"* ]] && [ "$1" != setup ] && return 1
+  [[ "$skip" == *",$1,"* ]] && return 1
+  return 0
+}
+# run_step NAME CAP_SECONDS [--stdout FILE] COMMAND…: runs COMMAND under `timeout`, output to $R/NAME.log.
+run_step() {
+  local name=$1 cap=$2 stdout=; shift 2
+  if [ "${1:-}" = --stdout ]; then stdout=$2; shift 2; fi
+  if ! wanted "$name"; then return 0; fi
+  local left=$(( deadline - $(elapsed) - 20 )) t=$cap
+  [ "$left" -lt "$t" ] && t=$left
+  if [ "$t" -lt 5 ]; then
+    printf '%-18s %-8s %4s %7s  %s\n' "$name" SKIPPED - - "no time left before the ${deadline}s deadline" | tee -a "$R/steps.txt"
+    return 0
+  fi
+  local t0 rc status
+  t0=$(date +%s.%N)
+  echo "== $name (limit ${t}s, at $(elapsed)s): $*" >> "$R/$name.log"
+  # a shell function of this script runs in a child bash (timeout needs a program)
+  if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c "$1"; fi
+  if [ -n "$stdout" ]; then
+    timeout -k 10 "$t" "$@" > "$stdout" 2>> "$R/$name.log"
+  else
+    timeout -k 10 "$t" "$@" >> "$R/$name.log" 2>&1
+  fi
+  rc=$?
+  status=ok
+  [ "$rc" != 0 ] && status=FAILED
+  [ "$rc" = 124 ] || [ "$rc" = 137 ] && status=TIMEOUT
+  local what
+  what=$(tail -n +2 "$R/$name.log" | tail -c 300 | tr -s '\n\r\t' '   ' | tail -c 110)
+  [ -n "$stdout" ] && what="→ $(basename "$stdout") ($(stat -c %s "$stdout" 2>/dev/null || echo 0) bytes) $what"
+  printf '%-18s %-8s %4s %7.1fs  %s\n' "$name" "$status" "$rc" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
+    "$what" | tee -a "$R/steps.txt"
+  return "$rc"
+}
+
+# --- setup: unpack, driver libraries, machine facts ----------------------------------------------------------------
+setup() {
+  echo "machine: $(uname -srm), $(nproc) cores; OUT=$OUT; work folder $W"
+  [ -f "$bundle" ] || { echo "no bundle at $bundle: run bench/gpu/make-bundle.sh here and carry .gpu"; return 1; }
+  tar -xJf "$bundle" -C "$W" 2>/dev/null \
+    || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$bundle" "$W" \
+    || return 1   # (python's tarfile where tar lacks xz)
+  cat "$B/MANIFEST.txt"
+  # ILGPU opens the CUDA driver as libcuda.so; driver installs often have only libcuda.so.1. Link it in a folder of
+  # our own on LD_LIBRARY_PATH (never the toolkit's stubs/libcuda.so, which has no driver behind it).
+  mkdir -p "$W/lib"
+  local cuda1 d
+  cuda1=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 .*x86-64/ { print $NF }' | grep -v stubs | head -1)
+  for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib/wsl/lib; do
+    [ -z "$cuda1" ] && [ -e "$d/libcuda.so.1" ] && cuda1=$d/libcuda.so.1
+  done
+  if [ -n "$cuda1" ]; then
+    ln -sf "$cuda1" "$W/lib/libcuda.so"
+    echo "libcuda: $cuda1 → $W/lib/libcuda.so"
+  else
+    echo "libcuda: no libcuda.so.1 found (no NVIDIA driver?)"
+  fi
+  # ILGPU opens OpenCL as libOpenCL.so: the system's ICD loader if any, else the one in the bundle; and if no ICD
+  # file names NVIDIA's OpenCL driver although it is there, one of our own (OCL_ICD_VENDORS).
+  local ocl1
+  ocl1=$(ldconfig -p 2>/dev/null | awk '/libOpenCL\.so\.1 .*x86-64/ { print $NF; exit }')
+  [ -z "$ocl1" ] && [ -e "$B/opencl/libOpenCL.so.1" ] && ocl1=$B/opencl/libOpenCL.so.1
+  if ! ldconfig -p 2>/dev/null | grep -q 'libOpenCL\.so .*x86-64' && [ -n "$ocl1" ]; then
+    ln -sf "$ocl1" "$W/lib/libOpenCL.so"
+    echo "OpenCL loader: $ocl1 → $W/lib/libOpenCL.so"
+  else
+    echo "OpenCL loader: ${ocl1:-none} (system libOpenCL.so: $(ldconfig -p | grep -c 'libOpenCL\.so '))"
+  fi
+  local nvocl
+  nvocl=$(ldconfig -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1 .*x86-64/ { print $NF; exit }')
+  for d in /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu; do
+    [ -z "$nvocl" ] && [ -e "$d/libnvidia-opencl.so.1" ] && nvocl=$d/libnvidia-opencl.so.1
+  done
+  echo "ICD files: $(ls /etc/OpenCL/vendors 2>/dev/null | tr '\n' ' ')"
+  if [ -n "$nvocl" ] && ! grep -qs nvidia /etc/OpenCL/vendors/*.icd; then
+    mkdir -p "$W/icd"
+    echo "$nvocl" > "$W/icd/nvidia.icd"
+    [ -d /etc/OpenCL/vendors ] && cp /etc/OpenCL/vendors/*.icd "$W/icd/" 2>/dev/null
+    echo "NVIDIA OpenCL driver: $nvocl, ICD file made in $W/icd (OCL_ICD_VENDORS)"
+  else
+    echo "NVIDIA OpenCL driver: ${nvocl:-not found}"
+  fi
+  command -v nvidia-smi >/dev/null && nvidia-smi
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv
+  return 0
+}
+run_step setup 90 setup
+export LD_LIBRARY_PATH=$W/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+[ -d "$W/icd" ] && export OCL_ICD_VENDORS=$W/icd
+if [ ! -x "$CLI" ]; then
+  echo "run-on-gpu: $CLI missing after setup: see $R/setup.log" >&2
+  cat "$R/setup.log" >&2
+fi
+
+# --- devices ---------------------------------------------------------------------------------------------------------
+run_step devices 40 "$CLI" devices
+if [ -f "$R/devices.log" ]; then
+  if grep -i opencl "$R/devices.log" | grep -qi nvidia; then
+    grep -i opencl "$R/devices.log" | grep -i nvidia | grep -qE '^opencl:[0-9]+ +yes' \
+      && echo "NVIDIA OpenCL: listed, usable by ILGPU" >> "$R/notes.txt" \
+      || echo "NVIDIA OpenCL: listed, NOT usable: $(grep -i opencl "$R/devices.log" | grep -i nvidia | head -1)" >> "$R/notes.txt"
+  else
+    echo "NVIDIA OpenCL: not listed" >> "$R/notes.txt"
+  fi
+fi
+
+# --- kernel tests ------------------------------------------------------------------------------------------------------
+# The xunit.v3 executable; by default the cases of the kernel tests whose device argument is this run's device kind
+# (theories list their arguments in the display name only when pre-enumerated: device: "cuda").
+tests_exe=$(ls "$B"/tests/IlgpuStyle*.Tests 2>/dev/null | head -1)
+if [ -n "$tests_exe" ]; then
+  kind=${device%%:*}
+  filter=(-preEnumerateTheories -namespace IlgpuStyle.Tests.Kernels -displayName "*\"$kind\"*")
+  [ -n "$test_filter" ] && eval "filter=($test_filter)"
+  (cd "$B/tests" && run_step tests 150 "$tests_exe" "${filter[@]}" -noColor -reporter verbose -result-xml "$R/tests.xml")
+else
+  wanted tests && printf '%-18s %-8s %4s %7s  %s\n' tests SKIPPED - - "no test executable in the bundle" | tee -a "$R/steps.txt"
+fi
+
+# --- our bench ---------------------------------------------------------------------------------------------------------
+run_step bench-kernels 75 --stdout "$R/bench-kernels.json" \
+  "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" --warmup "$warmup" --json --no-iteration
+run_step bench-iteration 100 --stdout "$R/bench-iteration.json" \
+  "$CLI" bench --device "$device" --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
+  --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+
+# --- the PyTorch yardstick ---------------------------------------------------------------------------------------------
+python=
+for p in python3 /usr/bin/python3; do
+  if "$p" -c 'import torch' 2>/dev/null; then python=$p; break; fi
+done
+for math in fp32 default; do
+  if [ -n "$python" ]; then
+    run_step "torch-$math" 75 --stdout "$R/torch-$math.json" \
+      "$python" bench/gpu/torch_yardstick.py --device "$torch_device" --weights "$ILGPU_STYLE_WEIGHTS" --math "$math" \
+      --size "$bench_size" --iteration-sizes "$torch_sizes" --runs "$runs" --warmup "$warmup" --lbfgs-history 5
+  else
+    wanted "torch-$math" && printf '%-18s %-8s %4s %7s  %s\n' "torch-$math" SKIPPED - - "no python3 with torch" | tee -a "$R/steps.txt"
+  fi
+done
+ours=()
+for f in "$R/bench-kernels.json" "$R/bench-iteration.json"; do [ -s "$f" ] && ours+=("$f"); done
+theirs=()
+for f in "$R/torch-fp32.json" "$R/torch-default.json"; do [ -s "$f" ] && theirs+=("$f"); done
+if [ ${#ours[@]} -gt 0 ] && [ ${#theirs[@]} -gt 0 ]; then
+  run_step compare 20 --stdout "$R/compare.txt" "${python:-python3}" bench/gpu/compare.py --ours "${ours[@]}" --torch "${theirs[@]}"
+  cp "$R/compare.txt" "$OUT/compare.txt"
+else
+  wanted compare && printf '%-18s %-8s %4s %7s  %s\n' compare SKIPPED - - "nothing to compare" | tee -a "$R/steps.txt"
+fi
+
+# --- stylize with defaults, timed ------------------------------------------------------------------------------------
+timer=()
+[ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
+IFS=, read -ra sizes <<< "$stylize_sizes"
+for s in "${sizes[@]}"; do
+  cap=$(( 40 + s * s / 8000 ))   # 512: 72 s, 1024: 171 s (targets: 20 s and 60 s)
+  # shellcheck disable=SC2086
+  run_step "stylize-$s" "$cap" "${timer[@]}" "$CLI" stylize --device "$device" \
+    --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
+    --output "$OUT/tubingen_starry_$s.png" --report "$R/stylize-$s.jsonl" --print-every 50
+done
+
+# --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
+  /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
+memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg"
+          --size 64 --scales 1 --iterations 2 --output "$R/memcheck.png" --print-every 1)
+if [ -n "$sanitizer" ] && [[ "$device" == cuda* ]]; then
+  run_step memcheck 90 "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]}"
+else
+  wanted memcheck && echo "memcheck: no compute-sanitizer or device $device: the same stylization without it" >> "$R/notes.txt"
+  run_step memcheck 90 "${memcheck[@]}"
+fi
+
+# --- pack and summarize -----------------------------------------------------------------------------------------------
+{
+  echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"
+  head -3 "$B/MANIFEST.txt" 2>/dev/null
+  grep -A1 '^name, driver_version' "$R/setup.log" 2>/dev/null | tail -1 | sed 's/^/GPU: /'
+  echo
+  printf '%-18s %-8s %4s %8s  %s\n' step status rc seconds "end of its log"
+  cat "$R/steps.txt"
+  echo
+  cat "$R/notes.txt" 2>/dev/null
+  grep -hE 'Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -1 | sed 's/^ */tests: /'
+  grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
+  for s in "${sizes[@]}"; do
+    [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+  done
+  [ -f "$R/memcheck.log" ] && echo "memcheck: $(grep -hE 'ERROR SUMMARY|wrote' "$R/memcheck.log" | tr '\n' ';')"
+} > "$OUT/summary.txt"
+cp "$R/steps.txt" "$R/summary.txt" 2>/dev/null
+tar -czf "$OUT/results.tar.gz" -C "$W" results
+[ -f "$OUT/compare.txt" ] && cat "$OUT/compare.txt"
+echo
+cat "$OUT/summary.txt"
+echo
+echo "files in \$OUT: $(cd "$OUT" && ls | tr '\n' ' ')"
+rm -rf "$W"
