@@ -169,7 +169,7 @@ if [ ! -x "$CLI" ]; then
 fi
 
 # --- devices ---------------------------------------------------------------------------------------------------------
-run_step devices 40 "$CLI" devices
+run_step devices 40 "$CLI" devices --verbose
 if [ -f "$R/devices.log" ]; then
   if grep -i opencl "$R/devices.log" | grep -qi nvidia; then
     grep -i opencl "$R/devices.log" | grep -i nvidia | grep -qE '^opencl:[0-9]+ +yes' \
