@@ -1,6 +1,5 @@
 using IlgpuStyle.Cli.Imaging;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Imaging;
 

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
@@ -59,7 +58,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void ForwardMatchesReferenceAndGeneralKernels(string device, string blocking, string shapeName)
     {
@@ -96,7 +95,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void BackwardDataMatchesReferenceAndGeneralKernel(string device, string blocking, string shapeName)
     {
@@ -152,7 +151,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         new ConvTiles(ConvKernelKind.RegisterBlocked, 4, 4, 1).Validate(16);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ForwardAndBackwardDataUseTheFastPathOnlyFor3x3Stride1Pad1(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
@@ -46,7 +45,7 @@ public class Conv2dTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void ForwardMatchesReference(string device, string caseName)
     {
@@ -78,7 +77,7 @@ public class Conv2dTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void BackwardDataMatchesReference(string device, string caseName)
     {
@@ -102,7 +101,7 @@ public class Conv2dTests(ITestOutputHelper log)
         Check.Close(accumulated, tdx.ToHost(), Rtol, Atol, $"backward-data accumulate {caseName} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void BackwardWeightsMatchesReference(string device, string caseName)
     {
@@ -158,7 +157,7 @@ public class Conv2dTests(ITestOutputHelper log)
     };
 
     /// <summary>Device gradients of L = Σ r ⊙ (conv(x, w) + b) vs central differences of the double reference forward.</summary>
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndTinyCases))]
     public void BackwardsMatchFiniteDifferences(string device, string caseName)
     {
@@ -191,7 +190,7 @@ public class Conv2dTests(ITestOutputHelper log)
         Check.Close(fdB, tdb.ToHost(), Rtol, Atol, $"finite differences db {caseName} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void KernelsAreBitwiseDeterministic(string device)
     {

@@ -1,12 +1,11 @@
 using IlgpuStyle.Kernels;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
 public class ElementwiseAndReductionTests(ITestOutputHelper log)
 {
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void AxpyScaleClampMatchCpuLoops(string device)
     {
@@ -38,7 +37,7 @@ public class ElementwiseAndReductionTests(ITestOutputHelper log)
         Check.Close(expected, ty.ToHost(), 1e-6, 1e-7, $"multiply[{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void SumAndDotMatchDoublePrecisionLoops(string device)
     {
@@ -59,7 +58,7 @@ public class ElementwiseAndReductionTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ReductionIsBitwiseDeterministic(string device)
     {

@@ -2,13 +2,12 @@ using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Optimizers;
 
 public class AdamTests(ITestOutputHelper log)
 {
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void StepsMatchTheReferenceWithBiasCorrection(string device)
     {
@@ -42,7 +41,7 @@ public class AdamTests(ITestOutputHelper log)
     /// rate reaches the minimum by ~2000 steps and then hovers around it (max|x − 1| wanders between 2e-5 and 5e-3), so
     /// the looser 10-D tolerance 1e-2 is required at every 100th step of the last 2000, not just at the end.
     /// </summary>
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(RosenbrockCases))]
     public void RosenbrockConvergesWithoutAllocatingPerIteration(string device, int n)
     {
