@@ -48,7 +48,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         get
         {
             var data = new TheoryData<string, string, string>();
-            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var device in Devices.Names)
             foreach (var (name, tiles) in Blockings)
             {
                 if (device == "cpu" && tiles.GroupX * tiles.GroupY > 16) continue;

@@ -39,7 +39,7 @@ public class Conv2dTests(ITestOutputHelper log)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var device in Devices.Names)
                 foreach (var name in Cases.Keys) data.Add(device, name);
             return data;
         }
@@ -142,7 +142,7 @@ public class Conv2dTests(ITestOutputHelper log)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var device in Devices.Names)
                 foreach (var name in TinyCases.Keys) data.Add(device, name);
             return data;
         }

@@ -31,10 +31,7 @@ public class AdamTests(ITestOutputHelper log)
         Check.Close(rx, x.ToHost(), 1e-5, 1e-6, $"adam 5 steps [{device}]", log);
     }
 
-    public static readonly TheoryData<string, int> RosenbrockCases = new()
-    {
-        { "cpu", 2 }, { "cpu", 10 }, { "opencl", 2 }, { "opencl", 10 },
-    };
+    public static readonly TheoryData<string, int> RosenbrockCases = Devices.With(2, 10);
 
     /// <summary>
     /// lr = 0.03, 5000 steps. 2-D settles (max|x − 1| = 1.8e-7, tolerance 1e-3). In 10-D, Adam with a constant learning

@@ -11,19 +11,10 @@ namespace IlgpuStyle.Tests.Optimizers;
 /// </summary>
 public class LbfgsTests(ITestOutputHelper log)
 {
-    public static readonly TheoryData<string, LineSearch> DevicesAndModes = new()
-    {
-        { "cpu", LineSearch.None }, { "cpu", LineSearch.StrongWolfe },
-        { "opencl", LineSearch.None }, { "opencl", LineSearch.StrongWolfe },
-    };
+    public static readonly TheoryData<string, LineSearch> DevicesAndModes = Devices.With(LineSearch.None, LineSearch.StrongWolfe);
 
-    public static readonly TheoryData<string, int, LineSearch> RosenbrockCases = new()
-    {
-        { "cpu", 2, LineSearch.None }, { "cpu", 2, LineSearch.StrongWolfe },
-        { "cpu", 10, LineSearch.None }, { "cpu", 10, LineSearch.StrongWolfe },
-        { "opencl", 2, LineSearch.None }, { "opencl", 2, LineSearch.StrongWolfe },
-        { "opencl", 10, LineSearch.None }, { "opencl", 10, LineSearch.StrongWolfe },
-    };
+    public static readonly TheoryData<string, int, LineSearch> RosenbrockCases = Devices.With(
+        (2, LineSearch.None), (2, LineSearch.StrongWolfe), (10, LineSearch.None), (10, LineSearch.StrongWolfe));
 
     /// <summary>2-D from the classic (−1.2, 1); 10-D (chained) from 0, outside the basin of its local minimum near x₀ = −1.</summary>
     private static float[] RosenbrockStart(int n) => n == 2 ? [-1.2f, 1f] : new float[n];
