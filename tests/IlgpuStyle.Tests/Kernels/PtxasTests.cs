@@ -94,9 +94,9 @@ public class PtxasTests(ITestOutputHelper log)
         }
 
         log.WriteLine($"ptxas {PtxasVersion(ptxas!)}, -arch={arch}, PTX ISA {Isa}; {rows.Count} kernels ('*' = hot: spills fail the test)");
-        log.WriteLine($"PTX {arch,-6} {"kernel",-52} {"regs",5} {"spill st",9} {"spill ld",9} {"stack",6} {"smem",7}");
+        log.WriteLine($"PTX {arch,-6} {"kernel",-62} {"regs",5} {"spill st",9} {"spill ld",9} {"stack",6} {"smem",7}");
         foreach (var r in rows)
-            log.WriteLine($"PTX {arch,-6} {(r.Hot ? "*" : " ")}{r.Name,-51} {r.Registers,5} {r.SpillStores,9} {r.SpillLoads,9} {r.StackFrame,6} {r.SharedBytes,7}");
+            log.WriteLine($"PTX {arch,-6} {(r.Hot ? "*" : " ")}{r.Name,-61} {r.Registers,5} {r.SpillStores,9} {r.SpillLoads,9} {r.StackFrame,6} {r.SharedBytes,7}");
         Assert.True(rows.Count >= 20, $"only {rows.Count} kernels assembled");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
