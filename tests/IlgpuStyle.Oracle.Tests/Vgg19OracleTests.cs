@@ -6,7 +6,6 @@ using IlgpuStyle.Network;
 using IlgpuStyle.Tests;
 using IlgpuStyle.TorchReference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Oracle.Tests;
 
@@ -25,7 +24,7 @@ public class Vgg19OracleTests(OracleData data, ITestOutputHelper log)
     private const string ImageB = "starry_night.jpg";
     private static readonly string[] Layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"];
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ActivationsMatchLibtorch(string device)
     {
@@ -49,7 +48,7 @@ public class Vgg19OracleTests(OracleData data, ITestOutputHelper log)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void GatysLossAndGradientMatchLibtorch(string device)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -69,6 +70,33 @@ public static class DeviceCatalog
     }
 
     public static Gpu Open(string spec) => Open(spec, out _);
+
+    /// <summary>
+    /// Why no CUDA device is listed, in one line: ILGPU finds CUDA devices silently or not at all, so this looks at
+    /// the driver library itself. ILGPU loads the driver by the name "libcuda.so" on Linux ("nvcuda" on Windows); a
+    /// machine with only "libcuda.so.1" (the runtime-only driver packages of some distributions and containers) has a
+    /// working driver that ILGPU does not see. Null when a CUDA device is listed.
+    /// </summary>
+    public static string? WhyNoCuda()
+    {
+        if (List().Any(d => d.Kind == AcceleratorType.Cuda)) return null;
+        if (OperatingSystem.IsWindows())
+            return NativeLibrary.TryLoad("nvcuda.dll", out var h) && Free(h)
+                ? "nvcuda.dll loads but the driver reports no CUDA device"
+                : "no NVIDIA driver (nvcuda.dll not found)";
+        if (NativeLibrary.TryLoad("libcuda.so", out var plain) && Free(plain))
+            return "libcuda.so loads but ILGPU finds no CUDA device (no NVIDIA GPU, or the driver failed to initialise: see nvidia-smi)";
+        if (NativeLibrary.TryLoad("libcuda.so.1", out var versioned) && Free(versioned))
+            return "libcuda.so.1 exists but libcuda.so does not, and ILGPU loads the driver as libcuda.so: " +
+                   "link it (ln -s libcuda.so.1 libcuda.so in a folder on LD_LIBRARY_PATH) or install the driver's development package";
+        return "no NVIDIA driver (neither libcuda.so nor libcuda.so.1 can be loaded)";
+    }
+
+    private static bool Free(IntPtr handle)
+    {
+        NativeLibrary.Free(handle);
+        return true;
+    }
 
     /// <summary>Parses "auto", "cpu", "cuda", "opencl", "opencl:1". Throws on anything else.</summary>
     public static (string Kind, int Index) Parse(string spec)

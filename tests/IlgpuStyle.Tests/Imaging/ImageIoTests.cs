@@ -1,7 +1,6 @@
 using IlgpuStyle.Stylize.Imaging;
 using SkiaSharp;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Imaging;
 
@@ -244,15 +243,15 @@ public class ImageIoTests(ITestOutputHelper log)
         "woman-with-hat-matisse.jpg",
     };
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(SharedImageNames))]
     public void LoadsTheSharedExampleImages(string name)
     {
         string? dir = FindSharedImages();
-        Skip.If(dir is null, $"*** SKIPPED: no shared/images directory above {AppContext.BaseDirectory}; " +
+        Assert.SkipWhen(dir is null, $"*** SKIPPED: no shared/images directory above {AppContext.BaseDirectory}; " +
                              "the example images (tubingen.jpg, …) are not available on this machine ***");
         string path = Path.Combine(dir!, name);
-        Skip.IfNot(File.Exists(path), $"*** SKIPPED: {path} is missing ***");
+        Assert.SkipUnless(File.Exists(path), $"*** SKIPPED: {path} is missing ***");
 
         var image = ImageLoader.Load(path);
         double mean = image.Data.Average(v => (double)v);

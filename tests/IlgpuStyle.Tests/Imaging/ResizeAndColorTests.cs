@@ -1,6 +1,5 @@
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Imaging;
 

@@ -1,5 +1,4 @@
-using Xunit.Abstractions;
-
+using Xunit;
 namespace IlgpuStyle.Tests;
 
 /// <summary>Comparisons that report the maximum error seen, so test logs show how close we are.</summary>

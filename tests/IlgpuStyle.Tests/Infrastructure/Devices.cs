@@ -1,59 +1,110 @@
+using ILGPU.Runtime;
 using IlgpuStyle.Kernels;
 using Xunit;
 
 namespace IlgpuStyle.Tests;
 
 /// <summary>
-/// The accelerators kernel tests run on: always "cpu" (ILGPU's simulator), and "opencl" when a usable
-/// OpenCL device exists. Without one, OpenCL cases are reported as skipped with the reason — except
-/// under CI=true, where a missing OpenCL device fails the test (CI installs PoCL and must exercise it).
+/// The device matrix of every kernel test, defined here and nowhere else: "cpu" (ILGPU's simulator, always),
+/// "opencl" and "cuda", each the first usable device of that kind in <see cref="DeviceCatalog"/>.
+/// A missing OpenCL or CUDA device turns its cases into skips that say why — except that under CI=true a missing
+/// OpenCL device fails the test (CI installs PoCL and must exercise it). CI has no GPU, so cuda cases skip there too.
 /// Each device is opened once per test run and shared.
 /// </summary>
 public static class Devices
 {
-    public static readonly TheoryData<string> All = new() { "cpu", "opencl" };
+    /// <summary>The matrix, in the order cases are listed.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["cpu", "opencl", "cuda"];
+
+    /// <summary>One case per device.</summary>
+    public static TheoryData<string> All
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var device in Names) data.Add(device);
+            return data;
+        }
+    }
 
     /// <summary>Every device × every (channels, height, width) image shape: the usual kernel-test cases.</summary>
     public static TheoryData<string, int, int, int> WithShapes(params (int C, int H, int W)[] shapes)
     {
         var data = new TheoryData<string, int, int, int>();
-        foreach (var device in new[] { "cpu", "opencl" })
+        foreach (var device in Names)
         foreach (var (c, h, w) in shapes)
             data.Add(device, c, h, w);
         return data;
     }
 
-    private static readonly Lazy<Gpu> Cpu = new(() => DeviceCatalog.Open("cpu"));
-    private static readonly Lazy<(Gpu? Gpu, string? Why)> OpenCl = new(OpenOpenCl);
-
-    public static Gpu Get(string name)
+    /// <summary>Every device × every value of one more parameter.</summary>
+    public static TheoryData<string, T> With<T>(params T[] values)
     {
-        if (name == "cpu") return Cpu.Value;
-        var (gpu, why) = OpenCl.Value;
-        if (gpu is null)
-        {
-            if (Environment.GetEnvironmentVariable("CI") == "true")
-                throw new InvalidOperationException($"CI=true but no usable OpenCL device: {why}");
-            Skip.If(true, $"OpenCL case skipped: {why}");
-        }
-        return gpu!;
+        var data = new TheoryData<string, T>();
+        foreach (var device in Names)
+        foreach (var v in values)
+            data.Add(device, v);
+        return data;
     }
 
-    private static (Gpu?, string?) OpenOpenCl()
+    /// <summary>Every device × every pair of two more parameters.</summary>
+    public static TheoryData<string, T1, T2> With<T1, T2>(params (T1, T2)[] values)
+    {
+        var data = new TheoryData<string, T1, T2>();
+        foreach (var device in Names)
+        foreach (var (a, b) in values)
+            data.Add(device, a, b);
+        return data;
+    }
+
+    private static readonly Lazy<Gpu> Cpu = new(() => DeviceCatalog.Open("cpu"));
+    private static readonly Lazy<(Gpu? Gpu, string? Why)> OpenCl = new(() => OpenFirst("opencl", AcceleratorType.OpenCL));
+    private static readonly Lazy<(Gpu? Gpu, string? Why)> Cuda = new(() => OpenFirst("cuda", AcceleratorType.Cuda));
+
+    /// <summary>The shared device for <paramref name="name"/>; skips the calling test when it is absent (see the class).</summary>
+    public static Gpu Get(string name)
+    {
+        switch (name)
+        {
+            case "cpu":
+                return Cpu.Value;
+            case "opencl":
+            {
+                var (gpu, why) = OpenCl.Value;
+                if (gpu is not null) return gpu;
+                if (Environment.GetEnvironmentVariable("CI") == "true")
+                    throw new InvalidOperationException($"CI=true but no usable OpenCL device: {why}");
+                Assert.Skip($"OpenCL case skipped: {why}");
+                return null!;
+            }
+            case "cuda":
+            {
+                var (gpu, why) = Cuda.Value;
+                if (gpu is not null) return gpu;
+                Assert.Skip($"CUDA case skipped: {why}");
+                return null!;
+            }
+            default:
+                throw new ArgumentException($"unknown test device '{name}' (the matrix is {string.Join(", ", Names)})", nameof(name));
+        }
+    }
+
+    private static (Gpu?, string?) OpenFirst(string kind, AcceleratorType type)
     {
         try
         {
-            var list = DeviceCatalog.List().Where(d => d.Id.StartsWith("opencl")).ToList();
+            var list = DeviceCatalog.List().Where(d => d.Kind == type).ToList();
             var usable = list.FirstOrDefault(d => d.Usable);
-            if (usable is null)
-                return (null, list.Count == 0
-                    ? "no OpenCL device found (install PoCL >= 6: see README)"
-                    : "no usable OpenCL device: " + string.Join("; ", list.Select(d => $"{d.Id} {d.WhyNot}")));
-            return (DeviceCatalog.Open(usable.Id), null);
+            if (usable is not null) return (DeviceCatalog.Open(usable.Id), null);
+            if (list.Count > 0)
+                return (null, $"no usable {kind} device: " + string.Join("; ", list.Select(d => $"{d.Id} {d.WhyNot}")));
+            return (null, type == AcceleratorType.Cuda
+                ? "no CUDA device: " + DeviceCatalog.WhyNoCuda()
+                : "no OpenCL device found (install PoCL >= 6: see README)");
         }
         catch (Exception e)
         {
-            return (null, "OpenCL could not be initialised: " + e.Message);
+            return (null, $"{kind} could not be initialised: {e.GetType().Name}: {e.Message}");
         }
     }
 }

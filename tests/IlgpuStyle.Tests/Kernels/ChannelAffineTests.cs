@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
@@ -10,7 +9,7 @@ public class ChannelAffineTests(ITestOutputHelper log)
 {
     private static readonly ChannelAffine.Coefficients CaffeLike = new(2, 1, 0, 255f, 255f, 255f, -103.939f, -116.779f, -123.68f);
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ForwardAndBackwardMatchCpuLoops(string device)
     {

@@ -2,7 +2,6 @@ using IlgpuStyle.Kernels;
 using IlgpuStyle.Kernels.Reference;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
@@ -50,7 +49,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         get
         {
             var data = new TheoryData<string, string, string>();
-            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var device in Devices.Names)
             foreach (var (name, tiles) in Blockings)
             {
                 if (device == "cpu" && tiles.GroupX * tiles.GroupY > 16) continue;
@@ -60,7 +59,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void ForwardMatchesReferenceAndGeneralKernels(string device, string blocking, string shapeName)
     {
@@ -97,7 +96,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void BackwardDataMatchesReferenceAndGeneralKernel(string device, string blocking, string shapeName)
     {
@@ -133,7 +132,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
 
     // The blocking table, its override and ConvTiles.Validate: TuningPlanTests.
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ForwardAndBackwardDataUseTheFastPathOnlyFor3x3Stride1Pad1(string device)
     {

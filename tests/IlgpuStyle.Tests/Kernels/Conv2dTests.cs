@@ -2,7 +2,6 @@ using IlgpuStyle.Kernels;
 using IlgpuStyle.Kernels.Reference;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
@@ -41,13 +40,13 @@ public class Conv2dTests(ITestOutputHelper log)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var device in Devices.Names)
                 foreach (var name in Cases.Keys) data.Add(device, name);
             return data;
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void ForwardMatchesReference(string device, string caseName)
     {
@@ -79,7 +78,7 @@ public class Conv2dTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void BackwardDataMatchesReference(string device, string caseName)
     {
@@ -103,7 +102,7 @@ public class Conv2dTests(ITestOutputHelper log)
         Check.Close(accumulated, tdx.ToHost(), Rtol, Atol, $"backward-data accumulate {caseName} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void BackwardWeightsMatchesReference(string device, string caseName)
     {
@@ -144,7 +143,7 @@ public class Conv2dTests(ITestOutputHelper log)
         get
         {
             var data = new TheoryData<string, string>();
-            foreach (var device in new[] { "cpu", "opencl" })
+            foreach (var device in Devices.Names)
                 foreach (var name in TinyCases.Keys) data.Add(device, name);
             return data;
         }
@@ -159,7 +158,7 @@ public class Conv2dTests(ITestOutputHelper log)
     };
 
     /// <summary>Device gradients of L = Σ r ⊙ (conv(x, w) + b) vs central differences of the double reference forward.</summary>
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndTinyCases))]
     public void BackwardsMatchFiniteDifferences(string device, string caseName)
     {
@@ -192,7 +191,7 @@ public class Conv2dTests(ITestOutputHelper log)
         Check.Close(fdB, tdb.ToHost(), Rtol, Atol, $"finite differences db {caseName} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void KernelsAreBitwiseDeterministic(string device)
     {

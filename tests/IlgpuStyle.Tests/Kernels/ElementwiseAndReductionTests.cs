@@ -1,13 +1,12 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Kernels.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
 public class ElementwiseAndReductionTests(ITestOutputHelper log)
 {
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void AxpyScaleClampMatchCpuLoops(string device)
     {
@@ -39,7 +38,7 @@ public class ElementwiseAndReductionTests(ITestOutputHelper log)
         Check.Close(expected, ty.ToHost(), 1e-6, 1e-7, $"multiply[{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void SumAndDotMatchDoublePrecisionLoops(string device)
     {
@@ -60,7 +59,7 @@ public class ElementwiseAndReductionTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ReductionIsBitwiseDeterministic(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
@@ -14,7 +13,7 @@ public class GramTests(ITestOutputHelper log)
     // Tolerance rtol 1e-5, atol 1e-6 against double sums of H·W ≤ 323 products scaled by 1/(H·W).
     // Both kernels (TuningPlan.Gram) and every split count (direct write, several partials, more splits than column
     // tiles) must agree, and G must be exactly symmetric.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void ForwardMatchesReferenceForEverySplit(string device, int c, int h, int w)
     {
@@ -44,7 +43,7 @@ public class GramTests(ITestOutputHelper log)
 
     // df = scale·(dG + dGᵀ)·F with a non-symmetric random dG, from both kernels (TuningPlan.Gram). Tolerance rtol 1e-5, atol 5e-6 (sums of 2C products of
     // magnitude up to ~1; the largest error seen is ~1e-6 at C = 37).
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void BackwardMatchesReference(string device, int c, int h, int w)
     {
@@ -76,7 +75,7 @@ public class GramTests(ITestOutputHelper log)
     // The register-blocked kernels against the shared-memory tiled kernels (GramKernelKind.Blocked vs Tiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),
     // P a multiple of the 8 lanes and 16-column blocks (16, 64) or not (35 and 323 end with 3 columns, 45 with 13:
     // a full and a partial 8-lane half). Same tolerances as above.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndBlockShapes))]
     public void BlockedKernelsMatchTiledKernels(string device, int c, int h, int w)
     {
@@ -106,7 +105,7 @@ public class GramTests(ITestOutputHelper log)
 
     // Finite differences of L = Σ r ⊙ G(f) on the double reference (h = 1e-5; G is quadratic, so the central
     // difference is exact up to rounding). Tolerance rtol 1e-5, atol 1e-6 (the device works in float).
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void BackwardMatchesFiniteDifferences(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
@@ -11,7 +10,7 @@ public class LossesTests(ITestOutputHelper log)
     public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19));
 
     // Loss: float reduction of ≤ 4199 terms vs a double sum, rtol 1e-5. Gradient: one float multiply, rtol 1e-6.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void MseMatchesReference(string device, int c, int h, int w)
     {
@@ -39,7 +38,7 @@ public class LossesTests(ITestOutputHelper log)
     }
 
     // Finite differences of the double reference loss (h = 1e-5; quadratic, exact up to rounding); rtol 1e-5, atol 1e-7.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void MseBackwardMatchesFiniteDifferences(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 
@@ -10,7 +9,7 @@ public class OptimizerKernelTests(ITestOutputHelper log)
 {
     public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19));
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void AbsMatchesMathAbs(string device, int c, int h, int w)
     {
@@ -26,7 +25,7 @@ public class OptimizerKernelTests(ITestOutputHelper log)
         Check.Close(x.Select(Math.Abs).ToArray(), tx.ToHost(), 0, 0, $"abs in place {shape} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void AdamUpdateMatchesDoublePrecisionReference(string device, int c, int h, int w)
     {

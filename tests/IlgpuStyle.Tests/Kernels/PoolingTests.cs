@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
@@ -13,7 +12,7 @@ public class PoolingTests(ITestOutputHelper log)
 
     // Tolerances: max pooling and its gradient copy values (exact, 0); the average is a float sum of four
     // values (rtol 1e-6, atol 1e-7) and dy/4 is exact; accumulating adds one float rounding (rtol 1e-6).
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void MaxPoolMatchesReference(string device, int c, int h, int w)
     {
@@ -40,7 +39,7 @@ public class PoolingTests(ITestOutputHelper log)
         Check.Close(Add(prior, dx), tdx.ToHost(), 1e-6, 1e-7, $"max pool backward accumulate {shape} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void AvgPoolMatchesReference(string device, int c, int h, int w)
     {
@@ -69,7 +68,7 @@ public class PoolingTests(ITestOutputHelper log)
 
     // Values from {0, 1, 2} make most windows contain ties: the gradient must go to the first maximum
     // in row-major order only (the reference scans with a strict >). Exact.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void MaxPoolTiesGoToFirstMaximum(string device)
     {
@@ -93,7 +92,7 @@ public class PoolingTests(ITestOutputHelper log)
 
     // Finite differences of L = Σ r ⊙ pool(x) on the double reference (h = 1e-5). Max pooling gets distinct
     // values 0.01 apart, so no window's argmax changes within ±h. Both ops are piecewise linear: tolerance 1e-6.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void BackwardMatchesFiniteDifferences(string device)
     {

@@ -6,7 +6,7 @@ namespace IlgpuStyle.Tests.Kernels;
 /// <summary>Weights prepared once give bit-for-bit the results of the per-call rearrangement.</summary>
 public class PreparedConvTests
 {
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void PreparedWeightsMatchPerCallLayoutBitwise(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
@@ -12,7 +11,7 @@ public class ReluTests(ITestOutputHelper log)
 
     // Tolerances: forward and backward select or copy values, so they must match exactly (0); the
     // accumulated gradient is one float add (rtol 1e-6).
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void ForwardAndBackwardMatchReference(string device, int c, int h, int w)
     {
@@ -39,7 +38,7 @@ public class ReluTests(ITestOutputHelper log)
         Check.Close(Add(prior, dx), tdx.ToHost(), 1e-6, 1e-7, $"relu backward accumulate {shape} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void InPlaceForwardAndBackward(string device)
     {
@@ -58,7 +57,7 @@ public class ReluTests(ITestOutputHelper log)
 
     // Finite differences of L = Σ r ⊙ relu(x) on the double reference, inputs kept ≥ 0.05 from the kink (h = 1e-5).
     // Tolerance 1e-6: the function is piecewise linear, so central differences are exact up to rounding.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void BackwardMatchesFiniteDifferences(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.OpData;
 
 namespace IlgpuStyle.Tests.Kernels;
@@ -12,7 +11,7 @@ public class TotalVariationTests(ITestOutputHelper log)
     public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (3, 1, 6), (2, 5, 1));
 
     // Loss: float reduction vs a double sum, rtol 1e-5. Gradient: ≤ 4 float differences per pixel, rtol 1e-5, atol 1e-6.
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndShapes))]
     public void ForwardAndBackwardMatchReference(string device, int c, int h, int w)
     {
@@ -39,7 +38,7 @@ public class TotalVariationTests(ITestOutputHelper log)
     }
 
     // A constant image has no variation; a horizontal ramp of step s over H×W has C·H·(W−1) pairs of s².
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void KnownValues(string device)
     {
@@ -55,7 +54,7 @@ public class TotalVariationTests(ITestOutputHelper log)
     }
 
     // Finite differences of the double reference loss (h = 1e-5; quadratic); rtol 1e-5, atol 5e-6 (gradients up to ~10).
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void BackwardMatchesFiniteDifferences(string device)
     {

@@ -1,7 +1,6 @@
 using IlgpuStyle.Kernels;
 using ILGPU.Runtime;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Kernels;
 

@@ -2,13 +2,12 @@ using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Optimizers;
 
 public class AdamTests(ITestOutputHelper log)
 {
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void StepsMatchTheReferenceWithBiasCorrection(string device)
     {
@@ -32,17 +31,14 @@ public class AdamTests(ITestOutputHelper log)
         Check.Close(rx, x.ToHost(), 1e-5, 1e-6, $"adam 5 steps [{device}]", log);
     }
 
-    public static readonly TheoryData<string, int> RosenbrockCases = new()
-    {
-        { "cpu", 2 }, { "cpu", 10 }, { "opencl", 2 }, { "opencl", 10 },
-    };
+    public static readonly TheoryData<string, int> RosenbrockCases = Devices.With(2, 10);
 
     /// <summary>
     /// lr = 0.03, 5000 steps. 2-D settles (max|x − 1| = 1.8e-7, tolerance 1e-3). In 10-D, Adam with a constant learning
     /// rate reaches the minimum by ~2000 steps and then hovers around it (max|x − 1| wanders between 2e-5 and 5e-3), so
     /// the looser 10-D tolerance 1e-2 is required at every 100th step of the last 2000, not just at the end.
     /// </summary>
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(RosenbrockCases))]
     public void RosenbrockConvergesWithoutAllocatingPerIteration(string device, int n)
     {

@@ -2,7 +2,6 @@ using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Optimizers;
 
@@ -12,24 +11,15 @@ namespace IlgpuStyle.Tests.Optimizers;
 /// </summary>
 public class LbfgsTests(ITestOutputHelper log)
 {
-    public static readonly TheoryData<string, LineSearch> DevicesAndModes = new()
-    {
-        { "cpu", LineSearch.None }, { "cpu", LineSearch.StrongWolfe },
-        { "opencl", LineSearch.None }, { "opencl", LineSearch.StrongWolfe },
-    };
+    public static readonly TheoryData<string, LineSearch> DevicesAndModes = Devices.With(LineSearch.None, LineSearch.StrongWolfe);
 
-    public static readonly TheoryData<string, int, LineSearch> RosenbrockCases = new()
-    {
-        { "cpu", 2, LineSearch.None }, { "cpu", 2, LineSearch.StrongWolfe },
-        { "cpu", 10, LineSearch.None }, { "cpu", 10, LineSearch.StrongWolfe },
-        { "opencl", 2, LineSearch.None }, { "opencl", 2, LineSearch.StrongWolfe },
-        { "opencl", 10, LineSearch.None }, { "opencl", 10, LineSearch.StrongWolfe },
-    };
+    public static readonly TheoryData<string, int, LineSearch> RosenbrockCases = Devices.With(
+        (2, LineSearch.None), (2, LineSearch.StrongWolfe), (10, LineSearch.None), (10, LineSearch.StrongWolfe));
 
     /// <summary>2-D from the classic (−1.2, 1); 10-D (chained) from 0, outside the basin of its local minimum near x₀ = −1.</summary>
     private static float[] RosenbrockStart(int n) => n == 2 ? [-1.2f, 1f] : new float[n];
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(RosenbrockCases))]
     public void RosenbrockConvergesWithoutAllocatingPerIteration(string device, int n, LineSearch lineSearch)
     {
@@ -52,7 +42,7 @@ public class LbfgsTests(ITestOutputHelper log)
     }
 
     /// <summary>The measurement behind the default line search (see the Lbfgs class comment).</summary>
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void StrongWolfeNeedsFewerEvaluationsOnRosenbrock(string device)
     {
@@ -71,7 +61,7 @@ public class LbfgsTests(ITestOutputHelper log)
             $"strong Wolfe {evaluations[LineSearch.StrongWolfe]} evaluations, fixed step {evaluations[LineSearch.None]}");
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndModes))]
     public void QuadraticReachesTheExactMinimizerInFewIterations(string device, LineSearch lineSearch)
     {
@@ -89,7 +79,7 @@ public class LbfgsTests(ITestOutputHelper log)
         Check.Close(q.Minimizer, x.ToHost(), 0, 1e-5, $"quadratic minimizer {lineSearch} [{device}]", log);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void FixedStepFollowsTheTorchAlgorithm(string device)
     {
@@ -116,7 +106,7 @@ public class LbfgsTests(ITestOutputHelper log)
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void StrongWolfeStepsSatisfyTheWolfeConditionsAndNeverIncreaseF(string device)
     {
@@ -147,7 +137,7 @@ public class LbfgsTests(ITestOutputHelper log)
         Assert.True(checkedSteps > 20);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndModes))]
     public void RepeatedRunsGiveTheSameBits(string device, LineSearch lineSearch)
     {
@@ -163,7 +153,7 @@ public class LbfgsTests(ITestOutputHelper log)
         Assert.Equal(first, Run()); // also shows Minimize starts afresh: no history carried over
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(DevicesAndModes))]
     public void StopsOnANonFiniteLoss(string device, LineSearch lineSearch)
     {
@@ -183,7 +173,7 @@ public class LbfgsTests(ITestOutputHelper log)
         Assert.Equal(3, result.Evaluations); // the line search gives up at the first NaN too
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void StartingAtTheMinimumStopsAtOnce(string device)
     {

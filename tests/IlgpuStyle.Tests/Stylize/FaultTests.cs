@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Stylize;
 
@@ -31,15 +30,15 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         return files.Length;
     }
 
-    [SkippableTheory]
+    [Theory]
     [InlineData(2)]
     [InlineData(7)]
     public void KillDuringSnapshotWritesLeavesOnlyCompleteImages(int snapshotsBeforeKill)
     {
-        Skip.If(OperatingSystem.IsWindows(), "POSIX process test");
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "POSIX process test");
         var output = Path.Combine(dir, "out.png");
         using var process = Stylize(output, 100000, "--save-every", "1");
-        _ = process.StandardError.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         try
         {
             var clock = Stopwatch.StartNew();
@@ -62,10 +61,10 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         Assert.False(File.Exists(output), "the final output exists although the run was killed");
     }
 
-    [SkippableFact]
+    [Fact]
     public void KillAtAnyMomentLeavesTheOutputCompleteOrAbsent()
     {
-        Skip.If(OperatingSystem.IsWindows(), "POSIX process test");
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "POSIX process test");
         // One undisturbed run measures how long a run takes; kills then land across it, the final write included.
         var output = Path.Combine(dir, "out.png");
         var clock = Stopwatch.StartNew();
@@ -84,7 +83,7 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         {
             var delay = TimeSpan.FromSeconds(seconds * (0.7 + 0.35 * rng.NextDouble()));
             using var process = Stylize(output, 3);
-            _ = process.StandardError.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
             if (!process.WaitForExit(delay)) process.Kill();
             process.WaitForExit();
             if (File.Exists(output))
@@ -97,17 +96,17 @@ public sealed class FaultTests(ITestOutputHelper log) : IDisposable
         log.WriteLine($"a run takes {seconds:F1} s; {Trials} kills at 70–105 % of it: output complete in {present}, absent in {Trials - present}");
     }
 
-    [SkippableFact]
+    [Fact]
     public void AFullDiskIsOneLineAndNoPartialFile()
     {
-        Skip.IfNot(OperatingSystem.IsLinux(), "tmpfs mount");
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "tmpfs mount");
         var mount = Path.Combine(dir, "full");
         Directory.CreateDirectory(mount);
         using (var m = Process.Start(new ProcessStartInfo("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", mount]) { RedirectStandardError = true })!)
         {
             string why = m.StandardError.ReadToEnd();
             m.WaitForExit();
-            Skip.If(m.ExitCode != 0, $"cannot mount a small tmpfs here (needs root): {why.Trim()}");
+            Assert.SkipWhen(m.ExitCode != 0, $"cannot mount a small tmpfs here (needs root): {why.Trim()}");
         }
         try
         {

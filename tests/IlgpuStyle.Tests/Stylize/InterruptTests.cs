@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Stylize;
 
@@ -14,24 +13,24 @@ public sealed class InterruptTests(ITestOutputHelper log) : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-interrupt-").FullName;
 
-    [SkippableFact]
-    public void TheFirstInterruptKeepsTheBestImageSoFar()
+    [Fact]
+    public async Task TheFirstInterruptKeepsTheBestImageSoFar()
     {
-        Skip.If(OperatingSystem.IsWindows(), "SIGINT is a POSIX signal");
+        Assert.SkipWhen(OperatingSystem.IsWindows(), "SIGINT is a POSIX signal");
         Devices.Get("opencl"); // a real VGG19 run that goes on long enough to be interrupted
         var output = Path.Combine(dir, "out.png");
         var report = Path.Combine(dir, "report.jsonl");
         using var process = CliProcess.Start([.. CliProcess.StylizeTubingen(output), "--report", report, "--device", "opencl",
             "--size", "48", "--scales", "1", "--iterations", "100000", "--print-every", "1"]);
-        var stderr = process.StandardError.ReadToEndAsync();
+        var stderrTask = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         try
         {
             var clock = Stopwatch.StartNew();
             while (IterationsDone(report) < 3)
             {
-                if (process.HasExited) Assert.Fail($"the run ended before it was interrupted: {stderr.Result}");
+                if (process.HasExited) Assert.Fail($"the run ended before it was interrupted: {await stderrTask}");
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "no 3 iterations within 3 minutes");
-                Thread.Sleep(100);
+                await Task.Delay(100, TestContext.Current.CancellationToken);
             }
             Assert.False(File.Exists(output), "the output exists before the run ended");
             using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
@@ -41,9 +40,10 @@ public sealed class InterruptTests(ITestOutputHelper log) : IDisposable
         {
             if (!process.HasExited) process.Kill();
         }
-        log.WriteLine(stderr.Result);
+        string stderr = await stderrTask;
+        log.WriteLine(stderr);
         Assert.Equal(130, process.ExitCode);
-        Assert.Contains("interrupted", stderr.Result);
+        Assert.Contains("interrupted", stderr);
         var image = ImageLoader.Load(output);
         Assert.Equal(48, Math.Max(image.Width, image.Height));
         var final = JsonDocument.Parse(File.ReadAllLines(report).Last()).RootElement;

@@ -1,5 +1,4 @@
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Stylize;
 
@@ -40,11 +39,11 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
         Assert.Empty(Directory.GetFiles(dir));
     }
 
-    [SkippableFact]
+    [Fact]
     public void MissingContentImage() =>
         AssertFails(2, "file not found", Args("--content", Path.Combine(dir, "nope.jpg")));
 
-    [SkippableFact]
+    [Fact]
     public void CorruptStyleImage()
     {
         var bad = Path.Combine(Path.GetTempPath(), $"ilgpu-style-corrupt-{Environment.ProcessId}.jpg");
@@ -53,15 +52,15 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
         finally { File.Delete(bad); }
     }
 
-    [SkippableFact]
+    [Fact]
     public void UnknownLayerName() =>
         AssertFails(2, "unknown layer 'relu9_1'", Args("--style-layers", "relu1_1,relu9_1"));
 
-    [SkippableFact]
+    [Fact]
     public void WeightsNotFoundSaysHowToMakeThem() =>
         AssertFails(2, "weights convert", Args("--weights", Path.Combine(dir, "missing.ilgw")));
 
-    [SkippableFact]
+    [Fact]
     public void CorruptWeightsFile()
     {
         var bad = Path.Combine(Path.GetTempPath(), $"ilgpu-style-bad-{Environment.ProcessId}.ilgw");
@@ -70,33 +69,33 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
         finally { File.Delete(bad); }
     }
 
-    [SkippableFact]
+    [Fact]
     public void UnknownDevice() =>
         AssertFails(3, "unknown device 'tpu'", Args("--device", "tpu"));
 
-    [SkippableFact]
+    [Fact]
     public void DeviceIndexOutOfRange() =>
         AssertFails(3, "does not exist", Args("--device", "cpu:3"));
 
-    [SkippableFact]
+    [Fact]
     public void OutOfDeviceMemorySuggestsASmallerSize() =>
         AssertFails(3, "smaller --size", Args(), new Dictionary<string, string?> { ["ILGPU_STYLE_MAX_MEMORY"] = "8M" });
 
-    [SkippableFact]
+    [Fact]
     public void UnsupportedOutputFormat() =>
         AssertFails(2, ".png, .jpg or .jpeg", Args("--output", Path.Combine(dir, "out.bmp")));
 
-    [SkippableFact]
+    [Fact]
     public void MismatchedStyleBlend() =>
         AssertFails(2, "--style-blend has 2 values for 1 style images", [.. Args(), "--style-blend", "0.5", "0.5"]);
 
     // Regressions of issue #15 (each was a stack trace with exit 1).
 
-    [SkippableFact]
+    [Fact]
     public void ASizeBeyondIndexableBuffersIsRefusedWithTheSizeThatFits() =>
         AssertFails(2, "use --size", Args("--size", "100000"));
 
-    [SkippableTheory]
+    [Theory]
     [InlineData("--content-weight", "nan")]
     [InlineData("--style-weight", "-1")]
     [InlineData("--tv-weight", "infinity")]
@@ -105,7 +104,7 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
     public void NonFiniteOrNegativeNumbersAreRefusedBeforeTheRun(string option, string value) =>
         AssertFails(2, option, Args(option, value));
 
-    [SkippableFact]
+    [Fact]
     public void ADeviceAllocationFailureIsOutOfMemory()
     {
         Devices.Get("opencl"); // a real device allocation that fails (the simulator uses host memory)

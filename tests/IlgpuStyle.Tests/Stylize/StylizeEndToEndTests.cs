@@ -1,7 +1,6 @@
 using System.Text.Json;
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Stylize;
 
@@ -47,7 +46,7 @@ public sealed class StylizeEndToEndTests(ITestOutputHelper log) : IDisposable
         return (code, err);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void StyleLossDropsTenfoldAndTheOutputIsAnImageOfTheRightSize(string device)
     {
@@ -83,7 +82,7 @@ public sealed class StylizeEndToEndTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(image.Height, final.GetProperty("height").GetInt32());
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void SameSeedGivesIdenticalBytesAndAnotherSeedDoesNot(string device)
     {
@@ -102,7 +101,7 @@ public sealed class StylizeEndToEndTests(ITestOutputHelper log) : IDisposable
         Assert.NotEqual(a, c);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void OriginalColorsKeepsTheContentsChroma(string device)
     {

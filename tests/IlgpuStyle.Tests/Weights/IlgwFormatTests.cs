@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using IlgpuStyle.Network.Weights;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Weights;
 

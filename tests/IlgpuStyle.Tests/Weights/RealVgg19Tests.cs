@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using IlgpuStyle.Network.Weights;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Weights;
 
@@ -15,7 +14,7 @@ public class RealVgg19Tests(ITestOutputHelper log)
         return (Path.Combine(dir, "keras-tfjs-f32-conv1-3"), Path.Combine(dir, "keras-tfjs-uint8"));
     }
 
-    [SkippableFact]
+    [Fact]
     public void ConvertingBothFoldersGivesAllLayersFromTheBestSource()
     {
         var (f32, u8) = Folders();
@@ -38,7 +37,7 @@ public class RealVgg19Tests(ITestOutputHelper log)
         Check.Close([0.73018f, 0.06494f, 0.03429f, 0.82604f], bias.AsSpan(0, 4), 0, 5e-6, "conv1_1 bias[0..3]", log);
     }
 
-    [SkippableFact]
+    [Fact]
     public void Float32AndDequantizedUint8AgreeWithinHalfAQuantizationStep()
     {
         var (f32Dir, u8Dir) = Folders();
@@ -58,7 +57,7 @@ public class RealVgg19Tests(ITestOutputHelper log)
         }
     }
 
-    [SkippableFact]
+    [Fact]
     public void SavedFileLoadsBackExactlyAndQuicklyAndF16ErrorIsMeasured()
     {
         var (f32, u8) = Folders();

@@ -1,6 +1,5 @@
 using IlgpuStyle.Network.Weights;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace IlgpuStyle.Tests.Weights;
 

@@ -1,6 +1,5 @@
 using IlgpuStyle.Network.Weights;
 using Xunit;
-using Xunit.Abstractions;
 using static IlgpuStyle.Tests.Weights.TorchSaveWriter;
 
 namespace IlgpuStyle.Tests.Weights;

@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.IR;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Tests.Weights;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+/// <summary>
+/// The GPU kernels checked offline with NVIDIA's ptxas (no GPU needed): every kernel of the library is compiled to PTX
+/// for sm_80 and sm_90 — kernels with <see cref="SpecializedValue{T}"/> parameters with the values the GPU path
+/// really launches (the conv blocking of <see cref="ConvTiles.Default"/> for a CUDA device: group shape, input
+/// chunk) — and assembled by <c>ptxas -v</c>. Fails on any ptxas error and on register spills in the hot kernels
+/// (convolution, Gram); logs registers, spills and shared memory per kernel (the table in doc/PERFORMANCE.md,
+/// "PTX offline"; <c>bench/ptx-report.sh</c> prints it).
+/// ILGPU_STYLE_PTX_DIR=folder keeps the PTX files (folder/sm_80/*.ptx, …).
+/// ptxas comes from .ci/install-ptxas.sh (or $ILGPU_STYLE_PTXAS); without it the test is skipped with the reason,
+/// except under CI=true, where CI installs it and its absence is a failure.
+/// </summary>
+public class PtxasTests(ITestOutputHelper log)
+{
+    /// <summary>Where .ci/install-ptxas.sh unpacks the toolkit (its ILGPU_STYLE_PTXAS_DIR default).</summary>
+    private const string DefaultPtxasDir = "/opt/ilgpu-style-ptxas";
+
+    /// <summary>
+    /// PTX ISA of the generated code: 8.4 is the newest the CUDA 12.4 ptxas reads, and covers sm_80 and sm_90.
+    /// (On a real device ILGPU picks the newest ISA the driver supports; the ISA version does not change codegen here.)
+    /// ILGPU 1.5.3 writes ".target sm_80" for SM_90 as well, so the sm_90 row is that PTX assembled for sm_90 —
+    /// what the driver's JIT does with it on an H100.
+    /// </summary>
+    private static readonly CudaInstructionSet Isa = CudaInstructionSet.ISA_84;
+
+    /// <summary>
+    /// Kernels whose spills fail the test: everything in the convolution and Gram classes, except specialized variants
+    /// the GPU path does not launch by default (see <see cref="GpuKernelVariants"/>).
+    /// </summary>
+    private static bool IsHot(MethodInfo kernel) => kernel.DeclaringType == typeof(Conv2d) || kernel.DeclaringType == typeof(Gram);
+
+    [Theory]
+    [InlineData("sm_80")]
+    [InlineData("sm_90")]
+    public void EveryGpuKernelAssemblesWithoutSpillsInTheHotKernels(string arch)
+    {
+        var ptxas = FindPtxas();
+        if (ptxas is null)
+        {
+            var why = $"*** PTXAS CHECK NOT RUN: ptxas not found (set ILGPU_STYLE_PTXAS, or run .ci/install-ptxas.sh: it unpacks to {DefaultPtxasDir}) ***";
+            if (Environment.GetEnvironmentVariable("CI") == "true")
+                throw new InvalidOperationException("CI=true but " + why);
+            Assert.Skip(why);
+        }
+        var architecture = arch == "sm_80" ? CudaArchitecture.SM_80 : CudaArchitecture.SM_90;
+
+        var context = Devices.Get("cpu").Accelerator.Context; // DeviceCatalog's context: MulAdd's CUDA intrinsic is registered
+        using var backend = new PTXBackend(context, architecture, Isa, null!);
+        // ILGPU_STYLE_PTX_DIR keeps the PTX (and ptxas' cubins) for reading, e.g. when tuning a kernel.
+        using var temp = new TempDir();
+        var keep = Environment.GetEnvironmentVariable("ILGPU_STYLE_PTX_DIR");
+        var dir = string.IsNullOrWhiteSpace(keep) ? temp.Path : Directory.CreateDirectory(Path.Combine(keep, arch)).FullName;
+        var rows = new List<PtxasReport>();
+        var failures = new List<string>();
+        foreach (var variant in GpuKernelVariants())
+        {
+            string ptx;
+            try
+            {
+                ptx = CompileToPtx(backend, context, variant.Method, variant.Specialized);
+            }
+            catch (Exception e)
+            {
+                failures.Add($"{variant.Name}: ILGPU could not generate PTX: {(e is AggregateException a ? a.Flatten().InnerException! : e)}");
+                continue;
+            }
+            var file = Path.Combine(dir, variant.FileName + ".ptx");
+            File.WriteAllText(file, ptx);
+            var (code, output) = RunPtxas(ptxas!, arch, file);
+            if (code != 0)
+            {
+                failures.Add($"{variant.Name}: ptxas exited {code}:\n{output}");
+                continue;
+            }
+            var row = PtxasReport.Parse(variant.Name, variant.Hot, output);
+            rows.Add(row);
+            if (row.Hot && (row.SpillStores > 0 || row.SpillLoads > 0))
+                failures.Add($"{variant.Name}: spills in a hot kernel ({row.SpillStores} bytes stored, {row.SpillLoads} bytes loaded, {row.StackFrame} bytes stack)");
+        }
+
+        log.WriteLine($"ptxas {PtxasVersion(ptxas!)}, -arch={arch}, PTX ISA {Isa}; {rows.Count} kernels ('*' = hot: spills fail the test)");
+        log.WriteLine($"PTX {arch,-6} {"kernel",-62} {"regs",5} {"spill st",9} {"spill ld",9} {"stack",6} {"smem",7}");
+        foreach (var r in rows)
+            log.WriteLine($"PTX {arch,-6} {(r.Hot ? "*" : " ")}{r.Name,-61} {r.Registers,5} {r.SpillStores,9} {r.SpillLoads,9} {r.StackFrame,6} {r.SharedBytes,7}");
+        Assert.True(rows.Count >= 20, $"only {rows.Count} kernels assembled");
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>One PTX compilation of a kernel: the method and, for specialized kernels, the values of its specialized parameters.</summary>
+    private sealed record Variant(string Name, MethodInfo Method, object[] Specialized, bool Hot)
+    {
+        public string FileName => Regex.Replace(Name, "[^A-Za-z0-9_.-]+", "_");
+    }
+
+    /// <summary>
+    /// Every kernel of the library (static void methods named *Kernel, as <see cref="MulAddTests"/> finds them); a
+    /// kernel with specialized parameters once per value set the GPU path launches it with. A specialized kernel
+    /// missing from this table fails the test: add the values the library passes on a GPU.
+    /// </summary>
+    private static IEnumerable<Variant> GpuKernelVariants()
+    {
+        // What Gpu.Plan.Conv is on a CUDA device (1024 threads per group): the GPU default of the conv fast path.
+        var gpuTiles = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024).Conv;
+        var specializedValues = new Dictionary<string, (string Label, bool GpuDefault, object[] Values)[]>
+        {
+            ["Conv2d.SharedTiles3x3Kernel"] =
+                [($"{gpuTiles.GroupX}x{gpuTiles.GroupY} ci{gpuTiles.InputChunk}", true, [SpecializedValue.New(gpuTiles)])],
+            // The CPU-shaped kernel (16 channels × 8 pixels per work-item) runs on a GPU only when ILGPU_STYLE_TILES
+            // asks for kind=blocked, so its spills are reported, not failed; rowStore is 1 for maps at least
+            // TuningPlan.RowStoreMinWidth (128) wide, else 0.
+            ["Conv2d.RegisterBlocked3x3Kernel"] =
+                [("rowStore=0, override only", false, [SpecializedValue.New(0)]), ("rowStore=1, override only", false, [SpecializedValue.New(1)])],
+        };
+        var kernels = typeof(Gpu).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
+            .Where(m => m.Name.EndsWith("Kernel", StringComparison.Ordinal) && m.ReturnType == typeof(void) && !m.IsGenericMethodDefinition)
+            .OrderBy(m => m.DeclaringType!.Name, StringComparer.Ordinal).ThenBy(m => m.Name, StringComparer.Ordinal);
+        foreach (var method in kernels)
+        {
+            var name = $"{method.DeclaringType!.Name}.{method.Name}";
+            bool specialized = method.GetParameters().Any(p => IsSpecialized(p.ParameterType));
+            if (!specialized)
+            {
+                yield return new Variant(name, method, [], IsHot(method));
+                continue;
+            }
+            if (!specializedValues.TryGetValue(name, out var sets))
+                throw new InvalidOperationException($"{name} has specialized parameters but no GPU values in PtxasTests.GpuKernelVariants");
+            foreach (var (label, gpuDefault, values) in sets)
+                yield return new Variant($"{name} [{label}]", method, values, gpuDefault && IsHot(method));
+        }
+    }
+
+    private static bool IsSpecialized(Type t) => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(SpecializedValue<>);
+
+    /// <summary>
+    /// PTX of <paramref name="method"/>. Without specialized parameters: the backend compiles the entry point as the
+    /// accelerator would. With them: what ILGPU's own specialization cache does at the first launch of such a
+    /// kernel — a wrapper IR method that calls the kernel (marked inline) with the specialized arguments replaced by
+    /// IR constants, optimized, then compiled as the kernel's entry point.
+    /// </summary>
+    private static string CompileToPtx(PTXBackend backend, Context context, MethodInfo method, object[] specialized)
+    {
+        var first = method.GetParameters().FirstOrDefault()?.ParameterType;
+        bool implicitlyGrouped = first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D);
+        var entry = implicitlyGrouped
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+        var none = KernelSpecialization.Empty;
+        if (specialized.Length == 0)
+            return ((PTXCompiledKernel)backend.Compile(entry, none)).PTXAssembly;
+
+        // As ILGPU 1.5.3's SpecializationCache.SpecializeKernel / CreateKernelWrapper do it.
+        using var irContext = backend.PreCompileKernelMethod(entry).ExtractToContext(out var kernel);
+        var wrapper = irContext.Declare(new MethodDeclaration(MethodHandle.Create("LauncherWrapper"), irContext.VoidType), out _);
+        kernel.AddFlags(MethodFlags.Inline);
+        var managed = method.GetParameters();
+        int offset = entry.KernelIndexParameterOffset;
+        using (var builder = wrapper.CreateBuilder())
+        {
+            var location = wrapper.Location;
+            var block = builder.EntryBlockBuilder;
+            var call = block.CreateCall(location, kernel);
+            int next = 0;
+            for (int i = 0; i < kernel.NumParameters; i++)
+            {
+                var parameter = kernel.Parameters[i];
+                // Every parameter is kept (ILGPU's argument mappers expect the kernel's signature).
+                var copy = builder.AddParameter(parameter.Type, parameter.Name);
+                int managedIndex = i - offset;
+                if (managedIndex >= 0 && managedIndex < managed.Length && IsSpecialized(managed[managedIndex].ParameterType))
+                {
+                    // The IR constant: the SpecializedValue<T> itself or its T, whichever the kernel's IR parameter is.
+                    var wrapped = specialized[next++];
+                    var inner = wrapped.GetType().GetProperty("Value")!.GetValue(wrapped)!;
+                    var value = block.CreateObjectValue(location, inner);
+                    if (value.Type != parameter.Type) value = block.CreateObjectValue(location, wrapped);
+                    Assert.Equal(parameter.Type, value.Type);
+                    call.Add(value);
+                }
+                else call.Add(copy);
+            }
+            Assert.Equal(specialized.Length, next);
+            call.Seal();
+            block.CreateReturn(location);
+            builder.Complete();
+        }
+        irContext.Optimize();
+        return ((PTXCompiledKernel)backend.Compile(wrapper, entry, none)).PTXAssembly;
+    }
+
+    private static string? FindPtxas()
+    {
+        var env = Environment.GetEnvironmentVariable("ILGPU_STYLE_PTXAS");
+        if (!string.IsNullOrWhiteSpace(env)) return File.Exists(env) ? env : null;
+        var dir = Environment.GetEnvironmentVariable("ILGPU_STYLE_PTXAS_DIR");
+        var path = Path.Combine(string.IsNullOrWhiteSpace(dir) ? DefaultPtxasDir : dir, "usr", "bin", "ptxas");
+        return File.Exists(path) ? path : null;
+    }
+
+    private static string PtxasVersion(string ptxas)
+    {
+        var (_, output) = Run(ptxas, ["--version"]);
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "?";
+    }
+
+    private static (int Code, string Output) RunPtxas(string ptxas, string arch, string ptxFile) =>
+        Run(ptxas, ["-v", $"-arch={arch}", "-o", ptxFile + ".cubin", ptxFile]);
+
+    private static (int Code, string Output) Run(string exe, string[] args)
+    {
+        var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout + stderr.Result);
+    }
+
+    /// <summary>What <c>ptxas -v</c> says about one PTX file (one entry function plus any non-inlined functions).</summary>
+    private sealed record PtxasReport(string Name, bool Hot, int Registers, int SpillStores, int SpillLoads, int StackFrame, int SharedBytes)
+    {
+        public static PtxasReport Parse(string name, bool hot, string output)
+        {
+            static int Int(System.Text.RegularExpressions.Group g) => g.Success ? int.Parse(g.Value, CultureInfo.InvariantCulture) : 0;
+            var used = Regex.Match(output, @"Used (\d+) registers(?:.*?(\d+) bytes smem)?");
+            if (!used.Success) throw new InvalidOperationException($"{name}: no 'Used N registers' line in ptxas output:\n{output}");
+            int stores = 0, loads = 0, stack = 0;
+            foreach (Match m in Regex.Matches(output, @"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads"))
+            {
+                stack = Math.Max(stack, Int(m.Groups[1]));
+                stores += Int(m.Groups[2]);
+                loads += Int(m.Groups[3]);
+            }
+            return new PtxasReport(name, hot, Int(used.Groups[1]), stores, loads, stack, Int(used.Groups[2]));
+        }
+    }
+}
