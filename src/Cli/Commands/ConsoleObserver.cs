@@ -88,6 +88,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["height"] = result.Height,
             ["seconds"] = Math.Round(result.Seconds, 3),
             ["total_loss"] = Finite(result.FinalLoss.Total),
+            ["peak_device_bytes"] = job.PeakDeviceBytes,
         };
         if (result.Cancelled) final["interrupted"] = true;
         if (result.Failure is { } failure) final["error"] = failure;

@@ -70,7 +70,7 @@ public sealed record StylizeJob
         var snapshots = new SnapshotWriter(OutputPath, run.Scales);
         var result = Stylizer.Run(network, content, styles, Loss, run, new Observers(observer, snapshots), cancel);
         ImageWriter.Save(result.Image, OutputPath);
-        var done = new StylizeJobResult(OutputPath, gpu.Info.ToString(), result, snapshots.Written);
+        var done = new StylizeJobResult(OutputPath, gpu.Info.ToString(), result, snapshots.Written, gpu.PeakBytes);
         observer.Finished(done);
         if (result.Failure is { } failure)
             throw new RunFailedException($"{failure} The best finite image so far was written to {OutputPath}.");
@@ -103,4 +103,6 @@ public sealed record StylizeJob
 }
 
 /// <summary>What a `stylize` run wrote.</summary>
-public sealed record StylizeJobResult(string OutputPath, string Device, StylizeResult Result, IReadOnlyList<string> Intermediates);
+/// <param name="PeakDeviceBytes">The device memory high-water mark of the run (weights, targets, tape, optimizer), measured.</param>
+public sealed record StylizeJobResult(string OutputPath, string Device, StylizeResult Result, IReadOnlyList<string> Intermediates,
+    long PeakDeviceBytes);

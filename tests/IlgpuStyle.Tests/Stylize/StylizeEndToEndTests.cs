@@ -80,6 +80,31 @@ public sealed class StylizeEndToEndTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(expected, (image.Width, image.Height));
         Assert.Equal(image.Width, final.GetProperty("width").GetInt32());
         Assert.Equal(image.Height, final.GetProperty("height").GetInt32());
+        Assert.True(final.GetProperty("peak_device_bytes").GetInt64() > 0);
+    }
+
+    // Issue #15: a run whose loss becomes NaN or infinite stops there with one error line naming the iteration and
+    // the likely cause, and keeps the best finite image (written atomically), exit 2; the report writes null losses.
+    [Fact]
+    public void ADivergingRunStopsWithTheBestFiniteImageKept()
+    {
+        const string device = "cpu";
+        Devices.Get(device);
+        var output = Path.Combine(dir, "diverged.png");
+        var reportPath = Path.Combine(dir, "diverged.jsonl");
+        var (code, err) = Stylize(Args(device, output, "--size", "32", "--iterations", "20", "--optimizer", "adam",
+            "--learning-rate", "1e30", "--report", reportPath));
+        Assert.Equal(2, code);
+        var errors = err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("error: ")).ToList();
+        Assert.Single(errors);
+        Assert.Contains("iteration", errors[0]);
+        Assert.Contains("--learning-rate", errors[0]);
+        var image = ImageLoader.Load(output);
+        Assert.All(image.Data, v => Assert.True(float.IsFinite(v)));
+        var lines = File.ReadAllLines(reportPath).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Contains(lines, l => l.TryGetProperty("non_finite", out var f) && f.GetBoolean()
+                                    && l.GetProperty("total_loss").ValueKind == JsonValueKind.Null);
+        Assert.True(lines.Last().TryGetProperty("error", out _));
     }
 
     [Theory]
