@@ -35,16 +35,7 @@ public class Conv2dTests(ITestOutputHelper log)
         ["2x13x18->3 2x4 s(3,2) p(0,3)"] = new(Shape4.Image(2, 13, 18), 3, new Conv2dParams(2, 4, 3, 2, 0, 3)),
     };
 
-    public static TheoryData<string, string> DevicesAndCases
-    {
-        get
-        {
-            var data = new TheoryData<string, string>();
-            foreach (var device in Devices.Names)
-                foreach (var name in Cases.Keys) data.Add(device, name);
-            return data;
-        }
-    }
+    public static TheoryData<string, string> DevicesAndCases => Devices.With([.. Cases.Keys]);
 
     /// <summary>
     /// conv(x, w[, b]) with a fused ReLU or not, by <see cref="Conv2d.Forward(Tensor, Tensor, Tensor?, Tensor, Conv2dParams, bool)"/>
@@ -104,16 +95,7 @@ public class Conv2dTests(ITestOutputHelper log)
         OpHarness.ForwardAndBackward(device, Op(Cases[caseName], bias: false, dx: false), seed: 7, log);
     }
 
-    public static TheoryData<string, string> DevicesAndTinyCases
-    {
-        get
-        {
-            var data = new TheoryData<string, string>();
-            foreach (var device in Devices.Names)
-                foreach (var name in TinyCases.Keys) data.Add(device, name);
-            return data;
-        }
-    }
+    public static TheoryData<string, string> DevicesAndTinyCases => Devices.With([.. TinyCases.Keys]);
 
     private static readonly Dictionary<string, ConvCase> TinyCases = new()
     {
