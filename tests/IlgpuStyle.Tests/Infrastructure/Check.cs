@@ -47,4 +47,12 @@ public static class Check
         }
         return Math.Sqrt(num / Math.Max(den, 1e-30));
     }
+
+    /// <summary>Asserts that <paramref name="call"/> throws an <see cref="ArgumentException"/> whose message names every shape given.</summary>
+    public static ArgumentException NamesShapes(Action call, params string[] shapes)
+    {
+        var e = Xunit.Assert.Throws<ArgumentException>(call);
+        foreach (var shape in shapes) Xunit.Assert.Contains(shape, e.Message);
+        return e;
+    }
 }

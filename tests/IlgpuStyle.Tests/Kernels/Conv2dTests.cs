@@ -35,119 +35,67 @@ public class Conv2dTests(ITestOutputHelper log)
         ["2x13x18->3 2x4 s(3,2) p(0,3)"] = new(Shape4.Image(2, 13, 18), 3, new Conv2dParams(2, 4, 3, 2, 0, 3)),
     };
 
-    public static TheoryData<string, string> DevicesAndCases
+    public static TheoryData<string, string> DevicesAndCases => Devices.With([.. Cases.Keys]);
+
+    /// <summary>
+    /// conv(x, w[, b]) with a fused ReLU or not, by <see cref="Conv2d.Forward(Tensor, Tensor, Tensor?, Tensor, Conv2dParams, bool)"/>
+    /// or the naive reference kernel. Without the ReLU it has a backward: dx by Conv2d.BackwardData (when
+    /// <paramref name="dx"/>), dw and db by ReferenceConv2d.BackwardWeights (when <paramref name="dw"/>).
+    /// </summary>
+    private static OpCase Op(ConvCase c, bool bias, bool relu = false, bool naive = false, bool dx = true, bool dw = true)
     {
-        get
+        var tol = new Tol(Rtol, Atol);
+        int[] weights = bias ? [1, 2] : [1];
+        return new($"{(naive ? "naive " : "")}conv {c.X}->{c.Cout} {c.P} bias={bias} relu={relu}",
+            bias ? [c.X, c.W, Shape4.Vector(c.Cout)] : [c.X, c.W], c.Y,
+            (t, y) =>
+            {
+                if (naive) ReferenceConv2d.ForwardNaive(t[0], t[1], bias ? t[2] : null, y, c.P, relu);
+                else Conv2d.Forward(t[0], t[1], bias ? t[2] : null, y, c.P, relu);
+            },
+            x => ConvReference.Forward(x[0], c.X, x[1], c.W, bias ? x[2] : null, c.P, relu), tol)
         {
-            var data = new TheoryData<string, string>();
-            foreach (var device in Devices.Names)
-                foreach (var name in Cases.Keys) data.Add(device, name);
-            return data;
-        }
+            Grads = [.. dx ? [0] : Array.Empty<int>(), .. dw ? weights : []],
+            Backward = relu ? null : (t, _, dy, g, accumulate) =>
+            {
+                if (dx) Conv2d.BackwardData(dy, t[1], g[0], c.P, accumulate);
+                int k = dx ? 1 : 0;
+                if (dw) ReferenceConv2d.BackwardWeights(t[0], dy, g[k], bias ? g[k + 1] : null, c.P, accumulate);
+            },
+            ReferenceBackward = (x, dy) =>
+            {
+                var (gw, gb) = ConvReference.BackwardWeights(x[0], c.X, dy, c.W, c.P);
+                return [.. dx ? [ConvReference.BackwardData(dy, x[1], c.W, c.X, c.P)] : Array.Empty<double[]>(),
+                        .. dw ? bias ? [gw, gb] : new[] { gw } : []];
+            },
+            BackwardTol = tol, AccumulateTol = tol, FiniteDifferencesTol = tol,
+        };
     }
 
     [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void ForwardMatchesReference(string device, string caseName)
     {
-        var gpu = Devices.Get(device);
-        var c = Cases[caseName];
-        var x = TestData.Uniform(1, c.X.Count);
-        var w = TestData.Uniform(2, c.W.Count);
-        var b = TestData.Uniform(3, c.Cout);
-        using var tx = gpu.FromHost(c.X, x);
-        using var tw = gpu.FromHost(c.W, w);
-        using var tb = gpu.FromHost(Shape4.Vector(c.Cout), b);
-        using var ty = gpu.Allocate(c.Y);
-        var xd = ConvReference.ToDouble(x);
-        var wd = ConvReference.ToDouble(w);
-        var bd = ConvReference.ToDouble(b);
-
         foreach (var (bias, relu) in new[] { (false, false), (true, false), (true, true), (false, true) })
-        {
-            var expected = ConvReference.Forward(xd, c.X, wd, c.W, bias ? bd : null, c.P, relu);
-            string what = $"{caseName} bias={bias} relu={relu} [{device}]";
-
-            ty.Fill(float.NaN); // every element must be written
-            Conv2d.Forward(tx, tw, bias ? tb : null, ty, c.P, relu);
-            Check.Close(expected, ty.ToHost(), Rtol, Atol, $"forward {what}", log);
-
-            ty.Fill(float.NaN);
-            ReferenceConv2d.ForwardNaive(tx, tw, bias ? tb : null, ty, c.P, relu);
-            Check.Close(expected, ty.ToHost(), Rtol, Atol, $"forward naive {what}", log);
-        }
+        foreach (bool naive in new[] { false, true })
+            OpHarness.Forward(device, Op(Cases[caseName], bias, relu, naive), seed: 1, log);
     }
 
     [Theory]
     [MemberData(nameof(DevicesAndCases))]
-    public void BackwardDataMatchesReference(string device, string caseName)
-    {
-        var gpu = Devices.Get(device);
-        var c = Cases[caseName];
-        var dy = TestData.Uniform(4, c.Y.Count);
-        var w = TestData.Uniform(5, c.W.Count);
-        var before = TestData.Uniform(6, c.X.Count);
-        using var tdy = gpu.FromHost(c.Y, dy);
-        using var tw = gpu.FromHost(c.W, w);
-        using var tdx = gpu.Allocate(c.X);
-        var expected = ConvReference.BackwardData(ConvReference.ToDouble(dy), ConvReference.ToDouble(w), c.W, c.X, c.P);
+    public void BackwardDataMatchesReference(string device, string caseName) =>
+        OpHarness.ForwardAndBackward(device, Op(Cases[caseName], bias: false, dw: false), seed: 4, log);
 
-        tdx.Fill(float.NaN); // overwrite must not read the old contents
-        Conv2d.BackwardData(tdy, tw, tdx, c.P, accumulate: false);
-        Check.Close(expected, tdx.ToHost(), Rtol, Atol, $"backward-data {caseName} [{device}]", log);
-
-        tdx.CopyFromHost(before);
-        Conv2d.BackwardData(tdy, tw, tdx, c.P, accumulate: true);
-        var accumulated = expected.Select((v, i) => v + before[i]).ToArray();
-        Check.Close(accumulated, tdx.ToHost(), Rtol, Atol, $"backward-data accumulate {caseName} [{device}]", log);
-    }
-
+    // With a bias gradient (dw and db) and without one (only dw is written).
     [Theory]
     [MemberData(nameof(DevicesAndCases))]
     public void BackwardWeightsMatchesReference(string device, string caseName)
     {
-        var gpu = Devices.Get(device);
-        var c = Cases[caseName];
-        var x = TestData.Uniform(7, c.X.Count);
-        var dy = TestData.Uniform(8, c.Y.Count);
-        var dwBefore = TestData.Uniform(9, c.W.Count);
-        var dbBefore = TestData.Uniform(10, c.Cout);
-        using var tx = gpu.FromHost(c.X, x);
-        using var tdy = gpu.FromHost(c.Y, dy);
-        using var tdw = gpu.Allocate(c.W);
-        using var tdb = gpu.Allocate(Shape4.Vector(c.Cout));
-        var (dw, db) = ConvReference.BackwardWeights(ConvReference.ToDouble(x), c.X, ConvReference.ToDouble(dy), c.W, c.P);
-
-        tdw.Fill(float.NaN);
-        tdb.Fill(float.NaN);
-        ReferenceConv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: false);
-        Check.Close(dw, tdw.ToHost(), Rtol, Atol, $"backward-weights dw {caseName} [{device}]", log);
-        Check.Close(db, tdb.ToHost(), Rtol, Atol, $"backward-weights db {caseName} [{device}]", log);
-
-        tdw.CopyFromHost(dwBefore);
-        tdb.CopyFromHost(dbBefore);
-        ReferenceConv2d.BackwardWeights(tx, tdy, tdw, tdb, c.P, accumulate: true);
-        Check.Close(dw.Select((v, i) => v + dwBefore[i]).ToArray(), tdw.ToHost(), Rtol, Atol,
-            $"backward-weights dw accumulate {caseName} [{device}]", log);
-        Check.Close(db.Select((v, i) => v + dbBefore[i]).ToArray(), tdb.ToHost(), Rtol, Atol,
-            $"backward-weights db accumulate {caseName} [{device}]", log);
-
-        // Without a bias gradient only dw is written.
-        tdw.Fill(float.NaN);
-        ReferenceConv2d.BackwardWeights(tx, tdy, tdw, null, c.P, accumulate: false);
-        Check.Close(dw, tdw.ToHost(), Rtol, Atol, $"backward-weights dw (no bias) {caseName} [{device}]", log);
+        OpHarness.ForwardAndBackward(device, Op(Cases[caseName], bias: true, dx: false), seed: 7, log);
+        OpHarness.ForwardAndBackward(device, Op(Cases[caseName], bias: false, dx: false), seed: 7, log);
     }
 
-    public static TheoryData<string, string> DevicesAndTinyCases
-    {
-        get
-        {
-            var data = new TheoryData<string, string>();
-            foreach (var device in Devices.Names)
-                foreach (var name in TinyCases.Keys) data.Add(device, name);
-            return data;
-        }
-    }
+    public static TheoryData<string, string> DevicesAndTinyCases => Devices.With([.. TinyCases.Keys]);
 
     private static readonly Dictionary<string, ConvCase> TinyCases = new()
     {
@@ -160,36 +108,8 @@ public class Conv2dTests(ITestOutputHelper log)
     /// <summary>Device gradients of L = Σ r ⊙ (conv(x, w) + b) vs central differences of the double reference forward.</summary>
     [Theory]
     [MemberData(nameof(DevicesAndTinyCases))]
-    public void BackwardsMatchFiniteDifferences(string device, string caseName)
-    {
-        var gpu = Devices.Get(device);
-        var c = TinyCases[caseName];
-        var x = TestData.Uniform(11, c.X.Count);
-        var w = TestData.Uniform(12, c.W.Count);
-        var b = TestData.Uniform(13, c.Cout);
-        var r = TestData.Uniform(14, c.Y.Count); // random projection = dL/dy
-        var xd = ConvReference.ToDouble(x);
-        var wd = ConvReference.ToDouble(w);
-        var bd = ConvReference.ToDouble(b);
-        double Loss(double[] xv, double[] wv, double[] bv) =>
-            ConvReference.Forward(xv, c.X, wv, c.W, bv, c.P).Select((v, i) => v * r[i]).Sum();
-
-        var fdX = FiniteDifferences.Gradient(v => Loss(v, wd, bd), xd);
-        var fdW = FiniteDifferences.Gradient(v => Loss(xd, v, bd), wd);
-        var fdB = FiniteDifferences.Gradient(v => Loss(xd, wd, v), bd);
-
-        using var tx = gpu.FromHost(c.X, x);
-        using var tw = gpu.FromHost(c.W, w);
-        using var tr = gpu.FromHost(c.Y, r);
-        using var tdx = gpu.Allocate(c.X);
-        using var tdw = gpu.Allocate(c.W);
-        using var tdb = gpu.Allocate(Shape4.Vector(c.Cout));
-        Conv2d.BackwardData(tr, tw, tdx, c.P, accumulate: false);
-        ReferenceConv2d.BackwardWeights(tx, tr, tdw, tdb, c.P, accumulate: false);
-        Check.Close(fdX, tdx.ToHost(), Rtol, Atol, $"finite differences dx {caseName} [{device}]", log);
-        Check.Close(fdW, tdw.ToHost(), Rtol, Atol, $"finite differences dw {caseName} [{device}]", log);
-        Check.Close(fdB, tdb.ToHost(), Rtol, Atol, $"finite differences db {caseName} [{device}]", log);
-    }
+    public void BackwardsMatchFiniteDifferences(string device, string caseName) =>
+        OpHarness.FiniteDifferences(device, Op(TinyCases[caseName], bias: true), seed: 11, log);
 
     [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
