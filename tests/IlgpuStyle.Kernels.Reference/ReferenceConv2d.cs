@@ -32,17 +32,7 @@ public static class ReferenceConv2d
     /// </summary>
     public static void ForwardNaive(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p, bool fuseRelu = false)
     {
-        const string op = "conv2d forward (naive)";
-        var g = ConvGeometry.Create(op, "x", x.Shape, "w", w.Shape, "y", y.Shape, p);
-        ShapeCheck.SameDevice(op, x, w);
-        ShapeCheck.SameDevice(op, x, y);
-        NotAliased(op, "y", y, "x", x);
-        NotAliased(op, "y", y, "w", w);
-        if (bias is not null)
-        {
-            ShapeCheck.Equal(op, "bias", bias.Shape, Shape4.Vector(g.Cout));
-            ShapeCheck.SameDevice(op, x, bias);
-        }
+        var g = Conv2d.CheckForward("conv2d forward (naive)", x, w, bias, y, p);
         var kernel = x.Gpu.Kernel(ForwardNaiveKernel,
             a => a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, View, View, View, int, int, View>(ForwardNaiveKernel));
         kernel(y.Count, g, x.View, w.View, (bias ?? y).View, bias is null ? 0 : 1, fuseRelu ? 1 : 0, y.View);
@@ -58,8 +48,8 @@ public static class ReferenceConv2d
         var g = ConvGeometry.Create(op, "x", x.Shape, "dw", dw.Shape, "dy", dy.Shape, p);
         ShapeCheck.SameDevice(op, x, dy);
         ShapeCheck.SameDevice(op, x, dw);
-        NotAliased(op, "dw", dw, "x", x);
-        NotAliased(op, "dw", dw, "dy", dy);
+        Conv2d.NotAliased(op, "dw", dw, "x", x);
+        Conv2d.NotAliased(op, "dw", dw, "dy", dy);
         if (dbias is not null)
         {
             ShapeCheck.Equal(op, "dbias", dbias.Shape, Shape4.Vector(g.Cout));
@@ -67,7 +57,7 @@ public static class ReferenceConv2d
         }
 
         var gpu = x.Gpu;
-        int tile = TileOf(gpu);
+        int tile = Conv2d.TileOf(gpu);
         int acc = accumulate ? 1 : 0;
         int columns = g.Cin * g.Taps, count = g.Cout * columns;
         var (slices, pixelsPerSlice) = WeightGradSlices(g, tile);
@@ -109,21 +99,11 @@ public static class ReferenceConv2d
         return (Gpu.DivUp(steps, stepsPerSlice), stepsPerSlice * step);
     }
 
-    private static int TileOf(Gpu gpu) =>
-        gpu.Tile <= MaxTile ? gpu.Tile
-            : throw new InvalidOperationException($"conv2d: tile {gpu.Tile} of {gpu.Name} exceeds the supported {MaxTile}.");
-
     private static int PowerOfTwoAtMost(int n)
     {
         int p = 1;
         while (p * 2 <= n) p *= 2;
         return p;
-    }
-
-    private static void NotAliased(string op, string outName, Tensor output, string inName, Tensor input)
-    {
-        if (ReferenceEquals(output, input))
-            throw new ArgumentException($"{op}: {outName} and {inName} are the same tensor; the output must be a separate buffer.");
     }
 
     /// <summary>Reference kernel: one thread per output element, every operand read from global memory.</summary>

@@ -100,7 +100,8 @@ public static partial class Conv2d
         return g;
     }
 
-    private static ConvGeometry CheckForward(string op, Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p)
+    /// <summary>Shape, device and aliasing checks of a forward convolution (also the reference kernels' checks).</summary>
+    internal static ConvGeometry CheckForward(string op, Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p)
     {
         var g = ConvGeometry.Create(op, "x", x.Shape, "w", w.Shape, "y", y.Shape, p);
         ShapeCheck.SameDevice(op, x, w);
@@ -128,11 +129,11 @@ public static partial class Conv2d
         return Math.Clamp(SharedFloats / floatsPerChannel, 1, Math.Min(MaxChannelsPerChunk, channels));
     }
 
-    private static int TileOf(Gpu gpu) =>
+    internal static int TileOf(Gpu gpu) =>
         gpu.Tile <= MaxTile ? gpu.Tile
             : throw new InvalidOperationException($"conv2d: tile {gpu.Tile} of {gpu.Name} exceeds the supported {MaxTile}.");
 
-    private static void NotAliased(string op, string outName, Tensor output, string inName, Tensor input)
+    internal static void NotAliased(string op, string outName, Tensor output, string inName, Tensor input)
     {
         if (ReferenceEquals(output, input))
             throw new ArgumentException($"{op}: {outName} and {inName} are the same tensor; the output must be a separate buffer.");
