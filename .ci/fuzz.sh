@@ -26,6 +26,8 @@ tools="$work/tools"
 bin="$work/bin"
 rm -rf "$bin"
 dotnet publish tests/IlgpuStyle.Fuzz -c Release -o "$bin" -v quiet -nologo
+# Crashes are replayed on an uninstrumented copy (instrumented code needs afl's shared memory).
+rm -rf "$bin-replay" && cp -r "$bin" "$bin-replay"
 for dll in IlgpuStyle.Network.dll IlgpuStyle.Stylize.dll; do "$tools/sharpfuzz" "$bin/$dll"; done
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1
@@ -47,7 +49,7 @@ for t in "${targets[@]}"; do
             [ -e "$f" ] || continue
             failed=1
             echo "$t: $kind input $f"
-            timeout 30 dotnet "$bin/IlgpuStyle.Fuzz.dll" "$t" --replay "$f" | head -20 || true
+            timeout 30 dotnet "$bin-replay/IlgpuStyle.Fuzz.dll" "$t" --replay "$f" 2>&1 | head -20 || true
         done
     done
 done
