@@ -17,7 +17,7 @@ namespace IlgpuStyle.Tests.Cli;
 /// </summary>
 public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
 {
-    private const int DefaultCases = 400;
+    private const int DefaultCases = 300;
     private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-property-").FullName;
 
     public void Dispose()
