@@ -12,6 +12,16 @@ public static class Program
         root.Subcommands.Add(StylizeCommand.Create());
         root.Subcommands.Add(WeightsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
-        return root.Parse(args).Invoke();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // The one error convention (CliErrors): one `error: …` line and exit code 2, not System.CommandLine's
+            // list of errors followed by the whole help text and exit code 1.
+            var command = string.Join(' ', parse.CommandResult.Command.Name is var name && name != root.Name ? ["ilgpu-style", name] : new[] { "ilgpu-style" });
+            var what = string.Join("; ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim()).Distinct());
+            Console.Error.WriteLine($"error: {what} (see `{command} --help`)");
+            return CliErrors.BadInput;
+        }
+        return parse.Invoke();
     }
 }

@@ -29,6 +29,7 @@ public static class Stylizer
         RgbImage? previous = null;
         LossValues last = default;
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
+        CheckStyleSizes(styles, run);
         for (int scale = firstScale; scale <= run.Scales; scale++)
         {
             int longSide = run.LongSide(scale);
@@ -147,6 +148,26 @@ public static class Stylizer
 
     /// <summary>The most pixels an image may have: conv1_1's 64-channel activation must stay below 2³¹ elements (32-bit indexing).</summary>
     public const long MaxPixels = int.MaxValue / 64;
+
+    /// <summary>
+    /// The style images at the last scale (long side Size × StyleScale) obey the same pixel limit as the content: a
+    /// large --style-scale would otherwise overflow the long side or make an image VGG19 cannot index.
+    /// </summary>
+    public static void CheckStyleSizes(IReadOnlyList<StyleImage> styles, RunSettings run)
+    {
+        double side = Math.Round(run.Size * (double)run.StyleScale);
+        foreach (var style in styles)
+        {
+            double scale = side / Math.Max(style.Image.Width, style.Image.Height);
+            double pixels = style.Image.Width * scale * (style.Image.Height * scale);
+            if (side > int.MaxValue || pixels > MaxPixels)
+            {
+                double fits = Math.Floor(run.StyleScale * Math.Sqrt(MaxPixels / pixels) * 1000) / 1000;
+                throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"--style-scale {run.StyleScale} at --size {run.Size} makes a style image's long side {side:0} px: more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --style-scale {fits} or less."));
+            }
+        }
+    }
 
     /// <summary>
     /// The first scale whose image the network accepts (short side ≥ <see cref="Vgg19.MinimumSide"/>): a wide or tall

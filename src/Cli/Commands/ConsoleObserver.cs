@@ -61,19 +61,19 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         double later = 0;
         for (int s = r.Scale + 1, k = 1; s <= r.Scales; s++, k++) later += r.Iterations * Math.Pow(4, k);
         double eta = (remaining + later) * r.SecondsPerIteration;
-        string line = string.Format(CultureInfo.InvariantCulture,
+        string text = string.Format(CultureInfo.InvariantCulture,
             "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it ETA {12}",
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
             r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration,
             r.Iteration == 0 ? "?" : Duration(eta)); // no rate before the first step
         if (interactive)
         {
-            err.Write("\r" + line + "\u001b[K");
+            err.Write("\r" + text + "\u001b[K");
             barShown = true;
         }
         else if (r.Iteration == 1 || r.Iteration % printEvery == 0 || r.Iteration == r.Iterations)
         {
-            err.WriteLine(line);
+            err.WriteLine(text);
         }
     }
 

@@ -51,6 +51,12 @@ public static class StylizeCommand
 
         command.SetAction(parse => CliErrors.Run(() =>
         {
+            CheckPath("--content", parse.GetValue(content));
+            foreach (var p in parse.GetValue(style) ?? []) CheckPath("--style", p);
+            CheckPath("--output", parse.GetValue(output));
+            CheckPath("--report", parse.GetValue(report));
+            CheckPath("--weights", parse.GetValue(weights));
+            CheckPath("--init", parse.GetValue(init));
             var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
@@ -90,6 +96,13 @@ public static class StylizeCommand
             return done.Result.Cancelled ? Interrupt.ExitCode : 0;
         }));
         return command;
+    }
+
+    /// <summary>An empty path or one with a NUL character is bad input (the file APIs would throw ArgumentException).</summary>
+    private static void CheckPath(string option, string? path)
+    {
+        if (path is not null && (path.Trim().Length == 0 || path.Contains('\0')))
+            throw new UsageException($"{option} '{path.Replace("\0", "\\0")}' is not a file name.");
     }
 
     private static string[] Layers(string text) =>

@@ -111,11 +111,14 @@ internal static class IlgwReader
             try { WeightTensor.ToShape4(name, e.Shape); }
             catch (ArgumentException ex) { throw Fail(path, ex.Message); }
             long count = 1;
-            foreach (var d in e.Shape) count *= d;
+            foreach (var d in e.Shape) count = Math.Min(count * d, (long)int.MaxValue + 1);   // dims are ≥ 1: no overflow
+            if (count > int.MaxValue)
+                throw Fail(path, $"tensor {name}: shape {WeightTensor.FormatDims(e.Shape)} has more than {int.MaxValue} elements (the most a tensor can hold)");
             long needed = count * IlgwFormat.ElementSize(dtype);
             if (needed != e.Length)
                 throw Fail(path, $"tensor {name}: shape {WeightTensor.FormatDims(e.Shape)} {e.Dtype} needs {needed} bytes but the header says length {e.Length}");
             if (e.Offset % IlgwFormat.Alignment != 0) throw Fail(path, $"tensor {name}: offset {e.Offset} is not a multiple of {IlgwFormat.Alignment}");
+            if (e.Offset > header.PayloadLength) throw Fail(path, $"tensor {name}: offset {e.Offset} lies outside the {header.PayloadLength}-byte payload");
             if (e.Offset < end) throw Fail(path, $"tensor {name}: offset {e.Offset} overlaps the previous tensor (which ends at {end})");
             end = e.Offset + e.Length;
             if (end > header.PayloadLength)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
@@ -13,10 +14,19 @@ namespace IlgpuStyle.Stylize.Imaging;
 /// <item>No colour management: embedded ICC profiles are ignored and the stored 8-bit values are used as sRGB,
 /// as PIL/torchvision do when VGG is trained and used.</item>
 /// <item>Truncated files are rejected rather than returned with a grey fill.</item>
+/// <item>Decompression bombs are refused: an image whose header claims more than <see cref="MaxPixels"/> pixels is
+/// rejected from its header alone, before any pixel memory is allocated or anything is decoded.</item>
 /// </list>
 /// </summary>
 public static class ImageLoader
 {
+    /// <summary>
+    /// The largest image accepted, in pixels (width × height as the header says): 100 megapixels, e.g. 12 500 × 8 000.
+    /// A few KB of PNG or WebP can claim gigapixels; decoding such a file would need 4 bytes per pixel for the
+    /// decoder and 12 for the planar float image. Style transfer resizes every input to --size anyway.
+    /// </summary>
+    public const long MaxPixels = 100_000_000;
+
     public static RgbImage Load(string path)
     {
         if (!File.Exists(path))
@@ -36,7 +46,10 @@ public static class ImageLoader
     }
 
     /// <summary>Decodes an encoded image held in memory; <paramref name="name"/> is used in error messages.</summary>
-    public static RgbImage Decode(byte[] encoded, string name)
+    public static RgbImage Decode(byte[] encoded, string name) => Decode(encoded, name, MaxPixels);
+
+    /// <summary>As <see cref="Decode(byte[], string)"/>, with a pixel limit of <paramref name="maxPixels"/> instead of <see cref="MaxPixels"/>.</summary>
+    public static RgbImage Decode(byte[] encoded, string name, long maxPixels)
     {
         string NotReadable(string why) => $"'{name}' is not a readable image ({why})";
         if (encoded.Length == 0) throw new ImageLoadException(NotReadable("the file is empty"));
@@ -49,6 +62,9 @@ public static class ImageLoader
 
         int w = codec.Info.Width, h = codec.Info.Height;
         if (w <= 0 || h <= 0) throw new ImageLoadException(NotReadable($"invalid size {w}×{h}"));
+        if ((long)w * h > maxPixels)
+            throw new ImageLoadException(string.Create(CultureInfo.InvariantCulture, $"'{name}' is {w}×{h} pixels ({(long)w * h / 1e6:0.#} megapixels), more than the limit of " +
+                                         $"{maxPixels / 1e6:0.#} megapixels; downscale it first"));
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var pixels = new byte[checked(info.BytesSize)];
         var handle = GCHandle.Alloc(pixels, GCHandleType.Pinned);

@@ -66,7 +66,8 @@ internal static partial class TfjsSource
         foreach (var group in manifest.EnumerateArray())
         {
             groupIndex++;
-            var paths = group.GetProperty("paths").EnumerateArray().Select(p => p.GetString()!).ToArray();
+            var paths = group.GetProperty("paths").EnumerateArray()
+                .Select(p => p.GetString() ?? throw new FormatException($"weight group {groupIndex}: a shard path is null")).ToArray();
             var (entries, total) = Layout(group.GetProperty("weights"));
             var needed = entries.Select(e => (Entry: e, Vgg: VggName(e.Name))).Where(x => x.Vgg is not null).ToList();
             if (needed.Count == 0) continue;
@@ -106,19 +107,21 @@ internal static partial class TfjsSource
         long offset = 0;
         foreach (var w in weights.EnumerateArray())
         {
-            var name = w.GetProperty("name").GetString()!;
+            var name = w.GetProperty("name").GetString() ?? throw new FormatException("a weight's name is null");
             var shape = w.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray();
-            var dtype = w.GetProperty("dtype").GetString()!;
+            if (shape.Any(d => d < 0)) throw new FormatException($"{name} has a negative dimension in its shape");
+            var dtype = w.GetProperty("dtype").GetString() ?? throw new FormatException($"{name}: dtype is null");
             Quantization? q = null;
             if (w.TryGetProperty("quantization", out var qe) && qe.ValueKind == JsonValueKind.Object)
-                q = new Quantization(qe.GetProperty("dtype").GetString()!,
+                q = new Quantization(qe.GetProperty("dtype").GetString() ?? throw new FormatException($"{name}: quantization dtype is null"),
                     qe.TryGetProperty("scale", out var s) ? s.GetDouble() : null,
                     qe.TryGetProperty("min", out var m) ? m.GetDouble() : null);
-            long count = shape.Aggregate(1L, (a, d) => a * d);
+            // Saturating product: a huge claimed shape then fails as "beyond the shards", never as an allocation.
+            long count = shape.Aggregate(1L, (a, d) => d == 0 || a == 0 ? 0 : a > (long.MaxValue / 16) / d ? long.MaxValue / 16 : a * d);
             int size = ElementSize(q?.DType ?? dtype);
             long length = size < 0 || offset < 0 ? -1 : count * size;
             list.Add(new Entry(name, shape, dtype, q, length < 0 ? -1 : offset, length));
-            offset = length < 0 ? -1 : offset + length;
+            offset = length < 0 || offset < 0 || offset > long.MaxValue / 2 - length ? -1 : offset + length;
         }
         return (list, offset < 0 ? null : offset);
     }

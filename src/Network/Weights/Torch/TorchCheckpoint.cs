@@ -19,16 +19,29 @@ internal sealed record TorchTensorRef(TorchStorageRef Storage, long Offset, long
 /// magic number 0x1950a86a20f9469cfc6c, protocol version 1001, sys_info, the object, the sorted storage keys —
 /// then for each key an int64 element count followed by the raw storage bytes.</item>
 /// </list>
+/// Hostile files are refused before they cost memory: the pickle may name only the globals a state_dict needs
+/// (<see cref="IsAllowedGlobal"/>); no storage or zip entry above <see cref="MaxStorageBytes"/> is read; a zip entry
+/// must not claim more bytes than its compressed data can inflate to; a tensor may not have more elements than its
+/// storage holds (so a 1-element storage cannot become a 10¹²-element tensor through zero strides).
 /// </summary>
 internal sealed class TorchCheckpoint : IDisposable
 {
+    /// <summary>
+    /// The largest storage (or data.pkl) read: 1 GiB. VGG19's largest conv tensor is 9.4 MB, its largest tensor of
+    /// any kind (the first classifier layer, never read) 411 MB.
+    /// </summary>
+    public const long MaxStorageBytes = 1L << 30;
+
+    /// <summary>Deflate's best ratio is about 1032:1; an entry claiming more than this is corrupt or a zip bomb.</summary>
+    private const long MaxDeflateRatio = 1040;
+
     private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
 
     private readonly string _path;
     private readonly ZipArchive? _zip;
     private readonly string _zipPrefix = "";
     private readonly FileStream? _legacy;
-    private readonly Dictionary<string, long> _legacyDataOffsets = [];
+    private readonly Dictionary<string, (long Offset, long Bytes)> _legacyData = [];
     private readonly Dictionary<string, byte[]> _storageCache = [];
     private readonly bool _littleEndian = true;
 
@@ -43,16 +56,18 @@ internal sealed class TorchCheckpoint : IDisposable
         if (zip)
         {
             Format = "torch.save zip";
-            try { _zip = ZipFile.OpenRead(path); }
+            IReadOnlyList<ZipArchiveEntry> entries;
+            try
+            {
+                _zip = ZipFile.OpenRead(path);
+                entries = _zip.Entries;   // reads the central directory
+            }
             catch (InvalidDataException e) { throw WeightsFormatException.For(path, $"not a readable zip archive ({e.Message})"); }
-            var pkl = _zip.Entries.FirstOrDefault(e => e.FullName == "data.pkl" || e.FullName.EndsWith("/data.pkl"))
+            var pkl = entries.FirstOrDefault(e => e.FullName == "data.pkl" || e.FullName.EndsWith("/data.pkl"))
                       ?? throw WeightsFormatException.For(path, "zip archive has no data.pkl (not a torch.save checkpoint)");
             _zipPrefix = pkl.FullName[..^"data.pkl".Length];
             if (_zip.GetEntry(_zipPrefix + "byteorder") is { } bo)
-            {
-                using var r = new StreamReader(bo.Open());
-                _littleEndian = r.ReadToEnd().Trim() != "big";
-            }
+                _littleEndian = System.Text.Encoding.ASCII.GetString(ReadEntry(bo, "byteorder")).Trim() != "big";
             var ms = new MemoryStream(ReadEntry(pkl, "data.pkl"));
             root = NewUnpickler(ms, storages).Load();
         }
@@ -91,6 +106,10 @@ internal sealed class TorchCheckpoint : IDisposable
     /// <summary>The tensor's values as float32, row-major (contiguous), whatever its strides and storage type.</summary>
     public float[] ReadFloats(string name, TorchTensorRef t)
     {
+        if (t.Size.Length != t.Stride.Length)
+            throw WeightsFormatException.For(_path, $"{name} has {t.Size.Length} sizes but {t.Stride.Length} strides");
+        if (t.Offset < 0 || t.Storage.ViewOffset < 0 || t.Size.Any(d => d < 0) || t.Stride.Any(d => d < 0))
+            throw WeightsFormatException.For(_path, $"{name} has a negative offset, size or stride");
         var (size, decode) = t.Storage.TypeName switch
         {
             "FloatStorage" => (4, (Func<ReadOnlySpan<byte>, float>)(b => _littleEndian ? BinaryPrimitives.ReadSingleLittleEndian(b) : BinaryPrimitives.ReadSingleBigEndian(b))),
@@ -100,14 +119,20 @@ internal sealed class TorchCheckpoint : IDisposable
             _ => throw WeightsFormatException.For(_path, $"{name} is stored as torch.{t.Storage.TypeName}; only Float, Double, Half and BFloat16 storages are supported"),
         };
         var bytes = StorageBytes(t.Storage, size);
-        long count = t.Size.Aggregate(1L, (a, d) => a * d);
+        long elements = bytes.Length / size;
+        long count = 1;
+        foreach (var d in t.Size)
+            count = d == 0 || count == 0 ? 0 : count > elements / d ? elements + 1 : count * d;
+        if (count > elements)
+            throw WeightsFormatException.For(_path, $"{name} has shape [{string.Join(",", t.Size)}], more elements than its storage holds ({elements})");
         var result = new float[count];
         var index = new long[t.Size.Length];
         for (long n = 0; n < count; n++)
         {
             long e = t.Storage.ViewOffset + t.Offset;
-            for (int k = 0; k < index.Length; k++) e += index[k] * t.Stride[k];
-            if (e < 0 || (e + 1) * size > bytes.Length)
+            for (int k = 0; k < index.Length && e >= 0 && e < elements; k++)
+                e = t.Stride[k] != 0 && index[k] > (elements - e) / t.Stride[k] ? elements : e + index[k] * t.Stride[k];
+            if (e < 0 || e >= elements)
                 throw WeightsFormatException.For(_path, $"{name} points outside its storage (element {e} of {bytes.Length / size})");
             result[n] = decode(bytes.AsSpan((int)(e * size), size));
             for (int k = index.Length - 1; k >= 0; k--)   // odometer over the row-major index
@@ -131,6 +156,7 @@ internal sealed class TorchCheckpoint : IDisposable
 
     private Unpickler NewUnpickler(Stream s, Dictionary<string, TorchStorageRef> storages) => new(s, _path)
     {
+        AllowGlobal = IsAllowedGlobal,
         PersistentLoad = pid => ToStorage(pid, storages),
         Reduce = (f, args) => Rebuild(f, args),
     };
@@ -142,12 +168,28 @@ internal sealed class TorchCheckpoint : IDisposable
             throw new InvalidDataException($"unexpected persistent id {Describe(pid)} (expected ('storage', type, key, location, numel))");
         var key = t[2]?.ToString() ?? throw new InvalidDataException("storage key is None");
         long numel = t[4] is long n ? n : throw new InvalidDataException($"storage {key}: element count is {Describe(t[4])}");
+        int size = ElementSize(type.Name);
+        if (size < 0) throw new InvalidDataException($"storage {key} has unknown type {type}");
+        if (numel < 0 || numel > MaxStorageBytes / size)
+            throw new InvalidDataException($"storage {key} claims {numel} elements of {size} bytes; the limit is {MaxStorageBytes >> 20} MiB per storage");
         var root = new TorchStorageRef(key, type.Name, t[3]?.ToString() ?? "", numel, 0);
         storages.TryAdd(key, root);
         if (t.Length >= 6 && t[5] is object?[] { Length: 3 } view && view[1] is long viewOffset)
             return root with { ViewOffset = viewOffset };
         return root;
     }
+
+    /// <summary>
+    /// The globals a state_dict pickle uses (torch.load(weights_only=True) allows these too): OrderedDict, the
+    /// tensor and parameter rebuild functions, and the storage types. Everything else is refused while unpickling.
+    /// </summary>
+    public static bool IsAllowedGlobal(PyGlobal g) => (g.Module, g.Name) switch
+    {
+        ("collections", "OrderedDict") => true,
+        ("torch._utils", "_rebuild_tensor" or "_rebuild_tensor_v2" or "_rebuild_parameter" or "_rebuild_parameter_with_state") => true,
+        ("torch", var storage) => ElementSize(storage) > 0,
+        _ => false,
+    };
 
     private static object? Rebuild(PyGlobal f, object?[] a)
     {
@@ -170,12 +212,16 @@ internal sealed class TorchCheckpoint : IDisposable
         v is object?[] t && t.All(x => x is long) ? t.Select(x => (long)x!).ToArray()
             : throw new InvalidDataException($"{f}: size/stride is {Describe(v)}, expected a tuple of ints");
 
-    private static string Describe(object? v) => v switch
+    /// <summary>A short description for messages; depth- and length-limited (a pickle can nest tuples 100 000 deep).</summary>
+    private static string Describe(object? v) => Describe(v, 3);
+
+    private static string Describe(object? v, int depth) => v switch
     {
         null => "None",
-        object?[] t => "(" + string.Join(", ", t.Select(Describe)) + ")",
-        string s => $"'{s}'",
-        _ => v.ToString() ?? v.GetType().Name,
+        object?[] when depth == 0 => "(…)",
+        object?[] t => "(" + string.Join(", ", t.Take(6).Select(x => Describe(x, depth - 1))) + (t.Length > 6 ? ", …" : "") + ")",
+        string s => $"'{(s.Length > 40 ? s[..40] + "…" : s)}'",
+        _ => v.ToString() is { } text ? (text.Length > 40 ? text[..40] + "…" : text) : v.GetType().Name,
     };
 
     /// <summary>A state_dict: a dict of name → tensor, possibly wrapped as {"state_dict": …} or {"model": …}.</summary>
@@ -206,11 +252,10 @@ internal sealed class TorchCheckpoint : IDisposable
             if (fs.ReadAtLeast(count, 8, throwOnEndOfStream: false) < 8)
                 throw WeightsFormatException.For(_path, $"truncated: storage {key} is missing (file ends at byte {fs.Length})");
             long numel = _littleEndian ? BinaryPrimitives.ReadInt64LittleEndian(count) : BinaryPrimitives.ReadInt64BigEndian(count);
-            _legacyDataOffsets[key] = fs.Position;
-            long next = fs.Position + numel * size;
-            if (numel < 0 || next > fs.Length)
-                throw WeightsFormatException.For(_path, $"truncated: storage {key} needs {numel * size} bytes at offset {fs.Position}, the file has {fs.Length}");
-            fs.Position = next;
+            if (numel < 0 || numel > (fs.Length - fs.Position) / size)
+                throw WeightsFormatException.For(_path, $"truncated: storage {key} claims {numel} elements of {size} bytes at offset {fs.Position}, the file has {fs.Length} bytes");
+            _legacyData[key] = (fs.Position, numel * size);
+            fs.Position += numel * size;
         }
     }
 
@@ -229,10 +274,12 @@ internal sealed class TorchCheckpoint : IDisposable
         }
         else
         {
-            if (!_legacyDataOffsets.TryGetValue(s.Key, out var at))
+            if (!_legacyData.TryGetValue(s.Key, out var at))
                 throw WeightsFormatException.For(_path, $"legacy checkpoint has no data for storage {s.Key}");
+            if (at.Bytes < length)
+                throw WeightsFormatException.For(_path, $"legacy storage {s.Key} holds {at.Bytes} bytes, its tensors' storage needs {length}");
             bytes = new byte[length];
-            _legacy!.Position = at;
+            _legacy!.Position = at.Offset;
             _legacy.ReadExactly(bytes);
         }
         _storageCache[s.Key] = bytes;
@@ -241,6 +288,10 @@ internal sealed class TorchCheckpoint : IDisposable
 
     private byte[] ReadEntry(ZipArchiveEntry entry, string what)
     {
+        if (entry.Length > MaxStorageBytes)
+            throw WeightsFormatException.For(_path, $"{what} in the zip archive claims {entry.Length} bytes; the limit is {MaxStorageBytes >> 20} MiB");
+        if (entry.Length > entry.CompressedLength * MaxDeflateRatio + 1024)
+            throw WeightsFormatException.For(_path, $"{what} in the zip archive claims {entry.Length} bytes from {entry.CompressedLength} compressed bytes, more than deflate can produce (corrupt, or a zip bomb)");
         try
         {
             using var s = entry.Open();
@@ -248,7 +299,7 @@ internal sealed class TorchCheckpoint : IDisposable
             s.ReadExactly(bytes);
             return bytes;
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IOException or NotSupportedException)
         {
             throw WeightsFormatException.For(_path, $"cannot read {what} from the zip archive ({e.Message})");
         }

@@ -26,6 +26,19 @@ internal static partial class TorchvisionSource
 
     public static SourceSet Read(string path)
     {
+        try
+        {
+            return ReadCheckpoint(path);
+        }
+        catch (InvalidDataException e)
+        {
+            // System.IO.Compression on a damaged archive (an entry's header, its compression method, its data).
+            throw WeightsFormatException.For(path, $"damaged zip archive ({e.Message})");
+        }
+    }
+
+    private static SourceSet ReadCheckpoint(string path)
+    {
         using var ckpt = TorchCheckpoint.Open(path);
         var tensors = new List<SourceTensor>();
         var seen = new Dictionary<string, string>();

@@ -29,8 +29,12 @@ internal sealed class PyObject(PyGlobal type, object?[] args)
 
 /// <summary>
 /// A minimal, safe unpickler (protocols 0–4 binary opcodes) for what torch.save writes: it never executes
-/// anything. GLOBAL yields a <see cref="PyGlobal"/>; REDUCE asks <see cref="Reduce"/> to build the object
-/// (OrderedDict, torch._utils._rebuild_tensor_v2, …); BINPERSID asks <see cref="PersistentLoad"/>.
+/// anything and never constructs a .NET type a pickle names. GLOBAL yields a <see cref="PyGlobal"/>, and only a
+/// global that <see cref="AllowGlobal"/> accepts (none by default; torch's few for checkpoints) — any other is a
+/// format error, as in torch.load(weights_only=True); REDUCE asks <see cref="Reduce"/> to build the object
+/// (OrderedDict, torch._utils._rebuild_tensor_v2, …); BINPERSID asks <see cref="PersistentLoad"/>. Opcodes beyond
+/// the data opcodes listed in <see cref="Step"/> (INST, OBJ, EXT*, the text protocol-0 opcodes, …) are format errors.
+/// Memory stays proportional to the input: every length is checked against the bytes left before it is allocated.
 /// Values: null, bool, long (BigInteger when larger), double, string, byte[], object?[] (tuple),
 /// List&lt;object?&gt;, <see cref="PyDict"/>, <see cref="PyGlobal"/>, <see cref="PyObject"/>.
 /// </summary>
@@ -40,6 +44,8 @@ internal sealed class Unpickler(Stream stream, string path)
 
     public Func<object?, object?> PersistentLoad { get; init; } = pid => throw new InvalidDataException("unexpected persistent id");
     public Func<PyGlobal, object?[], object?> Reduce { get; init; } = (f, a) => new PyObject(f, a);
+    /// <summary>Which module-level names (GLOBAL, STACK_GLOBAL) the pickle may refer to; any other is refused.</summary>
+    public Func<PyGlobal, bool> AllowGlobal { get; init; } = _ => false;
 
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
@@ -63,6 +69,7 @@ internal sealed class Unpickler(Stream stream, string path)
             catch (InvalidCastException e) { throw Fail(at, $"unexpected value for opcode 0x{op:X2} ({e.Message})"); }
             catch (ArgumentOutOfRangeException) { throw Fail(at, $"stack underflow at opcode 0x{op:X2} (garbled pickle)"); }
             catch (InvalidDataException e) { throw Fail(at, e.Message); }
+            catch (OverflowException) { throw Fail(at, $"implausible length at opcode 0x{op:X2} (garbled pickle)"); }
         }
     }
 
@@ -96,8 +103,8 @@ internal sealed class Unpickler(Stream stream, string path)
             case 0x94: _memo[_memo.Count] = Top(); break;                   // MEMOIZE
             case (byte)'h': Push(Get(ReadU8())); break;                     // BINGET
             case (byte)'j': Push(Get((uint)ReadU32())); break;              // LONG_BINGET
-            case (byte)'c': Push(new PyGlobal(ReadLine(), ReadLine())); break;   // GLOBAL
-            case 0x93: { var name = PopAs<string>(); var module = PopAs<string>(); Push(new PyGlobal(module, name)); break; }  // STACK_GLOBAL
+            case (byte)'c': Push(Global(ReadLine(), ReadLine())); break;    // GLOBAL
+            case 0x93: { var name = PopAs<string>(); var module = PopAs<string>(); Push(Global(module, name)); break; }  // STACK_GLOBAL
             case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4))); break;   // BININT
             case (byte)'K': Push((long)ReadU8()); break;                    // BININT1
             case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2))); break;  // BININT2
@@ -119,6 +126,17 @@ internal sealed class Unpickler(Stream stream, string path)
             default: throw new InvalidDataException($"unsupported pickle opcode 0x{op:X2} (not something torch.save writes for a state_dict)");
         }
     }
+
+    private PyGlobal Global(string module, string name)
+    {
+        var g = new PyGlobal(module, name);
+        return AllowGlobal(g) ? g
+            : throw new InvalidDataException($"refers to {Printable(g.ToString())}, which a state_dict checkpoint does not need; " +
+                                             "only plain tensors are read (as torch.load(weights_only=True) would), nothing is executed");
+    }
+
+    private static string Printable(string s) =>
+        new(s.Take(80).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     private WeightsFormatException Fail(long at, string what) => WeightsFormatException.For(path, $"pickle at byte {at}: {what}");
 
@@ -143,6 +161,7 @@ internal sealed class Unpickler(Stream stream, string path)
     {
         if (_marks.Count == 0) throw new InvalidDataException("no MARK to pop to (garbled pickle)");
         int m = _marks.Pop();
+        if (m > _stack.Count) throw new InvalidDataException("a MARK's values were popped before it (garbled pickle)");
         var items = _stack.GetRange(m, _stack.Count - m).ToArray();
         _stack.RemoveRange(m, _stack.Count - m);
         return items;
@@ -171,7 +190,8 @@ internal sealed class Unpickler(Stream stream, string path)
     private static object Long(byte[] le)
     {
         var v = new BigInteger(le, isUnsigned: false, isBigEndian: false);
-        return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+        // (object) on both branches: `cond ? (long)v : v` would convert the long back to a BigInteger.
+        return v >= long.MinValue && v <= long.MaxValue ? (object)(long)v : v;
     }
 
     private int ReadU8()
