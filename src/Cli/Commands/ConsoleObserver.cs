@@ -14,7 +14,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private readonly bool quiet;
     private readonly int printEvery;
     private readonly bool interactive;
-    private readonly StreamWriter? report;
+    private readonly string? reportPath;
+    private StreamWriter? report;
     private readonly TextWriter err;
     private bool barShown;
 
@@ -24,12 +25,21 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         this.printEvery = printEvery;
         err = stderr ?? Console.Error;
         interactive = stderr is null && !Console.IsErrorRedirected;
-        if (reportPath is not null)
+        this.reportPath = reportPath;
+    }
+
+    /// <summary>Appends one JSON line to the report, creating the file at the first line: a run that fails before
+    /// its first iteration leaves no report behind.</summary>
+    private void Report(Dictionary<string, object?> line)
+    {
+        if (reportPath is null) return;
+        if (report is null)
         {
             var dir = Path.GetDirectoryName(Path.GetFullPath(reportPath));
             if (dir is not null) Directory.CreateDirectory(dir);
             report = new StreamWriter(reportPath, append: false, new UTF8Encoding(false)) { AutoFlush = true };
         }
+        report.WriteLine(JsonSerializer.Serialize(line));
     }
 
     public void Message(string text)
@@ -54,7 +64,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         // JSON has no NaN or infinity: such losses are null above, and the line says so.
         if (!(float.IsFinite(r.Loss.Content) && float.IsFinite(r.Loss.Style) && float.IsFinite(r.Loss.Tv) && float.IsFinite(r.Loss.Total)))
             json["non_finite"] = true;
-        report?.WriteLine(JsonSerializer.Serialize(json));
+        Report(json);
         if (quiet) return;
         int remaining = r.Iterations - r.Iteration;
         // ETA: this scale's remaining iterations, plus later scales at ~4× the cost per doubling of the side.
@@ -92,7 +102,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         };
         if (result.Cancelled) final["interrupted"] = true;
         if (result.Failure is { } failure) final["error"] = failure;
-        report?.WriteLine(JsonSerializer.Serialize(final));
+        Report(final);
         if (quiet) return;
         EndBar();
         err.WriteLine(result.Cancelled

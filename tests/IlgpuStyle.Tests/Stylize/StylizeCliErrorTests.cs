@@ -53,6 +53,10 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void AFailedRunLeavesNoReportFile() =>
+        AssertFails(2, "unknown layer", [.. Args("--style-layers", "relu9_1"), "--report", Path.Combine(dir, "report.jsonl")]);
+
+    [Fact]
     public void UnknownLayerName() =>
         AssertFails(2, "unknown layer 'relu9_1'", Args("--style-layers", "relu1_1,relu9_1"));
 
