@@ -58,7 +58,16 @@ public sealed record RunSettings
 }
 
 /// <summary>A style image and the weight of its Gram targets in the blend (weights are normalized to sum 1).</summary>
-public sealed record StyleImage(RgbImage Image, float Weight = 1f);
+public sealed record StyleImage(RgbImage Image, float Weight = 1f)
+{
+    /// <summary>At least one style; blend weights finite, ≥ 0 and not all 0. Throws <see cref="StylizeUsageException"/>.</summary>
+    public static void ValidateWeights(IReadOnlyList<float> weights)
+    {
+        if (weights.Count == 0) throw new StylizeUsageException("at least one --style image is required.");
+        if (weights.Any(v => v < 0 || !float.IsFinite(v)) || weights.Sum() <= 0)
+            throw new StylizeUsageException("--style-blend values must be ≥ 0 and not all 0.");
+    }
+}
 
 /// <summary>A bad combination of options.</summary>
 public sealed class StylizeUsageException(string message) : Exception(message);

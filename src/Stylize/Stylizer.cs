@@ -136,9 +136,7 @@ public static class Stylizer
     /// <summary>Checks that need no device work; throw <see cref="StylizeUsageException"/>.</summary>
     public static void Validate(Vgg19 network, IReadOnlyList<StyleImage> styles, LossSettings loss, RunSettings run)
     {
-        if (styles.Count == 0) throw new StylizeUsageException("at least one --style image is required.");
-        if (styles.Any(s => s.Weight < 0 || !float.IsFinite(s.Weight)) || styles.Sum(s => s.Weight) <= 0)
-            throw new StylizeUsageException("--style-blend values must be ≥ 0 and not all 0.");
+        StyleImage.ValidateWeights(styles.Select(s => s.Weight).ToArray());
         loss.Validate();
         run.Validate();
         var missing = loss.Layers.Where(l => !network.Computes(l)).ToArray();

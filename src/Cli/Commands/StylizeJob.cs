@@ -30,14 +30,9 @@ public sealed record StylizeJob
     /// <summary>Option checks that need no file or device; throw <see cref="StylizeUsageException"/>.</summary>
     public void Validate()
     {
-        if (StylePaths.Count == 0) throw new StylizeUsageException("at least one --style image is required.");
-        if (StyleBlend is { } blend)
-        {
-            if (blend.Count != StylePaths.Count)
-                throw new StylizeUsageException($"--style-blend has {blend.Count} values for {StylePaths.Count} style images.");
-            if (blend.Any(v => v < 0 || !float.IsFinite(v)) || blend.Sum() <= 0)
-                throw new StylizeUsageException("--style-blend values must be ≥ 0 and not all 0.");
-        }
+        if (StyleBlend is { } blend && blend.Count != StylePaths.Count)
+            throw new StylizeUsageException($"--style-blend has {blend.Count} values for {StylePaths.Count} style images.");
+        StyleImage.ValidateWeights(StyleBlend ?? StylePaths.Select(_ => 1f).ToArray());
         Loss.Validate();
         Run.Validate();
         var ext = Path.GetExtension(OutputPath).ToLowerInvariant();
