@@ -17,7 +17,7 @@ public static class Program
         {
             // The one error convention (CliErrors): one `error: …` line and exit code 2, not System.CommandLine's
             // list of errors followed by the whole help text and exit code 1.
-            var command = string.Join(' ', parse.CommandResult.Command.Name is var name && name != root.Name ? ["ilgpu-style", name] : new[] { "ilgpu-style" });
+            var command = parse.CommandResult.Command == root ? "ilgpu-style" : $"ilgpu-style {parse.CommandResult.Command.Name}";
             var what = string.Join("; ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ").Trim()).Distinct());
             Console.Error.WriteLine($"error: {what} (see `{command} --help`)");
             return CliErrors.BadInput;

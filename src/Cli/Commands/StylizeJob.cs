@@ -48,6 +48,7 @@ public sealed record StylizeJob
         // Sizes the network cannot take are refused now, before the weights and the device are loaded.
         Stylizer.FirstScale(Loss.Layers.MaxBy(Vgg19.LayerIndex)!, content.Width, content.Height, Run);
         var styles = StylePaths.Select((p, i) => new StyleImage(ImageLoader.Load(p), StyleBlend?[i] ?? 1f)).ToList();
+        Stylizer.CheckStyleSizes(styles, Run);
         var run = Init switch
         {
             "content" => Run with { Init = InitKind.Content },
