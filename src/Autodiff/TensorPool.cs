@@ -32,6 +32,17 @@ public sealed class TensorPool(Gpu gpu) : IDisposable
         rented.Clear();
     }
 
+    /// <summary>
+    /// Frees every tensor not rented now. Tensors are kept by shape, so a caller whose shapes change (the tiled
+    /// evaluation's crops differ at the image's edges) calls this to hold one set at a time instead of one per shape.
+    /// </summary>
+    public void ReleaseFree()
+    {
+        foreach (var stack in free.Values)
+            foreach (var t in stack) t.Dispose();
+        free.Clear();
+    }
+
     public void Dispose()
     {
         ReturnAll();

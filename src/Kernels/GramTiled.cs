@@ -116,7 +116,7 @@ public static partial class Gram
             forward(config, f.View, c, p, chunk, g.View, scale, 1);
             return;
         }
-        var partial = gpu.Scratch(Shape4.Vector(splits * c * c), "gram.partials");
+        var partial = gpu.ScratchAtLeast(splits * c * c, "gram.partials");
         forward(config, f.View, c, p, chunk, partial.View, scale, 0);
         gpu.Kernel(SumSplitsKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SumSplitsKernel))(
             c * c, partial.View, splits, c * c, scale, g.View);

@@ -14,8 +14,8 @@ public static class ByteSize
             unit = s[^1] switch { 'K' => 1L << 10, 'M' => 1L << 20, _ => 1L << 30 };
             s = s[..^1];
         }
-        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < 0)
-            throw new FormatException($"'{text}' is not a byte size (examples: 1048576, 512M, 1.5G).");
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !(v >= 0) || v * unit >= long.MaxValue)
+            throw new ByteSizeException($"'{text}' is not a byte size (examples: 1048576, 512M, 1.5G).");
         return (long)(v * unit);
     }
 
@@ -27,3 +27,6 @@ public static class ByteSize
         _ => $"{bytes} B",
     };
 }
+
+/// <summary>Text that is not a byte size (a user's input: an option or an environment variable).</summary>
+public sealed class ByteSizeException(string message) : FormatException(message);

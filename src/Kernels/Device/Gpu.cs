@@ -29,6 +29,7 @@ public sealed class Gpu : IDisposable
         {
             if (plan is null) plan = TuningPlan.For(accelerator);
             else plan.Validate(accelerator.MaxNumThreadsPerGroup);
+            MemoryLimitBytes = ReadMemoryLimit();
         }
         catch
         {
@@ -41,7 +42,6 @@ public sealed class Gpu : IDisposable
         Accelerator = accelerator;
         Info = info;
         Plan = plan;
-        MemoryLimitBytes = ReadMemoryLimit();
     }
 
     /// <summary>Every launch decision on this device (kernel kinds, blockings, group sizes), fixed when it opened.</summary>
@@ -102,8 +102,33 @@ public sealed class Gpu : IDisposable
         return t;
     }
 
+    private readonly Dictionary<string, Tensor> growing = new();
+
     /// <summary>
-    /// Frees every <see cref="Scratch"/> buffer; the next call with a key allocates it again. For benchmarks that
+    /// A device vector of at least <paramref name="count"/> floats, one per key, reallocated only when a call needs
+    /// more: for scratch that kernels read through its view alone (padded copies, split-K partials), whose size varies
+    /// with the shape (every layer, every tile) — one buffer per shape, as <see cref="Scratch"/> keeps, would add up.
+    /// Contents are undefined on entry.
+    /// </summary>
+    public Tensor ScratchAtLeast(int count, string key)
+    {
+        lock (growing)
+        {
+            if (growing.TryGetValue(key, out var t) && t.Count >= count) return t;
+            if (t is not null)
+            {
+                Synchronize(); // kernels queued on the old buffer finish before it is freed
+                t.Dispose();
+                growing.Remove(key);
+            }
+            var grown = Allocate(Shape4.Vector(count));
+            growing[key] = grown;
+            return grown;
+        }
+    }
+
+    /// <summary>
+    /// Frees every <see cref="Scratch"/> and <see cref="ScratchAtLeast"/> buffer; the next call with a key allocates it again. For benchmarks that
     /// measure one workload's own memory (scratch buffers otherwise live as long as this Gpu). Not while kernels
     /// that use scratch buffers may still be running on another thread.
     /// </summary>
@@ -112,6 +137,11 @@ public sealed class Gpu : IDisposable
         Synchronize();
         foreach (var key in scratch.Keys)
             if (scratch.TryRemove(key, out var t)) t.Dispose();
+        lock (growing)
+        {
+            foreach (var t in growing.Values) t.Dispose();
+            growing.Clear();
+        }
     }
 
     /// <summary>Returns the kernel compiled from <paramref name="kernelMethod"/>, loading it on first use.</summary>
@@ -165,7 +195,14 @@ public sealed class Gpu : IDisposable
     private static long? ReadMemoryLimit()
     {
         var text = Environment.GetEnvironmentVariable("ILGPU_STYLE_MAX_MEMORY");
-        return string.IsNullOrWhiteSpace(text) ? null : ByteSize.Parse(text);
+        try
+        {
+            return string.IsNullOrWhiteSpace(text) ? null : ByteSize.Parse(text);
+        }
+        catch (ByteSizeException e)
+        {
+            throw new ByteSizeException($"ILGPU_STYLE_MAX_MEMORY: {e.Message}");
+        }
     }
 
     public void Dispose()
@@ -173,6 +210,8 @@ public sealed class Gpu : IDisposable
         kernels.Clear();
         foreach (var t in scratch.Values) t.Dispose();
         scratch.Clear();
+        foreach (var t in growing.Values) t.Dispose();
+        growing.Clear();
         Accelerator.Dispose();
         if (ownsContext) context.Dispose();
     }
