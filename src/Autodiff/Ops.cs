@@ -106,6 +106,24 @@ public static class Ops
         }, isLoss: true);
     }
 
+    /// <summary>
+    /// A loss term whose gradient with respect to <paramref name="x"/> is supplied, not derived: backward calls
+    /// <paramref name="gradient"/>(x, dx, accumulate). Its value is 0: the loss itself is computed elsewhere. The tiled
+    /// evaluation seeds a tile's activations with it — their share of a loss defined over the whole image, e.g. the
+    /// style loss through the whole image's Gram matrix, ∂L/∂F_tile = scale · (dG + dGᵀ) · F_tile.
+    /// </summary>
+    public static Variable ExternalGradient(this Tape tape, Variable x, Action<Tensor, Tensor, bool> gradient)
+    {
+        Operand(x, "external gradient");
+        var loss = tape.Pool.Rent(Shape4.Scalar);
+        loss.Fill(0f);
+        return tape.Record(loss, x.RequiresGrad, _ =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            gradient(x.Value, dx, accumulate);
+        }, isLoss: true);
+    }
+
     /// <summary>Loss term weight · TV(x) (squared differences of neighbours; see TotalVariation).</summary>
     public static Variable TotalVariationLoss(this Tape tape, Variable x, float weight)
     {

@@ -61,10 +61,29 @@ public sealed class Vgg19 : IDisposable
     /// </summary>
     public static int MinimumSide(string layer)
     {
-        int index = LayerIndex(layer);
         // pool_k itself and every layer after it need an input image of 2^k pixels (pool_k's input is then ≥ 2).
-        int pools = LayerNames.Take(index + 1).Count(n => n.StartsWith("pool", StringComparison.Ordinal));
-        return 1 << pools;
+        return 1 << Level(layer);
+    }
+
+    /// <summary>
+    /// Number of 2×2 poolings up to and including <paramref name="layer"/>: its activation is ⌊H/2^level⌋ × ⌊W/2^level⌋
+    /// for an H×W input (repeated floors of halves are the floor of the quotient).
+    /// </summary>
+    public static int Level(string layer) =>
+        LayerNames.Take(LayerIndex(layer) + 1).Count(n => n.StartsWith("pool", StringComparison.Ordinal));
+
+    /// <summary>Channels of <paramref name="layer"/>'s activation.</summary>
+    public static int Channels(string layer)
+    {
+        int index = LayerIndex(layer);
+        return Vgg19Layout.ConvLayers.Last(spec => LayerIndex(spec.Name) <= index).Cout;
+    }
+
+    /// <summary>Shape of <paramref name="layer"/>'s activation for a <paramref name="height"/> × <paramref name="width"/> input.</summary>
+    public static Shape4 ActivationShape(string layer, int height, int width)
+    {
+        int level = Level(layer);
+        return Shape4.Image(Channels(layer), height >> level, width >> level);
     }
 
     /// <summary>RGB 0..1 → network input, as a channel affine map.</summary>

@@ -1,6 +1,7 @@
 using IlgpuStyle.Autodiff;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Stylize;
 
@@ -17,6 +18,11 @@ public readonly record struct LossValues(float Content, float Style, float Tv, f
 /// </code>
 /// F_l are the activations (C_l × H_l·W_l), P_l the content image's, A_l the (blended) style Gram matrices and x the
 /// RGB image in 0..1. Each term is a relative squared error, so it is invariant to the network's input scale.
+/// <para>
+/// With a tile size smaller than the image (<see cref="TiledEvaluation"/>), the network runs on one tile at a time
+/// and L and ∇L are the same as the whole image's up to float rounding; device memory is then bounded by one tile's
+/// activations plus the image-sized tensors (targets P_l, x, ∇L).
+/// </para>
 /// </summary>
 public sealed class GatysLoss : IDisposable
 {
@@ -26,42 +32,73 @@ public sealed class GatysLoss : IDisposable
     private readonly List<(string Layer, Tensor Target, float Weight)> style = new();
     private readonly float tvWeight;
     private readonly string[] layers;
+    private readonly TiledEvaluation? tiled;
 
+    /// <summary>
+    /// Computes the targets: P_l from <paramref name="contentImage"/> and A_l from the blended <paramref name="styles"/>.
+    /// <paramref name="maxTileSide"/>: evaluate in tiles whose own part is at most that many pixels a side (null: the
+    /// whole image at once); the targets are computed in tiles of the same size.
+    /// </summary>
     public GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
-        LossSettings o)
+        LossSettings o, int? maxTileSide = null)
+        : this(network, contentImage, styles, o, maxTileSide, ReceptiveField.For(network.DeepestLayer))
+    {
+    }
+
+    /// <summary>With a given tile geometry: tests use a smaller halo than <see cref="ReceptiveField"/>'s to see it fail.</summary>
+    internal GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
+        LossSettings o, int? maxTileSide, TileHalo halo)
     {
         this.network = network;
         tape = new Tape(network.Gpu);
         layers = o.Layers.ToArray();
         var targets = new Dictionary<string, Tensor>();
+        TileGrid? Grid(Tensor image)
+        {
+            if (maxTileSide is not int side) return null;
+            var grid = TileGrid.Create(image.Shape.W, image.Shape.H, side, halo);
+            return grid.Single ? null : grid;
+        }
         try
         {
             // Content targets P_l.
-            var features = Features(contentImage, o.ContentLayers);
+            var contentGrid = Grid(contentImage);
+            var contentTargets = contentGrid is null
+                ? Features(contentImage, o.ContentLayers).ToDictionary(kv => kv.Key, kv => Keep(kv.Value))
+                : TiledEvaluation.FeatureMaps(network, tape, contentImage, contentGrid, o.ContentLayers);
             foreach (var layer in o.ContentLayers)
             {
-                var p = Keep(features[layer]);
+                var p = contentTargets[layer];
                 content.Add((layer, p, o.ContentWeight / o.ContentLayers.Count / MeanSquare(p)));
             }
+            ReleaseActivations();
             // Style targets A_l = Σ_k blend_k · Gram_l(style_k).
             foreach (var (image, blend) in styles)
             {
-                var styleFeatures = Features(image, o.StyleLayers);
                 foreach (var layer in o.StyleLayers)
-                {
-                    var f = styleFeatures[layer];
-                    var gram = tape.Gram(f, GramScale(f.Shape)).Value;
-                    if (!targets.TryGetValue(layer, out var a))
+                    if (!targets.ContainsKey(layer))
                     {
-                        targets[layer] = a = network.Gpu.Allocate(gram.Shape);
-                        a.Fill(0f);
+                        int c = Vgg19.Channels(layer);
+                        targets[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(c, 1, 1)));
+                        targets[layer].Fill(0f);
                     }
-                    Elementwise.Axpy(blend, gram, a);
+                var styleGrid = Grid(image);
+                if (styleGrid is null)
+                {
+                    var styleFeatures = Features(image, o.StyleLayers);
+                    foreach (var layer in o.StyleLayers)
+                    {
+                        var f = styleFeatures[layer];
+                        Elementwise.Axpy(blend, tape.Gram(f, GramScale(f.Shape)).Value, targets[layer]);
+                    }
                 }
+                else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, blend, targets);
+                ReleaseActivations();
             }
             foreach (var layer in o.StyleLayers)
                 style.Add((layer, targets[layer], o.StyleWeight / o.StyleLayers.Count / MeanSquare(targets[layer])));
             tvWeight = o.TvWeight / contentImage.Count;
+            if (contentGrid is not null) tiled = new TiledEvaluation(network, tape, contentGrid, layers, content, style, tvWeight);
         }
         catch
         {
@@ -69,15 +106,35 @@ public sealed class GatysLoss : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Frees the tape's tensors after a target image's forward pass: the next image (a style image, then the
+    /// evaluation) has other shapes, so keeping them would only add to the peak.
+    /// </summary>
+    private void ReleaseActivations()
+    {
         tape.Reset();
+        tape.Pool.ReleaseFree();
     }
 
     /// <summary>Values of the last <see cref="Evaluate"/>.</summary>
     public LossValues Last { get; private set; }
 
+    /// <summary>The tiles of an evaluation (null: the whole image at once).</summary>
+    public TileGrid? Tiles => tiled?.Grid;
+
+    /// <summary>Called after each tile of a tiled evaluation: (tiles done, tiles per evaluation), two passes counted.</summary>
+    public Action<int, int>? TileDone { get; set; }
+
     /// <summary>Evaluates L(x), writes ∇L(x) into <paramref name="gradient"/> and returns L (an Objective).</summary>
     public float Evaluate(Tensor x, Tensor gradient)
     {
+        if (tiled is not null)
+        {
+            Last = tiled.Evaluate(x, gradient, TileDone);
+            return Last.Total;
+        }
         tape.Reset();
         var image = tape.Input(x);
         var features = network.Forward(tape, image, layers);
@@ -99,7 +156,8 @@ public sealed class GatysLoss : IDisposable
         return Last.Total;
     }
 
-    private static float GramScale(Shape4 f) => 1f / f.Count;
+    /// <summary>The Gram scale 1/(C·H·W) of a layer's whole activation.</summary>
+    internal static float GramScale(Shape4 f) => 1f / f.Count;
 
     private IReadOnlyDictionary<string, Variable> Features(Tensor image, IReadOnlyList<string> wanted)
     {
@@ -125,6 +183,7 @@ public sealed class GatysLoss : IDisposable
 
     public void Dispose()
     {
+        tiled?.Dispose();
         tape.Dispose();
         foreach (var (_, t, _) in content) t.Dispose();
         foreach (var (_, t, _) in style) t.Dispose();
