@@ -3,6 +3,7 @@ using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Stylize;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Bench;
 
@@ -31,7 +32,37 @@ public sealed record IterationTiming(
     float InitialLoss,
     float FinalLoss,
     double LoadAverageBefore,
-    double LoadAverageAfter);
+    double LoadAverageAfter)
+{
+    /// <summary>Height of the image (<see cref="Size"/> is its width).</summary>
+    public int Height { get; init; } = Size;
+    /// <summary>How the evaluation ran within the memory budget (MemoryPlanner): untiled or tiles, L-BFGS history.</summary>
+    public string Plan { get; init; } = "";
+    /// <summary>Tiles per evaluation (1 = untiled).</summary>
+    public int Tiles { get; init; } = 1;
+    /// <summary>With --compare-untiled and tiles: the median untiled evaluation at the same size (null when it does not fit the device).</summary>
+    public double? UntiledEvaluateMedianSeconds { get; init; }
+}
+
+/// <summary>An image size of the whole-iteration bench: width × height (a plain side is a square).</summary>
+public readonly record struct BenchSize(int Width, int Height)
+{
+    public static implicit operator BenchSize(int side) => new(side, side);
+
+    /// <summary>"512" or "3840x2160" (also ×); null when the text is neither.</summary>
+    public static BenchSize? Parse(string text)
+    {
+        var parts = text.Split('x', '×', 'X');
+        if (parts.Length == 1 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int side))
+            return new BenchSize(side, side);
+        if (parts.Length == 2 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int w)
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int h))
+            return new BenchSize(w, h);
+        return null;
+    }
+
+    public override string ToString() => $"{Width}×{Height}";
+}
 
 /// <summary>Everything one whole-iteration benchmark run measured.</summary>
 public sealed record IterationBenchReport(
@@ -55,17 +86,45 @@ public sealed record IterationBenchReport(
 public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench.Options options)
 {
     /// <param name="Warmup">Untimed iterations after the initial evaluation; at least 1.</param>
-    public sealed record Options(IReadOnlyList<int> Sizes, int Runs, int Warmup, int LbfgsHistory);
+    public sealed record Options(IReadOnlyList<BenchSize> Sizes, int Runs, int Warmup, int LbfgsHistory)
+    {
+        /// <summary>Plan within this many device bytes and cap the device there (null: the device's memory; tiles only when needed).</summary>
+        public long? MaxMemoryBytes { get; init; }
+        /// <summary>Force tiles of at most this side.</summary>
+        public int? TileSide { get; init; }
+        /// <summary>When a size runs in tiles, also time its untiled evaluation if that fits the device: the tiling overhead.</summary>
+        public bool CompareUntiled { get; init; }
+    }
 
     public IterationBenchReport Run() =>
         new(gpu.Info.Id + " " + gpu.Name, weights.Description, weights.IsReal, OptimizerDescription(options.LbfgsHistory),
-            options.Runs, Math.Max(1, options.Warmup), options.Sizes.Select(TimeSize).ToList());
+            options.Runs, Math.Max(1, options.Warmup), options.Sizes.Select(s => Time(s.Width, s.Height)).ToList());
 
     public static string OptimizerDescription(int history) => $"L-BFGS, history {history}, fixed step 1 (no line search)";
 
-    public IterationTiming TimeSize(int size)
+    public IterationTiming TimeSize(int size) => Time(size, size);
+
+    /// <summary>
+    /// Times iterations at <paramref name="width"/>×<paramref name="height"/>, planned by <see cref="MemoryPlanner"/>
+    /// within <see cref="Options.MaxMemoryBytes"/> (the device is capped there for the run: the peak cannot exceed it).
+    /// </summary>
+    public IterationTiming Time(int width, int height)
     {
-        if (size < 16) throw new ArgumentOutOfRangeException(nameof(size), size, "VGG19 to relu5_1 needs at least 16×16 pixels.");
+        if (Math.Min(width, height) < 16) throw new ArgumentOutOfRangeException(nameof(width), $"{width}×{height}", "VGG19 to relu5_1 needs at least 16×16 pixels.");
+        long? previousLimit = gpu.MemoryLimitBytes;
+        if (options.MaxMemoryBytes is long cap) gpu.MemoryLimitBytes = Math.Min(cap, previousLimit ?? long.MaxValue);
+        try
+        {
+            return TimePlanned(width, height);
+        }
+        finally
+        {
+            gpu.MemoryLimitBytes = previousLimit;
+        }
+    }
+
+    private IterationTiming TimePlanned(int width, int height)
+    {
         int warmup = Math.Max(1, options.Warmup);
         int iterations = warmup + options.Runs;
         double loadBefore = KernelBench.ReadLoadAverage();
@@ -74,13 +133,17 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
         long liveBefore = gpu.LiveBytes;
 
         using var network = new Vgg19(gpu, weights.Weights, IterationProblem.Pooling, IterationProblem.Loss.Layers);
-        using var content = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(size, IterationProblem.ContentSeed));
+        var run = new RunSettings { LbfgsHistory = options.LbfgsHistory, TileSide = options.TileSide };
+        var plan = MemoryPlanner.Plan(width, height, [(width, height)], network.DeepestLayer, IterationProblem.Loss, run,
+            gpu.LiveBytes, Stylizer.BudgetBytes(gpu, run));
+        using var content = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(width, height, IterationProblem.ContentSeed));
+        double? untiled = plan.Tiles is not null && options.CompareUntiled ? TimeUntiledEvaluation(network, content, width, height) : null;
         GatysLoss loss;
-        using (var style = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(size, IterationProblem.StyleSeed)))
-            loss = new GatysLoss(network, content, [(style, 1f)], IterationProblem.Loss);
+        using (var style = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(width, height, IterationProblem.StyleSeed)))
+            loss = new GatysLoss(network, content, [(style, 1f)], IterationProblem.Loss, plan.TileSide);
         using (loss)
         using (var x = gpu.Allocate(content.Shape))
-        using (var lbfgs = new Lbfgs(gpu, x.Shape, options.LbfgsHistory, IterationProblem.LearningRate, LineSearch.None,
+        using (var lbfgs = new Lbfgs(gpu, x.Shape, plan.History, IterationProblem.LearningRate, LineSearch.None,
                    toleranceGradient: -1, toleranceChange: -1))
         {
             x.CopyFrom(content); // stylize's default init
@@ -108,16 +171,56 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
             var result = lbfgs.Minimize(x, Objective, iterations, (_, _) => marks.Add(Mark()));
             if (result.Iterations != iterations)
                 throw new IterationBenchException(
-                    $"iteration bench at {size}×{size}: L-BFGS stopped after {result.Iterations} of {iterations} iterations ({result.Reason}, loss {result.Loss}).");
+                    $"iteration bench at {width}×{height}: L-BFGS stopped after {result.Iterations} of {iterations} iterations ({result.Reason}, loss {result.Loss}).");
 
             var timed = Enumerable.Range(warmup + 1, options.Runs).ToList();
             var wall = timed.Select(k => marks[k].Wall - marks[k - 1].Wall).ToList();
             var steps = timed.Select(k => marks[k].Wall - marks[k - 1].Wall - evaluations[k]).ToList();
             double cpu = (marks[iterations].Cpu - marks[warmup].Cpu) / options.Runs;
             long afterFirst = marks[iterations].Allocations - marks[1].Allocations;
-            return new IterationTiming(size, options.Runs, Median(wall), wall.Min(), Median(timed.Select(k => evaluations[k])),
+            return new IterationTiming(width, options.Runs, Median(wall), wall.Min(), Median(timed.Select(k => evaluations[k])),
                 Median(steps), cpu, gpu.PeakBytes, liveBefore, marks[1].Allocations - marks[0].Allocations, afterFirst,
-                (double)afterFirst / (iterations - 1), initialLoss, result.Loss, loadBefore, KernelBench.ReadLoadAverage());
+                (double)afterFirst / (iterations - 1), initialLoss, result.Loss, loadBefore, KernelBench.ReadLoadAverage())
+            {
+                Height = height, Plan = plan.ToString(), Tiles = plan.Tiles?.Count ?? 1, UntiledEvaluateMedianSeconds = untiled,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Median of <see cref="Options.Runs"/> untiled evaluations (after one untimed) at this size, when the planner says
+    /// the whole image fits the device without a cap; else null. The loss is disposed and the scratch released before
+    /// the tiled run, so its peak is measured on its own (the peak is reset).
+    /// </summary>
+    private double? TimeUntiledEvaluation(Vgg19 network, Tensor content, int width, int height)
+    {
+        long? cap = gpu.MemoryLimitBytes;
+        gpu.MemoryLimitBytes = null;
+        try
+        {
+            var run = new RunSettings { LbfgsHistory = 1 };
+            var plan = MemoryPlanner.Plan(width, height, [(width, height)], network.DeepestLayer, IterationProblem.Loss, run,
+                gpu.LiveBytes, Stylizer.BudgetBytes(gpu, run));
+            if (plan.Tiles is not null) return null;
+            var seconds = new List<double>();
+            using (var style = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(width, height, IterationProblem.StyleSeed)))
+            using (var loss = new GatysLoss(network, content, [(style, 1f)], IterationProblem.Loss))
+            using (var gradient = gpu.Allocate(content.Shape))
+            {
+                for (int i = 0; i <= options.Runs; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    loss.Evaluate(content, gradient);
+                    if (i > 0) seconds.Add(clock.Elapsed.TotalSeconds);
+                }
+            }
+            return Median(seconds);
+        }
+        finally
+        {
+            gpu.ReleaseScratch();
+            gpu.MemoryLimitBytes = cap;
+            gpu.ResetPeak();
         }
     }
 

@@ -28,10 +28,13 @@ public static class IterationProblem
     public const float LearningRate = 1f;
 
     /// <summary>A size×size image with values uniform in [0, 1), from <paramref name="seed"/> (System.Random: reproducible).</summary>
-    public static RgbImage RandomImage(int size, int seed)
+    public static RgbImage RandomImage(int size, int seed) => RandomImage(size, size, seed);
+
+    /// <summary>A width×height image with values uniform in [0, 1), from <paramref name="seed"/>.</summary>
+    public static RgbImage RandomImage(int width, int height, int seed)
     {
         var rng = new Random(seed);
-        var image = new RgbImage(size, size);
+        var image = new RgbImage(width, height);
         for (int i = 0; i < image.Data.Length; i++) image.Data[i] = (float)rng.NextDouble();
         return image;
     }

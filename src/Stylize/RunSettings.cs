@@ -33,6 +33,16 @@ public sealed record RunSettings
     /// <summary>Keep the content's colours: luminance from the result, chroma from the content.</summary>
     public bool OriginalColors { get; init; }
 
+    /// <summary>
+    /// Device memory the run may plan with, in bytes (null: <see cref="Kernels.Gpu.MemoryLimitBytes"/> if set, else
+    /// the device's memory less a margin). Each scale runs untiled when it fits, else in tiles, with the L-BFGS
+    /// history cut to fit (<see cref="Tiling.MemoryPlanner"/>). It plans; <see cref="Kernels.Gpu.MemoryLimitBytes"/> enforces.
+    /// </summary>
+    public long? MaxMemoryBytes { get; init; }
+
+    /// <summary>Evaluate in tiles of at most this many pixels a side whatever the budget (null: the planner decides).</summary>
+    public int? TileSide { get; init; }
+
     /// <summary>Hand the observer a snapshot of the image every K iterations (0 = never).</summary>
     public int SnapshotEvery { get; init; }
 
@@ -54,6 +64,8 @@ public sealed record RunSettings
         if (Init == InitKind.Image && InitImage is null)
             throw new StylizeUsageException("--init: an image is required for InitKind.Image.");
         if (SnapshotEvery < 0) throw new StylizeUsageException("--save-every must be ≥ 0.");
+        if (MaxMemoryBytes is <= 0) throw new StylizeUsageException($"--max-memory {MaxMemoryBytes} must be > 0 bytes.");
+        if (TileSide is < 16) throw new StylizeUsageException($"--tile-size {TileSide} is too small (at least 16).");
     }
 }
 

@@ -1,4 +1,5 @@
 using IlgpuStyle.Stylize.Imaging;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Stylize;
 
@@ -17,6 +18,10 @@ public interface IStylizeObserver
     void Iteration(IterationReport report) { }
     /// <summary>Every <see cref="RunSettings.SnapshotEvery"/> iterations: the current image, as the result would be.</summary>
     void Snapshot(IterationReport report, RgbImage image) { }
+    /// <summary>At the start of each scale: how it runs within the memory budget (untiled or tiles, L-BFGS history).</summary>
+    void Plan(int scale, MemoryPlan plan) { }
+    /// <summary>During a tiled evaluation, after each tile (both passes counted): <paramref name="done"/> of <paramref name="total"/>.</summary>
+    void Tile(int done, int total) { }
 }
 
 /// <summary>
@@ -28,6 +33,9 @@ public interface IStylizeObserver
 public sealed record StylizeResult(RgbImage Image, LossValues FinalLoss, double Seconds, bool Cancelled,
     IReadOnlyList<IterationReport> Iterations, string? Failure = null)
 {
+    /// <summary>How each scale reached ran within the memory budget, in order.</summary>
+    public IReadOnlyList<MemoryPlan> Plans { get; init; } = [];
+
     public int Width => Image.Width;
     public int Height => Image.Height;
 }

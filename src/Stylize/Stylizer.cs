@@ -3,6 +3,7 @@ using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 using IlgpuStyle.Stylize.Imaging;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Stylize;
 
@@ -26,6 +27,7 @@ public static class Stylizer
         var clock = Stopwatch.StartNew();
         float weightSum = styles.Sum(s => s.Weight);
         var reports = new List<IterationReport>();
+        var plans = new List<MemoryPlan>();
         RgbImage? previous = null;
         LossValues last = default;
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
@@ -45,6 +47,10 @@ public static class Stylizer
                     _ => ImageResizer.Resize(run.InitImage!, w, h),
                 };
             observer.Message($"scale {scale}/{run.Scales}: {w}×{h}, style long side {styleSide}");
+            var styleSizes = styles.Select(s => ImageResizer.FitLongSideSize(s.Image.Width, s.Image.Height, styleSide)).ToList();
+            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes, BudgetBytes(gpu, run));
+            plans.Add(plan);
+            observer.Plan(scale, plan);
 
             GatysLoss objective;
             using (var contentT = ImageTensors.ToDevice(gpu, contentS))
@@ -52,17 +58,22 @@ public static class Stylizer
                 var styleTs = styles.Select(s => ImageTensors.ToDevice(gpu, ImageResizer.FitLongSide(s.Image, styleSide))).ToList();
                 try
                 {
-                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss);
+                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss, plan.TileSide);
                 }
                 finally
                 {
                     foreach (var t in styleTs) t.Dispose();
                 }
             }
+            objective.TileDone = (done, total) =>
+            {
+                observer.Tile(done, total);
+                cancel.ThrowIfCancellationRequested(); // a tiled evaluation can take minutes: stop between tiles
+            };
             using (objective)
             using (var x = ImageTensors.ToDevice(gpu, init))
             using (var best = gpu.Allocate(x.Shape))
-            using (var minimizer = CreateMinimizer(gpu, x.Shape, run))
+            using (var minimizer = CreateMinimizer(gpu, x.Shape, run, plan.History))
             {
                 float bestLoss = float.PositiveInfinity;
                 var scaleClock = Stopwatch.StartNew();
@@ -115,7 +126,7 @@ public static class Stylizer
                 if (cancelled)
                 {
                     observer.Message($"cancelled at scale {scale}/{run.Scales}: keeping the best image so far ({w}×{h})");
-                    return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, true, reports);
+                    return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, true, reports) { Plans = plans };
                 }
                 if (outcome.Reason == StopReason.NonFiniteLoss)
                 {
@@ -126,11 +137,11 @@ public static class Stylizer
                             ? "the fixed step of --line-search none diverged (try --line-search wolfe or a smaller --learning-rate)"
                             : "the loss weights or the image may be extreme";
                     string failure = $"the loss became {outcome.Loss} at scale {scale}/{run.Scales}, iteration {outcome.Iterations + 1}: {cause}.";
-                    return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, false, reports, failure);
+                    return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, false, reports, failure) { Plans = plans };
                 }
             }
         }
-        return new StylizeResult(Finish(previous!, content, run), last, clock.Elapsed.TotalSeconds, false, reports);
+        return new StylizeResult(Finish(previous!, content, run), last, clock.Elapsed.TotalSeconds, false, reports) { Plans = plans };
     }
 
     /// <summary>Checks that need no device work; throw <see cref="StylizeUsageException"/>.</summary>
@@ -203,10 +214,25 @@ public static class Stylizer
     private static RgbImage Finish(RgbImage image, RgbImage content, RunSettings run) =>
         run.OriginalColors ? OriginalColors.Apply(image, content) : image;
 
-    private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run) => run.Optimizer switch
+    /// <summary>
+    /// The bytes a run plans with: <see cref="RunSettings.MaxMemoryBytes"/>, else the device's cap
+    /// (<see cref="Gpu.MemoryLimitBytes"/>), else its memory (the host's for the CPU simulator) less 5 % (at least
+    /// 256 MiB) for the driver and other users.
+    /// </summary>
+    public static long BudgetBytes(Gpu gpu, RunSettings run)
+    {
+        if (run.MaxMemoryBytes is long max) return gpu.MemoryLimitBytes is long cap ? Math.Min(max, cap) : max;
+        if (gpu.MemoryLimitBytes is long limit) return limit;
+        long memory = gpu.Info.MemoryBytes;
+        // ILGPU's CPU simulator reports no real size: it allocates from the process's memory.
+        if (gpu.Kind == ILGPU.Runtime.AcceleratorType.CPU) memory = Math.Min(memory, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        return memory - Math.Max(memory / 20, 256L << 20);
+    }
+
+    private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run, int history) => run.Optimizer switch
     {
         // Tolerances off, as jcjohnson/neural-style (tolX = tolFun = −1): run the requested iterations.
-        OptimizerKind.Lbfgs => new Lbfgs(gpu, shape, run.LbfgsHistory, run.EffectiveLearningRate, run.LineSearch,
+        OptimizerKind.Lbfgs => new Lbfgs(gpu, shape, history, run.EffectiveLearningRate, run.LineSearch,
             toleranceGradient: -1, toleranceChange: -1),
         _ => new Adam(gpu, shape, run.EffectiveLearningRate),
     };

@@ -51,9 +51,18 @@ public static class BenchCommand
 
         var iterationSizes = new Option<string[]>("--iteration-sizes")
         {
-            Description = "Sides of the square images of the whole-iteration bench (comma- or space-separated, each ≥ 16).",
+            Description = "Image sizes of the whole-iteration bench (comma- or space-separated): a side (512: square) or WxH (3840x2160), each side ≥ 16.",
             AllowMultipleArgumentsPerToken = true,
             DefaultValueFactory = _ => ["256", "512"],
+        };
+        var maxMemory = new Option<string?>("--max-memory")
+        {
+            Description = "Whole-iteration bench: plan within this much device memory (e.g. 4G) and cap the device there; sizes that do not fit run in tiles.",
+        };
+        var tileSize = new Option<int?>("--tile-size") { Description = "Whole-iteration bench: evaluate in tiles of at most this side." };
+        var compareUntiled = new Option<bool>("--compare-untiled")
+        {
+            Description = "Whole-iteration bench: for sizes that run in tiles, also time the untiled evaluation when it fits the device (the tiling overhead).",
         };
         var noIteration = new Option<bool>("--no-iteration") { Description = "Skip the whole-iteration bench." };
         var noKernels = new Option<bool>("--no-kernels") { Description = "Skip the per-kernel bench." };
@@ -69,7 +78,7 @@ public static class BenchCommand
 
         var command = new Command("bench",
             "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory) and whole style-transfer iterations.");
-        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels, iterationSizes, noIteration, noKernels, history, weights })
+        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, noIteration, noKernels, history, weights })
             command.Options.Add(o);
         command.SetAction(parseResult => CliErrors.Run(() =>
         {
@@ -77,14 +86,22 @@ public static class BenchCommand
             if (s < 1 || r < 1 || wu < 0)
                 throw new UsageException("bench --size and --runs must be ≥ 1 and --warmup ≥ 0.");
             bool runKernels = !parseResult.GetValue(noKernels), runIteration = !parseResult.GetValue(noIteration);
-            var sizes = new List<int>();
+            var sizes = new List<BenchSize>();
             foreach (var text in (parseResult.GetValue(iterationSizes) ?? [])
                          .SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
             {
-                if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int side) || side < 16)
-                    throw new UsageException($"bench --iteration-sizes: '{text}' is not a size ≥ 16.");
-                sizes.Add(side);
+                if (BenchSize.Parse(text) is not { } parsed || Math.Min(parsed.Width, parsed.Height) < 16)
+                    throw new UsageException($"bench --iteration-sizes: '{text}' is not a size ≥ 16 (512 or 3840x2160).");
+                sizes.Add(parsed);
             }
+            long? maxBytes = null;
+            if (parseResult.GetValue(maxMemory) is { } m)
+            {
+                try { maxBytes = ByteSize.Parse(m); }
+                catch (ByteSizeException e) { throw new UsageException($"bench --max-memory {e.Message}"); }
+                if (maxBytes <= 0) throw new UsageException("bench --max-memory must be > 0.");
+            }
+            if (parseResult.GetValue(tileSize) is < 16) throw new UsageException("bench --tile-size must be ≥ 16.");
             if (runIteration && sizes.Count == 0)
                 throw new UsageException("bench --iteration-sizes is empty (use --no-iteration to skip the whole-iteration bench).");
             if (parseResult.GetValue(history) < 1)
@@ -114,7 +131,10 @@ public static class BenchCommand
                 if (runIteration)
                 {
                     var benchWeights = BenchWeights.Resolve(parseResult.GetValue(weights));
-                    var options = new IterationBench.Options(sizes, r, wu, parseResult.GetValue(history));
+                    var options = new IterationBench.Options(sizes, r, wu, parseResult.GetValue(history))
+                    {
+                        MaxMemoryBytes = maxBytes, TileSide = parseResult.GetValue(tileSize), CompareUntiled = parseResult.GetValue(compareUntiled),
+                    };
                     try
                     {
                         iterationReport = new IterationBench(gpu, benchWeights, options).Run();
@@ -151,12 +171,17 @@ public static class BenchCommand
         Console.WriteLine($"whole iteration (VGG19 to relu5_1, Gram, losses, TV, backward to the pixels + {report.Optimizer}), " +
                           $"device {report.Device}, median of {report.Runs} iterations after the initial evaluation and {report.Warmup} warm-up iteration(s)");
         Console.WriteLine($"weights: {report.Weights}");
-        Console.WriteLine($"{"size",-9} {"s/iter",8} {"min s",8} {"evaluate s",10} {"step s",8} {"cpu-s/iter",10} {"peak memory",12} {"allocs 1st",10} {"allocs/iter after",17} {"load",9}");
+        Console.WriteLine($"{"size",-11} {"s/iter",8} {"min s",8} {"evaluate s",10} {"step s",8} {"cpu-s/iter",10} {"peak memory",12} {"allocs 1st",10} {"allocs/iter after",17} {"load",9}");
         foreach (var t in report.Timings)
-            Console.WriteLine(string.Format(inv, "{0,-9} {1,8:0.000} {2,8:0.000} {3,10:0.000} {4,8:0.000} {5,10:0.00} {6,12} {7,10} {8,17:0.##} {9,4:0.0}–{10,-4:0.0}",
-                $"{t.Size}×{t.Size}", t.MedianSeconds, t.MinSeconds, t.EvaluateMedianSeconds, t.StepMedianSeconds,
+            Console.WriteLine(string.Format(inv, "{0,-11} {1,8:0.000} {2,8:0.000} {3,10:0.000} {4,8:0.000} {5,10:0.00} {6,12} {7,10} {8,17:0.##} {9,4:0.0}–{10,-4:0.0}",
+                $"{t.Size}×{t.Height}", t.MedianSeconds, t.MinSeconds, t.EvaluateMedianSeconds, t.StepMedianSeconds,
                 t.CpuSecondsPerIteration, ByteSize.Format(t.PeakBytes), t.AllocationsFirstIteration,
                 t.AllocationsPerIterationAfterFirst, t.LoadAverageBefore, t.LoadAverageAfter));
+        foreach (var t in report.Timings.Where(t => t.Tiles > 1))
+            Console.WriteLine(string.Format(inv, "{0}×{1}: plan {2}; {3}", t.Size, t.Height, t.Plan,
+                t.UntiledEvaluateMedianSeconds is double u
+                    ? $"untiled evaluation {u:0.000} s: tiled/untiled {t.EvaluateMedianSeconds / u:0.00}×"
+                    : "untiled: not timed (no --compare-untiled, or it does not fit the device)"));
     }
 
     private static void PrintTable(KernelBenchReport report)

@@ -3,6 +3,7 @@ using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Stylize;
 using IlgpuStyle.Stylize.Imaging;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Cli.Commands;
 
@@ -28,7 +29,7 @@ public static class CliErrors
         catch (DeviceOutOfMemoryException e)
         {
             Console.Out.Flush();
-            err.WriteLine($"error: {OneLine(e.Message)} Try a smaller --size, fewer --scales, or --optimizer adam (less memory than L-BFGS).");
+            err.WriteLine($"error: {OneLine(e.Message)} Try a smaller --size, a --max-memory below the device's free memory (the run is then planned in tiles), or --optimizer adam.");
             return DeviceProblem;
         }
         catch (Exception e) when (DeviceOutOfMemoryException.IsOutOfMemory(e))
@@ -36,6 +37,12 @@ public static class CliErrors
             // An allocation the device refused after the buffer was made (lazy allocation at first use).
             Console.Out.Flush();
             err.WriteLine($"error: out of device memory: {OneLine(e.Message)} Try a smaller --size or ILGPU_STYLE_MAX_MEMORY.");
+            return DeviceProblem;
+        }
+        catch (MemoryBudgetException e)
+        {
+            Console.Out.Flush();
+            err.WriteLine($"error: {OneLine(e.Message)} Use --max-memory {(e.NeededBytes + (1L << 20) - 1) >> 20}M or more, or a smaller --size.");
             return DeviceProblem;
         }
         catch (DeviceSelectionException e)
@@ -46,7 +53,7 @@ public static class CliErrors
         }
         catch (Exception e) when (e is UsageException or RunFailedException or ImageLoadException or ImageWriteException or StylizeUsageException
                                       or UnknownLayerException or WeightsFormatException or WeightsNotFoundException
-                                      or WeightsDownloadException or TuningPlanException or IOException or UnauthorizedAccessException)
+                                      or WeightsDownloadException or TuningPlanException or ByteSizeException or IOException or UnauthorizedAccessException)
         {
             Console.Out.Flush();
             err.WriteLine($"error: {OneLine(e.Message)}");

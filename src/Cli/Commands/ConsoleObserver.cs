@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using IlgpuStyle.Stylize;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Cli.Commands;
 
@@ -18,6 +19,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private StreamWriter? report;
     private readonly TextWriter err;
     private bool barShown;
+    private string? lastLine;
+    private MemoryPlan? plan;
 
     public ConsoleObserver(bool quiet, int printEvery, string? reportPath, TextWriter? stderr = null)
     {
@@ -49,6 +52,21 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         err.WriteLine(text);
     }
 
+    /// <summary>Says the scale's plan in one line; the last one goes into the report's final line.</summary>
+    public void Plan(int scale, MemoryPlan p)
+    {
+        plan = p;
+        Message($"plan: {p}");
+    }
+
+    /// <summary>A tiled evaluation's progress: appended to the bar on a terminal (lines would flood a log).</summary>
+    public void Tile(int done, int total)
+    {
+        if (quiet || !interactive || lastLine is null) return;
+        err.Write("\r" + lastLine + $" tile {done}/{total}" + "\u001b[K");
+        barShown = true;
+    }
+
     public void Iteration(IterationReport r)
     {
         var json = new Dictionary<string, object?>
@@ -76,6 +94,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
             r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration,
             r.Iteration == 0 ? "?" : Duration(eta)); // no rate before the first step
+        lastLine = text;
         if (interactive)
         {
             err.Write("\r" + text + "\u001b[K");
@@ -99,6 +118,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["seconds"] = Math.Round(result.Seconds, 3),
             ["total_loss"] = Finite(result.FinalLoss.Total),
             ["peak_device_bytes"] = job.PeakDeviceBytes,
+            ["plan"] = plan?.ToString(),
+            ["tiles"] = plan?.Tiles?.Count ?? 1,
         };
         if (result.Cancelled) final["interrupted"] = true;
         if (result.Failure is { } failure) final["error"] = failure;

@@ -1,3 +1,4 @@
+using IlgpuStyle.Kernels;
 using System.CommandLine;
 using System.Globalization;
 using IlgpuStyle.Autodiff;
@@ -41,12 +42,14 @@ public static class StylizeCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output." };
         var report = new Option<string?>("--report") { Description = "Write one JSON object per iteration (and a final one) to this file." };
         var device = new Option<string>("--device") { Description = "auto, cuda, opencl or cpu, optionally :index (opencl:1).", DefaultValueFactory = _ => "auto" };
+        var maxMemory = new Option<string?>("--max-memory") { Description = "Device memory to plan with (e.g. 4G, 512M; default $ILGPU_STYLE_MAX_MEMORY or the device's): larger images run in exact tiles, L-BFGS history is cut to fit." };
+        var tileSize = new Option<int?>("--tile-size") { Description = "Evaluate in tiles of at most this many pixels a side (default: only when memory requires)." };
         var weights = new Option<string?>("--weights") { Description = "VGG19 .ilgw file (default: $ILGPU_STYLE_WEIGHTS, ./weights/vgg19.ilgw, the user cache)." };
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, originalColors,
-                     saveEvery, printEvery, quiet, report, device, weights })
+                     saveEvery, printEvery, quiet, report, device, maxMemory, tileSize, weights })
             command.Options.Add(option);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -88,6 +91,8 @@ public static class StylizeCommand
                     Seed = parse.GetValue(seed),
                     OriginalColors = parse.GetValue(originalColors),
                     SnapshotEvery = parse.GetValue(saveEvery),
+                    MaxMemoryBytes = parse.GetValue(maxMemory) is { } m ? ParseBytes("--max-memory", m) : null,
+                    TileSide = parse.GetValue(tileSize),
                 },
             };
             using var observer = new ConsoleObserver(parse.GetValue(quiet), Math.Max(1, parse.GetValue(printEvery)), parse.GetValue(report));
@@ -103,6 +108,18 @@ public static class StylizeCommand
     {
         if (path is not null && (path.Trim().Length == 0 || path.Contains('\0')))
             throw new UsageException($"{option} '{path.Replace("\0", "\\0")}' is not a file name.");
+    }
+
+    private static long ParseBytes(string option, string text)
+    {
+        try
+        {
+            return ByteSize.Parse(text);
+        }
+        catch (ByteSizeException e)
+        {
+            throw new UsageException($"{option} {e.Message}");
+        }
     }
 
     private static string[] Layers(string text) =>

@@ -4,6 +4,7 @@ using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Stylize;
 using IlgpuStyle.Stylize.Imaging;
+using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Cli.Commands;
 
@@ -60,6 +61,9 @@ public sealed record StylizeJob
         var weights = VggWeights.Load(weightsPath);
 
         using var gpu = DeviceCatalog.Open(Device, out var why);
+        // --max-memory caps the device like ILGPU_STYLE_MAX_MEMORY (the lower wins): the planner plans within it and
+        // an allocation past it fails as out of memory, so the measured peak never exceeds it.
+        if (run.MaxMemoryBytes is long max) gpu.MemoryLimitBytes = Math.Min(max, gpu.MemoryLimitBytes ?? long.MaxValue);
         observer.Message(why);
         observer.Message($"weights: {weightsPath} ({weights.Preprocessing})");
         using var network = new Vgg19(gpu, weights, Pooling, Loss.Layers);
@@ -95,6 +99,8 @@ public sealed record StylizeJob
         public void Message(string text) => console.Message(text);
         public void Iteration(IterationReport report) => console.Iteration(report);
         public void Snapshot(IterationReport report, RgbImage image) => snapshots.Snapshot(report, image);
+        public void Plan(int scale, MemoryPlan plan) => console.Plan(scale, plan);
+        public void Tile(int done, int total) => console.Tile(done, total);
     }
 }
 

@@ -24,22 +24,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>The first VGG19 layers with random weights: enough for relu1_1 … relu2_1, pool1.</summary>
-    private string TinyWeights()
-    {
-        var rng = new Random(15);
-        var tensors = new List<WeightTensor>();
-        foreach (var layer in Vgg19Layout.ConvLayers.Take(3))
-        {
-            var w = new float[layer.Cout * layer.Cin * 9];
-            for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5) * 0.2f;
-            tensors.Add(new WeightTensor(layer.WeightName, [layer.Cout, layer.Cin, 3, 3], w, "random"));
-            tensors.Add(new WeightTensor(layer.BiasName, [layer.Cout], new float[layer.Cout], "random"));
-        }
-        var path = Path.Combine(dir, "tiny.ilgw");
-        new VggWeights(tensors, Preprocessing.TorchvisionImagenet, "property test").Save(path);
-        return path;
-    }
+    private string TinyWeights() => Tests.TinyWeights.Write(dir);
 
     /// <summary>
     /// Absent (1 in 5 unless <paramref name="required"/>), else a valid value, or — with probability
@@ -108,6 +93,8 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
             Option(bad, "--init", ["content", "noise", "style", content], [notImage, missing, "random", "", dir]),
             Option(bad, "--seed", ["0", "1", "-1", "2147483647"], ["99999999999", "x", ""]),
             Option(bad, "--pooling", ["max", "avg"], ["min", ""]),
+            Option(bad, "--max-memory", ["1G", "64M", "2M"], ["0", "-1", "x", "1e400G", "", "nan", "9999999999G"]),
+            Option(bad, "--tile-size", ["16", "24"], ["8", "0", "-16", "x", ""]),
             Flag("--original-colors", 20),
             Option(bad, "--save-every", ["0", "1"], ["-1", "x"]),
             Option(bad, "--print-every", ["1", "50"], ["0", "-1", "x"]),

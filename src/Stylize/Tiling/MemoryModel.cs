@@ -1,0 +1,132 @@
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Network;
+
+namespace IlgpuStyle.Stylize.Tiling;
+
+/// <summary>
+/// Device bytes a scale of a stylization allocates, from sizes alone (what the <see cref="MemoryPlanner"/> plans
+/// with). It mirrors what the code rents — each line names the code — and is checked against measured peaks
+/// (tests/IlgpuStyle.Tests/Stylize/MemoryPlannerTests.cs): it must not be below them.
+/// </summary>
+public static class MemoryModel
+{
+    private const long Float = sizeof(float);
+
+    /// <summary>
+    /// Floats <see cref="Vgg19.Forward"/> rents on the tape for an <paramref name="h"/>×<paramref name="w"/> input up
+    /// to <paramref name="deepest"/>: the preprocessed input, every conv output (plus a separate ReLU output when the
+    /// pre-activation convB_N itself is wanted), every pooling output.
+    /// </summary>
+    public static long ForwardFloats(int h, int w, string deepest, IReadOnlyCollection<string> wanted)
+    {
+        long floats = 3L * h * w; // channel affine
+        foreach (var name in Vgg19.LayerNames.Take(Vgg19.LayerIndex(deepest) + 1))
+        {
+            bool conv = name.StartsWith("conv", StringComparison.Ordinal), pool = name.StartsWith("pool", StringComparison.Ordinal);
+            if (!conv && !pool) continue;
+            long size = Vgg19.ActivationShape(name, h, w).Count;
+            floats += conv && wanted.Contains(name) ? 2 * size : size;
+        }
+        return floats;
+    }
+
+    /// <summary>Floats of the wanted layers' activations (the windows a tiled pass cuts out, the content targets).</summary>
+    public static long LayerFloats(int h, int w, IEnumerable<string> layers) =>
+        layers.Sum(l => (long)Vgg19.ActivationShape(l, h, w).Count);
+
+    /// <summary>
+    /// The register-blocked convolution's zero-padded copy of its input (Conv2dFast3x3, CPU devices; one buffer that
+    /// grows to the largest layer): C_in·(h+2)·(w rounded up to 8 pixels × a group of at most 16, + 2).
+    /// </summary>
+    public static long PaddedFloats(int h, int w, string deepest)
+    {
+        long most = 0;
+        foreach (var spec in Network.Weights.Vgg19Layout.ConvLayers.TakeWhile(s => Vgg19.LayerIndex(s.Name) <= Vgg19.LayerIndex(deepest)))
+        {
+            var a = Vgg19.ActivationShape(spec.Name, h, w);
+            int blocks = (a.W + 7) / 8, group = Math.Min(16, blocks);
+            long wp = (long)(blocks + group - 1) / group * group * 8 + 2;
+            most = Math.Max(most, spec.Cin * (a.H + 2L) * wp);
+        }
+        return most;
+    }
+
+    /// <summary>
+    /// The Gram kernels' split-K partial sums (Gram.SplitCount; one buffer that grows to the largest): at most 2²² floats,
+    /// and at most C²·⌈P/32⌉ for a layer of P = H·W positions (a split covers ≥ 4 column tiles of ≥ 8 positions).
+    /// </summary>
+    public static long GramPartialFloats(int h, int w, LossSettings loss) =>
+        loss.StyleLayers.Select(l =>
+        {
+            var a = Vgg19.ActivationShape(l, h, w);
+            return Math.Min(1L << 22, (long)a.C * a.C * Math.Max(1, (a.Plane + 31) / 32));
+        }).DefaultIfEmpty(0).Max();
+
+    /// <summary>Gram matrices C_l² (a target, or a sum and its gradient) of every style layer.</summary>
+    public static long GramFloats(LossSettings loss) => loss.StyleLayers.Sum(l => (long)Vgg19.Channels(l) * Vgg19.Channels(l));
+
+    /// <summary>
+    /// Bytes one evaluation rents (GatysLoss.Evaluate) for the whole <paramref name="h"/>×<paramref name="w"/> image:
+    /// the forward activations, a gradient for each of them and for the image, the Gram matrices and their gradients,
+    /// the TV scratch (one image), the padded-input scratch, the Gram split-K partials.
+    /// </summary>
+    public static long UntiledEvaluationBytes(int h, int w, string deepest, LossSettings loss)
+    {
+        long image = 3L * h * w;
+        return Float * (2 * ForwardFloats(h, w, deepest, loss.Layers) + image + 2 * GramFloats(loss) + image
+                        + PaddedFloats(h, w, deepest) + GramPartialFloats(h, w, loss));
+    }
+
+    /// <summary>
+    /// Bytes a tiled evaluation rents for its largest crops (TiledEvaluation.Evaluate), the larger of its two passes:
+    /// pass 1 — the crop, its activations, the windows of the wanted layers, the content targets' windows, Gram partials;
+    /// pass 2 — the crop, its activations and their gradients, the crop's gradient, the content targets' windows.
+    /// Plus the scratch: padded input of the larger crop, Gram partials, TV (one whole image).
+    /// </summary>
+    public static long TiledEvaluationBytes(TileGrid grid, string deepest, LossSettings loss)
+    {
+        var (h1, w1) = grid.LargestCrop(grid.Halo.Forward);
+        var (h2, w2) = grid.LargestCrop(grid.Halo.Gradient);
+        long pass1 = 3L * h1 * w1 + ForwardFloats(h1, w1, deepest, loss.Layers) + LayerFloats(h1, w1, loss.Layers)
+                     + LayerFloats(h1, w1, loss.ContentLayers) + GramFloats(loss);
+        long pass2 = 3L * h2 * w2 * 2 + 2 * ForwardFloats(h2, w2, deepest, loss.Layers) + LayerFloats(h2, w2, loss.ContentLayers);
+        return Float * (Math.Max(pass1, pass2) + PaddedFloats(h2, w2, deepest) + GramPartialFloats(h1, w1, loss) + 3L * grid.Height * grid.Width);
+    }
+
+    /// <summary>
+    /// Bytes the targets take while they are computed (GatysLoss's constructor), before the optimizer exists: the
+    /// content and style images, the content targets P_l, the Gram targets, and the forward activations of the
+    /// largest image (or crop) the network reads, with the windows cut from them when tiled.
+    /// </summary>
+    public static long TargetBytes(int width, int height, IReadOnlyList<(int Width, int Height)> styles, string deepest,
+        LossSettings loss, int? maxTileSide)
+    {
+        var halo = ReceptiveField.For(deepest);
+        long images = 3L * width * height + styles.Sum(s => 3L * s.Width * s.Height);
+        long forward = 0, partials = 0;
+        foreach (var (w, h, layers) in styles.Select(s => (s.Width, s.Height, loss.StyleLayers)).Prepend((width, height, loss.ContentLayers)))
+        {
+            var grid = maxTileSide is int side ? TileGrid.Create(w, h, side, halo) : null;
+            var (ch, cw) = grid is null || grid.Single ? (h, w) : grid.LargestCrop(halo.Forward);
+            long crop = grid is null || grid.Single ? 0 : 3L * ch * cw;
+            forward = Math.Max(forward, crop + ForwardFloats(ch, cw, deepest, layers) + LayerFloats(ch, cw, layers)
+                                        + PaddedFloats(ch, cw, deepest) + GramFloats(loss));
+            partials = Math.Max(partials, GramPartialFloats(ch, cw, loss));
+        }
+        return Float * (images + LayerFloats(height, width, loss.ContentLayers) + 2 * GramFloats(loss) + forward + partials);
+    }
+
+    /// <summary>
+    /// Bytes the optimization keeps for a scale besides the evaluation: x and the best iterate (Stylizer), the
+    /// content targets P_l and Gram targets A_l (GatysLoss; plus the summed Grams and their gradients when tiled), and the
+    /// optimizer's state — L-BFGS: 2·history + 10 image-sized tensors (Lbfgs: s, y; ŝ, ŷ, direction, gradient, previous
+    /// gradient, a scalar work vector, 4 for the line search); Adam: m, v and the gradient.
+    /// </summary>
+    public static long StateBytes(int width, int height, LossSettings loss, OptimizerKind optimizer, int history, bool tiled)
+    {
+        long image = 3L * width * height;
+        long optimizerImages = optimizer == OptimizerKind.Lbfgs ? 2L * history + 10 : 3;
+        return Float * ((2 + optimizerImages) * image + LayerFloats(height, width, loss.ContentLayers)
+                        + (tiled ? 3 : 1) * GramFloats(loss) + 64);
+    }
+}
