@@ -8,6 +8,14 @@ public enum OptimizerKind { Lbfgs, Adam }
 /// <summary>Where the optimization starts: the content image, noise from the seed, the first style image, or an image.</summary>
 public enum InitKind { Content, Noise, Style, Image }
 
+/// <summary>
+/// Colour control (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer", CVPR 2017): None, the
+/// style's colours; Original, the result's luminance with the content's chroma (<see cref="OriginalColors"/>);
+/// Luminance, stylize the luminance only, then the content's chroma (<see cref="LuminanceTransfer"/>); Histogram,
+/// each style image's colours mapped to the content's mean and covariance first (<see cref="ColorHistogramMatch"/>).
+/// </summary>
+public enum ColorControl { None, Original, Luminance, Histogram }
+
 /// <summary>How a stylization runs (<see cref="Stylizer"/>): sizes, scales, optimizer, start. Defaults are the CLI's.</summary>
 public sealed record RunSettings
 {
@@ -30,8 +38,8 @@ public sealed record RunSettings
     /// <summary>The start image when <see cref="Init"/> is <see cref="InitKind.Image"/> (resized to each scale).</summary>
     public RgbImage? InitImage { get; init; }
     public int Seed { get; init; }
-    /// <summary>Keep the content's colours: luminance from the result, chroma from the content.</summary>
-    public bool OriginalColors { get; init; }
+    /// <summary>Whose colours the result has (<see cref="Stylize.ColorControl"/>); the CLI's --color-control.</summary>
+    public ColorControl ColorControl { get; init; } = ColorControl.None;
 
     /// <summary>Hand the observer a snapshot of the image every K iterations (0 = never).</summary>
     public int SnapshotEvery { get; init; }
@@ -54,6 +62,7 @@ public sealed record RunSettings
         if (Init == InitKind.Image && InitImage is null)
             throw new StylizeUsageException("--init: an image is required for InitKind.Image.");
         if (SnapshotEvery < 0) throw new StylizeUsageException("--save-every must be ≥ 0.");
+        if (!Enum.IsDefined(ColorControl)) throw new StylizeUsageException($"--color-control {(int)ColorControl} is not a colour control.");
     }
 }
 

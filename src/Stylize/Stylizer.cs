@@ -30,10 +30,17 @@ public static class Stylizer
         LossValues last = default;
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
         CheckStyleSizes(styles, run);
+        // Colour control: the images the optimization sees (Finish gives the result the content's colours back).
+        var colorClock = Stopwatch.StartNew();
+        var optimizedContent = ColorControlSteps.Content(content, run.ColorControl);
+        styles = ColorControlSteps.Styles(styles, content, run.ColorControl);
+        run = ColorControlSteps.Init(run);
+        if (run.ColorControl is ColorControl.Luminance or ColorControl.Histogram)
+            observer.Message($"colour control {run.ColorControl.ToString().ToLowerInvariant()}: images prepared in {colorClock.Elapsed.TotalMilliseconds:0} ms");
         for (int scale = firstScale; scale <= run.Scales; scale++)
         {
             int longSide = run.LongSide(scale);
-            var contentS = ImageResizer.FitLongSide(content, longSide);
+            var contentS = ImageResizer.FitLongSide(optimizedContent, longSide);
             int w = contentS.Width, h = contentS.Height;
             int styleSide = Math.Max(16, (int)Math.Round(longSide * run.StyleScale));
             var init = previous is not null ? ImageResizer.Resize(previous, w, h)
@@ -199,9 +206,9 @@ public static class Stylizer
         return first;
     }
 
-    /// <summary>The image as it is returned: original colours applied when asked (values are clamped by the writer).</summary>
+    /// <summary>The image as it is returned: the content's colours put back when asked (values are clamped by the writer).</summary>
     private static RgbImage Finish(RgbImage image, RgbImage content, RunSettings run) =>
-        run.OriginalColors ? OriginalColors.Apply(image, content) : image;
+        ColorControlSteps.Finish(image, content, run.ColorControl);
 
     private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run) => run.Optimizer switch
     {
