@@ -41,6 +41,12 @@ public sealed record RunSettings
     /// <summary>Whose colours the result has (<see cref="Stylize.ColorControl"/>); the CLI's --color-control.</summary>
     public ColorControl ColorControl { get; init; } = ColorControl.None;
 
+    /// <summary>
+    /// Adam only: the result is the exponential moving average of the iterates with this decay D (0 = off), bias
+    /// corrected as Adam's moments: avg ← D·avg + (1−D)·x, image = avg / (1 − Dᵗ) (<see cref="IterateAveraging"/>).
+    /// </summary>
+    public float AverageDecay { get; init; }
+
     /// <summary>Hand the observer a snapshot of the image every K iterations (0 = never).</summary>
     public int SnapshotEvery { get; init; }
 
@@ -63,6 +69,10 @@ public sealed record RunSettings
             throw new StylizeUsageException("--init: an image is required for InitKind.Image.");
         if (SnapshotEvery < 0) throw new StylizeUsageException("--save-every must be ≥ 0.");
         if (!Enum.IsDefined(ColorControl)) throw new StylizeUsageException($"--color-control {(int)ColorControl} is not a colour control.");
+        if (!(AverageDecay >= 0 && AverageDecay < 1))
+            throw new StylizeUsageException($"--average-decay {AverageDecay} must be a number in [0, 1).");
+        if (AverageDecay > 0 && Optimizer != OptimizerKind.Adam)
+            throw new StylizeUsageException("--average-decay applies to --optimizer adam only: L-BFGS converges to a point, and averaging its iterates would only lag behind it.");
     }
 }
 

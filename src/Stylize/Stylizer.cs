@@ -116,7 +116,10 @@ public static class Stylizer
                 {
                     cancelled = true;
                 }
-                if (float.IsPositiveInfinity(bestLoss)) best.CopyFrom(x);
+                // With --average-decay, x holds the moving average of Adam's iterates (IterateAveraging) and that is
+                // the result: the losses seen are the raw iterates', which do not rank averages, and evaluating f at
+                // the average to rank it would double the cost of every iteration.
+                if (float.IsPositiveInfinity(bestLoss) || run.AverageDecay > 0) best.CopyFrom(x);
                 previous = ImageTensors.ToHost(best);
                 last = objective.Last;
                 if (cancelled)
@@ -215,6 +218,7 @@ public static class Stylizer
         // Tolerances off, as jcjohnson/neural-style (tolX = tolFun = −1): run the requested iterations.
         OptimizerKind.Lbfgs => new Lbfgs(gpu, shape, run.LbfgsHistory, run.EffectiveLearningRate, run.LineSearch,
             toleranceGradient: -1, toleranceChange: -1),
+        _ when run.AverageDecay > 0 => new IterateAveraging(gpu, shape, new Adam(gpu, shape, run.EffectiveLearningRate), run.AverageDecay),
         _ => new Adam(gpu, shape, run.EffectiveLearningRate),
     };
 

@@ -38,6 +38,7 @@ public static class StylizeCommand
         var colorControl = new Option<string?>("--color-control") { Description = "Colours of the result: none (the style's; default), original (the content's chroma on the result's luminance), luminance (stylize the luminance only, then the content's chroma), histogram (style images' colours mapped to the content's first)." };
         colorControl.AcceptOnlyFromAmong(ColorModes.Keys.ToArray());
         var originalColors = new Option<bool>("--original-colors") { Description = "Same as --color-control original." };
+        var averageDecay = new Option<float>("--average-decay") { Description = "Adam only: output the moving average of the iterates with this decay D in [0, 1) (0 = off; e.g. 0.99).", DefaultValueFactory = _ => d.Run.AverageDecay };
         var saveEvery = new Option<int>("--save-every") { Description = "Write an intermediate image every K iterations (0 = never).", DefaultValueFactory = _ => 0 };
         var printEvery = new Option<int>("--print-every") { Description = "Log line every K iterations when stderr is not a terminal.", DefaultValueFactory = _ => 50 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output." };
@@ -48,7 +49,7 @@ public static class StylizeCommand
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
-                     saveEvery, printEvery, quiet, report, device, weights })
+                     averageDecay, saveEvery, printEvery, quiet, report, device, weights })
             command.Options.Add(option);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -90,6 +91,7 @@ public static class StylizeCommand
                     LearningRate = parse.GetValue(learningRate),
                     Seed = parse.GetValue(seed),
                     ColorControl = colors,
+                    AverageDecay = parse.GetValue(averageDecay),
                     SnapshotEvery = parse.GetValue(saveEvery),
                 },
             };
