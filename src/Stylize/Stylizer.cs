@@ -10,7 +10,8 @@ namespace IlgpuStyle.Stylize;
 /// The Gatys pipeline, coarse to fine, in memory: at each scale s = 1..N the content is resized so its long side is
 /// Size / 2^(N−s), the style images to that times StyleScale; the image starts from the chosen init (first scale)
 /// or the previous scale's best result upscaled, and the optimizer runs Iterations steps of <see cref="GatysLoss"/>.
-/// The result of a scale is its best iterate by total loss. Files, devices and weights are the caller's: this
+/// The result of a scale is its best iterate by total loss (with <see cref="RunSettings.AverageDecay"/>, the moving
+/// average of Adam's iterates instead). Files, devices and weights are the caller's: this
 /// takes an open network (on its <see cref="Gpu"/>) and images, and returns an image.
 /// <para>Cancelling <paramref name="cancel"/> stops at the next evaluation or iteration; the result is then the best
 /// iterate of the scale reached (<see cref="StylizeResult.Cancelled"/>), or the start image if none was evaluated.</para>
