@@ -1,4 +1,4 @@
-// Reference: tests/IlgpuStyle.Tests/Reference/AdamReference.cs (Adam, Abs); the others: inline formulas in their test · Test: tests/IlgpuStyle.Tests/Kernels/ElementwiseAndReductionTests.cs, tests/IlgpuStyle.Tests/Kernels/OptimizerKernelTests.cs
+// Reference: tests/IlgpuStyle.Tests/Reference/AdamReference.cs (Adam, Abs), tests/IlgpuStyle.Tests/Reference/IterateAverageReference.cs (IterateAverage); the others: inline formulas in their test · Test: tests/IlgpuStyle.Tests/Kernels/ElementwiseAndReductionTests.cs, tests/IlgpuStyle.Tests/Kernels/OptimizerKernelTests.cs
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -35,6 +35,15 @@ public static class Elementwise
         x[i] -= stepSize * mi / (MathF.Sqrt(vi) / sqrtBiasCorrection2 + eps);
     }
 
+    // Exponential moving average of iterates, bias corrected as Adam's moments (crowsonkb/style-transfer-pytorch's EMA):
+    //   avg ← D·avg + (1−D)·x,   output ← correction·avg   with correction = 1 / (1 − Dᵗ) after t updates.
+    private static void IterateAverageKernel(Index1D i, View x, View average, View output, float decay, float correction)
+    {
+        float a = decay * average[i] + (1f - decay) * x[i];
+        average[i] = a;
+        output[i] = correction * a;
+    }
+
     public static void Fill(Tensor y, float value) =>
         y.Gpu.Kernel(FillKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, float>(FillKernel))(y.Count, y.View, value);
 
@@ -54,6 +63,18 @@ public static class Elementwise
     {
         ShapeCheck.Same("abs", "x", x.Shape, "y", y.Shape);
         y.Gpu.Kernel(AbsKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, View>(AbsKernel))(y.Count, x.View, y.View);
+    }
+
+    /// <summary>
+    /// One update of a bias-corrected exponential moving average: <paramref name="average"/> ← D·average + (1−D)·x,
+    /// then <paramref name="output"/> ← correction·average (correction = 1/(1 − Dᵗ) after the t-th update; output may be x).
+    /// </summary>
+    public static void IterateAverage(Tensor x, Tensor average, Tensor output, float decay, float correction)
+    {
+        ShapeCheck.Same("iterate average", "x", x.Shape, "average", average.Shape);
+        ShapeCheck.Same("iterate average", "x", x.Shape, "output", output.Shape);
+        x.Gpu.Kernel(IterateAverageKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, View, View, float, float>(IterateAverageKernel))(
+            x.Count, x.View, average.View, output.View, decay, correction);
     }
 
     /// <summary>

@@ -8,6 +8,14 @@ public enum OptimizerKind { Lbfgs, Adam }
 /// <summary>Where the optimization starts: the content image, noise from the seed, the first style image, or an image.</summary>
 public enum InitKind { Content, Noise, Style, Image }
 
+/// <summary>
+/// Colour control (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer", CVPR 2017): None, the
+/// style's colours; Original, the result's luminance with the content's chroma (<see cref="OriginalColors"/>);
+/// Luminance, stylize the luminance only, then the content's chroma (<see cref="LuminanceTransfer"/>); Histogram,
+/// each style image's colours mapped to the content's mean and covariance first (<see cref="ColorHistogramMatch"/>).
+/// </summary>
+public enum ColorControl { None, Original, Luminance, Histogram }
+
 /// <summary>How a stylization runs (<see cref="Stylizer"/>): sizes, scales, optimizer, start. Defaults are the CLI's.</summary>
 public sealed record RunSettings
 {
@@ -30,8 +38,14 @@ public sealed record RunSettings
     /// <summary>The start image when <see cref="Init"/> is <see cref="InitKind.Image"/> (resized to each scale).</summary>
     public RgbImage? InitImage { get; init; }
     public int Seed { get; init; }
-    /// <summary>Keep the content's colours: luminance from the result, chroma from the content.</summary>
-    public bool OriginalColors { get; init; }
+    /// <summary>Whose colours the result has (<see cref="Stylize.ColorControl"/>); the CLI's --color-control.</summary>
+    public ColorControl ColorControl { get; init; } = ColorControl.None;
+
+    /// <summary>
+    /// Adam only: the result is the exponential moving average of the iterates with this decay D (0 = off), bias
+    /// corrected as Adam's moments: avg ← D·avg + (1−D)·x, image = avg / (1 − Dᵗ) (<see cref="IterateAveraging"/>).
+    /// </summary>
+    public float AverageDecay { get; init; }
 
     /// <summary>
     /// Device memory the run may plan with, in bytes (null: <see cref="Kernels.Gpu.MemoryLimitBytes"/> if set, else
@@ -66,6 +80,11 @@ public sealed record RunSettings
         if (SnapshotEvery < 0) throw new StylizeUsageException("--save-every must be ≥ 0.");
         if (MaxMemoryBytes is <= 0) throw new StylizeUsageException($"--max-memory {MaxMemoryBytes} must be > 0 bytes.");
         if (TileSide is < 16) throw new StylizeUsageException($"--tile-size {TileSide} is too small (at least 16).");
+        if (!Enum.IsDefined(ColorControl)) throw new StylizeUsageException($"--color-control {(int)ColorControl} is not a colour control.");
+        if (!(AverageDecay >= 0 && AverageDecay < 1))
+            throw new StylizeUsageException($"--average-decay {AverageDecay} must be a number in [0, 1).");
+        if (AverageDecay > 0 && Optimizer != OptimizerKind.Adam)
+            throw new StylizeUsageException("--average-decay applies to --optimizer adam only: L-BFGS converges to a point, and averaging its iterates would only lag behind it.");
     }
 }
 

@@ -11,7 +11,8 @@ namespace IlgpuStyle.Stylize;
 /// The Gatys pipeline, coarse to fine, in memory: at each scale s = 1..N the content is resized so its long side is
 /// Size / 2^(N−s), the style images to that times StyleScale; the image starts from the chosen init (first scale)
 /// or the previous scale's best result upscaled, and the optimizer runs Iterations steps of <see cref="GatysLoss"/>.
-/// The result of a scale is its best iterate by total loss. Files, devices and weights are the caller's: this
+/// The result of a scale is its best iterate by total loss (with <see cref="RunSettings.AverageDecay"/>, the moving
+/// average of Adam's iterates instead). Files, devices and weights are the caller's: this
 /// takes an open network (on its <see cref="Gpu"/>) and images, and returns an image.
 /// <para>Cancelling <paramref name="cancel"/> stops at the next evaluation or iteration; the result is then the best
 /// iterate of the scale reached (<see cref="StylizeResult.Cancelled"/>), or the start image if none was evaluated.</para>
@@ -32,10 +33,17 @@ public static class Stylizer
         LossValues last = default;
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
         CheckStyleSizes(styles, run);
+        // Colour control: the images the optimization sees (Finish gives the result the content's colours back).
+        var colorClock = Stopwatch.StartNew();
+        var optimizedContent = ColorControlSteps.Content(content, run.ColorControl);
+        styles = ColorControlSteps.Styles(styles, content, run.ColorControl);
+        run = ColorControlSteps.Init(run);
+        if (run.ColorControl is ColorControl.Luminance or ColorControl.Histogram)
+            observer.Message($"colour control {run.ColorControl.ToString().ToLowerInvariant()}: images prepared in {colorClock.Elapsed.TotalMilliseconds:0} ms");
         for (int scale = firstScale; scale <= run.Scales; scale++)
         {
             int longSide = run.LongSide(scale);
-            var contentS = ImageResizer.FitLongSide(content, longSide);
+            var contentS = ImageResizer.FitLongSide(optimizedContent, longSide);
             int w = contentS.Width, h = contentS.Height;
             int styleSide = Math.Max(16, (int)Math.Round(longSide * run.StyleScale));
             var init = previous is not null ? ImageResizer.Resize(previous, w, h)
@@ -120,7 +128,10 @@ public static class Stylizer
                 {
                     cancelled = true;
                 }
-                if (float.IsPositiveInfinity(bestLoss)) best.CopyFrom(x);
+                // With --average-decay, x holds the moving average of Adam's iterates (IterateAveraging) and that is
+                // the result: the losses seen are the raw iterates', which do not rank averages, and evaluating f at
+                // the average to rank it would double the cost of every iteration.
+                if (float.IsPositiveInfinity(bestLoss) || run.AverageDecay > 0) best.CopyFrom(x);
                 previous = ImageTensors.ToHost(best);
                 last = objective.Last;
                 if (cancelled)
@@ -210,9 +221,9 @@ public static class Stylizer
         return first;
     }
 
-    /// <summary>The image as it is returned: original colours applied when asked (values are clamped by the writer).</summary>
+    /// <summary>The image as it is returned: the content's colours put back when asked (values are clamped by the writer).</summary>
     private static RgbImage Finish(RgbImage image, RgbImage content, RunSettings run) =>
-        run.OriginalColors ? OriginalColors.Apply(image, content) : image;
+        ColorControlSteps.Finish(image, content, run.ColorControl);
 
     /// <summary>
     /// The bytes a run plans with: <see cref="RunSettings.MaxMemoryBytes"/>, else the device's cap
@@ -234,6 +245,7 @@ public static class Stylizer
         // Tolerances off, as jcjohnson/neural-style (tolX = tolFun = −1): run the requested iterations.
         OptimizerKind.Lbfgs => new Lbfgs(gpu, shape, history, run.EffectiveLearningRate, run.LineSearch,
             toleranceGradient: -1, toleranceChange: -1),
+        _ when run.AverageDecay > 0 => new IterateAveraging(gpu, shape, new Adam(gpu, shape, run.EffectiveLearningRate), run.AverageDecay),
         _ => new Adam(gpu, shape, run.EffectiveLearningRate),
     };
 

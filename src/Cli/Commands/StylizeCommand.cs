@@ -36,7 +36,10 @@ public static class StylizeCommand
         var seed = new Option<int>("--seed") { Description = "Random seed (noise init). Same seed and device give the same output bytes.", DefaultValueFactory = _ => d.Run.Seed };
         var pooling = new Option<string>("--pooling") { Description = "max or avg.", DefaultValueFactory = _ => "max" };
         pooling.AcceptOnlyFromAmong("max", "avg");
-        var originalColors = new Option<bool>("--original-colors") { Description = "Keep the content's colours (transfer luminance only)." };
+        var colorControl = new Option<string?>("--color-control") { Description = "Colours of the result: none (the style's; default), original (the content's chroma on the result's luminance), luminance (stylize the luminance only, then the content's chroma), histogram (style images' colours mapped to the content's first)." };
+        colorControl.AcceptOnlyFromAmong(ColorModes.Keys.ToArray());
+        var originalColors = new Option<bool>("--original-colors") { Description = "Same as --color-control original." };
+        var averageDecay = new Option<float>("--average-decay") { Description = "Adam only: output the moving average of the iterates with this decay D in [0, 1) (0 = off; e.g. 0.99).", DefaultValueFactory = _ => d.Run.AverageDecay };
         var saveEvery = new Option<int>("--save-every") { Description = "Write an intermediate image every K iterations (0 = never).", DefaultValueFactory = _ => 0 };
         var printEvery = new Option<int>("--print-every") { Description = "Log line every K iterations when stderr is not a terminal.", DefaultValueFactory = _ => 50 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress output." };
@@ -48,8 +51,8 @@ public static class StylizeCommand
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
-                     contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, originalColors,
-                     saveEvery, printEvery, quiet, report, device, maxMemory, tileSize, weights })
+                     contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
+                     averageDecay, saveEvery, printEvery, quiet, report, device, maxMemory, tileSize, weights })
             command.Options.Add(option);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -60,6 +63,7 @@ public static class StylizeCommand
             CheckPath("--report", parse.GetValue(report));
             CheckPath("--weights", parse.GetValue(weights));
             CheckPath("--init", parse.GetValue(init));
+            var colors = ColorMode(parse.GetValue(colorControl), parse.GetValue(originalColors));
             var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
@@ -89,7 +93,8 @@ public static class StylizeCommand
                     LineSearch = parse.GetValue(lineSearch) == "wolfe" ? LineSearch.StrongWolfe : LineSearch.None,
                     LearningRate = parse.GetValue(learningRate),
                     Seed = parse.GetValue(seed),
-                    OriginalColors = parse.GetValue(originalColors),
+                    ColorControl = colors,
+                    AverageDecay = parse.GetValue(averageDecay),
                     SnapshotEvery = parse.GetValue(saveEvery),
                     MaxMemoryBytes = parse.GetValue(maxMemory) is { } m ? ParseBytes("--max-memory", m) : null,
                     TileSide = parse.GetValue(tileSize),
@@ -101,6 +106,22 @@ public static class StylizeCommand
             return done.Result.Cancelled ? Interrupt.ExitCode : 0;
         }));
         return command;
+    }
+
+    private static readonly Dictionary<string, ColorControl> ColorModes = new()
+    {
+        ["none"] = ColorControl.None, ["original"] = ColorControl.Original,
+        ["luminance"] = ColorControl.Luminance, ["histogram"] = ColorControl.Histogram,
+    };
+
+    /// <summary>--color-control, with --original-colors as an alias of "original"; both given and different is bad input.</summary>
+    private static ColorControl ColorMode(string? value, bool originalColors)
+    {
+        if (value is null) return originalColors ? ColorControl.Original : ColorControl.None;
+        var mode = ColorModes[value];
+        if (originalColors && mode != ColorControl.Original)
+            throw new UsageException($"--original-colors is --color-control original: it contradicts --color-control {value}.");
+        return mode;
     }
 
     /// <summary>An empty path or one with a NUL character is bad input (the file APIs would throw ArgumentException).</summary>

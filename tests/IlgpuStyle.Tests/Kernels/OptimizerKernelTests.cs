@@ -4,7 +4,7 @@ using Xunit;
 
 namespace IlgpuStyle.Tests.Kernels;
 
-/// <summary>The elementwise kernels added for the optimizers: |x| and the fused Adam update.</summary>
+/// <summary>The elementwise kernels added for the optimizers: |x|, the fused Adam update and the iterate average.</summary>
 public class OptimizerKernelTests(ITestOutputHelper log)
 {
     public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19));
@@ -52,6 +52,37 @@ public class OptimizerKernelTests(ITestOutputHelper log)
         Check.Close(rx, tx.ToHost(), 1e-5, 1e-6, $"adam x after 4 steps {shape} [{device}]", log);
         Check.Close(rm, tm.ToHost(), 1e-5, 1e-6, $"adam m {shape} [{device}]", log);
         Check.Close(rv, tv.ToHost(), 1e-5, 1e-6, $"adam v {shape} [{device}]", log);
+    }
+
+    [Theory]
+    [MemberData(nameof(DevicesAndShapes))]
+    public void IterateAverageMatchesTheBiasCorrectedEmaReference(string device, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(c, h, w);
+        int n = shape.Count;
+        const float decay = 0.8f;
+        using var tx = gpu.Allocate(shape);
+        using var average = gpu.Allocate(shape);
+        using var output = gpu.Allocate(shape);
+        average.Fill(0f);
+        var reference = new IterateAverageReference(n, decay);
+        for (int t = 1; t <= 5; t++)
+        {
+            var x = TestData.Uniform(200 + t, n);
+            tx.CopyFromHost(x);
+            Elementwise.IterateAverage(tx, average, output, decay, (float)(1 / (1 - Math.Pow(decay, t))));
+            reference.Update(x);
+        }
+        Check.Close(reference.Value, average.ToHost(), 1e-5, 1e-6, $"average after 5 updates {shape} [{device}]", log);
+        Check.Close(reference.Get(), output.ToHost(), 1e-5, 1e-6, $"bias-corrected output {shape} [{device}]", log);
+
+        // In place (output = x), as IterateAveraging never does but the kernel allows: one more update.
+        var last = TestData.Uniform(300, n);
+        tx.CopyFromHost(last);
+        Elementwise.IterateAverage(tx, average, tx, decay, (float)(1 / (1 - Math.Pow(decay, 6))));
+        reference.Update(last);
+        Check.Close(reference.Get(), tx.ToHost(), 1e-5, 1e-6, $"in place {shape} [{device}]", log);
     }
 
     [Fact]
