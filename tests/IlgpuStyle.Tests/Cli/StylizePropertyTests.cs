@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using CsCheck;
-using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
 
@@ -22,23 +21,6 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
     public void Dispose()
     {
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    /// <summary>The first VGG19 layers with random weights: enough for relu1_1 … relu2_1, pool1.</summary>
-    private string TinyWeights()
-    {
-        var rng = new Random(15);
-        var tensors = new List<WeightTensor>();
-        foreach (var layer in Vgg19Layout.ConvLayers.Take(3))
-        {
-            var w = new float[layer.Cout * layer.Cin * 9];
-            for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5) * 0.2f;
-            tensors.Add(new WeightTensor(layer.WeightName, [layer.Cout, layer.Cin, 3, 3], w, "random"));
-            tensors.Add(new WeightTensor(layer.BiasName, [layer.Cout], new float[layer.Cout], "random"));
-        }
-        var path = Path.Combine(dir, "tiny.ilgw");
-        new VggWeights(tensors, Preprocessing.TorchvisionImagenet, "property test").Save(path);
-        return path;
     }
 
     /// <summary>
@@ -121,7 +103,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
     public void AnyOptionsGiveExitCode023AndOneErrorLine()
     {
         int cases = int.TryParse(Environment.GetEnvironmentVariable("ILGPU_STYLE_PROPERTY_CASES"), out var n) && n > 0 ? n : DefaultCases;
-        var weights = TinyWeights();
+        var weights = TinyWeights.Write(dir);
         var env = new Dictionary<string, string?> { ["ILGPU_STYLE_WEIGHTS"] = weights, ["ILGPU_STYLE_MAX_MEMORY"] = null };
         var codes = new Dictionary<int, int>();
         var firstLines = new Dictionary<string, int>();
@@ -165,7 +147,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
     [InlineData("--weights", "")]
     public void FoundByTheProperty(string option, string value)
     {
-        var weights = TinyWeights();
+        var weights = TinyWeights.Write(dir);
         var content = Path.Combine(dir, "content.png");
         ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), content);
         var args = new Dictionary<string, string>
