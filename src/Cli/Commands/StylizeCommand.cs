@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuStyle.Autodiff;
 using IlgpuStyle.Autodiff.Optimizers;
+using IlgpuStyle.Cli.Preview;
 using IlgpuStyle.Stylize;
 
 namespace IlgpuStyle.Cli.Commands;
@@ -42,11 +43,12 @@ public static class StylizeCommand
         var report = new Option<string?>("--report") { Description = "Write one JSON object per iteration (and a final one) to this file." };
         var device = new Option<string>("--device") { Description = "auto, cuda, opencl or cpu, optionally :index (opencl:1).", DefaultValueFactory = _ => "auto" };
         var weights = new Option<string?>("--weights") { Description = "VGG19 .ilgw file (default: $ILGPU_STYLE_WEIGHTS, ./weights/vgg19.ilgw, the user cache)." };
+        var preview = new PreviewOptions();
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, originalColors,
-                     saveEvery, printEvery, quiet, report, device, weights })
+                     saveEvery, printEvery, quiet, report, device, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -57,6 +59,7 @@ public static class StylizeCommand
             CheckPath("--report", parse.GetValue(report));
             CheckPath("--weights", parse.GetValue(weights));
             CheckPath("--init", parse.GetValue(init));
+            using var server = preview.Start(parse, Console.Error);
             var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
@@ -67,6 +70,7 @@ public static class StylizeCommand
                 Pooling = parse.GetValue(pooling) == "avg" ? PoolingKind.Avg : PoolingKind.Max,
                 Device = parse.GetValue(device)!,
                 WeightsPath = parse.GetValue(weights),
+                Preview = server?.State,
                 Loss = new LossSettings
                 {
                     ContentLayers = Layers(parse.GetValue(contentLayers)!),
@@ -93,6 +97,7 @@ public static class StylizeCommand
             using var observer = new ConsoleObserver(parse.GetValue(quiet), Math.Max(1, parse.GetValue(printEvery)), parse.GetValue(report));
             using var interrupt = new Interrupt(observer);
             var done = job.Execute(observer, interrupt.Token);
+            server?.Linger(PreviewOptions.LingerLimit);
             return done.Result.Cancelled ? Interrupt.ExitCode : 0;
         }));
         return command;
