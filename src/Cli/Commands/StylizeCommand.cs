@@ -59,7 +59,7 @@ public static class StylizeCommand
             CheckPath("--report", parse.GetValue(report));
             CheckPath("--weights", parse.GetValue(weights));
             CheckPath("--init", parse.GetValue(init));
-            using var server = preview.Start(parse, Console.Error);
+            using var server = preview.Start(parse, Console.Error);   // disposed last: lingers for a watching page
             var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
@@ -97,7 +97,6 @@ public static class StylizeCommand
             using var observer = new ConsoleObserver(parse.GetValue(quiet), Math.Max(1, parse.GetValue(printEvery)), parse.GetValue(report));
             using var interrupt = new Interrupt(observer);
             var done = job.Execute(observer, interrupt.Token);
-            server?.Linger(PreviewOptions.LingerLimit);
             return done.Result.Cancelled ? Interrupt.ExitCode : 0;
         }));
         return command;

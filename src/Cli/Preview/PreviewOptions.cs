@@ -5,9 +5,6 @@ namespace IlgpuStyle.Cli.Preview;
 /// <summary>`stylize --preview [--preview-port N]`: the options, and starting the server they ask for.</summary>
 public sealed class PreviewOptions
 {
-    /// <summary>How long a run that ended waits for a watching page to fetch the final image (see <see cref="PreviewServer.Linger"/>).</summary>
-    public static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(5);
-
     public Option<bool> Preview { get; } = new("--preview")
     {
         Description = "Serve a live view of the run (image, iteration, loss curves) on http://127.0.0.1 (the URL is printed).",
@@ -19,7 +16,7 @@ public sealed class PreviewOptions
     };
 
     /// <summary>The server the command line asks for (null: none), serving a new state; prints its URL on stderr
-    /// (also with --quiet: without it a free port could not be found).</summary>
+    /// (also with --quiet: without it a free port could not be found). Disposing it lingers for a watching page.</summary>
     public PreviewServer? Start(ParseResult parse, TextWriter stderr)
     {
         int? port = parse.GetValue(Port);

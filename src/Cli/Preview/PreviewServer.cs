@@ -18,6 +18,9 @@ namespace IlgpuStyle.Cli.Preview;
 /// </summary>
 public sealed class PreviewServer : IDisposable
 {
+    /// <summary>How long an ended run waits for a watching page to fetch the final image.</summary>
+    public static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(5);
+
     /// <summary>A page that asked for the state this recently is watching: <see cref="Linger"/> waits for it.</summary>
     private static readonly TimeSpan Watching = TimeSpan.FromSeconds(3);
 
@@ -96,8 +99,11 @@ public sealed class PreviewServer : IDisposable
         return true;
     }
 
+    /// <summary>Lingers for a watching page if the run ended (<see cref="Linger"/>, at most <see cref="LingerLimit"/>),
+    /// then stops: on every way out of the command — finished, cancelled, failed — with one `using`.</summary>
     public void Dispose()
     {
+        Linger(LingerLimit);
         // Open keep-alive connections must not hold the process: stop within a second.
         using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
             app.StopAsync(stop.Token).GetAwaiter().GetResult();
