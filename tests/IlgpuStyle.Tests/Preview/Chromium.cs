@@ -18,7 +18,10 @@ public sealed class Chromium : IDisposable
     {
         var found = Find();
         if (found is not null) return new Chromium(found);
-        var why = "*** BROWSER TEST NOT RUN: no chromium on PATH (apt-get install chromium, or run .ci/install-chromium.sh; or set ILGPU_STYLE_CHROMIUM) ***";
+        var env = Environment.GetEnvironmentVariable("ILGPU_STYLE_CHROMIUM");
+        var why = string.IsNullOrEmpty(env)
+            ? "*** BROWSER TEST NOT RUN: no chromium on PATH (apt-get install chromium, or run .ci/install-chromium.sh; or set ILGPU_STYLE_CHROMIUM) ***"
+            : $"*** BROWSER TEST NOT RUN: ILGPU_STYLE_CHROMIUM={env} does not exist ***";
         if (Environment.GetEnvironmentVariable("CI") == "true")
             throw new InvalidOperationException("CI=true but " + why);
         Assert.Skip(why);

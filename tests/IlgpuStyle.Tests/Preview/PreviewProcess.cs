@@ -20,7 +20,7 @@ public sealed class PreviewProcess : IDisposable
     /// <param name="iterations">Adam iterations per scale (Adam: the image changes at every step).</param>
     /// <param name="scales">1: one 16 px scale; 2: 16 and 32 px. Two layers only (relu1_1, relu1_2): the cpu device
     /// (ILGPU's simulator) takes about a second per iteration at 16 px on an idle 2-core machine.</param>
-    public PreviewProcess(int iterations, int scales = 1)
+    public PreviewProcess(int iterations, int scales = 1, params string[] extra)
     {
         var content = Path.Combine(dir, "content.png");
         var style = Path.Combine(dir, "style.png");
@@ -30,7 +30,7 @@ public sealed class PreviewProcess : IDisposable
         Process = CliProcess.Start(["stylize", "--content", content, "--style", style, "--output", Output, "--size", (16 << (scales - 1)).ToString(),
             "--scales", scales.ToString(), "--iterations", iterations.ToString(), "--optimizer", "adam", "--learning-rate", "0.05",
             "--content-layers", "relu1_2", "--style-layers", "relu1_1", "--device", "cpu", "--weights", TinyWeights.Write(dir),
-            "--print-every", "1", "--preview"]);
+            "--print-every", "1", "--preview", .. extra]);
         _ = Process.StandardOutput.ReadToEndAsync(Cancel);   // drained, so it never blocks the child
         stderrDone = Task.Run(async () =>
         {

@@ -44,7 +44,7 @@ public sealed class PreviewRunTests(ITestOutputHelper log)
     public async Task AFinishedRunShowsTheWrittenImageThenExits()
     {
         const int iterations = 3;
-        using var run = new PreviewProcess(iterations, scales: 2);
+        using var run = new PreviewProcess(iterations, scales: 2, "--save-every", "2");
         var end = await run.WaitFor(s => s.GetProperty("status").GetString() is not ("starting" or "running"), "end");
         Assert.Equal("finished", end.GetProperty("status").GetString());
         // Both scales (16 and 32 px), iteration 0 (the initial image) to the last.
@@ -55,5 +55,8 @@ public sealed class PreviewRunTests(ITestOutputHelper log)
         Assert.Equal(await File.ReadAllBytesAsync(run.Output, TestContext.Current.CancellationToken), final);
         Assert.Equal(0, await run.Exit(TimeSpan.FromSeconds(10)));
         log.WriteLine(run.Stderr);
+        // The preview takes every iteration's image; --save-every still writes only every 2nd (before the last).
+        Assert.Equal(["out.png", "out_s1_0002.png", "out_s2_0002.png"],
+            Directory.GetFiles(Path.GetDirectoryName(run.Output)!, "out*.png").Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 }
