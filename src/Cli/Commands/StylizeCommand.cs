@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuStyle.Autodiff;
 using IlgpuStyle.Autodiff.Optimizers;
+using IlgpuStyle.Cli.Preview;
 using IlgpuStyle.Stylize;
 
 namespace IlgpuStyle.Cli.Commands;
@@ -48,11 +49,12 @@ public static class StylizeCommand
         var maxMemory = new Option<string?>("--max-memory") { Description = "Device memory to plan with (e.g. 4G, 512M; default $ILGPU_STYLE_MAX_MEMORY or the device's): larger images run in exact tiles, L-BFGS history is cut to fit." };
         var tileSize = new Option<int?>("--tile-size") { Description = "Evaluate in tiles of at most this many pixels a side (default: only when memory requires)." };
         var weights = new Option<string?>("--weights") { Description = "VGG19 .ilgw file (default: $ILGPU_STYLE_WEIGHTS, ./weights/vgg19.ilgw, the user cache)." };
+        var preview = new PreviewOptions();
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
-                     averageDecay, saveEvery, printEvery, quiet, report, device, maxMemory, tileSize, weights })
+                     averageDecay, saveEvery, printEvery, quiet, report, device, maxMemory, tileSize, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -64,6 +66,7 @@ public static class StylizeCommand
             CheckPath("--weights", parse.GetValue(weights));
             CheckPath("--init", parse.GetValue(init));
             var colors = ColorMode(parse.GetValue(colorControl), parse.GetValue(originalColors));
+            using var server = preview.Start(parse, Console.Error);   // disposed last: lingers for a watching page
             var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
@@ -74,6 +77,7 @@ public static class StylizeCommand
                 Pooling = parse.GetValue(pooling) == "avg" ? PoolingKind.Avg : PoolingKind.Max,
                 Device = parse.GetValue(device)!,
                 WeightsPath = parse.GetValue(weights),
+                Preview = server?.State,
                 Loss = new LossSettings
                 {
                     ContentLayers = Layers(parse.GetValue(contentLayers)!),

@@ -1,5 +1,6 @@
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Autodiff;
+using IlgpuStyle.Cli.Preview;
 using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Stylize;
@@ -27,6 +28,8 @@ public sealed record StylizeJob
     public string? WeightsPath { get; init; }
     public LossSettings Loss { get; init; } = new();
     public RunSettings Run { get; init; } = new();
+    /// <summary>The --preview page's state: sees every iteration, its image, and the end of the run; null = no preview.</summary>
+    public PreviewState? Preview { get; init; }
 
     /// <summary>Option checks that need no file or device; throw <see cref="StylizeUsageException"/>.</summary>
     public void Validate()
@@ -57,6 +60,8 @@ public sealed record StylizeJob
             "style" => Run with { Init = InitKind.Style },
             _ => Run with { Init = InitKind.Image, InitImage = ImageLoader.Load(Init) },
         };
+        // The preview shows every iteration's image; the --save-every writer still keeps only every K-th.
+        if (Preview is not null) run = run with { SnapshotEvery = 1 };
         var weightsPath = WeightsLocator.Find(WeightsPath);
         var weights = VggWeights.Load(weightsPath);
 
@@ -67,23 +72,25 @@ public sealed record StylizeJob
         observer.Message(why);
         observer.Message($"weights: {weightsPath} ({weights.Preprocessing})");
         using var network = new Vgg19(gpu, weights, Pooling, Loss.Layers);
-        var snapshots = new SnapshotWriter(OutputPath, run.Scales);
-        var result = Stylizer.Run(network, content, styles, Loss, run, new Observers(observer, snapshots), cancel);
+        var snapshots = new SnapshotWriter(OutputPath, run.Scales, Run.SnapshotEvery);
+        var result = Stylizer.Run(network, content, styles, Loss, run, new Observers(observer, snapshots, Preview), cancel);
         ImageWriter.Save(result.Image, OutputPath);
         var done = new StylizeJobResult(OutputPath, gpu.Info.ToString(), result, snapshots.Written, gpu.PeakBytes);
         observer.Finished(done);
+        Preview?.Finished(result);
         if (result.Failure is { } failure)
             throw new RunFailedException($"{failure} The best finite image so far was written to {OutputPath}.");
         return done;
     }
 
     /// <summary>Writes --save-every images as out_s&lt;scale&gt;_&lt;iteration&gt;.png beside the output.</summary>
-    private sealed class SnapshotWriter(string output, int scales) : IStylizeObserver
+    private sealed class SnapshotWriter(string output, int scales, int every) : IStylizeObserver
     {
         public List<string> Written { get; } = new();
 
         public void Snapshot(IterationReport report, RgbImage image)
         {
+            if (every <= 0 || report.Iteration % every != 0) return;
             var dir = Path.GetDirectoryName(output);
             var name = Path.GetFileNameWithoutExtension(output);
             var ext = Path.GetExtension(output);
@@ -94,11 +101,26 @@ public sealed record StylizeJob
         }
     }
 
-    private sealed class Observers(ConsoleObserver console, SnapshotWriter snapshots) : IStylizeObserver
+    private sealed class Observers(ConsoleObserver console, SnapshotWriter snapshots, PreviewState? preview) : IStylizeObserver
     {
-        public void Message(string text) => console.Message(text);
-        public void Iteration(IterationReport report) => console.Iteration(report);
-        public void Snapshot(IterationReport report, RgbImage image) => snapshots.Snapshot(report, image);
+        public void Message(string text)
+        {
+            console.Message(text);
+            preview?.Message(text);
+        }
+
+        public void Iteration(IterationReport report)
+        {
+            console.Iteration(report);
+            preview?.Iteration(report);
+        }
+
+        public void Snapshot(IterationReport report, RgbImage image)
+        {
+            snapshots.Snapshot(report, image);
+            preview?.Snapshot(report, image);
+        }
+
         public void Plan(int scale, MemoryPlan plan) => console.Plan(scale, plan);
         public void Tile(int done, int total) => console.Tile(done, total);
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using CsCheck;
-using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
 
@@ -23,8 +22,6 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
     {
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
-
-    private string TinyWeights() => Tests.TinyWeights.Write(dir);
 
     /// <summary>
     /// Absent (1 in 5 unless <paramref name="required"/>), else a valid value, or — with probability
@@ -110,7 +107,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
     public void AnyOptionsGiveExitCode023AndOneErrorLine()
     {
         int cases = int.TryParse(Environment.GetEnvironmentVariable("ILGPU_STYLE_PROPERTY_CASES"), out var n) && n > 0 ? n : DefaultCases;
-        var weights = TinyWeights();
+        var weights = TinyWeights.Write(dir);
         var env = new Dictionary<string, string?> { ["ILGPU_STYLE_WEIGHTS"] = weights, ["ILGPU_STYLE_MAX_MEMORY"] = null };
         var codes = new Dictionary<int, int>();
         var firstLines = new Dictionary<string, int>();
@@ -154,7 +151,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
     [InlineData("--weights", "")]
     public void FoundByTheProperty(string option, string value)
     {
-        var weights = TinyWeights();
+        var weights = TinyWeights.Write(dir);
         var content = Path.Combine(dir, "content.png");
         ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), content);
         var args = new Dictionary<string, string>

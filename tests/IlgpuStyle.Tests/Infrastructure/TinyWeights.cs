@@ -3,11 +3,12 @@ using IlgpuStyle.Network.Weights;
 namespace IlgpuStyle.Tests;
 
 /// <summary>
-/// A .ilgw file with only VGG19's first layers (conv1_1 … conv2_1, random values, seed 15): enough for relu1_1 …
-/// relu2_1 and pool1, so CLI runs on the CPU simulator take well under a second; deeper layers are a weights error.
+/// A weights file with only the first VGG19 layers (conv1_1, conv1_2, conv2_1), random and fixed by a seed: enough
+/// for relu1_1 … relu2_1 and pool1, so a CLI run on the cpu device takes seconds, not minutes, and needs no shared data.
 /// </summary>
 public static class TinyWeights
 {
+    /// <summary>Writes the file as <paramref name="dir"/>/tiny.ilgw and returns its path.</summary>
     public static string Write(string dir)
     {
         var rng = new Random(15);
