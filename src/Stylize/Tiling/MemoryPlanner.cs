@@ -40,7 +40,8 @@ public sealed class MemoryBudgetException(string message, long neededBytes) : Ex
 /// <item>untiled, with the requested L-BFGS history or as much of it as fits, when the whole image's evaluation fits
 /// with a history of at least min(requested, <see cref="HistoryFloor"/>) — tiling costs time, a shorter history little;</item>
 /// <item>else the largest tiles (cores a multiple of the network's alignment) that fit with that history floor, then the
-/// longest history that fits beside them;</item>
+/// longest history that fits beside them — unless those tiles are under 2 gradient halos a side (the halos would cost
+/// far more than the tiles): then the floor drops to 5, then 3, for larger tiles;</item>
 /// <item>else a <see cref="MemoryBudgetException"/> naming the budget the smallest tiles with history 1 need.</item>
 /// </list>
 /// A forced tile side (<see cref="RunSettings.TileSide"/>) skips the choice but not the history fit.
@@ -96,31 +97,25 @@ public static class MemoryPlanner
         }
         int untiled = History(null);
         if (untiled >= floor && untiled >= 0 && (!lbfgs || untiled >= 1)) return Make(null, untiled);
-        // Largest tiles first; each side gives a grid of evenly spread cores, so neighbouring sides often repeat one.
-        TileGrid? smallest = null;
-        string? previous = null;
+        // Grids from the largest tiles down (each side gives evenly spread cores, so neighbouring sides often repeat one).
+        var grids = new List<TileGrid>();
         for (int side = (Math.Max(width, height) - 1) / halo.Alignment * halo.Alignment; side >= MinimumTileSide(halo); side -= halo.Alignment)
         {
             var grid = TileGrid.Create(width, height, side, halo);
-            if (grid.Single || grid.ToString() == previous) continue;
-            previous = grid.ToString();
-            smallest = grid;
-            int h = History(grid);
-            if (h >= Math.Max(floor, lbfgs ? 1 : 0)) return Make(grid, h);
+            if (!grid.Single && (grids.Count == 0 || grid.ToString() != grids[^1].ToString())) grids.Add(grid);
         }
-        // No tile size keeps the history floor: the longest history the smallest tiles leave room for, with the
-        // largest tiles that keep it; else the error.
-        if (smallest is not null && History(smallest) is int most && most >= (lbfgs ? 1 : 0))
-        {
-            previous = null;
-            for (int side = (Math.Max(width, height) - 1) / halo.Alignment * halo.Alignment; side >= MinimumTileSide(halo); side -= halo.Alignment)
-            {
-                var grid = TileGrid.Create(width, height, side, halo);
-                if (grid.Single || grid.ToString() == previous) continue;
-                previous = grid.ToString();
-                if (History(grid) >= most) return Make(grid, History(grid));
-            }
-        }
+        TileGrid? Largest(int history) => grids.FirstOrDefault(g => History(g) >= Math.Max(history, lbfgs ? 1 : 0));
+        // The largest tiles that keep the history floor — unless they are so small that the halos dwarf them (cores under
+        // 2 halos: crops over 4× their cores); then a shorter history for larger tiles, down to 3.
+        int[] floors = lbfgs ? new[] { floor, Math.Min(floor, 5), Math.Min(floor, 3) }.Distinct().ToArray() : [0];
+        foreach (int f in floors)
+            if (Largest(f) is { } grid && Math.Min(grid.CoreWidth, grid.CoreHeight) >= 2 * halo.Gradient)
+                return Make(grid, History(grid));
+        if (Largest(floors[^1]) is { } larger) return Make(larger, History(larger));
+        // Not even history 3: the longest history the smallest tiles leave room for, with the largest tiles that keep it.
+        var smallest = grids.Count > 0 ? grids[^1] : null;
+        if (smallest is not null && History(smallest) is int most && most >= (lbfgs ? 1 : 0) && Largest(most) is { } fits)
+            return Make(fits, History(fits));
         throw TooSmall(width, height, deepest, halo, smallest, liveBytes, budgetBytes, Need(smallest, lbfgs ? 1 : 0));
     }
 
