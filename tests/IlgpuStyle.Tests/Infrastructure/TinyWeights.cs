@@ -8,10 +8,10 @@ namespace IlgpuStyle.Tests;
 /// </summary>
 public static class TinyWeights
 {
-    /// <summary>Writes the file as <paramref name="dir"/>/tiny.ilgw and returns its path.</summary>
-    public static string Write(string dir)
+    /// <summary>The weights (conv1_1, conv1_2, conv2_1) from <paramref name="seed"/>.</summary>
+    public static VggWeights Create(int seed = 15)
     {
-        var rng = new Random(15);
+        var rng = new Random(seed);
         var tensors = new List<WeightTensor>();
         foreach (var layer in Vgg19Layout.ConvLayers.Take(3))
         {
@@ -20,8 +20,14 @@ public static class TinyWeights
             tensors.Add(new WeightTensor(layer.WeightName, [layer.Cout, layer.Cin, 3, 3], w, "random"));
             tensors.Add(new WeightTensor(layer.BiasName, [layer.Cout], new float[layer.Cout], "random"));
         }
+        return new VggWeights(tensors, Preprocessing.TorchvisionImagenet, "tiny test weights");
+    }
+
+    /// <summary>Writes <see cref="Create"/>(15) as <paramref name="dir"/>/tiny.ilgw and returns its path.</summary>
+    public static string Write(string dir)
+    {
         var path = Path.Combine(dir, "tiny.ilgw");
-        new VggWeights(tensors, Preprocessing.TorchvisionImagenet, "tiny test weights").Save(path);
+        Create().Save(path);
         return path;
     }
 }

@@ -22,19 +22,7 @@ public sealed class AverageDecayTests(ITestOutputHelper log)
         public void Snapshot(IterationReport report, RgbImage image) => Images.Add(image);
     }
 
-    private static VggWeights RandomWeights()
-    {
-        var rng = new Random(14);
-        var tensors = new List<WeightTensor>();
-        foreach (var layer in Vgg19Layout.ConvLayers.Take(3))
-        {
-            var w = new float[layer.Cout * layer.Cin * 9];
-            for (int i = 0; i < w.Length; i++) w[i] = (float)(rng.NextDouble() - 0.5) * 0.2f;
-            tensors.Add(new WeightTensor(layer.WeightName, [layer.Cout, layer.Cin, 3, 3], w, "random"));
-            tensors.Add(new WeightTensor(layer.BiasName, [layer.Cout], new float[layer.Cout], "random"));
-        }
-        return new VggWeights(tensors, Preprocessing.TorchvisionImagenet, "average-decay test");
-    }
+    private static VggWeights RandomWeights() => TinyWeights.Create(14);
 
     [Fact]
     public void SnapshotsAndTheResultAreTheAverageOfAdamsIterates()

@@ -125,4 +125,20 @@ public sealed class TiledStylizeTests(ITestOutputHelper log) : IDisposable
         Assert.Matches(@"^error: [^\n]*\n?$", err);
         Assert.False(File.Exists(output));
     }
+
+    /// <summary>Found while adding --max-memory: a bad ILGPU_STYLE_MAX_MEMORY was an unhandled FormatException (exit 1).</summary>
+    [Theory]
+    [InlineData("lots")]
+    [InlineData("-1G")]
+    [InlineData("1e400G")]
+    public void ABadMemoryVariableIsOneLineExitTwo(string value)
+    {
+        var output = Path.Combine(dir, "bad.png");
+        var (code, _, err) = CliRunner.Run(new Dictionary<string, string?> { ["ILGPU_STYLE_MAX_MEMORY"] = value },
+            [.. Args(output, "--size", "32", "--quiet")]);
+        log.WriteLine(err);
+        Assert.Equal(2, code);
+        Assert.Matches(@"^error: ILGPU_STYLE_MAX_MEMORY: [^\n]*\n?$", err);
+        Assert.False(File.Exists(output));
+    }
 }
