@@ -35,7 +35,7 @@ public sealed class TiledStylizeTests(ITestOutputHelper log) : IDisposable
         var run = new RunSettings { Size = 60, Scales = 2, Iterations = 4 };
         var cancel = TestContext.Current.CancellationToken;
         var whole = Stylizer.Run(network, content, styles, loss, run, cancel: cancel);
-        var tiled = Stylizer.Run(network, content, styles, loss, run with { TileSide = 14 }, cancel: cancel);
+        var tiled = Stylizer.Run(network, content, styles, loss, run with { TileSide = 16 }, cancel: cancel);
         Assert.All(whole.Plans, p => Assert.Null(p.Tiles));
         Assert.All(tiled.Plans, p => Assert.NotNull(p.Tiles));
         log.WriteLine(string.Join("; ", tiled.Plans));
