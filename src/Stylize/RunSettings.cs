@@ -48,8 +48,8 @@ public sealed record RunSettings
     public float AverageDecay { get; init; }
 
     /// <summary>
-    /// Device memory the run may plan with, in bytes (null: <see cref="Kernels.Gpu.MemoryLimitBytes"/> if set, else
-    /// the device's memory less a margin). Each scale runs untiled when it fits, else in tiles, with the L-BFGS
+    /// Device memory the run may plan with, in bytes: lowers the budget (the device's memory less a margin, or
+    /// <see cref="Kernels.Gpu.MemoryLimitBytes"/>), never raises it (null: no further limit). Each scale runs untiled when it fits, else in tiles, with the L-BFGS
     /// history cut to fit (<see cref="Tiling.MemoryPlanner"/>). It plans; <see cref="Kernels.Gpu.MemoryLimitBytes"/> enforces.
     /// </summary>
     public long? MaxMemoryBytes { get; init; }

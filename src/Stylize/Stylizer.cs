@@ -226,18 +226,21 @@ public static class Stylizer
         ColorControlSteps.Finish(image, content, run.ColorControl);
 
     /// <summary>
-    /// The bytes a run plans with: <see cref="RunSettings.MaxMemoryBytes"/>, else the device's cap
-    /// (<see cref="Gpu.MemoryLimitBytes"/>), else its memory (the host's for the CPU simulator) less 5 % (at least
-    /// 256 MiB) for the driver and other users.
+    /// The bytes a run plans with: the device's memory (the host's for the CPU simulator) less 5 % (at least 256 MiB)
+    /// for the driver and other users, lowered to <see cref="Gpu.MemoryLimitBytes"/> and <see cref="RunSettings.MaxMemoryBytes"/>
+    /// when they are set (never raised by them).
     /// </summary>
     public static long BudgetBytes(Gpu gpu, RunSettings run)
     {
-        if (run.MaxMemoryBytes is long max) return gpu.MemoryLimitBytes is long cap ? Math.Min(max, cap) : max;
-        if (gpu.MemoryLimitBytes is long limit) return limit;
         long memory = gpu.Info.MemoryBytes;
         // ILGPU's CPU simulator reports no real size: it allocates from the process's memory.
         if (gpu.Kind == ILGPU.Runtime.AcceleratorType.CPU) memory = Math.Min(memory, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
-        return memory - Math.Max(memory / 20, 256L << 20);
+        long budget = memory - Math.Max(memory / 20, 256L << 20);
+        // A cap can only lower the budget: planning past the device's memory would only move the failure (on a CPU
+        // OpenCL device, to the kernel's out-of-memory killer: no message at all).
+        if (gpu.MemoryLimitBytes is long limit) budget = Math.Min(budget, limit);
+        if (run.MaxMemoryBytes is long max) budget = Math.Min(budget, max);
+        return budget;
     }
 
     private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run, int history) => run.Optimizer switch
