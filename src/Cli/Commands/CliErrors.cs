@@ -42,7 +42,7 @@ public static class CliErrors
         catch (MemoryBudgetException e)
         {
             Console.Out.Flush();
-            err.WriteLine($"error: {OneLine(e.Message)} Use --max-memory {(e.NeededBytes + (1L << 20) - 1) >> 20}M or more, or a smaller --size.");
+            err.WriteLine($"error: {OneLine(e.Message)} Use --max-memory {(e.NeededBytes + (1L << 20) - 1) >> 20}M or more (if the device has it), or a smaller --size.");
             return DeviceProblem;
         }
         catch (DeviceSelectionException e)
