@@ -72,23 +72,39 @@ public sealed class TileGrid
     /// <summary>The tiles in row-major order, crops grown by <paramref name="margin"/> (a multiple of the alignment).</summary>
     public IEnumerable<Tile> Tiles(int margin)
     {
-        if (margin % Halo.Alignment != 0) throw new ArgumentException($"tile grid: margin {margin} is not a multiple of {Halo.Alignment}.");
+        CheckMargin(margin);
         for (int r = 0; r < Rows; r++)
         for (int c = 0; c < Columns; c++)
         {
-            int y = r * CoreHeight, x = c * CoreWidth;
-            var core = new PixelRect(y, x, Math.Min(CoreHeight, Height - y), Math.Min(CoreWidth, Width - x));
-            int y0 = Math.Max(0, y - margin), x0 = Math.Max(0, x - margin);
-            int y1 = Math.Min(Height, core.Bottom + margin), x1 = Math.Min(Width, core.Right + margin);
-            yield return new Tile(core, new PixelRect(y0, x0, y1 - y0, x1 - x0));
+            var (y, coreH, y0, cropH) = Span(r, CoreHeight, Height, margin);
+            var (x, coreW, x0, cropW) = Span(c, CoreWidth, Width, margin);
+            yield return new Tile(new PixelRect(y, x, coreH, coreW), new PixelRect(y0, x0, cropH, cropW));
         }
+    }
+
+    /// <summary>
+    /// Along one axis of <paramref name="length"/> pixels: core <paramref name="index"/> (start, size) and its crop
+    /// (start, size) — the core grown by <paramref name="margin"/> on each side, clipped to the image.
+    /// </summary>
+    private static (int Core, int CoreSize, int Crop, int CropSize) Span(int index, int core, int length, int margin)
+    {
+        int start = index * core, size = Math.Min(core, length - start);
+        int from = Math.Max(0, start - margin), to = Math.Min(length, start + size + margin);
+        return (start, size, from, to - from);
     }
 
     /// <summary>The largest crop with <paramref name="margin"/>: what one tile's evaluation must hold.</summary>
     public (int Height, int Width) LargestCrop(int margin)
     {
-        var tiles = Tiles(margin).ToList();
-        return (tiles.Max(t => t.Crop.Height), tiles.Max(t => t.Crop.Width));
+        CheckMargin(margin);
+        return (Enumerable.Range(0, Rows).Max(r => Span(r, CoreHeight, Height, margin).CropSize),
+                Enumerable.Range(0, Columns).Max(c => Span(c, CoreWidth, Width, margin).CropSize));
+    }
+
+    /// <summary>Crops must start aligned: the margin is a multiple of the alignment.</summary>
+    private void CheckMargin(int margin)
+    {
+        if (margin % Halo.Alignment != 0) throw new ArgumentException($"tile grid: margin {margin} is not a multiple of {Halo.Alignment}.");
     }
 
     public override string ToString() => $"{Columns}×{Rows} tiles of {CoreWidth}×{CoreHeight}";
