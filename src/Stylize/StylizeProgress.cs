@@ -6,7 +6,17 @@ namespace IlgpuStyle.Stylize;
 /// <summary>One optimizer iteration (0 = the initial image), as reported to observers and the JSON report.</summary>
 public sealed record IterationReport(
     int Scale, int Scales, int Width, int Height, int Iteration, int Iterations, LossValues Loss,
-    double SecondsPerIteration, double ElapsedSeconds);
+    double SecondsPerIteration, double ElapsedSeconds)
+{
+    /// <summary>
+    /// Objective evaluations (forward + backward passes) this iteration took: 1 for iteration 0 (the initial image) and
+    /// for every Adam step; an L-BFGS step takes one per line-search trial.
+    /// </summary>
+    public int Evaluations { get; init; } = 1;
+
+    /// <summary>Evaluations per iteration at this scale so far (iteration 0's initial evaluation not counted); 0 at iteration 0.</summary>
+    public double EvaluationsPerIteration { get; init; }
+}
 
 /// <summary>
 /// What a run reports while it works (the CLI's progress bar, JSON report and --save-every files implement it).

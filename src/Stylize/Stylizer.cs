@@ -86,6 +86,7 @@ public static class Stylizer
                 float bestLoss = float.PositiveInfinity;
                 var scaleClock = Stopwatch.StartNew();
                 bool first = true;
+                int evaluations = 0, reportedEvaluations = 0; // this scale's, and those already in an iteration report
                 void Report(IterationReport r)
                 {
                     reports.Add(r);
@@ -95,10 +96,12 @@ public static class Stylizer
                 {
                     cancel.ThrowIfCancellationRequested();
                     float l = objective.Evaluate(point, gradient);
+                    evaluations++;
                     if (first)
                     {
                         // Iteration 0: the loss of the initial image, before any step.
                         first = false;
+                        reportedEvaluations = 1;
                         Report(new IterationReport(scale, run.Scales, w, h, 0, run.Iterations, objective.Last, 0,
                             clock.Elapsed.TotalSeconds));
                     }
@@ -112,7 +115,12 @@ public static class Stylizer
                 void OnIteration(int k, float _)
                 {
                     var r = new IterationReport(scale, run.Scales, w, h, k, run.Iterations, objective.Last,
-                        scaleClock.Elapsed.TotalSeconds / k, clock.Elapsed.TotalSeconds);
+                        scaleClock.Elapsed.TotalSeconds / k, clock.Elapsed.TotalSeconds)
+                    {
+                        Evaluations = evaluations - reportedEvaluations,
+                        EvaluationsPerIteration = (evaluations - 1) / (double)k,
+                    };
+                    reportedEvaluations = evaluations;
                     Report(r);
                     if (run.SnapshotEvery > 0 && k % run.SnapshotEvery == 0 && k < run.Iterations)
                         observer.Snapshot(r, Finish(ImageTensors.ToHost(x), content, run));

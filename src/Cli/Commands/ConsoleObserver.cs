@@ -21,6 +21,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private bool barShown;
     private string? lastLine;
     private MemoryPlan? plan;
+    private int evaluations, iterations, scalesStarted; // over the whole run, for the report's final line
 
     public ConsoleObserver(bool quiet, int printEvery, string? reportPath, TextWriter? stderr = null)
     {
@@ -78,7 +79,11 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["tv_loss"] = Finite(r.Loss.Tv),
             ["total_loss"] = Finite(r.Loss.Total),
             ["seconds"] = Math.Round(r.ElapsedSeconds, 3),
+            ["evaluations"] = r.Evaluations,
         };
+        evaluations += r.Evaluations;
+        if (r.Iteration > 0) iterations++;
+        else scalesStarted++;
         // JSON has no NaN or infinity: such losses are null above, and the line says so.
         if (!(float.IsFinite(r.Loss.Content) && float.IsFinite(r.Loss.Style) && float.IsFinite(r.Loss.Tv) && float.IsFinite(r.Loss.Total)))
             json["non_finite"] = true;
@@ -90,9 +95,9 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         for (int s = r.Scale + 1, k = 1; s <= r.Scales; s++, k++) later += r.Iterations * Math.Pow(4, k);
         double eta = (remaining + later) * r.SecondsPerIteration;
         string text = string.Format(CultureInfo.InvariantCulture,
-            "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it ETA {12}",
+            "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it {12:0.00} eval/it ETA {13}",
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
-            r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration,
+            r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration, r.EvaluationsPerIteration,
             r.Iteration == 0 ? "?" : Duration(eta)); // no rate before the first step
         lastLine = text;
         if (interactive)
@@ -120,6 +125,10 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["peak_device_bytes"] = job.PeakDeviceBytes,
             ["plan"] = plan?.ToString(),
             ["tiles"] = plan?.Tiles?.Count ?? 1,
+            // Objective evaluations of the whole run (the initial one of each scale included) and per iteration
+            // (those not counted): the line search's cost; a default run should stay close to 1.
+            ["evaluations"] = evaluations,
+            ["evaluations_per_iteration"] = iterations == 0 ? 0 : Math.Round((evaluations - scalesStarted) / (double)iterations, 3),
         };
         if (result.Cancelled) final["interrupted"] = true;
         if (result.Failure is { } failure) final["error"] = failure;
