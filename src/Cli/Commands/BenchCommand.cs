@@ -78,7 +78,8 @@ public static class BenchCommand
 
         var command = new Command("bench",
             "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory) and whole style-transfer iterations.");
-        foreach (var o in new Option[] { device, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, noIteration, noKernels, history, weights })
+        var autotune = AutotuneOption.Create();
+        foreach (var o in new Option[] { device, autotune, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, noIteration, noKernels, history, weights })
             command.Options.Add(o);
         command.SetAction(parseResult => CliErrors.Run(() =>
         {
@@ -119,7 +120,9 @@ public static class BenchCommand
             using (var gpu = DeviceCatalog.Open(parseResult.GetValue(device) ?? "auto", out var why))
             {
                 bool asJson = parseResult.GetValue(json);
-                if (!asJson) Console.WriteLine($"{why}\ntuning plan ({TuningPlan.EnvironmentVariable}): {gpu.Plan}");
+                var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(AutotuneOption.Read(parseResult, autotune)),
+                    new PlanCache(PlanCache.DefaultPath), Console.Error.WriteLine);
+                if (!asJson) Console.WriteLine($"{why}\n{tuning}");
                 KernelBenchReport? kernelReport = null;
                 if (runKernels)
                 {
@@ -147,7 +150,7 @@ public static class BenchCommand
                     }
                     if (!asJson) PrintIterations(iterationReport);
                 }
-                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(gpu.Info.Id + " " + gpu.Name, gpu.Plan, kernelReport, iterationReport), JsonOptions));
+                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(gpu.Info.Id + " " + gpu.Name, gpu.Plan, kernelReport, iterationReport) { Tuning = tuning.Source }, JsonOptions));
             }
             return 0;
         }));
@@ -162,7 +165,11 @@ public static class BenchCommand
     };
 
     /// <summary>The --json document: the device, the tuning plan in force, and the two parts (null when skipped).</summary>
-    public sealed record BenchReport(string Device, TuningPlan Plan, KernelBenchReport? Kernels, IterationBenchReport? Iteration);
+    public sealed record BenchReport(string Device, TuningPlan Plan, KernelBenchReport? Kernels, IterationBenchReport? Iteration)
+    {
+        /// <summary>Where the plan came from (autotuned, cached, defaults, ILGPU_STYLE_TILES).</summary>
+        public string? Tuning { get; init; }
+    }
 
     private static void PrintIterations(IterationBenchReport report)
     {

@@ -53,7 +53,7 @@ public static class CliErrors
         }
         catch (Exception e) when (e is UsageException or RunFailedException or ImageLoadException or ImageWriteException or StylizeUsageException
                                       or UnknownLayerException or WeightsFormatException or WeightsNotFoundException
-                                      or WeightsDownloadException or TuningPlanException or ByteSizeException or IOException or UnauthorizedAccessException)
+                                      or WeightsDownloadException or TuningPlanException or AutotuneModeException or ByteSizeException or IOException or UnauthorizedAccessException)
         {
             Console.Out.Flush();
             err.WriteLine($"error: {OneLine(e.Message)}");

@@ -1,3 +1,4 @@
+using IlgpuStyle.Kernels;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -22,6 +23,10 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private string? lastLine;
     private MemoryPlan? plan;
     private int evaluations, iterations, scalesStarted; // over the whole run, for the report's final line
+    private AutotuneResult? tuning;
+
+    /// <summary>The device's tuning plan and where it came from: recorded in the report's final line.</summary>
+    public void Tuning(AutotuneResult result) => tuning = result;
 
     public ConsoleObserver(bool quiet, int printEvery, string? reportPath, TextWriter? stderr = null)
     {
@@ -128,6 +133,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             // Objective evaluations of the whole run (the initial one of each scale included) and per iteration
             // (those not counted): the line search's cost; a default run should stay close to 1.
             ["evaluations"] = evaluations,
+            ["tuning_plan"] = tuning?.Plan.ToString(),
+            ["tuning"] = tuning?.Source,
             ["evaluations_per_iteration"] = iterations == 0 ? 0 : Math.Round((evaluations - scalesStarted) / (double)iterations, 3),
         };
         if (result.Cancelled) final["interrupted"] = true;

@@ -5,7 +5,7 @@ namespace IlgpuStyle.Cli.Commands;
 
 /// <summary>
 /// `ilgpu-style devices`: every device with its properties, usable or not, and why not; with --verbose also the
-/// tuning plan each usable device would run (its defaults with ILGPU_STYLE_TILES applied).
+/// default tuning plan of each usable device (ILGPU_STYLE_TILES applied) and the autotuner's cached plan.
 /// </summary>
 public static class DevicesCommand
 {
@@ -26,13 +26,28 @@ public static class DevicesCommand
             {
                 Console.WriteLine($"{d.Id,-10} {(d.Usable ? "yes" : "no"),-6} {Memory(d.MemoryBytes),-10} {d.ComputeUnits,5} {d.MaxGroupSize,9}  {d.Name} ({d.Type})");
                 if (!d.Usable) Console.WriteLine($"{"",-10} reason: {d.WhyNot}");
-                else if (showPlan) Console.WriteLine($"{"",-10} plan: {TuningPlan.For(d)}");
+                else if (showPlan)
+                {
+                    Console.WriteLine($"{"",-10} default plan: {TuningPlan.For(d)}");
+                    Console.WriteLine($"{"",-10} {CachedPlan(d)}");
+                }
             }
             var auto = devices.FirstOrDefault(d => d.Usable);
             Console.WriteLine(auto is null ? "auto: no usable device" : $"auto picks: {auto.Id}");
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>What the autotuner keeps for <paramref name="d"/> (<see cref="PlanCache"/>): its plan, or that there is none yet.</summary>
+    private static string CachedPlan(DeviceInfo d)
+    {
+        if (d.Kind == ILGPU.Runtime.AcceleratorType.CPU) return "autotuned plan: none (the CPU simulator is not tuned)";
+        using var gpu = DeviceCatalog.Open(d.Id);
+        var cache = new PlanCache(PlanCache.DefaultPath);
+        var plan = cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem);
+        return plan is not null ? $"autotuned plan ({cache.Path}): {plan}"
+            : $"autotuned plan: none yet (the first stylize or bench with --autotune quick|full makes it){(problem is null ? "" : "; " + problem)}";
     }
 
     /// <summary>The CPU simulator reports long.MaxValue: it uses host memory.</summary>

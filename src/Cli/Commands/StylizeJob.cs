@@ -25,6 +25,8 @@ public sealed record StylizeJob
     public string Init { get; init; } = "content";
     public PoolingKind Pooling { get; init; } = PoolingKind.Max;
     public string Device { get; init; } = "auto";
+    /// <summary>How the device's tuning plan is chosen (--autotune; null: ILGPU_STYLE_AUTOTUNE, else quick).</summary>
+    public AutotuneMode? Autotune { get; init; }
     public string? WeightsPath { get; init; }
     public LossSettings Loss { get; init; } = new();
     public RunSettings Run { get; init; } = new();
@@ -70,6 +72,9 @@ public sealed record StylizeJob
         // an allocation past it fails as out of memory, so the measured peak never exceeds it.
         if (run.MaxMemoryBytes is long max) gpu.MemoryLimitBytes = Math.Min(max, gpu.MemoryLimitBytes ?? long.MaxValue);
         observer.Message(why);
+        var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(Autotune), new PlanCache(PlanCache.DefaultPath), observer.Message);
+        observer.Message(tuning.ToString());
+        observer.Tuning(tuning);
         observer.Message($"weights: {weightsPath} ({weights.Preprocessing})");
         using var network = new Vgg19(gpu, weights, Pooling, Loss.Layers);
         var snapshots = new SnapshotWriter(OutputPath, run.Scales, Run.SnapshotEvery);

@@ -81,10 +81,12 @@ public static partial class Conv2d
         var padded = gpu.ScratchAtLeast(reduce * (h + 2) * wp, "conv3x3.padded");
         var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
         pad(gpu.RowGrid(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
-        var blocked = gpu.Kernel(RegisterBlocked3x3Kernel,
+        Action<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View> kernelMethod =
+            tiles.Kind == ConvKernelKind.RegisterBlocked8 ? RegisterBlocked8x8Kernel : RegisterBlocked3x3Kernel;
+        var blocked = gpu.Kernel(kernelMethod,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View>(
-                RegisterBlocked3x3Kernel));
-        blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, gy * ConvTiles.BlockedChannels)), new Index3D(gx, gy, 1)),
+                kernelMethod));
+        blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, tiles.GroupChannels)), new Index3D(gx, gy, 1)),
             SpecializedValue.New(width >= gpu.Plan.RowStoreMinWidth ? 1 : 0), reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
     }
 

@@ -19,6 +19,12 @@ public enum ConvKernelKind
     /// each work-item accumulates a 4-channel × 4-row block; consecutive work-items read consecutive addresses.
     /// </summary>
     SharedTiles,
+
+    /// <summary>
+    /// <see cref="RegisterBlocked"/> with an 8-channel × 8-pixel block (64 accumulators): fits a register file of 16
+    /// 256-bit registers (AVX2), where the 16-channel block spills (Conv2dRegisterBlocked8Kernel.cs).
+    /// </summary>
+    RegisterBlocked8,
 }
 
 /// <summary>
@@ -33,6 +39,9 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// <summary>Output channels one work-item of the register-blocked kernel accumulates.</summary>
     public const int BlockedChannels = 16;
 
+    /// <summary>Output channels one work-item of the 8-channel register-blocked kernel accumulates.</summary>
+    public const int Blocked8Channels = 8;
+
     /// <summary>Consecutive output pixels (along x) one work-item of the register-blocked kernel accumulates.</summary>
     public const int BlockedPixels = 8;
 
@@ -41,7 +50,12 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
 
     /// <summary>Output channels per group.</summary>
     [JsonIgnore]
-    public int GroupChannels => GroupY * (Kind == ConvKernelKind.RegisterBlocked ? BlockedChannels : SharedBlock);
+    public int GroupChannels => GroupY * Kind switch
+    {
+        ConvKernelKind.RegisterBlocked => BlockedChannels,
+        ConvKernelKind.RegisterBlocked8 => Blocked8Channels,
+        _ => SharedBlock,
+    };
 
     /// <summary>Shared-tiles kernel: floats of the shared input patch, InputChunk × (4 + 2) × (GroupX + 2).</summary>
     [JsonIgnore]
@@ -73,5 +87,13 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     }
 
     public override string ToString() =>
-        $"kind={(Kind == ConvKernelKind.RegisterBlocked ? "blocked" : "shared")},gx={GroupX},gy={GroupY},ci={InputChunk}";
+        $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}";
+
+    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared).</summary>
+    public static string KindName(ConvKernelKind kind) => kind switch
+    {
+        ConvKernelKind.RegisterBlocked => "blocked",
+        ConvKernelKind.RegisterBlocked8 => "blocked8",
+        _ => "shared",
+    };
 }

@@ -44,8 +44,22 @@ public sealed class Gpu : IDisposable
         Plan = plan;
     }
 
-    /// <summary>Every launch decision on this device (kernel kinds, blockings, group sizes), fixed when it opened.</summary>
-    public TuningPlan Plan { get; }
+    /// <summary>
+    /// Every launch decision on this device (kernel kinds, blockings, group sizes): set when it opened, or by
+    /// <see cref="UsePlan"/> (the autotuner, before a run).
+    /// </summary>
+    public TuningPlan Plan { get; private set; }
+
+    /// <summary>
+    /// Makes <paramref name="plan"/> this device's launch decisions from the next launch on (after the queued work
+    /// finished). Throws <see cref="ArgumentException"/> when it does not fit the device; the plan is then unchanged.
+    /// </summary>
+    public void UsePlan(TuningPlan plan)
+    {
+        plan.Validate(Accelerator.MaxNumThreadsPerGroup);
+        Synchronize();
+        Plan = plan;
+    }
 
     public Accelerator Accelerator { get; }
     public DeviceInfo Info { get; }

@@ -148,8 +148,9 @@ public sealed record TuningPlan
                             Kind = value switch
                             {
                                 "blocked" => ConvKernelKind.RegisterBlocked,
+                                "blocked8" => ConvKernelKind.RegisterBlocked8,
                                 "shared" => ConvKernelKind.SharedTiles,
-                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked' or 'shared', not '{kv[1]}'."),
+                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8' or 'shared', not '{kv[1]}'."),
                             },
                         },
                     };

@@ -8,7 +8,7 @@ namespace IlgpuStyle.Tests.Kernels;
 /// <summary>
 /// The 3×3 stride-1 padding-1 fast path (both implicit-GEMM kernels, several blockings) against the
 /// double-precision loops in <see cref="ConvReference"/> and against the general tiled and naive kernels, on cpu and
-/// opencl. Shapes are not multiples of any block: channels not multiples of 16 (the register block) or 4, widths
+/// opencl. Shapes are not multiples of any block: channels not multiples of 16 or 8 (the register blocks) or 4, widths
 /// not multiples of 8 or of a group's pixels, heights not multiples of 4. Tolerance rtol 1e-4, atol 1e-4 (sums of
 /// at most 9·24 products of values in [−1, 1]; the float32 kernels differ from the double reference by ~1e-6).
 /// </summary>
@@ -37,6 +37,8 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         ["blocked 4x4"] = new(ConvKernelKind.RegisterBlocked, 4, 4, 1),
         ["blocked 3x2"] = new(ConvKernelKind.RegisterBlocked, 3, 2, 1),
         ["blocked 1x1"] = new(ConvKernelKind.RegisterBlocked, 1, 1, 1),
+        ["blocked8 2x8"] = new(ConvKernelKind.RegisterBlocked8, 2, 8, 1),
+        ["blocked8 3x2"] = new(ConvKernelKind.RegisterBlocked8, 3, 2, 1),
         ["shared 4x4 ci4"] = new(ConvKernelKind.SharedTiles, 4, 4, 4),
         ["shared 8x2 ci2"] = new(ConvKernelKind.SharedTiles, 8, 2, 2),
         ["shared 3x5 ci1"] = new(ConvKernelKind.SharedTiles, 3, 5, 1),

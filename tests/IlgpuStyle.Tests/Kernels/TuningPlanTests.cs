@@ -49,6 +49,9 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 8, 4, 2), parsed.Conv);
         Assert.Equal(CpuDefault with { Conv = new ConvTiles(ConvKernelKind.SharedTiles, 8, 4, 2) }, parsed);
         Assert.Equal(CpuDefault with { Conv = CpuDefault.Conv with { GroupY = 2 } }, TuningPlan.Parse("gy=2", CpuDefault));
+        var blocked8 = CpuDefault with { Conv = CpuDefault.Conv with { Kind = ConvKernelKind.RegisterBlocked8 } };
+        Assert.Equal(blocked8, TuningPlan.Parse("kind=blocked8", CpuDefault));
+        Assert.Equal(blocked8, TuningPlan.Parse(blocked8.ToString(), CpuDefault));
         Assert.Equal(CpuDefault with { RowStoreMinWidth = 64 }, TuningPlan.Parse("rowstore=64", CpuDefault));
         Assert.Equal(CpuDefault with { Group1D = 8, RowGroup = 4, Tile = 2 }, TuningPlan.Parse("group1d=8,rowgroup=4,tile=2", CpuDefault));
         Assert.Equal(CpuDefault, TuningPlan.Parse(" ", CpuDefault));
@@ -64,7 +67,7 @@ public class TuningPlanTests(ITestOutputHelper log)
     }
 
     [Theory]
-    [InlineData("kind=fast", "kind must be 'blocked' or 'shared'")]
+    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8' or 'shared'")]
     [InlineData("gram=naive", "gram must be 'blocked' or 'tiled'")]
     [InlineData("gz=3", "unknown key 'gz'")]
     [InlineData("gx=four", "'gx=four'")]

@@ -1,0 +1,239 @@
+// Test: tests/IlgpuStyle.Tests/Kernels/AutotunerTests.cs · the kernels every candidate chooses: Conv2dFastPathTests, GramTests
+using System.Diagnostics;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>Where a device's plan came from, and what the tuning measured (null when nothing was timed).</summary>
+public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Milliseconds = null, double? DefaultMilliseconds = null)
+{
+    /// <summary>One line for the console: "tuning plan (autotuned quick, 412 ms vs the default's 530 ms): kind=…".</summary>
+    public override string ToString() => Milliseconds is { } ms && DefaultMilliseconds is { } d
+        ? $"tuning plan ({Source}, {ms:0} ms vs the default's {d:0} ms on the tuning shapes): {Plan}"
+        : $"tuning plan ({Source}): {Plan}";
+}
+
+/// <summary>
+/// Chooses a device's <see cref="TuningPlan"/> the way cuDNN's benchmark mode does: the first time a device (its
+/// <see cref="TuningKey"/>) is met, time the candidate plans on a few VGG19 layer shapes — the 3×3 convolution forward
+/// and backward-data, then the Gram forward and backward — keep the fastest, and store it in the <see cref="PlanCache"/>
+/// so later runs start at once. Candidates are per device class: register-blocked convolutions with 16- and 8-channel
+/// blocks (AVX-512 vs AVX2 register files) and several group shapes on CPU OpenCL devices; shared-tiles blockings on
+/// GPUs; both Gram kernels and split targets everywhere. The search is greedy (convolution first, then the row-store
+/// threshold (full only), then the Gram kernels), and a candidate must beat the incumbent by <see cref="Margin"/> to
+/// replace it, so noise does not flip the choice. Every plan a candidate can produce is one the kernel tests cover;
+/// a chosen plan gives the same bytes run to run (nothing at launch depends on timing).
+/// Not tuned: the CPU simulator (tests only), and any device when ILGPU_STYLE_TILES sets the plan.
+/// </summary>
+public static class Autotuner
+{
+    /// <summary>A candidate replaces the incumbent only when at least this much faster (3 %).</summary>
+    public const double Margin = 0.97;
+
+    /// <summary>A layer shape to time: input channels, output channels, side of the (square) map.</summary>
+    public readonly record struct Shape(int In, int Out, int Side);
+
+    /// <summary>Quick: conv1_2, conv3_2, conv4_2 of a 128 px image; Gram of relu3_1 and relu4_1 there.</summary>
+    public static readonly Shape[] QuickConv = [new(64, 64, 128), new(256, 256, 32), new(512, 512, 16)];
+    public static readonly Shape[] QuickGram = [new(256, 256, 32), new(512, 512, 16)];
+
+    /// <summary>Full: conv1_2 … conv5_1 stages of a 256 px image; Gram of relu1_1 … relu5_1.</summary>
+    public static readonly Shape[] FullConv = [new(64, 64, 256), new(128, 128, 128), new(256, 256, 64), new(512, 512, 32), new(512, 512, 16)];
+    public static readonly Shape[] FullGram = [new(64, 64, 256), new(128, 128, 128), new(256, 256, 64), new(512, 512, 32), new(512, 512, 16)];
+
+    /// <summary>
+    /// The plan <paramref name="gpu"/> should use under <paramref name="mode"/>, applied to it (<see cref="Gpu.UsePlan"/>):
+    /// ILGPU_STYLE_TILES's when set, the defaults when off or on the CPU simulator, else the cached choice, else a
+    /// fresh tuning (stored). <paramref name="say"/> hears what is being done (a tuning takes seconds).
+    /// Shapes: tests pass small ones; null takes the mode's.
+    /// </summary>
+    public static AutotuneResult Apply(Gpu gpu, AutotuneMode mode, PlanCache cache, Action<string>? say = null,
+        Shape[]? convShapes = null, Shape[]? gramShapes = null)
+    {
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TuningPlan.EnvironmentVariable)))
+            return new AutotuneResult(gpu.Plan, TuningPlan.EnvironmentVariable);
+        if (mode == AutotuneMode.Off) return new AutotuneResult(gpu.Plan, "defaults; autotuning off");
+        if (gpu.Kind == AcceleratorType.CPU) return new AutotuneResult(gpu.Plan, "defaults; the CPU simulator is not tuned");
+
+        var key = TuningKey.For(gpu);
+        var defaults = gpu.Plan;
+        var cached = cache.Find(key, mode, defaults, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem);
+        if (problem is not null) say?.Invoke(problem);
+        if (cached is not null)
+        {
+            gpu.UsePlan(cached);
+            return new AutotuneResult(cached, $"cached in {cache.Path}");
+        }
+
+        say?.Invoke($"autotuning {gpu.Name} ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
+        var result = Tune(gpu, mode, convShapes, gramShapes);
+        gpu.UsePlan(result.Plan);
+        try
+        {
+            cache.Store(key, mode, result.Plan, result.Milliseconds!.Value, result.DefaultMilliseconds!.Value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            say?.Invoke($"could not store the tuning in {cache.Path}: {e.Message}");
+        }
+        return result;
+    }
+
+    /// <summary>Times the candidates and returns the fastest plan (not applied, not stored); the device's plan is restored.</summary>
+    public static AutotuneResult Tune(Gpu gpu, AutotuneMode mode, Shape[]? convShapes = null, Shape[]? gramShapes = null)
+    {
+        bool full = mode == AutotuneMode.Full;
+        convShapes ??= full ? FullConv : QuickConv;
+        gramShapes ??= full ? FullGram : QuickGram;
+        var defaults = gpu.Plan;
+        int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
+        using var bench = new Workload(gpu, convShapes, gramShapes);
+        try
+        {
+            double defaultConv = bench.Conv(defaults), defaultGram = bench.Grams(defaults);
+            var (best, bestConv) = Best(defaults, defaultConv, ConvCandidates(defaults, maxGroup, full), bench.Conv);
+            if (full)
+                (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
+            var (tuned, bestGram) = Best(best, bench.Grams(best), GramCandidates(best, full), bench.Grams);
+            return new AutotuneResult(tuned, $"autotuned {mode.ToString().ToLowerInvariant()}", bestConv + bestGram, defaultConv + defaultGram);
+        }
+        finally
+        {
+            gpu.UsePlan(defaults);
+        }
+    }
+
+    private static (TuningPlan, double) Best(TuningPlan incumbent, double incumbentMs, IEnumerable<TuningPlan> candidates, Func<TuningPlan, double> time)
+    {
+        foreach (var candidate in candidates.Distinct())
+        {
+            if (candidate == incumbent) continue;
+            double ms = time(candidate);
+            if (ms < incumbentMs * Margin) (incumbent, incumbentMs) = (candidate, ms);
+        }
+        return (incumbent, incumbentMs);
+    }
+
+    /// <summary>The convolution blockings tried on a device whose default plan is <paramref name="defaults"/>.</summary>
+    public static IEnumerable<TuningPlan> ConvCandidates(TuningPlan defaults, int maxGroup, bool full)
+    {
+        IEnumerable<ConvTiles> tiles = defaults.Conv.Kind == ConvKernelKind.SharedTiles
+            ? [new(ConvKernelKind.SharedTiles, 16, 16, 8), new(ConvKernelKind.SharedTiles, 16, 16, 4), new(ConvKernelKind.SharedTiles, 16, 8, 8),
+               new(ConvKernelKind.SharedTiles, 8, 8, 4), .. full ? new ConvTiles[] { new(ConvKernelKind.SharedTiles, 8, 16, 8), new(ConvKernelKind.SharedTiles, 16, 4, 8) } : []]
+            : [new(ConvKernelKind.RegisterBlocked, 2, 8, 1), new(ConvKernelKind.RegisterBlocked8, 2, 8, 1), new(ConvKernelKind.RegisterBlocked8, 2, 16, 1),
+               new(ConvKernelKind.RegisterBlocked, 1, 8, 1), new(ConvKernelKind.RegisterBlocked8, 1, 16, 1),
+               .. full ? new ConvTiles[] { new(ConvKernelKind.RegisterBlocked, 4, 4, 1), new(ConvKernelKind.RegisterBlocked8, 4, 8, 1), new(ConvKernelKind.RegisterBlocked, 2, 4, 1) } : []];
+        foreach (var t in tiles)
+        {
+            var plan = defaults with { Conv = t };
+            if (Fits(plan, maxGroup)) yield return plan;
+        }
+    }
+
+    /// <summary>The Gram kernels and split targets tried over <paramref name="plan"/>.</summary>
+    public static IEnumerable<TuningPlan> GramCandidates(TuningPlan plan, bool full)
+    {
+        int[] blockedTargets = full ? [8, 16, 32, 64, 128] : [16, 32, 64];
+        int[] tiledTargets = full ? [1, 2, 4, 8, 16] : [2, 4, 8];
+        foreach (var t in blockedTargets) yield return plan with { Gram = GramKernelKind.Blocked, GramTarget = t };
+        foreach (var t in tiledTargets) yield return plan with { Gram = GramKernelKind.Tiled, GramTarget = t };
+    }
+
+    private static bool Fits(TuningPlan plan, int maxGroup)
+    {
+        try
+        {
+            plan.Validate(maxGroup);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The tensors of the tuning shapes (random values, allocated once) and the timing of a plan on them.</summary>
+    private sealed class Workload : IDisposable
+    {
+        private readonly Gpu gpu;
+        private readonly List<(Tensor X, PreparedConv3x3 W, Tensor Bias, Tensor Y, Tensor DX)> convs = new();
+        private readonly List<(Tensor F, Tensor G, Tensor DF, float Scale)> grams = new();
+        private readonly List<IDisposable> owned = new();
+
+        public Workload(Gpu gpu, Shape[] convShapes, Shape[] gramShapes)
+        {
+            this.gpu = gpu;
+            var random = new Random(1);
+            Tensor Random(Shape4 shape)
+            {
+                var t = gpu.Allocate(shape);
+                owned.Add(t);
+                var data = new float[t.Count];
+                for (int i = 0; i < data.Length; i++) data[i] = (float)(random.NextDouble() - 0.5);
+                t.CopyFromHost(data);
+                return t;
+            }
+            try
+            {
+                foreach (var s in convShapes)
+                {
+                    var w = Conv2d.Prepare3x3(Random(new Shape4(s.Out, s.In, 3, 3)));
+                    owned.Add(w);
+                    convs.Add((Random(Shape4.Image(s.In, s.Side, s.Side)), w, Random(Shape4.Vector(s.Out)), Random(Shape4.Image(s.Out, s.Side, s.Side)),
+                        Random(Shape4.Image(s.In, s.Side, s.Side))));
+                }
+                foreach (var s in gramShapes)
+                {
+                    var f = Random(Shape4.Image(s.Out, s.Side, s.Side));
+                    grams.Add((f, Random(Gram.OutputShape(f.Shape)), Random(f.Shape), 1f / f.Count));
+                }
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Σ over the shapes of the median of 3 timed forward + backward-data pairs (after one that compiles).</summary>
+        public double Conv(TuningPlan plan) => Time(plan, convs.Select(c => (Action)(() =>
+        {
+            Conv2d.Forward(c.X, c.W, c.Bias, c.Y, fuseRelu: true);
+            Conv2d.BackwardData(c.Y, c.W, c.DX, accumulate: false); // into its own tensor: the values stay bounded
+        })));
+
+        /// <summary>Σ over the shapes of the median of 3 timed Gram forward + backward pairs.</summary>
+        public double Grams(TuningPlan plan) => Time(plan, grams.Select(g => (Action)(() =>
+        {
+            Kernels.Gram.Forward(g.F, g.G, g.Scale);
+            Kernels.Gram.Backward(g.F, g.G, g.DF, g.Scale, accumulate: false);
+        })));
+
+        private double Time(TuningPlan plan, IEnumerable<Action> work)
+        {
+            gpu.UsePlan(plan);
+            double total = 0;
+            foreach (var run in work)
+            {
+                run();
+                gpu.Synchronize();
+                var times = new double[3];
+                for (int i = 0; i < times.Length; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    run();
+                    gpu.Synchronize();
+                    times[i] = clock.Elapsed.TotalMilliseconds;
+                }
+                Array.Sort(times);
+                total += times[1];
+            }
+            return total;
+        }
+
+        public void Dispose()
+        {
+            foreach (var o in owned) o.Dispose();
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using System.Text.Json.Nodes;
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Stylize.Imaging;
+using ILGPU.Runtime;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+/// <summary>
+/// The autotuner (issue #13) and its cache: a plan stored is found again for the same device, driver and library and
+/// never for another; a corrupt file or entry is ignored, not an error, and replaced at the next store; a full tuning
+/// answers a quick request, not the reverse; on a real device the first call times the candidates, applies and stores
+/// the fastest, and the second reads it back; ILGPU_STYLE_TILES and `off` bypass it; a forced plan gives the same bytes
+/// run to run. The kernels each candidate plan chooses are checked against the references in Conv2dFastPathTests and
+/// GramTests.
+/// </summary>
+public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-autotune-").FullName;
+    private static readonly TuningPlan Defaults = TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: true, 4096);
+    private static readonly TuningKey Key = new("OpenCL some-cpu", "PoCL 6.0", "0.4.0.0");
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private PlanCache Cache() => new(Path.Combine(dir, "sub", "tuning-plans.json"));
+
+    [Fact]
+    public void AStoredPlanIsFoundForItsKeyOnly()
+    {
+        var cache = Cache();
+        Assert.Null(cache.Find(Key, AutotuneMode.Quick, Defaults, 4096, out var problem));
+        Assert.Null(problem); // an absent file is not a problem
+        var tuned = Defaults with { Conv = new ConvTiles(ConvKernelKind.RegisterBlocked8, 2, 16, 1), GramTarget = 64 };
+        cache.Store(Key, AutotuneMode.Quick, tuned, 10, 12);
+        Assert.Equal(tuned, cache.Find(Key, AutotuneMode.Quick, Defaults, 4096, out _));
+        // Another device, driver or library version: not used.
+        Assert.Null(cache.Find(Key with { Device = "OpenCL other-cpu" }, AutotuneMode.Quick, Defaults, 4096, out _));
+        Assert.Null(cache.Find(Key with { Driver = "PoCL 7.0" }, AutotuneMode.Quick, Defaults, 4096, out _));
+        Assert.Null(cache.Find(Key with { Library = "0.5.0.0" }, AutotuneMode.Quick, Defaults, 4096, out _));
+        // A quick tuning does not answer a full request; a full one answers both and is preferred.
+        Assert.Null(cache.Find(Key, AutotuneMode.Full, Defaults, 4096, out _));
+        var full = tuned with { RowStoreMinWidth = 64 };
+        cache.Store(Key, AutotuneMode.Full, full, 9, 12);
+        Assert.Equal(full, cache.Find(Key, AutotuneMode.Full, Defaults, 4096, out _));
+        Assert.Equal(full, cache.Find(Key, AutotuneMode.Quick, Defaults, 4096, out _));
+        // Storing again replaces the entry of that key and mode, keeps the others.
+        cache.Store(Key with { Device = "OpenCL other-cpu" }, AutotuneMode.Quick, Defaults, 5, 5);
+        cache.Store(Key, AutotuneMode.Full, tuned, 8, 12);
+        Assert.Equal(3, cache.Read(out _).Count);
+        Assert.Equal(tuned, cache.Find(Key, AutotuneMode.Full, Defaults, 4096, out _));
+        // A plan that does not fit the device asking (a 32-work-item group on a 16-work-item device) is ignored.
+        Assert.Null(cache.Find(Key, AutotuneMode.Full, Defaults with { Group1D = 16, RowGroup = 16, Tile = 4 }, 16, out problem));
+        log.WriteLine(problem ?? "(none)");
+        Assert.Contains("ignored a cached plan", problem);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(cache.Path)!, "*.tmp"));
+    }
+
+    [Theory]
+    [InlineData("not json at all")]
+    [InlineData("{\"format\": 99, \"entries\": []}")]
+    [InlineData("{\"format\": 1, \"entries\": 3}")]
+    [InlineData("[1, 2]")]
+    public void ACorruptCacheIsIgnoredAndReplaced(string text)
+    {
+        var cache = Cache();
+        Directory.CreateDirectory(Path.GetDirectoryName(cache.Path)!);
+        File.WriteAllText(cache.Path, text);
+        Assert.Null(cache.Find(Key, AutotuneMode.Quick, Defaults, 4096, out var problem));
+        log.WriteLine(problem ?? "(none)");
+        Assert.Contains("ignored the tuning cache", problem);
+        cache.Store(Key, AutotuneMode.Quick, Defaults, 1, 1);
+        Assert.Equal(Defaults, cache.Find(Key, AutotuneMode.Quick, Defaults, 4096, out problem));
+        Assert.Null(problem);
+    }
+
+    [Fact]
+    public void ABadEntryIsSkipped()
+    {
+        var cache = Cache();
+        cache.Store(Key, AutotuneMode.Quick, Defaults, 1, 1);
+        var root = JsonNode.Parse(File.ReadAllText(cache.Path))!.AsObject();
+        root["entries"]![0]!["plan"] = "kind=warp-drive";
+        File.WriteAllText(cache.Path, root.ToJsonString());
+        Assert.Null(cache.Find(Key, AutotuneMode.Quick, Defaults, 4096, out var problem));
+        Assert.Contains("kind must be", problem);
+    }
+
+    [Fact]
+    public void OnARealDeviceTheFirstCallTunesAndStoresTheSecondReadsTheCache()
+    {
+        Devices.Get("opencl"); // skips (or fails under CI=true) without OpenCL
+        using var gpu = DeviceCatalog.Open("opencl");
+        var defaults = gpu.Plan;
+        var cache = Cache();
+        // Small shapes: the test checks the mechanism; the real shapes are Autotuner.QuickConv / QuickGram.
+        Autotuner.Shape[] conv = [new(16, 24, 20), new(32, 16, 9)], gram = [new(24, 24, 12)];
+        var said = new List<string>();
+        var first = Autotuner.Apply(gpu, AutotuneMode.Quick, cache, said.Add, conv, gram);
+        log.WriteLine(string.Join("\n", said));
+        log.WriteLine(first.ToString());
+        Assert.StartsWith("autotuned quick", first.Source);
+        Assert.Equal(first.Plan, gpu.Plan);
+        Assert.True(first.Milliseconds <= first.DefaultMilliseconds, "the tuned plan must not be slower than the default on its own measurements");
+        Assert.Contains(Autotuner.ConvCandidates(defaults, gpu.Accelerator.MaxNumThreadsPerGroup, full: false).Select(p => p.Conv).Append(defaults.Conv), c => c == first.Plan.Conv);
+        Assert.Equal(first.Plan, cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, defaults, gpu.Accelerator.MaxNumThreadsPerGroup, out _));
+
+        gpu.UsePlan(defaults);
+        var second = Autotuner.Apply(gpu, AutotuneMode.Quick, cache, said.Add, conv, gram);
+        Assert.StartsWith("cached in", second.Source);
+        Assert.Equal(first.Plan, second.Plan);
+        Assert.Equal(first.Plan, gpu.Plan);
+
+        gpu.UsePlan(defaults);
+        var off = Autotuner.Apply(gpu, AutotuneMode.Off, cache);
+        Assert.Equal(defaults, off.Plan);
+        Assert.Equal(defaults, gpu.Plan);
+    }
+
+    [Fact]
+    public void TheCpuSimulatorIsNotTunedAndTheOverrideVariableWins()
+    {
+        var cache = Cache();
+        var cpu = Devices.Get("cpu");
+        var result = Autotuner.Apply(cpu, AutotuneMode.Full, cache);
+        Assert.Equal(cpu.Plan, result.Plan);
+        Assert.Contains("not tuned", result.Source);
+        Assert.False(File.Exists(cache.Path));
+        var (code, output, err) = CliRunner.Run(new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "kind=blocked8" },
+            "bench", "--device", "cpu", "--no-iteration", "--layers", "conv1_1", "--size", "16", "--runs", "1", "--autotune", "full");
+        Assert.True(code == 0, err);
+        Assert.Contains($"tuning plan ({TuningPlan.EnvironmentVariable}): kind=blocked8", output);
+    }
+
+    [Theory]
+    [InlineData("--autotune", "sometimes")]
+    [InlineData("variable", "sometimes")]
+    public void ABadModeIsOneLineExitTwo(string where, string value)
+    {
+        var env = new Dictionary<string, string?> { [AutotuneModes.EnvironmentVariable] = where == "variable" ? value : null };
+        string[] extra = where == "--autotune" ? ["--autotune", value] : [];
+        var (code, _, err) = CliRunner.Run(env, ["bench", "--device", "cpu", "--no-iteration", "--layers", "conv1_1", "--size", "16", "--runs", "1", .. extra]);
+        log.WriteLine(err);
+        Assert.Equal(2, code);
+        Assert.Matches(@"^error: [^\n]*\n?$", err);
+    }
+
+    [Fact]
+    public void AForcedPlanGivesTheSameBytesRunToRun()
+    {
+        var device = Devices.FastestForRuns;
+        var content = Path.Combine(dir, "content.png");
+        ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), content);
+        var weights = TinyWeights.Write(dir);
+        byte[] Run(string name)
+        {
+            var output = Path.Combine(dir, name);
+            var (code, _, err) = CliRunner.Run(new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "kind=blocked8,gx=1,gy=16" },
+                "stylize", "--quiet", "--content", content, "--style", content, "--output", output, "--weights", weights, "--device", device,
+                "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32", "--scales", "1", "--iterations", "3",
+                "--init", "noise", "--seed", "7");
+            Assert.True(code == 0, err);
+            return File.ReadAllBytes(output);
+        }
+        Assert.Equal(Run("a.png"), Run("b.png"));
+    }
+}
