@@ -64,6 +64,10 @@ public static class Program
             set_num_threads(threads);
             using var gpu = DeviceCatalog.Open(p.GetValue(deviceOption) ?? "auto", out var why);
             if (!json) Console.WriteLine(why);
+            // The plan users get: autotuned (ILGPU_STYLE_AUTOTUNE, default quick; cached per device), so the ratio is
+            // measured on what `stylize` runs.
+            var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(null), new PlanCache(PlanCache.DefaultPath), Console.Error.WriteLine);
+            if (!json) Console.WriteLine(tuning);
             var weights = BenchWeights.Resolve(p.GetValue(weightsOption));
             var report = Run(gpu, weights, sizes, runs, warmup, history, !p.GetValue(noLayers), !p.GetValue(noIteration), !p.GetValue(noCheck), json);
             if (json) Console.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
