@@ -125,6 +125,9 @@ public class PtxasTests(ITestOutputHelper log)
             // TuningPlan.RowStoreMinWidth (128) wide, else 0.
             ["Conv2d.RegisterBlocked3x3Kernel"] =
                 [("rowStore=0, override only", false, [SpecializedValue.New(0)]), ("rowStore=1, override only", false, [SpecializedValue.New(1)])],
+            // The 8-channel variant (kind=blocked8): likewise a CPU blocking, on a GPU only by override (not a GPU candidate).
+            ["Conv2d.RegisterBlocked8x8Kernel"] =
+                [("rowStore=0, override only", false, [SpecializedValue.New(0)]), ("rowStore=1, override only", false, [SpecializedValue.New(1)])],
         };
         var kernels = typeof(Gpu).Assembly.GetTypes()
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
