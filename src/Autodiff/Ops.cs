@@ -33,7 +33,7 @@ public static class Ops
     {
         var y = tape.Pool.Rent(outputShape);
         forward(y);
-        return tape.Record(y, x.RequiresGrad, output =>
+        return tape.Record(y, x.RequiresGrad, op: relu ? "Conv2d+Relu" : "Conv2d", backwardFn: output =>
         {
             var dy = output.Grad!;
             if (relu)

@@ -36,6 +36,11 @@ public sealed class Tape : IDisposable
         backward.Clear();
         backwardDone = false;
         Pool.ReturnAll();
+        if (profile is not null)
+        {
+            Gpu.Synchronize(); // what ran before the reset is not the next op's
+            profile.Restart();
+        }
     }
 
     /// <summary>
@@ -43,17 +48,53 @@ public sealed class Tape : IDisposable
     /// constant); <paramref name="backwardFn"/> runs during <see cref="Backward"/> only if the output received
     /// a gradient.
     /// </summary>
-    public Variable Record(Tensor output, bool requiresGrad, Action<Variable>? backwardFn, bool isLoss = false)
+    public Variable Record(Tensor output, bool requiresGrad, Action<Variable>? backwardFn, bool isLoss = false,
+        [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
         if (backwardDone) throw new InvalidOperationException("Tape: record after Backward(); call Reset() first.");
         var v = new Variable(output, requiresGrad, isLoss);
+        var profile = Profile;
+        if (profile is not null)
+        {
+            Gpu.Synchronize();
+            profile.Forward(op);
+        }
         if (requiresGrad && backwardFn is not null)
             backward.Add(() =>
             {
-                if (isLoss ? v.Seeded : v.GradWritten) backwardFn(v);
+                if (!(isLoss ? v.Seeded : v.GradWritten)) return;
+                if (profile is null)
+                {
+                    backwardFn(v);
+                    return;
+                }
+                double start = profile.Now;
+                backwardFn(v);
+                Gpu.Synchronize();
+                profile.Backward(op, profile.Now - start);
             });
         return v;
     }
+
+    /// <summary>
+    /// When set, every op recorded from now on is timed into it (forward and backward, the device synchronized after
+    /// each: slower; for the bench's per-op breakdown). Null: off.
+    /// </summary>
+    public OpProfile? Profile
+    {
+        get => profile;
+        set
+        {
+            profile = value;
+            if (value is not null)
+            {
+                Gpu.Synchronize();
+                value.Restart();
+            }
+        }
+    }
+
+    private OpProfile? profile;
 
     /// <summary>
     /// Where an op's backward writes the gradient for <paramref name="input"/>: the first contribution

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IlgpuStyle.Autodiff;
 using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Stylize;
 using IlgpuStyle.Kernels;
@@ -42,6 +43,10 @@ public sealed record IterationTiming(
     public int Tiles { get; init; } = 1;
     /// <summary>With --compare-untiled and tiles: the median untiled evaluation at the same size (null when it does not fit the device).</summary>
     public double? UntiledEvaluateMedianSeconds { get; init; }
+    /// <summary>With --profile: one more evaluation after the timed ones, op by op (the device synchronized after each; see OpProfile).</summary>
+    public IReadOnlyList<OpTiming>? Ops { get; init; }
+    /// <summary>With --profile: that evaluation's wall time, milliseconds (the ops' sum plus what is outside the tape).</summary>
+    public double? ProfiledEvaluationMs { get; init; }
 }
 
 /// <summary>An image size of the whole-iteration bench: width × height (a plain side is a square).</summary>
@@ -94,6 +99,8 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
         public int? TileSide { get; init; }
         /// <summary>When a size runs in tiles, also time its untiled evaluation if that fits the device: the tiling overhead.</summary>
         public bool CompareUntiled { get; init; }
+        /// <summary>After the timed iterations, one more evaluation op by op (<see cref="IterationTiming.Ops"/>).</summary>
+        public bool Profile { get; init; }
     }
 
     public IterationBenchReport Run() =>
@@ -173,6 +180,20 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
                 throw new IterationBenchException(
                     $"iteration bench at {width}×{height}: L-BFGS stopped after {result.Iterations} of {iterations} iterations ({result.Reason}, loss {result.Loss}).");
 
+            IReadOnlyList<OpTiming>? ops = null;
+            double? profiledMs = null;
+            if (options.Profile)
+            {
+                using var gradient = gpu.Allocate(x.Shape);
+                var profile = new OpProfile();
+                loss.Profile = profile;
+                var profiled = Stopwatch.StartNew();
+                loss.Evaluate(x, gradient);
+                profiledMs = profiled.Elapsed.TotalMilliseconds;
+                loss.Profile = null;
+                ops = profile.Rows;
+            }
+
             var timed = Enumerable.Range(warmup + 1, options.Runs).ToList();
             var wall = timed.Select(k => marks[k].Wall - marks[k - 1].Wall).ToList();
             var steps = timed.Select(k => marks[k].Wall - marks[k - 1].Wall - evaluations[k]).ToList();
@@ -183,6 +204,7 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
                 (double)afterFirst / (iterations - 1), initialLoss, result.Loss, loadBefore, KernelBench.ReadLoadAverage())
             {
                 Height = height, Plan = plan.ToString(), Tiles = plan.Tiles?.Count ?? 1, UntiledEvaluateMedianSeconds = untiled,
+                Ops = ops, ProfiledEvaluationMs = profiledMs,
             };
         }
     }

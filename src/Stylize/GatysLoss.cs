@@ -118,6 +118,13 @@ public sealed class GatysLoss : IDisposable
         tape.Pool.ReleaseFree();
     }
 
+    /// <summary>When set, the tape times every op of the following evaluations into it (the bench's per-op breakdown).</summary>
+    public OpProfile? Profile
+    {
+        get => tape.Profile;
+        set => tape.Profile = value;
+    }
+
     /// <summary>Values of the last <see cref="Evaluate"/>.</summary>
     public LossValues Last { get; private set; }
 

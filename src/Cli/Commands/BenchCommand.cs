@@ -60,6 +60,10 @@ public static class BenchCommand
             Description = "Whole-iteration bench: plan within this much device memory (e.g. 4G) and cap the device there; sizes that do not fit run in tiles.",
         };
         var tileSize = new Option<int?>("--tile-size") { Description = "Whole-iteration bench: evaluate in tiles of at most this side." };
+        var profile = new Option<bool>("--profile")
+        {
+            Description = "Whole-iteration bench: after the timed iterations, time one more evaluation op by op (the device synchronized after each) and print where the time goes.",
+        };
         var compareUntiled = new Option<bool>("--compare-untiled")
         {
             Description = "Whole-iteration bench: for sizes that run in tiles, also time the untiled evaluation when it fits the device (the tiling overhead).",
@@ -79,7 +83,7 @@ public static class BenchCommand
         var command = new Command("bench",
             "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory) and whole style-transfer iterations.");
         var autotune = AutotuneOption.Create();
-        foreach (var o in new Option[] { device, autotune, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, noIteration, noKernels, history, weights })
+        foreach (var o in new Option[] { device, autotune, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, profile, noIteration, noKernels, history, weights })
             command.Options.Add(o);
         command.SetAction(parseResult => CliErrors.Run(() =>
         {
@@ -137,6 +141,7 @@ public static class BenchCommand
                     var options = new IterationBench.Options(sizes, r, wu, parseResult.GetValue(history))
                     {
                         MaxMemoryBytes = maxBytes, TileSide = parseResult.GetValue(tileSize), CompareUntiled = parseResult.GetValue(compareUntiled),
+                        Profile = parseResult.GetValue(profile),
                     };
                     try
                     {
@@ -189,6 +194,17 @@ public static class BenchCommand
                 t.UntiledEvaluateMedianSeconds is double u
                     ? $"untiled evaluation {u:0.000} s: tiled/untiled {t.EvaluateMedianSeconds / u:0.00}×"
                     : "untiled: not timed (no --compare-untiled, or it does not fit the device)"));
+        foreach (var t in report.Timings.Where(t => t.Ops is not null))
+        {
+            double sum = t.Ops!.Sum(o => o.TotalMs);
+            Console.WriteLine();
+            Console.WriteLine(string.Format(inv, "{0}×{1}: one evaluation op by op (device synchronized after each op): {2:0.0} ms on the tape of {3:0.0} ms in all",
+                t.Size, t.Height, sum, t.ProfiledEvaluationMs));
+            Console.WriteLine($"{"op",-20} {"calls",5} {"forward ms",11} {"backward ms",12} {"total ms",9} {"share",6}");
+            foreach (var o in t.Ops!)
+                Console.WriteLine(string.Format(inv, "{0,-20} {1,5} {2,11:0.0} {3,12:0.0} {4,9:0.0} {5,5:0.0}%",
+                    o.Op, o.Calls, o.ForwardMs, o.BackwardMs, o.TotalMs, 100 * o.TotalMs / sum));
+        }
     }
 
     private static void PrintTable(KernelBenchReport report)

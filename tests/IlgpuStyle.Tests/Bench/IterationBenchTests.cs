@@ -5,7 +5,7 @@ namespace IlgpuStyle.Tests.Bench;
 
 /// <summary>
 /// The whole-iteration bench's plumbing through the CLI (in-process): well-formed JSON, positive times, a peak,
-/// no device allocation after the first iteration. Not a timed test. It runs on OpenCL only: VGG19 to relu5_1 is
+/// no device allocation after the first iteration, the per-op profile (--profile). Not a timed test. It runs on OpenCL only: VGG19 to relu5_1 is
 /// the smallest network the bench builds, and one evaluation of it takes over a minute on the CPU simulator even
 /// at 16×16 (the fast convolution rearranges its weights on every call, 2.4 M values for a 512×512 layer).
 /// </summary>
@@ -16,7 +16,7 @@ public sealed class IterationBenchTests(ITestOutputHelper log)
     {
         Devices.Get("opencl"); // skips without a usable OpenCL device (fails under CI=true)
         var (code, stdout, stderr) = CliRunner.Run("bench", "--device", "opencl", "--no-kernels", "--iteration-sizes", "32,48",
-            "--runs", "2", "--warmup", "1", "--weights", "random", "--json");
+            "--runs", "2", "--warmup", "1", "--weights", "random", "--json", "--profile");
         log.WriteLine(stderr);
         Assert.Equal(0, code);
 
@@ -47,6 +47,15 @@ public sealed class IterationBenchTests(ITestOutputHelper log)
             Assert.Equal(0.0, t.GetProperty("allocationsPerIterationAfterFirst").GetDouble());
             float initial = t.GetProperty("initialLoss").GetSingle(), final = t.GetProperty("finalLoss").GetSingle();
             Assert.True(float.IsFinite(initial) && float.IsFinite(final) && final < initial, $"loss {initial} → {final} decreases");
+            // --profile: one evaluation op by op — the 13 convolutions to conv5_1 (+ReLU), 5 Gram matrices, 4 poolings.
+            var ops = t.GetProperty("ops").EnumerateArray().ToDictionary(o => o.GetProperty("op").GetString()!,
+                o => (Calls: o.GetProperty("calls").GetInt32(), Ms: o.GetProperty("forwardMs").GetDouble() + o.GetProperty("backwardMs").GetDouble()));
+            log.WriteLine(string.Join(", ", ops.Select(kv => $"{kv.Key} ×{kv.Value.Calls} {kv.Value.Ms:0.0} ms")));
+            Assert.Equal(13, ops["Conv2d+Relu"].Calls);
+            Assert.Equal(5, ops["Gram"].Calls);
+            Assert.Equal(4, ops["Pool2x2"].Calls);
+            Assert.All(ops.Values, o => Assert.True(o.Ms >= 0));
+            Assert.True(ops.Values.Sum(o => o.Ms) <= t.GetProperty("profiledEvaluationMs").GetDouble() * 1.001, "the ops' times lie within the evaluation's");
         }
     }
 
