@@ -21,7 +21,7 @@ public sealed class TiledGuidedEvaluationTests(ITestOutputHelper log)
     private const double Exact = 1e-5;
 
     [Theory]
-    [InlineData(16, PoolingKind.Max)]
+    [InlineData(24, PoolingKind.Max)]
     [InlineData(36, PoolingKind.Avg)]
     public void TiledGuidedLossAndGradientEqualUntiled(int side, PoolingKind pooling)
     {
