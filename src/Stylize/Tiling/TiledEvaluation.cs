@@ -29,7 +29,7 @@ namespace IlgpuStyle.Stylize.Tiling;
 /// With masks, the guided Gram matrices (<see cref="GuidedStyleTerms"/>) are sums over positions too: pass 1 adds each
 /// tile's own part, with each level's mask cut exactly like the activations; pass 2 seeds the crop's activations with
 /// their local gradient, the mask cut for the crop.
-/// Test: tests/IlgpuStyle.Tests/Stylize/TiledEvaluationTests.cs (tiled = untiled up to float rounding).
+/// Test: tests/IlgpuStyle.Tests/Stylize/TiledEvaluationTests.cs, TiledGuidedEvaluationTests.cs (tiled = untiled up to float rounding).
 /// </summary>
 public sealed class TiledEvaluation : IDisposable
 {
