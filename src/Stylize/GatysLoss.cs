@@ -1,6 +1,8 @@
 using IlgpuStyle.Autodiff;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
+using IlgpuStyle.Stylize.Guided;
+using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Stylize.Tiling;
 
 namespace IlgpuStyle.Stylize;
@@ -23,6 +25,10 @@ public readonly record struct LossValues(float Content, float Style, float Tv, f
 /// and L and ∇L are the same as the whole image's up to float rounding; device memory is then bounded by one tile's
 /// activations plus the image-sized tensors (targets P_l, x, ∇L).
 /// </para>
+/// <para>
+/// With masks (spatial control), each style has its own target and its term is taken over its mask's region only:
+/// the style term is then <see cref="GuidedStyleTerms"/>' instead of the one above; without masks nothing changes.
+/// </para>
 /// </summary>
 public sealed class GatysLoss : IDisposable
 {
@@ -33,26 +39,29 @@ public sealed class GatysLoss : IDisposable
     private readonly float tvWeight;
     private readonly string[] layers;
     private readonly TiledEvaluation? tiled;
+    private readonly GuidedStyleTerms? guided;
 
     /// <summary>
     /// Computes the targets: P_l from <paramref name="contentImage"/> and A_l from the blended <paramref name="styles"/>.
     /// <paramref name="maxTileSide"/>: evaluate in tiles whose own part is at most that many pixels a side (null: the
-    /// whole image at once); the targets are computed in tiles of the same size.
+    /// whole image at once); the targets are computed in tiles of the same size. <paramref name="masks"/>: one per
+    /// style, at the content image's size (spatial control, <see cref="GuidedStyleTerms"/>); null: none.
     /// </summary>
     public GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
-        LossSettings o, int? maxTileSide = null)
-        : this(network, contentImage, styles, o, maxTileSide, ReceptiveField.For(network.DeepestLayer))
+        LossSettings o, int? maxTileSide = null, IReadOnlyList<GreyMask>? masks = null)
+        : this(network, contentImage, styles, o, maxTileSide, ReceptiveField.For(network.DeepestLayer), masks)
     {
     }
 
     /// <summary>With a given tile geometry: tests use a smaller halo than <see cref="ReceptiveField"/>'s to see it fail.</summary>
     internal GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
-        LossSettings o, int? maxTileSide, TileHalo halo)
+        LossSettings o, int? maxTileSide, TileHalo halo, IReadOnlyList<GreyMask>? masks = null)
     {
         this.network = network;
         tape = new Tape(network.Gpu);
         layers = o.Layers.ToArray();
         var targets = new Dictionary<string, Tensor>();
+        var ownTargets = new List<Dictionary<string, Tensor>>(); // with masks: each style's A_l,k
         TileGrid? Grid(Tensor image)
         {
             if (maxTileSide is not int side) return null;
@@ -72,15 +81,24 @@ public sealed class GatysLoss : IDisposable
                 content.Add((layer, p, o.ContentWeight / o.ContentLayers.Count / MeanSquare(p)));
             }
             ReleaseActivations();
-            // Style targets A_l = Σ_k blend_k · Gram_l(style_k).
+            // Style targets A_l = Σ_k blend_k · Gram_l(style_k); with masks, A_l,k = Gram_l(style_k) each.
+            if (masks is not null && masks.Count != styles.Count)
+                throw new ArgumentException($"GatysLoss: {masks.Count} masks for {styles.Count} styles.");
             foreach (var (image, blend) in styles)
             {
+                var into = targets;
+                float share = blend;
+                if (masks is not null)
+                {
+                    ownTargets.Add(into = new Dictionary<string, Tensor>());
+                    share = 1f;
+                }
                 foreach (var layer in o.StyleLayers)
-                    if (!targets.ContainsKey(layer))
+                    if (!into.ContainsKey(layer))
                     {
                         int c = Vgg19.Channels(layer);
-                        targets[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(c, 1, 1)));
-                        targets[layer].Fill(0f);
+                        into[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(c, 1, 1)));
+                        into[layer].Fill(0f);
                     }
                 var styleGrid = Grid(image);
                 if (styleGrid is null)
@@ -89,20 +107,30 @@ public sealed class GatysLoss : IDisposable
                     foreach (var layer in o.StyleLayers)
                     {
                         var f = styleFeatures[layer];
-                        Elementwise.Axpy(blend, tape.Gram(f, GramScale(f.Shape)).Value, targets[layer]);
+                        Elementwise.Axpy(share, tape.Gram(f, GramScale(f.Shape)).Value, into[layer]);
                     }
                 }
-                else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, blend, targets);
+                else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, share, into);
                 ReleaseActivations();
             }
-            foreach (var layer in o.StyleLayers)
-                style.Add((layer, targets[layer], o.StyleWeight / o.StyleLayers.Count / MeanSquare(targets[layer])));
+            if (masks is null)
+                foreach (var layer in o.StyleLayers)
+                    style.Add((layer, targets[layer], o.StyleWeight / o.StyleLayers.Count / MeanSquare(targets[layer])));
+            else
+            {
+                // w_l,k = β/|Ls| · K·b_k / mean(A_l,k²): the blend weights, normalised to mean 1, scale each style's term.
+                var weighted = ownTargets.Select((own, k) => o.StyleLayers.Select(layer => (layer, own[layer],
+                    o.StyleWeight / o.StyleLayers.Count * (styles[k].Blend * styles.Count) / MeanSquare(own[layer]))).ToList()).ToList();
+                ownTargets.Clear(); // GuidedStyleTerms owns them now, also if it fails
+                guided = new GuidedStyleTerms(network.Gpu, masks, weighted);
+            }
             tvWeight = o.TvWeight / contentImage.Count;
-            if (contentGrid is not null) tiled = new TiledEvaluation(network, tape, contentGrid, layers, content, style, tvWeight);
+            if (contentGrid is not null) tiled = new TiledEvaluation(network, tape, contentGrid, layers, content, style, tvWeight, guided);
         }
         catch
         {
             foreach (var t in targets.Values) t.Dispose(); // also those not yet in `style` (Dispose is idempotent)
+            foreach (var t in ownTargets.SelectMany(own => own.Values)) t.Dispose();
             Dispose();
             throw;
         }
@@ -152,6 +180,7 @@ public sealed class GatysLoss : IDisposable
             return tape.MseLoss(tape.Gram(f, GramScale(f.Shape)), s.Target, s.Weight);
         }).ToArray();
         var tv = tape.TotalVariationLoss(image, tvWeight);
+        if (guided is not null) return EvaluateGuided(image, features, contentTerms, tv, gradient);
         var total = tape.Total([.. contentTerms, .. styleTerms, tv]);
         tape.Backward(total);
         gradient.CopyFrom(image.Grad!);
@@ -160,6 +189,22 @@ public sealed class GatysLoss : IDisposable
             styleTerms.Sum(t => t.Value.ToScalar()),
             tv.Value.ToScalar(),
             total.Value.ToScalar());
+        return Last.Total;
+    }
+
+    /// <summary>
+    /// The untiled evaluation with masks: the guided style terms' loss (computed on the side) and their gradients
+    /// seeded into the activations (<see cref="GuidedStyleTerms.Terms"/>), beside the content and TV terms.
+    /// </summary>
+    private float EvaluateGuided(Variable image, IReadOnlyDictionary<string, Variable> features, Variable[] contentTerms,
+        Variable tv, Tensor gradient)
+    {
+        var (styleLoss, seeds) = guided!.Terms(tape, features);
+        var total = tape.Total([.. contentTerms, .. seeds, tv]);
+        tape.Backward(total);
+        gradient.CopyFrom(image.Grad!);
+        float c = contentTerms.Sum(t => t.Value.ToScalar()), s = styleLoss.ToScalar(), t = tv.Value.ToScalar();
+        Last = new LossValues(c, s, t, c + s + t);
         return Last.Total;
     }
 
@@ -191,6 +236,7 @@ public sealed class GatysLoss : IDisposable
     public void Dispose()
     {
         tiled?.Dispose();
+        guided?.Dispose();
         tape.Dispose();
         foreach (var (_, t, _) in content) t.Dispose();
         foreach (var (_, t, _) in style) t.Dispose();

@@ -91,6 +91,12 @@ public sealed record RunSettings
 /// <summary>A style image and the weight of its Gram targets in the blend (weights are normalized to sum 1).</summary>
 public sealed record StyleImage(RgbImage Image, float Weight = 1f)
 {
+    /// <summary>
+    /// Where on the content this style applies (spatial control, <see cref="Guided.GuidedStyleTerms"/>): grey = weight,
+    /// any size with the content's aspect ratio. Null: everywhere (then no style may have one).
+    /// </summary>
+    public GreyMask? Mask { get; init; }
+
     /// <summary>At least one style; blend weights finite, ≥ 0 and not all 0. Throws <see cref="StylizeUsageException"/>.</summary>
     public static void ValidateWeights(IReadOnlyList<float> weights)
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IlgpuStyle.Autodiff.Optimizers;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
+using IlgpuStyle.Stylize.Guided;
 using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Stylize.Tiling;
 
@@ -33,6 +34,11 @@ public static class Stylizer
         LossValues last = default;
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
         CheckStyleSizes(styles, run);
+        StyleMasks.Validate(content.Width, content.Height, styles);
+        if (StyleMasks.Any(styles))
+            observer.Message("style masks cover " + string.Join(", ", styles.Select(s =>
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{100 * s.Mask!.Data.Average():0} %"))) +
+                             " of the content (mean weight per style; elsewhere content only)");
         // Colour control: the images the optimization sees (Finish gives the result the content's colours back).
         var colorClock = Stopwatch.StartNew();
         var optimizedContent = ColorControlSteps.Content(content, run.ColorControl);
@@ -56,7 +62,9 @@ public static class Stylizer
                 };
             observer.Message($"scale {scale}/{run.Scales}: {w}×{h}, style long side {styleSide}");
             var styleSizes = styles.Select(s => ImageResizer.FitLongSideSize(s.Image.Width, s.Image.Height, styleSide)).ToList();
-            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes, BudgetBytes(gpu, run));
+            var masks = StyleMasks.AtSize(styles, w, h);
+            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes, BudgetBytes(gpu, run),
+                maskedStyles: masks?.Count ?? 0);
             plans.Add(plan);
             observer.Plan(scale, plan);
 
@@ -66,7 +74,7 @@ public static class Stylizer
                 var styleTs = styles.Select(s => ImageTensors.ToDevice(gpu, ImageResizer.FitLongSide(s.Image, styleSide))).ToList();
                 try
                 {
-                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss, plan.TileSide);
+                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss, plan.TileSide, masks);
                 }
                 finally
                 {

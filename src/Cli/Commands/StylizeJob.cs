@@ -4,6 +4,7 @@ using IlgpuStyle.Cli.Preview;
 using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
 using IlgpuStyle.Stylize;
+using IlgpuStyle.Stylize.Guided;
 using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Stylize.Tiling;
 
@@ -20,6 +21,8 @@ public sealed record StylizeJob
     public required IReadOnlyList<string> StylePaths { get; init; }
     /// <summary>Weights of the styles' Gram targets (normalized to sum 1); null = equal.</summary>
     public IReadOnlyList<float>? StyleBlend { get; init; }
+    /// <summary>Spatial control: one mask file per style, in the same order; null = none.</summary>
+    public IReadOnlyList<string>? StyleMaskPaths { get; init; }
     public required string OutputPath { get; init; }
     /// <summary>"content", "noise", "style" or an image path.</summary>
     public string Init { get; init; } = "content";
@@ -39,6 +42,8 @@ public sealed record StylizeJob
         if (StyleBlend is { } blend && blend.Count != StylePaths.Count)
             throw new StylizeUsageException($"--style-blend has {blend.Count} values for {StylePaths.Count} style images.");
         StyleImage.ValidateWeights(StyleBlend ?? StylePaths.Select(_ => 1f).ToArray());
+        if (StyleMaskPaths is { } masks && masks.Count != StylePaths.Count)
+            throw new StylizeUsageException($"--style-mask has {masks.Count} mask{(masks.Count == 1 ? "" : "s")} for {StylePaths.Count} style image{(StylePaths.Count == 1 ? "" : "s")}: give one mask per --style, in the same order.");
         Loss.Validate();
         Run.Validate();
         var ext = Path.GetExtension(OutputPath).ToLowerInvariant();
@@ -53,8 +58,12 @@ public sealed record StylizeJob
         var content = ImageLoader.Load(ContentPath);
         // Sizes the network cannot take are refused now, before the weights and the device are loaded.
         Stylizer.FirstScale(Loss.Layers.MaxBy(Vgg19.LayerIndex)!, content.Width, content.Height, Run);
-        var styles = StylePaths.Select((p, i) => new StyleImage(ImageLoader.Load(p), StyleBlend?[i] ?? 1f)).ToList();
+        var styles = StylePaths.Select((p, i) => new StyleImage(ImageLoader.Load(p), StyleBlend?[i] ?? 1f)
+        {
+            Mask = StyleMaskPaths is { } masks ? LoadMask(masks[i]) : null,
+        }).ToList();
         Stylizer.CheckStyleSizes(styles, Run);
+        StyleMasks.Validate(content.Width, content.Height, styles, StyleMaskPaths);
         var run = Init switch
         {
             "content" => Run with { Init = InitKind.Content },
@@ -86,6 +95,19 @@ public sealed record StylizeJob
         if (result.Failure is { } failure)
             throw new RunFailedException($"{failure} The best finite image so far was written to {OutputPath}.");
         return done;
+    }
+
+    /// <summary>A --style-mask file; its errors name the option.</summary>
+    private static GreyMask LoadMask(string path)
+    {
+        try
+        {
+            return GreyMask.Load(path);
+        }
+        catch (ImageLoadException e)
+        {
+            throw new ImageLoadException($"--style-mask: {e.Message}", e);
+        }
     }
 
     /// <summary>Writes --save-every images as out_s&lt;scale&gt;_&lt;iteration&gt;.png beside the output.</summary>

@@ -117,6 +117,33 @@ public static class MemoryModel
     }
 
     /// <summary>
+    /// Bytes spatial control adds for <paramref name="maskedStyles"/> styles with masks (GuidedStyleTerms; 0 without
+    /// masks): each style's mask at every level down to the deepest style layer, its own Gram targets (K − 1 more sets
+    /// than unmasked) and the output's G and dG; and per evaluation, untiled, the masked copy of each style layer's
+    /// activations (AddGrams; the backward reuses it), tiled, the larger of pass 1 (the windows' masked copies, a partial
+    /// Gram per layer, the mask cuts) and pass 2 (each style layer's Gram-gradient scratch, the crop's mask cuts).
+    /// </summary>
+    public static long GuidedBytes(int width, int height, TileGrid? grid, LossSettings loss, int maskedStyles)
+    {
+        if (maskedStyles == 0) return 0;
+        long k = maskedStyles;
+        int deepest = loss.StyleLayers.Max(Vgg19.Level);
+        long Planes(int h, int w, int levels) => Enumerable.Range(0, levels + 1).Sum(l => (long)(h >> l) * (w >> l));
+        long MaskCuts(int h, int w) => k * loss.StyleLayers.Sum(l => (long)(h >> Vgg19.Level(l)) * (w >> Vgg19.Level(l)));
+        long persistent = k * Planes(height, width, deepest) + (k - 1) * GramFloats(loss) + 2 * k * GramFloats(loss);
+        long evaluation;
+        if (grid is null) evaluation = LayerFloats(height, width, loss.StyleLayers);
+        else
+        {
+            var (h1, w1) = grid.LargestCrop(grid.Halo.Forward);
+            var (h2, w2) = grid.LargestCrop(grid.Halo.Gradient);
+            evaluation = Math.Max(LayerFloats(h1, w1, loss.StyleLayers) + GramFloats(loss) + MaskCuts(h1, w1),
+                                  LayerFloats(h2, w2, loss.StyleLayers) + MaskCuts(h2, w2));
+        }
+        return Float * (persistent + evaluation);
+    }
+
+    /// <summary>
     /// Bytes the optimization keeps for a scale besides the evaluation: x and the best iterate (Stylizer), the
     /// content targets P_l and Gram targets A_l (GatysLoss; plus the summed Grams and their gradients when tiled), and the
     /// optimizer's state — L-BFGS: 2·history + 10 image-sized tensors (Lbfgs: s, y; ŝ, ŷ, direction, gradient, previous

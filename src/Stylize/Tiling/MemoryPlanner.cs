@@ -58,8 +58,9 @@ public static class MemoryPlanner
     /// <param name="deepest">The deepest layer the network computes.</param>
     /// <param name="liveBytes">Device bytes in use before the scale (weights, scratch).</param>
     /// <param name="budgetBytes">The most the device may hold (a cap, or the device's memory).</param>
+    /// <param name="maskedStyles">Styles with masks (spatial control; 0: none): <see cref="MemoryModel.GuidedBytes"/>.</param>
     public static MemoryPlan Plan(int width, int height, IReadOnlyList<(int Width, int Height)> styles, string deepest,
-        LossSettings loss, RunSettings run, long liveBytes, long budgetBytes)
+        LossSettings loss, RunSettings run, long liveBytes, long budgetBytes, int maskedStyles = 0)
     {
         var halo = ReceptiveField.For(deepest);
         bool lbfgs = run.Optimizer == OptimizerKind.Lbfgs;
@@ -71,7 +72,8 @@ public static class MemoryPlanner
         {
             long evaluation = grid is null ? MemoryModel.UntiledEvaluationBytes(height, width, deepest, loss)
                 : MemoryModel.TiledEvaluationBytes(grid, deepest, loss);
-            long optimize = evaluation + MemoryModel.StateBytes(width, height, loss, run.Optimizer, history, grid is not null);
+            long optimize = evaluation + MemoryModel.StateBytes(width, height, loss, run.Optimizer, history, grid is not null)
+                            + MemoryModel.GuidedBytes(width, height, grid, loss, maskedStyles);
             long targets = MemoryModel.TargetBytes(width, height, styles, deepest, loss, grid is null ? null : Math.Max(grid.CoreWidth, grid.CoreHeight));
             return Math.Max(optimize, targets);
         }

@@ -1,6 +1,7 @@
 using IlgpuStyle.Autodiff;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
+using IlgpuStyle.Stylize.Guided;
 
 namespace IlgpuStyle.Stylize.Tiling;
 
@@ -25,7 +26,10 @@ namespace IlgpuStyle.Stylize.Tiling;
 /// </list>
 /// The total variation term and its gradient are computed on the whole image (3 channels: small). Only one tile's
 /// activations are held at a time; the cost is the second forward pass and the halos' recomputation.
-/// Test: tests/IlgpuStyle.Tests/Stylize/TiledEvaluationTests.cs (tiled = untiled up to float rounding).
+/// With masks, the guided Gram matrices (<see cref="GuidedStyleTerms"/>) are sums over positions too: pass 1 adds each
+/// tile's own part, with each level's mask cut exactly like the activations; pass 2 seeds the crop's activations with
+/// their local gradient, the mask cut for the crop.
+/// Test: tests/IlgpuStyle.Tests/Stylize/TiledEvaluationTests.cs, TiledGuidedEvaluationTests.cs (tiled = untiled up to float rounding).
 /// </summary>
 public sealed class TiledEvaluation : IDisposable
 {
@@ -37,12 +41,14 @@ public sealed class TiledEvaluation : IDisposable
     private readonly float tvWeight;
     private readonly Dictionary<string, (Tensor G, Tensor DG, float Scale)> grams = new();
     private readonly Tensor contentLoss, styleLoss, tvLoss, term;
+    private readonly GuidedStyleTerms? guided;
     private Shape4? lastCrop; // the crop shape the tape's pool holds tensors for, across both passes and evaluations
 
     internal TiledEvaluation(Vgg19 network, Tape tape, TileGrid grid, string[] layers,
         IReadOnlyList<(string Layer, Tensor Target, float Weight)> content,
-        IReadOnlyList<(string Layer, Tensor Target, float Weight)> style, float tvWeight)
+        IReadOnlyList<(string Layer, Tensor Target, float Weight)> style, float tvWeight, GuidedStyleTerms? guided = null)
     {
+        this.guided = guided;
         this.network = network;
         this.tape = tape;
         Grid = grid;
@@ -79,6 +85,7 @@ public sealed class TiledEvaluation : IDisposable
         int done = 0;
         // Pass 1: Gram matrices and the content sum from every tile's own part.
         foreach (var (g, _, _) in grams.Values) g.Fill(0f);
+        guided?.ZeroGrams();
         contentLoss.Fill(0f);
         ForEachOwnedWindow(network, tape, x, Grid, layers, ref lastCrop, (layer, window, at) =>
         {
@@ -88,6 +95,7 @@ public sealed class TiledEvaluation : IDisposable
                 Gram.Forward(window, partial, gram.Scale);
                 Elementwise.Axpy(1f, partial, gram.G);
             }
+            guided?.AddGrams(tape.Pool, layer, window, at);
             foreach (var (_, target, weight) in content.Where(c => c.Layer == layer))
             {
                 // weight · Σ_window (F − P)² / N: Losses.Mse averages over the window's n, so scale by n/N.
@@ -107,6 +115,7 @@ public sealed class TiledEvaluation : IDisposable
             Elementwise.Axpy(1f, term, styleLoss);
             Losses.MseBackward(g, target, dg, weight, accumulate: false);
         }
+        guided?.LossAndGradients(styleLoss);
         TotalVariation.Forward(x, tvLoss, tvWeight);
         TotalVariation.Backward(x, gradient, tvWeight, accumulate: false);
 
@@ -131,6 +140,9 @@ public sealed class TiledEvaluation : IDisposable
                 var (_, dg, scale) = grams[layer];
                 terms.Add(tape.ExternalGradient(features[layer], (value, df, accumulate) => Gram.Backward(value, dg, df, scale, accumulate)));
             }
+            foreach (var layer in layers)
+                if (guided?.Seed(tape, layer, features[layer], crop.Y >> Vgg19.Level(layer), crop.X >> Vgg19.Level(layer)) is { } seed)
+                    terms.Add(seed);
             tape.Backward(tape.Total([.. terms]));
             var core = tile.Core;
             Regions.Copy(input.Grad!, core.Y - crop.Y, core.X - crop.X, gradient, core.Y, core.X, core.Height, core.Width, accumulate: true);

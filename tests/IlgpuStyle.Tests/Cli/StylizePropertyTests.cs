@@ -52,6 +52,15 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
         var notImage = Path.Combine(dir, "not-an-image.png");
         File.WriteAllText(notImage, "hello");
         var missing = Path.Combine(dir, "missing.png");
+        // Masks: the content's shape (40×24) at half size, a soft one at full size; refused: the wrong shape, all black.
+        var mask = Path.Combine(dir, "mask.png");
+        var softMask = Path.Combine(dir, "soft-mask.jpg");
+        var tallMask = Path.Combine(dir, "tall-mask.png");
+        var blackMask = Path.Combine(dir, "black-mask.png");
+        ImageWriter.Save(new GreyMask(20, 12, Enumerable.Range(0, 240).Select(i => i % 20 < 10 ? 1f : 0f).ToArray()).ToImage(), mask);
+        ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), softMask);
+        ImageWriter.Save(new GreyMask(12, 20, Enumerable.Repeat(1f, 240).ToArray()).ToImage(), tallMask);
+        ImageWriter.Save(new GreyMask(20, 12, new float[240]).ToImage(), blackMask);
         var sub = Path.Combine(dir, "out");
         Directory.CreateDirectory(sub);
 
@@ -72,6 +81,10 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
             Gen.Frequency((200 - bad, Gen.OneOf(content, style).Array[1, 2].Select(a => (string[])["--style", .. a])),
                 (1 + bad, Gen.OneOf([content, style, .. badImages]).Array[0, 3].Select(a => (string[])["--style", .. a]))),
             Option(bad, "--style-blend", ["1", "0.3"], ["0", "-1", "nan", "0.5 0.5", "inf", "abc", "1 1 1"]),
+            // --style-mask: absent mostly (a mask per style; one or two styles are drawn, so a count can be off).
+            Gen.Frequency((300, Gen.Const(Array.Empty<string>())),
+                (100, Gen.OneOf(mask, softMask).Array[1, 2].Select(a => (string[])["--style-mask", .. a])),
+                (1 + bad, Gen.OneOf([mask, tallMask, blackMask, .. badImages]).Array[0, 3].Select(a => (string[])["--style-mask", .. a]))),
             Option(bad, "--output", [Path.Combine(sub, "o.png"), Path.Combine(sub, "o.jpg"), Path.Combine(sub, "o.JPEG")],
                 [Path.Combine(sub, "o.bmp"), Path.Combine(sub, "o"), Path.Combine(dir, "no-such-dir", "o.png"), sub, "", "\0.png", content]),
             // --size and --iterations always given: their defaults (512 px, 200 iterations) would run for an hour.

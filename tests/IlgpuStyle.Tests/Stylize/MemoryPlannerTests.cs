@@ -3,6 +3,7 @@ using IlgpuStyle.Bench;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 using IlgpuStyle.Stylize;
+using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Stylize.Tiling;
 using IlgpuStyle.Tests.Imaging;
 using Xunit;
@@ -117,7 +118,15 @@ public sealed class MemoryPlannerTests(ITestOutputHelper log)
     [InlineData("cpu", 16)]
     [InlineData("opencl", null)]
     [InlineData("opencl", 40)]
-    public void MeasuredPeakIsWithinTheEstimate(string device, int? tileSide)
+    public void MeasuredPeakIsWithinTheEstimate(string device, int? tileSide) => MeasurePeak(device, tileSide, masked: false);
+
+    /// <summary>The same with two styles and masks (spatial control): the masks' pyramids, targets and scratch are counted.</summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(80)]
+    public void MeasuredPeakWithMasksIsWithinTheEstimate(int? tileSide) => MeasurePeak("opencl", tileSide, masked: true);
+
+    private void MeasurePeak(string device, int? tileSide, bool masked)
     {
         var gpu = Devices.Get(device);
         var loss = device == "cpu"
@@ -128,12 +137,16 @@ public sealed class MemoryPlannerTests(ITestOutputHelper log)
         gpu.ReleaseScratch();
         gpu.ResetPeak();
         var run = new RunSettings { Size = size, Scales = 1, Iterations = 2, LbfgsHistory = 5, TileSide = tileSide };
-        var result = Stylizer.Run(network, TestImages.Smooth(size, size * 3 / 4), [new StyleImage(TestImages.Uniform(2, size, size))],
-            loss, run, cancel: TestContext.Current.CancellationToken);
+        int w = size, h = size * 3 / 4;
+        StyleImage[] styles = masked
+            ? [new StyleImage(TestImages.Uniform(2, size, size)) { Mask = new GreyMask(w, h, TestData.Uniform(4, w * h, 0f, 1f)) },
+               new StyleImage(TestImages.Uniform(5, size / 2, size)) { Mask = new GreyMask(w / 2, h / 2, TestData.Uniform(6, w * h / 4, 0f, 1f)) }]
+            : [new StyleImage(TestImages.Uniform(2, size, size))];
+        var result = Stylizer.Run(network, TestImages.Smooth(w, h), styles, loss, run, cancel: TestContext.Current.CancellationToken);
         var plan = Assert.Single(result.Plans);
         Assert.Equal(tileSide is not null, plan.Tiles is not null);
         long measured = gpu.PeakBytes;
-        log.WriteLine($"{device} {plan}: measured peak {ByteSize.Format(measured)} = {measured / (double)plan.EstimatedPeakBytes:P0} of the estimate");
+        log.WriteLine($"{device}{(masked ? " with 2 masks" : "")} {plan}: measured peak {ByteSize.Format(measured)} = {measured / (double)plan.EstimatedPeakBytes:P0} of the estimate");
         Assert.True(measured <= plan.EstimatedPeakBytes, $"measured {measured} > estimated {plan.EstimatedPeakBytes}");
         Assert.True(measured >= 0.6 * plan.EstimatedPeakBytes, $"measured {measured} < 60 % of estimated {plan.EstimatedPeakBytes}");
     }
