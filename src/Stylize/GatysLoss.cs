@@ -17,7 +17,9 @@ public readonly record struct LossValues(float Content, float Style, float Tv, f
 ///        + γ · TV(x) / (3·H·W),                             TV(x) = Σ (x[c,i,j+1]−x[c,i,j])² + (x[c,i+1,j]−x[c,i,j])²
 /// </code>
 /// F_l are the activations (C_l × H_l·W_l), P_l the content image's, A_l the (blended) style Gram matrices and x the
-/// RGB image in 0..1. Each term is a relative squared error, so it is invariant to the network's input scale.
+/// RGB image in 0..1. Each term is a relative squared error, so it is invariant to the network's input scale. With
+/// <see cref="StyleLossKind.MeanCov"/> the style term of a layer is instead β/|Ls| · W₂²/tr S_s between the Gaussians
+/// of the features' and the style's mean and covariance (<see cref="MeanCovStyleTerm"/>).
 /// <para>
 /// With a tile size smaller than the image (<see cref="TiledEvaluation"/>), the network runs on one tile at a time
 /// and L and ∇L are the same as the whole image's up to float rounding; device memory is then bounded by one tile's
@@ -29,7 +31,7 @@ public sealed class GatysLoss : IDisposable
     private readonly Vgg19 network;
     private readonly Tape tape;
     private readonly List<(string Layer, Tensor Target, float Weight)> content = new();
-    private readonly List<(string Layer, Tensor Target, float Weight)> style = new();
+    private readonly List<StyleTerm> style = new();
     private readonly float tvWeight;
     private readonly string[] layers;
     private readonly TiledEvaluation? tiled;
@@ -52,7 +54,6 @@ public sealed class GatysLoss : IDisposable
         this.network = network;
         tape = new Tape(network.Gpu);
         layers = o.Layers.ToArray();
-        var targets = new Dictionary<string, Tensor>();
         TileGrid? Grid(Tensor image)
         {
             if (maxTileSide is not int side) return null;
@@ -72,37 +73,30 @@ public sealed class GatysLoss : IDisposable
                 content.Add((layer, p, o.ContentWeight / o.ContentLayers.Count / MeanSquare(p)));
             }
             ReleaseActivations();
-            // Style targets A_l = Σ_k blend_k · Gram_l(style_k).
+            // Style targets: Σ_k blend_k · statistic_l(style_k) (Gram matrices A_l, or raw moments for meancov).
+            foreach (var layer in o.StyleLayers) style.Add(StyleTerm.Create(o.StyleLoss, network.Gpu, layer));
             foreach (var (image, blend) in styles)
             {
-                foreach (var layer in o.StyleLayers)
-                    if (!targets.ContainsKey(layer))
-                    {
-                        int c = Vgg19.Channels(layer);
-                        targets[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(c, 1, 1)));
-                        targets[layer].Fill(0f);
-                    }
                 var styleGrid = Grid(image);
                 if (styleGrid is null)
                 {
                     var styleFeatures = Features(image, o.StyleLayers);
-                    foreach (var layer in o.StyleLayers)
+                    foreach (var term in style)
                     {
-                        var f = styleFeatures[layer];
-                        Elementwise.Axpy(blend, tape.Gram(f, GramScale(f.Shape)).Value, targets[layer]);
+                        var f = styleFeatures[term.Layer].Value;
+                        term.AddTarget(f, f.Shape, blend, tape.Pool);
                     }
                 }
-                else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, blend, targets);
+                else TiledEvaluation.AddTargets(network, tape, image, styleGrid, style, blend);
                 ReleaseActivations();
             }
-            foreach (var layer in o.StyleLayers)
-                style.Add((layer, targets[layer], o.StyleWeight / o.StyleLayers.Count / MeanSquare(targets[layer])));
+            foreach (var term in style) term.FinishTarget(o.StyleWeight / o.StyleLayers.Count);
+            ReleaseActivations();
             tvWeight = o.TvWeight / contentImage.Count;
             if (contentGrid is not null) tiled = new TiledEvaluation(network, tape, contentGrid, layers, content, style, tvWeight);
         }
         catch
         {
-            foreach (var t in targets.Values) t.Dispose(); // also those not yet in `style` (Dispose is idempotent)
             Dispose();
             throw;
         }
@@ -139,11 +133,7 @@ public sealed class GatysLoss : IDisposable
         var image = tape.Input(x);
         var features = network.Forward(tape, image, layers);
         var contentTerms = content.Select(c => tape.MseLoss(features[c.Layer], c.Target, c.Weight)).ToArray();
-        var styleTerms = style.Select(s =>
-        {
-            var f = features[s.Layer];
-            return tape.MseLoss(tape.Gram(f, GramScale(f.Shape)), s.Target, s.Weight);
-        }).ToArray();
+        var styleTerms = style.Select(s => s.Loss(tape, features[s.Layer])).ToArray();
         var tv = tape.TotalVariationLoss(image, tvWeight);
         var total = tape.Total([.. contentTerms, .. styleTerms, tv]);
         tape.Backward(total);
@@ -155,9 +145,6 @@ public sealed class GatysLoss : IDisposable
             total.Value.ToScalar());
         return Last.Total;
     }
-
-    /// <summary>The Gram scale 1/(C·H·W) of a layer's whole activation.</summary>
-    internal static float GramScale(Shape4 f) => 1f / f.Count;
 
     private IReadOnlyDictionary<string, Variable> Features(Tensor image, IReadOnlyList<string> wanted)
     {
@@ -186,6 +173,6 @@ public sealed class GatysLoss : IDisposable
         tiled?.Dispose();
         tape.Dispose();
         foreach (var (_, t, _) in content) t.Dispose();
-        foreach (var (_, t, _) in style) t.Dispose();
+        foreach (var term in style) term.Dispose();
     }
 }

@@ -119,6 +119,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["total_loss"] = Finite(result.FinalLoss.Total),
             ["peak_device_bytes"] = job.PeakDeviceBytes,
             ["plan"] = plan?.ToString(),
+            ["style_loss_kind"] = plan?.StyleLoss.ToString().ToLowerInvariant(),
             ["tiles"] = plan?.Tiles?.Count ?? 1,
         };
         if (result.Cancelled) final["interrupted"] = true;
