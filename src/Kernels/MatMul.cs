@@ -10,12 +10,14 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// Dense matrix product on the device, for the small C×C matrices of the mean–covariance style loss (C ≤ 512: the
 /// Newton–Schulz square root, <see cref="NewtonSchulz"/>). A matrix of R rows and K columns is a tensor of shape
 /// 1×1×R×K, row-major. c ← α·a·b + β·c; with β = 0 the old c is not read (it may hold NaN).
-/// One shared-memory tiled kernel: a T×T group (T = <see cref="Gpu.Tile"/>) computes a 4T×4T block of c, each
+/// Two kernels, chosen per device by <see cref="TuningPlan.Gram"/> (the Gram kernels' choice: what is fast for one is
+/// fast for the other): register-blocked without shared memory (MatMulBlocked.cs; CPU devices) and this file's
+/// shared-memory tiled kernel (GPUs), where a T×T group (T = <see cref="Gpu.Tile"/>) computes a 4T×4T block of c, each
 /// work-item a 4×4 register block (rows ty + r·T, columns tx + s·T), stepping through the inner dimension T at a time.
 /// Any shapes work (edges are zero-padded in shared memory). Each element's sum runs over k in increasing order:
 /// the same inputs give the same bits on every run.
 /// </summary>
-public static class MatMul
+public static partial class MatMul
 {
     /// <summary>Rows and columns of c each work-item computes.</summary>
     private const int Block = 4;
@@ -80,14 +82,20 @@ public static class MatMul
     private static void StoreOne(View c, int n, int i, int j, float v, float beta)
     {
         if (j >= n) return;
-        int o = i * n + j;
-        c[o] = beta != 0f ? v + beta * c[o] : v; // a branch, never 0·c: the old contents may be NaN
+        StoreOne(c, i * n + j, v, beta);
     }
+
+    private static void StoreOne(View c, int o, float v, float beta) =>
+        c[o] = beta != 0f ? v + beta * c[o] : v; // a branch, never 0·c: the old contents may be NaN
 
     /// <summary>
     /// c ← α·a·b + β·c for a (m×k), b (k×n), c (m×n), each a 1×1×rows×cols tensor. c must not be a or b.
     /// </summary>
-    public static void Multiply(Tensor a, Tensor b, Tensor c, float alpha = 1f, float beta = 0f)
+    public static void Multiply(Tensor a, Tensor b, Tensor c, float alpha = 1f, float beta = 0f) =>
+        Multiply(a, b, c, alpha, beta, a.Gpu.Plan.Gram);
+
+    /// <summary><see cref="Multiply(Tensor, Tensor, Tensor, float, float)"/> from the <paramref name="kind"/> kernel (tests choose the path).</summary>
+    public static void Multiply(Tensor a, Tensor b, Tensor c, float alpha, float beta, GramKernelKind kind)
     {
         const string op = "matmul";
         if (a.Shape.N != 1 || a.Shape.C != 1 || b.Shape.N != 1 || b.Shape.C != 1 || c.Shape.N != 1 || c.Shape.C != 1)
@@ -100,6 +108,11 @@ public static class MatMul
         ShapeCheck.SameDevice(op, a, c);
         if (ReferenceEquals(c, a) || ReferenceEquals(c, b)) throw new ArgumentException($"{op}: c must not be the same tensor as a or b.");
         var gpu = a.Gpu;
+        if (kind == GramKernelKind.Blocked)
+        {
+            MultiplyBlocked(gpu, a, b, c, m, n, k, alpha, beta);
+            return;
+        }
         int t = gpu.Tile, span = Block * t;
         var config = new KernelConfig(new Index2D(Gpu.DivUp(n, span), Gpu.DivUp(m, span)), new Index2D(t, t));
         gpu.Kernel(MultiplyKernel, acc => acc.LoadStreamKernel<View, View, View, int, int, int, float, float>(MultiplyKernel))(
