@@ -107,6 +107,32 @@ public static class Ops
     }
 
     /// <summary>
+    /// Loss term weight · W₂²(N(μ, Σ), N(μ_s, Σ_s)) of x's channel mean and covariance over its H·W positions against
+    /// <paramref name="target"/> (<see cref="GaussianW2"/>; <paramref name="iterations"/> Newton–Schulz steps). The
+    /// gradients to the moments are computed with the value (a loss term's upstream gradient is 1); backward takes them
+    /// to x (<see cref="Moments.Backward"/>).
+    /// </summary>
+    public static Variable GaussianW2Loss(this Tape tape, Variable x, GaussianTarget target, float weight, int iterations)
+    {
+        Operand(x, "gaussian w2 loss");
+        ShapeCheck.BatchOne("gaussian w2 loss", "x", x.Shape);
+        int c = x.Shape.C;
+        float scale = 1f / x.Shape.Plane;
+        var mean = tape.Pool.Rent(Moments.MeanShape(x.Shape));
+        var second = tape.Pool.Rent(MatMul.Shape(c, c));
+        var dMean = tape.Pool.Rent(mean.Shape);
+        var dSecond = tape.Pool.Rent(second.Shape);
+        var loss = tape.Pool.Rent(Shape4.Scalar);
+        Moments.Forward(x.Value, mean, second, scale);
+        GaussianW2.Loss(mean, second, target, weight, iterations, loss, dMean, dSecond);
+        return tape.Record(loss, x.RequiresGrad, _ =>
+        {
+            var (dx, accumulate) = tape.GradTarget(x);
+            Moments.Backward(x.Value, dMean, dSecond, dx, scale, accumulate);
+        }, isLoss: true);
+    }
+
+    /// <summary>
     /// A loss term whose gradient with respect to <paramref name="x"/> is supplied, not derived: backward calls
     /// <paramref name="gradient"/>(x, dx, accumulate). Its value is 0: the loss itself is computed elsewhere. The tiled
     /// evaluation seeds a tile's activations with it — their share of a loss defined over the whole image, e.g. the

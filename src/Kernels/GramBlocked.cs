@@ -113,8 +113,8 @@ public static partial class Gram
         storeHi.Rows(i0, hi);
     }
 
-    /// <summary>8 independent float lanes over 8 consecutive addresses: one SIMD vector on CPU OpenCL.</summary>
-    private struct Lanes8
+    /// <summary>8 independent float lanes over 8 consecutive addresses: one SIMD vector on CPU OpenCL (also MatMulBlocked.cs).</summary>
+    internal struct Lanes8
     {
         public const int Width = 8;
         public float L0, L1, L2, L3, L4, L5, L6, L7;

@@ -19,7 +19,9 @@ public readonly record struct LossValues(float Content, float Style, float Tv, f
 ///        + γ · TV(x) / (3·H·W),                             TV(x) = Σ (x[c,i,j+1]−x[c,i,j])² + (x[c,i+1,j]−x[c,i,j])²
 /// </code>
 /// F_l are the activations (C_l × H_l·W_l), P_l the content image's, A_l the (blended) style Gram matrices and x the
-/// RGB image in 0..1. Each term is a relative squared error, so it is invariant to the network's input scale.
+/// RGB image in 0..1. Each term is a relative squared error, so it is invariant to the network's input scale. With
+/// <see cref="StyleLossKind.MeanCov"/> the style term of a layer is instead β/|Ls| · W₂²/tr S_s between the Gaussians
+/// of the features' and the style's mean and covariance (<see cref="MeanCovStyleTerm"/>).
 /// <para>
 /// With a tile size smaller than the image (<see cref="TiledEvaluation"/>), the network runs on one tile at a time
 /// and L and ∇L are the same as the whole image's up to float rounding; device memory is then bounded by one tile's
@@ -35,7 +37,7 @@ public sealed class GatysLoss : IDisposable
     private readonly Vgg19 network;
     private readonly Tape tape;
     private readonly List<(string Layer, Tensor Target, float Weight)> content = new();
-    private readonly List<(string Layer, Tensor Target, float Weight)> style = new();
+    private readonly List<StyleTerm> style = new();
     private readonly float tvWeight;
     private readonly string[] layers;
     private readonly TiledEvaluation? tiled;
@@ -60,7 +62,6 @@ public sealed class GatysLoss : IDisposable
         this.network = network;
         tape = new Tape(network.Gpu);
         layers = o.Layers.ToArray();
-        var targets = new Dictionary<string, Tensor>();
         var ownTargets = new List<Dictionary<string, Tensor>>(); // with masks: each style's A_l,k
         TileGrid? Grid(Tensor image)
         {
@@ -81,56 +82,72 @@ public sealed class GatysLoss : IDisposable
                 content.Add((layer, p, o.ContentWeight / o.ContentLayers.Count / MeanSquare(p)));
             }
             ReleaseActivations();
-            // Style targets A_l = Σ_k blend_k · Gram_l(style_k); with masks, A_l,k = Gram_l(style_k) each.
-            if (masks is not null && masks.Count != styles.Count)
-                throw new ArgumentException($"GatysLoss: {masks.Count} masks for {styles.Count} styles.");
-            foreach (var (image, blend) in styles)
+            if (masks is not null)
             {
-                var into = targets;
-                float share = blend;
-                if (masks is not null)
+                // Spatial control: each style has its own Gram targets A_l,k (Gram statistic only; checked by
+                // LossSettings/StyleMasks before a run) and its guided output Gram over its region (GuidedStyleTerms).
+                if (masks.Count != styles.Count)
+                    throw new ArgumentException($"GatysLoss: {masks.Count} masks for {styles.Count} styles.");
+                if (o.StyleLoss != StyleLossKind.Gram)
+                    throw new ArgumentException("GatysLoss: style masks work with the gram style loss only.");
+                foreach (var (image, _) in styles)
                 {
-                    ownTargets.Add(into = new Dictionary<string, Tensor>());
-                    share = 1f;
-                }
-                foreach (var layer in o.StyleLayers)
-                    if (!into.ContainsKey(layer))
-                    {
-                        int c = Vgg19.Channels(layer);
-                        into[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(c, 1, 1)));
-                        into[layer].Fill(0f);
-                    }
-                var styleGrid = Grid(image);
-                if (styleGrid is null)
-                {
-                    var styleFeatures = Features(image, o.StyleLayers);
+                    var own = new Dictionary<string, Tensor>();
+                    ownTargets.Add(own);
                     foreach (var layer in o.StyleLayers)
+                        if (!own.ContainsKey(layer))
+                        {
+                            own[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(Vgg19.Channels(layer), 1, 1)));
+                            own[layer].Fill(0f);
+                        }
+                    var styleGrid = Grid(image);
+                    if (styleGrid is null)
                     {
-                        var f = styleFeatures[layer];
-                        Elementwise.Axpy(share, tape.Gram(f, GramScale(f.Shape)).Value, into[layer]);
+                        var styleFeatures = Features(image, o.StyleLayers);
+                        foreach (var layer in o.StyleLayers)
+                        {
+                            var f = styleFeatures[layer];
+                            Elementwise.Axpy(1f, tape.Gram(f, GramScale(f.Shape)).Value, own[layer]);
+                        }
                     }
+                    else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, 1f, own);
+                    ReleaseActivations();
                 }
-                else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, share, into);
-                ReleaseActivations();
-            }
-            if (masks is null)
-                foreach (var layer in o.StyleLayers)
-                    style.Add((layer, targets[layer], o.StyleWeight / o.StyleLayers.Count / MeanSquare(targets[layer])));
-            else
-            {
                 // w_l,k = β/|Ls| · K·b_k / mean(A_l,k²): the blend weights, normalised to mean 1, scale each style's term.
                 var weighted = ownTargets.Select((own, k) => o.StyleLayers.Select(layer => (layer, own[layer],
                     o.StyleWeight / o.StyleLayers.Count * (styles[k].Blend * styles.Count) / MeanSquare(own[layer]))).ToList()).ToList();
                 ownTargets.Clear(); // GuidedStyleTerms owns them now, also if it fails
                 guided = new GuidedStyleTerms(network.Gpu, masks, weighted);
             }
+            else
+            {
+                // Style targets: Σ_k blend_k · statistic_l(style_k) (Gram matrices A_l, or raw moments for meancov).
+                foreach (var layer in o.StyleLayers) style.Add(StyleTerm.Create(o.StyleLoss, network.Gpu, layer));
+                foreach (var (image, blend) in styles)
+                {
+                    var styleGrid = Grid(image);
+                    if (styleGrid is null)
+                    {
+                        var styleFeatures = Features(image, o.StyleLayers);
+                        foreach (var term in style)
+                        {
+                            var f = styleFeatures[term.Layer].Value;
+                            term.AddTarget(f, f.Shape, blend, tape.Pool);
+                        }
+                    }
+                    else TiledEvaluation.AddTargets(network, tape, image, styleGrid, style, blend);
+                    ReleaseActivations();
+                }
+                foreach (var term in style) term.FinishTarget(o.StyleWeight / o.StyleLayers.Count);
+                ReleaseActivations();
+            }
             tvWeight = o.TvWeight / contentImage.Count;
             if (contentGrid is not null) tiled = new TiledEvaluation(network, tape, contentGrid, layers, content, style, tvWeight, guided);
         }
         catch
         {
-            foreach (var t in targets.Values) t.Dispose(); // also those not yet in `style` (Dispose is idempotent)
-            foreach (var t in ownTargets.SelectMany(own => own.Values)) t.Dispose();
+            foreach (var t in ownTargets.SelectMany(own => own.Values)) t.Dispose(); // not yet GuidedStyleTerms'
+
             Dispose();
             throw;
         }
@@ -174,11 +191,7 @@ public sealed class GatysLoss : IDisposable
         var image = tape.Input(x);
         var features = network.Forward(tape, image, layers);
         var contentTerms = content.Select(c => tape.MseLoss(features[c.Layer], c.Target, c.Weight)).ToArray();
-        var styleTerms = style.Select(s =>
-        {
-            var f = features[s.Layer];
-            return tape.MseLoss(tape.Gram(f, GramScale(f.Shape)), s.Target, s.Weight);
-        }).ToArray();
+        var styleTerms = style.Select(s => s.Loss(tape, features[s.Layer])).ToArray();
         var tv = tape.TotalVariationLoss(image, tvWeight);
         if (guided is not null) return EvaluateGuided(image, features, contentTerms, tv, gradient);
         var total = tape.Total([.. contentTerms, .. styleTerms, tv]);
@@ -239,6 +252,6 @@ public sealed class GatysLoss : IDisposable
         guided?.Dispose();
         tape.Dispose();
         foreach (var (_, t, _) in content) t.Dispose();
-        foreach (var (_, t, _) in style) t.Dispose();
+        foreach (var term in style) term.Dispose();
     }
 }

@@ -3,6 +3,13 @@ using IlgpuStyle.Network;
 namespace IlgpuStyle.Stylize;
 
 /// <summary>
+/// What the style term matches at each style layer: <see cref="Gram"/>, the Gram matrices (Gatys et al.); or
+/// <see cref="MeanCov"/>, the features' mean and covariance by the 2-Wasserstein distance between Gaussians
+/// (Kolkin et al.; crowsonkb/style-transfer-pytorch's default). See <see cref="MeanCovStyleTerm"/>.
+/// </summary>
+public enum StyleLossKind { Gram, MeanCov }
+
+/// <summary>
 /// What the Gatys objective measures (<see cref="GatysLoss"/>): which VGG19 layers carry content and style, and the
 /// weights α (content), β (style), γ (total variation). Defaults are the CLI's.
 /// </summary>
@@ -13,6 +20,8 @@ public sealed record LossSettings
     public float ContentWeight { get; init; } = 5f;
     public float StyleWeight { get; init; } = 100f;
     public float TvWeight { get; init; } = 1f;
+    /// <summary>The style term (the CLI's --style-loss gram|meancov).</summary>
+    public StyleLossKind StyleLoss { get; init; } = StyleLossKind.Gram;
 
     /// <summary>Every layer the loss reads (content first, then style, each once): what the network must compute.</summary>
     public IReadOnlyList<string> Layers => ContentLayers.Concat(StyleLayers).Distinct().ToArray();
@@ -23,6 +32,7 @@ public sealed record LossSettings
         if (ContentLayers.Count == 0 || StyleLayers.Count == 0)
             throw new StylizeUsageException("--content-layers and --style-layers must name at least one layer each.");
         foreach (var layer in Layers) Vgg19.LayerIndex(layer);
+        if (!Enum.IsDefined(StyleLoss)) throw new StylizeUsageException($"--style-loss {(int)StyleLoss} is not a style loss.");
         foreach (var (name, value) in new[] { ("--content-weight", ContentWeight), ("--style-weight", StyleWeight), ("--tv-weight", TvWeight) })
             if (!float.IsFinite(value) || value < 0)
                 throw new StylizeUsageException($"{name} {value} must be a finite number ≥ 0.");

@@ -176,11 +176,16 @@ public static class Stylizer
     {
         StyleImage.ValidateWeights(styles.Select(s => s.Weight).ToArray());
         loss.Validate();
+        if (styles.Any(s => s.Mask is not null) && loss.StyleLoss != StyleLossKind.Gram)
+            throw new StylizeUsageException(MasksNeedGram);
         run.Validate();
         var missing = loss.Layers.Where(l => !network.Computes(l)).ToArray();
         if (missing.Length > 0)
             throw new StylizeUsageException($"the network was built without layer(s) {string.Join(", ", missing)}: build it with LossSettings.Layers.");
     }
+
+    /// <summary>Spatial control is built on guided Gram matrices: masks with the mean–covariance loss are refused.</summary>
+    public const string MasksNeedGram = "--style-mask works with --style-loss gram only (guided Gram matrices); masks with meancov are not implemented.";
 
     /// <summary>The most pixels an image may have: conv1_1's 64-channel activation must stay below 2³¹ elements (32-bit indexing).</summary>
     public const long MaxPixels = int.MaxValue / 64;

@@ -129,6 +129,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["total_loss"] = Finite(result.FinalLoss.Total),
             ["peak_device_bytes"] = job.PeakDeviceBytes,
             ["plan"] = plan?.ToString(),
+            ["style_loss_kind"] = plan?.StyleLoss.ToString().ToLowerInvariant(),
             ["tiles"] = plan?.Tiles?.Count ?? 1,
             // Objective evaluations of the whole run (the initial one of each scale included) and per iteration
             // (those not counted): the line search's cost; a default run should stay close to 1.

@@ -27,6 +27,8 @@ public static class StylizeCommand
         var styleLayers = new Option<string>("--style-layers") { Description = "Comma-separated style layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.StyleLayers) };
         var contentWeight = new Option<float>("--content-weight") { Description = "α, weight of the content loss.", DefaultValueFactory = _ => d.Loss.ContentWeight };
         var styleWeight = new Option<float>("--style-weight") { Description = "β, weight of the style loss.", DefaultValueFactory = _ => d.Loss.StyleWeight };
+        var styleLoss = new Option<string>("--style-loss") { Description = "Style term: gram (Gram matrices, Gatys et al.) or meancov (feature mean and covariance by the 2-Wasserstein distance between Gaussians, Kolkin et al.).", DefaultValueFactory = _ => "gram" };
+        styleLoss.AcceptOnlyFromAmong("gram", "meancov");
         var tvWeight = new Option<float>("--tv-weight") { Description = "γ, weight of the total-variation loss.", DefaultValueFactory = _ => d.Loss.TvWeight };
         var optimizer = new Option<string>("--optimizer") { Description = "lbfgs or adam.", DefaultValueFactory = _ => "lbfgs" };
         optimizer.AcceptOnlyFromAmong("lbfgs", "adam");
@@ -55,7 +57,7 @@ public static class StylizeCommand
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, styleMask, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
-                     contentWeight, styleWeight, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
+                     contentWeight, styleWeight, styleLoss, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
                      averageDecay, saveEvery, printEvery, quiet, report, device, autotune, maxMemory, tileSize, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
 
@@ -90,6 +92,7 @@ public static class StylizeCommand
                     ContentWeight = parse.GetValue(contentWeight),
                     StyleWeight = parse.GetValue(styleWeight),
                     TvWeight = parse.GetValue(tvWeight),
+                    StyleLoss = parse.GetValue(styleLoss) == "meancov" ? StyleLossKind.MeanCov : StyleLossKind.Gram,
                 },
                 Run = new RunSettings
                 {

@@ -45,6 +45,7 @@ public sealed record StylizeJob
         if (StyleMaskPaths is { } masks && masks.Count != StylePaths.Count)
             throw new StylizeUsageException($"--style-mask has {masks.Count} mask{(masks.Count == 1 ? "" : "s")} for {StylePaths.Count} style image{(StylePaths.Count == 1 ? "" : "s")}: give one mask per --style, in the same order.");
         Loss.Validate();
+        if (StyleMaskPaths is not null && Loss.StyleLoss != StyleLossKind.Gram) throw new StylizeUsageException(Stylizer.MasksNeedGram);
         Run.Validate();
         var ext = Path.GetExtension(OutputPath).ToLowerInvariant();
         if (ext is not (".png" or ".jpg" or ".jpeg"))

@@ -62,19 +62,34 @@ public static class MemoryModel
             return Math.Min(1L << 22, (long)a.C * a.C * Math.Max(1, (a.Plane + 31) / 32));
         }).DefaultIfEmpty(0).Max();
 
-    /// <summary>Gram matrices C_l² (a target, or a sum and its gradient) of every style layer.</summary>
-    public static long GramFloats(LossSettings loss) => loss.StyleLayers.Sum(l => (long)Vgg19.Channels(l) * Vgg19.Channels(l));
+    /// <summary>
+    /// One style statistic of every style layer, as computed or summed: a Gram matrix C_l², or for meancov the raw
+    /// moments C_l² + C_l (Moments; also the GaussianW2 loss's gradients, as many).
+    /// </summary>
+    public static long GramFloats(LossSettings loss) => loss.StyleLayers.Sum(l =>
+    {
+        long c = Vgg19.Channels(l);
+        return loss.StyleLoss == StyleLossKind.MeanCov ? c * c + c : c * c;
+    });
+
+    /// <summary>What the style terms keep (StyleTerm.KeptFloats): targets, and when tiled the sums and their gradients.</summary>
+    public static long StyleKeptFloats(LossSettings loss, bool tiled) =>
+        loss.StyleLayers.Sum(l => StyleTerm.KeptFloats(loss.StyleLoss, Vgg19.Channels(l), tiled));
+
+    /// <summary>The meancov loss's scratch matrices (GaussianW2 and NewtonSchulz; kept by the Gpu), one set per channel count.</summary>
+    public static long StyleScratchFloats(LossSettings loss) => loss.StyleLoss != StyleLossKind.MeanCov ? 0
+        : loss.StyleLayers.Select(Vgg19.Channels).Distinct().Sum(GaussianW2.ScratchFloats) + 64;
 
     /// <summary>
     /// Bytes one evaluation rents (GatysLoss.Evaluate) for the whole <paramref name="h"/>×<paramref name="w"/> image:
-    /// the forward activations, a gradient for each of them and for the image, the Gram matrices and their gradients,
-    /// the TV scratch (one image), the padded-input scratch, the Gram split-K partials.
+    /// the forward activations, a gradient for each of them and for the image, the Gram matrices (or moments) and their
+    /// gradients, the TV scratch (one image), the padded-input scratch, the Gram split-K partials, the meancov scratch.
     /// </summary>
     public static long UntiledEvaluationBytes(int h, int w, string deepest, LossSettings loss)
     {
         long image = 3L * h * w;
         return Float * (2 * ForwardFloats(h, w, deepest, loss.Layers) + image + 2 * GramFloats(loss) + image
-                        + PaddedFloats(h, w, deepest) + GramPartialFloats(h, w, loss));
+                        + PaddedFloats(h, w, deepest) + GramPartialFloats(h, w, loss) + StyleScratchFloats(loss));
     }
 
     /// <summary>
@@ -90,7 +105,8 @@ public static class MemoryModel
         long pass1 = 3L * h1 * w1 + ForwardFloats(h1, w1, deepest, loss.Layers) + LayerFloats(h1, w1, loss.Layers)
                      + LayerFloats(h1, w1, loss.ContentLayers) + GramFloats(loss);
         long pass2 = 3L * h2 * w2 * 2 + 2 * ForwardFloats(h2, w2, deepest, loss.Layers) + LayerFloats(h2, w2, loss.ContentLayers);
-        return Float * (Math.Max(pass1, pass2) + PaddedFloats(h2, w2, deepest) + GramPartialFloats(h1, w1, loss) + 3L * grid.Height * grid.Width);
+        return Float * (Math.Max(pass1, pass2) + PaddedFloats(h2, w2, deepest) + GramPartialFloats(h1, w1, loss) + 3L * grid.Height * grid.Width
+                        + StyleScratchFloats(loss));
     }
 
     /// <summary>
@@ -113,7 +129,8 @@ public static class MemoryModel
                                         + PaddedFloats(ch, cw, deepest) + GramFloats(loss));
             partials = Math.Max(partials, GramPartialFloats(ch, cw, loss));
         }
-        return Float * (images + LayerFloats(height, width, loss.ContentLayers) + 2 * GramFloats(loss) + forward + partials);
+        return Float * (images + LayerFloats(height, width, loss.ContentLayers) + StyleKeptFloats(loss, tiled: false) + GramFloats(loss)
+                        + forward + partials + StyleScratchFloats(loss));
     }
 
     /// <summary>
@@ -146,7 +163,7 @@ public static class MemoryModel
     /// <summary>
     /// Bytes the optimization keeps for a scale besides the evaluation: x and the best iterate (Stylizer), the
     /// content targets P_l and Gram targets A_l (GatysLoss; plus the summed Grams and their gradients when tiled), and the
-    /// optimizer's state — L-BFGS: 2·history + 10 image-sized tensors (Lbfgs: s, y; ŝ, ŷ, direction, gradient, previous
+    /// optimizer's state (the style terms: <see cref="StyleKeptFloats"/>) — L-BFGS: 2·history + 10 image-sized tensors (Lbfgs: s, y; ŝ, ŷ, direction, gradient, previous
     /// gradient, a scalar work vector, 4 for the line search); Adam: m, v, the gradient and the iterate average
     /// (--average-decay; counted always).
     /// </summary>
@@ -155,6 +172,6 @@ public static class MemoryModel
         long image = 3L * width * height;
         long optimizerImages = optimizer == OptimizerKind.Lbfgs ? 2L * history + 10 : 4;
         return Float * ((2 + optimizerImages) * image + LayerFloats(height, width, loss.ContentLayers)
-                        + (tiled ? 3 : 1) * GramFloats(loss) + 64);
+                        + StyleKeptFloats(loss, tiled) + 64);
     }
 }

@@ -13,17 +13,20 @@ public sealed record MemoryPlan(int Width, int Height, TileGrid? Tiles, Optimize
 {
     public bool HistoryCut => Optimizer == OptimizerKind.Lbfgs && History < RequestedHistory;
 
+    /// <summary>The style term the estimate is for (its targets and scratch differ).</summary>
+    public StyleLossKind StyleLoss { get; init; }
+
     /// <summary>The tile side the loss is built with (null: untiled).</summary>
     public int? TileSide => Tiles is null ? null : Math.Max(Tiles.CoreWidth, Tiles.CoreHeight);
 
-    /// <summary>e.g. <c>3840×2160, tiles 960×720 + halo 160 (12), L-BFGS history 12 (of 100: memory), est. peak 3.70 GiB of 4.00 GiB</c>.</summary>
+    /// <summary>e.g. <c>3840×2160, tiles 960×720 + halo 160 (12), L-BFGS history 12 (of 100: memory), gram style loss, est. peak 3.70 GiB of 4.00 GiB</c>.</summary>
     public override string ToString()
     {
         string tiles = Tiles is null ? "untiled" : $"tiles {Tiles.CoreWidth}×{Tiles.CoreHeight} + halo {Tiles.Halo.Gradient} ({Tiles.Count})";
         string optimizer = Optimizer == OptimizerKind.Adam ? "Adam"
             : HistoryCut ? $"L-BFGS history {History} (of {RequestedHistory}: memory)" : $"L-BFGS history {History}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{Width}×{Height}, {tiles}, {optimizer}, est. peak {ByteSize.Format(EstimatedPeakBytes)} of {ByteSize.Format(BudgetBytes)}");
+            $"{Width}×{Height}, {tiles}, {optimizer}, {StyleLoss.ToString().ToLowerInvariant()} style loss, est. peak {ByteSize.Format(EstimatedPeakBytes)} of {ByteSize.Format(BudgetBytes)}");
     }
 }
 
@@ -86,7 +89,10 @@ public static class MemoryPlanner
             return spare < perEntry ? -1 : (int)Math.Min(requested, spare / perEntry);
         }
         MemoryPlan Make(TileGrid? grid, int history) =>
-            new(width, height, grid, run.Optimizer, lbfgs ? history : 0, requested, liveBytes + Need(grid, Math.Max(history, 0)), budgetBytes);
+            new(width, height, grid, run.Optimizer, lbfgs ? history : 0, requested, liveBytes + Need(grid, Math.Max(history, 0)), budgetBytes)
+            {
+                StyleLoss = loss.StyleLoss,
+            };
 
         int floor = lbfgs ? Math.Min(requested, HistoryFloor) : 0;
         if (run.TileSide is int forced)

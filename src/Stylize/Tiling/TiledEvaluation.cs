@@ -17,6 +17,11 @@ namespace IlgpuStyle.Stylize.Tiling;
 ///   ∂L_s/∂F_l,t = scale_l · (dG_l + dG_lᵀ) · F_l,t                                         (Gram.Backward)
 ///   ∂L_c/∂F_l,t = 2·w_l/(C_l·H_l·W_l) · (F_l,t − P_l,t)                                     (Losses.MseBackward)
 /// </code>
+/// The mean–covariance style term (<see cref="MeanCovStyleTerm"/>) works the same way with the raw moments
+/// μ_l = (1/N_l) Σ_tiles F_l,t·1 and S_l = (1/N_l) Σ_tiles F_l,t F_l,tᵀ: from the whole μ_l, S_l come the loss and
+/// dμ_l, dS_l (<see cref="GaussianW2"/>), and then ∂L/∂F_l,t = (1/N_l)·((dS_l + dS_lᵀ)·F_l,t + dμ_l·1ᵀ) — the same as
+/// (1/N_l)·(2·sym(∂L/∂Σ_l)(F_l,t − μ_l1ᵀ) + ∂L/∂μ_l·1ᵀ) with the covariance's own gradients, since
+/// dμ_l = ∂L/∂μ_l − 2·sym(∂L/∂Σ_l)·μ_l. Each style layer's <see cref="StyleTerm"/> keeps its sums and gradients.
 /// So one evaluation is two passes over the tiles (<see cref="TileGrid"/>; halos from <see cref="ReceptiveField"/>):
 /// <list type="number">
 /// <item>forward each tile's crop (forward halo); from the activations of its own part, add to the Gram matrices and
@@ -37,16 +42,15 @@ public sealed class TiledEvaluation : IDisposable
     private readonly Tape tape;
     private readonly string[] layers;
     private readonly IReadOnlyList<(string Layer, Tensor Target, float Weight)> content;
-    private readonly IReadOnlyList<(string Layer, Tensor Target, float Weight)> style;
+    private readonly IReadOnlyList<StyleTerm> style;
     private readonly float tvWeight;
-    private readonly Dictionary<string, (Tensor G, Tensor DG, float Scale)> grams = new();
     private readonly Tensor contentLoss, styleLoss, tvLoss, term;
     private readonly GuidedStyleTerms? guided;
     private Shape4? lastCrop; // the crop shape the tape's pool holds tensors for, across both passes and evaluations
 
     internal TiledEvaluation(Vgg19 network, Tape tape, TileGrid grid, string[] layers,
         IReadOnlyList<(string Layer, Tensor Target, float Weight)> content,
-        IReadOnlyList<(string Layer, Tensor Target, float Weight)> style, float tvWeight, GuidedStyleTerms? guided = null)
+        IReadOnlyList<StyleTerm> style, float tvWeight, GuidedStyleTerms? guided = null)
     {
         this.guided = guided;
         this.network = network;
@@ -59,9 +63,7 @@ public sealed class TiledEvaluation : IDisposable
         var gpu = network.Gpu;
         try
         {
-            foreach (var (layer, target, _) in style)
-                grams[layer] = (gpu.Allocate(target.Shape), gpu.Allocate(target.Shape),
-                    GatysLoss.GramScale(Vgg19.ActivationShape(layer, grid.Height, grid.Width)));
+            foreach (var term in style) term.ClearSums(); // allocates the sums and their gradients
             contentLoss = gpu.Allocate(Shape4.Scalar);
             styleLoss = gpu.Allocate(Shape4.Scalar);
             tvLoss = gpu.Allocate(Shape4.Scalar);
@@ -83,18 +85,14 @@ public sealed class TiledEvaluation : IDisposable
     public LossValues Evaluate(Tensor x, Tensor gradient, Action<int, int>? tileDone)
     {
         int done = 0;
-        // Pass 1: Gram matrices and the content sum from every tile's own part.
-        foreach (var (g, _, _) in grams.Values) g.Fill(0f);
+        // Pass 1: the style statistics (Gram matrices or moments) and the content sum from every tile's own part.
+        foreach (var term in style) term.ClearSums();
         guided?.ZeroGrams();
         contentLoss.Fill(0f);
         ForEachOwnedWindow(network, tape, x, Grid, layers, ref lastCrop, (layer, window, at) =>
         {
-            if (grams.TryGetValue(layer, out var gram))
-            {
-                var partial = tape.Pool.Rent(gram.G.Shape);
-                Gram.Forward(window, partial, gram.Scale);
-                Elementwise.Axpy(1f, partial, gram.G);
-            }
+            foreach (var styleTerm in style.Where(t => t.Layer == layer))
+                styleTerm.AddSums(window, Whole(layer), tape.Pool);
             guided?.AddGrams(tape.Pool, layer, window, at);
             foreach (var (_, target, weight) in content.Where(c => c.Layer == layer))
             {
@@ -106,14 +104,12 @@ public sealed class TiledEvaluation : IDisposable
             }
         }, () => tileDone?.Invoke(++done, TilesPerEvaluation));
 
-        // The whole-image terms: style losses from the summed Gram matrices, their gradients dG_l, and TV.
+        // The whole-image terms: style losses from the summed statistics, their gradients (dG_l; dμ_l, dS_l), and TV.
         styleLoss.Fill(0f);
-        foreach (var (layer, target, weight) in style)
+        foreach (var styleTerm in style)
         {
-            var (g, dg, _) = grams[layer];
-            Losses.Mse(g, target, term, weight);
+            styleTerm.LossFromSums(term);
             Elementwise.Axpy(1f, term, styleLoss);
-            Losses.MseBackward(g, target, dg, weight, accumulate: false);
         }
         guided?.LossAndGradients(styleLoss);
         TotalVariation.Forward(x, tvLoss, tvWeight);
@@ -135,10 +131,10 @@ public sealed class TiledEvaluation : IDisposable
                 float tileWeight = weight * f.Value.Count / target.Count;
                 terms.Add(tape.ExternalGradient(f, (value, df, accumulate) => Losses.MseBackward(value, p, df, tileWeight, accumulate)));
             }
-            foreach (var (layer, _, _) in style)
+            foreach (var styleTerm in style)
             {
-                var (_, dg, scale) = grams[layer];
-                terms.Add(tape.ExternalGradient(features[layer], (value, df, accumulate) => Gram.Backward(value, dg, df, scale, accumulate)));
+                var whole = Whole(styleTerm.Layer);
+                terms.Add(tape.ExternalGradient(features[styleTerm.Layer], (value, df, accumulate) => styleTerm.TileGradient(value, df, whole, accumulate)));
             }
             foreach (var layer in layers)
                 if (guided?.Seed(tape, layer, features[layer], crop.Y >> Vgg19.Level(layer), crop.X >> Vgg19.Level(layer)) is { } seed)
@@ -153,6 +149,9 @@ public sealed class TiledEvaluation : IDisposable
         float c = contentLoss.ToScalar(), s = styleLoss.ToScalar(), tv = tvLoss.ToScalar();
         return new LossValues(c, s, tv, c + s + tv);
     }
+
+    /// <summary>The shape of <paramref name="layer"/>'s activation for the whole image.</summary>
+    private Shape4 Whole(string layer) => Vgg19.ActivationShape(layer, Grid.Height, Grid.Width);
 
     /// <summary>
     /// The whole-image activation maps of <paramref name="wanted"/> layers for <paramref name="image"/>, assembled
@@ -179,8 +178,22 @@ public sealed class TiledEvaluation : IDisposable
     }
 
     /// <summary>
+    /// Every style term's target += blend · its statistic of <paramref name="image"/> (Gram matrix or moments), summed
+    /// over the tiles' own parts and scaled by the whole layer's size.
+    /// </summary>
+    internal static void AddTargets(Vgg19 network, Tape tape, Tensor image, TileGrid grid, IReadOnlyList<StyleTerm> terms, float blend)
+    {
+        Shape4? lastCrop = null;
+        ForEachOwnedWindow(network, tape, image, grid, terms.Select(t => t.Layer).Distinct().ToArray(), ref lastCrop, (layer, window, _) =>
+        {
+            foreach (var term in terms.Where(t => t.Layer == layer))
+                term.AddTarget(window, Vgg19.ActivationShape(layer, grid.Height, grid.Width), blend, tape.Pool);
+        });
+    }
+
+    /// <summary>
     /// targets[l] += blend · Gram_l(image) for every <paramref name="wanted"/> layer, Gram_l summed over the tiles' own
-    /// parts and scaled by the whole layer's 1/(C·H·W) (the style targets A_l).
+    /// parts and scaled by the whole layer's 1/(C·H·W) (each masked style's own targets A_l,k; GuidedStyleTerms).
     /// </summary>
     public static void AddGrams(Vgg19 network, Tape tape, Tensor image, TileGrid grid, IReadOnlyList<string> wanted,
         float blend, IReadOnlyDictionary<string, Tensor> targets)
@@ -245,11 +258,6 @@ public sealed class TiledEvaluation : IDisposable
 
     public void Dispose()
     {
-        foreach (var (g, dg, _) in grams.Values)
-        {
-            g.Dispose();
-            dg.Dispose();
-        }
         contentLoss?.Dispose();
         styleLoss?.Dispose();
         tvLoss?.Dispose();

@@ -97,6 +97,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
             Option(bad, "--content-weight", goodWeights, [.. badFloats, "1e38"]),
             Option(bad, "--style-weight", goodWeights, [.. badFloats, "1e38"]),
             Option(bad, "--tv-weight", goodWeights, [.. badFloats, "1e38"]),
+            Option(bad, "--style-loss", ["gram", "meancov"], ["foo", "", "GRAM", "mean-cov"]),
             Option(bad, "--optimizer", ["lbfgs", "adam"], ["sgd", "", "LBFGS"]),
             Option(bad, "--lbfgs-history", ["1", "5", "100"], ["0", "-3", "x", "2147483647"]),
             Option(bad, "--line-search", ["wolfe", "none"], ["armijo", ""]),

@@ -56,6 +56,11 @@ public sealed class StyleMaskCliTests(ITestOutputHelper log) : IDisposable
         AssertRefused("black.png' is black everywhere", "apply nowhere", ["--style-mask", Save("black.png", new GreyMask(20, 12, new float[240]))]);
     }
 
+    [Fact]
+    public void MasksWithTheMeanCovLossAreRefused() =>
+        AssertRefused("--style-mask works with --style-loss gram only", "not implemented",
+            ["--style-mask", Save("left.png", Half(40, 24, true)), "--style-loss", "meancov"]);
+
     private void AssertRefused(string message, string more, string[] extra, bool twoStyles = false)
     {
         // Synthetic images and no weights: masks are refused before the weights or a device are touched.

@@ -1,0 +1,50 @@
+using System.Text.Json;
+using IlgpuStyle.Stylize.Imaging;
+using IlgpuStyle.Tests.Imaging;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Stylize;
+
+/// <summary>
+/// `stylize --style-loss meancov` end to end through the CLI: with the tiny random weights (relu1_1, relu2_1) on the
+/// fastest device for runs, a small image runs to exit 0, writes its output, and L-BFGS lowers the style loss (read
+/// from the --report JSON lines). The loss itself is checked in GaussianW2Tests and TiledEvaluationTests.
+/// </summary>
+public sealed class MeanCovCliTests(ITestOutputHelper log) : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-meancov-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void MeanCovRunsAndLowersTheStyleLoss()
+    {
+        var device = Devices.FastestForRuns;
+        Devices.Get(device);
+        var content = Path.Combine(dir, "content.png");
+        var style = Path.Combine(dir, "style.png");
+        ImageWriter.Save(TestImages.Smooth(40, 28), content);
+        ImageWriter.Save(TestImages.Uniform(3, 36, 36), style);
+        var output = Path.Combine(dir, "out.png");
+        var report = Path.Combine(dir, "report.jsonl");
+        string[] args =
+        [
+            "stylize", "--quiet", "--content", content, "--style", style, "--output", output, "--device", device,
+            "--weights", TinyWeights.Write(dir), "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
+            "--size", "32", "--scales", "1", "--iterations", "4", "--style-loss", "meancov", "--report", report,
+        ];
+        var (code, _, err) = CliRunner.Run(args);
+        log.WriteLine($"$ ilgpu-style {string.Join(' ', args[1..])} → exit {code}");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(output), "no output image");
+
+        var lines = File.ReadAllLines(report).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var iterations = lines.Where(l => l.TryGetProperty("iteration", out _)).ToList();
+        var summary = lines.Single(l => l.TryGetProperty("style_loss_kind", out _));
+        Assert.Equal("meancov", summary.GetProperty("style_loss_kind").GetString());
+        Assert.True(iterations.Count >= 2, $"{iterations.Count} iteration lines");
+        double first = iterations[0].GetProperty("style_loss").GetDouble(), last = iterations[^1].GetProperty("style_loss").GetDouble();
+        log.WriteLine($"style loss {first} → {last} over {iterations.Count} iterations");
+        Assert.True(double.IsFinite(last) && last < 0.5 * first, $"style loss {first} → {last}");
+    }
+}
