@@ -22,7 +22,6 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private bool barShown;
     private string? lastLine;
     private MemoryPlan? plan;
-    private int evaluations, iterations, scalesStarted; // over the whole run, for the report's final line
     private AutotuneResult? tuning;
 
     /// <summary>The device's tuning plan and where it came from: recorded in the report's final line.</summary>
@@ -86,9 +85,6 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["seconds"] = Math.Round(r.ElapsedSeconds, 3),
             ["evaluations"] = r.Evaluations,
         };
-        evaluations += r.Evaluations;
-        if (r.Iteration > 0) iterations++;
-        else scalesStarted++;
         // JSON has no NaN or infinity: such losses are null above, and the line says so.
         if (!(float.IsFinite(r.Loss.Content) && float.IsFinite(r.Loss.Style) && float.IsFinite(r.Loss.Tv) && float.IsFinite(r.Loss.Total)))
             json["non_finite"] = true;
@@ -119,6 +115,9 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     public void Finished(StylizeJobResult job)
     {
         var result = job.Result;
+        // Objective evaluations of the whole run, from its iteration reports (each scale's initial one included).
+        int evaluations = result.Iterations.Sum(r => r.Evaluations);
+        int iterations = result.Iterations.Count(r => r.Iteration > 0), scalesStarted = result.Iterations.Count - iterations;
         var final = new Dictionary<string, object?>
         {
             ["output"] = job.OutputPath,
@@ -131,11 +130,10 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["plan"] = plan?.ToString(),
             ["style_loss_kind"] = plan?.StyleLoss.ToString().ToLowerInvariant(),
             ["tiles"] = plan?.Tiles?.Count ?? 1,
-            // Objective evaluations of the whole run (the initial one of each scale included) and per iteration
-            // (those not counted): the line search's cost; a default run should stay close to 1.
-            ["evaluations"] = evaluations,
             ["tuning_plan"] = tuning?.Plan.ToString(),
             ["tuning"] = tuning?.Source,
+            // Per iteration, the initial evaluations not counted: the line search's cost; a default run stays close to 1.
+            ["evaluations"] = evaluations,
             ["evaluations_per_iteration"] = iterations == 0 ? 0 : Math.Round((evaluations - scalesStarted) / (double)iterations, 3),
         };
         if (result.Cancelled) final["interrupted"] = true;

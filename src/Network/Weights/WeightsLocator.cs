@@ -1,3 +1,4 @@
+using IlgpuStyle.Kernels;
 namespace IlgpuStyle.Network.Weights;
 
 /// <summary>
@@ -42,12 +43,5 @@ public static class WeightsLocator
     /// <summary>($XDG_CACHE_HOME or ~/.cache)/ilgpu-style/vgg19.ilgw — where `weights download` puts its result.</summary>
     public static string DefaultCachePath => CachePath(Environment.GetEnvironmentVariable);
 
-    public static string CachePath(Func<string, string?> getEnv)
-    {
-        var xdg = getEnv("XDG_CACHE_HOME");
-        var root = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)
-            ? xdg
-            : Path.Combine(getEnv("HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(root, "ilgpu-style", FileName);
-    }
+    public static string CachePath(Func<string, string?> getEnv) => Path.Combine(UserCache.Directory(getEnv), FileName);
 }

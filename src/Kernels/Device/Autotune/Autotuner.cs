@@ -164,7 +164,7 @@ public static class Autotuner
         {
             this.gpu = gpu;
             var random = new Random(1);
-            Tensor Random(Shape4 shape)
+            Tensor RandomTensor(Shape4 shape)
             {
                 var t = gpu.Allocate(shape);
                 owned.Add(t);
@@ -177,15 +177,15 @@ public static class Autotuner
             {
                 foreach (var s in convShapes)
                 {
-                    var w = Conv2d.Prepare3x3(Random(new Shape4(s.Out, s.In, 3, 3)));
+                    var w = Conv2d.Prepare3x3(RandomTensor(new Shape4(s.Out, s.In, 3, 3)));
                     owned.Add(w);
-                    convs.Add((Random(Shape4.Image(s.In, s.Side, s.Side)), w, Random(Shape4.Vector(s.Out)), Random(Shape4.Image(s.Out, s.Side, s.Side)),
-                        Random(Shape4.Image(s.In, s.Side, s.Side))));
+                    convs.Add((RandomTensor(Shape4.Image(s.In, s.Side, s.Side)), w, RandomTensor(Shape4.Vector(s.Out)), RandomTensor(Shape4.Image(s.Out, s.Side, s.Side)),
+                        RandomTensor(Shape4.Image(s.In, s.Side, s.Side))));
                 }
                 foreach (var s in gramShapes)
                 {
-                    var f = Random(Shape4.Image(s.Out, s.Side, s.Side));
-                    grams.Add((f, Random(Gram.OutputShape(f.Shape)), Random(f.Shape), 1f / f.Count));
+                    var f = RandomTensor(Shape4.Image(s.Out, s.Side, s.Side));
+                    grams.Add((f, RandomTensor(Gram.OutputShape(f.Shape)), RandomTensor(f.Shape), 1f / f.Count));
                 }
             }
             catch

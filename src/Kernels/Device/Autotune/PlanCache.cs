@@ -37,19 +37,10 @@ public sealed class PlanCache(string path)
     public string Path { get; } = path;
 
     /// <summary>($XDG_CACHE_HOME or ~/.cache)/ilgpu-style/tuning-plans.json, or ILGPU_STYLE_TUNING_CACHE when set.</summary>
-    public static string DefaultPath
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("ILGPU_STYLE_TUNING_CACHE") is { Length: > 0 } explicitPath) return explicitPath;
-            var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            var root = !string.IsNullOrEmpty(xdg) && System.IO.Path.IsPathRooted(xdg)
-                ? xdg
-                : System.IO.Path.Combine(Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } home
-                    ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-            return System.IO.Path.Combine(root, "ilgpu-style", "tuning-plans.json");
-        }
-    }
+    public static string DefaultPath =>
+        Environment.GetEnvironmentVariable("ILGPU_STYLE_TUNING_CACHE") is { Length: > 0 } explicitPath
+            ? explicitPath
+            : System.IO.Path.Combine(UserCache.Directory(Environment.GetEnvironmentVariable), "tuning-plans.json");
 
     /// <summary>
     /// The plan stored for <paramref name="key"/> that satisfies <paramref name="mode"/> (a full tuning also answers a
