@@ -1,7 +1,6 @@
 // Reference: a·b + c in double · Test: tests/IlgpuStyle.Tests/Kernels/MulAddTests.cs
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Backends.OpenCL;
 using ILGPU.Backends.PTX;
@@ -54,23 +53,7 @@ public static class MulAdd
     /// True when the OpenCL device reports CL_FP_FMA in CL_DEVICE_SINGLE_FP_CONFIG (fused multiply-add in hardware);
     /// false when it does not or cannot be asked.
     /// </summary>
-    public static bool DeviceHasFma(IntPtr deviceId)
-    {
-        const uint singleFpConfig = 0x101B; // CL_DEVICE_SINGLE_FP_CONFIG
-        const ulong fpFma = 1 << 5;         // CL_FP_FMA
-        try
-        {
-            return clGetDeviceInfo(deviceId, singleFpConfig, (UIntPtr)sizeof(ulong), out ulong config, out _) == 0
-                && (config & fpFma) != 0;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return false;
-        }
-    }
-
-    [DllImport("OpenCL")]
-    private static extern int clGetDeviceInfo(IntPtr device, uint name, UIntPtr size, out ulong value, out UIntPtr sizeReturned);
+    public static bool DeviceHasFma(IntPtr deviceId) => OpenClDeviceQuery.HasFma(deviceId);
 
     private static MethodInfo Method(string name) =>
         typeof(MulAdd).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;

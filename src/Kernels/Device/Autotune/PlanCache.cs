@@ -7,12 +7,13 @@ namespace IlgpuStyle.Kernels;
 /// <summary>What a cached plan was measured on: the device, its driver, and this library's version.</summary>
 public readonly record struct TuningKey(string Device, string Driver, string Library)
 {
-    /// <summary>The key of <paramref name="gpu"/>: kind and name; the OpenCL platform and device versions or the CUDA driver version; the assembly version.</summary>
+    /// <summary>The key of <paramref name="gpu"/>: kind and name; the OpenCL platform, device and driver versions (PoCL's own version is the driver's) or the CUDA driver version; the assembly version.</summary>
     public static TuningKey For(Gpu gpu)
     {
         string driver = gpu.Accelerator switch
         {
-            ILGPU.Runtime.OpenCL.CLAccelerator cl => $"{cl.PlatformName} {cl.PlatformVersion}; {cl.Device.DeviceVersion}",
+            ILGPU.Runtime.OpenCL.CLAccelerator cl =>
+                $"{cl.PlatformName} {cl.PlatformVersion}; {cl.Device.DeviceVersion}; driver {OpenClDeviceQuery.DriverVersion(cl.DeviceId) ?? "unknown"}",
             ILGPU.Runtime.Cuda.CudaAccelerator cuda => $"CUDA driver {cuda.DriverVersion}",
             _ => "none",
         };
@@ -86,7 +87,7 @@ public sealed class PlanCache(string path)
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
         Directory.CreateDirectory(dir);
         var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(temp, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(temp, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
         File.Move(temp, Path, overwrite: true);
     }
 
