@@ -17,7 +17,7 @@ public static class StylizeCommand
         var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP).", Required = true };
         var style = new Option<string[]>("--style", "-s") { Description = "Style image(s).", Required = true, AllowMultipleArgumentsPerToken = true };
         var blend = new Option<float[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1).", AllowMultipleArgumentsPerToken = true };
-        var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only.", AllowMultipleArgumentsPerToken = true };
+        var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only. Masks on the style images: --style-image-mask.", AllowMultipleArgumentsPerToken = true };
         var styleImageMask = new Option<string[]>("--style-image-mask") { Description = "One mask per --style, in the same order, on that style image (grey = weight; any size with the style image's aspect ratio): the style's statistics come from there only.", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output", "-o") { Description = "Output image (.png or .jpg), written atomically.", DefaultValueFactory = _ => "out.png" };
         var size = new Option<int>("--size") { Description = "Long side of the output in pixels.", DefaultValueFactory = _ => d.Run.Size };
