@@ -30,6 +30,8 @@ public readonly record struct LossValues(float Content, float Style, float Tv, f
 /// <para>
 /// With masks (spatial control), each style has its own target and its term is taken over its mask's region only:
 /// the style term is then <see cref="GuidedStyleTerms"/>' instead of the one above; without masks nothing changes.
+/// A mask on a style image restricts where that style's statistics come from: its target A_l,k is the guided Gram
+/// matrix of its image over that mask (<see cref="StyleImageGrams"/>), with or without masks on the content.
 /// </para>
 /// </summary>
 public sealed class GatysLoss : IDisposable
@@ -48,16 +50,19 @@ public sealed class GatysLoss : IDisposable
     /// <paramref name="maxTileSide"/>: evaluate in tiles whose own part is at most that many pixels a side (null: the
     /// whole image at once); the targets are computed in tiles of the same size. <paramref name="masks"/>: one per
     /// style, at the content image's size (spatial control, <see cref="GuidedStyleTerms"/>); null: none.
+    /// <paramref name="styleImageMasks"/>: one per style (null entries: none), each at its style image's size: that
+    /// style's Gram target is taken over its mask (<see cref="StyleImageGrams"/>); null: none.
     /// </summary>
     public GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
-        LossSettings o, int? maxTileSide = null, IReadOnlyList<GreyMask>? masks = null)
-        : this(network, contentImage, styles, o, maxTileSide, ReceptiveField.For(network.DeepestLayer), masks)
+        LossSettings o, int? maxTileSide = null, IReadOnlyList<GreyMask>? masks = null, IReadOnlyList<GreyMask?>? styleImageMasks = null)
+        : this(network, contentImage, styles, o, maxTileSide, ReceptiveField.For(network.DeepestLayer), masks, styleImageMasks)
     {
     }
 
     /// <summary>With a given tile geometry: tests use a smaller halo than <see cref="ReceptiveField"/>'s to see it fail.</summary>
     internal GatysLoss(Vgg19 network, Tensor contentImage, IReadOnlyList<(Tensor Image, float Blend)> styles,
-        LossSettings o, int? maxTileSide, TileHalo halo, IReadOnlyList<GreyMask>? masks = null)
+        LossSettings o, int? maxTileSide, TileHalo halo, IReadOnlyList<GreyMask>? masks = null,
+        IReadOnlyList<GreyMask?>? styleImageMasks = null)
     {
         this.network = network;
         tape = new Tape(network.Gpu);
@@ -82,6 +87,10 @@ public sealed class GatysLoss : IDisposable
                 content.Add((layer, p, o.ContentWeight / o.ContentLayers.Count / MeanSquare(p)));
             }
             ReleaseActivations();
+            if ((styleImageMasks ?? []).Any(m => m is not null) && o.StyleLoss != StyleLossKind.Gram)
+                throw new ArgumentException("GatysLoss: style image masks work with the gram style loss only.");
+            if (styleImageMasks is not null && styleImageMasks.Count != styles.Count)
+                throw new ArgumentException($"GatysLoss: {styleImageMasks.Count} style image masks for {styles.Count} styles.");
             if (masks is not null)
             {
                 // Spatial control: each style has its own Gram targets A_l,k (Gram statistic only; checked by
@@ -90,32 +99,19 @@ public sealed class GatysLoss : IDisposable
                     throw new ArgumentException($"GatysLoss: {masks.Count} masks for {styles.Count} styles.");
                 if (o.StyleLoss != StyleLossKind.Gram)
                     throw new ArgumentException("GatysLoss: style masks work with the gram style loss only.");
-                foreach (var (image, _) in styles)
+                var unreached = new List<HashSet<string>>();
+                for (int k = 0; k < styles.Count; k++)
                 {
-                    var own = new Dictionary<string, Tensor>();
-                    ownTargets.Add(own);
-                    foreach (var layer in o.StyleLayers)
-                        if (!own.ContainsKey(layer))
-                        {
-                            own[layer] = network.Gpu.Allocate(Gram.OutputShape(Shape4.Image(Vgg19.Channels(layer), 1, 1)));
-                            own[layer].Fill(0f);
-                        }
-                    var styleGrid = Grid(image);
-                    if (styleGrid is null)
-                    {
-                        var styleFeatures = Features(image, o.StyleLayers);
-                        foreach (var layer in o.StyleLayers)
-                        {
-                            var f = styleFeatures[layer];
-                            Elementwise.Axpy(1f, tape.Gram(f, GramScale(f.Shape)).Value, own[layer]);
-                        }
-                    }
-                    else TiledEvaluation.AddGrams(network, tape, image, styleGrid, o.StyleLayers, 1f, own);
+                    var (grams, none) = StyleImageGrams.Compute(network, tape, styles[k].Image, styleImageMasks?[k], Grid(styles[k].Image), o.StyleLayers);
+                    ownTargets.Add(grams);
+                    unreached.Add(none);
                     ReleaseActivations();
                 }
-                // w_l,k = β/|Ls| · K·b_k / mean(A_l,k²): the blend weights, normalised to mean 1, scale each style's term.
+                // w_l,k = β/|Ls| · K·b_k / mean(A_l,k²): the blend weights, normalised to mean 1, scale each style's term;
+                // 0 (no term) where the style image's mask does not reach the layer.
                 var weighted = ownTargets.Select((own, k) => o.StyleLayers.Select(layer => (layer, own[layer],
-                    o.StyleWeight / o.StyleLayers.Count * (styles[k].Blend * styles.Count) / MeanSquare(own[layer]))).ToList()).ToList();
+                    unreached[k].Contains(layer) ? 0f
+                        : o.StyleWeight / o.StyleLayers.Count * (styles[k].Blend * styles.Count) / MeanSquare(own[layer]))).ToList()).ToList();
                 ownTargets.Clear(); // GuidedStyleTerms owns them now, also if it fails
                 guided = new GuidedStyleTerms(network.Gpu, masks, weighted);
             }
@@ -123,8 +119,33 @@ public sealed class GatysLoss : IDisposable
             {
                 // Style targets: Σ_k blend_k · statistic_l(style_k) (Gram matrices A_l, or raw moments for meancov).
                 foreach (var layer in o.StyleLayers) style.Add(StyleTerm.Create(o.StyleLoss, network.Gpu, layer));
-                foreach (var (image, blend) in styles)
+                // Styles with a mask on their image: their guided Gram targets first (StyleImageGrams), to know which
+                // layers their masks reach; at a layer one does not reach, the others' blend weights are renormalised.
+                var imageGrams = new (Dictionary<string, Tensor> Grams, HashSet<string> Unreached)?[styles.Count];
+                for (int k = 0; k < styles.Count; k++)
+                    if (styleImageMasks?[k] is { } imageMask)
+                    {
+                        imageGrams[k] = StyleImageGrams.Compute(network, tape, styles[k].Image, imageMask, Grid(styles[k].Image), o.StyleLayers);
+                        ownTargets.Add(imageGrams[k]!.Value.Grams);
+                        ReleaseActivations();
+                    }
+                bool Reaches(int k, string layer) => imageGrams[k] is not { } g || !g.Unreached.Contains(layer);
+                float Blend(int k, string layer)
                 {
+                    if (!Reaches(k, layer)) return 0f;
+                    if (Enumerable.Range(0, styles.Count).All(j => Reaches(j, layer))) return styles[k].Blend;
+                    float reached = Enumerable.Range(0, styles.Count).Where(j => Reaches(j, layer)).Sum(j => styles[j].Blend);
+                    return styles[k].Blend * (styles.Sum(s => s.Blend) / reached);
+                }
+                for (int k = 0; k < styles.Count; k++)
+                {
+                    if (imageGrams[k] is { } own)
+                    {
+                        foreach (var term in style)
+                            ((GramStyleTerm)term).AddTarget(own.Grams[term.Layer], Blend(k, term.Layer));
+                        continue;
+                    }
+                    var image = styles[k].Image;
                     var styleGrid = Grid(image);
                     if (styleGrid is null)
                     {
@@ -132,13 +153,17 @@ public sealed class GatysLoss : IDisposable
                         foreach (var term in style)
                         {
                             var f = styleFeatures[term.Layer].Value;
-                            term.AddTarget(f, f.Shape, blend, tape.Pool);
+                            term.AddTarget(f, f.Shape, Blend(k, term.Layer), tape.Pool);
                         }
                     }
-                    else TiledEvaluation.AddTargets(network, tape, image, styleGrid, style, blend);
+                    else TiledEvaluation.AddTargets(network, tape, image, styleGrid, style, layer => Blend(k, layer));
                     ReleaseActivations();
                 }
-                foreach (var term in style) term.FinishTarget(o.StyleWeight / o.StyleLayers.Count);
+                // A layer that no style image with a blend weight reaches has no target: no term (weight 0).
+                foreach (var term in style)
+                    term.FinishTarget(Enumerable.Range(0, styles.Count).Any(k => Blend(k, term.Layer) > 0) ? o.StyleWeight / o.StyleLayers.Count : 0f);
+                foreach (var t in ownTargets.SelectMany(own => own.Values)) t.Dispose();
+                ownTargets.Clear();
                 ReleaseActivations();
             }
             tvWeight = o.TvWeight / contentImage.Count;

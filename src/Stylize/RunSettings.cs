@@ -97,6 +97,14 @@ public sealed record StyleImage(RgbImage Image, float Weight = 1f)
     /// </summary>
     public GreyMask? Mask { get; init; }
 
+    /// <summary>
+    /// Where on the style image its statistics come from: its Gram targets are the guided Gram matrices of the image
+    /// over this mask (<see cref="Guided.StyleImageGrams"/>), grey = weight, any size with the style image's aspect
+    /// ratio (resized with it at every scale). Null: the whole image. Works with or without <see cref="Mask"/>; with
+    /// the Gram style loss only.
+    /// </summary>
+    public GreyMask? ImageMask { get; init; }
+
     /// <summary>At least one style; blend weights finite, ≥ 0 and not all 0. Throws <see cref="StylizeUsageException"/>.</summary>
     public static void ValidateWeights(IReadOnlyList<float> weights)
     {

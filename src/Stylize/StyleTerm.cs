@@ -91,6 +91,9 @@ internal sealed class GramStyleTerm : StyleTerm
         Elementwise.Axpy(blend, partial, target);
     }
 
+    /// <summary>target += blend · <paramref name="gram"/>, a Gram target computed elsewhere (a style image's over its mask: StyleImageGrams).</summary>
+    public void AddTarget(Tensor gram, float blend) => Elementwise.Axpy(blend, gram, target);
+
     public override void FinishTarget(float layerWeight) => weight = layerWeight / MeanSquare(target);
 
     public override Variable Loss(Tape tape, Variable features) =>

@@ -10,7 +10,7 @@ namespace IlgpuStyle.Stylize;
 
 /// <summary>
 /// The Gatys pipeline, coarse to fine, in memory: at each scale s = 1..N the content is resized so its long side is
-/// Size / 2^(N−s), the style images to that times StyleScale; the image starts from the chosen init (first scale)
+/// Size / 2^(N−s), the style images (and the masks on them) to that times StyleScale; the image starts from the chosen init (first scale)
 /// or the previous scale's best result upscaled, and the optimizer runs Iterations steps of <see cref="GatysLoss"/>.
 /// The result of a scale is its best iterate by total loss (with <see cref="RunSettings.AverageDecay"/>, the moving
 /// average of Adam's iterates instead). Files, devices and weights are the caller's: this
@@ -35,6 +35,11 @@ public static class Stylizer
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
         CheckStyleSizes(styles, run);
         StyleMasks.Validate(content.Width, content.Height, styles);
+        StyleMasks.ValidateImageMasks(styles);
+        if (styles.Any(s => s.ImageMask is not null))
+            observer.Message("style image masks keep " + string.Join(", ", styles.Select(s => s.ImageMask is null ? "all"
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{100 * s.ImageMask.Data.Average():0} %"))) +
+                             " of the style images (mean weight per style): their statistics come from there");
         if (StyleMasks.Any(styles))
             observer.Message("style masks cover " + string.Join(", ", styles.Select(s =>
                 string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{100 * s.Mask!.Data.Average():0} %"))) +
@@ -63,8 +68,9 @@ public static class Stylizer
             observer.Message($"scale {scale}/{run.Scales}: {w}×{h}, style long side {styleSide}");
             var styleSizes = styles.Select(s => ImageResizer.FitLongSideSize(s.Image.Width, s.Image.Height, styleSide)).ToList();
             var masks = StyleMasks.AtSize(styles, w, h);
+            var imageMasks = StyleMasks.ImageMasksAtSize(styles, styleSizes);
             var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes, BudgetBytes(gpu, run),
-                maskedStyles: masks?.Count ?? 0);
+                maskedStyles: masks?.Count ?? 0, maskedStyleImages: imageMasks?.Count(m => m is not null) ?? 0);
             plans.Add(plan);
             observer.Plan(scale, plan);
 
@@ -74,7 +80,7 @@ public static class Stylizer
                 var styleTs = styles.Select(s => ImageTensors.ToDevice(gpu, ImageResizer.FitLongSide(s.Image, styleSide))).ToList();
                 try
                 {
-                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss, plan.TileSide, masks);
+                    objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss, plan.TileSide, masks, imageMasks);
                 }
                 finally
                 {
@@ -178,6 +184,8 @@ public static class Stylizer
         loss.Validate();
         if (styles.Any(s => s.Mask is not null) && loss.StyleLoss != StyleLossKind.Gram)
             throw new StylizeUsageException(MasksNeedGram);
+        if (styles.Any(s => s.ImageMask is not null) && loss.StyleLoss != StyleLossKind.Gram)
+            throw new StylizeUsageException(ImageMasksNeedGram);
         run.Validate();
         var missing = loss.Layers.Where(l => !network.Computes(l)).ToArray();
         if (missing.Length > 0)
@@ -186,6 +194,9 @@ public static class Stylizer
 
     /// <summary>Spatial control is built on guided Gram matrices: masks with the mean–covariance loss are refused.</summary>
     public const string MasksNeedGram = "--style-mask works with --style-loss gram only (guided Gram matrices); masks with meancov are not implemented.";
+
+    /// <summary>Masks on the style images give guided Gram targets: with the mean–covariance loss they are refused.</summary>
+    public const string ImageMasksNeedGram = "--style-image-mask works with --style-loss gram only (guided Gram targets); masks with meancov are not implemented.";
 
     /// <summary>The most pixels an image may have: conv1_1's 64-channel activation must stay below 2³¹ elements (32-bit indexing).</summary>
     public const long MaxPixels = int.MaxValue / 64;

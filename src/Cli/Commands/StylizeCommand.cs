@@ -17,7 +17,8 @@ public static class StylizeCommand
         var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP).", Required = true };
         var style = new Option<string[]>("--style", "-s") { Description = "Style image(s).", Required = true, AllowMultipleArgumentsPerToken = true };
         var blend = new Option<float[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1).", AllowMultipleArgumentsPerToken = true };
-        var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only.", AllowMultipleArgumentsPerToken = true };
+        var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only. Masks on the style images: --style-image-mask.", AllowMultipleArgumentsPerToken = true };
+        var styleImageMask = new Option<string[]>("--style-image-mask") { Description = "One mask per --style, in the same order, on that style image (grey = weight; any size with the style image's aspect ratio): the style's statistics come from there only.", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output", "-o") { Description = "Output image (.png or .jpg), written atomically.", DefaultValueFactory = _ => "out.png" };
         var size = new Option<int>("--size") { Description = "Long side of the output in pixels.", DefaultValueFactory = _ => d.Run.Size };
         var styleScale = new Option<float>("--style-scale") { Description = "Style images' size relative to the content's.", DefaultValueFactory = _ => d.Run.StyleScale };
@@ -56,7 +57,7 @@ public static class StylizeCommand
         var preview = new PreviewOptions();
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
-        foreach (var option in new Option[] { content, style, blend, styleMask, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
+        foreach (var option in new Option[] { content, style, blend, styleMask, styleImageMask, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, styleLoss, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
                      averageDecay, saveEvery, printEvery, quiet, report, device, autotune, maxMemory, tileSize, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
@@ -66,6 +67,7 @@ public static class StylizeCommand
             CheckPath("--content", parse.GetValue(content));
             foreach (var p in parse.GetValue(style) ?? []) CheckPath("--style", p);
             foreach (var p in parse.GetValue(styleMask) ?? []) CheckPath("--style-mask", p);
+            foreach (var p in parse.GetValue(styleImageMask) ?? []) CheckPath("--style-image-mask", p);
             CheckPath("--output", parse.GetValue(output));
             CheckPath("--report", parse.GetValue(report));
             CheckPath("--weights", parse.GetValue(weights));
@@ -78,6 +80,7 @@ public static class StylizeCommand
                 StylePaths = parse.GetValue(style)!,
                 StyleBlend = parse.GetValue(blend) is { Length: > 0 } b ? b : null,
                 StyleMaskPaths = parse.GetValue(styleMask) is { Length: > 0 } masks ? masks : null,
+                StyleImageMaskPaths = parse.GetValue(styleImageMask) is { Length: > 0 } imageMasks ? imageMasks : null,
                 OutputPath = parse.GetValue(output)!,
                 Init = parse.GetValue(init)!,
                 Pooling = parse.GetValue(pooling) == "avg" ? PoolingKind.Avg : PoolingKind.Max,

@@ -23,6 +23,8 @@ public sealed record StylizeJob
     public IReadOnlyList<float>? StyleBlend { get; init; }
     /// <summary>Spatial control: one mask file per style, in the same order; null = none.</summary>
     public IReadOnlyList<string>? StyleMaskPaths { get; init; }
+    /// <summary>One mask file per style on its style image (where its statistics come from), in the same order; null = none.</summary>
+    public IReadOnlyList<string>? StyleImageMaskPaths { get; init; }
     public required string OutputPath { get; init; }
     /// <summary>"content", "noise", "style" or an image path.</summary>
     public string Init { get; init; } = "content";
@@ -44,8 +46,11 @@ public sealed record StylizeJob
         StyleImage.ValidateWeights(StyleBlend ?? StylePaths.Select(_ => 1f).ToArray());
         if (StyleMaskPaths is { } masks && masks.Count != StylePaths.Count)
             throw new StylizeUsageException($"--style-mask has {masks.Count} mask{(masks.Count == 1 ? "" : "s")} for {StylePaths.Count} style image{(StylePaths.Count == 1 ? "" : "s")}: give one mask per --style, in the same order.");
+        if (StyleImageMaskPaths is { } imageMasks && imageMasks.Count != StylePaths.Count)
+            throw new StylizeUsageException($"--style-image-mask has {imageMasks.Count} mask{(imageMasks.Count == 1 ? "" : "s")} for {StylePaths.Count} style image{(StylePaths.Count == 1 ? "" : "s")}: give one mask per --style, in the same order.");
         Loss.Validate();
         if (StyleMaskPaths is not null && Loss.StyleLoss != StyleLossKind.Gram) throw new StylizeUsageException(Stylizer.MasksNeedGram);
+        if (StyleImageMaskPaths is not null && Loss.StyleLoss != StyleLossKind.Gram) throw new StylizeUsageException(Stylizer.ImageMasksNeedGram);
         Run.Validate();
         var ext = Path.GetExtension(OutputPath).ToLowerInvariant();
         if (ext is not (".png" or ".jpg" or ".jpeg"))
@@ -61,10 +66,12 @@ public sealed record StylizeJob
         Stylizer.FirstScale(Loss.Layers.MaxBy(Vgg19.LayerIndex)!, content.Width, content.Height, Run);
         var styles = StylePaths.Select((p, i) => new StyleImage(ImageLoader.Load(p), StyleBlend?[i] ?? 1f)
         {
-            Mask = StyleMaskPaths is { } masks ? LoadMask(masks[i]) : null,
+            Mask = StyleMaskPaths is { } masks ? LoadMask("--style-mask", masks[i]) : null,
+            ImageMask = StyleImageMaskPaths is { } imageMasks ? LoadMask("--style-image-mask", imageMasks[i]) : null,
         }).ToList();
         Stylizer.CheckStyleSizes(styles, Run);
         StyleMasks.Validate(content.Width, content.Height, styles, StyleMaskPaths);
+        StyleMasks.ValidateImageMasks(styles, StyleImageMaskPaths, StylePaths);
         var run = Init switch
         {
             "content" => Run with { Init = InitKind.Content },
@@ -98,8 +105,8 @@ public sealed record StylizeJob
         return done;
     }
 
-    /// <summary>A --style-mask file; its errors name the option.</summary>
-    private static GreyMask LoadMask(string path)
+    /// <summary>A --style-mask or --style-image-mask file; its errors name the <paramref name="option"/>.</summary>
+    private static GreyMask LoadMask(string option, string path)
     {
         try
         {
@@ -107,7 +114,7 @@ public sealed record StylizeJob
         }
         catch (ImageLoadException e)
         {
-            throw new ImageLoadException($"--style-mask: {e.Message}", e);
+            throw new ImageLoadException($"{option}: {e.Message}", e);
         }
     }
 

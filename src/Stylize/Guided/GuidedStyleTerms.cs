@@ -23,7 +23,7 @@ namespace IlgpuStyle.Stylize.Guided;
 /// only the content and TV terms act.
 /// <para>
 /// Mask at layer l: the content-sized mask (area-resized with the image at each scale) average-pooled 2×2 at every
-/// VGG19 pooling before l, with VGG's floor for odd sizes — the simple propagation of the paper, not its eroded
+/// VGG19 pooling before l, with VGG's floor for odd sizes (<see cref="MaskPyramid"/>) — the simple propagation of the paper, not its eroded
 /// "inside" variant. Average, not max: a position's weight is then the share of its 2×2 window inside the region, the
 /// grey levels stay weights in [0, 1] and the mass shrinks by 4 per level like the map, where max pooling would grow
 /// each region by a position per level into its neighbour's.
@@ -40,7 +40,7 @@ internal sealed class GuidedStyleTerms : IDisposable
 
     private readonly List<Term> terms = new();
     private readonly List<Tensor> owned = new();
-    private readonly Tensor[][] levels; // [style][level]: the mask at that level, 1×1×(H>>level)×(W>>level)
+    private readonly List<MaskPyramid> pyramids = new(); // [style]: the mask at every level down to the deepest style layer
     private readonly Tensor scalar, loss;
 
     /// <param name="gpu">The device.</param>
@@ -61,15 +61,14 @@ internal sealed class GuidedStyleTerms : IDisposable
             scalar = Own(gpu.Allocate(Shape4.Scalar));
             loss = Own(gpu.Allocate(Shape4.Scalar));
             int deepest = targets.SelectMany(s => s).Select(t => Vgg19.Level(t.Layer)).DefaultIfEmpty(0).Max();
-            levels = masks.Select(m => Pyramid(gpu, m, deepest)).ToArray();
-            var mass = levels.Select(ls => ls.Select(t => Reduction.DotToHost(t, t, scalar)).ToArray()).ToArray();
+            foreach (var m in masks) pyramids.Add(new MaskPyramid(gpu, m, deepest));
             for (int k = 0; k < targets.Count; k++)
                 foreach (var (layer, target, weight) in targets[k])
                 {
                     int level = Vgg19.Level(layer);
                     // A region that vanished at this depth (or an all-black mask) has no statistics to match: no term.
-                    if (!(mass[k][level] > 1e-12f) || weight == 0) continue;
-                    terms.Add(new Term(layer, k, level, target, weight, 1f / (Vgg19.Channels(layer) * mass[k][level]),
+                    if (!pyramids[k].Reaches(level) || weight == 0) continue;
+                    terms.Add(new Term(layer, k, level, target, weight, pyramids[k].GramScale(layer),
                         Own(gpu.Allocate(target.Shape)), Own(gpu.Allocate(target.Shape))));
                 }
         }
@@ -84,32 +83,15 @@ internal sealed class GuidedStyleTerms : IDisposable
     internal int TermCount => terms.Count;
 
     /// <summary>Σ_p m_l,k(p)² per (style, layer level), for tests.</summary>
-    internal float Mass(int style, int level)
-    {
-        var t = levels[style][level];
-        return Reduction.DotToHost(t, t, scalar);
-    }
+    internal float Mass(int style, int level) => pyramids[style].Mass(level);
 
     /// <summary>The mask of <paramref name="style"/> at <paramref name="level"/> (0 = image resolution), for tests.</summary>
-    internal float[] MaskAt(int style, int level) => levels[style][level].ToHost();
+    internal float[] MaskAt(int style, int level) => pyramids[style][level].ToHost();
 
     private Tensor Own(Tensor t)
     {
         owned.Add(t);
         return t;
-    }
-
-    /// <summary>Level 0: the mask; level k: 2×2 average pooling of level k−1 (floors odd sizes as VGG19's pooling does).</summary>
-    private Tensor[] Pyramid(Gpu gpu, GreyMask mask, int deepest)
-    {
-        var result = new Tensor[deepest + 1];
-        result[0] = Own(gpu.FromHost(Shape4.Image(1, mask.Height, mask.Width), mask.Data));
-        for (int k = 1; k <= deepest; k++)
-        {
-            result[k] = Own(gpu.Allocate(Pooling.OutputShape(result[k - 1].Shape)));
-            Pooling.AvgForward(result[k - 1], result[k]);
-        }
-        return result;
     }
 
     /// <summary>Sets every G_l,k to 0 (before a tiled evaluation's first pass).</summary>
@@ -129,8 +111,8 @@ internal sealed class GuidedStyleTerms : IDisposable
         foreach (var t in terms.Where(t => t.Layer == layer))
         {
             masked ??= pool.Rent(window.Shape);
-            var m = MaskWindow(pool, t, at);
-            if (ReferenceEquals(m, levels[t.Style][t.Level])) GuidedGram.Forward(window, m, t.G, t.Scale, masked);
+            var m = pyramids[t.Style].Cut(pool, t.Level, at);
+            if (ReferenceEquals(m, pyramids[t.Style][t.Level])) GuidedGram.Forward(window, m, t.G, t.Scale, masked);
             else
             {
                 partial ??= pool.Rent(t.G.Shape);
@@ -167,7 +149,7 @@ internal sealed class GuidedStyleTerms : IDisposable
         var layerTerms = terms.Where(t => t.Layer == layer).ToArray();
         if (layerTerms.Length == 0) return null;
         var at = new PixelRect(y, x, f.Shape.H, f.Shape.W);
-        var masks = layerTerms.Select(t => MaskWindow(tape.Pool, t, at)).ToArray();
+        var masks = layerTerms.Select(t => pyramids[t.Style].Cut(tape.Pool, t.Level, at)).ToArray();
         return tape.ExternalGradient(f, (value, df, accumulate) =>
         {
             var work = scratch ?? tape.Pool.Rent(value.Shape);
@@ -193,19 +175,11 @@ internal sealed class GuidedStyleTerms : IDisposable
         return (loss, seeds);
     }
 
-    /// <summary>The term's mask for the window <paramref name="at"/> of its level's map: the map itself when it is the whole map, else a rented copy.</summary>
-    private Tensor MaskWindow(TensorPool pool, Term t, PixelRect at)
-    {
-        var map = levels[t.Style][t.Level];
-        if (at.Y == 0 && at.X == 0 && at.Height == map.Shape.H && at.Width == map.Shape.W) return map;
-        var cut = pool.Rent(Shape4.Image(1, at.Height, at.Width));
-        Regions.Copy(map, at.Y, at.X, cut, 0, 0, at.Height, at.Width);
-        return cut;
-    }
-
     public void Dispose()
     {
         foreach (var t in owned) t.Dispose();
         owned.Clear();
+        foreach (var p in pyramids) p.Dispose();
+        pyramids.Clear();
     }
 }

@@ -112,26 +112,42 @@ public static class MemoryModel
     /// <summary>
     /// Bytes the targets take while they are computed (GatysLoss's constructor), before the optimizer exists: the
     /// content and style images, the content targets P_l, the Gram targets, and the forward activations of the
-    /// largest image (or crop) the network reads, with the windows cut from them when tiled.
+    /// largest image (or crop) the network reads, with the windows cut from them when tiled. With
+    /// <paramref name="maskedStyleImages"/> masks on style images (StyleImageGrams), also those styles' own Gram targets
+    /// (kept until the blend is made), and beside a style image's forward pass its mask at every level, the masked copy
+    /// of each style layer's activations (or window), a partial Gram and the windows' mask cuts (counted for every style
+    /// image: an upper bound).
     /// </summary>
     public static long TargetBytes(int width, int height, IReadOnlyList<(int Width, int Height)> styles, string deepest,
-        LossSettings loss, int? maxTileSide)
+        LossSettings loss, int? maxTileSide, int maskedStyleImages = 0)
     {
         var halo = ReceptiveField.For(deepest);
         long images = 3L * width * height + styles.Sum(s => 3L * s.Width * s.Height);
         long forward = 0, partials = 0;
+        bool first = true; // the content image's pass; the others are the style images'
         foreach (var (w, h, layers) in styles.Select(s => (s.Width, s.Height, loss.StyleLayers)).Prepend((width, height, loss.ContentLayers)))
         {
             var grid = maxTileSide is int side ? TileGrid.Create(w, h, side, halo) : null;
             var (ch, cw) = grid is null || grid.Single ? (h, w) : grid.LargestCrop(halo.Forward);
             long crop = grid is null || grid.Single ? 0 : 3L * ch * cw;
+            long masked = first || maskedStyleImages == 0 ? 0
+                : MaskPlanes(h, w, loss) + LayerFloats(ch, cw, loss.StyleLayers) + GramFloats(loss) + MaskCuts(ch, cw, loss);
+            first = false;
             forward = Math.Max(forward, crop + ForwardFloats(ch, cw, deepest, layers) + LayerFloats(ch, cw, layers)
-                                        + PaddedFloats(ch, cw, deepest) + GramFloats(loss));
+                                        + PaddedFloats(ch, cw, deepest) + GramFloats(loss) + masked);
             partials = Math.Max(partials, GramPartialFloats(ch, cw, loss));
         }
         return Float * (images + LayerFloats(height, width, loss.ContentLayers) + StyleKeptFloats(loss, tiled: false) + GramFloats(loss)
-                        + forward + partials + StyleScratchFloats(loss));
+                        + maskedStyleImages * GramFloats(loss) + forward + partials + StyleScratchFloats(loss));
     }
+
+    /// <summary>A mask at every level down to the deepest style layer (MaskPyramid) for an <paramref name="h"/>×<paramref name="w"/> image.</summary>
+    private static long MaskPlanes(int h, int w, LossSettings loss) =>
+        Enumerable.Range(0, loss.StyleLayers.Max(Vgg19.Level) + 1).Sum(l => (long)(h >> l) * (w >> l));
+
+    /// <summary>One mask's cuts for the style layers' windows of an <paramref name="h"/>×<paramref name="w"/> crop.</summary>
+    private static long MaskCuts(int h, int w, LossSettings loss) =>
+        loss.StyleLayers.Sum(l => (long)(h >> Vgg19.Level(l)) * (w >> Vgg19.Level(l)));
 
     /// <summary>
     /// Bytes spatial control adds for <paramref name="maskedStyles"/> styles with masks (GuidedStyleTerms; 0 without
@@ -144,18 +160,15 @@ public static class MemoryModel
     {
         if (maskedStyles == 0) return 0;
         long k = maskedStyles;
-        int deepest = loss.StyleLayers.Max(Vgg19.Level);
-        long Planes(int h, int w, int levels) => Enumerable.Range(0, levels + 1).Sum(l => (long)(h >> l) * (w >> l));
-        long MaskCuts(int h, int w) => k * loss.StyleLayers.Sum(l => (long)(h >> Vgg19.Level(l)) * (w >> Vgg19.Level(l)));
-        long persistent = k * Planes(height, width, deepest) + (k - 1) * GramFloats(loss) + 2 * k * GramFloats(loss);
+        long persistent = k * MaskPlanes(height, width, loss) + (k - 1) * GramFloats(loss) + 2 * k * GramFloats(loss);
         long evaluation;
         if (grid is null) evaluation = LayerFloats(height, width, loss.StyleLayers);
         else
         {
             var (h1, w1) = grid.LargestCrop(grid.Halo.Forward);
             var (h2, w2) = grid.LargestCrop(grid.Halo.Gradient);
-            evaluation = Math.Max(LayerFloats(h1, w1, loss.StyleLayers) + GramFloats(loss) + MaskCuts(h1, w1),
-                                  LayerFloats(h2, w2, loss.StyleLayers) + MaskCuts(h2, w2));
+            evaluation = Math.Max(LayerFloats(h1, w1, loss.StyleLayers) + GramFloats(loss) + k * MaskCuts(h1, w1, loss),
+                                  LayerFloats(h2, w2, loss.StyleLayers) + k * MaskCuts(h2, w2, loss));
         }
         return Float * (persistent + evaluation);
     }

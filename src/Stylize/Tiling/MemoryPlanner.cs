@@ -62,8 +62,9 @@ public static class MemoryPlanner
     /// <param name="liveBytes">Device bytes in use before the scale (weights, scratch).</param>
     /// <param name="budgetBytes">The most the device may hold (a cap, or the device's memory).</param>
     /// <param name="maskedStyles">Styles with masks (spatial control; 0: none): <see cref="MemoryModel.GuidedBytes"/>.</param>
+    /// <param name="maskedStyleImages">Styles with a mask on their image (0: none): <see cref="MemoryModel.TargetBytes"/>.</param>
     public static MemoryPlan Plan(int width, int height, IReadOnlyList<(int Width, int Height)> styles, string deepest,
-        LossSettings loss, RunSettings run, long liveBytes, long budgetBytes, int maskedStyles = 0)
+        LossSettings loss, RunSettings run, long liveBytes, long budgetBytes, int maskedStyles = 0, int maskedStyleImages = 0)
     {
         var halo = ReceptiveField.For(deepest);
         bool lbfgs = run.Optimizer == OptimizerKind.Lbfgs;
@@ -77,7 +78,8 @@ public static class MemoryPlanner
                 : MemoryModel.TiledEvaluationBytes(grid, deepest, loss);
             long optimize = evaluation + MemoryModel.StateBytes(width, height, loss, run.Optimizer, history, grid is not null)
                             + MemoryModel.GuidedBytes(width, height, grid, loss, maskedStyles);
-            long targets = MemoryModel.TargetBytes(width, height, styles, deepest, loss, grid is null ? null : Math.Max(grid.CoreWidth, grid.CoreHeight));
+            long targets = MemoryModel.TargetBytes(width, height, styles, deepest, loss, grid is null ? null : Math.Max(grid.CoreWidth, grid.CoreHeight),
+                maskedStyleImages);
             return Math.Max(optimize, targets);
         }
         // The longest history ≤ requested that fits beside the grid (0 when not even 1 fits; Adam: 0 = nothing to fit).

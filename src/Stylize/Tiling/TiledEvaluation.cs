@@ -33,7 +33,8 @@ namespace IlgpuStyle.Stylize.Tiling;
 /// activations are held at a time; the cost is the second forward pass and the halos' recomputation.
 /// With masks, the guided Gram matrices (<see cref="GuidedStyleTerms"/>) are sums over positions too: pass 1 adds each
 /// tile's own part, with each level's mask cut exactly like the activations; pass 2 seeds the crop's activations with
-/// their local gradient, the mask cut for the crop.
+/// their local gradient, the mask cut for the crop. A mask on a style image (<see cref="StyleImageGrams"/>) is cut the
+/// same way when that style's target is computed in tiles (<see cref="AddGrams"/>).
 /// Test: tests/IlgpuStyle.Tests/Stylize/TiledEvaluationTests.cs, TiledGuidedEvaluationTests.cs (tiled = untiled up to float rounding).
 /// </summary>
 public sealed class TiledEvaluation : IDisposable
@@ -178,34 +179,31 @@ public sealed class TiledEvaluation : IDisposable
     }
 
     /// <summary>
-    /// Every style term's target += blend · its statistic of <paramref name="image"/> (Gram matrix or moments), summed
-    /// over the tiles' own parts and scaled by the whole layer's size.
+    /// Every style term's target += blend(layer) · its statistic of <paramref name="image"/> (Gram matrix or moments),
+    /// summed over the tiles' own parts and scaled by the whole layer's size.
     /// </summary>
-    internal static void AddTargets(Vgg19 network, Tape tape, Tensor image, TileGrid grid, IReadOnlyList<StyleTerm> terms, float blend)
+    internal static void AddTargets(Vgg19 network, Tape tape, Tensor image, TileGrid grid, IReadOnlyList<StyleTerm> terms, Func<string, float> blend)
     {
         Shape4? lastCrop = null;
         ForEachOwnedWindow(network, tape, image, grid, terms.Select(t => t.Layer).Distinct().ToArray(), ref lastCrop, (layer, window, _) =>
         {
             foreach (var term in terms.Where(t => t.Layer == layer))
-                term.AddTarget(window, Vgg19.ActivationShape(layer, grid.Height, grid.Width), blend, tape.Pool);
+                term.AddTarget(window, Vgg19.ActivationShape(layer, grid.Height, grid.Width), blend(layer), tape.Pool);
         });
     }
 
     /// <summary>
-    /// targets[l] += blend · Gram_l(image) for every <paramref name="wanted"/> layer, Gram_l summed over the tiles' own
-    /// parts and scaled by the whole layer's 1/(C·H·W) (each masked style's own targets A_l,k; GuidedStyleTerms).
+    /// targets[l] += A_l(image) for every <paramref name="wanted"/> layer, summed over the tiles' own windows
+    /// (<see cref="StyleImageGrams"/>: a style image's own Gram targets): without <paramref name="mask"/> the Gram
+    /// matrix scaled by the whole layer's 1/(C·H·W); with it the guided Gram matrix over the mask, each window's mask
+    /// cut at the same place as the window and scaled by the whole level's 1/(C·Σm²). Tiled = untiled up to rounding.
     /// </summary>
-    public static void AddGrams(Vgg19 network, Tape tape, Tensor image, TileGrid grid, IReadOnlyList<string> wanted,
-        float blend, IReadOnlyDictionary<string, Tensor> targets)
+    internal static void AddGrams(Vgg19 network, Tape tape, Tensor image, TileGrid grid, IReadOnlyList<string> wanted,
+        IReadOnlyDictionary<string, Tensor> targets, MaskPyramid? mask = null)
     {
         Shape4? lastCrop = null;
-        ForEachOwnedWindow(network, tape, image, grid, wanted, ref lastCrop, (layer, window, _) =>
-        {
-            var target = targets[layer];
-            var partial = tape.Pool.Rent(target.Shape);
-            Gram.Forward(window, partial, GatysLoss.GramScale(Vgg19.ActivationShape(layer, grid.Height, grid.Width)));
-            Elementwise.Axpy(blend, partial, target);
-        });
+        ForEachOwnedWindow(network, tape, image, grid, wanted, ref lastCrop, (layer, window, at) =>
+            StyleImageGrams.AddWindow(tape.Pool, layer, window, at, Vgg19.ActivationShape(layer, grid.Height, grid.Width), mask, targets[layer]));
     }
 
     /// <summary>

@@ -61,6 +61,9 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
         ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), softMask);
         ImageWriter.Save(new GreyMask(12, 20, Enumerable.Repeat(1f, 240).ToArray()).ToImage(), tallMask);
         ImageWriter.Save(new GreyMask(20, 12, new float[240]).ToImage(), blackMask);
+        // Masks on the style images: the two above fit content.png (40×24) as a style, this one style.jpg (20×30).
+        var portraitMask = Path.Combine(dir, "portrait-mask.png");
+        ImageWriter.Save(new GreyMask(10, 15, Enumerable.Range(0, 150).Select(i => i < 75 ? 1f : 0.25f).ToArray()).ToImage(), portraitMask);
         var sub = Path.Combine(dir, "out");
         Directory.CreateDirectory(sub);
 
@@ -85,6 +88,10 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
             Gen.Frequency((300, Gen.Const(Array.Empty<string>())),
                 (100, Gen.OneOf(mask, softMask).Array[1, 2].Select(a => (string[])["--style-mask", .. a])),
                 (1 + bad, Gen.OneOf([mask, tallMask, blackMask, .. badImages]).Array[0, 3].Select(a => (string[])["--style-mask", .. a]))),
+            // --style-image-mask: the same, each mask against its own style image's shape (a wrong pairing is an error too).
+            Gen.Frequency((300, Gen.Const(Array.Empty<string>())),
+                (100, Gen.OneOf(mask, softMask, portraitMask).Array[1, 2].Select(a => (string[])["--style-image-mask", .. a])),
+                (1 + bad, Gen.OneOf([mask, portraitMask, tallMask, blackMask, .. badImages]).Array[0, 3].Select(a => (string[])["--style-image-mask", .. a]))),
             Option(bad, "--output", [Path.Combine(sub, "o.png"), Path.Combine(sub, "o.jpg"), Path.Combine(sub, "o.JPEG")],
                 [Path.Combine(sub, "o.bmp"), Path.Combine(sub, "o"), Path.Combine(dir, "no-such-dir", "o.png"), sub, "", "\0.png", content]),
             // --size and --iterations always given: their defaults (512 px, 200 iterations) would run for an hour.

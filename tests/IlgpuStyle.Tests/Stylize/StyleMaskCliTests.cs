@@ -9,7 +9,9 @@ namespace IlgpuStyle.Tests.Stylize;
 
 /// <summary>
 /// `stylize --style-mask`: bad masks (a missing file, a file that is no image, as many masks as styles not given, the
-/// wrong aspect ratio, all black) are one error line, exit code 2, nothing written — found before weights or device.
+/// wrong aspect ratio, all black) are one error line, exit code 2, nothing written — found before weights or device;
+/// the same for --style-image-mask (masks on the style images, with their style image's aspect ratio), which also runs
+/// end to end with the tiny weights.
 /// And a real run (OpenCL, real weights up to relu3_1, 64 px, 2 scales of 10 iterations) with two styles on the two halves of the content: each
 /// half's style loss against its own style falls far more than against the other style.
 /// </summary>
@@ -60,6 +62,63 @@ public sealed class StyleMaskCliTests(ITestOutputHelper log) : IDisposable
     public void MasksWithTheMeanCovLossAreRefused() =>
         AssertRefused("--style-mask works with --style-loss gram only", "not implemented",
             ["--style-mask", Save("left.png", Half(40, 24, true)), "--style-loss", "meancov"]);
+
+    [Fact]
+    public void BadStyleImageMasks()
+    {
+        // The style image here is the content (40×24): its masks must have that shape.
+        var mask = Save("m.png", Half(20, 12, true));
+        AssertRefused("--style-image-mask has 1 mask for 2 style images", "one mask per --style", ["--style-image-mask", mask], twoStyles: true);
+        AssertRefused("--style-image-mask: cannot read image", "file not found", ["--style-image-mask", Path.Combine(dir, "nope.png")]);
+        var text = Path.Combine(dir, "text.png");
+        File.WriteAllText(text, "not a png");
+        AssertRefused("--style-image-mask: '", "is not a readable image", ["--style-image-mask", text]);
+        AssertRefused("style image mask '" + Path.Combine(dir, "tall.png") + "' is 24×40 (aspect 0.6) but its style image", "resized, not stretched",
+            ["--style-image-mask", Save("tall.png", Half(24, 40, true))]);
+        AssertRefused("black.png' is black everywhere", "no statistics", ["--style-image-mask", Save("black.png", new GreyMask(20, 12, new float[240]))]);
+        AssertRefused("--style-image-mask works with --style-loss gram only", "not implemented", ["--style-image-mask", mask, "--style-loss", "meancov"]);
+    }
+
+    /// <summary>
+    /// `--style-image-mask` end to end with the tiny random weights (relu1_1, relu2_1) on the fastest device for runs:
+    /// two styles, each with a mask on its image and one on the content, 2 scales, --style-scale 0.75 and Adam (one
+    /// evaluation per iteration: a CLI run also compiles every kernel again, ~12 s here; 16 px tiles added 5–10 s, and
+    /// the tiled targets are StyleImageMaskTests'): exit 0, an output, a finite style loss that falls.
+    /// </summary>
+    [Fact]
+    public void StyleImageMasksRunEndToEnd()
+    {
+        var device = Devices.FastestForRuns;
+        Devices.Get(device);
+        var content = Path.Combine(dir, "content.png");
+        var styleA = Path.Combine(dir, "a.png");
+        var styleB = Path.Combine(dir, "b.png");
+        ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), content);
+        ImageWriter.Save(Imaging.TestImages.Uniform(3, 36, 36), styleA);
+        ImageWriter.Save(Imaging.TestImages.Blocks(6, 3, 8), styleB);
+        var output = Path.Combine(dir, "out.png");
+        var report = Path.Combine(dir, "report.jsonl");
+        string[] args =
+        [
+            "stylize", "--quiet", "--content", content, "--style", styleA, styleB, "--output", output, "--device", device,
+            "--style-mask", Save("left.png", Half(20, 12, true)), Save("right.png", Half(20, 12, false)),
+            "--style-image-mask", Save("a-top.png", new GreyMask(12, 12, Enumerable.Range(0, 144).Select(i => i < 72 ? 1f : 0.1f).ToArray())),
+            Save("b-left.png", Half(48, 24, true)),
+            "--weights", TinyWeights.Write(dir), "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
+            "--size", "32", "--scales", "2", "--style-scale", "0.75", "--iterations", "3", "--optimizer", "adam", "--report", report,
+        ];
+        var (code, _, err) = CliRunner.Run(args);
+        log.WriteLine($"$ ilgpu-style {string.Join(' ', args[1..])} → exit {code}");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(output), "no output image");
+        var losses = File.ReadAllLines(report).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .Where(l => l.TryGetProperty("iteration", out _)).Select(l => (Scale: l.GetProperty("scale").GetInt32(), Loss: l.GetProperty("style_loss").GetDouble())).ToList();
+        log.WriteLine($"style loss per iteration: {string.Join(", ", losses.Select(v => $"s{v.Scale} {v.Loss:G4}"))}");
+        Assert.Equal([1, 2], losses.Select(v => v.Scale).Distinct());
+        Assert.All(losses, v => Assert.True(double.IsFinite(v.Loss) && v.Loss > 0));
+        var last = losses.Where(v => v.Scale == 2).ToList();
+        Assert.True(last[^1].Loss < last[0].Loss, "the style loss did not fall at the last scale");
+    }
 
     private void AssertRefused(string message, string more, string[] extra, bool twoStyles = false)
     {
