@@ -26,7 +26,7 @@ public static class StylizeCommand
         var iterations = new Option<int>("--iterations", "--num-iterations") { Description = "Optimizer iterations per scale.", DefaultValueFactory = _ => d.Run.Iterations };
         var contentLayers = new Option<string>("--content-layers") { Description = "Comma-separated content layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.ContentLayers) };
         var styleLayers = new Option<string>("--style-layers") { Description = "Comma-separated style layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.StyleLayers) };
-        var contentWeight = new Option<float>("--content-weight") { Description = "α, weight of the content loss.", DefaultValueFactory = _ => d.Loss.ContentWeight };
+        var contentWeight = new Option<float?>("--content-weight") { Description = $"α, weight of the content loss [default: {LossSettings.DefaultContentWeight(StyleLossKind.Gram)} with --style-loss gram, {LossSettings.DefaultContentWeight(StyleLossKind.MeanCov)} with meancov]." };
         var styleWeight = new Option<float>("--style-weight") { Description = "β, weight of the style loss.", DefaultValueFactory = _ => d.Loss.StyleWeight };
         var styleLoss = new Option<string>("--style-loss") { Description = "Style term: gram (Gram matrices, Gatys et al.) or meancov (feature mean and covariance by the 2-Wasserstein distance between Gaussians, Kolkin et al.).", DefaultValueFactory = _ => "gram" };
         styleLoss.AcceptOnlyFromAmong("gram", "meancov");
@@ -92,11 +92,10 @@ public static class StylizeCommand
                 {
                     ContentLayers = Layers(parse.GetValue(contentLayers)!),
                     StyleLayers = Layers(parse.GetValue(styleLayers)!),
-                    ContentWeight = parse.GetValue(contentWeight),
                     StyleWeight = parse.GetValue(styleWeight),
                     TvWeight = parse.GetValue(tvWeight),
                     StyleLoss = parse.GetValue(styleLoss) == "meancov" ? StyleLossKind.MeanCov : StyleLossKind.Gram,
-                },
+                } is var loss && parse.GetValue(contentWeight) is float alpha ? loss with { ContentWeight = alpha } : loss,
                 Run = new RunSettings
                 {
                     Size = parse.GetValue(size),
