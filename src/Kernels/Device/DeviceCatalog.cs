@@ -74,10 +74,10 @@ public static class DeviceCatalog
     /// <summary>
     /// The ILGPU CPU simulator with NVIDIA-shaped warps: 32 lanes, <paramref name="warpsPerGroup"/> warps per group
     /// (the default "cpu" simulator has 4-lane warps). Not a --device choice: the tests run the tensor-core kernels on it,
-    /// whose warp-level products (<see cref="TensorCores.WarpMma"/>) need 32-lane warps. Each lane is an OS thread, so
-    /// groups are kept small.
+    /// whose warp-level products (<see cref="TensorCores.WarpMma"/>) need 32-lane warps. Each lane is an OS thread that
+    /// spins at barriers, so groups are kept small (2 warps: 64 threads; 4 made 1-warp launches 5× slower on 2 cores).
     /// </summary>
-    public static Gpu OpenWarp32Simulator(int warpsPerGroup = 4)
+    public static Gpu OpenWarp32Simulator(int warpsPerGroup = 2)
     {
         var device = new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: warpsPerGroup, numMultiprocessors: 1);
         var context = Context.Create(builder =>

@@ -88,18 +88,25 @@ public sealed record TuningPlan
         };
     }
 
-    /// <summary>The plan for <paramref name="accelerator"/>: <see cref="Default"/>, overridden by <see cref="EnvironmentVariable"/>, validated.</summary>
+    /// <summary>
+    /// The plan for <paramref name="accelerator"/>: <see cref="Default"/>, overridden by <see cref="EnvironmentVariable"/>,
+    /// validated (a kind=tf32 override on a device without TF32 tensor cores is a <see cref="TuningPlanException"/>).
+    /// </summary>
     public static TuningPlan For(Accelerator accelerator) =>
         Resolve(accelerator.AcceleratorType,
             accelerator is CLAccelerator cl && cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU,
-            accelerator.MaxNumThreadsPerGroup);
+            accelerator.MaxNumThreadsPerGroup, Conv2d.WhyNoTensorCores(accelerator));
 
     /// <summary>The plan a device listed by <see cref="DeviceCatalog.List"/> gets when opened (same rules as <see cref="For(Accelerator)"/>).</summary>
     public static TuningPlan For(DeviceInfo device) =>
         Resolve(device.Kind, device.Kind == AcceleratorType.OpenCL && device.Type.StartsWith("CPU", StringComparison.Ordinal),
-            device.MaxGroupSize);
+            device.MaxGroupSize, whyNoTensorCores: null);
 
-    private static TuningPlan Resolve(AcceleratorType type, bool cpuDevice, int maxGroup)
+    /// <summary>
+    /// <see cref="Default"/> overridden by the variable, validated; <paramref name="whyNoTensorCores"/>: why the device
+    /// cannot run kind=tf32 (null: it can, or it is not known here).
+    /// </summary>
+    private static TuningPlan Resolve(AcceleratorType type, bool cpuDevice, int maxGroup, string? whyNoTensorCores)
     {
         var plan = Default(type, cpuDevice, maxGroup);
         var env = Environment.GetEnvironmentVariable(EnvironmentVariable);
@@ -111,6 +118,8 @@ public sealed record TuningPlan
         try
         {
             plan = Parse(env, plan);
+            if (plan.Conv.Kind == ConvKernelKind.TensorCoreTf32 && whyNoTensorCores is not null)
+                throw new ArgumentException($"kind=tf32 {whyNoTensorCores}");
             plan.Validate(maxGroup);
             return plan;
         }
@@ -123,9 +132,10 @@ public sealed record TuningPlan
     private const string Keys = "kind, gx, gy, ci, rowstore, gram, gramtarget, group1d, rowgroup, tile";
 
     /// <summary>
-    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|shared, gx, gy,
-    /// ci; rowstore (width); gram=blocked|tiled, gramtarget; group1d, rowgroup, tile. Choosing a Gram kernel without
-    /// gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
+    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
+    /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
+    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled, gramtarget; group1d, rowgroup,
+    /// tile. Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
     {
@@ -150,7 +160,8 @@ public sealed record TuningPlan
                                 "blocked" => ConvKernelKind.RegisterBlocked,
                                 "blocked8" => ConvKernelKind.RegisterBlocked8,
                                 "shared" => ConvKernelKind.SharedTiles,
-                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8' or 'shared', not '{kv[1]}'."),
+                                "tf32" => ConvKernelKind.TensorCoreTf32,
+                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8', 'shared' or 'tf32', not '{kv[1]}'."),
                             },
                         },
                     };

@@ -16,9 +16,13 @@ namespace IlgpuStyle.Kernels.TensorCores;
 //
 // Conversely A[r][k] lives in lane 4·(r mod 8) + (k mod 4), register a{(r ≥ 8) + 2·(k ≥ 4)}; B[k][n] in lane
 // 4·n + (k mod 4), register b{k ≥ 4}. On CUDA the instruction runs; on every other backend (the CPU simulator with
-// 32-lane warps, which runs the tensor-core kernels in the tests) an emulation gathers, for each k, A[g][k], A[g+8][k],
-// B[k][2t] and B[k][2t+1] from the lanes that own them with Warp.Shuffle and accumulates in FP32, k = 0..7 in order.
-// So a kernel whose fragments are mis-indexed computes a wrong product on the simulator too, and fails its test there.
+// 32-lane warps, which runs the tensor-core kernels in the tests) an emulation does what the hardware does with those
+// registers: every lane publishes its 6 operand registers in a per-warp exchange area (slot r of lane L at r·32 + L),
+// and, for k = 0..7 in order, reads A[g][k], A[g + 8][k], B[k][2t] and B[k][2t + 1] from the slots of the lanes that own
+// them and accumulates in FP32. So a kernel whose fragments are mis-indexed computes a wrong product on the simulator
+// too, and fails its test there. (The exchange is shared memory between two warp barriers rather than Warp.Shuffle:
+// each shuffle costs the simulator several barriers of 32 OS threads, about 1 ms on 2 cores — 32 of them per product
+// made the smallest convolution test take 16 s.)
 // The emulation reads only the 19 TF32 bits of A and B (the instruction ignores the low 13); products of two TF32
 // values are exact in FP32, so it differs from the hardware only in how the eight products and C are summed
 // (the hardware's internal order and rounding are not specified), within FP32 accumulation error.
@@ -32,12 +36,16 @@ public struct MmaAccumulator
 /// <summary>The warp-level TF32 tensor-core product (file comment: fragment layout, emulation).</summary>
 public static class WarpMma
 {
+    /// <summary>Floats of one warp's exchange area (6 operand registers × 32 lanes), used by the emulation only.</summary>
+    public const int ExchangeFloats = 6 * 32;
+
     /// <summary>
     /// D = A·B + C for one m16n8k8 tile, every lane of the warp calling it together (warp-synchronous): a0..a3 and b0, b1
     /// are this lane's TF32 fragments (values rounded by <see cref="Tf32.Round"/>), <paramref name="c"/> its C fragment;
-    /// returns its D fragment.
+    /// returns its D fragment. <paramref name="exchange"/>: this warp's <see cref="ExchangeFloats"/> floats of shared
+    /// memory, which the emulation uses (untouched on CUDA).
     /// </summary>
-    public static MmaAccumulator Tf32(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c)
+    public static MmaAccumulator Tf32(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c, ArrayView<float> exchange)
     {
         if (CudaAsm.IsSupported)
         {
@@ -49,28 +57,33 @@ public static class WarpMma
                 ref d0, ref d1, ref d2, ref d3, ref ia0, ref ia1, ref ia2, ref ia3, ref ib0, ref ib1);
             return new MmaAccumulator { C0 = d0.Value, C1 = d1.Value, C2 = d2.Value, C3 = d3.Value };
         }
-        return Emulated(a0, a1, a2, a3, b0, b1, c);
+        return Emulated(a0, a1, a2, a3, b0, b1, c, exchange);
     }
 
-    /// <summary>What <see cref="Tf32"/> computes off CUDA: the documented fragment layout, gathered with Warp.Shuffle.</summary>
-    private static MmaAccumulator Emulated(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c)
+    /// <summary>What <see cref="Tf32"/> computes off CUDA: the documented fragment layout, read from the lanes that own each element.</summary>
+    private static MmaAccumulator Emulated(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c, ArrayView<float> x)
     {
         int lane = Warp.LaneIdx, g = lane >> 2, t = lane & 3;
-        a0 = Truncate(a0); a1 = Truncate(a1); a2 = Truncate(a2); a3 = Truncate(a3);
-        b0 = Truncate(b0); b1 = Truncate(b1);
+        x[lane] = Truncate(a0);
+        x[32 + lane] = Truncate(a1);
+        x[64 + lane] = Truncate(a2);
+        x[96 + lane] = Truncate(a3);
+        x[128 + lane] = Truncate(b0);
+        x[160 + lane] = Truncate(b1);
+        Warp.Barrier();
         for (int k = 0; k < 8; k++)
         {
-            int q = k & 3;
-            bool high = k >= 4;
-            float top = Warp.Shuffle(high ? a2 : a0, 4 * g + q);        // A[g][k]
-            float bottom = Warp.Shuffle(high ? a3 : a1, 4 * g + q);     // A[g + 8][k]
-            float left = Warp.Shuffle(high ? b1 : b0, 4 * (2 * t) + q);  // B[k][2t]
-            float right = Warp.Shuffle(high ? b1 : b0, 4 * (2 * t + 1) + q); // B[k][2t + 1]
+            int q = k & 3, high = k >> 2;                               // k = q + 4·high
+            float top = x[(2 * high) * 32 + 4 * g + q];                 // A[g][k]: a0 / a2 of lane 4g + q
+            float bottom = x[(2 * high + 1) * 32 + 4 * g + q];          // A[g + 8][k]: a1 / a3 of lane 4g + q
+            float left = x[(4 + high) * 32 + 4 * (2 * t) + q];          // B[k][2t]: b0 / b1 of lane 4·2t + q
+            float right = x[(4 + high) * 32 + 4 * (2 * t + 1) + q];     // B[k][2t + 1]: b0 / b1 of lane 4·(2t + 1) + q
             c.C0 += top * left;
             c.C1 += top * right;
             c.C2 += bottom * left;
             c.C3 += bottom * right;
         }
+        Warp.Barrier(); // the area is free again for the next product
         return c;
     }
 

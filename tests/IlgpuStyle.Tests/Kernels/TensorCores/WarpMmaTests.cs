@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Kernels.TensorCores;
+using IlgpuStyle.Tests.Reference;
 using Xunit;
 
 namespace IlgpuStyle.Tests.Kernels.TensorCores;
@@ -9,30 +10,14 @@ namespace IlgpuStyle.Tests.Kernels.TensorCores;
 using View = ArrayView1D<float, Stride1D.Dense>;
 
 /// <summary>
-/// The tensor-core primitives (src/Kernels/TensorCores): TF32 rounding against a rounding written here in double
-/// arithmetic, and the warp-level m16n8k8 product against a CPU loop on TF32-rounded inputs, on "cpu32" (the simulator
+/// The tensor-core primitives (src/Kernels/TensorCores): TF32 rounding against a rounding written in double
+/// arithmetic (Reference/Tf32Reference.cs), and the warp-level m16n8k8 product against a CPU loop on TF32-rounded inputs, on "cpu32" (the simulator
 /// with 32-lane warps: the emulation) and "cuda" (the instructions; skips without a GPU). The fragment layout below is
 /// written out again from the PTX ISA's table, independently of the library's.
 /// </summary>
 public class WarpMmaTests(ITestOutputHelper log)
 {
-    /// <summary>
-    /// TF32 rounding by its definition: |x| = q·ulp with ulp = 2^(e − 10), e = max(⌊log2|x|⌋, −126) (FP32's subnormal
-    /// range keeps the exponent of the smallest normal), q rounded to the nearest integer with ties away from zero
-    /// (⌊q + ½⌋ on the magnitude), then the sign; past FP32's range it is ±∞. All in double, where every step is exact.
-    /// </summary>
-    private static float ReferenceRound(float x)
-    {
-        if (float.IsNaN(x) || float.IsInfinity(x) || x == 0) return x;
-        double m = Math.Abs((double)x);
-        int e = Math.Max((int)Math.Floor(Math.Log2(m)), -126);
-        // Math.Log2 may be off by one just below a power of two: fix e so that 2^e ≤ m < 2^(e+1) for normals.
-        if (e > -126 && Math.ScaleB(1.0, e) > m) e--;
-        if (e >= -126 && Math.ScaleB(1.0, e + 1) <= m) e++;
-        double ulp = Math.ScaleB(1.0, e - 10);
-        double r = Math.Floor(m / ulp + 0.5) * ulp;
-        return (float)(Math.Sign(x) * r);
-    }
+    private static float ReferenceRound(float x) => Tf32Reference.Round(x);
 
     private static float Bits(uint b) => BitConverter.UInt32BitsToSingle(b);
 
@@ -105,6 +90,7 @@ public class WarpMmaTests(ITestOutputHelper log)
     {
         int warp = Group.IdxX / 32, lane = Group.IdxX % 32, g = lane / 4, t = lane % 4;
         int ao = warp * 128, bo = warp * 64, co = warp * 128;
+        var exchange = SharedMemory.Allocate<float>(Warps * WarpMma.ExchangeFloats).SubView(warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
         var acc = new MmaAccumulator
         {
             C0 = c[co + g * 8 + 2 * t],
@@ -116,7 +102,7 @@ public class WarpMmaTests(ITestOutputHelper log)
             Tf32.Round(a[ao + g * 8 + t]), Tf32.Round(a[ao + (g + 8) * 8 + t]),
             Tf32.Round(a[ao + g * 8 + t + 4]), Tf32.Round(a[ao + (g + 8) * 8 + t + 4]),
             Tf32.Round(b[bo + t * 8 + g]), Tf32.Round(b[bo + (t + 4) * 8 + g]),
-            acc);
+            acc, exchange);
         d[co + g * 8 + 2 * t] = acc.C0;
         d[co + g * 8 + 2 * t + 1] = acc.C1;
         d[co + (g + 8) * 8 + 2 * t] = acc.C2;
