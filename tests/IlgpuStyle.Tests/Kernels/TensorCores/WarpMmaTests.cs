@@ -5,7 +5,7 @@ using IlgpuStyle.Kernels.TensorCores;
 using IlgpuStyle.Tests.Reference;
 using Xunit;
 
-namespace IlgpuStyle.Tests.Kernels.TensorCores;
+namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step filters on this namespace exactly
 
 using View = ArrayView1D<float, Stride1D.Dense>;
 
