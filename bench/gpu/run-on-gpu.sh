@@ -17,7 +17,8 @@
 # usage: bench/gpu/run-on-gpu.sh [--device cuda] [--bundle .gpu/bundle.tar.xz] [--deadline 420]
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
-#          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8;…" | none] [--tf32-sizes 512,1024]
+#          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8,gram=tf32;…" | none]
+#          [--tf32-sizes 512,1024]
 # Rehearsal without a GPU:
 #   OUT=/tmp/gpu-out bench/gpu/run-on-gpu.sh --device opencl --bench-size 64 --iteration-sizes 64 \
 #     --torch-sizes 64 --stylize-sizes 64 --stylize-args "--scales 1 --iterations 3" --runs 2 --warmup 1
@@ -39,7 +40,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=2,gy=2,ci=8;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
+tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
 tf32_sizes=512,1024
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -206,8 +207,9 @@ run_step bench-kernels 75 --stdout "$R/bench-kernels.json" \
   "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" --warmup "$warmup" --json --no-iteration
 
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
-# File names: bench-tf32-gx2-gy2-1024.json (kind=tf32,gx=2,gy=2 at 1024²), bench-fp32-1024.json (the device's plan).
-tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/,/-/g'; }
+# File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
+# forward), bench-fp32-1024.json (the device's plan).
+tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/,/-/g'; }
 bench_tf32() {
   local rc=0 size tiles variants sizes
   [ "$tf32_tiles" = none ] && { echo "no --tf32-tiles"; return 0; }

@@ -139,61 +139,8 @@ public static partial class Conv2d
         }
     }
 
-    /// <summary>
-    /// One warp's 64 × 32 accumulators: 4 × 4 m16n8 fragments, M{i}N{j} for channels 16·i … and pixels 8·j … of the warp
-    /// tile. Passed and returned by value so they stay in registers.
-    /// </summary>
-    private struct WarpTile64x32
-    {
-        public MmaAccumulator M0N0, M0N1, M0N2, M0N3, M1N0, M1N1, M1N2, M1N3, M2N0, M2N1, M2N2, M2N3, M3N0, M3N1, M3N2, M3N3;
-
-        /// <summary>
-        /// One mma k-step (8 rows of the stage): A fragments of the 4 channel tiles, B fragments of the 4 pixel tiles, 16
-        /// products. <paramref name="a"/> is row q, column g of the warp's A rows (stride <paramref name="sa"/>), likewise
-        /// <paramref name="b"/>: a0 = A[g][q] at a, a1 = A[g + 8][q] at a + 8, a2, a3 four rows (k) further; b0 = B[q][g]
-        /// at b, b1 four rows further (TensorCores/WarpMma.cs). <paramref name="x"/>: the warp's exchange area.
-        /// </summary>
-        public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x)
-        {
-            int a4 = a + 4 * sa, b4 = b + 4 * sb;
-            float a00 = s[a], a01 = s[a + 8], a02 = s[a4], a03 = s[a4 + 8];
-            float a10 = s[a + 16], a11 = s[a + 24], a12 = s[a4 + 16], a13 = s[a4 + 24];
-            float a20 = s[a + 32], a21 = s[a + 40], a22 = s[a4 + 32], a23 = s[a4 + 40];
-            float a30 = s[a + 48], a31 = s[a + 56], a32 = s[a4 + 48], a33 = s[a4 + 56];
-            float b00 = s[b], b01 = s[b4], b10 = s[b + 8], b11 = s[b4 + 8];
-            float b20 = s[b + 16], b21 = s[b4 + 16], b30 = s[b + 24], b31 = s[b4 + 24];
-            var r = this;
-            r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
-            r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
-            r.M0N2 = WarpMma.Tf32(a00, a01, a02, a03, b20, b21, r.M0N2, x);
-            r.M0N3 = WarpMma.Tf32(a00, a01, a02, a03, b30, b31, r.M0N3, x);
-            r.M1N0 = WarpMma.Tf32(a10, a11, a12, a13, b00, b01, r.M1N0, x);
-            r.M1N1 = WarpMma.Tf32(a10, a11, a12, a13, b10, b11, r.M1N1, x);
-            r.M1N2 = WarpMma.Tf32(a10, a11, a12, a13, b20, b21, r.M1N2, x);
-            r.M1N3 = WarpMma.Tf32(a10, a11, a12, a13, b30, b31, r.M1N3, x);
-            r.M2N0 = WarpMma.Tf32(a20, a21, a22, a23, b00, b01, r.M2N0, x);
-            r.M2N1 = WarpMma.Tf32(a20, a21, a22, a23, b10, b11, r.M2N1, x);
-            r.M2N2 = WarpMma.Tf32(a20, a21, a22, a23, b20, b21, r.M2N2, x);
-            r.M2N3 = WarpMma.Tf32(a20, a21, a22, a23, b30, b31, r.M2N3, x);
-            r.M3N0 = WarpMma.Tf32(a30, a31, a32, a33, b00, b01, r.M3N0, x);
-            r.M3N1 = WarpMma.Tf32(a30, a31, a32, a33, b10, b11, r.M3N1, x);
-            r.M3N2 = WarpMma.Tf32(a30, a31, a32, a33, b20, b21, r.M3N2, x);
-            r.M3N3 = WarpMma.Tf32(a30, a31, a32, a33, b30, b31, r.M3N3, x);
-            return r;
-        }
-
-        /// <summary>Writes every fragment: <paramref name="o"/> = first channel + g, <paramref name="p"/> = first pixel + 2q.</summary>
-        public readonly void Store(TensorCoreEpilogue e, int o, int p)
-        {
-            e.Store(M0N0, o, p); e.Store(M0N1, o, p + 8); e.Store(M0N2, o, p + 16); e.Store(M0N3, o, p + 24);
-            e.Store(M1N0, o + 16, p); e.Store(M1N1, o + 16, p + 8); e.Store(M1N2, o + 16, p + 16); e.Store(M1N3, o + 16, p + 24);
-            e.Store(M2N0, o + 32, p); e.Store(M2N1, o + 32, p + 8); e.Store(M2N2, o + 32, p + 16); e.Store(M2N3, o + 32, p + 24);
-            e.Store(M3N0, o + 48, p); e.Store(M3N1, o + 48, p + 8); e.Store(M3N2, o + 48, p + 16); e.Store(M3N3, o + 48, p + 24);
-        }
-    }
-
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>
-    private readonly struct TensorCoreEpilogue(View output, View bias, int hasBias, int relu, int accumulate, int channels, int hw)
+    private readonly struct TensorCoreEpilogue(View output, View bias, int hasBias, int relu, int accumulate, int channels, int hw) : IFragmentStore
     {
         public void Store(MmaAccumulator c, int o, int p)
         {

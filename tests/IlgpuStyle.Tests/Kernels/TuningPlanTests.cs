@@ -68,7 +68,7 @@ public class TuningPlanTests(ITestOutputHelper log)
 
     [Theory]
     [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared' or 'tf32'")]
-    [InlineData("gram=naive", "gram must be 'blocked' or 'tiled'")]
+    [InlineData("gram=naive", "gram must be 'blocked', 'tiled' or 'tf32'")]
     [InlineData("gz=3", "unknown key 'gz'")]
     [InlineData("gx=four", "'gx=four'")]
     [InlineData("rowstore", "not key=value")]
@@ -98,7 +98,7 @@ public class TuningPlanTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// kind=tf32 (the tensor-core kernel): parsed, printed and read back; its blockings validated (warps along pixels 1, 2
+    /// kind=tf32 and gram=tf32 (the tensor-core kernels): parsed, printed and read back; its blockings validated (warps along pixels 1, 2
     /// or 4, along channels 1 or 2, ci=8, the static shared tiles, 32 work-items per warp); never a default; and an
     /// override asking for it on a device without TF32 tensor cores is bad input (exit 2), not a crash.
     /// </summary>
@@ -123,11 +123,23 @@ public class TuningPlanTests(ITestOutputHelper log)
         foreach (var type in new[] { AcceleratorType.Cuda, AcceleratorType.OpenCL, AcceleratorType.CPU })
             Assert.NotEqual(ConvKernelKind.TensorCoreTf32, TuningPlan.Default(type, false, 1024).Conv.Kind);
 
+        var gramTf32 = TuningPlan.Parse("gram=tf32", gpu);
+        Assert.Equal(GramKernelKind.TensorCoreTf32, gramTf32.Gram);
+        Assert.Equal(gramTf32, TuningPlan.Parse(gramTf32.ToString(), gpu));
+        Assert.Contains(",gram=tf32,", gramTf32.ToString());
+        gramTf32.Validate(1024);
+        (CpuDefault with { Gram = GramKernelKind.TensorCoreTf32 }).Validate(64);
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { Gram = GramKernelKind.TensorCoreTf32 }).Validate(32)); // 64 work-items per group
+
         var env = new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "kind=tf32,gx=1,gy=1,ci=8" };
         var (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
         log.WriteLine(err);
         Assert.Equal(2, code);
         Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=tf32,gx=1,gy=1,ci=8' is invalid: kind=tf32 needs TF32 tensor cores", err);
+        env[TuningPlan.EnvironmentVariable] = "gram=tf32";
+        (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='gram=tf32' is invalid: gram=tf32 needs TF32 tensor cores", err);
     }
 
     [Fact]

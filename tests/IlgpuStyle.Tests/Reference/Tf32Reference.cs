@@ -1,3 +1,5 @@
+using Xunit;
+
 namespace IlgpuStyle.Tests.Reference;
 
 /// <summary>TF32 rounding written from its definition, in double arithmetic (independent of the library's bit trick).</summary>
@@ -28,4 +30,36 @@ public static class Tf32Reference
     }
 
     public static float[] Round(float[] a) => a.Select(Round).ToArray();
+
+    /// <summary>
+    /// Relative bound (times Σ|terms|) of an FP32 sum of <paramref name="terms"/> terms: (terms + 2)·2⁻²⁴ (γ_n, with one
+    /// more rounding for a bias or scale), doubled for the tensor cores' own summation, which the PTX ISA leaves unspecified.
+    /// </summary>
+    public static double Fp32SumBound(int terms) => 2 * (terms + 2) * Fp32UnitRoundoff;
+
+    /// <summary>
+    /// Relative bound (times Σ|a_k||b_k|) of a TF32 tensor-core dot product against the exact one: each factor rounded to
+    /// TF32 (|δ| ≤ u = 2⁻¹¹) makes each product a(1 + δ₁)·b(1 + δ₂), off by at most (2u + u²)·|a b|; then the FP32 sum.
+    /// </summary>
+    public static double TensorCoreBound(int terms) => 2 * UnitRoundoff + UnitRoundoff * UnitRoundoff + Fp32SumBound(terms);
+
+    /// <summary>
+    /// Asserts |actual − expected| ≤ relative · magnitude elementwise (magnitude = Σ|terms| per element), and no NaN or
+    /// infinity; logs the worst ratio of error to bound.
+    /// </summary>
+    public static void Within(double[] expected, double[] magnitude, float[] actual, double relative, string what, ITestOutputHelper log)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]) || float.IsInfinity(actual[i]), $"{what}: element {i} is {actual[i]}");
+            double err = Math.Abs(actual[i] - expected[i]), bound = relative * magnitude[i] + 1e-30;
+            Assert.True(err <= bound, $"{what}: element {i} = {actual[i]:R}, expected {expected[i]:R} (|err| {err:E2} > bound {bound:E2})");
+            worst = Math.Max(worst, err / bound);
+        }
+        log.WriteLine($"{what}: worst |err| / bound = {worst:F3} (bound {relative:E2}·Σ|terms|)");
+    }
+
+    public static double[] Abs(float[] a) => a.Select(v => Math.Abs((double)v)).ToArray();
 }

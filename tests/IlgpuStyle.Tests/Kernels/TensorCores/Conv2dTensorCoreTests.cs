@@ -65,25 +65,6 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         }
     }
 
-    /// <summary>FP32 accumulation of <paramref name="terms"/> terms, doubled for the tensor cores' unspecified summation.</summary>
-    private static double AccumulationBound(int terms) => 2 * (terms + 2) * Tf32Reference.Fp32UnitRoundoff;
-
-    private static void Within(double[] expected, double[] magnitude, float[] actual, double relative, string what, ITestOutputHelper log)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]) || float.IsInfinity(actual[i]), $"{what}: element {i} is {actual[i]}");
-            double err = Math.Abs(actual[i] - expected[i]), bound = relative * magnitude[i] + 1e-30;
-            Assert.True(err <= bound, $"{what}: element {i} = {actual[i]:R}, expected {expected[i]:R} (|err| {err:E2} > bound {bound:E2})");
-            worst = Math.Max(worst, err / bound);
-        }
-        log.WriteLine($"{what}: worst |err| / bound = {worst:F3} (bound {relative:E2}·Σ|terms|)");
-    }
-
-    private static double[] Abs(float[] a) => a.Select(v => Math.Abs((double)v)).ToArray();
-
     [Theory]
     [MemberData(nameof(Cases))]
     public void ForwardMatchesReferenceWithinTf32Rounding(string device, string blocking, string shapeName)
@@ -103,7 +84,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         using var tb = gpu.FromHost(Shape4.Vector(cout), b);
         using var ty = gpu.Allocate(ys);
         int terms = cin * 9;
-        var magnitude = ConvReference.Forward(Abs(x), xs, Abs(wt), ws, Abs(b), p);
+        var magnitude = ConvReference.Forward(Tf32Reference.Abs(x), xs, Tf32Reference.Abs(wt), ws, Tf32Reference.Abs(b), p);
         // Bias without ReLU compares every output; ReLU (which zeroes about half of them) once per device, on the smallest shape.
         var epilogues = shapeName == "3x7x11->13" && blocking == "tf32 1x1" ? new[] { (true, false), (false, true) } : new[] { (true, false) };
         foreach (var (bias, relu) in epilogues)
@@ -117,12 +98,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
 
             var exact = ConvReference.Forward(ConvReference.ToDouble(x), xs, ConvReference.ToDouble(wt), ws,
                 bias ? ConvReference.ToDouble(b) : null, p, relu);
-            double u = Tf32Reference.UnitRoundoff;
-            Within(exact, magnitude, got, 2 * u + u * u + AccumulationBound(terms), $"tf32 forward vs FP64 reference {what}", log);
+            Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(terms), $"tf32 forward vs FP64 reference {what}", log);
 
             var rounded = ConvReference.Forward(ConvReference.ToDouble(Tf32Reference.Round(x)), xs, ConvReference.ToDouble(Tf32Reference.Round(wt)), ws,
                 bias ? ConvReference.ToDouble(b) : null, p, relu);
-            Within(rounded, magnitude, got, AccumulationBound(terms), $"tf32 forward vs reference on TF32-rounded inputs {what}", log);
+            Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"tf32 forward vs reference on TF32-rounded inputs {what}", log);
         }
     }
 
@@ -145,8 +125,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         using var tdx = gpu.Allocate(xs);
         string what = $"{shapeName} {blocking} [{device}]";
         int terms = cout * 9;
-        double u = Tf32Reference.UnitRoundoff;
-        var magnitude = ConvReference.BackwardData(Abs(dy), Abs(wt), ws, xs, p);
+        var magnitude = ConvReference.BackwardData(Tf32Reference.Abs(dy), Tf32Reference.Abs(wt), ws, xs, p);
         var exact = ConvReference.BackwardData(ConvReference.ToDouble(dy), ConvReference.ToDouble(wt), ws, xs, p);
         var rounded = ConvReference.BackwardData(ConvReference.ToDouble(Tf32Reference.Round(dy)), ConvReference.ToDouble(Tf32Reference.Round(wt)), ws, xs, p);
 
@@ -155,14 +134,14 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: false, tiles);
         var got = tdx.ToHost();
         log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
-        Within(exact, magnitude, got, 2 * u + u * u + AccumulationBound(terms), $"tf32 backward-data vs FP64 reference {what}", log);
-        Within(rounded, magnitude, got, AccumulationBound(terms), $"tf32 backward-data vs reference on TF32-rounded inputs {what}", log);
+        Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(terms), $"tf32 backward-data vs FP64 reference {what}", log);
+        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"tf32 backward-data vs reference on TF32-rounded inputs {what}", log);
 
         // Accumulate: dx = before + Σ; the sum with 'before' adds one more FP32 rounding (|before| joins the magnitude).
         tdx.CopyFromHost(before);
         Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: true, tiles);
         var withBefore = magnitude.Select((m, i) => m + Math.Abs(before[i])).ToArray();
-        Within(rounded.Select((v, i) => v + before[i]).ToArray(), withBefore, tdx.ToHost(), AccumulationBound(terms + 1),
+        Tf32Reference.Within(rounded.Select((v, i) => v + before[i]).ToArray(), withBefore, tdx.ToHost(), Tf32Reference.Fp32SumBound(terms + 1),
             $"tf32 backward-data accumulate vs reference on TF32-rounded inputs {what}", log);
     }
 
