@@ -8,12 +8,17 @@
 #   $OUT/results.tar.gz    every log and JSON (devices, tests, bench, torch, sanitizer, stylize reports, nvidia-smi)
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
 #
-# Steps: setup devices tests bench-kernels bench-iteration torch-fp32 torch-default compare stylize-<size>… memcheck
+# Steps: setup devices tests bench-kernels bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
+#        compare compare-tf32 stylize-<size>… memcheck
+# bench-tf32 (issue #11): the TF32 tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
+# each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
+# bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
 #
 # usage: bench/gpu/run-on-gpu.sh [--device cuda] [--bundle .gpu/bundle.tar.xz] [--deadline 420]
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
-#          [--only step,step] [--skip step,step]
+#          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8,gram=tf32;…" | none]
+#          [--tf32-sizes 512,1024]
 # Rehearsal without a GPU:
 #   OUT=/tmp/gpu-out bench/gpu/run-on-gpu.sh --device opencl --bench-size 64 --iteration-sizes 64 \
 #     --torch-sizes 64 --stylize-sizes 64 --stylize-args "--scales 1 --iterations 3" --runs 2 --warmup 1
@@ -35,6 +40,8 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
+tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
+tf32_sizes=512,1024
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -50,6 +57,8 @@ while [ $# -gt 0 ]; do
     --test-filter) test_filter=$2; shift 2 ;;
     --only) only=",$2,"; shift 2 ;;
     --skip) skip=",$2,"; shift 2 ;;
+    --tf32-tiles) tf32_tiles=$2; shift 2 ;;
+    --tf32-sizes) tf32_sizes=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-on-gpu: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -196,9 +205,42 @@ fi
 # --- our bench ---------------------------------------------------------------------------------------------------------
 run_step bench-kernels 75 --stdout "$R/bench-kernels.json" \
   "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" --warmup "$warmup" --json --no-iteration
+
+# --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
+# File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
+# forward), bench-fp32-1024.json (the device's plan).
+tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/,/-/g'; }
+bench_tf32() {
+  local rc=0 size tiles variants sizes
+  [ "$tf32_tiles" = none ] && { echo "no --tf32-tiles"; return 0; }
+  IFS=';' read -ra variants <<< "$tf32_tiles"
+  IFS=, read -ra sizes <<< "$tf32_sizes"
+  for size in "${sizes[@]}"; do
+    if [ "$size" != "$bench_size" ]; then
+      echo "-- FP32 (the device's plan) at $size²"
+      "$CLI" bench --device "$device" --size "$size" --runs "$runs" --warmup "$warmup" --json --no-iteration \
+        > "$R/bench-fp32-$size.json" || rc=$?
+    fi
+    for tiles in "${variants[@]}"; do
+      echo "-- ILGPU_STYLE_TILES=$tiles at $size²"
+      ILGPU_STYLE_TILES=$tiles "$CLI" bench --device "$device" --size "$size" --runs "$runs" --warmup "$warmup" \
+        --json --no-iteration > "$R/bench-$(tf32_label "$tiles")-$size.json" || rc=$?
+    done
+  done
+  return $rc
+}
+export CLI R device runs warmup bench_size tf32_tiles tf32_sizes
+export -f tf32_label
+run_step bench-tf32 90 bench_tf32
 run_step bench-iteration 100 --stdout "$R/bench-iteration.json" \
   "$CLI" bench --device "$device" --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
   --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+
+if [ "$tf32_tiles" != none ]; then
+  ILGPU_STYLE_TILES=${tf32_tiles%%;*} run_step bench-iteration-tf32 60 --stdout "$R/bench-iteration-tf32.json" \
+    "$CLI" bench --device "$device" --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
+    --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+fi
 
 # --- the PyTorch yardstick ---------------------------------------------------------------------------------------------
 python=
@@ -223,6 +265,30 @@ if [ ${#ours[@]} -gt 0 ] && [ ${#theirs[@]} -gt 0 ]; then
   cp "$R/compare.txt" "$OUT/compare.txt"
 else
   wanted compare && printf '%-18s %-8s %4s %7s  %s\n' compare SKIPPED - - "nothing to compare" | tee -a "$R/steps.txt"
+fi
+
+# TF32 against PyTorch (both math modes) and our FP32 at the bench size, and against our FP32 at the other sizes
+# (compare.py takes any bench JSON as a yardstick; its column is named after the file).
+if wanted compare-tf32 && ls "$R"/bench-tf32-*.json >/dev/null 2>&1; then
+  compare_tf32() {
+    local f size base rc=0
+    for f in "$R"/bench-tf32-*.json; do
+      [ -s "$f" ] || continue
+      size=${f##*-}; size=${size%.json}
+      if [ "$size" = "$bench_size" ]; then base=$R/bench-kernels.json; else base=$R/bench-fp32-$size.json; fi
+      local yard=()
+      for y in torch-fp32.json torch-default.json "$(basename "$base")"; do [ -s "$R/$y" ] && yard+=("$y"); done
+      [ "$size" != "$bench_size" ] && yard=("$(basename "$base")")
+      echo "# $(basename "$f")"
+      (cd "$R" && "${python:-python3}" "$repo/bench/gpu/compare.py" --ours "$(basename "$f")" --torch "${yard[@]}") || rc=$?
+      echo
+    done
+    return $rc
+  }
+  export python repo
+  export -f compare_tf32
+  run_step compare-tf32 30 --stdout "$R/compare-tf32.txt" compare_tf32
+  cp "$R/compare-tf32.txt" "$OUT/compare-tf32.txt"
 fi
 
 # --- stylize with defaults, timed ------------------------------------------------------------------------------------
@@ -259,6 +325,15 @@ fi
   cat "$R/steps.txt"
   echo
   cat "$R/notes.txt" 2>/dev/null
+  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-tf32-*.json; do
+    [ -s "$f" ] || continue
+    "${python:-python3}" - "$f" <<'PY' 2>/dev/null
+import json, sys
+k = json.load(open(sys.argv[1])).get("kernels") or {}
+print("%s: %s at %s²: VGG conv forward %.3f ms, backward-data %.3f ms" % (sys.argv[1].split("/")[-1], k.get("plan"),
+      k.get("size"), k.get("vggForwardMs") or 0, k.get("vggBackwardDataMs") or 0))
+PY
+  done
   grep -hE 'Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -1 | sed 's/^ */tests: /'
   grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
   for s in "${sizes[@]}"; do

@@ -11,7 +11,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// (batch N = 1) is read as the matrix F of C rows and P = H·W columns; the Gram matrix
 /// G = scale · F Fᵀ, i.e. G[i,j] = scale · Σ_p F[i,p] F[j,p], is C×C, stored as a 1×1×C×C tensor.
 /// Two kernel pairs, chosen per device by <see cref="TuningPlan.Gram"/>: register-blocked without shared memory
-/// (GramBlocked.cs; the CPU default) and shared-memory tiled (GramTiled.cs; the GPU default). Any C and P work.
+/// (GramBlocked.cs; the CPU default) and shared-memory tiled (GramTiled.cs; the GPU default); and, opt-in on devices
+/// with TF32 tensor cores, a tensor-core forward (GramTensorCore.cs) with the tiled backward. Any C and P work.
 /// </summary>
 public static partial class Gram
 {
@@ -41,6 +42,7 @@ public static partial class Gram
     public static void Forward(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits)
     {
         if (kind == GramKernelKind.Tiled) ForwardTiled(f, g, scale, splits);
+        else if (kind == GramKernelKind.TensorCoreTf32) ForwardTensorCore(f, g, scale, splits);
         else ForwardBlocked(f, g, scale, splits);
     }
 
@@ -80,10 +82,13 @@ public static partial class Gram
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate) =>
         Backward(f, dG, df, scale, accumulate, f.Gpu.Plan.Gram);
 
-    /// <summary><see cref="Backward(Tensor, Tensor, Tensor, float, bool)"/> from the <paramref name="kind"/> kernel.</summary>
+    /// <summary>
+    /// <see cref="Backward(Tensor, Tensor, Tensor, float, bool)"/> from the <paramref name="kind"/> kernel (the tiled one for
+    /// <see cref="GramKernelKind.TensorCoreTf32"/>, whose tensor cores do the forward pass only).
+    /// </summary>
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind)
     {
-        if (kind == GramKernelKind.Tiled)
+        if (kind != GramKernelKind.Blocked)
         {
             BackwardTiled(f, dG, df, scale, accumulate);
             return;
@@ -111,12 +116,13 @@ public static partial class Gram
     public static int SplitCount(Gpu gpu, int channels, int positions)
     {
         var plan = gpu.Plan;
-        bool tiled = plan.Gram == GramKernelKind.Tiled;
-        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : ForwardBlock);
+        bool tiled = plan.Gram == GramKernelKind.Tiled, tensorCores = plan.Gram == GramKernelKind.TensorCoreTf32;
+        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : tensorCores ? TensorCoreBlock : ForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
         int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
-        int columnTiles = tiled ? Gpu.DivUp(positions, plan.Tile) : positions / 64;
+        int columnTiles = tiled ? Gpu.DivUp(positions, plan.Tile)
+            : tensorCores ? Gpu.DivUp(positions, TensorCoreStagePixels) : positions / 64;
         splits = Math.Min(splits, Math.Max(1, columnTiles / MinTilesPerSplit));
         splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (channels * channels)));
         return Math.Max(1, splits);

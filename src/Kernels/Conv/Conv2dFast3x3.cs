@@ -52,6 +52,8 @@ public static partial class Conv2d
         ConvTiles tiles, Tensor? prepared = null)
     {
         var gpu = input.Gpu;
+        if (tiles.Kind == ConvKernelKind.TensorCoreTf32 && WhyNoTensorCores(gpu.Accelerator) is string why)
+            throw new InvalidOperationException($"conv2d 3×3 with {tiles}: {gpu.Name} {why}");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
@@ -60,6 +62,18 @@ public static partial class Conv2d
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
+        if (tiles.Kind == ConvKernelKind.TensorCoreTf32)
+        {
+            // No more warps along channels than the layer has 64-channel tiles (a 64-channel layer uses 64-row blocks).
+            var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
+            var tensorCore = gpu.Kernel(TensorCore3x3Kernel,
+                acc => acc.LoadStreamKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, int, int, View>(
+                    TensorCore3x3Kernel));
+            var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
+            tensorCore(new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
+                input.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+            return;
+        }
         if (tiles.Kind == ConvKernelKind.SharedTiles)
         {
             var kernel = gpu.Kernel(SharedTiles3x3Kernel,
@@ -89,6 +103,19 @@ public static partial class Conv2d
         blocked(new KernelConfig(new Index3D(groupsX, h, Gpu.DivUp(m, tiles.GroupChannels)), new Index3D(gx, gy, 1)),
             SpecializedValue.New(width >= gpu.Plan.RowStoreMinWidth ? 1 : 0), reduce, m, mp, h, width, wp, padded.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
     }
+
+    /// <summary>
+    /// Null when <paramref name="accelerator"/> runs the TF32 tensor-core kernel (<see cref="ConvKernelKind.TensorCoreTf32"/>):
+    /// a CUDA device of compute capability 8.0 or newer (mma.sync m16n8k8 .tf32 needs sm_80), or the CPU simulator with
+    /// 32-lane warps (the emulation the tests run); otherwise why not, as the end of a sentence.
+    /// </summary>
+    public static string? WhyNoTensorCores(Accelerator accelerator) => accelerator switch
+    {
+        ILGPU.Runtime.Cuda.CudaAccelerator cuda when cuda.Architecture is { Major: >= 8 } => null,
+        ILGPU.Runtime.Cuda.CudaAccelerator cuda => $"needs TF32 tensor cores (compute capability 8.0 or newer); this device is {cuda.Architecture}.",
+        ILGPU.Runtime.CPU.CPUAccelerator cpu when cpu.WarpSize == 32 => null,
+        _ => "needs TF32 tensor cores: only CUDA devices of compute capability 8.0 or newer have them (the FP32 kernels run everywhere).",
+    };
 
     private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace IlgpuStyle.Kernels;
 
-/// <summary>The two implicit-GEMM kernels of the 3×3 fast path (see doc/PERFORMANCE.md for why there are two).</summary>
+/// <summary>The implicit-GEMM kernels of the 3×3 fast path (see doc/PERFORMANCE.md for why there are several).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ConvKernelKind>))]
 public enum ConvKernelKind
 {
@@ -25,6 +25,15 @@ public enum ConvKernelKind
     /// 256-bit registers (AVX2), where the 16-channel block spills (Conv2dRegisterBlocked8Kernel.cs).
     /// </summary>
     RegisterBlocked8,
+
+    /// <summary>
+    /// TF32 tensor cores (Conv2dTensorCoreKernel.cs): warp-level mma.sync m16n8k8 products with FP32 accumulation, inputs
+    /// rounded to TF32 (10 mantissa bits), so results differ from the FP32 kernels by TF32's rounding. CUDA devices of
+    /// compute capability 8.0 or newer only (and the 32-lane-warp CPU simulator the tests use); never a default plan.
+    /// <see cref="ConvTiles.GroupX"/> = warps along pixels (1, 2 or 4), <see cref="ConvTiles.GroupY"/> = warps along
+    /// channels (1 or 2), <see cref="ConvTiles.InputChunk"/> = 8 (channels per stage).
+    /// </summary>
+    TensorCoreTf32,
 }
 
 /// <summary>
@@ -54,8 +63,19 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     {
         ConvKernelKind.RegisterBlocked => BlockedChannels,
         ConvKernelKind.RegisterBlocked8 => Blocked8Channels,
+        ConvKernelKind.TensorCoreTf32 => Conv2d.TensorCoreWarpChannels,
         _ => SharedBlock,
     };
+
+    /// <summary>Work-items per group: GroupX·GroupY, or 32 per warp for <see cref="ConvKernelKind.TensorCoreTf32"/>.</summary>
+    [JsonIgnore]
+    public int WorkItems => Kind == ConvKernelKind.TensorCoreTf32 ? 32 * GroupX * GroupY : GroupX * GroupY;
+
+    /// <summary>Warps along pixels (GroupX) the tensor-core kernel supports.</summary>
+    public static readonly int[] TensorCoreWarpsAlongPixels = [1, 2, 4];
+
+    /// <summary>Warps along channels (GroupY) the tensor-core kernel supports.</summary>
+    public static readonly int[] TensorCoreWarpsAlongChannels = [1, 2];
 
     /// <summary>Shared-tiles kernel: floats of the shared input patch, InputChunk × (4 + 2) × (GroupX + 2).</summary>
     [JsonIgnore]
@@ -73,8 +93,19 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     {
         if (GroupX < 1 || GroupY < 1)
             throw new ArgumentException($"conv tiles {this}: group sizes must be ≥ 1.");
-        if (GroupX * GroupY > maxGroupSize)
-            throw new ArgumentException($"conv tiles {this}: {GroupX * GroupY} work-items per group exceed the device's {maxGroupSize}.");
+        if (WorkItems > maxGroupSize)
+            throw new ArgumentException($"conv tiles {this}: {WorkItems} work-items per group exceed the device's {maxGroupSize}.");
+        if (Kind == ConvKernelKind.TensorCoreTf32)
+        {
+            if (!TensorCoreWarpsAlongPixels.Contains(GroupX) || !TensorCoreWarpsAlongChannels.Contains(GroupY) || InputChunk != Conv2d.TensorCoreStageChannels)
+                throw new ArgumentException(
+                    $"conv tiles {this}: kind=tf32 needs gx (warps along pixels) in {{{string.Join(", ", TensorCoreWarpsAlongPixels)}}}, " +
+                    $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels}.");
+            int need = Conv2d.TensorCoreSharedNeed(GroupChannels, Conv2d.TensorCoreWarpPixels * GroupX);
+            if (need > Conv2d.TensorCoreTileFloats)
+                throw new ArgumentException($"conv tiles {this}: needs {need} shared floats, more than the tensor-core kernel's {Conv2d.TensorCoreTileFloats}.");
+            return;
+        }
         if (Kind != ConvKernelKind.SharedTiles) return;
         if (!SupportedInputChunks.Contains(InputChunk))
             throw new ArgumentException($"conv tiles {this}: ci must be one of {string.Join(", ", SupportedInputChunks)}.");
@@ -89,11 +120,12 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public override string ToString() =>
         $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}";
 
-    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared).</summary>
+    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|tf32).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch
     {
         ConvKernelKind.RegisterBlocked => "blocked",
         ConvKernelKind.RegisterBlocked8 => "blocked8",
+        ConvKernelKind.TensorCoreTf32 => "tf32",
         _ => "shared",
     };
 }

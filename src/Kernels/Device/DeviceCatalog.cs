@@ -72,6 +72,34 @@ public static class DeviceCatalog
     public static Gpu Open(string spec) => Open(spec, out _);
 
     /// <summary>
+    /// The ILGPU CPU simulator with NVIDIA-shaped warps: 32 lanes, <paramref name="warpsPerGroup"/> warps per group
+    /// (the default "cpu" simulator has 4-lane warps). Not a --device choice: the tests run the tensor-core kernels on it,
+    /// whose warp-level products (<see cref="TensorCores.WarpMma"/>) need 32-lane warps. Each lane is an OS thread that
+    /// spins at barriers, so groups are kept small (2 warps: 64 threads; 4 made 1-warp launches 5× slower on 2 cores).
+    /// </summary>
+    public static Gpu OpenWarp32Simulator(int warpsPerGroup = 2)
+    {
+        var device = new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: warpsPerGroup, numMultiprocessors: 1);
+        var context = Context.Create(builder =>
+        {
+            builder.Optimize(OptimizationLevel.O2);
+            builder.CPU(device);
+            MulAdd.Register(builder);
+        });
+        try
+        {
+            var d = context.Devices.Single(x => x is CPUDevice);
+            var info = Info(d, "cpu32", $"ILGPU CPU simulator, 32-lane warps, {warpsPerGroup} per group (tests)", true, null);
+            return new Gpu(context, d.CreateAccelerator(context), info);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Why no CUDA device is listed, in one line: ILGPU finds CUDA devices silently or not at all, so this looks at
     /// the driver library itself. ILGPU loads the driver by the name "libcuda.so" on Linux ("nvcuda" on Windows); a
     /// machine with only "libcuda.so.1" (the runtime-only driver packages of some distributions and containers) has a

@@ -7,7 +7,7 @@ using ILGPU.Runtime.OpenCL;
 
 namespace IlgpuStyle.Kernels;
 
-/// <summary>The two Gram kernel pairs (forward and backward); see doc/PERFORMANCE.md.</summary>
+/// <summary>The Gram kernel pairs (forward and backward); see doc/PERFORMANCE.md.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<GramKernelKind>))]
 public enum GramKernelKind
 {
@@ -16,6 +16,12 @@ public enum GramKernelKind
 
     /// <summary>Shared-memory tiled GEMMs over Tile×Tile groups (GramTiled.cs): the classic GPU shape.</summary>
     Tiled,
+
+    /// <summary>
+    /// Forward on TF32 tensor cores (GramTensorCore.cs; inputs rounded to 10 mantissa bits), backward from
+    /// <see cref="Tiled"/>. Opt-in, on CUDA devices of compute capability 8.0 or newer only (like kind=tf32).
+    /// </summary>
+    TensorCoreTf32,
 }
 
 /// <summary>
@@ -39,7 +45,8 @@ public sealed record TuningPlan
 
     /// <summary>
     /// Parallel work per compute unit the Gram forward's split-K aims for (<see cref="Kernels.Gram.SplitCount"/>): work-items
-    /// (one per 4×4 block of G) for <see cref="GramKernelKind.Blocked"/>, Tile×Tile groups for <see cref="GramKernelKind.Tiled"/>.
+    /// (one per 4×4 block of G) for <see cref="GramKernelKind.Blocked"/>, Tile×Tile groups for <see cref="GramKernelKind.Tiled"/>,
+    /// 64-work-item groups (one 64×64 block of G) for <see cref="GramKernelKind.TensorCoreTf32"/>.
     /// </summary>
     public required int GramTarget { get; init; }
 
@@ -58,8 +65,16 @@ public sealed record TuningPlan
     /// <summary>Default <see cref="RowStoreMinWidth"/>: measured on PoCL (see Conv2dRegisterBlockedKernel.cs).</summary>
     public const int DefaultRowStoreMinWidth = 128;
 
-    /// <summary><see cref="GramTarget"/> when the plan does not say: 32 work-items per unit (blocked), 4 groups (tiled).</summary>
+    /// <summary><see cref="GramTarget"/> when the plan does not say: 32 work-items per unit (blocked), 4 groups (tiled, tf32).</summary>
     public static int DefaultGramTarget(GramKernelKind kind) => kind == GramKernelKind.Blocked ? 32 : 4;
+
+    /// <summary>The name of <paramref name="kind"/> in <see cref="EnvironmentVariable"/> (gram=blocked|tiled|tf32).</summary>
+    public static string GramName(GramKernelKind kind) => kind switch
+    {
+        GramKernelKind.Blocked => "blocked",
+        GramKernelKind.TensorCoreTf32 => "tf32",
+        _ => "tiled",
+    };
 
     /// <summary>
     /// The table of defaults. CPU devices (an OpenCL CPU device such as PoCL, or the ILGPU CPU simulator): the
@@ -88,18 +103,25 @@ public sealed record TuningPlan
         };
     }
 
-    /// <summary>The plan for <paramref name="accelerator"/>: <see cref="Default"/>, overridden by <see cref="EnvironmentVariable"/>, validated.</summary>
+    /// <summary>
+    /// The plan for <paramref name="accelerator"/>: <see cref="Default"/>, overridden by <see cref="EnvironmentVariable"/>,
+    /// validated (a kind=tf32 override on a device without TF32 tensor cores is a <see cref="TuningPlanException"/>).
+    /// </summary>
     public static TuningPlan For(Accelerator accelerator) =>
         Resolve(accelerator.AcceleratorType,
             accelerator is CLAccelerator cl && cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU,
-            accelerator.MaxNumThreadsPerGroup);
+            accelerator.MaxNumThreadsPerGroup, Conv2d.WhyNoTensorCores(accelerator));
 
     /// <summary>The plan a device listed by <see cref="DeviceCatalog.List"/> gets when opened (same rules as <see cref="For(Accelerator)"/>).</summary>
     public static TuningPlan For(DeviceInfo device) =>
         Resolve(device.Kind, device.Kind == AcceleratorType.OpenCL && device.Type.StartsWith("CPU", StringComparison.Ordinal),
-            device.MaxGroupSize);
+            device.MaxGroupSize, whyNoTensorCores: null);
 
-    private static TuningPlan Resolve(AcceleratorType type, bool cpuDevice, int maxGroup)
+    /// <summary>
+    /// <see cref="Default"/> overridden by the variable, validated; <paramref name="whyNoTensorCores"/>: why the device
+    /// cannot run kind=tf32 (null: it can, or it is not known here).
+    /// </summary>
+    private static TuningPlan Resolve(AcceleratorType type, bool cpuDevice, int maxGroup, string? whyNoTensorCores)
     {
         var plan = Default(type, cpuDevice, maxGroup);
         var env = Environment.GetEnvironmentVariable(EnvironmentVariable);
@@ -111,6 +133,10 @@ public sealed record TuningPlan
         try
         {
             plan = Parse(env, plan);
+            if (plan.Conv.Kind == ConvKernelKind.TensorCoreTf32 && whyNoTensorCores is not null)
+                throw new ArgumentException($"kind=tf32 {whyNoTensorCores}");
+            if (plan.Gram == GramKernelKind.TensorCoreTf32 && whyNoTensorCores is not null)
+                throw new ArgumentException($"gram=tf32 {whyNoTensorCores}");
             plan.Validate(maxGroup);
             return plan;
         }
@@ -123,9 +149,10 @@ public sealed record TuningPlan
     private const string Keys = "kind, gx, gy, ci, rowstore, gram, gramtarget, group1d, rowgroup, tile";
 
     /// <summary>
-    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|shared, gx, gy,
-    /// ci; rowstore (width); gram=blocked|tiled, gramtarget; group1d, rowgroup, tile. Choosing a Gram kernel without
-    /// gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
+    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
+    /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
+    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32, gramtarget; group1d, rowgroup,
+    /// tile. Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
     {
@@ -150,7 +177,8 @@ public sealed record TuningPlan
                                 "blocked" => ConvKernelKind.RegisterBlocked,
                                 "blocked8" => ConvKernelKind.RegisterBlocked8,
                                 "shared" => ConvKernelKind.SharedTiles,
-                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8' or 'shared', not '{kv[1]}'."),
+                                "tf32" => ConvKernelKind.TensorCoreTf32,
+                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8', 'shared' or 'tf32', not '{kv[1]}'."),
                             },
                         },
                     };
@@ -162,7 +190,8 @@ public sealed record TuningPlan
                         {
                             "blocked" => GramKernelKind.Blocked,
                             "tiled" => GramKernelKind.Tiled,
-                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked' or 'tiled', not '{kv[1]}'."),
+                            "tf32" => GramKernelKind.TensorCoreTf32,
+                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked', 'tiled' or 'tf32', not '{kv[1]}'."),
                         },
                     };
                     continue;
@@ -195,6 +224,8 @@ public sealed record TuningPlan
             throw new ArgumentException($"tuning plan {this}: rowstore must be ≥ 0.");
         if (GramTarget < 1)
             throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
+        if (Gram == GramKernelKind.TensorCoreTf32 && maxGroupSize < Kernels.Gram.TensorCoreGroup)
+            throw new ArgumentException($"tuning plan {this}: gram=tf32 needs {Kernels.Gram.TensorCoreGroup} work-items per group; the device allows {maxGroupSize}.");
         if (Group1D < 1 || Group1D > maxGroupSize)
             throw new ArgumentException($"tuning plan {this}: group1d must be between 1 and the device's {maxGroupSize}.");
         if (RowGroup < 1 || RowGroup > maxGroupSize)
@@ -208,7 +239,7 @@ public sealed record TuningPlan
     public override string ToString()
     {
         var s = new StringBuilder(Conv.ToString());
-        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},gram={(Gram == GramKernelKind.Blocked ? "blocked" : "tiled")}");
+        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},gram={GramName(Gram)}");
         s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
         return s.ToString();
     }

@@ -57,7 +57,26 @@ public static class Devices
         return data;
     }
 
+    /// <summary>
+    /// The devices of the tensor-core (TF32) kernel tests, not part of <see cref="Names"/>: "cpu32", the CPU simulator
+    /// with 32-lane warps (the kernels' warp-level products need them; see <see cref="DeviceCatalog.OpenWarp32Simulator"/>),
+    /// where they run with the emulated tensor-core product, and "cuda" (the real instruction; skips without a GPU).
+    /// </summary>
+    public static IReadOnlyList<string> TensorCoreNames { get; } = ["cpu32", "cuda"];
+
+    /// <summary>One case per tensor-core test device.</summary>
+    public static TheoryData<string> TensorCores
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var device in TensorCoreNames) data.Add(device);
+            return data;
+        }
+    }
+
     private static readonly Lazy<Gpu> Cpu = new(() => DeviceCatalog.Open("cpu"));
+    private static readonly Lazy<Gpu> Cpu32 = new(() => DeviceCatalog.OpenWarp32Simulator());
     private static readonly Lazy<(Gpu? Gpu, string? Why)> OpenCl = new(() => OpenFirst("opencl", AcceleratorType.OpenCL));
     private static readonly Lazy<(Gpu? Gpu, string? Why)> Cuda = new(() => OpenFirst("cuda", AcceleratorType.Cuda));
 
@@ -68,6 +87,8 @@ public static class Devices
         {
             case "cpu":
                 return Cpu.Value;
+            case "cpu32":
+                return Cpu32.Value;
             case "opencl":
             {
                 var (gpu, why) = OpenCl.Value;
@@ -85,7 +106,7 @@ public static class Devices
                 return null!;
             }
             default:
-                throw new ArgumentException($"unknown test device '{name}' (the matrix is {string.Join(", ", Names)})", nameof(name));
+                throw new ArgumentException($"unknown test device '{name}' (the matrix is {string.Join(", ", Names)}; tensor-core tests: {string.Join(", ", TensorCoreNames)})", nameof(name));
         }
     }
 

@@ -18,8 +18,9 @@ namespace IlgpuStyle.Tests.Kernels;
 /// The GPU kernels checked offline with NVIDIA's ptxas (no GPU needed): every kernel of the library is compiled to PTX
 /// for sm_80 and sm_90 — kernels with <see cref="SpecializedValue{T}"/> parameters with the values the GPU path
 /// really launches (the conv blocking of <see cref="ConvTiles.Default"/> for a CUDA device: group shape, input
-/// chunk) — and assembled by <c>ptxas -v</c>. Fails on any ptxas error and on register spills in the hot kernels
-/// (convolution, Gram); logs registers, spills and shared memory per kernel (the table in doc/PERFORMANCE.md,
+/// chunk; the tensor-core kernel with the kind=tf32 blockings the GPU bench measures, whose inline mma.sync and
+/// cvt.rna.tf32 need sm_80) — and assembled by <c>ptxas -v</c>. Fails on any ptxas error and on register spills in the
+/// hot kernels (convolution, Gram); logs registers, spills and shared memory per kernel (the table in doc/PERFORMANCE.md,
 /// "PTX offline"; <c>bench/ptx-report.sh</c> prints it).
 /// ILGPU_STYLE_PTX_DIR=folder keeps the PTX files (folder/sm_80/*.ptx, …).
 /// ptxas comes from .ci/install-ptxas.sh (or $ILGPU_STYLE_PTXAS); without it the test is skipped with the reason,
@@ -116,10 +117,18 @@ public class PtxasTests(ITestOutputHelper log)
     {
         // What Gpu.Plan.Conv is on a CUDA device (1024 threads per group): the GPU default of the conv fast path.
         var gpuTiles = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024).Conv;
-        var specializedValues = new Dictionary<string, (string Label, bool GpuDefault, object[] Values)[]>
+        // Hot: spills fail the test — the GPU default, and the tensor-core (kind=tf32) blockings bench/gpu/run-on-gpu.sh measures.
+        var specializedValues = new Dictionary<string, (string Label, bool Hot, object[] Values)[]>
         {
             ["Conv2d.SharedTiles3x3Kernel"] =
                 [($"{gpuTiles.GroupX}x{gpuTiles.GroupY} ci{gpuTiles.InputChunk}", true, [SpecializedValue.New(gpuTiles)])],
+            // kind=tf32: gx warps along pixels × gy along channels, block tile (64·gy) channels × (32·gx) pixels.
+            ["Conv2d.TensorCore3x3Kernel"] =
+            [
+                ("tf32 gx=2 gy=1, 64x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 8))]),
+                ("tf32 gx=2 gy=2, 128x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8))]),
+                ("tf32 gx=4 gy=1, 64x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8))]),
+            ],
             // The CPU-shaped kernel (16 channels × 8 pixels per work-item) runs on a GPU only when ILGPU_STYLE_TILES
             // asks for kind=blocked, so its spills are reported, not failed; rowStore is 1 for maps at least
             // TuningPlan.RowStoreMinWidth (128) wide, else 0.
@@ -144,8 +153,8 @@ public class PtxasTests(ITestOutputHelper log)
             }
             if (!specializedValues.TryGetValue(name, out var sets))
                 throw new InvalidOperationException($"{name} has specialized parameters but no GPU values in PtxasTests.GpuKernelVariants");
-            foreach (var (label, gpuDefault, values) in sets)
-                yield return new Variant($"{name} [{label}]", method, values, gpuDefault && IsHot(method));
+            foreach (var (label, hot, values) in sets)
+                yield return new Variant($"{name} [{label}]", method, values, hot && IsHot(method));
         }
     }
 

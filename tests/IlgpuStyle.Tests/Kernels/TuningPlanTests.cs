@@ -67,8 +67,8 @@ public class TuningPlanTests(ITestOutputHelper log)
     }
 
     [Theory]
-    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8' or 'shared'")]
-    [InlineData("gram=naive", "gram must be 'blocked' or 'tiled'")]
+    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared' or 'tf32'")]
+    [InlineData("gram=naive", "gram must be 'blocked', 'tiled' or 'tf32'")]
     [InlineData("gz=3", "unknown key 'gz'")]
     [InlineData("gx=four", "'gx=four'")]
     [InlineData("rowstore", "not key=value")]
@@ -95,6 +95,51 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => (CpuDefault with { RowGroup = 0 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { GramTarget = 0 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { RowStoreMinWidth = -1 }).Validate(16));
+    }
+
+    /// <summary>
+    /// kind=tf32 and gram=tf32 (the tensor-core kernels): parsed, printed and read back; its blockings validated (warps along pixels 1, 2
+    /// or 4, along channels 1 or 2, ci=8, the static shared tiles, 32 work-items per warp); never a default; and an
+    /// override asking for it on a device without TF32 tensor cores is bad input (exit 2), not a crash.
+    /// </summary>
+    [Fact]
+    public void TensorCoreKindIsAnOptInForCapableDevicesOnly()
+    {
+        var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
+        var tf32 = TuningPlan.Parse("kind=tf32,gx=2,gy=2,ci=8", gpu);
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8), tf32.Conv);
+        Assert.Equal(tf32, TuningPlan.Parse(tf32.ToString(), gpu));
+        Assert.StartsWith("kind=tf32,gx=2,gy=2,ci=8,", tf32.ToString());
+        tf32.Validate(1024);
+        Assert.Equal(128, tf32.Conv.WorkItems);
+        Assert.Equal(128, tf32.Conv.GroupChannels);
+        new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8).Validate(1024);
+        new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8).Validate(32);
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8).Validate(64));  // 128 work-items
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8).Validate(1024)); // 128×128 tiles: shared memory
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 3, 1, 8).Validate(1024));
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 4, 8).Validate(1024));
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 4).Validate(1024));
+        foreach (var type in new[] { AcceleratorType.Cuda, AcceleratorType.OpenCL, AcceleratorType.CPU })
+            Assert.NotEqual(ConvKernelKind.TensorCoreTf32, TuningPlan.Default(type, false, 1024).Conv.Kind);
+
+        var gramTf32 = TuningPlan.Parse("gram=tf32", gpu);
+        Assert.Equal(GramKernelKind.TensorCoreTf32, gramTf32.Gram);
+        Assert.Equal(gramTf32, TuningPlan.Parse(gramTf32.ToString(), gpu));
+        Assert.Contains(",gram=tf32,", gramTf32.ToString());
+        gramTf32.Validate(1024);
+        (CpuDefault with { Gram = GramKernelKind.TensorCoreTf32 }).Validate(64);
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { Gram = GramKernelKind.TensorCoreTf32 }).Validate(32)); // 64 work-items per group
+
+        var env = new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "kind=tf32,gx=1,gy=1,ci=8" };
+        var (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
+        log.WriteLine(err);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=tf32,gx=1,gy=1,ci=8' is invalid: kind=tf32 needs TF32 tensor cores", err);
+        env[TuningPlan.EnvironmentVariable] = "gram=tf32";
+        (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='gram=tf32' is invalid: gram=tf32 needs TF32 tensor cores", err);
     }
 
     [Fact]

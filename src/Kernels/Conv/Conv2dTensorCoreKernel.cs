@@ -1,0 +1,161 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuStyle.Kernels.TensorCores;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Tensor-core (TF32) implicit GEMM for 3×3, stride 1, padding 1: the GEMM of Conv2dFast3x3.cs,
+//   out[o, p] = Σ_k a[k·mp + o] · B[k, p],  k = c·9 + 3·kh + kw,  B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside),
+// with p = y·W + x the flattened pixel, computed by warp-level m16n8k8 TF32 products (TensorCores/WarpMma.cs) with FP32
+// accumulation. Same weight operand and entry points as the other fast-path kernels, so backward-data is this kernel
+// with the transposed, flipped weights.
+//
+// Blocking (ConvTiles kind=tf32: gx = warps along pixels WN ∈ {1, 2, 4}, gy = warps along channels WM ∈ {1, 2}):
+//   group: 32·WM·WN threads; block tile BM × BN = 64·WM output channels × 32·WN consecutive pixels of the flattened image
+//   (a block may span image rows); grid (⌈H·W / BN⌉, ⌈M / BM⌉). Warp (wmIdx, wnIdx) owns a 64 × 32 warp tile: 4 × 4 mma
+//   tiles of 16 channels × 8 pixels, 16 accumulator fragments (64 floats per lane).
+//   K loop: stages of 24 rows = 8 input channels × the 3 taps kw of one kernel row kh (stage s: channels 8·⌊s/3⌋ …,
+//   kh = s mod 3); stage row r = 8·kw + kc. A stage is 3 mma k-steps (one per kw, 8 channels each). Channels past Cin,
+//   output channels past mp and pixels past H·W or outside the padded image load as 0, so any Cin, M, H, W works.
+//   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
+//   (24 × BN, row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g) hit 32 distinct banks.
+//   Each stage is converted to TF32 (cvt.rna) once, when stored. Double buffering: the group fills the other buffer with
+//   the next stage (plain loads and stores), then computes the current one, then one barrier.
+public static partial class Conv2d
+{
+    /// <summary>Output channels of one warp's tile in the tensor-core kernel (4 mma tiles of 16).</summary>
+    internal const int TensorCoreWarpChannels = 64;
+
+    /// <summary>Pixels of one warp's tile in the tensor-core kernel (4 mma tiles of 8).</summary>
+    internal const int TensorCoreWarpPixels = 32;
+
+    /// <summary>Input channels per stage of the tensor-core kernel (one mma k-step).</summary>
+    internal const int TensorCoreStageChannels = 8;
+
+    /// <summary>Rows of a stage: <see cref="TensorCoreStageChannels"/> channels × the 3 taps of one kernel row.</summary>
+    private const int TensorCoreStageRows = 3 * TensorCoreStageChannels;
+
+    /// <summary>Row padding of the shared tiles (bank-conflict-free fragment reads).</summary>
+    private const int TensorCorePad = 8;
+
+    /// <summary>Static shared floats of the tensor-core kernel: 48 KiB, the most a CUDA group gets without dynamic shared memory.</summary>
+    internal const int TensorCoreSharedFloats = 12 * 1024;
+
+    /// <summary>Most warps of a tensor-core group (2 along channels × 4 along pixels).</summary>
+    private const int TensorCoreMaxWarps = 8;
+
+    /// <summary>Where the emulation's per-warp exchange areas start in the shared array (after the tiles).</summary>
+    private const int TensorCoreExchangeStart = TensorCoreSharedFloats - TensorCoreMaxWarps * WarpMma.ExchangeFloats;
+
+    /// <summary>
+    /// Shared floats the tiles of a <paramref name="bm"/> × <paramref name="bn"/> block need (two buffers of both); at most
+    /// <see cref="TensorCoreExchangeStart"/>.
+    /// </summary>
+    internal static int TensorCoreSharedNeed(int bm, int bn) => 2 * TensorCoreStageRows * (bm + TensorCorePad + bn + TensorCorePad);
+
+    /// <summary>Shared floats available to the tiles (the rest holds the emulation's exchange areas).</summary>
+    internal const int TensorCoreTileFloats = TensorCoreExchangeStart;
+
+    /// <summary>
+    /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment).
+    /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉).
+    /// </summary>
+    private static void TensorCore3x3Kernel(
+        SpecializedValue<ConvTiles> tiles, int cin, int cout, int mp, int h, int w,
+        View input, View weights, View bias, int hasBias, int relu, int accumulate, View output)
+    {
+        var t = tiles.Value;
+        int wn = t.GroupX, wm = t.GroupY;
+        int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
+        int sa = bm + TensorCorePad, sb = bn + TensorCorePad;
+        int aFloats = TensorCoreStageRows * sa, bFloats = TensorCoreStageRows * sb;
+        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
+
+        int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31;
+        int wmIdx = warp / wn, wnIdx = warp - wmIdx * wn;
+        int hw = h * w, p0 = Grid.IdxX * bn, o0 = Grid.IdxY * bm;
+
+        // The pixel this thread loads into the B tile (bn divides threads: rows tid / bn + j·wm).
+        int nLoad = tid % bn, rLoad = tid / bn;
+        int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
+        var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, bFloats,
+            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad);
+
+        int stages = (cin + TensorCoreStageChannels - 1) / TensorCoreStageChannels * 3;
+        fill.Stage(0, 0);
+        Group.Barrier();
+        var acc = default(WarpTile64x32);
+        var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
+        int g = lane >> 2, q = lane & 3;
+        for (int s = 0; s < stages; s++)
+        {
+            int buffer = s & 1;
+            if (s + 1 < stages) fill.Stage(s + 1, buffer ^ 1);
+            // Fragment reads start at row q, column g of this warp's part of the tiles.
+            int aStart = buffer * aFloats + q * sa + wmIdx * TensorCoreWarpChannels + g;
+            int bStart = 2 * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
+            acc = acc.Step(shared, aStart, sa, bStart, sb, exchange);                                                  // kw = 0
+            acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange); // kw = 1
+            acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange); // kw = 2
+            Group.Barrier();
+        }
+
+        var epilogue = new TensorCoreEpilogue(output, bias, hasBias, relu, accumulate, cout, hw);
+        acc.Store(epilogue, o0 + wmIdx * TensorCoreWarpChannels + g, p0 + wnIdx * TensorCoreWarpPixels + 2 * q);
+    }
+
+    /// <summary>Loads one stage of the A (weights) and B (im2col) tiles into a shared buffer, rounded to TF32.</summary>
+    private readonly struct TensorCoreFill(
+        View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
+        int sa, int sb, int aFloats, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad)
+    {
+        /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>.</summary>
+        public void Stage(int s, int buffer)
+        {
+            int chunk = s / 3, kh = s - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            // A: row r = 8·kw + kc, column mm ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm]; e walks the tile in steps of the group.
+            int aBase = buffer * aFloats;
+            for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
+            {
+                int r = e / bm, mm = e - r * bm;
+                int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), o = o0 + mm;
+                float v = c < cin && o < mp ? weights[(c * 9 + kh * 3 + kw) * mp + o] : 0f;
+                shared[aBase + r * sa + mm] = Tf32.Round(v);
+            }
+            // B: row r, column nLoad ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel, 0 outside.
+            int bBase = 2 * aFloats + buffer * bFloats;
+            int iy = yLoad + kh - 1;
+            bool rowInside = pLoad < hw && iy >= 0 && iy < h;
+            for (int r = rLoad; r < TensorCoreStageRows; r += wm)
+            {
+                int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), ix = xLoad + kw - 1;
+                bool inside = rowInside && c < cin && ix >= 0 && ix < w;
+                float v = inside ? input[c * hw + iy * w + ix] : 0f;
+                shared[bBase + r * sb + nLoad] = Tf32.Round(v);
+            }
+        }
+    }
+
+    /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>
+    private readonly struct TensorCoreEpilogue(View output, View bias, int hasBias, int relu, int accumulate, int channels, int hw) : IFragmentStore
+    {
+        public void Store(MmaAccumulator c, int o, int p)
+        {
+            Put(o, p, c.C0);
+            Put(o, p + 1, c.C1);
+            Put(o + 8, p, c.C2);
+            Put(o + 8, p + 1, c.C3);
+        }
+
+        private void Put(int o, int p, float v)
+        {
+            if (o >= channels || p >= hw) return;
+            if (hasBias != 0) v += bias[o];
+            if (relu != 0) v = IntrinsicMath.Max(v, 0f);
+            Output.Store(output, o * hw + p, v, accumulate);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/GramReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/TensorCores/GramTensorCoreTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuStyle.Kernels.TensorCores;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Gram forward on TF32 tensor cores (gram=tf32, opt-in): G = scale · F Fᵀ as the GEMM A·B with A[i][k] = F[i, k],
+// B[k][j] = F[j, k] (k = the pixel), on warp-level m16n8k8 TF32 products with FP32 accumulation (TensorCores/WarpMma.cs).
+// Group: 2 warps (64 threads) own a 64 × 64 block (bi, bj), bi ≤ bj, of G — warp w its columns 32·w … 32·w + 31, as
+// one 64 × 32 warp tile (WarpTile64x32). Stages of 32 pixels (4 mma k-steps): both 64-row slices of F, k-major in shared
+// memory (row stride 72: bank-conflict-free fragment reads), rounded to TF32 when stored, two buffers (the next stage is
+// loaded while the current one is multiplied, one barrier per stage). Loads: 8 consecutive pixels of 4 rows per warp
+// (32-byte segments), stored with 2-way bank conflicts. Split-K over the pixels exactly as the tiled kernel
+// (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
+// Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
+// only i ≤ j and mirrors it. Backward stays FP32 (the tiled kernels): only the forward pass is on tensor cores.
+public static partial class Gram
+{
+    /// <summary>Side of the G block of one tensor-core group.</summary>
+    internal const int TensorCoreBlock = 64;
+
+    /// <summary>Pixels (K) per shared-memory stage: 4 mma k-steps.</summary>
+    private const int TensorCoreStagePixels = 32;
+
+    /// <summary>Row stride of the shared tiles: 64 + 8 (≡ 8 mod 32 banks).</summary>
+    private const int TensorCoreStride = TensorCoreBlock + 8;
+
+    /// <summary>Work-items per group: 2 warps.</summary>
+    internal const int TensorCoreGroup = 64;
+
+    /// <summary>Floats of one tile (32 pixels × 64 rows, padded) in one buffer.</summary>
+    private const int TensorCoreTileFloats = TensorCoreStagePixels * TensorCoreStride;
+
+    /// <summary>Shared floats: A and B tiles × 2 buffers, then the 2 warps' exchange areas of the emulated product.</summary>
+    private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
+
+    /// <summary>
+    /// Grid (pairs, splits), group 64 (see the file comment). <paramref name="direct"/> ≠ 0: output = G (scale·sum);
+    /// else output[split·C·C + …] = the unscaled partial sum of the split's pixels.
+    /// </summary>
+    private static void ForwardTensorCoreKernel(View f, int c, int p, int chunk, View output, float scale, int direct)
+    {
+        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
+        int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
+
+        // Grid.IdxX enumerates the blocks (bi, bj), bi ≤ bj, row by row.
+        int blocks = (c + TensorCoreBlock - 1) / TensorCoreBlock;
+        int bi = 0, rest = Grid.IdxX;
+        while (rest >= blocks - bi) { rest -= blocks - bi; bi++; }
+        int bj = bi + rest;
+
+        int pBegin = Grid.IdxY * chunk, pEnd = IntrinsicMath.Min(p, pBegin + chunk);
+        int stages = (pEnd - pBegin + TensorCoreStagePixels - 1) / TensorCoreStagePixels;
+        var fill = new GramTensorCoreFill(f, shared, c, p, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid);
+        fill.Stage(pBegin, 0);
+        Group.Barrier();
+        var acc = default(WarpTile64x32);
+        var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
+        const int K8 = 8 * TensorCoreStride; // one mma k-step further
+        for (int s = 0; s < stages; s++)
+        {
+            int buffer = s & 1;
+            if (s + 1 < stages) fill.Stage(pBegin + (s + 1) * TensorCoreStagePixels, buffer ^ 1);
+            int a = buffer * TensorCoreTileFloats + q * TensorCoreStride + g;                    // rows of block bi
+            int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's rows of bj
+            acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange);
+            acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange);
+            acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange);
+            acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange);
+            Group.Barrier();
+        }
+
+        var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
+        acc.Store(store, bi * TensorCoreBlock + g, bj * TensorCoreBlock + warp * 32 + 2 * q);
+    }
+
+    /// <summary>
+    /// Loads the 32 pixels from <c>k0</c> of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F into a buffer, k-major,
+    /// rounded to TF32; 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile:
+    /// pixel r = (e mod 8) + 8·⌊e / 512⌋, row ⌊e / 8⌋ mod 64.
+    /// </summary>
+    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pEnd, int i0, int j0, int tid)
+    {
+        public void Stage(int k0, int buffer)
+        {
+            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
+            for (int e = tid; e < TensorCoreStagePixels * TensorCoreBlock; e += TensorCoreGroup)
+            {
+                int r = (e & 7) + ((e >> 9) << 3), row = (e >> 3) & (TensorCoreBlock - 1), k = k0 + r;
+                bool inside = k < pEnd;
+                float va = inside && i0 + row < c ? f[(i0 + row) * p + k] : 0f;
+                float vb = inside && j0 + row < c ? f[(j0 + row) * p + k] : 0f;
+                shared[aBase + r * TensorCoreStride + row] = Tf32.Round(va);
+                shared[bBase + r * TensorCoreStride + row] = Tf32.Round(vb);
+            }
+        }
+    }
+
+    /// <summary>Writes G[i,j] and G[j,i] (scaled by <c>factor</c>, at <c>offset</c>); on a diagonal block only from i ≤ j.</summary>
+    private readonly struct GramTensorCoreStore(View output, int c, int offset, float factor, int diagonal) : IFragmentStore
+    {
+        public void Store(MmaAccumulator v, int row, int col)
+        {
+            Put(row, col, v.C0);
+            Put(row, col + 1, v.C1);
+            Put(row + 8, col, v.C2);
+            Put(row + 8, col + 1, v.C3);
+        }
+
+        private void Put(int i, int j, float v)
+        {
+            if (i >= c || j >= c || (diagonal != 0 && i > j)) return;
+            float value = factor * v;
+            output[offset + i * c + j] = value;
+            if (i != j) output[offset + j * c + i] = value;
+        }
+    }
+
+    /// <summary>
+    /// Forward from the tensor-core kernel: splits clamped to [1, ⌈P/32⌉], the rest as <see cref="ForwardTiled"/>.
+    /// Throws <see cref="InvalidOperationException"/> on a device without TF32 tensor cores.
+    /// </summary>
+    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits)
+    {
+        const string op = "gram (tf32 tensor cores)";
+        ShapeCheck.BatchOne(op, "f", f.Shape);
+        CheckGram(op, f, "g", g);
+        var gpu = f.Gpu;
+        if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
+            throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
+        int c = f.Shape.C, p = f.Shape.Plane;
+        int stagesP = Gpu.DivUp(p, TensorCoreStagePixels);
+        splits = Math.Clamp(splits, 1, stagesP);
+        int chunk = Gpu.DivUp(stagesP, splits) * TensorCoreStagePixels;
+        splits = Gpu.DivUp(p, chunk); // no empty split
+        int blocks = Gpu.DivUp(c, TensorCoreBlock);
+        int pairs = blocks * (blocks + 1) / 2;
+
+        var forward = gpu.Kernel(ForwardTensorCoreKernel,
+            a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardTensorCoreKernel));
+        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1));
+        if (splits == 1)
+        {
+            forward(config, f.View, c, p, chunk, g.View, scale, 1);
+            return;
+        }
+        var partial = gpu.ScratchAtLeast(splits * c * c, "gram.partials");
+        forward(config, f.View, c, p, chunk, partial.View, scale, 0);
+        gpu.Kernel(SumSplitsKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SumSplitsKernel))(
+            c * c, partial.View, splits, c * c, scale, g.View);
+    }
+}

@@ -1,0 +1,65 @@
+// Test: through the kernels that use it (tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs, GramTensorCoreTests.cs)
+using ILGPU;
+
+namespace IlgpuStyle.Kernels.TensorCores;
+
+/// <summary>Receives one m16n8 C fragment whose element c0 is at (row, col): c1 at (row, col + 1), c2 at (row + 8, col), c3 at (row + 8, col + 1).</summary>
+internal interface IFragmentStore
+{
+    void Store(MmaAccumulator c, int row, int col);
+}
+
+/// <summary>
+/// One warp's 64 × 32 tile of a TF32 GEMM (rows × columns): 4 × 4 m16n8 accumulator fragments, M{i}N{j} for rows 16·i …
+/// and columns 8·j … of the warp tile. Passed and returned by value so they stay in registers.
+/// </summary>
+internal struct WarpTile64x32
+{
+    public MmaAccumulator M0N0, M0N1, M0N2, M0N3, M1N0, M1N1, M1N2, M1N3, M2N0, M2N1, M2N2, M2N3, M3N0, M3N1, M3N2, M3N3;
+
+    /// <summary>
+    /// One mma k-step over 8 k of a shared stage that holds A and B k-major (A[m][k] at k·sa + m, B[k][n] at k·sb + n):
+    /// A fragments of the 4 row tiles, B fragments of the 4 column tiles, 16 products. <paramref name="a"/> is the
+    /// index of A[g][q] of the warp's first row tile (k-row q, column g), likewise <paramref name="b"/> of B[q][g]: so
+    /// a0 = A[g][q] at a, a1 = A[g + 8][q] at a + 8, a2, a3 four k-rows further; b0 = B[q][g] at b, b1 four k-rows
+    /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area.
+    /// </summary>
+    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x)
+    {
+        int a4 = a + 4 * sa, b4 = b + 4 * sb;
+        float a00 = s[a], a01 = s[a + 8], a02 = s[a4], a03 = s[a4 + 8];
+        float a10 = s[a + 16], a11 = s[a + 24], a12 = s[a4 + 16], a13 = s[a4 + 24];
+        float a20 = s[a + 32], a21 = s[a + 40], a22 = s[a4 + 32], a23 = s[a4 + 40];
+        float a30 = s[a + 48], a31 = s[a + 56], a32 = s[a4 + 48], a33 = s[a4 + 56];
+        float b00 = s[b], b01 = s[b4], b10 = s[b + 8], b11 = s[b4 + 8];
+        float b20 = s[b + 16], b21 = s[b4 + 16], b30 = s[b + 24], b31 = s[b4 + 24];
+        var r = this;
+        r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
+        r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
+        r.M0N2 = WarpMma.Tf32(a00, a01, a02, a03, b20, b21, r.M0N2, x);
+        r.M0N3 = WarpMma.Tf32(a00, a01, a02, a03, b30, b31, r.M0N3, x);
+        r.M1N0 = WarpMma.Tf32(a10, a11, a12, a13, b00, b01, r.M1N0, x);
+        r.M1N1 = WarpMma.Tf32(a10, a11, a12, a13, b10, b11, r.M1N1, x);
+        r.M1N2 = WarpMma.Tf32(a10, a11, a12, a13, b20, b21, r.M1N2, x);
+        r.M1N3 = WarpMma.Tf32(a10, a11, a12, a13, b30, b31, r.M1N3, x);
+        r.M2N0 = WarpMma.Tf32(a20, a21, a22, a23, b00, b01, r.M2N0, x);
+        r.M2N1 = WarpMma.Tf32(a20, a21, a22, a23, b10, b11, r.M2N1, x);
+        r.M2N2 = WarpMma.Tf32(a20, a21, a22, a23, b20, b21, r.M2N2, x);
+        r.M2N3 = WarpMma.Tf32(a20, a21, a22, a23, b30, b31, r.M2N3, x);
+        r.M3N0 = WarpMma.Tf32(a30, a31, a32, a33, b00, b01, r.M3N0, x);
+        r.M3N1 = WarpMma.Tf32(a30, a31, a32, a33, b10, b11, r.M3N1, x);
+        r.M3N2 = WarpMma.Tf32(a30, a31, a32, a33, b20, b21, r.M3N2, x);
+        r.M3N3 = WarpMma.Tf32(a30, a31, a32, a33, b30, b31, r.M3N3, x);
+        return r;
+    }
+
+    /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>
+    public readonly void Store<TStore>(TStore e, int o, int p) where TStore : struct, IFragmentStore
+    {
+        e.Store(M0N0, o, p); e.Store(M0N1, o, p + 8); e.Store(M0N2, o, p + 16); e.Store(M0N3, o, p + 24);
+        e.Store(M1N0, o + 16, p); e.Store(M1N1, o + 16, p + 8); e.Store(M1N2, o + 16, p + 16); e.Store(M1N3, o + 16, p + 24);
+        e.Store(M2N0, o + 32, p); e.Store(M2N1, o + 32, p + 8); e.Store(M2N2, o + 32, p + 16); e.Store(M2N3, o + 32, p + 24);
+        e.Store(M3N0, o + 48, p); e.Store(M3N1, o + 48, p + 8); e.Store(M3N2, o + 48, p + 16); e.Store(M3N3, o + 48, p + 24);
+    }
+}
+

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Tests.Reference;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step filters on this namespace exactly
+
+/// <summary>
+/// The TF32 tensor-core 3×3 kernel (kind=tf32, Conv2dTensorCoreKernel.cs), forward (bias, ReLU) and backward-data
+/// (overwrite and accumulate), on "cpu32" (the 32-lane-warp simulator: the emulated mma, the same kernel code) and
+/// "cuda" (the real mma.sync; skips without a GPU), against <see cref="ConvReference"/> twice:
+/// <list type="number">
+/// <item>On the original inputs, with TF32's error bound. Inputs are rounded to 10 mantissa bits (unit roundoff
+/// u = 2⁻¹¹), so each product a·b is computed as a(1 + δ₁)·b(1 + δ₂), |δ| ≤ u: |y − y_ref| ≤ (2u + u²)·Σ_k|a_k||b_k| plus
+/// FP32 accumulation, ≤ 2·(K + 2)·2⁻²⁴·(Σ_k|a_k||b_k| + |bias|) (K = Cin·9 terms and the bias; the factor 2 leaves
+/// room for the tensor cores' own summation, whose rounding the PTX ISA does not specify). ReLU is 1-Lipschitz.</item>
+/// <item>On inputs rounded to TF32 in the test (<see cref="Tf32Reference"/>), with the FP32 accumulation term alone:
+/// this one catches any product the kernel gets wrong by more than rounding.</item>
+/// </list>
+/// Σ|a||b| comes from the same reference on |x|, |w|, |bias|. Shapes: channel counts that are not multiples of 8
+/// (3, 13, 40, 67, 70 and 130 &gt; 64: several 64-channel warp tiles), maps whose H·W is not a multiple of the 32-pixel
+/// warp tile, blocks spanning image rows; groups of 1 and 2 warps on the simulator (it runs each lane as an OS thread,
+/// so its shapes are small; case times are logged), every blocking the GPU bench uses on cuda.
+/// </summary>
+public class Conv2dTensorCoreTests(ITestOutputHelper log)
+{
+    // gx = warps along pixels, gy = warps along channels (block tile 64·gy channels × 32·gx pixels). The host caps gy at
+    // ⌈Cout / 64⌉, so gy = 2 runs as gy = 1 on layers of at most 64 channels.
+    private static readonly Dictionary<string, ConvTiles> Blockings = new()
+    {
+        ["tf32 1x1"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8),
+        ["tf32 2x1"] = new(ConvKernelKind.TensorCoreTf32, 2, 1, 8),
+        ["tf32 1x2"] = new(ConvKernelKind.TensorCoreTf32, 1, 2, 8),
+        ["tf32 2x2"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8),
+        ["tf32 4x1"] = new(ConvKernelKind.TensorCoreTf32, 4, 1, 8),
+    };
+
+    // (input channels, height, width, output channels)
+    private static readonly Dictionary<string, (int Cin, int H, int W, int Cout)> Shapes = new()
+    {
+        ["3x7x11->13"] = (3, 7, 11, 13),
+        ["13x17x9->40"] = (13, 17, 9, 40),
+        ["40x5x6->70"] = (40, 5, 6, 70),
+        ["67x33x35->130"] = (67, 33, 35, 130), // several blocks both ways, 9 channel chunks (cuda only: slow on the simulator)
+    };
+
+    /// <summary>
+    /// cpu32 (each lane an OS thread, ~0.1–1 s per launch on 2 cores): 1 warp on every small shape, then the second warp
+    /// along pixels (2x1) and along channels (1x2) on the shape that needs it. cuda: every blocking × the small shapes,
+    /// and the large one with the blockings the GPU bench runs first.
+    /// </summary>
+    public static TheoryData<string, string, string> Cases
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (var shape in new[] { "3x7x11->13", "13x17x9->40", "40x5x6->70" }) data.Add("cpu32", "tf32 1x1", shape);
+            data.Add("cpu32", "tf32 2x1", "13x17x9->40");
+            data.Add("cpu32", "tf32 1x2", "40x5x6->70");
+            foreach (var blocking in Blockings.Keys)
+            foreach (var shape in Shapes.Keys)
+                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1") // its FP64 references take ~1 s each
+                    data.Add("cuda", blocking, shape);
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ForwardMatchesReferenceWithinTf32Rounding(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        var tiles = Blockings[blocking];
+        var (cin, h, w, cout) = Shapes[shapeName];
+        var p = Conv2dParams.Same3x3;
+        var xs = Shape4.Image(cin, h, w);
+        var ys = Shape4.Image(cout, h, w);
+        var ws = p.WeightShape(cout, cin);
+        var x = TestData.Uniform(41, xs.Count);
+        var wt = TestData.Uniform(42, ws.Count);
+        var b = TestData.Uniform(43, cout);
+        using var tx = gpu.FromHost(xs, x);
+        using var tw = gpu.FromHost(ws, wt);
+        using var tb = gpu.FromHost(Shape4.Vector(cout), b);
+        using var ty = gpu.Allocate(ys);
+        int terms = cin * 9;
+        var magnitude = ConvReference.Forward(Tf32Reference.Abs(x), xs, Tf32Reference.Abs(wt), ws, Tf32Reference.Abs(b), p);
+        // Bias without ReLU compares every output; ReLU (which zeroes about half of them) once per device, on the smallest shape.
+        var epilogues = shapeName == "3x7x11->13" && blocking == "tf32 1x1" ? new[] { (true, false), (false, true) } : new[] { (true, false) };
+        foreach (var (bias, relu) in epilogues)
+        {
+            string what = $"{shapeName} {blocking} bias={bias} relu={relu} [{device}]";
+            ty.Fill(float.NaN); // every element must be written
+            var clock = Stopwatch.StartNew();
+            Conv2d.Forward3x3(tx, tw, bias ? tb : null, ty, relu, tiles);
+            var got = ty.ToHost();
+            log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
+
+            var exact = ConvReference.Forward(ConvReference.ToDouble(x), xs, ConvReference.ToDouble(wt), ws,
+                bias ? ConvReference.ToDouble(b) : null, p, relu);
+            Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(terms), $"tf32 forward vs FP64 reference {what}", log);
+
+            var rounded = ConvReference.Forward(ConvReference.ToDouble(Tf32Reference.Round(x)), xs, ConvReference.ToDouble(Tf32Reference.Round(wt)), ws,
+                bias ? ConvReference.ToDouble(b) : null, p, relu);
+            Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"tf32 forward vs reference on TF32-rounded inputs {what}", log);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BackwardDataMatchesReferenceWithinTf32Rounding(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        var tiles = Blockings[blocking];
+        var (cin, h, w, cout) = Shapes[shapeName];
+        var p = Conv2dParams.Same3x3;
+        var xs = Shape4.Image(cin, h, w);
+        var ys = Shape4.Image(cout, h, w);
+        var ws = p.WeightShape(cout, cin);
+        var dy = TestData.Uniform(44, ys.Count);
+        var wt = TestData.Uniform(45, ws.Count);
+        var before = TestData.Uniform(46, xs.Count);
+        using var tdy = gpu.FromHost(ys, dy);
+        using var tw = gpu.FromHost(ws, wt);
+        using var tdx = gpu.Allocate(xs);
+        string what = $"{shapeName} {blocking} [{device}]";
+        int terms = cout * 9;
+        var magnitude = ConvReference.BackwardData(Tf32Reference.Abs(dy), Tf32Reference.Abs(wt), ws, xs, p);
+        var exact = ConvReference.BackwardData(ConvReference.ToDouble(dy), ConvReference.ToDouble(wt), ws, xs, p);
+        var rounded = ConvReference.BackwardData(ConvReference.ToDouble(Tf32Reference.Round(dy)), ConvReference.ToDouble(Tf32Reference.Round(wt)), ws, xs, p);
+
+        tdx.Fill(float.NaN); // overwrite must not read the old contents
+        var clock = Stopwatch.StartNew();
+        Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: false, tiles);
+        var got = tdx.ToHost();
+        log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(terms), $"tf32 backward-data vs FP64 reference {what}", log);
+        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"tf32 backward-data vs reference on TF32-rounded inputs {what}", log);
+
+        // Accumulate: dx = before + Σ; the sum with 'before' adds one more FP32 rounding (|before| joins the magnitude).
+        tdx.CopyFromHost(before);
+        Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: true, tiles);
+        var withBefore = magnitude.Select((m, i) => m + Math.Abs(before[i])).ToArray();
+        Tf32Reference.Within(rounded.Select((v, i) => v + before[i]).ToArray(), withBefore, tdx.ToHost(), Tf32Reference.Fp32SumBound(terms + 1),
+            $"tf32 backward-data accumulate vs reference on TF32-rounded inputs {what}", log);
+    }
+
+    [Fact]
+    public void DevicesWithoutTensorCoresRefuseTheKind()
+    {
+        var gpu = Devices.Get("cpu"); // the default simulator: 4-lane warps
+        Assert.NotNull(Conv2d.WhyNoTensorCores(gpu.Accelerator));
+        Assert.Null(Conv2d.WhyNoTensorCores(Devices.Get("cpu32").Accelerator));
+        using var x = gpu.Allocate(Shape4.Image(2, 3, 3));
+        using var w = gpu.Allocate(new Shape4(2, 2, 3, 3));
+        using var y = gpu.Allocate(Shape4.Image(2, 3, 3));
+        var e = Assert.Throws<InvalidOperationException>(() => Conv2d.Forward3x3(x, w, null, y, false, Blockings["tf32 1x1"]));
+        log.WriteLine(e.Message);
+        Assert.Contains("tensor cores", e.Message);
+    }
+}

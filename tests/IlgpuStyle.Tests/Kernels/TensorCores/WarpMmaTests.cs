@@ -1,0 +1,154 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Kernels.TensorCores;
+using IlgpuStyle.Tests.Reference;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step filters on this namespace exactly
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+/// <summary>
+/// The tensor-core primitives (src/Kernels/TensorCores): TF32 rounding against a rounding written in double
+/// arithmetic (Reference/Tf32Reference.cs), and the warp-level m16n8k8 product against a CPU loop on TF32-rounded inputs, on "cpu32" (the simulator
+/// with 32-lane warps: the emulation) and "cuda" (the instructions; skips without a GPU). The fragment layout below is
+/// written out again from the PTX ISA's table, independently of the library's.
+/// </summary>
+public class WarpMmaTests(ITestOutputHelper log)
+{
+    private static float ReferenceRound(float x) => Tf32Reference.Round(x);
+
+    private static float Bits(uint b) => BitConverter.UInt32BitsToSingle(b);
+
+    /// <summary>Values whose rounding is decided by the low 13 bits: exact ties (…1000000000000), one below, one above, both signs, several exponents.</summary>
+    private static IEnumerable<float> TiesAndNeighbours()
+    {
+        foreach (uint high in new uint[] { 0x3F800000, 0x3FFFE000, 0x40490000, 0x4B000000, 0x00800000, 0x7E000000, 0x3F7FE000 })
+        foreach (uint low in new uint[] { 0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF })
+        foreach (uint sign in new uint[] { 0, 0x80000000 })
+            yield return Bits(sign | high | low);
+    }
+
+    [Fact]
+    public void EmulatedRoundingMatchesTheDefinitionIncludingTiesSubnormalsAndOverflow()
+    {
+        var rng = new Random(11);
+        var values = new List<float>(TiesAndNeighbours())
+        {
+            0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, float.Epsilon,
+            Bits(0x00001000), Bits(0x00003000), Bits(0x00000FFF), Bits(0x807FF000), Bits(0x7F7FEFFF), 1f / 3, -2f / 3,
+        };
+        for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
+        int checkedCount = 0;
+        foreach (var x in values)
+        {
+            if (float.IsNaN(x)) continue;
+            float expected = ReferenceRound(x), actual = Tf32.RoundEmulated(x);
+            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual),
+                $"TF32({x:R} = 0x{BitConverter.SingleToUInt32Bits(x):X8}): expected {expected:R} (0x{BitConverter.SingleToUInt32Bits(expected):X8}), got {actual:R} (0x{BitConverter.SingleToUInt32Bits(actual):X8})");
+            checkedCount++;
+        }
+        Assert.True(float.IsNaN(Tf32.RoundEmulated(float.NaN)));
+        Assert.Equal(1f + 1f / 1024, Tf32.RoundEmulated(Bits(0x3F801000)));  // a tie rounds away from zero …
+        Assert.Equal(-(1f + 1f / 1024), Tf32.RoundEmulated(Bits(0xBF801000))); // … on both sides
+        Assert.Equal(1f, Tf32.RoundEmulated(Bits(0x3F800FFF)));
+        Assert.Equal(float.PositiveInfinity, Tf32.RoundEmulated(float.MaxValue));
+        log.WriteLine($"{checkedCount} values: emulated rounding = the definition, bit for bit");
+    }
+
+    private static void RoundKernel(Index1D i, View x, View y) => y[i] = Tf32.Round(x[i]);
+
+    /// <summary>
+    /// Tf32.Round on the device (cvt.rna.tf32.f32 on CUDA) equals the definition for normal values, ties included.
+    /// (Subnormals and overflow are checked on the emulation only: the hardware's behaviour there is not asserted.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
+    public void DeviceRoundingMatchesTheDefinition(string device)
+    {
+        var gpu = Devices.Get(device);
+        var rng = new Random(12);
+        var values = TiesAndNeighbours().Concat(Enumerable.Range(0, 4000).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-60, 60))))).ToArray();
+        using var x = gpu.FromHost(Shape4.Vector(values.Length), values);
+        using var y = gpu.Allocate(Shape4.Vector(values.Length));
+        var kernel = gpu.Kernel(RoundKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View>(RoundKernel));
+        kernel(values.Length, x.View, y.View);
+        var got = y.ToHost();
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(ReferenceRound(values[i]) == got[i], $"[{device}] TF32({values[i]:R}): expected {ReferenceRound(values[i]):R}, got {got[i]:R}");
+        log.WriteLine($"[{device}] {values.Length} values rounded as defined");
+    }
+
+    private const int Warps = 2;
+
+    /// <summary>
+    /// Warp w of one group computes D_w = round(A_w)·round(B_w) + C_w, A_w 16×8 and C_w, D_w 16×8 row-major, B_w 8×8 row-major
+    /// (B[k][n] at k·8 + n). Fragments as the PTX ISA lays them out for m16n8k8 .tf32 (g = lane / 4, t = lane mod 4).
+    /// </summary>
+    private static void MmaKernel(View a, View b, View c, View d)
+    {
+        int warp = Group.IdxX / 32, lane = Group.IdxX % 32, g = lane / 4, t = lane % 4;
+        int ao = warp * 128, bo = warp * 64, co = warp * 128;
+        var exchange = SharedMemory.Allocate<float>(Warps * WarpMma.ExchangeFloats).SubView(warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
+        var acc = new MmaAccumulator
+        {
+            C0 = c[co + g * 8 + 2 * t],
+            C1 = c[co + g * 8 + 2 * t + 1],
+            C2 = c[co + (g + 8) * 8 + 2 * t],
+            C3 = c[co + (g + 8) * 8 + 2 * t + 1],
+        };
+        acc = WarpMma.Tf32(
+            Tf32.Round(a[ao + g * 8 + t]), Tf32.Round(a[ao + (g + 8) * 8 + t]),
+            Tf32.Round(a[ao + g * 8 + t + 4]), Tf32.Round(a[ao + (g + 8) * 8 + t + 4]),
+            Tf32.Round(b[bo + t * 8 + g]), Tf32.Round(b[bo + (t + 4) * 8 + g]),
+            acc, exchange);
+        d[co + g * 8 + 2 * t] = acc.C0;
+        d[co + g * 8 + 2 * t + 1] = acc.C1;
+        d[co + (g + 8) * 8 + 2 * t] = acc.C2;
+        d[co + (g + 8) * 8 + 2 * t + 1] = acc.C3;
+    }
+
+    /// <summary>
+    /// Two warps of one group each multiply a random 16×8 by an 8×8 and add a 16×8. Expected: the sum in double of the
+    /// TF32-rounded inputs' products (exact) and C; the device sums 9 FP32 terms, so |D − D_ref| ≤ 9·2⁻²⁴·(Σ_k|a_k b_k| + |c|).
+    /// Against the unrounded inputs the error is of TF32's size instead (logged), which shows the rounding happened.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
+    public void WarpProductMatchesCpuLoopOnTf32RoundedInputs(string device)
+    {
+        var gpu = Devices.Get(device);
+        var a = TestData.Uniform(31, Warps * 128);
+        var b = TestData.Uniform(32, Warps * 64);
+        var c = TestData.Uniform(33, Warps * 128);
+        using var ta = gpu.FromHost(Shape4.Vector(a.Length), a);
+        using var tb = gpu.FromHost(Shape4.Vector(b.Length), b);
+        using var tc = gpu.FromHost(Shape4.Vector(c.Length), c);
+        using var td = gpu.Allocate(Shape4.Vector(c.Length));
+        td.Fill(float.NaN);
+        var kernel = gpu.Kernel(MmaKernel, acc => acc.LoadStreamKernel<View, View, View, View>(MmaKernel));
+        kernel(new KernelConfig(1, 32 * Warps), ta.View, tb.View, tc.View, td.View);
+        var d = td.ToHost();
+
+        double worst = 0, unroundedWorst = 0;
+        for (int w = 0; w < Warps; w++)
+        for (int i = 0; i < 16; i++)
+        for (int n = 0; n < 8; n++)
+        {
+            double sum = c[w * 128 + i * 8 + n], magnitude = Math.Abs(sum), unrounded = sum;
+            for (int k = 0; k < 8; k++)
+            {
+                double p = (double)ReferenceRound(a[w * 128 + i * 8 + k]) * ReferenceRound(b[w * 64 + k * 8 + n]);
+                sum += p;
+                magnitude += Math.Abs(p);
+                unrounded += (double)a[w * 128 + i * 8 + k] * b[w * 64 + k * 8 + n];
+            }
+            double got = d[w * 128 + i * 8 + n], err = Math.Abs(got - sum), bound = 9 * Math.ScaleB(1, -24) * magnitude;
+            Assert.True(err <= bound, $"[{device}] warp {w} D[{i}][{n}] = {got:R}, expected {sum:R} (|err| {err:E2} > bound {bound:E2})");
+            worst = Math.Max(worst, err / magnitude);
+            unroundedWorst = Math.Max(unroundedWorst, Math.Abs(got - unrounded) / magnitude);
+        }
+        log.WriteLine($"[{device}] max |D − ref|/Σ|terms|: {worst:E2} vs TF32-rounded inputs (bound 9·2^-24 = {9 * Math.ScaleB(1, -24):E2}), {unroundedWorst:E2} vs unrounded inputs");
+    }
+}
