@@ -83,7 +83,8 @@ public static class BenchCommand
         var command = new Command("bench",
             "Time the convolution and Gram kernels on VGG19 layer shapes (GFLOP/s, memory) and whole style-transfer iterations.");
         var autotune = AutotuneOption.Create();
-        foreach (var o in new Option[] { device, autotune, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, profile, noIteration, noKernels, history, weights })
+        var precision = PrecisionOption.Create();
+        foreach (var o in new Option[] { device, autotune, precision, size, runs, warmup, json, layers, kernels, iterationSizes, maxMemory, tileSize, compareUntiled, profile, noIteration, noKernels, history, weights })
             command.Options.Add(o);
         command.SetAction(parseResult => CliErrors.Run(() =>
         {
@@ -126,6 +127,9 @@ public static class BenchCommand
                 bool asJson = parseResult.GetValue(json);
                 var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(AutotuneOption.Read(parseResult, autotune)),
                     new PlanCache(PlanCache.DefaultPath), Console.Error.WriteLine);
+                var used = Precisions.Apply(gpu, PrecisionOption.Read(parseResult, precision), out var precisionNote);
+                if (precisionNote is not null) Console.Error.WriteLine(precisionNote);
+                if (used != Precision.Fp32) tuning = tuning with { Plan = gpu.Plan, Source = $"{tuning.Source}, then --precision {Precisions.Name(used)}" };
                 if (!asJson) Console.WriteLine($"{why}\n{tuning}");
                 KernelBenchReport? kernelReport = null;
                 if (runKernels)
@@ -155,7 +159,7 @@ public static class BenchCommand
                     }
                     if (!asJson) PrintIterations(iterationReport);
                 }
-                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(gpu.Info.Id + " " + gpu.Name, gpu.Plan, kernelReport, iterationReport) { Tuning = tuning.Source }, JsonOptions));
+                if (asJson) Console.WriteLine(JsonSerializer.Serialize(new BenchReport(gpu.Info.Id + " " + gpu.Name, gpu.Plan, kernelReport, iterationReport) { Tuning = tuning.Source, Precision = Precisions.Name(used) }, JsonOptions));
             }
             return 0;
         }));
@@ -174,6 +178,9 @@ public static class BenchCommand
     {
         /// <summary>Where the plan came from (autotuned, cached, defaults, ILGPU_STYLE_TILES).</summary>
         public string? Tuning { get; init; }
+
+        /// <summary>What the convolutions and Gram matrices computed in: "fp32" or "tf32" (--precision).</summary>
+        public string Precision { get; init; } = "fp32";
     }
 
     private static void PrintIterations(IterationBenchReport report)

@@ -23,9 +23,14 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private string? lastLine;
     private MemoryPlan? plan;
     private AutotuneResult? tuning;
+    private Precision precision;
 
     /// <summary>The device's tuning plan and where it came from: recorded in the report's final line.</summary>
-    public void Tuning(AutotuneResult result) => tuning = result;
+    public void Tuning(AutotuneResult result, Precision used)
+    {
+        tuning = result;
+        precision = used;
+    }
 
     public ConsoleObserver(bool quiet, int printEvery, string? reportPath, TextWriter? stderr = null)
     {
@@ -132,6 +137,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             ["tiles"] = plan?.Tiles?.Count ?? 1,
             ["tuning_plan"] = tuning?.Plan.ToString(),
             ["tuning"] = tuning?.Source,
+            ["precision"] = Precisions.Name(precision),
             // Per iteration, the initial evaluations not counted: the line search's cost; a default run stays close to 1.
             ["evaluations"] = evaluations,
             ["evaluations_per_iteration"] = iterations == 0 ? 0 : Math.Round((evaluations - scalesStarted) / (double)iterations, 3),

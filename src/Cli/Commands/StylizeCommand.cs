@@ -51,6 +51,7 @@ public static class StylizeCommand
         var report = new Option<string?>("--report") { Description = "Write one JSON object per iteration (and a final one) to this file." };
         var device = new Option<string>("--device") { Description = "auto, cuda, opencl or cpu, optionally :index (opencl:1).", DefaultValueFactory = _ => "auto" };
         var autotune = AutotuneOption.Create();
+        var precision = PrecisionOption.Create();
         var maxMemory = new Option<string?>("--max-memory") { Description = "Device memory to plan with (e.g. 4G, 512M; default $ILGPU_STYLE_MAX_MEMORY or the device's): larger images run in exact tiles, L-BFGS history is cut to fit." };
         var tileSize = new Option<int?>("--tile-size") { Description = "Evaluate in tiles of at most this many pixels a side (default: only when memory requires)." };
         var weights = new Option<string?>("--weights") { Description = "VGG19 .ilgw file (default: $ILGPU_STYLE_WEIGHTS, ./weights/vgg19.ilgw, the user cache)." };
@@ -59,7 +60,7 @@ public static class StylizeCommand
         var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
         foreach (var option in new Option[] { content, style, blend, styleMask, styleImageMask, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, styleLoss, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
-                     averageDecay, saveEvery, printEvery, quiet, report, device, autotune, maxMemory, tileSize, weights, preview.Preview, preview.Port })
+                     averageDecay, saveEvery, printEvery, quiet, report, device, autotune, precision, maxMemory, tileSize, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -86,6 +87,7 @@ public static class StylizeCommand
                 Pooling = parse.GetValue(pooling) == "avg" ? PoolingKind.Avg : PoolingKind.Max,
                 Device = parse.GetValue(device)!,
                 Autotune = AutotuneOption.Read(parse, autotune),
+                Precision = PrecisionOption.Read(parse, precision),
                 WeightsPath = parse.GetValue(weights),
                 Preview = server?.State,
                 Loss = new LossSettings

@@ -32,6 +32,8 @@ public sealed record StylizeJob
     public string Device { get; init; } = "auto";
     /// <summary>How the device's tuning plan is chosen (--autotune; null: ILGPU_STYLE_AUTOTUNE, else quick).</summary>
     public AutotuneMode? Autotune { get; init; }
+    /// <summary>--precision: applied after the autotuner (which times FP32 kernels).</summary>
+    public Precision Precision { get; init; }
     public string? WeightsPath { get; init; }
     public LossSettings Loss { get; init; } = new();
     public RunSettings Run { get; init; } = new();
@@ -90,8 +92,11 @@ public sealed record StylizeJob
         if (run.MaxMemoryBytes is long max) gpu.MemoryLimitBytes = Math.Min(max, gpu.MemoryLimitBytes ?? long.MaxValue);
         observer.Message(why);
         var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(Autotune), new PlanCache(PlanCache.DefaultPath), observer.Message);
+        var precision = Precisions.Apply(gpu, Precision, out var precisionNote);
+        if (precisionNote is not null) observer.Message(precisionNote);
+        if (precision != Precision.Fp32) tuning = tuning with { Plan = gpu.Plan, Source = $"{tuning.Source}, then --precision {Precisions.Name(precision)}" };
         observer.Message(tuning.ToString());
-        observer.Tuning(tuning);
+        observer.Tuning(tuning, precision);
         observer.Message($"weights: {weightsPath} ({weights.Preprocessing})");
         using var network = new Vgg19(gpu, weights, Pooling, Loss.Layers);
         var snapshots = new SnapshotWriter(OutputPath, run.Scales, Run.SnapshotEvery);

@@ -122,6 +122,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
             Option(bad, "--report", [Path.Combine(sub, "r.jsonl")], [Path.Combine(dir, "no-such-dir", "r.jsonl"), sub, ""]),
             Option(bad, "--device", [device, device + ":0"], ["cpu:1", "cpu:-1", "cpu:x", "tpu", "cuda:7", "opencl:99", ":", "", "CPU"], required: true),
             Option(bad, "--autotune", ["off", "quick"], ["sometimes", "", "QUICK"]),
+            Option(bad, "--precision", ["fp32", "tf32"], ["fp16", "bf16", "", "TF32"]),
             Option(bad, "--weights", [weights], [missing, notImage, content, dir, ""], required: true),
             Gen.Frequency((400, Gen.Const(Array.Empty<string>())), (1 + bad, Gen.OneOf(new[] { "--bogus" }, ["--size"], ["extra"], ["--help"], ["-s"])))));
     }

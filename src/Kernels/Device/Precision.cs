@@ -1,0 +1,50 @@
+// Test: tests/IlgpuStyle.Tests/Kernels/TensorCores/PrecisionTests.cs
+namespace IlgpuStyle.Kernels;
+
+/// <summary>
+/// The arithmetic of the convolutions and Gram matrices (the CLI's --precision): <see cref="Fp32"/> everywhere, or
+/// <see cref="Tf32"/>: TF32 tensor cores (inputs rounded to 10 mantissa bits, FP32 accumulation; issue #11) for the
+/// 3×3 convolutions (forward and backward-data) and the Gram forward, on CUDA devices of compute capability 8.0 or
+/// newer. Every other op stays FP32.
+/// </summary>
+public enum Precision { Fp32, Tf32 }
+
+/// <summary>Applies a <see cref="Precision"/> to a device's tuning plan.</summary>
+public static class Precisions
+{
+    /// <summary>
+    /// The tensor-core blocking --precision tf32 uses on a device allowing <paramref name="maxGroupSize"/> work-items per
+    /// group: 2 warps along pixels × 2 along channels (8-channel stages), else 2 × 1, else 1 × 1.
+    /// </summary>
+    public static ConvTiles Tf32Conv(int maxGroupSize)
+    {
+        foreach (var (gx, gy) in new[] { (2, 2), (2, 1), (1, 1) })
+        {
+            var tiles = new ConvTiles(ConvKernelKind.TensorCoreTf32, gx, gy, Conv2d.TensorCoreStageChannels);
+            if (tiles.WorkItems <= maxGroupSize) return tiles;
+        }
+        throw new ArgumentException($"--precision tf32: a group of {maxGroupSize} work-items cannot hold one 32-lane warp.");
+    }
+
+    /// <summary>"fp32" or "tf32".</summary>
+    public static string Name(Precision p) => p.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// Makes <paramref name="gpu"/>'s plan compute in <paramref name="wanted"/> (call it after the autotuner: the
+    /// autotuner times FP32 kernels only). FP32 changes nothing. TF32 on a device without TF32 tensor cores changes
+    /// nothing either and says so in <paramref name="note"/> (OpenCL and CPU devices stay FP32). Returns what the device
+    /// now computes in.
+    /// </summary>
+    public static Precision Apply(Gpu gpu, Precision wanted, out string? note)
+    {
+        note = null;
+        if (wanted == Precision.Fp32) return Precision.Fp32;
+        if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
+        {
+            note = $"--precision tf32: {gpu.Name} {why} Running FP32.";
+            return Precision.Fp32;
+        }
+        gpu.UsePlan(gpu.Plan with { Conv = Tf32Conv(gpu.Accelerator.MaxNumThreadsPerGroup), Gram = GramKernelKind.TensorCoreTf32 });
+        return Precision.Tf32;
+    }
+}
