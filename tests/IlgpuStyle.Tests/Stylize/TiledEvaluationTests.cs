@@ -20,11 +20,11 @@ public sealed class TiledEvaluationTests(ITestOutputHelper log)
 
     public static TheoryData<string, string, int, PoolingKind> Cases()
     {
-        // The CPU simulator is slow (minutes per case under load): two cases there, the rest on OpenCL.
+        // The CPU simulator is slow (25–55 s per case, minutes under load): one case there, the rest on OpenCL.
         return new TheoryData<string, string, int, PoolingKind>
         {
-            { "cpu", "relu2_1", 8, PoolingKind.Max },
             { "cpu", "relu2_1", 22, PoolingKind.Avg },
+            { "opencl", "relu2_1", 8, PoolingKind.Max },
             { "opencl", "relu3_1", 16, PoolingKind.Max },
             { "opencl", "relu3_1", 16, PoolingKind.Avg },
             { "opencl", "relu3_1", 36, PoolingKind.Max },
