@@ -141,15 +141,6 @@ public static partial class Gram
 
         var forward = gpu.Kernel(ForwardTensorCoreKernel,
             a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardTensorCoreKernel));
-        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1));
-        if (splits == 1)
-        {
-            forward(config, f.View, c, p, chunk, g.View, scale, 1);
-            return;
-        }
-        var partial = gpu.ScratchAtLeast(splits * c * c, "gram.partials");
-        forward(config, f.View, c, p, chunk, partial.View, scale, 0);
-        gpu.Kernel(SumSplitsKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SumSplitsKernel))(
-            c * c, partial.View, splits, c * c, scale, g.View);
+        RunSplitK(forward, new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1)), f, g, scale, chunk, splits);
     }
 }

@@ -110,7 +110,20 @@ public static partial class Gram
         int pairs = blocks * (blocks + 1) / 2;
 
         var forward = gpu.Kernel(ForwardTiledKernel, a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardTiledKernel));
-        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(t, t));
+        RunSplitK(forward, new KernelConfig(new Index2D(pairs, splits), new Index2D(t, t)), f, g, scale, chunk, splits);
+    }
+
+    /// <summary>
+    /// Launches a split-K Gram forward over <paramref name="config"/>'s grid (x: block pairs, y: splits of
+    /// <paramref name="chunk"/> pixels): one split writes G scaled directly; more write unscaled partial Gram matrices
+    /// to a scratch buffer, which a second pass adds in split order (deterministic) and scales. Shared by the tiled and
+    /// the tensor-core kernels, whose parameters are (f, C, P, chunk, out, scale, direct).
+    /// </summary>
+    private static void RunSplitK(Action<KernelConfig, View, int, int, int, View, float, int> forward, KernelConfig config,
+        Tensor f, Tensor g, float scale, int chunk, int splits)
+    {
+        var gpu = f.Gpu;
+        int c = f.Shape.C, p = f.Shape.Plane;
         if (splits == 1)
         {
             forward(config, f.View, c, p, chunk, g.View, scale, 1);
