@@ -127,9 +127,8 @@ public static class BenchCommand
                 bool asJson = parseResult.GetValue(json);
                 var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(AutotuneOption.Read(parseResult, autotune)),
                     new PlanCache(PlanCache.DefaultPath), Console.Error.WriteLine);
-                var used = Precisions.Apply(gpu, PrecisionOption.Read(parseResult, precision), out var precisionNote);
+                (var used, tuning) = Precisions.ApplyAfterTuning(gpu, PrecisionOption.Read(parseResult, precision), tuning, out var precisionNote);
                 if (precisionNote is not null) Console.Error.WriteLine(precisionNote);
-                if (used != Precision.Fp32) tuning = tuning with { Plan = gpu.Plan, Source = $"{tuning.Source}, then --precision {Precisions.Name(used)}" };
                 if (!asJson) Console.WriteLine($"{why}\n{tuning}");
                 KernelBenchReport? kernelReport = null;
                 if (runKernels)

@@ -92,9 +92,8 @@ public sealed record StylizeJob
         if (run.MaxMemoryBytes is long max) gpu.MemoryLimitBytes = Math.Min(max, gpu.MemoryLimitBytes ?? long.MaxValue);
         observer.Message(why);
         var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(Autotune), new PlanCache(PlanCache.DefaultPath), observer.Message);
-        var precision = Precisions.Apply(gpu, Precision, out var precisionNote);
+        (var precision, tuning) = Precisions.ApplyAfterTuning(gpu, Precision, tuning, out var precisionNote);
         if (precisionNote is not null) observer.Message(precisionNote);
-        if (precision != Precision.Fp32) tuning = tuning with { Plan = gpu.Plan, Source = $"{tuning.Source}, then --precision {Precisions.Name(precision)}" };
         observer.Message(tuning.ToString());
         observer.Tuning(tuning, precision);
         observer.Message($"weights: {weightsPath} ({weights.Preprocessing})");

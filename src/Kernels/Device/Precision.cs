@@ -30,6 +30,17 @@ public static class Precisions
     public static string Name(Precision p) => p.ToString().ToLowerInvariant();
 
     /// <summary>
+    /// <see cref="Apply(Gpu, Precision, out string?)"/> right after the autotuner chose <paramref name="tuning"/>: returns
+    /// the precision used and the tuning result to print and report — <paramref name="tuning"/> itself for FP32, else
+    /// with the plan now in force and its source saying --precision changed it.
+    /// </summary>
+    public static (Precision Used, AutotuneResult Tuning) ApplyAfterTuning(Gpu gpu, Precision wanted, AutotuneResult tuning, out string? note)
+    {
+        var used = Apply(gpu, wanted, out note);
+        return used == Precision.Fp32 ? (used, tuning) : (used, tuning with { Plan = gpu.Plan, Source = $"{tuning.Source}, then --precision {Name(used)}" });
+    }
+
+    /// <summary>
     /// Makes <paramref name="gpu"/>'s plan compute in <paramref name="wanted"/> (call it after the autotuner: the
     /// autotuner times FP32 kernels only). FP32 changes nothing. TF32 on a device without TF32 tensor cores changes
     /// nothing either and says so in <paramref name="note"/> (OpenCL and CPU devices stay FP32). Returns what the device
