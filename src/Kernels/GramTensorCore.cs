@@ -132,10 +132,7 @@ public static partial class Gram
         if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
             throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
         int c = f.Shape.C, p = f.Shape.Plane;
-        int stagesP = Gpu.DivUp(p, TensorCoreStagePixels);
-        splits = Math.Clamp(splits, 1, stagesP);
-        int chunk = Gpu.DivUp(stagesP, splits) * TensorCoreStagePixels;
-        splits = Gpu.DivUp(p, chunk); // no empty split
+        int chunk = SplitChunk(p, TensorCoreStagePixels, ref splits);
         int blocks = Gpu.DivUp(c, TensorCoreBlock);
         int pairs = blocks * (blocks + 1) / 2;
 

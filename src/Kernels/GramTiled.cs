@@ -102,15 +102,26 @@ public static partial class Gram
         CheckGram(op, f, "g", g);
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane, t = gpu.Tile;
-        int tilesP = Gpu.DivUp(p, t);
-        splits = Math.Clamp(splits, 1, tilesP);
-        int chunk = Gpu.DivUp(tilesP, splits) * t;
-        splits = Gpu.DivUp(p, chunk); // no empty split
+        int chunk = SplitChunk(p, t, ref splits);
         int blocks = Gpu.DivUp(c, t);
         int pairs = blocks * (blocks + 1) / 2;
 
         var forward = gpu.Kernel(ForwardTiledKernel, a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardTiledKernel));
         RunSplitK(forward, new KernelConfig(new Index2D(pairs, splits), new Index2D(t, t)), f, g, scale, chunk, splits);
+    }
+
+    /// <summary>
+    /// Pixels per split of a split-K Gram forward over <paramref name="p"/> pixels taken <paramref name="granule"/> at a
+    /// time (the kernel's tile or stage): <paramref name="splits"/> is clamped to [1, ⌈P/granule⌉], each split gets a
+    /// whole number of granules, and splits is then reduced so none is empty.
+    /// </summary>
+    private static int SplitChunk(int p, int granule, ref int splits)
+    {
+        int granules = Gpu.DivUp(p, granule);
+        splits = Math.Clamp(splits, 1, granules);
+        int chunk = Gpu.DivUp(granules, splits) * granule;
+        splits = Gpu.DivUp(p, chunk); // no empty split
+        return chunk;
     }
 
     /// <summary>
