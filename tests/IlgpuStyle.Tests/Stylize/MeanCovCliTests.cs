@@ -18,15 +18,22 @@ public sealed class MeanCovCliTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
+    /// <summary>The content (smooth 40×28) and style (uniform noise 36×36) images of both tests, written to the temp folder.</summary>
+    private (string Content, string Style) WriteImages()
+    {
+        var content = Path.Combine(dir, "content.png");
+        var style = Path.Combine(dir, "style.png");
+        ImageWriter.Save(TestImages.Smooth(40, 28), content);
+        ImageWriter.Save(TestImages.Uniform(3, 36, 36), style);
+        return (content, style);
+    }
+
     [Fact]
     public void MeanCovRunsAndLowersTheStyleLoss()
     {
         var device = Devices.FastestForRuns;
         Devices.Get(device);
-        var content = Path.Combine(dir, "content.png");
-        var style = Path.Combine(dir, "style.png");
-        ImageWriter.Save(TestImages.Smooth(40, 28), content);
-        ImageWriter.Save(TestImages.Uniform(3, 36, 36), style);
+        var (content, style) = WriteImages();
         var output = Path.Combine(dir, "out.png");
         var report = Path.Combine(dir, "report.jsonl");
         string[] args =
@@ -62,10 +69,7 @@ public sealed class MeanCovCliTests(ITestOutputHelper log) : IDisposable
         // --content-weight must give 5× the one with α = 5.
         var device = Devices.FastestForRuns;
         Devices.Get(device);
-        var content = Path.Combine(dir, "content.png");
-        var style = Path.Combine(dir, "style.png");
-        ImageWriter.Save(TestImages.Smooth(40, 28), content);
-        ImageWriter.Save(TestImages.Uniform(3, 36, 36), style);
+        var (content, style) = WriteImages();
         var weights = TinyWeights.Write(dir);
         double FirstContentLoss(params string[] extra)
         {
