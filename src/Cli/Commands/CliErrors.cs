@@ -1,3 +1,6 @@
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Network;
 using IlgpuStyle.Network.Weights;
@@ -51,6 +54,14 @@ public static class CliErrors
             err.WriteLine($"error: {OneLine(e.Message)}");
             return DeviceProblem;
         }
+        catch (AcceleratorException e)
+        {
+            // The driver refused something (a build the device's compiler rejects, a device lost, an environment that
+            // breaks the driver such as a bad POCL_EXTRA_BUILD_FLAGS): a device problem, said in one line with where.
+            Console.Out.Flush();
+            err.WriteLine($"error: {DriverFailure(e)}");
+            return DeviceProblem;
+        }
         catch (Exception e) when (e is UsageException or RunFailedException or ImageLoadException or ImageWriteException or StylizeUsageException
                                       or UnknownLayerException or WeightsFormatException or WeightsNotFoundException
                                       or WeightsDownloadException or TuningPlanException or AutotuneModeException or ByteSizeException or IOException or UnauthorizedAccessException)
@@ -62,6 +73,20 @@ public static class CliErrors
     }
 
     private static string OneLine(string s) => s.ReplaceLineEndings(" ");
+
+    /// <summary>"the OpenCL driver failed (CL_… in CLAccelerator.InitVendorFeatures); …" — ILGPU's own messages say nothing.</summary>
+    internal static string DriverFailure(AcceleratorException e)
+    {
+        var (driver, code) = e switch
+        {
+            CLException cl => ("OpenCL", cl.Error.ToString()),
+            CudaException cuda => ("CUDA", cuda.Error.ToString()),
+            _ => (e.AcceleratorType.ToString(), e.GetType().Name),
+        };
+        var site = e.TargetSite is { } m ? $" in {m.DeclaringType?.Name}.{m.Name}" : "";
+        return $"the {driver} driver failed ({code}{site}). Check the driver and its environment variables " +
+               "(POCL_*, CUDA_*), or choose another --device ('ilgpu-style devices' lists them).";
+    }
 }
 
 /// <summary>The run could not go on with these options (e.g. the loss diverged); what could be kept was written (exit code 2).</summary>

@@ -5,8 +5,11 @@ namespace IlgpuStyle.Tests;
 /// <summary>`ilgpu-style` as a real child process (signals, kills, exit codes), beside <see cref="CliRunner"/>'s in-process runs.</summary>
 public static class CliProcess
 {
-    /// <summary>Starts the CLI with <paramref name="args"/>; stdout and stderr are redirected (read them, or they fill up).</summary>
-    public static Process Start(IEnumerable<string> args)
+    /// <summary>
+    /// Starts the CLI with <paramref name="args"/> (and <paramref name="environment"/> added to this process's);
+    /// stdout and stderr are redirected (read them, or they fill up).
+    /// </summary>
+    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "ilgpu-style"))
         {
@@ -14,6 +17,7 @@ public static class CliProcess
             RedirectStandardOutput = true,
         };
         foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
