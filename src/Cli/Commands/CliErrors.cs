@@ -83,7 +83,10 @@ public static class CliErrors
             CudaException cuda => ("CUDA", cuda.Error.ToString()),
             _ => (e.AcceleratorType.ToString(), e.GetType().Name),
         };
-        var site = e.TargetSite is { } m ? $" in {m.DeclaringType?.Name}.{m.Name}" : "";
+        // Where: the first frame outside the exception's own throw helper (ThrowIfFailed).
+        var method = new System.Diagnostics.StackTrace(e).GetFrames()
+            .Select(f => f.GetMethod()).FirstOrDefault(m => m is not null && !typeof(Exception).IsAssignableFrom(m.DeclaringType));
+        var site = method is null ? "" : $" in {method.DeclaringType?.Name}.{method.Name}";
         return $"the {driver} driver failed ({code}{site}). Check the driver and its environment variables " +
                "(POCL_*, CUDA_*), or choose another --device ('ilgpu-style devices' lists them).";
     }
