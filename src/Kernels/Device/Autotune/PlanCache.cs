@@ -17,7 +17,9 @@ public readonly record struct TuningKey(string Device, string Driver, string Lib
             ILGPU.Runtime.Cuda.CudaAccelerator cuda => $"CUDA driver {cuda.DriverVersion}",
             _ => "none",
         };
-        // PoCL compiles for the CPU it names, or for POCL_LLVM_CPU_NAME: a plan timed for one is not the other's.
+        // PoCL compiles for the CPU its device name names (cpu-haswell-… under POCL_KERNELLIB_NAME=avx2 on Debian's
+        // "distro" builds, which ignore POCL_LLVM_CPU_NAME), or, on other builds, for POCL_LLVM_CPU_NAME without
+        // renaming the device: a plan timed for one target is not the other's.
         if (Environment.GetEnvironmentVariable("POCL_LLVM_CPU_NAME") is { Length: > 0 } target) driver += $"; POCL_LLVM_CPU_NAME={target}";
         var library = typeof(TuningKey).Assembly.GetName().Version?.ToString() ?? "unknown";
         return new TuningKey($"{gpu.Kind} {gpu.Name}", driver, library);
