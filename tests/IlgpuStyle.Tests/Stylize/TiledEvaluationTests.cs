@@ -80,9 +80,12 @@ public sealed class TiledEvaluationTests(ITestOutputHelper log)
         AssertTiledEqualsUntiled(problem, side, $"meancov {device} {deepest}", styleMustBePositive: true);
     }
 
-    /// <summary>The test can fail: a gradient halo one alignment step short leaves wrong values near the seams.</summary>
+    /// <summary>
+    /// The test can fail: a gradient halo one alignment step short leaves wrong values near the seams. A property of the
+    /// halo arithmetic, not of a device: it runs on OpenCL only (on the CPU simulator its many small tiles took 94 s of
+    /// CI for the same evidence); the equality tests above keep their CPU-simulator cases.
+    /// </summary>
     [Theory]
-    [InlineData("cpu", "relu2_1", 8)]
     [InlineData("opencl", "relu3_1", 16)]
     public void AHaloOneStepShortIsNotExact(string device, string deepest, int side)
     {
