@@ -7,9 +7,13 @@
 #   $OUT/compare.txt       ours / PyTorch tables (bench/gpu/compare.py)
 #   $OUT/results.tar.gz    every log and JSON (devices, tests, bench, torch, sanitizer, stylize reports, nvidia-smi)
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
+#   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
 # Steps: setup devices tests bench-kernels bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
-#        compare compare-tf32 stylize-<size>… memcheck
+#        compare compare-tf32 stylize-<size>… stylize-tf32-<size>… losses-<size>… memcheck
+# stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
+# stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
+# one-iteration FP32 run started from each) → summary.txt.
 # bench-tf32 (issue #11): the TF32 tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
@@ -18,7 +22,7 @@
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
 #          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8,gram=tf32;…" | none]
-#          [--tf32-sizes 512,1024]
+#          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none]
 # Rehearsal without a GPU:
 #   OUT=/tmp/gpu-out bench/gpu/run-on-gpu.sh --device opencl --bench-size 64 --iteration-sizes 64 \
 #     --torch-sizes 64 --stylize-sizes 64 --stylize-args "--scales 1 --iterations 3" --runs 2 --warmup 1
@@ -42,6 +46,7 @@ only=
 skip=
 tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
 tf32_sizes=512,1024
+tf32_stylize_sizes=512
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -59,6 +64,7 @@ while [ $# -gt 0 ]; do
     --skip) skip=",$2,"; shift 2 ;;
     --tf32-tiles) tf32_tiles=$2; shift 2 ;;
     --tf32-sizes) tf32_sizes=$2; shift 2 ;;
+    --tf32-stylize-sizes) tf32_stylize_sizes=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-on-gpu: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -100,7 +106,7 @@ run_step() {
   t0=$(date +%s.%N)
   echo "== $name (limit ${t}s, at $(elapsed)s): $*" >> "$R/$name.log"
   # a shell function of this script runs in a child bash (timeout needs a program)
-  if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c "$1"; fi
+  if declare -F "$1" >/dev/null; then export -f "$1"; set -- bash -c '"$@"' "$1" "$@"; fi
   if [ -n "$stdout" ]; then
     timeout -k 10 "$t" "$@" > "$stdout" 2>> "$R/$name.log"
   else
@@ -303,6 +309,35 @@ for s in "${sizes[@]}"; do
     --output "$OUT/tubingen_starry_$s.png" --report "$R/stylize-$s.jsonl" --print-every 50
 done
 
+# --- TF32 vs FP32 pictures (issue #11) -------------------------------------------------------------------------------
+# The FP32 losses of a picture: iteration 0 of a one-iteration FP32 run started from it (the report's first line),
+# with the default loss options (--stylize-args is not passed: it sets iterations and scales in rehearsals).
+fp32_losses() {   # fp32_losses SIZE: one line per precision
+  local s=$1 p img
+  for p in fp32 tf32; do
+    img=$OUT/tubingen_starry_${s}.png
+    [ "$p" = tf32 ] && img=$OUT/tubingen_starry_${s}_tf32.png
+    [ -f "$img" ] || { echo "$p: no picture"; continue; }
+    "$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" \
+      --size "$s" --scales 1 --iterations 1 --init "$img" --precision fp32 --quiet \
+      --output "$R/losses-$p-$s.png" --report "$R/losses-$p-$s.jsonl" || return $?
+    echo "$p picture, FP32 losses: $(head -1 "$R/losses-$p-$s.jsonl")"
+  done
+}
+export -f fp32_losses
+tf32_stylize=()
+if [ "$tf32_stylize_sizes" != none ]; then
+  IFS=, read -ra tf32_stylize <<< "$tf32_stylize_sizes"
+  for s in "${tf32_stylize[@]}"; do
+    cap=$(( 40 + s * s / 8000 ))
+    # shellcheck disable=SC2086
+    run_step "stylize-tf32-$s" "$cap" "${timer[@]}" "$CLI" stylize --device "$device" --precision tf32 \
+      --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
+      --output "$OUT/tubingen_starry_${s}_tf32.png" --report "$R/stylize-tf32-$s.jsonl" --print-every 50
+    run_step "losses-$s" 60 --stdout "$R/precision-losses-$s.txt" fp32_losses "$s"
+  done
+fi
+
 # --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
   /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
@@ -338,6 +373,10 @@ PY
   grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
   for s in "${sizes[@]}"; do
     [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+  done
+  for s in "${tf32_stylize[@]}"; do
+    [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+    [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
   done
   [ -f "$R/memcheck.log" ] && echo "memcheck: $(grep -hE 'ERROR SUMMARY|wrote' "$R/memcheck.log" | tr '\n' ';')"
 } > "$OUT/summary.txt"
