@@ -10,7 +10,7 @@
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
 # Steps: setup devices tests bench-kernels bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
-#        compare compare-tf32 stylize-<size>… stylize-tf32-<size>… losses-<size>… memcheck
+#        compare compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>…
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
@@ -309,6 +309,18 @@ for s in "${sizes[@]}"; do
     --output "$OUT/tubingen_starry_$s.png" --report "$R/stylize-$s.jsonl" --print-every 50
 done
 
+# --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
+  /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
+memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg"
+          --size 64 --scales 1 --iterations 2 --output "$R/memcheck.png" --print-every 1)
+if [ -n "$sanitizer" ] && [[ "$device" == cuda* ]]; then
+  run_step memcheck 90 "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]}"
+else
+  wanted memcheck && echo "memcheck: no compute-sanitizer or device $device: the same stylization without it" >> "$R/notes.txt"
+  run_step memcheck 90 "${memcheck[@]}"
+fi
+
 # --- TF32 vs FP32 pictures (issue #11) -------------------------------------------------------------------------------
 # The FP32 losses of a picture: iteration 0 of a one-iteration FP32 run started from it (the report's first line),
 # with the default loss options (--stylize-args is not passed: it sets iterations and scales in rehearsals).
@@ -336,18 +348,6 @@ if [ "$tf32_stylize_sizes" != none ]; then
       --output "$OUT/tubingen_starry_${s}_tf32.png" --report "$R/stylize-tf32-$s.jsonl" --print-every 50
     run_step "losses-$s" 60 --stdout "$R/precision-losses-$s.txt" fp32_losses "$s"
   done
-fi
-
-# --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
-sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
-  /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
-memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg"
-          --size 64 --scales 1 --iterations 2 --output "$R/memcheck.png" --print-every 1)
-if [ -n "$sanitizer" ] && [[ "$device" == cuda* ]]; then
-  run_step memcheck 90 "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]}"
-else
-  wanted memcheck && echo "memcheck: no compute-sanitizer or device $device: the same stylization without it" >> "$R/notes.txt"
-  run_step memcheck 90 "${memcheck[@]}"
 fi
 
 # --- pack and summarize -----------------------------------------------------------------------------------------------
