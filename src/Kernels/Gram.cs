@@ -122,7 +122,7 @@ public static partial class Gram
         int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
         int columnTiles = tiled ? Gpu.DivUp(positions, plan.Tile)
-            : tensorCores ? Gpu.DivUp(positions, TensorCoreStagePixels) : positions / 64;
+            : tensorCores ? Gpu.DivUp(positions, TensorCoreStageK) : positions / 64;
         splits = Math.Min(splits, Math.Max(1, columnTiles / MinTilesPerSplit));
         splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (channels * channels)));
         return Math.Max(1, splits);
