@@ -17,7 +17,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // (32-byte segments), stored with 2-way bank conflicts. Split-K over the pixels exactly as the tiled kernel
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
 // Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
-// only i ≤ j and mirrors it. Backward stays FP32 (the tiled kernels): only the forward pass is on tensor cores.
+// only i ≤ j and mirrors it. The backward runs on the same loop: GramTensorCoreBackward.cs.
 public static partial class Gram
 {
     /// <summary>Side of the G block of one tensor-core group.</summary>
