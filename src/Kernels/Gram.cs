@@ -12,7 +12,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// G = scale · F Fᵀ, i.e. G[i,j] = scale · Σ_p F[i,p] F[j,p], is C×C, stored as a 1×1×C×C tensor.
 /// Two kernel pairs, chosen per device by <see cref="TuningPlan.Gram"/>: register-blocked without shared memory
 /// (GramBlocked.cs; the CPU default) and shared-memory tiled (GramTiled.cs; the GPU default); and, opt-in on devices
-/// with TF32 tensor cores, a tensor-core forward (GramTensorCore.cs) with the tiled backward. Any C and P work.
+/// with TF32 tensor cores, tensor-core kernels (GramTensorCore.cs, GramTensorCoreBackward.cs). Any C and P work.
 /// </summary>
 public static partial class Gram
 {
@@ -82,29 +82,37 @@ public static partial class Gram
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate) =>
         Backward(f, dG, df, scale, accumulate, f.Gpu.Plan.Gram);
 
-    /// <summary>
-    /// <see cref="Backward(Tensor, Tensor, Tensor, float, bool)"/> from the <paramref name="kind"/> kernel (the tiled one for
-    /// <see cref="GramKernelKind.TensorCoreTf32"/>, whose tensor cores do the forward pass only).
-    /// </summary>
+    /// <summary><see cref="Backward(Tensor, Tensor, Tensor, float, bool)"/> from the <paramref name="kind"/> kernel.</summary>
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind)
     {
-        if (kind != GramKernelKind.Blocked)
-        {
-            BackwardTiled(f, dG, df, scale, accumulate);
-            return;
-        }
+        if (kind == GramKernelKind.Tiled) BackwardTiled(f, dG, df, scale, accumulate);
+        else if (kind == GramKernelKind.TensorCoreTf32) BackwardTensorCore(f, dG, df, scale, accumulate);
+        else BackwardBlocked(f, dG, df, scale, accumulate);
+    }
+
+    private static void BackwardBlocked(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
+    {
         CheckBackward("gram backward", f, dG, df);
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
-        var s = gpu.Scratch(Gram.OutputShape(f.Shape), "gram.symmetric");
-        gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, View>(SymmetricSumKernel))(
-            c * c, dG.View, c, s.View);
+        var s = SymmetricSum(f, dG);
         int t = Math.Min(gpu.Tile, 8);
         var config = new KernelConfig(
             new Index2D(Gpu.DivUp(Gpu.DivUp(p, BackwardColumns), t), Gpu.DivUp(Gpu.DivUp(c, BackwardBlock), t)),
             new Index2D(t, t));
         gpu.Kernel(BackwardBlockedKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardBlockedKernel))(
             config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
+    }
+
+    /// <summary>S = dG + dGᵀ (exactly symmetric) in the device's "gram.symmetric" scratch tensor, for the backward kernels that read S.</summary>
+    private static Tensor SymmetricSum(Tensor f, Tensor dG)
+    {
+        var gpu = f.Gpu;
+        int c = f.Shape.C;
+        var s = gpu.Scratch(Gram.OutputShape(f.Shape), "gram.symmetric");
+        gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, View>(SymmetricSumKernel))(
+            c * c, dG.View, c, s.View);
+        return s;
     }
 
     /// <summary>
@@ -122,7 +130,7 @@ public static partial class Gram
         int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
         int columnTiles = tiled ? Gpu.DivUp(positions, plan.Tile)
-            : tensorCores ? Gpu.DivUp(positions, TensorCoreStagePixels) : positions / 64;
+            : tensorCores ? Gpu.DivUp(positions, TensorCoreStageK) : positions / 64;
         splits = Math.Min(splits, Math.Max(1, columnTiles / MinTilesPerSplit));
         splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (channels * channels)));
         return Math.Max(1, splits);

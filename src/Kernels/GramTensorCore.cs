@@ -12,18 +12,19 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // Group: 2 warps (64 threads) own a 64 × 64 block (bi, bj), bi ≤ bj, of G — warp w its columns 32·w … 32·w + 31, as
 // one 64 × 32 warp tile (WarpTile64x32). Stages of 32 pixels (4 mma k-steps): both 64-row slices of F, k-major in shared
 // memory (row stride 72: bank-conflict-free fragment reads), rounded to TF32 when stored, two buffers (the next stage is
-// loaded while the current one is multiplied, one barrier per stage). Loads: 8 consecutive pixels of 4 rows per warp
+// loaded while the current one is multiplied, one barrier per stage: TensorCoreProduct, which takes the stage loads
+// as an IGramTensorCoreFill). Loads: 8 consecutive pixels of 4 rows per warp
 // (32-byte segments), stored with 2-way bank conflicts. Split-K over the pixels exactly as the tiled kernel
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
 // Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
-// only i ≤ j and mirrors it. Backward stays FP32 (the tiled kernels): only the forward pass is on tensor cores.
+// only i ≤ j and mirrors it. The backward runs on the same loop: GramTensorCoreBackward.cs.
 public static partial class Gram
 {
     /// <summary>Side of the G block of one tensor-core group.</summary>
     internal const int TensorCoreBlock = 64;
 
-    /// <summary>Pixels (K) per shared-memory stage: 4 mma k-steps.</summary>
-    private const int TensorCoreStagePixels = 32;
+    /// <summary>K per shared-memory stage (pixels in the forward, channels in the backward): 4 mma k-steps.</summary>
+    private const int TensorCoreStageK = 32;
 
     /// <summary>Row stride of the shared tiles: 64 + 8 (≡ 8 mod 32 banks).</summary>
     private const int TensorCoreStride = TensorCoreBlock + 8;
@@ -31,8 +32,8 @@ public static partial class Gram
     /// <summary>Work-items per group: 2 warps.</summary>
     internal const int TensorCoreGroup = 64;
 
-    /// <summary>Floats of one tile (32 pixels × 64 rows, padded) in one buffer.</summary>
-    private const int TensorCoreTileFloats = TensorCoreStagePixels * TensorCoreStride;
+    /// <summary>Floats of one tile (32 k-rows × 64, padded) in one buffer.</summary>
+    private const int TensorCoreTileFloats = TensorCoreStageK * TensorCoreStride;
 
     /// <summary>Shared floats: A and B tiles × 2 buffers, then the 2 warps' exchange areas of the emulated product.</summary>
     private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
@@ -53,9 +54,35 @@ public static partial class Gram
         int bj = bi + rest;
 
         int pBegin = Grid.IdxY * chunk, pEnd = IntrinsicMath.Min(p, pBegin + chunk);
-        int stages = (pEnd - pBegin + TensorCoreStagePixels - 1) / TensorCoreStagePixels;
+        int stages = (pEnd - pBegin + TensorCoreStageK - 1) / TensorCoreStageK;
         var fill = new GramTensorCoreFill(f, shared, c, p, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid);
-        fill.Stage(pBegin, 0);
+        var acc = TensorCoreProduct(fill, shared, pBegin, stages, tid);
+
+        var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
+        acc.Store(store, bi * TensorCoreBlock + g, bj * TensorCoreBlock + warp * 32 + 2 * q);
+    }
+
+    /// <summary>Stores one stage (32 k-rows, from <c>k0</c>) of the A and B tiles of a Gram tensor-core product into a shared buffer.</summary>
+    private interface IGramTensorCoreFill
+    {
+        /// <summary>
+        /// K-rows k0 … k0 + 31 into buffer <paramref name="buffer"/> (0 or 1), k-major and rounded to TF32: A[m][k] at
+        /// buffer·TileFloats + k·72 + m (m &lt; 64), B[k][n] at (2 + buffer)·TileFloats + k·72 + n (n &lt; 64); 0 outside the matrices.
+        /// </summary>
+        void Stage(int k0, int buffer);
+    }
+
+    /// <summary>
+    /// The main loop of both Gram tensor-core kernels, for a group of 2 warps: the 64 × 64 product A·B over
+    /// <paramref name="stages"/> stages of 32 k from <paramref name="k0"/>, double-buffered (the next stage is stored while
+    /// the current one is multiplied; one barrier per stage). Returns warp w's 64 × 32 tile (columns 32·w … of B), summed
+    /// over k in ascending order.
+    /// </summary>
+    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, int k0, int stages, int tid)
+        where TFill : struct, IGramTensorCoreFill
+    {
+        int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
+        fill.Stage(k0, 0);
         Group.Barrier();
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
@@ -63,18 +90,16 @@ public static partial class Gram
         for (int s = 0; s < stages; s++)
         {
             int buffer = s & 1;
-            if (s + 1 < stages) fill.Stage(pBegin + (s + 1) * TensorCoreStagePixels, buffer ^ 1);
-            int a = buffer * TensorCoreTileFloats + q * TensorCoreStride + g;                    // rows of block bi
-            int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's rows of bj
+            if (s + 1 < stages) fill.Stage(k0 + (s + 1) * TensorCoreStageK, buffer ^ 1);
+            int a = buffer * TensorCoreTileFloats + q * TensorCoreStride + g;                    // A's 64 rows
+            int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
             acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange);
             acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange);
             acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange);
             acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange);
             Group.Barrier();
         }
-
-        var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
-        acc.Store(store, bi * TensorCoreBlock + g, bj * TensorCoreBlock + warp * 32 + 2 * q);
+        return acc;
     }
 
     /// <summary>
@@ -82,12 +107,12 @@ public static partial class Gram
     /// rounded to TF32; 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile:
     /// pixel r = (e mod 8) + 8·⌊e / 512⌋, row ⌊e / 8⌋ mod 64.
     /// </summary>
-    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pEnd, int i0, int j0, int tid)
+    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pEnd, int i0, int j0, int tid) : IGramTensorCoreFill
     {
         public void Stage(int k0, int buffer)
         {
             int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
-            for (int e = tid; e < TensorCoreStagePixels * TensorCoreBlock; e += TensorCoreGroup)
+            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
             {
                 int r = (e & 7) + ((e >> 9) << 3), row = (e >> 3) & (TensorCoreBlock - 1), k = k0 + r;
                 bool inside = k < pEnd;
@@ -132,7 +157,7 @@ public static partial class Gram
         if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
             throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
         int c = f.Shape.C, p = f.Shape.Plane;
-        int chunk = SplitChunk(p, TensorCoreStagePixels, ref splits);
+        int chunk = SplitChunk(p, TensorCoreStageK, ref splits);
         int blocks = Gpu.DivUp(c, TensorCoreBlock);
         int pairs = blocks * (blocks + 1) / 2;
 

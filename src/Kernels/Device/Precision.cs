@@ -4,7 +4,7 @@ namespace IlgpuStyle.Kernels;
 /// <summary>
 /// The arithmetic of the convolutions and Gram matrices (the CLI's --precision): <see cref="Fp32"/> everywhere, or
 /// <see cref="Tf32"/>: TF32 tensor cores (inputs rounded to 10 mantissa bits, FP32 accumulation; issue #11) for the
-/// 3×3 convolutions (forward and backward-data) and the Gram forward, on CUDA devices of compute capability 8.0 or
+/// 3×3 convolutions (forward and backward-data) and the Gram matrices (forward and backward), on CUDA devices of compute capability 8.0 or
 /// newer. Every other op stays FP32.
 /// </summary>
 public enum Precision { Fp32, Tf32 }

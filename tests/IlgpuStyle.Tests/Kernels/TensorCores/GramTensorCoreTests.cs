@@ -6,12 +6,15 @@ using Xunit;
 namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step filters on this namespace exactly
 
 /// <summary>
-/// The TF32 tensor-core Gram forward (gram=tf32, GramTensorCore.cs) on "cpu32" (the emulated mma) and "cuda" against
+/// The TF32 tensor-core Gram kernels (gram=tf32, GramTensorCore.cs and GramTensorCoreBackward.cs) on "cpu32" (the
+/// emulated mma) and "cuda" (skips without a GPU). The forward against
 /// <see cref="GramReference"/>: within TF32's bound of the FP64 Gram matrix of the original features (inputs rounded
 /// to 10 mantissa bits, u = 2⁻¹¹: |G − G_ref| ≤ (2u + u² + FP32 sum)·scale·Σ_p|F_ip||F_jp|), within the FP32 sum's bound
 /// of the FP64 Gram matrix of TF32-rounded features (P terms, the split partial sums and the scale:
 /// <see cref="Tf32Reference.Fp32SumBound"/>), and exactly symmetric. Channel counts below, at and above the 64-row
-/// block, pixel counts not multiples of the 32-pixel stage, one split and several.
+/// block, pixel counts not multiples of the 32-pixel stage, one split and several. The backward likewise (the bounds are
+/// derived at <see cref="BackwardMatchesReferenceWithinTf32RoundingAndIsDeterministic"/>), overwriting and accumulating,
+/// and bit for bit the same on a second run.
 /// </summary>
 public class GramTensorCoreTests(ITestOutputHelper log)
 {
@@ -66,14 +69,102 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                 $"{what}: G[{i},{j}] = {got[i * c + j]:R} but G[{j},{i}] = {got[j * c + i]:R}");
     }
 
+    // (channels, height, width): C not a multiple of the 8/16-row mma tiles nor of the 64-row block (3, 13, 100: two row
+    // blocks, the second ragged) or exactly one block (64); P = 1, 37 (one ragged pixel block), 72 (a full one and 8
+    // pixels), 1000 (16 blocks, the last ragged); K = C is ragged in the 32-channel stages except at 64.
+    public static TheoryData<string, int, int, int> BackwardCases
+    {
+        get
+        {
+            var data = new TheoryData<string, int, int, int>();
+            foreach (var device in Devices.TensorCoreNames)
+            {
+                data.Add(device, 3, 1, 1);
+                data.Add(device, 13, 1, 37);
+                data.Add(device, 100, 9, 8);
+                data.Add(device, 64, 25, 40);
+                if (device == "cuda")
+                {
+                    data.Add(device, 130, 33, 35);
+                    data.Add(device, 256, 32, 32);
+                }
+            }
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// df = scale · S · F with S = dG + dGᵀ. Per output, the kernel sums C products Ŝ_ij·F̂_jp, where F̂ = tf32(F) and
+    /// Ŝ = tf32(fl(dG_ij + dG_ji)): two TF32 roundings (|δ| ≤ u = 2⁻¹¹, 10 mantissa bits) and one FP32 one (2⁻²⁴), so
+    /// |Ŝ F̂ − S F| ≤ (2u + u² + 2⁻²⁴(1 + u)²)·(|dG_ij| + |dG_ji|)·|F_jp|, then the FP32 sum of C terms and the scale:
+    /// against the FP64 reference <see cref="Tf32Reference.TensorCoreBound"/>(C + 1) (the + 1 is the symmetrisation's
+    /// rounding, as one more term of the FP32 sum) times scale·Σ_j(|dG_ij| + |dG_ji|)|F_jp| (the reference on |f|, |dG|).
+    /// Against the FP64 product of the TF32-rounded Ŝ and F̂ only the FP32 sum remains: <see cref="Tf32Reference.Fp32SumBound"/>(C).
+    /// Accumulating adds df's old value in one more FP32 rounding (|old| joins the magnitude). A second overwrite must
+    /// give the same bits: the kernel sums every output in a fixed order, without atomics.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BackwardCases))]
+    public void BackwardMatchesReferenceWithinTf32RoundingAndIsDeterministic(string device, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(c, h, w);
+        var f = TestData.Uniform(52, shape.Count);
+        var dG = TestData.Uniform(53, c * c);
+        var before = TestData.Uniform(54, shape.Count);
+        const float scale = 0.37f;
+        using var tf = gpu.FromHost(shape, f);
+        using var tdG = gpu.FromHost(Gram.OutputShape(shape), dG);
+        using var tdf = gpu.Allocate(shape);
+        string what = $"{c}x{h}x{w} [{device}]";
+
+        var magnitude = GramReference.Backward(Tf32Reference.Abs(f), shape, Tf32Reference.Abs(dG), scale);
+        var exact = GramReference.Backward(ConvReference.ToDouble(f), shape, ConvReference.ToDouble(dG), scale);
+        var symmetric = new float[c * c]; // Ŝ as the kernel forms it: the FP32 sum, then TF32
+        for (int i = 0; i < c; i++)
+        for (int j = 0; j < c; j++)
+            symmetric[i * c + j] = Tf32Reference.Round(dG[i * c + j] + dG[j * c + i]);
+        var rounded = MatMulReference.Multiply(ConvReference.ToDouble(symmetric), ConvReference.ToDouble(Tf32Reference.Round(f)), c, c, shape.Plane)
+            .Select(v => scale * v).ToArray();
+
+        tdf.Fill(float.NaN); // overwrite must write every element and not read the old contents
+        var clock = Stopwatch.StartNew();
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, GramKernelKind.TensorCoreTf32);
+        var got = tdf.ToHost();
+        log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(c + 1), $"tf32 Gram backward vs FP64 reference {what}", log);
+        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(c), $"tf32 Gram backward vs reference on TF32-rounded inputs {what}", log);
+
+        tdf.Fill(float.NaN);
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, GramKernelKind.TensorCoreTf32);
+        var again = tdf.ToHost();
+        for (int e = 0; e < got.Length; e++)
+            Assert.True(BitConverter.SingleToUInt32Bits(got[e]) == BitConverter.SingleToUInt32Bits(again[e]),
+                $"{what}: df[{e}] = {got[e]:R}, then {again[e]:R} on a second run");
+
+        tdf.CopyFromHost(before);
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: true, GramKernelKind.TensorCoreTf32);
+        var withBefore = magnitude.Select((m, e) => m + Math.Abs(before[e])).ToArray();
+        Tf32Reference.Within(rounded.Select((v, e) => v + before[e]).ToArray(), withBefore, tdf.ToHost(), Tf32Reference.Fp32SumBound(c + 1),
+            $"tf32 Gram backward accumulate vs reference on TF32-rounded inputs {what}", log);
+    }
+
     [Fact]
     public void DevicesWithoutTensorCoresRefuseIt()
     {
         var gpu = Devices.Get("cpu");
         using var f = gpu.Allocate(Shape4.Image(3, 4, 4));
         using var g = gpu.Allocate(Gram.OutputShape(f.Shape));
-        var e = Assert.Throws<InvalidOperationException>(() => Gram.Forward(f, g, 1f, GramKernelKind.TensorCoreTf32, 1));
-        log.WriteLine(e.Message);
-        Assert.Contains("tensor cores", e.Message);
+        using var df = gpu.Allocate(f.Shape);
+        foreach (var pass in new Action[]
+                 {
+                     () => Gram.Forward(f, g, 1f, GramKernelKind.TensorCoreTf32, 1),
+                     () => Gram.Backward(f, g, df, 1f, accumulate: false, GramKernelKind.TensorCoreTf32),
+                 })
+        {
+            var e = Assert.Throws<InvalidOperationException>(pass);
+            log.WriteLine(e.Message);
+            Assert.Contains("tensor cores", e.Message);
+        }
     }
 }

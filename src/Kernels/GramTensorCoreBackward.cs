@@ -1,0 +1,96 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/GramReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/TensorCores/GramTensorCoreTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuStyle.Kernels.TensorCores;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Gram backward on TF32 tensor cores (gram=tf32, opt-in): the gradient of G = scale · F Fᵀ,
+//   df[i, p] (+)= scale · Σ_j S[i, j] · F[j, p],   S = dG + dGᵀ (C × C),   F = f as C rows × P pixels,
+// as the GEMM A·B with M = C rows i, N = P pixels, K = C channels j: A[i][j] = S[i, j], B[j][p] = F[j, p], on the
+// forward's machinery (GramTensorCore.cs): warp-level m16n8k8 TF32 products, FP32 accumulation, the same main loop
+// (TensorCoreProduct) and shared layout. S is formed once per call in FP32 (SymmetricSumKernel, GramBlocked.cs) and
+// is exactly symmetric, so A stored k-major — A[i][j] at j·72 + i — is row j of S: both tiles of a stage are 32
+// consecutive rows j of a row-major matrix (S's 64 columns i0 …, F's 64 pixels p0 …), loaded with consecutive
+// work-items on consecutive addresses (128-byte segments per warp) and stored to shared memory without bank conflicts.
+// Group: 2 warps (64 threads) own a 64 × 64 block of df — rows i0 = 64·y …, pixels p0 = 64·x … (grid (⌈P/64⌉,
+// ⌈C/64⌉)) — warp w its pixels p0 + 32·w … as one 64 × 32 warp tile. Stages of 32 channels j (4 mma k-steps),
+// double-buffered; shared memory as the forward (two buffers of both 32 × 72 tiles, then the emulation's exchange
+// areas: 38 400 bytes, static). Rows past C, channels past C and pixels past P load as 0, so any C and P work. No
+// split-K: K = C is at most a few hundred, and the P blocks already fill the device. Deterministic: every output is
+// one accumulator summed over j in ascending order (no atomics), then scaled, then stored or added once.
+public static partial class Gram
+{
+    /// <summary>Grid (⌈P/64⌉, ⌈C/64⌉), group 64 (see the file comment): df (+)= scale · S · F with S = dG + dGᵀ given.</summary>
+    private static void BackwardTensorCoreKernel(View f, View s, View df, int c, int p, float scale, int accumulate)
+    {
+        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
+        int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
+        int p0 = Grid.IdxX * TensorCoreBlock, i0 = Grid.IdxY * TensorCoreBlock;
+        int stages = (c + TensorCoreStageK - 1) / TensorCoreStageK;
+        var fill = new GramTensorCoreBackwardFill(f, s, shared, c, p, i0, p0, tid);
+        var acc = TensorCoreProduct(fill, shared, 0, stages, tid);
+        acc.Store(new GramTensorCoreBackwardStore(df, c, p, scale, accumulate), i0 + g, p0 + warp * 32 + 2 * q);
+    }
+
+    /// <summary>
+    /// Loads channels j0 … j0 + 31 of S (columns i0 … i0 + 63: tile A, A[i][j] = S[j, i] = S[i, j]) and of F (pixels
+    /// p0 … p0 + 63: tile B) into a buffer, rounded to TF32; 0 past C or P. Element e = tid + 64·n of a tile: k-row
+    /// ⌊e / 64⌋, column e mod 64.
+    /// </summary>
+    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid)
+        : IGramTensorCoreFill
+    {
+        public void Stage(int j0, int buffer)
+        {
+            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
+            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
+            {
+                int r = e >> 6, col = e & 63, j = j0 + r; // 64 (TensorCoreBlock) columns per k-row
+                bool inside = j < c;
+                float va = inside && i0 + col < c ? s[j * c + i0 + col] : 0f;
+                float vb = inside && p0 + col < p ? f[j * p + p0 + col] : 0f;
+                shared[aBase + r * TensorCoreStride + col] = Tf32.Round(va);
+                shared[bBase + r * TensorCoreStride + col] = Tf32.Round(vb);
+            }
+        }
+    }
+
+    /// <summary>Writes df[i, p] = scale · v, or adds it when accumulating; nothing past C or P.</summary>
+    private readonly struct GramTensorCoreBackwardStore(View df, int c, int p, float scale, int accumulate) : IFragmentStore
+    {
+        public void Store(MmaAccumulator v, int row, int col)
+        {
+            Put(row, col, v.C0);
+            Put(row, col + 1, v.C1);
+            Put(row + 8, col, v.C2);
+            Put(row + 8, col + 1, v.C3);
+        }
+
+        private void Put(int i, int pixel, float v)
+        {
+            if (i >= c || pixel >= p) return;
+            Output.Store(df, i * p + pixel, scale * v, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Backward from the tensor-core kernel: S = dG + dGᵀ into scratch, then the GEMM. Throws
+    /// <see cref="InvalidOperationException"/> on a device without TF32 tensor cores.
+    /// </summary>
+    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
+    {
+        const string op = "gram backward (tf32 tensor cores)";
+        CheckBackward(op, f, dG, df);
+        var gpu = f.Gpu;
+        if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
+            throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
+        int c = f.Shape.C, p = f.Shape.Plane;
+        var s = SymmetricSum(f, dG);
+        var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));
+        gpu.Kernel(BackwardTensorCoreKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardTensorCoreKernel))(
+            config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
+    }
+}
