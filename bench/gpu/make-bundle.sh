@@ -54,7 +54,10 @@ rm -rf "$out/stage"
 mkdir -p "$stage"/{cli,weights,images}
 
 # --- the CLI -----------------------------------------------------------------------------------------------------
-publish=(-c Release -r linux-x64 --self-contained -nologo -v quiet -p:SatelliteResourceLanguages=en)
+# Not ReadyToRun (src/Cli's csproj makes runtime-specific publishes ReadyToRun): precompiled, the CLI's assemblies
+# differ from the test executable's and are no longer stored once, and the bundle outgrows the 64 MiB a device call
+# carries (64.7 MiB measured, 2026-11-30). The GPU run's start-up therefore includes the JIT, as a `dotnet build` does.
+publish=(-c Release -r linux-x64 --self-contained -nologo -v quiet -p:SatelliteResourceLanguages=en -p:PublishReadyToRun=false)
 if [ "$trim" = 1 ]; then
   # ILGPU finds its intrinsics and the framework methods it remaps (Math, BitOperations, …) by reflection: both
   # assemblies must be kept whole (bench/gpu/trim.targets). System.Text.Json's reflection serializer is switched
