@@ -81,9 +81,10 @@ if [ -n "$tests_project" ]; then
     dotnet publish "$csproj" -c Release -r linux-x64 --self-contained -nologo -v quiet \
       -p:SatelliteResourceLanguages=en -o "$stage/tests"
     tests_exe=$(basename "$csproj" .csproj)
-    # Microsoft.NET.Test.Sdk's code-coverage tooling (Windows, macOS, Alpine, arm64 binaries): the in-process
-    # runner does not use it; 20 MiB unpacked, ~5 MiB packed.
-    rm -rf "$stage/tests/CodeCoverage" "$stage/tests/alpine" "$stage/tests/arm64" "$stage/tests/macos"
+    # Microsoft.NET.Test.Sdk's code-coverage and instrumentation tooling (Windows, macOS, Alpine, Ubuntu, arm64,
+    # x86/x64 binaries): the in-process runner does not use it (the kernel tests run without it); 25 MiB unpacked.
+    rm -rf "$stage/tests/CodeCoverage" "$stage/tests/alpine" "$stage/tests/arm64" "$stage/tests/macos" \
+      "$stage/tests/ubuntu" "$stage/tests/x64" "$stage/tests/x86"
     [ -x "$stage/tests/$tests_exe" ] || { echo "make-bundle: $stage/tests/$tests_exe was not produced" >&2; exit 1; }
     if [ "$trim" = 0 ]; then
       linked=0
