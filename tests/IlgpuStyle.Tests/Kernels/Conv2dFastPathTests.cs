@@ -67,19 +67,10 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
-        var (cin, h, w, cout) = Shapes[shapeName];
-        var p = Conv2dParams.Same3x3;
-        var xs = Shape4.Image(cin, h, w);
-        var ys = Shape4.Image(cout, h, w);
-        var ws = p.WeightShape(cout, cin);
-        var x = TestData.Uniform(21, xs.Count);
-        var wt = TestData.Uniform(22, ws.Count);
-        var b = TestData.Uniform(23, cout);
-        using var tx = gpu.FromHost(xs, x);
-        using var tw = gpu.FromHost(ws, wt);
-        using var tb = gpu.FromHost(Shape4.Vector(cout), b);
-        using var ty = gpu.Allocate(ys);
-        using var tref = gpu.Allocate(ys);
+        using var problem = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 21);
+        var (p, xs, ws, x, wt, b) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
+        var (tx, tw, tb, ty) = (problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias!, problem.Output);
+        using var tref = gpu.Allocate(problem.OutputShape);
 
         foreach (var (bias, relu) in new[] { (false, false), (true, false), (true, true), (false, true) })
         {
@@ -104,17 +95,9 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
-        var (cin, h, w, cout) = Shapes[shapeName];
-        var p = Conv2dParams.Same3x3;
-        var xs = Shape4.Image(cin, h, w);
-        var ys = Shape4.Image(cout, h, w);
-        var ws = p.WeightShape(cout, cin);
-        var dy = TestData.Uniform(24, ys.Count);
-        var wt = TestData.Uniform(25, ws.Count);
-        var before = TestData.Uniform(26, xs.Count);
-        using var tdy = gpu.FromHost(ys, dy);
-        using var tw = gpu.FromHost(ws, wt);
-        using var tdx = gpu.Allocate(xs);
+        using var problem = Conv3x3Problem.BackwardData(gpu, Shapes[shapeName], seed: 24);
+        var (p, xs, ws, dy, wt, before) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
+        var (tdy, tw, tdx) = (problem.DeviceSource, problem.DeviceWeight, problem.Output);
         using var tref = gpu.Allocate(xs);
         string what = $"{shapeName} {blocking} [{device}]";
         var expected = ConvReference.BackwardData(ConvReference.ToDouble(dy), ConvReference.ToDouble(wt), ws, xs, p);

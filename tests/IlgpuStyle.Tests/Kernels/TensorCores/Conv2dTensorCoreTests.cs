@@ -71,18 +71,10 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
-        var (cin, h, w, cout) = Shapes[shapeName];
-        var p = Conv2dParams.Same3x3;
-        var xs = Shape4.Image(cin, h, w);
-        var ys = Shape4.Image(cout, h, w);
-        var ws = p.WeightShape(cout, cin);
-        var x = TestData.Uniform(41, xs.Count);
-        var wt = TestData.Uniform(42, ws.Count);
-        var b = TestData.Uniform(43, cout);
-        using var tx = gpu.FromHost(xs, x);
-        using var tw = gpu.FromHost(ws, wt);
-        using var tb = gpu.FromHost(Shape4.Vector(cout), b);
-        using var ty = gpu.Allocate(ys);
+        var (cin, _, _, _) = Shapes[shapeName];
+        using var problem = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 41);
+        var (p, xs, ws, x, wt, b) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
+        var (tx, tw, tb, ty) = (problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias!, problem.Output);
         int terms = cin * 9;
         var magnitude = ConvReference.Forward(Tf32Reference.Abs(x), xs, Tf32Reference.Abs(wt), ws, Tf32Reference.Abs(b), p);
         // Bias without ReLU compares every output; ReLU (which zeroes about half of them) once per device, on the smallest shape.
@@ -112,17 +104,10 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
-        var (cin, h, w, cout) = Shapes[shapeName];
-        var p = Conv2dParams.Same3x3;
-        var xs = Shape4.Image(cin, h, w);
-        var ys = Shape4.Image(cout, h, w);
-        var ws = p.WeightShape(cout, cin);
-        var dy = TestData.Uniform(44, ys.Count);
-        var wt = TestData.Uniform(45, ws.Count);
-        var before = TestData.Uniform(46, xs.Count);
-        using var tdy = gpu.FromHost(ys, dy);
-        using var tw = gpu.FromHost(ws, wt);
-        using var tdx = gpu.Allocate(xs);
+        var (_, _, _, cout) = Shapes[shapeName];
+        using var problem = Conv3x3Problem.BackwardData(gpu, Shapes[shapeName], seed: 44);
+        var (p, xs, ws, dy, wt, before) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
+        var (tdy, tw, tdx) = (problem.DeviceSource, problem.DeviceWeight, problem.Output);
         string what = $"{shapeName} {blocking} [{device}]";
         int terms = cout * 9;
         var magnitude = ConvReference.BackwardData(Tf32Reference.Abs(dy), Tf32Reference.Abs(wt), ws, xs, p);
