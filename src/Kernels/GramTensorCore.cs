@@ -154,8 +154,7 @@ public static partial class Gram
         ShapeCheck.BatchOne(op, "f", f.Shape);
         CheckGram(op, f, "g", g);
         var gpu = f.Gpu;
-        if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
-            throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
+        Conv2d.RequireTensorCores(gpu, op);
         int c = f.Shape.C, p = f.Shape.Plane;
         int chunk = SplitChunk(p, TensorCoreStageK, ref splits);
         int blocks = Gpu.DivUp(c, TensorCoreBlock);

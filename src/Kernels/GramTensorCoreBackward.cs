@@ -85,8 +85,7 @@ public static partial class Gram
         const string op = "gram backward (tf32 tensor cores)";
         CheckBackward(op, f, dG, df);
         var gpu = f.Gpu;
-        if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
-            throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
+        Conv2d.RequireTensorCores(gpu, op);
         int c = f.Shape.C, p = f.Shape.Plane;
         var s = SymmetricSum(f, dG);
         var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));

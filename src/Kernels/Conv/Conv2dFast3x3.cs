@@ -52,8 +52,7 @@ public static partial class Conv2d
         ConvTiles tiles, Tensor? prepared = null)
     {
         var gpu = input.Gpu;
-        if (tiles.Kind == ConvKernelKind.TensorCoreTf32 && WhyNoTensorCores(gpu.Accelerator) is string why)
-            throw new InvalidOperationException($"conv2d 3×3 with {tiles}: {gpu.Name} {why}");
+        if (tiles.Kind == ConvKernelKind.TensorCoreTf32) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
@@ -116,6 +115,16 @@ public static partial class Conv2d
         ILGPU.Runtime.CPU.CPUAccelerator cpu when cpu.WarpSize == 32 => null,
         _ => "needs TF32 tensor cores: only CUDA devices of compute capability 8.0 or newer have them (the FP32 kernels run everywhere).",
     };
+
+    /// <summary>
+    /// Throws <see cref="InvalidOperationException"/> ("<paramref name="op"/>: device why") unless <paramref name="gpu"/>
+    /// runs the TF32 tensor-core kernels (<see cref="WhyNoTensorCores"/>): the check of every tensor-core launch.
+    /// </summary>
+    internal static void RequireTensorCores(Gpu gpu, string op)
+    {
+        if (WhyNoTensorCores(gpu.Accelerator) is string why)
+            throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
+    }
 
     private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 
