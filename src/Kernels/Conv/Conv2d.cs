@@ -37,7 +37,7 @@ public static partial class Conv2d
     public static void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dParams p, bool fuseRelu = false)
     {
         CheckForward("conv2d forward", x, w, bias, y, p);
-        if (HasFastPath(p)) Run3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.Plan.Conv);
+        if (HasFastPath(p)) RunPlanned3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, null);
         else ForwardTiled(x, w, bias, y, p, fuseRelu);
     }
 
@@ -69,7 +69,7 @@ public static partial class Conv2d
     public static void BackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dParams p, bool accumulate)
     {
         CheckBackwardData("conv2d backward-data", dy, w, dx, p);
-        if (HasFastPath(p)) Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.Plan.Conv);
+        if (HasFastPath(p)) RunPlanned3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, null);
         else BackwardDataTiled(dy, w, dx, p, accumulate);
     }
 

@@ -44,6 +44,22 @@ public static partial class Conv2d
     }
 
     /// <summary>
+    /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd F(2×2, 3×3) for the layers
+    /// <see cref="TuningPlan.WinogradMinChannels"/> selects, else the direct kernel of <see cref="TuningPlan.Conv"/>; with the
+    /// operands of <paramref name="prepared"/> when given.
+    /// </summary>
+    private static void RunPlanned3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
+        PreparedConv3x3? prepared)
+    {
+        var plan = input.Gpu.Plan;
+        if (UsesWinograd(plan, input.Shape.C, output.Shape.C))
+            RunWinograd(input, w, transpose, bias, relu, accumulate, output, plan.WinogradTiles, prepared?.WinogradOperand(transpose));
+        else
+            Run3x3(input, w, transpose, bias, relu, accumulate, output, plan.Conv,
+                prepared?.DirectOperand(transpose));
+    }
+
+    /// <summary>
     /// output ← (or +=) conv3×3(input, a) (+ bias, ReLU). a is <paramref name="prepared"/> when given, else
     /// <paramref name="w"/> (OIHW) rearranged into a scratch buffer on this call (one pass over w). Shapes are
     /// checked by the callers.
@@ -92,8 +108,7 @@ public static partial class Conv2d
         int groupsX = Gpu.DivUp(blocksX, gx);
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
         var padded = gpu.ScratchAtLeast(reduce * (h + 2) * wp, "conv3x3.padded");
-        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
-        pad(gpu.RowGrid(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
+        ZeroPad(input, h + 2, wp, padded);
         Action<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View> kernelMethod =
             tiles.Kind == ConvKernelKind.RegisterBlocked8 ? RegisterBlocked8x8Kernel : RegisterBlocked3x3Kernel;
         var blocked = gpu.Kernel(kernelMethod,
@@ -143,31 +158,43 @@ public static partial class Conv2d
 
     /// <summary>
     /// Rearranges frozen 3×3 weights once for the fast path, forward and backward-data, so a network whose weights
-    /// never change (VGG19 during stylization) skips the per-call rearrangement. Valid only while
-    /// <paramref name="w"/> is not modified.
+    /// never change (VGG19 during stylization) skips the per-call rearrangement: the operands of the kernel the device's
+    /// current plan runs for this layer (direct or Winograd) at once, any other on first use (a later plan). Valid only
+    /// while <paramref name="w"/> is not modified.
     /// </summary>
     public static PreparedConv3x3 Prepare3x3(Tensor w)
     {
         if (w.Shape.H != 3 || w.Shape.W != 3)
             throw new ArgumentException($"prepare 3×3 weights: weight has shape {w.Shape}; Cout×Cin×3×3 is required.");
-        var gpu = w.Gpu;
-        var forward = gpu.Allocate(Shape4.Vector(w.Shape.C * 9 * PaddedChannels(w.Shape.N)));
-        var backward = gpu.Allocate(Shape4.Vector(w.Shape.N * 9 * PaddedChannels(w.Shape.C)));
-        return new PreparedConv3x3(w, LayOut3x3(w, false, forward), LayOut3x3(w, true, backward));
+        var prepared = new PreparedConv3x3(w);
+        bool winograd = UsesWinograd(w.Gpu.Plan, w.Shape.C, w.Shape.N);
+        foreach (bool transpose in new[] { false, true })
+        {
+            if (winograd) prepared.WinogradOperand(transpose);
+            else prepared.DirectOperand(transpose);
+        }
+        return prepared;
+    }
+
+    /// <summary>The direct kernels' K-major operand of <paramref name="w"/> (forward, or backward-data when <paramref name="transpose"/>), in a new tensor.</summary>
+    internal static Tensor PrepareDirect(Tensor w, bool transpose)
+    {
+        int reduce = transpose ? w.Shape.N : w.Shape.C, mp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
+        return LayOut3x3(w, transpose, w.Gpu.Allocate(Shape4.Vector(reduce * 9 * mp)));
     }
 
     /// <summary><see cref="Forward"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>.</summary>
     public static void Forward(Tensor x, PreparedConv3x3 w, Tensor? bias, Tensor y, bool fuseRelu)
     {
         CheckForward("conv2d forward (prepared 3×3)", x, w.Weight, bias, y, Conv2dParams.Same3x3);
-        Run3x3(x, w.Weight, transpose: false, bias, fuseRelu, accumulate: false, y, x.Gpu.Plan.Conv, w.ForwardOperand);
+        RunPlanned3x3(x, w.Weight, transpose: false, bias, fuseRelu, accumulate: false, y, w);
     }
 
     /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>.</summary>
     public static void BackwardData(Tensor dy, PreparedConv3x3 w, Tensor dx, bool accumulate)
     {
         CheckBackwardData("conv2d backward-data (prepared 3×3)", dy, w.Weight, dx, Conv2dParams.Same3x3);
-        Run3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, dy.Gpu.Plan.Conv, w.BackwardOperand);
+        RunPlanned3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, w);
     }
 
     /// <summary>
@@ -207,36 +234,61 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp).
-    /// Grid (⌈wp / group⌉, h + 2, c): work-items along x cover consecutive columns of one row.
+    /// Writes <paramref name="input"/> (C × h × w) into <paramref name="padded"/> as C × <paramref name="hp"/> × <paramref name="wp"/>
+    /// with a 1-pixel zero border at the top and left and zeros past the image (hp ≥ h + 2, wp ≥ w + 2).
     /// </summary>
-    private static void ZeroPadKernel(View input, int h, int w, int wp, View padded)
+    private static void ZeroPad(Tensor input, int hp, int wp, Tensor padded)
+    {
+        var gpu = input.Gpu;
+        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, int, View>(ZeroPadKernel));
+        pad(gpu.RowGrid(wp, hp, input.Shape.C), input.View, input.Shape.H, input.Shape.W, hp, wp, padded.View);
+    }
+
+    /// <summary>
+    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and rows/columns up to hp/wp).
+    /// Grid (⌈wp / group⌉, hp, c): work-items along x cover consecutive columns of one row.
+    /// </summary>
+    private static void ZeroPadKernel(View input, int h, int w, int hp, int wp, View padded)
     {
         int px = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
         if (px >= wp) return;
         int y = py - 1, x = px - 1;
-        padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
+        padded[(c * hp + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
     }
 }
 
-/// <summary>3×3 weights rearranged once for the fast path (forward and backward-data operands). Owns the operands.</summary>
+/// <summary>
+/// 3×3 weights rearranged for the fast path: the direct kernels' and Winograd's operands, forward and backward-data, each
+/// made once, when first needed (<see cref="Conv2d.Prepare3x3"/> makes those of the current plan at once). Owns them.
+/// </summary>
 public sealed class PreparedConv3x3 : IDisposable
 {
-    internal PreparedConv3x3(Tensor weight, Tensor forward, Tensor backward)
-    {
-        Weight = weight;
-        ForwardOperand = forward;
-        BackwardOperand = backward;
-    }
+    private Tensor? forward, backward, winogradForward, winogradBackward;
+
+    internal PreparedConv3x3(Tensor weight) => Weight = weight;
 
     /// <summary>The OIHW weights these operands were made from (not owned).</summary>
     public Tensor Weight { get; }
-    internal Tensor ForwardOperand { get; }
-    internal Tensor BackwardOperand { get; }
+
+    /// <summary>The direct kernels' operand a (Conv2dFast3x3.cs) of the forward pass or of backward-data.</summary>
+    internal Tensor DirectOperand(bool transpose)
+    {
+        ref var a = ref transpose ? ref backward : ref forward;
+        return a ??= Conv2d.PrepareDirect(Weight, transpose);
+    }
+
+    /// <summary>The Winograd operand U (Conv2dWinograd.cs) of the forward pass or of backward-data.</summary>
+    internal Tensor WinogradOperand(bool transpose)
+    {
+        ref var u = ref transpose ? ref winogradBackward : ref winogradForward;
+        return u ??= Conv2d.PrepareWinograd(Weight, transpose);
+    }
 
     public void Dispose()
     {
-        ForwardOperand.Dispose();
-        BackwardOperand.Dispose();
+        forward?.Dispose();
+        backward?.Dispose();
+        winogradForward?.Dispose();
+        winogradBackward?.Dispose();
     }
 }

@@ -50,6 +50,28 @@ public sealed record TuningPlan
     /// </summary>
     public required int GramTarget { get; init; }
 
+    /// <summary>
+    /// Winograd F(2×2, 3×3) for the 3×3 fast path (Conv2dWinograd.cs) on layers whose input and output channels are both at
+    /// least this many, its product blocked as <see cref="WinogradTiles"/>; 0: never. CPU devices:
+    /// <see cref="DefaultWinogradMinChannels"/> (every VGG19 layer but conv1_1's 3-channel side); GPUs: 0 (the product is
+    /// register-blocked, a CPU design; a GPU-shaped one is not written yet).
+    /// </summary>
+    public int WinogradMinChannels { get; init; }
+
+    /// <summary>The register block of the Winograd product (key wblock); its group is <see cref="Conv"/>'s gx × gy.</summary>
+    public WinogradBlock WinogradBlock { get; init; }
+
+    /// <summary>The Winograd product's blocking: <see cref="WinogradBlock"/> with <see cref="Conv"/>'s group shape.</summary>
+    [JsonIgnore]
+    public WinogradTiles WinogradTiles => new(WinogradBlock, Conv.GroupX, Conv.GroupY);
+
+    /// <summary>
+    /// The CPU devices' default <see cref="WinogradMinChannels"/>: 64. From 64 channels on Winograd F(2×2, 3×3) beat the
+    /// direct kernels on every VGG19 layer at 256² with AVX-512 code and from 128 on with AVX2 code (doc/PERFORMANCE.md);
+    /// the autotuner also tries 0, 128 and 256.
+    /// </summary>
+    public const int DefaultWinogradMinChannels = 64;
+
     /// <summary>Work-items per group of 1-D kernels (elementwise ops, reductions).</summary>
     public required int Group1D { get; init; }
 
@@ -78,8 +100,8 @@ public sealed record TuningPlan
 
     /// <summary>
     /// The table of defaults. CPU devices (an OpenCL CPU device such as PoCL, or the ILGPU CPU simulator): the
-    /// register-blocked 3×3 convolution with 2×8 work-items and the blocked Gram kernels (both vectorize on CPU
-    /// OpenCL). GPUs (CUDA, OpenCL GPUs): the shared-tiles convolution, 16×16 work-items and 8 input channels per step
+    /// register-blocked 3×3 convolution with 2×8 work-items, Winograd F(2×2, 3×3) from 64 channels on, and the blocked
+    /// Gram kernels (all vectorize on CPU OpenCL). GPUs (CUDA, OpenCL GPUs): the shared-tiles convolution, 16×16 work-items and 8 input channels per step
     /// (8×8 and 4 where a group holds fewer than 256), and the tiled Gram kernels. Group sizes: 1-D groups of up to 256,
     /// row grids 32 wide, 16×16 tiles (4×4 where a group holds fewer than 256 work-items, e.g. the CPU simulator's 16).
     /// </summary>
@@ -95,6 +117,7 @@ public sealed record TuningPlan
         {
             Conv = conv,
             RowStoreMinWidth = DefaultRowStoreMinWidth,
+            WinogradMinChannels = cpu ? DefaultWinogradMinChannels : 0,
             Gram = gram,
             GramTarget = DefaultGramTarget(gram),
             Group1D = group1D,
@@ -146,7 +169,7 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, rowstore, gram, gramtarget, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, rowstore, winograd, wblock, gram, gramtarget, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
@@ -183,6 +206,13 @@ public sealed record TuningPlan
                         },
                     };
                     continue;
+                case "wblock":
+                    plan = plan with
+                    {
+                        WinogradBlock = WinogradTiles.ParseBlock(value)
+                            ?? throw new ArgumentException($"{EnvironmentVariable}: wblock must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{kv[1]}'."),
+                    };
+                    continue;
                 case "gram":
                     plan = plan with
                     {
@@ -204,6 +234,7 @@ public sealed record TuningPlan
                 "gy" => plan with { Conv = plan.Conv with { GroupY = v } },
                 "ci" => plan with { Conv = plan.Conv with { InputChunk = v } },
                 "rowstore" => plan with { RowStoreMinWidth = v },
+                "winograd" => plan with { WinogradMinChannels = v },
                 "gramtarget" => plan with { GramTarget = v },
                 "group1d" => plan with { Group1D = v },
                 "rowgroup" => plan with { RowGroup = v },
@@ -222,6 +253,8 @@ public sealed record TuningPlan
         Conv.Validate(maxGroupSize);
         if (RowStoreMinWidth < 0)
             throw new ArgumentException($"tuning plan {this}: rowstore must be ≥ 0.");
+        if (WinogradMinChannels < 0)
+            throw new ArgumentException($"tuning plan {this}: winograd must be ≥ 0 (0: never).");
         if (GramTarget < 1)
             throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
         if (Gram == GramKernelKind.TensorCoreTf32 && maxGroupSize < Kernels.Gram.TensorCoreGroup)
@@ -239,7 +272,7 @@ public sealed record TuningPlan
     public override string ToString()
     {
         var s = new StringBuilder(Conv.ToString());
-        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},gram={GramName(Gram)}");
+        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},winograd={WinogradMinChannels},wblock={WinogradTiles.BlockName(WinogradBlock)},gram={GramName(Gram)}");
         s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
         return s.ToString();
     }

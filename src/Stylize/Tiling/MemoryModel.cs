@@ -35,20 +35,24 @@ public static class MemoryModel
         layers.Sum(l => (long)Vgg19.ActivationShape(l, h, w).Count);
 
     /// <summary>
-    /// The register-blocked convolution's zero-padded copy of its input (Conv2dFast3x3, CPU devices; one buffer that
-    /// grows to the largest layer): C_in·(h+2)·(w rounded up to 8 pixels × a group of at most 16, + 2).
+    /// The 3×3 convolutions' scratch (one buffer per kind that grows to the largest layer): the zero-padded copy of the
+    /// input — the register-blocked kernel's, C_in·(h+2)·(w rounded up to 8 pixels × a group of at most 16, + 2), or
+    /// Winograd's parity-split one — and Winograd's V and M of one chunk of tile rows (Conv2d.WinogradScratchFloats).
+    /// Counted for every layer whichever kernel the plan runs (an upper bound; Winograd's is ≤ 2 × 16 MiB + its padding).
     /// </summary>
     public static long PaddedFloats(int h, int w, string deepest)
     {
-        long most = 0;
+        long padded = 0, transformed = 0;
         foreach (var spec in Network.Weights.Vgg19Layout.ConvLayers.TakeWhile(s => Vgg19.LayerIndex(s.Name) <= Vgg19.LayerIndex(deepest)))
         {
             var a = Vgg19.ActivationShape(spec.Name, h, w);
             int blocks = (a.W + 7) / 8, group = Math.Min(16, blocks);
             long wp = (long)(blocks + group - 1) / group * group * 8 + 2;
-            most = Math.Max(most, spec.Cin * (a.H + 2L) * wp);
+            var winograd = Conv2d.WinogradScratchFloats(spec.Cin, spec.Cout, a.H, a.W);
+            padded = Math.Max(padded, Math.Max(Math.Max(spec.Cin, spec.Cout) * (a.H + 2L) * wp, winograd.Padded));
+            transformed = Math.Max(transformed, winograd.Transformed);
         }
-        return most;
+        return padded + 2 * transformed;
     }
 
     /// <summary>

@@ -1,0 +1,360 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// Winograd F(2×2, 3×3) for the 3×3 stride-1 padding-1 convolution (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016). The output is cut into 2×2 tiles; tile t reads the 4×4 input patch d (rows 2·ty − 1 …
+// 2·ty + 2, columns 2·tx − 1 … 2·tx + 2, zeros outside), and
+//   Y_t[k] = Aᵀ [ Σ_c U[k, c] ⊙ V_t[c] ] A,   U[k, c] = G g[k, c] Gᵀ (4×4),   V_t[c] = Bᵀ d_t[c] B (4×4),
+//   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1].
+// The sum over c is, for each of the 16 positions ξ of the 4×4 transforms, a matrix product
+//   M[ξ][k, t] = Σ_c U[ξ][c, k] · V[ξ][c, t]
+// (Conv2dWinogradGemmKernel.cs): 16·C·K multiply-adds per 4 output pixels instead of 36·C·K, 2.25× fewer than the
+// direct kernels, for three passes over memory (input transform, product, output transform). Backward-data is the same
+// computation with the transposed, flipped kernel (see Conv2dFast3x3.cs). Every output is a fixed-order sum: no atomics,
+// the same bytes run to run. The transforms use only ±1 and ½, so rounding stays at the level of the direct kernels'.
+//
+// Operands: U[ξ][c][kp] (kp = K rounded up to 16, zero past K; c = reduction channel) from Prepare3x3 or made on the
+// call; V[ξ][c][tp] and M[ξ][k][tp] per chunk of tile rows (tp = tiles of the chunk rounded up to a work-item's tiles; the columns past
+// the chunk's tiles are never read back, so they are left as they are), so the scratch stays bounded at any size.
+public static partial class Conv2d
+{
+    /// <summary>Output pixels along each axis of one Winograd tile (F(2×2, 3×3)).</summary>
+    internal const int WinogradTile = 2;
+
+    /// <summary>Positions of the 4×4 transforms (ξ = 4·i + j).</summary>
+    internal const int WinogradPositions = 16;
+
+    /// <summary>
+    /// Upper bound on the floats of each per-chunk operand (V and M): the tile rows of a layer are processed in chunks
+    /// of at most this many floats, so the scratch is bounded at any size (4 M floats = 16 MiB each).
+    /// </summary>
+    public const int WinogradChunkFloats = 4 << 20;
+
+    /// <summary>True when <paramref name="plan"/> runs this layer (reduction channels → output channels) as Winograd F(2×2, 3×3).</summary>
+    internal static bool UsesWinograd(TuningPlan plan, int reduce, int m) =>
+        plan.WinogradMinChannels > 0 && reduce >= plan.WinogradMinChannels && m >= plan.WinogradMinChannels;
+
+    /// <summary>
+    /// <see cref="Forward"/> (3×3, stride 1, padding 1) as Winograd F(2×2, 3×3) with the product blocked as
+    /// <paramref name="tiles"/>.
+    /// Tests and tuning; <see cref="Forward"/> takes it when <see cref="TuningPlan.WinogradMinChannels"/> says so.
+    /// <paramref name="chunkFloats"/> bounds each per-chunk operand (tests make it small to run several chunks).
+    /// </summary>
+    public static void ForwardWinograd(Tensor x, Tensor w, Tensor? bias, Tensor y, bool fuseRelu, WinogradTiles tiles,
+        int chunkFloats = WinogradChunkFloats)
+    {
+        CheckForward("conv2d forward (Winograd 3×3)", x, w, bias, y, Conv2dParams.Same3x3);
+        RunWinograd(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, tiles, chunkFloats: chunkFloats);
+    }
+
+    /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) as Winograd F(2×2, 3×3); see <see cref="ForwardWinograd"/>.</summary>
+    public static void BackwardDataWinograd(Tensor dy, Tensor w, Tensor dx, bool accumulate, WinogradTiles tiles,
+        int chunkFloats = WinogradChunkFloats)
+    {
+        CheckBackwardData("conv2d backward-data (Winograd 3×3)", dy, w, dx, Conv2dParams.Same3x3);
+        RunWinograd(dy, w, transpose: true, null, relu: false, accumulate, dx, tiles, chunkFloats: chunkFloats);
+    }
+
+    /// <summary>
+    /// output ← (or +=) conv3×3(input, w) (+ bias, ReLU) through the Winograd transforms; U is <paramref name="prepared"/>
+    /// when given, else made from <paramref name="w"/> into a scratch buffer. Shapes are checked by the callers.
+    /// </summary>
+    private static void RunWinograd(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
+        WinogradTiles tiles, Tensor? prepared = null, int chunkFloats = WinogradChunkFloats)
+    {
+        var gpu = input.Gpu;
+        if (chunkFloats < 1) throw new ArgumentException($"conv2d Winograd 3×3: chunkFloats must be ≥ 1, not {chunkFloats}.");
+        tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
+        int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
+        int kp = PaddedChannels(m);
+        var u = prepared ?? WinogradWeights(w, transpose,
+            gpu.Scratch(Shape4.Vector(WinogradPositions * reduce * kp), transpose ? "winograd.u.backward" : "winograd.u.forward"));
+
+        int tilesX = Gpu.DivUp(width, WinogradTile), tilesY = Gpu.DivUp(h, WinogradTile);
+        var (rowsPerChunk, tpMax) = WinogradChunk(reduce, m, h, width, chunkFloats, tiles.Tiles);
+        var v = gpu.ScratchAtLeast(WinogradPositions * reduce * tpMax, "winograd.v");
+        var product = gpu.ScratchAtLeast(WinogradPositions * m * tpMax, "winograd.m");
+
+        int hp = 2 * tilesY + 2, half = tilesX + 1;
+        var padded = gpu.ScratchAtLeast(reduce * hp * 2 * half, "conv3x3.padded");
+        var pad = gpu.Kernel(WinogradPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, int, View>(WinogradPadKernel));
+        pad(gpu.RowGrid(half, hp, reduce), input.View, h, width, hp, half, padded.View);
+        var inputTransform = gpu.Kernel(WinogradInputKernel,
+            acc => acc.LoadStreamKernel<View, int, int, int, int, int, int, View>(WinogradInputKernel));
+        var outputTransform = gpu.Kernel(WinogradOutputKernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View>(WinogradOutputKernel));
+        Action<int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
+        {
+            WinogradBlock.Rows16Tiles8 => WinogradGemm16Kernel,
+            WinogradBlock.Rows8Tiles8 => WinogradGemm8Kernel,
+            WinogradBlock.Rows8Tiles16 => WinogradGemm8x16Kernel,
+            _ => WinogradGemm4x24Kernel,
+        };
+        var gemm = gpu.Kernel(gemmMethod, acc => acc.LoadStreamKernel<int, int, int, int, View, View, View>(gemmMethod));
+        var biasView = (bias ?? output).View;
+        int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
+
+        for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPerChunk)
+        {
+            int rows = Math.Min(rowsPerChunk, tilesY - ty0);
+            int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
+            inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, half, tilesX, ty0, tp, v.View);
+            int blocks = tp / tiles.Tiles;
+            int gx = Math.Min(tiles.GroupX, blocks), gy = tiles.GroupY;
+            gemm(new KernelConfig(new Index3D(Gpu.DivUp(blocks, gx), Gpu.DivUp(m, tiles.Rows * gy), WinogradPositions), new Index3D(gx, gy, 1)),
+                reduce, m, kp, tp, u.View, v.View, product.View);
+            // Whole tiles (unconditional stores), then the last column and row of an odd width or height (checked).
+            int fullX = width / WinogradTile, fullRows = Math.Clamp(h / WinogradTile - ty0, 0, rows);
+            var whole = SpecializedValue.New(0);
+            var edge = SpecializedValue.New(1);
+            if (fullX > 0 && fullRows > 0)
+                outputTransform(gpu.RowGrid(fullX, fullRows, m), whole, product.View, m, h, width, tilesX, ty0, tp, 0, 0, biasView,
+                    flags | fullX << WinogradEndShift, output.View);
+            if (fullX < tilesX)
+                outputTransform(gpu.RowGrid(1, rows, m), edge, product.View, m, h, width, tilesX, ty0, tp, fullX, 0, biasView,
+                    flags | tilesX << WinogradEndShift, output.View);
+            if (fullRows < rows && fullX > 0)
+                outputTransform(gpu.RowGrid(fullX, rows - fullRows, m), edge, product.View, m, h, width, tilesX, ty0, tp, 0, fullRows, biasView,
+                    flags | fullX << WinogradEndShift, output.View);
+        }
+    }
+
+    /// <summary>
+    /// Tile rows per chunk and the chunk's padded tile count tp (a multiple of 8) for a layer of <paramref name="reduce"/>
+    /// → <paramref name="m"/> channels on an <paramref name="h"/>×<paramref name="w"/> map: as many rows as keep V and M
+    /// within <paramref name="chunkFloats"/> each (before rounding tp up to <paramref name="tileMultiple"/>, the tiles of a
+    /// work-item), at least one.
+    /// </summary>
+    private static (int Rows, int Tp) WinogradChunk(int reduce, int m, int h, int w, int chunkFloats, int tileMultiple)
+    {
+        int tilesX = Gpu.DivUp(w, WinogradTile), tilesY = Gpu.DivUp(h, WinogradTile);
+        int rows = (int)Math.Clamp(chunkFloats / ((long)WinogradPositions * Math.Max(reduce, m) * tilesX), 1, tilesY);
+        return (rows, Gpu.DivUp(rows * tilesX, tileMultiple) * tileMultiple);
+    }
+
+    /// <summary>
+    /// Scratch floats a Winograd layer (either direction: <paramref name="cin"/>, <paramref name="cout"/> channels,
+    /// <paramref name="h"/>×<paramref name="w"/>) rents: the parity-split padded input, and V and M of one chunk (each a
+    /// buffer of its own that grows to the largest layer). For memory planning.
+    /// </summary>
+    public static (long Padded, long Transformed) WinogradScratchFloats(int cin, int cout, int h, int w)
+    {
+        int c = Math.Max(cin, cout);
+        var (_, tp) = WinogradChunk(c, c, h, w, WinogradChunkFloats, WinogradTiles.MaxTiles);
+        long padded = (long)c * (2 * Gpu.DivUp(h, WinogradTile) + 2) * 2 * (Gpu.DivUp(w, WinogradTile) + 1);
+        return (padded, (long)WinogradPositions * c * tp);
+    }
+
+    /// <summary>U of frozen weights for <see cref="PreparedConv3x3"/> (forward, or backward-data when <paramref name="transpose"/>), in a new tensor.</summary>
+    internal static Tensor PrepareWinograd(Tensor w, bool transpose)
+    {
+        int reduce = transpose ? w.Shape.N : w.Shape.C, kp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
+        return WinogradWeights(w, transpose, w.Gpu.Allocate(Shape4.Vector(WinogradPositions * reduce * kp)));
+    }
+
+    /// <summary>Writes U (see the file comment) of <paramref name="w"/> into <paramref name="u"/>: forward, or transposed and flipped for backward-data.</summary>
+    private static Tensor WinogradWeights(Tensor w, bool transpose, Tensor u)
+    {
+        var gpu = w.Gpu;
+        int reduce = transpose ? w.Shape.N : w.Shape.C, kp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
+        var kernel = gpu.Kernel(WinogradWeightKernel,
+            acc => acc.LoadStreamKernel<View, int, int, int, int, View>(WinogradWeightKernel));
+        kernel(gpu.RowGrid(kp, reduce, 1), w.View, w.Shape.N, w.Shape.C, kp, transpose ? 1 : 0, u.View);
+        return u;
+    }
+
+    /// <summary>
+    /// U[ξ][c][k] = (G g Gᵀ)[ξ] with g the 3×3 kernel from reduction channel c to output channel k: forward g = w[k, c],
+    /// backward-data g[kh, kw] = w[c, k, 2 − kh, 2 − kw]; 0 for k past the output channels. Grid (⌈kp / group⌉, reduce, 1):
+    /// consecutive work-items write consecutive k.
+    /// </summary>
+    private static void WinogradWeightKernel(View w, int cout, int cin, int kp, int transpose, View u)
+    {
+        int k = Grid.IdxX * Group.DimX + Group.IdxX, c = Grid.IdxY;
+        if (k >= kp) return;
+        int reduce = transpose != 0 ? cout : cin;
+        int outputs = transpose != 0 ? cin : cout;
+        bool inside = k < outputs;
+        int b = inside ? (transpose != 0 ? (c * cin + k) * 9 : (k * cin + c) * 9) : 0;
+        // g[r, s] = w[b + 3r + s] forward, w[b + 8 − 3r − s] backward (flipped).
+        float g00 = Tap(w, b, 0, transpose, inside), g01 = Tap(w, b, 1, transpose, inside), g02 = Tap(w, b, 2, transpose, inside);
+        float g10 = Tap(w, b, 3, transpose, inside), g11 = Tap(w, b, 4, transpose, inside), g12 = Tap(w, b, 5, transpose, inside);
+        float g20 = Tap(w, b, 6, transpose, inside), g21 = Tap(w, b, 7, transpose, inside), g22 = Tap(w, b, 8, transpose, inside);
+        // Rows: t = G g (4 × 3).
+        var t0 = new Row3(g00, g01, g02);
+        var t1 = new Row3(0.5f * (g00 + g10 + g20), 0.5f * (g01 + g11 + g21), 0.5f * (g02 + g12 + g22));
+        var t2 = new Row3(0.5f * (g00 - g10 + g20), 0.5f * (g01 - g11 + g21), 0.5f * (g02 - g12 + g22));
+        var t3 = new Row3(g20, g21, g22);
+        // Columns: U = t Gᵀ (4 × 4), written at U[ξ][c][k], ξ = 4·row + column.
+        int plane = reduce * kp, q = c * kp + k;
+        t0.PutTransformed(u, q, plane, 0);
+        t1.PutTransformed(u, q, plane, 4);
+        t2.PutTransformed(u, q, plane, 8);
+        t3.PutTransformed(u, q, plane, 12);
+    }
+
+    private static float Tap(View w, int b, int tap, int transpose, bool inside) =>
+        inside ? w[transpose != 0 ? b + 8 - tap : b + tap] : 0f;
+
+    /// <summary>One row (a0, a1, a2) of G g; <see cref="PutTransformed"/> writes the row of G g Gᵀ.</summary>
+    private readonly struct Row3(float a0, float a1, float a2)
+    {
+        public void PutTransformed(View u, int q, int plane, int xi0)
+        {
+            u[xi0 * plane + q] = a0;
+            u[(xi0 + 1) * plane + q] = 0.5f * (a0 + a1 + a2);
+            u[(xi0 + 2) * plane + q] = 0.5f * (a0 - a1 + a2);
+            u[(xi0 + 3) * plane + q] = a2;
+        }
+    }
+
+    /// <summary>
+    /// The zero-padded input split by column parity, so that the input transform reads consecutive addresses: row py of
+    /// channel c is [even half | odd half], even[i] = in[c, py − 1, 2i − 1], odd[i] = in[c, py − 1, 2i] (0 outside the
+    /// image), i &lt; half = tilesX + 1, py &lt; hp = 2·tilesY + 2. Grid (⌈half / group⌉, hp, c).
+    /// </summary>
+    private static void WinogradPadKernel(View input, int h, int w, int hp, int half, View padded)
+    {
+        int i = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
+        if (i >= half) return;
+        int y = py - 1, xEven = 2 * i - 1, xOdd = 2 * i;
+        bool rowInside = y >= 0 && y < h;
+        int src = (c * h + y) * w, dst = (c * hp + py) * 2 * half + i;
+        padded[dst] = rowInside && xEven >= 0 && xEven < w ? input[src + xEven] : 0f;
+        padded[dst + half] = rowInside && xOdd < w ? input[src + xOdd] : 0f;
+    }
+
+    /// <summary>
+    /// V[ξ][c][t] = (Bᵀ d B)[ξ] for tile t = (ty − ty0)·tilesX + tx of the chunk starting at tile row ty0, d the 4×4 input
+    /// patch at rows 2·ty − 1 …, columns 2·tx − 1 … of the image: padded columns 2·tx … 2·tx + 3 of the parity-split
+    /// input (<see cref="WinogradPadKernel"/>) are even[tx], odd[tx], even[tx + 1], odd[tx + 1] — no bounds check, and
+    /// consecutive work-items read consecutive addresses (PoCL's cost model refused the stride-2 reads of an unsplit
+    /// copy). Grid (⌈tilesX / group⌉, rows, c).
+    /// </summary>
+    private static void WinogradInputKernel(View padded, int channels, int hp, int half, int tilesX, int ty0, int tp, View v)
+    {
+        int tx = Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = Grid.IdxY, c = Grid.IdxZ;
+        if (tx >= tilesX) return;
+        int rowStride = 2 * half, r = (c * hp + 2 * (ty0 + tyLocal)) * rowStride + tx;
+        // Bᵀ d: row combinations r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3.
+        var d0 = Row4.LoadSplit(padded, r, half);
+        var d1 = Row4.LoadSplit(padded, r + rowStride, half);
+        var d2 = Row4.LoadSplit(padded, r + 2 * rowStride, half);
+        var d3 = Row4.LoadSplit(padded, r + 3 * rowStride, half);
+        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
+        Row4.Sub(d0, d2).PutTransformed(v, q, plane, 0);
+        Row4.Add(d1, d2).PutTransformed(v, q, plane, 4);
+        Row4.Sub(d2, d1).PutTransformed(v, q, plane, 8);
+        Row4.Sub(d1, d3).PutTransformed(v, q, plane, 12);
+    }
+
+    /// <summary>Four values along x: a row of a 4×4 patch or of Bᵀ d.</summary>
+    private readonly struct Row4(float a0, float a1, float a2, float a3)
+    {
+        public readonly float A0 = a0, A1 = a1, A2 = a2, A3 = a3;
+
+        /// <summary>Four consecutive padded columns from a parity-split row: even[i], odd[i], even[i + 1], odd[i + 1].</summary>
+        public static Row4 LoadSplit(View s, int i, int half) => new(s[i], s[i + half], s[i + 1], s[i + half + 1]);
+
+        public static Row4 Add(Row4 p, Row4 q) => new(p.A0 + q.A0, p.A1 + q.A1, p.A2 + q.A2, p.A3 + q.A3);
+
+        public static Row4 Sub(Row4 p, Row4 q) => new(p.A0 - q.A0, p.A1 - q.A1, p.A2 - q.A2, p.A3 - q.A3);
+
+        /// <summary>Writes (row · B) — columns a0 − a2, a1 + a2, a2 − a1, a1 − a3 — at ξ = xi0 … xi0 + 3.</summary>
+        public void PutTransformed(View v, int q, int plane, int xi0)
+        {
+            v[xi0 * plane + q] = A0 - A2;
+            v[(xi0 + 1) * plane + q] = A1 + A2;
+            v[(xi0 + 2) * plane + q] = A2 - A1;
+            v[(xi0 + 3) * plane + q] = A1 - A3;
+        }
+
+        /// <summary>(Aᵀ-side) the two outputs of a row: a0 + a1 + a2 and a1 − a2 − a3.</summary>
+        public float Out0 => A0 + A1 + A2;
+
+        public float Out1 => A1 - A2 - A3;
+    }
+
+    /// <summary>
+    /// Flags of <see cref="WinogradOutputKernel"/>, one argument with the end of the launch's tile columns in the bits from
+    /// <see cref="WinogradEndShift"/> on (ILGPU's stream kernels take at most 13 arguments).
+    /// </summary>
+    private const int WinogradRelu = 1, WinogradAccumulate = 2, WinogradBias = 4, WinogradEndShift = 3;
+
+    /// <summary>
+    /// out[k, 2·ty + i, 2·tx + j] (+)= (Aᵀ M_t[k] A)[i, j] (+ bias, ReLU) for tiles tx = tx0 + …, ty = ty0 + tyLocal0 + …
+    /// of the chunk at tile row ty0 (M column (ty − ty0)·tilesX + tx), tx &lt; flags >> WinogradEndShift. <paramref name="edges"/> (a compile-time constant)
+    /// 0: every tile is whole inside the image, the four stores are unconditional (PoCL vectorizes them: a stride-2
+    /// pair per row); 1: pixels past h or w are skipped (the last tile column or row of an odd width or height).
+    /// Grid (⌈tiles along x / group⌉, tile rows, k). <paramref name="flags"/>: WinogradRelu | WinogradAccumulate | WinogradBias.
+    /// </summary>
+    private static void WinogradOutputKernel(SpecializedValue<int> edges, View product, int channels, int h, int w, int tilesX,
+        int ty0, int tp, int tx0, int tyLocal0, View bias, int flags, View output)
+    {
+        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ;
+        if (tx >= flags >> WinogradEndShift) return;
+        int plane = channels * tp, q = k * tp + tyLocal * tilesX + tx;
+        var m0 = new Row4(product[q], product[plane + q], product[2 * plane + q], product[3 * plane + q]);
+        var m1 = new Row4(product[4 * plane + q], product[5 * plane + q], product[6 * plane + q], product[7 * plane + q]);
+        var m2 = new Row4(product[8 * plane + q], product[9 * plane + q], product[10 * plane + q], product[11 * plane + q]);
+        var m3 = new Row4(product[12 * plane + q], product[13 * plane + q], product[14 * plane + q], product[15 * plane + q]);
+        // Aᵀ M: row 0 = m0 + m1 + m2, row 1 = m1 − m2 − m3; then each row · A.
+        var top = Row4.Add(Row4.Add(m0, m1), m2);
+        var bottom = Row4.Sub(Row4.Sub(m1, m2), m3);
+        float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
+        int y = 2 * (ty0 + tyLocal), x = 2 * tx;
+        var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
+        if (edges.Value == 0)
+        {
+            put.Inside(y, x, top.Out0, top.Out1);
+            put.Inside(y + 1, x, bottom.Out0, bottom.Out1);
+        }
+        else
+        {
+            put.At(y, x, top.Out0);
+            put.At(y, x + 1, top.Out1);
+            put.At(y + 1, x, bottom.Out0);
+            put.At(y + 1, x + 1, bottom.Out1);
+        }
+    }
+
+    /// <summary>Stores one output pixel of a tile: + bias, ReLU, store or add, skipped outside the image.</summary>
+    private readonly struct TilePut(View output, int planeStart, int h, int w, float bias, int relu, int accumulate)
+    {
+        /// <summary>Two horizontally adjacent pixels known to be inside the image.</summary>
+        public void Inside(int y, int x, float v0, float v1)
+        {
+            v0 += bias;
+            v1 += bias;
+            if (relu != 0)
+            {
+                v0 = IntrinsicMath.Max(v0, 0f);
+                v1 = IntrinsicMath.Max(v1, 0f);
+            }
+            int i = planeStart + y * w + x;
+            if (accumulate != 0)
+            {
+                output[i] += v0;
+                output[i + 1] += v1;
+            }
+            else
+            {
+                output[i] = v0;
+                output[i + 1] = v1;
+            }
+        }
+
+        public void At(int y, int x, float v)
+        {
+            if (y >= h || x >= w) return;
+            v += bias;
+            if (relu != 0) v = IntrinsicMath.Max(v, 0f);
+            Output.Store(output, planeStart + y * w + x, v, accumulate);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs (through the whole Winograd convolution) · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// The product of the Winograd convolution (Conv2dWinograd.cs), 16 independent matrix products:
+//   M[ξ][k, t] = Σ_c U[ξ][c, k] · V[ξ][c, t],   U: 16 × C × kp,  V: 16 × C × tp,  M: 16 × K × tp.
+// Register-blocked like the direct kernels (no shared memory, no barrier): a work-item owns 16 (or 8) rows k × 8
+// consecutive tiles t of one ξ. Per c it loads the 8 tiles of V (one vector; contiguous) and uses each of the 16
+// weights U[ξ][c, k0 …] as a broadcast — the orientation the row-store epilogue of the direct kernel showed PoCL
+// vectorizes without shuffles (doc/PERFORMANCE.md, finding 11): vectors along the tiles, stores of 8 consecutive tiles
+// per row. The work-items of a group column (same tiles, other rows) read the same V values (L1 hits).
+public static partial class Conv2d
+{
+    /// <summary>
+    /// Grid (⌈tp / (8·gx)⌉, ⌈K / (16·gy)⌉, 16), group (gx, gy): work-item (tx, ty) of group (bx, by, ξ) owns rows
+    /// k0 … k0 + 15 (k0 = 16·(gy·by + ty)) and tiles t0 … t0 + 7 (t0 = 8·(gx·bx + tx)) of M[ξ]. tp is a multiple of 8 and
+    /// kp ≥ k0 + 16, so no load needs a bounds check; rows past K are not stored.
+    /// </summary>
+    private static void WinogradGemm16Kernel(int c, int k, int kp, int tp, View u, View v, View product)
+    {
+        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
+        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * ConvTiles.BlockedChannels;
+        int xi = Grid.IdxZ;
+        if (t0 >= tp || k0 >= k) return;
+        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var lo = default(Rows8);
+        var hi = default(Rows8);
+        for (int ci = 0; ci < c; ci++)
+        {
+            var tiles = Tiles8.Load(v, vi + ci * tp);
+            int uc = ui + ci * kp;
+            lo = Rows8.Step(lo, tiles, u, uc);
+            hi = Rows8.Step(hi, tiles, u, uc + 8);
+        }
+        int q = (xi * k + k0) * tp + t0;
+        lo.Store(product, q, tp, k - k0);
+        hi.Store(product, q + 8 * tp, tp, k - k0 - 8);
+    }
+
+    /// <summary><see cref="WinogradGemm16Kernel"/> with 8 rows per work-item (64 accumulators: fits AVX2's 16 registers); grid y = ⌈K / (8·gy)⌉.</summary>
+    private static void WinogradGemm8Kernel(int c, int k, int kp, int tp, View u, View v, View product)
+    {
+        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
+        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * ConvTiles.Blocked8Channels;
+        int xi = Grid.IdxZ;
+        if (t0 >= tp || k0 >= k) return;
+        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var rows = default(Rows8);
+        for (int ci = 0; ci < c; ci++)
+            rows = Rows8.Step(rows, Tiles8.Load(v, vi + ci * tp), u, ui + ci * kp);
+        rows.Store(product, (xi * k + k0) * tp + t0, tp, k - k0);
+    }
+
+    /// <summary>
+    /// 8 rows × 16 tiles per work-item (two vectors per row, 16 accumulators): per reduction channel 2 vector loads and 8
+    /// broadcasts for 16 vector multiply-adds, against 1 + 8 for 8 in the 8 × 8 block. Grid x = ⌈tp / (16·gx)⌉, tp a multiple of 16.
+    /// </summary>
+    private static void WinogradGemm8x16Kernel(int c, int k, int kp, int tp, View u, View v, View product)
+    {
+        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * 16;
+        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * 8;
+        int xi = Grid.IdxZ;
+        if (t0 >= tp || k0 >= k) return;
+        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var lo = default(Rows8);
+        var hi = default(Rows8);
+        for (int ci = 0; ci < c; ci++)
+        {
+            int uc = ui + ci * kp, vc = vi + ci * tp;
+            lo = Rows8.Step(lo, Tiles8.Load(v, vc), u, uc);
+            hi = Rows8.Step(hi, Tiles8.Load(v, vc + 8), u, uc);
+        }
+        int q = (xi * k + k0) * tp + t0;
+        lo.Store(product, q, tp, k - k0);
+        hi.Store(product, q + 8, tp, k - k0);
+    }
+
+    /// <summary>
+    /// 4 rows × 24 tiles per work-item (three vectors per row, 12 accumulators): with AVX2's 16 registers, 12 accumulators
+    /// + 3 tile vectors + 1 broadcast; per reduction channel 3 vector loads and 4 broadcasts for 12 multiply-adds. Grid
+    /// x = ⌈tp / (24·gx)⌉, tp a multiple of 24.
+    /// </summary>
+    private static void WinogradGemm4x24Kernel(int c, int k, int kp, int tp, View u, View v, View product)
+    {
+        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * 24;
+        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * 4;
+        int xi = Grid.IdxZ;
+        if (t0 >= tp || k0 >= k) return;
+        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var a = default(Rows4);
+        var b = default(Rows4);
+        var d = default(Rows4);
+        for (int ci = 0; ci < c; ci++)
+        {
+            int uc = ui + ci * kp, vc = vi + ci * tp;
+            a = Rows4.Step(a, Tiles8.Load(v, vc), u, uc);
+            b = Rows4.Step(b, Tiles8.Load(v, vc + 8), u, uc);
+            d = Rows4.Step(d, Tiles8.Load(v, vc + 16), u, uc);
+        }
+        int q = (xi * k + k0) * tp + t0;
+        a.Store(product, q, tp, k - k0);
+        b.Store(product, q + 8, tp, k - k0);
+        d.Store(product, q + 16, tp, k - k0);
+    }
+
+    /// <summary>8 consecutive tiles of one row of V or M: one SIMD vector on CPU OpenCL.</summary>
+    private struct Tiles8
+    {
+        public float T0, T1, T2, T3, T4, T5, T6, T7;
+
+        public static Tiles8 Load(View s, int i)
+        {
+            Tiles8 r;
+            r.T0 = s[i]; r.T1 = s[i + 1]; r.T2 = s[i + 2]; r.T3 = s[i + 3];
+            r.T4 = s[i + 4]; r.T5 = s[i + 5]; r.T6 = s[i + 6]; r.T7 = s[i + 7];
+            return r;
+        }
+
+        /// <summary>acc + a·x, lane by lane.</summary>
+        public static Tiles8 MulAdd(float a, Tiles8 x, Tiles8 acc)
+        {
+            acc.T0 = Kernels.MulAdd.Of(a, x.T0, acc.T0); acc.T1 = Kernels.MulAdd.Of(a, x.T1, acc.T1);
+            acc.T2 = Kernels.MulAdd.Of(a, x.T2, acc.T2); acc.T3 = Kernels.MulAdd.Of(a, x.T3, acc.T3);
+            acc.T4 = Kernels.MulAdd.Of(a, x.T4, acc.T4); acc.T5 = Kernels.MulAdd.Of(a, x.T5, acc.T5);
+            acc.T6 = Kernels.MulAdd.Of(a, x.T6, acc.T6); acc.T7 = Kernels.MulAdd.Of(a, x.T7, acc.T7);
+            return acc;
+        }
+
+        public void Store(View s, int i)
+        {
+            s[i] = T0; s[i + 1] = T1; s[i + 2] = T2; s[i + 3] = T3;
+            s[i + 4] = T4; s[i + 5] = T5; s[i + 6] = T6; s[i + 7] = T7;
+        }
+    }
+
+    /// <summary>8 rows k0 … k0 + 7 of a work-item's block, each 8 tiles wide.</summary>
+    private struct Rows8
+    {
+        public Tiles8 R0, R1, R2, R3, R4, R5, R6, R7;
+
+        /// <summary>Row r += U[uc + r] · tiles for r = 0 … 7 (one reduction channel).</summary>
+        public static Rows8 Step(Rows8 b, Tiles8 tiles, View u, int uc)
+        {
+            b.R0 = Tiles8.MulAdd(u[uc], tiles, b.R0);
+            b.R1 = Tiles8.MulAdd(u[uc + 1], tiles, b.R1);
+            b.R2 = Tiles8.MulAdd(u[uc + 2], tiles, b.R2);
+            b.R3 = Tiles8.MulAdd(u[uc + 3], tiles, b.R3);
+            b.R4 = Tiles8.MulAdd(u[uc + 4], tiles, b.R4);
+            b.R5 = Tiles8.MulAdd(u[uc + 5], tiles, b.R5);
+            b.R6 = Tiles8.MulAdd(u[uc + 6], tiles, b.R6);
+            b.R7 = Tiles8.MulAdd(u[uc + 7], tiles, b.R7);
+            return b;
+        }
+
+        /// <summary>Stores the first min(<paramref name="rowsLeft"/>, 8) rows at q, q + tp, ….</summary>
+        public void Store(View product, int q, int tp, int rowsLeft)
+        {
+            if (rowsLeft > 0) R0.Store(product, q);
+            if (rowsLeft > 1) R1.Store(product, q + tp);
+            if (rowsLeft > 2) R2.Store(product, q + 2 * tp);
+            if (rowsLeft > 3) R3.Store(product, q + 3 * tp);
+            if (rowsLeft > 4) R4.Store(product, q + 4 * tp);
+            if (rowsLeft > 5) R5.Store(product, q + 5 * tp);
+            if (rowsLeft > 6) R6.Store(product, q + 6 * tp);
+            if (rowsLeft > 7) R7.Store(product, q + 7 * tp);
+        }
+    }
+
+    /// <summary>4 rows k0 … k0 + 3 of a work-item's block, 8 tiles wide.</summary>
+    private struct Rows4
+    {
+        public Tiles8 R0, R1, R2, R3;
+
+        /// <summary>Row r += U[uc + r] · tiles for r = 0 … 3.</summary>
+        public static Rows4 Step(Rows4 b, Tiles8 tiles, View u, int uc)
+        {
+            b.R0 = Tiles8.MulAdd(u[uc], tiles, b.R0);
+            b.R1 = Tiles8.MulAdd(u[uc + 1], tiles, b.R1);
+            b.R2 = Tiles8.MulAdd(u[uc + 2], tiles, b.R2);
+            b.R3 = Tiles8.MulAdd(u[uc + 3], tiles, b.R3);
+            return b;
+        }
+
+        /// <summary>Stores the first min(<paramref name="rowsLeft"/>, 4) rows at q, q + tp, ….</summary>
+        public void Store(View product, int q, int tp, int rowsLeft)
+        {
+            if (rowsLeft > 0) R0.Store(product, q);
+            if (rowsLeft > 1) R1.Store(product, q + tp);
+            if (rowsLeft > 2) R2.Store(product, q + 2 * tp);
+            if (rowsLeft > 3) R3.Store(product, q + 3 * tp);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+// Reference: the blockings are tested against ConvReference · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs, tests/IlgpuStyle.Tests/Kernels/TuningPlanTests.cs
+using System.Text.Json.Serialization;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>
+/// The register block of one work-item of the Winograd product (Conv2dWinogradGemmKernel.cs): rows (output channels) ×
+/// tiles. Accumulators = rows × tiles: 128 for 16 × 8 (fits AVX-512's 32 registers), 64 for 8 × 8, 128 in 16 vectors
+/// for 8 × 16, 96 in 12 vectors for 4 × 24 (AVX2's 16 registers hold them with 3 tile vectors and a broadcast).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<WinogradBlock>))]
+public enum WinogradBlock
+{
+    Rows16Tiles8,
+    Rows8Tiles8,
+    Rows8Tiles16,
+    Rows4Tiles24,
+}
+
+/// <summary>The Winograd product's blocking: the register block and the group shape (work-items along tiles × along rows).</summary>
+public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int GroupY)
+{
+    /// <summary>Output channels (rows of M) one work-item accumulates.</summary>
+    public int Rows => Block switch
+    {
+        WinogradBlock.Rows16Tiles8 => 16,
+        WinogradBlock.Rows4Tiles24 => 4,
+        _ => 8,
+    };
+
+    /// <summary>Consecutive tiles (columns of M) one work-item accumulates; the chunk's tile count is rounded up to it.</summary>
+    public int Tiles => Block switch
+    {
+        WinogradBlock.Rows8Tiles16 => 16,
+        WinogradBlock.Rows4Tiles24 => 24,
+        _ => 8,
+    };
+
+    /// <summary>The most tiles any block takes (the tile-count rounding the scratch estimate assumes).</summary>
+    public const int MaxTiles = 24;
+
+    /// <summary>Every block, in the order the autotuner tries them.</summary>
+    public static readonly WinogradBlock[] Blocks = [WinogradBlock.Rows16Tiles8, WinogradBlock.Rows8Tiles8, WinogradBlock.Rows8Tiles16, WinogradBlock.Rows4Tiles24];
+
+    /// <summary>The block's name in ILGPU_STYLE_TILES (wblock=16x8|8x8|8x16|4x24).</summary>
+    public static string BlockName(WinogradBlock block) => block switch
+    {
+        WinogradBlock.Rows16Tiles8 => "16x8",
+        WinogradBlock.Rows8Tiles8 => "8x8",
+        WinogradBlock.Rows8Tiles16 => "8x16",
+        _ => "4x24",
+    };
+
+    /// <summary>The block named <paramref name="name"/> (see <see cref="BlockName"/>), or null.</summary>
+    public static WinogradBlock? ParseBlock(string name) =>
+        Blocks.Cast<WinogradBlock?>().FirstOrDefault(b => BlockName(b!.Value) == name);
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless the group fits a device allowing <paramref name="maxGroupSize"/> work-items.</summary>
+    public void Validate(int maxGroupSize)
+    {
+        if (GroupX < 1 || GroupY < 1 || GroupX * GroupY > maxGroupSize)
+            throw new ArgumentException($"Winograd tiles {this}: the group must have 1 to {maxGroupSize} work-items.");
+    }
+
+    public override string ToString() => $"wblock={BlockName(Block)},gx={GroupX},gy={GroupY}";
+}

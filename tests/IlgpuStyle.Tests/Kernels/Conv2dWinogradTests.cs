@@ -1,0 +1,139 @@
+using IlgpuStyle.Kernels;
+using IlgpuStyle.Tests.Reference;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Kernels;
+
+/// <summary>
+/// Winograd F(2×2, 3×3) (Conv2dWinograd.cs, Conv2dWinogradGemmKernel.cs) against the double-precision loops in
+/// <see cref="ConvReference"/>, forward (bias, ReLU) and backward-data (overwrite and accumulate), on every device, every
+/// product block. Odd heights and widths (half tiles at the edges), channel counts not multiples of 8 or 16, maps
+/// narrower than a product block, and a chunk bound that cuts the tile rows into several chunks (one tile row per chunk
+/// included). Tolerance as the direct kernels' (rtol 1e-4, atol 1e-4): the transforms multiply by ±1 and ½ only.
+/// </summary>
+public class Conv2dWinogradTests(ITestOutputHelper log)
+{
+    private const double Rtol = 1e-4, Atol = 1e-4;
+
+    // (input channels, height, width, output channels, chunk floats: 0 = the default bound)
+    private static readonly Dictionary<string, (int Cin, int H, int W, int Cout, int Chunk)> Shapes = new()
+    {
+        ["1x1x1->1"] = (1, 1, 1, 1, 0),
+        ["3x7x5->4"] = (3, 7, 5, 4, 0),
+        ["13x17x19->9"] = (13, 17, 19, 9, 0),
+        ["9x33x21->17"] = (9, 33, 21, 17, 0),
+        ["24x9x40->12 chunks of 1 row"] = (24, 9, 40, 12, 1),
+        ["16x15x18->16 chunks of 3 rows"] = (16, 15, 18, 16, 16 * 16 * 9 * 3),
+    };
+
+    // Every product block, with the default group and odd ones (groups above 16 work-items: opencl only).
+    private static readonly Dictionary<string, WinogradTiles> Blockings = new()
+    {
+        ["16x8 2x8"] = new(WinogradBlock.Rows16Tiles8, 2, 8),
+        ["16x8 3x2"] = new(WinogradBlock.Rows16Tiles8, 3, 2),
+        ["8x8 2x8"] = new(WinogradBlock.Rows8Tiles8, 2, 8),
+        ["8x8 1x1"] = new(WinogradBlock.Rows8Tiles8, 1, 1),
+        ["8x16 2x8"] = new(WinogradBlock.Rows8Tiles16, 2, 8),
+        ["4x24 1x3"] = new(WinogradBlock.Rows4Tiles24, 1, 3),
+        ["4x24 2x16"] = new(WinogradBlock.Rows4Tiles24, 2, 16),
+    };
+
+    public static TheoryData<string, string, string> Cases
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (var device in Devices.Names)
+            foreach (var (blocking, tiles) in Blockings)
+            {
+                if (device == "cpu" && tiles.GroupX * tiles.GroupY > 16) continue;
+                foreach (var shape in Shapes.Keys) data.Add(device, blocking, shape);
+            }
+            return data;
+        }
+    }
+
+    private static (int Cin, int H, int W, int Cout) Dims(string name) =>
+        (Shapes[name].Cin, Shapes[name].H, Shapes[name].W, Shapes[name].Cout);
+
+    private static int Chunk(string name) => Shapes[name].Chunk == 0 ? Conv2d.WinogradChunkFloats : Shapes[name].Chunk;
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ForwardMatchesReference(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        using var problem = Conv3x3Problem.Forward(gpu, Dims(shapeName), seed: 41);
+        foreach (var (bias, relu) in new[] { (false, false), (true, false), (true, true) })
+        {
+            string what = $"{shapeName} {blocking} bias={bias} relu={relu} [{device}]";
+            var expected = ConvReference.Forward(ConvReference.ToDouble(problem.Source), problem.InputShape,
+                ConvReference.ToDouble(problem.Weight), problem.WeightShape, bias ? ConvReference.ToDouble(problem.Extra) : null,
+                Conv3x3Problem.Params, relu);
+            problem.Output.Fill(float.NaN); // every element must be written
+            Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, bias ? problem.DeviceBias : null, problem.Output, relu,
+                Blockings[blocking], Chunk(shapeName));
+            Check.Close(expected, problem.Output.ToHost(), Rtol, Atol, $"Winograd forward vs reference {what}", log);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void BackwardDataMatchesReference(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        using var problem = Conv3x3Problem.BackwardData(gpu, Dims(shapeName), seed: 44);
+        string what = $"{shapeName} {blocking} [{device}]";
+        var expected = ConvReference.BackwardData(ConvReference.ToDouble(problem.Source), ConvReference.ToDouble(problem.Weight),
+            problem.WeightShape, problem.InputShape, Conv3x3Problem.Params);
+
+        problem.Output.Fill(float.NaN); // overwrite must not read the old contents
+        Conv2d.BackwardDataWinograd(problem.DeviceSource, problem.DeviceWeight, problem.Output, accumulate: false, Blockings[blocking], Chunk(shapeName));
+        Check.Close(expected, problem.Output.ToHost(), Rtol, Atol, $"Winograd backward-data vs reference {what}", log);
+
+        problem.Output.CopyFromHost(problem.Extra);
+        Conv2d.BackwardDataWinograd(problem.DeviceSource, problem.DeviceWeight, problem.Output, accumulate: true, Blockings[blocking], Chunk(shapeName));
+        Check.Close(expected.Select((v, i) => v + problem.Extra[i]).ToArray(), problem.Output.ToHost(), Rtol, Atol,
+            $"Winograd backward-data accumulate vs reference {what}", log);
+    }
+
+    /// <summary>
+    /// The library's dispatch (<see cref="Conv2d.Forward(Tensor, Tensor, Tensor?, Tensor, Conv2dParams, bool)"/>, the
+    /// prepared overloads, backward-data) takes Winograd exactly for the layers the plan's threshold selects, bit for bit
+    /// the explicit entry points' results; below the threshold, and with winograd=0, the direct kernel's. A device of its
+    /// own (DeviceCatalog.Open), so changing its plan touches no other test.
+    /// </summary>
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("opencl")]
+    public void ThePlanChoosesWinogradByChannelCount(string device)
+    {
+        Devices.Get(device); // skips (or fails under CI=true) where the device is missing
+        using var gpu = DeviceCatalog.Open(device);
+        var direct = gpu.Plan with { WinogradMinChannels = 0, WinogradBlock = WinogradBlock.Rows4Tiles24 };
+        foreach (var (cin, cout, threshold) in new[] { (16, 20, 16), (16, 20, 17), (24, 16, 20), (16, 16, 0) })
+        {
+            var plan = direct with { WinogradMinChannels = threshold };
+            gpu.UsePlan(plan);
+            bool winograd = threshold > 0 && cin >= threshold && cout >= threshold;
+            string what = $"{cin}->{cout} winograd={threshold} [{device}]";
+            using var problem = Conv3x3Problem.Forward(gpu, (cin, 9, 10, cout), seed: 47);
+            using var expected = gpu.Allocate(problem.OutputShape);
+            using var prepared = Conv2d.Prepare3x3(problem.DeviceWeight);
+            if (winograd) Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, expected, true, plan.WinogradTiles);
+            else Conv2d.Forward3x3(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, expected, true, plan.Conv);
+            Conv2d.Forward(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, problem.Output, Conv3x3Problem.Params, fuseRelu: true);
+            Assert.True(expected.ToHost().AsSpan().SequenceEqual(problem.Output.ToHost()), $"forward dispatch {what}");
+            Conv2d.Forward(problem.DeviceSource, prepared, problem.DeviceBias, problem.Output, fuseRelu: true);
+            Assert.True(expected.ToHost().AsSpan().SequenceEqual(problem.Output.ToHost()), $"prepared forward dispatch {what}");
+
+            using var dx = gpu.Allocate(problem.InputShape);
+            using var dxExpected = gpu.Allocate(problem.InputShape);
+            if (winograd) Conv2d.BackwardDataWinograd(problem.Output, problem.DeviceWeight, dxExpected, false, plan.WinogradTiles);
+            else Conv2d.BackwardData3x3(problem.Output, problem.DeviceWeight, dxExpected, false, plan.Conv);
+            Conv2d.BackwardData(problem.Output, prepared, dx, accumulate: false);
+            Assert.True(dxExpected.ToHost().AsSpan().SequenceEqual(dx.ToHost()), $"prepared backward-data dispatch {what}");
+            log.WriteLine($"{what}: {(winograd ? "Winograd" : "direct")}, bitwise equal");
+        }
+    }
+}
