@@ -125,7 +125,7 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// Tile rows per chunk and the chunk's padded tile count tp (a multiple of 8) for a layer of <paramref name="reduce"/>
+    /// Tile rows per chunk and the chunk's padded tile count tp for a layer of <paramref name="reduce"/>
     /// → <paramref name="m"/> channels on an <paramref name="h"/>×<paramref name="w"/> map: as many rows as keep V and M
     /// within <paramref name="chunkFloats"/> each (before rounding tp up to <paramref name="tileMultiple"/>, the tiles of a
     /// work-item), at least one.

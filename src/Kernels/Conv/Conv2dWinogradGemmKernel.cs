@@ -22,37 +22,29 @@ public static partial class Conv2d
     /// </summary>
     private static void WinogradGemm16Kernel(int c, int k, int kp, int tp, View u, View v, View product)
     {
-        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
-        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * ConvTiles.BlockedChannels;
-        int xi = Grid.IdxZ;
-        if (t0 >= tp || k0 >= k) return;
-        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var b = new ProductBlock(16, 8, c, k, kp, tp);
+        if (!b.Inside) return;
         var lo = default(Rows8);
         var hi = default(Rows8);
         for (int ci = 0; ci < c; ci++)
         {
-            var tiles = Tiles8.Load(v, vi + ci * tp);
-            int uc = ui + ci * kp;
-            lo = Rows8.Step(lo, tiles, u, uc);
-            hi = Rows8.Step(hi, tiles, u, uc + 8);
+            var tiles = Tiles8.Load(v, b.V(ci));
+            lo = Rows8.Step(lo, tiles, u, b.U(ci));
+            hi = Rows8.Step(hi, tiles, u, b.U(ci) + 8);
         }
-        int q = (xi * k + k0) * tp + t0;
-        lo.Store(product, q, tp, k - k0);
-        hi.Store(product, q + 8 * tp, tp, k - k0 - 8);
+        lo.Store(product, b.Q, tp, b.RowsLeft);
+        hi.Store(product, b.Q + 8 * tp, tp, b.RowsLeft - 8);
     }
 
     /// <summary><see cref="WinogradGemm16Kernel"/> with 8 rows per work-item (64 accumulators: fits AVX2's 16 registers); grid y = ⌈K / (8·gy)⌉.</summary>
     private static void WinogradGemm8Kernel(int c, int k, int kp, int tp, View u, View v, View product)
     {
-        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * ConvTiles.BlockedPixels;
-        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * ConvTiles.Blocked8Channels;
-        int xi = Grid.IdxZ;
-        if (t0 >= tp || k0 >= k) return;
-        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var b = new ProductBlock(8, 8, c, k, kp, tp);
+        if (!b.Inside) return;
         var rows = default(Rows8);
         for (int ci = 0; ci < c; ci++)
-            rows = Rows8.Step(rows, Tiles8.Load(v, vi + ci * tp), u, ui + ci * kp);
-        rows.Store(product, (xi * k + k0) * tp + t0, tp, k - k0);
+            rows = Rows8.Step(rows, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
+        rows.Store(product, b.Q, tp, b.RowsLeft);
     }
 
     /// <summary>
@@ -61,22 +53,17 @@ public static partial class Conv2d
     /// </summary>
     private static void WinogradGemm8x16Kernel(int c, int k, int kp, int tp, View u, View v, View product)
     {
-        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * 16;
-        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * 8;
-        int xi = Grid.IdxZ;
-        if (t0 >= tp || k0 >= k) return;
-        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
+        var b = new ProductBlock(8, 16, c, k, kp, tp);
+        if (!b.Inside) return;
         var lo = default(Rows8);
         var hi = default(Rows8);
         for (int ci = 0; ci < c; ci++)
         {
-            int uc = ui + ci * kp, vc = vi + ci * tp;
-            lo = Rows8.Step(lo, Tiles8.Load(v, vc), u, uc);
-            hi = Rows8.Step(hi, Tiles8.Load(v, vc + 8), u, uc);
+            lo = Rows8.Step(lo, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
+            hi = Rows8.Step(hi, Tiles8.Load(v, b.V(ci) + 8), u, b.U(ci));
         }
-        int q = (xi * k + k0) * tp + t0;
-        lo.Store(product, q, tp, k - k0);
-        hi.Store(product, q + 8, tp, k - k0);
+        lo.Store(product, b.Q, tp, b.RowsLeft);
+        hi.Store(product, b.Q + 8, tp, b.RowsLeft);
     }
 
     /// <summary>
@@ -86,25 +73,58 @@ public static partial class Conv2d
     /// </summary>
     private static void WinogradGemm4x24Kernel(int c, int k, int kp, int tp, View u, View v, View product)
     {
-        int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * 24;
-        int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * 4;
-        int xi = Grid.IdxZ;
-        if (t0 >= tp || k0 >= k) return;
-        int vi = xi * c * tp + t0, ui = xi * c * kp + k0;
-        var a = default(Rows4);
-        var b = default(Rows4);
-        var d = default(Rows4);
+        var b = new ProductBlock(4, 24, c, k, kp, tp);
+        if (!b.Inside) return;
+        var r0 = default(Rows4);
+        var r8 = default(Rows4);
+        var r16 = default(Rows4);
         for (int ci = 0; ci < c; ci++)
         {
-            int uc = ui + ci * kp, vc = vi + ci * tp;
-            a = Rows4.Step(a, Tiles8.Load(v, vc), u, uc);
-            b = Rows4.Step(b, Tiles8.Load(v, vc + 8), u, uc);
-            d = Rows4.Step(d, Tiles8.Load(v, vc + 16), u, uc);
+            r0 = Rows4.Step(r0, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
+            r8 = Rows4.Step(r8, Tiles8.Load(v, b.V(ci) + 8), u, b.U(ci));
+            r16 = Rows4.Step(r16, Tiles8.Load(v, b.V(ci) + 16), u, b.U(ci));
         }
-        int q = (xi * k + k0) * tp + t0;
-        a.Store(product, q, tp, k - k0);
-        b.Store(product, q + 8, tp, k - k0);
-        d.Store(product, q + 16, tp, k - k0);
+        r0.Store(product, b.Q, tp, b.RowsLeft);
+        r8.Store(product, b.Q + 8, tp, b.RowsLeft);
+        r16.Store(product, b.Q + 16, tp, b.RowsLeft);
+    }
+
+    /// <summary>
+    /// Where a work-item's block of <paramref name="rows"/> rows × <paramref name="tiles"/> tiles of M[ξ] lies (ξ = the
+    /// grid's z): rows k0 = rows·(gy·by + ty) …, tiles t0 = tiles·(gx·bx + tx) …; the offsets of its operands at
+    /// reduction channel ci, of its first output, and the rows left before K.
+    /// </summary>
+    private readonly struct ProductBlock
+    {
+        private readonly int vi, ui, tp, kp;
+
+        public ProductBlock(int rows, int tiles, int c, int k, int kp, int tp)
+        {
+            int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * tiles;
+            int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * rows;
+            int xi = Grid.IdxZ;
+            Inside = t0 < tp && k0 < k;
+            vi = xi * c * tp + t0;
+            ui = xi * c * kp + k0;
+            this.tp = tp;
+            this.kp = kp;
+            Q = (xi * k + k0) * tp + t0;
+            RowsLeft = k - k0;
+        }
+
+        /// <summary>False for work-items past the tiles or the rows (the grid is rounded up to whole groups).</summary>
+        public bool Inside { get; }
+
+        /// <summary>M[ξ][k0][t0].</summary>
+        public int Q { get; }
+
+        public int RowsLeft { get; }
+
+        /// <summary>V[ξ][ci][t0].</summary>
+        public int V(int ci) => vi + ci * tp;
+
+        /// <summary>U[ξ][ci][k0].</summary>
+        public int U(int ci) => ui + ci * kp;
     }
 
     /// <summary>8 consecutive tiles of one row of V or M: one SIMD vector on CPU OpenCL.</summary>
