@@ -108,7 +108,8 @@ public static partial class Conv2d
         int groupsX = Gpu.DivUp(blocksX, gx);
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
         var padded = gpu.ScratchAtLeast(reduce * (h + 2) * wp, "conv3x3.padded");
-        ZeroPad(input, h + 2, wp, padded);
+        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
+        pad(gpu.RowGrid(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
         Action<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View> kernelMethod =
             tiles.Kind == ConvKernelKind.RegisterBlocked8 ? RegisterBlocked8x8Kernel : RegisterBlocked3x3Kernel;
         var blocked = gpu.Kernel(kernelMethod,
@@ -234,26 +235,15 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// Writes <paramref name="input"/> (C × h × w) into <paramref name="padded"/> as C × <paramref name="hp"/> × <paramref name="wp"/>
-    /// with a 1-pixel zero border at the top and left and zeros past the image (hp ≥ h + 2, wp ≥ w + 2).
+    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp).
+    /// Grid (⌈wp / group⌉, h + 2, c): work-items along x cover consecutive columns of one row.
     /// </summary>
-    private static void ZeroPad(Tensor input, int hp, int wp, Tensor padded)
-    {
-        var gpu = input.Gpu;
-        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, int, View>(ZeroPadKernel));
-        pad(gpu.RowGrid(wp, hp, input.Shape.C), input.View, input.Shape.H, input.Shape.W, hp, wp, padded.View);
-    }
-
-    /// <summary>
-    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and rows/columns up to hp/wp).
-    /// Grid (⌈wp / group⌉, hp, c): work-items along x cover consecutive columns of one row.
-    /// </summary>
-    private static void ZeroPadKernel(View input, int h, int w, int hp, int wp, View padded)
+    private static void ZeroPadKernel(View input, int h, int w, int wp, View padded)
     {
         int px = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
         if (px >= wp) return;
         int y = py - 1, x = px - 1;
-        padded[(c * hp + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
+        padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
     }
 }
 
