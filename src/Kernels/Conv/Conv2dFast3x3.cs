@@ -53,7 +53,8 @@ public static partial class Conv2d
     {
         var plan = input.Gpu.Plan;
         if (UsesWinograd(plan, input.Shape.C, output.Shape.C))
-            RunWinograd(input, w, transpose, bias, relu, accumulate, output, plan.WinogradTiles, prepared?.WinogradOperand(transpose));
+            RunWinograd(input, w, transpose, bias, relu, accumulate, output, plan.WinogradTiles,
+                prepared?.WinogradOperand(transpose, plan.WinogradOutputTile));
         else
             Run3x3(input, w, transpose, bias, relu, accumulate, output, plan.Conv,
                 prepared?.DirectOperand(transpose));
@@ -171,7 +172,7 @@ public static partial class Conv2d
         bool winograd = UsesWinograd(w.Gpu.Plan, w.Shape.C, w.Shape.N);
         foreach (bool transpose in new[] { false, true })
         {
-            if (winograd) prepared.WinogradOperand(transpose);
+            if (winograd) prepared.WinogradOperand(transpose, w.Gpu.Plan.WinogradOutputTile);
             else prepared.DirectOperand(transpose);
         }
         return prepared;
@@ -253,7 +254,8 @@ public static partial class Conv2d
 /// </summary>
 public sealed class PreparedConv3x3 : IDisposable
 {
-    private Tensor? forward, backward, winogradForward, winogradBackward;
+    private Tensor? forward, backward;
+    private readonly Dictionary<(bool Transpose, int OutputTile), Tensor> winograd = [];
 
     internal PreparedConv3x3(Tensor weight) => Weight = weight;
 
@@ -267,18 +269,19 @@ public sealed class PreparedConv3x3 : IDisposable
         return a ??= Conv2d.PrepareDirect(Weight, transpose);
     }
 
-    /// <summary>The Winograd operand U (Conv2dWinograd.cs) of the forward pass or of backward-data.</summary>
-    internal Tensor WinogradOperand(bool transpose)
+    /// <summary>The Winograd operand U (Conv2dWinograd.cs) of F(<paramref name="outputTile"/>², 3×3), forward or backward-data.</summary>
+    internal Tensor WinogradOperand(bool transpose, int outputTile)
     {
-        ref var u = ref transpose ? ref winogradBackward : ref winogradForward;
-        return u ??= Conv2d.PrepareWinograd(Weight, transpose);
+        if (!winograd.TryGetValue((transpose, outputTile), out var u))
+            winograd[(transpose, outputTile)] = u = Conv2d.PrepareWinograd(Weight, transpose, outputTile);
+        return u;
     }
 
     public void Dispose()
     {
         forward?.Dispose();
         backward?.Dispose();
-        winogradForward?.Dispose();
-        winogradBackward?.Dispose();
+        foreach (var u in winograd.Values) u.Dispose();
+        winograd.Clear();
     }
 }

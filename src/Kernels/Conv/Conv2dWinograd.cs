@@ -23,11 +23,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // the chunk's tiles are never read back, so they are left as they are), so the scratch stays bounded at any size.
 public static partial class Conv2d
 {
-    /// <summary>Output pixels along each axis of one Winograd tile (F(2×2, 3×3)).</summary>
-    internal const int WinogradTile = 2;
-
-    /// <summary>Positions of the 4×4 transforms (ξ = 4·i + j).</summary>
-    internal const int WinogradPositions = 16;
+    /// <summary>Positions ξ of the transforms of F(<paramref name="outputTile"/>², 3×3): 16 (4×4) for 2, 36 (6×6) for 4.</summary>
+    internal static int WinogradPositions(int outputTile) => (outputTile + 2) * (outputTile + 2);
 
     /// <summary>
     /// Upper bound on the floats of each per-chunk operand (V and M): the tile rows of a layer are processed in chunks
@@ -71,23 +68,28 @@ public static partial class Conv2d
         if (chunkFloats < 1) throw new ArgumentException($"conv2d Winograd 3×3: chunkFloats must be ≥ 1, not {chunkFloats}.");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
-        int kp = PaddedChannels(m);
-        var u = prepared ?? WinogradWeights(w, transpose,
-            gpu.Scratch(Shape4.Vector(WinogradPositions * reduce * kp), transpose ? "winograd.u.backward" : "winograd.u.forward"));
+        int kp = PaddedChannels(m), tile = tiles.OutputTile, positions = WinogradPositions(tile);
+        var u = prepared ?? WinogradWeights(w, transpose, tile,
+            gpu.Scratch(Shape4.Vector(positions * reduce * kp), transpose ? "winograd.u.backward" : "winograd.u.forward"));
 
-        int tilesX = Gpu.DivUp(width, WinogradTile), tilesY = Gpu.DivUp(h, WinogradTile);
-        var (rowsPerChunk, tpMax) = WinogradChunk(reduce, m, h, width, chunkFloats, tiles.Tiles);
-        var v = gpu.ScratchAtLeast(WinogradPositions * reduce * tpMax, "winograd.v");
-        var product = gpu.ScratchAtLeast(WinogradPositions * m * tpMax, "winograd.m");
+        int tilesX = Gpu.DivUp(width, tile), tilesY = Gpu.DivUp(h, tile);
+        var (rowsPerChunk, tpMax) = WinogradChunk(reduce, m, h, width, chunkFloats, tiles.Tiles, tile);
+        var v = gpu.ScratchAtLeast(positions * reduce * tpMax, "winograd.v");
+        var product = gpu.ScratchAtLeast(positions * m * tpMax, "winograd.m");
 
-        int hp = 2 * tilesY + 2, half = tilesX + 1;
-        var padded = gpu.ScratchAtLeast(reduce * hp * 2 * half, "conv3x3.padded");
-        var pad = gpu.Kernel(WinogradPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, int, View>(WinogradPadKernel));
-        pad(gpu.RowGrid(half, hp, reduce), input.View, h, width, hp, half, padded.View);
-        var inputTransform = gpu.Kernel(WinogradInputKernel,
-            acc => acc.LoadStreamKernel<View, int, int, int, int, int, int, View>(WinogradInputKernel));
-        var outputTransform = gpu.Kernel(WinogradOutputKernel,
-            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View>(WinogradOutputKernel));
+        // The padded input split by column phase mod tile: rows of tile parts of tilesX + 1 columns each.
+        int hp = tile * tilesY + 2, part = tilesX + 1;
+        var padded = gpu.ScratchAtLeast(reduce * hp * tile * part, "conv3x3.padded");
+        var pad = gpu.Kernel(WinogradPadKernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadKernel));
+        pad(gpu.RowGrid(part, hp, reduce), SpecializedValue.New(tile), input.View, h, width, hp, part, padded.View);
+        Action<View, int, int, int, int, int, int, View> inputMethod = tile == 4 ? WinogradInput4Kernel : WinogradInputKernel;
+        var inputTransform = gpu.Kernel(inputMethod,
+            acc => acc.LoadStreamKernel<View, int, int, int, int, int, int, View>(inputMethod));
+        Action<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View> outputMethod =
+            tile == 4 ? WinogradOutput4Kernel : WinogradOutputKernel;
+        var outputTransform = gpu.Kernel(outputMethod,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View>(outputMethod));
         Action<int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
         {
             WinogradBlock.Rows16Tiles8 => WinogradGemm16Kernel,
@@ -103,13 +105,13 @@ public static partial class Conv2d
         {
             int rows = Math.Min(rowsPerChunk, tilesY - ty0);
             int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
-            inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, half, tilesX, ty0, tp, v.View);
+            inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, part, tilesX, ty0, tp, v.View);
             int blocks = tp / tiles.Tiles;
             int gx = Math.Min(tiles.GroupX, blocks), gy = tiles.GroupY;
-            gemm(new KernelConfig(new Index3D(Gpu.DivUp(blocks, gx), Gpu.DivUp(m, tiles.Rows * gy), WinogradPositions), new Index3D(gx, gy, 1)),
+            gemm(new KernelConfig(new Index3D(Gpu.DivUp(blocks, gx), Gpu.DivUp(m, tiles.Rows * gy), positions), new Index3D(gx, gy, 1)),
                 reduce, m, kp, tp, u.View, v.View, product.View);
             // Whole tiles (unconditional stores), then the last column and row of an odd width or height (checked).
-            int fullX = width / WinogradTile, fullRows = Math.Clamp(h / WinogradTile - ty0, 0, rows);
+            int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
             var whole = SpecializedValue.New(0);
             var edge = SpecializedValue.New(1);
             if (fullX > 0 && fullRows > 0)
@@ -128,42 +130,53 @@ public static partial class Conv2d
     /// Tile rows per chunk and the chunk's padded tile count tp for a layer of <paramref name="reduce"/>
     /// → <paramref name="m"/> channels on an <paramref name="h"/>×<paramref name="w"/> map: as many rows as keep V and M
     /// within <paramref name="chunkFloats"/> each (before rounding tp up to <paramref name="tileMultiple"/>, the tiles of a
-    /// work-item), at least one.
+    /// work-item), at least one; <paramref name="outputTile"/> is F(m×m, 3×3)'s m.
     /// </summary>
-    private static (int Rows, int Tp) WinogradChunk(int reduce, int m, int h, int w, int chunkFloats, int tileMultiple)
+    private static (int Rows, int Tp) WinogradChunk(int reduce, int m, int h, int w, int chunkFloats, int tileMultiple, int outputTile)
     {
-        int tilesX = Gpu.DivUp(w, WinogradTile), tilesY = Gpu.DivUp(h, WinogradTile);
-        int rows = (int)Math.Clamp(chunkFloats / ((long)WinogradPositions * Math.Max(reduce, m) * tilesX), 1, tilesY);
+        int tilesX = Gpu.DivUp(w, outputTile), tilesY = Gpu.DivUp(h, outputTile);
+        int rows = (int)Math.Clamp(chunkFloats / ((long)WinogradPositions(outputTile) * Math.Max(reduce, m) * tilesX), 1, tilesY);
         return (rows, Gpu.DivUp(rows * tilesX, tileMultiple) * tileMultiple);
     }
 
     /// <summary>
     /// Scratch floats a Winograd layer (either direction: <paramref name="cin"/>, <paramref name="cout"/> channels,
     /// <paramref name="h"/>×<paramref name="w"/>) rents: the parity-split padded input, and V and M of one chunk (each a
-    /// buffer of its own that grows to the largest layer). For memory planning.
+    /// buffer of its own that grows to the largest layer), the larger of F(2×2, 3×3) and F(4×4, 3×3). For memory planning.
     /// </summary>
     public static (long Padded, long Transformed) WinogradScratchFloats(int cin, int cout, int h, int w)
     {
         int c = Math.Max(cin, cout);
-        var (_, tp) = WinogradChunk(c, c, h, w, WinogradChunkFloats, WinogradTiles.MaxTiles);
-        long padded = (long)c * (2 * Gpu.DivUp(h, WinogradTile) + 2) * 2 * (Gpu.DivUp(w, WinogradTile) + 1);
-        return (padded, (long)WinogradPositions * c * tp);
+        long padded = 0, transformed = 0;
+        foreach (int tile in WinogradTiles.OutputTiles)
+        {
+            var (_, tp) = WinogradChunk(c, c, h, w, WinogradChunkFloats, WinogradTiles.MaxTiles, tile);
+            padded = Math.Max(padded, (long)c * (tile * Gpu.DivUp(h, tile) + 2) * tile * (Gpu.DivUp(w, tile) + 1));
+            transformed = Math.Max(transformed, (long)WinogradPositions(tile) * c * tp);
+        }
+        return (padded, transformed);
     }
 
-    /// <summary>U of frozen weights for <see cref="PreparedConv3x3"/> (forward, or backward-data when <paramref name="transpose"/>), in a new tensor.</summary>
-    internal static Tensor PrepareWinograd(Tensor w, bool transpose)
+    /// <summary>
+    /// U of frozen weights for <see cref="PreparedConv3x3"/> (forward, or backward-data when <paramref name="transpose"/>;
+    /// F(<paramref name="outputTile"/>², 3×3)), in a new tensor.
+    /// </summary>
+    internal static Tensor PrepareWinograd(Tensor w, bool transpose, int outputTile)
     {
         int reduce = transpose ? w.Shape.N : w.Shape.C, kp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
-        return WinogradWeights(w, transpose, w.Gpu.Allocate(Shape4.Vector(WinogradPositions * reduce * kp)));
+        return WinogradWeights(w, transpose, outputTile, w.Gpu.Allocate(Shape4.Vector(WinogradPositions(outputTile) * reduce * kp)));
     }
 
-    /// <summary>Writes U (see the file comment) of <paramref name="w"/> into <paramref name="u"/>: forward, or transposed and flipped for backward-data.</summary>
-    private static Tensor WinogradWeights(Tensor w, bool transpose, Tensor u)
+    /// <summary>
+    /// Writes U (see the file comment; Conv2dWinograd4x4.cs for <paramref name="outputTile"/> 4) of <paramref name="w"/>
+    /// into <paramref name="u"/>: forward, or transposed and flipped for backward-data.
+    /// </summary>
+    private static Tensor WinogradWeights(Tensor w, bool transpose, int outputTile, Tensor u)
     {
         var gpu = w.Gpu;
         int reduce = transpose ? w.Shape.N : w.Shape.C, kp = PaddedChannels(transpose ? w.Shape.C : w.Shape.N);
-        var kernel = gpu.Kernel(WinogradWeightKernel,
-            acc => acc.LoadStreamKernel<View, int, int, int, int, View>(WinogradWeightKernel));
+        Action<View, int, int, int, int, View> method = outputTile == 4 ? WinogradWeight4Kernel : WinogradWeightKernel;
+        var kernel = gpu.Kernel(method, acc => acc.LoadStreamKernel<View, int, int, int, int, View>(method));
         kernel(gpu.RowGrid(kp, reduce, 1), w.View, w.Shape.N, w.Shape.C, kp, transpose ? 1 : 0, u.View);
         return u;
     }
@@ -201,32 +214,56 @@ public static partial class Conv2d
     private static float Tap(View w, int b, int tap, int transpose, bool inside) =>
         inside ? w[transpose != 0 ? b + 8 - tap : b + tap] : 0f;
 
-    /// <summary>One row (a0, a1, a2) of G g; <see cref="PutTransformed"/> writes the row of G g Gᵀ.</summary>
+    /// <summary>
+    /// One row (a0, a1, a2) of g or of G g; <see cref="PutTransformed"/> writes the row of G g Gᵀ for F(2×2, 3×3),
+    /// <see cref="PutTransformed4"/> for F(4×4, 3×3) (Conv2dWinograd4x4.cs).
+    /// </summary>
     private readonly struct Row3(float a0, float a1, float a2)
     {
+        public readonly float A0 = a0, A1 = a1, A2 = a2;
+
+        /// <summary>a·p + b·q + c·r.</summary>
+        public static Row3 Combine(float a, Row3 p, float b, Row3 q, float c, Row3 r) =>
+            new(a * p.A0 + b * q.A0 + c * r.A0, a * p.A1 + b * q.A1 + c * r.A1, a * p.A2 + b * q.A2 + c * r.A2);
+
         public void PutTransformed(View u, int q, int plane, int xi0)
         {
-            u[xi0 * plane + q] = a0;
-            u[(xi0 + 1) * plane + q] = 0.5f * (a0 + a1 + a2);
-            u[(xi0 + 2) * plane + q] = 0.5f * (a0 - a1 + a2);
-            u[(xi0 + 3) * plane + q] = a2;
+            u[xi0 * plane + q] = A0;
+            u[(xi0 + 1) * plane + q] = 0.5f * (A0 + A1 + A2);
+            u[(xi0 + 2) * plane + q] = 0.5f * (A0 - A1 + A2);
+            u[(xi0 + 3) * plane + q] = A2;
+        }
+
+        /// <summary>Writes (row · Gᵀ) of F(4×4, 3×3) — the rows of G applied along x — at ξ = xi0 … xi0 + 5.</summary>
+        public void PutTransformed4(View u, int q, int plane, int xi0)
+        {
+            u[xi0 * plane + q] = 0.25f * A0;
+            u[(xi0 + 1) * plane + q] = -(A0 + A1 + A2) / 6f;
+            u[(xi0 + 2) * plane + q] = -(A0 - A1 + A2) / 6f;
+            u[(xi0 + 3) * plane + q] = A0 / 24f + A1 / 12f + A2 / 6f;
+            u[(xi0 + 4) * plane + q] = A0 / 24f - A1 / 12f + A2 / 6f;
+            u[(xi0 + 5) * plane + q] = A2;
         }
     }
 
     /// <summary>
-    /// The zero-padded input split by column parity, so that the input transform reads consecutive addresses: row py of
-    /// channel c is [even half | odd half], even[i] = in[c, py − 1, 2i − 1], odd[i] = in[c, py − 1, 2i] (0 outside the
-    /// image), i &lt; half = tilesX + 1, py &lt; hp = 2·tilesY + 2. Grid (⌈half / group⌉, hp, c).
+    /// The zero-padded input split by column phase, so that the input transforms read consecutive addresses: row py of
+    /// channel c holds <paramref name="phases"/> parts of <paramref name="part"/> columns, part φ at i the padded column
+    /// phases·i + φ, i.e. in[c, py − 1, phases·i + φ − 1] (0 outside the image); py &lt; hp. F(2×2, 3×3) splits by parity
+    /// (2 phases), F(4×4, 3×3) by column mod 4. Grid (⌈part / group⌉, hp, c).
     /// </summary>
-    private static void WinogradPadKernel(View input, int h, int w, int hp, int half, View padded)
+    private static void WinogradPadKernel(SpecializedValue<int> phases, View input, int h, int w, int hp, int part, View padded)
     {
         int i = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
-        if (i >= half) return;
-        int y = py - 1, xEven = 2 * i - 1, xOdd = 2 * i;
+        if (i >= part) return;
+        int y = py - 1, n = phases.Value;
         bool rowInside = y >= 0 && y < h;
-        int src = (c * h + y) * w, dst = (c * hp + py) * 2 * half + i;
-        padded[dst] = rowInside && xEven >= 0 && xEven < w ? input[src + xEven] : 0f;
-        padded[dst + half] = rowInside && xOdd < w ? input[src + xOdd] : 0f;
+        int src = (c * h + y) * w, dst = (c * hp + py) * n * part + i;
+        for (int phase = 0; phase < n; phase++)
+        {
+            int x = n * i + phase - 1;
+            padded[dst + phase * part] = rowInside && x >= 0 && x < w ? input[src + x] : 0f;
+        }
     }
 
     /// <summary>

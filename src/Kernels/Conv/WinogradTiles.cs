@@ -17,9 +17,15 @@ public enum WinogradBlock
     Rows4Tiles24,
 }
 
-/// <summary>The Winograd product's blocking: the register block and the group shape (work-items along tiles × along rows).</summary>
-public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int GroupY)
+/// <summary>
+/// The Winograd convolution's variant and its product's blocking: the register block, the group shape (work-items along
+/// tiles × along rows), and the output tile (2: F(2×2, 3×3), 4: F(4×4, 3×3)).
+/// </summary>
+public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int GroupY, int OutputTile = 2)
 {
+    /// <summary>The output tiles there are kernels for: F(2×2, 3×3) and F(4×4, 3×3).</summary>
+    public static readonly int[] OutputTiles = [2, 4];
+
     /// <summary>Output channels (rows of M) one work-item accumulates.</summary>
     public int Rows => Block switch
     {
@@ -60,7 +66,9 @@ public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int
     {
         if (GroupX < 1 || GroupY < 1 || GroupX * GroupY > maxGroupSize)
             throw new ArgumentException($"Winograd tiles {this}: the group must have 1 to {maxGroupSize} work-items.");
+        if (!OutputTiles.Contains(OutputTile))
+            throw new ArgumentException($"Winograd tiles {this}: the output tile must be 2 or 4, not {OutputTile}.");
     }
 
-    public override string ToString() => $"wblock={BlockName(Block)},gx={GroupX},gy={GroupY}";
+    public override string ToString() => $"wtile={OutputTile},wblock={BlockName(Block)},gx={GroupX},gy={GroupY}";
 }

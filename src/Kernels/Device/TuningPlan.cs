@@ -51,7 +51,7 @@ public sealed record TuningPlan
     public required int GramTarget { get; init; }
 
     /// <summary>
-    /// Winograd F(2×2, 3×3) for the 3×3 fast path (Conv2dWinograd.cs) on layers whose input and output channels are both at
+    /// Winograd (F(2×2, 3×3) or F(4×4, 3×3), <see cref="WinogradOutputTile"/>) for the 3×3 fast path (Conv2dWinograd.cs) on layers whose input and output channels are both at
     /// least this many, its product blocked as <see cref="WinogradTiles"/>; 0: never. CPU devices:
     /// <see cref="DefaultWinogradMinChannels"/> (every VGG19 layer but conv1_1's 3-channel side); GPUs: 0 (the product is
     /// register-blocked, a CPU design; a GPU-shaped one is not written yet).
@@ -61,9 +61,15 @@ public sealed record TuningPlan
     /// <summary>The register block of the Winograd product (key wblock); its group is <see cref="Conv"/>'s gx × gy.</summary>
     public WinogradBlock WinogradBlock { get; init; }
 
-    /// <summary>The Winograd product's blocking: <see cref="WinogradBlock"/> with <see cref="Conv"/>'s group shape.</summary>
+    /// <summary>
+    /// The Winograd variant (key wtile): 2 for F(2×2, 3×3), 4 for F(4×4, 3×3) (Conv2dWinograd4x4.cs: 1.78× fewer
+    /// multiply-adds than F(2×2, 3×3), wider rounding).
+    /// </summary>
+    public int WinogradOutputTile { get; init; } = 2;
+
+    /// <summary>The Winograd variant and its product's blocking: <see cref="WinogradBlock"/> with <see cref="Conv"/>'s group shape.</summary>
     [JsonIgnore]
-    public WinogradTiles WinogradTiles => new(WinogradBlock, Conv.GroupX, Conv.GroupY);
+    public WinogradTiles WinogradTiles => new(WinogradBlock, Conv.GroupX, Conv.GroupY, WinogradOutputTile);
 
     /// <summary>
     /// The CPU devices' default <see cref="WinogradMinChannels"/>: 64. From 64 channels on Winograd F(2×2, 3×3) beat the
@@ -71,6 +77,13 @@ public sealed record TuningPlan
     /// the autotuner also tries 0, 128 and 256.
     /// </summary>
     public const int DefaultWinogradMinChannels = 64;
+
+    /// <summary>
+    /// The default <see cref="WinogradOutputTile"/>: 4. F(4×4, 3×3) beat F(2×2, 3×3) on every VGG19 layer from conv1_2 to
+    /// conv5_1 at 256², with AVX-512 and AVX2 code (doc/PERFORMANCE.md: the nine layers 249 → 175 ms and 350 → 255 ms on a
+    /// Zen 5); the autotuner also tries 2.
+    /// </summary>
+    public const int DefaultWinogradOutputTile = 4;
 
     /// <summary>Work-items per group of 1-D kernels (elementwise ops, reductions).</summary>
     public required int Group1D { get; init; }
@@ -100,7 +113,7 @@ public sealed record TuningPlan
 
     /// <summary>
     /// The table of defaults. CPU devices (an OpenCL CPU device such as PoCL, or the ILGPU CPU simulator): the
-    /// register-blocked 3×3 convolution with 2×8 work-items, Winograd F(2×2, 3×3) from 64 channels on, and the blocked
+    /// register-blocked 3×3 convolution with 2×8 work-items, Winograd F(4×4, 3×3) from 64 channels on, and the blocked
     /// Gram kernels (all vectorize on CPU OpenCL). GPUs (CUDA, OpenCL GPUs): the shared-tiles convolution, 16×16 work-items and 8 input channels per step
     /// (8×8 and 4 where a group holds fewer than 256), and the tiled Gram kernels. Group sizes: 1-D groups of up to 256,
     /// row grids 32 wide, 16×16 tiles (4×4 where a group holds fewer than 256 work-items, e.g. the CPU simulator's 16).
@@ -118,6 +131,7 @@ public sealed record TuningPlan
             Conv = conv,
             RowStoreMinWidth = DefaultRowStoreMinWidth,
             WinogradMinChannels = cpu ? DefaultWinogradMinChannels : 0,
+            WinogradOutputTile = DefaultWinogradOutputTile,
             Gram = gram,
             GramTarget = DefaultGramTarget(gram),
             Group1D = group1D,
@@ -169,7 +183,7 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, rowstore, winograd, wblock, gram, gramtarget, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, rowstore, winograd, wtile, wblock, gram, gramtarget, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
@@ -235,6 +249,7 @@ public sealed record TuningPlan
                 "ci" => plan with { Conv = plan.Conv with { InputChunk = v } },
                 "rowstore" => plan with { RowStoreMinWidth = v },
                 "winograd" => plan with { WinogradMinChannels = v },
+                "wtile" => plan with { WinogradOutputTile = v },
                 "gramtarget" => plan with { GramTarget = v },
                 "group1d" => plan with { Group1D = v },
                 "rowgroup" => plan with { RowGroup = v },
@@ -255,6 +270,8 @@ public sealed record TuningPlan
             throw new ArgumentException($"tuning plan {this}: rowstore must be ≥ 0.");
         if (WinogradMinChannels < 0)
             throw new ArgumentException($"tuning plan {this}: winograd must be ≥ 0 (0: never).");
+        if (!WinogradTiles.OutputTiles.Contains(WinogradOutputTile))
+            throw new ArgumentException($"tuning plan {this}: wtile must be 2 or 4.");
         if (GramTarget < 1)
             throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
         if (Gram == GramKernelKind.TensorCoreTf32 && maxGroupSize < Kernels.Gram.TensorCoreGroup)
@@ -272,7 +289,7 @@ public sealed record TuningPlan
     public override string ToString()
     {
         var s = new StringBuilder(Conv.ToString());
-        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},winograd={WinogradMinChannels},wblock={WinogradTiles.BlockName(WinogradBlock)},gram={GramName(Gram)}");
+        s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},winograd={WinogradMinChannels},wtile={WinogradOutputTile},wblock={WinogradTiles.BlockName(WinogradBlock)},gram={GramName(Gram)}");
         s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
         return s.ToString();
     }

@@ -5,15 +5,21 @@ using Xunit;
 namespace IlgpuStyle.Tests.Kernels;
 
 /// <summary>
-/// Winograd F(2×2, 3×3) (Conv2dWinograd.cs, Conv2dWinogradGemmKernel.cs) against the double-precision loops in
+/// Winograd F(2×2, 3×3) and F(4×4, 3×3) (Conv2dWinograd.cs, Conv2dWinograd4x4.cs, Conv2dWinogradGemmKernel.cs) against the double-precision loops in
 /// <see cref="ConvReference"/>, forward (bias, ReLU) and backward-data (overwrite and accumulate), on every device, every
 /// product block. Odd heights and widths (half tiles at the edges), channel counts not multiples of 8 or 16, maps
 /// narrower than a product block, and a chunk bound that cuts the tile rows into several chunks (one tile row per chunk
-/// included). Tolerance as the direct kernels' (rtol 1e-4, atol 1e-4): the transforms multiply by ±1 and ½ only.
+/// included). F(2×2, 3×3) to the direct kernels' tolerance (rtol 1e-4, atol 1e-4: its transforms multiply by ±1 and ½
+/// only); F(4×4, 3×3), whose transforms have coefficients up to 8 and 1/24, to <see cref="Tolerance4x4"/>.
 /// </summary>
 public class Conv2dWinogradTests(ITestOutputHelper log)
 {
-    private const double Rtol = 1e-4, Atol = 1e-4;
+    private const double Tolerance2x2 = 1e-4;
+
+    /// <summary>F(4×4, 3×3)'s rtol and atol: its largest error on these shapes was 5.7e-5 (F(2×2, 3×3): 4.1e-6).</summary>
+    private const double Tolerance4x4 = 2e-4;
+
+    private static double Tolerance(WinogradTiles tiles) => tiles.OutputTile == 4 ? Tolerance4x4 : Tolerance2x2;
 
     // (input channels, height, width, output channels, chunk floats: 0 = the default bound)
     private static readonly Dictionary<string, (int Cin, int H, int W, int Cout, int Chunk)> Shapes = new()
@@ -24,6 +30,7 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
         ["9x33x21->17"] = (9, 33, 21, 17, 0),
         ["24x9x40->12 chunks of 1 row"] = (24, 9, 40, 12, 1),
         ["16x15x18->16 chunks of 3 rows"] = (16, 15, 18, 16, 16 * 16 * 9 * 3),
+        ["72x12x20->48"] = (72, 12, 20, 48, 0),
     };
 
     // Every product block, with the default group and odd ones (groups above 16 work-items: opencl only).
@@ -36,6 +43,10 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
         ["8x16 2x8"] = new(WinogradBlock.Rows8Tiles16, 2, 8),
         ["4x24 1x3"] = new(WinogradBlock.Rows4Tiles24, 1, 3),
         ["4x24 2x16"] = new(WinogradBlock.Rows4Tiles24, 2, 16),
+        ["F4 16x8 2x8"] = new(WinogradBlock.Rows16Tiles8, 2, 8, OutputTile: 4),
+        ["F4 8x8 1x1"] = new(WinogradBlock.Rows8Tiles8, 1, 1, OutputTile: 4),
+        ["F4 8x16 2x8"] = new(WinogradBlock.Rows8Tiles16, 2, 8, OutputTile: 4),
+        ["F4 4x24 1x3"] = new(WinogradBlock.Rows4Tiles24, 1, 3, OutputTile: 4),
     };
 
     public static TheoryData<string, string, string> Cases
@@ -73,7 +84,8 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
             problem.Output.Fill(float.NaN); // every element must be written
             Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, bias ? problem.DeviceBias : null, problem.Output, relu,
                 Blockings[blocking], Chunk(shapeName));
-            Check.Close(expected, problem.Output.ToHost(), Rtol, Atol, $"Winograd forward vs reference {what}", log);
+            double tol = Tolerance(Blockings[blocking]);
+            Check.Close(expected, problem.Output.ToHost(), tol, tol, $"Winograd forward vs reference {what}", log);
         }
     }
 
@@ -89,11 +101,12 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
 
         problem.Output.Fill(float.NaN); // overwrite must not read the old contents
         Conv2d.BackwardDataWinograd(problem.DeviceSource, problem.DeviceWeight, problem.Output, accumulate: false, Blockings[blocking], Chunk(shapeName));
-        Check.Close(expected, problem.Output.ToHost(), Rtol, Atol, $"Winograd backward-data vs reference {what}", log);
+        double tol = Tolerance(Blockings[blocking]);
+        Check.Close(expected, problem.Output.ToHost(), tol, tol, $"Winograd backward-data vs reference {what}", log);
 
         problem.Output.CopyFromHost(problem.Extra);
         Conv2d.BackwardDataWinograd(problem.DeviceSource, problem.DeviceWeight, problem.Output, accumulate: true, Blockings[blocking], Chunk(shapeName));
-        Check.Close(expected.Select((v, i) => v + problem.Extra[i]).ToArray(), problem.Output.ToHost(), Rtol, Atol,
+        Check.Close(expected.Select((v, i) => v + problem.Extra[i]).ToArray(), problem.Output.ToHost(), tol, tol,
             $"Winograd backward-data accumulate vs reference {what}", log);
     }
 
@@ -111,12 +124,12 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
         Devices.Get(device); // skips (or fails under CI=true) where the device is missing
         using var gpu = DeviceCatalog.Open(device);
         var direct = gpu.Plan with { WinogradMinChannels = 0, WinogradBlock = WinogradBlock.Rows4Tiles24 };
-        foreach (var (cin, cout, threshold) in new[] { (16, 20, 16), (16, 20, 17), (24, 16, 20), (16, 16, 0) })
+        foreach (var (cin, cout, threshold, tile) in new[] { (16, 20, 16, 2), (16, 20, 16, 4), (16, 20, 17, 4), (24, 16, 20, 2), (16, 16, 0, 4) })
         {
-            var plan = direct with { WinogradMinChannels = threshold };
+            var plan = direct with { WinogradMinChannels = threshold, WinogradOutputTile = tile };
             gpu.UsePlan(plan);
             bool winograd = threshold > 0 && cin >= threshold && cout >= threshold;
-            string what = $"{cin}->{cout} winograd={threshold} [{device}]";
+            string what = $"{cin}->{cout} winograd={threshold} wtile={tile} [{device}]";
             using var problem = Conv3x3Problem.Forward(gpu, (cin, 9, 10, cout), seed: 47);
             using var expected = gpu.Allocate(problem.OutputShape);
             using var prepared = Conv2d.Prepare3x3(problem.DeviceWeight);

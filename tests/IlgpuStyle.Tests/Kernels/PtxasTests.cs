@@ -143,6 +143,11 @@ public class PtxasTests(ITestOutputHelper log)
             // override (winograd=N), so reported, not failed.
             ["Conv2d.WinogradOutputKernel"] =
                 [("whole tiles, override only", false, [SpecializedValue.New(0)]), ("edges, override only", false, [SpecializedValue.New(1)])],
+            ["Conv2d.WinogradOutput4Kernel"] =
+                [("F(4x4) whole tiles, override only", false, [SpecializedValue.New(0)]), ("F(4x4) edges, override only", false, [SpecializedValue.New(1)])],
+            // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
+            ["Conv2d.WinogradPadKernel"] =
+                [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],
         };
         var kernels = typeof(Gpu).Assembly.GetTypes()
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))

@@ -19,19 +19,19 @@ public class TuningPlanTests(ITestOutputHelper log)
         // The ILGPU CPU simulator (16 work-items per group): register-blocked conv, Winograd from 64 channels, blocked Gram, 4×4 tiles.
         Assert.Equal(new TuningPlan
         {
-            Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128, WinogradMinChannels = 64,
+            Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128, WinogradMinChannels = 64, WinogradOutputTile = 4,
             Gram = GramKernelKind.Blocked, GramTarget = 32, Group1D = 16, RowGroup = 16, Tile = 4,
         }, CpuDefault);
         // An OpenCL CPU device (PoCL): the same kernels, larger groups.
         Assert.Equal(new TuningPlan
         {
-            Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128, WinogradMinChannels = 64,
+            Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128, WinogradMinChannels = 64, WinogradOutputTile = 4,
             Gram = GramKernelKind.Blocked, GramTarget = 32, Group1D = 256, RowGroup = 32, Tile = 16,
         }, TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: true, 4096));
         // GPUs: shared-tiles conv (no Winograd) and the tiled Gram kernels.
         Assert.Equal(new TuningPlan
         {
-            Conv = new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), RowStoreMinWidth = 128,
+            Conv = new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), RowStoreMinWidth = 128, WinogradOutputTile = 4,
             Gram = GramKernelKind.Tiled, GramTarget = 4, Group1D = 256, RowGroup = 32, Tile = 16,
         }, TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, 1024));
         var smallGpu = TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: false, 128);
@@ -59,6 +59,8 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(CpuDefault with { WinogradMinChannels = 0 }, TuningPlan.Parse("winograd=0", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradMinChannels = 128 }, TuningPlan.Parse("Winograd=128", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Rows4Tiles24 }, TuningPlan.Parse("wblock=4x24", CpuDefault));
+        Assert.Equal(CpuDefault with { WinogradOutputTile = 2 }, TuningPlan.Parse("wtile=2", CpuDefault));
+        Assert.Equal(4, CpuDefault.WinogradTiles.OutputTile);
         foreach (var block in WinogradTiles.Blocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { WinogradBlock = block }).ToString(), CpuDefault).WinogradBlock);
         Assert.Equal(CpuDefault with { Group1D = 8, RowGroup = 4, Tile = 2 }, TuningPlan.Parse("group1d=8,rowgroup=4,tile=2", CpuDefault));
@@ -71,7 +73,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
         foreach (var plan in new[] { CpuDefault, parsed, gpu, gpu with { Gram = GramKernelKind.Blocked, GramTarget = 7 } })
             Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), TuningPlan.Default(AcceleratorType.OpenCL, true, 4096)));
-        Assert.Equal("kind=blocked,gx=2,gy=8,ci=1,rowstore=128,winograd=64,wblock=16x8,gram=blocked,gramtarget=32,group1d=16,rowgroup=16,tile=4", CpuDefault.ToString());
+        Assert.Equal("kind=blocked,gx=2,gy=8,ci=1,rowstore=128,winograd=64,wtile=4,wblock=16x8,gram=blocked,gramtarget=32,group1d=16,rowgroup=16,tile=4", CpuDefault.ToString());
     }
 
     [Theory]
@@ -105,6 +107,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => (CpuDefault with { GramTarget = 0 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { RowStoreMinWidth = -1 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { WinogradMinChannels = -1 }).Validate(16));
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { WinogradOutputTile = 3 }).Validate(16)); // no F(3×3, 3×3) kernels
     }
 
     /// <summary>
@@ -171,7 +174,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(0, code);
         foreach (var device in DeviceCatalog.List().Where(d => d.Usable))
             Assert.Contains($"plan: {TuningPlan.For(device)}", output);
-        Assert.Contains("plan: kind=blocked,gx=2,gy=8,ci=1,rowstore=128,winograd=64,wblock=16x8,gram=blocked", output); // the CPU simulator at least
+        Assert.Contains("plan: kind=blocked,gx=2,gy=8,ci=1,rowstore=128,winograd=64,wtile=4,wblock=16x8,gram=blocked", output); // the CPU simulator at least
         Assert.DoesNotContain("plan:", CliRunner.Run("devices").Out);
     }
 
@@ -181,7 +184,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         var env = new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "gram=tiled,rowstore=64" };
         var (code, output, _) = CliRunner.Run(env, "devices", "--verbose");
         Assert.Equal(0, code);
-        Assert.Contains("plan: kind=blocked,gx=2,gy=8,ci=1,rowstore=64,winograd=64,wblock=16x8,gram=tiled,gramtarget=4", output);
+        Assert.Contains("plan: kind=blocked,gx=2,gy=8,ci=1,rowstore=64,winograd=64,wtile=4,wblock=16x8,gram=tiled,gramtarget=4", output);
 
         env[TuningPlan.EnvironmentVariable] = "gram=fast";
         var (bad, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");

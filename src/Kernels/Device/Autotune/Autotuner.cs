@@ -20,7 +20,7 @@ public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Mill
 /// so later runs start at once. Candidates are per device class: register-blocked convolutions with 16- and 8-channel
 /// blocks (AVX-512 vs AVX2 register files) and several group shapes on CPU OpenCL devices; shared-tiles blockings on
 /// GPUs; both Gram kernels and split targets everywhere. The search is greedy (convolution blocking first, then the
-/// Winograd channel threshold and product block (register-blocked kinds), then the row-store threshold (full only), then the Gram kernels), and a candidate must beat the incumbent by <see cref="Margin"/> to
+/// Winograd channel threshold, output tile and product block (register-blocked kinds), then the row-store threshold (full only), then the Gram kernels), and a candidate must beat the incumbent by <see cref="Margin"/> to
 /// replace it, so noise does not flip the choice. Every plan a candidate can produce is one the kernel tests cover;
 /// a chosen plan gives the same bytes run to run (nothing at launch depends on timing).
 /// Not tuned: the CPU simulator (tests only), and any device when ILGPU_STYLE_TILES sets the plan.
@@ -96,7 +96,10 @@ public static class Autotuner
             {
                 (best, bestConv) = Best(best, bestConv, WinogradThresholds.Select(n => best with { WinogradMinChannels = n }), bench.Conv);
                 if (best.WinogradMinChannels > 0)
+                {
+                    (best, bestConv) = Best(best, bestConv, WinogradTiles.OutputTiles.Select(t => best with { WinogradOutputTile = t }), bench.Conv);
                     (best, bestConv) = Best(best, bestConv, WinogradTiles.Blocks.Select(b => best with { WinogradBlock = b }), bench.Conv);
+                }
             }
             if (full)
                 (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
@@ -121,7 +124,7 @@ public static class Autotuner
     }
 
     /// <summary>
-    /// Channel thresholds of Winograd F(2×2, 3×3) tried after the blocking (register-blocked kinds only): never, and from 64,
+    /// Channel thresholds of Winograd tried after the blocking (register-blocked kinds only): never, and from 64,
     /// 128, 256 channels on (the tuning shapes have 64, 256 and 512).
     /// </summary>
     public static readonly int[] WinogradThresholds = [0, 64, 128, 256];
