@@ -44,7 +44,7 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd F(2×2, 3×3) for the layers
+    /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd (F(4×4, 3×3) or F(2×2, 3×3)) for the layers
     /// <see cref="TuningPlan.WinogradMinChannels"/> selects, else the direct kernel of <see cref="TuningPlan.Conv"/>; with the
     /// operands of <paramref name="prepared"/> when given.
     /// </summary>

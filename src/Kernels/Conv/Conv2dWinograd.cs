@@ -21,6 +21,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // Operands: U[ξ][c][kp] (kp = K rounded up to 16, zero past K; c = reduction channel) from Prepare3x3 or made on the
 // call; V[ξ][c][tp] and M[ξ][k][tp] per chunk of tile rows (tp = tiles of the chunk rounded up to a work-item's tiles; the columns past
 // the chunk's tiles are never read back, so they are left as they are), so the scratch stays bounded at any size.
+// F(4×4, 3×3) (Conv2dWinograd4x4.cs) runs through the same driver and product with its own transforms and 36 positions.
 public static partial class Conv2d
 {
     /// <summary>Positions ξ of the transforms of F(<paramref name="outputTile"/>², 3×3): 16 (4×4) for 2, 36 (6×6) for 4.</summary>
@@ -32,13 +33,13 @@ public static partial class Conv2d
     /// </summary>
     public const int WinogradChunkFloats = 4 << 20;
 
-    /// <summary>True when <paramref name="plan"/> runs this layer (reduction channels → output channels) as Winograd F(2×2, 3×3).</summary>
+    /// <summary>True when <paramref name="plan"/> runs this layer (reduction channels → output channels) as Winograd (F(2×2, 3×3) or F(4×4, 3×3)).</summary>
     internal static bool UsesWinograd(TuningPlan plan, int reduce, int m) =>
         plan.WinogradMinChannels > 0 && reduce >= plan.WinogradMinChannels && m >= plan.WinogradMinChannels;
 
     /// <summary>
-    /// <see cref="Forward"/> (3×3, stride 1, padding 1) as Winograd F(2×2, 3×3) with the product blocked as
-    /// <paramref name="tiles"/>.
+    /// <see cref="Forward"/> (3×3, stride 1, padding 1) as Winograd F(m×m, 3×3), m = <paramref name="tiles"/>' output tile
+    /// (2 or 4), with the product blocked as <paramref name="tiles"/>.
     /// Tests and tuning; <see cref="Forward"/> takes it when <see cref="TuningPlan.WinogradMinChannels"/> says so.
     /// <paramref name="chunkFloats"/> bounds each per-chunk operand (tests make it small to run several chunks).
     /// </summary>
@@ -49,7 +50,7 @@ public static partial class Conv2d
         RunWinograd(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, tiles, chunkFloats: chunkFloats);
     }
 
-    /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) as Winograd F(2×2, 3×3); see <see cref="ForwardWinograd"/>.</summary>
+    /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) as Winograd F(m×m, 3×3); see <see cref="ForwardWinograd"/>.</summary>
     public static void BackwardDataWinograd(Tensor dy, Tensor w, Tensor dx, bool accumulate, WinogradTiles tiles,
         int chunkFloats = WinogradChunkFloats)
     {

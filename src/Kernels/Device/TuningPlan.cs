@@ -73,8 +73,8 @@ public sealed record TuningPlan
 
     /// <summary>
     /// The CPU devices' default <see cref="WinogradMinChannels"/>: 64. From 64 channels on Winograd F(2×2, 3×3) beat the
-    /// direct kernels on every VGG19 layer at 256² with AVX-512 code and from 128 on with AVX2 code (doc/PERFORMANCE.md);
-    /// the autotuner also tries 0, 128 and 256.
+    /// direct kernels on every VGG19 layer at 256² with AVX-512 code and from 128 on with AVX2 code; F(4×4, 3×3) beats them
+    /// from 64 on with both (doc/PERFORMANCE.md). The autotuner also tries 0, 128 and 256.
     /// </summary>
     public const int DefaultWinogradMinChannels = 64;
 

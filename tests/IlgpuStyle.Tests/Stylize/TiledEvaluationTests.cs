@@ -12,7 +12,7 @@ namespace IlgpuStyle.Tests.Stylize;
 /// Issue #12: the tiled evaluation gives the untiled loss and gradient (relative L2 ≤ 1e-5), for several tile sizes —
 /// most not dividing the image — with max and average pooling; and it is the halo that makes it exact: one alignment
 /// step less and the gradient (or the loss) is measurably wrong; the same equality for --style-loss meancov. VGG19 with random weights, truncated: relu2_1 on the
-/// CPU simulator, relu3_1 and relu4_1 on OpenCL.
+/// CPU simulator, relu3_1 and relu4_1 on OpenCL. On devices running Winograd as F(2×2, 3×3) (<see cref="Devices.GetWithExactTiling"/>).
 /// </summary>
 public sealed class TiledEvaluationTests(ITestOutputHelper log)
 {
@@ -45,7 +45,7 @@ public sealed class TiledEvaluationTests(ITestOutputHelper log)
     [MemberData(nameof(Cases))]
     public void TiledLossAndGradientEqualUntiled(string device, string deepest, int side, PoolingKind pooling)
     {
-        var gpu = Devices.Get(device);
+        var gpu = Devices.GetWithExactTiling(device);
         using var problem = new Problem(gpu, deepest, pooling);
         AssertTiledEqualsUntiled(problem, side, $"{device} {deepest} {pooling}");
     }
@@ -75,7 +75,7 @@ public sealed class TiledEvaluationTests(ITestOutputHelper log)
     [InlineData("opencl", "relu2_1", 22)]
     public void MeanCovTiledLossAndGradientEqualUntiled(string device, string deepest, int side)
     {
-        var gpu = Devices.Get(device);
+        var gpu = Devices.GetWithExactTiling(device);
         using var problem = new Problem(gpu, deepest, PoolingKind.Max, StyleLossKind.MeanCov);
         AssertTiledEqualsUntiled(problem, side, $"meancov {device} {deepest}", styleMustBePositive: true);
     }
@@ -89,7 +89,7 @@ public sealed class TiledEvaluationTests(ITestOutputHelper log)
     [InlineData("opencl", "relu3_1", 16)]
     public void AHaloOneStepShortIsNotExact(string device, string deepest, int side)
     {
-        var gpu = Devices.Get(device);
+        var gpu = Devices.GetWithExactTiling(device);
         using var problem = new Problem(gpu, deepest, PoolingKind.Max);
         var halo = ReceptiveField.For(deepest);
         var (untiledLoss, untiled) = problem.Evaluate(null, null);

@@ -25,7 +25,7 @@ public sealed class TiledGuidedEvaluationTests(ITestOutputHelper log)
     [InlineData(36, PoolingKind.Avg)]
     public void TiledGuidedLossAndGradientEqualUntiled(int side, PoolingKind pooling)
     {
-        var gpu = Devices.Get("opencl");
+        var gpu = Devices.GetWithExactTiling("opencl");
         const int width = 101, height = 74;
         var settings = new LossSettings { ContentLayers = ["relu3_1"], StyleLayers = ["relu1_1", "relu2_1", "relu3_1"], TvWeight = 10f };
         using var network = new Vgg19(gpu, RandomVggWeights.Create(7), pooling, settings.Layers);

@@ -26,7 +26,7 @@ public sealed class TiledStylizeTests(ITestOutputHelper log) : IDisposable
     /// <summary>
     /// Bitwise-equal activations make the same picture: with the direct convolution kernels (winograd=0; the device's own
     /// copy, so no other test sees the plan) a tile's exact region is computed in the same order as the whole image's.
-    /// Winograd F(2×2, 3×3) mixes a tile's whole 4×4 patch, halo values included, so there each evaluation matches up to
+    /// Winograd mixes a tile's whole input patch (4×4 for F(2×2, 3×3), 6×6 for F(4×4, 3×3)), halo values included, so there each evaluation matches up to
     /// float rounding (TiledEvaluationTests, on every device's default plan), and a few L-BFGS steps on this tiny random
     /// network amplify that (Max pooling: 60/255 after 8 iterations).
     /// </summary>
