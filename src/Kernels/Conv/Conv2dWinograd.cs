@@ -191,29 +191,37 @@ public static partial class Conv2d
     {
         int k = Grid.IdxX * Group.DimX + Group.IdxX, c = Grid.IdxY;
         if (k >= kp) return;
-        int reduce = transpose != 0 ? cout : cin;
-        int outputs = transpose != 0 ? cin : cout;
-        bool inside = k < outputs;
-        int b = inside ? (transpose != 0 ? (c * cin + k) * 9 : (k * cin + c) * 9) : 0;
-        // g[r, s] = w[b + 3r + s] forward, w[b + 8 − 3r − s] backward (flipped).
-        float g00 = Tap(w, b, 0, transpose, inside), g01 = Tap(w, b, 1, transpose, inside), g02 = Tap(w, b, 2, transpose, inside);
-        float g10 = Tap(w, b, 3, transpose, inside), g11 = Tap(w, b, 4, transpose, inside), g12 = Tap(w, b, 5, transpose, inside);
-        float g20 = Tap(w, b, 6, transpose, inside), g21 = Tap(w, b, 7, transpose, inside), g22 = Tap(w, b, 8, transpose, inside);
-        // Rows: t = G g (4 × 3).
-        var t0 = new Row3(g00, g01, g02);
-        var t1 = new Row3(0.5f * (g00 + g10 + g20), 0.5f * (g01 + g11 + g21), 0.5f * (g02 + g12 + g22));
-        var t2 = new Row3(0.5f * (g00 - g10 + g20), 0.5f * (g01 - g11 + g21), 0.5f * (g02 - g12 + g22));
-        var t3 = new Row3(g20, g21, g22);
-        // Columns: U = t Gᵀ (4 × 4), written at U[ξ][c][k], ξ = 4·row + column.
-        int plane = reduce * kp, q = c * kp + k;
-        t0.PutTransformed(u, q, plane, 0);
-        t1.PutTransformed(u, q, plane, 4);
-        t2.PutTransformed(u, q, plane, 8);
-        t3.PutTransformed(u, q, plane, 12);
+        var g = new KernelRows(w, cout, cin, transpose, k, c);
+        // Rows: t = G g (4 × 3); columns: U = t Gᵀ (4 × 4), written at U[ξ][c][k], ξ = 4·row + column.
+        int plane = (transpose != 0 ? cout : cin) * kp, q = c * kp + k;
+        g.G0.PutTransformed(u, q, plane, 0);
+        Row3.Combine(0.5f, g.G0, 0.5f, g.G1, 0.5f, g.G2).PutTransformed(u, q, plane, 4);
+        Row3.Combine(0.5f, g.G0, -0.5f, g.G1, 0.5f, g.G2).PutTransformed(u, q, plane, 8);
+        g.G2.PutTransformed(u, q, plane, 12);
     }
 
-    private static float Tap(View w, int b, int tap, int transpose, bool inside) =>
-        inside ? w[transpose != 0 ? b + 8 - tap : b + tap] : 0f;
+    /// <summary>
+    /// The rows of the 3×3 kernel g from reduction channel <paramref name="c"/> to output channel <paramref name="k"/>:
+    /// forward g[r, s] = w[k, c, r, s], backward-data (<paramref name="transpose"/> ≠ 0) the flipped
+    /// g[r, s] = w[c, k, 2 − r, 2 − s]; zeros for k past the output channels.
+    /// </summary>
+    private readonly struct KernelRows
+    {
+        public readonly Row3 G0, G1, G2;
+
+        public KernelRows(View w, int cout, int cin, int transpose, int k, int c)
+        {
+            bool inside = k < (transpose != 0 ? cin : cout);
+            int b = inside ? (transpose != 0 ? (c * cin + k) * 9 : (k * cin + c) * 9) : 0;
+            G0 = new Row3(Tap(w, b, 0, transpose, inside), Tap(w, b, 1, transpose, inside), Tap(w, b, 2, transpose, inside));
+            G1 = new Row3(Tap(w, b, 3, transpose, inside), Tap(w, b, 4, transpose, inside), Tap(w, b, 5, transpose, inside));
+            G2 = new Row3(Tap(w, b, 6, transpose, inside), Tap(w, b, 7, transpose, inside), Tap(w, b, 8, transpose, inside));
+        }
+
+        /// <summary>g[tap / 3, tap % 3]: w[b + tap] forward, w[b + 8 − tap] backward (flipped); 0 outside.</summary>
+        private static float Tap(View w, int b, int tap, int transpose, bool inside) =>
+            inside ? w[transpose != 0 ? b + 8 - tap : b + tap] : 0f;
+    }
 
     /// <summary>
     /// One row (a0, a1, a2) of g or of G g; <see cref="PutTransformed"/> writes the row of G g Gᵀ for F(2×2, 3×3),

@@ -26,21 +26,15 @@ public static partial class Conv2d
     {
         int k = Grid.IdxX * Group.DimX + Group.IdxX, c = Grid.IdxY;
         if (k >= kp) return;
-        int reduce = transpose != 0 ? cout : cin;
-        int outputs = transpose != 0 ? cin : cout;
-        bool inside = k < outputs;
-        int b = inside ? (transpose != 0 ? (c * cin + k) * 9 : (k * cin + c) * 9) : 0;
-        var g0 = new Row3(Tap(w, b, 0, transpose, inside), Tap(w, b, 1, transpose, inside), Tap(w, b, 2, transpose, inside));
-        var g1 = new Row3(Tap(w, b, 3, transpose, inside), Tap(w, b, 4, transpose, inside), Tap(w, b, 5, transpose, inside));
-        var g2 = new Row3(Tap(w, b, 6, transpose, inside), Tap(w, b, 7, transpose, inside), Tap(w, b, 8, transpose, inside));
+        var g = new KernelRows(w, cout, cin, transpose, k, c);
         // Rows: t = G g (6 × 3); columns: U = t Gᵀ, written at U[ξ][c][k].
-        int plane = reduce * kp, q = c * kp + k;
-        Row3.Combine(0.25f, g0, 0f, g1, 0f, g2).PutTransformed4(u, q, plane, 0);
-        Row3.Combine(-1f / 6, g0, -1f / 6, g1, -1f / 6, g2).PutTransformed4(u, q, plane, 6);
-        Row3.Combine(-1f / 6, g0, 1f / 6, g1, -1f / 6, g2).PutTransformed4(u, q, plane, 12);
-        Row3.Combine(1f / 24, g0, 1f / 12, g1, 1f / 6, g2).PutTransformed4(u, q, plane, 18);
-        Row3.Combine(1f / 24, g0, -1f / 12, g1, 1f / 6, g2).PutTransformed4(u, q, plane, 24);
-        g2.PutTransformed4(u, q, plane, 30);
+        int plane = (transpose != 0 ? cout : cin) * kp, q = c * kp + k;
+        Row3.Combine(0.25f, g.G0, 0f, g.G1, 0f, g.G2).PutTransformed4(u, q, plane, 0);
+        Row3.Combine(-1f / 6, g.G0, -1f / 6, g.G1, -1f / 6, g.G2).PutTransformed4(u, q, plane, 6);
+        Row3.Combine(-1f / 6, g.G0, 1f / 6, g.G1, -1f / 6, g.G2).PutTransformed4(u, q, plane, 12);
+        Row3.Combine(1f / 24, g.G0, 1f / 12, g.G1, 1f / 6, g.G2).PutTransformed4(u, q, plane, 18);
+        Row3.Combine(1f / 24, g.G0, -1f / 12, g.G1, 1f / 6, g.G2).PutTransformed4(u, q, plane, 24);
+        g.G2.PutTransformed4(u, q, plane, 30);
     }
 
     /// <summary>
