@@ -6,9 +6,11 @@ namespace IlgpuStyle.Bench;
 /// <summary>
 /// Median wall time of one kernel call and the rate it implies. <see cref="CpuMs"/> is this process's CPU time per
 /// call (mean over the timed calls): on a CPU device (PoCL runs kernels on threads of this process) it measures the
-/// work done regardless of other load on the machine; on a GPU it is only the host's share.
+/// work done regardless of other load on the machine; on a GPU it is only the host's share. <see cref="Algorithm"/>: what
+/// the plan ran for it (Conv2d.PlannedKernel3x3, the Gram kernel), empty where the kernel has one form.
 /// </summary>
-public sealed record KernelTiming(string Layer, string Kernel, string Shape, double Flops, double MedianMs, double MinMs, double CpuMs)
+public sealed record KernelTiming(string Layer, string Kernel, string Shape, double Flops, double MedianMs, double MinMs, double CpuMs,
+    string Algorithm = "")
 {
     public double Gflops => MedianMs > 0 ? Flops / (MedianMs * 1e6) : 0;
 
@@ -110,6 +112,7 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         // is the network's and not the per-call weight rearrangement (Winograd's U, the direct kernels' K-major layout).
         using var prepared = Conv2d.Prepare3x3(w);
         string shape = $"{l.Cin}→{l.Cout} @ {l.Size}×{l.Size}";
+        string algorithm = options.Kernels == KernelSet.Default ? Conv2d.PlannedKernel3x3(gpu.Plan, l.Cin, l.Cout) : "tiled (general kernel)";
 
         Action forward = options.Kernels switch
         {
@@ -121,8 +124,8 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
             KernelSet.Default => () => Conv2d.BackwardData(dy, prepared, dx, accumulate: false),
             _ => () => Conv2d.BackwardDataTiled(dy, w, dx, p, accumulate: false),
         };
-        var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward);
-        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops, backward);
+        var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward) with { Algorithm = algorithm };
+        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops, backward) with { Algorithm = algorithm };
         return (fwd, bwd);
     }
 
@@ -136,8 +139,10 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         using var dG = gpu.FromHost(gShape, Random(6, gShape.Count, 1f));
         using var df = gpu.Allocate(fShape);
         string shape = $"{s.Channels} @ {s.Size}×{s.Size}";
-        var forward = Time(s.Name, "gram forward", shape, s.Flops, () => Gram.Forward(f, g, scale));
-        var backward = Time(s.Name, "gram backward", shape, s.Flops, () => Gram.Backward(f, dG, df, scale, accumulate: false));
+        string algorithm = $"gram={TuningPlan.GramName(gpu.Plan.Gram)}";
+        var forward = Time(s.Name, "gram forward", shape, s.Flops, () => Gram.Forward(f, g, scale)) with { Algorithm = algorithm };
+        var backward = Time(s.Name, "gram backward", shape, s.Flops, () => Gram.Backward(f, dG, df, scale, accumulate: false))
+            with { Algorithm = algorithm };
         return (forward, backward);
     }
 

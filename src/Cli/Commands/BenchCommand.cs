@@ -220,10 +220,10 @@ public static class BenchCommand
                           $"kernels: {report.Kernels}, plan {report.Plan}");
         Console.WriteLine(string.Format(inv, "load average {0:0.0} before, {1:0.0} after (1-minute; above the core count, timings are inflated)",
             report.LoadAverageBefore, report.LoadAverageAfter));
-        Console.WriteLine($"{"layer",-8} {"kernel",-24} {"shape",-20} {"median ms",10} {"min ms",10} {"GFLOP/s",8} {"GFLOP/cpu-s",11}");
+        Console.WriteLine($"{"layer",-8} {"kernel",-24} {"shape",-20} {"median ms",10} {"min ms",10} {"GFLOP/s",8} {"GFLOP/cpu-s",11}  algorithm (plan)");
         foreach (var t in report.Timings)
-            Console.WriteLine(string.Format(inv, "{0,-8} {1,-24} {2,-20} {3,10:0.000} {4,10:0.000} {5,8:0.0} {6,11:0.0}",
-                t.Layer, t.Kernel, t.Shape, t.MedianMs, t.MinMs, t.Gflops, t.GflopsPerCpuSecond));
+            Console.WriteLine(string.Format(inv, "{0,-8} {1,-24} {2,-20} {3,10:0.000} {4,10:0.000} {5,8:0.0} {6,11:0.0}  {7}",
+                t.Layer, t.Kernel, t.Shape, t.MedianMs, t.MinMs, t.Gflops, t.GflopsPerCpuSecond, t.Algorithm));
         Console.WriteLine(string.Format(inv,
             "VGG19 conv1_1…conv5_1: forward {0:0.0} ms, backward-data {1:0.0} ms, sum {2:0.0} ms (layers measured above only)",
             report.VggForwardMs, report.VggBackwardDataMs, report.VggForwardMs + report.VggBackwardDataMs));

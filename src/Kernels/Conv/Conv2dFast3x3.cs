@@ -44,6 +44,18 @@ public static partial class Conv2d
     }
 
     /// <summary>
+    /// What <paramref name="plan"/> runs for a 3×3 stride-1 layer of <paramref name="cin"/> → <paramref name="cout"/>
+    /// channels (forward and backward-data alike), in the plan's own words: "winograd F(4×4,3×3) wblock=8x16" or
+    /// "direct kind=blocked,gx=2,gy=8,ci=1". For the bench's per-layer rows.
+    /// </summary>
+    public static string PlannedKernel3x3(TuningPlan plan, int cin, int cout)
+    {
+        if (!UsesWinograd(plan, cin, cout)) return $"direct {plan.Conv}";
+        int t = plan.WinogradOutputTile;
+        return $"winograd F({t}×{t},3×3) wblock={WinogradTiles.BlockName(plan.WinogradBlock)}";
+    }
+
+    /// <summary>
     /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd (F(4×4, 3×3) or F(2×2, 3×3)) for the layers
     /// <see cref="TuningPlan.WinogradMinChannels"/> selects, else the direct kernel of <see cref="TuningPlan.Conv"/>; with the
     /// operands of <paramref name="prepared"/> when given.

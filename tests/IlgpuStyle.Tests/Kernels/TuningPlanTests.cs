@@ -197,7 +197,7 @@ public class TuningPlanTests(ITestOutputHelper log)
     public void BenchJsonIncludesThePlanInForce()
     {
         var (code, output, err) = CliRunner.Run("bench", "--device", "cpu", "--size", "16", "--runs", "1", "--warmup", "0",
-            "--layers", "relu5_1", "--no-iteration", "--json");
+            "--layers", "conv3_1,relu5_1", "--no-iteration", "--json");
         Assert.True(code == 0, err);
         using var doc = System.Text.Json.JsonDocument.Parse(output);
         var plan = doc.RootElement.GetProperty("plan");
@@ -205,5 +205,21 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal("RegisterBlocked", plan.GetProperty("conv").GetProperty("kind").GetString());
         Assert.Equal(128, plan.GetProperty("rowStoreMinWidth").GetInt32());
         Assert.Contains("gram=blocked", doc.RootElement.GetProperty("kernels").GetProperty("plan").GetString());
+        // Each layer row says what the plan ran for it: conv3_1 (128 → 256 channels) as Winograd, the Gram with the blocked kernel.
+        var rows = doc.RootElement.GetProperty("kernels").GetProperty("timings").EnumerateArray()
+            .ToDictionary(t => t.GetProperty("kernel").GetString()!, t => t.GetProperty("algorithm").GetString()!);
+        Assert.Equal("winograd F(4×4,3×3) wblock=16x8", rows["conv forward+bias+relu"]);
+        Assert.Equal("winograd F(4×4,3×3) wblock=16x8", rows["conv backward-data"]);
+        Assert.Equal("gram=blocked", rows["gram forward"]);
+    }
+
+    [Fact]
+    public void PlannedKernelNamesWhatTheDispatchRuns()
+    {
+        Assert.Equal("direct kind=blocked,gx=2,gy=8,ci=1", Conv2d.PlannedKernel3x3(CpuDefault, 3, 64)); // conv1_1: below the threshold
+        Assert.Equal("winograd F(4×4,3×3) wblock=16x8", Conv2d.PlannedKernel3x3(CpuDefault, 64, 64));
+        Assert.Equal("winograd F(2×2,3×3) wblock=4x24",
+            Conv2d.PlannedKernel3x3(CpuDefault with { WinogradOutputTile = 2, WinogradBlock = WinogradBlock.Rows4Tiles24 }, 512, 512));
+        Assert.StartsWith("direct kind=shared", Conv2d.PlannedKernel3x3(TuningPlan.Default(AcceleratorType.Cuda, false, 1024), 512, 512));
     }
 }
