@@ -142,7 +142,7 @@ public static partial class Conv2d
 
     /// <summary>
     /// Scratch floats a Winograd layer (either direction: <paramref name="cin"/>, <paramref name="cout"/> channels,
-    /// <paramref name="h"/>×<paramref name="w"/>) rents: the parity-split padded input, and V and M of one chunk (each a
+    /// <paramref name="h"/>×<paramref name="w"/>) rents: the phase-split padded input, and V and M of one chunk (each a
     /// buffer of its own that grows to the largest layer), the larger of F(2×2, 3×3) and F(4×4, 3×3). For memory planning.
     /// </summary>
     public static (long Padded, long Transformed) WinogradScratchFloats(int cin, int cout, int h, int w)

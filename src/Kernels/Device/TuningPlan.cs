@@ -65,7 +65,7 @@ public sealed record TuningPlan
     /// The Winograd variant (key wtile): 2 for F(2×2, 3×3), 4 for F(4×4, 3×3) (Conv2dWinograd4x4.cs: 1.78× fewer
     /// multiply-adds than F(2×2, 3×3), wider rounding).
     /// </summary>
-    public int WinogradOutputTile { get; init; } = 2;
+    public int WinogradOutputTile { get; init; } = DefaultWinogradOutputTile;
 
     /// <summary>The Winograd variant and its product's blocking: <see cref="WinogradBlock"/> with <see cref="Conv"/>'s group shape.</summary>
     [JsonIgnore]
@@ -80,7 +80,7 @@ public sealed record TuningPlan
 
     /// <summary>
     /// The default <see cref="WinogradOutputTile"/>: 4. F(4×4, 3×3) beat F(2×2, 3×3) on every VGG19 layer from conv1_2 to
-    /// conv5_1 at 256², with AVX-512 and AVX2 code (doc/PERFORMANCE.md: the nine layers 249 → 175 ms and 350 → 255 ms on a
+    /// conv5_1 at 256², with AVX-512 and AVX2 code (doc/PERFORMANCE.md: those eight layers 249 → 175 ms and 350 → 255 ms on a
     /// Zen 5); the autotuner also tries 2.
     /// </summary>
     public const int DefaultWinogradOutputTile = 4;
