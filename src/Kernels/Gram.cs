@@ -95,6 +95,12 @@ public static partial class Gram
         CheckBackward("gram backward", f, dG, df);
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
+        var tiles = gpu.Plan.WinogradTiles;
+        if (!accumulate && p % tiles.Tiles == 0)
+        {
+            BackwardAsProduct(f, dG, df, scale, tiles);
+            return;
+        }
         var s = SymmetricSum(f, dG);
         int t = Math.Min(gpu.Tile, 8);
         var config = new KernelConfig(
@@ -102,6 +108,24 @@ public static partial class Gram
             new Index2D(t, t));
         gpu.Kernel(BackwardBlockedKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardBlockedKernel))(
             config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
+    }
+
+    /// <summary>
+    /// df = scale · S F with S = dG + dGᵀ as the Winograd convolution's product M = Uᵀ V (Conv2dWinogradGemmKernel.cs, one
+    /// position): U = scale·S with rows padded to a multiple of 16 columns, V = F, M = df — F's rows are whole blocks of
+    /// the product's tiles (the caller checks P), and nothing accumulates. Its register blocks keep PoCL's vectorization
+    /// with fma, which the `a*b + c` kernel above cannot use (doc/PERFORMANCE.md, finding 7): the five VGG19 Gram
+    /// backwards at 512² 135.9 → 92–96 ms with AVX-512 code. Fixed-order sums: the same bytes run to run.
+    /// </summary>
+    private static void BackwardAsProduct(Tensor f, Tensor dG, Tensor df, float scale, WinogradTiles tiles)
+    {
+        var gpu = f.Gpu;
+        int c = f.Shape.C, p = f.Shape.Plane;
+        int kp = Gpu.DivUp(c, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
+        var u = gpu.ScratchAtLeast(c * kp, "gram.product.u");
+        gpu.Kernel(ProductOperandKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(ProductOperandKernel))(
+            c * kp, dG.View, c, kp, scale, u.View);
+        Conv2d.WinogradProduct(gpu, tiles, c, c, kp, p, positions: 1, u.View, f.View, df.View);
     }
 
     /// <summary>S = dG + dGᵀ (exactly symmetric) in the device's "gram.symmetric" scratch tensor, for the backward kernels that read S.</summary>

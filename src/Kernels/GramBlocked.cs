@@ -67,6 +67,16 @@ public static partial class Gram
         store.Row(i0 + 3, j0, acc.G30, acc.G31, acc.G32, acc.G33);
     }
 
+    /// <summary>
+    /// u[j·kp + i] = scale·(dG[j, i] + dG[i, j]) for i &lt; C, 0 for C ≤ i &lt; kp: the backward's S = dG + dGᵀ (exactly
+    /// symmetric), scaled, as the Winograd product's weight operand (Gram.BackwardAsProduct). One work-item per entry.
+    /// </summary>
+    private static void ProductOperandKernel(Index1D e, View dG, int c, int kp, float scale, View u)
+    {
+        int j = e / kp, i = e - j * kp;
+        u[e] = i < c ? scale * (dG[j * c + i] + dG[i * c + j]) : 0f;
+    }
+
     // s[i·C + j] = dG[i·C + j] + dG[j·C + i]: the symmetric matrix of the backward pass (exactly symmetric).
     private static void SymmetricSumKernel(Index1D e, View dG, int c, View s)
     {
