@@ -115,7 +115,7 @@ public static partial class Gram
     /// position): U = scale·S with rows padded to a multiple of 16 columns, V = F, M = df — F's rows are whole blocks of
     /// the product's tiles (the caller checks P), and nothing accumulates. Its register blocks keep PoCL's vectorization
     /// with fma, which the `a*b + c` kernel above cannot use (doc/PERFORMANCE.md, finding 7): the five VGG19 Gram
-    /// backwards at 512² 135.9 → 92–96 ms with AVX-512 code. Fixed-order sums: the same bytes run to run.
+    /// backwards at 512² 135.9 → 84.7 ms with AVX-512 code. Fixed-order sums: the same bytes run to run.
     /// </summary>
     private static void BackwardAsProduct(Tensor f, Tensor dG, Tensor df, float scale, WinogradTiles tiles)
     {
@@ -123,7 +123,7 @@ public static partial class Gram
         int c = f.Shape.C, p = f.Shape.Plane;
         int kp = Gpu.DivUp(c, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
         var u = gpu.ScratchAtLeast(c * kp, "gram.product.u");
-        gpu.Kernel(ProductOperandKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(ProductOperandKernel))(
+        gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SymmetricSumKernel))(
             c * kp, dG.View, c, kp, scale, u.View);
         Conv2d.WinogradProduct(gpu, tiles, c, c, kp, p, positions: 1, u.View, f.View, df.View);
     }
@@ -134,8 +134,8 @@ public static partial class Gram
         var gpu = f.Gpu;
         int c = f.Shape.C;
         var s = gpu.Scratch(Gram.OutputShape(f.Shape), "gram.symmetric");
-        gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, View>(SymmetricSumKernel))(
-            c * c, dG.View, c, s.View);
+        gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SymmetricSumKernel))(
+            c * c, dG.View, c, c, 1f, s.View);
         return s;
     }
 

@@ -68,20 +68,14 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// u[j·kp + i] = scale·(dG[j, i] + dG[i, j]) for i &lt; C, 0 for C ≤ i &lt; kp: the backward's S = dG + dGᵀ (exactly
-    /// symmetric), scaled, as the Winograd product's weight operand (Gram.BackwardAsProduct). One work-item per entry.
+    /// s[j·rowLength + i] = scale·(dG[j, i] + dG[i, j]) for i &lt; C, 0 for C ≤ i &lt; rowLength: the symmetric matrix
+    /// S = dG + dGᵀ of the backward pass (exactly symmetric) — as C × C with scale 1 for the backward kernels that read S,
+    /// scaled and with rows padded to 16 columns as the Winograd product's operand (Gram.BackwardAsProduct).
     /// </summary>
-    private static void ProductOperandKernel(Index1D e, View dG, int c, int kp, float scale, View u)
+    private static void SymmetricSumKernel(Index1D e, View dG, int c, int rowLength, float scale, View s)
     {
-        int j = e / kp, i = e - j * kp;
-        u[e] = i < c ? scale * (dG[j * c + i] + dG[i * c + j]) : 0f;
-    }
-
-    // s[i·C + j] = dG[i·C + j] + dG[j·C + i]: the symmetric matrix of the backward pass (exactly symmetric).
-    private static void SymmetricSumKernel(Index1D e, View dG, int c, View s)
-    {
-        int i = e / c, j = e - i * c;
-        s[e] = dG[e] + dG[j * c + i];
+        int j = e / rowLength, i = e - j * rowLength;
+        s[e] = i < c ? scale * (dG[j * c + i] + dG[i * c + j]) : 0f;
     }
 
     /// <summary>
