@@ -99,7 +99,7 @@ public static partial class Conv2d
             int rows = Math.Min(rowsPerChunk, tilesY - ty0);
             int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
             inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, part, tilesX, ty0, tp, v.View);
-            WinogradProduct(gpu, tiles, reduce, m, kp, tp, positions, u.View, v.View, product.View);
+            WinogradProduct(gpu, tiles, WinogradPanelsU | WinogradPanelsV, reduce, m, kp, tp, positions, u.View, v.View, product.View);
             // Whole tiles (unconditional stores), then the last column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
             var whole = SpecializedValue.New(0);
@@ -121,20 +121,21 @@ public static partial class Conv2d
     /// (Conv2dWinogradGemmKernel.cs): U is positions × reduce × kp (kp: m rounded up to 16), V positions × reduce × tp, M
     /// positions × m × tp (tp a multiple of the block's tiles). Also the Gram backward's product (Gram.BackwardAsProduct).
     /// </summary>
-    internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, int reduce, int m, int kp, int tp, int positions, View u, View v, View product)
+    internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, int layout, int reduce, int m, int kp, int tp, int positions,
+        View u, View v, View product)
     {
-        Action<int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
+        Action<SpecializedValue<int>, int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
         {
             WinogradBlock.Rows16Tiles8 => WinogradGemm16Kernel,
             WinogradBlock.Rows8Tiles8 => WinogradGemm8Kernel,
             WinogradBlock.Rows8Tiles16 => WinogradGemm8x16Kernel,
             _ => WinogradGemm4x24Kernel,
         };
-        var gemm = gpu.Kernel(gemmMethod, acc => acc.LoadStreamKernel<int, int, int, int, View, View, View>(gemmMethod));
+        var gemm = gpu.Kernel(gemmMethod, acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, View, View, View>(gemmMethod));
         int blocks = tp / tiles.Tiles;
         int gx = Math.Min(tiles.GroupX, blocks), gy = tiles.GroupY;
         gemm(new KernelConfig(new Index3D(Gpu.DivUp(blocks, gx), Gpu.DivUp(m, tiles.Rows * gy), positions), new Index3D(gx, gy, 1)),
-            reduce, m, kp, tp, u, v, product);
+            SpecializedValue.New(layout), reduce, m, kp, tp, u, v, product);
     }
 
     /// <summary>
@@ -203,7 +204,7 @@ public static partial class Conv2d
         if (k >= kp) return;
         var g = new KernelRows(w, cout, cin, transpose, k, c);
         // Rows: t = G g (4 × 3); columns: U = t Gᵀ (4 × 4), written at U[ξ][c][k], ξ = 4·row + column.
-        int plane = (transpose != 0 ? cout : cin) * kp, q = c * kp + k;
+        int plane = (transpose != 0 ? cout : cin) * kp, q = WinogradUIndex(c, k, transpose != 0 ? cout : cin);
         g.G0.PutTransformed(u, q, plane, 0);
         Row3.Combine(0.5f, g.G0, 0.5f, g.G1, 0.5f, g.G2).PutTransformed(u, q, plane, 4);
         Row3.Combine(0.5f, g.G0, -0.5f, g.G1, 0.5f, g.G2).PutTransformed(u, q, plane, 8);
@@ -302,7 +303,7 @@ public static partial class Conv2d
         var d1 = Row4.LoadSplit(padded, r + rowStride, half);
         var d2 = Row4.LoadSplit(padded, r + 2 * rowStride, half);
         var d3 = Row4.LoadSplit(padded, r + 3 * rowStride, half);
-        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
+        int plane = channels * tp, q = WinogradVIndex(c, tyLocal * tilesX + tx, channels);
         Row4.Sub(d0, d2).PutTransformed(v, q, plane, 0);
         Row4.Add(d1, d2).PutTransformed(v, q, plane, 4);
         Row4.Sub(d2, d1).PutTransformed(v, q, plane, 8);

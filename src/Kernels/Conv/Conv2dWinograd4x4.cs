@@ -28,7 +28,7 @@ public static partial class Conv2d
         if (k >= kp) return;
         var g = new KernelRows(w, cout, cin, transpose, k, c);
         // Rows: t = G g (6 × 3); columns: U = t Gᵀ, written at U[ξ][c][k].
-        int plane = (transpose != 0 ? cout : cin) * kp, q = c * kp + k;
+        int plane = (transpose != 0 ? cout : cin) * kp, q = WinogradUIndex(c, k, transpose != 0 ? cout : cin);
         Row3.Combine(0.25f, g.G0, 0f, g.G1, 0f, g.G2).PutTransformed4(u, q, plane, 0);
         Row3.Combine(-1f / 6, g.G0, -1f / 6, g.G1, -1f / 6, g.G2).PutTransformed4(u, q, plane, 6);
         Row3.Combine(-1f / 6, g.G0, 1f / 6, g.G1, -1f / 6, g.G2).PutTransformed4(u, q, plane, 12);
@@ -54,7 +54,7 @@ public static partial class Conv2d
         var d3 = Row6.LoadSplit(padded, r + 3 * rowStride, quarter);
         var d4 = Row6.LoadSplit(padded, r + 4 * rowStride, quarter);
         var d5 = Row6.LoadSplit(padded, r + 5 * rowStride, quarter);
-        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
+        int plane = channels * tp, q = WinogradVIndex(c, tyLocal * tilesX + tx, channels);
         // Bᵀ d, row by row (the rows of Bᵀ above), then each row · B.
         Row6.Combine(4f, d0, -5f, d2, 1f, d4).PutTransformed(v, q, plane, 0);
         Row6.Combine(-4f, Row6.Add(d1, d2), 1f, Row6.Add(d3, d4)).PutTransformed(v, q, plane, 6);
