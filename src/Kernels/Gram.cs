@@ -125,7 +125,7 @@ public static partial class Gram
         var u = gpu.ScratchAtLeast(c * kp, "gram.product.u");
         gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SymmetricSumKernel))(
             c * kp, dG.View, c, kp, scale, u.View);
-        Conv2d.WinogradProduct(gpu, tiles, layout: 0, c, c, kp, p, positions: 1, u.View, f.View, df.View);
+        Conv2d.WinogradProduct(gpu, tiles, uPanels: false, c, c, kp, p, positions: 1, u.View, f.View, df.View);
     }
 
     /// <summary>S = dG + dGᵀ (exactly symmetric) in the device's "gram.symmetric" scratch tensor, for the backward kernels that read S.</summary>

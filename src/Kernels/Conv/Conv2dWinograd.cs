@@ -18,9 +18,10 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // computation with the transposed, flipped kernel (see Conv2dFast3x3.cs). Every output is a fixed-order sum: no atomics,
 // the same bytes run to run. The transforms use only ±1 and ½, so rounding stays at the level of the direct kernels'.
 //
-// Operands: U[ξ][c][kp] (kp = K rounded up to 16, zero past K; c = reduction channel) from Prepare3x3 or made on the
-// call; V[ξ][c][tp] and M[ξ][k][tp] per chunk of tile rows (tp = tiles of the chunk rounded up to a work-item's tiles; the columns past
-// the chunk's tiles are never read back, so they are left as they are), so the scratch stays bounded at any size.
+// Operands: U[ξ][c][kp] (kp = K rounded up to 16, zero past K; c = reduction channel; stored in panels of 16 rows k,
+// WinogradUIndex in Conv2dWinogradGemmKernel.cs) from Prepare3x3 or made on the call; V[ξ][c][tp] and M[ξ][k][tp] per
+// chunk of tile rows (tp = tiles of the chunk rounded up to a work-item's tiles; the columns past the chunk's tiles are
+// never read back, so they are left as they are), so the scratch stays bounded at any size.
 // F(4×4, 3×3) (Conv2dWinograd4x4.cs) runs through the same driver and product with its own transforms and 36 positions.
 public static partial class Conv2d
 {
@@ -99,7 +100,7 @@ public static partial class Conv2d
             int rows = Math.Min(rowsPerChunk, tilesY - ty0);
             int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
             inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, part, tilesX, ty0, tp, v.View);
-            WinogradProduct(gpu, tiles, WinogradPanelsU | WinogradPanelsV, reduce, m, kp, tp, positions, u.View, v.View, product.View);
+            WinogradProduct(gpu, tiles, uPanels: true, reduce, m, kp, tp, positions, u.View, v.View, product.View);
             // Whole tiles (unconditional stores), then the last column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
             var whole = SpecializedValue.New(0);
@@ -121,7 +122,7 @@ public static partial class Conv2d
     /// (Conv2dWinogradGemmKernel.cs): U is positions × reduce × kp (kp: m rounded up to 16), V positions × reduce × tp, M
     /// positions × m × tp (tp a multiple of the block's tiles). Also the Gram backward's product (Gram.BackwardAsProduct).
     /// </summary>
-    internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, int layout, int reduce, int m, int kp, int tp, int positions,
+    internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, bool uPanels, int reduce, int m, int kp, int tp, int positions,
         View u, View v, View product)
     {
         Action<SpecializedValue<int>, int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
@@ -135,7 +136,7 @@ public static partial class Conv2d
         int blocks = tp / tiles.Tiles;
         int gx = Math.Min(tiles.GroupX, blocks), gy = tiles.GroupY;
         gemm(new KernelConfig(new Index3D(Gpu.DivUp(blocks, gx), Gpu.DivUp(m, tiles.Rows * gy), positions), new Index3D(gx, gy, 1)),
-            SpecializedValue.New(layout), reduce, m, kp, tp, u, v, product);
+            SpecializedValue.New(uPanels ? 1 : 0), reduce, m, kp, tp, u, v, product);
     }
 
     /// <summary>
@@ -303,7 +304,7 @@ public static partial class Conv2d
         var d1 = Row4.LoadSplit(padded, r + rowStride, half);
         var d2 = Row4.LoadSplit(padded, r + 2 * rowStride, half);
         var d3 = Row4.LoadSplit(padded, r + 3 * rowStride, half);
-        int plane = channels * tp, q = WinogradVIndex(c, tyLocal * tilesX + tx, channels);
+        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
         Row4.Sub(d0, d2).PutTransformed(v, q, plane, 0);
         Row4.Add(d1, d2).PutTransformed(v, q, plane, 4);
         Row4.Sub(d2, d1).PutTransformed(v, q, plane, 8);

@@ -54,7 +54,7 @@ public static partial class Conv2d
         var d3 = Row6.LoadSplit(padded, r + 3 * rowStride, quarter);
         var d4 = Row6.LoadSplit(padded, r + 4 * rowStride, quarter);
         var d5 = Row6.LoadSplit(padded, r + 5 * rowStride, quarter);
-        int plane = channels * tp, q = WinogradVIndex(c, tyLocal * tilesX + tx, channels);
+        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
         // Bᵀ d, row by row (the rows of Bᵀ above), then each row · B.
         Row6.Combine(4f, d0, -5f, d2, 1f, d4).PutTransformed(v, q, plane, 0);
         Row6.Combine(-4f, Row6.Add(d1, d2), 1f, Row6.Add(d3, d4)).PutTransformed(v, q, plane, 6);

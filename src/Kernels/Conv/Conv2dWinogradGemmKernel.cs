@@ -16,34 +16,27 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 public static partial class Conv2d
 {
     /// <summary>
-    /// Operand layouts of the product (its <c>layout</c> argument, a compile-time constant): with <see cref="WinogradPanelsU"/>,
-    /// U[ξ] is stored as panels of 16 rows k, each reduce × 16 (<see cref="WinogradUIndex"/>); with
-    /// <see cref="WinogradPanelsV"/>, V[ξ] as panels of 8 tiles, each reduce × 8 (<see cref="WinogradVIndex"/>). A work-item
-    /// then reads its operands as two unit-stride streams along the reduction — 64 and 32 bytes per channel, where the
-    /// plain layouts (row length kp, tp) jump by kilobytes per channel, past what CPU prefetchers follow. The convolution
-    /// writes both in panels; the Gram backward passes its plain S and F (0).
+    /// U[ξ] in panels (the product's <c>uPanels</c> argument, a compile-time constant ≠ 0): panel k / 16 holds rows
+    /// k0 … k0 + 15 for every reduction channel, reduce × 16 floats, so a work-item reads its 16 (or 8, 4) weights per
+    /// channel from one unit-stride stream instead of jumping kp floats (2 KiB at 512 channels) per channel, past what CPU
+    /// prefetchers follow. The convolution writes U so (WinogradWeightKernel, WinogradWeight4Kernel); the Gram backward
+    /// passes its plain S. V stays plain: its panel layout (tried) made the input transform's stores scattered — with AVX2
+    /// code conv1_2 at 256² went 28 → 48 ms (doc/PERFORMANCE.md, stop 23).
     /// </summary>
-    internal const int WinogradPanelsU = 1, WinogradPanelsV = 2;
-
-    /// <summary>Rows of a U panel (= the padding of kp) and tiles of a V panel (= every block's tile multiple).</summary>
-    internal const int WinogradPanelRows = 16, WinogradPanelTiles = 8;
+    internal const int WinogradPanelRows = 16;
 
     /// <summary>Offset of U[c][k] within one position's plane in the panel layout: panel k / 16, row c, column k mod 16.</summary>
     internal static int WinogradUIndex(int c, int k, int reduce) =>
         ((k >> 4) * reduce + c) * WinogradPanelRows + (k & (WinogradPanelRows - 1));
-
-    /// <summary>Offset of V[c][t] within one position's plane in the panel layout: panel t / 8, row c, column t mod 8.</summary>
-    internal static int WinogradVIndex(int c, int t, int reduce) =>
-        ((t >> 3) * reduce + c) * WinogradPanelTiles + (t & (WinogradPanelTiles - 1));
 
     /// <summary>
     /// Grid (⌈tp / (8·gx)⌉, ⌈K / (16·gy)⌉, 16), group (gx, gy): work-item (tx, ty) of group (bx, by, ξ) owns rows
     /// k0 … k0 + 15 (k0 = 16·(gy·by + ty)) and tiles t0 … t0 + 7 (t0 = 8·(gx·bx + tx)) of M[ξ]. tp is a multiple of 8 and
     /// kp ≥ k0 + 16, so no load needs a bounds check; rows past K are not stored.
     /// </summary>
-    private static void WinogradGemm16Kernel(SpecializedValue<int> layout, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm16Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
     {
-        var b = new ProductBlock(layout, 16, 8, c, k, kp, tp);
+        var b = new ProductBlock(uPanels, 16, 8, c, k, kp, tp);
         if (!b.Inside) return;
         var lo = default(Rows8);
         var hi = default(Rows8);
@@ -58,9 +51,9 @@ public static partial class Conv2d
     }
 
     /// <summary><see cref="WinogradGemm16Kernel"/> with 8 rows per work-item (64 accumulators: fits AVX2's 16 registers); grid y = ⌈K / (8·gy)⌉.</summary>
-    private static void WinogradGemm8Kernel(SpecializedValue<int> layout, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm8Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
     {
-        var b = new ProductBlock(layout, 8, 8, c, k, kp, tp);
+        var b = new ProductBlock(uPanels, 8, 8, c, k, kp, tp);
         if (!b.Inside) return;
         var rows = default(Rows8);
         for (int ci = 0; ci < c; ci++)
@@ -72,16 +65,16 @@ public static partial class Conv2d
     /// 8 rows × 16 tiles per work-item (two vectors per row, 16 accumulators): per reduction channel 2 vector loads and 8
     /// broadcasts for 16 vector multiply-adds, against 1 + 8 for 8 in the 8 × 8 block. Grid x = ⌈tp / (16·gx)⌉, tp a multiple of 16.
     /// </summary>
-    private static void WinogradGemm8x16Kernel(SpecializedValue<int> layout, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm8x16Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
     {
-        var b = new ProductBlock(layout, 8, 16, c, k, kp, tp);
+        var b = new ProductBlock(uPanels, 8, 16, c, k, kp, tp);
         if (!b.Inside) return;
         var lo = default(Rows8);
         var hi = default(Rows8);
         for (int ci = 0; ci < c; ci++)
         {
             lo = Rows8.Step(lo, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
-            hi = Rows8.Step(hi, Tiles8.Load(v, b.V(ci) + b.NextTiles8), u, b.U(ci));
+            hi = Rows8.Step(hi, Tiles8.Load(v, b.V(ci) + 8), u, b.U(ci));
         }
         lo.Store(product, b.Q, tp, b.RowsLeft);
         hi.Store(product, b.Q + 8, tp, b.RowsLeft);
@@ -92,9 +85,9 @@ public static partial class Conv2d
     /// + 3 tile vectors + 1 broadcast; per reduction channel 3 vector loads and 4 broadcasts for 12 multiply-adds. Grid
     /// x = ⌈tp / (24·gx)⌉, tp a multiple of 24.
     /// </summary>
-    private static void WinogradGemm4x24Kernel(SpecializedValue<int> layout, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm4x24Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
     {
-        var b = new ProductBlock(layout, 4, 24, c, k, kp, tp);
+        var b = new ProductBlock(uPanels, 4, 24, c, k, kp, tp);
         if (!b.Inside) return;
         var r0 = default(Rows4);
         var r8 = default(Rows4);
@@ -102,8 +95,8 @@ public static partial class Conv2d
         for (int ci = 0; ci < c; ci++)
         {
             r0 = Rows4.Step(r0, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
-            r8 = Rows4.Step(r8, Tiles8.Load(v, b.V(ci) + b.NextTiles8), u, b.U(ci));
-            r16 = Rows4.Step(r16, Tiles8.Load(v, b.V(ci) + 2 * b.NextTiles8), u, b.U(ci));
+            r8 = Rows4.Step(r8, Tiles8.Load(v, b.V(ci) + 8), u, b.U(ci));
+            r16 = Rows4.Step(r16, Tiles8.Load(v, b.V(ci) + 16), u, b.U(ci));
         }
         r0.Store(product, b.Q, tp, b.RowsLeft);
         r8.Store(product, b.Q + 8, tp, b.RowsLeft);
@@ -117,20 +110,18 @@ public static partial class Conv2d
     /// </summary>
     private readonly struct ProductBlock
     {
-        private readonly int vi, ui, vStride, uStride;
+        private readonly int vi, ui, tp, uStride;
 
-        public ProductBlock(SpecializedValue<int> layout, int rows, int tiles, int c, int k, int kp, int tp)
+        public ProductBlock(SpecializedValue<int> uPanels, int rows, int tiles, int c, int k, int kp, int tp)
         {
             int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * tiles;
             int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * rows;
             int xi = Grid.IdxZ;
             Inside = t0 < tp && k0 < k;
-            bool uPanels = (layout.Value & WinogradPanelsU) != 0, vPanels = (layout.Value & WinogradPanelsV) != 0;
-            ui = xi * c * kp + (uPanels ? WinogradUIndex(0, k0, c) : k0);
-            uStride = uPanels ? WinogradPanelRows : kp;
-            vi = xi * c * tp + (vPanels ? WinogradVIndex(0, t0, c) : t0);
-            vStride = vPanels ? WinogradPanelTiles : tp;
-            NextTiles8 = vPanels ? WinogradPanelTiles * c : WinogradPanelTiles;
+            vi = xi * c * tp + t0;
+            ui = xi * c * kp + (uPanels.Value != 0 ? WinogradUIndex(0, k0, c) : k0);
+            uStride = uPanels.Value != 0 ? WinogradPanelRows : kp;
+            this.tp = tp;
             Q = (xi * k + k0) * tp + t0;
             RowsLeft = k - k0;
         }
@@ -143,11 +134,8 @@ public static partial class Conv2d
 
         public int RowsLeft { get; }
 
-        /// <summary>From V[ξ][ci][t] to V[ξ][ci][t + 8] (the next panel, with panels).</summary>
-        public int NextTiles8 { get; }
-
         /// <summary>V[ξ][ci][t0].</summary>
-        public int V(int ci) => vi + ci * vStride;
+        public int V(int ci) => vi + ci * tp;
 
         /// <summary>U[ξ][ci][k0].</summary>
         public int U(int ci) => ui + ci * uStride;
