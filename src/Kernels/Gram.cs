@@ -96,28 +96,28 @@ public static partial class Gram
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
         var tiles = gpu.Plan.WinogradTiles;
-        if (!accumulate && p % tiles.Tiles == 0)
-        {
-            BackwardAsProduct(f, dG, df, scale, tiles);
-            return;
-        }
+        // Columns 0 … whole − 1 (whole blocks of the product's tiles) as the product; the rest, if any, below.
+        int whole = p / tiles.Tiles * tiles.Tiles;
+        if (whole > 0) BackwardAsProduct(f, dG, df, scale, accumulate, tiles, whole);
+        if (whole == p) return;
         var s = SymmetricSum(f, dG);
         int t = Math.Min(gpu.Tile, 8);
         var config = new KernelConfig(
-            new Index2D(Gpu.DivUp(Gpu.DivUp(p, BackwardColumns), t), Gpu.DivUp(Gpu.DivUp(c, BackwardBlock), t)),
+            new Index2D(Gpu.DivUp(Gpu.DivUp(p - whole, BackwardColumns), t), Gpu.DivUp(Gpu.DivUp(c, BackwardBlock), t)),
             new Index2D(t, t));
-        gpu.Kernel(BackwardBlockedKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardBlockedKernel))(
-            config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
+        gpu.Kernel(BackwardBlockedKernel, a => a.LoadStreamKernel<View, View, View, int, int, int, float, int>(BackwardBlockedKernel))(
+            config, f.View, s.View, df.View, c, p, whole, scale, accumulate ? 1 : 0);
     }
 
     /// <summary>
     /// df = scale · S F with S = dG + dGᵀ as the Winograd convolution's product M = Uᵀ V (Conv2dWinogradGemmKernel.cs, one
-    /// position): U = scale·S with rows padded to a multiple of 16 columns, V = F, M = df — F's rows are whole blocks of
-    /// the product's tiles (the caller checks P), and nothing accumulates. Its register blocks keep PoCL's vectorization
-    /// with fma, which the `a*b + c` kernel above cannot use (doc/PERFORMANCE.md, finding 7): the five VGG19 Gram
+    /// position): U = scale·S with rows padded to a multiple of 16 columns, V = F, M = df, for the first
+    /// <paramref name="columns"/> columns (whole blocks of the product's tiles); with <paramref name="accumulate"/> its
+    /// stores add to df. Its register
+    /// blocks keep PoCL's vectorization with fma, which the `a*b + c` kernel above cannot use (doc/PERFORMANCE.md, finding 7): the five VGG19 Gram
     /// backwards at 512² 135.9 → 84.7 ms with AVX-512 code. Fixed-order sums: the same bytes run to run.
     /// </summary>
-    private static void BackwardAsProduct(Tensor f, Tensor dG, Tensor df, float scale, WinogradTiles tiles)
+    private static void BackwardAsProduct(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, WinogradTiles tiles, int columns)
     {
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
@@ -125,7 +125,7 @@ public static partial class Gram
         var u = gpu.ScratchAtLeast(c * kp, "gram.product.u");
         gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SymmetricSumKernel))(
             c * kp, dG.View, c, kp, scale, u.View);
-        Conv2d.WinogradProduct(gpu, tiles, uPanels: false, c, c, kp, p, positions: 1, u.View, f.View, df.View);
+        Conv2d.WinogradProduct(gpu, tiles, accumulate ? Conv2d.ProductAccumulate : 0, c, c, kp, p, columns, positions: 1, u.View, f.View, df.View);
     }
 
     /// <summary>S = dG + dGᵀ (exactly symmetric) in the device's "gram.symmetric" scratch tensor, for the backward kernels that read S.</summary>

@@ -79,14 +79,15 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// df[i, q] (+)= scale · Σ_j S[i, j] · F[j, q] with S = dG + dGᵀ. Work-item (x, y) computes rows
-    /// i0 .. i0 + 7 (i0 = 8·y) × columns q0 .. q0 + 15 (q0 = 16·x), as two 8-column halves: per j two 8-column loads
+    /// df[i, q] (+)= scale · Σ_j S[i, j] · F[j, q] with S = dG + dGᵀ, for columns q ≥ <paramref name="first"/> (those
+    /// before: Gram.BackwardAsProduct). Work-item (x, y) computes rows i0 .. i0 + 7 (i0 = 8·y) × columns
+    /// q0 .. q0 + 15 (q0 = first + 16·x), as two 8-column halves: per j two 8-column loads
     /// of F and 8 entries of S, read as S[j, i0 + r] (S is symmetric, so the 8 are contiguous; columns past C read
     /// column C − 1 and are not stored). The last, partial column block takes a separate loop with bounded loads.
     /// </summary>
-    private static void BackwardBlockedKernel(View f, View s, View df, int c, int p, float scale, int accumulate)
+    private static void BackwardBlockedKernel(View f, View s, View df, int c, int p, int first, float scale, int accumulate)
     {
-        int q0 = (Grid.IdxX * Group.DimX + Group.IdxX) * BackwardColumns;
+        int q0 = first + (Grid.IdxX * Group.DimX + Group.IdxX) * BackwardColumns;
         int i0 = (Grid.IdxY * Group.DimY + Group.IdxY) * BackwardBlock;
         if (q0 >= p || i0 >= c) return;
         var cols = new Columns8(c, i0);

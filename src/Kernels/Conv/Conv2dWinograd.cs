@@ -100,7 +100,7 @@ public static partial class Conv2d
             int rows = Math.Min(rowsPerChunk, tilesY - ty0);
             int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
             inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, part, tilesX, ty0, tp, v.View);
-            WinogradProduct(gpu, tiles, uPanels: true, reduce, m, kp, tp, positions, u.View, v.View, product.View);
+            WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, tp, positions, u.View, v.View, product.View);
             // Whole tiles (unconditional stores), then the last column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
             var whole = SpecializedValue.New(0);
@@ -118,25 +118,27 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// M[ξ][k, t] = Σ_c U[ξ][c, k] · V[ξ][c, t] for ξ &lt; <paramref name="positions"/> with <paramref name="tiles"/>' block
-    /// (Conv2dWinogradGemmKernel.cs): U is positions × reduce × kp (kp: m rounded up to 16), V positions × reduce × tp, M
-    /// positions × m × tp (tp a multiple of the block's tiles). Also the Gram backward's product (Gram.BackwardAsProduct).
+    /// M[ξ][k, t] = Σ_c U[ξ][c, k] · V[ξ][c, t] for ξ &lt; <paramref name="positions"/> and t &lt; <paramref name="columns"/>
+    /// (a multiple of the block's tiles) with <paramref name="tiles"/>' block (Conv2dWinogradGemmKernel.cs): U is positions
+    /// × reduce × kp (kp: m rounded up to 16), V positions × reduce × tp, M positions × m × tp (tp: their row length, ≥
+    /// columns); <paramref name="options"/>: ProductPanelsU, ProductAccumulate. Also the Gram backward's product
+    /// (Gram.BackwardAsProduct).
     /// </summary>
-    internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, bool uPanels, int reduce, int m, int kp, int tp, int positions,
-        View u, View v, View product)
+    internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, int options, int reduce, int m, int kp, int tp, int columns,
+        int positions, View u, View v, View product)
     {
-        Action<SpecializedValue<int>, int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
+        Action<SpecializedValue<int>, int, int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
         {
             WinogradBlock.Rows16Tiles8 => WinogradGemm16Kernel,
             WinogradBlock.Rows8Tiles8 => WinogradGemm8Kernel,
             WinogradBlock.Rows8Tiles16 => WinogradGemm8x16Kernel,
             _ => WinogradGemm4x24Kernel,
         };
-        var gemm = gpu.Kernel(gemmMethod, acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, View, View, View>(gemmMethod));
-        int blocks = tp / tiles.Tiles;
+        var gemm = gpu.Kernel(gemmMethod, acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View>(gemmMethod));
+        int blocks = columns / tiles.Tiles;
         int gx = Math.Min(tiles.GroupX, blocks), gy = tiles.GroupY;
         gemm(new KernelConfig(new Index3D(Gpu.DivUp(blocks, gx), Gpu.DivUp(m, tiles.Rows * gy), positions), new Index3D(gx, gy, 1)),
-            SpecializedValue.New(uPanels ? 1 : 0), reduce, m, kp, tp, u, v, product);
+            SpecializedValue.New(options), reduce, m, kp, tp, columns, u, v, product);
     }
 
     /// <summary>

@@ -16,7 +16,14 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 public static partial class Conv2d
 {
     /// <summary>
-    /// U[ξ] in panels (the product's <c>uPanels</c> argument, a compile-time constant ≠ 0): panel k / 16 holds rows
+    /// Options of the product (its <c>options</c> argument, a compile-time constant): <see cref="ProductPanelsU"/> — U[ξ]
+    /// stored in panels, below; <see cref="ProductAccumulate"/> — M += the product instead of M = (the Gram backward when
+    /// df already holds a gradient).
+    /// </summary>
+    internal const int ProductPanelsU = 1, ProductAccumulate = 2;
+
+    /// <summary>
+    /// U[ξ] in panels (<see cref="ProductPanelsU"/>): panel k / 16 holds rows
     /// k0 … k0 + 15 for every reduction channel, reduce × 16 floats, so a work-item reads its 16 (or 8, 4) weights per
     /// channel from one unit-stride stream instead of jumping kp floats (2 KiB at 512 channels) per channel, past what CPU
     /// prefetchers follow. The convolution writes U so (WinogradWeightKernel, WinogradWeight4Kernel); the Gram backward
@@ -30,13 +37,14 @@ public static partial class Conv2d
         ((k >> 4) * reduce + c) * WinogradPanelRows + (k & (WinogradPanelRows - 1));
 
     /// <summary>
-    /// Grid (⌈tp / (8·gx)⌉, ⌈K / (16·gy)⌉, 16), group (gx, gy): work-item (tx, ty) of group (bx, by, ξ) owns rows
-    /// k0 … k0 + 15 (k0 = 16·(gy·by + ty)) and tiles t0 … t0 + 7 (t0 = 8·(gx·bx + tx)) of M[ξ]. tp is a multiple of 8 and
-    /// kp ≥ k0 + 16, so no load needs a bounds check; rows past K are not stored.
+    /// Grid (⌈columns / (8·gx)⌉, ⌈K / (16·gy)⌉, 16), group (gx, gy): work-item (tx, ty) of group (bx, by, ξ) owns rows
+    /// k0 … k0 + 15 (k0 = 16·(gy·by + ty)) and tiles t0 … t0 + 7 (t0 = 8·(gx·bx + tx)) of M[ξ]. columns (≤ tp, the row
+    /// length of V and M) is a multiple of 8 and kp ≥ k0 + 16, so no load needs a bounds check; rows past K are not stored.
     /// </summary>
-    private static void WinogradGemm16Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm16Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
+        View u, View v, View product)
     {
-        var b = new ProductBlock(uPanels, 16, 8, c, k, kp, tp);
+        var b = new ProductBlock(options, 16, 8, c, k, kp, tp, columns);
         if (!b.Inside) return;
         var lo = default(Rows8);
         var hi = default(Rows8);
@@ -46,28 +54,30 @@ public static partial class Conv2d
             lo = Rows8.Step(lo, tiles, u, b.U(ci));
             hi = Rows8.Step(hi, tiles, u, b.U(ci) + 8);
         }
-        lo.Store(product, b.Q, tp, b.RowsLeft);
-        hi.Store(product, b.Q + 8 * tp, tp, b.RowsLeft - 8);
+        lo.Store(product, b.Q, tp, b.RowsLeft, b.Accumulate);
+        hi.Store(product, b.Q + 8 * tp, tp, b.RowsLeft - 8, b.Accumulate);
     }
 
     /// <summary><see cref="WinogradGemm16Kernel"/> with 8 rows per work-item (64 accumulators: fits AVX2's 16 registers); grid y = ⌈K / (8·gy)⌉.</summary>
-    private static void WinogradGemm8Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm8Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
+        View u, View v, View product)
     {
-        var b = new ProductBlock(uPanels, 8, 8, c, k, kp, tp);
+        var b = new ProductBlock(options, 8, 8, c, k, kp, tp, columns);
         if (!b.Inside) return;
         var rows = default(Rows8);
         for (int ci = 0; ci < c; ci++)
             rows = Rows8.Step(rows, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
-        rows.Store(product, b.Q, tp, b.RowsLeft);
+        rows.Store(product, b.Q, tp, b.RowsLeft, b.Accumulate);
     }
 
     /// <summary>
     /// 8 rows × 16 tiles per work-item (two vectors per row, 16 accumulators): per reduction channel 2 vector loads and 8
-    /// broadcasts for 16 vector multiply-adds, against 1 + 8 for 8 in the 8 × 8 block. Grid x = ⌈tp / (16·gx)⌉, tp a multiple of 16.
+    /// broadcasts for 16 vector multiply-adds, against 1 + 8 for 8 in the 8 × 8 block. Grid x = ⌈tp / (16·gx)⌉, columns a multiple of 16.
     /// </summary>
-    private static void WinogradGemm8x16Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm8x16Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
+        View u, View v, View product)
     {
-        var b = new ProductBlock(uPanels, 8, 16, c, k, kp, tp);
+        var b = new ProductBlock(options, 8, 16, c, k, kp, tp, columns);
         if (!b.Inside) return;
         var lo = default(Rows8);
         var hi = default(Rows8);
@@ -76,18 +86,19 @@ public static partial class Conv2d
             lo = Rows8.Step(lo, Tiles8.Load(v, b.V(ci)), u, b.U(ci));
             hi = Rows8.Step(hi, Tiles8.Load(v, b.V(ci) + 8), u, b.U(ci));
         }
-        lo.Store(product, b.Q, tp, b.RowsLeft);
-        hi.Store(product, b.Q + 8, tp, b.RowsLeft);
+        lo.Store(product, b.Q, tp, b.RowsLeft, b.Accumulate);
+        hi.Store(product, b.Q + 8, tp, b.RowsLeft, b.Accumulate);
     }
 
     /// <summary>
     /// 4 rows × 24 tiles per work-item (three vectors per row, 12 accumulators): with AVX2's 16 registers, 12 accumulators
     /// + 3 tile vectors + 1 broadcast; per reduction channel 3 vector loads and 4 broadcasts for 12 multiply-adds. Grid
-    /// x = ⌈tp / (24·gx)⌉, tp a multiple of 24.
+    /// x = ⌈tp / (24·gx)⌉, columns a multiple of 24.
     /// </summary>
-    private static void WinogradGemm4x24Kernel(SpecializedValue<int> uPanels, int c, int k, int kp, int tp, View u, View v, View product)
+    private static void WinogradGemm4x24Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
+        View u, View v, View product)
     {
-        var b = new ProductBlock(uPanels, 4, 24, c, k, kp, tp);
+        var b = new ProductBlock(options, 4, 24, c, k, kp, tp, columns);
         if (!b.Inside) return;
         var r0 = default(Rows4);
         var r8 = default(Rows4);
@@ -98,9 +109,9 @@ public static partial class Conv2d
             r8 = Rows4.Step(r8, Tiles8.Load(v, b.V(ci) + 8), u, b.U(ci));
             r16 = Rows4.Step(r16, Tiles8.Load(v, b.V(ci) + 16), u, b.U(ci));
         }
-        r0.Store(product, b.Q, tp, b.RowsLeft);
-        r8.Store(product, b.Q + 8, tp, b.RowsLeft);
-        r16.Store(product, b.Q + 16, tp, b.RowsLeft);
+        r0.Store(product, b.Q, tp, b.RowsLeft, b.Accumulate);
+        r8.Store(product, b.Q + 8, tp, b.RowsLeft, b.Accumulate);
+        r16.Store(product, b.Q + 16, tp, b.RowsLeft, b.Accumulate);
     }
 
     /// <summary>
@@ -112,15 +123,17 @@ public static partial class Conv2d
     {
         private readonly int vi, ui, tp, uStride;
 
-        public ProductBlock(SpecializedValue<int> uPanels, int rows, int tiles, int c, int k, int kp, int tp)
+        public ProductBlock(SpecializedValue<int> options, int rows, int tiles, int c, int k, int kp, int tp, int columns)
         {
             int t0 = (Grid.IdxX * Group.DimX + Group.IdxX) * tiles;
             int k0 = (Grid.IdxY * Group.DimY + Group.IdxY) * rows;
             int xi = Grid.IdxZ;
-            Inside = t0 < tp && k0 < k;
+            Inside = t0 < columns && k0 < k;
             vi = xi * c * tp + t0;
-            ui = xi * c * kp + (uPanels.Value != 0 ? WinogradUIndex(0, k0, c) : k0);
-            uStride = uPanels.Value != 0 ? WinogradPanelRows : kp;
+            bool panels = (options.Value & ProductPanelsU) != 0;
+            ui = xi * c * kp + (panels ? WinogradUIndex(0, k0, c) : k0);
+            uStride = panels ? WinogradPanelRows : kp;
+            Accumulate = (options.Value & ProductAccumulate) != 0;
             this.tp = tp;
             Q = (xi * k + k0) * tp + t0;
             RowsLeft = k - k0;
@@ -133,6 +146,9 @@ public static partial class Conv2d
         public int Q { get; }
 
         public int RowsLeft { get; }
+
+        /// <summary>M += instead of M = (<see cref="ProductAccumulate"/>).</summary>
+        public bool Accumulate { get; }
 
         /// <summary>V[ξ][ci][t0].</summary>
         public int V(int ci) => vi + ci * tp;
@@ -164,8 +180,15 @@ public static partial class Conv2d
             return acc;
         }
 
-        public void Store(View s, int i)
+        /// <summary>s[i …] = (or, when <paramref name="accumulate"/>, +=) the 8 lanes.</summary>
+        public void Store(View s, int i, bool accumulate)
         {
+            if (accumulate)
+            {
+                s[i] += T0; s[i + 1] += T1; s[i + 2] += T2; s[i + 3] += T3;
+                s[i + 4] += T4; s[i + 5] += T5; s[i + 6] += T6; s[i + 7] += T7;
+                return;
+            }
             s[i] = T0; s[i + 1] = T1; s[i + 2] = T2; s[i + 3] = T3;
             s[i + 4] = T4; s[i + 5] = T5; s[i + 6] = T6; s[i + 7] = T7;
         }
@@ -191,16 +214,16 @@ public static partial class Conv2d
         }
 
         /// <summary>Stores the first min(<paramref name="rowsLeft"/>, 8) rows at q, q + tp, ….</summary>
-        public void Store(View product, int q, int tp, int rowsLeft)
+        public void Store(View product, int q, int tp, int rowsLeft, bool accumulate)
         {
-            if (rowsLeft > 0) R0.Store(product, q);
-            if (rowsLeft > 1) R1.Store(product, q + tp);
-            if (rowsLeft > 2) R2.Store(product, q + 2 * tp);
-            if (rowsLeft > 3) R3.Store(product, q + 3 * tp);
-            if (rowsLeft > 4) R4.Store(product, q + 4 * tp);
-            if (rowsLeft > 5) R5.Store(product, q + 5 * tp);
-            if (rowsLeft > 6) R6.Store(product, q + 6 * tp);
-            if (rowsLeft > 7) R7.Store(product, q + 7 * tp);
+            if (rowsLeft > 0) R0.Store(product, q, accumulate);
+            if (rowsLeft > 1) R1.Store(product, q + tp, accumulate);
+            if (rowsLeft > 2) R2.Store(product, q + 2 * tp, accumulate);
+            if (rowsLeft > 3) R3.Store(product, q + 3 * tp, accumulate);
+            if (rowsLeft > 4) R4.Store(product, q + 4 * tp, accumulate);
+            if (rowsLeft > 5) R5.Store(product, q + 5 * tp, accumulate);
+            if (rowsLeft > 6) R6.Store(product, q + 6 * tp, accumulate);
+            if (rowsLeft > 7) R7.Store(product, q + 7 * tp, accumulate);
         }
     }
 
@@ -224,12 +247,12 @@ public static partial class Conv2d
         }
 
         /// <summary>Stores the first min(<paramref name="rowsLeft"/>, 4) rows at q, q + tp, ….</summary>
-        public void Store(View product, int q, int tp, int rowsLeft)
+        public void Store(View product, int q, int tp, int rowsLeft, bool accumulate)
         {
-            if (rowsLeft > 0) R0.Store(product, q);
-            if (rowsLeft > 1) R1.Store(product, q + tp);
-            if (rowsLeft > 2) R2.Store(product, q + 2 * tp);
-            if (rowsLeft > 3) R3.Store(product, q + 3 * tp);
+            if (rowsLeft > 0) R0.Store(product, q, accumulate);
+            if (rowsLeft > 1) R1.Store(product, q + tp, accumulate);
+            if (rowsLeft > 2) R2.Store(product, q + 2 * tp, accumulate);
+            if (rowsLeft > 3) R3.Store(product, q + 3 * tp, accumulate);
         }
     }
 }
