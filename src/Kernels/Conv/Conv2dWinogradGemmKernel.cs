@@ -20,7 +20,7 @@ public static partial class Conv2d
     /// stored in panels, below; <see cref="ProductAccumulate"/> — M += the product instead of M = (the Gram backward when
     /// df already holds a gradient).
     /// </summary>
-    internal const int ProductPanelsU = 1, ProductAccumulate = 2;
+    public const int ProductPanelsU = 1, ProductAccumulate = 2;
 
     /// <summary>
     /// U[ξ] in panels (<see cref="ProductPanelsU"/>): panel k / 16 holds rows

@@ -145,6 +145,12 @@ public class PtxasTests(ITestOutputHelper log)
                 [("whole tiles, override only", false, [SpecializedValue.New(0)]), ("edges, override only", false, [SpecializedValue.New(1)])],
             ["Conv2d.WinogradOutput4Kernel"] =
                 [("F(4x4) whole tiles, override only", false, [SpecializedValue.New(0)]), ("F(4x4) edges, override only", false, [SpecializedValue.New(1)])],
+            // Winograd's product (Conv2dWinogradGemmKernel.cs), every block: the convolution's U in panels (ProductPanelsU,
+            // on a GPU only by override), and the Gram backward with gram=blocked (plain S; writing, or accumulating).
+            ["Conv2d.WinogradGemm16Kernel"] = ProductOptions(),
+            ["Conv2d.WinogradGemm8Kernel"] = ProductOptions(),
+            ["Conv2d.WinogradGemm8x16Kernel"] = ProductOptions(),
+            ["Conv2d.WinogradGemm4x24Kernel"] = ProductOptions(),
             // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
             ["Conv2d.WinogradPadKernel"] =
                 [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],
@@ -168,6 +174,14 @@ public class PtxasTests(ITestOutputHelper log)
                 yield return new Variant($"{name} [{label}]", method, values, hot && IsHot(method));
         }
     }
+
+    /// <summary>The option sets the library launches Winograd's product with (Conv2d.ProductPanelsU, Conv2d.ProductAccumulate).</summary>
+    private static (string Label, bool Hot, object[] Values)[] ProductOptions() =>
+    [
+        ("U in panels (conv), override only", false, [SpecializedValue.New(Conv2d.ProductPanelsU)]),
+        ("plain (gram backward), gram=blocked only", false, [SpecializedValue.New(0)]),
+        ("plain, accumulate (gram backward), gram=blocked only", false, [SpecializedValue.New(Conv2d.ProductAccumulate)]),
+    ];
 
     private static bool IsSpecialized(Type t) => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(SpecializedValue<>);
 
