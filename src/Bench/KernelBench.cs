@@ -112,7 +112,9 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         // is the network's and not the per-call weight rearrangement (Winograd's U, the direct kernels' K-major layout).
         using var prepared = Conv2d.Prepare3x3(w);
         string shape = $"{l.Cin}→{l.Cout} @ {l.Size}×{l.Size}";
-        string algorithm = options.Kernels == KernelSet.Default ? Conv2d.PlannedKernel3x3(gpu.Plan, l.Cin, l.Cout) : "tiled (general kernel)";
+        bool planned = options.Kernels == KernelSet.Default;
+        string forwardAlgorithm = planned ? Conv2d.PlannedKernel3x3(gpu.Plan, l.Cin, l.Cout) : "tiled (general kernel)";
+        string backwardAlgorithm = planned ? Conv2d.PlannedKernel3x3(gpu.Plan, l.Cout, l.Cin) : "tiled (general kernel)";
 
         Action forward = options.Kernels switch
         {
@@ -124,8 +126,8 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
             KernelSet.Default => () => Conv2d.BackwardData(dy, prepared, dx, accumulate: false),
             _ => () => Conv2d.BackwardDataTiled(dy, w, dx, p, accumulate: false),
         };
-        var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward) with { Algorithm = algorithm };
-        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops, backward) with { Algorithm = algorithm };
+        var fwd = Time(l.Name, "conv forward+bias+relu", shape, l.Flops, forward) with { Algorithm = forwardAlgorithm };
+        var bwd = Time(l.Name, "conv backward-data", shape, l.Flops, backward) with { Algorithm = backwardAlgorithm };
         return (fwd, bwd);
     }
 

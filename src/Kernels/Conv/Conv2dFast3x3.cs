@@ -44,16 +44,27 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// What <paramref name="plan"/> runs for a 3×3 stride-1 layer of <paramref name="cin"/> → <paramref name="cout"/>
-    /// channels (forward and backward-data alike), in the plan's own words: "winograd F(4×4,3×3) wblock=8x16" or
-    /// "direct kind=blocked,gx=2,gy=8,ci=1". For the bench's per-layer rows.
+    /// What <paramref name="plan"/> runs for a 3×3 stride-1 convolution that sums over <paramref name="reduce"/> channels
+    /// into <paramref name="outputs"/> (forward: cin → cout; backward-data: cout → cin), in the plan's own words:
+    /// "winograd F(4×4,3×3) wblock=8x16" or "direct kind=blocked,gx=2,gy=8,ci=1". For the bench's per-layer rows.
     /// </summary>
-    public static string PlannedKernel3x3(TuningPlan plan, int cin, int cout)
+    public static string PlannedKernel3x3(TuningPlan plan, int reduce, int outputs)
     {
-        if (!UsesWinograd(plan, cin, cout)) return $"direct {plan.Conv}";
+        if (!UsesWinograd(plan, reduce, outputs)) return $"direct {DirectTiles(plan.Conv, outputs)}";
         int t = plan.WinogradOutputTile;
         return $"winograd F({t}×{t},3×3) wblock={WinogradTiles.BlockName(plan.WinogradBlock)}";
     }
+
+    /// <summary>
+    /// The direct kernel's blocking for <paramref name="outputs"/> output channels: <paramref name="tiles"/>, except that
+    /// at most 8 outputs (conv1_1's backward-data: 3) take the 8-channel block in place of the 16-channel one, which would
+    /// spend 13 of its 16 lanes on padding (the operand is padded to 16 channels either way). conv1_1's backward-data at
+    /// 256² / 512² with AVX-512 code on the Intel Xeon: 16.4 → 8.7 ms / 76.1 → 51.1 ms (medians of 5; doc/PERFORMANCE.md, stop 23).
+    /// </summary>
+    internal static ConvTiles DirectTiles(ConvTiles tiles, int outputs) =>
+        tiles.Kind == ConvKernelKind.RegisterBlocked && outputs <= ConvTiles.Blocked8Channels
+            ? tiles with { Kind = ConvKernelKind.RegisterBlocked8 }
+            : tiles;
 
     /// <summary>
     /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd (F(4×4, 3×3) or F(2×2, 3×3)) for the layers
@@ -116,6 +127,7 @@ public static partial class Conv2d
         }
 
         // Register-blocked: fewer work-items along x on narrow maps, so no group covers mostly padding.
+        tiles = DirectTiles(tiles, m);
         int blocksX = Gpu.DivUp(width, ConvTiles.BlockedPixels);
         int gx = Math.Min(tiles.GroupX, blocksX), gy = tiles.GroupY;
         int groupsX = Gpu.DivUp(blocksX, gx);

@@ -29,7 +29,9 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         ["2x2x128->33"] = (2, 2, 128, 33),
     };
 
-    // Blockings: the defaults of both kernels, odd group shapes, every input-channel step of the shared kernel.
+    // Blockings: the defaults of both kernels, odd group shapes, every input-channel step of the shared kernel. The
+    // "blocked" ones run the 8-channel kernel where a call has at most 8 outputs (Conv2d.DirectTiles: 1x4x3->1 both
+    // ways, 3x7x5->4 both ways), so the 8-channel kernel meets their group shapes too.
     // Groups above 16 work-items run on opencl only (the CPU simulator allows 16).
     private static readonly Dictionary<string, ConvTiles> Blockings = new()
     {

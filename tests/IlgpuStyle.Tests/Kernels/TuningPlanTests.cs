@@ -217,6 +217,8 @@ public class TuningPlanTests(ITestOutputHelper log)
     public void PlannedKernelNamesWhatTheDispatchRuns()
     {
         Assert.Equal("direct kind=blocked,gx=2,gy=8,ci=1", Conv2d.PlannedKernel3x3(CpuDefault, 3, 64)); // conv1_1: below the threshold
+        // conv1_1's backward-data (64 → 3): at most 8 outputs take the 8-channel block (Conv2d.DirectTiles).
+        Assert.Equal("direct kind=blocked8,gx=2,gy=8,ci=1", Conv2d.PlannedKernel3x3(CpuDefault, 64, 3));
         Assert.Equal("winograd F(4×4,3×3) wblock=16x8", Conv2d.PlannedKernel3x3(CpuDefault, 64, 64));
         Assert.Equal("winograd F(2×2,3×3) wblock=4x24",
             Conv2d.PlannedKernel3x3(CpuDefault with { WinogradOutputTile = 2, WinogradBlock = WinogradBlock.Rows4Tiles24 }, 512, 512));
