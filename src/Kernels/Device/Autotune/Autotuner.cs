@@ -94,12 +94,14 @@ public static class Autotuner
             var (best, bestConv) = Best(defaults, defaultConv, ConvCandidates(defaults, maxGroup, full), bench.Conv);
             if (best.Conv.Kind is ConvKernelKind.RegisterBlocked or ConvKernelKind.RegisterBlocked8)
             {
-                (best, bestConv) = Best(best, bestConv, WinogradThresholds.Select(n => best with { WinogradMinChannels = n }), bench.Conv);
-                if (best.WinogradMinChannels > 0)
-                {
-                    (best, bestConv) = Best(best, bestConv, WinogradTiles.OutputTiles.Select(t => best with { WinogradOutputTile = t }), bench.Conv);
-                    (best, bestConv) = Best(best, bestConv, WinogradTiles.Blocks.Select(b => best with { WinogradBlock = b }), bench.Conv);
-                }
+                // Winograd's own variant first (with it on), then the threshold: deciding the threshold with an untuned
+                // block let the default 16x8 block — slow with AVX2 code — lose the 64-channel layers to the direct
+                // kernel by noise (Intel Xeon, stop 23: winograd=256 chosen, conv1_2 … conv3_1 then 1.3–1.6x libtorch's time).
+                var on = best.WinogradMinChannels > 0 ? best : best with { WinogradMinChannels = TuningPlan.DefaultWinogradMinChannels };
+                double onMs = on == best ? bestConv : bench.Conv(on);
+                (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), bench.Conv);
+                (on, onMs) = Best(on, onMs, WinogradTiles.Blocks.Select(b => on with { WinogradBlock = b }), bench.Conv);
+                (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), bench.Conv);
             }
             if (full)
                 (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
