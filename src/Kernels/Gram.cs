@@ -113,15 +113,15 @@ public static partial class Gram
     /// df = scale · S F with S = dG + dGᵀ as the Winograd convolution's product M = Uᵀ V (Conv2dWinogradGemmKernel.cs, one
     /// position): U = scale·S with rows padded to a multiple of 16 columns, V = F, M = df, for the first
     /// <paramref name="columns"/> columns (whole blocks of the product's tiles); with <paramref name="accumulate"/> its
-    /// stores add to df. Its register
-    /// blocks keep PoCL's vectorization with fma, which the `a*b + c` kernel above cannot use (doc/PERFORMANCE.md, finding 7): the five VGG19 Gram
-    /// backwards at 512² 135.9 → 84.7 ms with AVX-512 code. Fixed-order sums: the same bytes run to run.
+    /// stores add to df. Its register blocks keep PoCL's vectorization with fma, which the `a*b + c` kernel above cannot
+    /// use (doc/PERFORMANCE.md, finding 7): the five VGG19 Gram backwards at 512² 135.9 → 84.7 ms with AVX-512 code.
+    /// Fixed-order sums: the same bytes run to run.
     /// </summary>
     private static void BackwardAsProduct(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, WinogradTiles tiles, int columns)
     {
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
-        int kp = Gpu.DivUp(c, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
+        int kp = Conv2d.PaddedChannels(c);
         var u = gpu.ScratchAtLeast(c * kp, "gram.product.u");
         gpu.Kernel(SymmetricSumKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SymmetricSumKernel))(
             c * kp, dG.View, c, kp, scale, u.View);

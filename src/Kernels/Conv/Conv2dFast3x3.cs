@@ -167,7 +167,7 @@ public static partial class Conv2d
             throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
     }
 
-    private static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
+    internal static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 
     /// <summary>Writes the K-major operand of <paramref name="w"/> (see WeightLayout3x3Kernel) into <paramref name="a"/>.</summary>
     private static Tensor LayOut3x3(Tensor w, bool transpose, Tensor a)

@@ -30,11 +30,14 @@ public static partial class Conv2d
     /// passes its plain S. V stays plain: its panel layout (tried) made the input transform's stores scattered — with AVX2
     /// code conv1_2 at 256² went 28 → 48 ms (doc/PERFORMANCE.md, stop 23).
     /// </summary>
-    internal const int WinogradPanelRows = 16;
+    internal const int WinogradPanelRows = ConvTiles.BlockedChannels;
 
-    /// <summary>Offset of U[c][k] within one position's plane in the panel layout: panel k / 16, row c, column k mod 16.</summary>
+    /// <summary>
+    /// Offset of U[c][k] within one position's plane in the panel layout: panel k / 16, row c, column k mod 16 (kp, the
+    /// padded row count, is a multiple of the panel: PaddedChannels).
+    /// </summary>
     internal static int WinogradUIndex(int c, int k, int reduce) =>
-        ((k >> 4) * reduce + c) * WinogradPanelRows + (k & (WinogradPanelRows - 1));
+        (k / WinogradPanelRows * reduce + c) * WinogradPanelRows + k % WinogradPanelRows;
 
     /// <summary>
     /// Grid (⌈columns / (8·gx)⌉, ⌈K / (16·gy)⌉, 16), group (gx, gy): work-item (tx, ty) of group (bx, by, ξ) owns rows
@@ -72,7 +75,7 @@ public static partial class Conv2d
 
     /// <summary>
     /// 8 rows × 16 tiles per work-item (two vectors per row, 16 accumulators): per reduction channel 2 vector loads and 8
-    /// broadcasts for 16 vector multiply-adds, against 1 + 8 for 8 in the 8 × 8 block. Grid x = ⌈tp / (16·gx)⌉, columns a multiple of 16.
+    /// broadcasts for 16 vector multiply-adds, against 1 + 8 for 8 in the 8 × 8 block. Grid x = ⌈columns / (16·gx)⌉, columns a multiple of 16.
     /// </summary>
     private static void WinogradGemm8x16Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
         View u, View v, View product)
@@ -93,7 +96,7 @@ public static partial class Conv2d
     /// <summary>
     /// 4 rows × 24 tiles per work-item (three vectors per row, 12 accumulators): with AVX2's 16 registers, 12 accumulators
     /// + 3 tile vectors + 1 broadcast; per reduction channel 3 vector loads and 4 broadcasts for 12 multiply-adds. Grid
-    /// x = ⌈tp / (24·gx)⌉, columns a multiple of 24.
+    /// x = ⌈columns / (24·gx)⌉, columns a multiple of 24.
     /// </summary>
     private static void WinogradGemm4x24Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
         View u, View v, View product)

@@ -8,8 +8,9 @@ namespace IlgpuStyle.Tests.Kernels;
 public class GramTests(ITestOutputHelper log)
 {
     // C = 13 and 37 are no multiple of any tile (4 or 16), nor is H·W = 17×19 = 323; 3×7×5 is smaller than a tile.
-    // (21, 6, 4): H·W = 24, whole blocks of the product's tiles, so the blocked backward runs as the Winograd product
-    // (Gram.BackwardAsProduct), writing or accumulating; the others take the register-blocked backward kernel.
+    // The blocked backward runs the whole blocks of the product's tiles as the Winograd product (Gram.BackwardAsProduct),
+    // writing or accumulating, and the last H·W mod tiles columns in the register-blocked kernel: (21, 6, 4), H·W = 24,
+    // is all product; 3×7×5 and 17×19 are both.
     public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (37, 17, 19), (21, 6, 4));
 
     // Tolerance rtol 1e-5, atol 1e-6 against double sums of H·W ≤ 323 products scaled by 1/(H·W).
