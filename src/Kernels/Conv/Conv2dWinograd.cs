@@ -279,13 +279,17 @@ public static partial class Conv2d
     {
         int i = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
         if (i >= part) return;
-        int y = py - 1, n = phases.Value;
+        int y = py - 1, n = phases.Value, x = n * i - 1;
         bool rowInside = y >= 0 && y < h;
-        int src = (c * h + y) * w, dst = (c * hp + py) * n * part + i;
-        for (int phase = 0; phase < n; phase++)
+        int src = (c * h + y) * w + x, dst = (c * hp + py) * n * part + i;
+        // The phases written out (ILGPU does not unroll loops): with a loop over them PoCL left the kernel scalar; so
+        // it gathers each phase's inputs (stride n) and stores them as vectors — 8 % → 6 % of conv1_2's time at 256².
+        padded[dst] = rowInside && x >= 0 && x < w ? input[src] : 0f;
+        padded[dst + part] = rowInside && x + 1 < w ? input[src + 1] : 0f;
+        if (n == 4)
         {
-            int x = n * i + phase - 1;
-            padded[dst + phase * part] = rowInside && x >= 0 && x < w ? input[src + x] : 0f;
+            padded[dst + 2 * part] = rowInside && x + 2 < w ? input[src + 2] : 0f;
+            padded[dst + 3 * part] = rowInside && x + 3 < w ? input[src + 3] : 0f;
         }
     }
 
