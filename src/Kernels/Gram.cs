@@ -87,15 +87,20 @@ public static partial class Gram
     {
         if (kind == GramKernelKind.Tiled) BackwardTiled(f, dG, df, scale, accumulate);
         else if (kind == GramKernelKind.TensorCoreTf32) BackwardTensorCore(f, dG, df, scale, accumulate);
-        else BackwardBlocked(f, dG, df, scale, accumulate);
+        else BackwardBlocked(f, dG, df, scale, accumulate, f.Gpu.Plan.GramBlock);
     }
 
-    private static void BackwardBlocked(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
+    /// <summary>
+    /// <see cref="Backward(Tensor, Tensor, Tensor, float, bool)"/> from the <see cref="GramKernelKind.Blocked"/> kernel with
+    /// <paramref name="productBlock"/> as its product's register block (the plan's <see cref="TuningPlan.GramBlock"/>
+    /// otherwise). Tests and tuning.
+    /// </summary>
+    public static void BackwardBlocked(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, WinogradBlock productBlock)
     {
         CheckBackward("gram backward", f, dG, df);
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
-        var tiles = gpu.Plan.WinogradTiles;
+        var tiles = gpu.Plan.WinogradTiles with { Block = productBlock };
         // Columns 0 … whole − 1 (whole blocks of the product's tiles) as the product; the rest, if any, below.
         int whole = p / tiles.Tiles * tiles.Tiles;
         if (whole > 0) BackwardAsProduct(f, dG, df, scale, accumulate, tiles, whole);

@@ -51,6 +51,18 @@ public sealed record TuningPlan
     public required int GramTarget { get; init; }
 
     /// <summary>
+    /// The register block of the <see cref="GramKernelKind.Blocked"/> backward, which runs as the Winograd product
+    /// (Gram.BackwardAsProduct; key gblock), apart from the convolution's <see cref="WinogradBlock"/>: the five VGG19 Gram
+    /// backwards at 512² on the Intel Xeon (sums of minima) took 119 / 112 / 95 / 120 ms with the 16x8 / 8x8 / 8x16 / 4x24
+    /// blocks in AVX-512 code and 137 / 111 / 205 / 202 ms in AVX2 code, where the convolutions prefer 16x8 or 8x16.
+    /// Default <see cref="DefaultGramBlock"/>; the autotuner tries every block.
+    /// </summary>
+    public WinogradBlock GramBlock { get; init; } = DefaultGramBlock;
+
+    /// <summary>The default <see cref="GramBlock"/>: 8x8, the best with AVX2 code and within 18 % of the best with AVX-512 code.</summary>
+    public const WinogradBlock DefaultGramBlock = WinogradBlock.Rows8Tiles8;
+
+    /// <summary>
     /// Winograd (F(2×2, 3×3) or F(4×4, 3×3), <see cref="WinogradOutputTile"/>) for the 3×3 fast path (Conv2dWinograd.cs) on layers whose input and output channels are both at
     /// least this many, its product blocked as <see cref="WinogradTiles"/>; 0: never. CPU devices:
     /// <see cref="DefaultWinogradMinChannels"/> (every VGG19 layer but conv1_1's 3-channel side); GPUs: 0 (the product is
@@ -183,12 +195,12 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, rowstore, winograd, wtile, wblock, gram, gramtarget, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
-    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32, gramtarget; group1d, rowgroup,
+    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32, gramtarget, gblock; group1d, rowgroup,
     /// tile. Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
@@ -225,6 +237,13 @@ public sealed record TuningPlan
                     {
                         WinogradBlock = WinogradTiles.ParseBlock(value)
                             ?? throw new ArgumentException($"{EnvironmentVariable}: wblock must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{kv[1]}'."),
+                    };
+                    continue;
+                case "gblock":
+                    plan = plan with
+                    {
+                        GramBlock = WinogradTiles.ParseBlock(value)
+                            ?? throw new ArgumentException($"{EnvironmentVariable}: gblock must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{kv[1]}'."),
                     };
                     continue;
                 case "gram":
@@ -290,7 +309,7 @@ public sealed record TuningPlan
     {
         var s = new StringBuilder(Conv.ToString());
         s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},winograd={WinogradMinChannels},wtile={WinogradOutputTile},wblock={WinogradTiles.BlockName(WinogradBlock)},gram={GramName(Gram)}");
-        s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
+        s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},gblock={WinogradTiles.BlockName(GramBlock)},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
         return s.ToString();
     }
 }

@@ -103,6 +103,7 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         Assert.True(first.Milliseconds <= first.DefaultMilliseconds, "the tuned plan must not be slower than the default on its own measurements");
         Assert.Contains(Autotuner.ConvCandidates(defaults, gpu.Accelerator.MaxNumThreadsPerGroup, full: false).Select(p => p.Conv).Append(defaults.Conv), c => c == first.Plan.Conv);
         Assert.Contains(first.Plan.WinogradMinChannels, Autotuner.WinogradThresholds.Append(defaults.WinogradMinChannels));
+        Assert.Contains(first.Plan.GramBlock, WinogradTiles.Blocks);
         Assert.Equal(first.Plan, cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, defaults, gpu.Accelerator.MaxNumThreadsPerGroup, out _));
         // The key names the OpenCL driver's own version (PoCL's, e.g. "driver 6.0+debian"): an upgrade re-tunes.
         Assert.Matches(@"; driver \d", TuningKey.For(gpu).Driver);

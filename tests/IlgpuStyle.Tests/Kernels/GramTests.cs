@@ -74,6 +74,39 @@ public class GramTests(ITestOutputHelper log)
             OpHarness.ForwardAndBackward(device, Op(Shape4.Image(c, h, w), 0.37f, kind), seed: 61, log);
     }
 
+    /// <summary>
+    /// The blocked backward with every product block the plan's gblock (the autotuner) may choose, writing and
+    /// accumulating, against the double reference: the product's columns (whole blocks of 8, 16 or 24 tiles) and the
+    /// register-blocked kernel's rest. Shapes: H·W = 323 (all blocks leave a rest), 48 (a multiple of 8, 16 and 24),
+    /// 35 with C = 37 (rows past a block).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DevicesAndProductShapes))]
+    public void BlockedBackwardMatchesReferenceWithEveryProductBlock(string device, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(c, h, w);
+        var f = TestData.Uniform(91, shape.Count);
+        var dG = TestData.Uniform(92, c * c);
+        var prior = TestData.Uniform(93, shape.Count);
+        var expected = GramReference.Backward(D(f), shape, D(dG), 0.37f);
+        using var tf = gpu.FromHost(shape, f);
+        using var tdG = gpu.FromHost(Gram.OutputShape(shape), dG);
+        using var df = gpu.Allocate(shape);
+        foreach (var block in WinogradTiles.Blocks)
+        {
+            string what = $"{shape} gblock={WinogradTiles.BlockName(block)} [{device}]";
+            df.CopyFromHost(NaNs(shape.Count));
+            Gram.BackwardBlocked(tf, tdG, df, 0.37f, accumulate: false, block);
+            Check.Close(expected, df.ToHost(), 1e-5, 5e-6, $"gram backward {what}", log);
+            df.CopyFromHost(prior);
+            Gram.BackwardBlocked(tf, tdG, df, 0.37f, accumulate: true, block);
+            Check.Close(expected.Select((v, i) => v + prior[i]).ToArray(), df.ToHost(), 1e-5, 5e-6, $"gram backward accumulate {what}", log);
+        }
+    }
+
+    public static readonly TheoryData<string, int, int, int> DevicesAndProductShapes = Devices.WithShapes((13, 17, 19), (20, 6, 8), (37, 5, 7));
+
     public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = Devices.WithShapes((3, 7, 5), (9, 4, 4), (11, 5, 9), (20, 8, 8), (37, 17, 19));
 
     // The register-blocked kernels against the shared-memory tiled kernels (GramKernelKind.Blocked vs Tiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),

@@ -60,6 +60,11 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(CpuDefault with { WinogradMinChannels = 128 }, TuningPlan.Parse("Winograd=128", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Rows4Tiles24 }, TuningPlan.Parse("wblock=4x24", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradOutputTile = 2 }, TuningPlan.Parse("wtile=2", CpuDefault));
+        // The Gram backward's product block: its own key, 8x8 by default, every block read back.
+        Assert.Equal(WinogradBlock.Rows8Tiles8, CpuDefault.GramBlock);
+        Assert.Equal(CpuDefault with { GramBlock = WinogradBlock.Rows8Tiles16 }, TuningPlan.Parse("gblock=8x16", CpuDefault));
+        foreach (var block in WinogradTiles.Blocks)
+            Assert.Equal(block, TuningPlan.Parse((CpuDefault with { GramBlock = block }).ToString(), CpuDefault).GramBlock);
         Assert.Equal(4, CpuDefault.WinogradTiles.OutputTile);
         foreach (var block in WinogradTiles.Blocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { WinogradBlock = block }).ToString(), CpuDefault).WinogradBlock);
@@ -73,13 +78,14 @@ public class TuningPlanTests(ITestOutputHelper log)
         var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
         foreach (var plan in new[] { CpuDefault, parsed, gpu, gpu with { Gram = GramKernelKind.Blocked, GramTarget = 7 } })
             Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), TuningPlan.Default(AcceleratorType.OpenCL, true, 4096)));
-        Assert.Equal("kind=blocked,gx=2,gy=8,ci=1,rowstore=128,winograd=64,wtile=4,wblock=16x8,gram=blocked,gramtarget=32,group1d=16,rowgroup=16,tile=4", CpuDefault.ToString());
+        Assert.Equal("kind=blocked,gx=2,gy=8,ci=1,rowstore=128,winograd=64,wtile=4,wblock=16x8,gram=blocked,gramtarget=32,gblock=8x8,group1d=16,rowgroup=16,tile=4", CpuDefault.ToString());
     }
 
     [Theory]
     [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared' or 'tf32'")]
     [InlineData("gram=naive", "gram must be 'blocked', 'tiled' or 'tf32'")]
     [InlineData("wblock=32x8", "wblock must be one of 16x8, 8x8, 8x16, 4x24")]
+    [InlineData("gblock=16x16", "gblock must be one of 16x8, 8x8, 8x16, 4x24")]
     [InlineData("gz=3", "unknown key 'gz'")]
     [InlineData("gx=four", "'gx=four'")]
     [InlineData("rowstore", "not key=value")]
@@ -211,6 +217,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal("winograd F(4×4,3×3) wblock=16x8", rows["conv forward+bias+relu"]);
         Assert.Equal("winograd F(4×4,3×3) wblock=16x8", rows["conv backward-data"]);
         Assert.Equal("gram=blocked", rows["gram forward"]);
+        Assert.Equal("gram=blocked gblock=8x8", rows["gram backward"]);
     }
 
     [Fact]

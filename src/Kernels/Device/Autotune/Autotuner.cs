@@ -20,7 +20,7 @@ public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Mill
 /// so later runs start at once. Candidates are per device class: register-blocked convolutions with 16- and 8-channel
 /// blocks (AVX-512 vs AVX2 register files) and several group shapes on CPU OpenCL devices; shared-tiles blockings on
 /// GPUs; both Gram kernels and split targets everywhere. The search is greedy (convolution blocking first, then the
-/// Winograd channel threshold, output tile and product block (register-blocked kinds), then the row-store threshold (full only), then the Gram kernels), and a candidate must beat the incumbent by <see cref="Margin"/> to
+/// Winograd channel threshold, output tile and product block (register-blocked kinds), then the row-store threshold (full only), then the Gram kernels and the blocked backward's product block), and a candidate must beat the incumbent by <see cref="Margin"/> to
 /// replace it, so noise does not flip the choice. Every plan a candidate can produce is one the kernel tests cover;
 /// a chosen plan gives the same bytes run to run (nothing at launch depends on timing).
 /// Not tuned: the CPU simulator (tests only), and any device when ILGPU_STYLE_TILES sets the plan.
@@ -106,6 +106,9 @@ public static class Autotuner
             if (full)
                 (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
             var (tuned, bestGram) = Best(best, bench.Grams(best), GramCandidates(best, full), bench.Grams);
+            // The blocked backward's product block, apart from the convolution's (AVX2 code prefers 8x8 there, AVX-512 8x16).
+            if (tuned.Gram == GramKernelKind.Blocked)
+                (tuned, bestGram) = Best(tuned, bestGram, WinogradTiles.Blocks.Select(b => tuned with { GramBlock = b }), bench.Grams);
             return new AutotuneResult(tuned, $"autotuned {mode.ToString().ToLowerInvariant()}", bestConv + bestGram, defaultConv + defaultGram);
         }
         finally
