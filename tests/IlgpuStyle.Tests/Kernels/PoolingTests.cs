@@ -7,8 +7,10 @@ namespace IlgpuStyle.Tests.Kernels;
 
 public class PoolingTests(ITestOutputHelper log)
 {
-    // Odd H and W (dropped last row/column) and an even shape.
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (2, 8, 6));
+    // Odd H and W (dropped last row/column) and an even shape; rows of at least a group of windows (the max
+    // backward's unchecked launch), with (35 windows: a group and 3 checked, odd height) and without a checked rest.
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes =
+        Devices.WithShapes((3, 7, 5), (13, 17, 19), (2, 8, 6), (3, 9, 70), (2, 6, 64));
 
     // Tolerances: max pooling and its gradient copy values (exact, 0); the average is a float sum of four
     // values (rtol 1e-6, atol 1e-7) and dy/4 is exact; accumulating adds one float rounding (rtol 1e-6).
@@ -50,7 +52,7 @@ public class PoolingTests(ITestOutputHelper log)
     public void MaxPoolTiesGoToFirstMaximum(string device)
     {
         var gpu = Devices.Get(device);
-        var shape = Shape4.Image(3, 7, 9);
+        var shape = Shape4.Image(3, 7, 75); // 37 windows a row: whole groups unchecked, the rest and the odd row checked
         var pooled = Pooling.OutputShape(shape);
         var rng = new Random(31);
         var x = Enumerable.Range(0, shape.Count).Select(_ => (float)rng.Next(3)).ToArray();

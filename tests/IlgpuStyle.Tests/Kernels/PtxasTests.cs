@@ -151,6 +151,12 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm8Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm8x16Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm4x24Kernel"] = ProductOptions(),
+            // Max pooling's backward, every mode: whole windows (0) or checked (2), writing or accumulating (+1).
+            ["Pooling.MaxBackwardKernel"] =
+            [
+                ("whole windows", true, [SpecializedValue.New(0)]), ("whole windows, accumulate", true, [SpecializedValue.New(1)]),
+                ("checked", true, [SpecializedValue.New(2)]), ("checked, accumulate", true, [SpecializedValue.New(3)]),
+            ],
             // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
             ["Conv2d.WinogradPadKernel"] =
                 [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],
