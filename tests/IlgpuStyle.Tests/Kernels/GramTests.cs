@@ -44,6 +44,28 @@ public class GramTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>
+    /// The blocked forward's default split cuts F into slices of at most Gram.SliceFloats floats (so a slice stays in a
+    /// core's L2 while every block pair reads it): on a map of 8 × 75 000 floats (more than one slice) at least two
+    /// splits, and the default forward (split partials summed in order) still matches the reference.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void BlockedForwardSlicesLargeMapsForTheCache(string device)
+    {
+        var gpu = Devices.Get(device);
+        if (gpu.Plan.Gram != GramKernelKind.Blocked) Assert.Skip($"{device} runs the {gpu.Plan.Gram} Gram kernel; the slices are the blocked one's");
+        var shape = Shape4.Image(8, 300, 250);
+        int splits = Gram.SplitCount(gpu, shape.C, shape.Plane);
+        Assert.True(splits >= (shape.Count + Gram.SliceFloats - 1) / Gram.SliceFloats, $"{splits} splits for {shape}");
+        float scale = 1f / shape.Plane;
+        var f = TestData.Uniform(71, shape.Count);
+        using var tf = gpu.FromHost(shape, f);
+        using var tg = gpu.Allocate(Gram.OutputShape(shape));
+        Gram.Forward(tf, tg, scale);
+        Check.Close(GramReference.Forward(D(f), shape, scale), tg.ToHost(), 1e-5, 1e-6, $"gram {shape}, {splits} splits [{device}]", log);
+    }
+
     // G = scale·F·Fᵀ (forward: the device's default kernel and split; every kernel and split: above), and
     // df = scale·(dG + dGᵀ)·F with a non-symmetric random dG from the given kernel (TuningPlan.Gram; null: the
     // device's). Backward tolerance rtol 1e-5, atol 5e-6 (sums of 2C products of magnitude up to ~1; the largest error
