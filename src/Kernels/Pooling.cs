@@ -55,11 +55,12 @@ public static class Pooling
     }
 
 
-    // y[o] = max of the 2×2 window
-    private static void MaxForwardKernel(View x, View y, int h, int w)
+    // y[o] = max of the 2×2 window. checked (compile-time) 0: every work-item's window is whole (no branch, so PoCL
+    // vectorizes the work-items); 1: windows past the pooled map (the grid's rounding, a dropped row or column) skipped.
+    private static void MaxForwardKernel(SpecializedValue<int> check, View x, View y, int h, int w, int ow0)
     {
-        var win = new Window(h, w);
-        if (!win.Full) return;
+        var win = new Window(h, w, ow0);
+        if (check.Value != 0 && !win.Full) return;
         int s = win.Start;
         y[win.Pooled] = IntrinsicMath.Max(IntrinsicMath.Max(x[s], x[s + 1]), IntrinsicMath.Max(x[s + w], x[s + w + 1]));
     }
@@ -119,6 +120,16 @@ public static class Pooling
         win.Scatter(dx, g, g, g, g, accumulate);
     }
 
+    /// <summary>
+    /// The windows along a row that the unchecked launches take — <paramref name="windows"/> rounded down to whole
+    /// groups of the row grid's width — and that width.
+    /// </summary>
+    private static (int Bulk, int Group) WholeGroups(Gpu gpu, int windows)
+    {
+        int group = gpu.Plan.RowGroup;
+        return (windows / group * group, group);
+    }
+
     /// <summary>One work-item per window, including the partial windows of a dropped odd last row/column.</summary>
     private static KernelConfig Windows(Tensor input) =>
         input.Gpu.RowGrid(Gpu.DivUp(input.Shape.W, 2), Gpu.DivUp(input.Shape.H, 2), input.Shape.C);
@@ -127,8 +138,14 @@ public static class Pooling
     public static void MaxForward(Tensor x, Tensor y)
     {
         CheckPooled("max pool", x, "y", y);
-        y.Gpu.Kernel(MaxForwardKernel, a => a.LoadStreamKernel<View, View, int, int>(MaxForwardKernel))(
-            Windows(x), x.View, y.View, x.Shape.H, x.Shape.W);
+        var gpu = y.Gpu;
+        var kernel = gpu.Kernel(MaxForwardKernel, a => a.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int>(MaxForwardKernel));
+        var (bulk, group) = WholeGroups(gpu, x.Shape.W / 2);
+        int h = x.Shape.H, w = x.Shape.W, c = x.Shape.C;
+        if (bulk > 0)
+            kernel(new KernelConfig(new Index3D(bulk / group, h / 2, c), new Index3D(group, 1, 1)), SpecializedValue.New(0), x.View, y.View, h, w, 0);
+        if (bulk < w / 2)
+            kernel(gpu.RowGrid(w / 2 - bulk, h / 2, c), SpecializedValue.New(1), x.View, y.View, h, w, bulk);
     }
 
     /// <summary>
@@ -145,8 +162,8 @@ public static class Pooling
         var gpu = dx.Gpu;
         var kernel = gpu.Kernel(MaxBackwardKernel,
             a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, View, int, int, int, int>(MaxBackwardKernel));
-        int h = x.Shape.H, w = x.Shape.W, c = x.Shape.C, oH = h / 2, oW = w / 2, group = gpu.Plan.RowGroup;
-        int bulk = oW / group * group, mode = accumulate ? BackwardAccumulate : 0;
+        int h = x.Shape.H, w = x.Shape.W, c = x.Shape.C, oH = h / 2, mode = accumulate ? BackwardAccumulate : 0;
+        var (bulk, group) = WholeGroups(gpu, w / 2);
         // Whole windows in whole groups unchecked; the columns past them (the group's rounding, an odd last column)
         // and an odd last row checked.
         if (bulk > 0)
