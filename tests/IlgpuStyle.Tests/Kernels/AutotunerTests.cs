@@ -24,6 +24,33 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
 
     private PlanCache Cache() => new(Path.Combine(dir, "sub", "tuning-plans.json"));
 
+    /// <summary>
+    /// Noise only slows a timing down: a candidate that beats an incumbent timed during a slow spell must also beat a
+    /// fresh timing of it (the lower of the incumbent's two counts) to replace it; one that is really faster still does.
+    /// </summary>
+    [Fact]
+    public void ACandidateMustBeatAFreshTimingOfTheIncumbent()
+    {
+        var incumbent = Defaults;
+        var slower = Defaults with { WinogradOutputTile = 2 };
+        var faster = Defaults with { GramTarget = 64 };
+        var timings = new Dictionary<TuningPlan, Queue<double>>
+        {
+            [incumbent] = new([30.0, 31.0]), // its fresh timings: the first 60 ms below was a slow spell
+            [slower] = new([45.0]),
+            [faster] = new([20.0]),
+        };
+        var timed = new List<TuningPlan>();
+        double Time(TuningPlan p) { timed.Add(p); return timings[p].Dequeue(); }
+
+        var (plan, ms) = Autotuner.Best(incumbent, 60.0, [slower, faster], Time);
+        Assert.Equal(faster, plan);
+        Assert.Equal(20.0, ms);
+        // slower (45 < 60·0.97) was checked against a fresh timing of the incumbent (30) and lost; faster (20) won
+        // against the incumbent's best time so far (30, not its second timing 31).
+        Assert.Equal([slower, incumbent, faster, incumbent], timed);
+    }
+
     [Fact]
     public void AStoredPlanIsFoundForItsKeyOnly()
     {
