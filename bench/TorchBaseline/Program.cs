@@ -84,6 +84,14 @@ public static class Program
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
+    /// <summary>
+    /// Waits until libtorch's OpenMP threads have stopped spinning before anything of ours is timed. libgomp's workers
+    /// busy-wait after a parallel region (GOMP_SPINCOUNT, 300 000 pause loops: ~20 ms on the Intel Xeon), taking a core
+    /// from the next measurement: short layers timed right after libtorch's previous layer ran up to 1.9× slower with
+    /// 1.7× the CPU time (conv4_1's forward at 256²: 11–15 ms here against 6.6–8.8 ms alone; stop 24).
+    /// </summary>
+    private static void AfterLibtorch() => Thread.Sleep(250);
+
     private static BaselineReport Run(Gpu gpu, BenchWeights weights, IReadOnlyList<int> sizes, int runs, int warmup, int history,
         bool layers, bool iteration, bool check, bool quiet)
     {
@@ -104,6 +112,7 @@ public static class Program
         var results = new List<SizeComparison>();
         foreach (int size in sizes)
         {
+            AfterLibtorch(); // the loss check, or the previous size's libtorch iterations
             double loadBefore = KernelBench.ReadLoadAverage();
             var comparisons = new List<LayerComparison>();
             if (layers)
@@ -115,6 +124,7 @@ public static class Program
                     Progress($"{size}: {l.Name}");
                     var ours = new KernelBench(gpu, new KernelBench.Options(size, runs, warmup, new HashSet<string> { l.Name }, KernelBench.KernelSet.Default)).Run();
                     var (tf, tb) = torchTimes.Conv(l);
+                    AfterLibtorch();
                     var (of, ob) = (ours.Timings[0], ours.Timings[1]);
                     comparisons.Add(new LayerComparison(string.Join(", ", group.Select(c => c.Name)), $"{l.Cin}→{l.Cout} @ {l.Size}×{l.Size}",
                         group.Count(), l.Flops, of.MedianMs, tf.MedianMs, ob.MedianMs, tb.MedianMs, of.CpuMs, tf.CpuMs, ob.CpuMs, tb.CpuMs));
@@ -123,6 +133,7 @@ public static class Program
             IterationComparison? it = null;
             if (iteration)
             {
+                AfterLibtorch();
                 Progress($"{size}: iteration, ours");
                 var ours = new IterationBench(gpu, weights, new IterationBench.Options([size], runs, warmup, history)).TimeSize(size);
                 Progress($"{size}: iteration, libtorch");
