@@ -233,18 +233,10 @@ public sealed record TuningPlan
                     };
                     continue;
                 case "wblock":
-                    plan = plan with
-                    {
-                        WinogradBlock = WinogradTiles.ParseBlock(value)
-                            ?? throw new ArgumentException($"{EnvironmentVariable}: wblock must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{kv[1]}'."),
-                    };
+                    plan = plan with { WinogradBlock = ParseBlock(key, value, kv[1]) };
                     continue;
                 case "gblock":
-                    plan = plan with
-                    {
-                        GramBlock = WinogradTiles.ParseBlock(value)
-                            ?? throw new ArgumentException($"{EnvironmentVariable}: gblock must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{kv[1]}'."),
-                    };
+                    plan = plan with { GramBlock = ParseBlock(key, value, kv[1]) };
                     continue;
                 case "gram":
                     plan = plan with
@@ -280,6 +272,11 @@ public sealed record TuningPlan
         if (!targetGiven && plan.Gram != defaults.Gram) plan = plan with { GramTarget = DefaultGramTarget(plan.Gram) };
         return plan;
     }
+
+    /// <summary>The product block <paramref name="value"/> names for <paramref name="key"/> (wblock, gblock); <paramref name="raw"/>, as given, for the error.</summary>
+    private static WinogradBlock ParseBlock(string key, string value, string raw) =>
+        WinogradTiles.ParseBlock(value)
+            ?? throw new ArgumentException($"{EnvironmentVariable}: {key} must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{raw}'.");
 
     /// <summary>Throws <see cref="ArgumentException"/> unless every decision fits a device allowing <paramref name="maxGroupSize"/> work-items per group.</summary>
     public void Validate(int maxGroupSize)
