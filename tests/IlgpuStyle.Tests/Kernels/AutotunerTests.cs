@@ -51,6 +51,36 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         Assert.Equal([slower, incumbent, faster, incumbent], timed);
     }
 
+    /// <summary>
+    /// The search's result against the defaults, whole (<see cref="Autotuner.Confirm"/>): a tuned plan whose summed stage
+    /// times are not below the defaults' is timed whole and kept only if it beats them, as any candidate; the defaults
+    /// found again count the lower of their two times; a tuned plan already faster is kept without another timing.
+    /// </summary>
+    [Fact]
+    public void ATunedPlanNotFasterThanTheDefaultsMustBeatThemWhole()
+    {
+        var tuned = Defaults with { GramTarget = 2 * Defaults.GramTarget };
+        var timed = new List<TuningPlan>();
+        Func<TuningPlan, double> Script(params (TuningPlan Plan, double Ms)[] times)
+        {
+            var queue = new Queue<(TuningPlan Plan, double Ms)>(times);
+            timed.Clear();
+            return p => { timed.Add(p); var (plan, ms) = queue.Dequeue(); Assert.Equal(plan, p); return ms; };
+        }
+
+        // Summed 52 ms against the defaults' 50: timed whole 40, the defaults again 45 — it still wins (40 < 45·0.97).
+        Assert.Equal((tuned, 40.0), Autotuner.Confirm(Defaults, 50, tuned, 52, Script((tuned, 40), (Defaults, 45))));
+        Assert.Equal([tuned, Defaults], timed);
+        // Timed whole 49 (not below 50·0.97): the defaults stay, with their own time.
+        Assert.Equal((Defaults, 50.0), Autotuner.Confirm(Defaults, 50, tuned, 52, Script((tuned, 49))));
+        // Timed whole 40, but the defaults again 38: the defaults stay, with the lower of their times.
+        Assert.Equal((Defaults, 38.0), Autotuner.Confirm(Defaults, 50, tuned, 50, Script((tuned, 40), (Defaults, 38))));
+        // Already faster, or the defaults themselves: no timing.
+        Assert.Equal((tuned, 30.0), Autotuner.Confirm(Defaults, 50, tuned, 30, Script()));
+        Assert.Equal((Defaults, 50.0), Autotuner.Confirm(Defaults, 50, Defaults, 55, Script()));
+        Assert.Empty(timed);
+    }
+
     [Fact]
     public void AStoredPlanIsFoundForItsKeyOnly()
     {
