@@ -92,6 +92,7 @@ public sealed record StylizeJob
         if (run.MaxMemoryBytes is long max) gpu.MemoryLimitBytes = Math.Min(max, gpu.MemoryLimitBytes ?? long.MaxValue);
         observer.Message(why);
         var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(Autotune), new PlanCache(PlanCache.DefaultPath), observer.Message);
+        gpu.ResetPeak(); // the report's peak is the stylization's; a first run's tuning buffers are freed by now
         (var precision, tuning) = Precisions.ApplyAfterTuning(gpu, Precision, tuning, out var precisionNote);
         if (precisionNote is not null) observer.Message(precisionNote);
         observer.Message(tuning.ToString());

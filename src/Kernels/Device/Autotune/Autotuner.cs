@@ -67,7 +67,17 @@ public static class Autotuner
         }
 
         say?.Invoke($"autotuning {gpu.Name} ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
-        var result = Tune(gpu, mode, convShapes, gramShapes);
+        AutotuneResult result;
+        try
+        {
+            result = Tune(gpu, mode, convShapes, gramShapes);
+        }
+        catch (DeviceOutOfMemoryException e)
+        {
+            // The tuning shapes' own buffers (~225 MiB for quick) do not fit a --max-memory cap or a small device: this
+            // run keeps the defaults and stores nothing, so a later run with room still tunes.
+            return new AutotuneResult(gpu.Plan, $"defaults; autotuning skipped, its buffers do not fit — {e.Message.TrimEnd('.')}");
+        }
         gpu.UsePlan(result.Plan);
         try
         {
@@ -116,6 +126,7 @@ public static class Autotuner
         finally
         {
             gpu.UsePlan(defaults);
+            gpu.ReleaseScratch(); // the tuning shapes' scratch (Winograd's V and M, Gram partials) is not the run's
         }
     }
 
