@@ -24,6 +24,24 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
 
     private PlanCache Cache() => new(Path.Combine(dir, "sub", "tuning-plans.json"));
 
+    private string? tinyContent, tinyWeights;
+
+    /// <summary>
+    /// `stylize` of a 40×24 test image in its own style with the tiny weights (relu1_1, relu2_1) at 32 px, one scale, on
+    /// <paramref name="device"/>: a run takes seconds.
+    /// </summary>
+    private string[] TinyStylize(string device, string output, params string[] extra)
+    {
+        if (tinyContent is null)
+        {
+            tinyContent = Path.Combine(dir, "content.png");
+            ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), tinyContent);
+        }
+        tinyWeights ??= TinyWeights.Write(dir);
+        return ["stylize", "--content", tinyContent, "--style", tinyContent, "--output", output, "--weights", tinyWeights, "--device", device,
+            "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32", "--scales", "1", .. extra];
+    }
+
     /// <summary>
     /// Noise only slows a timing down: a candidate that beats an incumbent timed during a slow spell must also beat a
     /// fresh timing of it (the lower of the incumbent's two counts) to replace it; one that is really faster still does.
@@ -215,9 +233,6 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
     public void AFirstRunUnderASmallCapKeepsTheDefaultsAndThePeakIsTheStylizations()
     {
         Devices.Get("opencl"); // skips (or fails under CI=true) without OpenCL
-        var content = Path.Combine(dir, "content.png");
-        ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), content);
-        var weights = TinyWeights.Write(dir);
         var cachePath = Path.Combine(dir, "fresh", "tuning-plans.json");
         var env = new Dictionary<string, string?>
         {
@@ -227,9 +242,8 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         (string Err, long Peak) Run(string name, params string[] extra)
         {
             var report = Path.Combine(dir, name + ".jsonl");
-            var (code, _, err) = CliRunner.Run(env, ["stylize", "--content", content, "--style", content, "--output", Path.Combine(dir, name + ".png"),
-                "--weights", weights, "--device", "opencl", "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
-                "--size", "32", "--scales", "1", "--iterations", "1", "--autotune", "quick", "--report", report, .. extra]);
+            var (code, _, err) = CliRunner.Run(env, TinyStylize("opencl", Path.Combine(dir, name + ".png"),
+                ["--iterations", "1", "--autotune", "quick", "--report", report, .. extra]));
             log.WriteLine(err);
             Assert.True(code == 0, err);
             var final = JsonNode.Parse(File.ReadLines(report).Last())!;
@@ -252,16 +266,11 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
     public void AForcedPlanGivesTheSameBytesRunToRun()
     {
         var device = Devices.FastestForRuns;
-        var content = Path.Combine(dir, "content.png");
-        ImageWriter.Save(Imaging.TestImages.Smooth(40, 24), content);
-        var weights = TinyWeights.Write(dir);
         byte[] Run(string name)
         {
             var output = Path.Combine(dir, name);
             var (code, _, err) = CliRunner.Run(new Dictionary<string, string?> { [TuningPlan.EnvironmentVariable] = "kind=blocked8,gx=1,gy=16" },
-                "stylize", "--quiet", "--content", content, "--style", content, "--output", output, "--weights", weights, "--device", device,
-                "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--size", "32", "--scales", "1", "--iterations", "3",
-                "--init", "noise", "--seed", "7");
+                TinyStylize(device, output, "--quiet", "--iterations", "3", "--init", "noise", "--seed", "7"));
             Assert.True(code == 0, err);
             return File.ReadAllBytes(output);
         }
