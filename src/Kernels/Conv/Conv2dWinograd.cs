@@ -94,6 +94,7 @@ public static partial class Conv2d
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View>(outputMethod));
         var biasView = (bias ?? output).View;
         int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
+        int group = gpu.RowGroup;
 
         for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPerChunk)
         {
@@ -101,19 +102,20 @@ public static partial class Conv2d
             int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
             inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, part, tilesX, ty0, tp, v.View);
             WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, tp, positions, u.View, v.View, product.View);
-            // Whole tiles (unconditional stores), then the last column and row of an odd width or height (checked).
+            // Whole tiles (unconditional stores; no bounds check when the groups cover them exactly), then the last
+            // column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
-            var whole = SpecializedValue.New(0);
-            var edge = SpecializedValue.New(1);
+            var whole = SpecializedValue.New(flags | (fullX % group == 0 ? WinogradExact : 0));
+            var edge = SpecializedValue.New(flags | WinogradEdges);
             if (fullX > 0 && fullRows > 0)
                 outputTransform(gpu.RowGrid(fullX, fullRows, m), whole, product.View, m, h, width, tilesX, ty0, tp, 0, 0, biasView,
-                    flags | fullX << WinogradEndShift, output.View);
+                    fullX, output.View);
             if (fullX < tilesX)
                 outputTransform(gpu.RowGrid(1, rows, m), edge, product.View, m, h, width, tilesX, ty0, tp, fullX, 0, biasView,
-                    flags | tilesX << WinogradEndShift, output.View);
+                    tilesX, output.View);
             if (fullRows < rows && fullX > 0)
                 outputTransform(gpu.RowGrid(fullX, rows - fullRows, m), edge, product.View, m, h, width, tilesX, ty0, tp, 0, fullRows, biasView,
-                    flags | fullX << WinogradEndShift, output.View);
+                    fullX, output.View);
         }
     }
 
@@ -346,23 +348,26 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// Flags of <see cref="WinogradOutputKernel"/>, one argument with the end of the launch's tile columns in the bits from
-    /// <see cref="WinogradEndShift"/> on (ILGPU's stream kernels take at most 13 arguments).
+    /// The mode of <see cref="WinogradOutputKernel"/> and WinogradOutput4Kernel, a compile-time constant
+    /// (SpecializedValue): + bias, ReLU, add to the output, edges (skip pixels past h or w), exact (the launch's groups
+    /// cover its tile columns exactly: no bounds check). Branches on runtime flags, or a bounds check that never fails,
+    /// left every store of the kernel predicated, which PoCL's vectorizer turns into scatters.
     /// </summary>
-    private const int WinogradRelu = 1, WinogradAccumulate = 2, WinogradBias = 4, WinogradEndShift = 3;
+    private const int WinogradRelu = 1, WinogradAccumulate = 2, WinogradBias = 4, WinogradEdges = 8, WinogradExact = 16;
 
     /// <summary>
     /// out[k, 2·ty + i, 2·tx + j] (+)= (Aᵀ M_t[k] A)[i, j] (+ bias, ReLU) for tiles tx = tx0 + …, ty = ty0 + tyLocal0 + …
-    /// of the chunk at tile row ty0 (M column (ty − ty0)·tilesX + tx), tx &lt; flags >> WinogradEndShift. <paramref name="edges"/> (a compile-time constant)
-    /// 0: every tile is whole inside the image, the four stores are unconditional (PoCL vectorizes them: a stride-2
-    /// pair per row); 1: pixels past h or w are skipped (the last tile column or row of an odd width or height).
-    /// Grid (⌈tiles along x / group⌉, tile rows, k). <paramref name="flags"/>: WinogradRelu | WinogradAccumulate | WinogradBias.
+    /// of the chunk at tile row ty0 (M column (ty − ty0)·tilesX + tx), tx &lt; <paramref name="end"/>. <paramref name="mode"/> (a
+    /// compile-time constant): WinogradRelu | WinogradAccumulate | WinogradBias | WinogradEdges | WinogradExact. Without
+    /// WinogradEdges every tile is whole inside the image and the four stores are unconditional (PoCL vectorizes them: a
+    /// stride-2 pair per row); with it pixels past h or w are skipped (the last tile column or row of an odd width or
+    /// height). Grid (⌈tiles along x / group⌉, tile rows, k).
     /// </summary>
-    private static void WinogradOutputKernel(SpecializedValue<int> edges, View product, int channels, int h, int w, int tilesX,
-        int ty0, int tp, int tx0, int tyLocal0, View bias, int flags, View output)
+    private static void WinogradOutputKernel(SpecializedValue<int> mode, View product, int channels, int h, int w, int tilesX,
+        int ty0, int tp, int tx0, int tyLocal0, View bias, int end, View output)
     {
-        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ;
-        if (tx >= flags >> WinogradEndShift) return;
+        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ, flags = mode.Value;
+        if ((flags & WinogradExact) == 0 && tx >= end) return;
         int plane = channels * tp, q = k * tp + tyLocal * tilesX + tx;
         var m0 = new Row4(product[q], product[plane + q], product[2 * plane + q], product[3 * plane + q]);
         var m1 = new Row4(product[4 * plane + q], product[5 * plane + q], product[6 * plane + q], product[7 * plane + q]);
@@ -374,7 +379,7 @@ public static partial class Conv2d
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
         int y = 2 * (ty0 + tyLocal), x = 2 * tx;
         var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
-        if (edges.Value == 0)
+        if ((flags & WinogradEdges) == 0)
         {
             put.Inside(y, x, top.Out0, top.Out1);
             put.Inside(y + 1, x, bottom.Out0, bottom.Out1);

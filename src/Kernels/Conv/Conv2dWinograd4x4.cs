@@ -66,13 +66,13 @@ public static partial class Conv2d
 
     /// <summary>
     /// out[k, 4·ty + i, 4·tx + j] (+)= (Aᵀ M_t[k] A)[i, j] (+ bias, ReLU), as <see cref="WinogradOutputKernel"/> does for
-    /// F(2×2, 3×3): <paramref name="edges"/> 0 stores whole tiles unconditionally, 1 skips pixels past h or w.
+    /// F(2×2, 3×3) (<paramref name="mode"/>: the same compile-time flags).
     /// </summary>
-    private static void WinogradOutput4Kernel(SpecializedValue<int> edges, View product, int channels, int h, int w, int tilesX,
-        int ty0, int tp, int tx0, int tyLocal0, View bias, int flags, View output)
+    private static void WinogradOutput4Kernel(SpecializedValue<int> mode, View product, int channels, int h, int w, int tilesX,
+        int ty0, int tp, int tx0, int tyLocal0, View bias, int end, View output)
     {
-        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ;
-        if (tx >= flags >> WinogradEndShift) return;
+        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ, flags = mode.Value;
+        if ((flags & WinogradExact) == 0 && tx >= end) return;
         int plane = channels * tp, q = k * tp + tyLocal * tilesX + tx;
         var m0 = Row6.LoadPositions(product, q, plane, 0);
         var m1 = Row6.LoadPositions(product, q, plane, 6);
@@ -90,7 +90,7 @@ public static partial class Conv2d
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
         int y = 4 * (ty0 + tyLocal), x = 4 * tx;
         var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
-        if (edges.Value == 0)
+        if ((flags & WinogradEdges) == 0)
         {
             o0.PutOutputs(put, y, x);
             o1.PutOutputs(put, y + 1, x);
