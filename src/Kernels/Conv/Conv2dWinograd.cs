@@ -20,8 +20,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //
 // Operands: U[ξ][c][kp] (kp = K rounded up to 16, zero past K; c = reduction channel; stored in panels of 16 rows k,
 // WinogradUIndex in Conv2dWinogradGemmKernel.cs) from Prepare3x3 or made on the call; V[ξ][c][tp] and M[ξ][k][tp] per
-// chunk of tile rows (tp = tiles of the chunk rounded up to a work-item's tiles; the columns past the chunk's tiles are
-// never read back, so they are left as they are), so the scratch stays bounded at any size.
+// chunk of tile rows (tp = tiles of the chunk rounded up to a work-item's tiles, and to a whole group for maps narrower
+// than a group, TileSlots; the columns past the chunk's tiles are never read back), so the scratch stays bounded at any size.
 // F(4×4, 3×3) (Conv2dWinograd4x4.cs) runs through the same driver and product with its own transforms and 36 positions.
 public static partial class Conv2d
 {
@@ -74,8 +74,11 @@ public static partial class Conv2d
         var u = prepared ?? WinogradWeights(w, transpose, tile,
             gpu.Scratch(Shape4.Vector(positions * reduce * kp), transpose ? "winograd.u.backward" : "winograd.u.forward"));
 
-        int tilesX = Gpu.DivUp(width, tile), tilesY = Gpu.DivUp(h, tile);
+        int tilesX = Gpu.DivUp(width, tile), tilesY = Gpu.DivUp(h, tile), group = gpu.RowGroup;
+        // Maps narrower than a group: the transforms number the chunk's tiles along the group (flat mode, see TileSlots).
+        bool flat = group <= WinogradMaxFlatGroup && tilesX < group;
         var (rowsPerChunk, tpMax) = WinogradChunk(reduce, m, h, width, chunkFloats, tiles.Tiles, tile);
+        if (flat) tpMax = Gpu.DivUp(tpMax, group) * group;
         var v = gpu.ScratchAtLeast(positions * reduce * tpMax, "winograd.v");
         var product = gpu.ScratchAtLeast(positions * m * tpMax, "winograd.m");
 
@@ -85,37 +88,97 @@ public static partial class Conv2d
         var pad = gpu.Kernel(WinogradPadKernel,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadKernel));
         pad(gpu.RowGrid(part, hp, reduce), SpecializedValue.New(tile), input.View, h, width, hp, part, padded.View);
-        Action<View, int, int, int, int, int, int, View> inputMethod = tile == 4 ? WinogradInput4Kernel : WinogradInputKernel;
+        Action<SpecializedValue<int>, View, int, int, int, TileSlots, View> inputMethod = tile == 4 ? WinogradInput4Kernel : WinogradInputKernel;
         var inputTransform = gpu.Kernel(inputMethod,
-            acc => acc.LoadStreamKernel<View, int, int, int, int, int, int, View>(inputMethod));
-        Action<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View> outputMethod =
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View>(inputMethod));
+        Action<SpecializedValue<int>, View, int, int, int, TileSlots, View, View> outputMethod =
             tile == 4 ? WinogradOutput4Kernel : WinogradOutputKernel;
         var outputTransform = gpu.Kernel(outputMethod,
-            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, int, int, int, View, int, View>(outputMethod));
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(outputMethod));
         var biasView = (bias ?? output).View;
         int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
-        int group = gpu.RowGroup;
+        var rowMode = SpecializedValue.New(0);
+        var flatMode = SpecializedValue.New(WinogradFlat);
 
         for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPerChunk)
         {
-            int rows = Math.Min(rowsPerChunk, tilesY - ty0);
-            int tp = Gpu.DivUp(rows * tilesX, tiles.Tiles) * tiles.Tiles;
-            inputTransform(gpu.RowGrid(tilesX, rows, reduce), padded.View, reduce, hp, part, tilesX, ty0, tp, v.View);
-            WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, tp, positions, u.View, v.View, product.View);
+            int rows = Math.Min(rowsPerChunk, tilesY - ty0), count = rows * tilesX;
+            int columns = Gpu.DivUp(count, tiles.Tiles) * tiles.Tiles, tp = flat ? Gpu.DivUp(columns, group) * group : columns;
+            if (flat)
+            {
+                // The chunk's tiles along the groups; the columns past count (up to tp, a whole number of groups) repeat
+                // its last tile in V and M and are never stored to the output.
+                var slots = TileSlots.Flat(tilesX, ty0, tp, count);
+                var grid = new KernelConfig(new Index3D(tp / group, reduce, 1), new Index3D(group, 1, 1));
+                inputTransform(grid, flatMode, padded.View, reduce, hp, part, slots, v.View);
+                WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, columns, positions, u.View, v.View, product.View);
+                outputTransform(new KernelConfig(new Index3D(tp / group, m, 1), new Index3D(group, 1, 1)),
+                    SpecializedValue.New(flags | WinogradFlat | WinogradEdges), product.View, m, h, width, slots, biasView, output.View);
+                continue;
+            }
+            inputTransform(gpu.RowGrid(tilesX, rows, reduce), rowMode, padded.View, reduce, hp, part,
+                TileSlots.Rows(tilesX, ty0, tp, 0, 0, tilesX), v.View);
+            WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, columns, positions, u.View, v.View, product.View);
             // Whole tiles (unconditional stores; no bounds check when the groups cover them exactly), then the last
             // column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
             var whole = SpecializedValue.New(flags | (fullX % group == 0 ? WinogradExact : 0));
             var edge = SpecializedValue.New(flags | WinogradEdges);
             if (fullX > 0 && fullRows > 0)
-                outputTransform(gpu.RowGrid(fullX, fullRows, m), whole, product.View, m, h, width, tilesX, ty0, tp, 0, 0, biasView,
-                    fullX, output.View);
+                outputTransform(gpu.RowGrid(fullX, fullRows, m), whole, product.View, m, h, width,
+                    TileSlots.Rows(tilesX, ty0, tp, 0, 0, fullX), biasView, output.View);
             if (fullX < tilesX)
-                outputTransform(gpu.RowGrid(1, rows, m), edge, product.View, m, h, width, tilesX, ty0, tp, fullX, 0, biasView,
-                    tilesX, output.View);
+                outputTransform(gpu.RowGrid(1, rows, m), edge, product.View, m, h, width,
+                    TileSlots.Rows(tilesX, ty0, tp, fullX, 0, tilesX), biasView, output.View);
             if (fullRows < rows && fullX > 0)
-                outputTransform(gpu.RowGrid(fullX, rows - fullRows, m), edge, product.View, m, h, width, tilesX, ty0, tp, 0, fullRows, biasView,
-                    fullX, output.View);
+                outputTransform(gpu.RowGrid(fullX, rows - fullRows, m), edge, product.View, m, h, width,
+                    TileSlots.Rows(tilesX, ty0, tp, 0, fullRows, fullX), biasView, output.View);
+        }
+    }
+
+    /// <summary>Widest group the transforms run in flat mode (the scratch estimate rounds tp up to it).</summary>
+    internal const int WinogradMaxFlatGroup = 32;
+
+    /// <summary>
+    /// Which tiles one launch of a Winograd transform covers, and how a work-item finds its own.
+    /// Row mode (maps at least a group wide): grid (⌈tiles along x / group⌉, tile rows, planes); tx = Tx0 + Grid.IdxX·
+    /// Group.DimX + Group.IdxX, tyLocal = TyLocal0 + Grid.IdxY, plane = Grid.IdxZ; work-items at tx ≥ End do nothing.
+    /// Consecutive work-items own consecutive tiles of one tile row, so the transforms' reads and V's or M's accesses are
+    /// unit-stride. Flat mode (maps narrower than a group, where a row of tiles would leave most of a group's vector lanes
+    /// idle — 28 of 32 for conv5_x at 256²): grid (Tp / group, planes); the chunk's tiles are numbered t = tyLocal·tilesX
+    /// + tx along the groups, tyLocal = ⌊t / tilesX⌋ = ⌊t·Magic / 2³²⌋ (Magic = ⌈2³² / tilesX⌉: exact while t·tilesX
+    /// &lt; 2³², no division); work-items at t ≥ End (the chunk's tiles) read the chunk's last tile, so every read is
+    /// inside the image, and store nothing to the output. The M column of a tile is tyLocal·tilesX + tx (t in flat mode).
+    /// </summary>
+    public readonly struct TileSlots
+    {
+        public readonly int TilesX, Ty0, Tp, Tx0, TyLocal0, End;
+        public readonly long Magic;
+
+        private TileSlots(int tilesX, int ty0, int tp, int tx0, int tyLocal0, int end, long magic)
+        {
+            TilesX = tilesX; Ty0 = ty0; Tp = tp; Tx0 = tx0; TyLocal0 = tyLocal0; End = end; Magic = magic;
+        }
+
+        /// <summary>Row mode: tiles tx0 … end − 1 of the chunk's tile rows tyLocal0 … (chunk at tile row ty0, M rows of tp).</summary>
+        internal static TileSlots Rows(int tilesX, int ty0, int tp, int tx0, int tyLocal0, int end) =>
+            new(tilesX, ty0, tp, tx0, tyLocal0, end, 0);
+
+        /// <summary>Flat mode: the chunk's <paramref name="count"/> = rows · tilesX tiles along the groups.</summary>
+        internal static TileSlots Flat(int tilesX, int ty0, int tp, int count) =>
+            new(tilesX, ty0, tp, 0, 0, count, ((1L << 32) + tilesX - 1) / tilesX);
+
+        /// <summary>This work-item's tile: (tx, tyLocal within the chunk, plane, M column).</summary>
+        public (int Tx, int TyLocal, int Plane, int Column) Slot(int flat)
+        {
+            if (flat != 0)
+            {
+                int t = Grid.IdxX * Group.DimX + Group.IdxX, last = IntrinsicMath.Min(t, End - 1);
+                int row = (int)(last * Magic >> 32);
+                return (last - row * TilesX, row, Grid.IdxY, t);
+            }
+            int tx = Tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = TyLocal0 + Grid.IdxY;
+            return (tx, tyLocal, Grid.IdxZ, tyLocal * TilesX + tx);
         }
     }
 
@@ -169,7 +232,7 @@ public static partial class Conv2d
         {
             var (_, tp) = WinogradChunk(c, c, h, w, WinogradChunkFloats, WinogradTiles.MaxTiles, tile);
             padded = Math.Max(padded, (long)c * (tile * Gpu.DivUp(h, tile) + 2) * tile * (Gpu.DivUp(w, tile) + 1));
-            transformed = Math.Max(transformed, (long)WinogradPositions(tile) * c * tp);
+            transformed = Math.Max(transformed, (long)WinogradPositions(tile) * c * Gpu.DivUp(tp, WinogradMaxFlatGroup) * WinogradMaxFlatGroup);
         }
         return (padded, transformed);
     }
@@ -301,19 +364,20 @@ public static partial class Conv2d
     /// patch at rows 2·ty − 1 …, columns 2·tx − 1 … of the image: padded columns 2·tx … 2·tx + 3 of the parity-split
     /// input (<see cref="WinogradPadKernel"/>) are even[tx], odd[tx], even[tx + 1], odd[tx + 1] — no bounds check, and
     /// consecutive work-items read consecutive addresses (PoCL's cost model refused the stride-2 reads of an unsplit
-    /// copy). Grid (⌈tilesX / group⌉, rows, c).
+    /// copy). The launch and the work-item's tile: <paramref name="slots"/> (planes: the channels c) in row mode
+    /// (<paramref name="flat"/> 0) or flat mode (<see cref="WinogradFlat"/>; gathered reads).
     /// </summary>
-    private static void WinogradInputKernel(View padded, int channels, int hp, int half, int tilesX, int ty0, int tp, View v)
+    private static void WinogradInputKernel(SpecializedValue<int> flat, View padded, int channels, int hp, int half, TileSlots slots, View v)
     {
-        int tx = Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = Grid.IdxY, c = Grid.IdxZ;
-        if (tx >= tilesX) return;
-        int rowStride = 2 * half, r = (c * hp + 2 * (ty0 + tyLocal)) * rowStride + tx;
+        var (tx, tyLocal, c, column) = slots.Slot(flat.Value);
+        if (flat.Value == 0 && tx >= slots.End) return;
+        int rowStride = 2 * half, r = (c * hp + 2 * (slots.Ty0 + tyLocal)) * rowStride + tx;
         // Bᵀ d: row combinations r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3.
         var d0 = Row4.LoadSplit(padded, r, half);
         var d1 = Row4.LoadSplit(padded, r + rowStride, half);
         var d2 = Row4.LoadSplit(padded, r + 2 * rowStride, half);
         var d3 = Row4.LoadSplit(padded, r + 3 * rowStride, half);
-        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
+        int plane = channels * slots.Tp, q = c * slots.Tp + column;
         Row4.Sub(d0, d2).PutTransformed(v, q, plane, 0);
         Row4.Add(d1, d2).PutTransformed(v, q, plane, 4);
         Row4.Sub(d2, d1).PutTransformed(v, q, plane, 8);
@@ -350,25 +414,27 @@ public static partial class Conv2d
     /// <summary>
     /// The mode of <see cref="WinogradOutputKernel"/> and WinogradOutput4Kernel, a compile-time constant
     /// (SpecializedValue): + bias, ReLU, add to the output, edges (skip pixels past h or w), exact (the launch's groups
-    /// cover its tile columns exactly: no bounds check). Branches on runtime flags, or a bounds check that never fails,
+    /// cover its tile columns exactly: no bounds check), flat (the tiles of a map narrower than a group; see TileSlots). Branches on runtime flags, or a bounds check that never fails,
     /// left every store of the kernel predicated, which PoCL's vectorizer turns into scatters.
     /// </summary>
-    private const int WinogradRelu = 1, WinogradAccumulate = 2, WinogradBias = 4, WinogradEdges = 8, WinogradExact = 16;
+    private const int WinogradRelu = 1, WinogradAccumulate = 2, WinogradBias = 4, WinogradEdges = 8, WinogradExact = 16,
+        WinogradFlat = 32;
 
     /// <summary>
-    /// out[k, 2·ty + i, 2·tx + j] (+)= (Aᵀ M_t[k] A)[i, j] (+ bias, ReLU) for tiles tx = tx0 + …, ty = ty0 + tyLocal0 + …
-    /// of the chunk at tile row ty0 (M column (ty − ty0)·tilesX + tx), tx &lt; <paramref name="end"/>. <paramref name="mode"/> (a
-    /// compile-time constant): WinogradRelu | WinogradAccumulate | WinogradBias | WinogradEdges | WinogradExact. Without
+    /// out[k, 2·ty + i, 2·tx + j] (+)= (Aᵀ M_t[k] A)[i, j] (+ bias, ReLU) for the tiles of <paramref name="slots"/>
+    /// (planes: the output channels k). <paramref name="mode"/> (a compile-time constant): WinogradRelu |
+    /// WinogradAccumulate | WinogradBias | WinogradEdges | WinogradExact | WinogradFlat. Without
     /// WinogradEdges every tile is whole inside the image and the four stores are unconditional (PoCL vectorizes them: a
     /// stride-2 pair per row); with it pixels past h or w are skipped (the last tile column or row of an odd width or
-    /// height). Grid (⌈tiles along x / group⌉, tile rows, k).
+    /// height). In flat mode M is read before the bounds check (its columns up to tp exist), so the reads stay vectors.
     /// </summary>
-    private static void WinogradOutputKernel(SpecializedValue<int> mode, View product, int channels, int h, int w, int tilesX,
-        int ty0, int tp, int tx0, int tyLocal0, View bias, int end, View output)
+    private static void WinogradOutputKernel(SpecializedValue<int> mode, View product, int channels, int h, int w, TileSlots slots,
+        View bias, View output)
     {
-        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ, flags = mode.Value;
-        if ((flags & WinogradExact) == 0 && tx >= end) return;
-        int plane = channels * tp, q = k * tp + tyLocal * tilesX + tx;
+        int flags = mode.Value;
+        var (tx, tyLocal, k, column) = slots.Slot(flags & WinogradFlat);
+        if ((flags & (WinogradExact | WinogradFlat)) == 0 && tx >= slots.End) return;
+        int plane = channels * slots.Tp, q = k * slots.Tp + column;
         var m0 = new Row4(product[q], product[plane + q], product[2 * plane + q], product[3 * plane + q]);
         var m1 = new Row4(product[4 * plane + q], product[5 * plane + q], product[6 * plane + q], product[7 * plane + q]);
         var m2 = new Row4(product[8 * plane + q], product[9 * plane + q], product[10 * plane + q], product[11 * plane + q]);
@@ -376,8 +442,9 @@ public static partial class Conv2d
         // Aᵀ M: row 0 = m0 + m1 + m2, row 1 = m1 − m2 − m3; then each row · A.
         var top = Row4.Add(Row4.Add(m0, m1), m2);
         var bottom = Row4.Sub(Row4.Sub(m1, m2), m3);
+        if ((flags & WinogradFlat) != 0 && column >= slots.End) return;
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
-        int y = 2 * (ty0 + tyLocal), x = 2 * tx;
+        int y = 2 * (slots.Ty0 + tyLocal), x = 2 * tx;
         var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
         if ((flags & WinogradEdges) == 0)
         {

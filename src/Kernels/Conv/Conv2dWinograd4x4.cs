@@ -41,20 +41,20 @@ public static partial class Conv2d
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for tile t = (ty − ty0)·tilesX + tx of the chunk at tile row ty0, d the 6×6 input patch at
     /// rows 4·ty − 1 …, columns 4·tx − 1 … of the image: padded columns 4·tx … 4·tx + 5 of the input split by column
     /// phase mod 4 (<see cref="WinogradPadKernel"/> with 4 phases of <paramref name="quarter"/> columns each), so every
-    /// read is unit-stride across work-items and needs no bounds check. Grid (⌈tilesX / group⌉, rows, c).
+    /// read is unit-stride across work-items (in row mode) and needs no bounds check. Launch: as WinogradInputKernel.
     /// </summary>
-    private static void WinogradInput4Kernel(View padded, int channels, int hp, int quarter, int tilesX, int ty0, int tp, View v)
+    private static void WinogradInput4Kernel(SpecializedValue<int> flat, View padded, int channels, int hp, int quarter, TileSlots slots, View v)
     {
-        int tx = Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = Grid.IdxY, c = Grid.IdxZ;
-        if (tx >= tilesX) return;
-        int rowStride = 4 * quarter, r = (c * hp + 4 * (ty0 + tyLocal)) * rowStride + tx;
+        var (tx, tyLocal, c, column) = slots.Slot(flat.Value);
+        if (flat.Value == 0 && tx >= slots.End) return;
+        int rowStride = 4 * quarter, r = (c * hp + 4 * (slots.Ty0 + tyLocal)) * rowStride + tx;
         var d0 = Row6.LoadSplit(padded, r, quarter);
         var d1 = Row6.LoadSplit(padded, r + rowStride, quarter);
         var d2 = Row6.LoadSplit(padded, r + 2 * rowStride, quarter);
         var d3 = Row6.LoadSplit(padded, r + 3 * rowStride, quarter);
         var d4 = Row6.LoadSplit(padded, r + 4 * rowStride, quarter);
         var d5 = Row6.LoadSplit(padded, r + 5 * rowStride, quarter);
-        int plane = channels * tp, q = c * tp + tyLocal * tilesX + tx;
+        int plane = channels * slots.Tp, q = c * slots.Tp + column;
         // Bᵀ d, row by row (the rows of Bᵀ above), then each row · B.
         Row6.Combine(4f, d0, -5f, d2, 1f, d4).PutTransformed(v, q, plane, 0);
         Row6.Combine(-4f, Row6.Add(d1, d2), 1f, Row6.Add(d3, d4)).PutTransformed(v, q, plane, 6);
@@ -68,12 +68,13 @@ public static partial class Conv2d
     /// out[k, 4·ty + i, 4·tx + j] (+)= (Aᵀ M_t[k] A)[i, j] (+ bias, ReLU), as <see cref="WinogradOutputKernel"/> does for
     /// F(2×2, 3×3) (<paramref name="mode"/>: the same compile-time flags).
     /// </summary>
-    private static void WinogradOutput4Kernel(SpecializedValue<int> mode, View product, int channels, int h, int w, int tilesX,
-        int ty0, int tp, int tx0, int tyLocal0, View bias, int end, View output)
+    private static void WinogradOutput4Kernel(SpecializedValue<int> mode, View product, int channels, int h, int w, TileSlots slots,
+        View bias, View output)
     {
-        int tx = tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = tyLocal0 + Grid.IdxY, k = Grid.IdxZ, flags = mode.Value;
-        if ((flags & WinogradExact) == 0 && tx >= end) return;
-        int plane = channels * tp, q = k * tp + tyLocal * tilesX + tx;
+        int flags = mode.Value;
+        var (tx, tyLocal, k, column) = slots.Slot(flags & WinogradFlat);
+        if ((flags & (WinogradExact | WinogradFlat)) == 0 && tx >= slots.End) return;
+        int plane = channels * slots.Tp, q = k * slots.Tp + column;
         var m0 = Row6.LoadPositions(product, q, plane, 0);
         var m1 = Row6.LoadPositions(product, q, plane, 6);
         var m2 = Row6.LoadPositions(product, q, plane, 12);
@@ -87,8 +88,9 @@ public static partial class Conv2d
         var o1 = Row6.Combine(1f, d, 2f, d2);
         var o2 = Row6.Combine(1f, s, 4f, s2);
         var o3 = Row6.Add(Row6.Combine(1f, d, 8f, d2), m5);
+        if ((flags & WinogradFlat) != 0 && column >= slots.End) return;
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
-        int y = 4 * (ty0 + tyLocal), x = 4 * tx;
+        int y = 4 * (slots.Ty0 + tyLocal), x = 4 * tx;
         var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
         if ((flags & WinogradEdges) == 0)
         {

@@ -8,7 +8,7 @@ namespace IlgpuStyle.Tests.Kernels;
 /// Winograd F(2×2, 3×3) and F(4×4, 3×3) (Conv2dWinograd.cs, Conv2dWinograd4x4.cs, Conv2dWinogradGemmKernel.cs) against the double-precision loops in
 /// <see cref="ConvReference"/>, forward (bias, ReLU) and backward-data (overwrite and accumulate), on every device, every
 /// product block. Odd heights and widths (half tiles at the edges), channel counts not multiples of 8 or 16, maps
-/// narrower than a product block, whole tiles that fill the output transform's groups exactly, and a chunk bound that cuts the tile rows into several chunks (one tile row per chunk
+/// narrower than a product block or a transform's group, whole tiles that fill the output transform's groups exactly, and a chunk bound that cuts the tile rows into several chunks (one tile row per chunk
 /// included). F(2×2, 3×3) to the direct kernels' tolerance (rtol 1e-4, atol 1e-4: its transforms multiply by ±1 and ½
 /// only); F(4×4, 3×3), whose transforms have coefficients up to 8 and 1/24, to <see cref="Tolerance4x4"/>.
 /// </summary>
@@ -34,6 +34,9 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
         // Whole tiles whose columns the output transform's groups cover exactly (32 and 64 of them: a multiple of every
         // device's row group, so the launch has no bounds check), plus an edge column and an edge row.
         ["5x9x129->6 exact groups"] = (5, 9, 129, 6, 0),
+        // Maps at least a group wide run the transforms along tile rows, narrower ones along the groups (flat mode):
+        // chunks of 2 tile rows in row mode (the shapes above, narrower than 16 tiles, cover flat mode on every device).
+        ["6x10x130->5 chunks of 2 rows"] = (6, 10, 130, 5, 36 * 6 * 33 * 2),
     };
 
     // Every product block, with the default group and odd ones (groups above 16 work-items: opencl only).

@@ -139,12 +139,14 @@ public class PtxasTests(ITestOutputHelper log)
             // The 8-channel variant (kind=blocked8): likewise a CPU blocking, on a GPU only by override (not a GPU candidate).
             ["Conv2d.RegisterBlocked8x8Kernel"] =
                 [("rowStore=0, override only", false, [SpecializedValue.New(0)]), ("rowStore=1, override only", false, [SpecializedValue.New(1)])],
-            // Winograd's output transform, whole tiles (0) and the edges of odd sizes (1); Winograd runs on a GPU only by
-            // override (winograd=N), so reported, not failed.
-            ["Conv2d.WinogradOutputKernel"] =
-                [("whole tiles, override only", false, [SpecializedValue.New(0)]), ("edges, override only", false, [SpecializedValue.New(1)])],
-            ["Conv2d.WinogradOutput4Kernel"] =
-                [("F(4x4) whole tiles, override only", false, [SpecializedValue.New(0)]), ("F(4x4) edges, override only", false, [SpecializedValue.New(1)])],
+            // Winograd's transforms (Winograd runs on a GPU only by override, winograd=N: reported, not failed). The input
+            // transform in row mode (0) and flat mode (32); the output transform's modes (Conv2dWinograd.cs: ReLU 1,
+            // accumulate 2, bias 4, edges 8, exact 16, flat 32): forward whole tiles (bias + ReLU), exact groups, backward
+            // edges accumulating, flat.
+            ["Conv2d.WinogradInputKernel"] = WinogradInputModes(),
+            ["Conv2d.WinogradInput4Kernel"] = WinogradInputModes(),
+            ["Conv2d.WinogradOutputKernel"] = WinogradOutputModes(),
+            ["Conv2d.WinogradOutput4Kernel"] = WinogradOutputModes(),
             // Winograd's product (Conv2dWinogradGemmKernel.cs), every block: the convolution's U in panels (ProductPanelsU,
             // on a GPU only by override), and the Gram backward with gram=blocked (plain S; writing, or accumulating).
             ["Conv2d.WinogradGemm16Kernel"] = ProductOptions(),
@@ -182,6 +184,21 @@ public class PtxasTests(ITestOutputHelper log)
                 yield return new Variant($"{name} [{label}]", method, values, hot && IsHot(method));
         }
     }
+
+    /// <summary>Winograd's input transform: row mode and flat mode.</summary>
+    private static (string Label, bool Hot, object[] Values)[] WinogradInputModes() =>
+    [
+        ("rows, override only", false, [SpecializedValue.New(0)]), ("flat, override only", false, [SpecializedValue.New(32)]),
+    ];
+
+    /// <summary>Winograd's output transform: the modes listed in GpuKernelVariants.</summary>
+    private static (string Label, bool Hot, object[] Values)[] WinogradOutputModes() =>
+    [
+        ("whole tiles, bias + ReLU, override only", false, [SpecializedValue.New(1 | 4)]),
+        ("exact groups, bias + ReLU, override only", false, [SpecializedValue.New(1 | 4 | 16)]),
+        ("edges, accumulate, override only", false, [SpecializedValue.New(2 | 8)]),
+        ("flat, bias + ReLU, override only", false, [SpecializedValue.New(1 | 4 | 8 | 32)]),
+    ];
 
     /// <summary>The option sets the library launches Winograd's product with (Conv2d.ProductPanelsU, Conv2d.ProductAccumulate).</summary>
     private static (string Label, bool Hot, object[] Values)[] ProductOptions() =>
