@@ -25,6 +25,9 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     private AutotuneResult? tuning;
     private Precision precision;
 
+    /// <summary>Each scale's latest rate (its final one once it is done), for the ETA of the next (EtaEstimate).</summary>
+    private readonly Dictionary<int, EtaEstimate.ScaleRate> scaleRates = [];
+
     /// <summary>The device's tuning plan and where it came from: recorded in the report's final line.</summary>
     public void Tuning(AutotuneResult result, Precision used)
     {
@@ -95,11 +98,8 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             json["non_finite"] = true;
         Report(json);
         if (quiet) return;
-        int remaining = r.Iterations - r.Iteration;
-        // ETA: this scale's remaining iterations, plus later scales at ~4× the cost per doubling of the side.
-        double later = 0;
-        for (int s = r.Scale + 1, k = 1; s <= r.Scales; s++, k++) later += r.Iterations * Math.Pow(4, k);
-        double eta = (remaining + later) * r.SecondsPerIteration;
+        if (r.Iteration > 0) scaleRates[r.Scale] = new EtaEstimate.ScaleRate((double)r.Width * r.Height, r.SecondsPerIteration);
+        double eta = EtaEstimate.Seconds(r, scaleRates.TryGetValue(r.Scale - 1, out var previous) ? previous : null);
         string text = string.Format(CultureInfo.InvariantCulture,
             "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it {12:0.00} eval/it ETA {13}",
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
