@@ -97,28 +97,25 @@ public static partial class Conv2d
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(outputMethod));
         var biasView = (bias ?? output).View;
         int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
-        var rowMode = SpecializedValue.New(0);
-        var flatMode = SpecializedValue.New(WinogradFlat);
+        // A flat launch: tp / group groups along the chunk's tiles (tp is a whole number of groups) × planes.
+        KernelConfig FlatGrid(int tp, int planes) => new(new Index3D(tp / group, planes, 1), new Index3D(group, 1, 1));
 
         for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPerChunk)
         {
             int rows = Math.Min(rowsPerChunk, tilesY - ty0), count = rows * tilesX;
             int columns = Gpu.DivUp(count, tiles.Tiles) * tiles.Tiles, tp = flat ? Gpu.DivUp(columns, group) * group : columns;
+            // Flat mode: the chunk's tiles along the groups; the columns past count (up to tp, a whole number of groups)
+            // repeat its last tile in V and M and are never stored to the output.
+            var slots = flat ? TileSlots.Flat(tilesX, ty0, tp, count) : TileSlots.Rows(tilesX, ty0, tp, 0, 0, tilesX);
+            inputTransform(flat ? FlatGrid(tp, reduce) : gpu.RowGrid(tilesX, rows, reduce),
+                SpecializedValue.New(flat ? WinogradFlat : 0), padded.View, reduce, hp, part, slots, v.View);
+            WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, columns, positions, u.View, v.View, product.View);
             if (flat)
             {
-                // The chunk's tiles along the groups; the columns past count (up to tp, a whole number of groups) repeat
-                // its last tile in V and M and are never stored to the output.
-                var slots = TileSlots.Flat(tilesX, ty0, tp, count);
-                var grid = new KernelConfig(new Index3D(tp / group, reduce, 1), new Index3D(group, 1, 1));
-                inputTransform(grid, flatMode, padded.View, reduce, hp, part, slots, v.View);
-                WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, columns, positions, u.View, v.View, product.View);
-                outputTransform(new KernelConfig(new Index3D(tp / group, m, 1), new Index3D(group, 1, 1)),
-                    SpecializedValue.New(flags | WinogradFlat | WinogradEdges), product.View, m, h, width, slots, biasView, output.View);
+                outputTransform(FlatGrid(tp, m), SpecializedValue.New(flags | WinogradFlat | WinogradEdges), product.View, m, h, width,
+                    slots, biasView, output.View);
                 continue;
             }
-            inputTransform(gpu.RowGrid(tilesX, rows, reduce), rowMode, padded.View, reduce, hp, part,
-                TileSlots.Rows(tilesX, ty0, tp, 0, 0, tilesX), v.View);
-            WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, columns, positions, u.View, v.View, product.View);
             // Whole tiles (unconditional stores; no bounds check when the groups cover them exactly), then the last
             // column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
@@ -168,10 +165,10 @@ public static partial class Conv2d
         internal static TileSlots Flat(int tilesX, int ty0, int tp, int count) =>
             new(tilesX, ty0, tp, 0, 0, count, ((1L << 32) + tilesX - 1) / tilesX);
 
-        /// <summary>This work-item's tile: (tx, tyLocal within the chunk, plane, M column).</summary>
-        public (int Tx, int TyLocal, int Plane, int Column) Slot(int flat)
+        /// <summary>This work-item's tile in a launch of <paramref name="mode"/> (flat if it has WinogradFlat): (tx, tyLocal within the chunk, plane, M column).</summary>
+        public (int Tx, int TyLocal, int Plane, int Column) Slot(int mode)
         {
-            if (flat != 0)
+            if ((mode & WinogradFlat) != 0)
             {
                 int t = Grid.IdxX * Group.DimX + Group.IdxX, last = IntrinsicMath.Min(t, End - 1);
                 int row = (int)(last * Magic >> 32);
@@ -180,6 +177,12 @@ public static partial class Conv2d
             int tx = Tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = TyLocal0 + Grid.IdxY;
             return (tx, tyLocal, Grid.IdxZ, tyLocal * TilesX + tx);
         }
+
+        /// <summary>Row mode, unless WinogradExact: a work-item past End has nothing to do (checked before any read).</summary>
+        public bool PastEnd(int mode, int tx) => (mode & (WinogradExact | WinogradFlat)) == 0 && tx >= End;
+
+        /// <summary>Flat mode: a work-item past the chunk's tiles stores nothing (checked after its reads, which stay unmasked).</summary>
+        public bool PastChunk(int mode, int column) => (mode & WinogradFlat) != 0 && column >= End;
     }
 
     /// <summary>
@@ -370,7 +373,7 @@ public static partial class Conv2d
     private static void WinogradInputKernel(SpecializedValue<int> flat, View padded, int channels, int hp, int half, TileSlots slots, View v)
     {
         var (tx, tyLocal, c, column) = slots.Slot(flat.Value);
-        if (flat.Value == 0 && tx >= slots.End) return;
+        if (slots.PastEnd(flat.Value, tx)) return;
         int rowStride = 2 * half, r = (c * hp + 2 * (slots.Ty0 + tyLocal)) * rowStride + tx;
         // Bᵀ d: row combinations r0 = d0 − d2, r1 = d1 + d2, r2 = d2 − d1, r3 = d1 − d3.
         var d0 = Row4.LoadSplit(padded, r, half);
@@ -414,8 +417,9 @@ public static partial class Conv2d
     /// <summary>
     /// The mode of <see cref="WinogradOutputKernel"/> and WinogradOutput4Kernel, a compile-time constant
     /// (SpecializedValue): + bias, ReLU, add to the output, edges (skip pixels past h or w), exact (the launch's groups
-    /// cover its tile columns exactly: no bounds check), flat (the tiles of a map narrower than a group; see TileSlots). Branches on runtime flags, or a bounds check that never fails,
-    /// left every store of the kernel predicated, which PoCL's vectorizer turns into scatters.
+    /// cover its tile columns exactly: no bounds check), flat (the tiles of a map narrower than a group; see TileSlots).
+    /// Branches on runtime flags, or a bounds check that never fails, left the kernel's loads and stores predicated,
+    /// which PoCL's vectorizer emits as gathers and scatters.
     /// </summary>
     private const int WinogradRelu = 1, WinogradAccumulate = 2, WinogradBias = 4, WinogradEdges = 8, WinogradExact = 16,
         WinogradFlat = 32;
@@ -432,8 +436,8 @@ public static partial class Conv2d
         View bias, View output)
     {
         int flags = mode.Value;
-        var (tx, tyLocal, k, column) = slots.Slot(flags & WinogradFlat);
-        if ((flags & (WinogradExact | WinogradFlat)) == 0 && tx >= slots.End) return;
+        var (tx, tyLocal, k, column) = slots.Slot(flags);
+        if (slots.PastEnd(flags, tx)) return;
         int plane = channels * slots.Tp, q = k * slots.Tp + column;
         var m0 = new Row4(product[q], product[plane + q], product[2 * plane + q], product[3 * plane + q]);
         var m1 = new Row4(product[4 * plane + q], product[5 * plane + q], product[6 * plane + q], product[7 * plane + q]);
@@ -442,7 +446,7 @@ public static partial class Conv2d
         // Aᵀ M: row 0 = m0 + m1 + m2, row 1 = m1 − m2 − m3; then each row · A.
         var top = Row4.Add(Row4.Add(m0, m1), m2);
         var bottom = Row4.Sub(Row4.Sub(m1, m2), m3);
-        if ((flags & WinogradFlat) != 0 && column >= slots.End) return;
+        if (slots.PastChunk(flags, column)) return;
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
         int y = 2 * (slots.Ty0 + tyLocal), x = 2 * tx;
         var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);

@@ -46,7 +46,7 @@ public static partial class Conv2d
     private static void WinogradInput4Kernel(SpecializedValue<int> flat, View padded, int channels, int hp, int quarter, TileSlots slots, View v)
     {
         var (tx, tyLocal, c, column) = slots.Slot(flat.Value);
-        if (flat.Value == 0 && tx >= slots.End) return;
+        if (slots.PastEnd(flat.Value, tx)) return;
         int rowStride = 4 * quarter, r = (c * hp + 4 * (slots.Ty0 + tyLocal)) * rowStride + tx;
         var d0 = Row6.LoadSplit(padded, r, quarter);
         var d1 = Row6.LoadSplit(padded, r + rowStride, quarter);
@@ -72,8 +72,8 @@ public static partial class Conv2d
         View bias, View output)
     {
         int flags = mode.Value;
-        var (tx, tyLocal, k, column) = slots.Slot(flags & WinogradFlat);
-        if ((flags & (WinogradExact | WinogradFlat)) == 0 && tx >= slots.End) return;
+        var (tx, tyLocal, k, column) = slots.Slot(flags);
+        if (slots.PastEnd(flags, tx)) return;
         int plane = channels * slots.Tp, q = k * slots.Tp + column;
         var m0 = Row6.LoadPositions(product, q, plane, 0);
         var m1 = Row6.LoadPositions(product, q, plane, 6);
@@ -88,7 +88,7 @@ public static partial class Conv2d
         var o1 = Row6.Combine(1f, d, 2f, d2);
         var o2 = Row6.Combine(1f, s, 4f, s2);
         var o3 = Row6.Add(Row6.Combine(1f, d, 8f, d2), m5);
-        if ((flags & WinogradFlat) != 0 && column >= slots.End) return;
+        if (slots.PastChunk(flags, column)) return;
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
         int y = 4 * (slots.Ty0 + tyLocal), x = 4 * tx;
         var put = new TilePut(output, k * h * w, h, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
