@@ -132,7 +132,7 @@ public static partial class Conv2d
         int gx = Math.Min(tiles.GroupX, blocksX), gy = tiles.GroupY;
         int groupsX = Gpu.DivUp(blocksX, gx);
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
-        var padded = gpu.ScratchAtLeast(reduce * (h + 2) * wp, "conv3x3.padded");
+        var padded = gpu.ScratchAtLeast(reduce * (h + 2) * wp, PaddedScratchKey);
         var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
         pad(gpu.RowGrid(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
         Action<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View> kernelMethod =

@@ -84,10 +84,8 @@ public static partial class Conv2d
 
         // The padded input split by column phase mod tile: rows of tile parts of tilesX + 1 columns each.
         int hp = tile * tilesY + 2, part = tilesX + 1;
-        var padded = gpu.ScratchAtLeast(reduce * hp * tile * part, "conv3x3.padded");
-        var pad = gpu.Kernel(WinogradPadKernel,
-            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadKernel));
-        pad(gpu.RowGrid(part, hp, reduce), SpecializedValue.New(tile), input.View, h, width, hp, part, padded.View);
+        var padded = gpu.ScratchAtLeast(reduce * hp * tile * part, PaddedScratchKey);
+        WinogradPad(gpu, input, tile, hp, part, padded);
         Action<SpecializedValue<int>, View, int, int, int, TileSlots, View> inputMethod = tile == 4 ? WinogradInput4Kernel : WinogradInputKernel;
         var inputTransform = gpu.Kernel(inputMethod,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View>(inputMethod));
@@ -337,35 +335,119 @@ public static partial class Conv2d
         }
     }
 
+    /// <summary>Key of the zero-padded input copies the 3×3 kernels read (<see cref="Gpu.ScratchAtLeast"/>).</summary>
+    public const string PaddedScratchKey = "conv3x3.padded";
+
     /// <summary>
     /// The zero-padded input split by column phase, so that the input transforms read consecutive addresses: row py of
-    /// channel c holds <paramref name="phases"/> parts of <paramref name="part"/> columns, part φ at i the padded column
-    /// phases·i + φ, i.e. in[c, py − 1, phases·i + φ − 1] (0 outside the image); py &lt; hp. F(2×2, 3×3) splits by parity
-    /// (2 phases), F(4×4, 3×3) by column mod 4. Grid (⌈part / group⌉, hp, c).
+    /// channel c holds n = <paramref name="phases"/> parts of <paramref name="part"/> columns, part φ at i the padded
+    /// column n·i + φ, i.e. in[c, py − 1, n·i + φ − 1] (0 outside the image); py &lt; hp. F(2×2, 3×3) splits by parity
+    /// (n = 2), F(4×4, 3×3) by column mod 4. Three launches, so that the bulk has neither a bounds check nor a masked
+    /// load (PoCL's vectorizer turns those into gathers): <see cref="WinogradPadRunsKernel"/> over the whole groups of
+    /// the image's runs of n columns, <see cref="WinogradPadCheckedKernel"/> for the image rows' remaining columns, and
+    /// <see cref="WinogradPadBorderRowsKernel"/> for the zero rows above and below.
     /// </summary>
-    private static void WinogradPadKernel(SpecializedValue<int> phases, View input, int h, int w, int hp, int part, View padded)
+    private static void WinogradPad(Gpu gpu, Tensor input, int phases, int hp, int part, Tensor padded)
     {
-        int i = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
-        if (i >= part) return;
-        int y = py - 1, n = phases.Value, x = n * i - 1;
-        bool rowInside = y >= 0 && y < h;
-        int src = (c * h + y) * w + x, dst = (c * hp + py) * n * part + i;
-        // The phases (n is 2 or 4) written out, since ILGPU does not unroll loops: with a loop over them PoCL left the
-        // kernel scalar; so it gathers each phase's inputs (stride n) and stores them as vectors — 8.1 → 3.4 % of conv1_2
-        // and conv2_2's kernel time at 256² with AVX-512 code on the Intel Xeon.
-        padded[dst] = rowInside && x >= 0 && x < w ? input[src] : 0f;
-        padded[dst + part] = rowInside && x + 1 < w ? input[src + 1] : 0f;
+        int channels = input.Shape.C, h = input.Shape.H, w = input.Shape.W, group = gpu.RowGroup;
+        var n = SpecializedValue.New(phases);
+        // Runs j = 0 … runs − 1 of n input columns (n·j … n·j + n − 1), in whole groups only.
+        // Rows of fewer runs than a group: groups of the largest power of two they hold (down to 4 work-items).
+        int bulkGroup = group;
+        while (bulkGroup > 4 && w / phases < bulkGroup) bulkGroup /= 2;
+        int runs = w / phases / bulkGroup * bulkGroup;
+        if (runs > 0)
+        {
+            var bulk = gpu.Kernel(WinogradPadRunsKernel,
+                acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadRunsKernel));
+            bulk(new KernelConfig(new Index3D(runs / bulkGroup, h, channels), new Index3D(bulkGroup, 1, 1)), n, input.View, h, w, hp,
+                part, padded.View);
+        }
+        var rest = gpu.Kernel(WinogradPadCheckedKernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, View>(WinogradPadCheckedKernel));
+        // After a bulk only a few columns per row are left (2 of 65 per row for conv1_2 at 256²): one group per row
+        // would be mostly launch overhead (h · channels groups), so then the work-items run along the rows instead.
+        if (runs > 0)
+            rest(gpu.RowGrid(h, part - runs, channels), SpecializedValue.New(phases | PadAlongRows), input.View, h, w, hp, part,
+                runs, padded.View);
+        else
+            rest(gpu.RowGrid(part, h, channels), n, input.View, h, w, hp, part, 0, padded.View);
+        var border = gpu.Kernel(WinogradPadBorderRowsKernel,
+            acc => acc.LoadStreamKernel<int, int, int, View>(WinogradPadBorderRowsKernel));
+        border(gpu.RowGrid(phases * part, hp - h, channels), h, hp, phases * part, padded.View);
+    }
+
+    /// <summary>
+    /// <see cref="WinogradPad"/>'s bulk: work-item j of image row y copies the n input columns n·j … n·j + n − 1, i.e.
+    /// the padded columns n·j + 1 … n·j + n: phases 1 … n − 1 at index j and phase 0 at index j + 1 (and j = 0 the zero
+    /// at phase 0, index 0). Unconditional loads: the grid (whole groups of runs, image rows, channels) covers only runs
+    /// inside the image, so PoCL reads the n interleaved columns with vector loads and shuffles instead of gathers, and
+    /// stores each phase as a vector.
+    /// </summary>
+    private static void WinogradPadRunsKernel(SpecializedValue<int> phases, View input, int h, int w, int hp, int part, View padded)
+    {
+        int j = Grid.IdxX * Group.DimX + Group.IdxX, y = Grid.IdxY, c = Grid.IdxZ, n = phases.Value;
+        int src = (c * h + y) * w + n * j, dst = (c * hp + y + 1) * n * part + j;
+        if (j == 0) padded[dst] = 0f;
+        padded[dst + part] = input[src];
         if (n == 4)
         {
-            padded[dst + 2 * part] = rowInside && x + 2 < w ? input[src + 2] : 0f;
-            padded[dst + 3 * part] = rowInside && x + 3 < w ? input[src + 3] : 0f;
+            // The phases written out (ILGPU does not unroll loops; with a loop PoCL left the kernel scalar).
+            padded[dst + 2 * part] = input[src + 1];
+            padded[dst + 3 * part] = input[src + 2];
+            padded[dst + 1] = input[src + 3];
         }
+        else
+        {
+            padded[dst + 1] = input[src + 1];
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WinogradPad"/>'s checked part: every phase at indices <paramref name="from"/> … part − 1 of image row y
+    /// (padded row y + 1), zero outside the image — the columns the bulk did not copy (its last column, phase 0 at
+    /// index from, again: the same value, a later launch). <paramref name="mode"/>: the phase count n, plus
+    /// <see cref="PadAlongRows"/> for work-items along the rows. Grid (⌈(part − from) / group⌉, h, channels), or along
+    /// the rows (⌈h / group⌉, part − from, channels).
+    /// </summary>
+    private static void WinogradPadCheckedKernel(SpecializedValue<int> mode, View input, int h, int w, int hp, int part, int from, View padded)
+    {
+        int along = Grid.IdxX * Group.DimX + Group.IdxX, c = Grid.IdxZ, n = mode.Value & ~PadAlongRows;
+        bool alongRows = (mode.Value & PadAlongRows) != 0;
+        int i = from + (alongRows ? Grid.IdxY : along), y = alongRows ? along : Grid.IdxY;
+        if (alongRows ? y >= h : i >= part) return;
+        int x = n * i - 1;
+        int src = (c * h + y) * w + x, dst = (c * hp + y + 1) * n * part + i;
+        // The phases (n is 2 or 4) written out, since ILGPU does not unroll loops: with a loop over them PoCL left the
+        // kernel scalar; so it gathers each phase's inputs (stride n) and stores them as vectors.
+        padded[dst] = x >= 0 && x < w ? input[src] : 0f;
+        padded[dst + part] = x + 1 < w ? input[src + 1] : 0f;
+        if (n == 4)
+        {
+            padded[dst + 2 * part] = x + 2 < w ? input[src + 2] : 0f;
+            padded[dst + 3 * part] = x + 3 < w ? input[src + 3] : 0f;
+        }
+    }
+
+    /// <summary><see cref="WinogradPadCheckedKernel"/>'s mode bit: work-items along the image rows, one column index per grid row.</summary>
+    internal const int PadAlongRows = 8;
+
+    /// <summary>
+    /// <see cref="WinogradPad"/>'s zero rows: padded row 0 and rows h + 1 … hp − 1 (<paramref name="rowFloats"/> = n·part
+    /// floats each) of every channel. Grid (⌈rowFloats / group⌉, hp − h, channels).
+    /// </summary>
+    private static void WinogradPadBorderRowsKernel(int h, int hp, int rowFloats, View padded)
+    {
+        int i = Grid.IdxX * Group.DimX + Group.IdxX, r = Grid.IdxY, c = Grid.IdxZ;
+        if (i >= rowFloats) return;
+        int py = r == 0 ? 0 : h + r;
+        padded[(c * hp + py) * rowFloats + i] = 0f;
     }
 
     /// <summary>
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for tile t = (ty − ty0)·tilesX + tx of the chunk starting at tile row ty0, d the 4×4 input
     /// patch at rows 2·ty − 1 …, columns 2·tx − 1 … of the image: padded columns 2·tx … 2·tx + 3 of the parity-split
-    /// input (<see cref="WinogradPadKernel"/>) are even[tx], odd[tx], even[tx + 1], odd[tx + 1] — no bounds check, and
+    /// input (<see cref="WinogradPad"/>) are even[tx], odd[tx], even[tx + 1], odd[tx + 1] — no bounds check, and
     /// consecutive work-items read consecutive addresses (PoCL's cost model refused the stride-2 reads of an unsplit
     /// copy). The launch and the work-item's tile: <paramref name="slots"/> (planes: the channels c) in row mode
     /// (<paramref name="flat"/> 0) or flat mode (<see cref="WinogradFlat"/>; gathered reads).

@@ -40,7 +40,7 @@ public static partial class Conv2d
     /// <summary>
     /// V[ξ][c][t] = (Bᵀ d B)[ξ] for tile t = (ty − ty0)·tilesX + tx of the chunk at tile row ty0, d the 6×6 input patch at
     /// rows 4·ty − 1 …, columns 4·tx − 1 … of the image: padded columns 4·tx … 4·tx + 5 of the input split by column
-    /// phase mod 4 (<see cref="WinogradPadKernel"/> with 4 phases of <paramref name="quarter"/> columns each), so every
+    /// phase mod 4 (<see cref="WinogradPad"/> with 4 phases of <paramref name="quarter"/> columns each), so every
     /// read is unit-stride across work-items (in row mode) and needs no bounds check. Launch: as WinogradInputKernel.
     /// </summary>
     private static void WinogradInput4Kernel(SpecializedValue<int> flat, View padded, int channels, int hp, int quarter, TileSlots slots, View v)

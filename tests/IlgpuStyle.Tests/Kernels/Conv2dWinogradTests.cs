@@ -73,6 +73,16 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
     private static (int Cin, int H, int W, int Cout) Dims(string name) =>
         (Shapes[name].Cin, Shapes[name].H, Shapes[name].W, Shapes[name].Cout);
 
+    /// <summary>
+    /// NaN in the padded copy the transforms read (a scratch buffer kept between calls), so that an element the padding
+    /// launches fail to write shows in the output instead of an earlier call's value.
+    /// </summary>
+    private static void PoisonPaddedScratch(Gpu gpu, string shapeName)
+    {
+        var (cin, h, w, cout) = Dims(shapeName);
+        gpu.ScratchAtLeast((int)Conv2d.WinogradScratchFloats(cin, cout, h, w).Padded, Conv2d.PaddedScratchKey).Fill(float.NaN);
+    }
+
     private static int Chunk(string name) => Shapes[name].Chunk == 0 ? Conv2d.WinogradChunkFloats : Shapes[name].Chunk;
 
     [Theory]
@@ -88,6 +98,7 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
                 ConvReference.ToDouble(problem.Weight), problem.WeightShape, bias ? ConvReference.ToDouble(problem.Extra) : null,
                 Conv3x3Problem.Params, relu);
             problem.Output.Fill(float.NaN); // every element must be written
+            PoisonPaddedScratch(gpu, shapeName);
             Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, bias ? problem.DeviceBias : null, problem.Output, relu,
                 Blockings[blocking], Chunk(shapeName));
             double tol = Tolerance(Blockings[blocking]);
@@ -106,11 +117,13 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
             problem.WeightShape, problem.InputShape, Conv3x3Problem.Params);
 
         problem.Output.Fill(float.NaN); // overwrite must not read the old contents
+        PoisonPaddedScratch(gpu, shapeName);
         Conv2d.BackwardDataWinograd(problem.DeviceSource, problem.DeviceWeight, problem.Output, accumulate: false, Blockings[blocking], Chunk(shapeName));
         double tol = Tolerance(Blockings[blocking]);
         Check.Close(expected, problem.Output.ToHost(), tol, tol, $"Winograd backward-data vs reference {what}", log);
 
         problem.Output.CopyFromHost(problem.Extra);
+        PoisonPaddedScratch(gpu, shapeName);
         Conv2d.BackwardDataWinograd(problem.DeviceSource, problem.DeviceWeight, problem.Output, accumulate: true, Blockings[blocking], Chunk(shapeName));
         Check.Close(expected.Select((v, i) => v + problem.Extra[i]).ToArray(), problem.Output.ToHost(), tol, tol,
             $"Winograd backward-data accumulate vs reference {what}", log);

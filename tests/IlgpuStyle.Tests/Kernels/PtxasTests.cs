@@ -161,9 +161,15 @@ public class PtxasTests(ITestOutputHelper log)
                 ("whole windows", true, [SpecializedValue.New(0)]), ("whole windows, accumulate", true, [SpecializedValue.New(1)]),
                 ("checked", true, [SpecializedValue.New(2)]), ("checked, accumulate", true, [SpecializedValue.New(3)]),
             ],
-            // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
-            ["Conv2d.WinogradPadKernel"] =
+            // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); the checked part also along the rows (+8).
+            ["Conv2d.WinogradPadRunsKernel"] =
                 [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],
+            ["Conv2d.WinogradPadCheckedKernel"] =
+            [
+                ("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)]),
+                ("2 phases along rows, override only", false, [SpecializedValue.New(2 | 8)]),
+                ("4 phases along rows, override only", false, [SpecializedValue.New(4 | 8)]),
+            ],
         };
         var kernels = typeof(Gpu).Assembly.GetTypes()
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
