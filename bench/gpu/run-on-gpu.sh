@@ -14,7 +14,7 @@
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
-# bench-tf32 (issue #11): the TF32 tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
+# bench-tf32 (issue #11): the TF32 (and, second in the default list, BF16) tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
 #
@@ -44,7 +44,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
+tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 while [ $# -gt 0 ]; do
@@ -273,12 +273,12 @@ else
   wanted compare && printf '%-18s %-8s %4s %7s  %s\n' compare SKIPPED - - "nothing to compare" | tee -a "$R/steps.txt"
 fi
 
-# TF32 against PyTorch (both math modes) and our FP32 at the bench size, and against our FP32 at the other sizes
+# TF32 and BF16 against PyTorch (both math modes) and our FP32 at the bench size, and against our FP32 at the other sizes
 # (compare.py takes any bench JSON as a yardstick; its column is named after the file).
 if wanted compare-tf32 && ls "$R"/bench-tf32-*.json >/dev/null 2>&1; then
   compare_tf32() {
     local f size base rc=0
-    for f in "$R"/bench-tf32-*.json; do
+    for f in "$R"/bench-tf32-*.json "$R"/bench-bf16-*.json; do
       [ -s "$f" ] || continue
       size=${f##*-}; size=${size%.json}
       if [ "$size" = "$bench_size" ]; then base=$R/bench-kernels.json; else base=$R/bench-fp32-$size.json; fi

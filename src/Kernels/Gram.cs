@@ -49,7 +49,7 @@ public static partial class Gram
     public static void Forward(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits)
     {
         if (kind == GramKernelKind.Tiled) ForwardTiled(f, g, scale, splits);
-        else if (kind == GramKernelKind.TensorCoreTf32) ForwardTensorCore(f, g, scale, splits);
+        else if (kind.IsTensorCore()) ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16);
         else ForwardBlocked(f, g, scale, splits);
     }
 
@@ -93,7 +93,7 @@ public static partial class Gram
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind)
     {
         if (kind == GramKernelKind.Tiled) BackwardTiled(f, dG, df, scale, accumulate);
-        else if (kind == GramKernelKind.TensorCoreTf32) BackwardTensorCore(f, dG, df, scale, accumulate);
+        else if (kind.IsTensorCore()) BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16);
         else BackwardBlocked(f, dG, df, scale, accumulate, f.Gpu.Plan.GramBlock);
     }
 
@@ -161,7 +161,7 @@ public static partial class Gram
     public static int SplitCount(Gpu gpu, int channels, int positions)
     {
         var plan = gpu.Plan;
-        bool tiled = plan.Gram == GramKernelKind.Tiled, tensorCores = plan.Gram == GramKernelKind.TensorCoreTf32;
+        bool tiled = plan.Gram == GramKernelKind.Tiled, tensorCores = plan.Gram.IsTensorCore();
         int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : tensorCores ? TensorCoreBlock : ForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
         int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);

@@ -42,7 +42,7 @@ public static partial class Gram
     /// Grid (pairs, splits), group 64 (see the file comment). <paramref name="direct"/> ≠ 0: output = G (scale·sum);
     /// else output[split·C·C + …] = the unscaled partial sum of the split's pixels.
     /// </summary>
-    private static void ForwardTensorCoreKernel(View f, int c, int p, int chunk, View output, float scale, int direct)
+    private static void ForwardTensorCoreKernel(SpecializedValue<int> bf16, View f, int c, int p, int chunk, View output, float scale, int direct)
     {
         var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
@@ -55,8 +55,8 @@ public static partial class Gram
 
         int pBegin = Grid.IdxY * chunk, pEnd = IntrinsicMath.Min(p, pBegin + chunk);
         int stages = (pEnd - pBegin + TensorCoreStageK - 1) / TensorCoreStageK;
-        var fill = new GramTensorCoreFill(f, shared, c, p, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid);
-        var acc = TensorCoreProduct(fill, shared, pBegin, stages, tid);
+        var fill = new GramTensorCoreFill(f, shared, c, p, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16.Value);
+        var acc = TensorCoreProduct(fill, shared, pBegin, stages, tid, bf16.Value);
 
         var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
         acc.Store(store, bi * TensorCoreBlock + g, bj * TensorCoreBlock + warp * 32 + 2 * q);
@@ -66,7 +66,7 @@ public static partial class Gram
     private interface IGramTensorCoreFill
     {
         /// <summary>
-        /// K-rows k0 … k0 + 31 into buffer <paramref name="buffer"/> (0 or 1), k-major and rounded to TF32: A[m][k] at
+        /// K-rows k0 … k0 + 31 into buffer <paramref name="buffer"/> (0 or 1), k-major and rounded to TF32 (BF16 in a bf16 kernel): A[m][k] at
         /// buffer·TileFloats + k·72 + m (m &lt; 64), B[k][n] at (2 + buffer)·TileFloats + k·72 + n (n &lt; 64); 0 outside the matrices.
         /// </summary>
         void Stage(int k0, int buffer);
@@ -76,9 +76,9 @@ public static partial class Gram
     /// The main loop of both Gram tensor-core kernels, for a group of 2 warps: the 64 × 64 product A·B over
     /// <paramref name="stages"/> stages of 32 k from <paramref name="k0"/>, double-buffered (the next stage is stored while
     /// the current one is multiplied; one barrier per stage). Returns warp w's 64 × 32 tile (columns 32·w … of B), summed
-    /// over k in ascending order.
+    /// over k in ascending order. <paramref name="bf16"/> ≠ 0: BF16 products, 2 m16n8k16 steps per stage instead of 4 TF32 ones.
     /// </summary>
-    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, int k0, int stages, int tid)
+    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, int k0, int stages, int tid, int bf16)
         where TFill : struct, IGramTensorCoreFill
     {
         int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
@@ -93,10 +93,18 @@ public static partial class Gram
             if (s + 1 < stages) fill.Stage(k0 + (s + 1) * TensorCoreStageK, buffer ^ 1);
             int a = buffer * TensorCoreTileFloats + q * TensorCoreStride + g;                    // A's 64 rows
             int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
-            acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange);
-            acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange);
-            acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange);
-            acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange);
+            if (bf16 != 0)
+            {
+                acc = acc.StepBf16(shared, a, TensorCoreStride, b, TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange, 0);
+            }
+            else
+            {
+                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange);
+                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange);
+                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange);
+                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange);
+            }
             Group.Barrier();
         }
         return acc;
@@ -104,10 +112,11 @@ public static partial class Gram
 
     /// <summary>
     /// Loads the 32 pixels from <c>k0</c> of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F into a buffer, k-major,
-    /// rounded to TF32; 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile:
+    /// rounded to TF32 (BF16 when <c>bf16</c> ≠ 0); 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile:
     /// pixel r = (e mod 8) + 8·⌊e / 512⌋, row ⌊e / 8⌋ mod 64.
     /// </summary>
-    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pEnd, int i0, int j0, int tid) : IGramTensorCoreFill
+    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pEnd, int i0, int j0, int tid, int bf16)
+        : IGramTensorCoreFill
     {
         public void Stage(int k0, int buffer)
         {
@@ -118,11 +127,14 @@ public static partial class Gram
                 bool inside = k < pEnd;
                 float va = inside && i0 + row < c ? f[(i0 + row) * p + k] : 0f;
                 float vb = inside && j0 + row < c ? f[(j0 + row) * p + k] : 0f;
-                shared[aBase + r * TensorCoreStride + row] = Tf32.Round(va);
-                shared[bBase + r * TensorCoreStride + row] = Tf32.Round(vb);
+                shared[aBase + r * TensorCoreStride + row] = TensorCoreRound(va, bf16);
+                shared[bBase + r * TensorCoreStride + row] = TensorCoreRound(vb, bf16);
             }
         }
     }
+
+    /// <summary>A staged value rounded for the tensor cores: to BF16 when <paramref name="bf16"/> ≠ 0, else to TF32.</summary>
+    private static float TensorCoreRound(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
 
     /// <summary>Writes G[i,j] and G[j,i] (scaled by <c>factor</c>, at <c>offset</c>); on a diagonal block only from i ≤ j.</summary>
     private readonly struct GramTensorCoreStore(View output, int c, int offset, float factor, int diagonal) : IFragmentStore
@@ -145,12 +157,12 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// Forward from the tensor-core kernel: splits clamped to [1, ⌈P/32⌉], the rest as <see cref="ForwardTiled"/>.
-    /// Throws <see cref="InvalidOperationException"/> on a device without TF32 tensor cores.
+    /// Forward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>): splits clamped to [1, ⌈P/32⌉],
+    /// the rest as <see cref="ForwardTiled"/>. Throws <see cref="InvalidOperationException"/> on a device without tensor cores.
     /// </summary>
-    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits)
+    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits, bool bf16)
     {
-        const string op = "gram (tf32 tensor cores)";
+        string op = bf16 ? "gram (bf16 tensor cores)" : "gram (tf32 tensor cores)";
         ShapeCheck.BatchOne(op, "f", f.Shape);
         CheckGram(op, f, "g", g);
         var gpu = f.Gpu;
@@ -160,8 +172,10 @@ public static partial class Gram
         int blocks = Gpu.DivUp(c, TensorCoreBlock);
         int pairs = blocks * (blocks + 1) / 2;
 
-        var forward = gpu.Kernel(ForwardTensorCoreKernel,
-            a => a.LoadStreamKernel<View, int, int, int, View, float, int>(ForwardTensorCoreKernel));
-        RunSplitK(forward, new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1)), f, g, scale, chunk, splits);
+        var kernel = gpu.Kernel(ForwardTensorCoreKernel,
+            a => a.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, View, float, int>(ForwardTensorCoreKernel));
+        var precision = SpecializedValue.New(bf16 ? 1 : 0);
+        RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(config, precision, fv, cc, pp, chunkSize, output, s, direct),
+            new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1)), f, g, scale, chunk, splits);
     }
 }

@@ -24,23 +24,23 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 public static partial class Gram
 {
     /// <summary>Grid (⌈P/64⌉, ⌈C/64⌉), group 64 (see the file comment): df (+)= scale · S · F with S = dG + dGᵀ given.</summary>
-    private static void BackwardTensorCoreKernel(View f, View s, View df, int c, int p, float scale, int accumulate)
+    private static void BackwardTensorCoreKernel(SpecializedValue<int> bf16, View f, View s, View df, int c, int p, float scale, int accumulate)
     {
         var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         int p0 = Grid.IdxX * TensorCoreBlock, i0 = Grid.IdxY * TensorCoreBlock;
         int stages = (c + TensorCoreStageK - 1) / TensorCoreStageK;
-        var fill = new GramTensorCoreBackwardFill(f, s, shared, c, p, i0, p0, tid);
-        var acc = TensorCoreProduct(fill, shared, 0, stages, tid);
+        var fill = new GramTensorCoreBackwardFill(f, s, shared, c, p, i0, p0, tid, bf16.Value);
+        var acc = TensorCoreProduct(fill, shared, 0, stages, tid, bf16.Value);
         acc.Store(new GramTensorCoreBackwardStore(df, c, p, scale, accumulate), i0 + g, p0 + warp * 32 + 2 * q);
     }
 
     /// <summary>
     /// Loads channels j0 … j0 + 31 of S (columns i0 … i0 + 63: tile A, A[i][j] = S[j, i] = S[i, j]) and of F (pixels
-    /// p0 … p0 + 63: tile B) into a buffer, rounded to TF32; 0 past C or P. Element e = tid + 64·n of a tile: k-row
+    /// p0 … p0 + 63: tile B) into a buffer, rounded to TF32 (BF16 when <c>bf16</c> ≠ 0); 0 past C or P. Element e = tid + 64·n of a tile: k-row
     /// ⌊e / 64⌋, column e mod 64.
     /// </summary>
-    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid)
+    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16)
         : IGramTensorCoreFill
     {
         public void Stage(int j0, int buffer)
@@ -52,8 +52,8 @@ public static partial class Gram
                 bool inside = j < c;
                 float va = inside && i0 + col < c ? s[j * c + i0 + col] : 0f;
                 float vb = inside && p0 + col < p ? f[j * p + p0 + col] : 0f;
-                shared[aBase + r * TensorCoreStride + col] = Tf32.Round(va);
-                shared[bBase + r * TensorCoreStride + col] = Tf32.Round(vb);
+                shared[aBase + r * TensorCoreStride + col] = TensorCoreRound(va, bf16);
+                shared[bBase + r * TensorCoreStride + col] = TensorCoreRound(vb, bf16);
             }
         }
     }
@@ -77,19 +77,20 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// Backward from the tensor-core kernel: S = dG + dGᵀ into scratch, then the GEMM. Throws
-    /// <see cref="InvalidOperationException"/> on a device without TF32 tensor cores.
+    /// Backward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>): S = dG + dGᵀ into scratch, then
+    /// the GEMM. Throws <see cref="InvalidOperationException"/> on a device without tensor cores.
     /// </summary>
-    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate)
+    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, bool bf16)
     {
-        const string op = "gram backward (tf32 tensor cores)";
+        string op = bf16 ? "gram backward (bf16 tensor cores)" : "gram backward (tf32 tensor cores)";
         CheckBackward(op, f, dG, df);
         var gpu = f.Gpu;
         Conv2d.RequireTensorCores(gpu, op);
         int c = f.Shape.C, p = f.Shape.Plane;
         var s = SymmetricSum(f, dG);
         var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));
-        gpu.Kernel(BackwardTensorCoreKernel, a => a.LoadStreamKernel<View, View, View, int, int, float, int>(BackwardTensorCoreKernel))(
-            config, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
+        gpu.Kernel(BackwardTensorCoreKernel,
+            a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, int, int, float, int>(BackwardTensorCoreKernel))(
+            config, SpecializedValue.New(bf16 ? 1 : 0), f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
     }
 }

@@ -178,7 +178,7 @@ public static class BenchCommand
         /// <summary>Where the plan came from (autotuned, cached, defaults, ILGPU_STYLE_TILES).</summary>
         public string? Tuning { get; init; }
 
-        /// <summary>What the convolutions and Gram matrices computed in: "fp32" or "tf32" (--precision).</summary>
+        /// <summary>What the convolutions and Gram matrices computed in: "fp32", "tf32" or "bf16" (--precision).</summary>
         public string Precision { get; init; } = "fp32";
     }
 

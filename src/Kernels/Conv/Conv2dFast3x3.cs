@@ -92,7 +92,7 @@ public static partial class Conv2d
         ConvTiles tiles, Tensor? prepared = null)
     {
         var gpu = input.Gpu;
-        if (tiles.Kind == ConvKernelKind.TensorCoreTf32) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
+        if (tiles.Kind.IsTensorCore()) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
@@ -101,7 +101,7 @@ public static partial class Conv2d
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
-        if (tiles.Kind == ConvKernelKind.TensorCoreTf32)
+        if (tiles.Kind.IsTensorCore())
         {
             // No more warps along channels than the layer has 64-channel tiles (a 64-channel layer uses 64-row blocks).
             var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
@@ -145,16 +145,17 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// Null when <paramref name="accelerator"/> runs the TF32 tensor-core kernel (<see cref="ConvKernelKind.TensorCoreTf32"/>):
-    /// a CUDA device of compute capability 8.0 or newer (mma.sync m16n8k8 .tf32 needs sm_80), or the CPU simulator with
+    /// Null when <paramref name="accelerator"/> runs the tensor-core kernels (<see cref="ConvKernelKind.TensorCoreTf32"/>,
+    /// <see cref="ConvKernelKind.TensorCoreBf16"/>): a CUDA device of compute capability 8.0 or newer (mma.sync m16n8k8
+    /// .tf32 and m16n8k16 .bf16 need sm_80), or the CPU simulator with
     /// 32-lane warps (the emulation the tests run); otherwise why not, as the end of a sentence.
     /// </summary>
     public static string? WhyNoTensorCores(Accelerator accelerator) => accelerator switch
     {
         ILGPU.Runtime.Cuda.CudaAccelerator cuda when cuda.Architecture is { Major: >= 8 } => null,
-        ILGPU.Runtime.Cuda.CudaAccelerator cuda => $"needs TF32 tensor cores (compute capability 8.0 or newer); this device is {cuda.Architecture}.",
+        ILGPU.Runtime.Cuda.CudaAccelerator cuda => $"needs TF32/BF16 tensor cores (compute capability 8.0 or newer); this device is {cuda.Architecture}.",
         ILGPU.Runtime.CPU.CPUAccelerator cpu when cpu.WarpSize == 32 => null,
-        _ => "needs TF32 tensor cores: only CUDA devices of compute capability 8.0 or newer have them (the FP32 kernels run everywhere).",
+        _ => "needs TF32/BF16 tensor cores: only CUDA devices of compute capability 8.0 or newer have them (the FP32 kernels run everywhere).",
     };
 
     /// <summary>

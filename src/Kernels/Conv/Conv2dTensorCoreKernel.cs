@@ -7,7 +7,7 @@ namespace IlgpuStyle.Kernels;
 
 using View = ArrayView1D<float, Stride1D.Dense>;
 
-// Tensor-core (TF32) implicit GEMM for 3×3, stride 1, padding 1: the GEMM of Conv2dFast3x3.cs,
+// Tensor-core (TF32 or BF16) implicit GEMM for 3×3, stride 1, padding 1: the GEMM of Conv2dFast3x3.cs,
 //   out[o, p] = Σ_k a[k·mp + o] · B[k, p],  k = c·9 + 3·kh + kw,  B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside),
 // with p = y·W + x the flattened pixel, computed by warp-level m16n8k8 TF32 products (TensorCores/WarpMma.cs) with FP32
 // accumulation. Same weight operand and entry points as the other fast-path kernels, so backward-data is this kernel
@@ -18,11 +18,12 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   (a block may span image rows); grid (⌈H·W / BN⌉, ⌈M / BM⌉). Warp (wmIdx, wnIdx) owns a 64 × 32 warp tile: 4 × 4 mma
 //   tiles of 16 channels × 8 pixels, 16 accumulator fragments (64 floats per lane).
 //   K loop: stages of 24 rows = 8 input channels × the 3 taps kw of one kernel row kh (stage s: channels 8·⌊s/3⌋ …,
-//   kh = s mod 3); stage row r = 8·kw + kc. A stage is 3 mma k-steps (one per kw, 8 channels each). Channels past Cin,
+//   kh = s mod 3); stage row r = 8·kw + kc. A stage is 3 mma k-steps (one per kw, 8 channels each) — with BF16
+//   (kind=bf16: m16n8k16, WarpMma.Bf16) 2: kw = 0 and 1 together, then kw = 2 with the instruction's upper 8 k zero. Channels past Cin,
 //   output channels past mp and pixels past H·W or outside the padded image load as 0, so any Cin, M, H, W works.
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
 //   (24 × BN, row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g) hit 32 distinct banks.
-//   Each stage is converted to TF32 (cvt.rna) once, when stored. Double buffering: the group fills the other buffer with
+//   Each stage is converted to TF32 (cvt.rna) or BF16 (Bf16.Round) once, when stored. Double buffering: the group fills the other buffer with
 //   the next stage (plain loads and stores), then computes the current one, then one barrier.
 public static partial class Conv2d
 {
@@ -68,6 +69,7 @@ public static partial class Conv2d
         View input, View weights, View bias, int hasBias, int relu, int accumulate, View output)
     {
         var t = tiles.Value;
+        bool bf16 = t.Kind == ConvKernelKind.TensorCoreBf16;
         int wn = t.GroupX, wm = t.GroupY;
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
         int sa = bm + TensorCorePad, sb = bn + TensorCorePad;
@@ -82,7 +84,7 @@ public static partial class Conv2d
         int nLoad = tid % bn, rLoad = tid / bn;
         int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
         var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, bFloats,
-            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad);
+            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0);
 
         int stages = (cin + TensorCoreStageChannels - 1) / TensorCoreStageChannels * 3;
         fill.Stage(0, 0);
@@ -97,9 +99,18 @@ public static partial class Conv2d
             // Fragment reads start at row q, column g of this warp's part of the tiles.
             int aStart = buffer * aFloats + q * sa + wmIdx * TensorCoreWarpChannels + g;
             int bStart = 2 * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
-            acc = acc.Step(shared, aStart, sa, bStart, sb, exchange);                                                  // kw = 0
-            acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange); // kw = 1
-            acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange); // kw = 2
+            if (bf16)
+            {
+                // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
+                acc = acc.StepBf16(shared, aStart, sa, bStart, sb, exchange, 0);
+                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 1);
+            }
+            else
+            {
+                acc = acc.Step(shared, aStart, sa, bStart, sb, exchange);                                                  // kw = 0
+                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange); // kw = 1
+                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange); // kw = 2
+            }
             Group.Barrier();
         }
 
@@ -107,11 +118,13 @@ public static partial class Conv2d
         acc.Store(epilogue, o0 + wmIdx * TensorCoreWarpChannels + g, p0 + wnIdx * TensorCoreWarpPixels + 2 * q);
     }
 
-    /// <summary>Loads one stage of the A (weights) and B (im2col) tiles into a shared buffer, rounded to TF32.</summary>
+    /// <summary>Loads one stage of the A (weights) and B (im2col) tiles into a shared buffer, rounded to TF32 (or BF16 when <c>bf16</c> ≠ 0).</summary>
     private readonly struct TensorCoreFill(
         View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
-        int sa, int sb, int aFloats, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad)
+        int sa, int sb, int aFloats, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad, int bf16)
     {
+        private float Round(float v) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
+
         /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>.</summary>
         public void Stage(int s, int buffer)
         {
@@ -123,7 +136,7 @@ public static partial class Conv2d
                 int r = e / bm, mm = e - r * bm;
                 int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), o = o0 + mm;
                 float v = c < cin && o < mp ? weights[(c * 9 + kh * 3 + kw) * mp + o] : 0f;
-                shared[aBase + r * sa + mm] = Tf32.Round(v);
+                shared[aBase + r * sa + mm] = Round(v);
             }
             // B: row r, column nLoad ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel, 0 outside.
             int bBase = 2 * aFloats + buffer * bFloats;
@@ -134,7 +147,7 @@ public static partial class Conv2d
                 int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), ix = xLoad + kw - 1;
                 bool inside = rowInside && c < cin && ix >= 0 && ix < w;
                 float v = inside ? input[c * hw + iy * w + ix] : 0f;
-                shared[bBase + r * sb + nLoad] = Tf32.Round(v);
+                shared[bBase + r * sb + nLoad] = Round(v);
             }
         }
     }

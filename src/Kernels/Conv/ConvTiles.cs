@@ -34,6 +34,19 @@ public enum ConvKernelKind
     /// channels (1 or 2), <see cref="ConvTiles.InputChunk"/> = 8 (channels per stage).
     /// </summary>
     TensorCoreTf32,
+
+    /// <summary>
+    /// <see cref="TensorCoreTf32"/>'s kernel on BF16 tensor cores (mma.sync m16n8k16; inputs rounded to 7 mantissa bits,
+    /// FP32 accumulation): twice TF32's rate per instruction, 8× its rounding error. Same blockings and devices.
+    /// </summary>
+    TensorCoreBf16,
+}
+
+/// <summary>The tensor-core kinds.</summary>
+public static class ConvKernelKinds
+{
+    /// <summary>True for the tensor-core kernels (TF32 or BF16).</summary>
+    public static bool IsTensorCore(this ConvKernelKind kind) => kind is ConvKernelKind.TensorCoreTf32 or ConvKernelKind.TensorCoreBf16;
 }
 
 /// <summary>
@@ -63,13 +76,13 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     {
         ConvKernelKind.RegisterBlocked => BlockedChannels,
         ConvKernelKind.RegisterBlocked8 => Blocked8Channels,
-        ConvKernelKind.TensorCoreTf32 => Conv2d.TensorCoreWarpChannels,
+        ConvKernelKind.TensorCoreTf32 or ConvKernelKind.TensorCoreBf16 => Conv2d.TensorCoreWarpChannels,
         _ => SharedBlock,
     };
 
-    /// <summary>Work-items per group: GroupX·GroupY, or 32 per warp for <see cref="ConvKernelKind.TensorCoreTf32"/>.</summary>
+    /// <summary>Work-items per group: GroupX·GroupY, or 32 per warp for the tensor-core kinds.</summary>
     [JsonIgnore]
-    public int WorkItems => Kind == ConvKernelKind.TensorCoreTf32 ? 32 * GroupX * GroupY : GroupX * GroupY;
+    public int WorkItems => Kind.IsTensorCore() ? 32 * GroupX * GroupY : GroupX * GroupY;
 
     /// <summary>Warps along pixels (GroupX) the tensor-core kernel supports.</summary>
     public static readonly int[] TensorCoreWarpsAlongPixels = [1, 2, 4];
@@ -95,11 +108,11 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
             throw new ArgumentException($"conv tiles {this}: group sizes must be ≥ 1.");
         if (WorkItems > maxGroupSize)
             throw new ArgumentException($"conv tiles {this}: {WorkItems} work-items per group exceed the device's {maxGroupSize}.");
-        if (Kind == ConvKernelKind.TensorCoreTf32)
+        if (Kind.IsTensorCore())
         {
             if (!TensorCoreWarpsAlongPixels.Contains(GroupX) || !TensorCoreWarpsAlongChannels.Contains(GroupY) || InputChunk != Conv2d.TensorCoreStageChannels)
                 throw new ArgumentException(
-                    $"conv tiles {this}: kind=tf32 needs gx (warps along pixels) in {{{string.Join(", ", TensorCoreWarpsAlongPixels)}}}, " +
+                    $"conv tiles {this}: kind={KindName(Kind)} needs gx (warps along pixels) in {{{string.Join(", ", TensorCoreWarpsAlongPixels)}}}, " +
                     $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels}.");
             int need = Conv2d.TensorCoreSharedNeed(GroupChannels, Conv2d.TensorCoreWarpPixels * GroupX);
             if (need > Conv2d.TensorCoreTileFloats)
@@ -120,12 +133,13 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public override string ToString() =>
         $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}";
 
-    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|tf32).</summary>
+    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|tf32|bf16).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch
     {
         ConvKernelKind.RegisterBlocked => "blocked",
         ConvKernelKind.RegisterBlocked8 => "blocked8",
         ConvKernelKind.TensorCoreTf32 => "tf32",
+        ConvKernelKind.TensorCoreBf16 => "bf16",
         _ => "shared",
     };
 }

@@ -5,29 +5,40 @@ namespace IlgpuStyle.Kernels;
 /// The arithmetic of the convolutions and Gram matrices (the CLI's --precision): <see cref="Fp32"/> everywhere, or
 /// <see cref="Tf32"/>: TF32 tensor cores (inputs rounded to 10 mantissa bits, FP32 accumulation; issue #11) for the
 /// 3×3 convolutions (forward and backward-data) and the Gram matrices (forward and backward), on CUDA devices of compute capability 8.0 or
-/// newer. Every other op stays FP32.
+/// newer; or <see cref="Bf16"/>: BF16 tensor cores (inputs rounded to 7 mantissa bits, FP32 accumulation) for the same
+/// ops on the same devices. Every other op stays FP32.
 /// </summary>
-public enum Precision { Fp32, Tf32 }
+public enum Precision { Fp32, Tf32, Bf16 }
 
 /// <summary>Applies a <see cref="Precision"/> to a device's tuning plan.</summary>
 public static class Precisions
 {
     /// <summary>
-    /// The tensor-core blocking --precision tf32 uses on a device allowing <paramref name="maxGroupSize"/> work-items per
-    /// group: 2 warps along pixels × 2 along channels (8-channel stages), else 2 × 1, else 1 × 1.
+    /// The tensor-core blocking --precision tf32 (<paramref name="kind"/> TensorCoreTf32) or bf16 (TensorCoreBf16) uses on
+    /// a device allowing <paramref name="maxGroupSize"/> work-items per group: 2 warps along pixels × 2 along channels
+    /// (8-channel stages), else 2 × 1, else 1 × 1.
     /// </summary>
-    public static ConvTiles Tf32Conv(int maxGroupSize)
+    public static ConvTiles TensorCoreConv(ConvKernelKind kind, int maxGroupSize)
     {
         foreach (var (gx, gy) in new[] { (2, 2), (2, 1), (1, 1) })
         {
-            var tiles = new ConvTiles(ConvKernelKind.TensorCoreTf32, gx, gy, Conv2d.TensorCoreStageChannels);
+            var tiles = new ConvTiles(kind, gx, gy, Conv2d.TensorCoreStageChannels);
             if (tiles.WorkItems <= maxGroupSize) return tiles;
         }
-        throw new ArgumentException($"--precision tf32: a group of {maxGroupSize} work-items cannot hold one 32-lane warp.");
+        throw new ArgumentException($"--precision {ConvTiles.KindName(kind)}: a group of {maxGroupSize} work-items cannot hold one 32-lane warp.");
     }
 
-    /// <summary>"fp32" or "tf32".</summary>
+    /// <summary>"fp32", "tf32" or "bf16".</summary>
     public static string Name(Precision p) => p.ToString().ToLowerInvariant();
+
+    /// <summary>The precision named <paramref name="name"/> ("fp32", "tf32", "bf16"; as <see cref="Name"/> writes it).</summary>
+    public static Precision Parse(string name) => name switch
+    {
+        "fp32" => Precision.Fp32,
+        "tf32" => Precision.Tf32,
+        "bf16" => Precision.Bf16,
+        _ => throw new ArgumentException($"precision must be fp32, tf32 or bf16, not '{name}'."),
+    };
 
     /// <summary>
     /// <see cref="Apply(Gpu, Precision, out string?)"/> right after the autotuner chose <paramref name="tuning"/>: returns
@@ -42,7 +53,7 @@ public static class Precisions
 
     /// <summary>
     /// Makes <paramref name="gpu"/>'s plan compute in <paramref name="wanted"/> (call it after the autotuner: the
-    /// autotuner times FP32 kernels only). FP32 changes nothing. TF32 on a device without TF32 tensor cores changes
+    /// autotuner times FP32 kernels only). FP32 changes nothing. TF32 or BF16 on a device without tensor cores changes
     /// nothing either and says so in <paramref name="note"/> (OpenCL and CPU devices stay FP32). Returns what the device
     /// now computes in.
     /// </summary>
@@ -52,10 +63,12 @@ public static class Precisions
         if (wanted == Precision.Fp32) return Precision.Fp32;
         if (Conv2d.WhyNoTensorCores(gpu.Accelerator) is string why)
         {
-            note = $"--precision tf32: {gpu.Name} {why} Running FP32.";
+            note = $"--precision {Name(wanted)}: {gpu.Name} {why} Running FP32.";
             return Precision.Fp32;
         }
-        gpu.UsePlan(gpu.Plan with { Conv = Tf32Conv(gpu.Accelerator.MaxNumThreadsPerGroup), Gram = GramKernelKind.TensorCoreTf32 });
-        return Precision.Tf32;
+        bool bf16 = wanted == Precision.Bf16;
+        var conv = TensorCoreConv(bf16 ? ConvKernelKind.TensorCoreBf16 : ConvKernelKind.TensorCoreTf32, gpu.Accelerator.MaxNumThreadsPerGroup);
+        gpu.UsePlan(gpu.Plan with { Conv = conv, Gram = bf16 ? GramKernelKind.TensorCoreBf16 : GramKernelKind.TensorCoreTf32 });
+        return wanted;
     }
 }

@@ -22,6 +22,16 @@ public enum GramKernelKind
     /// <see cref="Tiled"/>. Opt-in, on CUDA devices of compute capability 8.0 or newer only (like kind=tf32).
     /// </summary>
     TensorCoreTf32,
+
+    /// <summary><see cref="TensorCoreTf32"/>'s kernels on BF16 tensor cores (mma.sync m16n8k16, inputs rounded to 7 mantissa bits).</summary>
+    TensorCoreBf16,
+}
+
+/// <summary>The tensor-core Gram kinds.</summary>
+public static class GramKernelKinds
+{
+    /// <summary>True for the tensor-core Gram kernels (TF32 or BF16).</summary>
+    public static bool IsTensorCore(this GramKernelKind kind) => kind is GramKernelKind.TensorCoreTf32 or GramKernelKind.TensorCoreBf16;
 }
 
 /// <summary>
@@ -120,6 +130,7 @@ public sealed record TuningPlan
     {
         GramKernelKind.Blocked => "blocked",
         GramKernelKind.TensorCoreTf32 => "tf32",
+        GramKernelKind.TensorCoreBf16 => "bf16",
         _ => "tiled",
     };
 
@@ -182,10 +193,10 @@ public sealed record TuningPlan
         try
         {
             plan = Parse(env, plan);
-            if (plan.Conv.Kind == ConvKernelKind.TensorCoreTf32 && whyNoTensorCores is not null)
-                throw new ArgumentException($"kind=tf32 {whyNoTensorCores}");
-            if (plan.Gram == GramKernelKind.TensorCoreTf32 && whyNoTensorCores is not null)
-                throw new ArgumentException($"gram=tf32 {whyNoTensorCores}");
+            if (plan.Conv.Kind.IsTensorCore() && whyNoTensorCores is not null)
+                throw new ArgumentException($"kind={ConvTiles.KindName(plan.Conv.Kind)} {whyNoTensorCores}");
+            if (plan.Gram.IsTensorCore() && whyNoTensorCores is not null)
+                throw new ArgumentException($"gram={GramName(plan.Gram)} {whyNoTensorCores}");
             plan.Validate(maxGroup);
             return plan;
         }
@@ -227,7 +238,8 @@ public sealed record TuningPlan
                                 "blocked8" => ConvKernelKind.RegisterBlocked8,
                                 "shared" => ConvKernelKind.SharedTiles,
                                 "tf32" => ConvKernelKind.TensorCoreTf32,
-                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8', 'shared' or 'tf32', not '{kv[1]}'."),
+                                "bf16" => ConvKernelKind.TensorCoreBf16,
+                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8', 'shared', 'tf32' or 'bf16', not '{kv[1]}'."),
                             },
                         },
                     };
@@ -246,7 +258,8 @@ public sealed record TuningPlan
                             "blocked" => GramKernelKind.Blocked,
                             "tiled" => GramKernelKind.Tiled,
                             "tf32" => GramKernelKind.TensorCoreTf32,
-                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked', 'tiled' or 'tf32', not '{kv[1]}'."),
+                            "bf16" => GramKernelKind.TensorCoreBf16,
+                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked', 'tiled', 'tf32' or 'bf16', not '{kv[1]}'."),
                         },
                     };
                     continue;
@@ -290,8 +303,8 @@ public sealed record TuningPlan
             throw new ArgumentException($"tuning plan {this}: wtile must be 2 or 4.");
         if (GramTarget < 1)
             throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
-        if (Gram == GramKernelKind.TensorCoreTf32 && maxGroupSize < Kernels.Gram.TensorCoreGroup)
-            throw new ArgumentException($"tuning plan {this}: gram=tf32 needs {Kernels.Gram.TensorCoreGroup} work-items per group; the device allows {maxGroupSize}.");
+        if (Gram.IsTensorCore() && maxGroupSize < Kernels.Gram.TensorCoreGroup)
+            throw new ArgumentException($"tuning plan {this}: gram={GramName(Gram)} needs {Kernels.Gram.TensorCoreGroup} work-items per group; the device allows {maxGroupSize}.");
         if (Group1D < 1 || Group1D > maxGroupSize)
             throw new ArgumentException($"tuning plan {this}: group1d must be between 1 and the device's {maxGroupSize}.");
         if (RowGroup < 1 || RowGroup > maxGroupSize)

@@ -87,6 +87,68 @@ public static class WarpMma
         return c;
     }
 
+    /// <summary>
+    /// D = A·B + C for one m16n8k16 BF16 tile (mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, sm_80+), every lane
+    /// calling it together. Its registers hold two BF16 each (<see cref="TensorCores.Bf16.Pack"/>); the PTX ISA's table
+    /// ("Matrix Fragments for mma.m16n8k16 with floating point type"), element low to high in each register:
+    ///
+    ///   A (16×16):  a0 = {A[g][2t], A[g][2t + 1]},  a1 = {A[g + 8][2t], A[g + 8][2t + 1]},  a2, a3 the same at columns + 8
+    ///   B (16×8):   b0 = {B[2t][g], B[2t + 1][g]},  b1 = {B[2t + 8][g], B[2t + 9][g]}
+    ///   C, D:       as for <see cref="Tf32"/>.
+    ///
+    /// Since the product sums over k, the k index may be renumbered alike in A and B: WarpTile64x32.StepBf16 lets k = 2t,
+    /// 2t + 1, 2t + 8, 2t + 9 of the instruction stand for the k-rows t, t + 4, t + 8, t + 12 of the stage — exactly the
+    /// values a lane holds for two TF32 steps, packed in pairs. The emulation (off CUDA) reads the documented places: the
+    /// lanes publish the low halves of their 6 registers, every lane sums the even k, then the high halves and the odd k
+    /// (two rounds through the same exchange area as <see cref="Tf32"/>'s); products of two BF16 values are exact in FP32.
+    /// </summary>
+    public static MmaAccumulator Bf16(uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, MmaAccumulator c, ArrayView<float> exchange)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            Input<uint> ia0 = a0, ia1 = a1, ia2 = a2, ia3 = a3, ib0 = b0, ib1 = b1;
+            Ref<float> d0 = c.C0, d1 = c.C1, d2 = c.C2, d3 = c.C3;
+            CudaAsm.EmitRef(
+                "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};",
+                ref d0, ref d1, ref d2, ref d3, ref ia0, ref ia1, ref ia2, ref ia3, ref ib0, ref ib1);
+            return new MmaAccumulator { C0 = d0.Value, C1 = d1.Value, C2 = d2.Value, C3 = d3.Value };
+        }
+        c = EmulatedBf16Half(a0, a1, a2, a3, b0, b1, c, exchange, 0);
+        return EmulatedBf16Half(a0, a1, a2, a3, b0, b1, c, exchange, 1);
+    }
+
+    /// <summary>
+    /// <see cref="Bf16"/> off CUDA, the k of one parity (<paramref name="half"/>: the register halves holding k = 2j + half):
+    /// A[g][k] is in lane 4g + j mod 4, register a0 (k &lt; 8) or a2; A[g + 8][k] in a1 or a3; B[k][n] in lane 4n + j mod 4,
+    /// register b0 (k &lt; 8) or b1.
+    /// </summary>
+    private static MmaAccumulator EmulatedBf16Half(uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, MmaAccumulator c,
+        ArrayView<float> x, int half)
+    {
+        int lane = Warp.LaneIdx, g = lane >> 2, t = lane & 3;
+        x[lane] = TensorCores.Bf16.Unpack(a0, half);
+        x[32 + lane] = TensorCores.Bf16.Unpack(a1, half);
+        x[64 + lane] = TensorCores.Bf16.Unpack(a2, half);
+        x[96 + lane] = TensorCores.Bf16.Unpack(a3, half);
+        x[128 + lane] = TensorCores.Bf16.Unpack(b0, half);
+        x[160 + lane] = TensorCores.Bf16.Unpack(b1, half);
+        Warp.Barrier();
+        for (int j = 0; j < 8; j++)
+        {
+            int q = j & 3, high = j >> 2;                               // k = 2j + half = 2q + half + 8·high
+            float top = x[(2 * high) * 32 + 4 * g + q];                 // A[g][k]: a0 / a2 of lane 4g + q
+            float bottom = x[(2 * high + 1) * 32 + 4 * g + q];          // A[g + 8][k]: a1 / a3 of lane 4g + q
+            float left = x[(4 + high) * 32 + 4 * (2 * t) + q];          // B[k][2t]: b0 / b1 of lane 4·2t + q
+            float right = x[(4 + high) * 32 + 4 * (2 * t + 1) + q];     // B[k][2t + 1]: b0 / b1 of lane 4·(2t + 1) + q
+            c.C0 += top * left;
+            c.C1 += top * right;
+            c.C2 += bottom * left;
+            c.C3 += bottom * right;
+        }
+        Warp.Barrier(); // the area is free again
+        return c;
+    }
+
     /// <summary>The 19 bits the instruction reads of a TF32 operand register (sign, exponent, 10 mantissa bits).</summary>
     private static float Truncate(float x) => Interop.IntAsFloat(Interop.FloatAsInt(x) & ~((1u << TensorCores.Tf32.DroppedBits) - 1));
 }

@@ -53,6 +53,68 @@ internal struct WarpTile64x32
         return r;
     }
 
+    /// <summary>
+    /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>, from the same
+    /// <paramref name="a"/> and <paramref name="b"/>: the values of two TF32 steps (k-rows q, q + 4 and q + 8, q + 12),
+    /// packed in pairs as WarpMma.Bf16 documents; values already rounded to BF16. <paramref name="lowerOnly"/> ≠ 0: only
+    /// the first 8 k-rows exist (the rest of the stage is another k range), the upper registers are zero.
+    /// </summary>
+    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly)
+    {
+        var r = this;
+        int a8 = a + 8 * sa, b8 = b + 8 * sb;
+        var bLow = new Bf16Columns(s, b, sb);
+        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s, b8, sb);
+        var row = new Bf16Rows(s, a, sa, 0, a8, lowerOnly);
+        r.M0N0 = row.Mma(bLow.N0, bHigh.N0, r.M0N0, x);
+        r.M0N1 = row.Mma(bLow.N1, bHigh.N1, r.M0N1, x);
+        r.M0N2 = row.Mma(bLow.N2, bHigh.N2, r.M0N2, x);
+        r.M0N3 = row.Mma(bLow.N3, bHigh.N3, r.M0N3, x);
+        row = new Bf16Rows(s, a, sa, 16, a8, lowerOnly);
+        r.M1N0 = row.Mma(bLow.N0, bHigh.N0, r.M1N0, x);
+        r.M1N1 = row.Mma(bLow.N1, bHigh.N1, r.M1N1, x);
+        r.M1N2 = row.Mma(bLow.N2, bHigh.N2, r.M1N2, x);
+        r.M1N3 = row.Mma(bLow.N3, bHigh.N3, r.M1N3, x);
+        row = new Bf16Rows(s, a, sa, 32, a8, lowerOnly);
+        r.M2N0 = row.Mma(bLow.N0, bHigh.N0, r.M2N0, x);
+        r.M2N1 = row.Mma(bLow.N1, bHigh.N1, r.M2N1, x);
+        r.M2N2 = row.Mma(bLow.N2, bHigh.N2, r.M2N2, x);
+        r.M2N3 = row.Mma(bLow.N3, bHigh.N3, r.M2N3, x);
+        row = new Bf16Rows(s, a, sa, 48, a8, lowerOnly);
+        r.M3N0 = row.Mma(bLow.N0, bHigh.N0, r.M3N0, x);
+        r.M3N1 = row.Mma(bLow.N1, bHigh.N1, r.M3N1, x);
+        r.M3N2 = row.Mma(bLow.N2, bHigh.N2, r.M3N2, x);
+        r.M3N3 = row.Mma(bLow.N3, bHigh.N3, r.M3N3, x);
+        return r;
+    }
+
+    /// <summary>
+    /// A's four BF16 registers of one 16-row tile (rows <paramref name="m"/> + g and + g + 8): a0 = {A[g][q], A[g][q + 4]},
+    /// a1 the same 8 rows down, a2, a3 the same 8 k-rows further (zero when <paramref name="lowerOnly"/> ≠ 0).
+    /// </summary>
+    private readonly struct Bf16Rows
+    {
+        private readonly uint A0, A1, A2, A3;
+
+        public Bf16Rows(ArrayView<float> s, int a, int sa, int m, int a8, int lowerOnly)
+        {
+            int a4 = a + 4 * sa, a12 = a8 + 4 * sa;
+            A0 = Bf16.Pack(s[a + m], s[a4 + m]);
+            A1 = Bf16.Pack(s[a + m + 8], s[a4 + m + 8]);
+            A2 = lowerOnly != 0 ? 0u : Bf16.Pack(s[a8 + m], s[a12 + m]);
+            A3 = lowerOnly != 0 ? 0u : Bf16.Pack(s[a8 + m + 8], s[a12 + m + 8]);
+        }
+
+        public MmaAccumulator Mma(uint b0, uint b1, MmaAccumulator c, ArrayView<float> x) => WarpMma.Bf16(A0, A1, A2, A3, b0, b1, c, x);
+    }
+
+    /// <summary>B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24.</summary>
+    private readonly struct Bf16Columns(ArrayView<float> s, int b, int sb)
+    {
+        public readonly uint N0 = Bf16.Pack(s[b], s[b + 4 * sb]), N1 = Bf16.Pack(s[b + 8], s[b + 4 * sb + 8]),
+            N2 = Bf16.Pack(s[b + 16], s[b + 4 * sb + 16]), N3 = Bf16.Pack(s[b + 24], s[b + 4 * sb + 24]);
+    }
+
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>
     public readonly void Store<TStore>(TStore e, int o, int p) where TStore : struct, IFragmentStore
     {

@@ -130,6 +130,8 @@ public class PtxasTests(ITestOutputHelper log)
                 ("tf32 gx=2 gy=1, 64x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 8))]),
                 ("tf32 gx=2 gy=2, 128x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8))]),
                 ("tf32 gx=4 gy=1, 64x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8))]),
+                ("bf16 gx=2 gy=2, 128x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 2, 8))]),
+                ("bf16 gx=4 gy=1, 64x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 8))]),
             ],
             // The CPU-shaped kernel (16 channels × 8 pixels per work-item) runs on a GPU only when ILGPU_STYLE_TILES
             // asks for kind=blocked, so its spills are reported, not failed; rowStore is 1 for maps at least
@@ -161,6 +163,9 @@ public class PtxasTests(ITestOutputHelper log)
                 ("whole windows", true, [SpecializedValue.New(0)]), ("whole windows, accumulate", true, [SpecializedValue.New(1)]),
                 ("checked", true, [SpecializedValue.New(2)]), ("checked, accumulate", true, [SpecializedValue.New(3)]),
             ],
+            // The tensor-core Gram kernels: TF32 (0) and BF16 (1).
+            ["Gram.ForwardTensorCoreKernel"] = [("tf32", true, [SpecializedValue.New(0)]), ("bf16", true, [SpecializedValue.New(1)])],
+            ["Gram.BackwardTensorCoreKernel"] = [("tf32", true, [SpecializedValue.New(0)]), ("bf16", true, [SpecializedValue.New(1)])],
             // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); the checked part also along the rows (+8).
             ["Conv2d.WinogradPadRunsKernel"] =
                 [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],

@@ -82,8 +82,8 @@ public class TuningPlanTests(ITestOutputHelper log)
     }
 
     [Theory]
-    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared' or 'tf32'")]
-    [InlineData("gram=naive", "gram must be 'blocked', 'tiled' or 'tf32'")]
+    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared', 'tf32' or 'bf16'")]
+    [InlineData("gram=naive", "gram must be 'blocked', 'tiled', 'tf32' or 'bf16'")]
     [InlineData("wblock=32x8", "wblock must be one of 16x8, 8x8, 8x16, 4x24")]
     [InlineData("gblock=16x16", "gblock must be one of 16x8, 8x8, 8x16, 4x24")]
     [InlineData("gz=3", "unknown key 'gz'")]
@@ -117,7 +117,7 @@ public class TuningPlanTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// kind=tf32 and gram=tf32 (the tensor-core kernels): parsed, printed and read back; its blockings validated (warps along pixels 1, 2
+    /// kind=tf32 and gram=tf32 (the tensor-core kernels; kind=bf16 and gram=bf16 alike): parsed, printed and read back; its blockings validated (warps along pixels 1, 2
     /// or 4, along channels 1 or 2, ci=8, the static shared tiles, 32 work-items per warp); never a default; and an
     /// override asking for it on a device without TF32 tensor cores is bad input (exit 2), not a crash.
     /// </summary>
@@ -140,7 +140,16 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 4, 8).Validate(1024));
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 4).Validate(1024));
         foreach (var type in new[] { AcceleratorType.Cuda, AcceleratorType.OpenCL, AcceleratorType.CPU })
-            Assert.NotEqual(ConvKernelKind.TensorCoreTf32, TuningPlan.Default(type, false, 1024).Conv.Kind);
+            Assert.False(TuningPlan.Default(type, false, 1024).Conv.Kind.IsTensorCore());
+
+        var bf16 = TuningPlan.Parse("kind=bf16,gx=4,gy=1,ci=8,gram=bf16", gpu);
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 8), bf16.Conv);
+        Assert.Equal(GramKernelKind.TensorCoreBf16, bf16.Gram);
+        Assert.Equal(bf16, TuningPlan.Parse(bf16.ToString(), gpu));
+        Assert.StartsWith("kind=bf16,gx=4,gy=1,ci=8,", bf16.ToString());
+        Assert.Contains(",gram=bf16,", bf16.ToString());
+        bf16.Validate(1024);
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreBf16, 3, 1, 8).Validate(1024));
 
         var gramTf32 = TuningPlan.Parse("gram=tf32", gpu);
         Assert.Equal(GramKernelKind.TensorCoreTf32, gramTf32.Gram);
@@ -154,11 +163,15 @@ public class TuningPlanTests(ITestOutputHelper log)
         var (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
         log.WriteLine(err);
         Assert.Equal(2, code);
-        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=tf32,gx=1,gy=1,ci=8' is invalid: kind=tf32 needs TF32 tensor cores", err);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=tf32,gx=1,gy=1,ci=8' is invalid: kind=tf32 needs TF32/BF16 tensor cores", err);
         env[TuningPlan.EnvironmentVariable] = "gram=tf32";
         (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
         Assert.Equal(2, code);
-        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='gram=tf32' is invalid: gram=tf32 needs TF32 tensor cores", err);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='gram=tf32' is invalid: gram=tf32 needs TF32/BF16 tensor cores", err);
+        env[TuningPlan.EnvironmentVariable] = "kind=bf16,gx=1,gy=1,ci=8";
+        (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=bf16,gx=1,gy=1,ci=8' is invalid: kind=bf16 needs TF32/BF16 tensor cores", err);
     }
 
     [Fact]

@@ -6,15 +6,15 @@ using Xunit;
 namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step filters on this namespace exactly
 
 /// <summary>
-/// The TF32 tensor-core 3×3 kernel (kind=tf32, Conv2dTensorCoreKernel.cs), forward (bias, ReLU) and backward-data
+/// The tensor-core 3×3 kernel (kind=tf32 and kind=bf16, Conv2dTensorCoreKernel.cs), forward (bias, ReLU) and backward-data
 /// (overwrite and accumulate), on "cpu32" (the 32-lane-warp simulator: the emulated mma, the same kernel code) and
 /// "cuda" (the real mma.sync; skips without a GPU), against <see cref="ConvReference"/> twice:
 /// <list type="number">
-/// <item>On the original inputs, with TF32's error bound. Inputs are rounded to 10 mantissa bits (unit roundoff
-/// u = 2⁻¹¹), so each product a·b is computed as a(1 + δ₁)·b(1 + δ₂), |δ| ≤ u: |y − y_ref| ≤ (2u + u²)·Σ_k|a_k||b_k| plus
+/// <item>On the original inputs, with the format's error bound. Inputs are rounded to 10 mantissa bits for TF32 (unit
+/// roundoff u = 2⁻¹¹), 7 for BF16 (u = 2⁻⁸), so each product a·b is computed as a(1 + δ₁)·b(1 + δ₂), |δ| ≤ u: |y − y_ref| ≤ (2u + u²)·Σ_k|a_k||b_k| plus
 /// FP32 accumulation, ≤ 2·(K + 2)·2⁻²⁴·(Σ_k|a_k||b_k| + |bias|) (K = Cin·9 terms and the bias; the factor 2 leaves
 /// room for the tensor cores' own summation, whose rounding the PTX ISA does not specify). ReLU is 1-Lipschitz.</item>
-/// <item>On inputs rounded to TF32 in the test (<see cref="Tf32Reference"/>), with the FP32 accumulation term alone:
+/// <item>On inputs rounded to the format in the test (<see cref="TensorCoreFormat"/>), with the FP32 accumulation term alone:
 /// this one catches any product the kernel gets wrong by more than rounding.</item>
 /// </list>
 /// Σ|a||b| comes from the same reference on |x|, |w|, |bias|. Shapes: channel counts that are not multiples of 8
@@ -33,7 +33,14 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["tf32 1x2"] = new(ConvKernelKind.TensorCoreTf32, 1, 2, 8),
         ["tf32 2x2"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8),
         ["tf32 4x1"] = new(ConvKernelKind.TensorCoreTf32, 4, 1, 8),
+        ["bf16 1x1"] = new(ConvKernelKind.TensorCoreBf16, 1, 1, 8),
+        ["bf16 2x1"] = new(ConvKernelKind.TensorCoreBf16, 2, 1, 8),
+        ["bf16 1x2"] = new(ConvKernelKind.TensorCoreBf16, 1, 2, 8),
+        ["bf16 2x2"] = new(ConvKernelKind.TensorCoreBf16, 2, 2, 8),
+        ["bf16 4x1"] = new(ConvKernelKind.TensorCoreBf16, 4, 1, 8),
     };
+
+    private static TensorCoreFormat Format(ConvTiles tiles) => TensorCoreFormat.Named(ConvTiles.KindName(tiles.Kind));
 
     // (input channels, height, width, output channels)
     private static readonly Dictionary<string, (int Cin, int H, int W, int Cout)> Shapes = new()
@@ -57,9 +64,13 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             foreach (var shape in new[] { "3x7x11->13", "13x17x9->40", "40x5x6->70" }) data.Add("cpu32", "tf32 1x1", shape);
             data.Add("cpu32", "tf32 2x1", "13x17x9->40");
             data.Add("cpu32", "tf32 1x2", "40x5x6->70");
+            // BF16: the same kernel with two m16n8k16 steps per stage (the second half empty), on the shapes that cover
+            // a ragged channel chunk and both warp directions.
+            data.Add("cpu32", "bf16 1x1", "13x17x9->40");
+            data.Add("cpu32", "bf16 1x2", "40x5x6->70");
             foreach (var blocking in Blockings.Keys)
             foreach (var shape in Shapes.Keys)
-                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1") // its FP64 references take ~1 s each
+                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "bf16 2x2" or "bf16 4x1") // its FP64 references take ~1 s each
                     data.Add("cuda", blocking, shape);
             return data;
         }
@@ -67,10 +78,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ForwardMatchesReferenceWithinTf32Rounding(string device, string blocking, string shapeName)
+    public void ForwardMatchesReferenceWithinTensorCoreRounding(string device, string blocking, string shapeName)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
+        var format = Format(tiles);
         var (cin, _, _, _) = Shapes[shapeName];
         using var problem = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 41);
         var (p, xs, ws, x, wt, b) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
@@ -78,7 +90,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         int terms = cin * 9;
         var magnitude = ConvReference.Forward(Tf32Reference.Abs(x), xs, Tf32Reference.Abs(wt), ws, Tf32Reference.Abs(b), p);
         // Bias without ReLU compares every output; ReLU (which zeroes about half of them) once per device, on the smallest shape.
-        var epilogues = shapeName == "3x7x11->13" && blocking == "tf32 1x1" ? new[] { (true, false), (false, true) } : new[] { (true, false) };
+        var epilogues = shapeName == "3x7x11->13" && blocking is "tf32 1x1" or "bf16 1x1" ? new[] { (true, false), (false, true) } : new[] { (true, false) };
         foreach (var (bias, relu) in epilogues)
         {
             string what = $"{shapeName} {blocking} bias={bias} relu={relu} [{device}]";
@@ -90,20 +102,21 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
 
             var exact = ConvReference.Forward(ConvReference.ToDouble(x), xs, ConvReference.ToDouble(wt), ws,
                 bias ? ConvReference.ToDouble(b) : null, p, relu);
-            Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(terms), $"tf32 forward vs FP64 reference {what}", log);
+            Tf32Reference.Within(exact, magnitude, got, format.TensorCoreBound(terms), $"{format.Name} forward vs FP64 reference {what}", log);
 
-            var rounded = ConvReference.Forward(ConvReference.ToDouble(Tf32Reference.Round(x)), xs, ConvReference.ToDouble(Tf32Reference.Round(wt)), ws,
+            var rounded = ConvReference.Forward(ConvReference.ToDouble(format.Round(x)), xs, ConvReference.ToDouble(format.Round(wt)), ws,
                 bias ? ConvReference.ToDouble(b) : null, p, relu);
-            Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"tf32 forward vs reference on TF32-rounded inputs {what}", log);
+            Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"{format.Name} forward vs reference on rounded inputs {what}", log);
         }
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void BackwardDataMatchesReferenceWithinTf32Rounding(string device, string blocking, string shapeName)
+    public void BackwardDataMatchesReferenceWithinTensorCoreRounding(string device, string blocking, string shapeName)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
+        var format = Format(tiles);
         var (_, _, _, cout) = Shapes[shapeName];
         using var problem = Conv3x3Problem.BackwardData(gpu, Shapes[shapeName], seed: 44);
         var (p, xs, ws, dy, wt, before) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
@@ -112,22 +125,22 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         int terms = cout * 9;
         var magnitude = ConvReference.BackwardData(Tf32Reference.Abs(dy), Tf32Reference.Abs(wt), ws, xs, p);
         var exact = ConvReference.BackwardData(ConvReference.ToDouble(dy), ConvReference.ToDouble(wt), ws, xs, p);
-        var rounded = ConvReference.BackwardData(ConvReference.ToDouble(Tf32Reference.Round(dy)), ConvReference.ToDouble(Tf32Reference.Round(wt)), ws, xs, p);
+        var rounded = ConvReference.BackwardData(ConvReference.ToDouble(format.Round(dy)), ConvReference.ToDouble(format.Round(wt)), ws, xs, p);
 
         tdx.Fill(float.NaN); // overwrite must not read the old contents
         var clock = Stopwatch.StartNew();
         Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: false, tiles);
         var got = tdx.ToHost();
         log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
-        Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(terms), $"tf32 backward-data vs FP64 reference {what}", log);
-        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"tf32 backward-data vs reference on TF32-rounded inputs {what}", log);
+        Tf32Reference.Within(exact, magnitude, got, format.TensorCoreBound(terms), $"{format.Name} backward-data vs FP64 reference {what}", log);
+        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(terms), $"{format.Name} backward-data vs reference on rounded inputs {what}", log);
 
         // Accumulate: dx = before + Σ; the sum with 'before' adds one more FP32 rounding (|before| joins the magnitude).
         tdx.CopyFromHost(before);
         Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: true, tiles);
         var withBefore = magnitude.Select((m, i) => m + Math.Abs(before[i])).ToArray();
         Tf32Reference.Within(rounded.Select((v, i) => v + before[i]).ToArray(), withBefore, tdx.ToHost(), Tf32Reference.Fp32SumBound(terms + 1),
-            $"tf32 backward-data accumulate vs reference on TF32-rounded inputs {what}", log);
+            $"{format.Name} backward-data accumulate vs reference on rounded inputs {what}", log);
     }
 
     [Fact]
@@ -139,8 +152,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         using var x = gpu.Allocate(Shape4.Image(2, 3, 3));
         using var w = gpu.Allocate(new Shape4(2, 2, 3, 3));
         using var y = gpu.Allocate(Shape4.Image(2, 3, 3));
-        var e = Assert.Throws<InvalidOperationException>(() => Conv2d.Forward3x3(x, w, null, y, false, Blockings["tf32 1x1"]));
-        log.WriteLine(e.Message);
-        Assert.Contains("tensor cores", e.Message);
+        foreach (var blocking in new[] { "tf32 1x1", "bf16 1x1" })
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => Conv2d.Forward3x3(x, w, null, y, false, Blockings[blocking]));
+            log.WriteLine(e.Message);
+            Assert.Contains("tensor cores", e.Message);
+        }
     }
 }

@@ -6,11 +6,11 @@ using Xunit;
 namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step filters on this namespace exactly
 
 /// <summary>
-/// The TF32 tensor-core Gram kernels (gram=tf32, GramTensorCore.cs and GramTensorCoreBackward.cs) on "cpu32" (the
-/// emulated mma) and "cuda" (skips without a GPU). The forward against
-/// <see cref="GramReference"/>: within TF32's bound of the FP64 Gram matrix of the original features (inputs rounded
-/// to 10 mantissa bits, u = 2⁻¹¹: |G − G_ref| ≤ (2u + u² + FP32 sum)·scale·Σ_p|F_ip||F_jp|), within the FP32 sum's bound
-/// of the FP64 Gram matrix of TF32-rounded features (P terms, the split partial sums and the scale:
+/// The tensor-core Gram kernels (gram=tf32 and gram=bf16, GramTensorCore.cs and GramTensorCoreBackward.cs) on "cpu32"
+/// (the emulated mma) and "cuda" (skips without a GPU). The forward against
+/// <see cref="GramReference"/>: within the format's bound of the FP64 Gram matrix of the original features (inputs
+/// rounded to 10 mantissa bits, u = 2⁻¹¹, for TF32; 7 bits, u = 2⁻⁸, for BF16: |G − G_ref| ≤ (2u + u² + FP32
+/// sum)·scale·Σ_p|F_ip||F_jp|), within the FP32 sum's bound of the FP64 Gram matrix of rounded features (P terms, the split partial sums and the scale:
 /// <see cref="Tf32Reference.Fp32SumBound"/>), and exactly symmetric. Channel counts below, at and above the 64-row
 /// block, pixel counts not multiples of the 32-pixel stage, one split and several. The backward likewise (the bounds are
 /// derived at <see cref="BackwardMatchesReferenceWithinTf32RoundingAndIsDeterministic"/>), overwriting and accumulating,
@@ -18,22 +18,26 @@ namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step
 /// </summary>
 public class GramTensorCoreTests(ITestOutputHelper log)
 {
-    // (channels, height, width, splits)
-    public static TheoryData<string, int, int, int, int> Cases
+    private static GramKernelKind Kind(string format) => format == "bf16" ? GramKernelKind.TensorCoreBf16 : GramKernelKind.TensorCoreTf32;
+
+    // (format, channels, height, width, splits); BF16 on the simulator only where its 32-pixel stages are two k16 steps
+    // with a ragged end (13x7x11) and across row blocks (70x9x8).
+    public static TheoryData<string, string, int, int, int, int> Cases
     {
         get
         {
-            var data = new TheoryData<string, int, int, int, int>();
+            var data = new TheoryData<string, string, int, int, int, int>();
             foreach (var device in Devices.TensorCoreNames)
+            foreach (var format in new[] { "tf32", "bf16" })
             {
-                data.Add(device, 13, 7, 11, 1);
-                data.Add(device, 13, 7, 11, 3);
-                data.Add(device, 70, 9, 8, 2);
+                if (format == "tf32" || device == "cuda") data.Add(device, format, 13, 7, 11, 1);
+                data.Add(device, format, 13, 7, 11, 3);
+                data.Add(device, format, 70, 9, 8, 2);
                 if (device == "cuda")
                 {
-                    data.Add(device, 64, 16, 16, 1);
-                    data.Add(device, 130, 33, 35, 1);
-                    data.Add(device, 130, 33, 35, 8);
+                    data.Add(device, format, 64, 16, 16, 1);
+                    data.Add(device, format, 130, 33, 35, 1);
+                    data.Add(device, format, 130, 33, 35, 8);
                 }
             }
             return data;
@@ -42,9 +46,10 @@ public class GramTensorCoreTests(ITestOutputHelper log)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ForwardMatchesReferenceWithinTf32RoundingAndIsSymmetric(string device, int c, int h, int w, int splits)
+    public void ForwardMatchesReferenceWithinTensorCoreRoundingAndIsSymmetric(string device, string formatName, int c, int h, int w, int splits)
     {
         var gpu = Devices.Get(device);
+        var format = TensorCoreFormat.Named(formatName);
         var shape = Shape4.Image(c, h, w);
         var f = TestData.Uniform(51, shape.Count);
         const float scale = 0.37f;
@@ -52,17 +57,17 @@ public class GramTensorCoreTests(ITestOutputHelper log)
         using var tg = gpu.Allocate(Gram.OutputShape(shape));
         tg.Fill(float.NaN); // every element must be written
         var clock = Stopwatch.StartNew();
-        Gram.Forward(tf, tg, scale, GramKernelKind.TensorCoreTf32, splits);
+        Gram.Forward(tf, tg, scale, Kind(formatName), splits);
         var got = tg.ToHost();
-        string what = $"{c}x{h}x{w} splits={splits} [{device}]";
+        string what = $"{formatName} {c}x{h}x{w} splits={splits} [{device}]";
         log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
 
         int terms = shape.Plane + splits + 1; // P products, the partial sums, the scale
         var magnitude = GramReference.Forward(Tf32Reference.Abs(f), shape, scale);
         Tf32Reference.Within(GramReference.Forward(ConvReference.ToDouble(f), shape, scale), magnitude, got,
-            Tf32Reference.TensorCoreBound(terms), $"tf32 Gram vs FP64 reference {what}", log);
-        Tf32Reference.Within(GramReference.Forward(ConvReference.ToDouble(Tf32Reference.Round(f)), shape, scale), magnitude, got,
-            Tf32Reference.Fp32SumBound(terms), $"tf32 Gram vs reference on TF32-rounded inputs {what}", log);
+            format.TensorCoreBound(terms), $"Gram vs FP64 reference {what}", log);
+        Tf32Reference.Within(GramReference.Forward(ConvReference.ToDouble(format.Round(f)), shape, scale), magnitude, got,
+            Tf32Reference.Fp32SumBound(terms), $"Gram vs reference on rounded inputs {what}", log);
         for (int i = 0; i < c; i++)
         for (int j = 0; j < i; j++)
             Assert.True(BitConverter.SingleToUInt32Bits(got[i * c + j]) == BitConverter.SingleToUInt32Bits(got[j * c + i]),
@@ -72,21 +77,24 @@ public class GramTensorCoreTests(ITestOutputHelper log)
     // (channels, height, width): C not a multiple of the 8/16-row mma tiles nor of the 64-row block (3, 13, 100: two row
     // blocks, the second ragged) or exactly one block (64); P = 1, 37 (one ragged pixel block), 72 (a full one and 8
     // pixels), 1000 (16 blocks, the last ragged); K = C is ragged in the 32-channel stages except at 64.
-    public static TheoryData<string, int, int, int> BackwardCases
+    // BF16 on the simulator: a ragged channel stage and pixel block (13x1x37) and two row blocks (100x9x8).
+    public static TheoryData<string, string, int, int, int> BackwardCases
     {
         get
         {
-            var data = new TheoryData<string, int, int, int>();
+            var data = new TheoryData<string, string, int, int, int>();
             foreach (var device in Devices.TensorCoreNames)
+            foreach (var format in new[] { "tf32", "bf16" })
             {
-                data.Add(device, 3, 1, 1);
-                data.Add(device, 13, 1, 37);
-                data.Add(device, 100, 9, 8);
-                data.Add(device, 64, 25, 40);
+                bool all = format == "tf32" || device == "cuda";
+                if (all) data.Add(device, format, 3, 1, 1);
+                data.Add(device, format, 13, 1, 37);
+                data.Add(device, format, 100, 9, 8);
+                if (all) data.Add(device, format, 64, 25, 40);
                 if (device == "cuda")
                 {
-                    data.Add(device, 130, 33, 35);
-                    data.Add(device, 256, 32, 32);
+                    data.Add(device, format, 130, 33, 35);
+                    data.Add(device, format, 256, 32, 32);
                 }
             }
             return data;
@@ -94,20 +102,22 @@ public class GramTensorCoreTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// df = scale · S · F with S = dG + dGᵀ. Per output, the kernel sums C products Ŝ_ij·F̂_jp, where F̂ = tf32(F) and
-    /// Ŝ = tf32(fl(dG_ij + dG_ji)): two TF32 roundings (|δ| ≤ u = 2⁻¹¹, 10 mantissa bits) and one FP32 one (2⁻²⁴), so
+    /// df = scale · S · F with S = dG + dGᵀ. Per output, the kernel sums C products Ŝ_ij·F̂_jp, where F̂ = r(F) and
+    /// Ŝ = r(fl(dG_ij + dG_ji)), r the format's rounding: two such roundings (|δ| ≤ u: 2⁻¹¹ for TF32, 2⁻⁸ for BF16) and one FP32 one (2⁻²⁴), so
     /// |Ŝ F̂ − S F| ≤ (2u + u² + 2⁻²⁴(1 + u)²)·(|dG_ij| + |dG_ji|)·|F_jp|, then the FP32 sum of C terms and the scale:
-    /// against the FP64 reference <see cref="Tf32Reference.TensorCoreBound"/>(C + 1) (the + 1 is the symmetrisation's
+    /// against the FP64 reference <see cref="TensorCoreFormat.TensorCoreBound"/>(C + 1) (the + 1 is the symmetrisation's
     /// rounding, as one more term of the FP32 sum) times scale·Σ_j(|dG_ij| + |dG_ji|)|F_jp| (the reference on |f|, |dG|).
-    /// Against the FP64 product of the TF32-rounded Ŝ and F̂ only the FP32 sum remains: <see cref="Tf32Reference.Fp32SumBound"/>(C).
+    /// Against the FP64 product of the rounded Ŝ and F̂ only the FP32 sum remains: <see cref="Tf32Reference.Fp32SumBound"/>(C).
     /// Accumulating adds df's old value in one more FP32 rounding (|old| joins the magnitude). A second overwrite must
     /// give the same bits: the kernel sums every output in a fixed order, without atomics.
     /// </summary>
     [Theory]
     [MemberData(nameof(BackwardCases))]
-    public void BackwardMatchesReferenceWithinTf32RoundingAndIsDeterministic(string device, int c, int h, int w)
+    public void BackwardMatchesReferenceWithinTensorCoreRoundingAndIsDeterministic(string device, string formatName, int c, int h, int w)
     {
         var gpu = Devices.Get(device);
+        var format = TensorCoreFormat.Named(formatName);
+        var kind = Kind(formatName);
         var shape = Shape4.Image(c, h, w);
         var f = TestData.Uniform(52, shape.Count);
         var dG = TestData.Uniform(53, c * c);
@@ -116,37 +126,37 @@ public class GramTensorCoreTests(ITestOutputHelper log)
         using var tf = gpu.FromHost(shape, f);
         using var tdG = gpu.FromHost(Gram.OutputShape(shape), dG);
         using var tdf = gpu.Allocate(shape);
-        string what = $"{c}x{h}x{w} [{device}]";
+        string what = $"{formatName} {c}x{h}x{w} [{device}]";
 
         var magnitude = GramReference.Backward(Tf32Reference.Abs(f), shape, Tf32Reference.Abs(dG), scale);
         var exact = GramReference.Backward(ConvReference.ToDouble(f), shape, ConvReference.ToDouble(dG), scale);
-        var symmetric = new float[c * c]; // Ŝ as the kernel forms it: the FP32 sum, then TF32
+        var symmetric = new float[c * c]; // Ŝ as the kernel forms it: the FP32 sum, then the format's rounding
         for (int i = 0; i < c; i++)
         for (int j = 0; j < c; j++)
-            symmetric[i * c + j] = Tf32Reference.Round(dG[i * c + j] + dG[j * c + i]);
-        var rounded = MatMulReference.Multiply(ConvReference.ToDouble(symmetric), ConvReference.ToDouble(Tf32Reference.Round(f)), c, c, shape.Plane)
+            symmetric[i * c + j] = format.Round(dG[i * c + j] + dG[j * c + i]);
+        var rounded = MatMulReference.Multiply(ConvReference.ToDouble(symmetric), ConvReference.ToDouble(format.Round(f)), c, c, shape.Plane)
             .Select(v => scale * v).ToArray();
 
         tdf.Fill(float.NaN); // overwrite must write every element and not read the old contents
         var clock = Stopwatch.StartNew();
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, GramKernelKind.TensorCoreTf32);
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
         var got = tdf.ToHost();
         log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
-        Tf32Reference.Within(exact, magnitude, got, Tf32Reference.TensorCoreBound(c + 1), $"tf32 Gram backward vs FP64 reference {what}", log);
-        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(c), $"tf32 Gram backward vs reference on TF32-rounded inputs {what}", log);
+        Tf32Reference.Within(exact, magnitude, got, format.TensorCoreBound(c + 1), $"Gram backward vs FP64 reference {what}", log);
+        Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(c), $"Gram backward vs reference on rounded inputs {what}", log);
 
         tdf.Fill(float.NaN);
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, GramKernelKind.TensorCoreTf32);
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
         var again = tdf.ToHost();
         for (int e = 0; e < got.Length; e++)
             Assert.True(BitConverter.SingleToUInt32Bits(got[e]) == BitConverter.SingleToUInt32Bits(again[e]),
                 $"{what}: df[{e}] = {got[e]:R}, then {again[e]:R} on a second run");
 
         tdf.CopyFromHost(before);
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: true, GramKernelKind.TensorCoreTf32);
+        Gram.Backward(tf, tdG, tdf, scale, accumulate: true, kind);
         var withBefore = magnitude.Select((m, e) => m + Math.Abs(before[e])).ToArray();
         Tf32Reference.Within(rounded.Select((v, e) => v + before[e]).ToArray(), withBefore, tdf.ToHost(), Tf32Reference.Fp32SumBound(c + 1),
-            $"tf32 Gram backward accumulate vs reference on TF32-rounded inputs {what}", log);
+            $"Gram backward accumulate vs reference on rounded inputs {what}", log);
     }
 
     [Fact]
@@ -160,6 +170,8 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                  {
                      () => Gram.Forward(f, g, 1f, GramKernelKind.TensorCoreTf32, 1),
                      () => Gram.Backward(f, g, df, 1f, accumulate: false, GramKernelKind.TensorCoreTf32),
+                     () => Gram.Forward(f, g, 1f, GramKernelKind.TensorCoreBf16, 1),
+                     () => Gram.Backward(f, g, df, 1f, accumulate: false, GramKernelKind.TensorCoreBf16),
                  })
         {
             var e = Assert.Throws<InvalidOperationException>(pass);

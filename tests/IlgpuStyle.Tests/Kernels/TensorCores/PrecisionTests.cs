@@ -7,11 +7,11 @@ using Xunit;
 namespace IlgpuStyle.Tests.Kernels;
 
 /// <summary>
-/// --precision (<see cref="Precisions.Apply"/>): tf32 puts a device with TF32 tensor cores (here the 32-lane-warp
+/// --precision (<see cref="Precisions.Apply"/>): tf32 and bf16 put a device with tensor cores (here the 32-lane-warp
 /// simulator, which runs the same kernels with the emulated mma) on the tensor-core convolution and Gram kernels; on a
 /// device without them (OpenCL, the 4-lane simulator) the plan is unchanged and a note says FP32 runs; fp32 changes
-/// nothing. Through the CLI: stylize --precision tf32 on OpenCL exits 0, prints the note, reports "precision": "fp32";
-/// an unknown precision is one error line, exit 2. The kernels themselves: Conv2dTensorCoreTests, GramTensorCoreTests.
+/// nothing. Through the CLI: stylize --precision tf32 and bf16 on OpenCL exit 0, print the note, report "precision":
+/// "fp32"; an unknown precision is one error line, exit 2. Names round-trip (<see cref="Precisions.Name"/>, Parse). The kernels themselves: Conv2dTensorCoreTests, GramTensorCoreTests.
 /// </summary>
 public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
 {
@@ -32,27 +32,41 @@ public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
         Assert.Null(note);
         // 64 work-items per group on this simulator: 2 warps along pixels × 1 along channels.
         var expected = new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 8);
-        Assert.Equal(expected, Precisions.Tf32Conv(gpu.Accelerator.MaxNumThreadsPerGroup));
+        Assert.Equal(expected, Precisions.TensorCoreConv(ConvKernelKind.TensorCoreTf32, gpu.Accelerator.MaxNumThreadsPerGroup));
         Assert.Equal(before with { Conv = expected, Gram = GramKernelKind.TensorCoreTf32 }, gpu.Plan);
-        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8), Precisions.Tf32Conv(1024)); // a GPU
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8), Precisions.TensorCoreConv(ConvKernelKind.TensorCoreTf32, 1024)); // a GPU
+
+        Assert.Equal(Precision.Bf16, Precisions.Apply(gpu, Precision.Bf16, out var bf16Note));
+        Assert.Null(bf16Note);
+        Assert.Equal(before with { Conv = expected with { Kind = ConvKernelKind.TensorCoreBf16 }, Gram = GramKernelKind.TensorCoreBf16 }, gpu.Plan);
+    }
+
+    [Fact]
+    public void PrecisionNamesRoundTrip()
+    {
+        foreach (var p in Enum.GetValues<Precision>()) Assert.Equal(p, Precisions.Parse(Precisions.Name(p)));
+        Assert.Throws<ArgumentException>(() => Precisions.Parse("fp16"));
     }
 
     [Theory]
-    [InlineData("cpu")]
-    [InlineData("opencl")]
-    public void Tf32OnADeviceWithoutTensorCoresSaysSoAndStaysFp32(string device)
+    [InlineData("cpu", Precision.Tf32)]
+    [InlineData("opencl", Precision.Tf32)]
+    [InlineData("cpu", Precision.Bf16)]
+    [InlineData("opencl", Precision.Bf16)]
+    public void TensorCorePrecisionOnADeviceWithoutTensorCoresSaysSoAndStaysFp32(string device, Precision wanted)
     {
         var gpu = Devices.Get(device);
         var before = gpu.Plan;
-        Assert.Equal(Precision.Fp32, Precisions.Apply(gpu, Precision.Tf32, out var note));
+        Assert.Equal(Precision.Fp32, Precisions.Apply(gpu, wanted, out var note));
         log.WriteLine(note ?? "(no note)");
         Assert.NotNull(note);
+        Assert.Contains($"--precision {Precisions.Name(wanted)}:", note);
         Assert.Contains("Running FP32", note);
         Assert.Equal(before, gpu.Plan);
     }
 
     [Fact]
-    public void TheCliTakesTf32OnOpenClRunsFp32AndReportsIt()
+    public void TheCliTakesTensorCorePrecisionsOnOpenClRunsFp32AndReportsIt()
     {
         const string device = "opencl"; // a device without tensor cores, also on a machine with a GPU
         Devices.Get(device);
@@ -67,12 +81,15 @@ public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
             "--weights", TinyWeights.Write(dir), "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
             "--size", "16", "--scales", "1", "--iterations", "1", "--report", report, "--precision", precision,
         ];
-        var (code, _, err) = CliRunner.Run(Args("tf32"));
-        log.WriteLine(err);
-        Assert.True(code == 0, err);
-        Assert.Contains("--precision tf32:", err);
-        var final = File.ReadLines(report).Select(l => JsonDocument.Parse(l).RootElement).Last();
-        Assert.Equal("fp32", final.GetProperty("precision").GetString());
+        foreach (var precision in new[] { "tf32", "bf16" })
+        {
+            var (code, _, err) = CliRunner.Run(Args(precision));
+            log.WriteLine(err);
+            Assert.True(code == 0, err);
+            Assert.Contains($"--precision {precision}:", err);
+            var final = File.ReadLines(report).Select(l => JsonDocument.Parse(l).RootElement).Last();
+            Assert.Equal("fp32", final.GetProperty("precision").GetString());
+        }
 
         var (bad, _, badErr) = CliRunner.Run(Args("fp16"));
         Assert.Equal(2, bad);

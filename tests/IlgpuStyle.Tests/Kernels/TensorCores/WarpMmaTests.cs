@@ -10,8 +10,9 @@ namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step
 using View = ArrayView1D<float, Stride1D.Dense>;
 
 /// <summary>
-/// The tensor-core primitives (src/Kernels/TensorCores): TF32 rounding against a rounding written in double
-/// arithmetic (Reference/Tf32Reference.cs), and the warp-level m16n8k8 product against a CPU loop on TF32-rounded inputs, on "cpu32" (the simulator
+/// The tensor-core primitives (src/Kernels/TensorCores): TF32 and BF16 rounding against roundings written in double
+/// arithmetic (Reference/Tf32Reference.cs, TensorCoreFormat), and the warp-level m16n8k8 TF32 and m16n8k16 BF16 products
+/// against CPU loops on rounded inputs, on "cpu32" (the simulator
 /// with 32-lane warps: the emulation) and "cuda" (the instructions; skips without a GPU). The fragment layout below is
 /// written out again from the PTX ISA's table, independently of the library's.
 /// </summary>
@@ -150,5 +151,141 @@ public class WarpMmaTests(ITestOutputHelper log)
             unroundedWorst = Math.Max(unroundedWorst, Math.Abs(got - unrounded) / magnitude);
         }
         log.WriteLine($"[{device}] max |D − ref|/Σ|terms|: {worst:E2} vs TF32-rounded inputs (bound 9·2^-24 = {9 * Math.ScaleB(1, -24):E2}), {unroundedWorst:E2} vs unrounded inputs");
+    }
+
+    private static float Bf16Reference(float x) => TensorCoreFormat.Bf16.Round(x);
+
+    /// <summary>Values whose BF16 rounding is decided by the low 16 bits: ties with an even and an odd kept bit, one below, one above.</summary>
+    private static IEnumerable<float> Bf16TiesAndNeighbours()
+    {
+        foreach (uint high in new uint[] { 0x3F800000, 0x3F810000, 0x40490000, 0x4B7F0000, 0x00800000, 0x7E000000, 0x3F7F0000, 0x00010000 })
+        foreach (uint low in new uint[] { 0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF })
+        foreach (uint sign in new uint[] { 0, 0x80000000 })
+            yield return Bits(sign | high | low);
+    }
+
+    [Fact]
+    public void Bf16RoundingMatchesTheDefinitionIncludingTiesSubnormalsAndOverflow()
+    {
+        var rng = new Random(13);
+        var values = new List<float>(Bf16TiesAndNeighbours())
+        {
+            0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, float.Epsilon,
+            Bits(0x00008000), Bits(0x00018000), Bits(0x00007FFF), Bits(0x807F8000), Bits(0x7F7F7FFF), 1f / 3, -2f / 3,
+        };
+        for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
+        int checkedCount = 0;
+        foreach (var x in values)
+        {
+            if (float.IsNaN(x)) continue;
+            float expected = Bf16Reference(x), actual = Bf16.Round(x);
+            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual),
+                $"BF16({x:R} = 0x{BitConverter.SingleToUInt32Bits(x):X8}): expected {expected:R} (0x{BitConverter.SingleToUInt32Bits(expected):X8}), got {actual:R} (0x{BitConverter.SingleToUInt32Bits(actual):X8})");
+            checkedCount++;
+        }
+        Assert.Equal(1f, Bf16.Round(Bits(0x3F808000)));                    // a tie rounds to the even neighbour: down …
+        Assert.Equal(Bits(0x3F820000), Bf16.Round(Bits(0x3F818000)));     // … or up
+        Assert.Equal(float.PositiveInfinity, Bf16.Round(float.MaxValue));
+        foreach (uint nan in new uint[] { 0x7FC00000, 0x7F800001, 0xFF800100, 0x7FFFFFFF })
+            Assert.True(float.IsNaN(Bf16.Round(Bits(nan))), $"BF16 of the NaN 0x{nan:X8} is not a NaN");
+        Assert.Equal(0x3F80_4049u, Bf16.Pack(Bits(0x40490000), Bits(0x3F800000)));
+        Assert.Equal(Bits(0x40490000), Bf16.Unpack(0x3F80_4049u, 0));
+        Assert.Equal(Bits(0x3F800000), Bf16.Unpack(0x3F80_4049u, 1));
+        log.WriteLine($"{checkedCount} values: BF16 rounding = the definition, bit for bit");
+    }
+
+    private static void Bf16RoundKernel(Index1D i, View x, View y) => y[i] = Bf16.Round(x[i]);
+
+    /// <summary>Bf16.Round compiled for the device (the same integer code on every backend) equals the definition.</summary>
+    [Theory]
+    [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
+    public void DeviceBf16RoundingMatchesTheDefinition(string device)
+    {
+        var gpu = Devices.Get(device);
+        var rng = new Random(14);
+        var values = Bf16TiesAndNeighbours().Concat(Enumerable.Range(0, 4000).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-60, 60))))).ToArray();
+        using var x = gpu.FromHost(Shape4.Vector(values.Length), values);
+        using var y = gpu.Allocate(Shape4.Vector(values.Length));
+        gpu.Kernel(Bf16RoundKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View>(Bf16RoundKernel))(values.Length, x.View, y.View);
+        var got = y.ToHost();
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(BitConverter.SingleToUInt32Bits(Bf16Reference(values[i])) == BitConverter.SingleToUInt32Bits(got[i]),
+                $"[{device}] BF16({values[i]:R}): expected {Bf16Reference(values[i]):R}, got {got[i]:R}");
+        log.WriteLine($"[{device}] {values.Length} values rounded as defined");
+    }
+
+    /// <summary>
+    /// Warp w computes D_w = bf16(A_w)·bf16(B_w) + C_w, A_w 16×16 row-major, B_w 16×8 row-major (B[k][n] at k·8 + n),
+    /// C_w and D_w 16×8. Fragments as the PTX ISA lays them out for m16n8k16 .bf16, element low to high in each register
+    /// (g = lane / 4, t = lane mod 4): a0 = {A[g][2t], A[g][2t + 1]}, a1 = {A[g + 8][2t], …}, a2, a3 at columns + 8;
+    /// b0 = {B[2t][g], B[2t + 1][g]}, b1 at rows + 8.
+    /// </summary>
+    private static void MmaBf16Kernel(View a, View b, View c, View d)
+    {
+        int warp = Group.IdxX / 32, lane = Group.IdxX % 32, g = lane / 4, t = lane % 4;
+        int ao = warp * 256, bo = warp * 128, co = warp * 128;
+        var exchange = SharedMemory.Allocate<float>(Warps * WarpMma.ExchangeFloats).SubView(warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
+        var acc = new MmaAccumulator
+        {
+            C0 = c[co + g * 8 + 2 * t],
+            C1 = c[co + g * 8 + 2 * t + 1],
+            C2 = c[co + (g + 8) * 8 + 2 * t],
+            C3 = c[co + (g + 8) * 8 + 2 * t + 1],
+        };
+        acc = WarpMma.Bf16(PairAlongRow(a, ao + g * 16 + 2 * t), PairAlongRow(a, ao + (g + 8) * 16 + 2 * t),
+            PairAlongRow(a, ao + g * 16 + 2 * t + 8), PairAlongRow(a, ao + (g + 8) * 16 + 2 * t + 8),
+            PairDown(b, bo + 2 * t * 8 + g), PairDown(b, bo + (2 * t + 8) * 8 + g), acc, exchange);
+        d[co + g * 8 + 2 * t] = acc.C0;
+        d[co + g * 8 + 2 * t + 1] = acc.C1;
+        d[co + (g + 8) * 8 + 2 * t] = acc.C2;
+        d[co + (g + 8) * 8 + 2 * t + 1] = acc.C3;
+    }
+
+    /// <summary>A .bf16x2 register of m[i] (low) and m[i + 1] (high), rounded.</summary>
+    private static uint PairAlongRow(View m, int i) => Bf16.Pack(Bf16.Round(m[i]), Bf16.Round(m[i + 1]));
+
+    /// <summary>A .bf16x2 register of m[i] (low) and m[i + 8] (high, the next row of an 8-wide matrix), rounded.</summary>
+    private static uint PairDown(View m, int i) => Bf16.Pack(Bf16.Round(m[i]), Bf16.Round(m[i + 8]));
+
+    /// <summary>
+    /// Two warps each multiply a random 16×16 by a 16×8 and add a 16×8. Expected: the double sum of the BF16-rounded
+    /// inputs' products (exact) and C; the device sums 17 FP32 terms, so |D − D_ref| ≤ 17·2⁻²⁴·(Σ_k|a_k b_k| + |c|).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
+    public void Bf16WarpProductMatchesCpuLoopOnRoundedInputs(string device)
+    {
+        var gpu = Devices.Get(device);
+        var a = TestData.Uniform(34, Warps * 256);
+        var b = TestData.Uniform(35, Warps * 128);
+        var c = TestData.Uniform(36, Warps * 128);
+        using var ta = gpu.FromHost(Shape4.Vector(a.Length), a);
+        using var tb = gpu.FromHost(Shape4.Vector(b.Length), b);
+        using var tc = gpu.FromHost(Shape4.Vector(c.Length), c);
+        using var td = gpu.Allocate(Shape4.Vector(c.Length));
+        td.Fill(float.NaN);
+        gpu.Kernel(MmaBf16Kernel, acc => acc.LoadStreamKernel<View, View, View, View>(MmaBf16Kernel))(
+            new KernelConfig(1, 32 * Warps), ta.View, tb.View, tc.View, td.View);
+        var d = td.ToHost();
+
+        double worst = 0, unroundedWorst = 0;
+        for (int w = 0; w < Warps; w++)
+        for (int i = 0; i < 16; i++)
+        for (int n = 0; n < 8; n++)
+        {
+            double sum = c[w * 128 + i * 8 + n], magnitude = Math.Abs(sum), unrounded = sum;
+            for (int k = 0; k < 16; k++)
+            {
+                double p = (double)Bf16Reference(a[w * 256 + i * 16 + k]) * Bf16Reference(b[w * 128 + k * 8 + n]);
+                sum += p;
+                magnitude += Math.Abs(p);
+                unrounded += (double)a[w * 256 + i * 16 + k] * b[w * 128 + k * 8 + n];
+            }
+            double got = d[w * 128 + i * 8 + n], err = Math.Abs(got - sum), bound = 17 * Math.ScaleB(1, -24) * magnitude;
+            Assert.True(err <= bound, $"[{device}] warp {w} D[{i}][{n}] = {got:R}, expected {sum:R} (|err| {err:E2} > bound {bound:E2})");
+            worst = Math.Max(worst, err / magnitude);
+            unroundedWorst = Math.Max(unroundedWorst, Math.Abs(got - unrounded) / magnitude);
+        }
+        log.WriteLine($"[{device}] max |D − ref|/Σ|terms|: {worst:E2} vs BF16-rounded inputs (bound 17·2^-24 = {17 * Math.ScaleB(1, -24):E2}), {unroundedWorst:E2} vs unrounded inputs");
     }
 }
