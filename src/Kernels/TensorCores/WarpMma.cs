@@ -61,15 +61,24 @@ public static class WarpMma
     }
 
     /// <summary>What <see cref="Tf32"/> computes off CUDA: the documented fragment layout, read from the lanes that own each element.</summary>
-    private static MmaAccumulator Emulated(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c, ArrayView<float> x)
+    private static MmaAccumulator Emulated(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c, ArrayView<float> x) =>
+        SumPublished(Truncate(a0), Truncate(a1), Truncate(a2), Truncate(a3), Truncate(b0), Truncate(b1), c, x);
+
+    /// <summary>
+    /// The emulations' product: every lane publishes its 6 operand values (slot r of lane L at r·32 + L), then, for the
+    /// 8 k of an m16n8k8 layout in order, reads A[g][k], A[g + 8][k], B[k][2t] and B[k][2t + 1] from the lanes that own
+    /// them (A[r][k]: lane 4·(r mod 8) + (k mod 4), slot (r ≥ 8) + 2·(k ≥ 4); B[k][n]: lane 4n + (k mod 4), slot
+    /// 4 + (k ≥ 4)) and accumulates in FP32.
+    /// </summary>
+    private static MmaAccumulator SumPublished(float a0, float a1, float a2, float a3, float b0, float b1, MmaAccumulator c, ArrayView<float> x)
     {
         int lane = Warp.LaneIdx, g = lane >> 2, t = lane & 3;
-        x[lane] = Truncate(a0);
-        x[32 + lane] = Truncate(a1);
-        x[64 + lane] = Truncate(a2);
-        x[96 + lane] = Truncate(a3);
-        x[128 + lane] = Truncate(b0);
-        x[160 + lane] = Truncate(b1);
+        x[lane] = a0;
+        x[32 + lane] = a1;
+        x[64 + lane] = a2;
+        x[96 + lane] = a3;
+        x[128 + lane] = b0;
+        x[160 + lane] = b1;
         Warp.Barrier();
         for (int k = 0; k < 8; k++)
         {
@@ -100,7 +109,7 @@ public static class WarpMma
     /// 2t + 1, 2t + 8, 2t + 9 of the instruction stand for the k-rows t, t + 4, t + 8, t + 12 of the stage — exactly the
     /// values a lane holds for two TF32 steps, packed in pairs. The emulation (off CUDA) reads the documented places: the
     /// lanes publish the low halves of their 6 registers, every lane sums the even k, then the high halves and the odd k
-    /// (two rounds through the same exchange area as <see cref="Tf32"/>'s); products of two BF16 values are exact in FP32.
+    /// (two rounds of <see cref="Tf32"/>'s emulated product, SumPublished); products of two BF16 values are exact in FP32.
     /// </summary>
     public static MmaAccumulator Bf16(uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, MmaAccumulator c, ArrayView<float> exchange)
     {
@@ -113,41 +122,13 @@ public static class WarpMma
                 ref d0, ref d1, ref d2, ref d3, ref ia0, ref ia1, ref ia2, ref ia3, ref ib0, ref ib1);
             return new MmaAccumulator { C0 = d0.Value, C1 = d1.Value, C2 = d2.Value, C3 = d3.Value };
         }
-        c = EmulatedBf16Half(a0, a1, a2, a3, b0, b1, c, exchange, 0);
-        return EmulatedBf16Half(a0, a1, a2, a3, b0, b1, c, exchange, 1);
+        // The register halves holding k = 2j + h (h = 0, then 1), j = 0 … 7, sit where an m16n8k8 layout puts its k = j:
+        // A[g][k] in lane 4g + j mod 4, register a0 (k < 8) or a2; B[k][n] in lane 4n + j mod 4, b0 or b1.
+        c = SumPublished(Half(a0, 0), Half(a1, 0), Half(a2, 0), Half(a3, 0), Half(b0, 0), Half(b1, 0), c, exchange);
+        return SumPublished(Half(a0, 1), Half(a1, 1), Half(a2, 1), Half(a3, 1), Half(b0, 1), Half(b1, 1), c, exchange);
     }
 
-    /// <summary>
-    /// <see cref="Bf16"/> off CUDA, the k of one parity (<paramref name="half"/>: the register halves holding k = 2j + half):
-    /// A[g][k] is in lane 4g + j mod 4, register a0 (k &lt; 8) or a2; A[g + 8][k] in a1 or a3; B[k][n] in lane 4n + j mod 4,
-    /// register b0 (k &lt; 8) or b1.
-    /// </summary>
-    private static MmaAccumulator EmulatedBf16Half(uint a0, uint a1, uint a2, uint a3, uint b0, uint b1, MmaAccumulator c,
-        ArrayView<float> x, int half)
-    {
-        int lane = Warp.LaneIdx, g = lane >> 2, t = lane & 3;
-        x[lane] = TensorCores.Bf16.Unpack(a0, half);
-        x[32 + lane] = TensorCores.Bf16.Unpack(a1, half);
-        x[64 + lane] = TensorCores.Bf16.Unpack(a2, half);
-        x[96 + lane] = TensorCores.Bf16.Unpack(a3, half);
-        x[128 + lane] = TensorCores.Bf16.Unpack(b0, half);
-        x[160 + lane] = TensorCores.Bf16.Unpack(b1, half);
-        Warp.Barrier();
-        for (int j = 0; j < 8; j++)
-        {
-            int q = j & 3, high = j >> 2;                               // k = 2j + half = 2q + half + 8·high
-            float top = x[(2 * high) * 32 + 4 * g + q];                 // A[g][k]: a0 / a2 of lane 4g + q
-            float bottom = x[(2 * high + 1) * 32 + 4 * g + q];          // A[g + 8][k]: a1 / a3 of lane 4g + q
-            float left = x[(4 + high) * 32 + 4 * (2 * t) + q];          // B[k][2t]: b0 / b1 of lane 4·2t + q
-            float right = x[(4 + high) * 32 + 4 * (2 * t + 1) + q];     // B[k][2t + 1]: b0 / b1 of lane 4·(2t + 1) + q
-            c.C0 += top * left;
-            c.C1 += top * right;
-            c.C2 += bottom * left;
-            c.C3 += bottom * right;
-        }
-        Warp.Barrier(); // the area is free again
-        return c;
-    }
+    private static float Half(uint register, int half) => TensorCores.Bf16.Unpack(register, half);
 
     /// <summary>The 19 bits the instruction reads of a TF32 operand register (sign, exponent, 10 mantissa bits).</summary>
     private static float Truncate(float x) => Interop.IntAsFloat(Interop.FloatAsInt(x) & ~((1u << TensorCores.Tf32.DroppedBits) - 1));

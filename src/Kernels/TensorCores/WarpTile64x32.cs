@@ -65,26 +65,10 @@ internal struct WarpTile64x32
         int a8 = a + 8 * sa, b8 = b + 8 * sb;
         var bLow = new Bf16Columns(s, b, sb);
         var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s, b8, sb);
-        var row = new Bf16Rows(s, a, sa, 0, a8, lowerOnly);
-        r.M0N0 = row.Mma(bLow.N0, bHigh.N0, r.M0N0, x);
-        r.M0N1 = row.Mma(bLow.N1, bHigh.N1, r.M0N1, x);
-        r.M0N2 = row.Mma(bLow.N2, bHigh.N2, r.M0N2, x);
-        r.M0N3 = row.Mma(bLow.N3, bHigh.N3, r.M0N3, x);
-        row = new Bf16Rows(s, a, sa, 16, a8, lowerOnly);
-        r.M1N0 = row.Mma(bLow.N0, bHigh.N0, r.M1N0, x);
-        r.M1N1 = row.Mma(bLow.N1, bHigh.N1, r.M1N1, x);
-        r.M1N2 = row.Mma(bLow.N2, bHigh.N2, r.M1N2, x);
-        r.M1N3 = row.Mma(bLow.N3, bHigh.N3, r.M1N3, x);
-        row = new Bf16Rows(s, a, sa, 32, a8, lowerOnly);
-        r.M2N0 = row.Mma(bLow.N0, bHigh.N0, r.M2N0, x);
-        r.M2N1 = row.Mma(bLow.N1, bHigh.N1, r.M2N1, x);
-        r.M2N2 = row.Mma(bLow.N2, bHigh.N2, r.M2N2, x);
-        r.M2N3 = row.Mma(bLow.N3, bHigh.N3, r.M2N3, x);
-        row = new Bf16Rows(s, a, sa, 48, a8, lowerOnly);
-        r.M3N0 = row.Mma(bLow.N0, bHigh.N0, r.M3N0, x);
-        r.M3N1 = row.Mma(bLow.N1, bHigh.N1, r.M3N1, x);
-        r.M3N2 = row.Mma(bLow.N2, bHigh.N2, r.M3N2, x);
-        r.M3N3 = row.Mma(bLow.N3, bHigh.N3, r.M3N3, x);
+        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(s, a, sa, 0, a8, lowerOnly).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
+        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(s, a, sa, 16, a8, lowerOnly).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
+        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(s, a, sa, 32, a8, lowerOnly).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
+        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(s, a, sa, 48, a8, lowerOnly).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
         return r;
     }
 
@@ -105,7 +89,11 @@ internal struct WarpTile64x32
             A3 = lowerOnly != 0 ? 0u : Bf16.Pack(s[a8 + m + 8], s[a12 + m + 8]);
         }
 
-        public MmaAccumulator Mma(uint b0, uint b1, MmaAccumulator c, ArrayView<float> x) => WarpMma.Bf16(A0, A1, A2, A3, b0, b1, c, x);
+        /// <summary>This row tile times the 4 column tiles (B registers of the lower and upper 8 k-rows), added to c0 … c3.</summary>
+        public (MmaAccumulator, MmaAccumulator, MmaAccumulator, MmaAccumulator) Mma(Bf16Columns low, Bf16Columns high,
+            MmaAccumulator c0, MmaAccumulator c1, MmaAccumulator c2, MmaAccumulator c3, ArrayView<float> x) =>
+            (WarpMma.Bf16(A0, A1, A2, A3, low.N0, high.N0, c0, x), WarpMma.Bf16(A0, A1, A2, A3, low.N1, high.N1, c1, x),
+             WarpMma.Bf16(A0, A1, A2, A3, low.N2, high.N2, c2, x), WarpMma.Bf16(A0, A1, A2, A3, low.N3, high.N3, c3, x));
     }
 
     /// <summary>B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24.</summary>

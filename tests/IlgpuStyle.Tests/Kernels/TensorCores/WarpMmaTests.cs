@@ -41,21 +41,43 @@ public class WarpMmaTests(ITestOutputHelper log)
             Bits(0x00001000), Bits(0x00003000), Bits(0x00000FFF), Bits(0x807FF000), Bits(0x7F7FEFFF), 1f / 3, -2f / 3,
         };
         for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
-        int checkedCount = 0;
-        foreach (var x in values)
-        {
-            if (float.IsNaN(x)) continue;
-            float expected = ReferenceRound(x), actual = Tf32.RoundEmulated(x);
-            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual),
-                $"TF32({x:R} = 0x{BitConverter.SingleToUInt32Bits(x):X8}): expected {expected:R} (0x{BitConverter.SingleToUInt32Bits(expected):X8}), got {actual:R} (0x{BitConverter.SingleToUInt32Bits(actual):X8})");
-            checkedCount++;
-        }
+        int checkedCount = AssertSameBits("TF32", values.Select(x => (x, Tf32.RoundEmulated(x))), ReferenceRound);
         Assert.True(float.IsNaN(Tf32.RoundEmulated(float.NaN)));
         Assert.Equal(1f + 1f / 1024, Tf32.RoundEmulated(Bits(0x3F801000)));  // a tie rounds away from zero …
         Assert.Equal(-(1f + 1f / 1024), Tf32.RoundEmulated(Bits(0xBF801000))); // … on both sides
         Assert.Equal(1f, Tf32.RoundEmulated(Bits(0x3F800FFF)));
         Assert.Equal(float.PositiveInfinity, Tf32.RoundEmulated(float.MaxValue));
         log.WriteLine($"{checkedCount} values: emulated rounding = the definition, bit for bit");
+    }
+
+    /// <summary>Asserts each rounded value has the bits of reference(x), NaN inputs skipped; returns how many were compared.</summary>
+    private static int AssertSameBits(string format, IEnumerable<(float X, float Rounded)> results, Func<float, float> reference)
+    {
+        int count = 0;
+        foreach (var (x, rounded) in results.Where(r => !float.IsNaN(r.X)))
+        {
+            uint want = BitConverter.SingleToUInt32Bits(reference(x)), got = BitConverter.SingleToUInt32Bits(rounded);
+            Assert.True(want == got, $"{format}({x:R} = 0x{BitConverter.SingleToUInt32Bits(x):X8}): expected 0x{want:X8}, got 0x{got:X8}");
+            count++;
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// Rounds <paramref name="values"/> (ties and neighbours, then random normal values) with <paramref name="kernel"/> on
+    /// the device and asserts the bits of <paramref name="reference"/>.
+    /// </summary>
+    private void AssertDeviceRounding(string device, string format, IEnumerable<float> values, Action<Index1D, View, View> kernel, Func<float, float> reference)
+    {
+        var gpu = Devices.Get(device);
+        var rng = new Random(12);
+        var all = values.Concat(Enumerable.Range(0, 4000).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-60, 60))))).ToArray();
+        using var x = gpu.FromHost(Shape4.Vector(all.Length), all);
+        using var y = gpu.Allocate(Shape4.Vector(all.Length));
+        gpu.Kernel(kernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View>(kernel))(all.Length, x.View, y.View);
+        var got = y.ToHost();
+        AssertSameBits($"[{device}] {format}", all.Zip(got), reference);
+        log.WriteLine($"[{device}] {all.Length} values rounded to {format} as defined");
     }
 
     private static void RoundKernel(Index1D i, View x, View y) => y[i] = Tf32.Round(x[i]);
@@ -66,20 +88,7 @@ public class WarpMmaTests(ITestOutputHelper log)
     /// </summary>
     [Theory]
     [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
-    public void DeviceRoundingMatchesTheDefinition(string device)
-    {
-        var gpu = Devices.Get(device);
-        var rng = new Random(12);
-        var values = TiesAndNeighbours().Concat(Enumerable.Range(0, 4000).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-60, 60))))).ToArray();
-        using var x = gpu.FromHost(Shape4.Vector(values.Length), values);
-        using var y = gpu.Allocate(Shape4.Vector(values.Length));
-        var kernel = gpu.Kernel(RoundKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View>(RoundKernel));
-        kernel(values.Length, x.View, y.View);
-        var got = y.ToHost();
-        for (int i = 0; i < values.Length; i++)
-            Assert.True(ReferenceRound(values[i]) == got[i], $"[{device}] TF32({values[i]:R}): expected {ReferenceRound(values[i]):R}, got {got[i]:R}");
-        log.WriteLine($"[{device}] {values.Length} values rounded as defined");
-    }
+    public void DeviceRoundingMatchesTheDefinition(string device) => AssertDeviceRounding(device, "TF32", TiesAndNeighbours(), RoundKernel, ReferenceRound);
 
     private const int Warps = 2;
 
@@ -174,15 +183,7 @@ public class WarpMmaTests(ITestOutputHelper log)
             Bits(0x00008000), Bits(0x00018000), Bits(0x00007FFF), Bits(0x807F8000), Bits(0x7F7F7FFF), 1f / 3, -2f / 3,
         };
         for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
-        int checkedCount = 0;
-        foreach (var x in values)
-        {
-            if (float.IsNaN(x)) continue;
-            float expected = Bf16Reference(x), actual = Bf16.Round(x);
-            Assert.True(BitConverter.SingleToUInt32Bits(expected) == BitConverter.SingleToUInt32Bits(actual),
-                $"BF16({x:R} = 0x{BitConverter.SingleToUInt32Bits(x):X8}): expected {expected:R} (0x{BitConverter.SingleToUInt32Bits(expected):X8}), got {actual:R} (0x{BitConverter.SingleToUInt32Bits(actual):X8})");
-            checkedCount++;
-        }
+        int checkedCount = AssertSameBits("BF16", values.Select(x => (x, Bf16.Round(x))), Bf16Reference);
         Assert.Equal(1f, Bf16.Round(Bits(0x3F808000)));                    // a tie rounds to the even neighbour: down …
         Assert.Equal(Bits(0x3F820000), Bf16.Round(Bits(0x3F818000)));     // … or up
         Assert.Equal(float.PositiveInfinity, Bf16.Round(float.MaxValue));
@@ -199,20 +200,7 @@ public class WarpMmaTests(ITestOutputHelper log)
     /// <summary>Bf16.Round compiled for the device (the same integer code on every backend) equals the definition.</summary>
     [Theory]
     [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
-    public void DeviceBf16RoundingMatchesTheDefinition(string device)
-    {
-        var gpu = Devices.Get(device);
-        var rng = new Random(14);
-        var values = Bf16TiesAndNeighbours().Concat(Enumerable.Range(0, 4000).Select(_ => (float)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-60, 60))))).ToArray();
-        using var x = gpu.FromHost(Shape4.Vector(values.Length), values);
-        using var y = gpu.Allocate(Shape4.Vector(values.Length));
-        gpu.Kernel(Bf16RoundKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View>(Bf16RoundKernel))(values.Length, x.View, y.View);
-        var got = y.ToHost();
-        for (int i = 0; i < values.Length; i++)
-            Assert.True(BitConverter.SingleToUInt32Bits(Bf16Reference(values[i])) == BitConverter.SingleToUInt32Bits(got[i]),
-                $"[{device}] BF16({values[i]:R}): expected {Bf16Reference(values[i]):R}, got {got[i]:R}");
-        log.WriteLine($"[{device}] {values.Length} values rounded as defined");
-    }
+    public void DeviceBf16RoundingMatchesTheDefinition(string device) => AssertDeviceRounding(device, "BF16", Bf16TiesAndNeighbours(), Bf16RoundKernel, Bf16Reference);
 
     /// <summary>
     /// Warp w computes D_w = bf16(A_w)·bf16(B_w) + C_w, A_w 16×16 row-major, B_w 16×8 row-major (B[k][n] at k·8 + n),
