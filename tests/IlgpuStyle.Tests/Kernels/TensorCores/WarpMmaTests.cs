@@ -23,24 +23,33 @@ public class WarpMmaTests(ITestOutputHelper log)
     private static float Bits(uint b) => BitConverter.UInt32BitsToSingle(b);
 
     /// <summary>Values whose rounding is decided by the low 13 bits: exact ties (…1000000000000), one below, one above, both signs, several exponents.</summary>
-    private static IEnumerable<float> TiesAndNeighbours()
+    private static IEnumerable<float> TiesAndNeighbours() => Combinations(
+        [0x3F800000, 0x3FFFE000, 0x40490000, 0x4B000000, 0x00800000, 0x7E000000, 0x3F7FE000], [0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF]);
+
+    /// <summary>Every high | low bit pattern, both signs.</summary>
+    private static IEnumerable<float> Combinations(uint[] highs, uint[] lows) =>
+        from high in highs from low in lows from sign in new uint[] { 0, 0x80000000 } select Bits(sign | high | low);
+
+    /// <summary>
+    /// The values a rounding test checks: <paramref name="ties"/>, zeros, infinities, the largest finite values, the
+    /// smallest subnormal, <paramref name="extraBits"/>, two fractions, and 20 000 random bit patterns.
+    /// </summary>
+    private static List<float> RoundingInputs(IEnumerable<float> ties, int seed, params uint[] extraBits)
     {
-        foreach (uint high in new uint[] { 0x3F800000, 0x3FFFE000, 0x40490000, 0x4B000000, 0x00800000, 0x7E000000, 0x3F7FE000 })
-        foreach (uint low in new uint[] { 0x0000, 0x0001, 0x0FFF, 0x1000, 0x1001, 0x1FFF })
-        foreach (uint sign in new uint[] { 0, 0x80000000 })
-            yield return Bits(sign | high | low);
+        var rng = new Random(seed);
+        var values = new List<float>(ties)
+        {
+            0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, float.Epsilon, 1f / 3, -2f / 3,
+        };
+        values.AddRange(extraBits.Select(Bits));
+        for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
+        return values;
     }
 
     [Fact]
     public void EmulatedRoundingMatchesTheDefinitionIncludingTiesSubnormalsAndOverflow()
     {
-        var rng = new Random(11);
-        var values = new List<float>(TiesAndNeighbours())
-        {
-            0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, float.Epsilon,
-            Bits(0x00001000), Bits(0x00003000), Bits(0x00000FFF), Bits(0x807FF000), Bits(0x7F7FEFFF), 1f / 3, -2f / 3,
-        };
-        for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
+        var values = RoundingInputs(TiesAndNeighbours(), 11, 0x00001000, 0x00003000, 0x00000FFF, 0x807FF000, 0x7F7FEFFF);
         int checkedCount = AssertSameBits("TF32", values.Select(x => (x, Tf32.RoundEmulated(x))), ReferenceRound);
         Assert.True(float.IsNaN(Tf32.RoundEmulated(float.NaN)));
         Assert.Equal(1f + 1f / 1024, Tf32.RoundEmulated(Bits(0x3F801000)));  // a tie rounds away from zero …
@@ -92,6 +101,24 @@ public class WarpMmaTests(ITestOutputHelper log)
 
     private const int Warps = 2;
 
+    /// <summary>This lane's C fragment of the 16×8 row-major matrix at <paramref name="co"/> (c0 = C[g][2t], c1 = C[g][2t + 1], c2, c3 eight rows down).</summary>
+    private static MmaAccumulator LoadC(View c, int co, int g, int t) => new()
+    {
+        C0 = c[co + g * 8 + 2 * t],
+        C1 = c[co + g * 8 + 2 * t + 1],
+        C2 = c[co + (g + 8) * 8 + 2 * t],
+        C3 = c[co + (g + 8) * 8 + 2 * t + 1],
+    };
+
+    /// <summary>Stores this lane's D fragment where <see cref="LoadC"/> reads C.</summary>
+    private static void StoreD(View d, int co, int g, int t, MmaAccumulator acc)
+    {
+        d[co + g * 8 + 2 * t] = acc.C0;
+        d[co + g * 8 + 2 * t + 1] = acc.C1;
+        d[co + (g + 8) * 8 + 2 * t] = acc.C2;
+        d[co + (g + 8) * 8 + 2 * t + 1] = acc.C3;
+    }
+
     /// <summary>
     /// Warp w of one group computes D_w = round(A_w)·round(B_w) + C_w, A_w 16×8 and C_w, D_w 16×8 row-major, B_w 8×8 row-major
     /// (B[k][n] at k·8 + n). Fragments as the PTX ISA lays them out for m16n8k8 .tf32 (g = lane / 4, t = lane mod 4).
@@ -101,22 +128,13 @@ public class WarpMmaTests(ITestOutputHelper log)
         int warp = Group.IdxX / 32, lane = Group.IdxX % 32, g = lane / 4, t = lane % 4;
         int ao = warp * 128, bo = warp * 64, co = warp * 128;
         var exchange = SharedMemory.Allocate<float>(Warps * WarpMma.ExchangeFloats).SubView(warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
-        var acc = new MmaAccumulator
-        {
-            C0 = c[co + g * 8 + 2 * t],
-            C1 = c[co + g * 8 + 2 * t + 1],
-            C2 = c[co + (g + 8) * 8 + 2 * t],
-            C3 = c[co + (g + 8) * 8 + 2 * t + 1],
-        };
+        var acc = LoadC(c, co, g, t);
         acc = WarpMma.Tf32(
             Tf32.Round(a[ao + g * 8 + t]), Tf32.Round(a[ao + (g + 8) * 8 + t]),
             Tf32.Round(a[ao + g * 8 + t + 4]), Tf32.Round(a[ao + (g + 8) * 8 + t + 4]),
             Tf32.Round(b[bo + t * 8 + g]), Tf32.Round(b[bo + (t + 4) * 8 + g]),
             acc, exchange);
-        d[co + g * 8 + 2 * t] = acc.C0;
-        d[co + g * 8 + 2 * t + 1] = acc.C1;
-        d[co + (g + 8) * 8 + 2 * t] = acc.C2;
-        d[co + (g + 8) * 8 + 2 * t + 1] = acc.C3;
+        StoreD(d, co, g, t, acc);
     }
 
     /// <summary>
@@ -126,63 +144,60 @@ public class WarpMmaTests(ITestOutputHelper log)
     /// </summary>
     [Theory]
     [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
-    public void WarpProductMatchesCpuLoopOnTf32RoundedInputs(string device)
+    public void WarpProductMatchesCpuLoopOnTf32RoundedInputs(string device) =>
+        CheckWarpProduct(device, "TF32", 8, MmaKernel, ReferenceRound, seed: 31);
+
+    /// <summary>
+    /// Runs <paramref name="kernel"/> on random A (Warps × 16 × K), B (Warps × K × 8) and C (Warps × 16 × 8) and checks D
+    /// against the double sum of the rounded inputs' products (exact) and C: the device sums K + 1 FP32 terms, so
+    /// |D − D_ref| ≤ (K + 1)·2⁻²⁴·(Σ_k|a_k b_k| + |c|). The error against the unrounded inputs is logged (the format's size).
+    /// </summary>
+    private void CheckWarpProduct(string device, string format, int k, Action<View, View, View, View> kernel, Func<float, float> round, int seed)
     {
         var gpu = Devices.Get(device);
-        var a = TestData.Uniform(31, Warps * 128);
-        var b = TestData.Uniform(32, Warps * 64);
-        var c = TestData.Uniform(33, Warps * 128);
+        var a = TestData.Uniform(seed, Warps * 16 * k);
+        var b = TestData.Uniform(seed + 1, Warps * k * 8);
+        var c = TestData.Uniform(seed + 2, Warps * 128);
         using var ta = gpu.FromHost(Shape4.Vector(a.Length), a);
         using var tb = gpu.FromHost(Shape4.Vector(b.Length), b);
         using var tc = gpu.FromHost(Shape4.Vector(c.Length), c);
         using var td = gpu.Allocate(Shape4.Vector(c.Length));
         td.Fill(float.NaN);
-        var kernel = gpu.Kernel(MmaKernel, acc => acc.LoadStreamKernel<View, View, View, View>(MmaKernel));
-        kernel(new KernelConfig(1, 32 * Warps), ta.View, tb.View, tc.View, td.View);
+        gpu.Kernel(kernel, acc => acc.LoadStreamKernel<View, View, View, View>(kernel))(new KernelConfig(1, 32 * Warps), ta.View, tb.View, tc.View, td.View);
         var d = td.ToHost();
 
-        double worst = 0, unroundedWorst = 0;
+        double worst = 0, unroundedWorst = 0, relative = (k + 1) * Math.ScaleB(1, -24);
         for (int w = 0; w < Warps; w++)
         for (int i = 0; i < 16; i++)
         for (int n = 0; n < 8; n++)
         {
             double sum = c[w * 128 + i * 8 + n], magnitude = Math.Abs(sum), unrounded = sum;
-            for (int k = 0; k < 8; k++)
+            for (int j = 0; j < k; j++)
             {
-                double p = (double)ReferenceRound(a[w * 128 + i * 8 + k]) * ReferenceRound(b[w * 64 + k * 8 + n]);
+                float x = a[w * 16 * k + i * k + j], y = b[w * k * 8 + j * 8 + n];
+                double p = (double)round(x) * round(y);
                 sum += p;
                 magnitude += Math.Abs(p);
-                unrounded += (double)a[w * 128 + i * 8 + k] * b[w * 64 + k * 8 + n];
+                unrounded += (double)x * y;
             }
-            double got = d[w * 128 + i * 8 + n], err = Math.Abs(got - sum), bound = 9 * Math.ScaleB(1, -24) * magnitude;
-            Assert.True(err <= bound, $"[{device}] warp {w} D[{i}][{n}] = {got:R}, expected {sum:R} (|err| {err:E2} > bound {bound:E2})");
+            double got = d[w * 128 + i * 8 + n], err = Math.Abs(got - sum), bound = relative * magnitude;
+            Assert.True(err <= bound, $"[{device}] {format} warp {w} D[{i}][{n}] = {got:R}, expected {sum:R} (|err| {err:E2} > bound {bound:E2})");
             worst = Math.Max(worst, err / magnitude);
             unroundedWorst = Math.Max(unroundedWorst, Math.Abs(got - unrounded) / magnitude);
         }
-        log.WriteLine($"[{device}] max |D − ref|/Σ|terms|: {worst:E2} vs TF32-rounded inputs (bound 9·2^-24 = {9 * Math.ScaleB(1, -24):E2}), {unroundedWorst:E2} vs unrounded inputs");
+        log.WriteLine($"[{device}] {format}: max |D − ref|/Σ|terms|: {worst:E2} vs rounded inputs (bound {relative:E2}), {unroundedWorst:E2} vs unrounded inputs");
     }
 
     private static float Bf16Reference(float x) => TensorCoreFormat.Bf16.Round(x);
 
     /// <summary>Values whose BF16 rounding is decided by the low 16 bits: ties with an even and an odd kept bit, one below, one above.</summary>
-    private static IEnumerable<float> Bf16TiesAndNeighbours()
-    {
-        foreach (uint high in new uint[] { 0x3F800000, 0x3F810000, 0x40490000, 0x4B7F0000, 0x00800000, 0x7E000000, 0x3F7F0000, 0x00010000 })
-        foreach (uint low in new uint[] { 0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF })
-        foreach (uint sign in new uint[] { 0, 0x80000000 })
-            yield return Bits(sign | high | low);
-    }
+    private static IEnumerable<float> Bf16TiesAndNeighbours() => Combinations(
+        [0x3F800000, 0x3F810000, 0x40490000, 0x4B7F0000, 0x00800000, 0x7E000000, 0x3F7F0000, 0x00010000], [0x0000, 0x0001, 0x7FFF, 0x8000, 0x8001, 0xFFFF]);
 
     [Fact]
     public void Bf16RoundingMatchesTheDefinitionIncludingTiesSubnormalsAndOverflow()
     {
-        var rng = new Random(13);
-        var values = new List<float>(Bf16TiesAndNeighbours())
-        {
-            0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, float.Epsilon,
-            Bits(0x00008000), Bits(0x00018000), Bits(0x00007FFF), Bits(0x807F8000), Bits(0x7F7F7FFF), 1f / 3, -2f / 3,
-        };
-        for (int i = 0; i < 20000; i++) values.Add(Bits((uint)rng.NextInt64(0, 1L << 32)));
+        var values = RoundingInputs(Bf16TiesAndNeighbours(), 13, 0x00008000, 0x00018000, 0x00007FFF, 0x807F8000, 0x7F7F7FFF);
         int checkedCount = AssertSameBits("BF16", values.Select(x => (x, Bf16.Round(x))), Bf16Reference);
         Assert.Equal(1f, Bf16.Round(Bits(0x3F808000)));                    // a tie rounds to the even neighbour: down …
         Assert.Equal(Bits(0x3F820000), Bf16.Round(Bits(0x3F818000)));     // … or up
@@ -213,20 +228,11 @@ public class WarpMmaTests(ITestOutputHelper log)
         int warp = Group.IdxX / 32, lane = Group.IdxX % 32, g = lane / 4, t = lane % 4;
         int ao = warp * 256, bo = warp * 128, co = warp * 128;
         var exchange = SharedMemory.Allocate<float>(Warps * WarpMma.ExchangeFloats).SubView(warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
-        var acc = new MmaAccumulator
-        {
-            C0 = c[co + g * 8 + 2 * t],
-            C1 = c[co + g * 8 + 2 * t + 1],
-            C2 = c[co + (g + 8) * 8 + 2 * t],
-            C3 = c[co + (g + 8) * 8 + 2 * t + 1],
-        };
+        var acc = LoadC(c, co, g, t);
         acc = WarpMma.Bf16(PairAlongRow(a, ao + g * 16 + 2 * t), PairAlongRow(a, ao + (g + 8) * 16 + 2 * t),
             PairAlongRow(a, ao + g * 16 + 2 * t + 8), PairAlongRow(a, ao + (g + 8) * 16 + 2 * t + 8),
             PairDown(b, bo + 2 * t * 8 + g), PairDown(b, bo + (2 * t + 8) * 8 + g), acc, exchange);
-        d[co + g * 8 + 2 * t] = acc.C0;
-        d[co + g * 8 + 2 * t + 1] = acc.C1;
-        d[co + (g + 8) * 8 + 2 * t] = acc.C2;
-        d[co + (g + 8) * 8 + 2 * t + 1] = acc.C3;
+        StoreD(d, co, g, t, acc);
     }
 
     /// <summary>A .bf16x2 register of m[i] (low) and m[i + 1] (high), rounded.</summary>
@@ -241,39 +247,6 @@ public class WarpMmaTests(ITestOutputHelper log)
     /// </summary>
     [Theory]
     [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
-    public void Bf16WarpProductMatchesCpuLoopOnRoundedInputs(string device)
-    {
-        var gpu = Devices.Get(device);
-        var a = TestData.Uniform(34, Warps * 256);
-        var b = TestData.Uniform(35, Warps * 128);
-        var c = TestData.Uniform(36, Warps * 128);
-        using var ta = gpu.FromHost(Shape4.Vector(a.Length), a);
-        using var tb = gpu.FromHost(Shape4.Vector(b.Length), b);
-        using var tc = gpu.FromHost(Shape4.Vector(c.Length), c);
-        using var td = gpu.Allocate(Shape4.Vector(c.Length));
-        td.Fill(float.NaN);
-        gpu.Kernel(MmaBf16Kernel, acc => acc.LoadStreamKernel<View, View, View, View>(MmaBf16Kernel))(
-            new KernelConfig(1, 32 * Warps), ta.View, tb.View, tc.View, td.View);
-        var d = td.ToHost();
-
-        double worst = 0, unroundedWorst = 0;
-        for (int w = 0; w < Warps; w++)
-        for (int i = 0; i < 16; i++)
-        for (int n = 0; n < 8; n++)
-        {
-            double sum = c[w * 128 + i * 8 + n], magnitude = Math.Abs(sum), unrounded = sum;
-            for (int k = 0; k < 16; k++)
-            {
-                double p = (double)Bf16Reference(a[w * 256 + i * 16 + k]) * Bf16Reference(b[w * 128 + k * 8 + n]);
-                sum += p;
-                magnitude += Math.Abs(p);
-                unrounded += (double)a[w * 256 + i * 16 + k] * b[w * 128 + k * 8 + n];
-            }
-            double got = d[w * 128 + i * 8 + n], err = Math.Abs(got - sum), bound = 17 * Math.ScaleB(1, -24) * magnitude;
-            Assert.True(err <= bound, $"[{device}] warp {w} D[{i}][{n}] = {got:R}, expected {sum:R} (|err| {err:E2} > bound {bound:E2})");
-            worst = Math.Max(worst, err / magnitude);
-            unroundedWorst = Math.Max(unroundedWorst, Math.Abs(got - unrounded) / magnitude);
-        }
-        log.WriteLine($"[{device}] max |D − ref|/Σ|terms|: {worst:E2} vs BF16-rounded inputs (bound 17·2^-24 = {17 * Math.ScaleB(1, -24):E2}), {unroundedWorst:E2} vs unrounded inputs");
-    }
+    public void Bf16WarpProductMatchesCpuLoopOnRoundedInputs(string device) =>
+        CheckWarpProduct(device, "BF16", 16, MmaBf16Kernel, Bf16Reference, seed: 34);
 }
