@@ -18,8 +18,8 @@ public enum GramKernelKind
     Tiled,
 
     /// <summary>
-    /// Forward on TF32 tensor cores (GramTensorCore.cs; inputs rounded to 10 mantissa bits), backward from
-    /// <see cref="Tiled"/>. Opt-in, on CUDA devices of compute capability 8.0 or newer only (like kind=tf32).
+    /// Forward and backward on TF32 tensor cores (GramTensorCore.cs, GramTensorCoreBackward.cs; inputs rounded to 10
+    /// mantissa bits). Opt-in, on CUDA devices of compute capability 8.0 or newer only (like kind=tf32).
     /// </summary>
     TensorCoreTf32,
 
