@@ -104,7 +104,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
             "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it {12:0.00} eval/it ETA {13}",
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),
             r.Loss.Content, r.Loss.Style, r.Loss.Tv, r.Loss.Total, r.SecondsPerIteration, r.EvaluationsPerIteration,
-            r.Iteration == 0 ? "?" : Duration(eta)); // no rate before the first step
+            double.IsNaN(eta) ? "?" : Duration(eta)); // nothing to go by yet (EtaEstimate.Seconds)
         lastLine = text;
         if (interactive)
         {

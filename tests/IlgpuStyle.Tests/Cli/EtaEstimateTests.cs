@@ -6,9 +6,10 @@ namespace IlgpuStyle.Tests.Cli;
 
 /// <summary>
 /// The progress line's ETA (src/Cli/Commands/EtaEstimate.cs): later scales at rate · (4^k)^α, α measured between scales
-/// once the current one has settled, the default before; and the observer feeding it the previous scale's final rate.
-/// The rates are those of a default 512 px run on PoCL (2 cores of a Zen 5): 128×96 at 0.16 s/it, 256×192 at 0.36,
-/// 512×384 at 1.09, 200 iterations per scale.
+/// once the current one has settled and never below the default; a scale's rate predicted from the previous one until
+/// it has settled; and the observer feeding it the previous scale's final rate. The rates are those of default 512 px
+/// runs on PoCL (2 cores of a Zen 5): 128×96 at 0.16 s/it, 256×192 at 0.35–0.36, 512×384 at 1.03–1.09 (6.14 s at its
+/// first iteration: the line search's start), 200 iterations per scale.
 /// </summary>
 public class EtaEstimateTests
 {
@@ -26,20 +27,61 @@ public class EtaEstimateTests
     [Fact]
     public void FromTheSecondScaleOnTheExponentIsMeasuredOnceTheScaleHasSettled()
     {
-        var previous = new EtaEstimate.ScaleRate(128 * 96, 0.16);
-        double measured = Math.Log(0.36 / 0.16) / Math.Log(4); // 0.585
-        var settled = Report(2, 256, 192, 50, 0.36);
+        // A 4-scale run whose third scale grew faster than the default from the second: 0.36 → 1.20 s/it.
+        var previous = new EtaEstimate.ScaleRate(256 * 192, 0.36);
+        double measured = Math.Log(1.20 / 0.36) / Math.Log(4); // 0.87
+        var settled = new IterationReport(3, 4, 512, 384, 50, 200, new LossValues(1f, 1f, 0f, 2f), 1.20, 0);
+        Assert.True(measured > EtaEstimate.DefaultExponent);
         Assert.Equal(measured, EtaEstimate.Exponent(settled, previous), 9);
-        Assert.Equal((150 + 200 * Math.Pow(4, measured)) * 0.36, EtaEstimate.Seconds(settled, previous), 9);
+        Assert.Equal((150 + 200 * Math.Pow(4, measured)) * 1.20, EtaEstimate.Seconds(settled, previous), 9);
 
-        // Its first iterations carry the line search's start (1.80 s/it at iteration 1 in that run): not measured.
-        var early = Report(2, 256, 192, EtaEstimate.SettledIterations - 1, 1.80);
+        // Its first iterations carry the line search's start: not measured.
+        var early = settled with { Iteration = EtaEstimate.SettledIterations - 1, SecondsPerIteration = 6.14 };
         Assert.Equal(EtaEstimate.DefaultExponent, EtaEstimate.Exponent(early, previous));
     }
 
+    [Fact]
+    public void AMeasuredExponentBelowTheDefaultIsNotTrusted()
+    {
+        // 128 → 256 px grew as pixels^0.57; 256 → 512 then grew as pixels^0.78: counting the last scale at 0.57 promised
+        // 2 min 29 s for 3 min 26 s. At the second scale's end the ETA must cover the last scale's 200 × 1.03 s.
+        var previous = new EtaEstimate.ScaleRate(128 * 96, 0.16);
+        var end = Report(2, 256, 192, 200, 0.35);
+        Assert.Equal(EtaEstimate.DefaultExponent, EtaEstimate.Exponent(end, previous));
+        Assert.InRange(EtaEstimate.Seconds(end, previous), 200 * 1.03, 1.2 * 200 * 1.03);
+    }
+
+    [Fact]
+    public void AScaleThatHasNotSettledGoesByThePreviousScalesRate()
+    {
+        // Iteration 1 of the last scale ran 5 evaluations (6.14 s); the scale then ran at 1.03 s/it: 199 iterations left.
+        var previous = new EtaEstimate.ScaleRate(256 * 192, 0.35);
+        var first = Report(3, 512, 384, 1, 6.14);
+        double predicted = 0.35 * Math.Pow(4, EtaEstimate.DefaultExponent);
+        Assert.Equal(predicted, EtaEstimate.Rate(first, previous, EtaEstimate.DefaultExponent), 9);
+        Assert.InRange(EtaEstimate.Seconds(first, previous), 199 * 1.03, 1.2 * 199 * 1.03);
+        // Settled: its own rate.
+        Assert.Equal(1.03, EtaEstimate.Rate(Report(3, 512, 384, EtaEstimate.SettledIterations, 1.03), previous, 0.8));
+    }
+
+    [Fact]
+    public void TheFirstScalesEtaIsUnknownUntilItHasSettled()
+    {
+        // Its first iteration also compiles the kernels: 6.03 s for a 0.13 s iteration at 64 px (an ETA of 4 h 25 min).
+        Assert.True(double.IsNaN(EtaEstimate.Seconds(Report(1, 64, 48, 1, 6.03), null)));
+        Assert.True(double.IsNaN(EtaEstimate.Seconds(Report(1, 64, 48, EtaEstimate.SettledIterations - 1, 0.2), null)));
+        Assert.False(double.IsNaN(EtaEstimate.Seconds(Report(1, 64, 48, EtaEstimate.SettledIterations, 0.13), null)));
+        Assert.True(double.IsNaN(EtaEstimate.Seconds(Report(2, 128, 96, 0, 0), new EtaEstimate.ScaleRate(64 * 48, 0.13))));
+
+        using var err = new StringWriter();
+        using (var observer = new ConsoleObserver(quiet: false, printEvery: 1, reportPath: null, err))
+            observer.Iteration(Report(1, 64, 48, 1, 6.03));
+        Assert.EndsWith("ETA ?", err.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].TrimEnd());
+    }
+
     [Theory]
-    [InlineData(100.0, EtaEstimate.MaxExponent)]  // far more than the pixels
-    [InlineData(0.01, EtaEstimate.MinExponent)]   // faster at the larger size
+    [InlineData(100.0, EtaEstimate.MaxExponent)]      // far more than the pixels
+    [InlineData(0.01, EtaEstimate.DefaultExponent)]   // faster at the larger size
     public void TheMeasuredExponentIsClamped(double rate, double expected) =>
         Assert.Equal(expected, EtaEstimate.Exponent(Report(2, 256, 192, 50, rate), new EtaEstimate.ScaleRate(128 * 96, 0.16)));
 
