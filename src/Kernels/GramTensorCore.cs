@@ -127,14 +127,11 @@ public static partial class Gram
                 bool inside = k < pEnd;
                 float va = inside && i0 + row < c ? f[(i0 + row) * p + k] : 0f;
                 float vb = inside && j0 + row < c ? f[(j0 + row) * p + k] : 0f;
-                shared[aBase + r * TensorCoreStride + row] = TensorCoreRound(va, bf16);
-                shared[bBase + r * TensorCoreStride + row] = TensorCoreRound(vb, bf16);
+                shared[aBase + r * TensorCoreStride + row] = WarpTile64x32.StageValue(va, bf16);
+                shared[bBase + r * TensorCoreStride + row] = WarpTile64x32.StageValue(vb, bf16);
             }
         }
     }
-
-    /// <summary>A staged value rounded for the tensor cores: to BF16 when <paramref name="bf16"/> ≠ 0, else to TF32.</summary>
-    private static float TensorCoreRound(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
 
     /// <summary>Writes G[i,j] and G[j,i] (scaled by <c>factor</c>, at <c>offset</c>); on a diagonal block only from i ≤ j.</summary>
     private readonly struct GramTensorCoreStore(View output, int c, int offset, float factor, int diagonal) : IFragmentStore

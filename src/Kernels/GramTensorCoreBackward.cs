@@ -52,8 +52,8 @@ public static partial class Gram
                 bool inside = j < c;
                 float va = inside && i0 + col < c ? s[j * c + i0 + col] : 0f;
                 float vb = inside && p0 + col < p ? f[j * p + p0 + col] : 0f;
-                shared[aBase + r * TensorCoreStride + col] = TensorCoreRound(va, bf16);
-                shared[bBase + r * TensorCoreStride + col] = TensorCoreRound(vb, bf16);
+                shared[aBase + r * TensorCoreStride + col] = WarpTile64x32.StageValue(va, bf16);
+                shared[bBase + r * TensorCoreStride + col] = WarpTile64x32.StageValue(vb, bf16);
             }
         }
     }

@@ -49,22 +49,27 @@ public static class EtaEstimate
     /// This scale's seconds per iteration for the ETA: the measured rate once the scale has settled (or when there is no
     /// previous scale to go by), before that the previous scale's final rate × (pixels / its pixels)^<paramref name="alpha"/>.
     /// </summary>
-    public static double Rate(IterationReport r, ScaleRate? previous, double alpha)
-    {
-        double pixels = (double)r.Width * r.Height;
-        if (r.Iteration >= SettledIterations || previous is not { } p || p.SecondsPerIteration <= 0 || pixels <= p.Pixels)
-            return r.SecondsPerIteration;
-        return p.SecondsPerIteration * Math.Pow(pixels / p.Pixels, alpha);
-    }
+    public static double Rate(IterationReport r, ScaleRate? previous, double alpha) =>
+        r.Iteration < SettledIterations && Growth(r, previous) is (var pixelRatio, var previousRate)
+            ? previousRate * Math.Pow(pixelRatio, alpha)
+            : r.SecondsPerIteration;
 
     /// <summary>α for report <paramref name="r"/> (see the class comment).</summary>
     public static double Exponent(IterationReport r, ScaleRate? previous)
     {
-        if (previous is not { } p || r.Iteration < SettledIterations || p.SecondsPerIteration <= 0 || r.SecondsPerIteration <= 0)
+        if (r.Iteration < SettledIterations || r.SecondsPerIteration <= 0 || Growth(r, previous) is not (var pixelRatio, var previousRate))
             return DefaultExponent;
-        double pixels = (double)r.Width * r.Height;
-        if (pixels <= p.Pixels) return DefaultExponent;
-        double alpha = Math.Log(r.SecondsPerIteration / p.SecondsPerIteration) / Math.Log(pixels / p.Pixels);
+        double alpha = Math.Log(r.SecondsPerIteration / previousRate) / Math.Log(pixelRatio);
         return double.IsFinite(alpha) ? Math.Clamp(alpha, DefaultExponent, MaxExponent) : DefaultExponent;
+    }
+
+    /// <summary>
+    /// This scale's pixels over the previous scale's, and that scale's rate — when there is a previous scale to go by:
+    /// one with a measured rate and fewer pixels.
+    /// </summary>
+    private static (double PixelRatio, double PreviousRate)? Growth(IterationReport r, ScaleRate? previous)
+    {
+        double pixels = (double)r.Width * r.Height;
+        return previous is { } p && p.SecondsPerIteration > 0 && pixels > p.Pixels ? (pixels / p.Pixels, p.SecondsPerIteration) : null;
     }
 }

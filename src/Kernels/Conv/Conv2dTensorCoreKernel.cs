@@ -123,8 +123,6 @@ public static partial class Conv2d
         View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
         int sa, int sb, int aFloats, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad, int bf16)
     {
-        private float Round(float v) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
-
         /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>.</summary>
         public void Stage(int s, int buffer)
         {
@@ -136,7 +134,7 @@ public static partial class Conv2d
                 int r = e / bm, mm = e - r * bm;
                 int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), o = o0 + mm;
                 float v = c < cin && o < mp ? weights[(c * 9 + kh * 3 + kw) * mp + o] : 0f;
-                shared[aBase + r * sa + mm] = Round(v);
+                shared[aBase + r * sa + mm] = WarpTile64x32.StageValue(v, bf16);
             }
             // B: row r, column nLoad ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel, 0 outside.
             int bBase = 2 * aFloats + buffer * bFloats;
@@ -147,7 +145,7 @@ public static partial class Conv2d
                 int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), ix = xLoad + kw - 1;
                 bool inside = rowInside && c < cin && ix >= 0 && ix < w;
                 float v = inside ? input[c * hw + iy * w + ix] : 0f;
-                shared[bBase + r * sb + nLoad] = Round(v);
+                shared[bBase + r * sb + nLoad] = WarpTile64x32.StageValue(v, bf16);
             }
         }
     }

@@ -76,7 +76,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     {
         ConvKernelKind.RegisterBlocked => BlockedChannels,
         ConvKernelKind.RegisterBlocked8 => Blocked8Channels,
-        ConvKernelKind.TensorCoreTf32 or ConvKernelKind.TensorCoreBf16 => Conv2d.TensorCoreWarpChannels,
+        var kind when kind.IsTensorCore() => Conv2d.TensorCoreWarpChannels,
         _ => SharedBlock,
     };
 

@@ -54,6 +54,12 @@ internal struct WarpTile64x32
     }
 
     /// <summary>
+    /// A value as a stage holds it for <see cref="Step"/> (rounded to TF32) or, when <paramref name="bf16"/> ≠ 0,
+    /// <see cref="StepBf16"/> (rounded to BF16): the kernels round each value once, when they store it in shared memory.
+    /// </summary>
+    public static float StageValue(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
+
+    /// <summary>
     /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>, from the same
     /// <paramref name="a"/> and <paramref name="b"/>: the values of two TF32 steps (k-rows q, q + 4 and q + 8, q + 12),
     /// packed in pairs as WarpMma.Bf16 documents; values already rounded to BF16. <paramref name="lowerOnly"/> ≠ 0: only
