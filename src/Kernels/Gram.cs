@@ -49,7 +49,7 @@ public static partial class Gram
     public static void Forward(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits)
     {
         if (kind == GramKernelKind.Tiled) ForwardTiled(f, g, scale, splits);
-        else if (kind.IsTensorCore()) ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16);
+        else if (kind.IsTensorCore()) ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16, f.Gpu.Plan.GramAsyncBuffers);
         else ForwardBlocked(f, g, scale, splits);
     }
 
@@ -93,7 +93,7 @@ public static partial class Gram
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind)
     {
         if (kind == GramKernelKind.Tiled) BackwardTiled(f, dG, df, scale, accumulate);
-        else if (kind.IsTensorCore()) BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16);
+        else if (kind.IsTensorCore()) BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16, f.Gpu.Plan.GramAsyncBuffers);
         else BackwardBlocked(f, dG, df, scale, accumulate, f.Gpu.Plan.GramBlock);
     }
 

@@ -13,7 +13,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // one 64 × 32 warp tile (WarpTile64x32). Stages of 32 pixels (4 mma k-steps): both 64-row slices of F, k-major in shared
 // memory (row stride 72: bank-conflict-free fragment reads), rounded to TF32 when stored, two buffers (the next stage is
 // loaded while the current one is multiplied, one barrier per stage: TensorCoreProduct, which takes the stage loads
-// as an IGramTensorCoreFill). Loads: 8 consecutive pixels of 4 rows per warp
+// as an IStageFill), or with cp.async (plan key gramasync=2, mode bit TensorCoreAsync) copied unrounded into the two
+// buffers while the current stage is multiplied (TensorCores/StagePipeline.cs; the same bytes). Three buffers would
+// need 57 KB of shared memory, past the 48 KB of a static array. Loads: 8 consecutive pixels of 4 rows per warp
 // (32-byte segments), stored with 2-way bank conflicts. Split-K over the pixels exactly as the tiled kernel
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
 // Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
@@ -38,13 +40,37 @@ public static partial class Gram
     /// <summary>Shared floats: A and B tiles × 2 buffers, then the 2 warps' exchange areas of the emulated product.</summary>
     private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
 
+    /// <summary>The Gram tensor-core kernels' mode (a compile-time constant): BF16 products, cp.async stages (2 buffers).</summary>
+    private const int TensorCoreBf16Mode = 1, TensorCoreAsync = 2;
+
+    /// <summary>The mode of a Gram tensor-core launch (<see cref="TensorCoreBf16Mode"/> | <see cref="TensorCoreAsync"/>).</summary>
+    private static SpecializedValue<int> TensorCoreMode(bool bf16, int asyncBuffers)
+    {
+        if (asyncBuffers is not (0 or 2))
+            throw new ArgumentException($"gram (tensor cores): {asyncBuffers} cp.async buffers; 0 or 2 are supported.");
+        return SpecializedValue.New((bf16 ? TensorCoreBf16Mode : 0) | (asyncBuffers != 0 ? TensorCoreAsync : 0));
+    }
+
+    /// <summary>
+    /// Forward from the tensor-core kernel <paramref name="kind"/> (TensorCoreTf32 or TensorCoreBf16) with
+    /// <paramref name="asyncBuffers"/> cp.async buffers (0 or 2) instead of the plan's <see cref="TuningPlan.GramAsyncBuffers"/>
+    /// (tests, bench); otherwise as <see cref="Forward(Tensor, Tensor, float, GramKernelKind, int)"/>.
+    /// </summary>
+    public static void ForwardTensorCore(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits, int asyncBuffers)
+    {
+        if (!kind.IsTensorCore()) throw new ArgumentException($"gram: {kind} is not a tensor-core kernel.");
+        ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16, asyncBuffers);
+    }
+
     /// <summary>
     /// Grid (pairs, splits), group 64 (see the file comment). <paramref name="direct"/> ≠ 0: output = G (scale·sum);
-    /// else output[split·C·C + …] = the unscaled partial sum of the split's pixels.
+    /// else output[split·C·C + …] = the unscaled partial sum of the split's pixels. <paramref name="mode"/>:
+    /// TensorCoreBf16Mode | TensorCoreAsync; <paramref name="fAddress"/>: f's device address, for cp.async.
     /// </summary>
-    private static void ForwardTensorCoreKernel(SpecializedValue<int> bf16, View f, int c, int p, int chunk, View output, float scale, int direct)
+    private static void ForwardTensorCoreKernel(SpecializedValue<int> mode, View f, int c, int p, int chunk, View output, float scale, int direct,
+        long fAddress)
     {
-        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
+        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats); // the kernel's only shared array (AsyncCopy names it)
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
 
         // Grid.IdxX enumerates the blocks (bi, bj), bi ≤ bj, row by row.
@@ -55,81 +81,93 @@ public static partial class Gram
 
         int pBegin = Grid.IdxY * chunk, pEnd = IntrinsicMath.Min(p, pBegin + chunk);
         int stages = (pEnd - pBegin + TensorCoreStageK - 1) / TensorCoreStageK;
-        var fill = new GramTensorCoreFill(f, shared, c, p, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16.Value);
-        var acc = TensorCoreProduct(fill, shared, pBegin, stages, tid, bf16.Value);
+        int bf16 = mode.Value & TensorCoreBf16Mode;
+        var fill = new GramTensorCoreFill(f, shared, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, fAddress);
+        var acc = TensorCoreProduct(fill, shared, stages, tid, mode.Value);
 
         var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
         acc.Store(store, bi * TensorCoreBlock + g, bj * TensorCoreBlock + warp * 32 + 2 * q);
     }
 
-    /// <summary>Stores one stage (32 k-rows, from <c>k0</c>) of the A and B tiles of a Gram tensor-core product into a shared buffer.</summary>
-    private interface IGramTensorCoreFill
-    {
-        /// <summary>
-        /// K-rows k0 … k0 + 31 into buffer <paramref name="buffer"/> (0 or 1), k-major and rounded to TF32 (BF16 in a bf16 kernel): A[m][k] at
-        /// buffer·TileFloats + k·72 + m (m &lt; 64), B[k][n] at (2 + buffer)·TileFloats + k·72 + n (n &lt; 64); 0 outside the matrices.
-        /// </summary>
-        void Stage(int k0, int buffer);
-    }
-
     /// <summary>
     /// The main loop of both Gram tensor-core kernels, for a group of 2 warps: the 64 × 64 product A·B over
-    /// <paramref name="stages"/> stages of 32 k from <paramref name="k0"/>, double-buffered (the next stage is stored while
-    /// the current one is multiplied; one barrier per stage). Returns warp w's 64 × 32 tile (columns 32·w … of B), summed
-    /// over k in ascending order. <paramref name="bf16"/> ≠ 0: BF16 products, 2 m16n8k16 steps per stage instead of 4 TF32 ones.
+    /// <paramref name="stages"/> stages of 32 k, double-buffered (<see cref="StagePipeline"/>: the next stage is stored — or
+    /// copied by cp.async with <see cref="TensorCoreAsync"/> — while the current one is multiplied). <paramref name="fill"/>
+    /// puts stage s (32 k-rows) into a buffer, k-major: A[m][k] at buffer·TileFloats + k·72 + m (m &lt; 64), B[k][n] at
+    /// (2 + buffer)·TileFloats + k·72 + n (n &lt; 64); 0 outside the matrices. Returns warp w's 64 × 32 tile (columns 32·w …
+    /// of B), summed over k in ascending order. <paramref name="mode"/> has <see cref="TensorCoreBf16Mode"/>: BF16 products,
+    /// 2 m16n8k16 steps per stage instead of 4 TF32 ones.
     /// </summary>
-    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, int k0, int stages, int tid, int bf16)
-        where TFill : struct, IGramTensorCoreFill
+    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, int stages, int tid, int mode)
+        where TFill : struct, IStageFill
     {
         int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
-        fill.Stage(k0, 0);
-        Group.Barrier();
+        var pipeline = new StagePipeline((mode & TensorCoreAsync) != 0 ? 2 : 0);
+        int raw = pipeline.Copy;
+        pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
         const int K8 = 8 * TensorCoreStride; // one mma k-step further
         for (int s = 0; s < stages; s++)
         {
-            int buffer = s & 1;
-            if (s + 1 < stages) fill.Stage(k0 + (s + 1) * TensorCoreStageK, buffer ^ 1);
+            pipeline.Advance(fill, s, stages);
+            int buffer = pipeline.Buffer(s);
             int a = buffer * TensorCoreTileFloats + q * TensorCoreStride + g;                    // A's 64 rows
             int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
-            if (bf16 != 0)
+            if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(shared, a, TensorCoreStride, b, TensorCoreStride, exchange, 0);
-                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(shared, a, TensorCoreStride, b, TensorCoreStride, exchange, 0, raw);
+                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange, 0, raw);
             }
             else
             {
-                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange);
-                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange);
-                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange);
-                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange);
+                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange, raw);
+                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange, raw);
+                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange, raw);
+                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange, raw);
             }
-            Group.Barrier();
+            pipeline.Finish();
         }
         return acc;
     }
 
     /// <summary>
-    /// Loads the 32 pixels from <c>k0</c> of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F into a buffer, k-major,
-    /// rounded to TF32 (BF16 when <c>bf16</c> ≠ 0); 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile:
-    /// pixel r = (e mod 8) + 8·⌊e / 512⌋, row ⌊e / 8⌋ mod 64.
+    /// Stage s: the 32 pixels from k0 = <c>pBegin</c> + 32·s of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F,
+    /// k-major; 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile: pixel r = (e mod 8) +
+    /// 8·⌊e / 512⌋, row ⌊e / 8⌋ mod 64.
     /// </summary>
-    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pEnd, int i0, int j0, int tid, int bf16)
-        : IGramTensorCoreFill
+    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
+        int bf16, long fAddress) : IStageFill
     {
-        public void Stage(int k0, int buffer)
+        public void Stage(int s, int buffer)
         {
             int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
             for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
             {
-                int r = (e & 7) + ((e >> 9) << 3), row = (e >> 3) & (TensorCoreBlock - 1), k = k0 + r;
-                bool inside = k < pEnd;
+                var (row, offset, k, inside) = Element(s, e);
                 float va = inside && i0 + row < c ? f[(i0 + row) * p + k] : 0f;
                 float vb = inside && j0 + row < c ? f[(j0 + row) * p + k] : 0f;
-                shared[aBase + r * TensorCoreStride + row] = WarpTile64x32.StageValue(va, bf16);
-                shared[bBase + r * TensorCoreStride + row] = WarpTile64x32.StageValue(vb, bf16);
+                shared[aBase + offset] = WarpTile64x32.StageValue(va, bf16);
+                shared[bBase + offset] = WarpTile64x32.StageValue(vb, bf16);
             }
+        }
+
+        public void Copy(int s, int buffer)
+        {
+            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
+            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
+            {
+                var (row, offset, k, inside) = Element(s, e);
+                AsyncCopy.Float(shared, aBase + offset, f, fAddress, (i0 + row) * p + k, inside && i0 + row < c);
+                AsyncCopy.Float(shared, bBase + offset, f, fAddress, (j0 + row) * p + k, inside && j0 + row < c);
+            }
+        }
+
+        /// <summary>Element e of stage s: its row of the tile and place in a buffer, its pixel, whether the pixel is in the split.</summary>
+        private (int Row, int Offset, int K, bool Inside) Element(int s, int e)
+        {
+            int r = (e & 7) + ((e >> 9) << 3), row = (e >> 3) & (TensorCoreBlock - 1), k = pBegin + s * TensorCoreStageK + r;
+            return (row, r * TensorCoreStride + row, k, k < pEnd);
         }
     }
 
@@ -154,10 +192,10 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// Forward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>): splits clamped to [1, ⌈P/32⌉],
+    /// Forward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>; <paramref name="asyncBuffers"/>: 0 or 2 for cp.async): splits clamped to [1, ⌈P/32⌉],
     /// the rest as <see cref="ForwardTiled"/>. Throws <see cref="InvalidOperationException"/> on a device without tensor cores.
     /// </summary>
-    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits, bool bf16)
+    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits, bool bf16, int asyncBuffers)
     {
         string op = bf16 ? "gram (bf16 tensor cores)" : "gram (tf32 tensor cores)";
         ShapeCheck.BatchOne(op, "f", f.Shape);
@@ -170,9 +208,10 @@ public static partial class Gram
         int pairs = blocks * (blocks + 1) / 2;
 
         var kernel = gpu.Kernel(ForwardTensorCoreKernel,
-            a => a.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, View, float, int>(ForwardTensorCoreKernel));
-        var precision = SpecializedValue.New(bf16 ? 1 : 0);
-        RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(config, precision, fv, cc, pp, chunkSize, output, s, direct),
+            a => a.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, View, float, int, long>(ForwardTensorCoreKernel));
+        var mode = TensorCoreMode(bf16, asyncBuffers);
+        long fAddress = Conv2d.DeviceAddress(f.View);
+        RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(config, mode, fv, cc, pp, chunkSize, output, s, direct, fAddress),
             new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1)), f, g, scale, chunk, splits);
     }
 }

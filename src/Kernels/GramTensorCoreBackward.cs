@@ -11,7 +11,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   df[i, p] (+)= scale · Σ_j S[i, j] · F[j, p],   S = dG + dGᵀ (C × C),   F = f as C rows × P pixels,
 // as the GEMM A·B with M = C rows i, N = P pixels, K = C channels j: A[i][j] = S[i, j], B[j][p] = F[j, p], on the
 // forward's machinery (GramTensorCore.cs): warp-level m16n8k8 TF32 products, FP32 accumulation, the same main loop
-// (TensorCoreProduct) and shared layout. S is formed once per call in FP32 (SymmetricSumKernel, GramBlocked.cs) and
+// (TensorCoreProduct, with cp.async under gramasync=2) and shared layout. S is formed once per call in FP32 (SymmetricSumKernel, GramBlocked.cs) and
 // is exactly symmetric, so A stored k-major — A[i][j] at j·72 + i — is row j of S: both tiles of a stage are 32
 // consecutive rows j of a row-major matrix (S's 64 columns i0 …, F's 64 pixels p0 …), loaded with consecutive
 // work-items on consecutive addresses (128-byte segments per warp) and stored to shared memory without bank conflicts.
@@ -24,37 +24,55 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 public static partial class Gram
 {
     /// <summary>Grid (⌈P/64⌉, ⌈C/64⌉), group 64 (see the file comment): df (+)= scale · S · F with S = dG + dGᵀ given.</summary>
-    private static void BackwardTensorCoreKernel(SpecializedValue<int> bf16, View f, View s, View df, int c, int p, float scale, int accumulate)
+    /// <remarks><paramref name="mode"/>: TensorCoreBf16Mode | TensorCoreAsync; <paramref name="fAddress"/>, <paramref name="sAddress"/>: device addresses, for cp.async.</remarks>
+    private static void BackwardTensorCoreKernel(SpecializedValue<int> mode, View f, View s, View df, int c, int p, float scale, int accumulate,
+        long fAddress, long sAddress)
     {
-        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
+        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats); // the kernel's only shared array (AsyncCopy names it)
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         int p0 = Grid.IdxX * TensorCoreBlock, i0 = Grid.IdxY * TensorCoreBlock;
         int stages = (c + TensorCoreStageK - 1) / TensorCoreStageK;
-        var fill = new GramTensorCoreBackwardFill(f, s, shared, c, p, i0, p0, tid, bf16.Value);
-        var acc = TensorCoreProduct(fill, shared, 0, stages, tid, bf16.Value);
+        var fill = new GramTensorCoreBackwardFill(f, s, shared, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode, fAddress, sAddress);
+        var acc = TensorCoreProduct(fill, shared, stages, tid, mode.Value);
         acc.Store(new GramTensorCoreBackwardStore(df, c, p, scale, accumulate), i0 + g, p0 + warp * 32 + 2 * q);
     }
 
     /// <summary>
-    /// Loads channels j0 … j0 + 31 of S (columns i0 … i0 + 63: tile A, A[i][j] = S[j, i] = S[i, j]) and of F (pixels
-    /// p0 … p0 + 63: tile B) into a buffer, rounded to TF32 (BF16 when <c>bf16</c> ≠ 0); 0 past C or P. Element e = tid + 64·n of a tile: k-row
-    /// ⌊e / 64⌋, column e mod 64.
+    /// Stage s: channels j0 = 32·s … j0 + 31 of S (columns i0 … i0 + 63: tile A, A[i][j] = S[j, i] = S[i, j]) and of F (pixels
+    /// p0 … p0 + 63: tile B); 0 past C or P. Element e = tid + 64·n of a tile: k-row ⌊e / 64⌋, column e mod 64.
     /// </summary>
-    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16)
-        : IGramTensorCoreFill
+    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16,
+        long fAddress, long sAddress) : IStageFill
     {
-        public void Stage(int j0, int buffer)
+        public void Stage(int stage, int buffer)
         {
             int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
             for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
             {
-                int r = e >> 6, col = e & 63, j = j0 + r; // 64 (TensorCoreBlock) columns per k-row
-                bool inside = j < c;
-                float va = inside && i0 + col < c ? s[j * c + i0 + col] : 0f;
-                float vb = inside && p0 + col < p ? f[j * p + p0 + col] : 0f;
-                shared[aBase + r * TensorCoreStride + col] = WarpTile64x32.StageValue(va, bf16);
-                shared[bBase + r * TensorCoreStride + col] = WarpTile64x32.StageValue(vb, bf16);
+                var (offset, j, col) = Element(stage, e);
+                float va = j < c && i0 + col < c ? s[j * c + i0 + col] : 0f;
+                float vb = j < c && p0 + col < p ? f[j * p + p0 + col] : 0f;
+                shared[aBase + offset] = WarpTile64x32.StageValue(va, bf16);
+                shared[bBase + offset] = WarpTile64x32.StageValue(vb, bf16);
             }
+        }
+
+        public void Copy(int stage, int buffer)
+        {
+            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
+            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
+            {
+                var (offset, j, col) = Element(stage, e);
+                AsyncCopy.Float(shared, aBase + offset, s, sAddress, j * c + i0 + col, j < c && i0 + col < c);
+                AsyncCopy.Float(shared, bBase + offset, f, fAddress, j * p + p0 + col, j < c && p0 + col < p);
+            }
+        }
+
+        /// <summary>Element e of a stage: its place in a buffer, its channel j, its column (64 = TensorCoreBlock per k-row).</summary>
+        private static (int Offset, int J, int Col) Element(int stage, int e)
+        {
+            int r = e >> 6, col = e & 63;
+            return (r * TensorCoreStride + col, stage * TensorCoreStageK + r, col);
         }
     }
 
@@ -77,10 +95,20 @@ public static partial class Gram
     }
 
     /// <summary>
-    /// Backward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>): S = dG + dGᵀ into scratch, then
+    /// Backward from the tensor-core kernel <paramref name="kind"/> with <paramref name="asyncBuffers"/> cp.async buffers (0
+    /// or 2) instead of the plan's (tests, bench); otherwise as <see cref="Backward(Tensor, Tensor, Tensor, float, bool, GramKernelKind)"/>.
+    /// </summary>
+    public static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind, int asyncBuffers)
+    {
+        if (!kind.IsTensorCore()) throw new ArgumentException($"gram backward: {kind} is not a tensor-core kernel.");
+        BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16, asyncBuffers);
+    }
+
+    /// <summary>
+    /// Backward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>; cp.async with <paramref name="asyncBuffers"/> 2): S = dG + dGᵀ into scratch, then
     /// the GEMM. Throws <see cref="InvalidOperationException"/> on a device without tensor cores.
     /// </summary>
-    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, bool bf16)
+    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, bool bf16, int asyncBuffers)
     {
         string op = bf16 ? "gram backward (bf16 tensor cores)" : "gram backward (tf32 tensor cores)";
         CheckBackward(op, f, dG, df);
@@ -90,7 +118,8 @@ public static partial class Gram
         var s = SymmetricSum(f, dG);
         var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));
         gpu.Kernel(BackwardTensorCoreKernel,
-            a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, int, int, float, int>(BackwardTensorCoreKernel))(
-            config, SpecializedValue.New(bf16 ? 1 : 0), f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0);
+            a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, int, int, float, int, long, long>(BackwardTensorCoreKernel))(
+            config, TensorCoreMode(bf16, asyncBuffers), f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0,
+            Conv2d.DeviceAddress(f.View), Conv2d.DeviceAddress(s.View));
     }
 }

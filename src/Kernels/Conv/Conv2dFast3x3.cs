@@ -106,11 +106,12 @@ public static partial class Conv2d
             // No more warps along channels than the layer has 64-channel tiles (a 64-channel layer uses 64-row blocks).
             var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
             var tensorCore = gpu.Kernel(TensorCore3x3Kernel,
-                acc => acc.LoadStreamKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, int, int, View>(
+                acc => acc.LoadStreamKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
                     TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
+            int epilogue = hasBias * TensorCoreBias + reluFlag * TensorCoreRelu + accumulateFlag * TensorCoreAccumulate;
             tensorCore(new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
-                input.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
+                input.View, a.View, biasView, epilogue, output.View, DeviceAddress(input.View), DeviceAddress(a.View));
             return;
         }
         if (tiles.Kind == ConvKernelKind.SharedTiles)
@@ -167,6 +168,9 @@ public static partial class Conv2d
         if (WhyNoTensorCores(gpu.Accelerator) is string why)
             throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
     }
+
+    /// <summary>The device address of <paramref name="view"/>'s first element, for the kernels' cp.async copies (AsyncCopy.cs).</summary>
+    internal static long DeviceAddress(View view) => view.BaseView.LoadEffectiveAddressAsPtr().ToInt64();
 
     internal static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 

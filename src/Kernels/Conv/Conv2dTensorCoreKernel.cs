@@ -25,6 +25,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   (24 × BN, row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g) hit 32 distinct banks.
 //   Each stage is converted to TF32 (cvt.rna) or BF16 (Bf16.Round) once, when stored. Double buffering: the group fills the other buffer with
 //   the next stage (plain loads and stores), then computes the current one, then one barrier.
+//   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
+//   the warps multiply (TensorCores/StagePipeline.cs); the stages hold FP32 as copied and the warps round each fragment
+//   value as they read it (WarpTile64x32.Step's raw), so the bytes equal the plain double buffering's.
 public static partial class Conv2d
 {
     /// <summary>Output channels of one warp's tile in the tensor-core kernel (4 mma tiles of 16).</summary>
@@ -52,29 +55,36 @@ public static partial class Conv2d
     private const int TensorCoreExchangeStart = TensorCoreSharedFloats - TensorCoreMaxWarps * WarpMma.ExchangeFloats;
 
     /// <summary>
-    /// Shared floats the tiles of a <paramref name="bm"/> × <paramref name="bn"/> block need (two buffers of both); at most
-    /// <see cref="TensorCoreExchangeStart"/>.
+    /// Shared floats the tiles of a <paramref name="bm"/> × <paramref name="bn"/> block need (two buffers of both, or
+    /// <paramref name="asyncBuffers"/> with cp.async); at most <see cref="TensorCoreExchangeStart"/>.
     /// </summary>
-    internal static int TensorCoreSharedNeed(int bm, int bn) => 2 * TensorCoreStageRows * (bm + TensorCorePad + bn + TensorCorePad);
+    internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
+        new StagePipeline(asyncBuffers).Buffers * TensorCoreStageRows * (bm + TensorCorePad + bn + TensorCorePad);
+
+    /// <summary>The tensor-core kernel's epilogue flags: + bias, ReLU, add to the output.</summary>
+    private const int TensorCoreBias = 1, TensorCoreRelu = 2, TensorCoreAccumulate = 4;
 
     /// <summary>Shared floats available to the tiles (the rest holds the emulation's exchange areas).</summary>
     internal const int TensorCoreTileFloats = TensorCoreExchangeStart;
 
     /// <summary>
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment).
-    /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉).
+    /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉). <paramref name="epilogue"/>:
+    /// TensorCoreBias | TensorCoreRelu | TensorCoreAccumulate. <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
+    /// the device addresses of input and weights, for cp.async (AsyncCopy.cs).
     /// </summary>
     private static void TensorCore3x3Kernel(
         SpecializedValue<ConvTiles> tiles, int cin, int cout, int mp, int h, int w,
-        View input, View weights, View bias, int hasBias, int relu, int accumulate, View output)
+        View input, View weights, View bias, int epilogue, View output, long inputAddress, long weightsAddress)
     {
         var t = tiles.Value;
         bool bf16 = t.Kind == ConvKernelKind.TensorCoreBf16;
-        int wn = t.GroupX, wm = t.GroupY;
+        var pipeline = new StagePipeline(t.AsyncBuffers);
+        int wn = t.GroupX, wm = t.GroupY, buffers = pipeline.Buffers;
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
         int sa = bm + TensorCorePad, sb = bn + TensorCorePad;
         int aFloats = TensorCoreStageRows * sa, bFloats = TensorCoreStageRows * sb;
-        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats);
+        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats); // the kernel's only shared array (AsyncCopy names it)
 
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31;
         int wmIdx = warp / wn, wnIdx = warp - wmIdx * wn;
@@ -83,75 +93,106 @@ public static partial class Conv2d
         // The pixel this thread loads into the B tile (bn divides threads: rows tid / bn + j·wm).
         int nLoad = tid % bn, rLoad = tid / bn;
         int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
-        var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, bFloats,
-            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0);
+        var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, buffers * aFloats, bFloats,
+            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress);
 
         int stages = (cin + TensorCoreStageChannels - 1) / TensorCoreStageChannels * 3;
-        fill.Stage(0, 0);
-        Group.Barrier();
+        pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
-        int g = lane >> 2, q = lane & 3;
+        int g = lane >> 2, q = lane & 3, raw = pipeline.Copy;
         for (int s = 0; s < stages; s++)
         {
-            int buffer = s & 1;
-            if (s + 1 < stages) fill.Stage(s + 1, buffer ^ 1);
+            pipeline.Advance(fill, s, stages);
+            int buffer = pipeline.Buffer(s);
             // Fragment reads start at row q, column g of this warp's part of the tiles.
             int aStart = buffer * aFloats + q * sa + wmIdx * TensorCoreWarpChannels + g;
-            int bStart = 2 * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
+            int bStart = buffers * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(shared, aStart, sa, bStart, sb, exchange, 0);
-                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 1);
+                acc = acc.StepBf16(shared, aStart, sa, bStart, sb, exchange, 0, raw);
+                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 1, raw);
             }
             else
             {
-                acc = acc.Step(shared, aStart, sa, bStart, sb, exchange);                                                  // kw = 0
-                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange); // kw = 1
-                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange); // kw = 2
+                acc = acc.Step(shared, aStart, sa, bStart, sb, exchange, raw);                                                  // kw = 0
+                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange, raw); // kw = 1
+                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, raw); // kw = 2
             }
-            Group.Barrier();
+            pipeline.Finish();
         }
 
-        var epilogue = new TensorCoreEpilogue(output, bias, hasBias, relu, accumulate, cout, hw);
-        acc.Store(epilogue, o0 + wmIdx * TensorCoreWarpChannels + g, p0 + wnIdx * TensorCoreWarpPixels + 2 * q);
+        var store = new TensorCoreEpilogue(output, bias, epilogue, cout, hw);
+        acc.Store(store, o0 + wmIdx * TensorCoreWarpChannels + g, p0 + wnIdx * TensorCoreWarpPixels + 2 * q);
     }
 
-    /// <summary>Loads one stage of the A (weights) and B (im2col) tiles into a shared buffer, rounded to TF32 (or BF16 when <c>bf16</c> ≠ 0).</summary>
+    /// <summary>
+    /// Fills one stage of the A (weights) and B (im2col) tiles into a shared buffer: <see cref="Stage"/> with plain loads,
+    /// rounded to TF32 (or BF16 when <c>bf16</c> ≠ 0) when stored; <see cref="Copy"/> with cp.async, as FP32.
+    /// </summary>
     private readonly struct TensorCoreFill(
         View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
-        int sa, int sb, int aFloats, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad, int bf16)
+        int sa, int sb, int aFloats, int bStart, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad,
+        int bf16, long inputAddress, long weightsAddress) : IStageFill
     {
-        /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>.</summary>
+        /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>, rounded.</summary>
         public void Stage(int s, int buffer)
         {
             int chunk = s / 3, kh = s - chunk * 3, c0 = chunk * TensorCoreStageChannels;
-            // A: row r = 8·kw + kc, column mm ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm]; e walks the tile in steps of the group.
-            int aBase = buffer * aFloats;
+            int aBase = buffer * aFloats, bBase = bStart + buffer * bFloats;
             for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
             {
-                int r = e / bm, mm = e - r * bm;
-                int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), o = o0 + mm;
-                float v = c < cin && o < mp ? weights[(c * 9 + kh * 3 + kw) * mp + o] : 0f;
-                shared[aBase + r * sa + mm] = WarpTile64x32.StageValue(v, bf16);
+                var (dst, src, valid) = AElement(e, c0, kh);
+                shared[aBase + dst] = WarpTile64x32.StageValue(valid ? weights[src] : 0f, bf16);
             }
-            // B: row r, column nLoad ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel, 0 outside.
-            int bBase = 2 * aFloats + buffer * bFloats;
-            int iy = yLoad + kh - 1;
-            bool rowInside = pLoad < hw && iy >= 0 && iy < h;
             for (int r = rLoad; r < TensorCoreStageRows; r += wm)
             {
-                int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), ix = xLoad + kw - 1;
-                bool inside = rowInside && c < cin && ix >= 0 && ix < w;
-                float v = inside ? input[c * hw + iy * w + ix] : 0f;
-                shared[bBase + r * sb + nLoad] = WarpTile64x32.StageValue(v, bf16);
+                var (dst, src, valid) = BElement(r, c0, kh);
+                shared[bBase + dst] = WarpTile64x32.StageValue(valid ? input[src] : 0f, bf16);
             }
+        }
+
+        /// <summary>Stage <paramref name="s"/> into buffer <paramref name="buffer"/> by cp.async (unrounded; 0 where <see cref="Stage"/> stores 0).</summary>
+        public void Copy(int s, int buffer)
+        {
+            int chunk = s / 3, kh = s - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            int aBase = buffer * aFloats, bBase = bStart + buffer * bFloats;
+            for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
+            {
+                var (dst, src, valid) = AElement(e, c0, kh);
+                AsyncCopy.Float(shared, aBase + dst, weights, weightsAddress, src, valid);
+            }
+            for (int r = rLoad; r < TensorCoreStageRows; r += wm)
+            {
+                var (dst, src, valid) = BElement(r, c0, kh);
+                AsyncCopy.Float(shared, bBase + dst, input, inputAddress, src, valid);
+            }
+        }
+
+        /// <summary>
+        /// Element e of the A tile (the group walks it in steps of its size): row r = 8·kw + kc, column mm ↔
+        /// a[(c·9 + 3·kh + kw)·mp + o0 + mm] — its place in the buffer, its index in the weights, whether it exists.
+        /// </summary>
+        private (int Dst, int Src, bool Valid) AElement(int e, int c0, int kh)
+        {
+            int r = e / bm, mm = e - r * bm;
+            int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), o = o0 + mm;
+            return (r * sa + mm, (c * 9 + kh * 3 + kw) * mp + o, c < cin && o < mp);
+        }
+
+        /// <summary>Row r of the B tile in this thread's column nLoad ↔ in[c, y + kh − 1, x + kw − 1] for its pixel (0 outside).</summary>
+        private (int Dst, int Src, bool Valid) BElement(int r, int c0, int kh)
+        {
+            int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels);
+            int iy = yLoad + kh - 1, ix = xLoad + kw - 1;
+            bool inside = pLoad < hw && iy >= 0 && iy < h && c < cin && ix >= 0 && ix < w;
+            return (r * sb + nLoad, c * hw + iy * w + ix, inside);
         }
     }
 
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>
-    private readonly struct TensorCoreEpilogue(View output, View bias, int hasBias, int relu, int accumulate, int channels, int hw) : IFragmentStore
+    private readonly struct TensorCoreEpilogue(View output, View bias, int flags, int channels, int hw) : IFragmentStore
     {
         public void Store(MmaAccumulator c, int o, int p)
         {
@@ -164,9 +205,9 @@ public static partial class Conv2d
         private void Put(int o, int p, float v)
         {
             if (o >= channels || p >= hw) return;
-            if (hasBias != 0) v += bias[o];
-            if (relu != 0) v = IntrinsicMath.Max(v, 0f);
-            Output.Store(output, o * hw + p, v, accumulate);
+            if ((flags & TensorCoreBias) != 0) v += bias[o];
+            if ((flags & TensorCoreRelu) != 0) v = IntrinsicMath.Max(v, 0f);
+            Output.Store(output, o * hw + p, v, (flags & TensorCoreAccumulate) != 0 ? 1 : 0);
         }
     }
 }

@@ -70,6 +70,17 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// <summary>Output channels / rows one work-item of the shared-tiles kernel accumulates (a 4×4 block).</summary>
     public const int SharedBlock = 4;
 
+    /// <summary>
+    /// Tensor-core kinds: 0 — each stage is loaded into registers, rounded and stored to shared memory by the group before
+    /// the current one is multiplied (two buffers); 2 or 3 — that many shared buffers filled by cp.async (AsyncCopy.cs),
+    /// the next 1 or 2 stages in flight while the current one is multiplied, values rounded as the warps read them.
+    /// Same bytes either way. Plan key async (ILGPU_STYLE_TILES=…,async=2).
+    /// </summary>
+    public int AsyncBuffers { get; init; }
+
+    /// <summary>The values <see cref="AsyncBuffers"/> may take.</summary>
+    public static readonly int[] SupportedAsyncBuffers = [0, 2, 3];
+
     /// <summary>Output channels per group.</summary>
     [JsonIgnore]
     public int GroupChannels => GroupY * Kind switch
@@ -114,11 +125,15 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
                 throw new ArgumentException(
                     $"conv tiles {this}: kind={KindName(Kind)} needs gx (warps along pixels) in {{{string.Join(", ", TensorCoreWarpsAlongPixels)}}}, " +
                     $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels}.");
-            int need = Conv2d.TensorCoreSharedNeed(GroupChannels, Conv2d.TensorCoreWarpPixels * GroupX);
+            if (!SupportedAsyncBuffers.Contains(AsyncBuffers))
+                throw new ArgumentException($"conv tiles {this}: async must be one of {string.Join(", ", SupportedAsyncBuffers)} (shared buffers filled by cp.async; 0: none).");
+            int need = Conv2d.TensorCoreSharedNeed(GroupChannels, Conv2d.TensorCoreWarpPixels * GroupX, AsyncBuffers);
             if (need > Conv2d.TensorCoreTileFloats)
                 throw new ArgumentException($"conv tiles {this}: needs {need} shared floats, more than the tensor-core kernel's {Conv2d.TensorCoreTileFloats}.");
             return;
         }
+        if (AsyncBuffers != 0)
+            throw new ArgumentException($"conv tiles {this}: async (cp.async stages) applies to the tensor-core kinds only.");
         if (Kind != ConvKernelKind.SharedTiles) return;
         if (!SupportedInputChunks.Contains(InputChunk))
             throw new ArgumentException($"conv tiles {this}: ci must be one of {string.Join(", ", SupportedInputChunks)}.");
@@ -131,7 +146,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     }
 
     public override string ToString() =>
-        $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}";
+        $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}" + (AsyncBuffers != 0 ? $",async={AsyncBuffers}" : "");
 
     /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|tf32|bf16).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch

@@ -54,6 +54,12 @@ public sealed record TuningPlan
     public required GramKernelKind Gram { get; init; }
 
     /// <summary>
+    /// The tensor-core Gram kernels (gram=tf32|bf16): 0 — stages stored from registers; 2 — copied by cp.async into two
+    /// buffers while the current stage is multiplied (GramTensorCore.cs; the same bytes). Key gramasync.
+    /// </summary>
+    public int GramAsyncBuffers { get; init; }
+
+    /// <summary>
     /// Parallel work per compute unit the Gram forward's split-K aims for (<see cref="Kernels.Gram.SplitCount"/>): work-items
     /// (one per 4×4 block of G) for <see cref="GramKernelKind.Blocked"/>, Tile×Tile groups for <see cref="GramKernelKind.Tiled"/>,
     /// 64-work-item groups (one 64×64 block of G) for <see cref="GramKernelKind.TensorCoreTf32"/>.
@@ -206,13 +212,13 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, async, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gramasync, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
-    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32, gramtarget, gblock; group1d, rowgroup,
-    /// tile. Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
+    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32|bf16, gramtarget, gblock, gramasync; group1d, rowgroup,
+    /// tile; async (tensor-core conv: cp.async buffers). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
     {
@@ -271,6 +277,8 @@ public sealed record TuningPlan
                 "gx" => plan with { Conv = plan.Conv with { GroupX = v } },
                 "gy" => plan with { Conv = plan.Conv with { GroupY = v } },
                 "ci" => plan with { Conv = plan.Conv with { InputChunk = v } },
+                "async" => plan with { Conv = plan.Conv with { AsyncBuffers = v } },
+                "gramasync" => plan with { GramAsyncBuffers = v },
                 "rowstore" => plan with { RowStoreMinWidth = v },
                 "winograd" => plan with { WinogradMinChannels = v },
                 "wtile" => plan with { WinogradOutputTile = v },
@@ -303,6 +311,10 @@ public sealed record TuningPlan
             throw new ArgumentException($"tuning plan {this}: wtile must be 2 or 4.");
         if (GramTarget < 1)
             throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
+        if (GramAsyncBuffers is not (0 or 2))
+            throw new ArgumentException($"tuning plan {this}: gramasync must be 0 or 2 (cp.async buffers of the tensor-core Gram kernels; 0: none).");
+        if (GramAsyncBuffers != 0 && !Gram.IsTensorCore())
+            throw new ArgumentException($"tuning plan {this}: gramasync applies to the tensor-core Gram kernels (gram=tf32 or bf16) only.");
         if (Gram.IsTensorCore() && maxGroupSize < Kernels.Gram.TensorCoreGroup)
             throw new ArgumentException($"tuning plan {this}: gram={GramName(Gram)} needs {Kernels.Gram.TensorCoreGroup} work-items per group; the device allows {maxGroupSize}.");
         if (Group1D < 1 || Group1D > maxGroupSize)
@@ -320,6 +332,7 @@ public sealed record TuningPlan
         var s = new StringBuilder(Conv.ToString());
         s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},winograd={WinogradMinChannels},wtile={WinogradOutputTile},wblock={WinogradTiles.BlockName(WinogradBlock)},gram={GramName(Gram)}");
         s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},gblock={WinogradTiles.BlockName(GramBlock)},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
+        if (GramAsyncBuffers != 0) s.Append(CultureInfo.InvariantCulture, $",gramasync={GramAsyncBuffers}");
         return s.ToString();
     }
 }

@@ -22,17 +22,18 @@ internal struct WarpTile64x32
     /// A fragments of the 4 row tiles, B fragments of the 4 column tiles, 16 products. <paramref name="a"/> is the
     /// index of A[g][q] of the warp's first row tile (k-row q, column g), likewise <paramref name="b"/> of B[q][g]: so
     /// a0 = A[g][q] at a, a1 = A[g + 8][q] at a + 8, a2, a3 four k-rows further; b0 = B[q][g] at b, b1 four k-rows
-    /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area.
+    /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area. <paramref name="raw"/> ≠ 0: the
+    /// stage holds FP32 values as copied (cp.async stages, AsyncCopy.cs), rounded to TF32 here, as they are read.
     /// </summary>
-    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x)
+    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int raw)
     {
         int a4 = a + 4 * sa, b4 = b + 4 * sb;
-        float a00 = s[a], a01 = s[a + 8], a02 = s[a4], a03 = s[a4 + 8];
-        float a10 = s[a + 16], a11 = s[a + 24], a12 = s[a4 + 16], a13 = s[a4 + 24];
-        float a20 = s[a + 32], a21 = s[a + 40], a22 = s[a4 + 32], a23 = s[a4 + 40];
-        float a30 = s[a + 48], a31 = s[a + 56], a32 = s[a4 + 48], a33 = s[a4 + 56];
-        float b00 = s[b], b01 = s[b4], b10 = s[b + 8], b11 = s[b4 + 8];
-        float b20 = s[b + 16], b21 = s[b4 + 16], b30 = s[b + 24], b31 = s[b4 + 24];
+        float a00 = Tf32At(s, a, raw), a01 = Tf32At(s, a + 8, raw), a02 = Tf32At(s, a4, raw), a03 = Tf32At(s, a4 + 8, raw);
+        float a10 = Tf32At(s, a + 16, raw), a11 = Tf32At(s, a + 24, raw), a12 = Tf32At(s, a4 + 16, raw), a13 = Tf32At(s, a4 + 24, raw);
+        float a20 = Tf32At(s, a + 32, raw), a21 = Tf32At(s, a + 40, raw), a22 = Tf32At(s, a4 + 32, raw), a23 = Tf32At(s, a4 + 40, raw);
+        float a30 = Tf32At(s, a + 48, raw), a31 = Tf32At(s, a + 56, raw), a32 = Tf32At(s, a4 + 48, raw), a33 = Tf32At(s, a4 + 56, raw);
+        float b00 = Tf32At(s, b, raw), b01 = Tf32At(s, b4, raw), b10 = Tf32At(s, b + 8, raw), b11 = Tf32At(s, b4 + 8, raw);
+        float b20 = Tf32At(s, b + 16, raw), b21 = Tf32At(s, b4 + 16, raw), b30 = Tf32At(s, b + 24, raw), b31 = Tf32At(s, b4 + 24, raw);
         var r = this;
         r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
         r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
@@ -59,22 +60,29 @@ internal struct WarpTile64x32
     /// </summary>
     public static float StageValue(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
 
+    /// <summary>s[i] as a TF32 operand: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
+    private static float Tf32At(ArrayView<float> s, int i, int raw) => raw != 0 ? Tf32.Round(s[i]) : s[i];
+
+    /// <summary>The .bf16x2 register {s[i], s[j]}: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
+    private static uint Bf16At(ArrayView<float> s, int i, int j, int raw) => raw != 0 ? Bf16.RoundPack(s[i], s[j]) : Bf16.Pack(s[i], s[j]);
+
     /// <summary>
     /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>, from the same
     /// <paramref name="a"/> and <paramref name="b"/>: the values of two TF32 steps (k-rows q, q + 4 and q + 8, q + 12),
     /// packed in pairs as WarpMma.Bf16 documents; values already rounded to BF16. <paramref name="lowerOnly"/> ≠ 0: only
     /// the first 8 k-rows exist (the rest of the stage is another k range), the upper registers are zero.
+    /// <paramref name="raw"/> ≠ 0: the stage holds FP32 values as copied, rounded to BF16 here (<see cref="Bf16.RoundPack"/>).
     /// </summary>
-    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly)
+    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly, int raw)
     {
         var r = this;
         int a8 = a + 8 * sa, b8 = b + 8 * sb;
-        var bLow = new Bf16Columns(s, b, sb);
-        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s, b8, sb);
-        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(s, a, sa, 0, a8, lowerOnly).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
-        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(s, a, sa, 16, a8, lowerOnly).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
-        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(s, a, sa, 32, a8, lowerOnly).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
-        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(s, a, sa, 48, a8, lowerOnly).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
+        var bLow = new Bf16Columns(s, b, sb, raw);
+        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s, b8, sb, raw);
+        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(s, a, sa, 0, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
+        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(s, a, sa, 16, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
+        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(s, a, sa, 32, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
+        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(s, a, sa, 48, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
         return r;
     }
 
@@ -86,13 +94,13 @@ internal struct WarpTile64x32
     {
         private readonly uint A0, A1, A2, A3;
 
-        public Bf16Rows(ArrayView<float> s, int a, int sa, int m, int a8, int lowerOnly)
+        public Bf16Rows(ArrayView<float> s, int a, int sa, int m, int a8, int lowerOnly, int raw)
         {
             int a4 = a + 4 * sa, a12 = a8 + 4 * sa;
-            A0 = Bf16.Pack(s[a + m], s[a4 + m]);
-            A1 = Bf16.Pack(s[a + m + 8], s[a4 + m + 8]);
-            A2 = lowerOnly != 0 ? 0u : Bf16.Pack(s[a8 + m], s[a12 + m]);
-            A3 = lowerOnly != 0 ? 0u : Bf16.Pack(s[a8 + m + 8], s[a12 + m + 8]);
+            A0 = Bf16At(s, a + m, a4 + m, raw);
+            A1 = Bf16At(s, a + m + 8, a4 + m + 8, raw);
+            A2 = lowerOnly != 0 ? 0u : Bf16At(s, a8 + m, a12 + m, raw);
+            A3 = lowerOnly != 0 ? 0u : Bf16At(s, a8 + m + 8, a12 + m + 8, raw);
         }
 
         /// <summary>This row tile times the 4 column tiles (B registers of the lower and upper 8 k-rows), added to c0 … c3.</summary>
@@ -103,10 +111,10 @@ internal struct WarpTile64x32
     }
 
     /// <summary>B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24.</summary>
-    private readonly struct Bf16Columns(ArrayView<float> s, int b, int sb)
+    private readonly struct Bf16Columns(ArrayView<float> s, int b, int sb, int raw)
     {
-        public readonly uint N0 = Bf16.Pack(s[b], s[b + 4 * sb]), N1 = Bf16.Pack(s[b + 8], s[b + 4 * sb + 8]),
-            N2 = Bf16.Pack(s[b + 16], s[b + 4 * sb + 16]), N3 = Bf16.Pack(s[b + 24], s[b + 4 * sb + 24]);
+        public readonly uint N0 = Bf16At(s, b, b + 4 * sb, raw), N1 = Bf16At(s, b + 8, b + 4 * sb + 8, raw),
+            N2 = Bf16At(s, b + 16, b + 4 * sb + 16, raw), N3 = Bf16At(s, b + 24, b + 4 * sb + 24, raw);
     }
 
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>

@@ -9,6 +9,7 @@ using ILGPU.IR;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuStyle.Kernels;
+using IlgpuStyle.Kernels.TensorCores;
 using IlgpuStyle.Tests.Weights;
 using Xunit;
 
@@ -82,6 +83,17 @@ public class PtxasTests(ITestOutputHelper log)
                 failures.Add($"{variant.Name}: ILGPU could not generate PTX: {(e is AggregateException a ? a.Flatten().InnerException! : e)}");
                 continue;
             }
+            if (variant.Name.Contains("async=", StringComparison.Ordinal) != ptx.Contains("cp.async.commit_group", StringComparison.Ordinal))
+            {
+                failures.Add($"{variant.Name}: cp.async stages {(ptx.Contains("cp.async", StringComparison.Ordinal) ? "in a variant without async=" : "missing from the PTX")}");
+                continue;
+            }
+            if (ptx.Contains("cp.async", StringComparison.Ordinal) && SharedArrays(ptx) is var arrays && !arrays.SequenceEqual([AsyncCopy.SharedArraySymbol]))
+            {
+                // AsyncCopy names the kernel's shared array: it must be the only one, under the name ILGPU gave it.
+                failures.Add($"{variant.Name}: cp.async into {AsyncCopy.SharedArraySymbol}, but the PTX declares the shared arrays [{string.Join(", ", arrays)}]");
+                continue;
+            }
             var file = Path.Combine(dir, variant.FileName + ".ptx");
             File.WriteAllText(file, ptx);
             var (code, output) = RunPtxas(ptxas!, arch, file);
@@ -132,6 +144,10 @@ public class PtxasTests(ITestOutputHelper log)
                 ("tf32 gx=4 gy=1, 64x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8))]),
                 ("bf16 gx=2 gy=2, 128x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 2, 8))]),
                 ("bf16 gx=4 gy=1, 64x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 8))]),
+                // cp.async stages (async=N: N shared buffers, AsyncCopy.cs).
+                ("tf32 gx=2 gy=2 async=2", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 })]),
+                ("tf32 gx=2 gy=1 async=3", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 8) { AsyncBuffers = 3 })]),
+                ("bf16 gx=2 gy=2 async=2", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 2, 8) { AsyncBuffers = 2 })]),
             ],
             // The CPU-shaped kernel (16 channels × 8 pixels per work-item) runs on a GPU only when ILGPU_STYLE_TILES
             // asks for kind=blocked, so its spills are reported, not failed; rowStore is 1 for maps at least
@@ -163,9 +179,9 @@ public class PtxasTests(ITestOutputHelper log)
                 ("whole windows", true, [SpecializedValue.New(0)]), ("whole windows, accumulate", true, [SpecializedValue.New(1)]),
                 ("checked", true, [SpecializedValue.New(2)]), ("checked, accumulate", true, [SpecializedValue.New(3)]),
             ],
-            // The tensor-core Gram kernels: TF32 (0) and BF16 (1).
-            ["Gram.ForwardTensorCoreKernel"] = [("tf32", true, [SpecializedValue.New(0)]), ("bf16", true, [SpecializedValue.New(1)])],
-            ["Gram.BackwardTensorCoreKernel"] = [("tf32", true, [SpecializedValue.New(0)]), ("bf16", true, [SpecializedValue.New(1)])],
+            // The tensor-core Gram kernels: TF32 (0) and BF16 (1), each with cp.async stages (+2, gramasync=2).
+            ["Gram.ForwardTensorCoreKernel"] = GramTensorCoreModes(),
+            ["Gram.BackwardTensorCoreKernel"] = GramTensorCoreModes(),
             // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); the checked part also along the rows (+8).
             ["Conv2d.WinogradPadRunsKernel"] =
                 [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],
@@ -196,6 +212,13 @@ public class PtxasTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>The tensor-core Gram kernels' modes (GramTensorCore.cs: BF16 1, cp.async 2).</summary>
+    private static (string Label, bool Hot, object[] Values)[] GramTensorCoreModes() =>
+    [
+        ("tf32", true, [SpecializedValue.New(0)]), ("bf16", true, [SpecializedValue.New(1)]),
+        ("tf32 gramasync=2", true, [SpecializedValue.New(2)]), ("bf16 gramasync=2", true, [SpecializedValue.New(3)]),
+    ];
+
     /// <summary>Winograd's input transform: row mode and flat mode.</summary>
     private static (string Label, bool Hot, object[] Values)[] WinogradInputModes() =>
     [
@@ -218,6 +241,10 @@ public class PtxasTests(ITestOutputHelper log)
         ("plain (gram backward), gram=blocked only", false, [SpecializedValue.New(0)]),
         ("plain, accumulate (gram backward), gram=blocked only", false, [SpecializedValue.New(Conv2d.ProductAccumulate)]),
     ];
+
+    /// <summary>The names of the .shared arrays a kernel's PTX declares.</summary>
+    private static List<string> SharedArrays(string ptx) =>
+        Regex.Matches(ptx, @"^\s*\.shared\s+(?:\.align\s+\d+\s+)?\.\w+\s+(\w+)\[", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
 
     private static bool IsSpecialized(Type t) => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(SpecializedValue<>);
 

@@ -174,6 +174,38 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=bf16,gx=1,gy=1,ci=8' is invalid: kind=bf16 needs TF32/BF16 tensor cores", err);
     }
 
+    /// <summary>
+    /// async=N (the tensor-core conv's cp.async buffers) and gramasync=2 (the tensor-core Gram's): parsed, printed only when
+    /// set (so every plan string written before reads the same), read back, validated against the static shared memory
+    /// (3 buffers of a 128-channel block do not fit) and refused for the FP32 kernels.
+    /// </summary>
+    [Fact]
+    public void AsyncCopyKeysSelectTheCpAsyncStagesOfTheTensorCoreKernels()
+    {
+        var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
+        var plan = TuningPlan.Parse("kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2", gpu);
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 }, plan.Conv);
+        Assert.NotEqual(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8), plan.Conv);
+        Assert.Equal(2, plan.GramAsyncBuffers);
+        Assert.StartsWith("kind=tf32,gx=2,gy=2,ci=8,async=2,", plan.ToString());
+        Assert.EndsWith(",gramasync=2", plan.ToString());
+        Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), gpu));
+        plan.Validate(1024);
+        Assert.DoesNotContain("async", gpu.ToString());
+
+        new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 }.Validate(1024);  // 3 × 24 × (72 + 72) floats fit
+        new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8) { AsyncBuffers = 2 }.Validate(1024);
+        var tooBig = Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 3 }.Validate(1024));
+        Assert.Contains("shared floats", tooBig.Message);
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { AsyncBuffers = 1 }.Validate(1024));
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { AsyncBuffers = 4 }.Validate(1024));
+        var fp32 = Assert.Throws<ArgumentException>(() => (CpuDefault with { Conv = CpuDefault.Conv with { AsyncBuffers = 2 } }).Validate(1024));
+        Assert.Contains("tensor-core kinds only", fp32.Message);
+        Assert.Throws<ArgumentException>(() => (gpu with { Gram = GramKernelKind.TensorCoreTf32, GramAsyncBuffers = 3 }).Validate(1024));
+        var gramFp32 = Assert.Throws<ArgumentException>(() => (gpu with { GramAsyncBuffers = 2 }).Validate(1024));
+        Assert.Contains("gram=tf32 or bf16", gramFp32.Message);
+    }
+
     [Fact]
     public void JsonFormNamesTheKernels()
     {

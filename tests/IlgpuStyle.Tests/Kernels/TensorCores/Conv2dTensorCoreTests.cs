@@ -38,6 +38,14 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["bf16 1x2"] = new(ConvKernelKind.TensorCoreBf16, 1, 2, 8),
         ["bf16 2x2"] = new(ConvKernelKind.TensorCoreBf16, 2, 2, 8),
         ["bf16 4x1"] = new(ConvKernelKind.TensorCoreBf16, 4, 1, 8),
+        // cp.async stages (AsyncCopy.cs): 2 buffers, or 3 where they fit the static shared memory (64-channel blocks, ≤ 64 pixels).
+        ["tf32 1x1 async3"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { AsyncBuffers = 3 },
+        ["tf32 2x1 async3"] = new(ConvKernelKind.TensorCoreTf32, 2, 1, 8) { AsyncBuffers = 3 },
+        ["tf32 2x2 async2"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 },
+        ["tf32 4x1 async2"] = new(ConvKernelKind.TensorCoreTf32, 4, 1, 8) { AsyncBuffers = 2 },
+        ["bf16 1x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 1, 2, 8) { AsyncBuffers = 2 },
+        ["bf16 2x1 async3"] = new(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 },
+        ["bf16 2x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 2, 2, 8) { AsyncBuffers = 2 },
     };
 
     private static TensorCoreFormat Format(ConvTiles tiles) => TensorCoreFormat.Named(ConvTiles.KindName(tiles.Kind));
@@ -68,9 +76,12 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             // a ragged channel chunk and both warp directions.
             data.Add("cpu32", "bf16 1x1", "13x17x9->40");
             data.Add("cpu32", "bf16 1x2", "40x5x6->70");
+            // cp.async: 3 buffers over 6 stages (they wrap twice), 2 buffers over 15 (the bytes of register staging: AsyncCopyGivesTheBytesOfRegisterStaging).
+            data.Add("cpu32", "tf32 1x1 async3", "13x17x9->40");
+            data.Add("cpu32", "bf16 1x2 async2", "40x5x6->70");
             foreach (var blocking in Blockings.Keys)
             foreach (var shape in Shapes.Keys)
-                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "bf16 2x2" or "bf16 4x1") // its FP64 references take ~1 s each
+                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "bf16 2x2" or "bf16 4x1" or "tf32 2x2 async2" or "bf16 2x2 async2") // its FP64 references take ~1 s each
                     data.Add("cuda", blocking, shape);
             return data;
         }
@@ -142,6 +153,59 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         Tf32Reference.Within(rounded.Select((v, i) => v + before[i]).ToArray(), withBefore, tdx.ToHost(), Tf32Reference.Fp32SumBound(terms + 1),
             $"{format.Name} backward-data accumulate vs reference on rounded inputs {what}", log);
     }
+
+    /// <summary>
+    /// cp.async stages (AsyncCopy.cs, StagePipeline.cs) hold FP32 and the warps round as they read, where register staging
+    /// rounds as it stores: the same rounding of the same values, so the outputs must be bit for bit those of the blocking
+    /// without cp.async — forward with bias and ReLU, backward-data overwriting and accumulating. On CUDA this catches a
+    /// copy that lands late (a missing wait or barrier), on the simulator a wrong buffer or stage index.
+    /// </summary>
+    public static TheoryData<string, string, string> AsyncCases
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>
+            {
+                { "cpu32", "tf32 2x1 async3", "13x17x9->40" },
+                { "cpu32", "bf16 1x2 async2", "40x5x6->70" },
+            };
+            foreach (var blocking in Blockings.Keys.Where(b => b.Contains("async")))
+            foreach (var shape in Shapes.Keys)
+                data.Add("cuda", blocking, shape);
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AsyncCases))]
+    public void AsyncCopyGivesTheBytesOfRegisterStaging(string device, string blocking, string shapeName)
+    {
+        var gpu = Devices.Get(device);
+        var tiles = Blockings[blocking];
+        var staged = tiles with { AsyncBuffers = 0 };
+        using var forward = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 43);
+        byte[] Forward(ConvTiles t)
+        {
+            forward.Output.Fill(float.NaN);
+            Conv2d.Forward3x3(forward.DeviceSource, forward.DeviceWeight, forward.DeviceBias, forward.Output, fuseRelu: true, t);
+            return Bytes(forward.Output.ToHost());
+        }
+        Assert.Equal(Forward(staged), Forward(tiles));
+
+        using var backward = Conv3x3Problem.BackwardData(gpu, Shapes[shapeName], seed: 45);
+        byte[] Backward(ConvTiles t, bool accumulate)
+        {
+            if (accumulate) backward.Output.CopyFromHost(backward.Extra);
+            else backward.Output.Fill(float.NaN);
+            Conv2d.BackwardData3x3(backward.DeviceSource, backward.DeviceWeight, backward.Output, accumulate, t);
+            return Bytes(backward.Output.ToHost());
+        }
+        Assert.Equal(Backward(staged, false), Backward(tiles, false));
+        Assert.Equal(Backward(staged, true), Backward(tiles, true));
+        log.WriteLine($"{shapeName} {blocking} [{device}]: forward and backward-data bit for bit as {staged}");
+    }
+
+    private static byte[] Bytes(float[] values) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 
     [Fact]
     public void DevicesWithoutTensorCoresRefuseTheKind()

@@ -159,6 +159,73 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             $"Gram backward accumulate vs reference on rounded inputs {what}", log);
     }
 
+    /// <summary>
+    /// cp.async stages (gramasync=2: copied unrounded, rounded as the warps read) against register staging (rounded as
+    /// stored): the same rounding of the same values, so forward (one split and several) and backward (overwrite and
+    /// accumulate) must give the same bits. On CUDA this catches a copy that lands late; on the simulator a wrong stage or buffer.
+    /// </summary>
+    public static TheoryData<string, string, int, int, int> AsyncCases
+    {
+        get
+        {
+            var data = new TheoryData<string, string, int, int, int>
+            {
+                { "cpu32", "tf32", 70, 9, 8 },  // several stages of 32 pixels (forward) and 32 channels (backward), ragged ends
+                { "cpu32", "bf16", 13, 7, 11 },
+            };
+            foreach (var format in new[] { "tf32", "bf16" })
+            {
+                data.Add("cuda", format, 13, 7, 11);
+                data.Add("cuda", format, 130, 33, 35);
+                data.Add("cuda", format, 256, 32, 32);
+            }
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AsyncCases))]
+    public void AsyncCopyGivesTheBytesOfRegisterStaging(string device, string formatName, int c, int h, int w)
+    {
+        var gpu = Devices.Get(device);
+        var kind = Kind(formatName);
+        var shape = Shape4.Image(c, h, w);
+        using var tf = gpu.FromHost(shape, TestData.Uniform(55, shape.Count));
+        using var tg = gpu.Allocate(Gram.OutputShape(shape));
+        using var tdG = gpu.FromHost(Gram.OutputShape(shape), TestData.Uniform(56, c * c));
+        using var tdf = gpu.Allocate(shape);
+        var before = TestData.Uniform(57, shape.Count);
+        foreach (int splits in new[] { 1, 3 })
+        {
+            float[] Forward(int asyncBuffers)
+            {
+                tg.Fill(float.NaN);
+                Gram.ForwardTensorCore(tf, tg, 0.37f, kind, splits, asyncBuffers);
+                return tg.ToHost();
+            }
+            AssertSameBits(Forward(0), Forward(2), $"forward {formatName} {c}x{h}x{w} splits={splits} [{device}]");
+        }
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] Backward(int asyncBuffers)
+            {
+                if (accumulate) tdf.CopyFromHost(before);
+                else tdf.Fill(float.NaN);
+                Gram.BackwardTensorCore(tf, tdG, tdf, 0.37f, accumulate, kind, asyncBuffers);
+                return tdf.ToHost();
+            }
+            AssertSameBits(Backward(0), Backward(2), $"backward {formatName} {c}x{h}x{w} accumulate={accumulate} [{device}]");
+        }
+        log.WriteLine($"{formatName} {c}x{h}x{w} [{device}]: cp.async = register staging, bit for bit");
+    }
+
+    private static void AssertSameBits(float[] expected, float[] got, string what)
+    {
+        for (int e = 0; e < expected.Length; e++)
+            Assert.True(BitConverter.SingleToUInt32Bits(expected[e]) == BitConverter.SingleToUInt32Bits(got[e]),
+                $"{what}: [{e}] = {got[e]:R} with cp.async, {expected[e]:R} without");
+    }
+
     [Fact]
     public void DevicesWithoutTensorCoresRefuseIt()
     {

@@ -1,0 +1,64 @@
+// Test: through the kernels that use it (tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs, GramTensorCoreTests.cs:
+// a plan with cp.async gives the bytes of the same plan without it) and tests/IlgpuStyle.Tests/Kernels/PtxasTests.cs (the PTX)
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace IlgpuStyle.Kernels.TensorCores;
+
+// Asynchronous copies from global to shared memory: PTX's cp.async (sm_80+, PTX ISA 7.0+, "Data Movement and Conversion
+// Instructions: cp.async"). A thread issues copies of single floats into its kernel's shared array, commits them as a
+// group (cp.async.commit_group), and later waits until all but its newest n groups have landed (cp.async.wait_group n);
+// a group barrier after the wait makes every thread's copies visible to all. The copies run in the background, so a
+// kernel fetches the next stages while its warps multiply the current one, holding no registers for them — where plain
+// loads must arrive in registers before they can be stored to shared memory. A copy whose source is outside the matrix
+// writes 0 (src-size 0: nothing read, the 4 bytes zero-filled).
+// Off CUDA (the CPU simulator the tests run) a copy is a plain load and store, complete at once; commit and wait do nothing.
+//
+// Addresses: cp.async takes a .shared destination, and an ILGPU kernel cannot compute one (a view's address is not
+// available inside kernels); ILGPU 1.5.3 declares a kernel's shared allocations in PTX as __shared_alloca0, 1, … in order,
+// so the copy names __shared_alloca0 + 4·index — the kernels using it allocate exactly one shared array (PtxasTests checks
+// their PTX for it, and ptxas refuses an unknown name). The source is a .global address: the host passes the view's
+// device address (ArrayView.LoadEffectiveAddressAsPtr) as a kernel parameter; the copy converts it with cvta.to.global.
+public static class AsyncCopy
+{
+    /// <summary>The PTX name ILGPU 1.5.3 gives a kernel's first (here: only) shared allocation.</summary>
+    public const string SharedArraySymbol = "__shared_alloca0";
+
+    /// <summary>
+    /// shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, asynchronously on CUDA
+    /// (complete after a later <see cref="WaitAll"/> or <see cref="WaitAllButNewest"/> and a barrier). <paramref name="shared"/>
+    /// must be the kernel's only shared allocation; <paramref name="srcAddress"/> is src's device address (element 0).
+    /// </summary>
+    public static void Float(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            ulong address = (ulong)(srcAddress + 4L * (valid ? index : 0));
+            CudaAsm.Emit(
+                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
+                "\tcvta.to.global.u64 src, %1;\n\tcp.async.ca.shared.global [dst], [src], 4, %2;\n\t}",
+                (uint)(4 * dst), address, valid ? 4u : 0u);
+            return;
+        }
+        shared[dst] = valid ? src[index] : 0f;
+    }
+
+    /// <summary>Closes this thread's copies issued since the last commit into a group (an empty group when none).</summary>
+    public static void Commit()
+    {
+        if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.commit_group;");
+    }
+
+    /// <summary>Waits until every group this thread committed has landed.</summary>
+    public static void WaitAll()
+    {
+        if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.wait_group 0;");
+    }
+
+    /// <summary>Waits until every group this thread committed but the newest one has landed.</summary>
+    public static void WaitAllButNewest()
+    {
+        if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.wait_group 1;");
+    }
+}

@@ -1,0 +1,76 @@
+// Test: through the kernels that use it (tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs, GramTensorCoreTests.cs)
+using ILGPU;
+
+namespace IlgpuStyle.Kernels.TensorCores;
+
+/// <summary>Fills stage s of a tensor-core kernel's K loop into one of its shared buffers.</summary>
+internal interface IStageFill
+{
+    /// <summary>Plain loads, each value rounded to the kernel's format (WarpTile64x32.StageValue) as it is stored.</summary>
+    void Stage(int s, int buffer);
+
+    /// <summary>cp.async copies of the same values, unrounded (AsyncCopy.Float); the warps round them as they read.</summary>
+    void Copy(int s, int buffer);
+}
+
+/// <summary>
+/// The staging of the tensor-core kernels' K loops (conv, Gram forward and backward), around the warps' products of
+/// stage s from buffer <see cref="Buffer"/>(s):
+/// <code>
+/// Prologue(fill, stages)
+/// for s in 0 … stages − 1:  Advance(fill, s, stages);  multiply stage s;  Finish()
+/// </code>
+/// Without cp.async (<see cref="Copy"/> = 0; 2 buffers): stage 0 is stored and published before the loop; Advance stores
+/// stage s + 1 into the other buffer (loads into registers, rounded, stored), Finish is the barrier after which both
+/// buffers change hands. With cp.async (N = <see cref="Buffers"/> buffers, 2 or 3): the prologue issues stages 0 … N − 2,
+/// one commit group each; Advance waits for this thread's copies of stage s (every group but the newest N − 2), then a
+/// barrier publishes everyone's — and every warp has finished stage s − 1, so Advance issues stage s + N − 1 into its
+/// buffer and commits (an empty group past the last stage keeps the count); Finish does nothing. The copies of the next
+/// N − 1 stages land while the warps multiply.
+/// </summary>
+internal readonly struct StagePipeline(int asyncBuffers)
+{
+    /// <summary>1 when the stages are filled by cp.async (their values unrounded: the products' raw flag).</summary>
+    public int Copy => asyncBuffers != 0 ? 1 : 0;
+
+    /// <summary>Shared buffers per tile: the cp.async buffers, or 2.</summary>
+    public int Buffers => asyncBuffers != 0 ? asyncBuffers : 2;
+
+    /// <summary>The buffer holding stage <paramref name="s"/>.</summary>
+    public int Buffer(int s) => s % Buffers;
+
+    public void Prologue<TFill>(TFill fill, int stages) where TFill : struct, IStageFill
+    {
+        if (Copy == 0)
+        {
+            if (stages > 0) fill.Stage(0, 0);
+            Group.Barrier();
+            return;
+        }
+        for (int i = 0; i < Buffers - 1; i++)
+        {
+            if (i < stages) fill.Copy(i, i);
+            AsyncCopy.Commit();
+        }
+    }
+
+    public void Advance<TFill>(TFill fill, int s, int stages) where TFill : struct, IStageFill
+    {
+        if (Copy == 0)
+        {
+            if (s + 1 < stages) fill.Stage(s + 1, Buffer(s + 1));
+            return;
+        }
+        if (Buffers == 2) AsyncCopy.WaitAll();
+        else AsyncCopy.WaitAllButNewest();
+        Group.Barrier();
+        int next = s + Buffers - 1;
+        if (next < stages) fill.Copy(next, Buffer(next));
+        AsyncCopy.Commit();
+    }
+
+    public void Finish()
+    {
+        if (Copy == 0) Group.Barrier();
+    }
+}
