@@ -10,11 +10,11 @@
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
 # Steps: setup devices tests bench-kernels bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
-#        compare compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>…
+#        compare compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
-# bench-tf32 (issue #11): the TF32 (and, second in the default list, BF16) tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
+# bench-tf32 (issue #11): the TF32 (and, second in the default list, BF16; third, TF32 with cp.async stages) tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
 #
@@ -44,7 +44,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=4,gy=1,ci=8;kind=tf32,gx=2,gy=1,ci=8"
+tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=1,ci=8"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 while [ $# -gt 0 ]; do
@@ -215,7 +215,7 @@ run_step bench-kernels 75 --stdout "$R/bench-kernels.json" \
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
 # File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
 # forward), bench-fp32-1024.json (the device's plan).
-tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/,/-/g'; }
+tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/async=/async/g; s/,/-/g'; }
 bench_tf32() {
   local rc=0 size tiles variants sizes
   [ "$tf32_tiles" = none ] && { echo "no --tf32-tiles"; return 0; }
@@ -350,6 +350,16 @@ if [ "$tf32_stylize_sizes" != none ]; then
   done
 fi
 
+# --- this build's PTX under the machine's own ptxas (issue #11), last: it only reports ---------------------------------
+# PtxasTests' sm_90 case with the GPU machine's ptxas (CUDA 13) instead of the offline CUDA 12.4 one: registers, spills
+# and stack per kernel. Offline, any cp.async in a kernel keeps all of ILGPU's inline-asm operand slots in local memory
+# (a 2 KB stack frame in the async=N / gramasync=2 kernels); this says whether the driver's ptxas does the same.
+ptxas_bin=$(command -v ptxas || ls /usr/local/cuda*/bin/ptxas 2>/dev/null | head -1)
+if [ -n "$tests_exe" ] && [ -n "$ptxas_bin" ]; then
+  (cd "$B/tests" && ILGPU_STYLE_PTXAS=$ptxas_bin run_step ptxas 60 "$tests_exe" -preEnumerateTheories \
+    -method "*EveryGpuKernelAssemblesWithoutSpillsInTheHotKernels" -displayName '*"sm_90"*' -showLiveOutput -noColor)
+fi
+
 # --- pack and summarize -----------------------------------------------------------------------------------------------
 {
   echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"
@@ -379,6 +389,8 @@ PY
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
   done
   [ -f "$R/memcheck.log" ] && echo "memcheck: $(grep -hE 'ERROR SUMMARY|wrote' "$R/memcheck.log" | tr '\n' ';')"
+  [ -f "$R/ptxas.log" ] && grep -hE '\[OUTPUT\] (ptxas |PTX sm_90 +\*(Conv2d\.TensorCore|Gram\.(Forward|Backward)TensorCore))' "$R/ptxas.log" \
+    | sed 's/.*\[OUTPUT\] //; s/^/ptxas (this machine): /'
 } > "$OUT/summary.txt"
 cp "$R/steps.txt" "$R/summary.txt" 2>/dev/null
 tar -czf "$OUT/results.tar.gz" -C "$W" results
