@@ -147,10 +147,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
 
         tdf.Fill(float.NaN);
         Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
-        var again = tdf.ToHost();
-        for (int e = 0; e < got.Length; e++)
-            Assert.True(BitConverter.SingleToUInt32Bits(got[e]) == BitConverter.SingleToUInt32Bits(again[e]),
-                $"{what}: df[{e}] = {got[e]:R}, then {again[e]:R} on a second run");
+        AssertSameBits(got, tdf.ToHost(), $"{what}: df on a second run");
 
         tdf.CopyFromHost(before);
         Gram.Backward(tf, tdG, tdf, scale, accumulate: true, kind);
@@ -203,7 +200,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                 Gram.ForwardTensorCore(tf, tg, 0.37f, kind, splits, asyncBuffers);
                 return tg.ToHost();
             }
-            AssertSameBits(Forward(0), Forward(2), $"forward {formatName} {c}x{h}x{w} splits={splits} [{device}]");
+            AssertSameBits(Forward(0), Forward(2), $"forward with cp.async vs without, {formatName} {c}x{h}x{w} splits={splits} [{device}]");
         }
         foreach (bool accumulate in new[] { false, true })
         {
@@ -214,16 +211,17 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                 Gram.BackwardTensorCore(tf, tdG, tdf, 0.37f, accumulate, kind, asyncBuffers);
                 return tdf.ToHost();
             }
-            AssertSameBits(Backward(0), Backward(2), $"backward {formatName} {c}x{h}x{w} accumulate={accumulate} [{device}]");
+            AssertSameBits(Backward(0), Backward(2), $"backward with cp.async vs without, {formatName} {c}x{h}x{w} accumulate={accumulate} [{device}]");
         }
         log.WriteLine($"{formatName} {c}x{h}x{w} [{device}]: cp.async = register staging, bit for bit");
     }
 
+    /// <summary>Every element of <paramref name="got"/> has the bits of <paramref name="expected"/>'s.</summary>
     private static void AssertSameBits(float[] expected, float[] got, string what)
     {
         for (int e = 0; e < expected.Length; e++)
             Assert.True(BitConverter.SingleToUInt32Bits(expected[e]) == BitConverter.SingleToUInt32Bits(got[e]),
-                $"{what}: [{e}] = {got[e]:R} with cp.async, {expected[e]:R} without");
+                $"{what}: [{e}] = {got[e]:R}, expected {expected[e]:R}");
     }
 
     [Fact]
