@@ -83,7 +83,7 @@ public sealed class ColorControlCliTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void LuminanceKeepsTheContentsChromaAndOriginalIsOriginalColors()
     {
-        var result = ImageLoader.Load(Stylize("luminance.png", "--iterations", "4", "--color-control", "luminance"));
+        var result = ImageLoader.Load(Stylize("luminance.png", "--iterations", "2", "--color-control", "luminance"));
         var content = Content(result.Width, result.Height);
         var (luma, chroma) = Differences(result, content);
         log.WriteLine($"luminance mode vs content: mean |Δluma| = {luma:E2}, mean |Δchroma| = {chroma:E2}");
@@ -93,8 +93,8 @@ public sealed class ColorControlCliTests(ITestOutputHelper log) : IDisposable
 
         // --original-colors is --color-control original (both together are consistent), and not the luminance
         // mode: there the optimization saw the colour images.
-        var original = Stylize("original.png", "--iterations", "4", "--color-control", "original", "--original-colors");
-        var alias = Stylize("alias.png", "--iterations", "4", "--original-colors");
+        var original = Stylize("original.png", "--iterations", "2", "--color-control", "original", "--original-colors");
+        var alias = Stylize("alias.png", "--iterations", "2", "--original-colors");
         Assert.Equal(File.ReadAllBytes(alias), File.ReadAllBytes(original));
         var (lumaVsOriginal, _) = Differences(result, ImageLoader.Load(original));
         log.WriteLine($"luminance vs original: mean |Δluma| = {lumaVsOriginal:E2}");

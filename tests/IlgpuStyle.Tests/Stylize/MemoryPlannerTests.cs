@@ -115,7 +115,7 @@ public sealed class MemoryPlannerTests(ITestOutputHelper log)
     /// the device, untiled and tiled, peaks at or below the plan's estimate and above 60 % of it.
     /// </summary>
     [Theory]
-    [InlineData("cpu", 16)]
+    [InlineData("cpu", 24)]
     [InlineData("opencl", null)]
     [InlineData("opencl", 40)]
     public void MeasuredPeakIsWithinTheEstimate(string device, int? tileSide) => MeasurePeak(device, tileSide, masked: false);
