@@ -351,12 +351,13 @@ if [ "$tf32_stylize_sizes" != none ]; then
 fi
 
 # --- this build's PTX under the machine's own ptxas (issue #11), last: it only reports ---------------------------------
-# PtxasTests' sm_90 case with the GPU machine's ptxas (CUDA 13) instead of the offline CUDA 12.4 one: registers, spills
-# and stack per kernel. Offline, any cp.async in a kernel keeps all of ILGPU's inline-asm operand slots in local memory
-# (a 2 KB stack frame in the async=N / gramasync=2 kernels); this says whether the driver's ptxas does the same.
+# PtxasTests' sm_90 case with the GPU machine's ptxas (CUDA 13) instead of the offline CUDA 12.4 one, for the
+# tensor-core kernels only (ILGPU_STYLE_PTX_ONLY; ~30 s): registers, spills and stack per kernel. Offline, any cp.async
+# in a kernel keeps all of ILGPU's inline-asm operand slots in local memory (a 1.4-2.9 KB stack frame in the async=N /
+# gramasync=2 kernels); this says whether the driver's ptxas does the same.
 ptxas_bin=$(command -v ptxas || ls /usr/local/cuda*/bin/ptxas 2>/dev/null | head -1)
 if [ -n "$tests_exe" ] && [ -n "$ptxas_bin" ]; then
-  (cd "$B/tests" && ILGPU_STYLE_PTXAS=$ptxas_bin run_step ptxas 60 "$tests_exe" -preEnumerateTheories \
+  (cd "$B/tests" && ILGPU_STYLE_PTXAS=$ptxas_bin ILGPU_STYLE_PTX_ONLY=TensorCore run_step ptxas 60 "$tests_exe" -preEnumerateTheories \
     -method "*EveryGpuKernelAssemblesWithoutSpillsInTheHotKernels" -displayName '*"sm_90"*' -showLiveOutput -noColor)
 fi
 
