@@ -139,27 +139,14 @@ public static partial class Gram
     private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
         int bf16, long fAddress) : IStageFill
     {
-        public void Stage(int s, int buffer)
+        public void Fill(int s, int buffer, int copy)
         {
             int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
             for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
             {
                 var (row, offset, k, inside) = Element(s, e);
-                float va = inside && i0 + row < c ? f[(i0 + row) * p + k] : 0f;
-                float vb = inside && j0 + row < c ? f[(j0 + row) * p + k] : 0f;
-                shared[aBase + offset] = WarpTile64x32.StageValue(va, bf16);
-                shared[bBase + offset] = WarpTile64x32.StageValue(vb, bf16);
-            }
-        }
-
-        public void Copy(int s, int buffer)
-        {
-            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
-            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
-            {
-                var (row, offset, k, inside) = Element(s, e);
-                AsyncCopy.Float(shared, aBase + offset, f, fAddress, (i0 + row) * p + k, inside && i0 + row < c);
-                AsyncCopy.Float(shared, bBase + offset, f, fAddress, (j0 + row) * p + k, inside && j0 + row < c);
+                StagePipeline.Put(shared, aBase + offset, f, fAddress, (i0 + row) * p + k, inside && i0 + row < c, copy, bf16);
+                StagePipeline.Put(shared, bBase + offset, f, fAddress, (j0 + row) * p + k, inside && j0 + row < c, copy, bf16);
             }
         }
 
@@ -210,7 +197,7 @@ public static partial class Gram
         var kernel = gpu.Kernel(ForwardTensorCoreKernel,
             a => a.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, View, float, int, long>(ForwardTensorCoreKernel));
         var mode = TensorCoreMode(bf16, asyncBuffers);
-        long fAddress = Conv2d.DeviceAddress(f.View);
+        long fAddress = AsyncCopy.DeviceAddress(f.View);
         RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(config, mode, fv, cc, pp, chunkSize, output, s, direct, fAddress),
             new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1)), f, g, scale, chunk, splits);
     }

@@ -44,27 +44,14 @@ public static partial class Gram
     private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16,
         long fAddress, long sAddress) : IStageFill
     {
-        public void Stage(int stage, int buffer)
+        public void Fill(int stage, int buffer, int copy)
         {
             int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
             for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
             {
                 var (offset, j, col) = Element(stage, e);
-                float va = j < c && i0 + col < c ? s[j * c + i0 + col] : 0f;
-                float vb = j < c && p0 + col < p ? f[j * p + p0 + col] : 0f;
-                shared[aBase + offset] = WarpTile64x32.StageValue(va, bf16);
-                shared[bBase + offset] = WarpTile64x32.StageValue(vb, bf16);
-            }
-        }
-
-        public void Copy(int stage, int buffer)
-        {
-            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
-            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
-            {
-                var (offset, j, col) = Element(stage, e);
-                AsyncCopy.Float(shared, aBase + offset, s, sAddress, j * c + i0 + col, j < c && i0 + col < c);
-                AsyncCopy.Float(shared, bBase + offset, f, fAddress, j * p + p0 + col, j < c && p0 + col < p);
+                StagePipeline.Put(shared, aBase + offset, s, sAddress, j * c + i0 + col, j < c && i0 + col < c, copy, bf16);
+                StagePipeline.Put(shared, bBase + offset, f, fAddress, j * p + p0 + col, j < c && p0 + col < p, copy, bf16);
             }
         }
 
@@ -120,6 +107,6 @@ public static partial class Gram
         gpu.Kernel(BackwardTensorCoreKernel,
             a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, int, int, float, int, long, long>(BackwardTensorCoreKernel))(
             config, TensorCoreMode(bf16, asyncBuffers), f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0,
-            Conv2d.DeviceAddress(f.View), Conv2d.DeviceAddress(s.View));
+            AsyncCopy.DeviceAddress(f.View), AsyncCopy.DeviceAddress(s.View));
     }
 }

@@ -1,6 +1,7 @@
 // Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dFastPathTests.cs, tests/IlgpuStyle.Tests/Kernels/PreparedConvTests.cs
 using ILGPU;
 using ILGPU.Runtime;
+using IlgpuStyle.Kernels.TensorCores;
 
 namespace IlgpuStyle.Kernels;
 
@@ -111,7 +112,7 @@ public static partial class Conv2d
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * TensorCoreBias + reluFlag * TensorCoreRelu + accumulateFlag * TensorCoreAccumulate;
             tensorCore(new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
-                input.View, a.View, biasView, epilogue, output.View, DeviceAddress(input.View), DeviceAddress(a.View));
+                input.View, a.View, biasView, epilogue, output.View, AsyncCopy.DeviceAddress(input.View), AsyncCopy.DeviceAddress(a.View));
             return;
         }
         if (tiles.Kind == ConvKernelKind.SharedTiles)
@@ -168,9 +169,6 @@ public static partial class Conv2d
         if (WhyNoTensorCores(gpu.Accelerator) is string why)
             throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
     }
-
-    /// <summary>The device address of <paramref name="view"/>'s first element, for the kernels' cp.async copies (AsyncCopy.cs).</summary>
-    internal static long DeviceAddress(View view) => view.BaseView.LoadEffectiveAddressAsPtr().ToInt64();
 
     internal static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
 

@@ -128,45 +128,28 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// Fills one stage of the A (weights) and B (im2col) tiles into a shared buffer: <see cref="Stage"/> with plain loads,
-    /// rounded to TF32 (or BF16 when <c>bf16</c> ≠ 0) when stored; <see cref="Copy"/> with cp.async, as FP32.
+    /// Fills one stage of the A (weights) and B (im2col) tiles into a shared buffer (<see cref="StagePipeline.Put"/>: loaded
+    /// and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by cp.async as FP32); the B tiles start at <c>bTiles</c>.
     /// </summary>
     private readonly struct TensorCoreFill(
         View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
-        int sa, int sb, int aFloats, int bStart, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad,
+        int sa, int sb, int aFloats, int bTiles, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad,
         int bf16, long inputAddress, long weightsAddress) : IStageFill
     {
-        /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>, rounded.</summary>
-        public void Stage(int s, int buffer)
+        /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>.</summary>
+        public void Fill(int s, int buffer, int copy)
         {
             int chunk = s / 3, kh = s - chunk * 3, c0 = chunk * TensorCoreStageChannels;
-            int aBase = buffer * aFloats, bBase = bStart + buffer * bFloats;
+            int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
             for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
             {
                 var (dst, src, valid) = AElement(e, c0, kh);
-                shared[aBase + dst] = WarpTile64x32.StageValue(valid ? weights[src] : 0f, bf16);
+                StagePipeline.Put(shared, aBase + dst, weights, weightsAddress, src, valid, copy, bf16);
             }
             for (int r = rLoad; r < TensorCoreStageRows; r += wm)
             {
                 var (dst, src, valid) = BElement(r, c0, kh);
-                shared[bBase + dst] = WarpTile64x32.StageValue(valid ? input[src] : 0f, bf16);
-            }
-        }
-
-        /// <summary>Stage <paramref name="s"/> into buffer <paramref name="buffer"/> by cp.async (unrounded; 0 where <see cref="Stage"/> stores 0).</summary>
-        public void Copy(int s, int buffer)
-        {
-            int chunk = s / 3, kh = s - chunk * 3, c0 = chunk * TensorCoreStageChannels;
-            int aBase = buffer * aFloats, bBase = bStart + buffer * bFloats;
-            for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
-            {
-                var (dst, src, valid) = AElement(e, c0, kh);
-                AsyncCopy.Float(shared, aBase + dst, weights, weightsAddress, src, valid);
-            }
-            for (int r = rLoad; r < TensorCoreStageRows; r += wm)
-            {
-                var (dst, src, valid) = BElement(r, c0, kh);
-                AsyncCopy.Float(shared, bBase + dst, input, inputAddress, src, valid);
+                StagePipeline.Put(shared, bBase + dst, input, inputAddress, src, valid, copy, bf16);
             }
         }
 

@@ -44,6 +44,9 @@ public static class AsyncCopy
         shared[dst] = valid ? src[index] : 0f;
     }
 
+    /// <summary>The device address of <paramref name="view"/>'s first element: the kernels' <c>srcAddress</c> parameters (host side).</summary>
+    public static long DeviceAddress(ArrayView1D<float, Stride1D.Dense> view) => view.BaseView.LoadEffectiveAddressAsPtr().ToInt64();
+
     /// <summary>Closes this thread's copies issued since the last commit into a group (an empty group when none).</summary>
     public static void Commit()
     {

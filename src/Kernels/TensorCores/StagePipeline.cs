@@ -1,16 +1,17 @@
 // Test: through the kernels that use it (tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs, GramTensorCoreTests.cs)
 using ILGPU;
+using ILGPU.Runtime;
 
 namespace IlgpuStyle.Kernels.TensorCores;
 
 /// <summary>Fills stage s of a tensor-core kernel's K loop into one of its shared buffers.</summary>
 internal interface IStageFill
 {
-    /// <summary>Plain loads, each value rounded to the kernel's format (WarpTile64x32.StageValue) as it is stored.</summary>
-    void Stage(int s, int buffer);
-
-    /// <summary>cp.async copies of the same values, unrounded (AsyncCopy.Float); the warps round them as they read.</summary>
-    void Copy(int s, int buffer);
+    /// <summary>
+    /// Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>, each through
+    /// <see cref="StagePipeline.Put"/> with <paramref name="copy"/>: loaded, rounded and stored (0), or copied by cp.async (1).
+    /// </summary>
+    void Fill(int s, int buffer, int copy);
 }
 
 /// <summary>
@@ -21,7 +22,7 @@ internal interface IStageFill
 /// for s in 0 … stages − 1:  Advance(fill, s, stages);  multiply stage s;  Finish()
 /// </code>
 /// Without cp.async (<see cref="Copy"/> = 0; 2 buffers): stage 0 is stored and published before the loop; Advance stores
-/// stage s + 1 into the other buffer (loads into registers, rounded, stored), Finish is the barrier after which both
+/// stage s + 1 into the other buffer (loaded into registers, rounded, stored: <see cref="Put"/>), Finish is the barrier after which both
 /// buffers change hands. With cp.async (N = <see cref="Buffers"/> buffers, 2 or 3): the prologue issues stages 0 … N − 2,
 /// one commit group each; Advance waits for this thread's copies of stage s (every group but the newest N − 2), then a
 /// barrier publishes everyone's — and every warp has finished stage s − 1, so Advance issues stage s + N − 1 into its
@@ -43,13 +44,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (stages > 0) fill.Stage(0, 0);
+            if (stages > 0) fill.Fill(0, 0, 0);
             Group.Barrier();
             return;
         }
         for (int i = 0; i < Buffers - 1; i++)
         {
-            if (i < stages) fill.Copy(i, i);
+            if (i < stages) fill.Fill(i, i, 1);
             AsyncCopy.Commit();
         }
     }
@@ -58,15 +59,28 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (s + 1 < stages) fill.Stage(s + 1, Buffer(s + 1));
+            if (s + 1 < stages) fill.Fill(s + 1, Buffer(s + 1), 0);
             return;
         }
         if (Buffers == 2) AsyncCopy.WaitAll();
         else AsyncCopy.WaitAllButNewest();
         Group.Barrier();
         int next = s + Buffers - 1;
-        if (next < stages) fill.Copy(next, Buffer(next));
+        if (next < stages) fill.Fill(next, Buffer(next), 1);
         AsyncCopy.Commit();
+    }
+
+    /// <summary>
+    /// One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0,
+    /// loaded and rounded to the kernel's format as it is stored (<paramref name="copy"/> 0: WarpTile64x32.StageValue,
+    /// BF16 when <paramref name="bf16"/> ≠ 0, else TF32), or copied unrounded by cp.async (1: AsyncCopy.Float;
+    /// <paramref name="srcAddress"/> is src's device address).
+    /// </summary>
+    public static void Put(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+        int copy, int bf16)
+    {
+        if (copy != 0) AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
+        else shared[dst] = WarpTile64x32.StageValue(valid ? src[index] : 0f, bf16);
     }
 
     public void Finish()
