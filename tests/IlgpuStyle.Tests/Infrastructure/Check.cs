@@ -36,6 +36,15 @@ public static class Check
         Close(expected.Select(v => (float)v).ToArray(), actual, rtol, atol, label, log);
 
     /// <summary>Relative error of whole vectors: ‖a − e‖₂ / ‖e‖₂.</summary>
+    /// <summary>Asserts every element of <paramref name="actual"/> has the bits of <paramref name="expected"/>'s (NaNs, −0 and all).</summary>
+    public static void SameBits(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string label)
+    {
+        Xunit.Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Xunit.Assert.True(BitConverter.SingleToUInt32Bits(expected[i]) == BitConverter.SingleToUInt32Bits(actual[i]),
+                $"{label}: element {i} = {actual[i]:R}, expected {expected[i]:R}");
+    }
+
     public static double RelativeL2(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
     {
         double num = 0, den = 0;

@@ -147,7 +147,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
 
         tdf.Fill(float.NaN);
         Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
-        AssertSameBits(got, tdf.ToHost(), $"{what}: df on a second run");
+        Check.SameBits(got, tdf.ToHost(), $"{what}: df on a second run");
 
         tdf.CopyFromHost(before);
         Gram.Backward(tf, tdG, tdf, scale, accumulate: true, kind);
@@ -200,7 +200,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                 Gram.ForwardTensorCore(tf, tg, 0.37f, kind, splits, asyncBuffers);
                 return tg.ToHost();
             }
-            AssertSameBits(Forward(0), Forward(2), $"forward with cp.async vs without, {formatName} {c}x{h}x{w} splits={splits} [{device}]");
+            Check.SameBits(Forward(0), Forward(2), $"forward with cp.async vs without, {formatName} {c}x{h}x{w} splits={splits} [{device}]");
         }
         foreach (bool accumulate in new[] { false, true })
         {
@@ -211,17 +211,9 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                 Gram.BackwardTensorCore(tf, tdG, tdf, 0.37f, accumulate, kind, asyncBuffers);
                 return tdf.ToHost();
             }
-            AssertSameBits(Backward(0), Backward(2), $"backward with cp.async vs without, {formatName} {c}x{h}x{w} accumulate={accumulate} [{device}]");
+            Check.SameBits(Backward(0), Backward(2), $"backward with cp.async vs without, {formatName} {c}x{h}x{w} accumulate={accumulate} [{device}]");
         }
         log.WriteLine($"{formatName} {c}x{h}x{w} [{device}]: cp.async = register staging, bit for bit");
-    }
-
-    /// <summary>Every element of <paramref name="got"/> has the bits of <paramref name="expected"/>'s.</summary>
-    private static void AssertSameBits(float[] expected, float[] got, string what)
-    {
-        for (int e = 0; e < expected.Length; e++)
-            Assert.True(BitConverter.SingleToUInt32Bits(expected[e]) == BitConverter.SingleToUInt32Bits(got[e]),
-                $"{what}: [{e}] = {got[e]:R}, expected {expected[e]:R}");
     }
 
     [Fact]
