@@ -6,6 +6,8 @@ using IlgpuStyle.Kernels.TensorCores;
 namespace IlgpuStyle.Kernels;
 
 using View = ArrayView1D<float, Stride1D.Dense>;
+using GramForwardLauncher = global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.KernelConfig, global::ILGPU.Runtime.SpecializedValue<int>,
+    global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, int, int, int, global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, float, int, long>;
 
 // Gram forward on TF32 tensor cores (gram=tf32, opt-in): G = scale · F Fᵀ as the GEMM A·B with A[i][k] = F[i, k],
 // B[k][j] = F[j, k] (k = the pixel), on warp-level m16n8k8 TF32 products with FP32 accumulation (TensorCores/WarpMma.cs).
@@ -194,11 +196,14 @@ public static partial class Gram
         int blocks = Gpu.DivUp(c, TensorCoreBlock);
         int pairs = blocks * (blocks + 1) / 2;
 
-        var kernel = gpu.Kernel(ForwardTensorCoreKernel,
-            a => a.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, View, float, int, long>(ForwardTensorCoreKernel));
         var mode = TensorCoreMode(bf16, asyncBuffers);
+        // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
+        var kernel = asyncBuffers > 0
+            ? gpu.RewrittenPtxKernel<GramForwardLauncher>(ForwardTensorCoreKernel, mode)
+            : gpu.Kernel(ForwardTensorCoreKernel,
+                a => a.LoadKernel<SpecializedValue<int>, View, int, int, int, View, float, int, long>(ForwardTensorCoreKernel));
         long fAddress = AsyncCopy.DeviceAddress(f.View);
-        RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(config, mode, fv, cc, pp, chunkSize, output, s, direct, fAddress),
+        RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(gpu.Stream, config, mode, fv, cc, pp, chunkSize, output, s, direct, fAddress),
             new KernelConfig(new Index2D(pairs, splits), new Index2D(TensorCoreGroup, 1)), f, g, scale, chunk, splits);
     }
 }

@@ -6,6 +6,8 @@ using IlgpuStyle.Kernels.TensorCores;
 namespace IlgpuStyle.Kernels;
 
 using View = ArrayView1D<float, Stride1D.Dense>;
+using GramBackwardLauncher = global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.KernelConfig, global::ILGPU.Runtime.SpecializedValue<int>,
+    global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, int, int, float, int, long, long>;
 
 // Gram backward on TF32 tensor cores (gram=tf32, opt-in): the gradient of G = scale · F Fᵀ,
 //   df[i, p] (+)= scale · Σ_j S[i, j] · F[j, p],   S = dG + dGᵀ (C × C),   F = f as C rows × P pixels,
@@ -104,9 +106,13 @@ public static partial class Gram
         int c = f.Shape.C, p = f.Shape.Plane;
         var s = SymmetricSum(f, dG);
         var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));
-        gpu.Kernel(BackwardTensorCoreKernel,
-            a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, int, int, float, int, long, long>(BackwardTensorCoreKernel))(
-            config, TensorCoreMode(bf16, asyncBuffers), f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0,
+        var mode = TensorCoreMode(bf16, asyncBuffers);
+        // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
+        var kernel = asyncBuffers > 0
+            ? gpu.RewrittenPtxKernel<GramBackwardLauncher>(BackwardTensorCoreKernel, mode)
+            : gpu.Kernel(BackwardTensorCoreKernel,
+                a => a.LoadKernel<SpecializedValue<int>, View, View, View, int, int, float, int, long, long>(BackwardTensorCoreKernel));
+        kernel(gpu.Stream, config, mode, f.View, s.View, df.View, c, p, scale, accumulate ? 1 : 0,
             AsyncCopy.DeviceAddress(f.View), AsyncCopy.DeviceAddress(s.View));
     }
 }

@@ -6,6 +6,9 @@ using IlgpuStyle.Kernels.TensorCores;
 namespace IlgpuStyle.Kernels;
 
 using View = ArrayView1D<float, Stride1D.Dense>;
+using TensorCoreLauncher = System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.KernelConfig, global::ILGPU.Runtime.SpecializedValue<global::IlgpuStyle.Kernels.ConvTiles>,
+    int, int, int, int, int, global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>,
+    global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, int, global::ILGPU.Runtime.ArrayView1D<float, global::ILGPU.Stride1D.Dense>, long, long>;
 
 // Fast path for 3×3, stride 1, padding 1 (the VGG convolution), as an implicit GEMM:
 //   out[o, p] = Σ_k a[k, o] · B[k, p],   k = c·9 + tap, tap = 3·kh + kw, p = (y, x),
@@ -106,12 +109,15 @@ public static partial class Conv2d
         {
             // No more warps along channels than the layer has 64-channel tiles (a 64-channel layer uses 64-row blocks).
             var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
-            var tensorCore = gpu.Kernel(TensorCore3x3Kernel,
-                acc => acc.LoadStreamKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
-                    TensorCore3x3Kernel));
+            // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
+            var tensorCore = t.AsyncBuffers > 0
+                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, SpecializedValue.New(t))
+                : gpu.Kernel(TensorCore3x3Kernel,
+                    acc => acc.LoadKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
+                        TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * TensorCoreBias + reluFlag * TensorCoreRelu + accumulateFlag * TensorCoreAccumulate;
-            tensorCore(new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
+            tensorCore(gpu.Stream, new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
                 input.View, a.View, biasView, epilogue, output.View, AsyncCopy.DeviceAddress(input.View), AsyncCopy.DeviceAddress(a.View));
             return;
         }

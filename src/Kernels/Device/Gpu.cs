@@ -14,6 +14,7 @@ public sealed class Gpu : IDisposable
     private readonly Context context;
     private readonly bool ownsContext;
     private readonly ConcurrentDictionary<System.Reflection.MethodInfo, Delegate> kernels = new();
+    private readonly ConcurrentDictionary<(System.Reflection.MethodInfo, object), Delegate> rewrittenKernels = new();
     private long liveBytes;
     private long peakBytes;
     private long allocationCount;
@@ -163,6 +164,19 @@ public sealed class Gpu : IDisposable
         where TDelegate : Delegate =>
         (TDelegate)kernels.GetOrAdd(kernelMethod.Method, _ => load(Accelerator));
 
+    /// <summary>
+    /// The kernel compiled from <paramref name="kernelMethod"/> for one specialized value, through
+    /// <see cref="RewrittenPtxKernels"/> (on CUDA: ILGPU's inline-asm operands in registers), loading it on first use.
+    /// The launcher is explicitly grouped and takes a stream: <c>launcher(gpu.Stream, config, …)</c>.
+    /// </summary>
+    public TDelegate RewrittenPtxKernel<TDelegate>(Delegate kernelMethod, object specialized)
+        where TDelegate : Delegate =>
+        (TDelegate)rewrittenKernels.GetOrAdd((kernelMethod.Method, specialized),
+            key => RewrittenPtxKernels.Load<TDelegate>(Accelerator, key.Item1, [key.Item2], out _));
+
+    /// <summary>The stream kernels run on (ILGPU's default stream of the accelerator).</summary>
+    public AcceleratorStream Stream => Accelerator.DefaultStream;
+
     /// <summary>Launch geometry for a 1-D explicitly grouped kernel over <paramref name="n"/> items.</summary>
     public KernelConfig Groups1D(int n) => new(Math.Max(1, DivUp(n, GroupSize1D)), GroupSize1D);
 
@@ -222,6 +236,7 @@ public sealed class Gpu : IDisposable
     public void Dispose()
     {
         kernels.Clear();
+        rewrittenKernels.Clear();
         foreach (var t in scratch.Values) t.Dispose();
         scratch.Clear();
         foreach (var t in growing.Values) t.Dispose();
