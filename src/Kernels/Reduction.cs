@@ -17,6 +17,13 @@ public static class Reduction
     private const int MaxPartials = 256;
 
     /// <summary>
+    /// Partials on ILGPU's CPU simulator, which runs a group's threads as OS threads: its barriers cost about 0.1 ms
+    /// each on the 2-core test machines (threads yielding to each other), so 256 groups of tree reduction took most of
+    /// an evaluation there (a content-and-style run truncated after relu1_1 at 32 px: 3.3 s per iteration, 1.0 s with 8).
+    /// </summary>
+    private const int SimulatorPartials = 8;
+
+    /// <summary>
     /// Largest group size used, the size of the static shared array. (ILGPU 1.5.3's dynamic shared memory is
     /// not safe on OpenCL: the generated code keeps its pointer in a program-wide variable that concurrent
     /// groups overwrite. All our kernels use fixed-size shared arrays.)
@@ -101,7 +108,7 @@ public static class Reduction
         ShapeCheck.Equal("reduction", "result", result.Shape, Shape4.Scalar);
         var gpu = x.Gpu;
         int group = PowerOfTwoAtMost(Math.Min(gpu.GroupSize1D, MaxGroup));
-        int groups = Math.Clamp(Gpu.DivUp(x.Count, group), 1, MaxPartials);
+        int groups = Math.Clamp(Gpu.DivUp(x.Count, group), 1, gpu.Kind == AcceleratorType.CPU ? SimulatorPartials : MaxPartials);
         var partial = gpu.Scratch(Shape4.Vector(MaxPartials), "reduction.partials");
         var partialKernel = gpu.Kernel(PartialKernel, a => a.LoadStreamKernel<View, View, int, int, View>(PartialKernel));
         var finishKernel = gpu.Kernel(FinishKernel, a => a.LoadStreamKernel<View, int, float, View>(FinishKernel));
