@@ -49,6 +49,22 @@ public class RewrittenPtxKernelsTests
     }
 
     [Fact]
+    public void EachSpecializedValueIsLoadedOnce()
+    {
+        // Gpu.RewrittenPtxKernel caches by (method, boxed value): equal values must be one key, or every call would compile.
+        var gpu = Devices.Get("cpu");
+        var first = gpu.RewrittenPtxKernel<ScaleLauncher>(ScaleKernel, SpecializedValue.New(7));
+        Assert.Same(first, gpu.RewrittenPtxKernel<ScaleLauncher>(ScaleKernel, SpecializedValue.New(7)));
+        Assert.NotSame(first, gpu.RewrittenPtxKernel<ScaleLauncher>(ScaleKernel, SpecializedValue.New(8)));
+        // The conv kernel's key: a tensor-core blocking built twice (as Conv2d builds it per call) is one key.
+        object a = SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 });
+        object b = SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 });
+        object c = SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 3 });
+        Assert.True(a.Equals(b) && a.GetHashCode() == b.GetHashCode(), "equal blockings, different keys");
+        Assert.False(a.Equals(c), "different cp.async buffers, one key");
+    }
+
+    [Fact]
     public void OnCudaTheAsmOutputsDepotIsRewrittenBeforeLoading()
     {
         // What Load does on CUDA up to the driver: compile specialized, rewrite, swap the text.
