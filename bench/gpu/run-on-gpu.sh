@@ -352,9 +352,10 @@ fi
 
 # --- this build's PTX under the machine's own ptxas (issue #11), last: it only reports ---------------------------------
 # PtxasTests' sm_90 case with the GPU machine's ptxas (CUDA 13) instead of the offline CUDA 12.4 one, for the
-# tensor-core kernels only (ILGPU_STYLE_PTX_ONLY; ~30 s): registers, spills and stack per kernel. Offline, any cp.async
-# in a kernel keeps all of ILGPU's inline-asm operand slots in local memory (a 1.4-2.9 KB stack frame in the async=N /
-# gramasync=2 kernels); this says whether the driver's ptxas does the same.
+# tensor-core kernels only (ILGPU_STYLE_PTX_ONLY; ~30 s): registers, spills and stack per kernel. Any cp.async in a
+# kernel makes ptxas 12.4 keep ILGPU's inline-asm operand slots in local memory, so the library loads those kernels
+# with the slots rewritten into registers (RewrittenPtxKernels) and the test assembles that text and fails on any stack
+# left; this says whether the driver's newer ptxas agrees.
 ptxas_bin=$(command -v ptxas || ls /usr/local/cuda*/bin/ptxas 2>/dev/null | head -1)
 if [ -n "$tests_exe" ] && [ -n "$ptxas_bin" ]; then
   (cd "$B/tests" && ILGPU_STYLE_PTXAS=$ptxas_bin ILGPU_STYLE_PTX_ONLY=TensorCore run_step ptxas 60 "$tests_exe" -preEnumerateTheories \
@@ -384,6 +385,17 @@ PY
   grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
   for s in "${sizes[@]}"; do
     [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+  done
+  # Where the start-up goes (issue #11's 10 s includes it): the report's clock at each scale's first evaluation.
+  for f in "$R"/stylize-*.jsonl; do
+    [ -s "$f" ] || continue
+    "${python:-python3}" - "$f" <<'PY' 2>/dev/null
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+firsts = ["scale %s at %.2f s" % (r["scale"], r["seconds"]) for r in rows if r.get("iteration") == 0 and "seconds" in r]
+end = [r["seconds"] for r in rows if "output" in r and "seconds" in r]
+print("%s: first evaluation of %s; done at %s s" % (sys.argv[1].split("/")[-1], ", ".join(firsts), end[-1] if end else "?"))
+PY
   done
   for s in "${tf32_stylize[@]}"; do
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
