@@ -76,6 +76,7 @@ public class PtxasTests(ITestOutputHelper log)
         foreach (var variant in selected)
         {
             string ptx;
+            var compileClock = Stopwatch.StartNew();
             try
             {
                 ptx = CompileToPtx(backend, variant.Method, variant.Specialized);
@@ -98,6 +99,7 @@ public class PtxasTests(ITestOutputHelper log)
             }
             // The library loads cp.async kernels with ILGPU's asm operand depots rewritten into registers
             // (RewrittenPtxKernels); that text is what is assembled, and it must need no stack.
+            var compileMs = compileClock.Elapsed.TotalMilliseconds;
             bool rewritten = ptx.Contains("cp.async", StringComparison.Ordinal);
             if (rewritten)
             {
@@ -119,7 +121,7 @@ public class PtxasTests(ITestOutputHelper log)
                 failures.Add($"{variant.Name}: ptxas exited {code}:\n{output}");
                 continue;
             }
-            var row = PtxasReport.Parse(variant.Name, variant.Hot, output);
+            var row = PtxasReport.Parse(variant.Name, variant.Hot, output) with { CompileMs = compileMs };
             rows.Add(row);
             if (rewritten && row.StackFrame > 0)
                 failures.Add($"{variant.Name}: {row.StackFrame} bytes of stack after the depot rewrite");
@@ -128,9 +130,11 @@ public class PtxasTests(ITestOutputHelper log)
         }
 
         log.WriteLine($"ptxas {PtxasVersion(ptxas!)}, -arch={arch}, PTX ISA {Isa}; {rows.Count} kernels ('*' = hot: spills fail the test)");
-        log.WriteLine($"PTX {arch,-6} {"kernel",-62} {"regs",5} {"spill st",9} {"spill ld",9} {"stack",6} {"smem",7}");
+        // "ilgpu ms": ILGPU's own PTX generation of the kernel (O2, as on a CUDA device), part of a CUDA run's start-up.
+        log.WriteLine($"PTX {arch,-6} {"kernel",-62} {"regs",5} {"spill st",9} {"spill ld",9} {"stack",6} {"smem",7} {"ilgpu ms",9}");
         foreach (var r in rows)
-            log.WriteLine($"PTX {arch,-6} {(r.Hot ? "*" : " ")}{r.Name,-61} {r.Registers,5} {r.SpillStores,9} {r.SpillLoads,9} {r.StackFrame,6} {r.SharedBytes,7}");
+            log.WriteLine($"PTX {arch,-6} {(r.Hot ? "*" : " ")}{r.Name,-61} {r.Registers,5} {r.SpillStores,9} {r.SpillLoads,9} {r.StackFrame,6} {r.SharedBytes,7} {r.CompileMs,9:F0}");
+        log.WriteLine($"PTX {arch,-6} ILGPU's PTX generation, all {rows.Count} kernels: {rows.Sum(r => r.CompileMs) / 1000:F1} s");
         Assert.True(rows.Count >= (string.IsNullOrEmpty(only) ? 20 : 1), $"only {rows.Count} kernels assembled{(string.IsNullOrEmpty(only) ? "" : $" (ILGPU_STYLE_PTX_ONLY={only})")}");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
@@ -301,6 +305,9 @@ public class PtxasTests(ITestOutputHelper log)
     /// <summary>What <c>ptxas -v</c> says about one PTX file (one entry function plus any non-inlined functions).</summary>
     private sealed record PtxasReport(string Name, bool Hot, int Registers, int SpillStores, int SpillLoads, int StackFrame, int SharedBytes)
     {
+        /// <summary>Milliseconds ILGPU took to generate the kernel's PTX (set after parsing).</summary>
+        public double CompileMs { get; init; }
+
         public static PtxasReport Parse(string name, bool hot, string output)
         {
             static int Int(System.Text.RegularExpressions.Group g) => g.Success ? int.Parse(g.Value, CultureInfo.InvariantCulture) : 0;
