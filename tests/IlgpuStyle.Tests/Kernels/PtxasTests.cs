@@ -202,6 +202,8 @@ public class PtxasTests(ITestOutputHelper log)
                 ("whole windows", true, [SpecializedValue.New(0)]), ("whole windows, accumulate", true, [SpecializedValue.New(1)]),
                 ("checked", true, [SpecializedValue.New(2)]), ("checked, accumulate", true, [SpecializedValue.New(3)]),
             ],
+            // Its whole-window form on 64-bit words (even widths): writing (0) or accumulating (1).
+            ["Pooling.MaxBackwardPairsKernel"] = [("write", true, [SpecializedValue.New(0)]), ("accumulate", true, [SpecializedValue.New(1)])],
             // The tensor-core Gram kernels: TF32 (0) and BF16 (1), each with cp.async stages (+2, gramasync=2).
             ["Gram.ForwardTensorCoreKernel"] = GramTensorCoreModes(),
             ["Gram.BackwardTensorCoreKernel"] = GramTensorCoreModes(),
