@@ -50,11 +50,18 @@ public static partial class Gram
     {
         if (kind == GramKernelKind.Tiled) ForwardTiled(f, g, scale, splits);
         else if (kind.IsTensorCore()) ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16, f.Gpu.Plan.GramAsyncBuffers);
-        else ForwardBlocked(f, g, scale, splits);
+        else ForwardBlocked(f, g, scale, splits, f.Gpu.Plan.GramForwardBlock);
     }
 
-    private static void ForwardBlocked(Tensor f, Tensor g, float scale, int splits)
+    /// <summary>
+    /// The <see cref="GramKernelKind.Blocked"/> forward with blocks of <paramref name="side"/> × <paramref name="side"/>
+    /// entries of G per work-item (one of <see cref="ForwardBlocks"/>; the plan's <see cref="TuningPlan.GramForwardBlock"/>
+    /// otherwise) and <paramref name="splits"/> column slices as in <see cref="Forward(Tensor, Tensor, float, GramKernelKind, int)"/>. Tests and tuning.
+    /// </summary>
+    public static void ForwardBlocked(Tensor f, Tensor g, float scale, int splits, int side)
     {
+        if (!ForwardBlocks.Contains(side))
+            throw new ArgumentException($"gram: a blocked forward block of {side} × {side} (blocks: {string.Join(", ", ForwardBlocks)}).");
         const string op = "gram";
         ShapeCheck.BatchOne(op, "f", f.Shape);
         CheckGram(op, f, "g", g);
@@ -64,12 +71,13 @@ public static partial class Gram
         splits = Math.Clamp(splits, 1, lanes);
         int chunk = Gpu.DivUp(lanes, splits) * Lanes8.Width;
         splits = Gpu.DivUp(p, chunk); // no empty split
-        int blocks = Gpu.DivUp(c, ForwardBlock);
+        int blocks = Gpu.DivUp(c, side);
         int pairs = blocks * (blocks + 1) / 2;
         int group = GroupSize(gpu);
 
-        var forward = gpu.Kernel(ForwardBlockedKernel,
-            a => a.LoadStreamKernel<View, int, int, int, int, int, View, float, int>(ForwardBlockedKernel));
+        var forward = side == 3
+            ? gpu.Kernel(ForwardBlocked3Kernel, a => a.LoadStreamKernel<View, int, int, int, int, int, View, float, int>(ForwardBlocked3Kernel))
+            : gpu.Kernel(ForwardBlockedKernel, a => a.LoadStreamKernel<View, int, int, int, int, int, View, float, int>(ForwardBlockedKernel));
         var config = new KernelConfig(Gpu.DivUp(pairs * splits, group), group);
         if (splits == 1)
         {
@@ -154,7 +162,7 @@ public static partial class Gram
     /// <summary>
     /// How many column slices the forward pass uses on <paramref name="gpu"/> with its plan's kernel: enough parallel
     /// work to fill the device — <see cref="TuningPlan.GramTarget"/> per multiprocessor (core, on a CPU device): work-items,
-    /// one per 4×4 block of G, for the blocked kernel; Tile×Tile groups for the tiled one — and, blocked, slices of at most
+    /// one per block of G (<see cref="TuningPlan.GramForwardBlock"/>), for the blocked kernel; Tile×Tile groups for the tiled one — and, blocked, slices of at most
     /// <see cref="SliceFloats"/> floats of F, with at least
     /// <see cref="MinTilesPerSplit"/> column tiles (64 columns, blocked; Tile, tiled) per slice and a bounded scratch buffer.
     /// </summary>
@@ -162,11 +170,11 @@ public static partial class Gram
     {
         var plan = gpu.Plan;
         bool tiled = plan.Gram == GramKernelKind.Tiled, tensorCores = plan.Gram.IsTensorCore();
-        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : tensorCores ? TensorCoreBlock : ForwardBlock);
+        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : tensorCores ? TensorCoreBlock : plan.GramForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
         int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
-        // The blocked kernel reads each row of F once per block pair it is in (C/4 times): in slices whose C rows fit a
+        // The blocked kernel reads each row of F once per block pair it is in (C/4 or C/3 times): in slices whose C rows fit a
         // core's L2 (consecutive work-items share a slice), those reads hit the cache instead of memory.
         if (plan.Gram == GramKernelKind.Blocked)
             splits = Math.Max(splits, (int)Math.Min(int.MaxValue, ((long)channels * positions + SliceFloats - 1) / SliceFloats));

@@ -11,8 +11,14 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // SIMD and GPUs run as plain per-thread register blocking (see doc/PERFORMANCE.md).
 public static partial class Gram
 {
-    /// <summary>Side of the block of G one work-item of the forward kernel computes (4×4 entries).</summary>
-    private const int ForwardBlock = 4;
+    /// <summary>
+    /// Sides of the block of G one work-item of the blocked forward computes (<see cref="TuningPlan.GramForwardBlock"/>,
+    /// key gfblock): 4 — 4×4 entries, 16 accumulators of 8 lanes and 8 row loads per step, which AVX-512 code holds in its
+    /// 32 registers; 3 — 3×3 entries (<see cref="ForwardBlocked3Kernel"/>), 9 accumulators and 6 loads, within AVX2's 16,
+    /// where the 4×4 block spills (the five VGG19 Gram forwards at 512² on a Zen 5, AVX2 code: 66–83 ms with 4×4, 44 ms
+    /// with 3×3; AVX-512 code: 33–42 ms with 4×4, 46–48 with 3×3).
+    /// </summary>
+    public static readonly int[] ForwardBlocks = [4, 3];
 
     /// <summary>Rows of df one work-item of the backward kernel computes (× <see cref="BackwardColumns"/> columns).</summary>
     private const int BackwardBlock = 8;
@@ -30,21 +36,13 @@ public static partial class Gram
     /// </summary>
     private static void ForwardBlockedKernel(View f, int c, int p, int pairs, int blocks, int chunk, View output, float scale, int direct)
     {
-        int e = Grid.IdxX * Group.DimX + Group.IdxX;
-        int splits = (p + chunk - 1) / chunk;
-        if (e >= pairs * splits) return;
-        int split = e / pairs;
-        int bi = 0, rest = e - split * pairs;
-        while (rest >= blocks - bi) { rest -= blocks - bi; bi++; }
-        int bj = bi + rest;
+        var pair = new BlockPair(c, p, pairs, blocks, chunk, 4);
+        if (!pair.Inside) return;
+        int i0 = pair.I0, j0 = pair.J0;
+        int a0 = pair.Row(i0), a1 = pair.Row(i0 + 1), a2 = pair.Row(i0 + 2), a3 = pair.Row(i0 + 3);
+        int b0 = pair.Row(j0), b1 = pair.Row(j0 + 1), b2 = pair.Row(j0 + 2), b3 = pair.Row(j0 + 3);
 
-        int i0 = bi * ForwardBlock, j0 = bj * ForwardBlock;
-        int a0 = IntrinsicMath.Min(i0, c - 1) * p, a1 = IntrinsicMath.Min(i0 + 1, c - 1) * p;
-        int a2 = IntrinsicMath.Min(i0 + 2, c - 1) * p, a3 = IntrinsicMath.Min(i0 + 3, c - 1) * p;
-        int b0 = IntrinsicMath.Min(j0, c - 1) * p, b1 = IntrinsicMath.Min(j0 + 1, c - 1) * p;
-        int b2 = IntrinsicMath.Min(j0 + 2, c - 1) * p, b3 = IntrinsicMath.Min(j0 + 3, c - 1) * p;
-
-        int q = split * chunk, end = IntrinsicMath.Min(p, q + chunk);
+        int q = pair.First, end = pair.End;
         var acc = default(Products4x4);
         for (; q + Lanes8.Width <= end; q += Lanes8.Width)
         {
@@ -60,11 +58,88 @@ public static partial class Gram
                 Lanes8.LoadFirst(f, b0 + q, n), Lanes8.LoadFirst(f, b1 + q, n), Lanes8.LoadFirst(f, b2 + q, n), Lanes8.LoadFirst(f, b3 + q, n));
         }
 
-        var store = new GramBlockStore(output, c, direct != 0 ? 0 : split * c * c, direct != 0 ? scale : 1f, bi != bj);
+        var store = pair.Store(output, scale, direct);
         store.Row(i0, j0, acc.G00, acc.G01, acc.G02, acc.G03);
         store.Row(i0 + 1, j0, acc.G10, acc.G11, acc.G12, acc.G13);
         store.Row(i0 + 2, j0, acc.G20, acc.G21, acc.G22, acc.G23);
         store.Row(i0 + 3, j0, acc.G30, acc.G31, acc.G32, acc.G33);
+    }
+
+    /// <summary><see cref="ForwardBlockedKernel"/> with 3×3 blocks (gfblock=3; see <see cref="ForwardBlocks"/>). Same launch with blocks = ⌈C/3⌉.</summary>
+    private static void ForwardBlocked3Kernel(View f, int c, int p, int pairs, int blocks, int chunk, View output, float scale, int direct)
+    {
+        var pair = new BlockPair(c, p, pairs, blocks, chunk, 3);
+        if (!pair.Inside) return;
+        int i0 = pair.I0, j0 = pair.J0;
+        int a0 = pair.Row(i0), a1 = pair.Row(i0 + 1), a2 = pair.Row(i0 + 2);
+        int b0 = pair.Row(j0), b1 = pair.Row(j0 + 1), b2 = pair.Row(j0 + 2);
+
+        int q = pair.First, end = pair.End;
+        var acc = default(Products3x3);
+        for (; q + Lanes8.Width <= end; q += Lanes8.Width)
+        {
+            acc = Products3x3.Add(acc,
+                Lanes8.Load(f, a0 + q), Lanes8.Load(f, a1 + q), Lanes8.Load(f, a2 + q),
+                Lanes8.Load(f, b0 + q), Lanes8.Load(f, b1 + q), Lanes8.Load(f, b2 + q));
+        }
+        int n = end - q;
+        if (n > 0)
+        {
+            acc = Products3x3.Add(acc,
+                Lanes8.LoadFirst(f, a0 + q, n), Lanes8.LoadFirst(f, a1 + q, n), Lanes8.LoadFirst(f, a2 + q, n),
+                Lanes8.LoadFirst(f, b0 + q, n), Lanes8.LoadFirst(f, b1 + q, n), Lanes8.LoadFirst(f, b2 + q, n));
+        }
+
+        var store = pair.Store(output, scale, direct);
+        store.Row(i0, j0, acc.G00, acc.G01, acc.G02);
+        store.Row(i0 + 1, j0, acc.G10, acc.G11, acc.G12);
+        store.Row(i0 + 2, j0, acc.G20, acc.G21, acc.G22);
+    }
+
+    /// <summary>
+    /// The blocked forward's work-item e = split·pairs + pair: its slice of columns [<see cref="First"/>, <see cref="End"/>)
+    /// and its block pair (bi, bj), bi ≤ bj, pairs enumerated row by row, blocks of <paramref name="side"/> rows; rows past
+    /// C read row C − 1 (<see cref="Row"/>) and are not stored.
+    /// </summary>
+    private readonly struct BlockPair
+    {
+        private readonly int c, p, split, bi, bj;
+
+        public BlockPair(int c, int p, int pairs, int blocks, int chunk, int side)
+        {
+            this.c = c;
+            this.p = p;
+            int e = Grid.IdxX * Group.DimX + Group.IdxX;
+            int splits = (p + chunk - 1) / chunk;
+            Inside = e < pairs * splits;
+            split = e / pairs;
+            int row = 0, rest = e - split * pairs;
+            while (Inside && rest >= blocks - row) { rest -= blocks - row; row++; }
+            bi = row;
+            bj = row + rest;
+            I0 = bi * side;
+            J0 = bj * side;
+            First = split * chunk;
+            End = IntrinsicMath.Min(p, First + chunk);
+        }
+
+        /// <summary>False for work-items past the pairs of every split (the grid is rounded up to whole groups).</summary>
+        public bool Inside { get; }
+
+        /// <summary>First row of each side of the block pair.</summary>
+        public int I0 { get; }
+        public int J0 { get; }
+
+        /// <summary>The slice's columns [First, End).</summary>
+        public int First { get; }
+        public int End { get; }
+
+        /// <summary>Offset of row <paramref name="i"/> of F (row C − 1 for rows past C).</summary>
+        public int Row(int i) => IntrinsicMath.Min(i, c - 1) * p;
+
+        /// <summary>direct ≠ 0: the scaled block into G; else the unscaled partial sum into split's C×C slot.</summary>
+        public GramBlockStore Store(View output, float scale, int direct) =>
+            new(output, c, direct != 0 ? 0 : split * c * c, direct != 0 ? scale : 1f, bi != bj);
     }
 
     /// <summary>
@@ -188,6 +263,20 @@ public static partial class Gram
         }
     }
 
+    /// <summary>The 3×3 forward block's lane-wise partial dot products G{a}{b}.</summary>
+    private struct Products3x3
+    {
+        public Lanes8 G00, G01, G02, G10, G11, G12, G20, G21, G22;
+
+        public static Products3x3 Add(Products3x3 g, Lanes8 a0, Lanes8 a1, Lanes8 a2, Lanes8 b0, Lanes8 b1, Lanes8 b2)
+        {
+            g.G00 = Lanes8.MulAdd(g.G00, a0, b0); g.G01 = Lanes8.MulAdd(g.G01, a0, b1); g.G02 = Lanes8.MulAdd(g.G02, a0, b2);
+            g.G10 = Lanes8.MulAdd(g.G10, a1, b0); g.G11 = Lanes8.MulAdd(g.G11, a1, b1); g.G12 = Lanes8.MulAdd(g.G12, a1, b2);
+            g.G20 = Lanes8.MulAdd(g.G20, a2, b0); g.G21 = Lanes8.MulAdd(g.G21, a2, b1); g.G22 = Lanes8.MulAdd(g.G22, a2, b2);
+            return g;
+        }
+    }
+
     /// <summary>Stores a row of a forward block: out[offset + i·C + j] = factor·Σlanes, and the mirror when off-diagonal.</summary>
     private readonly struct GramBlockStore(View output, int c, int offset, float factor, bool mirror)
     {
@@ -198,6 +287,14 @@ public static partial class Gram
             Put(i, j0 + 1, v1);
             Put(i, j0 + 2, v2);
             Put(i, j0 + 3, v3);
+        }
+
+        public void Row(int i, int j0, Lanes8 v0, Lanes8 v1, Lanes8 v2)
+        {
+            if (i >= c) return;
+            Put(i, j0, v0);
+            Put(i, j0 + 1, v1);
+            Put(i, j0 + 2, v2);
         }
 
         private void Put(int i, int j, Lanes8 v)

@@ -79,6 +79,16 @@ public sealed record TuningPlan
     public const WinogradBlock DefaultGramBlock = WinogradBlock.Rows8Tiles8;
 
     /// <summary>
+    /// The side of the block of G one work-item of the <see cref="GramKernelKind.Blocked"/> forward computes (key gfblock):
+    /// 4 (default) or 3, see <see cref="Kernels.Gram.ForwardBlocks"/> — 4×4 fits AVX-512 code's 32 registers, 3×3 AVX2's
+    /// 16. The autotuner tries both.
+    /// </summary>
+    public int GramForwardBlock { get; init; } = DefaultGramForwardBlock;
+
+    /// <summary>The default <see cref="GramForwardBlock"/>: 4.</summary>
+    public const int DefaultGramForwardBlock = 4;
+
+    /// <summary>
     /// Winograd (F(2×2, 3×3) or F(4×4, 3×3), <see cref="WinogradOutputTile"/>) for the 3×3 fast path (Conv2dWinograd.cs) on layers whose input and output channels are both at
     /// least this many, its product blocked as <see cref="WinogradTiles"/>; 0: never. CPU devices:
     /// <see cref="DefaultWinogradMinChannels"/> (every VGG19 layer but conv1_1's 3-channel side); GPUs: 0 (the product is
@@ -212,12 +222,12 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, async, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gramasync, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, async, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gfblock, gramasync, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
-    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32|bf16, gramtarget, gblock, gramasync; group1d, rowgroup,
+    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32|bf16, gramtarget, gblock, gfblock, gramasync; group1d, rowgroup,
     /// tile; async (tensor-core conv: cp.async buffers). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
@@ -279,6 +289,7 @@ public sealed record TuningPlan
                 "ci" => plan with { Conv = plan.Conv with { InputChunk = v } },
                 "async" => plan with { Conv = plan.Conv with { AsyncBuffers = v } },
                 "gramasync" => plan with { GramAsyncBuffers = v },
+                "gfblock" => plan with { GramForwardBlock = v },
                 "rowstore" => plan with { RowStoreMinWidth = v },
                 "winograd" => plan with { WinogradMinChannels = v },
                 "wtile" => plan with { WinogradOutputTile = v },
@@ -311,6 +322,8 @@ public sealed record TuningPlan
             throw new ArgumentException($"tuning plan {this}: wtile must be 2 or 4.");
         if (GramTarget < 1)
             throw new ArgumentException($"tuning plan {this}: gramtarget must be ≥ 1.");
+        if (!Kernels.Gram.ForwardBlocks.Contains(GramForwardBlock))
+            throw new ArgumentException($"tuning plan {this}: gfblock must be {string.Join(" or ", Kernels.Gram.ForwardBlocks)}.");
         if (GramAsyncBuffers is not (0 or 2))
             throw new ArgumentException($"tuning plan {this}: gramasync must be 0 or 2 (cp.async buffers of the tensor-core Gram kernels; 0: none).");
         if (GramAsyncBuffers != 0 && !Gram.IsTensorCore())
@@ -332,6 +345,7 @@ public sealed record TuningPlan
         var s = new StringBuilder(Conv.ToString());
         s.Append(CultureInfo.InvariantCulture, $",rowstore={RowStoreMinWidth},winograd={WinogradMinChannels},wtile={WinogradOutputTile},wblock={WinogradTiles.BlockName(WinogradBlock)},gram={GramName(Gram)}");
         s.Append(CultureInfo.InvariantCulture, $",gramtarget={GramTarget},gblock={WinogradTiles.BlockName(GramBlock)},group1d={Group1D},rowgroup={RowGroup},tile={Tile}");
+        if (GramForwardBlock != DefaultGramForwardBlock) s.Append(CultureInfo.InvariantCulture, $",gfblock={GramForwardBlock}");
         if (GramAsyncBuffers != 0) s.Append(CultureInfo.InvariantCulture, $",gramasync={GramAsyncBuffers}");
         return s.ToString();
     }

@@ -29,15 +29,17 @@ public class GramTests(ITestOutputHelper log)
         using var tg = gpu.Allocate(Gram.OutputShape(shape));
         log.WriteLine($"default split count for {shape} on {device} ({gpu.Plan.Gram}): {Gram.SplitCount(gpu, c, shape.Plane)}");
 
-        foreach (var kind in Fp32Kinds)
+        // The blocked kernel with each block the plan (gfblock, the autotuner) may choose: side 0 = the plan's.
+        foreach (var (kind, side) in Fp32Kinds.SelectMany(k => k == GramKernelKind.Blocked ? Gram.ForwardBlocks.Prepend(0).Select(b => (k, b)) : [(k, 0)]))
         foreach (int? splits in new int?[] { null, 1, 3, 1000 })
         {
             tg.CopyFromHost(NaNs(c * c));
-            if (splits is int s) Gram.Forward(tf, tg, scale, kind, s);
+            if (side > 0) Gram.ForwardBlocked(tf, tg, scale, splits ?? Gram.SplitCount(gpu, c, shape.Plane), side);
+            else if (splits is int s) Gram.Forward(tf, tg, scale, kind, s);
             else if (kind == gpu.Plan.Gram) Gram.Forward(tf, tg, scale);
             else continue;
             var g = tg.ToHost();
-            Check.Close(expected, g, 1e-5, 1e-6, $"gram {kind} {shape} splits={splits?.ToString() ?? "default"} [{device}]", log);
+            Check.Close(expected, g, 1e-5, 1e-6, $"gram {kind}{(side > 0 ? $" gfblock={side}" : "")} {shape} splits={splits?.ToString() ?? "default"} [{device}]", log);
             for (int i = 0; i < c; i++)
             for (int j = 0; j < i; j++)
                 Assert.Equal(BitConverter.SingleToInt32Bits(g[i * c + j]), BitConverter.SingleToInt32Bits(g[j * c + i]));
@@ -131,7 +133,8 @@ public class GramTests(ITestOutputHelper log)
 
     public static readonly TheoryData<string, int, int, int> DevicesAndBlockShapes = Devices.WithShapes((3, 7, 5), (9, 4, 4), (11, 5, 9), (20, 8, 8), (37, 17, 19));
 
-    // The register-blocked kernels against the shared-memory tiled kernels (GramKernelKind.Blocked vs Tiled). Shapes: C not a multiple of the 4×4 / 8-row blocks (3, 9, 11, 37; 20 is a multiple of 4 only),
+    // The register-blocked kernels (every forward block) against the shared-memory tiled kernels (GramKernelKind.Blocked vs
+    // Tiled). Shapes: C not a multiple of the 4×4 / 3×3 / 8-row blocks (11, 37; 3 and 9 of 3 only, 20 of 4 only),
     // P a multiple of the 8 lanes and 16-column blocks (16, 64) or not (35 and 323 end with 3 columns, 45 with 13:
     // a full and a partial 8-lane half). Same tolerances as above.
     [Theory]
@@ -150,10 +153,13 @@ public class GramTests(ITestOutputHelper log)
         using var df1 = gpu.FromHost(shape, NaNs(shape.Count));
         using var df2 = gpu.Allocate(shape);
 
-        Gram.Forward(tf, g1, scale, GramKernelKind.Blocked, 1);
         Gram.Forward(tf, g2, scale, GramKernelKind.Tiled, 1);
-        Check.Close(g2.ToHost(), g1.ToHost(), 1e-5, 1e-6, $"gram blocked vs tiled {shape} [{device}]", log);
-        Check.Close(GramReference.Forward(D(f), shape, scale), g1.ToHost(), 1e-5, 1e-6, $"gram blocked vs reference {shape} [{device}]", log);
+        foreach (int side in Gram.ForwardBlocks)
+        {
+            Gram.ForwardBlocked(tf, g1, scale, 1, side);
+            Check.Close(g2.ToHost(), g1.ToHost(), 1e-5, 1e-6, $"gram blocked gfblock={side} vs tiled {shape} [{device}]", log);
+            Check.Close(GramReference.Forward(D(f), shape, scale), g1.ToHost(), 1e-5, 1e-6, $"gram blocked gfblock={side} vs reference {shape} [{device}]", log);
+        }
 
         Gram.Backward(tf, tdG, df1, 0.37f, accumulate: false, GramKernelKind.Blocked);
         Gram.Backward(tf, tdG, df2, 0.37f, accumulate: false, GramKernelKind.Tiled);

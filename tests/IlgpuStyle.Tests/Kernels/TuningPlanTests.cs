@@ -65,6 +65,11 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(CpuDefault with { GramBlock = WinogradBlock.Rows8Tiles16 }, TuningPlan.Parse("gblock=8x16", CpuDefault));
         foreach (var block in WinogradTiles.Blocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { GramBlock = block }).ToString(), CpuDefault).GramBlock);
+        // The blocked Gram forward's block: 4 by default (not printed), 3 printed and read back.
+        Assert.Equal(4, CpuDefault.GramForwardBlock);
+        Assert.Equal(CpuDefault with { GramForwardBlock = 3 }, TuningPlan.Parse("gfblock=3", CpuDefault));
+        Assert.EndsWith(",gfblock=3", (CpuDefault with { GramForwardBlock = 3 }).ToString());
+        Assert.Equal(CpuDefault with { GramForwardBlock = 3 }, TuningPlan.Parse((CpuDefault with { GramForwardBlock = 3 }).ToString(), CpuDefault));
         Assert.Equal(4, CpuDefault.WinogradTiles.OutputTile);
         foreach (var block in WinogradTiles.Blocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { WinogradBlock = block }).ToString(), CpuDefault).WinogradBlock);
@@ -114,6 +119,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => (CpuDefault with { RowStoreMinWidth = -1 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { WinogradMinChannels = -1 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { WinogradOutputTile = 3 }).Validate(16)); // no F(3×3, 3×3) kernels
+        Assert.Throws<ArgumentException>(() => (CpuDefault with { GramForwardBlock = 2 }).Validate(16)); // Gram forward blocks: 4, 3
     }
 
     /// <summary>

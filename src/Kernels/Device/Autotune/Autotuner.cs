@@ -116,7 +116,11 @@ public static class Autotuner
             }
             if (full)
                 (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
-            var (tuned, bestGram) = Best(best, bench.Grams(best), GramCandidates(best, full), bench.Grams);
+            // The blocked forward's block first (its 4×4 spills with AVX2 code), so that the Gram kernels and targets
+            // are compared with the block the device runs best.
+            var forwardBlocks = best.Gram == GramKernelKind.Blocked ? Gram.ForwardBlocks.Select(b => best with { GramForwardBlock = b }) : [];
+            var (tuned, bestGram) = Best(best, bench.Grams(best), forwardBlocks, bench.Grams);
+            (tuned, bestGram) = Best(tuned, bestGram, GramCandidates(tuned, full), bench.Grams);
             // The blocked backward's product block, apart from the convolution's (AVX2 code prefers 8x8 there, AVX-512 8x16).
             if (tuned.Gram == GramKernelKind.Blocked)
                 (tuned, bestGram) = Best(tuned, bestGram, WinogradTiles.Blocks.Select(b => tuned with { GramBlock = b }), bench.Grams);
