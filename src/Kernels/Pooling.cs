@@ -103,42 +103,23 @@ public static class Pooling
         win.Scatter(dx, g0, g1, g2, g3, accumulate);
     }
 
-    // ---- the max backward's whole windows of even-width maps, two floats per 64-bit store ----
-    // With W even, the two columns of a window row are one aligned 64-bit word: word (c·H + 2·oh)·W/2 + ow of the map
-    // seen as longs, the row below W/2 words on. Work-item ow then writes words ow + const, so consecutive work-items
-    // store consecutive words: PoCL vectorizes them as plain vector stores, where the float kernel above, two floats
-    // apart per work-item, gets scatters from LLVM's cost model for skylake-avx512 — slow on AMD's Zen 4/5 (4 max-pool
-    // backwards at 512²: 44 → 14 ms, doc/PERFORMANCE.md, stop 30). Loads stay floats (LLVM loads interleaved pairs as
-    // vectors and shuffles; the forward on words took twice its float time). Little-endian: the low half of a word is
-    // the left column. Launch as the whole-window float kernel (grid (bulk / group, H / 2, C), group (group, 1, 1)).
-
-    /// <summary>Float <paramref name="i"/> (0: low half, 1: high half) of a 64-bit word.</summary>
-    private static float Half(long word, int i) => Interop.IntAsFloat((uint)(i == 0 ? word : word >> 32));
-
-    /// <summary>The 64-bit word holding <paramref name="left"/> then <paramref name="right"/>.</summary>
-    private static long Pair(float left, float right) =>
-        (long)Interop.FloatAsInt(left) | ((long)Interop.FloatAsInt(right) << 32);
-
-    // The max backward's whole-window form (MaxBackwardKernel, mode without BackwardChecked) on words; accumulate
+    // ---- the max backward's whole windows of even-width maps, each row pair one 64-bit store (FloatPairs) ----
+    // With W even, the two columns of a window row are one aligned word, and work-item ow writes words ow + const:
+    // consecutive work-items store consecutive words, plain vector stores, where the float kernel above (two floats apart
+    // per work-item) gets scatters (4 max-pool backwards at 512²: 44 → 13 ms on a Zen 5, doc/PERFORMANCE.md, stop 30).
+    // Loads stay floats (LLVM loads interleaved pairs as vectors and shuffles; the forward on words took twice its float
+    // time). Launch as the whole-window float kernel (grid (bulk / group, H / 2, C), group (group, 1, 1)); accumulate
     // (compile-time): dx += instead of dx =.
     private static void MaxBackwardPairsKernel(SpecializedValue<int> accumulate, View x, View y, View dy, ArrayView<long> dx, int h, int w)
     {
         int ow = Grid.IdxX * Group.DimX + Group.IdxX, oh = Grid.IdxY, c = Grid.IdxZ, half = w / 2;
-        int top = (c * h + 2 * oh) * half + ow, pooled = (c * (h / 2) + oh) * half + ow, s = 2 * top;
+        int top = (c * h + 2 * oh) * half + ow, pooled = (c * (h / 2) + oh) * half + ow, s = 2 * top; // top: the window's first word
         float m = y[pooled], d = dy[pooled];
         bool e0 = x[s] == m, e1 = x[s + 1] == m, e2 = x[s + w] == m, e3 = x[s + w + 1] == m;
         float g0 = e0 ? d : 0f, g1 = !e0 && e1 ? d : 0f, g2 = !e0 && !e1 && e2 ? d : 0f, g3 = !e0 && !e1 && !e2 && e3 ? d : 0f;
-        if (accumulate.Value != 0)
-        {
-            long u = dx[top], v = dx[top + half];
-            g0 += Half(u, 0); g1 += Half(u, 1); g2 += Half(v, 0); g3 += Half(v, 1);
-        }
-        dx[top] = Pair(g0, g1);
-        dx[top + half] = Pair(g2, g3);
+        FloatPairs.Store(dx, top, g0, g1, accumulate.Value);
+        FloatPairs.Store(dx, top + half, g2, g3, accumulate.Value);
     }
-
-    /// <summary>A tensor's floats as 64-bit words (its buffer is its own, so word-aligned).</summary>
-    private static ArrayView<long> Words(Tensor t) => t.View.AsContiguous().Cast<long>();
 
     // y[o] = ¼ · Σ window
     private static void AvgForwardKernel(View x, View y, int h, int w)
@@ -208,7 +189,7 @@ public static class Pooling
             gpu.Kernel(MaxBackwardPairsKernel,
                 a => a.LoadStreamKernel<SpecializedValue<int>, View, View, View, ArrayView<long>, int, int>(MaxBackwardPairsKernel))(
                 new KernelConfig(new Index3D(bulk / group, oH, c), new Index3D(group, 1, 1)), SpecializedValue.New(mode),
-                x.View, y.View, dy.View, Words(dx), h, w);
+                x.View, y.View, dy.View, FloatPairs.Words(dx), h, w);
         else if (bulk > 0)
             kernel(new KernelConfig(new Index3D(bulk / group, oH, c), new Index3D(group, 1, 1)), SpecializedValue.New(mode),
                 x.View, y.View, dy.View, dx.View, h, w, 0, 0);
