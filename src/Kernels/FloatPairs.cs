@@ -9,8 +9,9 @@ namespace IlgpuStyle.Kernels;
 /// apart from the next work-item's store the pair as one word, so consecutive work-items write consecutive words. PoCL
 /// then emits vector stores where the float stores became <c>vscatterdps</c> — LLVM's cost model for skylake-avx512
 /// picks scatters, which are slow on AMD's Zen 4/5 (doc/PERFORMANCE.md, stop 30). (Winograd's output transform on
-/// words, every other word per work-item, tried: half the scatters, no faster.) Little-endian: the low half of a word is the float at the lower address. A pair must
-/// start at an even float index of a tensor's own buffer (allocations are word-aligned).
+/// words, every other word per work-item, tried: half the scatters, no faster.) Little-endian: the low half of a word
+/// is the float at the lower address. A pair must start at an even float index of a tensor's own buffer (allocations
+/// are word-aligned).
 /// </summary>
 internal static class FloatPairs
 {
