@@ -7,6 +7,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        HugePagesRestart.RestartIfUseful();
         var root = new RootCommand("ilgpu-style: neural style transfer (Gatys et al.) on ILGPU — CUDA, OpenCL or CPU.");
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(StylizeCommand.Create());

@@ -5,7 +5,8 @@ namespace IlgpuStyle.Cli.Commands;
 
 /// <summary>
 /// `ilgpu-style devices`: every device with its properties, usable or not, and why not; with --verbose also the
-/// default tuning plan of each usable device (ILGPU_STYLE_TILES applied) and the autotuner's cached plan.
+/// default tuning plan of each usable device (ILGPU_STYLE_TILES applied), the autotuner's cached plan and whether the
+/// host's malloc uses transparent huge pages (<see cref="HugePagesRestart"/>).
 /// </summary>
 public static class DevicesCommand
 {
@@ -32,6 +33,7 @@ public static class DevicesCommand
                     Console.WriteLine($"{"",-10} {CachedPlan(d)}");
                 }
             }
+            if (showPlan && HugePagesRestart.Describe() is string memory) Console.WriteLine(memory);
             var auto = devices.FirstOrDefault(d => d.Usable);
             Console.WriteLine(auto is null ? "auto: no usable device" : $"auto picks: {auto.Id}");
             return 0;
