@@ -13,7 +13,11 @@
 # .gpu/ is added to .git/info/exclude (not .gitignore): it is this checkout's scratch, never committed.
 # The script fails if the bundle plus the repository's tracked files exceed the device tool's 64 MiB.
 #
-# usage: bench/gpu/make-bundle.sh [--out DIR] [--trim] [--tests-project DIR | --no-tests]
+# --ready-to-run: the CLI and the test executable both precompiled (ReadyToRun), so the GPU run's start-up does not
+# wait for the JIT of ILGPU's compiler; their shared assemblies stay identical and are stored once. 65.9 MiB travels
+# with f32 weights, 61.6 MiB with `--weights-dtype f16` (2026-12-02; the weights' source is mostly uint8-quantized).
+#
+# usage: bench/gpu/make-bundle.sh [--out DIR] [--trim] [--ready-to-run] [--tests-project DIR | --no-tests]
 #                                 [--weights-dtype f32|f16] [--vgg19 DIR] [--images DIR]
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
@@ -21,6 +25,7 @@ repo=$PWD
 
 out=.gpu
 trim=0
+ready_to_run=false
 tests_project=tests/IlgpuStyle.Tests
 weights_dtype=f32
 vgg19=../shared/vgg19
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --trim) trim=1; shift ;;
+    --ready-to-run) ready_to_run=true; shift ;;
     --tests-project) tests_project=$2; shift 2 ;;
     --no-tests) tests_project=; shift ;;
     --weights-dtype) weights_dtype=$2; shift 2 ;;
@@ -54,10 +60,11 @@ rm -rf "$out/stage"
 mkdir -p "$stage"/{cli,weights,images}
 
 # --- the CLI -----------------------------------------------------------------------------------------------------
-# Not ReadyToRun (src/Cli's csproj makes runtime-specific publishes ReadyToRun): precompiled, the CLI's assemblies
-# differ from the test executable's and are no longer stored once, and the bundle outgrows the 64 MiB a device call
-# carries (64.7 MiB measured, 2026-11-30). The GPU run's start-up therefore includes the JIT, as a `dotnet build` does.
-publish=(-c Release -r linux-x64 --self-contained -nologo -v quiet -p:SatelliteResourceLanguages=en -p:PublishReadyToRun=false)
+# ReadyToRun only with --ready-to-run (src/Cli's csproj makes runtime-specific publishes ReadyToRun): the test
+# executable is then precompiled too, or the two would no longer share their assemblies and the bundle outgrows the
+# 64 MiB a device call carries (64.7 MiB measured with only the CLI precompiled, 2026-11-30). Without it the GPU run's
+# start-up includes the JIT, as a `dotnet build` does.
+publish=(-c Release -r linux-x64 --self-contained -nologo -v quiet -p:SatelliteResourceLanguages=en -p:PublishReadyToRun=$ready_to_run)
 if [ "$trim" = 1 ]; then
   # ILGPU finds its intrinsics and the framework methods it remaps (Math, BitOperations, …) by reflection: both
   # assemblies must be kept whole (bench/gpu/trim.targets). System.Text.Json's reflection serializer is switched
@@ -79,7 +86,7 @@ if [ -n "$tests_project" ]; then
     step "publish $csproj (xunit.v3 executable, self-contained linux-x64)"
     # Not trimmed: xunit finds tests by reflection.
     dotnet publish "$csproj" -c Release -r linux-x64 --self-contained -nologo -v quiet \
-      -p:SatelliteResourceLanguages=en -o "$stage/tests"
+      -p:SatelliteResourceLanguages=en -p:PublishReadyToRun=$ready_to_run -o "$stage/tests"
     tests_exe=$(basename "$csproj" .csproj)
     # Microsoft.NET.Test.Sdk's code-coverage and instrumentation tooling (Windows, macOS, Alpine, Ubuntu, arm64,
     # x86/x64 binaries): the in-process runner does not use it (the kernel tests run without it); 25 MiB unpacked.
@@ -117,7 +124,7 @@ fi
 {
   echo "made:     $(date -u +%FT%TZ) on $(uname -m)"
   echo "commit:   $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tests || echo ' + uncommitted changes')"
-  echo "cli:      cli/ilgpu-style$([ "$trim" = 1 ] && echo ' (trimmed)')"
+  echo "cli:      cli/ilgpu-style$([ "$trim" = 1 ] && echo ' (trimmed)')$([ "$ready_to_run" = true ] && echo ' (ReadyToRun, tests too)')"
   echo "tests:    ${tests_exe:+tests/$tests_exe}"
   echo "weights:  weights/vgg19.ilgw ($weights_dtype, file sha256 $(sha256sum "$stage/weights/vgg19.ilgw" | cut -c1-16)…)"
   echo "opencl:   ${loader:+opencl/libOpenCL.so.1 (from $loader)}"
