@@ -98,6 +98,20 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
     }
 
     /// <summary>
+    /// The direct kernels' channel block is timed on what runs direct: conv1_1's shape (3 → 64 at 256 px for the quick
+    /// shapes, whose layers all run Winograd by default), plus the tuning shapes a higher Winograd threshold leaves direct.
+    /// </summary>
+    [Fact]
+    public void TheDirectKindIsTimedOnTheLayersThatRunDirect()
+    {
+        var cpu = Defaults with { WinogradMinChannels = TuningPlan.DefaultWinogradMinChannels };
+        Assert.Equal([new Autotuner.Shape(3, 64, 256)], Autotuner.DirectShapes(cpu, Autotuner.QuickConv));
+        Assert.Equal([new Autotuner.Shape(3, 64, 256), Autotuner.QuickConv[0], Autotuner.QuickConv[1]],
+            Autotuner.DirectShapes(cpu with { WinogradMinChannels = 512 }, Autotuner.QuickConv));
+        Assert.Equal(new Autotuner.Shape(3, 8, 24), Autotuner.DirectShapes(cpu, [new(8, 16, 24), new(16, 8, 12)])[0]);
+    }
+
+    /// <summary>
     /// The search's result against the defaults, whole (<see cref="Autotuner.Confirm"/>): a tuned plan whose summed stage
     /// times are not below the defaults' is timed whole and kept only if it beats them, as any candidate; the defaults
     /// found again count the lower of their two times; a tuned plan already faster is kept without another timing.

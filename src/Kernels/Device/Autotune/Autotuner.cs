@@ -21,7 +21,7 @@ public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Mill
 /// blocks (AVX-512 vs AVX2 register files) and several group shapes on CPU OpenCL devices; shared-tiles blockings on
 /// GPUs; both Gram kernels and split targets everywhere. The search is greedy (convolution blocking first, then the
 /// Winograd output tile, product block and channel threshold (register-blocked kinds), then the row-store threshold (full
-/// only), then the Gram kernels and the blocked backward's product block), and a candidate must beat the incumbent by
+/// only), then the direct kernels' channel block on the layers that run direct (conv1_1), then the Gram kernels and the blocked backward's product block), and a candidate must beat the incumbent by
 /// <see cref="Margin"/>, and a fresh timing of it (<see cref="Best"/>), to replace it, so noise does not flip the choice. Every plan a candidate can produce is one the kernel tests cover;
 /// a chosen plan gives the same bytes run to run (nothing at launch depends on timing).
 /// Not tuned: the CPU simulator (tests only), and any device when ILGPU_STYLE_TILES sets the plan.
@@ -133,6 +133,11 @@ public static class Autotuner
             }
             if (full)
                 (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
+            if (best.Conv.Kind is ConvKernelKind.RegisterBlocked or ConvKernelKind.RegisterBlocked8)
+            {
+                var direct = DirectKind(gpu, best, convShapes, maxGroup);
+                if (direct != best) (best, bestConv) = (direct, bench.Conv(direct));
+            }
             // The blocked forward's block first (its 4×4 spills with AVX2 code), so that the Gram kernels and targets
             // are compared with the block the device runs best.
             var forwardBlocks = best.Gram == GramKernelKind.Blocked ? Gram.ForwardBlocks.Select(b => best with { GramForwardBlock = b }) : [];
@@ -150,6 +155,26 @@ public static class Autotuner
             gpu.ReleaseScratch(); // the tuning shapes' scratch (Winograd's V and M, Gram partials) is not the run's
         }
     }
+
+    /// <summary>
+    /// The direct kernels' channel block (kind blocked: 16 channels, blocked8: 8) for <paramref name="plan"/>, timed on the
+    /// convolutions it runs direct: conv1_1's shape (3 input channels, the smallest output count and largest side of
+    /// <paramref name="convShapes"/>: 3 → 64 at 256 px for the quick and full shapes) and any tuning shape under the
+    /// Winograd threshold. The stages before it time the kind only through Winograd layers, whose product takes the
+    /// group shape alone, so a tie kept blocked: with AVX2 code on a Zen 5 that left conv1_1's forward at 4.3–4.8 ms
+    /// where blocked8 takes 2.6–3.9 (256², three rounds); AVX-512 code keeps blocked (9.3–10.6 against 10.0–10.7 ms at 512²).
+    /// </summary>
+    private static TuningPlan DirectKind(Gpu gpu, TuningPlan plan, Shape[] convShapes, int maxGroup)
+    {
+        using var bench = new Workload(gpu, DirectShapes(plan, convShapes), []);
+        var kinds = new[] { ConvKernelKind.RegisterBlocked, ConvKernelKind.RegisterBlocked8 }
+            .Select(k => plan with { Conv = plan.Conv with { Kind = k } }).Where(p => Fits(p, maxGroup));
+        return Best(plan, bench.Conv(plan), kinds, bench.Conv).Plan;
+    }
+
+    /// <summary>The shapes <see cref="DirectKind"/> times: conv1_1's (see there), then the tuning shapes <paramref name="plan"/> runs direct.</summary>
+    public static Shape[] DirectShapes(TuningPlan plan, Shape[] convShapes) =>
+        [new(3, convShapes.Min(s => s.Out), convShapes.Max(s => s.Side)), .. convShapes.Where(s => !Conv2d.UsesWinograd(plan, s.In, s.Out))];
 
     /// <summary>
     /// The fastest of <paramref name="incumbent"/> and <paramref name="candidates"/> by <paramref name="time"/>. A
