@@ -21,9 +21,11 @@ public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Mill
 /// blocks (AVX-512 vs AVX2 register files) and several group shapes on CPU OpenCL devices; shared-tiles blockings on
 /// GPUs; both Gram kernels and split targets everywhere. The search is greedy (convolution blocking first, then the
 /// Winograd output tile, product block and channel threshold (register-blocked kinds), then the row-store threshold (full
-/// only), then the direct kernels' channel block on the layers that run direct (conv1_1), then the Gram kernels and the blocked backward's product block), and a candidate must beat the incumbent by
-/// <see cref="Margin"/>, and a fresh timing of it (<see cref="Best"/>), to replace it, so noise does not flip the choice. Every plan a candidate can produce is one the kernel tests cover;
-/// a chosen plan gives the same bytes run to run (nothing at launch depends on timing).
+/// only), then the direct kernels' channel block on the layers that run direct (conv1_1), then the Gram kernels and the
+/// blocked backward's product block), and a candidate must beat the incumbent by <see cref="Margin"/>, and a fresh
+/// timing of it (<see cref="Best"/>), to replace it, so noise does not flip the choice. Every plan a candidate can
+/// produce is one the kernel tests cover; a chosen plan gives the same bytes run to run (nothing at launch depends on
+/// timing).
 /// Not tuned: the CPU simulator (tests only), and any device when ILGPU_STYLE_TILES sets the plan.
 /// </summary>
 public static class Autotuner
