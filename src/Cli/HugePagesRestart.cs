@@ -50,18 +50,20 @@ internal static class HugePagesRestart
     internal static string? Tunables(string? current, string? thpMode)
     {
         if (thpMode is null || !thpMode.Contains("[madvise]", StringComparison.Ordinal)) return null;
-        if (!string.IsNullOrEmpty(current) && current.Split(':').Any(t => t.Split('=')[0] == Tunable)) return null;
+        if (Setting(current) is not null) return null;
         return string.IsNullOrEmpty(current) ? $"{Tunable}=1" : $"{current}:{Tunable}=1";
     }
+
+    /// <summary>The tunable's entry in a GLIBC_TUNABLES value ("glibc.malloc.hugetlb=1"; the last if named twice), or null.</summary>
+    private static string? Setting(string? current) =>
+        (current ?? "").Split(':').LastOrDefault(t => t.Split('=')[0] == Tunable);
 
     /// <summary>
     /// One line on the huge pages of this process's malloc (`devices --verbose`); null off Linux. With the restart done,
     /// "on for malloc's large blocks (GLIBC_TUNABLES=glibc.malloc.hugetlb=1)".
     /// </summary>
-    public static string? Describe()
-    {
-        return OperatingSystem.IsLinux() ? Describe(Environment.GetEnvironmentVariable(Variable), ReadMode()) : null;
-    }
+    public static string? Describe() =>
+        OperatingSystem.IsLinux() ? Describe(Environment.GetEnvironmentVariable(Variable), ReadMode()) : null;
 
     /// <summary>The kernel's THP mode file ("always [madvise] never"), or null where it cannot be read.</summary>
     private static string? ReadMode()
@@ -76,8 +78,7 @@ internal static class HugePagesRestart
         if (thpMode is null) return $"{prefix} unknown ({ThpMode} unreadable)";
         if (thpMode.Contains("[always]", StringComparison.Ordinal)) return $"{prefix} on for every large block (THP mode always)";
         if (!thpMode.Contains("[madvise]", StringComparison.Ordinal)) return $"{prefix} off (THP mode {thpMode.Trim()})";
-        string? setting = (current ?? "").Split(':').LastOrDefault(t => t.Split('=')[0] == Tunable);
-        bool on = setting is not null && setting.Split('=').ElementAtOrDefault(1) is string v && v != "0";
+        bool on = Setting(current)?.Split('=').ElementAtOrDefault(1) is string v && v != "0";
         return on ? $"{prefix} on for malloc's large blocks ({Variable}={current})"
             : $"{prefix} off ({Variable}={current ?? ""}; THP mode madvise)";
     }
