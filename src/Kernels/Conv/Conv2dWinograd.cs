@@ -198,6 +198,7 @@ public static partial class Conv2d
             WinogradBlock.Rows16Tiles8 => WinogradGemm16Kernel,
             WinogradBlock.Rows8Tiles8 => WinogradGemm8Kernel,
             WinogradBlock.Rows8Tiles16 => WinogradGemm8x16Kernel,
+            WinogradBlock.Rows16Tiles16 => WinogradGemm16x16Kernel,
             _ => WinogradGemm4x24Kernel,
         };
         var gemm = gpu.Kernel(gemmMethod, acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View>(gemmMethod));

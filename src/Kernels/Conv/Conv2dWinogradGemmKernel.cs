@@ -118,6 +118,18 @@ public static partial class Conv2d
     }
 
     /// <summary>
+    /// 16 rows × 16 tiles per work-item in OpenCL C's float16 vectors (<see cref="VectorProduct16"/>: one zmm register per
+    /// row with AVX-512 code, 16 accumulators). Grid x = ⌈columns / (16·gx)⌉, columns a multiple of 16.
+    /// </summary>
+    private static void WinogradGemm16x16Kernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
+        View u, View v, View product)
+    {
+        var b = new ProductBlock(options, VectorProduct16.Rows, VectorProduct16.Tiles, c, k, kp, tp, columns);
+        if (!b.Inside) return;
+        VectorProduct16.Accumulate(u, v, product, c, tp, b.U(0), b.U(1) - b.U(0), b.V(0), b.Q, b.RowsLeft, b.Accumulate ? 1 : 0);
+    }
+
+    /// <summary>
     /// Where a work-item's block of <paramref name="rows"/> rows × <paramref name="tiles"/> tiles of M[ξ] lies (ξ = the
     /// grid's z): rows k0 = rows·(gy·by + ty) …, tiles t0 = tiles·(gx·bx + tx) …; the offsets of its operands at
     /// reduction channel ci, of its first output, and the rows left before K.

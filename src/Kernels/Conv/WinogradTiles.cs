@@ -6,7 +6,8 @@ namespace IlgpuStyle.Kernels;
 /// <summary>
 /// The register block of one work-item of the Winograd product (Conv2dWinogradGemmKernel.cs): rows (output channels) ×
 /// tiles. Accumulators = rows × tiles: 128 for 16 × 8 (fits AVX-512's 32 registers), 64 for 8 × 8, 128 in 16 vectors
-/// for 8 × 16, 96 in 12 vectors for 4 × 24 (AVX2's 16 registers hold them with 3 tile vectors and a broadcast).
+/// for 8 × 16, 96 in 12 vectors for 4 × 24 (AVX2's 16 registers hold them with 3 tile vectors and a broadcast), 256 in
+/// 16 float16 vectors for 16 × 16 (OpenCL C vectors, VectorProduct16.cs: one zmm each with AVX-512 code; spills with AVX2's).
 /// </summary>
 [JsonConverter(typeof(JsonStringEnumConverter<WinogradBlock>))]
 public enum WinogradBlock
@@ -15,6 +16,7 @@ public enum WinogradBlock
     Rows8Tiles8,
     Rows8Tiles16,
     Rows4Tiles24,
+    Rows16Tiles16,
 }
 
 /// <summary>
@@ -29,7 +31,7 @@ public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int
     /// <summary>Output channels (rows of M) one work-item accumulates.</summary>
     public int Rows => Block switch
     {
-        WinogradBlock.Rows16Tiles8 => 16,
+        WinogradBlock.Rows16Tiles8 or WinogradBlock.Rows16Tiles16 => 16,
         WinogradBlock.Rows4Tiles24 => 4,
         _ => 8,
     };
@@ -37,7 +39,7 @@ public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int
     /// <summary>Consecutive tiles (columns of M) one work-item accumulates; the chunk's tile count is rounded up to it.</summary>
     public int Tiles => Block switch
     {
-        WinogradBlock.Rows8Tiles16 => 16,
+        WinogradBlock.Rows8Tiles16 or WinogradBlock.Rows16Tiles16 => 16,
         WinogradBlock.Rows4Tiles24 => 24,
         _ => 8,
     };
@@ -46,14 +48,15 @@ public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int
     public const int MaxTiles = 24;
 
     /// <summary>Every block, in the order the autotuner tries them.</summary>
-    public static readonly WinogradBlock[] Blocks = [WinogradBlock.Rows16Tiles8, WinogradBlock.Rows8Tiles8, WinogradBlock.Rows8Tiles16, WinogradBlock.Rows4Tiles24];
+    public static readonly WinogradBlock[] Blocks = [WinogradBlock.Rows16Tiles8, WinogradBlock.Rows8Tiles8, WinogradBlock.Rows8Tiles16, WinogradBlock.Rows4Tiles24, WinogradBlock.Rows16Tiles16];
 
-    /// <summary>The block's name in ILGPU_STYLE_TILES (wblock=16x8|8x8|8x16|4x24).</summary>
+    /// <summary>The block's name in ILGPU_STYLE_TILES (wblock=16x8|8x8|8x16|4x24|16x16).</summary>
     public static string BlockName(WinogradBlock block) => block switch
     {
         WinogradBlock.Rows16Tiles8 => "16x8",
         WinogradBlock.Rows8Tiles8 => "8x8",
         WinogradBlock.Rows8Tiles16 => "8x16",
+        WinogradBlock.Rows16Tiles16 => "16x16",
         _ => "4x24",
     };
 

@@ -93,6 +93,7 @@ public static class DeviceCatalog
             builder.Optimize(OptimizationLevel.O2);
             builder.CPU(device);
             MulAdd.Register(builder);
+            VectorProduct16.Register(builder);
         });
         try
         {
@@ -166,6 +167,7 @@ public static class DeviceCatalog
             builder.OpenCL(_ => true);
             builder.Cuda();
             MulAdd.Register(builder);
+            VectorProduct16.Register(builder);
         });
 
     private static List<(Device device, DeviceInfo Info)> Describe(Context context)

@@ -49,10 +49,13 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
         ["8x16 2x8"] = new(WinogradBlock.Rows8Tiles16, 2, 8),
         ["4x24 1x3"] = new(WinogradBlock.Rows4Tiles24, 1, 3),
         ["4x24 2x16"] = new(WinogradBlock.Rows4Tiles24, 2, 16),
+        ["16x16 2x8"] = new(WinogradBlock.Rows16Tiles16, 2, 8),
+        ["16x16 1x1"] = new(WinogradBlock.Rows16Tiles16, 1, 1),
         ["F4 16x8 2x8"] = new(WinogradBlock.Rows16Tiles8, 2, 8, OutputTile: 4),
         ["F4 8x8 1x1"] = new(WinogradBlock.Rows8Tiles8, 1, 1, OutputTile: 4),
         ["F4 8x16 2x8"] = new(WinogradBlock.Rows8Tiles16, 2, 8, OutputTile: 4),
         ["F4 4x24 1x3"] = new(WinogradBlock.Rows4Tiles24, 1, 3, OutputTile: 4),
+        ["F4 16x16 3x2"] = new(WinogradBlock.Rows16Tiles16, 3, 2, OutputTile: 4),
     };
 
     public static TheoryData<string, string, string> Cases

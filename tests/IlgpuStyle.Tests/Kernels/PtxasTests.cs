@@ -194,6 +194,7 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm8Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm8x16Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm4x24Kernel"] = ProductOptions(),
+            ["Conv2d.WinogradGemm16x16Kernel"] = ProductOptions(),
             // Max pooling's forward: whole windows (0) and checked (1).
             ["Pooling.MaxForwardKernel"] = [("whole windows", true, [SpecializedValue.New(0)]), ("checked", true, [SpecializedValue.New(1)])],
             // Max pooling's backward, every mode: whole windows (0) or checked (2), writing or accumulating (+1).

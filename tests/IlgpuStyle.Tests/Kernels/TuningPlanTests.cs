@@ -59,6 +59,9 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(CpuDefault with { WinogradMinChannels = 0 }, TuningPlan.Parse("winograd=0", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradMinChannels = 128 }, TuningPlan.Parse("Winograd=128", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Rows4Tiles24 }, TuningPlan.Parse("wblock=4x24", CpuDefault));
+        Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Rows16Tiles16 }, TuningPlan.Parse("wblock=16x16", CpuDefault));
+        foreach (var block in WinogradTiles.Blocks)
+            Assert.Equal(block, TuningPlan.Parse((CpuDefault with { WinogradBlock = block }).ToString(), CpuDefault).WinogradBlock);
         Assert.Equal(CpuDefault with { WinogradOutputTile = 2 }, TuningPlan.Parse("wtile=2", CpuDefault));
         // The Gram backward's product block: its own key, 8x8 by default, every block read back.
         Assert.Equal(WinogradBlock.Rows8Tiles8, CpuDefault.GramBlock);
@@ -90,7 +93,7 @@ public class TuningPlanTests(ITestOutputHelper log)
     [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared', 'tf32' or 'bf16'")]
     [InlineData("gram=naive", "gram must be 'blocked', 'tiled', 'tf32' or 'bf16'")]
     [InlineData("wblock=32x8", "wblock must be one of 16x8, 8x8, 8x16, 4x24")]
-    [InlineData("gblock=16x16", "gblock must be one of 16x8, 8x8, 8x16, 4x24")]
+    [InlineData("gblock=16x4", "gblock must be one of 16x8, 8x8, 8x16, 4x24, 16x16")]
     [InlineData("gz=3", "unknown key 'gz'")]
     [InlineData("gx=four", "'gx=four'")]
     [InlineData("rowstore", "not key=value")]
