@@ -93,6 +93,7 @@ public static partial class Conv2d
             tile == 4 ? WinogradOutput4Kernel : WinogradOutputKernel;
         var outputTransform = gpu.Kernel(outputMethod,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(outputMethod));
+        bool vectorInput = tile == 4 && tiles.Block == WinogradBlock.Rows16Tiles16;
         var biasView = (bias ?? output).View;
         int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
         // A flat launch: tp / group groups along the chunk's tiles (tp is a whole number of groups) × planes.
@@ -105,8 +106,15 @@ public static partial class Conv2d
             // Flat mode: the chunk's tiles along the groups; the columns past count (up to tp, a whole number of groups)
             // repeat its last tile in V and M and are never stored to the output.
             var slots = flat ? TileSlots.Flat(tilesX, ty0, tp, count) : TileSlots.Rows(tilesX, ty0, tp, 0, 0, tilesX);
-            inputTransform(flat ? FlatGrid(tp, reduce) : gpu.RowGrid(tilesX, rows, reduce),
-                SpecializedValue.New(flat ? WinogradFlat : 0), padded.View, reduce, hp, part, slots, v.View);
+            // The 16x16 block (float16 vectors) also transforms F(4×4, 3×3)'s input 16 tiles per work-item where a tile row holds
+            // whole vectors; the scalar kernel takes the rest of each row (and flat mode, and F(2×2, 3×3)).
+            int vectorTiles = !flat && vectorInput ? tilesX / WinogradVectorInput.Tiles * WinogradVectorInput.Tiles : 0;
+            if (vectorTiles > 0)
+                WinogradInputVectors(gpu, vectorTiles / WinogradVectorInput.Tiles, rows, reduce, padded.View, hp, part, slots, v.View);
+            if (vectorTiles < tilesX)
+                inputTransform(flat ? FlatGrid(tp, reduce) : gpu.RowGrid(tilesX - vectorTiles, rows, reduce),
+                    SpecializedValue.New(flat ? WinogradFlat : 0), padded.View, reduce, hp, part,
+                    flat ? slots : TileSlots.Rows(tilesX, ty0, tp, vectorTiles, 0, tilesX), v.View);
             WinogradProduct(gpu, tiles, ProductPanelsU, reduce, m, kp, tp, columns, positions, u.View, v.View, product.View);
             if (flat)
             {
@@ -129,6 +137,21 @@ public static partial class Conv2d
                 outputTransform(gpu.RowGrid(fullX, rows - fullRows, m), edge, product.View, m, h, width,
                     TileSlots.Rows(tilesX, ty0, tp, 0, fullRows, fullX), biasView, output.View);
         }
+    }
+
+    /// <summary>
+    /// F(4×4, 3×3)'s input transform of tiles 0 … 16·vectors − 1 of each of the chunk's tile rows (<paramref name="slots"/>,
+    /// row mode) with WinogradInput4VectorKernel: groups of up to 8 work-items along the row (one group per work-item
+    /// would be mostly dispatch overhead).
+    /// </summary>
+    private static void WinogradInputVectors(Gpu gpu, int vectors, int rows, int channels, View padded, int hp, int quarter,
+        TileSlots slots, View v)
+    {
+        var kernel = gpu.Kernel(WinogradInput4VectorKernel,
+            acc => acc.LoadStreamKernel<View, int, int, int, TileSlots, View>(WinogradInput4VectorKernel));
+        int group = Math.Min(vectors, 8);
+        kernel(new KernelConfig(new Index3D(Gpu.DivUp(vectors, group), rows, channels), new Index3D(group, 1, 1)),
+            padded, channels, hp, quarter, TileSlots.Rows(slots.TilesX, slots.Ty0, slots.Tp, 0, 0, vectors * WinogradVectorInput.Tiles), v);
     }
 
     /// <summary>Widest group the transforms run in flat mode (the scratch estimate rounds tp up to it).</summary>

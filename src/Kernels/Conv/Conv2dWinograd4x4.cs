@@ -48,7 +48,28 @@ public static partial class Conv2d
         var (tx, tyLocal, c, column) = slots.Slot(flat.Value);
         if (slots.PastEnd(flat.Value, tx)) return;
         int rowStride = 4 * quarter, r = (c * hp + 4 * (slots.Ty0 + tyLocal)) * rowStride + tx;
-        int plane = channels * slots.Tp, q = c * slots.Tp + column;
+        Input4Tile(padded, r, quarter, rowStride, v, c * slots.Tp + column, channels * slots.Tp);
+    }
+
+    /// <summary>
+    /// <see cref="WinogradInput4Kernel"/> for 16 tiles per work-item in OpenCL C vectors (<see cref="WinogradVectorInput"/>),
+    /// the Winograd16x16 block's transform: tiles Tx0 + 16·x … + 15 of tile row Ty0 + Grid.IdxY (row mode; the launch covers
+    /// whole vectors, the row's last tiles go to the scalar kernel). Grid (⌈vectors / group⌉, tile rows, channels).
+    /// </summary>
+    private static void WinogradInput4VectorKernel(View padded, int channels, int hp, int quarter, TileSlots slots, View v)
+    {
+        int tx = slots.Tx0 + WinogradVectorInput.Tiles * (Grid.IdxX * Group.DimX + Group.IdxX), tyLocal = slots.TyLocal0 + Grid.IdxY, c = Grid.IdxZ;
+        if (tx + WinogradVectorInput.Tiles > slots.End) return;
+        int rowStride = 4 * quarter, r = (c * hp + 4 * (slots.Ty0 + tyLocal)) * rowStride + tx;
+        WinogradVectorInput.Transform(padded, r, quarter, rowStride, v, c * slots.Tp + tyLocal * slots.TilesX + tx, channels * slots.Tp);
+    }
+
+    /// <summary>
+    /// V[ξ][q] = (Bᵀ d B)[ξ] (planes of <paramref name="plane"/> floats) of the tile whose 6×6 patch starts at
+    /// padded[r] (rows <paramref name="rowStride"/> apart, each split in 4 phases of <paramref name="quarter"/> columns).
+    /// </summary>
+    internal static void Input4Tile(View padded, int r, int quarter, int rowStride, View v, int q, int plane)
+    {
         // Bᵀ d, row by row (the rows of Bᵀ above), then each row · B. Each input row is read just before its first use
         // (d5 after stores, which the compiler may not move it above): at most 24 of the 36 inputs are live at once.
         // PoCL's code for it has 12 % fewer stack references and takes 5–11 % less time than with every row read first

@@ -2,7 +2,6 @@
 // tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs (block 16x16)
 using System.Reflection;
 using ILGPU;
-using ILGPU.Backends;
 using ILGPU.Backends.OpenCL;
 using ILGPU.Backends.PTX;
 using ILGPU.IR;
@@ -70,47 +69,27 @@ public static class VectorProduct16
     private static MethodInfo Method(string name) =>
         typeof(VectorProduct16).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
 
-    // Emits one block statement (names with a trailing _ cannot clash with ILGPU's varN): pointers from the views (ILGPU's
-    // OpenCL view struct holds the element pointer in field_0), 16 float16 accumulators, the loop over c, the stores.
+    // One block: the operands, 16 float16 accumulators, the loop over c, the stores (OpenClBlock.cs).
     private static void GenerateOpenCL(CLBackend backend, CLCodeGenerator codeGenerator, Value value)
     {
-        var call = (MethodCall)value;
-        VariableAllocator.Variable Arg(int i) => codeGenerator.Load(call[i]);
-        var (u, v, m, c, tp, ui, uStride, vi, q, rowsLeft, accumulate) =
-            (Arg(0), Arg(1), Arg(2), Arg(3), Arg(4), Arg(5), Arg(6), Arg(7), Arg(8), Arg(9), Arg(10));
         string fma = MulAdd.EmitsFma(backend) ? "fma" : "mad";
-        using var statement = codeGenerator.BeginStatement("{");
-        void Text(string s) => statement.AppendCommand(s);
-        void Pointer(string declaration, VariableAllocator.Variable view, VariableAllocator.Variable offset)
-        {
-            Text($" {declaration} = ");
-            statement.Append(view);
-            Text(".field_0 + ");
-            statement.Append(offset);
-            Text(";");
-        }
-        void Int(string name, VariableAllocator.Variable variable)
-        {
-            Text($" const int {name} = ");
-            statement.Append(variable);
-            Text(";");
-        }
-        Pointer("__generic const float* u_", u, ui);
-        Pointer("__generic const float* v_", v, vi);
-        Pointer("__generic float* m_", m, q);
-        Int("c_", c);
-        Int("tp_", tp);
-        Int("us_", uStride);
-        Int("rows_", rowsLeft);
-        Int("add_", accumulate);
-        for (int r = 0; r < Rows; r++) Text($" float16 a{r}_ = (float16)(0.0f);");
+        using var block = new OpenClBlock(codeGenerator, value);
+        // Arguments: u 0, v 1, m 2, c 3, tp 4, ui 5, uStride 6, vi 7, q 8, rowsLeft 9, accumulate 10.
+        block.Pointer("__generic const float* u_", 0, 5);
+        block.Pointer("__generic const float* v_", 1, 7);
+        block.Pointer("__generic float* m_", 2, 8);
+        block.Int("c_", 3);
+        block.Int("tp_", 4);
+        block.Int("us_", 6);
+        block.Int("rows_", 9);
+        block.Int("add_", 10);
+        for (int r = 0; r < Rows; r++) block.Text($" float16 a{r}_ = (float16)(0.0f);");
         // a_r += u[ci·us + r] · v[ci·tp … + 15], ci in order.
-        Text(" for (int ci_ = 0; ci_ < c_; ci_++) { const float16 x_ = vload16(0, v_ + ci_ * tp_);");
-        Text(" __generic const float* w_ = u_ + ci_ * us_;");
-        for (int r = 0; r < Rows; r++) Text($" a{r}_ = {fma}((float16)(w_[{r}]), x_, a{r}_);");
-        Text(" }");
+        block.Text(" for (int ci_ = 0; ci_ < c_; ci_++) { const float16 x_ = vload16(0, v_ + ci_ * tp_);");
+        block.Text(" __generic const float* w_ = u_ + ci_ * us_;");
+        for (int r = 0; r < Rows; r++) block.Text($" a{r}_ = {fma}((float16)(w_[{r}]), x_, a{r}_);");
+        block.Text(" }");
         for (int r = 0; r < Rows; r++)
-            Text($" if (rows_ > {r}) vstore16(add_ != 0 ? vload16(0, m_ + {r} * tp_) + a{r}_ : a{r}_, 0, m_ + {r} * tp_);");
-        Text(" }");
+            block.Text($" if (rows_ > {r}) vstore16(add_ != 0 ? vload16(0, m_ + {r} * tp_) + a{r}_ : a{r}_, 0, m_ + {r} * tp_);");
     }
 }

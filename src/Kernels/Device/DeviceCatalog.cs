@@ -92,8 +92,7 @@ public static class DeviceCatalog
         {
             builder.Optimize(OptimizationLevel.O2);
             builder.CPU(device);
-            MulAdd.Register(builder);
-            VectorProduct16.Register(builder);
+            RegisterIntrinsics(builder);
         });
         try
         {
@@ -158,6 +157,14 @@ public static class DeviceCatalog
     /// </summary>
     private const OptimizationLevel OpenClOptimization = OptimizationLevel.O0;
 
+    /// <summary>The library's ILGPU intrinsics: MulAdd and the OpenCL C vector kernels (VectorProduct16, WinogradVectorInput).</summary>
+    private static void RegisterIntrinsics(Context.Builder builder)
+    {
+        MulAdd.Register(builder);
+        VectorProduct16.Register(builder);
+        WinogradVectorInput.Register(builder);
+    }
+
     private static Context CreateContext(OptimizationLevel level = OptimizationLevel.O2) =>
         Context.Create(builder =>
         {
@@ -166,8 +173,7 @@ public static class DeviceCatalog
             // Every OpenCL device, including the ones ILGPU cannot drive, so we can say why.
             builder.OpenCL(_ => true);
             builder.Cuda();
-            MulAdd.Register(builder);
-            VectorProduct16.Register(builder);
+            RegisterIntrinsics(builder);
         });
 
     private static List<(Device device, DeviceInfo Info)> Describe(Context context)

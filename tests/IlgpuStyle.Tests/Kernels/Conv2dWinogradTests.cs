@@ -133,6 +133,41 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// The 16x16 block's float16 code (VectorProduct16.cs, and for F(4×4, 3×3) WinogradVectorInput.cs on maps of ≥ 16 tiles
+    /// a row) does the arithmetic of the scalar kernels in the same order: its results are the 16x8 block's bit for bit,
+    /// forward (bias, ReLU) and backward-data (accumulating), on maps whose rows hold whole vectors and a remainder.
+    /// </summary>
+    [Theory]
+    [InlineData("cpu", 2)]
+    [InlineData("cpu", 4)]
+    [InlineData("opencl", 2)]
+    [InlineData("opencl", 4)]
+    public void TheVectorBlockGivesTheScalarBlocksBytes(string device, int outputTile)
+    {
+        var gpu = Devices.Get(device);
+        var scalar = new WinogradTiles(WinogradBlock.Rows16Tiles8, 2, 8, outputTile);
+        var vector = scalar with { Block = WinogradBlock.Rows16Tiles16 };
+        foreach (var dims in new[] { (24, 9, 140, 20), (16, 12, 128, 16) }) // 35 and 32 tiles a row with F(4×4, 3×3)
+        {
+            string what = $"{dims} wtile={outputTile} [{device}]";
+            using var problem = Conv3x3Problem.Forward(gpu, dims, seed: 53);
+            using var expected = gpu.Allocate(problem.OutputShape);
+            Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, expected, true, scalar);
+            Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, problem.Output, true, vector);
+            Assert.True(expected.ToHost().AsSpan().SequenceEqual(problem.Output.ToHost()), $"forward {what}");
+
+            using var dx = gpu.Allocate(problem.InputShape);
+            using var dxExpected = gpu.Allocate(problem.InputShape);
+            dx.CopyFromHost(problem.Source);
+            dxExpected.CopyFromHost(problem.Source);
+            Conv2d.BackwardDataWinograd(expected, problem.DeviceWeight, dxExpected, accumulate: true, scalar);
+            Conv2d.BackwardDataWinograd(expected, problem.DeviceWeight, dx, accumulate: true, vector);
+            Assert.True(dxExpected.ToHost().AsSpan().SequenceEqual(dx.ToHost()), $"backward-data {what}");
+            log.WriteLine($"{what}: 16x16 = 16x8 bit for bit");
+        }
+    }
+
+    /// <summary>
     /// The library's dispatch (<see cref="Conv2d.Forward(Tensor, Tensor, Tensor?, Tensor, Conv2dParams, bool)"/>, the
     /// prepared overloads, backward-data) takes Winograd exactly for the layers the plan's threshold selects, bit for bit
     /// the explicit entry points' results; below the threshold, and with winograd=0, the direct kernel's. A device of its

@@ -1,0 +1,58 @@
+// Reference: none (code emission) · Test: the kernels that use it, on opencl: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs, GramTests.cs
+using ILGPU.Backends;
+using ILGPU.Backends.OpenCL;
+using ILGPU.IR;
+using ILGPU.IR.Values;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>
+/// Writes one OpenCL C block statement for an ILGPU intrinsic (VectorProduct16.cs, WinogradVectorInput.cs): the call's
+/// arguments bound to local names first (<see cref="Pointer"/>, <see cref="Int"/>), then code that uses only those names.
+/// Local names end in '_' and so cannot clash with ILGPU's own (varN, view_N). ILGPU 1.5.3's OpenCL code keeps a view as
+/// a struct whose field_0 is the element pointer; the kernel tests on opencl fail if that ever changes.
+/// </summary>
+internal sealed class OpenClBlock : IDisposable
+{
+    private readonly CLCodeGenerator generator;
+    private readonly MethodCall call;
+    private CLCodeGenerator.StatementEmitter statement; // a struct: not readonly, so that calls change this copy
+
+    public OpenClBlock(CLCodeGenerator generator, Value value)
+    {
+        this.generator = generator;
+        call = (MethodCall)value;
+        statement = generator.BeginStatement("{");
+    }
+
+    /// <summary>Raw OpenCL C.</summary>
+    public void Text(string code) => statement.AppendCommand(code);
+
+    /// <summary><c>declaration = view argument's pointer + offset argument;</c> (e.g. "__generic float* v_").</summary>
+    public void Pointer(string declaration, int viewArgument, int offsetArgument)
+    {
+        var view = generator.Load(call[viewArgument]);
+        var offset = generator.Load(call[offsetArgument]);
+        Text($" {declaration} = ");
+        statement.Append(view);
+        Text(".field_0 + ");
+        statement.Append(offset);
+        Text(";");
+    }
+
+    /// <summary><c>const int name = int argument;</c></summary>
+    public void Int(string name, int argument)
+    {
+        var variable = generator.Load(call[argument]);
+        Text($" const int {name} = ");
+        statement.Append(variable);
+        Text(";");
+    }
+
+    /// <summary>Closes the block.</summary>
+    public void Dispose()
+    {
+        Text(" }");
+        statement.Finish();
+    }
+}
