@@ -93,7 +93,9 @@ public static partial class Conv2d
             tile == 4 ? WinogradOutput4Kernel : WinogradOutputKernel;
         var outputTransform = gpu.Kernel(outputMethod,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(outputMethod));
-        bool vectorInput = tile == 4 && tiles.Block == WinogradBlock.Rows16Tiles16;
+        // The 16x16 block (float16 vectors) also runs F(4×4, 3×3)'s transforms 16 tiles per work-item (WinogradVectorInput,
+        // WinogradVectorOutput) where a tile row holds whole vectors; the scalar kernels take the rest.
+        bool vectorTransforms = tile == 4 && tiles.Block == WinogradBlock.Rows16Tiles16;
         var biasView = (bias ?? output).View;
         int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
         // A flat launch: tp / group groups along the chunk's tiles (tp is a whole number of groups) × planes.
@@ -106,9 +108,7 @@ public static partial class Conv2d
             // Flat mode: the chunk's tiles along the groups; the columns past count (up to tp, a whole number of groups)
             // repeat its last tile in V and M and are never stored to the output.
             var slots = flat ? TileSlots.Flat(tilesX, ty0, tp, count) : TileSlots.Rows(tilesX, ty0, tp, 0, 0, tilesX);
-            // The 16x16 block (float16 vectors) also transforms F(4×4, 3×3)'s input 16 tiles per work-item where a tile row holds
-            // whole vectors; the scalar kernel takes the rest of each row (and flat mode, and F(2×2, 3×3)).
-            int vectorTiles = !flat && vectorInput ? tilesX / WinogradVectorInput.Tiles * WinogradVectorInput.Tiles : 0;
+            int vectorTiles = !flat && vectorTransforms ? tilesX / WinogradVectorInput.Tiles * WinogradVectorInput.Tiles : 0;
             if (vectorTiles > 0)
                 WinogradInputVectors(gpu, vectorTiles / WinogradVectorInput.Tiles, rows, reduce, padded.View, hp, part, slots, v.View);
             if (vectorTiles < tilesX)
@@ -125,11 +125,16 @@ public static partial class Conv2d
             // Whole tiles (unconditional stores; no bounds check when the groups cover them exactly), then the last
             // column and row of an odd width or height (checked).
             int fullX = width / tile, fullRows = Math.Clamp(h / tile - ty0, 0, rows);
-            var whole = SpecializedValue.New(flags | (fullX % group == 0 ? WinogradExact : 0));
             var edge = SpecializedValue.New(flags | WinogradEdges);
-            if (fullX > 0 && fullRows > 0)
-                outputTransform(gpu.RowGrid(fullX, fullRows, m), whole, product.View, m, h, width,
-                    TileSlots.Rows(tilesX, ty0, tp, 0, 0, fullX), biasView, output.View);
+            // The 16x16 block's F(4×4, 3×3) transforms whole tiles 16 per work-item where a tile row holds whole vectors.
+            int vectorX = vectorTransforms && fullRows > 0 ? fullX / WinogradVectorOutput.Tiles * WinogradVectorOutput.Tiles : 0;
+            if (vectorX > 0)
+                WinogradOutputVectors(gpu, vectorX / WinogradVectorOutput.Tiles, fullRows, m, SpecializedValue.New(flags), product.View, h, width,
+                    TileSlots.Rows(tilesX, ty0, tp, 0, 0, vectorX), biasView, output.View);
+            if (vectorX < fullX && fullRows > 0)
+                outputTransform(gpu.RowGrid(fullX - vectorX, fullRows, m),
+                    SpecializedValue.New(flags | ((fullX - vectorX) % group == 0 ? WinogradExact : 0)), product.View, m, h, width,
+                    TileSlots.Rows(tilesX, ty0, tp, vectorX, 0, fullX), biasView, output.View);
             if (fullX < tilesX)
                 outputTransform(gpu.RowGrid(1, rows, m), edge, product.View, m, h, width,
                     TileSlots.Rows(tilesX, ty0, tp, fullX, 0, tilesX), biasView, output.View);
@@ -152,6 +157,21 @@ public static partial class Conv2d
         int group = Math.Min(vectors, 8);
         kernel(new KernelConfig(new Index3D(Gpu.DivUp(vectors, group), rows, channels), new Index3D(group, 1, 1)),
             padded, channels, hp, quarter, TileSlots.Rows(slots.TilesX, slots.Ty0, slots.Tp, 0, 0, vectors * WinogradVectorInput.Tiles), v);
+    }
+
+    /// <summary>
+    /// F(4×4, 3×3)'s output transform of whole tiles 0 … 16·vectors − 1 of the chunk's first <paramref name="rows"/> tile
+    /// rows with WinogradOutput4VectorKernel (<paramref name="mode"/>: WinogradBias | WinogradRelu | WinogradAccumulate),
+    /// in groups of up to 8 work-items along the row.
+    /// </summary>
+    private static void WinogradOutputVectors(Gpu gpu, int vectors, int rows, int channels, SpecializedValue<int> mode, View product,
+        int h, int w, TileSlots slots, View bias, View output)
+    {
+        var kernel = gpu.Kernel(WinogradOutput4VectorKernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(WinogradOutput4VectorKernel));
+        int group = Math.Min(vectors, 8);
+        kernel(new KernelConfig(new Index3D(Gpu.DivUp(vectors, group), rows, channels), new Index3D(group, 1, 1)),
+            mode, product, channels, h, w, slots, bias, output);
     }
 
     /// <summary>Widest group the transforms run in flat mode (the scratch estimate rounds tp up to it).</summary>

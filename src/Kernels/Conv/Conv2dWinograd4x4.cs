@@ -98,19 +98,7 @@ public static partial class Conv2d
         var (tx, tyLocal, k, column) = slots.Slot(flags);
         if (slots.PastEnd(flags, tx)) return;
         int plane = channels * slots.Tp, q = k * slots.Tp + column;
-        var m0 = Row6.LoadPositions(product, q, plane, 0);
-        var m1 = Row6.LoadPositions(product, q, plane, 6);
-        var m2 = Row6.LoadPositions(product, q, plane, 12);
-        var m3 = Row6.LoadPositions(product, q, plane, 18);
-        var m4 = Row6.LoadPositions(product, q, plane, 24);
-        var m5 = Row6.LoadPositions(product, q, plane, 30);
-        // Aᵀ M: with s = m1 + m2, d = m1 − m2, s' = m3 + m4, d' = m3 − m4:
-        // rows m0 + s + s', d + 2d', s + 4s', d + 8d' + m5; then each row · A.
-        Row6 s = Row6.Add(m1, m2), d = Row6.Sub(m1, m2), s2 = Row6.Add(m3, m4), d2 = Row6.Sub(m3, m4);
-        var o0 = Row6.Add(Row6.Add(m0, s), s2);
-        var o1 = Row6.Combine(1f, d, 2f, d2);
-        var o2 = Row6.Combine(1f, s, 4f, s2);
-        var o3 = Row6.Add(Row6.Combine(1f, d, 8f, d2), m5);
+        var (o0, o1, o2, o3) = OutputRows4(product, q, plane);
         if (slots.PastChunk(flags, column)) return;
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
         int y = 4 * (slots.Ty0 + tyLocal), x = 4 * tx;
@@ -129,6 +117,55 @@ public static partial class Conv2d
             o2.PutOutputsChecked(put, y + 2, x);
             o3.PutOutputsChecked(put, y + 3, x);
         }
+    }
+
+    /// <summary>The four rows of Aᵀ M of the tile in column q of M (planes of <paramref name="plane"/> floats).</summary>
+    private static (Row6, Row6, Row6, Row6) OutputRows4(View product, int q, int plane)
+    {
+        var m0 = Row6.LoadPositions(product, q, plane, 0);
+        var m1 = Row6.LoadPositions(product, q, plane, 6);
+        var m2 = Row6.LoadPositions(product, q, plane, 12);
+        var m3 = Row6.LoadPositions(product, q, plane, 18);
+        var m4 = Row6.LoadPositions(product, q, plane, 24);
+        var m5 = Row6.LoadPositions(product, q, plane, 30);
+        // Aᵀ M: with s = m1 + m2, d = m1 − m2, s' = m3 + m4, d' = m3 − m4:
+        // rows m0 + s + s', d + 2d', s + 4s', d + 8d' + m5; then each row · A.
+        Row6 s = Row6.Add(m1, m2), d = Row6.Sub(m1, m2), s2 = Row6.Add(m3, m4), d2 = Row6.Sub(m3, m4);
+        return (Row6.Add(Row6.Add(m0, s), s2), Row6.Combine(1f, d, 2f, d2), Row6.Combine(1f, s, 4f, s2),
+            Row6.Add(Row6.Combine(1f, d, 8f, d2), m5));
+    }
+
+    /// <summary>
+    /// The output transform of one whole tile (inside the image) as WinogradOutput4Kernel's whole-tile mode computes it: M's
+    /// column q, outputs (+ bias, ReLU when <paramref name="relu"/> ≠ 0; stored, or added when <paramref name="accumulate"/>
+    /// ≠ 0) at output[o + i·w + j], i, j &lt; 4. The scalar body of WinogradVectorOutput.Transform.
+    /// </summary>
+    internal static void Output4WholeTile(View product, int q, int plane, View output, int o, int w, float bias, int relu, int accumulate)
+    {
+        var (o0, o1, o2, o3) = OutputRows4(product, q, plane);
+        var put = new TilePut(output, o, int.MaxValue, w, bias, relu, accumulate);
+        o0.PutOutputs(put, 0, 0);
+        o1.PutOutputs(put, 1, 0);
+        o2.PutOutputs(put, 2, 0);
+        o3.PutOutputs(put, 3, 0);
+    }
+
+    /// <summary>
+    /// WinogradOutput4Kernel's whole tiles 16 per work-item in OpenCL C vectors (<see cref="WinogradVectorOutput"/>), the
+    /// 16x16 block's output transform: tiles Tx0 + 16·x … + 15 of tile row TyLocal0 + Grid.IdxY (row mode, whole tiles; the
+    /// launch covers whole vectors, the rest goes to the scalar kernel). <paramref name="mode"/>: WinogradBias | WinogradRelu
+    /// | WinogradAccumulate. Grid (⌈vectors / group⌉, tile rows, output channels).
+    /// </summary>
+    private static void WinogradOutput4VectorKernel(SpecializedValue<int> mode, View product, int channels, int h, int w,
+        TileSlots slots, View bias, View output)
+    {
+        int flags = mode.Value;
+        int tx = slots.Tx0 + WinogradVectorOutput.Tiles * (Grid.IdxX * Group.DimX + Group.IdxX), tyLocal = slots.TyLocal0 + Grid.IdxY, k = Grid.IdxZ;
+        if (tx + WinogradVectorOutput.Tiles > slots.End) return;
+        float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
+        int y = 4 * (slots.Ty0 + tyLocal);
+        WinogradVectorOutput.Transform(product, k * slots.Tp + tyLocal * slots.TilesX + tx, channels * slots.Tp, output,
+            (k * h + y) * w + 4 * tx, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
     }
 
     /// <summary>Six values along x: a row of a 6×6 patch, of Bᵀ d or of Aᵀ M.</summary>

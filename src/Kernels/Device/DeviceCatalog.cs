@@ -157,12 +157,13 @@ public static class DeviceCatalog
     /// </summary>
     private const OptimizationLevel OpenClOptimization = OptimizationLevel.O0;
 
-    /// <summary>The library's ILGPU intrinsics: MulAdd and the OpenCL C vector kernels (VectorProduct16, WinogradVectorInput).</summary>
+    /// <summary>The library's ILGPU intrinsics: MulAdd and the OpenCL C vector kernels (VectorProduct16, WinogradVectorInput, WinogradVectorOutput).</summary>
     private static void RegisterIntrinsics(Context.Builder builder)
     {
         MulAdd.Register(builder);
         VectorProduct16.Register(builder);
         WinogradVectorInput.Register(builder);
+        WinogradVectorOutput.Register(builder);
     }
 
     private static Context CreateContext(OptimizationLevel level = OptimizationLevel.O2) =>

@@ -7,7 +7,7 @@ using ILGPU.IR.Values;
 namespace IlgpuStyle.Kernels;
 
 /// <summary>
-/// Writes one OpenCL C block statement for an ILGPU intrinsic (VectorProduct16.cs, WinogradVectorInput.cs): the call's
+/// Writes one OpenCL C block statement for an ILGPU intrinsic (VectorProduct16.cs, WinogradVectorInput.cs, WinogradVectorOutput.cs): the call's
 /// arguments bound to local names first (<see cref="Pointer"/>, <see cref="Int"/>), then code that uses only those names.
 /// Local names end in '_' and so cannot clash with ILGPU's own (varN, view_N). ILGPU 1.5.3's OpenCL code keeps a view as
 /// a struct whose field_0 is the element pointer; the kernel tests on opencl fail if that ever changes.
@@ -41,10 +41,15 @@ internal sealed class OpenClBlock : IDisposable
     }
 
     /// <summary><c>const int name = int argument;</c></summary>
-    public void Int(string name, int argument)
+    public void Int(string name, int argument) => Scalar("int", name, argument);
+
+    /// <summary><c>const float name = float argument;</c></summary>
+    public void Float(string name, int argument) => Scalar("float", name, argument);
+
+    private void Scalar(string type, string name, int argument)
     {
         var variable = generator.Load(call[argument]);
-        Text($" const int {name} = ");
+        Text($" const {type} {name} = ");
         statement.Append(variable);
         Text(";");
     }
