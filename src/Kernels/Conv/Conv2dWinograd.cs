@@ -75,8 +75,12 @@ public static partial class Conv2d
             gpu.Scratch(Shape4.Vector(positions * reduce * kp), transpose ? "winograd.u.backward" : "winograd.u.forward"));
 
         int tilesX = Gpu.DivUp(width, tile), tilesY = Gpu.DivUp(h, tile), group = gpu.RowGroup;
-        // Maps narrower than a group: the transforms number the chunk's tiles along the group (flat mode, see TileSlots).
-        bool flat = group <= WinogradMaxFlatGroup && tilesX < group;
+        // The 16x16 block (float16 vectors) also runs F(4×4, 3×3)'s transforms 16 tiles per work-item (WinogradVectorInput,
+        // WinogradVectorOutput) where a tile row holds whole vectors; the scalar kernels take the rest.
+        bool vectorTransforms = tile == 4 && tiles.Block == WinogradBlock.Rows16Tiles16;
+        // Maps narrower than a group: the transforms number the chunk's tiles along the group (flat mode, see TileSlots) —
+        // unless their rows hold whole vectors of the 16x16 block's transforms.
+        bool flat = group <= WinogradMaxFlatGroup && tilesX < group && !(vectorTransforms && tilesX >= WinogradVectorInput.Tiles);
         var (rowsPerChunk, tpMax) = WinogradChunk(reduce, m, h, width, chunkFloats, tiles.Tiles, tile);
         if (flat) tpMax = Gpu.DivUp(tpMax, group) * group;
         var v = gpu.ScratchAtLeast(positions * reduce * tpMax, "winograd.v");
@@ -93,9 +97,6 @@ public static partial class Conv2d
             tile == 4 ? WinogradOutput4Kernel : WinogradOutputKernel;
         var outputTransform = gpu.Kernel(outputMethod,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(outputMethod));
-        // The 16x16 block (float16 vectors) also runs F(4×4, 3×3)'s transforms 16 tiles per work-item (WinogradVectorInput,
-        // WinogradVectorOutput) where a tile row holds whole vectors; the scalar kernels take the rest.
-        bool vectorTransforms = tile == 4 && tiles.Block == WinogradBlock.Rows16Tiles16;
         var biasView = (bias ?? output).View;
         int flags = (relu ? WinogradRelu : 0) | (accumulate ? WinogradAccumulate : 0) | (bias is null ? 0 : WinogradBias);
         // A flat launch: tp / group groups along the chunk's tiles (tp is a whole number of groups) × planes.
