@@ -1,9 +1,7 @@
 // Reference: the C# body of Accumulate (run by the CPU simulator and, redirected, on CUDA); the whole product against
 // tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs (block 16x16)
-using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.OpenCL;
-using ILGPU.Backends.PTX;
 using ILGPU.IR;
 using ILGPU.IR.Intrinsics;
 using ILGPU.IR.Values;
@@ -58,16 +56,8 @@ public static class VectorProduct16
         }
     }
 
-    internal static void Register(Context.Builder builder)
-    {
-        var manager = builder.GetIntrinsicManager();
-        var accumulate = Method(nameof(Accumulate));
-        manager.RegisterMethod(accumulate, new CLIntrinsic(typeof(VectorProduct16), nameof(GenerateOpenCL), IntrinsicImplementationMode.GenerateCode));
-        manager.RegisterMethod(accumulate, new PTXIntrinsic(Method(nameof(AccumulateScalar)), IntrinsicImplementationMode.Redirect));
-    }
-
-    private static MethodInfo Method(string name) =>
-        typeof(VectorProduct16).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+    internal static void Register(Context.Builder builder) =>
+        OpenClBlock.RegisterIntrinsic(builder, typeof(VectorProduct16), nameof(Accumulate), nameof(GenerateOpenCL), nameof(AccumulateScalar));
 
     // One block: the operands, 16 float16 accumulators, the loop over c, the stores (OpenClBlock.cs).
     private static void GenerateOpenCL(CLBackend backend, CLCodeGenerator codeGenerator, Value value)

@@ -1,9 +1,7 @@
 // Reference: Conv2d.Input4Tile, the scalar transform (this intrinsic's C# body runs it per tile) · Test:
 // tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs (F4 16x16 blockings on maps of ≥ 16 tiles a row; bytes equal to 16x8's)
-using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.OpenCL;
-using ILGPU.Backends.PTX;
 using ILGPU.IR;
 using ILGPU.IR.Intrinsics;
 using ILGPU.IR.Values;
@@ -40,16 +38,8 @@ public static class WinogradVectorInput
         for (int j = 0; j < Tiles; j++) Conv2d.Input4Tile(padded, r + j, quarter, rowStride, v, q + j, plane);
     }
 
-    internal static void Register(Context.Builder builder)
-    {
-        var manager = builder.GetIntrinsicManager();
-        var transform = Method(nameof(Transform));
-        manager.RegisterMethod(transform, new CLIntrinsic(typeof(WinogradVectorInput), nameof(GenerateOpenCL), IntrinsicImplementationMode.GenerateCode));
-        manager.RegisterMethod(transform, new PTXIntrinsic(Method(nameof(TransformScalar)), IntrinsicImplementationMode.Redirect));
-    }
-
-    private static MethodInfo Method(string name) =>
-        typeof(WinogradVectorInput).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+    internal static void Register(Context.Builder builder) =>
+        OpenClBlock.RegisterIntrinsic(builder, typeof(WinogradVectorInput), nameof(Transform), nameof(GenerateOpenCL), nameof(TransformScalar));
 
     // Column j of patch row i (float16 over the 16 tiles): padded columns 4·tx + j = phase j mod 4 at index tx + j / 4.
     private static readonly string[] ColumnOffsets = ["", " + q4_", " + 2 * q4_", " + 3 * q4_", " + 1", " + q4_ + 1"];

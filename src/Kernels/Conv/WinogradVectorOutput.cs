@@ -1,9 +1,7 @@
 // Reference: Conv2d.Output4WholeTile, the scalar transform (this intrinsic's C# body runs it per tile) · Test:
 // tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs (F4 16x16 blockings on maps of ≥ 16 tiles a row; bytes equal to 16x8's)
-using System.Reflection;
 using ILGPU;
 using ILGPU.Backends.OpenCL;
-using ILGPU.Backends.PTX;
 using ILGPU.IR;
 using ILGPU.IR.Intrinsics;
 using ILGPU.IR.Values;
@@ -37,16 +35,8 @@ public static class WinogradVectorOutput
         for (int j = 0; j < Tiles; j++) Conv2d.Output4WholeTile(product, q + j, plane, output, o + 4 * j, w, bias, relu, accumulate);
     }
 
-    internal static void Register(Context.Builder builder)
-    {
-        var manager = builder.GetIntrinsicManager();
-        var transform = Method(nameof(Transform));
-        manager.RegisterMethod(transform, new CLIntrinsic(typeof(WinogradVectorOutput), nameof(GenerateOpenCL), IntrinsicImplementationMode.GenerateCode));
-        manager.RegisterMethod(transform, new PTXIntrinsic(Method(nameof(TransformScalar)), IntrinsicImplementationMode.Redirect));
-    }
-
-    private static MethodInfo Method(string name) =>
-        typeof(WinogradVectorOutput).GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+    internal static void Register(Context.Builder builder) =>
+        OpenClBlock.RegisterIntrinsic(builder, typeof(WinogradVectorOutput), nameof(Transform), nameof(GenerateOpenCL), nameof(TransformScalar));
 
     // Interleaving pairs of float16: the low or high 8 lanes of a and b alternating (a0 b0 a1 b1 …), and pairs of those.
     private static string Lanes(Func<int, string> lane) => string.Join(", ", Enumerable.Range(0, 16).Select(lane));

@@ -1,6 +1,10 @@
 // Reference: none (code emission) · Test: the kernels that use it, on opencl: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs, GramTests.cs
+using System.Reflection;
+using ILGPU;
 using ILGPU.Backends;
 using ILGPU.Backends.OpenCL;
+using ILGPU.Backends.PTX;
+using ILGPU.IR.Intrinsics;
 using ILGPU.IR;
 using ILGPU.IR.Values;
 
@@ -17,6 +21,20 @@ internal sealed class OpenClBlock : IDisposable
     private readonly CLCodeGenerator generator;
     private readonly MethodCall call;
     private CLCodeGenerator.StatementEmitter statement; // a struct: not readonly, so that calls change this copy
+
+    /// <summary>
+    /// Registers <paramref name="type"/>'s public static <paramref name="method"/> as an ILGPU intrinsic: OpenCL code from
+    /// its <paramref name="generator"/> (signature of CLIntrinsic's code generators: a block written with this class), and
+    /// on CUDA a redirect to <paramref name="scalar"/>, the same computation in C#; the CPU simulator runs the method's own
+    /// C# body.
+    /// </summary>
+    internal static void RegisterIntrinsic(Context.Builder builder, Type type, string method, string generator, string scalar)
+    {
+        MethodInfo Public(string name) => type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!;
+        var manager = builder.GetIntrinsicManager();
+        manager.RegisterMethod(Public(method), new CLIntrinsic(type, generator, IntrinsicImplementationMode.GenerateCode));
+        manager.RegisterMethod(Public(method), new PTXIntrinsic(Public(scalar), IntrinsicImplementationMode.Redirect));
+    }
 
     public OpenClBlock(CLCodeGenerator generator, Value value)
     {
