@@ -1,7 +1,6 @@
 // Reference: inline double sums in its test · Test: tests/IlgpuStyle.Tests/Kernels/ElementwiseAndReductionTests.cs
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.OpenCL;
 
 namespace IlgpuStyle.Kernels;
 
@@ -25,14 +24,6 @@ public static class Reduction
     private const int SimulatorPartials = 8;
 
     /// <summary>
-    /// Groups and work-items per group on OpenCL CPU devices (PoCL): each work-item sums a long run of blocks and the tree
-    /// of 16 is short. With the GPU shape (256 groups of 256) a 512×384 image's dot product gave each work-item about one
-    /// block, and the shared-memory tree — gathers and scatters across work-items in PoCL's code — took most of the time
-    /// (11.7 % of a stylization's samples, the L-BFGS dot products).
-    /// </summary>
-    private const int CpuOpenClGroup = 16, CpuOpenClPartials = 32;
-
-    /// <summary>
     /// Largest group size used, the size of the static shared array. (ILGPU 1.5.3's dynamic shared memory is
     /// not safe on OpenCL: the generated code keeps its pointer in a program-wide variable that concurrent
     /// groups overwrite. All our kernels use fixed-size shared arrays.)
@@ -44,30 +35,23 @@ public static class Reduction
     private const int TermProduct = 1;    // x[i]·y[i]
     private const int TermSquaredDiff = 2; // (x[i] − y[i])²
 
-    /// <summary>Consecutive elements a work-item sums per step of pass 1 (one 8-float vector on CPU OpenCL).</summary>
-    private const int Block = 8;
-
-    // partial[g] = Σ term(i) over this group's work-items: work-item w (of W in the grid) takes the blocks of 8
-    // consecutive elements 8·w, 8·(w + W), … below n rounded down to 8, in 8 running sums (lane j: elements ≡ j mod 8),
-    // added pairwise at the end; the last n mod 8 elements go to the first work-items (grid-stride). term (a compile-time
-    // constant, above) is x[i], x[i]·y[i] (fused multiply-add) or (x[i] − y[i])². The 8 lanes are PoCL's 8-float
-    // vector: the one-element-per-step loop ran at a third of memory speed (latency of one running sum; a 512×384
-    // stylization's L-BFGS dot products took 13 % of its time).
-    private static void PartialKernel(SpecializedValue<int> term, View x, View y, int n, View partial)
+    // partial[g] = Σ over i ≡ this group's threads (grid-stride) of term(i), term chosen by `term` (above)
+    private static void PartialKernel(View x, View y, int n, int term, View partial)
     {
         var shared = SharedMemory.Allocate<float>(MaxGroup);
-        int t = Group.IdxX, w = Grid.IdxX * Group.DimX + t, workItems = Grid.DimX * Group.DimX;
-        int whole = n / Block * Block;
-        float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f, a4 = 0f, a5 = 0f, a6 = 0f, a7 = 0f;
-        for (int i = w * Block; i < whole; i += workItems * Block)
+        int t = Group.IdxX;
+        int stride = Grid.DimX * Group.DimX;
+        float acc = 0f;
+        for (int i = Grid.IdxX * Group.DimX + t; i < n; i += stride)
         {
-            a0 = Add(term.Value, x, y, i, a0); a1 = Add(term.Value, x, y, i + 1, a1);
-            a2 = Add(term.Value, x, y, i + 2, a2); a3 = Add(term.Value, x, y, i + 3, a3);
-            a4 = Add(term.Value, x, y, i + 4, a4); a5 = Add(term.Value, x, y, i + 5, a5);
-            a6 = Add(term.Value, x, y, i + 6, a6); a7 = Add(term.Value, x, y, i + 7, a7);
+            if (term == TermProduct) acc += x[i] * y[i];
+            else if (term == TermSquaredDiff)
+            {
+                float d = x[i] - y[i];
+                acc += d * d;
+            }
+            else acc += x[i];
         }
-        float acc = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-        for (int i = whole + w; i < n; i += workItems) acc = Add(term.Value, x, y, i, acc);
         shared[t] = acc;
         Group.Barrier();
         for (int s = Group.DimX / 2; s > 0; s >>= 1)
@@ -76,18 +60,6 @@ public static class Reduction
             Group.Barrier();
         }
         if (t == 0) partial[Grid.IdxX] = shared[0];
-    }
-
-    /// <summary>acc + term(i).</summary>
-    private static float Add(int term, View x, View y, int i, float acc)
-    {
-        if (term == TermProduct) return MulAdd.Of(x[i], y[i], acc);
-        if (term == TermSquaredDiff)
-        {
-            float d = x[i] - y[i];
-            return MulAdd.Of(d, d, acc);
-        }
-        return acc + x[i];
     }
 
     // out[0] = scale · Σ partial[0..count)   (one group)
@@ -135,15 +107,13 @@ public static class Reduction
     {
         ShapeCheck.Equal("reduction", "result", result.Shape, Shape4.Scalar);
         var gpu = x.Gpu;
-        bool cpuOpenCl = gpu.Accelerator is CLAccelerator { DeviceType: CLDeviceType.CL_DEVICE_TYPE_CPU };
-        int group = cpuOpenCl ? CpuOpenClGroup : PowerOfTwoAtMost(Math.Min(gpu.GroupSize1D, MaxGroup));
-        int partials = gpu.Kind == AcceleratorType.CPU ? SimulatorPartials : cpuOpenCl ? CpuOpenClPartials : MaxPartials;
-        int groups = Math.Clamp(Gpu.DivUp(x.Count, group * Block), 1, partials);
+        int group = PowerOfTwoAtMost(Math.Min(gpu.GroupSize1D, MaxGroup));
+        int groups = Math.Clamp(Gpu.DivUp(x.Count, group), 1, gpu.Kind == AcceleratorType.CPU ? SimulatorPartials : MaxPartials);
         var partial = gpu.Scratch(Shape4.Vector(MaxPartials), "reduction.partials");
-        var partialKernel = gpu.Kernel(PartialKernel, a => a.LoadStreamKernel<SpecializedValue<int>, View, View, int, View>(PartialKernel));
+        var partialKernel = gpu.Kernel(PartialKernel, a => a.LoadStreamKernel<View, View, int, int, View>(PartialKernel));
         var finishKernel = gpu.Kernel(FinishKernel, a => a.LoadStreamKernel<View, int, float, View>(FinishKernel));
         partialKernel(new KernelConfig(groups, group),
-            SpecializedValue.New(term), x.View, y.View, x.Count, partial.View);
+            x.View, y.View, x.Count, term, partial.View);
         finishKernel(new KernelConfig(1, group),
             partial.View, groups, scale, result.View);
     }

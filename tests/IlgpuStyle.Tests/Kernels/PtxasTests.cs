@@ -188,14 +188,6 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradInput4Kernel"] = WinogradInputModes(),
             ["Conv2d.WinogradOutputKernel"] = WinogradOutputModes(),
             ["Conv2d.WinogradOutput4Kernel"] = WinogradOutputModes(),
-            // The 16x16 block's vector output transform (WinogradVectorOutput; on CUDA its scalar body): forward bias + ReLU,
-            // backward-data writing or accumulating.
-            ["Conv2d.WinogradOutput4VectorKernel"] =
-            [
-                ("bias + ReLU, override only", false, [SpecializedValue.New(1 | 4)]),
-                ("plain, override only", false, [SpecializedValue.New(0)]),
-                ("accumulate, override only", false, [SpecializedValue.New(2)]),
-            ],
             // Winograd's product (Conv2dWinogradGemmKernel.cs), every block: the convolution's U in panels (ProductPanelsU,
             // on a GPU only by override), and the Gram backward with gram=blocked (plain S; writing, or accumulating).
             ["Conv2d.WinogradGemm16Kernel"] = ProductOptions(),
@@ -203,8 +195,6 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm8x16Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm4x24Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm16x16Kernel"] = ProductOptions(),
-            // Pass 1 of the deterministic sums, every term: Σ x, Σ x·y (the optimizers' dot products), Σ (x − y)².
-            ["Reduction.PartialKernel"] = [("sum", true, [SpecializedValue.New(0)]), ("dot", true, [SpecializedValue.New(1)]), ("squared distance", true, [SpecializedValue.New(2)])],
             // Max pooling's forward: whole windows (0) and checked (1).
             ["Pooling.MaxForwardKernel"] = [("whole windows", true, [SpecializedValue.New(0)]), ("checked", true, [SpecializedValue.New(1)])],
             // Max pooling's backward, every mode: whole windows (0) or checked (2), writing or accumulating (+1).
