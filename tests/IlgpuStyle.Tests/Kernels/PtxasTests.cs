@@ -188,6 +188,14 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradInput4Kernel"] = WinogradInputModes(),
             ["Conv2d.WinogradOutputKernel"] = WinogradOutputModes(),
             ["Conv2d.WinogradOutput4Kernel"] = WinogradOutputModes(),
+            // The 16x16 block's vector output transform (WinogradVectorOutput; on CUDA its scalar body): forward bias + ReLU,
+            // backward-data writing or accumulating.
+            ["Conv2d.WinogradOutput4VectorKernel"] =
+            [
+                ("bias + ReLU, override only", false, [SpecializedValue.New(1 | 4)]),
+                ("plain, override only", false, [SpecializedValue.New(0)]),
+                ("accumulate, override only", false, [SpecializedValue.New(2)]),
+            ],
             // Winograd's product (Conv2dWinogradGemmKernel.cs), every block: the convolution's U in panels (ProductPanelsU,
             // on a GPU only by override), and the Gram backward with gram=blocked (plain S; writing, or accumulating).
             ["Conv2d.WinogradGemm16Kernel"] = ProductOptions(),
