@@ -111,7 +111,8 @@ public static partial class Conv2d
             var slots = flat ? TileSlots.Flat(tilesX, ty0, tp, count) : TileSlots.Rows(tilesX, ty0, tp, 0, 0, tilesX);
             int vectorTiles = !flat && vectorTransforms ? tilesX / WinogradVectorInput.Tiles * WinogradVectorInput.Tiles : 0;
             if (vectorTiles > 0)
-                WinogradInputVectors(gpu, vectorTiles / WinogradVectorInput.Tiles, rows, reduce, padded.View, hp, part, slots, v.View);
+                WinogradInputVectors(gpu, vectorTiles / WinogradVectorInput.Tiles, rows, reduce, padded.View, hp, part,
+                    TileSlots.Rows(tilesX, ty0, tp, 0, 0, vectorTiles), v.View);
             if (vectorTiles < tilesX)
                 inputTransform(flat ? FlatGrid(tp, reduce) : gpu.RowGrid(tilesX - vectorTiles, rows, reduce),
                     SpecializedValue.New(flat ? WinogradFlat : 0), padded.View, reduce, hp, part,
@@ -146,33 +147,28 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// F(4×4, 3×3)'s input transform of tiles 0 … 16·vectors − 1 of each of the chunk's tile rows (<paramref name="slots"/>,
-    /// row mode) with WinogradInput4VectorKernel: groups of up to 8 work-items along the row (one group per work-item
-    /// would be mostly dispatch overhead).
+    /// F(4×4, 3×3)'s input transform of the vectors of 16 tiles <paramref name="slots"/> covers (row mode) in each of the
+    /// chunk's <paramref name="rows"/> tile rows, with WinogradInput4VectorKernel.
     /// </summary>
     private static void WinogradInputVectors(Gpu gpu, int vectors, int rows, int channels, View padded, int hp, int quarter,
         TileSlots slots, View v)
     {
         var kernel = gpu.Kernel(WinogradInput4VectorKernel,
             acc => acc.LoadStreamKernel<View, int, int, int, TileSlots, View>(WinogradInput4VectorKernel));
-        int group = Math.Min(vectors, 8);
-        kernel(new KernelConfig(new Index3D(Gpu.DivUp(vectors, group), rows, channels), new Index3D(group, 1, 1)),
-            padded, channels, hp, quarter, TileSlots.Rows(slots.TilesX, slots.Ty0, slots.Tp, 0, 0, vectors * WinogradVectorInput.Tiles), v);
+        kernel(TileSlots.VectorGrid(vectors, rows, channels), padded, channels, hp, quarter, slots, v);
     }
 
     /// <summary>
-    /// F(4×4, 3×3)'s output transform of whole tiles 0 … 16·vectors − 1 of the chunk's first <paramref name="rows"/> tile
-    /// rows with WinogradOutput4VectorKernel (<paramref name="mode"/>: WinogradBias | WinogradRelu | WinogradAccumulate),
-    /// in groups of up to 8 work-items along the row.
+    /// F(4×4, 3×3)'s output transform of the vectors of 16 whole tiles <paramref name="slots"/> covers (row mode) in the
+    /// chunk's first <paramref name="rows"/> tile rows, with WinogradOutput4VectorKernel (<paramref name="mode"/>:
+    /// WinogradBias | WinogradRelu | WinogradAccumulate).
     /// </summary>
     private static void WinogradOutputVectors(Gpu gpu, int vectors, int rows, int channels, SpecializedValue<int> mode, View product,
         int h, int w, TileSlots slots, View bias, View output)
     {
         var kernel = gpu.Kernel(WinogradOutput4VectorKernel,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View, View>(WinogradOutput4VectorKernel));
-        int group = Math.Min(vectors, 8);
-        kernel(new KernelConfig(new Index3D(Gpu.DivUp(vectors, group), rows, channels), new Index3D(group, 1, 1)),
-            mode, product, channels, h, w, slots, bias, output);
+        kernel(TileSlots.VectorGrid(vectors, rows, channels), mode, product, channels, h, w, slots, bias, output);
     }
 
     /// <summary>Widest group the transforms run in flat mode (the scratch estimate rounds tp up to it).</summary>
@@ -218,6 +214,28 @@ public static partial class Conv2d
             }
             int tx = Tx0 + Grid.IdxX * Group.DimX + Group.IdxX, tyLocal = TyLocal0 + Grid.IdxY;
             return (tx, tyLocal, Grid.IdxZ, tyLocal * TilesX + tx);
+        }
+
+        /// <summary>
+        /// A vector kernel's work-item in row mode (WinogradInput4VectorKernel, WinogradOutput4VectorKernel): the first of its
+        /// <paramref name="tiles"/> consecutive tiles, tx = Tx0 + tiles·(Grid.IdxX·Group.DimX + Group.IdxX), as
+        /// <see cref="Slot"/>'s (tx, tyLocal, plane, M column); Past: the vector does not fit before End (nothing to do).
+        /// </summary>
+        public (int Tx, int TyLocal, int Plane, int Column, bool Past) VectorSlot(int tiles)
+        {
+            int tx = Tx0 + tiles * (Grid.IdxX * Group.DimX + Group.IdxX), tyLocal = TyLocal0 + Grid.IdxY;
+            return (tx, tyLocal, Grid.IdxZ, tyLocal * TilesX + tx, tx + tiles > End);
+        }
+
+        /// <summary>
+        /// The launch of a vector kernel over <paramref name="vectors"/> vectors of each of <paramref name="rows"/> tile rows
+        /// and <paramref name="planes"/> planes (<see cref="VectorSlot"/>): groups of up to 8 work-items along the row (one
+        /// group per work-item would be mostly dispatch overhead).
+        /// </summary>
+        internal static KernelConfig VectorGrid(int vectors, int rows, int planes)
+        {
+            int group = Math.Min(vectors, 8);
+            return new(new Index3D(Gpu.DivUp(vectors, group), rows, planes), new Index3D(group, 1, 1));
         }
 
         /// <summary>Row mode, unless WinogradExact: a work-item past End has nothing to do (checked before any read).</summary>

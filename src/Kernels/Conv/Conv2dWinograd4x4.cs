@@ -58,10 +58,10 @@ public static partial class Conv2d
     /// </summary>
     private static void WinogradInput4VectorKernel(View padded, int channels, int hp, int quarter, TileSlots slots, View v)
     {
-        int tx = slots.Tx0 + WinogradVectorInput.Tiles * (Grid.IdxX * Group.DimX + Group.IdxX), tyLocal = slots.TyLocal0 + Grid.IdxY, c = Grid.IdxZ;
-        if (tx + WinogradVectorInput.Tiles > slots.End) return;
+        var (tx, tyLocal, c, column, past) = slots.VectorSlot(WinogradVectorInput.Tiles);
+        if (past) return;
         int rowStride = 4 * quarter, r = (c * hp + 4 * (slots.Ty0 + tyLocal)) * rowStride + tx;
-        WinogradVectorInput.Transform(padded, r, quarter, rowStride, v, c * slots.Tp + tyLocal * slots.TilesX + tx, channels * slots.Tp);
+        WinogradVectorInput.Transform(padded, r, quarter, rowStride, v, c * slots.Tp + column, channels * slots.Tp);
     }
 
     /// <summary>
@@ -160,11 +160,11 @@ public static partial class Conv2d
         TileSlots slots, View bias, View output)
     {
         int flags = mode.Value;
-        int tx = slots.Tx0 + WinogradVectorOutput.Tiles * (Grid.IdxX * Group.DimX + Group.IdxX), tyLocal = slots.TyLocal0 + Grid.IdxY, k = Grid.IdxZ;
-        if (tx + WinogradVectorOutput.Tiles > slots.End) return;
+        var (tx, tyLocal, k, column, past) = slots.VectorSlot(WinogradVectorOutput.Tiles);
+        if (past) return;
         float b = (flags & WinogradBias) != 0 ? bias[k] : 0f;
         int y = 4 * (slots.Ty0 + tyLocal);
-        WinogradVectorOutput.Transform(product, k * slots.Tp + tyLocal * slots.TilesX + tx, channels * slots.Tp, output,
+        WinogradVectorOutput.Transform(product, k * slots.Tp + column, channels * slots.Tp, output,
             (k * h + y) * w + 4 * tx, w, b, flags & WinogradRelu, flags & WinogradAccumulate);
     }
 
