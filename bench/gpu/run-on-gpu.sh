@@ -9,11 +9,13 @@
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
-# Steps: setup devices tests bench-kernels bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
+# Steps: setup devices tests bench-kernels bench-winograd bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
 #        compare compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
+# bench-winograd (issue #10): Winograd F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product per layer at the
+# bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2).
 # bench-tf32 (issue #11): the TF32 (and, second in the default list, BF16; third, TF32 with cp.async stages) tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
@@ -212,6 +214,21 @@ fi
 run_step bench-kernels 75 --stdout "$R/bench-kernels.json" \
   "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" --warmup "$warmup" --json --no-iteration
 
+# --- Winograd on the GPU (issue #10): F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product, per layer at the
+# bench size (the autotuner of bench-kernels also weighs it against the direct kernel; this times it whatever it chose).
+bench_winograd() {
+  local rc=0 wtile
+  for wtile in 4 2; do
+    echo "-- ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=$wtile at $bench_size²"
+    ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=$wtile "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" \
+      --warmup "$warmup" --json --no-iteration > "$R/bench-winograd-f$wtile.json" || rc=$?
+  done
+  return $rc
+}
+export CLI R device runs warmup bench_size
+export -f bench_winograd
+run_step bench-winograd 45 bench_winograd
+
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
 # File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
 # forward), bench-fp32-1024.json (the device's plan).
@@ -372,7 +389,7 @@ fi
   cat "$R/steps.txt"
   echo
   cat "$R/notes.txt" 2>/dev/null
-  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-tf32-*.json; do
+  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-winograd-*.json "$R"/bench-tf32-*.json; do
     [ -s "$f" ] || continue
     "${python:-python3}" - "$f" <<'PY' 2>/dev/null
 import json, sys

@@ -110,12 +110,16 @@ public static partial class Gram
     /// <paramref name="productBlock"/> as its product's register block (the plan's <see cref="TuningPlan.GramBlock"/>
     /// otherwise). Tests and tuning.
     /// </summary>
-    public static void BackwardBlocked(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, WinogradBlock productBlock)
+    public static void BackwardBlocked(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, WinogradBlock productBlock) =>
+        BackwardBlocked(f, dG, df, scale, accumulate, f.Gpu.Plan.ProductTiles(productBlock));
+
+    /// <summary><see cref="BackwardBlocked(Tensor, Tensor, Tensor, float, bool, WinogradBlock)"/> with the product's block and group given whole (tests).</summary>
+    public static void BackwardBlocked(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, WinogradTiles tiles)
     {
         CheckBackward("gram backward", f, dG, df);
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
-        var tiles = gpu.Plan.WinogradTiles with { Block = productBlock };
+        tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         // Columns 0 … whole − 1 (whole blocks of the product's tiles) as the product; the rest, if any, below.
         int whole = p / tiles.Tiles * tiles.Tiles;
         if (whole > 0) BackwardAsProduct(f, dG, df, scale, accumulate, tiles, whole);

@@ -247,7 +247,8 @@ public static partial class Conv2d
 
     /// <summary>
     /// M[ξ][k, t] = Σ_c U[ξ][c, k] · V[ξ][c, t] for ξ &lt; <paramref name="positions"/> and t &lt; <paramref name="columns"/>
-    /// (a multiple of the block's tiles) with <paramref name="tiles"/>' block (Conv2dWinogradGemmKernel.cs): U is positions
+    /// (a multiple of the block's tiles) with <paramref name="tiles"/>' block (Conv2dWinogradGemmKernel.cs; the shared block:
+    /// WinogradSharedProductKernel.cs): U is positions
     /// × reduce × kp (kp: m rounded up to 16), V positions × reduce × tp, M positions × m × tp (tp: their row length, ≥
     /// columns); <paramref name="options"/>: ProductPanelsU, ProductAccumulate. Also the Gram backward's product
     /// (Gram.BackwardAsProduct).
@@ -255,6 +256,11 @@ public static partial class Conv2d
     internal static void WinogradProduct(Gpu gpu, WinogradTiles tiles, int options, int reduce, int m, int kp, int tp, int columns,
         int positions, View u, View v, View product)
     {
+        if (tiles.Block == WinogradBlock.Shared)
+        {
+            WinogradProductShared(gpu, tiles, options, reduce, m, kp, tp, columns, positions, u, v, product);
+            return;
+        }
         Action<SpecializedValue<int>, int, int, int, int, int, View, View, View> gemmMethod = tiles.Block switch
         {
             WinogradBlock.Rows16Tiles8 => WinogradGemm16Kernel,

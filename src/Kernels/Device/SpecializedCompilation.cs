@@ -24,20 +24,23 @@ public static class SpecializedCompilation
     /// <paramref name="method"/> compiled by <paramref name="backend"/>, its specialized parameters (in order) fixed to
     /// <paramref name="specialized"/> (<see cref="SpecializedValue{T}"/> objects; none for a kernel without such parameters).
     /// </summary>
-    public static CompiledKernel Compile(Backend backend, MethodInfo method, object[] specialized)
+    public static CompiledKernel Compile(Backend backend, MethodInfo method, object[] specialized) =>
+        Compile(backend, method, specialized, LaunchBoundsAttribute.Of(method));
+
+    /// <summary><see cref="Compile(Backend, MethodInfo, object[])"/> with <paramref name="hints"/> (.maxntid, .minnctapersm) instead of the method's <see cref="LaunchBoundsAttribute"/>.</summary>
+    public static CompiledKernel Compile(Backend backend, MethodInfo method, object[] specialized, KernelSpecialization hints)
     {
         var first = method.GetParameters().FirstOrDefault()?.ParameterType;
         bool implicitlyGrouped = first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D);
         var entry = implicitlyGrouped
             ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
             : EntryPointDescription.FromExplicitlyGroupedKernel(method);
-        var none = KernelSpecialization.Empty;
         var managed = method.GetParameters();
         int expected = managed.Count(p => IsSpecialized(p.ParameterType));
         if (expected != specialized.Length)
             throw new ArgumentException($"{method.Name} has {expected} specialized parameters, {specialized.Length} values given", nameof(specialized));
         if (specialized.Length == 0)
-            return backend.Compile(entry, none);
+            return backend.Compile(entry, hints);
 
         using var irContext = backend.PreCompileKernelMethod(entry).ExtractToContext(out var kernel);
         var wrapper = irContext.Declare(new MethodDeclaration(MethodHandle.Create("LauncherWrapper"), irContext.VoidType), out _);
@@ -75,7 +78,7 @@ public static class SpecializedCompilation
             builder.Complete();
         }
         irContext.Optimize();
-        return backend.Compile(wrapper, entry, none);
+        return backend.Compile(wrapper, entry, hints);
     }
 
     /// <summary>Whether <paramref name="t"/> is a <see cref="SpecializedValue{T}"/>.</summary>

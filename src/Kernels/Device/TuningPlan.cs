@@ -91,8 +91,9 @@ public sealed record TuningPlan
     /// <summary>
     /// Winograd (F(2×2, 3×3) or F(4×4, 3×3), <see cref="WinogradOutputTile"/>) for the 3×3 fast path (Conv2dWinograd.cs) on layers whose input and output channels are both at
     /// least this many, its product blocked as <see cref="WinogradTiles"/>; 0: never. CPU devices:
-    /// <see cref="DefaultWinogradMinChannels"/> (every VGG19 layer but conv1_1's 3-channel side); GPUs: 0 (the product is
-    /// register-blocked, a CPU design; a GPU-shaped one is not written yet).
+    /// <see cref="DefaultWinogradMinChannels"/> (every VGG19 layer but conv1_1's 3-channel side); GPUs: 0 by default (their
+    /// product block is <see cref="WinogradBlock.Shared"/>, WinogradSharedProductKernel.cs, not yet timed on a GPU; the
+    /// autotuner tries it against the direct kernel).
     /// </summary>
     public int WinogradMinChannels { get; init; }
 
@@ -105,9 +106,22 @@ public sealed record TuningPlan
     /// </summary>
     public int WinogradOutputTile { get; init; } = DefaultWinogradOutputTile;
 
-    /// <summary>The Winograd variant and its product's blocking: <see cref="WinogradBlock"/> with <see cref="Conv"/>'s group shape.</summary>
+    /// <summary>The Winograd variant and its product's blocking: <see cref="ProductTiles"/> of <see cref="WinogradBlock"/>.</summary>
     [JsonIgnore]
-    public WinogradTiles WinogradTiles => new(WinogradBlock, Conv.GroupX, Conv.GroupY, WinogradOutputTile);
+    public WinogradTiles WinogradTiles => ProductTiles(WinogradBlock);
+
+    /// <summary>
+    /// The product blocking of <paramref name="block"/> with this plan's output tile: the register blocks take
+    /// <see cref="Conv"/>'s group shape (the direct kernels' work-items: the same register budget); the shared block a
+    /// square group of its own, the largest side in <see cref="WinogradTiles.SharedSides"/> up to <see cref="Tile"/> (16 × 16
+    /// where groups hold 256 work-items; 4 × 4 on the CPU simulator), whatever the convolution's kind.
+    /// </summary>
+    public WinogradTiles ProductTiles(WinogradBlock block)
+    {
+        if (block != WinogradBlock.Shared) return new(block, Conv.GroupX, Conv.GroupY, WinogradOutputTile);
+        int side = WinogradTiles.SharedSides.LastOrDefault(s => s <= Tile, WinogradTiles.SharedSides[0]);
+        return new(block, side, side, WinogradOutputTile);
+    }
 
     /// <summary>
     /// The CPU devices' default <see cref="WinogradMinChannels"/>: 64. From 64 channels on Winograd F(2×2, 3×3) beat the
@@ -154,7 +168,8 @@ public sealed record TuningPlan
     /// The table of defaults. CPU devices (an OpenCL CPU device such as PoCL, or the ILGPU CPU simulator): the
     /// register-blocked 3×3 convolution with 2×8 work-items, Winograd F(4×4, 3×3) from 64 channels on, and the blocked
     /// Gram kernels (all vectorize on CPU OpenCL). GPUs (CUDA, OpenCL GPUs): the shared-tiles convolution, 16×16 work-items and 8 input channels per step
-    /// (8×8 and 4 where a group holds fewer than 256), and the tiled Gram kernels. Group sizes: 1-D groups of up to 256,
+    /// (8×8 and 4 where a group holds fewer than 256), and the tiled Gram kernels; Winograd off, its product (and the
+    /// blocked Gram backward's) the shared block whenever a tuning or an override turns it on. Group sizes: 1-D groups of up to 256,
     /// row grids 32 wide, 16×16 tiles (4×4 where a group holds fewer than 256 work-items, e.g. the CPU simulator's 16).
     /// </summary>
     public static TuningPlan Default(AcceleratorType type, bool cpuDevice, int maxGroupSize)
@@ -171,6 +186,9 @@ public sealed record TuningPlan
             RowStoreMinWidth = DefaultRowStoreMinWidth,
             WinogradMinChannels = cpu ? DefaultWinogradMinChannels : 0,
             WinogradOutputTile = DefaultWinogradOutputTile,
+            // GPUs: the GPU-shaped product for Winograd and the blocked Gram backward, whenever they run.
+            WinogradBlock = cpu ? default : WinogradBlock.Shared,
+            GramBlock = cpu ? DefaultGramBlock : WinogradBlock.Shared,
             Gram = gram,
             GramTarget = DefaultGramTarget(gram),
             Group1D = group1D,
@@ -308,7 +326,7 @@ public sealed record TuningPlan
     /// <summary>The product block <paramref name="value"/> names for <paramref name="key"/> (wblock, gblock); <paramref name="raw"/>, as given, for the error.</summary>
     private static WinogradBlock ParseBlock(string key, string value, string raw) =>
         WinogradTiles.ParseBlock(value)
-            ?? throw new ArgumentException($"{EnvironmentVariable}: {key} must be one of {string.Join(", ", WinogradTiles.Blocks.Select(WinogradTiles.BlockName))}, not '{raw}'.");
+            ?? throw new ArgumentException($"{EnvironmentVariable}: {key} must be one of {string.Join(", ", WinogradTiles.AllBlocks.Select(WinogradTiles.BlockName))}, not '{raw}'.");
 
     /// <summary>Throws <see cref="ArgumentException"/> unless every decision fits a device allowing <paramref name="maxGroupSize"/> work-items per group.</summary>
     public void Validate(int maxGroupSize)

@@ -239,6 +239,30 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(defaults, gpu.Plan);
     }
 
+    /// <summary>
+    /// A GPU-shaped plan (shared-tiles convolutions: what CUDA and OpenCL GPUs start from) has Winograd with the shared
+    /// product timed against the direct kernel, both output tiles, and the blocked Gram backward with the shared block
+    /// (never the CPU register blocks); whatever wins is a valid GPU plan. On PoCL, with the GPU default forced on it.
+    /// </summary>
+    [Fact]
+    public void AGpuShapedPlanTimesWinogradWithTheSharedProduct()
+    {
+        Devices.Get("opencl"); // skips (or fails under CI=true) without OpenCL
+        using var gpu = DeviceCatalog.Open("opencl");
+        int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
+        gpu.UsePlan(TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroup));
+        var plans = new List<TuningPlan>();
+        var result = Autotuner.Tune(gpu, AutotuneMode.Quick, [new(16, 24, 20), new(32, 16, 9)], [new(24, 24, 12)], (p, _) => plans.Add(p));
+        log.WriteLine(result.ToString());
+        var winograd = plans.Where(p => p.WinogradMinChannels > 0).ToList();
+        Assert.NotEmpty(winograd);
+        Assert.All(winograd, p => Assert.Equal(WinogradBlock.Shared, p.WinogradBlock));
+        Assert.Equal(WinogradTiles.OutputTiles, winograd.Select(p => p.WinogradOutputTile).Distinct().Order());
+        Assert.All(plans.Where(p => p.Gram == GramKernelKind.Blocked), p => Assert.Equal(WinogradBlock.Shared, p.GramBlock));
+        Assert.Equal(ConvKernelKind.SharedTiles, result.Plan.Conv.Kind);
+        result.Plan.Validate(maxGroup);
+    }
+
     [Fact]
     public void TheCpuSimulatorIsNotTunedAndTheOverrideVariableWins()
     {

@@ -5,7 +5,7 @@ using Xunit;
 namespace IlgpuStyle.Tests.Kernels;
 
 /// <summary>
-/// Winograd F(2×2, 3×3) and F(4×4, 3×3) (Conv2dWinograd.cs, Conv2dWinograd4x4.cs, Conv2dWinogradGemmKernel.cs) against the double-precision loops in
+/// Winograd F(2×2, 3×3) and F(4×4, 3×3) (Conv2dWinograd.cs, Conv2dWinograd4x4.cs, Conv2dWinogradGemmKernel.cs, WinogradSharedProductKernel.cs) against the double-precision loops in
 /// <see cref="ConvReference"/>, forward (bias, ReLU) and backward-data (overwrite and accumulate), on every device, every
 /// product block. Odd heights and widths (half tiles at the edges), channel counts not multiples of 8 or 16, maps
 /// narrower than a product block or a transform's group, whole tiles that fill the output transform's groups exactly, and a chunk bound that cuts the tile rows into several chunks (one tile row per chunk
@@ -56,6 +56,10 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
         ["F4 8x16 2x8"] = new(WinogradBlock.Rows8Tiles16, 2, 8, OutputTile: 4),
         ["F4 4x24 1x3"] = new(WinogradBlock.Rows4Tiles24, 1, 3, OutputTile: 4),
         ["F4 16x16 3x2"] = new(WinogradBlock.Rows16Tiles16, 3, 2, OutputTile: 4),
+        // The GPU-shaped shared block: its small and uneven groups (blocks of 64 rows × 32 tiles, 32 × 32) and the GPU's 16 × 16.
+        ["shared 4x8"] = new(WinogradBlock.Shared, 4, 8),
+        ["F4 shared 4x4"] = new(WinogradBlock.Shared, 4, 4, OutputTile: 4),
+        ["F4 shared 16x16"] = new(WinogradBlock.Shared, 16, 16, OutputTile: 4),
     };
 
     public static TheoryData<string, string, string> Cases
@@ -133,38 +137,46 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// The 16x16 block's float16 code (VectorProduct16.cs, and for F(4×4, 3×3) WinogradVectorInput.cs on maps of ≥ 16 tiles
-    /// a row) does the arithmetic of the scalar kernels in the same order: its results are the 16x8 block's bit for bit,
-    /// forward (bias, ReLU) and backward-data (accumulating), on maps whose rows hold whole vectors and a remainder.
+    /// The other blocks do the arithmetic of the scalar register blocks in the same order — the 16x16 block's float16 code
+    /// (VectorProduct16.cs, and for F(4×4, 3×3) WinogradVectorInput.cs on maps of ≥ 16 tiles a row; on CUDA its scalar
+    /// body) and the GPU-shaped shared block (WinogradSharedProductKernel.cs: Σ_c in increasing c, one fma per term) — so
+    /// their results are the 16x8 block's bit for bit, forward (bias, ReLU) and backward-data (accumulating), on maps whose
+    /// rows hold whole vectors and a remainder.
     /// </summary>
     [Theory]
     [InlineData("cpu", 2)]
     [InlineData("cpu", 4)]
     [InlineData("opencl", 2)]
     [InlineData("opencl", 4)]
-    public void TheVectorBlockGivesTheScalarBlocksBytes(string device, int outputTile)
+    [InlineData("cuda", 2)]
+    [InlineData("cuda", 4)]
+    public void EveryBlockGivesTheScalarBlocksBytes(string device, int outputTile)
     {
         var gpu = Devices.Get(device);
         var scalar = new WinogradTiles(WinogradBlock.Rows16Tiles8, 2, 8, outputTile);
-        var vector = scalar with { Block = WinogradBlock.Rows16Tiles16 };
+        int side = device == "cpu" ? 4 : WinogradTiles.MaxSharedSide; // the simulator's groups hold 16 work-items
+        var others = new[] { scalar with { Block = WinogradBlock.Rows16Tiles16 }, scalar with { Block = WinogradBlock.Shared, GroupX = side, GroupY = side } };
         // 35, 32 and 18 tiles a row with F(4×4, 3×3) (18: a map narrower than a transform group, flat mode for 16x8)
         foreach (var dims in new[] { (24, 9, 140, 20), (16, 12, 128, 16), (8, 10, 70, 12) })
         {
-            string what = $"{dims} wtile={outputTile} [{device}]";
             using var problem = Conv3x3Problem.Forward(gpu, dims, seed: 53);
             using var expected = gpu.Allocate(problem.OutputShape);
-            Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, expected, true, scalar);
-            Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, problem.Output, true, vector);
-            Assert.True(expected.ToHost().AsSpan().SequenceEqual(problem.Output.ToHost()), $"forward {what}");
-
             using var dx = gpu.Allocate(problem.InputShape);
             using var dxExpected = gpu.Allocate(problem.InputShape);
-            dx.CopyFromHost(problem.Source);
+            Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, expected, true, scalar);
             dxExpected.CopyFromHost(problem.Source);
             Conv2d.BackwardDataWinograd(expected, problem.DeviceWeight, dxExpected, accumulate: true, scalar);
-            Conv2d.BackwardDataWinograd(expected, problem.DeviceWeight, dx, accumulate: true, vector);
-            Assert.True(dxExpected.ToHost().AsSpan().SequenceEqual(dx.ToHost()), $"backward-data {what}");
-            log.WriteLine($"{what}: 16x16 = 16x8 bit for bit");
+            foreach (var other in others)
+            {
+                string what = $"{dims} {other} [{device}]";
+                problem.Output.Fill(float.NaN);
+                Conv2d.ForwardWinograd(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, problem.Output, true, other);
+                Assert.True(expected.ToHost().AsSpan().SequenceEqual(problem.Output.ToHost()), $"forward {what}");
+                dx.CopyFromHost(problem.Source);
+                Conv2d.BackwardDataWinograd(expected, problem.DeviceWeight, dx, accumulate: true, other);
+                Assert.True(dxExpected.ToHost().AsSpan().SequenceEqual(dx.ToHost()), $"backward-data {what}");
+                log.WriteLine($"{what}: = 16x8 bit for bit");
+            }
         }
     }
 

@@ -42,11 +42,14 @@ public class PtxasTests(ITestOutputHelper log)
 
     /// <summary>
     /// Kernels whose spills fail the test: everything in the convolution and Gram classes, except specialized variants
-    /// the GPU path does not launch by default (see <see cref="GpuKernelVariants"/>) and Winograd's kernels (a CPU
-    /// design; GPUs run it only by override), whose spills are reported.
+    /// the GPU path does not launch unless told to (see <see cref="GpuKernelVariants"/>) and the Winograd products' CPU
+    /// register blocks and float16 vector kernels (CPU designs; on a GPU only by override), whose spills are reported.
+    /// Winograd's transforms and its shared product are GPU candidates the autotuner times (Autotuner.cs).
     /// </summary>
     private static bool IsHot(MethodInfo kernel) =>
-        (kernel.DeclaringType == typeof(Conv2d) || kernel.DeclaringType == typeof(Gram)) && !kernel.Name.StartsWith("Winograd", StringComparison.Ordinal);
+        (kernel.DeclaringType == typeof(Conv2d) || kernel.DeclaringType == typeof(Gram))
+        && !(kernel.Name.StartsWith("WinogradGemm", StringComparison.Ordinal) && kernel.Name != "WinogradGemmSharedKernel")
+        && !kernel.Name.Contains("Vector", StringComparison.Ordinal);
 
     [Theory]
     [InlineData("sm_80")]
@@ -180,7 +183,7 @@ public class PtxasTests(ITestOutputHelper log)
             // The 8-channel variant (kind=blocked8): likewise a CPU blocking, on a GPU only by override (not a GPU candidate).
             ["Conv2d.RegisterBlocked8x8Kernel"] =
                 [("rowStore=0, override only", false, [SpecializedValue.New(0)]), ("rowStore=1, override only", false, [SpecializedValue.New(1)])],
-            // Winograd's transforms (Winograd runs on a GPU only by override, winograd=N: reported, not failed). The input
+            // Winograd's transforms (on a GPU with the shared product when the autotuner finds it faster: hot). The input
             // transform in row mode (0) and flat mode (32); the output transform's modes (Conv2dWinograd.cs: ReLU 1,
             // accumulate 2, bias 4, edges 8, exact 16, flat 32): forward whole tiles (bias + ReLU), exact groups, backward
             // edges accumulating, flat.
@@ -203,6 +206,14 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm8x16Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm4x24Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm16x16Kernel"] = ProductOptions(),
+            // The GPU-shaped product (WinogradSharedProductKernel.cs), the GPU candidate (hot: spills fail): the same options.
+            ["Conv2d.WinogradGemmSharedKernel"] =
+            [
+                ("U in panels (conv) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductPanelsU, 16, 16))]),
+                ("U in panels (conv) 16x8", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductPanelsU, 16, 8))]),
+                ("plain (gram backward) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(0, 16, 16))]),
+                ("plain, accumulate (gram backward) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductAccumulate, 16, 16))]),
+            ],
             // Max pooling's forward: whole windows (0) and checked (1).
             ["Pooling.MaxForwardKernel"] = [("whole windows", true, [SpecializedValue.New(0)]), ("checked", true, [SpecializedValue.New(1)])],
             // Max pooling's backward, every mode: whole windows (0) or checked (2), writing or accumulating (+1).
@@ -218,12 +229,12 @@ public class PtxasTests(ITestOutputHelper log)
             ["Gram.BackwardTensorCoreKernel"] = GramTensorCoreModes(),
             // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); the checked part also along the rows (+8).
             ["Conv2d.WinogradPadRunsKernel"] =
-                [("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)])],
+                [("2 phases", true, [SpecializedValue.New(2)]), ("4 phases", true, [SpecializedValue.New(4)])],
             ["Conv2d.WinogradPadCheckedKernel"] =
             [
-                ("2 phases, override only", false, [SpecializedValue.New(2)]), ("4 phases, override only", false, [SpecializedValue.New(4)]),
-                ("2 phases along rows, override only", false, [SpecializedValue.New(2 | 8)]),
-                ("4 phases along rows, override only", false, [SpecializedValue.New(4 | 8)]),
+                ("2 phases", true, [SpecializedValue.New(2)]), ("4 phases", true, [SpecializedValue.New(4)]),
+                ("2 phases along rows", true, [SpecializedValue.New(2 | 8)]),
+                ("4 phases along rows", true, [SpecializedValue.New(4 | 8)]),
             ],
         };
         var kernels = typeof(Gpu).Assembly.GetTypes()
@@ -256,16 +267,16 @@ public class PtxasTests(ITestOutputHelper log)
     /// <summary>Winograd's input transform: row mode and flat mode.</summary>
     private static (string Label, bool Hot, object[] Values)[] WinogradInputModes() =>
     [
-        ("rows, override only", false, [SpecializedValue.New(0)]), ("flat, override only", false, [SpecializedValue.New(32)]),
+        ("rows", true, [SpecializedValue.New(0)]), ("flat", true, [SpecializedValue.New(32)]),
     ];
 
     /// <summary>Winograd's output transform: the modes listed in GpuKernelVariants.</summary>
     private static (string Label, bool Hot, object[] Values)[] WinogradOutputModes() =>
     [
-        ("whole tiles, bias + ReLU, override only", false, [SpecializedValue.New(1 | 4)]),
-        ("exact groups, bias + ReLU, override only", false, [SpecializedValue.New(1 | 4 | 16)]),
-        ("edges, accumulate, override only", false, [SpecializedValue.New(2 | 8)]),
-        ("flat, bias + ReLU, override only", false, [SpecializedValue.New(1 | 4 | 8 | 32)]),
+        ("whole tiles, bias + ReLU", true, [SpecializedValue.New(1 | 4)]),
+        ("exact groups, bias + ReLU", true, [SpecializedValue.New(1 | 4 | 16)]),
+        ("edges, accumulate", true, [SpecializedValue.New(2 | 8)]),
+        ("flat, bias + ReLU", true, [SpecializedValue.New(1 | 4 | 8 | 32)]),
     ];
 
     /// <summary>The option sets the library launches Winograd's product with (Conv2d.ProductPanelsU, Conv2d.ProductAccumulate).</summary>

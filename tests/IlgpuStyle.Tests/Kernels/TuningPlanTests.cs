@@ -28,10 +28,11 @@ public class TuningPlanTests(ITestOutputHelper log)
             Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128, WinogradMinChannels = 64, WinogradOutputTile = 4,
             Gram = GramKernelKind.Blocked, GramTarget = 32, Group1D = 256, RowGroup = 32, Tile = 16,
         }, TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: true, 4096));
-        // GPUs: shared-tiles conv (no Winograd) and the tiled Gram kernels.
+        // GPUs: shared-tiles conv (no Winograd; the shared product block when it is turned on) and the tiled Gram kernels.
         Assert.Equal(new TuningPlan
         {
             Conv = new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), RowStoreMinWidth = 128, WinogradOutputTile = 4,
+            WinogradBlock = WinogradBlock.Shared, GramBlock = WinogradBlock.Shared,
             Gram = GramKernelKind.Tiled, GramTarget = 4, Group1D = 256, RowGroup = 32, Tile = 16,
         }, TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, 1024));
         var smallGpu = TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: false, 128);
@@ -60,13 +61,14 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(CpuDefault with { WinogradMinChannels = 128 }, TuningPlan.Parse("Winograd=128", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Rows4Tiles24 }, TuningPlan.Parse("wblock=4x24", CpuDefault));
         Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Rows16Tiles16 }, TuningPlan.Parse("wblock=16x16", CpuDefault));
-        foreach (var block in WinogradTiles.Blocks)
+        Assert.Equal(CpuDefault with { WinogradBlock = WinogradBlock.Shared }, TuningPlan.Parse("wblock=shared", CpuDefault));
+        foreach (var block in WinogradTiles.AllBlocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { WinogradBlock = block }).ToString(), CpuDefault).WinogradBlock);
         Assert.Equal(CpuDefault with { WinogradOutputTile = 2 }, TuningPlan.Parse("wtile=2", CpuDefault));
         // The Gram backward's product block: its own key, 8x8 by default, every block read back.
         Assert.Equal(WinogradBlock.Rows8Tiles8, CpuDefault.GramBlock);
         Assert.Equal(CpuDefault with { GramBlock = WinogradBlock.Rows8Tiles16 }, TuningPlan.Parse("gblock=8x16", CpuDefault));
-        foreach (var block in WinogradTiles.Blocks)
+        foreach (var block in WinogradTiles.AllBlocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { GramBlock = block }).ToString(), CpuDefault).GramBlock);
         // The blocked Gram forward's block: 4 by default (not printed), 3 printed and read back.
         Assert.Equal(4, CpuDefault.GramForwardBlock);
@@ -74,7 +76,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.EndsWith(",gfblock=3", (CpuDefault with { GramForwardBlock = 3 }).ToString());
         Assert.Equal(CpuDefault with { GramForwardBlock = 3 }, TuningPlan.Parse((CpuDefault with { GramForwardBlock = 3 }).ToString(), CpuDefault));
         Assert.Equal(4, CpuDefault.WinogradTiles.OutputTile);
-        foreach (var block in WinogradTiles.Blocks)
+        foreach (var block in WinogradTiles.AllBlocks)
             Assert.Equal(block, TuningPlan.Parse((CpuDefault with { WinogradBlock = block }).ToString(), CpuDefault).WinogradBlock);
         Assert.Equal(CpuDefault with { Group1D = 8, RowGroup = 4, Tile = 2 }, TuningPlan.Parse("group1d=8,rowgroup=4,tile=2", CpuDefault));
         Assert.Equal(CpuDefault, TuningPlan.Parse(" ", CpuDefault));
@@ -123,6 +125,18 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => (CpuDefault with { WinogradMinChannels = -1 }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { WinogradOutputTile = 3 }).Validate(16)); // no F(3×3, 3×3) kernels
         Assert.Throws<ArgumentException>(() => (CpuDefault with { GramForwardBlock = 2 }).Validate(16)); // Gram forward blocks: 4, 3
+        // The shared product block takes square groups of its own (the largest of 4, 8, 16 up to the plan's tile), whatever
+        // the convolution's group; its kernel takes sides 4, 8 and 16 only (≤ 16 staged floats per work-item).
+        var gpuDefault = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, 1024);
+        Assert.Equal(new WinogradTiles(WinogradBlock.Shared, 16, 16, 4), gpuDefault.WinogradTiles);
+        Assert.Equal(new WinogradTiles(WinogradBlock.Shared, 16, 16, 4), (gpuDefault with { Conv = new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) }).ProductTiles(WinogradBlock.Shared));
+        Assert.Equal(new WinogradTiles(WinogradBlock.Shared, 8, 8, 4), (gpuDefault with { Tile = 12 }).WinogradTiles);
+        Assert.Equal(new WinogradTiles(WinogradBlock.Shared, 4, 4, 4), CpuDefault.ProductTiles(WinogradBlock.Shared));
+        Assert.Equal(new WinogradTiles(WinogradBlock.Rows8Tiles8, 2, 8, 4), CpuDefault.ProductTiles(WinogradBlock.Rows8Tiles8));
+        Assert.Throws<ArgumentException>(() => new WinogradTiles(WinogradBlock.Shared, 32, 1).Validate(64));
+        Assert.Throws<ArgumentException>(() => new WinogradTiles(WinogradBlock.Shared, 3, 5).Validate(64)); // 64 / 3 staged floats
+        new WinogradTiles(WinogradBlock.Shared, 4, 8).Validate(64);
+        new WinogradTiles(WinogradBlock.Shared, 16, 16).Validate(256);
     }
 
     /// <summary>

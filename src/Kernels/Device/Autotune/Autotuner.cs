@@ -20,7 +20,8 @@ public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Mill
 /// so later runs start at once. Candidates are per device class: register-blocked convolutions with 16- and 8-channel
 /// blocks (AVX-512 vs AVX2 register files) and several group shapes on CPU OpenCL devices; shared-tiles blockings on
 /// GPUs; both Gram kernels and split targets everywhere. The search is greedy (convolution blocking first, then the
-/// Winograd output tile, product block and channel threshold (register-blocked kinds), then the row-store threshold (full
+/// Winograd output tile, product block and channel threshold (register-blocked kinds; on GPUs the output tile and
+/// threshold with the shared product), then the row-store threshold (full
 /// only), then the direct kernels' channel block on the layers that run direct (conv1_1), then the Gram kernels and the
 /// blocked backward's product block), and a candidate must beat the incumbent by <see cref="Margin"/>, and a fresh
 /// timing of it (<see cref="Best"/>), to replace it, so noise does not flip the choice. Every plan a candidate can
@@ -109,15 +110,19 @@ public static class Autotuner
         return result;
     }
 
-    /// <summary>Times the candidates and returns the fastest plan (not applied, not stored); the device's plan is restored.</summary>
-    public static AutotuneResult Tune(Gpu gpu, AutotuneMode mode, Shape[]? convShapes = null, Shape[]? gramShapes = null)
+    /// <summary>
+    /// Times the candidates and returns the fastest plan (not applied, not stored); the device's plan is restored.
+    /// <paramref name="timed"/> hears every plan timed and its milliseconds (tests).
+    /// </summary>
+    public static AutotuneResult Tune(Gpu gpu, AutotuneMode mode, Shape[]? convShapes = null, Shape[]? gramShapes = null,
+        Action<TuningPlan, double>? timed = null)
     {
         bool full = mode == AutotuneMode.Full;
         convShapes ??= full ? FullConv : QuickConv;
         gramShapes ??= full ? FullGram : QuickGram;
         var defaults = gpu.Plan;
         int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
-        using var bench = new Workload(gpu, convShapes, gramShapes);
+        using var bench = new Workload(gpu, convShapes, gramShapes, timed);
         try
         {
             double defaultConv = bench.Conv(defaults), defaultGram = bench.Grams(defaults);
@@ -131,6 +136,15 @@ public static class Autotuner
                 double onMs = on == best ? bestConv : bench.Conv(on);
                 (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), bench.Conv);
                 (on, onMs) = Best(on, onMs, WinogradTiles.Blocks.Select(b => on with { WinogradBlock = b }), bench.Conv);
+                (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), bench.Conv);
+            }
+            else if (best.Conv.Kind == ConvKernelKind.SharedTiles)
+            {
+                // GPUs: Winograd with the GPU-shaped product (WinogradSharedProductKernel.cs, its own 16 × 16 groups),
+                // against the direct shared-tiles kernel (threshold 0) by the same rule.
+                var on = best with { WinogradMinChannels = TuningPlan.DefaultWinogradMinChannels, WinogradBlock = WinogradBlock.Shared };
+                double onMs = bench.Conv(on);
+                (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), bench.Conv);
                 (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), bench.Conv);
             }
             if (full)
@@ -147,7 +161,11 @@ public static class Autotuner
             (tuned, bestGram) = Best(tuned, bestGram, GramCandidates(tuned, full), bench.Grams);
             // The blocked backward's product block, apart from the convolution's (AVX2 code prefers 8x8 there, AVX-512 8x16).
             if (tuned.Gram == GramKernelKind.Blocked)
-                (tuned, bestGram) = Best(tuned, bestGram, WinogradTiles.Blocks.Select(b => tuned with { GramBlock = b }), bench.Grams);
+            {
+                // GPUs (shared-tiles convolutions) try the GPU-shaped product; CPU devices the register blocks.
+                var blocks = tuned.Conv.Kind == ConvKernelKind.SharedTiles ? [WinogradBlock.Shared] : WinogradTiles.Blocks;
+                (tuned, bestGram) = Best(tuned, bestGram, blocks.Select(b => tuned with { GramBlock = b }).Where(p => Fits(p, maxGroup)), bench.Grams);
+            }
             var (plan, ms) = Confirm(defaults, defaultConv + defaultGram, tuned, bestConv + bestGram, p => bench.Conv(p) + bench.Grams(p));
             return new AutotuneResult(plan, $"autotuned {mode.ToString().ToLowerInvariant()}", ms, defaultConv + defaultGram);
         }
@@ -274,9 +292,12 @@ public static class Autotuner
         private readonly List<(Tensor F, Tensor G, Tensor DF, float Scale, double Weight)> grams = new();
         private readonly List<IDisposable> owned = new();
 
-        public Workload(Gpu gpu, Shape[] convShapes, Shape[] gramShapes)
+        private readonly Action<TuningPlan, double>? timed;
+
+        public Workload(Gpu gpu, Shape[] convShapes, Shape[] gramShapes, Action<TuningPlan, double>? timed = null)
         {
             this.gpu = gpu;
+            this.timed = timed;
             var random = new Random(1);
             Tensor RandomTensor(Shape4 shape)
             {
@@ -341,6 +362,7 @@ public static class Autotuner
                 }
                 total += weight * fastest;
             }
+            timed?.Invoke(plan, total);
             return total;
         }
 

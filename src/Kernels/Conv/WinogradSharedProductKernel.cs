@@ -1,0 +1,296 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs (through the whole Winograd convolution) and GramReference (the
+// Gram backward's product) · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs, GramTests.cs, PtxasTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// The Winograd product M[ξ][k, t] = Σ_c U[ξ][c, k] · V[ξ][c, t] (Conv2dWinogradGemmKernel.cs) shaped for GPUs: the
+// classic shared-memory SGEMM. A group of gx × gy work-items owns a block of BM = 8·gy rows k × BN = 8·gx tiles t of
+// one M[ξ]. Per step of 8 reduction channels it stages U[ξ][c0 … c0 + 7, k-block] and V[ξ][c0 … c0 + 7, t-block] in
+// shared memory — both operands have the reduction along their rows and the block's rows or tiles contiguous, so the
+// fills are unit-stride across work-items (coalesced; U in panels reads 16 consecutive floats per panel row) — and
+// every work-item does 8 × 8 × 8 multiply-adds from registers: rows ty + gy·i, tiles tx + gx·j (i, j < 8). Those
+// strides make a warp's shared reads conflict-free (consecutive tx read consecutive words; the work-items of a warp
+// that share a ty read the same word: a broadcast) and its stores of M 16 or 32 consecutive floats per row. Two shared
+// buffers: the fill of step s + 1 goes to the other buffer before the product of step s, one barrier per step.
+// Each M element is Σ_c in increasing c with one fused multiply-add per term, the order of the register blocks: the
+// same bytes as they give on the same device, and run to run.
+public static partial class Conv2d
+{
+    /// <summary>Reduction channels per shared step of the shared product.</summary>
+    private const int SharedProductStep = 8;
+
+    /// <summary>Floats of one buffer of one operand: 8 reduction channels × the largest block side (8 · 16).</summary>
+    private const int SharedProductBuffer = SharedProductStep * SharedProductSide;
+
+    /// <summary>The largest block side (rows or tiles) of a group: 8 per work-item × <see cref="WinogradTiles.MaxSharedSide"/>.</summary>
+    private const int SharedProductSide = 8 * WinogradTiles.MaxSharedSide;
+
+    /// <summary>
+    /// <see cref="WinogradGemm16Kernel"/>'s product for GPUs (see the file comment). Group (gx, gy) ≤ 16 × 16, grid
+    /// (⌈columns / (8·gx)⌉, ⌈K / (8·gy)⌉, positions); options as there (ProductPanelsU, ProductAccumulate) and the group
+    /// shape (<see cref="SharedProductOptions"/>). Reads past the
+    /// reduction channels, past kp or past the columns are replaced by zeros, so any c, K and columns work; only M's
+    /// rows &lt; K and columns &lt; columns are stored.
+    /// </summary>
+    [LaunchBounds(WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide, 2)] // ≤ 128 registers: two groups of 256 per SM
+    private static void WinogradGemmSharedKernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
+        View u, View v, View product)
+    {
+        var us = SharedMemory.Allocate<float>(2 * SharedProductBuffer);
+        var vs = SharedMemory.Allocate<float>(2 * SharedProductBuffer);
+        // The group shape comes in the specialized options (SharedProductOptions): the strides below are constants, and
+        // every shared read of a step is [base + immediate].
+        int gx = (options.Value >> SharedGroupXShift) & 0xFF, gy = (options.Value >> SharedGroupYShift) & 0xFF;
+        int tx = Group.IdxX, ty = Group.IdxY;
+        var fill = new SharedProductFill(options, c, kp, tp, columns, Grid.IdxZ, Grid.IdxY * 8 * gy, Grid.IdxX * 8 * gx,
+            ty * gx + tx, gx * gy, 8 * gy, 8 * gx);
+        int steps = (c + SharedProductStep - 1) / SharedProductStep;
+
+        fill.StoreU(us, 0, fill.LoadU(u, 0));
+        fill.StoreV(vs, 0, fill.LoadV(v, 0));
+        Group.Barrier();
+        var acc = default(SharedBlock8x8);
+        for (int s = 0; s < steps; s++)
+        {
+            // Step s + 1's operands are read from global memory into registers before step s's product and stored to the
+            // other buffer after it, so the product runs while the reads are in flight.
+            int current = (s & 1) * SharedProductBuffer, next = SharedProductBuffer - current;
+            bool more = s + 1 < steps;
+            var nextU = default(Staged16);
+            var nextV = default(Staged16);
+            if (more)
+            {
+                nextU = fill.LoadU(u, (s + 1) * SharedProductStep);
+                nextV = fill.LoadV(v, (s + 1) * SharedProductStep);
+            }
+            acc = acc.Steps8(us, vs, current + ty, current + tx, gy, gx);
+            if (more)
+            {
+                fill.StoreU(us, next, nextU);
+                fill.StoreV(vs, next, nextV);
+            }
+            Group.Barrier();
+        }
+
+        int k0 = Grid.IdxY * 8 * gy + ty, t0 = Grid.IdxX * 8 * gx + tx;
+        int q = (Grid.IdxZ * k + k0) * tp + t0;
+        bool accumulate = (options.Value & ProductAccumulate) != 0;
+        int rowStride = gy * tp, rowsLeft = k - k0, tilesLeft = columns - t0;
+        acc.R0.Store(product, q, gx, tilesLeft, rowsLeft > 0, accumulate);
+        acc.R1.Store(product, q + rowStride, gx, tilesLeft, rowsLeft > gy, accumulate);
+        acc.R2.Store(product, q + 2 * rowStride, gx, tilesLeft, rowsLeft > 2 * gy, accumulate);
+        acc.R3.Store(product, q + 3 * rowStride, gx, tilesLeft, rowsLeft > 3 * gy, accumulate);
+        acc.R4.Store(product, q + 4 * rowStride, gx, tilesLeft, rowsLeft > 4 * gy, accumulate);
+        acc.R5.Store(product, q + 5 * rowStride, gx, tilesLeft, rowsLeft > 5 * gy, accumulate);
+        acc.R6.Store(product, q + 6 * rowStride, gx, tilesLeft, rowsLeft > 6 * gy, accumulate);
+        acc.R7.Store(product, q + 7 * rowStride, gx, tilesLeft, rowsLeft > 7 * gy, accumulate);
+    }
+
+    /// <summary>Bit positions of the group's gx and gy in the shared product's specialized options.</summary>
+    private const int SharedGroupXShift = 8, SharedGroupYShift = 16;
+
+    /// <summary>
+    /// The shared product's specialized options: <paramref name="options"/> (ProductPanelsU, ProductAccumulate) with the
+    /// group shape gx × gy it must be launched with.
+    /// </summary>
+    public static int SharedProductOptions(int options, int gx, int gy) => options | gx << SharedGroupXShift | gy << SharedGroupYShift;
+
+    /// <summary>Launches <see cref="WinogradGemmSharedKernel"/> (see <see cref="WinogradProduct"/> for the operands).</summary>
+    private static void WinogradProductShared(Gpu gpu, WinogradTiles tiles, int options, int reduce, int m, int kp, int tp, int columns,
+        int positions, View u, View v, View product)
+    {
+        var gemm = gpu.Kernel(WinogradGemmSharedKernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View>(WinogradGemmSharedKernel,
+                LaunchBoundsAttribute.For(acc, ((Delegate)WinogradGemmSharedKernel).Method)));
+        int gx = tiles.GroupX, gy = tiles.GroupY;
+        // Halve the group's rows while half the block still covers K (64-channel layers: 64-row blocks, not 128 with half of
+        // them zeros). Each element's sum is the same at any group shape, so the bytes do not change.
+        while (gy > WinogradTiles.SharedSides[0] && 8 * (gy / 2) >= m) gy /= 2;
+        gemm(new KernelConfig(new Index3D(Gpu.DivUp(columns, 8 * gx), Gpu.DivUp(m, 8 * gy), positions), new Index3D(gx, gy, 1)),
+            SpecializedValue.New(SharedProductOptions(options, gx, gy)), reduce, m, kp, tp, columns, u, v, product);
+    }
+
+    /// <summary>
+    /// How a group fills the shared buffers with one step of U[ξ] (rows k0 … k0 + bm − 1) and V[ξ] (tiles t0 … t0 + bn − 1):
+    /// element e = tid + threads·i of a step (i &lt; 8·bm / threads, a constant: 64 / gx for U, 64 / gy for V — at most 16
+    /// with gx, gy ∈ {4, 8, 16}) is reduction channel c0 + e / bm (or bn), row (or tile) e mod bm; consecutive work-items
+    /// read consecutive rows or tiles. Loads go to registers (<see cref="Staged16"/>) and are stored to shared memory apart.
+    /// </summary>
+    private readonly struct SharedProductFill
+    {
+        private readonly int c, kp, tp, columns, uPlane, vPlane, k0, t0, tid, threads, bm, bn;
+        private readonly bool panels;
+
+        public SharedProductFill(SpecializedValue<int> options, int c, int kp, int tp, int columns, int xi, int k0, int t0,
+            int tid, int threads, int bm, int bn)
+        {
+            panels = (options.Value & ProductPanelsU) != 0;
+            this.c = c; this.kp = kp; this.tp = tp; this.columns = columns;
+            uPlane = xi * c * kp; vPlane = xi * c * tp;
+            this.k0 = k0; this.t0 = t0; this.tid = tid; this.threads = threads; this.bm = bm; this.bn = bn;
+        }
+
+        /// <summary>This work-item's elements of U[ξ][c0 …, k0 …] (zero past c or kp; the index is clamped first, so no read leaves the buffer).</summary>
+        public Staged16 LoadU(View u, int c0)
+        {
+            int n = SharedProductStep * bm / threads;
+            var s = default(Staged16);
+            if (n > 0) s.V0 = U(u, c0, 0); if (n > 1) s.V1 = U(u, c0, 1); if (n > 2) s.V2 = U(u, c0, 2); if (n > 3) s.V3 = U(u, c0, 3);
+            if (n > 4) s.V4 = U(u, c0, 4); if (n > 5) s.V5 = U(u, c0, 5); if (n > 6) s.V6 = U(u, c0, 6); if (n > 7) s.V7 = U(u, c0, 7);
+            if (n > 8) s.V8 = U(u, c0, 8); if (n > 9) s.V9 = U(u, c0, 9); if (n > 10) s.V10 = U(u, c0, 10); if (n > 11) s.V11 = U(u, c0, 11);
+            if (n > 12) s.V12 = U(u, c0, 12); if (n > 13) s.V13 = U(u, c0, 13); if (n > 14) s.V14 = U(u, c0, 14); if (n > 15) s.V15 = U(u, c0, 15);
+            return s;
+        }
+
+        /// <summary>This work-item's elements of V[ξ][c0 …, t0 …] (zero past c or columns).</summary>
+        public Staged16 LoadV(View v, int c0)
+        {
+            int n = SharedProductStep * bn / threads;
+            var s = default(Staged16);
+            if (n > 0) s.V0 = V(v, c0, 0); if (n > 1) s.V1 = V(v, c0, 1); if (n > 2) s.V2 = V(v, c0, 2); if (n > 3) s.V3 = V(v, c0, 3);
+            if (n > 4) s.V4 = V(v, c0, 4); if (n > 5) s.V5 = V(v, c0, 5); if (n > 6) s.V6 = V(v, c0, 6); if (n > 7) s.V7 = V(v, c0, 7);
+            if (n > 8) s.V8 = V(v, c0, 8); if (n > 9) s.V9 = V(v, c0, 9); if (n > 10) s.V10 = V(v, c0, 10); if (n > 11) s.V11 = V(v, c0, 11);
+            if (n > 12) s.V12 = V(v, c0, 12); if (n > 13) s.V13 = V(v, c0, 13); if (n > 14) s.V14 = V(v, c0, 14); if (n > 15) s.V15 = V(v, c0, 15);
+            return s;
+        }
+
+        /// <summary>us[buffer + j·SharedProductSide + r] = the staged U elements (j = e / bm, r = e mod bm).</summary>
+        public void StoreU(ArrayView<float> us, int buffer, Staged16 s) => s.Store(us, buffer, tid, threads, bm, SharedProductStep * bm / threads);
+
+        /// <summary>vs[buffer + j·SharedProductSide + r] = the staged V elements (j = e / bn, r = e mod bn).</summary>
+        public void StoreV(ArrayView<float> vs, int buffer, Staged16 s) => s.Store(vs, buffer, tid, threads, bn, SharedProductStep * bn / threads);
+
+        private float U(View u, int c0, int i)
+        {
+            int e = tid + i * threads, j = e / bm, r = e - j * bm, ci = c0 + j, kk = k0 + r;
+            bool inside = ci < c && kk < kp;
+            float value = u[inside ? uPlane + (panels ? WinogradUIndex(ci, kk, c) : ci * kp + kk) : 0];
+            return inside ? value : 0f;
+        }
+
+        private float V(View v, int c0, int i)
+        {
+            int e = tid + i * threads, j = e / bn, r = e - j * bn, ci = c0 + j, t = t0 + r;
+            bool inside = ci < c && t < columns;
+            float value = v[inside ? vPlane + ci * tp + t : 0];
+            return inside ? value : 0f;
+        }
+    }
+
+    /// <summary>Up to 16 floats a work-item carries from global to shared memory (how many: a constant of the launch).</summary>
+    private struct Staged16
+    {
+        public float V0, V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15;
+
+        /// <summary>Element i (i &lt; n) to s[buffer + j·SharedProductSide + r], e = tid + threads·i, j = e / side, r = e mod side.</summary>
+        public readonly void Store(ArrayView<float> s, int buffer, int tid, int threads, int side, int n)
+        {
+            if (n > 0) Put(s, buffer, tid, side, V0); if (n > 1) Put(s, buffer, tid + threads, side, V1);
+            if (n > 2) Put(s, buffer, tid + 2 * threads, side, V2); if (n > 3) Put(s, buffer, tid + 3 * threads, side, V3);
+            if (n > 4) Put(s, buffer, tid + 4 * threads, side, V4); if (n > 5) Put(s, buffer, tid + 5 * threads, side, V5);
+            if (n > 6) Put(s, buffer, tid + 6 * threads, side, V6); if (n > 7) Put(s, buffer, tid + 7 * threads, side, V7);
+            if (n > 8) Put(s, buffer, tid + 8 * threads, side, V8); if (n > 9) Put(s, buffer, tid + 9 * threads, side, V9);
+            if (n > 10) Put(s, buffer, tid + 10 * threads, side, V10); if (n > 11) Put(s, buffer, tid + 11 * threads, side, V11);
+            if (n > 12) Put(s, buffer, tid + 12 * threads, side, V12); if (n > 13) Put(s, buffer, tid + 13 * threads, side, V13);
+            if (n > 14) Put(s, buffer, tid + 14 * threads, side, V14); if (n > 15) Put(s, buffer, tid + 15 * threads, side, V15);
+        }
+
+        private static void Put(ArrayView<float> s, int buffer, int e, int side, float value)
+        {
+            int j = e / side;
+            s[buffer + j * SharedProductSide + e - j * side] = value;
+        }
+    }
+
+    /// <summary>8 values of a shared row at a stride (a work-item's rows ty + gy·i, or tiles tx + gx·j).</summary>
+    private struct SharedStrided8
+    {
+        public float V0, V1, V2, V3, V4, V5, V6, V7;
+
+        public static SharedStrided8 Load(ArrayView<float> s, int i, int stride)
+        {
+            SharedStrided8 r;
+            r.V0 = s[i]; r.V1 = s[i + stride]; r.V2 = s[i + 2 * stride]; r.V3 = s[i + 3 * stride];
+            r.V4 = s[i + 4 * stride]; r.V5 = s[i + 5 * stride]; r.V6 = s[i + 6 * stride]; r.V7 = s[i + 7 * stride];
+            return r;
+        }
+
+        /// <summary>acc + a·x, element by element (fused).</summary>
+        public static SharedStrided8 MulAdd(float a, SharedStrided8 x, SharedStrided8 acc)
+        {
+            acc.V0 = Kernels.MulAdd.Of(a, x.V0, acc.V0); acc.V1 = Kernels.MulAdd.Of(a, x.V1, acc.V1);
+            acc.V2 = Kernels.MulAdd.Of(a, x.V2, acc.V2); acc.V3 = Kernels.MulAdd.Of(a, x.V3, acc.V3);
+            acc.V4 = Kernels.MulAdd.Of(a, x.V4, acc.V4); acc.V5 = Kernels.MulAdd.Of(a, x.V5, acc.V5);
+            acc.V6 = Kernels.MulAdd.Of(a, x.V6, acc.V6); acc.V7 = Kernels.MulAdd.Of(a, x.V7, acc.V7);
+            return acc;
+        }
+
+        /// <summary>
+        /// Stores (or adds) the row's first elements at q, q + stride, … while they are within <paramref name="left"/>
+        /// (element j is at tile offset j·stride), nothing unless <paramref name="row"/>.
+        /// </summary>
+        public void Store(View s, int q, int stride, int left, bool row, bool accumulate)
+        {
+            if (!row) return;
+            StoreOne(s, q, V0, left > 0, accumulate);
+            StoreOne(s, q + stride, V1, left > stride, accumulate);
+            StoreOne(s, q + 2 * stride, V2, left > 2 * stride, accumulate);
+            StoreOne(s, q + 3 * stride, V3, left > 3 * stride, accumulate);
+            StoreOne(s, q + 4 * stride, V4, left > 4 * stride, accumulate);
+            StoreOne(s, q + 5 * stride, V5, left > 5 * stride, accumulate);
+            StoreOne(s, q + 6 * stride, V6, left > 6 * stride, accumulate);
+            StoreOne(s, q + 7 * stride, V7, left > 7 * stride, accumulate);
+        }
+
+        private static void StoreOne(View s, int q, float value, bool inside, bool accumulate)
+        {
+            if (!inside) return;
+            if (accumulate) s[q] += value;
+            else s[q] = value;
+        }
+    }
+
+    /// <summary>A work-item's 8 × 8 accumulators: row i is output channel ty + gy·i, element j tile tx + gx·j.</summary>
+    private struct SharedBlock8x8
+    {
+        public SharedStrided8 R0, R1, R2, R3, R4, R5, R6, R7;
+
+        /// <summary>
+        /// The 8 reduction channels of a shared step: <see cref="Step"/> with a's values at us[a + s·side + gy·i] and b's at
+        /// vs[b + s·side + gx·j] for s &lt; 8 (side = SharedProductSide). A loop, not written out: unrolled, ptxas hoisted
+        /// all 128 shared reads of a step ahead of the products (237 registers). Views starting at the work-item's first
+        /// element make each read [pointer + constant]; indexing the whole arrays made ptxas add and shift once per read.
+        /// </summary>
+        public SharedBlock8x8 Steps8(ArrayView<float> us, ArrayView<float> vs, int a, int b, int gy, int gx)
+        {
+            var r = this;
+            for (int step = 0; step < SharedProductStep; step++)
+            {
+                int ia = a + step * SharedProductSide, ib = b + step * SharedProductSide;
+                var ua = us.SubView(ia, us.IntLength - ia);
+                var vb = vs.SubView(ib, vs.IntLength - ib);
+                r = r.Step(SharedStrided8.Load(ua, 0, gy), SharedStrided8.Load(vb, 0, gx));
+            }
+            return r;
+        }
+
+        /// <summary>Row i += a_i · b (one reduction channel).</summary>
+        public SharedBlock8x8 Step(SharedStrided8 a, SharedStrided8 b)
+        {
+            var r = this;
+            r.R0 = SharedStrided8.MulAdd(a.V0, b, r.R0);
+            r.R1 = SharedStrided8.MulAdd(a.V1, b, r.R1);
+            r.R2 = SharedStrided8.MulAdd(a.V2, b, r.R2);
+            r.R3 = SharedStrided8.MulAdd(a.V3, b, r.R3);
+            r.R4 = SharedStrided8.MulAdd(a.V4, b, r.R4);
+            r.R5 = SharedStrided8.MulAdd(a.V5, b, r.R5);
+            r.R6 = SharedStrided8.MulAdd(a.V6, b, r.R6);
+            r.R7 = SharedStrided8.MulAdd(a.V7, b, r.R7);
+            return r;
+        }
+    }
+}
