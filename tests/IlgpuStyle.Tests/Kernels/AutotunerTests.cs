@@ -240,6 +240,29 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
     }
 
     /// <summary>
+    /// A candidate whose kernels fail (here: throw) is passed over and named, and the search goes on; a failure of the
+    /// defaults themselves, or running out of memory, is not swallowed (the run reports it, or keeps the defaults).
+    /// </summary>
+    [Fact]
+    public void ACandidateThatFailsIsSkippedAndNamed()
+    {
+        var said = new List<string>();
+        var bad = Defaults with { WinogradMinChannels = 128 };
+        var good = Defaults with { WinogradMinChannels = 256 };
+        var time = Autotuner.Guard(p => p == bad ? throw new InvalidOperationException("no such kernel") : p == good ? 5 : 10, Defaults, said.Add);
+        var (plan, ms) = Autotuner.Best(Defaults, time(Defaults), [bad, good], time);
+        Assert.Equal(good, plan);
+        Assert.Equal(5, ms);
+        Assert.Contains(said, line => line.Contains("winograd=128") && line.Contains("no such kernel"));
+        Assert.Equal(double.PositiveInfinity, time(bad));
+
+        var broken = Autotuner.Guard(_ => throw new InvalidOperationException("broken"), Defaults, said.Add);
+        Assert.Throws<InvalidOperationException>(() => broken(Defaults));
+        var full = Autotuner.Guard(_ => throw new OutOfMemoryException(), Defaults, said.Add);
+        Assert.Throws<OutOfMemoryException>(() => full(good));
+    }
+
+    /// <summary>
     /// A GPU-shaped plan (shared-tiles convolutions: what CUDA and OpenCL GPUs start from) has Winograd with the shared
     /// product timed against the direct kernel, both output tiles, and the blocked Gram backward with the shared block
     /// (never the CPU register blocks); whatever wins is a valid GPU plan. On PoCL, with the GPU default forced on it.

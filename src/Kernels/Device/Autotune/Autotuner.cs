@@ -90,7 +90,7 @@ public static class Autotuner
         AutotuneResult result;
         try
         {
-            result = Tune(gpu, mode, convShapes, gramShapes);
+            result = Tune(gpu, mode, convShapes, gramShapes, say: say);
         }
         catch (DeviceOutOfMemoryException e)
         {
@@ -112,10 +112,13 @@ public static class Autotuner
 
     /// <summary>
     /// Times the candidates and returns the fastest plan (not applied, not stored); the device's plan is restored.
-    /// <paramref name="timed"/> hears every plan timed and its milliseconds (tests).
+    /// <paramref name="timed"/> hears every plan timed and its milliseconds (tests). A candidate other than the defaults
+    /// whose kernels fail to compile or launch (any exception but running out of device memory) counts as infinitely
+    /// slow, and <paramref name="say"/> hears which and why: a kernel no device has run yet (the GPU candidates) must not
+    /// take the whole run down with it. The defaults' own failures are the run's.
     /// </summary>
     public static AutotuneResult Tune(Gpu gpu, AutotuneMode mode, Shape[]? convShapes = null, Shape[]? gramShapes = null,
-        Action<TuningPlan, double>? timed = null)
+        Action<TuningPlan, double>? timed = null, Action<string>? say = null)
     {
         bool full = mode == AutotuneMode.Full;
         convShapes ??= full ? FullConv : QuickConv;
@@ -123,50 +126,52 @@ public static class Autotuner
         var defaults = gpu.Plan;
         int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
         using var bench = new Workload(gpu, convShapes, gramShapes, timed);
+        var conv = Guard(bench.Conv, defaults, say);
+        var grams = Guard(bench.Grams, defaults, say);
         try
         {
-            double defaultConv = bench.Conv(defaults), defaultGram = bench.Grams(defaults);
-            var (best, bestConv) = Best(defaults, defaultConv, ConvCandidates(defaults, maxGroup, full), bench.Conv);
+            double defaultConv = conv(defaults), defaultGram = grams(defaults);
+            var (best, bestConv) = Best(defaults, defaultConv, ConvCandidates(defaults, maxGroup, full), conv);
             if (best.Conv.Kind is ConvKernelKind.RegisterBlocked or ConvKernelKind.RegisterBlocked8)
             {
                 // Winograd's own variant first (with it on), then the threshold: deciding the threshold with an untuned
                 // block let the default 16x8 block — slow with AVX2 code — lose the 64-channel layers to the direct
                 // kernel by noise (Intel Xeon, stop 23: winograd=256 chosen, conv1_2 … conv3_1 then 1.3–1.6x libtorch's time).
                 var on = best.WinogradMinChannels > 0 ? best : best with { WinogradMinChannels = TuningPlan.DefaultWinogradMinChannels };
-                double onMs = on == best ? bestConv : bench.Conv(on);
-                (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), bench.Conv);
-                (on, onMs) = Best(on, onMs, WinogradTiles.Blocks.Select(b => on with { WinogradBlock = b }), bench.Conv);
-                (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), bench.Conv);
+                double onMs = on == best ? bestConv : conv(on);
+                (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), conv);
+                (on, onMs) = Best(on, onMs, WinogradTiles.Blocks.Select(b => on with { WinogradBlock = b }), conv);
+                (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), conv);
             }
             else if (best.Conv.Kind == ConvKernelKind.SharedTiles)
             {
                 // GPUs: Winograd with the GPU-shaped product (WinogradSharedProductKernel.cs, its own 16 × 16 groups),
                 // against the direct shared-tiles kernel (threshold 0) by the same rule.
                 var on = best with { WinogradMinChannels = TuningPlan.DefaultWinogradMinChannels, WinogradBlock = WinogradBlock.Shared };
-                double onMs = bench.Conv(on);
-                (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), bench.Conv);
-                (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), bench.Conv);
+                double onMs = conv(on);
+                (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), conv);
+                (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), conv);
             }
             if (full)
-                (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), bench.Conv);
+                (best, bestConv) = Best(best, bestConv, new[] { 0, 64, 256, int.MaxValue }.Select(r => best with { RowStoreMinWidth = r }), conv);
             if (best.Conv.Kind is ConvKernelKind.RegisterBlocked or ConvKernelKind.RegisterBlocked8)
             {
                 var direct = DirectKind(gpu, best, convShapes, maxGroup);
-                if (direct != best) (best, bestConv) = (direct, bench.Conv(direct));
+                if (direct != best) (best, bestConv) = (direct, conv(direct));
             }
             // The blocked forward's block first (its 4×4 spills with AVX2 code), so that the Gram kernels and targets
             // are compared with the block the device runs best.
             var forwardBlocks = best.Gram == GramKernelKind.Blocked ? Gram.ForwardBlocks.Select(b => best with { GramForwardBlock = b }) : [];
-            var (tuned, bestGram) = Best(best, bench.Grams(best), forwardBlocks, bench.Grams);
-            (tuned, bestGram) = Best(tuned, bestGram, GramCandidates(tuned, full), bench.Grams);
+            var (tuned, bestGram) = Best(best, grams(best), forwardBlocks, grams);
+            (tuned, bestGram) = Best(tuned, bestGram, GramCandidates(tuned, full), grams);
             // The blocked backward's product block, apart from the convolution's (AVX2 code prefers 8x8 there, AVX-512 8x16).
             if (tuned.Gram == GramKernelKind.Blocked)
             {
                 // GPUs (shared-tiles convolutions) try the GPU-shaped product; CPU devices the register blocks.
                 var blocks = tuned.Conv.Kind == ConvKernelKind.SharedTiles ? [WinogradBlock.Shared] : WinogradTiles.Blocks;
-                (tuned, bestGram) = Best(tuned, bestGram, blocks.Select(b => tuned with { GramBlock = b }).Where(p => Fits(p, maxGroup)), bench.Grams);
+                (tuned, bestGram) = Best(tuned, bestGram, blocks.Select(b => tuned with { GramBlock = b }).Where(p => Fits(p, maxGroup)), grams);
             }
-            var (plan, ms) = Confirm(defaults, defaultConv + defaultGram, tuned, bestConv + bestGram, p => bench.Conv(p) + bench.Grams(p));
+            var (plan, ms) = Confirm(defaults, defaultConv + defaultGram, tuned, bestConv + bestGram, p => conv(p) + grams(p));
             return new AutotuneResult(plan, $"autotuned {mode.ToString().ToLowerInvariant()}", ms, defaultConv + defaultGram);
         }
         finally
@@ -195,6 +200,25 @@ public static class Autotuner
     /// <summary>The shapes <see cref="DirectKind"/> times: conv1_1's (see there), then the tuning shapes <paramref name="plan"/> runs direct.</summary>
     public static Shape[] DirectShapes(TuningPlan plan, Shape[] convShapes) =>
         [new(3, convShapes.Min(s => s.Out), convShapes.Max(s => s.Side)), .. convShapes.Where(s => !Conv2d.UsesWinograd(plan, s.In, s.Out))];
+
+    /// <summary>
+    /// <paramref name="time"/>, except that a plan other than <paramref name="defaults"/> whose timing throws (anything but
+    /// running out of device memory: a kernel that fails to compile or launch) takes +∞ ms and <paramref name="say"/>
+    /// hears which and why, so <see cref="Best"/> passes over it.
+    /// </summary>
+    public static Func<TuningPlan, double> Guard(Func<TuningPlan, double> time, TuningPlan defaults, Action<string>? say) => plan =>
+    {
+        if (plan == defaults) return time(plan);
+        try
+        {
+            return time(plan);
+        }
+        catch (Exception e) when (!DeviceOutOfMemoryException.IsOutOfMemory(e))
+        {
+            say?.Invoke($"autotuning: candidate {plan} failed and is skipped: {e.GetType().Name}: {e.Message}");
+            return double.PositiveInfinity;
+        }
+    };
 
     /// <summary>
     /// The fastest of <paramref name="incumbent"/> and <paramref name="candidates"/> by <paramref name="time"/>. A
