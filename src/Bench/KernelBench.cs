@@ -143,8 +143,9 @@ public sealed class KernelBench(Gpu gpu, KernelBench.Options options)
         string shape = $"{s.Channels} @ {s.Size}×{s.Size}";
         string algorithm = $"gram={TuningPlan.GramName(gpu.Plan.Gram)}";
         var forward = Time(s.Name, "gram forward", shape, s.Flops, () => Gram.Forward(f, g, scale)) with { Algorithm = algorithm };
-        // The blocked backward runs the Winograd product with the plan's gblock.
-        string backwardAlgorithm = gpu.Plan.Gram == GramKernelKind.Blocked ? $"{algorithm} gblock={WinogradTiles.BlockName(gpu.Plan.GramBlock)}" : algorithm;
+        // The blocked backward runs the Winograd product with the plan's gblock; the shared one with the shared block.
+        string backwardAlgorithm = gpu.Plan.Gram == GramKernelKind.Blocked ? $"{algorithm} gblock={WinogradTiles.BlockName(gpu.Plan.GramBlock)}"
+            : gpu.Plan.Gram == GramKernelKind.Shared ? $"{algorithm} gblock=shared" : algorithm;
         var backward = Time(s.Name, "gram backward", shape, s.Flops, () => Gram.Backward(f, dG, df, scale, accumulate: false))
             with { Algorithm = backwardAlgorithm };
         return (forward, backward);

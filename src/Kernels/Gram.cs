@@ -49,6 +49,7 @@ public static partial class Gram
     public static void Forward(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits)
     {
         if (kind == GramKernelKind.Tiled) ForwardTiled(f, g, scale, splits);
+        else if (kind == GramKernelKind.Shared) ForwardShared(f, g, scale, splits);
         else if (kind.IsTensorCore()) ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16, f.Gpu.Plan.GramAsyncBuffers);
         else ForwardBlocked(f, g, scale, splits, f.Gpu.Plan.GramForwardBlock);
     }
@@ -101,6 +102,7 @@ public static partial class Gram
     public static void Backward(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind)
     {
         if (kind == GramKernelKind.Tiled) BackwardTiled(f, dG, df, scale, accumulate);
+        else if (kind == GramKernelKind.Shared) BackwardBlocked(f, dG, df, scale, accumulate, WinogradBlock.Shared);
         else if (kind.IsTensorCore()) BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16, f.Gpu.Plan.GramAsyncBuffers);
         else BackwardBlocked(f, dG, df, scale, accumulate, f.Gpu.Plan.GramBlock);
     }
@@ -173,8 +175,8 @@ public static partial class Gram
     public static int SplitCount(Gpu gpu, int channels, int positions)
     {
         var plan = gpu.Plan;
-        bool tiled = plan.Gram == GramKernelKind.Tiled, tensorCores = plan.Gram.IsTensorCore();
-        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : tensorCores ? TensorCoreBlock : plan.GramForwardBlock);
+        bool tiled = plan.Gram == GramKernelKind.Tiled, tensorCores = plan.Gram.IsTensorCore(), shared = plan.Gram == GramKernelKind.Shared;
+        int blocks = Gpu.DivUp(channels, tiled ? plan.Tile : tensorCores ? TensorCoreBlock : shared ? 8 * SharedSide(gpu, channels) : plan.GramForwardBlock);
         int pairs = blocks * (blocks + 1) / 2;
         int wanted = plan.GramTarget * Math.Max(1, gpu.Accelerator.NumMultiprocessors);
         int splits = Gpu.DivUp(wanted, pairs);
@@ -183,7 +185,7 @@ public static partial class Gram
         if (plan.Gram == GramKernelKind.Blocked)
             splits = Math.Max(splits, (int)Math.Min(int.MaxValue, ((long)channels * positions + SliceFloats - 1) / SliceFloats));
         int columnTiles = tiled ? Gpu.DivUp(positions, plan.Tile)
-            : tensorCores ? Gpu.DivUp(positions, TensorCoreStageK) : positions / 64;
+            : tensorCores ? Gpu.DivUp(positions, TensorCoreStageK) : shared ? Gpu.DivUp(positions, SharedGemm.Step) : positions / 64;
         splits = Math.Min(splits, Math.Max(1, columnTiles / MinTilesPerSplit));
         splits = Math.Min(splits, Math.Max(1, MaxPartialFloats / (channels * channels)));
         return Math.Max(1, splits);

@@ -20,14 +20,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // same bytes as they give on the same device, and run to run.
 public static partial class Conv2d
 {
-    /// <summary>Reduction channels per shared step of the shared product.</summary>
-    private const int SharedProductStep = 8;
-
-    /// <summary>Floats of one buffer of one operand: 8 reduction channels × the largest block side (8 · 16).</summary>
-    private const int SharedProductBuffer = SharedProductStep * SharedProductSide;
-
-    /// <summary>The largest block side (rows or tiles) of a group: 8 per work-item × <see cref="WinogradTiles.MaxSharedSide"/>.</summary>
-    private const int SharedProductSide = 8 * WinogradTiles.MaxSharedSide;
+    private const int SharedProductStep = SharedGemm.Step, SharedProductSide = SharedGemm.Side, SharedProductBuffer = SharedGemm.Buffer;
 
     /// <summary>
     /// <see cref="WinogradGemm16Kernel"/>'s product for GPUs (see the file comment). Group (gx, gy) ≤ 16 × 16, grid
@@ -53,21 +46,21 @@ public static partial class Conv2d
         fill.StoreU(us, 0, fill.LoadU(u, 0));
         fill.StoreV(vs, 0, fill.LoadV(v, 0));
         Group.Barrier();
-        var acc = default(SharedBlock8x8);
+        var acc = default(SharedGemm.Block8x8);
         for (int s = 0; s < steps; s++)
         {
             // Step s + 1's operands are read from global memory into registers before step s's product and stored to the
             // other buffer after it, so the product runs while the reads are in flight.
             int current = (s & 1) * SharedProductBuffer, next = SharedProductBuffer - current;
             bool more = s + 1 < steps;
-            var nextU = default(Staged16);
-            var nextV = default(Staged16);
+            var nextU = default(SharedGemm.Staged16);
+            var nextV = default(SharedGemm.Staged16);
             if (more)
             {
                 nextU = fill.LoadU(u, (s + 1) * SharedProductStep);
                 nextV = fill.LoadV(v, (s + 1) * SharedProductStep);
             }
-            acc = acc.Steps8(us, vs, current + ty, current + tx, gy, gx);
+            acc = acc.Steps8(us, vs, current + ty, current + tx, gy, gx, SharedProductSide);
             if (more)
             {
                 fill.StoreU(us, next, nextU);
@@ -118,7 +111,7 @@ public static partial class Conv2d
     /// How a group fills the shared buffers with one step of U[ξ] (rows k0 … k0 + bm − 1) and V[ξ] (tiles t0 … t0 + bn − 1):
     /// element e = tid + threads·i of a step (i &lt; 8·bm / threads, a constant: 64 / gx for U, 64 / gy for V — at most 16
     /// with gx, gy ∈ {4, 8, 16}) is reduction channel c0 + e / bm (or bn), row (or tile) e mod bm; consecutive work-items
-    /// read consecutive rows or tiles. Loads go to registers (<see cref="Staged16"/>) and are stored to shared memory apart.
+    /// read consecutive rows or tiles. Loads go to registers (<see cref="SharedGemm.Staged16"/>) and are stored to shared memory apart.
     /// </summary>
     private readonly struct SharedProductFill
     {
@@ -135,10 +128,10 @@ public static partial class Conv2d
         }
 
         /// <summary>This work-item's elements of U[ξ][c0 …, k0 …] (zero past c or kp; the index is clamped first, so no read leaves the buffer).</summary>
-        public Staged16 LoadU(View u, int c0)
+        public SharedGemm.Staged16 LoadU(View u, int c0)
         {
             int n = SharedProductStep * bm / threads;
-            var s = default(Staged16);
+            var s = default(SharedGemm.Staged16);
             if (n > 0) s.V0 = U(u, c0, 0); if (n > 1) s.V1 = U(u, c0, 1); if (n > 2) s.V2 = U(u, c0, 2); if (n > 3) s.V3 = U(u, c0, 3);
             if (n > 4) s.V4 = U(u, c0, 4); if (n > 5) s.V5 = U(u, c0, 5); if (n > 6) s.V6 = U(u, c0, 6); if (n > 7) s.V7 = U(u, c0, 7);
             if (n > 8) s.V8 = U(u, c0, 8); if (n > 9) s.V9 = U(u, c0, 9); if (n > 10) s.V10 = U(u, c0, 10); if (n > 11) s.V11 = U(u, c0, 11);
@@ -147,10 +140,10 @@ public static partial class Conv2d
         }
 
         /// <summary>This work-item's elements of V[ξ][c0 …, t0 …] (zero past c or columns).</summary>
-        public Staged16 LoadV(View v, int c0)
+        public SharedGemm.Staged16 LoadV(View v, int c0)
         {
             int n = SharedProductStep * bn / threads;
-            var s = default(Staged16);
+            var s = default(SharedGemm.Staged16);
             if (n > 0) s.V0 = V(v, c0, 0); if (n > 1) s.V1 = V(v, c0, 1); if (n > 2) s.V2 = V(v, c0, 2); if (n > 3) s.V3 = V(v, c0, 3);
             if (n > 4) s.V4 = V(v, c0, 4); if (n > 5) s.V5 = V(v, c0, 5); if (n > 6) s.V6 = V(v, c0, 6); if (n > 7) s.V7 = V(v, c0, 7);
             if (n > 8) s.V8 = V(v, c0, 8); if (n > 9) s.V9 = V(v, c0, 9); if (n > 10) s.V10 = V(v, c0, 10); if (n > 11) s.V11 = V(v, c0, 11);
@@ -159,10 +152,10 @@ public static partial class Conv2d
         }
 
         /// <summary>us[buffer + j·SharedProductSide + r] = the staged U elements (j = e / bm, r = e mod bm).</summary>
-        public void StoreU(ArrayView<float> us, int buffer, Staged16 s) => s.Store(us, buffer, tid, threads, bm, SharedProductStep * bm / threads);
+        public void StoreU(ArrayView<float> us, int buffer, SharedGemm.Staged16 s) => s.StoreRowsFast(us, buffer, tid, threads, bm, SharedProductStep * bm / threads, SharedProductSide);
 
         /// <summary>vs[buffer + j·SharedProductSide + r] = the staged V elements (j = e / bn, r = e mod bn).</summary>
-        public void StoreV(ArrayView<float> vs, int buffer, Staged16 s) => s.Store(vs, buffer, tid, threads, bn, SharedProductStep * bn / threads);
+        public void StoreV(ArrayView<float> vs, int buffer, SharedGemm.Staged16 s) => s.StoreRowsFast(vs, buffer, tid, threads, bn, SharedProductStep * bn / threads, SharedProductSide);
 
         private float U(View u, int c0, int i)
         {
@@ -178,119 +171,6 @@ public static partial class Conv2d
             bool inside = ci < c && t < columns;
             float value = v[inside ? vPlane + ci * tp + t : 0];
             return inside ? value : 0f;
-        }
-    }
-
-    /// <summary>Up to 16 floats a work-item carries from global to shared memory (how many: a constant of the launch).</summary>
-    private struct Staged16
-    {
-        public float V0, V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15;
-
-        /// <summary>Element i (i &lt; n) to s[buffer + j·SharedProductSide + r], e = tid + threads·i, j = e / side, r = e mod side.</summary>
-        public readonly void Store(ArrayView<float> s, int buffer, int tid, int threads, int side, int n)
-        {
-            if (n > 0) Put(s, buffer, tid, side, V0); if (n > 1) Put(s, buffer, tid + threads, side, V1);
-            if (n > 2) Put(s, buffer, tid + 2 * threads, side, V2); if (n > 3) Put(s, buffer, tid + 3 * threads, side, V3);
-            if (n > 4) Put(s, buffer, tid + 4 * threads, side, V4); if (n > 5) Put(s, buffer, tid + 5 * threads, side, V5);
-            if (n > 6) Put(s, buffer, tid + 6 * threads, side, V6); if (n > 7) Put(s, buffer, tid + 7 * threads, side, V7);
-            if (n > 8) Put(s, buffer, tid + 8 * threads, side, V8); if (n > 9) Put(s, buffer, tid + 9 * threads, side, V9);
-            if (n > 10) Put(s, buffer, tid + 10 * threads, side, V10); if (n > 11) Put(s, buffer, tid + 11 * threads, side, V11);
-            if (n > 12) Put(s, buffer, tid + 12 * threads, side, V12); if (n > 13) Put(s, buffer, tid + 13 * threads, side, V13);
-            if (n > 14) Put(s, buffer, tid + 14 * threads, side, V14); if (n > 15) Put(s, buffer, tid + 15 * threads, side, V15);
-        }
-
-        private static void Put(ArrayView<float> s, int buffer, int e, int side, float value)
-        {
-            int j = e / side;
-            s[buffer + j * SharedProductSide + e - j * side] = value;
-        }
-    }
-
-    /// <summary>8 values of a shared row at a stride (a work-item's rows ty + gy·i, or tiles tx + gx·j).</summary>
-    private struct SharedStrided8
-    {
-        public float V0, V1, V2, V3, V4, V5, V6, V7;
-
-        public static SharedStrided8 Load(ArrayView<float> s, int i, int stride)
-        {
-            SharedStrided8 r;
-            r.V0 = s[i]; r.V1 = s[i + stride]; r.V2 = s[i + 2 * stride]; r.V3 = s[i + 3 * stride];
-            r.V4 = s[i + 4 * stride]; r.V5 = s[i + 5 * stride]; r.V6 = s[i + 6 * stride]; r.V7 = s[i + 7 * stride];
-            return r;
-        }
-
-        /// <summary>acc + a·x, element by element (fused).</summary>
-        public static SharedStrided8 MulAdd(float a, SharedStrided8 x, SharedStrided8 acc)
-        {
-            acc.V0 = Kernels.MulAdd.Of(a, x.V0, acc.V0); acc.V1 = Kernels.MulAdd.Of(a, x.V1, acc.V1);
-            acc.V2 = Kernels.MulAdd.Of(a, x.V2, acc.V2); acc.V3 = Kernels.MulAdd.Of(a, x.V3, acc.V3);
-            acc.V4 = Kernels.MulAdd.Of(a, x.V4, acc.V4); acc.V5 = Kernels.MulAdd.Of(a, x.V5, acc.V5);
-            acc.V6 = Kernels.MulAdd.Of(a, x.V6, acc.V6); acc.V7 = Kernels.MulAdd.Of(a, x.V7, acc.V7);
-            return acc;
-        }
-
-        /// <summary>
-        /// Stores (or adds) the row's first elements at q, q + stride, … while they are within <paramref name="left"/>
-        /// (element j is at tile offset j·stride), nothing unless <paramref name="row"/>.
-        /// </summary>
-        public void Store(View s, int q, int stride, int left, bool row, bool accumulate)
-        {
-            if (!row) return;
-            StoreOne(s, q, V0, left > 0, accumulate);
-            StoreOne(s, q + stride, V1, left > stride, accumulate);
-            StoreOne(s, q + 2 * stride, V2, left > 2 * stride, accumulate);
-            StoreOne(s, q + 3 * stride, V3, left > 3 * stride, accumulate);
-            StoreOne(s, q + 4 * stride, V4, left > 4 * stride, accumulate);
-            StoreOne(s, q + 5 * stride, V5, left > 5 * stride, accumulate);
-            StoreOne(s, q + 6 * stride, V6, left > 6 * stride, accumulate);
-            StoreOne(s, q + 7 * stride, V7, left > 7 * stride, accumulate);
-        }
-
-        private static void StoreOne(View s, int q, float value, bool inside, bool accumulate)
-        {
-            if (!inside) return;
-            if (accumulate) s[q] += value;
-            else s[q] = value;
-        }
-    }
-
-    /// <summary>A work-item's 8 × 8 accumulators: row i is output channel ty + gy·i, element j tile tx + gx·j.</summary>
-    private struct SharedBlock8x8
-    {
-        public SharedStrided8 R0, R1, R2, R3, R4, R5, R6, R7;
-
-        /// <summary>
-        /// The 8 reduction channels of a shared step: <see cref="Step"/> with a's values at us[a + s·side + gy·i] and b's at
-        /// vs[b + s·side + gx·j] for s &lt; 8 (side = SharedProductSide). A loop, not written out: unrolled, ptxas hoisted
-        /// all 128 shared reads of a step ahead of the products (237 registers). Views starting at the work-item's first
-        /// element make each read [pointer + constant]; indexing the whole arrays made ptxas add and shift once per read.
-        /// </summary>
-        public SharedBlock8x8 Steps8(ArrayView<float> us, ArrayView<float> vs, int a, int b, int gy, int gx)
-        {
-            var r = this;
-            for (int step = 0; step < SharedProductStep; step++)
-            {
-                int ia = a + step * SharedProductSide, ib = b + step * SharedProductSide;
-                var ua = us.SubView(ia, us.IntLength - ia);
-                var vb = vs.SubView(ib, vs.IntLength - ib);
-                r = r.Step(SharedStrided8.Load(ua, 0, gy), SharedStrided8.Load(vb, 0, gx));
-            }
-            return r;
-        }
-
-        /// <summary>Row i += a_i · b (one reduction channel).</summary>
-        public SharedBlock8x8 Step(SharedStrided8 a, SharedStrided8 b)
-        {
-            var r = this;
-            r.R0 = SharedStrided8.MulAdd(a.V0, b, r.R0);
-            r.R1 = SharedStrided8.MulAdd(a.V1, b, r.R1);
-            r.R2 = SharedStrided8.MulAdd(a.V2, b, r.R2);
-            r.R3 = SharedStrided8.MulAdd(a.V3, b, r.R3);
-            r.R4 = SharedStrided8.MulAdd(a.V4, b, r.R4);
-            r.R5 = SharedStrided8.MulAdd(a.V5, b, r.R5);
-            r.R6 = SharedStrided8.MulAdd(a.V6, b, r.R6);
-            r.R7 = SharedStrided8.MulAdd(a.V7, b, r.R7);
-            return r;
         }
     }
 }

@@ -25,6 +25,12 @@ public enum GramKernelKind
 
     /// <summary><see cref="TensorCoreTf32"/>'s kernels on BF16 tensor cores (mma.sync m16n8k16, inputs rounded to 7 mantissa bits).</summary>
     TensorCoreBf16,
+
+    /// <summary>
+    /// GPU-shaped shared-memory SGEMMs in FP32 (GramShared.cs forward: 128 × 128 blocks of G from 16 × 16 groups, 8 × 8
+    /// per work-item; backward: Winograd's shared product, WinogradSharedProductKernel.cs). A GPU candidate of the autotuner.
+    /// </summary>
+    Shared,
 }
 
 /// <summary>The tensor-core Gram kinds.</summary>
@@ -152,15 +158,21 @@ public sealed record TuningPlan
     /// <summary>Default <see cref="RowStoreMinWidth"/>: measured on PoCL (see Conv2dRegisterBlockedKernel.cs).</summary>
     public const int DefaultRowStoreMinWidth = 128;
 
-    /// <summary><see cref="GramTarget"/> when the plan does not say: 32 work-items per unit (blocked), 4 groups (tiled, tf32).</summary>
-    public static int DefaultGramTarget(GramKernelKind kind) => kind == GramKernelKind.Blocked ? 32 : 4;
+    /// <summary><see cref="GramTarget"/> when the plan does not say: 32 work-items per unit (blocked), 2 groups (shared: two fit an SM), 4 groups (tiled, tf32).</summary>
+    public static int DefaultGramTarget(GramKernelKind kind) => kind switch
+    {
+        GramKernelKind.Blocked => 32,
+        GramKernelKind.Shared => 2,
+        _ => 4,
+    };
 
-    /// <summary>The name of <paramref name="kind"/> in <see cref="EnvironmentVariable"/> (gram=blocked|tiled|tf32).</summary>
+    /// <summary>The name of <paramref name="kind"/> in <see cref="EnvironmentVariable"/> (gram=blocked|tiled|shared|tf32|bf16).</summary>
     public static string GramName(GramKernelKind kind) => kind switch
     {
         GramKernelKind.Blocked => "blocked",
         GramKernelKind.TensorCoreTf32 => "tf32",
         GramKernelKind.TensorCoreBf16 => "bf16",
+        GramKernelKind.Shared => "shared",
         _ => "tiled",
     };
 
@@ -245,7 +257,7 @@ public sealed record TuningPlan
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
-    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|tf32|bf16, gramtarget, gblock, gfblock, gramasync; group1d, rowgroup,
+    /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|shared|tf32|bf16, gramtarget, gblock, gfblock, gramasync; group1d, rowgroup,
     /// tile; async (tensor-core conv: cp.async buffers). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
@@ -293,7 +305,8 @@ public sealed record TuningPlan
                             "tiled" => GramKernelKind.Tiled,
                             "tf32" => GramKernelKind.TensorCoreTf32,
                             "bf16" => GramKernelKind.TensorCoreBf16,
-                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked', 'tiled', 'tf32' or 'bf16', not '{kv[1]}'."),
+                            "shared" => GramKernelKind.Shared,
+                            _ => throw new ArgumentException($"{EnvironmentVariable}: gram must be 'blocked', 'tiled', 'shared', 'tf32' or 'bf16', not '{kv[1]}'."),
                         },
                     };
                     continue;

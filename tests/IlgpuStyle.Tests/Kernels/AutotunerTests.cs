@@ -264,8 +264,8 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
 
     /// <summary>
     /// A GPU-shaped plan (shared-tiles convolutions: what CUDA and OpenCL GPUs start from) has Winograd with the shared
-    /// product timed against the direct kernel, both output tiles, and the blocked Gram backward with the shared block
-    /// (never the CPU register blocks); whatever wins is a valid GPU plan. On PoCL, with the GPU default forced on it.
+    /// product timed against the direct kernel, both output tiles, the shared Gram kernels (gram=shared), and the blocked
+    /// Gram backward with the shared block (never the CPU register blocks); whatever wins is a valid GPU plan. On PoCL, with the GPU default forced on it.
     /// </summary>
     [Fact]
     public void AGpuShapedPlanTimesWinogradWithTheSharedProduct()
@@ -282,6 +282,7 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         Assert.All(winograd, p => Assert.Equal(WinogradBlock.Shared, p.WinogradBlock));
         Assert.Equal(WinogradTiles.OutputTiles, winograd.Select(p => p.WinogradOutputTile).Distinct().Order());
         Assert.All(plans.Where(p => p.Gram == GramKernelKind.Blocked), p => Assert.Equal(WinogradBlock.Shared, p.GramBlock));
+        Assert.Contains(plans, p => p.Gram == GramKernelKind.Shared); // the shared Gram SGEMMs (GramShared.cs)
         Assert.Equal(ConvKernelKind.SharedTiles, result.Plan.Conv.Kind);
         result.Plan.Validate(maxGroup);
     }

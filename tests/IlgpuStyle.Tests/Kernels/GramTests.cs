@@ -74,7 +74,7 @@ public class GramTests(ITestOutputHelper log)
     // seen is ~1e-6 at C = 37). Finite differences of L = Σ r ⊙ G(f) (h = 1e-5; G is quadratic, so the central
     // difference is exact up to rounding): rtol 1e-5, atol 1e-6 (the device works in float).
     /// <summary>The FP32 kernels, which every device runs (gram=tf32 needs tensor cores: GramTensorCoreTests).</summary>
-    private static readonly GramKernelKind[] Fp32Kinds = [GramKernelKind.Blocked, GramKernelKind.Tiled];
+    private static readonly GramKernelKind[] Fp32Kinds = [GramKernelKind.Blocked, GramKernelKind.Tiled, GramKernelKind.Shared];
 
     private static OpCase Op(Shape4 s, float scale, GramKernelKind? kind = null) =>
         new($"gram {s} (backward: {kind?.ToString() ?? "default"})", [s], Gram.OutputShape(s), (f, g) => Gram.Forward(f[0], g, scale),

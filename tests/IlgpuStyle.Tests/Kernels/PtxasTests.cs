@@ -206,6 +206,8 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm8x16Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm4x24Kernel"] = ProductOptions(),
             ["Conv2d.WinogradGemm16x16Kernel"] = ProductOptions(),
+            // The GPU-shaped Gram forward (GramShared.cs, gram=shared, a GPU candidate: hot): groups of 16 × 16 and 8 × 8.
+            ["Gram.ForwardSharedKernel"] = [("16x16", true, [SpecializedValue.New(16)]), ("8x8", true, [SpecializedValue.New(8)])],
             // The GPU-shaped product (WinogradSharedProductKernel.cs), the GPU candidate (hot: spills fail): the same options.
             ["Conv2d.WinogradGemmSharedKernel"] =
             [

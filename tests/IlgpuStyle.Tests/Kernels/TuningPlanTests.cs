@@ -84,6 +84,8 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Equal(CpuDefault with { Gram = GramKernelKind.Tiled, GramTarget = 4 }, TuningPlan.Parse("gram=tiled", CpuDefault));
         Assert.Equal(CpuDefault with { Gram = GramKernelKind.Tiled, GramTarget = 9 }, TuningPlan.Parse("GramTarget=9,Gram=Tiled", CpuDefault));
         Assert.Equal(CpuDefault, TuningPlan.Parse("gram=blocked", CpuDefault));
+        Assert.Equal(CpuDefault with { Gram = GramKernelKind.Shared, GramTarget = 2 }, TuningPlan.Parse("gram=shared", CpuDefault));
+        Assert.Equal(GramKernelKind.Shared, TuningPlan.Parse((CpuDefault with { Gram = GramKernelKind.Shared }).ToString(), CpuDefault).Gram);
         // The printed form is the variable's syntax and reads back to the same plan.
         var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
         foreach (var plan in new[] { CpuDefault, parsed, gpu, gpu with { Gram = GramKernelKind.Blocked, GramTarget = 7 } })
@@ -93,7 +95,7 @@ public class TuningPlanTests(ITestOutputHelper log)
 
     [Theory]
     [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared', 'tf32' or 'bf16'")]
-    [InlineData("gram=naive", "gram must be 'blocked', 'tiled', 'tf32' or 'bf16'")]
+    [InlineData("gram=naive", "gram must be 'blocked', 'tiled', 'shared', 'tf32' or 'bf16'")]
     [InlineData("wblock=32x8", "wblock must be one of 16x8, 8x8, 8x16, 4x24")]
     [InlineData("gblock=16x4", "gblock must be one of 16x8, 8x8, 8x16, 4x24, 16x16")]
     [InlineData("gz=3", "unknown key 'gz'")]

@@ -281,13 +281,16 @@ public static class Autotuner
         }
     }
 
-    /// <summary>The Gram kernels and split targets tried over <paramref name="plan"/>.</summary>
+    /// <summary>The Gram kernels and split targets tried over <paramref name="plan"/> (the shared kernels on GPUs only).</summary>
     public static IEnumerable<TuningPlan> GramCandidates(TuningPlan plan, bool full)
     {
         int[] blockedTargets = full ? [8, 16, 32, 64, 128] : [16, 32, 64];
         int[] tiledTargets = full ? [1, 2, 4, 8, 16] : [2, 4, 8];
         foreach (var t in blockedTargets) yield return plan with { Gram = GramKernelKind.Blocked, GramTarget = t };
         foreach (var t in tiledTargets) yield return plan with { Gram = GramKernelKind.Tiled, GramTarget = t };
+        // GPUs (shared-tiles convolutions): the GPU-shaped shared SGEMMs, 1, 2 or 4 groups per multiprocessor.
+        if (plan.Conv.Kind == ConvKernelKind.SharedTiles)
+            foreach (var t in new[] { 1, 2, 4 }) yield return plan with { Gram = GramKernelKind.Shared, GramTarget = t };
     }
 
     private static bool Fits(TuningPlan plan, int maxGroup)

@@ -1,0 +1,165 @@
+// Test: through its kernels — tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs (WinogradSharedProductKernel.cs),
+// GramTests.cs (GramShared.cs); PtxasTests.cs (their machine code)
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+/// <summary>
+/// The pieces of the shared-memory SGEMMs for GPUs (Winograd's product, WinogradSharedProductKernel.cs; the Gram forward,
+/// GramShared.cs): per step of <see cref="Step"/> reduction indices a group stages both operands' blocks in shared
+/// arrays (rows of <see cref="Side"/> or more floats per reduction index, two buffers), and each work-item accumulates 8 × 8
+/// products from registers at strides gy and gx (<see cref="Block8x8"/>): consecutive lanes read consecutive shared
+/// words, lanes sharing a row index read one word (a broadcast). How each kernel fills the arrays is its own.
+/// </summary>
+internal static class SharedGemm
+{
+    /// <summary>Reduction indices per shared step.</summary>
+    public const int Step = 8;
+
+    /// <summary>The largest block side (rows or columns) of a group: 8 per work-item × <see cref="WinogradTiles.MaxSharedSide"/>.</summary>
+    public const int Side = 8 * WinogradTiles.MaxSharedSide;
+
+    /// <summary>Floats of one buffer of one operand with rows of <see cref="Side"/>.</summary>
+    public const int Buffer = Step * Side;
+
+    /// <summary>Up to 16 floats a work-item carries from global to shared memory (how many: a constant of the launch).</summary>
+    public struct Staged16
+    {
+        public float V0, V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15;
+
+        /// <summary>
+        /// Element i (i &lt; n) to s[buffer + j·pitch + r], e = tid + threads·i, j = e / side, r = e mod side: consecutive
+        /// work-items fill consecutive rows (or tiles) of one reduction step.
+        /// </summary>
+        public readonly void StoreRowsFast(ArrayView<float> s, int buffer, int tid, int threads, int side, int n, int pitch)
+        {
+            if (n > 0) PutRowsFast(s, buffer, tid, side, pitch, V0); if (n > 1) PutRowsFast(s, buffer, tid + threads, side, pitch, V1);
+            if (n > 2) PutRowsFast(s, buffer, tid + 2 * threads, side, pitch, V2); if (n > 3) PutRowsFast(s, buffer, tid + 3 * threads, side, pitch, V3);
+            if (n > 4) PutRowsFast(s, buffer, tid + 4 * threads, side, pitch, V4); if (n > 5) PutRowsFast(s, buffer, tid + 5 * threads, side, pitch, V5);
+            if (n > 6) PutRowsFast(s, buffer, tid + 6 * threads, side, pitch, V6); if (n > 7) PutRowsFast(s, buffer, tid + 7 * threads, side, pitch, V7);
+            if (n > 8) PutRowsFast(s, buffer, tid + 8 * threads, side, pitch, V8); if (n > 9) PutRowsFast(s, buffer, tid + 9 * threads, side, pitch, V9);
+            if (n > 10) PutRowsFast(s, buffer, tid + 10 * threads, side, pitch, V10); if (n > 11) PutRowsFast(s, buffer, tid + 11 * threads, side, pitch, V11);
+            if (n > 12) PutRowsFast(s, buffer, tid + 12 * threads, side, pitch, V12); if (n > 13) PutRowsFast(s, buffer, tid + 13 * threads, side, pitch, V13);
+            if (n > 14) PutRowsFast(s, buffer, tid + 14 * threads, side, pitch, V14); if (n > 15) PutRowsFast(s, buffer, tid + 15 * threads, side, pitch, V15);
+        }
+
+        /// <summary>
+        /// Element i (i &lt; n) to s[buffer + k·pitch + r], e = tid + threads·i, k = e mod Step, r = e / Step: consecutive
+        /// work-items fill the Step reduction steps of one row, then the next row (rows of F read along their length).
+        /// </summary>
+        public readonly void StoreStepsFast(ArrayView<float> s, int buffer, int tid, int threads, int n, int pitch)
+        {
+            if (n > 0) PutStepsFast(s, buffer, tid, pitch, V0); if (n > 1) PutStepsFast(s, buffer, tid + threads, pitch, V1);
+            if (n > 2) PutStepsFast(s, buffer, tid + 2 * threads, pitch, V2); if (n > 3) PutStepsFast(s, buffer, tid + 3 * threads, pitch, V3);
+            if (n > 4) PutStepsFast(s, buffer, tid + 4 * threads, pitch, V4); if (n > 5) PutStepsFast(s, buffer, tid + 5 * threads, pitch, V5);
+            if (n > 6) PutStepsFast(s, buffer, tid + 6 * threads, pitch, V6); if (n > 7) PutStepsFast(s, buffer, tid + 7 * threads, pitch, V7);
+            if (n > 8) PutStepsFast(s, buffer, tid + 8 * threads, pitch, V8); if (n > 9) PutStepsFast(s, buffer, tid + 9 * threads, pitch, V9);
+            if (n > 10) PutStepsFast(s, buffer, tid + 10 * threads, pitch, V10); if (n > 11) PutStepsFast(s, buffer, tid + 11 * threads, pitch, V11);
+            if (n > 12) PutStepsFast(s, buffer, tid + 12 * threads, pitch, V12); if (n > 13) PutStepsFast(s, buffer, tid + 13 * threads, pitch, V13);
+            if (n > 14) PutStepsFast(s, buffer, tid + 14 * threads, pitch, V14); if (n > 15) PutStepsFast(s, buffer, tid + 15 * threads, pitch, V15);
+        }
+
+        private static void PutRowsFast(ArrayView<float> s, int buffer, int e, int side, int pitch, float value)
+        {
+            int j = e / side;
+            s[buffer + j * pitch + e - j * side] = value;
+        }
+
+        private static void PutStepsFast(ArrayView<float> s, int buffer, int e, int pitch, float value)
+        {
+            int r = e / Step;
+            s[buffer + (e - r * Step) * pitch + r] = value;
+        }
+    }
+
+    /// <summary>8 values of a shared row at a stride (a work-item's rows ty + gy·i, or columns tx + gx·j).</summary>
+    public struct Strided8
+    {
+        public float V0, V1, V2, V3, V4, V5, V6, V7;
+
+        public static Strided8 Load(ArrayView<float> s, int i, int stride)
+        {
+            Strided8 r;
+            r.V0 = s[i]; r.V1 = s[i + stride]; r.V2 = s[i + 2 * stride]; r.V3 = s[i + 3 * stride];
+            r.V4 = s[i + 4 * stride]; r.V5 = s[i + 5 * stride]; r.V6 = s[i + 6 * stride]; r.V7 = s[i + 7 * stride];
+            return r;
+        }
+
+        /// <summary>acc + a·x, element by element (fused).</summary>
+        public static Strided8 MulAdd(float a, Strided8 x, Strided8 acc)
+        {
+            acc.V0 = Kernels.MulAdd.Of(a, x.V0, acc.V0); acc.V1 = Kernels.MulAdd.Of(a, x.V1, acc.V1);
+            acc.V2 = Kernels.MulAdd.Of(a, x.V2, acc.V2); acc.V3 = Kernels.MulAdd.Of(a, x.V3, acc.V3);
+            acc.V4 = Kernels.MulAdd.Of(a, x.V4, acc.V4); acc.V5 = Kernels.MulAdd.Of(a, x.V5, acc.V5);
+            acc.V6 = Kernels.MulAdd.Of(a, x.V6, acc.V6); acc.V7 = Kernels.MulAdd.Of(a, x.V7, acc.V7);
+            return acc;
+        }
+
+        /// <summary>
+        /// Stores (or adds) the row's first elements at q, q + stride, … while they are within <paramref name="left"/>
+        /// (element j is at tile offset j·stride), nothing unless <paramref name="row"/>.
+        /// </summary>
+        public void Store(View s, int q, int stride, int left, bool row, bool accumulate)
+        {
+            if (!row) return;
+            StoreOne(s, q, V0, left > 0, accumulate);
+            StoreOne(s, q + stride, V1, left > stride, accumulate);
+            StoreOne(s, q + 2 * stride, V2, left > 2 * stride, accumulate);
+            StoreOne(s, q + 3 * stride, V3, left > 3 * stride, accumulate);
+            StoreOne(s, q + 4 * stride, V4, left > 4 * stride, accumulate);
+            StoreOne(s, q + 5 * stride, V5, left > 5 * stride, accumulate);
+            StoreOne(s, q + 6 * stride, V6, left > 6 * stride, accumulate);
+            StoreOne(s, q + 7 * stride, V7, left > 7 * stride, accumulate);
+        }
+
+        private static void StoreOne(View s, int q, float value, bool inside, bool accumulate)
+        {
+            if (!inside) return;
+            if (accumulate) s[q] += value;
+            else s[q] = value;
+        }
+    }
+
+    /// <summary>A work-item's 8 × 8 accumulators: row i is block row ty + gy·i, element j block column tx + gx·j.</summary>
+    public struct Block8x8
+    {
+        public Strided8 R0, R1, R2, R3, R4, R5, R6, R7;
+
+        /// <summary>
+        /// The 8 reduction steps of a shared step: <see cref="Step"/> with a's values at us[a + s·pitch + gy·i] and b's at
+        /// vs[b + s·pitch + gx·j] for s &lt; 8 (pitch: the shared arrays' row length, a constant). A loop, not written out: unrolled, ptxas hoisted
+        /// all 128 shared reads of a step ahead of the products (237 registers). Views starting at the work-item's first
+        /// element make each read [pointer + constant]; indexing the whole arrays made ptxas add and shift once per read.
+        /// </summary>
+        public Block8x8 Steps8(ArrayView<float> us, ArrayView<float> vs, int a, int b, int gy, int gx, int pitch)
+        {
+            var r = this;
+            for (int step = 0; step < SharedGemm.Step; step++)
+            {
+                int ia = a + step * pitch, ib = b + step * pitch;
+                var ua = us.SubView(ia, us.IntLength - ia);
+                var vb = vs.SubView(ib, vs.IntLength - ib);
+                r = r.Step(Strided8.Load(ua, 0, gy), Strided8.Load(vb, 0, gx));
+            }
+            return r;
+        }
+
+        /// <summary>Row i += a_i · b (one reduction channel).</summary>
+        public Block8x8 Step(Strided8 a, Strided8 b)
+        {
+            var r = this;
+            r.R0 = Strided8.MulAdd(a.V0, b, r.R0);
+            r.R1 = Strided8.MulAdd(a.V1, b, r.R1);
+            r.R2 = Strided8.MulAdd(a.V2, b, r.R2);
+            r.R3 = Strided8.MulAdd(a.V3, b, r.R3);
+            r.R4 = Strided8.MulAdd(a.V4, b, r.R4);
+            r.R5 = Strided8.MulAdd(a.V5, b, r.R5);
+            r.R6 = Strided8.MulAdd(a.V6, b, r.R6);
+            r.R7 = Strided8.MulAdd(a.V7, b, r.R7);
+            return r;
+        }
+    }
+}
