@@ -15,7 +15,7 @@
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
 # bench-winograd (issue #10): Winograd F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product per layer at the
-# bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2).
+# bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2; the first with gram=shared, the GPU-shaped Gram).
 # bench-tf32 (issue #11): the TF32 (and, second in the default list, BF16; third, TF32 with cp.async stages) tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
@@ -216,11 +216,14 @@ run_step bench-kernels 75 --stdout "$R/bench-kernels.json" \
 
 # --- Winograd on the GPU (issue #10): F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product, per layer at the
 # bench size (the autotuner of bench-kernels also weighs it against the direct kernel; this times it whatever it chose).
+# F(4×4) runs with gram=shared (the shared Gram SGEMMs), F(2×2) with the default tiled Gram kernels: both Gram kinds timed.
 bench_winograd() {
-  local rc=0 wtile
+  local rc=0 wtile tiles
   for wtile in 4 2; do
-    echo "-- ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=$wtile at $bench_size²"
-    ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=$wtile "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" \
+    tiles=winograd=64,wblock=shared,wtile=$wtile
+    [ "$wtile" = 4 ] && tiles=$tiles,gram=shared
+    echo "-- ILGPU_STYLE_TILES=$tiles at $bench_size²"
+    ILGPU_STYLE_TILES=$tiles "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" \
       --warmup "$warmup" --json --no-iteration > "$R/bench-winograd-f$wtile.json" || rc=$?
   done
   return $rc
