@@ -122,18 +122,11 @@ public static partial class Gram
         public int RowsJ { get; }
 
         /// <summary>This work-item's elements of F[row0 …, p0 …] (zero past C or the slice's end; the index is clamped first).</summary>
-        public SharedGemm.Staged16 LoadRows(View f, int row0, int p0)
+        public SharedGemm.Staged16 LoadRows(View f, int row0, int p0) => SharedGemm.Load(new RowsStep(this, f, row0, p0), n);
+
+        private readonly struct RowsStep(GramSharedFill fill, View f, int row0, int p0) : SharedGemm.IStepElements
         {
-            var s = default(SharedGemm.Staged16);
-            if (n > 0) s.V0 = Element(f, row0, p0, 0); if (n > 1) s.V1 = Element(f, row0, p0, 1);
-            if (n > 2) s.V2 = Element(f, row0, p0, 2); if (n > 3) s.V3 = Element(f, row0, p0, 3);
-            if (n > 4) s.V4 = Element(f, row0, p0, 4); if (n > 5) s.V5 = Element(f, row0, p0, 5);
-            if (n > 6) s.V6 = Element(f, row0, p0, 6); if (n > 7) s.V7 = Element(f, row0, p0, 7);
-            if (n > 8) s.V8 = Element(f, row0, p0, 8); if (n > 9) s.V9 = Element(f, row0, p0, 9);
-            if (n > 10) s.V10 = Element(f, row0, p0, 10); if (n > 11) s.V11 = Element(f, row0, p0, 11);
-            if (n > 12) s.V12 = Element(f, row0, p0, 12); if (n > 13) s.V13 = Element(f, row0, p0, 13);
-            if (n > 14) s.V14 = Element(f, row0, p0, 14); if (n > 15) s.V15 = Element(f, row0, p0, 15);
-            return s;
+            public float Element(int i) => fill.Element(f, row0, p0, i);
         }
 
         /// <summary>The staged elements to their shared rows (reduction step e mod 8) of <paramref name="buffer"/>.</summary>

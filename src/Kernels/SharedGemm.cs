@@ -25,6 +25,23 @@ internal static class SharedGemm
     /// <summary>Floats of one buffer of one operand with rows of <see cref="Side"/>.</summary>
     public const int Buffer = Step * Side;
 
+    /// <summary>Where a work-item's elements of one step come from: element i of its share (how many: a constant of the launch).</summary>
+    public interface IStepElements
+    {
+        float Element(int i);
+    }
+
+    /// <summary>Elements 0 … n − 1 of <paramref name="step"/> (n ≤ 16, a constant of the launch: the other fields stay 0).</summary>
+    public static Staged16 Load<TStep>(TStep step, int n) where TStep : struct, IStepElements
+    {
+        var s = default(Staged16);
+        if (n > 0) s.V0 = step.Element(0); if (n > 1) s.V1 = step.Element(1); if (n > 2) s.V2 = step.Element(2); if (n > 3) s.V3 = step.Element(3);
+        if (n > 4) s.V4 = step.Element(4); if (n > 5) s.V5 = step.Element(5); if (n > 6) s.V6 = step.Element(6); if (n > 7) s.V7 = step.Element(7);
+        if (n > 8) s.V8 = step.Element(8); if (n > 9) s.V9 = step.Element(9); if (n > 10) s.V10 = step.Element(10); if (n > 11) s.V11 = step.Element(11);
+        if (n > 12) s.V12 = step.Element(12); if (n > 13) s.V13 = step.Element(13); if (n > 14) s.V14 = step.Element(14); if (n > 15) s.V15 = step.Element(15);
+        return s;
+    }
+
     /// <summary>Up to 16 floats a work-item carries from global to shared memory (how many: a constant of the launch).</summary>
     public struct Staged16
     {

@@ -128,27 +128,19 @@ public static partial class Conv2d
         }
 
         /// <summary>This work-item's elements of U[ξ][c0 …, k0 …] (zero past c or kp; the index is clamped first, so no read leaves the buffer).</summary>
-        public SharedGemm.Staged16 LoadU(View u, int c0)
-        {
-            int n = SharedProductStep * bm / threads;
-            var s = default(SharedGemm.Staged16);
-            if (n > 0) s.V0 = U(u, c0, 0); if (n > 1) s.V1 = U(u, c0, 1); if (n > 2) s.V2 = U(u, c0, 2); if (n > 3) s.V3 = U(u, c0, 3);
-            if (n > 4) s.V4 = U(u, c0, 4); if (n > 5) s.V5 = U(u, c0, 5); if (n > 6) s.V6 = U(u, c0, 6); if (n > 7) s.V7 = U(u, c0, 7);
-            if (n > 8) s.V8 = U(u, c0, 8); if (n > 9) s.V9 = U(u, c0, 9); if (n > 10) s.V10 = U(u, c0, 10); if (n > 11) s.V11 = U(u, c0, 11);
-            if (n > 12) s.V12 = U(u, c0, 12); if (n > 13) s.V13 = U(u, c0, 13); if (n > 14) s.V14 = U(u, c0, 14); if (n > 15) s.V15 = U(u, c0, 15);
-            return s;
-        }
+        public SharedGemm.Staged16 LoadU(View u, int c0) => SharedGemm.Load(new UStep(this, u, c0), SharedProductStep * bm / threads);
 
         /// <summary>This work-item's elements of V[ξ][c0 …, t0 …] (zero past c or columns).</summary>
-        public SharedGemm.Staged16 LoadV(View v, int c0)
+        public SharedGemm.Staged16 LoadV(View v, int c0) => SharedGemm.Load(new VStep(this, v, c0), SharedProductStep * bn / threads);
+
+        private readonly struct UStep(SharedProductFill fill, View u, int c0) : SharedGemm.IStepElements
         {
-            int n = SharedProductStep * bn / threads;
-            var s = default(SharedGemm.Staged16);
-            if (n > 0) s.V0 = V(v, c0, 0); if (n > 1) s.V1 = V(v, c0, 1); if (n > 2) s.V2 = V(v, c0, 2); if (n > 3) s.V3 = V(v, c0, 3);
-            if (n > 4) s.V4 = V(v, c0, 4); if (n > 5) s.V5 = V(v, c0, 5); if (n > 6) s.V6 = V(v, c0, 6); if (n > 7) s.V7 = V(v, c0, 7);
-            if (n > 8) s.V8 = V(v, c0, 8); if (n > 9) s.V9 = V(v, c0, 9); if (n > 10) s.V10 = V(v, c0, 10); if (n > 11) s.V11 = V(v, c0, 11);
-            if (n > 12) s.V12 = V(v, c0, 12); if (n > 13) s.V13 = V(v, c0, 13); if (n > 14) s.V14 = V(v, c0, 14); if (n > 15) s.V15 = V(v, c0, 15);
-            return s;
+            public float Element(int i) => fill.U(u, c0, i);
+        }
+
+        private readonly struct VStep(SharedProductFill fill, View v, int c0) : SharedGemm.IStepElements
+        {
+            public float Element(int i) => fill.V(v, c0, i);
         }
 
         /// <summary>us[buffer + j·SharedProductSide + r] = the staged U elements (j = e / bm, r = e mod bm).</summary>
