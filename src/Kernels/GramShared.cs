@@ -145,12 +145,7 @@ public static partial class Gram
     /// The side g of the shared forward's square groups for <paramref name="c"/> channels: the plan's shared side (16 on
     /// GPUs, 4 on the CPU simulator; <see cref="TuningPlan.ProductTiles"/>), halved while half a block still covers C.
     /// </summary>
-    internal static int SharedSide(Gpu gpu, int c)
-    {
-        int g = gpu.Plan.ProductTiles(WinogradBlock.Shared).GroupX;
-        while (g > WinogradTiles.SharedSides[0] && 8 * (g / 2) >= c) g /= 2;
-        return g;
-    }
+    internal static int SharedSide(Gpu gpu, int c) => SharedGemm.FitSide(gpu.Plan.ProductTiles(WinogradBlock.Shared).GroupX, c);
 
     /// <summary>The shared forward (see the file comment) with <paramref name="splits"/> column slices, as <see cref="Forward(Tensor, Tensor, float, GramKernelKind, int)"/>.</summary>
     private static void ForwardShared(Tensor f, Tensor g, float scale, int splits)
@@ -161,22 +156,11 @@ public static partial class Gram
         var gpu = f.Gpu;
         int c = f.Shape.C, p = f.Shape.Plane;
         int side = SharedSide(gpu, c), bs = 8 * side;
-        int steps = Gpu.DivUp(p, SharedGemm.Step);
-        splits = Math.Clamp(splits, 1, steps);
-        int chunk = Gpu.DivUp(steps, splits) * SharedGemm.Step;
-        splits = Gpu.DivUp(p, chunk); // no empty split
+        int chunk = SplitChunk(p, SharedGemm.Step, ref splits);
         int blocks = Gpu.DivUp(c, bs), pairs = blocks * (blocks + 1) / 2;
         var kernel = gpu.Kernel(ForwardSharedKernel, acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View, float, int>(
             ForwardSharedKernel, LaunchBoundsAttribute.For(acc, ((Delegate)ForwardSharedKernel).Method)));
-        var config = new KernelConfig(new Index2D(pairs, splits), new Index2D(side, side));
-        if (splits == 1)
-        {
-            kernel(config, SpecializedValue.New(side), f.View, c, p, blocks, chunk, g.View, scale, 1);
-            return;
-        }
-        var partial = gpu.ScratchAtLeast(splits * c * c, "gram.partials");
-        kernel(config, SpecializedValue.New(side), f.View, c, p, blocks, chunk, partial.View, scale, 0);
-        gpu.Kernel(SumSplitsKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, int, int, float, View>(SumSplitsKernel))(
-            c * c, partial.View, splits, c * c, scale, g.View);
+        RunSplitK((config, fv, cc, pp, chunkSize, output, s, direct) => kernel(config, SpecializedValue.New(side), fv, cc, pp, blocks, chunkSize, output, s, direct),
+            new KernelConfig(new Index2D(pairs, splits), new Index2D(side, side)), f, g, scale, chunk, splits);
     }
 }

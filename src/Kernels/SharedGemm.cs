@@ -25,6 +25,17 @@ internal static class SharedGemm
     /// <summary>Floats of one buffer of one operand with rows of <see cref="Side"/>.</summary>
     public const int Buffer = Step * Side;
 
+    /// <summary>
+    /// A group side for a block dimension of <paramref name="extent"/> rows or columns: <paramref name="side"/> halved while
+    /// half of it still covers the extent (8 per work-item), not below the smallest of <see cref="WinogradTiles.SharedSides"/>
+    /// — 64-channel maps get 8-wide sides (64-row blocks) instead of 128-row blocks half of zeros.
+    /// </summary>
+    public static int FitSide(int side, int extent)
+    {
+        while (side > WinogradTiles.SharedSides[0] && 8 * (side / 2) >= extent) side /= 2;
+        return side;
+    }
+
     /// <summary>Where a work-item's elements of one step come from: element i of its share (how many: a constant of the launch).</summary>
     public interface IStepElements
     {

@@ -77,19 +77,13 @@ public readonly record struct WinogradTiles(WinogradBlock Block, int GroupX, int
     /// <summary>The group sides the shared block takes (each work-item then stages 64 / side ≤ 16 floats of an operand per step).</summary>
     public static readonly int[] SharedSides = [4, 8, MaxSharedSide];
 
-    /// <summary>Null when <paramref name="block"/> runs with a gx × gy group; else why not (the end of a sentence).</summary>
-    public static string? GroupProblem(WinogradBlock block, int gx, int gy) =>
-        block == WinogradBlock.Shared && (!SharedSides.Contains(gx) || !SharedSides.Contains(gy))
-            ? $"the shared block takes groups of gx, gy in {{{string.Join(", ", SharedSides)}}}, not {gx}×{gy}."
-            : null;
-
     /// <summary>Throws <see cref="ArgumentException"/> unless the group fits a device allowing <paramref name="maxGroupSize"/> work-items.</summary>
     public void Validate(int maxGroupSize)
     {
         if (GroupX < 1 || GroupY < 1 || GroupX * GroupY > maxGroupSize)
             throw new ArgumentException($"Winograd tiles {this}: the group must have 1 to {maxGroupSize} work-items.");
-        if (GroupProblem(Block, GroupX, GroupY) is string why)
-            throw new ArgumentException($"Winograd tiles {this}: {why}");
+        if (Block == WinogradBlock.Shared && (!SharedSides.Contains(GroupX) || !SharedSides.Contains(GroupY)))
+            throw new ArgumentException($"Winograd tiles {this}: the shared block takes groups of gx, gy in {{{string.Join(", ", SharedSides)}}}.");
         if (!OutputTiles.Contains(OutputTile))
             throw new ArgumentException($"Winograd tiles {this}: the output tile must be 2 or 4, not {OutputTile}.");
     }

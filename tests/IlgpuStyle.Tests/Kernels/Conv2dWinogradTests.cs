@@ -154,8 +154,8 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var scalar = new WinogradTiles(WinogradBlock.Rows16Tiles8, 2, 8, outputTile);
-        int side = device == "cpu" ? 4 : WinogradTiles.MaxSharedSide; // the simulator's groups hold 16 work-items
-        var others = new[] { scalar with { Block = WinogradBlock.Rows16Tiles16 }, scalar with { Block = WinogradBlock.Shared, GroupX = side, GroupY = side } };
+        // The shared block with the group the device's plan gives it (16 × 16; 4 × 4 on the simulator).
+        var others = new[] { scalar with { Block = WinogradBlock.Rows16Tiles16 }, gpu.Plan.ProductTiles(WinogradBlock.Shared) with { OutputTile = outputTile } };
         // 35, 32 and 18 tiles a row with F(4×4, 3×3) (18: a map narrower than a transform group, flat mode for 16x8)
         foreach (var dims in new[] { (24, 9, 140, 20), (16, 12, 128, 16), (8, 10, 70, 12) })
         {

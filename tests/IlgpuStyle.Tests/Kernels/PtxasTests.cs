@@ -208,7 +208,8 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm16x16Kernel"] = ProductOptions(),
             // The GPU-shaped Gram forward (GramShared.cs, gram=shared, a GPU candidate: hot): groups of 16 × 16 and 8 × 8.
             ["Gram.ForwardSharedKernel"] = [("16x16", true, [SpecializedValue.New(16)]), ("8x8", true, [SpecializedValue.New(8)])],
-            // The GPU-shaped product (WinogradSharedProductKernel.cs), the GPU candidate (hot: spills fail): the same options.
+            // The GPU-shaped product (WinogradSharedProductKernel.cs), the GPU candidate (hot: spills fail): the same options, with
+            // the group shape (Conv2d.SharedProductOptions).
             ["Conv2d.WinogradGemmSharedKernel"] =
             [
                 ("U in panels (conv) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductPanelsU, 16, 16))]),
