@@ -181,14 +181,18 @@ public static class MemoryModel
     /// Bytes the optimization keeps for a scale besides the evaluation: x and the best iterate (Stylizer), the
     /// content targets P_l and Gram targets A_l (GatysLoss; plus the summed Grams and their gradients when tiled), and the
     /// optimizer's state (the style terms: <see cref="StyleKeptFloats"/>) — L-BFGS: 2·history + 10 image-sized tensors (Lbfgs: s, y; ŝ, ŷ, direction, gradient, previous
-    /// gradient, a scalar work vector, 4 for the line search); Adam: m, v, the gradient and the iterate average
+    /// gradient, a scalar work vector, 4 for the line search; and the partial sums and coefficients of its vector-free two
+    /// loops, <see cref="IlgpuStyle.Kernels.VectorSets"/>: under 0.2 of an image at history 100); Adam: m, v, the gradient and the iterate average
     /// (--average-decay; counted always).
     /// </summary>
     public static long StateBytes(int width, int height, LossSettings loss, OptimizerKind optimizer, int history, bool tiled)
     {
         long image = 3L * width * height;
         long optimizerImages = optimizer == OptimizerKind.Lbfgs ? 2L * history + 10 : 4;
-        return Float * ((2 + optimizerImages) * image + LayerFloats(height, width, loss.ContentLayers)
+        long twoLoops = optimizer == OptimizerKind.Lbfgs
+            ? IlgpuStyle.Kernels.VectorSets.PartialFloats((int)Math.Min(image, int.MaxValue), 2 * history + 3) + 2L * history + 8
+            : 0;
+        return Float * ((2 + optimizerImages) * image + twoLoops + LayerFloats(height, width, loss.ContentLayers)
                         + StyleKeptFloats(loss, tiled) + 64);
     }
 }

@@ -1,0 +1,292 @@
+// Reference: inline double loops in its test · Test: tests/IlgpuStyle.Tests/Kernels/VectorSetsTests.cs
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+/// <summary>
+/// Many dot products and linear combinations of equally long vectors in few passes, for the vector-free L-BFGS
+/// (Chen, Wang &amp; Zhou, "Large-scale L-BFGS using MapReduce", NIPS 2014):
+/// <list type="bullet">
+/// <item><see cref="Dots"/>: Pᵢⱼ = probeᵢ · basisⱼ for 3 probes and any number of basis vectors — each launch reads the
+/// probes and 8 basis vectors once and sums 24 products per element; the partial sums of each group are read back once
+/// for all launches and added on the host in double, in a fixed order (no atomics: same input, same bits);</item>
+/// <item><see cref="Combine"/>: d = Σⱼ cⱼ·basisⱼ, 8 basis vectors per launch.</item>
+/// </list>
+/// A launch with fewer than 8 vectors left repeats the chunk's first one (its reads hit the cache) with its result
+/// ignored (<see cref="Dots"/>) or a zero coefficient (<see cref="Combine"/>), so the kernels have no branches.
+/// </summary>
+public static class VectorSets
+{
+    /// <summary>Basis vectors per launch.</summary>
+    public const int Width = 8;
+
+    /// <summary>Probes of <see cref="Dots"/> (L-BFGS: the new s, the new y and the gradient).</summary>
+    public const int Probes = 3;
+
+    /// <summary>Sums each group of <see cref="Dots"/> writes per launch.</summary>
+    private const int Sums = Probes * Width;
+
+    /// <summary>Largest group size (the static shared array holds <see cref="Sums"/> floats per thread).</summary>
+    private const int MaxGroup = 256;
+
+    /// <summary>Groups of a <see cref="Dots"/> launch on GPUs: one per 4096 elements, at most 256 (8 on the CPU simulator, whose barriers are slow).</summary>
+    private static int DotGroups(int count, bool simulator) =>
+        Math.Clamp((count + 4095) / 4096, 1, simulator ? 8 : 256);
+
+    /// <summary>Work-items of a <see cref="Dots"/> launch on CPU devices (groups of 8): 8 per 4096 elements, at most 256.</summary>
+    private static int LaneItems(int count) => 8 * Math.Clamp((count + 4095) / 4096, 1, 32);
+
+    /// <summary>Partial-sum rows (of 24) one <see cref="Dots"/> launch writes: one per group, or one per work-item with <paramref name="lanes"/>.</summary>
+    private static int Rows(int count, bool simulator, bool lanes) => lanes ? LaneItems(count) : DotGroups(count, simulator);
+
+    /// <summary>Floats of the partial-sum buffer <see cref="Dots"/> needs for <paramref name="basis"/> vectors of <paramref name="count"/> elements (either kernel).</summary>
+    public static int PartialFloats(int count, int basis, bool simulator = false) =>
+        Math.Max(1, (basis + Width - 1) / Width) * Math.Max(Rows(count, simulator, false), Rows(count, simulator, true)) * Sums;
+
+    /// <summary>Whether <see cref="Dots"/> runs the lane-block kernel on <paramref name="gpu"/> by default: on OpenCL CPU devices.</summary>
+    public static bool LanesByDefault(Gpu gpu) =>
+        gpu.Accelerator is ILGPU.Runtime.OpenCL.CLAccelerator cl && cl.DeviceType == ILGPU.Runtime.OpenCL.CLDeviceType.CL_DEVICE_TYPE_CPU;
+
+    // partial[g·24 + p·8 + q] = Σ over this group's grid-stride slice of probe_p[i]·b_q[i]   (p: s, y, g; q: b0 … b7)
+    private static void DotsKernel(View s, View y, View g, View b0, View b1, View b2, View b3, View b4, View b5, View b6,
+        View b7, int n, View partial)
+    {
+        var shared = SharedMemory.Allocate<float>(Sums * MaxGroup);
+        int t = Group.IdxX, threads = Group.DimX;
+        int stride = Grid.DimX * threads;
+        var accS = default(Products8);
+        var accY = default(Products8);
+        var accG = default(Products8);
+        for (int i = Grid.IdxX * threads + t; i < n; i += stride)
+        {
+            var b = new Products8(b0[i], b1[i], b2[i], b3[i], b4[i], b5[i], b6[i], b7[i]);
+            accS = accS.Add(s[i], b);
+            accY = accY.Add(y[i], b);
+            accG = accG.Add(g[i], b);
+        }
+        accS.Store(shared, t, threads, 0);
+        accY.Store(shared, t, threads, Width);
+        accG.Store(shared, t, threads, 2 * Width);
+        Group.Barrier();
+        for (int half = threads / 2; half > 0; half >>= 1)
+        {
+            if (t < half)
+                for (int v = 0; v < Sums; v++) shared[v * threads + t] += shared[v * threads + t + half];
+            Group.Barrier();
+        }
+        for (int v = t; v < Sums; v += threads) partial[Grid.IdxX * Sums + v] = shared[v * threads];
+    }
+
+    // The same sums for CPU devices (PoCL vectorizes a work-item's straight-line code, not loops across work-items, see
+    // doc/PERFORMANCE.md "What makes PoCL vectorize"): each work-item walks blocks of 8 consecutive elements (grid-stride
+    // over blocks) keeping 24 sums of 8 lanes, and writes its own 24 sums: partial[w·24 + p·8 + q], w = its global index.
+    // Work-item 0 adds the n mod 8 elements past the last block.
+    private static void DotsLanesKernel(View s, View y, View g, View b0, View b1, View b2, View b3, View b4, View b5,
+        View b6, View b7, int n, View partial)
+    {
+        int w = Grid.IdxX * Group.DimX + Group.IdxX, items = Grid.DimX * Group.DimX, blocks = n / 8;
+        Lanes8 s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        Lanes8 y0 = default, y1 = default, y2 = default, y3 = default, y4 = default, y5 = default, y6 = default, y7 = default;
+        Lanes8 g0 = default, g1 = default, g2 = default, g3 = default, g4 = default, g5 = default, g6 = default, g7 = default;
+        for (int k = w; k < blocks; k += items)
+        {
+            int i = 8 * k;
+            var ps = Lanes8.Load(s, i);
+            var py = Lanes8.Load(y, i);
+            var pg = Lanes8.Load(g, i);
+            var b = Lanes8.Load(b0, i); s0 = s0.Add(ps, b); y0 = y0.Add(py, b); g0 = g0.Add(pg, b);
+            b = Lanes8.Load(b1, i); s1 = s1.Add(ps, b); y1 = y1.Add(py, b); g1 = g1.Add(pg, b);
+            b = Lanes8.Load(b2, i); s2 = s2.Add(ps, b); y2 = y2.Add(py, b); g2 = g2.Add(pg, b);
+            b = Lanes8.Load(b3, i); s3 = s3.Add(ps, b); y3 = y3.Add(py, b); g3 = g3.Add(pg, b);
+            b = Lanes8.Load(b4, i); s4 = s4.Add(ps, b); y4 = y4.Add(py, b); g4 = g4.Add(pg, b);
+            b = Lanes8.Load(b5, i); s5 = s5.Add(ps, b); y5 = y5.Add(py, b); g5 = g5.Add(pg, b);
+            b = Lanes8.Load(b6, i); s6 = s6.Add(ps, b); y6 = y6.Add(py, b); g6 = g6.Add(pg, b);
+            b = Lanes8.Load(b7, i); s7 = s7.Add(ps, b); y7 = y7.Add(py, b); g7 = g7.Add(pg, b);
+        }
+        if (w == 0)
+            for (int i = 8 * blocks; i < n; i++)
+            {
+                var ps = Lanes8.First(s[i]);
+                var py = Lanes8.First(y[i]);
+                var pg = Lanes8.First(g[i]);
+                var b = Lanes8.First(b0[i]); s0 = s0.Add(ps, b); y0 = y0.Add(py, b); g0 = g0.Add(pg, b);
+                b = Lanes8.First(b1[i]); s1 = s1.Add(ps, b); y1 = y1.Add(py, b); g1 = g1.Add(pg, b);
+                b = Lanes8.First(b2[i]); s2 = s2.Add(ps, b); y2 = y2.Add(py, b); g2 = g2.Add(pg, b);
+                b = Lanes8.First(b3[i]); s3 = s3.Add(ps, b); y3 = y3.Add(py, b); g3 = g3.Add(pg, b);
+                b = Lanes8.First(b4[i]); s4 = s4.Add(ps, b); y4 = y4.Add(py, b); g4 = g4.Add(pg, b);
+                b = Lanes8.First(b5[i]); s5 = s5.Add(ps, b); y5 = y5.Add(py, b); g5 = g5.Add(pg, b);
+                b = Lanes8.First(b6[i]); s6 = s6.Add(ps, b); y6 = y6.Add(py, b); g6 = g6.Add(pg, b);
+                b = Lanes8.First(b7[i]); s7 = s7.Add(ps, b); y7 = y7.Add(py, b); g7 = g7.Add(pg, b);
+            }
+        int o = w * Sums;
+        partial[o + 0] = s0.Sum(); partial[o + 1] = s1.Sum(); partial[o + 2] = s2.Sum(); partial[o + 3] = s3.Sum();
+        partial[o + 4] = s4.Sum(); partial[o + 5] = s5.Sum(); partial[o + 6] = s6.Sum(); partial[o + 7] = s7.Sum();
+        partial[o + 8] = y0.Sum(); partial[o + 9] = y1.Sum(); partial[o + 10] = y2.Sum(); partial[o + 11] = y3.Sum();
+        partial[o + 12] = y4.Sum(); partial[o + 13] = y5.Sum(); partial[o + 14] = y6.Sum(); partial[o + 15] = y7.Sum();
+        partial[o + 16] = g0.Sum(); partial[o + 17] = g1.Sum(); partial[o + 18] = g2.Sum(); partial[o + 19] = g3.Sum();
+        partial[o + 20] = g4.Sum(); partial[o + 21] = g5.Sum(); partial[o + 22] = g6.Sum(); partial[o + 23] = g7.Sum();
+    }
+
+    /// <summary>8 lanes of running sums (one vector register for clang's SLP vectorizer).</summary>
+    private readonly struct Lanes8(float l0, float l1, float l2, float l3, float l4, float l5, float l6, float l7)
+    {
+        public static Lanes8 Load(View v, int i) => new(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7]);
+
+        public static Lanes8 First(float v) => new(v, 0, 0, 0, 0, 0, 0, 0);
+
+        /// <summary>this + a ⊙ b, lane by lane.</summary>
+        public Lanes8 Add(Lanes8 a, Lanes8 b) => new(
+            L0 + a.L0 * b.L0, L1 + a.L1 * b.L1, L2 + a.L2 * b.L2, L3 + a.L3 * b.L3,
+            L4 + a.L4 * b.L4, L5 + a.L5 * b.L5, L6 + a.L6 * b.L6, L7 + a.L7 * b.L7);
+
+        /// <summary>((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).</summary>
+        public float Sum() => ((L0 + L1) + (L2 + L3)) + ((L4 + L5) + (L6 + L7));
+
+        public float L0 { get; } = l0;
+        public float L1 { get; } = l1;
+        public float L2 { get; } = l2;
+        public float L3 { get; } = l3;
+        public float L4 { get; } = l4;
+        public float L5 { get; } = l5;
+        public float L6 { get; } = l6;
+        public float L7 { get; } = l7;
+    }
+
+    // d[i] = (accumulate ? d[i] : 0) + Σ_q c[q]·b_q[i]   (q = 0 … 7)
+    private static void CombineKernel(Index1D i, View d, View b0, View b1, View b2, View b3, View b4, View b5, View b6,
+        View b7, View c, int accumulate)
+    {
+        float sum = accumulate != 0 ? d[i] : 0f;
+        sum += c[0] * b0[i];
+        sum += c[1] * b1[i];
+        sum += c[2] * b2[i];
+        sum += c[3] * b3[i];
+        sum += c[4] * b4[i];
+        sum += c[5] * b5[i];
+        sum += c[6] * b6[i];
+        sum += c[7] * b7[i];
+        d[i] = sum;
+    }
+
+    /// <summary>Eight running sums of one probe's products with the 8 basis values of an element.</summary>
+    private readonly struct Products8(float p0, float p1, float p2, float p3, float p4, float p5, float p6, float p7)
+    {
+        public Products8 Add(float probe, Products8 b) => new(
+            P0 + probe * b.P0, P1 + probe * b.P1, P2 + probe * b.P2, P3 + probe * b.P3,
+            P4 + probe * b.P4, P5 + probe * b.P5, P6 + probe * b.P6, P7 + probe * b.P7);
+
+        /// <summary>Sum q of this thread to shared[(first + q)·threads + t].</summary>
+        public void Store(ArrayView<float> shared, int t, int threads, int first)
+        {
+            shared[(first + 0) * threads + t] = P0;
+            shared[(first + 1) * threads + t] = P1;
+            shared[(first + 2) * threads + t] = P2;
+            shared[(first + 3) * threads + t] = P3;
+            shared[(first + 4) * threads + t] = P4;
+            shared[(first + 5) * threads + t] = P5;
+            shared[(first + 6) * threads + t] = P6;
+            shared[(first + 7) * threads + t] = P7;
+        }
+
+        public float P0 { get; } = p0;
+        public float P1 { get; } = p1;
+        public float P2 { get; } = p2;
+        public float P3 { get; } = p3;
+        public float P4 { get; } = p4;
+        public float P5 { get; } = p5;
+        public float P6 { get; } = p6;
+        public float P7 { get; } = p7;
+    }
+
+    /// <summary>
+    /// <paramref name="products"/>[p, j] ← <paramref name="probes"/>[p] · <paramref name="basis"/>[j] (summed in double
+    /// from float partial sums), for the 3 probes and every basis vector; one readback for all of them.
+    /// <paramref name="partials"/>: scratch of at least <see cref="PartialFloats"/> floats (the caller allocates it
+    /// once: L-BFGS iterations allocate nothing).
+    /// </summary>
+    public static void Dots(IReadOnlyList<Tensor> probes, IReadOnlyList<Tensor> basis, Tensor partials, double[,] products,
+        bool? lanes = null)
+    {
+        if (probes.Count != Probes) throw new ArgumentException($"dots: {probes.Count} probes, {Probes} expected", nameof(probes));
+        if (basis.Count == 0) throw new ArgumentException("dots: no basis vectors", nameof(basis));
+        if (products.GetLength(0) < Probes || products.GetLength(1) < basis.Count)
+            throw new ArgumentException($"dots: a {products.GetLength(0)}×{products.GetLength(1)} result for {Probes}×{basis.Count} products", nameof(products));
+        var first = probes[0];
+        foreach (var v in probes.Concat(basis)) ShapeCheck.Same("dots", "probe", first.Shape, "vector", v.Shape);
+        var gpu = first.Gpu;
+        bool simulator = gpu.Kind == AcceleratorType.CPU;
+        bool useLanes = lanes ?? LanesByDefault(gpu);
+        int n = first.Count, rows = Rows(n, simulator, useLanes), chunks = (basis.Count + Width - 1) / Width;
+        int need = PartialFloats(n, basis.Count, simulator);
+        if (partials.Count < need) throw new ArgumentException($"dots: {partials.Count} partial floats, {need} needed", nameof(partials));
+        var config = useLanes
+            ? new KernelConfig(rows / 8, 8)
+            : new KernelConfig(rows, Reduction.PowerOfTwoAtMost(Math.Min(gpu.GroupSize1D, MaxGroup)));
+        var kernel = useLanes
+            ? gpu.Kernel(DotsLanesKernel, a => a.LoadStreamKernel<View, View, View, View, View, View, View, View, View, View, View, int, View>(DotsLanesKernel))
+            : gpu.Kernel(DotsKernel, a => a.LoadStreamKernel<View, View, View, View, View, View, View, View, View, View, View, int, View>(DotsKernel));
+        for (int c = 0; c < chunks; c++)
+        {
+            var b = Chunk(basis, c);
+            kernel(config, probes[0].View, probes[1].View, probes[2].View,
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], n, partials.View.SubView(c * rows * Sums, rows * Sums));
+        }
+        var host = new float[chunks * rows * Sums];
+        gpu.Synchronize();
+        partials.View.SubView(0, host.Length).CopyToCPU(host);
+        for (int c = 0; c < chunks; c++)
+            for (int q = 0; q < Width && c * Width + q < basis.Count; q++)
+                for (int p = 0; p < Probes; p++)
+                {
+                    double sum = 0;
+                    for (int r = 0; r < rows; r++) sum += host[(c * rows + r) * Sums + p * Width + q];
+                    products[p, c * Width + q] = sum;
+                }
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/> ← Σⱼ <paramref name="coefficients"/>[j]·<paramref name="basis"/>[j] (float
+    /// arithmetic, 8 terms per pass, in the order of the basis). <paramref name="coefficientBuffer"/>: device scratch of
+    /// at least ⌈basis / 8⌉·8 floats. The destination must not be one of the basis vectors.
+    /// </summary>
+    public static void Combine(IReadOnlyList<Tensor> basis, IReadOnlyList<double> coefficients, Tensor coefficientBuffer, Tensor destination)
+    {
+        if (basis.Count == 0) throw new ArgumentException("combine: no basis vectors", nameof(basis));
+        if (coefficients.Count != basis.Count)
+            throw new ArgumentException($"combine: {coefficients.Count} coefficients for {basis.Count} vectors", nameof(coefficients));
+        foreach (var v in basis)
+        {
+            ShapeCheck.Same("combine", "destination", destination.Shape, "vector", v.Shape);
+            if (ReferenceEquals(v, destination)) throw new ArgumentException("combine: the destination is one of the vectors", nameof(destination));
+        }
+        int chunks = (basis.Count + Width - 1) / Width;
+        if (coefficientBuffer.Count < chunks * Width)
+            throw new ArgumentException($"combine: {coefficientBuffer.Count} coefficient floats, {chunks * Width} needed", nameof(coefficientBuffer));
+        var c = new float[chunks * Width]; // zeros for the repeated vectors of the last chunk
+        for (int j = 0; j < basis.Count; j++) c[j] = (float)coefficients[j];
+        coefficientBuffer.View.SubView(0, c.Length).CopyFromCPU(c);
+        var gpu = destination.Gpu;
+        var kernel = gpu.Kernel(CombineKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, View, View, View, View, View, View, View, View, int>(CombineKernel));
+        for (int k = 0; k < chunks; k++)
+        {
+            var b = Chunk(basis, k);
+            kernel(destination.Count, destination.View, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                coefficientBuffer.View.SubView(k * Width, Width), k > 0 ? 1 : 0);
+        }
+    }
+
+    /// <summary>The views of chunk <paramref name="c"/> (vectors 8c … 8c + 7), the chunk's first repeated past the end.</summary>
+    private static View[] Chunk(IReadOnlyList<Tensor> basis, int c)
+    {
+        var views = new View[Width];
+        for (int q = 0; q < Width; q++)
+        {
+            int j = c * Width + q;
+            views[q] = (j < basis.Count ? basis[j] : basis[c * Width]).View;
+        }
+        return views;
+    }
+}
