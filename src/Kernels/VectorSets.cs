@@ -36,11 +36,14 @@ public static class VectorSets
     private static int DotGroups(int count, bool simulator) =>
         Math.Clamp((count + 4095) / 4096, 1, simulator ? 8 : 256);
 
-    /// <summary>Work-items of a <see cref="Dots"/> launch on CPU devices (groups of 8): 8 per 4096 elements, at most 256.</summary>
-    private static int LaneItems(int count) => 8 * Math.Clamp((count + 4095) / 4096, 1, 32);
+    /// <summary>Work-items of a <see cref="Dots"/> launch on CPU devices (groups of 8): 8 per 32768 elements, at most 64.</summary>
+    private static int LaneItems(int count) => 8 * Math.Clamp((count + 32767) / 32768, 1, 8);
 
-    /// <summary>Partial-sum rows (of 24) one <see cref="Dots"/> launch writes: one per group, or one per work-item with <paramref name="lanes"/>.</summary>
-    private static int Rows(int count, bool simulator, bool lanes) => lanes ? LaneItems(count) : DotGroups(count, simulator);
+    /// <summary>
+    /// Partial-sum rows (of 24) one <see cref="Dots"/> launch writes: one per group, or with <paramref name="lanes"/> 8 per
+    /// work-item (its lanes).
+    /// </summary>
+    private static int Rows(int count, bool simulator, bool lanes) => lanes ? 8 * LaneItems(count) : DotGroups(count, simulator);
 
     /// <summary>Floats of the partial-sum buffer <see cref="Dots"/> needs for <paramref name="basis"/> vectors of <paramref name="count"/> elements (either kernel).</summary>
     public static int PartialFloats(int count, int basis, bool simulator = false) =>
@@ -82,7 +85,8 @@ public static class VectorSets
 
     // The same sums for CPU devices (PoCL vectorizes a work-item's straight-line code, not loops across work-items, see
     // doc/PERFORMANCE.md "What makes PoCL vectorize"): each work-item walks blocks of 8 consecutive elements (grid-stride
-    // over blocks) keeping 24 sums of 8 lanes, and writes its own 24 sums: partial[w·24 + p·8 + q], w = its global index.
+    // over blocks) keeping 24 sums of 8 lanes, and writes them unreduced: partial[(w·24 + p·8 + q)·8 + lane], w = its global
+    // index (the host adds the lanes).
     // Work-item 0 adds the n mod 8 elements past the last block.
     private static void DotsLanesKernel(View s, View y, View g, View b0, View b1, View b2, View b3, View b4, View b5,
         View b6, View b7, int n, View partial)
@@ -121,19 +125,25 @@ public static class VectorSets
                 b = Lanes8.First(b6[i]); s6 = s6.Add(ps, b); y6 = y6.Add(py, b); g6 = g6.Add(pg, b);
                 b = Lanes8.First(b7[i]); s7 = s7.Add(ps, b); y7 = y7.Add(py, b); g7 = g7.Add(pg, b);
             }
-        int o = w * Sums;
-        partial[o + 0] = s0.Sum(); partial[o + 1] = s1.Sum(); partial[o + 2] = s2.Sum(); partial[o + 3] = s3.Sum();
-        partial[o + 4] = s4.Sum(); partial[o + 5] = s5.Sum(); partial[o + 6] = s6.Sum(); partial[o + 7] = s7.Sum();
-        partial[o + 8] = y0.Sum(); partial[o + 9] = y1.Sum(); partial[o + 10] = y2.Sum(); partial[o + 11] = y3.Sum();
-        partial[o + 12] = y4.Sum(); partial[o + 13] = y5.Sum(); partial[o + 14] = y6.Sum(); partial[o + 15] = y7.Sum();
-        partial[o + 16] = g0.Sum(); partial[o + 17] = g1.Sum(); partial[o + 18] = g2.Sum(); partial[o + 19] = g3.Sum();
-        partial[o + 20] = g4.Sum(); partial[o + 21] = g5.Sum(); partial[o + 22] = g6.Sum(); partial[o + 23] = g7.Sum();
+        // Lane by lane (stores along the lanes keep clang's vectors along the elements, not across the 8 basis vectors).
+        int o = w * Sums * 8;
+        s0.Store(partial, o + 0 * 8); s1.Store(partial, o + 1 * 8); s2.Store(partial, o + 2 * 8); s3.Store(partial, o + 3 * 8);
+        s4.Store(partial, o + 4 * 8); s5.Store(partial, o + 5 * 8); s6.Store(partial, o + 6 * 8); s7.Store(partial, o + 7 * 8);
+        y0.Store(partial, o + 8 * 8); y1.Store(partial, o + 9 * 8); y2.Store(partial, o + 10 * 8); y3.Store(partial, o + 11 * 8);
+        y4.Store(partial, o + 12 * 8); y5.Store(partial, o + 13 * 8); y6.Store(partial, o + 14 * 8); y7.Store(partial, o + 15 * 8);
+        g0.Store(partial, o + 16 * 8); g1.Store(partial, o + 17 * 8); g2.Store(partial, o + 18 * 8); g3.Store(partial, o + 19 * 8);
+        g4.Store(partial, o + 20 * 8); g5.Store(partial, o + 21 * 8); g6.Store(partial, o + 22 * 8); g7.Store(partial, o + 23 * 8);
     }
 
     /// <summary>8 lanes of running sums (one vector register for clang's SLP vectorizer).</summary>
     private readonly struct Lanes8(float l0, float l1, float l2, float l3, float l4, float l5, float l6, float l7)
     {
-        public static Lanes8 Load(View v, int i) => new(v[i], v[i + 1], v[i + 2], v[i + 3], v[i + 4], v[i + 5], v[i + 6], v[i + 7]);
+        /// <summary>v[i … i + 7] (through a sub-view: constant offsets from one pointer, which clang loads as one vector).</summary>
+        public static Lanes8 Load(View v, int i)
+        {
+            var w = v.SubView(i, 8);
+            return new(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
+        }
 
         public static Lanes8 First(float v) => new(v, 0, 0, 0, 0, 0, 0, 0);
 
@@ -142,8 +152,12 @@ public static class VectorSets
             L0 + a.L0 * b.L0, L1 + a.L1 * b.L1, L2 + a.L2 * b.L2, L3 + a.L3 * b.L3,
             L4 + a.L4 * b.L4, L5 + a.L5 * b.L5, L6 + a.L6 * b.L6, L7 + a.L7 * b.L7);
 
-        /// <summary>((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).</summary>
-        public float Sum() => ((L0 + L1) + (L2 + L3)) + ((L4 + L5) + (L6 + L7));
+        /// <summary>The 8 lanes to v[i … i + 7].</summary>
+        public void Store(View v, int i)
+        {
+            var w = v.SubView(i, 8);
+            w[0] = L0; w[1] = L1; w[2] = L2; w[3] = L3; w[4] = L4; w[5] = L5; w[6] = L6; w[7] = L7;
+        }
 
         public float L0 { get; } = l0;
         public float L1 { get; } = l1;
@@ -223,7 +237,7 @@ public static class VectorSets
         int need = PartialFloats(n, basis.Count, simulator);
         if (partials.Count < need) throw new ArgumentException($"dots: {partials.Count} partial floats, {need} needed", nameof(partials));
         var config = useLanes
-            ? new KernelConfig(rows / 8, 8)
+            ? new KernelConfig(rows / 64, 8)
             : new KernelConfig(rows, Reduction.PowerOfTwoAtMost(Math.Min(gpu.GroupSize1D, MaxGroup)));
         var kernel = useLanes
             ? gpu.Kernel(DotsLanesKernel, a => a.LoadStreamKernel<View, View, View, View, View, View, View, View, View, View, View, int, View>(DotsLanesKernel))
@@ -242,7 +256,12 @@ public static class VectorSets
                 for (int p = 0; p < Probes; p++)
                 {
                     double sum = 0;
-                    for (int r = 0; r < rows; r++) sum += host[(c * rows + r) * Sums + p * Width + q];
+                    int chunk = c * rows * Sums, v = p * Width + q;
+                    if (useLanes)
+                        for (int w = 0; w < rows / 8; w++)
+                            for (int lane = 0; lane < 8; lane++) sum += host[chunk + (w * Sums + v) * 8 + lane];
+                    else
+                        for (int r = 0; r < rows; r++) sum += host[chunk + r * Sums + v];
                     products[p, c * Width + q] = sum;
                 }
     }
