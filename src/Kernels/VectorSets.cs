@@ -60,19 +60,18 @@ public static class VectorSets
         var shared = SharedMemory.Allocate<float>(Sums * MaxGroup);
         int t = Group.IdxX, threads = Group.DimX;
         int stride = Grid.DimX * threads;
-        var accS = default(Products8);
-        var accY = default(Products8);
-        var accG = default(Products8);
+        // Lane q of accS: Σ s[i]·b_q[i] (the 8 basis values of one element side by side).
+        Lanes8 accS = default, accY = default, accG = default;
         for (int i = Grid.IdxX * threads + t; i < n; i += stride)
         {
-            var b = new Products8(b0[i], b1[i], b2[i], b3[i], b4[i], b5[i], b6[i], b7[i]);
-            accS = accS.Add(s[i], b);
-            accY = accY.Add(y[i], b);
-            accG = accG.Add(g[i], b);
+            var b = new Lanes8(b0[i], b1[i], b2[i], b3[i], b4[i], b5[i], b6[i], b7[i]);
+            accS = accS.Add(Lanes8.Splat(s[i]), b);
+            accY = accY.Add(Lanes8.Splat(y[i]), b);
+            accG = accG.Add(Lanes8.Splat(g[i]), b);
         }
-        accS.Store(shared, t, threads, 0);
-        accY.Store(shared, t, threads, Width);
-        accG.Store(shared, t, threads, 2 * Width);
+        accS.StoreStrided(shared, t, threads);
+        accY.StoreStrided(shared, Width * threads + t, threads);
+        accG.StoreStrided(shared, 2 * Width * threads + t, threads);
         Group.Barrier();
         for (int half = threads / 2; half > 0; half >>= 1)
         {
@@ -135,7 +134,7 @@ public static class VectorSets
         g4.Store(partial, o + 20 * 8); g5.Store(partial, o + 21 * 8); g6.Store(partial, o + 22 * 8); g7.Store(partial, o + 23 * 8);
     }
 
-    /// <summary>8 lanes of running sums (one vector register for clang's SLP vectorizer).</summary>
+    /// <summary>8 floats side by side: running sums (one vector register for clang's SLP vectorizer), or 8 basis values of one element.</summary>
     private readonly struct Lanes8(float l0, float l1, float l2, float l3, float l4, float l5, float l6, float l7)
     {
         /// <summary>v[i … i + 7] (through a sub-view: constant offsets from one pointer, which clang loads as one vector).</summary>
@@ -147,10 +146,19 @@ public static class VectorSets
 
         public static Lanes8 First(float v) => new(v, 0, 0, 0, 0, 0, 0, 0);
 
+        public static Lanes8 Splat(float v) => new(v, v, v, v, v, v, v, v);
+
         /// <summary>this + a ⊙ b, lane by lane.</summary>
         public Lanes8 Add(Lanes8 a, Lanes8 b) => new(
             L0 + a.L0 * b.L0, L1 + a.L1 * b.L1, L2 + a.L2 * b.L2, L3 + a.L3 * b.L3,
             L4 + a.L4 * b.L4, L5 + a.L5 * b.L5, L6 + a.L6 * b.L6, L7 + a.L7 * b.L7);
+
+        /// <summary>Lane q to v[start + q·stride].</summary>
+        public void StoreStrided(ArrayView<float> v, int start, int stride)
+        {
+            v[start] = L0; v[start + stride] = L1; v[start + 2 * stride] = L2; v[start + 3 * stride] = L3;
+            v[start + 4 * stride] = L4; v[start + 5 * stride] = L5; v[start + 6 * stride] = L6; v[start + 7 * stride] = L7;
+        }
 
         /// <summary>The 8 lanes to v[i … i + 7].</summary>
         public void Store(View v, int i)
@@ -183,36 +191,6 @@ public static class VectorSets
         sum += c[6] * b6[i];
         sum += c[7] * b7[i];
         d[i] = sum;
-    }
-
-    /// <summary>Eight running sums of one probe's products with the 8 basis values of an element.</summary>
-    private readonly struct Products8(float p0, float p1, float p2, float p3, float p4, float p5, float p6, float p7)
-    {
-        public Products8 Add(float probe, Products8 b) => new(
-            P0 + probe * b.P0, P1 + probe * b.P1, P2 + probe * b.P2, P3 + probe * b.P3,
-            P4 + probe * b.P4, P5 + probe * b.P5, P6 + probe * b.P6, P7 + probe * b.P7);
-
-        /// <summary>Sum q of this thread to shared[(first + q)·threads + t].</summary>
-        public void Store(ArrayView<float> shared, int t, int threads, int first)
-        {
-            shared[(first + 0) * threads + t] = P0;
-            shared[(first + 1) * threads + t] = P1;
-            shared[(first + 2) * threads + t] = P2;
-            shared[(first + 3) * threads + t] = P3;
-            shared[(first + 4) * threads + t] = P4;
-            shared[(first + 5) * threads + t] = P5;
-            shared[(first + 6) * threads + t] = P6;
-            shared[(first + 7) * threads + t] = P7;
-        }
-
-        public float P0 { get; } = p0;
-        public float P1 { get; } = p1;
-        public float P2 { get; } = p2;
-        public float P3 { get; } = p3;
-        public float P4 { get; } = p4;
-        public float P5 { get; } = p5;
-        public float P6 { get; } = p6;
-        public float P7 { get; } = p7;
     }
 
     /// <summary>
