@@ -45,9 +45,15 @@ public static class VectorSets
     /// </summary>
     private static int Rows(int count, bool simulator, bool lanes) => lanes ? 8 * LaneItems(count) : DotGroups(count, simulator);
 
+    /// <summary>Launches of 8 vectors that <paramref name="vectors"/> vectors take (at least 1).</summary>
+    private static int Chunks(int vectors) => Math.Max(1, (vectors + Width - 1) / Width);
+
+    /// <summary>Floats of the coefficient buffer <see cref="Combine"/> needs for <paramref name="vectors"/> vectors (a whole number of launches).</summary>
+    public static int CoefficientFloats(int vectors) => Chunks(vectors) * Width;
+
     /// <summary>Floats of the partial-sum buffer <see cref="Dots"/> needs for <paramref name="basis"/> vectors of <paramref name="count"/> elements (either kernel).</summary>
     public static int PartialFloats(int count, int basis, bool simulator = false) =>
-        Math.Max(1, (basis + Width - 1) / Width) * Math.Max(Rows(count, simulator, false), Rows(count, simulator, true)) * Sums;
+        Chunks(basis) * Math.Max(Rows(count, simulator, false), Rows(count, simulator, true)) * Sums;
 
     /// <summary>Whether <see cref="Dots"/> runs the lane-block kernel on <paramref name="gpu"/> by default: on OpenCL CPU devices.</summary>
     public static bool LanesByDefault(Gpu gpu) =>
@@ -211,7 +217,7 @@ public static class VectorSets
         var gpu = first.Gpu;
         bool simulator = gpu.Kind == AcceleratorType.CPU;
         bool useLanes = lanes ?? LanesByDefault(gpu);
-        int n = first.Count, rows = Rows(n, simulator, useLanes), chunks = (basis.Count + Width - 1) / Width;
+        int n = first.Count, rows = Rows(n, simulator, useLanes), chunks = Chunks(basis.Count);
         int need = PartialFloats(n, basis.Count, simulator);
         if (partials.Count < need) throw new ArgumentException($"dots: {partials.Count} partial floats, {need} needed", nameof(partials));
         var config = useLanes
@@ -226,9 +232,11 @@ public static class VectorSets
             kernel(config, probes[0].View, probes[1].View, probes[2].View,
                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], n, partials.View.SubView(c * rows * Sums, rows * Sums));
         }
-        var host = new float[chunks * rows * Sums];
+        int length = chunks * rows * Sums;
+        var rented = System.Buffers.ArrayPool<float>.Shared.Rent(length); // up to 1.3 MB per L-BFGS iteration: not a new array each time
+        var host = rented.AsSpan(0, length);
         gpu.Synchronize();
-        partials.View.SubView(0, host.Length).CopyToCPU(host);
+        partials.View.SubView(0, length).AsContiguous().CopyToCPU(host);
         for (int c = 0; c < chunks; c++)
             for (int q = 0; q < Width && c * Width + q < basis.Count; q++)
                 for (int p = 0; p < Probes; p++)
@@ -242,6 +250,7 @@ public static class VectorSets
                         for (int r = 0; r < rows; r++) sum += host[chunk + r * Sums + v];
                     products[p, c * Width + q] = sum;
                 }
+        System.Buffers.ArrayPool<float>.Shared.Return(rented);
     }
 
     /// <summary>
@@ -259,10 +268,10 @@ public static class VectorSets
             ShapeCheck.Same("combine", "destination", destination.Shape, "vector", v.Shape);
             if (ReferenceEquals(v, destination)) throw new ArgumentException("combine: the destination is one of the vectors", nameof(destination));
         }
-        int chunks = (basis.Count + Width - 1) / Width;
-        if (coefficientBuffer.Count < chunks * Width)
-            throw new ArgumentException($"combine: {coefficientBuffer.Count} coefficient floats, {chunks * Width} needed", nameof(coefficientBuffer));
-        var c = new float[chunks * Width]; // zeros for the repeated vectors of the last chunk
+        int chunks = Chunks(basis.Count), need = CoefficientFloats(basis.Count);
+        if (coefficientBuffer.Count < need)
+            throw new ArgumentException($"combine: {coefficientBuffer.Count} coefficient floats, {need} needed", nameof(coefficientBuffer));
+        var c = new float[need]; // zeros for the repeated vectors of the last chunk
         for (int j = 0; j < basis.Count; j++) c[j] = (float)coefficients[j];
         coefficientBuffer.View.SubView(0, c.Length).CopyFromCPU(c);
         var gpu = destination.Gpu;

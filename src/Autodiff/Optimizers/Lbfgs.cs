@@ -103,9 +103,8 @@ public sealed class Lbfgs : IMinimizer, IDisposable
             gradient = New();
             previousGradient = New();
             scalars = new HostScalars(New(Shape4.Scalar), New());
-            int basis = 2 * historySize + 3;
-            partials = New(Shape4.Vector(VectorSets.PartialFloats(shape.Count, basis, gpu.Kind == ILGPU.Runtime.AcceleratorType.CPU)));
-            coefficientBuffer = New(Shape4.Vector((basis + VectorSets.Width - 1) / VectorSets.Width * VectorSets.Width));
+            partials = New(Shape4.Vector(VectorSets.PartialFloats(shape.Count, ProductBasis(historySize), gpu.Kind == ILGPU.Runtime.AcceleratorType.CPU)));
+            coefficientBuffer = New(Shape4.Vector(VectorSets.CoefficientFloats(ProductBasis(historySize))));
             search = lineSearch == LineSearch.StrongWolfe
                 ? new StrongWolfeSearch(New(), [New(), New(), New()], scalars)
                 : null;
@@ -119,8 +118,18 @@ public sealed class Lbfgs : IMinimizer, IDisposable
         alpha = new double[historySize];
         (ss, sy, yy) = (new double[historySize, historySize], new double[historySize, historySize], new double[historySize, historySize]);
         (gs, gy, deltaS, deltaY) = (new double[historySize], new double[historySize], new double[historySize], new double[historySize]);
-        probeProducts = new double[VectorSets.Probes, 2 * historySize + 3];
+        probeProducts = new double[VectorSets.Probes, ProductBasis(historySize)];
     }
+
+    /// <summary>Vectors the new products are taken against: the stored s and y, then the new s, the new y and g.</summary>
+    private static int ProductBasis(int historySize) => 2 * historySize + 3;
+
+    /// <summary>
+    /// Floats of the two loops' scratch beside the image-sized tensors (<see cref="VectorSets"/>' partial sums and
+    /// coefficients) for images of <paramref name="count"/> floats, at most: what the memory model counts.
+    /// </summary>
+    public static long TwoLoopScratchFloats(int count, int historySize) =>
+        (long)VectorSets.PartialFloats(count, ProductBasis(historySize)) + VectorSets.CoefficientFloats(ProductBasis(historySize));
 
     public Shape4 Shape { get; }
     public int HistorySize { get; }

@@ -182,7 +182,7 @@ public static class MemoryModel
     /// content targets P_l and Gram targets A_l (GatysLoss; plus the summed Grams and their gradients when tiled), and the
     /// optimizer's state (the style terms: <see cref="StyleKeptFloats"/>) — L-BFGS: 2·history + 10 image-sized tensors (Lbfgs: s, y; ŝ, ŷ, direction, gradient, previous
     /// gradient, a scalar work vector, 4 for the line search; and the partial sums and coefficients of its vector-free two
-    /// loops, <see cref="IlgpuStyle.Kernels.VectorSets"/>: under 0.2 of an image at history 100); Adam: m, v, the gradient and the iterate average
+    /// loops, <see cref="IlgpuStyle.Autodiff.Optimizers.Lbfgs.TwoLoopScratchFloats"/>: at most 1.3 MB at history 100, half a 512×384 image); Adam: m, v, the gradient and the iterate average
     /// (--average-decay; counted always).
     /// </summary>
     public static long StateBytes(int width, int height, LossSettings loss, OptimizerKind optimizer, int history, bool tiled)
@@ -190,7 +190,7 @@ public static class MemoryModel
         long image = 3L * width * height;
         long optimizerImages = optimizer == OptimizerKind.Lbfgs ? 2L * history + 10 : 4;
         long twoLoops = optimizer == OptimizerKind.Lbfgs
-            ? IlgpuStyle.Kernels.VectorSets.PartialFloats((int)Math.Min(image, int.MaxValue), 2 * history + 3) + 2L * history + 8
+            ? IlgpuStyle.Autodiff.Optimizers.Lbfgs.TwoLoopScratchFloats((int)Math.Min(image, int.MaxValue), history)
             : 0;
         return Float * ((2 + optimizerImages) * image + twoLoops + LayerFloats(height, width, loss.ContentLayers)
                         + StyleKeptFloats(loss, tiled) + 64);
