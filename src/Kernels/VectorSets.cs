@@ -15,6 +15,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// for all launches and added on the host in double, in a fixed order (no atomics: same input, same bits);</item>
 /// <item><see cref="Combine"/>: d = Σⱼ cⱼ·basisⱼ, 8 basis vectors per launch.</item>
 /// </list>
+/// Each has a kernel for GPUs (work-items interleaved along the vectors: coalesced) and one for CPU devices (each
+/// work-item a contiguous run of 8-element blocks: prefetched streams, 8 lanes for the vectorizer); the CPU ones run by
+/// default on OpenCL CPU devices (<see cref="LanesByDefault"/>), either can be asked for.
 /// A launch with fewer than 8 vectors left repeats the chunk's first one (its reads hit the cache) with its result
 /// ignored (<see cref="Dots"/>) or a zero coefficient (<see cref="Combine"/>), so the kernels have no branches.
 /// </summary>
@@ -89,18 +92,20 @@ public static class VectorSets
     }
 
     // The same sums for CPU devices (PoCL vectorizes a work-item's straight-line code, not loops across work-items, see
-    // doc/PERFORMANCE.md "What makes PoCL vectorize"): each work-item walks blocks of 8 consecutive elements (grid-stride
-    // over blocks) keeping 24 sums of 8 lanes, and writes them unreduced: partial[(w·24 + p·8 + q)·8 + lane], w = its global
-    // index (the host adds the lanes).
+    // doc/PERFORMANCE.md "What makes PoCL vectorize"): each work-item owns a contiguous run of blocks of 8 consecutive
+    // elements — streams the hardware prefetches (a grid-stride loop, as above, walked each vector in 32-byte pieces 2 KB
+    // apart: 3× the time) — keeping 24 sums of 8 lanes, and writes them unreduced: partial[(w·24 + p·8 + q)·8 + lane],
+    // w = its global index (the host adds the lanes).
     // Work-item 0 adds the n mod 8 elements past the last block.
     private static void DotsLanesKernel(View s, View y, View g, View b0, View b1, View b2, View b3, View b4, View b5,
         View b6, View b7, int n, View partial)
     {
         int w = Grid.IdxX * Group.DimX + Group.IdxX, items = Grid.DimX * Group.DimX, blocks = n / 8;
+        int first = (int)((long)w * blocks / items), end = (int)((long)(w + 1) * blocks / items);
         Lanes8 s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
         Lanes8 y0 = default, y1 = default, y2 = default, y3 = default, y4 = default, y5 = default, y6 = default, y7 = default;
         Lanes8 g0 = default, g1 = default, g2 = default, g3 = default, g4 = default, g5 = default, g6 = default, g7 = default;
-        for (int k = w; k < blocks; k += items)
+        for (int k = first; k < end; k++)
         {
             int i = 8 * k;
             var ps = Lanes8.Load(s, i);
@@ -199,11 +204,46 @@ public static class VectorSets
         d[i] = sum;
     }
 
+    // The same for CPU devices: each work-item owns a contiguous run of 8-element blocks, the 8 coefficients in registers
+    // (PoCL vectorizes the kernel above across work-items with gathered loads: 2× the time). Work-item 0 also does the
+    // n mod 8 elements past the last block.
+    private static void CombineLanesKernel(View d, View b0, View b1, View b2, View b3, View b4, View b5, View b6, View b7,
+        View c, int accumulate, int n)
+    {
+        int w = Grid.IdxX * Group.DimX + Group.IdxX, items = Grid.DimX * Group.DimX, blocks = n / 8;
+        int first = (int)((long)w * blocks / items), end = (int)((long)(w + 1) * blocks / items);
+        var c0 = Lanes8.Splat(c[0]); var c1 = Lanes8.Splat(c[1]); var c2 = Lanes8.Splat(c[2]); var c3 = Lanes8.Splat(c[3]);
+        var c4 = Lanes8.Splat(c[4]); var c5 = Lanes8.Splat(c[5]); var c6 = Lanes8.Splat(c[6]); var c7 = Lanes8.Splat(c[7]);
+        for (int k = first; k < end; k++)
+        {
+            int i = 8 * k;
+            var sum = accumulate != 0 ? Lanes8.Load(d, i) : default;
+            sum = sum.Add(c0, Lanes8.Load(b0, i)).Add(c1, Lanes8.Load(b1, i)).Add(c2, Lanes8.Load(b2, i)).Add(c3, Lanes8.Load(b3, i))
+                .Add(c4, Lanes8.Load(b4, i)).Add(c5, Lanes8.Load(b5, i)).Add(c6, Lanes8.Load(b6, i)).Add(c7, Lanes8.Load(b7, i));
+            sum.Store(d, i);
+        }
+        if (w == 0)
+            for (int i = 8 * blocks; i < n; i++)
+            {
+                float sum = accumulate != 0 ? d[i] : 0f;
+                sum += c0.L0 * b0[i];
+                sum += c1.L0 * b1[i];
+                sum += c2.L0 * b2[i];
+                sum += c3.L0 * b3[i];
+                sum += c4.L0 * b4[i];
+                sum += c5.L0 * b5[i];
+                sum += c6.L0 * b6[i];
+                sum += c7.L0 * b7[i];
+                d[i] = sum;
+            }
+    }
+
     /// <summary>
     /// <paramref name="products"/>[p, j] ← <paramref name="probes"/>[p] · <paramref name="basis"/>[j] (summed in double
     /// from float partial sums), for the 3 probes and every basis vector; one readback for all of them.
     /// <paramref name="partials"/>: scratch of at least <see cref="PartialFloats"/> floats (the caller allocates it
-    /// once: L-BFGS iterations allocate nothing).
+    /// once: L-BFGS iterations allocate nothing). <paramref name="lanes"/>: the CPU devices' kernel (true) or the GPUs' (false);
+    /// null: <see cref="LanesByDefault"/>.
     /// </summary>
     public static void Dots(IReadOnlyList<Tensor> probes, IReadOnlyList<Tensor> basis, Tensor partials, double[,] products,
         bool? lanes = null)
@@ -256,9 +296,11 @@ public static class VectorSets
     /// <summary>
     /// <paramref name="destination"/> ← Σⱼ <paramref name="coefficients"/>[j]·<paramref name="basis"/>[j] (float
     /// arithmetic, 8 terms per pass, in the order of the basis). <paramref name="coefficientBuffer"/>: device scratch of
-    /// at least ⌈basis / 8⌉·8 floats. The destination must not be one of the basis vectors.
+    /// at least ⌈basis / 8⌉·8 floats. The destination must not be one of the basis vectors. <paramref name="lanes"/>: as
+    /// for <see cref="Dots"/>.
     /// </summary>
-    public static void Combine(IReadOnlyList<Tensor> basis, IReadOnlyList<double> coefficients, Tensor coefficientBuffer, Tensor destination)
+    public static void Combine(IReadOnlyList<Tensor> basis, IReadOnlyList<double> coefficients, Tensor coefficientBuffer, Tensor destination,
+        bool? lanes = null)
     {
         if (basis.Count == 0) throw new ArgumentException("combine: no basis vectors", nameof(basis));
         if (coefficients.Count != basis.Count)
@@ -275,12 +317,27 @@ public static class VectorSets
         for (int j = 0; j < basis.Count; j++) c[j] = (float)coefficients[j];
         coefficientBuffer.View.SubView(0, c.Length).CopyFromCPU(c);
         var gpu = destination.Gpu;
-        var kernel = gpu.Kernel(CombineKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, View, View, View, View, View, View, View, View, int>(CombineKernel));
-        for (int k = 0; k < chunks; k++)
+        int n = destination.Count;
+        if (lanes ?? LanesByDefault(gpu))
         {
-            var b = Chunk(basis, k);
-            kernel(destination.Count, destination.View, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                coefficientBuffer.View.SubView(k * Width, Width), k > 0 ? 1 : 0);
+            var kernel = gpu.Kernel(CombineLanesKernel, a => a.LoadStreamKernel<View, View, View, View, View, View, View, View, View, View, int, int>(CombineLanesKernel));
+            var config = new KernelConfig(LaneItems(n) / 8, 8);
+            for (int k = 0; k < chunks; k++)
+            {
+                var b = Chunk(basis, k);
+                kernel(config, destination.View, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    coefficientBuffer.View.SubView(k * Width, Width), k > 0 ? 1 : 0, n);
+            }
+        }
+        else
+        {
+            var kernel = gpu.Kernel(CombineKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, View, View, View, View, View, View, View, View, int>(CombineKernel));
+            for (int k = 0; k < chunks; k++)
+            {
+                var b = Chunk(basis, k);
+                kernel(n, destination.View, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                    coefficientBuffer.View.SubView(k * Width, Width), k > 0 ? 1 : 0);
+            }
         }
     }
 

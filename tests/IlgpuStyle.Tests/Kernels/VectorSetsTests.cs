@@ -26,39 +26,44 @@ public class VectorSetsTests(ITestOutputHelper log)
         using var destination = gpu.Allocate(shape);
         try
         {
-            foreach (bool lanes in new[] { false, true }) // the group-reduction kernel (GPUs) and the lane-block one (CPU devices)
+            // The kernels for GPUs (group reductions, grid-stride loops) and for CPU devices (lane blocks, contiguous runs).
+            foreach (bool lanes in new[] { false, true })
             {
-            var products = new double[VectorSets.Probes, count];
-            VectorSets.Dots(probes, basis, partials, products, lanes);
-            double worst = 0;
-            for (int p = 0; p < VectorSets.Probes; p++)
-                for (int j = 0; j < count; j++)
-                {
-                    double expected = 0, scale = 0;
-                    for (int i = 0; i < n; i++)
+                var products = new double[VectorSets.Probes, count];
+                VectorSets.Dots(probes, basis, partials, products, lanes);
+                double worst = 0;
+                for (int p = 0; p < VectorSets.Probes; p++)
+                    for (int j = 0; j < count; j++)
                     {
-                        expected += (double)probeData[p][i] * basisData[j][i];
-                        scale += Math.Abs((double)probeData[p][i] * basisData[j][i]);
+                        double expected = 0, scale = 0;
+                        for (int i = 0; i < n; i++)
+                        {
+                            expected += (double)probeData[p][i] * basisData[j][i];
+                            scale += Math.Abs((double)probeData[p][i] * basisData[j][i]);
+                        }
+                        // float sums of ≤ n/(groups·threads) terms per thread, then a float tree: error ≪ 1e-5 of Σ|terms|
+                        double error = Math.Abs(products[p, j] - expected) / Math.Max(scale, 1e-30);
+                        worst = Math.Max(worst, error);
+                        Assert.True(error < 1e-5, $"probe {p} · basis {j}: {products[p, j]} vs {expected} (relative to Σ|terms| {error:E2}), lanes {lanes} [{device}]");
                     }
-                    // float sums of ≤ n/(groups·threads) terms per thread, then a float tree: error ≪ 1e-5 of Σ|terms|
-                    double error = Math.Abs(products[p, j] - expected) / Math.Max(scale, 1e-30);
-                    worst = Math.Max(worst, error);
-                    Assert.True(error < 1e-5, $"probe {p} · basis {j}: {products[p, j]} vs {expected} (relative to Σ|terms| {error:E2}), lanes {lanes} [{device}]");
-                }
-            log.WriteLine($"dots n={n} basis={count} lanes={lanes} [{device}]: worst error / Σ|terms| {worst:E2}");
+                log.WriteLine($"dots n={n} basis={count} lanes={lanes} [{device}]: worst error / Σ|terms| {worst:E2}");
 
-            // Same input, same bits (no atomics): the L-BFGS iterates must repeat run to run.
-            var again = new double[VectorSets.Probes, count];
-            VectorSets.Dots(probes, basis, partials, again, lanes);
-            Assert.Equal(products.Cast<double>(), again.Cast<double>());
+                // Same input, same bits (no atomics): the L-BFGS iterates must repeat run to run.
+                var again = new double[VectorSets.Probes, count];
+                VectorSets.Dots(probes, basis, partials, again, lanes);
+                Assert.Equal(products.Cast<double>(), again.Cast<double>());
+
+                var coefficients = Enumerable.Range(0, count).Select(j => Math.Sin(j + 1.5) * 3).ToArray();
+                var want = new double[n];
+                for (int j = 0; j < count; j++)
+                    for (int i = 0; i < n; i++) want[i] += (float)coefficients[j] * (double)basisData[j][i];
+                destination.Fill(float.NaN); // every element must be written
+                VectorSets.Combine(basis, coefficients, coefficientBuffer, destination, lanes);
+                var combined = destination.ToHost();
+                Check.Close(want, combined, 1e-5, 1e-5, $"combine n={n} basis={count} lanes={lanes} [{device}]", log);
+                VectorSets.Combine(basis, coefficients, coefficientBuffer, destination, lanes);
+                Assert.Equal(combined, destination.ToHost());
             }
-
-            var coefficients = Enumerable.Range(0, count).Select(j => Math.Sin(j + 1.5) * 3).ToArray();
-            VectorSets.Combine(basis, coefficients, coefficientBuffer, destination);
-            var want = new double[n];
-            for (int j = 0; j < count; j++)
-                for (int i = 0; i < n; i++) want[i] += (float)coefficients[j] * (double)basisData[j][i];
-            Check.Close(want, destination.ToHost(), 1e-5, 1e-5, $"combine n={n} basis={count} [{device}]", log);
         }
         finally
         {
