@@ -94,17 +94,28 @@ public static class VectorSets
     // The same sums for CPU devices (PoCL vectorizes a work-item's straight-line code, not loops across work-items, see
     // doc/PERFORMANCE.md "What makes PoCL vectorize"): each work-item owns a contiguous run of blocks of 8 consecutive
     // elements — streams the hardware prefetches (a grid-stride loop, as above, walked each vector in 32-byte pieces 2 KB
-    // apart: 3× the time) — keeping 24 sums of 8 lanes, and writes them unreduced: partial[(w·24 + p·8 + q)·8 + lane],
-    // w = its global index (the host adds the lanes).
-    // Work-item 0 adds the n mod 8 elements past the last block.
+    // apart: 3× the time) — keeping sums of 8 lanes, and writes them unreduced: partial[(w·24 + p·8 + q)·8 + lane],
+    // w = its global index (the host adds the lanes). Work-item 0 adds the n mod 8 elements past the last block; n ≥ 8.
     private static void DotsLanesKernel(View s, View y, View g, View b0, View b1, View b2, View b3, View b4, View b5,
         View b6, View b7, int n, View partial)
     {
         int w = Grid.IdxX * Group.DimX + Group.IdxX, items = Grid.DimX * Group.DimX, blocks = n / 8;
         int first = (int)((long)w * blocks / items), end = (int)((long)(w + 1) * blocks / items);
-        Lanes8 s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
-        Lanes8 y0 = default, y1 = default, y2 = default, y3 = default, y4 = default, y5 = default, y6 = default, y7 = default;
-        Lanes8 g0 = default, g1 = default, g2 = default, g3 = default, g4 = default, g5 = default, g6 = default, g7 = default;
+        int tail = w == 0 ? 8 * blocks : n, o = w * Sums * 8;
+        // Four basis vectors at a time: 12 sums of 8 lanes and the 4 operands fit AVX2's 16 vector registers (24 sums
+        // would spill there). The second pass reads this work-item's run of the probes again from its core's cache.
+        DotsLanesOfFour(s, y, g, b0, b1, b2, b3, first, end, tail, n, partial, o);
+        DotsLanesOfFour(s, y, g, b4, b5, b6, b7, first, end, tail, n, partial, o + 4 * 8);
+    }
+
+    // DotsLanesKernel's sums for 4 basis vectors over blocks [first, end), and elements [tail, n) when tail < n; the lanes
+    // of probe p · b_j to partial[o + (p·8 + j)·8 …].
+    private static void DotsLanesOfFour(View s, View y, View g, View b0, View b1, View b2, View b3, int first, int end,
+        int tail, int n, View partial, int o)
+    {
+        Lanes8 s0 = default, s1 = default, s2 = default, s3 = default;
+        Lanes8 y0 = default, y1 = default, y2 = default, y3 = default;
+        Lanes8 g0 = default, g1 = default, g2 = default, g3 = default;
         for (int k = first; k < end; k++)
         {
             int i = 8 * k;
@@ -115,34 +126,25 @@ public static class VectorSets
             b = Lanes8.Load(b1, i); s1 = s1.Add(ps, b); y1 = y1.Add(py, b); g1 = g1.Add(pg, b);
             b = Lanes8.Load(b2, i); s2 = s2.Add(ps, b); y2 = y2.Add(py, b); g2 = g2.Add(pg, b);
             b = Lanes8.Load(b3, i); s3 = s3.Add(ps, b); y3 = y3.Add(py, b); g3 = g3.Add(pg, b);
-            b = Lanes8.Load(b4, i); s4 = s4.Add(ps, b); y4 = y4.Add(py, b); g4 = g4.Add(pg, b);
-            b = Lanes8.Load(b5, i); s5 = s5.Add(ps, b); y5 = y5.Add(py, b); g5 = g5.Add(pg, b);
-            b = Lanes8.Load(b6, i); s6 = s6.Add(ps, b); y6 = y6.Add(py, b); g6 = g6.Add(pg, b);
-            b = Lanes8.Load(b7, i); s7 = s7.Add(ps, b); y7 = y7.Add(py, b); g7 = g7.Add(pg, b);
         }
-        if (w == 0)
-            for (int i = 8 * blocks; i < n; i++)
-            {
-                var ps = Lanes8.First(s[i]);
-                var py = Lanes8.First(y[i]);
-                var pg = Lanes8.First(g[i]);
-                var b = Lanes8.First(b0[i]); s0 = s0.Add(ps, b); y0 = y0.Add(py, b); g0 = g0.Add(pg, b);
-                b = Lanes8.First(b1[i]); s1 = s1.Add(ps, b); y1 = y1.Add(py, b); g1 = g1.Add(pg, b);
-                b = Lanes8.First(b2[i]); s2 = s2.Add(ps, b); y2 = y2.Add(py, b); g2 = g2.Add(pg, b);
-                b = Lanes8.First(b3[i]); s3 = s3.Add(ps, b); y3 = y3.Add(py, b); g3 = g3.Add(pg, b);
-                b = Lanes8.First(b4[i]); s4 = s4.Add(ps, b); y4 = y4.Add(py, b); g4 = g4.Add(pg, b);
-                b = Lanes8.First(b5[i]); s5 = s5.Add(ps, b); y5 = y5.Add(py, b); g5 = g5.Add(pg, b);
-                b = Lanes8.First(b6[i]); s6 = s6.Add(ps, b); y6 = y6.Add(py, b); g6 = g6.Add(pg, b);
-                b = Lanes8.First(b7[i]); s7 = s7.Add(ps, b); y7 = y7.Add(py, b); g7 = g7.Add(pg, b);
-            }
-        // Lane by lane (stores along the lanes keep clang's vectors along the elements, not across the 8 basis vectors).
-        int o = w * Sums * 8;
+        if (tail < n)
+        {
+            // The last n mod 8 elements as one more block: the 8 elements ending at n (n ≥ 8: Dots sees to it) with the
+            // lanes before the tail zeroed. Every lane takes the same steps as in the loop, so clang keeps the sums in
+            // whole vectors (a scalar loop adding into lane 0 made it split the loop's lanes into pieces: 2× the time).
+            int i = n - 8;
+            var ps = Lanes8.LoadFrom(s, i, tail);
+            var py = Lanes8.LoadFrom(y, i, tail);
+            var pg = Lanes8.LoadFrom(g, i, tail);
+            var b = Lanes8.Load(b0, i); s0 = s0.Add(ps, b); y0 = y0.Add(py, b); g0 = g0.Add(pg, b);
+            b = Lanes8.Load(b1, i); s1 = s1.Add(ps, b); y1 = y1.Add(py, b); g1 = g1.Add(pg, b);
+            b = Lanes8.Load(b2, i); s2 = s2.Add(ps, b); y2 = y2.Add(py, b); g2 = g2.Add(pg, b);
+            b = Lanes8.Load(b3, i); s3 = s3.Add(ps, b); y3 = y3.Add(py, b); g3 = g3.Add(pg, b);
+        }
+        // Lane by lane (stores along the lanes keep clang's vectors along the elements, not across the basis vectors).
         s0.Store(partial, o + 0 * 8); s1.Store(partial, o + 1 * 8); s2.Store(partial, o + 2 * 8); s3.Store(partial, o + 3 * 8);
-        s4.Store(partial, o + 4 * 8); s5.Store(partial, o + 5 * 8); s6.Store(partial, o + 6 * 8); s7.Store(partial, o + 7 * 8);
         y0.Store(partial, o + 8 * 8); y1.Store(partial, o + 9 * 8); y2.Store(partial, o + 10 * 8); y3.Store(partial, o + 11 * 8);
-        y4.Store(partial, o + 12 * 8); y5.Store(partial, o + 13 * 8); y6.Store(partial, o + 14 * 8); y7.Store(partial, o + 15 * 8);
         g0.Store(partial, o + 16 * 8); g1.Store(partial, o + 17 * 8); g2.Store(partial, o + 18 * 8); g3.Store(partial, o + 19 * 8);
-        g4.Store(partial, o + 20 * 8); g5.Store(partial, o + 21 * 8); g6.Store(partial, o + 22 * 8); g7.Store(partial, o + 23 * 8);
     }
 
     /// <summary>8 floats side by side: running sums (one vector register for clang's SLP vectorizer), or 8 basis values of one element.</summary>
@@ -155,7 +157,13 @@ public static class VectorSets
             return new(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
         }
 
-        public static Lanes8 First(float v) => new(v, 0, 0, 0, 0, 0, 0, 0);
+        /// <summary>v[i … i + 7] with the lanes before index <paramref name="from"/> 0 (every element is read).</summary>
+        public static Lanes8 LoadFrom(View v, int i, int from)
+        {
+            var w = Load(v, i);
+            return new(i >= from ? w.L0 : 0f, i + 1 >= from ? w.L1 : 0f, i + 2 >= from ? w.L2 : 0f, i + 3 >= from ? w.L3 : 0f,
+                i + 4 >= from ? w.L4 : 0f, i + 5 >= from ? w.L5 : 0f, i + 6 >= from ? w.L6 : 0f, i + 7 >= from ? w.L7 : 0f);
+        }
 
         public static Lanes8 Splat(float v) => new(v, v, v, v, v, v, v, v);
 
@@ -256,7 +264,7 @@ public static class VectorSets
         foreach (var v in probes.Concat(basis)) ShapeCheck.Same("dots", "probe", first.Shape, "vector", v.Shape);
         var gpu = first.Gpu;
         bool simulator = gpu.Kind == AcceleratorType.CPU;
-        bool useLanes = lanes ?? LanesByDefault(gpu);
+        bool useLanes = (lanes ?? LanesByDefault(gpu)) && first.Count >= 8; // the lane kernel's last block is 8 elements
         int n = first.Count, rows = Rows(n, simulator, useLanes), chunks = Chunks(basis.Count);
         int need = PartialFloats(n, basis.Count, simulator);
         if (partials.Count < need) throw new ArgumentException($"dots: {partials.Count} partial floats, {need} needed", nameof(partials));
