@@ -23,34 +23,36 @@ public static class ChannelAffine
         public float Add(int c) => c == 0 ? Add0 : c == 1 ? Add1 : Add2;
     }
 
-    private static void ForwardKernel(Index1D i, View x, View y, int plane, Coefficients k)
+    // One work-item per pixel and channel, the pixel along X: within a row of work-items the channel (and so the source
+    // plane and the coefficients) is the same and the addresses are consecutive. (With one 1-D index, c = i / plane
+    // and p = i mod plane per element, PoCL gathered the loads: ~2 ms for a 512×384 image, 25× an elementwise pass.)
+    private static void ForwardKernel(Index2D i, View x, View y, int plane, Coefficients k)
     {
-        int c = i / plane, p = i - c * plane;
-        y[i] = x[k.Src(c) * plane + p] * k.Mul(c) + k.Add(c);
+        int p = i.X, c = i.Y;
+        y[c * plane + p] = x[k.Src(c) * plane + p] * k.Mul(c) + k.Add(c);
     }
 
-    private static void BackwardKernel(Index1D i, View dy, View dx, int plane, Coefficients k, int accumulate)
+    private static void BackwardKernel(Index2D i, View dy, View dx, int plane, Coefficients k, int accumulate)
     {
-        int c = i / plane, p = i - c * plane;
-        int target = k.Src(c) * plane + p;
-        float g = dy[i] * k.Mul(c);
-        Output.Store(dx, target, g, accumulate);
+        int p = i.X, c = i.Y;
+        float g = dy[c * plane + p] * k.Mul(c);
+        Output.Store(dx, k.Src(c) * plane + p, g, accumulate);
     }
 
     public static void Forward(Tensor x, Tensor y, Coefficients k)
     {
         Check(x, k);
         ShapeCheck.Same("channel affine", "input", x.Shape, "output", y.Shape);
-        x.Gpu.Kernel(ForwardKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, int, Coefficients>(ForwardKernel))(
-            x.Count, x.View, y.View, x.Shape.Plane, k);
+        x.Gpu.Kernel(ForwardKernel, a => a.LoadAutoGroupedStreamKernel<Index2D, View, View, int, Coefficients>(ForwardKernel))(
+            new Index2D(x.Shape.Plane, 3), x.View, y.View, x.Shape.Plane, k);
     }
 
     public static void Backward(Tensor dy, Tensor dx, Coefficients k, bool accumulate)
     {
         Check(dx, k);
         ShapeCheck.Same("channel affine backward", "dy", dy.Shape, "dx", dx.Shape);
-        dx.Gpu.Kernel(BackwardKernel, a => a.LoadAutoGroupedStreamKernel<Index1D, View, View, int, Coefficients, int>(BackwardKernel))(
-            dy.Count, dy.View, dx.View, dx.Shape.Plane, k, accumulate ? 1 : 0);
+        dx.Gpu.Kernel(BackwardKernel, a => a.LoadAutoGroupedStreamKernel<Index2D, View, View, int, Coefficients, int>(BackwardKernel))(
+            new Index2D(dx.Shape.Plane, 3), dy.View, dx.View, dx.Shape.Plane, k, accumulate ? 1 : 0);
     }
 
     private static void Check(Tensor x, Coefficients k)
