@@ -198,18 +198,23 @@ public static class VectorSets
 
     // d[i] = (accumulate ? d[i] : 0) + Σ_q c[q]·b_q[i]   (q = 0 … 7)
     private static void CombineKernel(Index1D i, View d, View b0, View b1, View b2, View b3, View b4, View b5, View b6,
-        View b7, View c, int accumulate)
+        View b7, View c, int accumulate) =>
+        d[i] = CombinedAt(i, d, b0, b1, b2, b3, b4, b5, b6, b7, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], accumulate);
+
+    // (accumulate ? d[i] : 0) + c0·b0[i] + … + c7·b7[i], added in that order: CombineKernel's element, CombineLanesKernel's tail.
+    private static float CombinedAt(int i, View d, View b0, View b1, View b2, View b3, View b4, View b5, View b6, View b7,
+        float c0, float c1, float c2, float c3, float c4, float c5, float c6, float c7, int accumulate)
     {
         float sum = accumulate != 0 ? d[i] : 0f;
-        sum += c[0] * b0[i];
-        sum += c[1] * b1[i];
-        sum += c[2] * b2[i];
-        sum += c[3] * b3[i];
-        sum += c[4] * b4[i];
-        sum += c[5] * b5[i];
-        sum += c[6] * b6[i];
-        sum += c[7] * b7[i];
-        d[i] = sum;
+        sum += c0 * b0[i];
+        sum += c1 * b1[i];
+        sum += c2 * b2[i];
+        sum += c3 * b3[i];
+        sum += c4 * b4[i];
+        sum += c5 * b5[i];
+        sum += c6 * b6[i];
+        sum += c7 * b7[i];
+        return sum;
     }
 
     // The same for CPU devices: each work-item owns a contiguous run of 8-element blocks, the 8 coefficients in registers
@@ -232,18 +237,7 @@ public static class VectorSets
         }
         if (w == 0)
             for (int i = 8 * blocks; i < n; i++)
-            {
-                float sum = accumulate != 0 ? d[i] : 0f;
-                sum += c0.L0 * b0[i];
-                sum += c1.L0 * b1[i];
-                sum += c2.L0 * b2[i];
-                sum += c3.L0 * b3[i];
-                sum += c4.L0 * b4[i];
-                sum += c5.L0 * b5[i];
-                sum += c6.L0 * b6[i];
-                sum += c7.L0 * b7[i];
-                d[i] = sum;
-            }
+                d[i] = CombinedAt(i, d, b0, b1, b2, b3, b4, b5, b6, b7, c0.L0, c1.L0, c2.L0, c3.L0, c4.L0, c5.L0, c6.L0, c7.L0, accumulate);
     }
 
     /// <summary>
