@@ -16,7 +16,7 @@ public static class Ops
         var (oh, ow) = p.OutputSize(x.Shape.H, x.Shape.W);
         return Conv2dCore(tape, x, Shape4.Image(weight.Shape.N, oh, ow),
             y => Kernels.Conv2d.Forward(x.Value, weight, bias, y, p, relu),
-            (dy, dx, accumulate) => Kernels.Conv2d.BackwardData(dy, weight, dx, p, accumulate), relu);
+            (dy, gate, dx, accumulate) => Kernels.Conv2d.BackwardData(dy, weight, dx, p, accumulate, gate), relu);
     }
 
     /// <summary>The same for a 3×3, stride 1, padding 1 layer whose weights were prepared once (frozen network weights).</summary>
@@ -25,24 +25,20 @@ public static class Ops
         Operand(x, "conv2d");
         return Conv2dCore(tape, x, Shape4.Image(weight.Weight.Shape.N, x.Shape.H, x.Shape.W),
             y => Kernels.Conv2d.Forward(x.Value, weight, bias, y, relu),
-            (dy, dx, accumulate) => Kernels.Conv2d.BackwardData(dy, weight, dx, accumulate), relu);
+            (dy, gate, dx, accumulate) => Kernels.Conv2d.BackwardData(dy, weight, dx, accumulate, gate), relu);
     }
 
     private static Variable Conv2dCore(Tape tape, Variable x, Shape4 outputShape, Action<Tensor> forward,
-        Action<Tensor, Tensor, bool> backwardData, bool relu)
+        Action<Tensor, Tensor?, Tensor, bool> backwardData, bool relu)
     {
         var y = tape.Pool.Rent(outputShape);
         forward(y);
         return tape.Record(y, x.RequiresGrad, op: relu ? "Conv2d+Relu" : "Conv2d", backwardFn: output =>
         {
-            var dy = output.Grad!;
-            if (relu)
-            {
-                // d(pre-activation) = dy ⊙ [y > 0], written over dy: nothing downstream reads dy again.
-                Kernels.Relu.Backward(output.Value, dy, dy, accumulate: false);
-            }
+            // With the ReLU, backward-data of d(pre-activation) = dy ⊙ [y > 0]: the kernels gate dy as they pad it (or
+            // write the gated gradient over dy first; nothing downstream reads dy again).
             var (dx, accumulate) = tape.GradTarget(x);
-            backwardData(dy, dx, accumulate);
+            backwardData(output.Grad!, relu ? output.Value : null, dx, accumulate);
         });
     }
 

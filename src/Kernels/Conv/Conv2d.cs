@@ -64,13 +64,21 @@ public static partial class Conv2d
     /// dx ← conv_transpose(dy, w) (or dx += … when <paramref name="accumulate"/>): the gradient of the forward
     /// convolution with respect to its input. dx has the shape of the forward input x. 3×3 stride-1 padding-1
     /// (<see cref="HasFastPath"/>) runs the implicit-GEMM kernel with the flipped, transposed weights; every other
-    /// geometry runs <see cref="BackwardDataTiled"/>.
+    /// geometry runs <see cref="BackwardDataTiled"/>. <paramref name="reluOutput"/>: the gradient through that ReLU first,
+    /// as in <see cref="BackwardData(Tensor, PreparedConv3x3, Tensor, bool, Tensor?)"/> (the tiled kernel reads dy itself, so
+    /// for other geometries the gated gradient is written over dy).
     /// </summary>
-    public static void BackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dParams p, bool accumulate)
+    public static void BackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dParams p, bool accumulate, Tensor? reluOutput = null)
     {
-        CheckBackwardData("conv2d backward-data", dy, w, dx, p);
-        if (HasFastPath(p)) RunPlanned3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, null);
-        else BackwardDataTiled(dy, w, dx, p, accumulate);
+        const string op = "conv2d backward-data";
+        CheckBackwardData(op, dy, w, dx, p);
+        CheckReluOutput(op, dy, reluOutput);
+        if (HasFastPath(p)) RunPlanned3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, null, reluOutput);
+        else
+        {
+            if (reluOutput is not null) Relu.Backward(reluOutput, dy, dy, accumulate: false);
+            BackwardDataTiled(dy, w, dx, p, accumulate);
+        }
     }
 
     /// <summary>Same result as <see cref="BackwardData"/> for any geometry, from the tiled gather kernel.</summary>

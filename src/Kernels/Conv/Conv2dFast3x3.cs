@@ -40,11 +40,16 @@ public static partial class Conv2d
         Run3x3(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, tiles);
     }
 
-    /// <summary><see cref="BackwardData"/> for 3×3 stride-1 padding-1 with an explicit blocking.</summary>
-    public static void BackwardData3x3(Tensor dy, Tensor w, Tensor dx, bool accumulate, ConvTiles tiles)
+    /// <summary>
+    /// <see cref="BackwardData"/> for 3×3 stride-1 padding-1 with an explicit blocking; <paramref name="reluOutput"/> as in
+    /// <see cref="BackwardData(Tensor, PreparedConv3x3, Tensor, bool, Tensor?)"/>.
+    /// </summary>
+    public static void BackwardData3x3(Tensor dy, Tensor w, Tensor dx, bool accumulate, ConvTiles tiles, Tensor? reluOutput = null)
     {
-        CheckBackwardData("conv2d backward-data (3×3 fast path)", dy, w, dx, Conv2dParams.Same3x3);
-        Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, tiles);
+        const string op = "conv2d backward-data (3×3 fast path)";
+        CheckBackwardData(op, dy, w, dx, Conv2dParams.Same3x3);
+        CheckReluOutput(op, dy, reluOutput);
+        Run3x3(dy, w, transpose: true, null, relu: false, accumulate, dx, tiles, gate: reluOutput);
     }
 
     /// <summary>
@@ -73,31 +78,49 @@ public static partial class Conv2d
     /// <summary>
     /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd (F(4×4, 3×3) or F(2×2, 3×3)) for the layers
     /// <see cref="TuningPlan.WinogradMinChannels"/> selects, else the direct kernel of <see cref="TuningPlan.Conv"/>; with the
-    /// operands of <paramref name="prepared"/> when given.
+    /// operands of <paramref name="prepared"/> when given, and reading input ⊙ [gate &gt; 0] when <paramref name="gate"/> is given.
     /// </summary>
     private static void RunPlanned3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
-        PreparedConv3x3? prepared)
+        PreparedConv3x3? prepared, Tensor? gate = null)
     {
         var plan = input.Gpu.Plan;
         if (UsesWinograd(plan, input.Shape.C, output.Shape.C))
             RunWinograd(input, w, transpose, bias, relu, accumulate, output, plan.WinogradTiles,
-                prepared?.WinogradOperand(transpose, plan.WinogradOutputTile));
+                prepared?.WinogradOperand(transpose, plan.WinogradOutputTile), gate: gate);
         else
             Run3x3(input, w, transpose, bias, relu, accumulate, output, plan.Conv,
-                prepared?.DirectOperand(transpose));
+                prepared?.DirectOperand(transpose), gate);
+    }
+
+    /// <summary>
+    /// Shape and device checks of a backward-data call's <c>reluOutput</c> (none when null): the output of the ReLU whose
+    /// gradient dy is, so dy's shape.
+    /// </summary>
+    private static void CheckReluOutput(string op, Tensor dy, Tensor? reluOutput)
+    {
+        if (reluOutput is null) return;
+        ShapeCheck.Same(op, "dy", dy.Shape, "reluOutput", reluOutput.Shape);
+        ShapeCheck.SameDevice(op, dy, reluOutput);
     }
 
     /// <summary>
     /// output ← (or +=) conv3×3(input, a) (+ bias, ReLU). a is <paramref name="prepared"/> when given, else
-    /// <paramref name="w"/> (OIHW) rearranged into a scratch buffer on this call (one pass over w). Shapes are
-    /// checked by the callers.
+    /// <paramref name="w"/> (OIHW) rearranged into a scratch buffer on this call (one pass over w). With
+    /// <paramref name="gate"/>, of input's shape, the convolution of input ⊙ [gate &gt; 0]: the register-blocked kernels'
+    /// padded copy is gated as it is made; the kernels that read input itself (shared tiles, tensor cores) first have
+    /// ReLU's backward write it over input. Shapes are checked by the callers.
     /// </summary>
     private static void Run3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
-        ConvTiles tiles, Tensor? prepared = null)
+        ConvTiles tiles, Tensor? prepared = null, Tensor? gate = null)
     {
         var gpu = input.Gpu;
         if (tiles.Kind.IsTensorCore()) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
+        if (gate is not null && (tiles.Kind.IsTensorCore() || tiles.Kind == ConvKernelKind.SharedTiles))
+        {
+            Relu.Backward(gate, input, input, accumulate: false);
+            gate = null;
+        }
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
         var a = prepared ?? LayOut3x3(w, transpose,
@@ -141,8 +164,9 @@ public static partial class Conv2d
         int groupsX = Gpu.DivUp(blocksX, gx);
         int wp = groupsX * gx * ConvTiles.BlockedPixels + 2;
         var padded = gpu.ScratchAtLeast(reduce * (h + 2) * wp, PaddedScratchKey);
-        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<View, int, int, int, View>(ZeroPadKernel));
-        pad(gpu.RowGrid(wp, h + 2, reduce), input.View, h, width, wp, padded.View);
+        var pad = gpu.Kernel(ZeroPadKernel, acc => acc.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int, View>(ZeroPadKernel));
+        pad(gpu.RowGrid(wp, h + 2, reduce), SpecializedValue.New(gate is null ? 0 : 1), input.View, (gate ?? input).View, h, width, wp,
+            padded.View);
         Action<SpecializedValue<int>, int, int, int, int, int, int, View, View, View, int, int, int, View> kernelMethod =
             tiles.Kind == ConvKernelKind.RegisterBlocked8 ? RegisterBlocked8x8Kernel : RegisterBlocked3x3Kernel;
         var blocked = gpu.Kernel(kernelMethod,
@@ -225,11 +249,20 @@ public static partial class Conv2d
         RunPlanned3x3(x, w.Weight, transpose: false, bias, fuseRelu, accumulate: false, y, w);
     }
 
-    /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>.</summary>
-    public static void BackwardData(Tensor dy, PreparedConv3x3 w, Tensor dx, bool accumulate)
+    /// <summary>
+    /// <see cref="BackwardData"/> (3×3, stride 1, padding 1) with weights prepared by <see cref="Prepare3x3"/>. With
+    /// <paramref name="reluOutput"/> (dy's shape), dy is the gradient at the output of that ReLU and dx the gradient
+    /// through the ReLU and the convolution: the convolution reads dy ⊙ [reluOutput &gt; 0], the bits of
+    /// <see cref="Relu.Backward"/> followed by this call. The kernels that copy dy into a zero-padded buffer (Winograd,
+    /// the register-blocked ones) gate the copy, one pass over memory fewer; the others first write the gated gradient
+    /// over dy, so dy's contents are not kept.
+    /// </summary>
+    public static void BackwardData(Tensor dy, PreparedConv3x3 w, Tensor dx, bool accumulate, Tensor? reluOutput = null)
     {
-        CheckBackwardData("conv2d backward-data (prepared 3×3)", dy, w.Weight, dx, Conv2dParams.Same3x3);
-        RunPlanned3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, w);
+        const string op = "conv2d backward-data (prepared 3×3)";
+        CheckBackwardData(op, dy, w.Weight, dx, Conv2dParams.Same3x3);
+        CheckReluOutput(op, dy, reluOutput);
+        RunPlanned3x3(dy, w.Weight, transpose: true, null, relu: false, accumulate, dx, w, reluOutput);
     }
 
     /// <summary>
@@ -269,15 +302,16 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp).
+    /// padded[c, py, px] = in[c, py − 1, px − 1], 0 outside (a 1-pixel border, and columns up to wp); with
+    /// <paramref name="gated"/> = 1 (specialized) in ⊙ [gate &gt; 0] instead of in (ReLU's backward, as Winograd's padding).
     /// Grid (⌈wp / group⌉, h + 2, c): work-items along x cover consecutive columns of one row.
     /// </summary>
-    private static void ZeroPadKernel(View input, int h, int w, int wp, View padded)
+    private static void ZeroPadKernel(SpecializedValue<int> gated, View input, View gate, int h, int w, int wp, View padded)
     {
         int px = Grid.IdxX * Group.DimX + Group.IdxX, py = Grid.IdxY, c = Grid.IdxZ;
         if (px >= wp) return;
-        int y = py - 1, x = px - 1;
-        padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? input[(c * h + y) * w + x] : 0f;
+        int y = py - 1, x = px - 1, i = (c * h + y) * w + x;
+        padded[(c * (h + 2) + py) * wp + px] = y >= 0 && y < h && x >= 0 && x < w ? Gated(input, gate, i, gated.Value != 0) : 0f;
     }
 }
 

@@ -51,20 +51,28 @@ public static partial class Conv2d
         RunWinograd(x, w, transpose: false, bias, fuseRelu, accumulate: false, y, tiles, chunkFloats: chunkFloats);
     }
 
-    /// <summary><see cref="BackwardData"/> (3×3, stride 1, padding 1) as Winograd F(m×m, 3×3); see <see cref="ForwardWinograd"/>.</summary>
+    /// <summary>
+    /// <see cref="BackwardData"/> (3×3, stride 1, padding 1) as Winograd F(m×m, 3×3); see <see cref="ForwardWinograd"/>.
+    /// With <paramref name="reluOutput"/>, the gradient through that ReLU first, dy ⊙ [reluOutput &gt; 0], applied as the
+    /// padded copy is made (dy is not modified); see <see cref="BackwardData(Tensor, PreparedConv3x3, Tensor, bool, Tensor?)"/>.
+    /// </summary>
     public static void BackwardDataWinograd(Tensor dy, Tensor w, Tensor dx, bool accumulate, WinogradTiles tiles,
-        int chunkFloats = WinogradChunkFloats)
+        int chunkFloats = WinogradChunkFloats, Tensor? reluOutput = null)
     {
-        CheckBackwardData("conv2d backward-data (Winograd 3×3)", dy, w, dx, Conv2dParams.Same3x3);
-        RunWinograd(dy, w, transpose: true, null, relu: false, accumulate, dx, tiles, chunkFloats: chunkFloats);
+        const string op = "conv2d backward-data (Winograd 3×3)";
+        CheckBackwardData(op, dy, w, dx, Conv2dParams.Same3x3);
+        CheckReluOutput(op, dy, reluOutput);
+        RunWinograd(dy, w, transpose: true, null, relu: false, accumulate, dx, tiles, chunkFloats: chunkFloats, gate: reluOutput);
     }
 
     /// <summary>
     /// output ← (or +=) conv3×3(input, w) (+ bias, ReLU) through the Winograd transforms; U is <paramref name="prepared"/>
-    /// when given, else made from <paramref name="w"/> into a scratch buffer. Shapes are checked by the callers.
+    /// when given, else made from <paramref name="w"/> into a scratch buffer. With <paramref name="gate"/> (a ReLU's
+    /// output, input's shape) the convolution reads input ⊙ [gate &gt; 0], gated in the padded copy. Shapes are checked by
+    /// the callers.
     /// </summary>
     private static void RunWinograd(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
-        WinogradTiles tiles, Tensor? prepared = null, int chunkFloats = WinogradChunkFloats)
+        WinogradTiles tiles, Tensor? prepared = null, int chunkFloats = WinogradChunkFloats, Tensor? gate = null)
     {
         var gpu = input.Gpu;
         if (chunkFloats < 1) throw new ArgumentException($"conv2d Winograd 3×3: chunkFloats must be ≥ 1, not {chunkFloats}.");
@@ -89,7 +97,12 @@ public static partial class Conv2d
         // The padded input split by column phase mod tile: rows of tile parts of tilesX + 1 columns each.
         int hp = tile * tilesY + 2, part = tilesX + 1;
         var padded = gpu.ScratchAtLeast(reduce * hp * tile * part, PaddedScratchKey);
-        WinogradPad(gpu, input, tile, hp, part, padded);
+        if (gate is not null && !GatesInPadding(gpu))
+        {
+            Relu.Backward(gate, input, input, accumulate: false);
+            gate = null;
+        }
+        WinogradPad(gpu, input, gate, tile, hp, part, padded);
         Action<SpecializedValue<int>, View, int, int, int, TileSlots, View> inputMethod = tile == 4 ? WinogradInput4Kernel : WinogradInputKernel;
         var inputTransform = gpu.Kernel(inputMethod,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, TileSlots, View>(inputMethod));
@@ -414,33 +427,47 @@ public static partial class Conv2d
     /// (n = 2), F(4×4, 3×3) by column mod 4. Three launches, so that the bulk has neither a bounds check nor a masked
     /// load (PoCL's vectorizer turns those into gathers): <see cref="WinogradPadRunsKernel"/> over the whole groups of
     /// the image's runs of n columns, <see cref="WinogradPadCheckedKernel"/> for the image rows' remaining columns, and
-    /// <see cref="WinogradPadBorderRowsKernel"/> for the zero rows above and below.
+    /// <see cref="WinogradPadBorderRowsKernel"/> for the zero rows above and below. With <paramref name="gate"/> each
+    /// copied value is the ReLU backward's, input ⊙ [gate &gt; 0] (<see cref="Gated"/>; <see cref="PadGated"/> in the modes).
     /// </summary>
-    private static void WinogradPad(Gpu gpu, Tensor input, int phases, int hp, int part, Tensor padded)
+    private static void WinogradPad(Gpu gpu, Tensor input, Tensor? gate, int phases, int hp, int part, Tensor padded)
     {
         int channels = input.Shape.C, h = input.Shape.H, w = input.Shape.W, group = gpu.RowGroup;
-        var n = SpecializedValue.New(phases);
+        int gatedMode = gate is null ? 0 : PadGated;
+        var gateView = (gate ?? input).View;
+        var n = SpecializedValue.New(phases | gatedMode);
         // Runs j = 0 … runs − 1 of n input columns (n·j … n·j + n − 1), in whole groups only.
         // Rows of fewer runs than a group: groups of the largest power of two they hold (down to 4 work-items).
         int bulkGroup = group;
         while (bulkGroup > 4 && w / phases < bulkGroup) bulkGroup /= 2;
         int runs = w / phases / bulkGroup * bulkGroup;
-        if (runs > 0)
+        if (gate is not null)
+        {
+            // Gated: whole vectors of 16 runs, the rest by the checked kernel (gated too).
+            int vectors = w / phases / WinogradGatedRuns.Runs;
+            runs = vectors * WinogradGatedRuns.Runs;
+            var gated = gpu.Kernel(WinogradPadRunsGatedKernel,
+                acc => acc.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int, int, int, View>(WinogradPadRunsGatedKernel));
+            if (vectors > 0)
+                gated(gpu.RowGrid(vectors, h, channels), SpecializedValue.New(phases), input.View, gateView, h, w, hp, part, vectors,
+                    padded.View);
+        }
+        else if (runs > 0)
         {
             var bulk = gpu.Kernel(WinogradPadRunsKernel,
                 acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadRunsKernel));
-            bulk(new KernelConfig(new Index3D(runs / bulkGroup, h, channels), new Index3D(bulkGroup, 1, 1)), n, input.View, h, w, hp,
-                part, padded.View);
+            bulk(new KernelConfig(new Index3D(runs / bulkGroup, h, channels), new Index3D(bulkGroup, 1, 1)), SpecializedValue.New(phases),
+                input.View, h, w, hp, part, padded.View);
         }
         var rest = gpu.Kernel(WinogradPadCheckedKernel,
-            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, int, View>(WinogradPadCheckedKernel));
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int, int, int, View>(WinogradPadCheckedKernel));
         // After a bulk only a few columns per row are left (2 of 65 per row for conv1_2 at 256²): one group per row
         // would be mostly launch overhead (h · channels groups), so then the work-items run along the rows instead.
         if (runs > 0)
-            rest(gpu.RowGrid(h, part - runs, channels), SpecializedValue.New(phases | PadAlongRows), input.View, h, w, hp, part,
-                runs, padded.View);
+            rest(gpu.RowGrid(h, part - runs, channels), SpecializedValue.New(phases | gatedMode | PadAlongRows), input.View, gateView, h, w,
+                hp, part, runs, padded.View);
         else
-            rest(gpu.RowGrid(part, h, channels), n, input.View, h, w, hp, part, 0, padded.View);
+            rest(gpu.RowGrid(part, h, channels), n, input.View, gateView, h, w, hp, part, 0, padded.View);
         var border = gpu.Kernel(WinogradPadBorderRowsKernel,
             acc => acc.LoadStreamKernel<int, int, int, View>(WinogradPadBorderRowsKernel));
         border(gpu.RowGrid(phases * part, hp - h, channels), h, hp, phases * part, padded.View);
@@ -473,33 +500,76 @@ public static partial class Conv2d
     }
 
     /// <summary>
+    /// <see cref="WinogradPadRunsKernel"/> for backward-data through a ReLU: input ⊙ [gate &gt; 0] copied the same way,
+    /// <see cref="WinogradGatedRuns.Runs"/> runs per work-item (WinogradGatedRuns.cs: float16 vectors on OpenCL). Grid
+    /// (⌈vectors / group⌉, h, channels): work-item k of image row y copies runs 16·k … 16·k + 15.
+    /// </summary>
+    private static void WinogradPadRunsGatedKernel(SpecializedValue<int> phases, View input, View gate, int h, int w, int hp, int part,
+        int vectors, View padded)
+    {
+        int k = Grid.IdxX * Group.DimX + Group.IdxX, y = Grid.IdxY, c = Grid.IdxZ, n = phases.Value;
+        if (k >= vectors) return;
+        int j = WinogradGatedRuns.Runs * k, src = (c * h + y) * w + n * j, dst = (c * hp + y + 1) * n * part + j;
+        if (j == 0) padded[dst] = 0f;
+        if (n == 4) WinogradGatedRuns.Copy4(input, gate, src, padded, dst, part);
+        else WinogradGatedRuns.Copy2(input, gate, src, padded, dst, part);
+    }
+
+    /// <summary>
+    /// Whether backward-data through a ReLU gates the gradient in the padding (<see cref="WinogradPadRunsGatedKernel"/>) on
+    /// <paramref name="gpu"/>: on CPU devices (OpenCL's and the simulator), where the padding and ReLU's backward are
+    /// memory-bound passes over the same gradient. GPUs run ReLU's backward first (a coalesced element-wise kernel; the
+    /// vector kernel's work-items would each read 64 consecutive floats there).
+    /// </summary>
+    internal static bool GatesInPadding(Gpu gpu) => gpu.Accelerator switch
+    {
+        ILGPU.Runtime.OpenCL.CLAccelerator cl => cl.DeviceType == ILGPU.Runtime.OpenCL.CLDeviceType.CL_DEVICE_TYPE_CPU,
+        ILGPU.Runtime.CPU.CPUAccelerator => true,
+        _ => false,
+    };
+
+    /// <summary>
+    /// input[i], or with <paramref name="gated"/> (a specialized constant) the gradient through a ReLU whose output is
+    /// <paramref name="gate"/>: input[i] where gate[i] &gt; 0, else 0 — Relu.BackwardKernel's value, so the gated copy
+    /// holds the bits that ReLU's backward followed by a plain copy would.
+    /// </summary>
+    private static float Gated(View input, View gate, int i, bool gated) => !gated || gate[i] > 0f ? input[i] : 0f;
+
+    /// <summary>
     /// <see cref="WinogradPad"/>'s checked part: every phase at indices <paramref name="from"/> … part − 1 of image row y
     /// (padded row y + 1), zero outside the image — the columns the bulk did not copy (its last column, phase 0 at
     /// index from, again: the same value, a later launch). <paramref name="mode"/>: the phase count n, plus
     /// <see cref="PadAlongRows"/> for work-items along the rows. Grid (⌈(part − from) / group⌉, h, channels), or along
     /// the rows (⌈h / group⌉, part − from, channels).
     /// </summary>
-    private static void WinogradPadCheckedKernel(SpecializedValue<int> mode, View input, int h, int w, int hp, int part, int from, View padded)
+    private static void WinogradPadCheckedKernel(SpecializedValue<int> mode, View input, View gate, int h, int w, int hp, int part, int from,
+        View padded)
     {
-        int along = Grid.IdxX * Group.DimX + Group.IdxX, c = Grid.IdxZ, n = mode.Value & ~PadAlongRows;
-        bool alongRows = (mode.Value & PadAlongRows) != 0;
+        int along = Grid.IdxX * Group.DimX + Group.IdxX, c = Grid.IdxZ, n = mode.Value & PadPhases;
+        bool alongRows = (mode.Value & PadAlongRows) != 0, gated = (mode.Value & PadGated) != 0;
         int i = from + (alongRows ? Grid.IdxY : along), y = alongRows ? along : Grid.IdxY;
         if (alongRows ? y >= h : i >= part) return;
         int x = n * i - 1;
         int src = (c * h + y) * w + x, dst = (c * hp + y + 1) * n * part + i;
         // The phases (n is 2 or 4) written out, since ILGPU does not unroll loops: with a loop over them PoCL left the
         // kernel scalar; so it gathers each phase's inputs (stride n) and stores them as vectors.
-        padded[dst] = x >= 0 && x < w ? input[src] : 0f;
-        padded[dst + part] = x + 1 < w ? input[src + 1] : 0f;
+        padded[dst] = x >= 0 && x < w ? Gated(input, gate, src, gated) : 0f;
+        padded[dst + part] = x + 1 < w ? Gated(input, gate, src + 1, gated) : 0f;
         if (n == 4)
         {
-            padded[dst + 2 * part] = x + 2 < w ? input[src + 2] : 0f;
-            padded[dst + 3 * part] = x + 3 < w ? input[src + 3] : 0f;
+            padded[dst + 2 * part] = x + 2 < w ? Gated(input, gate, src + 2, gated) : 0f;
+            padded[dst + 3 * part] = x + 3 < w ? Gated(input, gate, src + 3, gated) : 0f;
         }
     }
 
+    /// <summary>The padding kernels' modes: the phase count n (2 or 4) in these bits.</summary>
+    private const int PadPhases = 7;
+
     /// <summary><see cref="WinogradPadCheckedKernel"/>'s mode bit: work-items along the image rows, one column index per grid row.</summary>
     internal const int PadAlongRows = 8;
+
+    /// <summary>The padding kernels' mode bit: copy input ⊙ [gate &gt; 0] (<see cref="Gated"/>), the gradient through a ReLU.</summary>
+    private const int PadGated = 16;
 
     /// <summary>
     /// <see cref="WinogradPad"/>'s zero rows: padded row 0 and rows h + 1 … hp − 1 (<paramref name="rowFloats"/> = n·part

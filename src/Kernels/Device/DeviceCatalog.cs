@@ -164,6 +164,7 @@ public static class DeviceCatalog
         VectorProduct16.Register(builder);
         WinogradVectorInput.Register(builder);
         WinogradVectorOutput.Register(builder);
+        WinogradGatedRuns.Register(builder);
     }
 
     private static Context CreateContext(OptimizationLevel level = OptimizationLevel.O2) =>

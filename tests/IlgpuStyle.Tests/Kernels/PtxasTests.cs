@@ -230,15 +230,22 @@ public class PtxasTests(ITestOutputHelper log)
             // The tensor-core Gram kernels: TF32 (0) and BF16 (1), each with cp.async stages (+2, gramasync=2).
             ["Gram.ForwardTensorCoreKernel"] = GramTensorCoreModes(),
             ["Gram.BackwardTensorCoreKernel"] = GramTensorCoreModes(),
-            // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); the checked part also along the rows (+8).
+            // The input split by column phase: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); the checked part also along the rows (+8);
+            // backward-data through a ReLU gates the copy (+16).
             ["Conv2d.WinogradPadRunsKernel"] =
                 [("2 phases", true, [SpecializedValue.New(2)]), ("4 phases", true, [SpecializedValue.New(4)])],
+            ["Conv2d.WinogradPadRunsGatedKernel"] =
+                [("2 phases", false, [SpecializedValue.New(2)]), ("4 phases", false, [SpecializedValue.New(4)])],
             ["Conv2d.WinogradPadCheckedKernel"] =
             [
                 ("2 phases", true, [SpecializedValue.New(2)]), ("4 phases", true, [SpecializedValue.New(4)]),
                 ("2 phases along rows", true, [SpecializedValue.New(2 | 8)]),
                 ("4 phases along rows", true, [SpecializedValue.New(4 | 8)]),
+                ("4 phases gated", true, [SpecializedValue.New(4 | 16)]),
+                ("4 phases along rows gated", true, [SpecializedValue.New(4 | 8 | 16)]),
             ],
+            // The direct kernels' zero padding, plain and gated (backward-data through a ReLU).
+            ["Conv2d.ZeroPadKernel"] = [("plain", true, [SpecializedValue.New(0)]), ("gated", true, [SpecializedValue.New(1)])],
         };
         var kernels = typeof(Gpu).Assembly.GetTypes()
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public | BindingFlags.DeclaredOnly))
