@@ -54,7 +54,8 @@ public static partial class Conv2d
     /// <summary>
     /// <see cref="BackwardData"/> (3×3, stride 1, padding 1) as Winograd F(m×m, 3×3); see <see cref="ForwardWinograd"/>.
     /// With <paramref name="reluOutput"/>, the gradient through that ReLU first, dy ⊙ [reluOutput &gt; 0], applied as the
-    /// padded copy is made (dy is not modified); see <see cref="BackwardData(Tensor, PreparedConv3x3, Tensor, bool, Tensor?)"/>.
+    /// padded copy is made where <see cref="GatesInPadding"/> (dy is then not modified), else written over dy first; see
+    /// <see cref="BackwardData(Tensor, PreparedConv3x3, Tensor, bool, Tensor?)"/>.
     /// </summary>
     public static void BackwardDataWinograd(Tensor dy, Tensor w, Tensor dx, bool accumulate, WinogradTiles tiles,
         int chunkFloats = WinogradChunkFloats, Tensor? reluOutput = null)
@@ -428,7 +429,8 @@ public static partial class Conv2d
     /// load (PoCL's vectorizer turns those into gathers): <see cref="WinogradPadRunsKernel"/> over the whole groups of
     /// the image's runs of n columns, <see cref="WinogradPadCheckedKernel"/> for the image rows' remaining columns, and
     /// <see cref="WinogradPadBorderRowsKernel"/> for the zero rows above and below. With <paramref name="gate"/> each
-    /// copied value is the ReLU backward's, input ⊙ [gate &gt; 0] (<see cref="Gated"/>; <see cref="PadGated"/> in the modes).
+    /// copied value is the ReLU backward's, input ⊙ [gate &gt; 0] (<see cref="Gated"/>; <see cref="PadGated"/> in the modes),
+    /// the bulk in vectors of 16 runs (<see cref="WinogradPadRunsGatedKernel"/>).
     /// </summary>
     private static void WinogradPad(Gpu gpu, Tensor input, Tensor? gate, int phases, int hp, int part, Tensor padded)
     {
@@ -436,28 +438,33 @@ public static partial class Conv2d
         int gatedMode = gate is null ? 0 : PadGated;
         var gateView = (gate ?? input).View;
         var n = SpecializedValue.New(phases | gatedMode);
-        // Runs j = 0 … runs − 1 of n input columns (n·j … n·j + n − 1), in whole groups only.
-        // Rows of fewer runs than a group: groups of the largest power of two they hold (down to 4 work-items).
-        int bulkGroup = group;
-        while (bulkGroup > 4 && w / phases < bulkGroup) bulkGroup /= 2;
-        int runs = w / phases / bulkGroup * bulkGroup;
+        // Runs j = 0 … runs − 1 of n input columns (n·j … n·j + n − 1): gated, in whole vectors of 16 runs; else in whole
+        // groups only, and rows of fewer runs than a group in groups of the largest power of two they hold (down to 4).
+        int runs;
         if (gate is not null)
         {
-            // Gated: whole vectors of 16 runs, the rest by the checked kernel (gated too).
             int vectors = w / phases / WinogradGatedRuns.Runs;
             runs = vectors * WinogradGatedRuns.Runs;
-            var gated = gpu.Kernel(WinogradPadRunsGatedKernel,
-                acc => acc.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int, int, int, View>(WinogradPadRunsGatedKernel));
             if (vectors > 0)
+            {
+                var gated = gpu.Kernel(WinogradPadRunsGatedKernel,
+                    acc => acc.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int, int, int, View>(WinogradPadRunsGatedKernel));
                 gated(gpu.RowGrid(vectors, h, channels), SpecializedValue.New(phases), input.View, gateView, h, w, hp, part, vectors,
                     padded.View);
+            }
         }
-        else if (runs > 0)
+        else
         {
-            var bulk = gpu.Kernel(WinogradPadRunsKernel,
-                acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadRunsKernel));
-            bulk(new KernelConfig(new Index3D(runs / bulkGroup, h, channels), new Index3D(bulkGroup, 1, 1)), SpecializedValue.New(phases),
-                input.View, h, w, hp, part, padded.View);
+            int bulkGroup = group;
+            while (bulkGroup > 4 && w / phases < bulkGroup) bulkGroup /= 2;
+            runs = w / phases / bulkGroup * bulkGroup;
+            if (runs > 0)
+            {
+                var bulk = gpu.Kernel(WinogradPadRunsKernel,
+                    acc => acc.LoadStreamKernel<SpecializedValue<int>, View, int, int, int, int, View>(WinogradPadRunsKernel));
+                bulk(new KernelConfig(new Index3D(runs / bulkGroup, h, channels), new Index3D(bulkGroup, 1, 1)), SpecializedValue.New(phases),
+                    input.View, h, w, hp, part, padded.View);
+            }
         }
         var rest = gpu.Kernel(WinogradPadCheckedKernel,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, View, View, int, int, int, int, int, View>(WinogradPadCheckedKernel));
@@ -521,7 +528,7 @@ public static partial class Conv2d
     /// memory-bound passes over the same gradient. GPUs run ReLU's backward first (a coalesced element-wise kernel; the
     /// vector kernel's work-items would each read 64 consecutive floats there).
     /// </summary>
-    internal static bool GatesInPadding(Gpu gpu) => gpu.Accelerator switch
+    public static bool GatesInPadding(Gpu gpu) => gpu.Accelerator switch
     {
         ILGPU.Runtime.OpenCL.CLAccelerator cl => cl.DeviceType == ILGPU.Runtime.OpenCL.CLDeviceType.CL_DEVICE_TYPE_CPU,
         ILGPU.Runtime.CPU.CPUAccelerator => true,
