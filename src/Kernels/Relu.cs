@@ -12,11 +12,14 @@ public static class Relu
     private static void ForwardKernel(Index1D i, View x, View y) => y[i] = IntrinsicMath.Max(x[i], 0f);
 
     // dx = dy where y > 0, else 0. Reads dy[i] before writing dx[i] in the same thread, so dx may alias dy.
-    private static void BackwardKernel(Index1D i, View y, View dy, View dx, int accumulate)
-    {
-        float g = y[i] > 0f ? dy[i] : 0f;
-        Output.Store(dx, i, g, accumulate);
-    }
+    private static void BackwardKernel(Index1D i, View y, View dy, View dx, int accumulate) =>
+        Output.Store(dx, i, Gradient(y[i], dy[i]), accumulate);
+
+    /// <summary>
+    /// The gradient through ReLU of one element: dy where its output y &gt; 0, else +0. Every kernel that applies ReLU's
+    /// backward (this file's, the gated paddings of backward-data) computes it here, so their bytes agree.
+    /// </summary>
+    internal static float Gradient(float y, float dy) => y > 0f ? dy : 0f;
 
     /// <summary>y ← max(x, 0). x and y may be the same tensor.</summary>
     public static void Forward(Tensor x, Tensor y)

@@ -59,8 +59,7 @@ public static class VectorSets
         Chunks(basis) * Math.Max(Rows(count, simulator, false), Rows(count, simulator, true)) * Sums;
 
     /// <summary>Whether <see cref="Dots"/> runs the lane-block kernel on <paramref name="gpu"/> by default: on OpenCL CPU devices.</summary>
-    public static bool LanesByDefault(Gpu gpu) =>
-        gpu.Accelerator is ILGPU.Runtime.OpenCL.CLAccelerator cl && cl.DeviceType == ILGPU.Runtime.OpenCL.CLDeviceType.CL_DEVICE_TYPE_CPU;
+    public static bool LanesByDefault(Gpu gpu) => Gpu.IsOpenClCpu(gpu.Accelerator);
 
     // partial[g·24 + p·8 + q] = Σ over this group's grid-stride slice of probe_p[i]·b_q[i]   (p: s, y, g; q: b0 … b7)
     private static void DotsKernel(View s, View y, View g, View b0, View b1, View b2, View b3, View b4, View b5, View b6,

@@ -528,19 +528,14 @@ public static partial class Conv2d
     /// memory-bound passes over the same gradient. GPUs run ReLU's backward first (a coalesced element-wise kernel; the
     /// vector kernel's work-items would each read 64 consecutive floats there).
     /// </summary>
-    public static bool GatesInPadding(Gpu gpu) => gpu.Accelerator switch
-    {
-        ILGPU.Runtime.OpenCL.CLAccelerator cl => cl.DeviceType == ILGPU.Runtime.OpenCL.CLDeviceType.CL_DEVICE_TYPE_CPU,
-        ILGPU.Runtime.CPU.CPUAccelerator => true,
-        _ => false,
-    };
+    public static bool GatesInPadding(Gpu gpu) => Gpu.IsOpenClCpu(gpu.Accelerator) || gpu.Accelerator is ILGPU.Runtime.CPU.CPUAccelerator;
 
     /// <summary>
     /// input[i], or with <paramref name="gated"/> (a specialized constant) the gradient through a ReLU whose output is
-    /// <paramref name="gate"/>: input[i] where gate[i] &gt; 0, else 0 — Relu.BackwardKernel's value, so the gated copy
-    /// holds the bits that ReLU's backward followed by a plain copy would.
+    /// <paramref name="gate"/> (<see cref="Relu.Gradient"/>), so the gated copy holds the bits that ReLU's backward followed
+    /// by a plain copy would.
     /// </summary>
-    private static float Gated(View input, View gate, int i, bool gated) => !gated || gate[i] > 0f ? input[i] : 0f;
+    private static float Gated(View input, View gate, int i, bool gated) => gated ? Relu.Gradient(gate[i], input[i]) : input[i];
 
     /// <summary>
     /// <see cref="WinogradPad"/>'s checked part: every phase at indices <paramref name="from"/> … part − 1 of image row y

@@ -14,7 +14,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// <summary>
 /// Winograd's phase-split zero padding (Conv2d.WinogradPad) of a gradient through a ReLU, 16 runs of n input columns per
 /// call in OpenCL C's float16 vectors: n unit-stride loads of the gradient and of the ReLU's output, the gate as a vector
-/// select (dy where y &gt; 0, else +0: Relu.BackwardKernel's value), and the deinterleave into the n phases by swizzles, one
+/// select (dy where y &gt; 0, else +0: <see cref="Relu.Gradient"/>'s value), and the deinterleave into the n phases by swizzles, one
 /// 16-float store per phase. Written so because PoCL vectorized no scalar form of it: gated in place of the plain
 /// kernel's loads, it gathered both arrays' interleaved columns (two interleaved groups where the plain kernel has one, 3×
 /// the time), and staged through local memory it gathered the local reads.
@@ -47,7 +47,7 @@ public static class WinogradGatedRuns
         for (int k = 0; k < n; k++)
         {
             int i = src + n * r + k, phase = (k + 1) % n;
-            padded[dst + phase * part + r + (k + 1) / n] = y[i] > 0f ? dy[i] : 0f;
+            padded[dst + phase * part + r + (k + 1) / n] = Relu.Gradient(y[i], dy[i]);
         }
     }
 

@@ -182,6 +182,10 @@ public sealed class Gpu : IDisposable
 
     public static int DivUp(int a, int b) => (a + b - 1) / b;
 
+    /// <summary>Whether <paramref name="accelerator"/> is an OpenCL CPU device (PoCL): the devices whose plans and kernels are CPU-shaped.</summary>
+    public static bool IsOpenClCpu(Accelerator accelerator) =>
+        accelerator is ILGPU.Runtime.OpenCL.CLAccelerator cl && cl.DeviceType == ILGPU.Runtime.OpenCL.CLDeviceType.CL_DEVICE_TYPE_CPU;
+
     /// <summary>Work-items along x of <see cref="RowGrid"/> launches (<see cref="TuningPlan.RowGroup"/>).</summary>
     public int RowGroup => Plan.RowGroup;
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Serialization;
 using ILGPU.Runtime;
-using ILGPU.Runtime.OpenCL;
 
 namespace IlgpuStyle.Kernels;
 
@@ -215,7 +214,7 @@ public sealed record TuningPlan
     /// </summary>
     public static TuningPlan For(Accelerator accelerator) =>
         Resolve(accelerator.AcceleratorType,
-            accelerator is CLAccelerator cl && cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_CPU,
+            Gpu.IsOpenClCpu(accelerator),
             accelerator.MaxNumThreadsPerGroup, Conv2d.WhyNoTensorCores(accelerator));
 
     /// <summary>The plan a device listed by <see cref="DeviceCatalog.List"/> gets when opened (same rules as <see cref="For(Accelerator)"/>).</summary>
