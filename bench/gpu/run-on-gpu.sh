@@ -24,7 +24,10 @@
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
 #          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8,gram=tf32;…" | none]
-#          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none]
+#          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none] [--warm-stylize-sizes 512 | none]
+# Kernels' PTX (src/Kernels/Device/PtxKernelCache.cs): the tests and benches share one cache folder; stylize-<size> for
+# each --warm-stylize-sizes starts from an empty one (ILGPU compiles every kernel: a first run's start-up) and
+# stylize-<size>-warm runs again on what it stored (a later run's).
 # Rehearsal without a GPU:
 #   OUT=/tmp/gpu-out bench/gpu/run-on-gpu.sh --device opencl --bench-size 64 --iteration-sizes 64 \
 #     --torch-sizes 64 --stylize-sizes 64 --stylize-args "--scales 1 --iterations 3" --runs 2 --warmup 1
@@ -49,6 +52,7 @@ skip=
 tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=1,ci=8"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
+warm_stylize_sizes=512
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -67,6 +71,7 @@ while [ $# -gt 0 ]; do
     --tf32-tiles) tf32_tiles=$2; shift 2 ;;
     --tf32-sizes) tf32_sizes=$2; shift 2 ;;
     --tf32-stylize-sizes) tf32_stylize_sizes=$2; shift 2 ;;
+    --warm-stylize-sizes) warm_stylize_sizes=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-on-gpu: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -83,6 +88,7 @@ torch_device=cpu
 case "$device" in cuda*) torch_device=$device ;; esac
 export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 PYTHONUNBUFFERED=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 export ILGPU_STYLE_WEIGHTS=$B/weights/vgg19.ilgw
+export ILGPU_STYLE_KERNEL_CACHE=$W/ptx-cache
 case "$bundle" in /*) ;; *) bundle=$repo/$bundle ;; esac
 export repo bundle OUT W B   # for setup(), which runs in a child bash
 
@@ -321,12 +327,28 @@ fi
 timer=()
 [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
 IFS=, read -ra sizes <<< "$stylize_sizes"
+warm_sizes=()
+[ "$warm_stylize_sizes" != none ] && IFS=, read -ra warm_sizes <<< "$warm_stylize_sizes"
 for s in "${sizes[@]}"; do
   cap=$(( 40 + s * s / 8000 ))   # 512: 72 s, 1024: 171 s (targets: 20 s and 60 s)
+  cold=
+  [[ " ${warm_sizes[*]} " == *" $s "* ]] && cold=$W/ptx-cold-$s
   # shellcheck disable=SC2086
-  run_step "stylize-$s" "$cap" "${timer[@]}" "$CLI" stylize --device "$device" \
-    --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
+  ILGPU_STYLE_KERNEL_CACHE=${cold:-$ILGPU_STYLE_KERNEL_CACHE} run_step "stylize-$s" "$cap" "${timer[@]}" "$CLI" stylize \
+    --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
     --output "$OUT/tubingen_starry_$s.png" --report "$R/stylize-$s.jsonl" --print-every 50
+  if [ -n "$cold" ]; then
+    # The same run again on the PTX the first one stored: the output must be the same picture.
+    # shellcheck disable=SC2086
+    ILGPU_STYLE_KERNEL_CACHE=$cold run_step "stylize-$s-warm" "$cap" "${timer[@]}" "$CLI" stylize \
+      --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
+      --output "$R/tubingen_starry_${s}_warm.png" --report "$R/stylize-$s-warm.jsonl" --print-every 50
+    if [ -f "$OUT/tubingen_starry_$s.png" ] && [ -f "$R/tubingen_starry_${s}_warm.png" ]; then
+      cmp -s "$OUT/tubingen_starry_$s.png" "$R/tubingen_starry_${s}_warm.png" \
+        && echo "stylize $s: the warm run (PTX from the cache, $(ls "$cold" 2>/dev/null | wc -l) files) wrote the same bytes" >> "$R/notes.txt" \
+        || echo "stylize $s: the warm run (PTX from the cache) wrote DIFFERENT bytes" >> "$R/notes.txt"
+    fi
+  fi
 done
 
 # --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
@@ -403,7 +425,7 @@ PY
   done
   grep -hE 'Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -1 | sed 's/^ */tests: /'
   grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
-  for s in "${sizes[@]}"; do
+  for s in "${sizes[@]}" "${warm_sizes[@]/%/-warm}"; do
     [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
   done
   # Where the start-up goes (issue #11's 10 s includes it): the report's clock at each scale's first evaluation.

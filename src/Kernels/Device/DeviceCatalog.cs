@@ -24,9 +24,9 @@ public static class DeviceCatalog
 
     /// <summary>
     /// Opens the device named by <paramref name="spec"/>: auto | cuda | opencl | cpu, optionally ":index"
-    /// (opencl:1). <paramref name="why"/> says what was picked and why.
+    /// (opencl:1). <paramref name="why"/> says what was picked and why. <paramref name="kernelLoader"/>: see <see cref="Gpu"/>'s constructor.
     /// </summary>
-    public static Gpu Open(string spec, out string why)
+    public static Gpu Open(string spec, out string why, KernelLaunchers.Loader? kernelLoader = null)
     {
         var (kind, index) = Parse(spec);
         var context = CreateContext(kind == "opencl" ? OpenClOptimization : OptimizationLevel.O2);
@@ -68,7 +68,7 @@ public static class DeviceCatalog
             }
             var accelerator = chosen.device.CreateAccelerator(context);
             if (accelerator is CLAccelerator cl && !MulAdd.DeviceHasFma(cl.DeviceId)) MulAdd.UseMad(cl.Backend);
-            return new Gpu(context, accelerator, chosen.info);
+            return new Gpu(context, accelerator, chosen.info, kernelLoader: kernelLoader);
         }
         catch
         {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace IlgpuStyle.Kernels;
 
@@ -21,10 +22,13 @@ public sealed class Gpu : IDisposable
 
     /// <summary>
     /// Wraps <paramref name="accelerator"/>. <paramref name="plan"/>: the launch decisions (tests, tuning); by default
-    /// <see cref="TuningPlan.For"/> (the device's defaults, overridden by ILGPU_STYLE_TILES). An invalid plan throws
+    /// <see cref="TuningPlan.For"/> (the device's defaults, overridden by ILGPU_STYLE_TILES). <paramref name="kernelLoader"/>:
+    /// every <see cref="Kernel{TDelegate}"/> through <see cref="KernelLaunchers"/> with it (tests); by default ILGPU's
+    /// loaders, or on CUDA the <see cref="KernelCache"/>. An invalid plan throws
     /// <see cref="ArgumentException"/> here, before any kernel runs (the accelerator and an owned context are disposed).
     /// </summary>
-    public Gpu(Context context, Accelerator accelerator, DeviceInfo info, bool ownsContext = true, TuningPlan? plan = null)
+    public Gpu(Context context, Accelerator accelerator, DeviceInfo info, bool ownsContext = true, TuningPlan? plan = null,
+        KernelLaunchers.Loader? kernelLoader = null)
     {
         try
         {
@@ -43,6 +47,10 @@ public sealed class Gpu : IDisposable
         Accelerator = accelerator;
         Info = info;
         Plan = plan;
+        KernelCache = accelerator is CudaAccelerator ? PtxKernelCache.FromEnvironment(Environment.GetEnvironmentVariable) : null;
+        this.kernelLoader = kernelLoader ?? (accelerator is CudaAccelerator cuda && KernelCache is { } cache
+            ? (_, method, specialized, load) => cache.Load(cuda, method, specialized, rewriteDepots: false, load)
+            : null);
     }
 
     /// <summary>
@@ -159,10 +167,25 @@ public sealed class Gpu : IDisposable
         }
     }
 
-    /// <summary>Returns the kernel compiled from <paramref name="kernelMethod"/>, loading it on first use.</summary>
+    /// <summary>
+    /// Returns the kernel compiled from <paramref name="kernelMethod"/>, loading it on first use: through
+    /// <paramref name="load"/> (ILGPU's loaders), or on CUDA devices with a <see cref="KernelCache"/> through
+    /// <see cref="KernelLaunchers"/> with the PTX of earlier runs (a launcher of the same type, the same kernels).
+    /// </summary>
     public TDelegate Kernel<TDelegate>(Delegate kernelMethod, Func<Accelerator, TDelegate> load)
         where TDelegate : Delegate =>
-        (TDelegate)kernels.GetOrAdd(kernelMethod.Method, _ => load(Accelerator));
+        (TDelegate)kernels.GetOrAdd(kernelMethod.Method, method => kernelLoader is not null
+            ? KernelLaunchers.Create<TDelegate>(Accelerator, method, kernelLoader)
+            : load(Accelerator));
+
+    /// <summary>
+    /// Where CUDA kernels' PTX is kept across runs (<see cref="PtxKernelCache.FromEnvironment"/>); null on other devices,
+    /// and with ILGPU_STYLE_KERNEL_CACHE=off: every kernel is then compiled by ILGPU in this process.
+    /// </summary>
+    public PtxKernelCache? KernelCache { get; }
+
+    // How Kernel loads kernels: null, ILGPU's loaders (the caller's); on CUDA with a cache, from it.
+    private readonly KernelLaunchers.Loader? kernelLoader;
 
     /// <summary>
     /// The kernel compiled from <paramref name="kernelMethod"/> for one specialized value, through
@@ -172,7 +195,9 @@ public sealed class Gpu : IDisposable
     public TDelegate RewrittenPtxKernel<TDelegate>(Delegate kernelMethod, object specialized)
         where TDelegate : Delegate =>
         (TDelegate)rewrittenKernels.GetOrAdd((kernelMethod.Method, specialized),
-            key => RewrittenPtxKernels.Load<TDelegate>(Accelerator, key.Item1, [key.Item2], out _));
+            key => Accelerator is CudaAccelerator cuda && KernelCache is { } cache
+                ? cache.Load(cuda, key.Item1, [key.Item2], rewriteDepots: true, cuda.LoadKernel).CreateLauncherDelegate<TDelegate>()
+                : RewrittenPtxKernels.Load<TDelegate>(Accelerator, key.Item1, [key.Item2], out _));
 
     /// <summary>The stream kernels run on (ILGPU's default stream of the accelerator).</summary>
     public AcceleratorStream Stream => Accelerator.DefaultStream;

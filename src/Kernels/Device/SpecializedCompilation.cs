@@ -30,11 +30,7 @@ public static class SpecializedCompilation
     /// <summary><see cref="Compile(Backend, MethodInfo, object[])"/> with <paramref name="hints"/> (.maxntid, .minnctapersm) instead of the method's <see cref="LaunchBoundsAttribute"/>.</summary>
     public static CompiledKernel Compile(Backend backend, MethodInfo method, object[] specialized, KernelSpecialization hints)
     {
-        var first = method.GetParameters().FirstOrDefault()?.ParameterType;
-        bool implicitlyGrouped = first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D);
-        var entry = implicitlyGrouped
-            ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
-            : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+        var entry = EntryOf(method);
         var managed = method.GetParameters();
         int expected = managed.Count(p => IsSpecialized(p.ParameterType));
         if (expected != specialized.Length)
@@ -80,6 +76,17 @@ public static class SpecializedCompilation
         irContext.Optimize();
         return backend.Compile(wrapper, entry, hints);
     }
+
+    /// <summary>ILGPU's description of <paramref name="method"/> as a kernel: implicitly grouped when its first parameter is an Index1D/2D/3D.</summary>
+    public static EntryPointDescription EntryOf(MethodInfo method) =>
+        IsImplicitlyGrouped(method)
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(method);
+
+    /// <summary>Whether <paramref name="method"/>'s first parameter is an Index1D, Index2D or Index3D (an implicitly grouped kernel).</summary>
+    public static bool IsImplicitlyGrouped(MethodInfo method) =>
+        method.GetParameters().FirstOrDefault()?.ParameterType is { } first &&
+        (first == typeof(Index1D) || first == typeof(Index2D) || first == typeof(Index3D));
 
     /// <summary>Whether <paramref name="t"/> is a <see cref="SpecializedValue{T}"/>.</summary>
     public static bool IsSpecialized(Type t) => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(SpecializedValue<>);

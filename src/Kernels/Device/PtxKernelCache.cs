@@ -1,0 +1,225 @@
+// Test: tests/IlgpuStyle.Tests/Kernels/PtxKernelCacheTests.cs (offline: a kernel read back equals the one ILGPU compiled —
+// text, entry point, shared memory, bounds —, every input of the key changes the file, a damaged file is compiled again);
+// on CUDA every kernel test loads its kernels through it (Gpu.Kernel)
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace IlgpuStyle.Kernels;
+
+/// <summary>
+/// ILGPU's PTX kept on disk across runs, so a CUDA run compiles each kernel variant once per build of the library, not
+/// once per process: ILGPU 1.5.3 generates PTX at 20–700 ms a kernel (PtxasTests' "ilgpu ms"), seconds of every CUDA
+/// run's start-up otherwise. One file per kernel variant, named by a hash of everything that shapes its code: ILGPU's
+/// version, the kernel's assembly build (module version id) and method token, the specialized values, the PTX
+/// architecture and instruction set, the context's code-generation settings, the launch bounds and whether ILGPU's
+/// asm operand depots were rewritten (<see cref="PtxDepots"/>). The file holds that key in full (a hash collision reads
+/// as a miss), the shared memory ILGPU's loader needs, and the PTX; it is written whole or not at all (a temporary
+/// file renamed). A file that cannot be read or does not match is compiled again and replaced. Each build of the library
+/// writes new files: a read marks its file used, and the first write of a process removes files unused for
+/// <see cref="UnusedDays"/> days and, past <see cref="MaxFiles"/>, the longest unused.
+/// <para>Where: $ILGPU_STYLE_KERNEL_CACHE, else the user's cache folder's <c>ptx</c> (<see cref="UserCache"/>);
+/// <c>off</c> turns it off (ILGPU's own loaders then compile every kernel, as on other devices).</para>
+/// </summary>
+public sealed class PtxKernelCache(string directory)
+{
+    /// <summary>The environment variable naming the folder, or <c>off</c>.</summary>
+    public const string EnvironmentVariable = "ILGPU_STYLE_KERNEL_CACHE";
+
+    private const string Format = "ilgpu-style PTX kernel v1";
+
+    /// <summary>Files unused (neither written nor read) this many days are removed.</summary>
+    public const int UnusedDays = 30;
+
+    /// <summary>At most this many files are kept (a build of the library loads 30–130 kernel variants on a GPU).</summary>
+    public const int MaxFiles = 1000;
+
+    private int pruned;
+
+    /// <summary>The folder of the files.</summary>
+    public string Directory { get; } = directory;
+
+    /// <summary>The cache the environment asks for: null when $ILGPU_STYLE_KERNEL_CACHE is <c>off</c>.</summary>
+    public static PtxKernelCache? FromEnvironment(Func<string, string?> getEnv)
+    {
+        var value = getEnv(EnvironmentVariable);
+        if (string.Equals(value?.Trim(), "off", StringComparison.OrdinalIgnoreCase)) return null;
+        return new PtxKernelCache(string.IsNullOrWhiteSpace(value)
+            ? Path.Combine(UserCache.Directory(getEnv), "ptx")
+            : Path.GetFullPath(value));
+    }
+
+    // ILGPU 1.5.3 builds a PTXCompiledKernel with an internal constructor (context, entry point, kernel info, PTX). Checked
+    // when first used, so another ILGPU fails with this message.
+    private static readonly Lazy<ConstructorInfo> PtxKernelConstructor = new(() =>
+        typeof(PTXCompiledKernel).GetConstructors(BindingFlags.Instance | BindingFlags.NonPublic)
+            .SingleOrDefault(c => c.GetParameters() is [{ } a, { } b, _, { } d] &&
+                a.ParameterType == typeof(Context) && b.ParameterType == typeof(EntryPoint) && d.ParameterType == typeof(string))
+        ?? throw new InvalidOperationException(
+            $"ILGPU {typeof(PTXCompiledKernel).Assembly.GetName().Version}: no PTXCompiledKernel(Context, EntryPoint, KernelInfo, string) constructor (written for ILGPU 1.5.3)"));
+
+    // CompiledKernel.EntryPoint (internal in ILGPU 1.5.3): the shared memory the stored kernel's entry point must declare.
+    private static readonly Lazy<PropertyInfo> CompiledEntryPoint = new(() =>
+        typeof(CompiledKernel).GetProperty("EntryPoint", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+        ?? throw new InvalidOperationException(
+            $"ILGPU {typeof(CompiledKernel).Assembly.GetName().Version}: CompiledKernel has no EntryPoint property (written for ILGPU 1.5.3)"));
+
+    /// <summary>
+    /// <paramref name="method"/> as <see cref="SpecializedCompilation.Compile(Backend, MethodInfo, object[])"/> compiles it
+    /// for <paramref name="backend"/> (its PTX through <see cref="PtxDepots.Rewrite"/> when <paramref name="rewriteDepots"/>),
+    /// read from this cache when an earlier run compiled it (<paramref name="fromDisk"/>), else compiled and stored.
+    /// </summary>
+    public PTXCompiledKernel Compile(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots, out bool fromDisk)
+    {
+        var hints = LaunchBoundsAttribute.Of(method);
+        var key = Key(backend, method, specialized, hints, rewriteDepots);
+        var path = PathOf(key);
+        if (TryRead(path, key) is { } stored)
+        {
+            fromDisk = true;
+            MarkUsed(path);
+            return Construct(backend.Context, method, hints, stored.SharedStatic, stored.SharedDynamic, stored.Ptx);
+        }
+        fromDisk = false;
+        var compiled = (PTXCompiledKernel)SpecializedCompilation.Compile(backend, method, specialized, hints);
+        if (rewriteDepots) RewrittenPtxKernels.ReplacePtx(compiled, PtxDepots.Rewrite(compiled.PTXAssembly).Ptx);
+        var shared = CompiledEntryPoint.Value.GetValue(compiled) is EntryPoint e ? e.SharedMemory
+            : throw new InvalidOperationException($"{method.Name}: ILGPU's compiled kernel has no entry point");
+        Write(path, new Stored(key, shared.StaticSize, shared.HasDynamicMemory, compiled.PTXAssembly));
+        return compiled;
+    }
+
+    /// <summary>
+    /// <paramref name="method"/> for <paramref name="cuda"/> through <see cref="Compile"/>, then loaded by
+    /// <paramref name="load"/>. When the driver rejects a kernel read from disk, the file goes and the kernel is compiled
+    /// again (a kernel ILGPU just compiled fails as it would without the cache).
+    /// </summary>
+    public Kernel Load(CudaAccelerator cuda, MethodInfo method, object[] specialized, bool rewriteDepots, Func<CompiledKernel, Kernel> load)
+    {
+        var compiled = Compile(cuda.Backend, method, specialized, rewriteDepots, out bool fromDisk);
+        if (!fromDisk) return load(compiled);
+        try
+        {
+            return load(compiled);
+        }
+        catch (Exception e) when (e is CudaException or InvalidOperationException or ArgumentException)
+        {
+            Forget(cuda.Backend, method, specialized, rewriteDepots);
+            return load(Compile(cuda.Backend, method, specialized, rewriteDepots, out _));
+        }
+    }
+
+    /// <summary>Removes the file of this variant (the driver rejected what it held); the next run compiles it again.</summary>
+    public void Forget(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots)
+    {
+        try
+        {
+            File.Delete(PathOf(Key(backend, method, specialized, LaunchBoundsAttribute.Of(method), rewriteDepots)));
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>The file of a key: the first 128 bits of its SHA-256, in hex.</summary>
+    public string PathOf(string key) =>
+        Path.Combine(Directory, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..32] + ".ptxk");
+
+    /// <summary>Everything that shapes a variant's PTX, one item a line.</summary>
+    public static string Key(PTXBackend backend, MethodInfo method, object[] specialized, KernelSpecialization hints, bool rewriteDepots)
+    {
+        var p = backend.Context.Properties;
+        var values = specialized.Select(v => v.GetType().GetProperty("Value")?.GetValue(v) is { } inner
+            ? $"{inner.GetType().FullName}={inner}" : $"{v.GetType().FullName}={v}");
+        return string.Join('\n',
+            Format,
+            $"ILGPU {typeof(Context).Assembly.GetName().Version}",
+            $"module {method.Module.ModuleVersionId} {method.Module.Name}",
+            $"method {method.MetadataToken:x8} {method.DeclaringType?.FullName}.{method.Name}",
+            $"specialized {string.Join("; ", values)}",
+            $"target {backend.Architecture} {backend.InstructionSet}",
+            $"context O={p.OptimizationLevel} math={p.MathMode} inlining={p.InliningMode} debug={p.DebugSymbolsMode} " +
+            $"assertions={p.EnableAssertions} io={p.EnableIOOperations} statics={p.StaticFieldMode} arrays={p.ArrayMode}",
+            $"bounds {hints.MaxNumThreadsPerGroup?.ToString() ?? "-"} {hints.MinNumGroupsPerMultiprocessor?.ToString() ?? "-"}",
+            $"depots {(rewriteDepots ? "rewritten" : "as generated")}");
+    }
+
+    /// <summary>What a file holds.</summary>
+    private sealed record Stored(string Key, int SharedStatic, bool SharedDynamic, string Ptx);
+
+    private static Stored? TryRead(string path, string key)
+    {
+        try
+        {
+            if (!File.Exists(path)) return null;
+            var stored = JsonSerializer.Deserialize<Stored>(File.ReadAllText(path));
+            return stored is not null && stored.Key == key && stored.SharedStatic >= 0 &&
+                   stored.Ptx?.Contains(".entry ", StringComparison.Ordinal) == true
+                ? stored
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private void Write(string path, Stored stored)
+    {
+        // A cache that cannot be written costs the next run its compilation, nothing else.
+        string? temp = null;
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            temp = Path.Combine(Directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+            File.WriteAllText(temp, JsonSerializer.Serialize(stored));
+            File.Move(temp, path, overwrite: true);
+            temp = null;
+            if (Interlocked.Exchange(ref pruned, 1) == 0) Prune(DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        finally
+        {
+            if (temp is not null)
+            {
+                try { File.Delete(temp); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+        }
+    }
+
+    private static void MarkUsed(string path)
+    {
+        try { File.SetLastWriteTimeUtc(path, DateTime.UtcNow); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Removes the files unused since <see cref="UnusedDays"/> before <paramref name="now"/>, then the longest unused past <see cref="MaxFiles"/>.</summary>
+    public void Prune(DateTime now)
+    {
+        try
+        {
+            var files = new DirectoryInfo(Directory).GetFiles("*.ptxk").OrderByDescending(f => f.LastWriteTimeUtc).ToList();
+            for (int i = 0; i < files.Count; i++)
+            {
+                if (i < MaxFiles && now - files[i].LastWriteTimeUtc <= TimeSpan.FromDays(UnusedDays)) continue;
+                try { files[i].Delete(); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>The compiled kernel ILGPU's loader takes, from what a file holds (ILGPU's internal constructor).</summary>
+    private static PTXCompiledKernel Construct(Context context, MethodInfo method, KernelSpecialization hints, int sharedStatic,
+        bool sharedDynamic, string ptx)
+    {
+        var description = SpecializedCompilation.EntryOf(method);
+        var entry = new EntryPoint(description, new SharedMemorySpecification(sharedStatic, sharedDynamic), hints);
+        return (PTXCompiledKernel)PtxKernelConstructor.Value.Invoke([context, entry, null, ptx]);
+    }
+}
