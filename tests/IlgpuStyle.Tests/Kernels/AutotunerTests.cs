@@ -220,7 +220,11 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         Assert.StartsWith("autotuned quick", first.Source);
         Assert.Equal(first.Plan, gpu.Plan);
         Assert.True(first.Milliseconds <= first.DefaultMilliseconds, "the tuned plan must not be slower than the default on its own measurements");
-        Assert.Contains(Autotuner.ConvCandidates(defaults, gpu.Accelerator.MaxNumThreadsPerGroup, full: false).Select(p => p.Conv).Append(defaults.Conv), c => c == first.Plan.Conv);
+        // A candidate's blocking, its direct kind possibly swapped by the tuner's last step (DirectKind: blocked ↔ blocked8,
+        // same groups) — with these tiny shapes any of them can win by noise.
+        var blockings = Autotuner.ConvCandidates(defaults, gpu.Accelerator.MaxNumThreadsPerGroup, full: false).Select(p => p.Conv).Append(defaults.Conv)
+            .SelectMany(c => new[] { c, c with { Kind = ConvKernelKind.RegisterBlocked }, c with { Kind = ConvKernelKind.RegisterBlocked8 } });
+        Assert.Contains(blockings, c => c == first.Plan.Conv);
         Assert.Contains(first.Plan.WinogradMinChannels, Autotuner.WinogradThresholds.Append(defaults.WinogradMinChannels));
         Assert.Contains(first.Plan.GramBlock, WinogradTiles.Blocks);
         Assert.Equal(first.Plan, cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, defaults, gpu.Accelerator.MaxNumThreadsPerGroup, out _));
