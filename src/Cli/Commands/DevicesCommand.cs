@@ -31,6 +31,8 @@ public static class DevicesCommand
                 {
                     Console.WriteLine($"{"",-10} default plan: {TuningPlan.For(d)}");
                     Console.WriteLine($"{"",-10} {CachedPlan(d)}");
+                    if (d.Kind == ILGPU.Runtime.AcceleratorType.Cuda)
+                        Console.WriteLine($"{"",-10} {PtxKernelCache.Describe(Environment.GetEnvironmentVariable)}");
                 }
             }
             if (showPlan && HugePagesRestart.Describe() is string memory) Console.WriteLine(memory);

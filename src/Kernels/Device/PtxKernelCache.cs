@@ -56,6 +56,12 @@ public sealed class PtxKernelCache(string directory)
             : Path.GetFullPath(value));
     }
 
+    /// <summary>One line for `devices --verbose`: where CUDA kernels' PTX is kept and how many kernels it holds, or that it is off.</summary>
+    public static string Describe(Func<string, string?> getEnv) =>
+        FromEnvironment(getEnv) is { } cache
+            ? $"kernel cache: {cache.Directory} ({(System.IO.Directory.Exists(cache.Directory) ? System.IO.Directory.GetFiles(cache.Directory, "*.ptxk").Length : 0)} kernels; {EnvironmentVariable}=DIR|off)"
+            : $"kernel cache: off ({EnvironmentVariable}=off): ILGPU compiles every kernel in each run";
+
     // ILGPU 1.5.3 builds a PTXCompiledKernel with an internal constructor (context, entry point, kernel info, PTX). Checked
     // when first used, so another ILGPU fails with this message.
     private static readonly Lazy<ConstructorInfo> PtxKernelConstructor = new(() =>

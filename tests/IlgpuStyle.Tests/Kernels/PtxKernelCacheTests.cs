@@ -156,6 +156,8 @@ public class PtxKernelCacheTests(ITestOutputHelper log)
         Assert.Null(PtxKernelCache.FromEnvironment(n => n == PtxKernelCache.EnvironmentVariable ? " OFF " : null));
         Assert.Equal("/tmp/k", PtxKernelCache.FromEnvironment(n => n == PtxKernelCache.EnvironmentVariable ? "/tmp/k" : null)!.Directory);
         Assert.Equal("/x/ilgpu-style/ptx", PtxKernelCache.FromEnvironment(n => n == "XDG_CACHE_HOME" ? "/x" : null)!.Directory);
+        Assert.Contains("kernel cache: off", PtxKernelCache.Describe(n => n == PtxKernelCache.EnvironmentVariable ? "off" : null));
+        Assert.StartsWith("kernel cache: /nonexistent-ptx (0 kernels;", PtxKernelCache.Describe(n => n == PtxKernelCache.EnvironmentVariable ? "/nonexistent-ptx" : null));
         // Other devices compile in the process, as before.
         Assert.Null(Devices.Get("cpu").KernelCache);
     }
