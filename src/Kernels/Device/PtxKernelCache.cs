@@ -77,6 +77,11 @@ public sealed class PtxKernelCache(string directory)
         ?? throw new InvalidOperationException(
             $"ILGPU {typeof(CompiledKernel).Assembly.GetName().Version}: CompiledKernel has no EntryPoint property (written for ILGPU 1.5.3)"));
 
+    /// <summary>The entry point ILGPU's loader reads from <paramref name="kernel"/> (internal in ILGPU 1.5.3).</summary>
+    public static EntryPoint EntryPointOf(CompiledKernel kernel) =>
+        CompiledEntryPoint.Value.GetValue(kernel) as EntryPoint
+        ?? throw new InvalidOperationException($"{kernel.Name}: ILGPU's compiled kernel has no entry point");
+
     /// <summary>
     /// <paramref name="method"/> as <see cref="SpecializedCompilation.Compile(Backend, MethodInfo, object[])"/> compiles it
     /// for <paramref name="backend"/> (its PTX through <see cref="PtxDepots.Rewrite"/> when <paramref name="rewriteDepots"/>),
@@ -95,9 +100,8 @@ public sealed class PtxKernelCache(string directory)
         }
         fromDisk = false;
         var compiled = (PTXCompiledKernel)SpecializedCompilation.Compile(backend, method, specialized, hints);
-        if (rewriteDepots) RewrittenPtxKernels.ReplacePtx(compiled, PtxDepots.Rewrite(compiled.PTXAssembly).Ptx);
-        var shared = CompiledEntryPoint.Value.GetValue(compiled) is EntryPoint e ? e.SharedMemory
-            : throw new InvalidOperationException($"{method.Name}: ILGPU's compiled kernel has no entry point");
+        if (rewriteDepots) RewrittenPtxKernels.RewriteDepots(compiled);
+        var shared = EntryPointOf(compiled).SharedMemory;
         Write(path, new Stored(key, shared.StaticSize, shared.HasDynamicMemory, compiled.PTXAssembly));
         return compiled;
     }
@@ -110,12 +114,11 @@ public sealed class PtxKernelCache(string directory)
     public Kernel Load(CudaAccelerator cuda, MethodInfo method, object[] specialized, bool rewriteDepots, Func<CompiledKernel, Kernel> load)
     {
         var compiled = Compile(cuda.Backend, method, specialized, rewriteDepots, out bool fromDisk);
-        if (!fromDisk) return load(compiled);
         try
         {
             return load(compiled);
         }
-        catch (Exception e) when (e is CudaException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (fromDisk && e is CudaException or InvalidOperationException or ArgumentException)
         {
             Forget(cuda.Backend, method, specialized, rewriteDepots);
             return load(Compile(cuda.Backend, method, specialized, rewriteDepots, out _));

@@ -41,8 +41,7 @@ public static class RewrittenPtxKernels
         if (accelerator is CudaAccelerator cuda)
         {
             var ptx = (PTXCompiledKernel)SpecializedCompilation.Compile(cuda.Backend, method, specialized);
-            (var text, depots) = PtxDepots.Rewrite(ptx.PTXAssembly);
-            ReplacePtx(ptx, text);
+            depots = RewriteDepots(ptx);
             compiled = ptx;
         }
         else
@@ -53,6 +52,17 @@ public static class RewrittenPtxKernels
         }
         var kernel = accelerator.LoadKernel(compiled);
         return kernel.CreateLauncherDelegate<TDelegate>();
+    }
+
+    /// <summary>
+    /// <paramref name="kernel"/>'s PTX through <see cref="PtxDepots.Rewrite"/>, in place; returns how many depots it moved
+    /// into registers. Also what <see cref="PtxKernelCache"/> stores for the kernels loaded this way.
+    /// </summary>
+    public static int RewriteDepots(PTXCompiledKernel kernel)
+    {
+        var (text, depots) = PtxDepots.Rewrite(kernel.PTXAssembly);
+        ReplacePtx(kernel, text);
+        return depots;
     }
 
     /// <summary>Makes <paramref name="kernel"/> carry <paramref name="ptx"/> instead of the text ILGPU generated.</summary>

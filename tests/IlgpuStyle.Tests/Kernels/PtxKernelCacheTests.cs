@@ -73,7 +73,7 @@ public class PtxKernelCacheTests(ITestOutputHelper log)
         Assert.Equal(compiled.NumParameters, read.NumParameters);
         Assert.Equal(compiled.Specialization.MaxNumThreadsPerGroup, read.Specialization.MaxNumThreadsPerGroup);
         Assert.Equal(compiled.Specialization.MinNumGroupsPerMultiprocessor, read.Specialization.MinNumGroupsPerMultiprocessor);
-        var (a, b) = (EntryPoint(compiled), EntryPoint(read));
+        var (a, b) = (PtxKernelCache.EntryPointOf(compiled), PtxKernelCache.EntryPointOf(read));
         Assert.Equal(a.SharedMemory.StaticSize, b.SharedMemory.StaticSize);
         Assert.Equal(a.SharedMemory.HasDynamicMemory, b.SharedMemory.HasDynamicMemory);
         Assert.Equal(a.IsExplicitlyGrouped, b.IsExplicitlyGrouped);
@@ -86,10 +86,6 @@ public class PtxKernelCacheTests(ITestOutputHelper log)
             Assert.Equal(LaunchBoundsAttribute.Of(method).MaxNumThreadsPerGroup, read.Specialization.MaxNumThreadsPerGroup);
         }
     }
-
-    private static ILGPU.Backends.EntryPoints.EntryPoint EntryPoint(CompiledKernel kernel) =>
-        (ILGPU.Backends.EntryPoints.EntryPoint)typeof(CompiledKernel)
-            .GetProperty("EntryPoint", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)!.GetValue(kernel)!;
 
     [Fact]
     public void EachInputOfTheKeyGivesAnotherFile()
