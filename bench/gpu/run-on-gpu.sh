@@ -25,6 +25,11 @@
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
 #          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8,gram=tf32;…" | none]
 #          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none] [--warm-stylize-sizes 512 | none]
+#          [--ncu] [--ncu-variants "fp32;tf32"] [--ncu-layers conv1_2,…] [--ncu-launches 100]
+# ncu (opt-in: --ncu, or --only ncu; after a first run that passed, as the second try): Nsight Compute's counters for
+# every kernel of `bench --no-iteration --layers <--ncu-layers>` at the bench size, once per --ncu-variants value (a
+# --precision), with the device's tuned plan (bench-kernels' autotuning, or a quick one first) → the tables of
+# bench/gpu/ncu_summary.py in summary.txt (throughput vs peak, occupancy, registers, warp stalls, ncu's hints).
 # Kernels' PTX (src/Kernels/Device/PtxKernelCache.cs): the tests and benches share one cache folder; stylize-<size> for
 # each --warm-stylize-sizes starts from an empty one (ILGPU compiles every kernel: a first run's start-up) and
 # stylize-<size>-warm runs again on what it stored (a later run's).
@@ -53,6 +58,10 @@ tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=bf16,gx=2,gy=2,ci=8,gram=bf1
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 warm_stylize_sizes=512
+ncu=
+ncu_variants="fp32;tf32"
+ncu_layers=conv1_2,conv3_1,conv4_1,conv5_1,relu1_1,relu3_1
+ncu_launches=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -72,6 +81,10 @@ while [ $# -gt 0 ]; do
     --tf32-sizes) tf32_sizes=$2; shift 2 ;;
     --tf32-stylize-sizes) tf32_stylize_sizes=$2; shift 2 ;;
     --warm-stylize-sizes) warm_stylize_sizes=$2; shift 2 ;;
+    --ncu) ncu=1; shift ;;
+    --ncu-variants) ncu_variants=$2; shift 2 ;;
+    --ncu-layers) ncu_layers=$2; shift 2 ;;
+    --ncu-launches) ncu_launches=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-on-gpu: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -95,6 +108,7 @@ export repo bundle OUT W B   # for setup(), which runs in a child bash
 : > "$R/steps.txt"
 elapsed() { echo $(( $(date +%s) - started )); }
 wanted() {
+  [ "$1" = ncu ] && [ -z "$ncu" ] && [[ "$only" != *",ncu,"* ]] && return 1   # opt-in
   [ -n "$only" ] && [[ "$only" != *",$1,"* ]] && [ "$1" != setup ] && return 1
   [[ "$skip" == *",$1,"* ]] && return 1
   return 0
@@ -404,6 +418,40 @@ if [ -n "$tests_exe" ] && [ -n "$ptxas_bin" ]; then
     -method "*EveryGpuKernelAssemblesWithoutSpillsInTheHotKernels" -displayName '*"sm_90"*' -showLiveOutput -noColor)
 fi
 
+# --- Nsight Compute (opt-in, see the top): each kernel of the per-layer bench against the GPU's limits ------------------
+ncu_bin=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+ncu_profile() {
+  local rc=0 variant variants
+  [ -n "$ncu_bin" ] || { echo "no ncu on this machine"; return 1; }
+  "$ncu_bin" --version
+  # The plan of this machine: bench-kernels tuned it earlier in a full run; alone (--only ncu), a small untimed bench
+  # tunes and caches it first, so that the profiled run neither tunes nor profiles the tuner's kernels.
+  "$CLI" bench --device "$device" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration > /dev/null || rc=$?
+  IFS=';' read -ra variants <<< "$ncu_variants"
+  for variant in "${variants[@]}"; do
+    echo "-- ncu, --precision $variant, $ncu_layers at $bench_size²"
+    # --clock-control none: the device's own clocks (the device README); GLIBC_TUNABLES set: no restart of the CLI
+    # for huge pages (src/Cli/HugePagesRestart.cs), one process to follow.
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "$ncu_bin" --clock-control none --target-processes all \
+      --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats \
+      --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --launch-count "$ncu_launches" \
+      -f -o "$W/ncu/ncu-$variant" \
+      "$CLI" bench --device "$device" --precision "$variant" --size "$bench_size" --layers "$ncu_layers" \
+      --runs 1 --warmup 0 --no-iteration || { rc=$?; continue; }
+    "$ncu_bin" --import "$W/ncu/ncu-$variant.ncu-rep" --csv --page details > "$R/ncu-$variant-details.csv" || rc=$?
+    "$ncu_bin" --import "$W/ncu/ncu-$variant.ncu-rep" --csv --page raw > "$R/ncu-$variant-raw.csv" || rc=$?
+    # the report itself travels when small (results.tar.gz must stay under the 16 MiB a returned file may have)
+    [ "$(stat -c %s "$W/ncu/ncu-$variant.ncu-rep")" -lt 4000000 ] && cp "$W/ncu/ncu-$variant.ncu-rep" "$R/"
+    "${python:-python3}" "$repo/bench/gpu/ncu_summary.py" --details "$R/ncu-$variant-details.csv" \
+      --raw "$R/ncu-$variant-raw.csv" > "$R/ncu-$variant.txt" || rc=$?
+  done
+  return $rc
+}
+mkdir -p "$W/ncu"
+export ncu_bin ncu_variants ncu_layers ncu_launches python repo W
+export -f ncu_profile
+run_step ncu 240 ncu_profile
+
 # --- pack and summarize -----------------------------------------------------------------------------------------------
 {
   echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"
@@ -446,6 +494,9 @@ PY
   [ -f "$R/memcheck.log" ] && echo "memcheck: $(grep -hE 'ERROR SUMMARY|wrote' "$R/memcheck.log" | tr '\n' ';')"
   [ -f "$R/ptxas.log" ] && grep -hE '\[OUTPUT\] (ptxas |PTX sm_90 +\*(Conv2d\.TensorCore|Gram\.(Forward|Backward)TensorCore))' "$R/ptxas.log" \
     | sed 's/.*\[OUTPUT\] //; s/^/ptxas (this machine): /'
+  for f in "$R"/ncu-*.txt; do
+    [ -s "$f" ] && { echo; echo "== $(basename "$f" .txt) (Nsight Compute; bench/gpu/ncu_summary.py)"; cat "$f"; }
+  done
 } > "$OUT/summary.txt"
 cp "$R/steps.txt" "$R/summary.txt" 2>/dev/null
 tar -czf "$OUT/results.tar.gz" -C "$W" results
