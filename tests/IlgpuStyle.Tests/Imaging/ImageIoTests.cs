@@ -12,7 +12,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [InlineData(1, 1)]
     public void PngRoundTripIsExactFor8BitValues(int width, int height)
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var image = TestImages.Random8Bit(width * 31 + height, width, height);
         ImageWriter.Save(image, dir.File("a.png"));
         var loaded = ImageLoader.Load(dir.File("a.png"));
@@ -23,7 +23,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [Fact]
     public void SaveClampsAndRoundsToNearestLevel()
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var image = new RgbImage(3, 1, new[] { -0.5f, 1.5f, float.NaN, 0.4f / 255f, 0.6f / 255f, 254.5f / 255f, 1f, 0f, 0.5f });
         ImageWriter.Save(image, dir.File("c.png"));
         var loaded = ImageLoader.Load(dir.File("c.png"));
@@ -37,7 +37,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [InlineData(".JPG")]
     public void JpegRoundTripIsClose(string extension)
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var image = TestImages.Smooth(64, 48);
         string path = dir.File("a" + extension);
         ImageWriter.Save(image, path);
@@ -56,7 +56,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [InlineData("d.jpg")]
     public void SameImageGivesSameBytes(string name)
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var image = TestImages.Uniform(3, 29, 23);
         ImageWriter.Save(image, dir.File("1" + name));
         ImageWriter.Save(image.Clone(), dir.File("2" + name));
@@ -66,7 +66,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [Fact]
     public void SaveOverwritesAnExistingFile()
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         File.WriteAllText(dir.File("o.png"), "old contents");
         var image = TestImages.Random8Bit(5, 4, 3);
         ImageWriter.Save(image, dir.File("o.png"));
@@ -77,7 +77,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [Fact]
     public void AlphaIsCompositedOverWhite()
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         // 2×1 RGBA: (255, 0, 0, α=0) and (0, 0, 255, α=102 ≈ 0.4)
         var rgba = new byte[] { 255, 0, 0, 0, 0, 0, 255, 102 };
         var info = new SKImageInfo(2, 1, SKColorType.Rgba8888, SKAlphaType.Unpremul);
@@ -103,7 +103,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [MemberData(nameof(Orientations))]
     public void ExifOrientationIsApplied(int orientation)
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         const int cols = 3, rows = 2, block = 16;
         var stored = TestImages.Blocks(cols, rows, block);
         var jpeg = ImageWriter.Encode(stored, jpeg: true, jpegQuality: 100);
@@ -165,7 +165,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [Fact]
     public void DirectoryIsNotAnImage()
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var e = Assert.Throws<ImageLoadException>(() => ImageLoader.Load(dir.Path));
         Assert.Equal($"cannot read image '{dir.Path}': it is a directory", e.Message);
     }
@@ -173,7 +173,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [Fact]
     public void CorruptFilesAreNotReadableImages()
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var cases = new Dictionary<string, (byte[] Bytes, string Why)>
         {
             ["empty.jpg"] = (Array.Empty<byte>(), "the file is empty"),
@@ -203,7 +203,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [InlineData("out")]
     public void BadExtensionLeavesNothingBehind(string name)
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         var e = Assert.Throws<ImageWriteException>(() => ImageWriter.Save(TestImages.Uniform(1, 4, 4), dir.File(name)));
         log.WriteLine(e.Message);
         Assert.Contains("unsupported extension", e.Message);
@@ -214,7 +214,7 @@ public class ImageIoTests(ITestOutputHelper log)
     [Fact]
     public void MissingDirectoryIsReported()
     {
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "missing", "out.png");
         var e = Assert.Throws<ImageWriteException>(() => ImageWriter.Save(TestImages.Uniform(1, 4, 4), path));
         log.WriteLine(e.Message);
@@ -227,7 +227,7 @@ public class ImageIoTests(ITestOutputHelper log)
     {
         // The target is a non-empty directory: encoding and writing the temporary file succeed, the final
         // rename fails. Running as root defeats permission-based tests, this does not.
-        using var dir = TestImages.NewTempDir();
+        using var dir = new TempDir();
         Directory.CreateDirectory(dir.File("out.png"));
         File.WriteAllText(Path.Combine(dir.File("out.png"), "keep.txt"), "x");
         var e = Assert.Throws<ImageWriteException>(() => ImageWriter.Save(TestImages.Uniform(1, 4, 4), dir.File("out.png")));

@@ -4,7 +4,6 @@ using ILGPU.Backends;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuStyle.Kernels;
-using IlgpuStyle.Tests.Weights;
 using Xunit;
 
 namespace IlgpuStyle.Tests.Kernels;

@@ -5,7 +5,6 @@ using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuStyle.Kernels;
-using IlgpuStyle.Tests.Weights;
 using Xunit;
 
 namespace IlgpuStyle.Tests.Kernels;

@@ -8,7 +8,6 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuStyle.Kernels;
 using IlgpuStyle.Kernels.TensorCores;
-using IlgpuStyle.Tests.Weights;
 using Xunit;
 
 namespace IlgpuStyle.Tests.Kernels;

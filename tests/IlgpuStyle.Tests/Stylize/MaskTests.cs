@@ -16,7 +16,7 @@ public sealed class MaskTests
     [Fact]
     public void AGreyPngRoundTripsExactlyAndColourCountsByLuminance()
     {
-        using var dir = Imaging.TestImages.NewTempDir();
+        using var dir = new TempDir();
         var levels = Enumerable.Range(0, 6 * 4).Select(i => (i * 37 % 256) / 255f).ToArray();
         var mask = new GreyMask(6, 4, levels);
         var path = Path.Combine(dir.Path, "mask.png");
