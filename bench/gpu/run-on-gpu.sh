@@ -9,7 +9,7 @@
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
-# Steps: setup devices tests bench-kernels bench-winograd bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
+# Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
 #        compare compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
@@ -252,6 +252,11 @@ export CLI R device runs warmup bench_size
 export -f bench_winograd
 run_step bench-winograd 45 bench_winograd
 
+# --- The direct convolution as a shared SGEMM (kind=sgemm, Conv2dSharedGemmKernel.cs) on every layer, Winograd off: the
+# autotuner weighs it against shared tiles and Winograd; this times it whatever it chose.
+run_step bench-sgemm 30 --stdout "$R/bench-sgemm.json" env ILGPU_STYLE_TILES=kind=sgemm,gx=16,gy=16,winograd=0 \
+  "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" --warmup "$warmup" --json --no-iteration
+
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
 # File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
 # forward), bench-fp32-1024.json (the device's plan).
@@ -462,7 +467,7 @@ run_step ncu 240 ncu_profile
   cat "$R/steps.txt"
   echo
   cat "$R/notes.txt" 2>/dev/null
-  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-winograd-*.json "$R"/bench-tf32-*.json; do
+  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-winograd-*.json "$R"/bench-sgemm.json "$R"/bench-tf32-*.json; do
     [ -s "$f" ] || continue
     "${python:-python3}" - "$f" <<'PY' 2>/dev/null
 import json, sys

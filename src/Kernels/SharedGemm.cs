@@ -1,5 +1,5 @@
 // Test: through its kernels — tests/IlgpuStyle.Tests/Kernels/Conv2dWinogradTests.cs (WinogradSharedProductKernel.cs),
-// GramTests.cs (GramShared.cs); PtxasTests.cs (their machine code)
+// GramTests.cs (GramShared.cs), Conv2dFastPathTests.cs (Conv2dSharedGemmKernel.cs); PtxasTests.cs (their machine code)
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -9,7 +9,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 
 /// <summary>
 /// The pieces of the shared-memory SGEMMs for GPUs (Winograd's product, WinogradSharedProductKernel.cs; the Gram forward,
-/// GramShared.cs): per step of <see cref="Step"/> reduction indices a group stages both operands' blocks in shared
+/// GramShared.cs; the direct convolution, Conv2dSharedGemmKernel.cs): per step of <see cref="Step"/> reduction indices a group stages both operands' blocks in shared
 /// arrays (rows of <see cref="Side"/> or more floats per reduction index, two buffers), and each work-item accumulates 8 × 8
 /// products from registers at strides gy and gx (<see cref="Block8x8"/>): consecutive lanes read consecutive shared
 /// words, lanes sharing a row index read one word (a broadcast). How each kernel fills the arrays is its own.
@@ -142,6 +142,20 @@ internal static class SharedGemm
             StoreOne(s, q + 6 * stride, V6, left > 6 * stride, accumulate);
             StoreOne(s, q + 7 * stride, V7, left > 7 * stride, accumulate);
         }
+
+        /// <summary>
+        /// <see cref="Store(View, int, int, int, bool, bool)"/> of the row + <paramref name="add"/>, through ReLU when
+        /// <paramref name="relu"/> (the implicit-GEMM convolution's bias and ReLU, Conv2dSharedGemmKernel.cs).
+        /// </summary>
+        public void Store(View s, int q, int stride, int left, bool row, bool accumulate, float add, bool relu)
+        {
+            var r = this;
+            r.V0 = Epilogue(V0 + add, relu); r.V1 = Epilogue(V1 + add, relu); r.V2 = Epilogue(V2 + add, relu); r.V3 = Epilogue(V3 + add, relu);
+            r.V4 = Epilogue(V4 + add, relu); r.V5 = Epilogue(V5 + add, relu); r.V6 = Epilogue(V6 + add, relu); r.V7 = Epilogue(V7 + add, relu);
+            r.Store(s, q, stride, left, row, accumulate);
+        }
+
+        private static float Epilogue(float v, bool relu) => relu ? IntrinsicMath.Max(v, 0f) : v;
 
         private static void StoreOne(View s, int q, float value, bool inside, bool accumulate)
         {

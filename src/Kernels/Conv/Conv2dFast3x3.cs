@@ -107,7 +107,7 @@ public static partial class Conv2d
     /// output ← (or +=) conv3×3(input, a) (+ bias, ReLU). a is <paramref name="prepared"/> when given, else
     /// <paramref name="w"/> (OIHW) rearranged into a scratch buffer on this call (one pass over w). With
     /// <paramref name="gate"/>, of input's shape, the convolution of input ⊙ [gate &gt; 0]: the register-blocked kernels'
-    /// padded copy is gated as it is made; the kernels that read input itself (shared tiles, tensor cores) first have
+    /// padded copy is gated as it is made; the kernels that read input itself (shared tiles, shared SGEMM, tensor cores) first have
     /// ReLU's backward write it over input. Shapes are checked by the callers.
     /// </summary>
     private static void Run3x3(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
@@ -116,7 +116,7 @@ public static partial class Conv2d
         var gpu = input.Gpu;
         if (tiles.Kind.IsTensorCore()) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
-        if (gate is not null && (tiles.Kind.IsTensorCore() || tiles.Kind == ConvKernelKind.SharedTiles))
+        if (gate is not null && (tiles.Kind.IsTensorCore() || tiles.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm))
         {
             Relu.Backward(gate, input, input, accumulate: false);
             gate = null;
@@ -142,6 +142,11 @@ public static partial class Conv2d
             int epilogue = hasBias * TensorCoreBias + reluFlag * TensorCoreRelu + accumulateFlag * TensorCoreAccumulate;
             tensorCore(gpu.Stream, new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
                 input.View, a.View, biasView, epilogue, output.View, AsyncCopy.DeviceAddress(input.View), AsyncCopy.DeviceAddress(a.View));
+            return;
+        }
+        if (tiles.Kind == ConvKernelKind.SharedGemm)
+        {
+            RunSharedGemm3x3(gpu, tiles, reduce, m, mp, h, width, input.View, a.View, biasView, hasBias, reluFlag, accumulateFlag, output.View);
             return;
         }
         if (tiles.Kind == ConvKernelKind.SharedTiles)

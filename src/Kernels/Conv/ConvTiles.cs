@@ -40,6 +40,15 @@ public enum ConvKernelKind
     /// FP32 accumulation): twice TF32's rate per instruction, 8× its rounding error. Same blockings and devices.
     /// </summary>
     TensorCoreBf16,
+
+    /// <summary>
+    /// The implicit GEMM as a shared-memory SGEMM for GPUs (Conv2dSharedGemmKernel.cs): a group of gx × gy work-items
+    /// owns 8·gy output channels × 8·gx consecutive pixels, stages 8 reduction rows of both operands per step in shared
+    /// memory (two buffers) and each work-item accumulates an 8 × 8 block — 64 multiply-adds per 16 shared reads, where
+    /// <see cref="SharedTiles"/>' 4 × 4 block does 16 per up to 8. gx, gy in {4, 8, 16} (<see cref="WinogradTiles.SharedSides"/>);
+    /// <see cref="ConvTiles.InputChunk"/> unused.
+    /// </summary>
+    SharedGemm,
 }
 
 /// <summary>The tensor-core kinds.</summary>
@@ -67,6 +76,9 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// <summary>Consecutive output pixels (along x) one work-item of the register-blocked kernel accumulates.</summary>
     public const int BlockedPixels = 8;
 
+    /// <summary>Output channels (and pixels) one work-item of the shared-SGEMM kernel accumulates (an 8×8 block).</summary>
+    public const int SharedGemmBlock = 8;
+
     /// <summary>Output channels / rows one work-item of the shared-tiles kernel accumulates (a 4×4 block).</summary>
     public const int SharedBlock = 4;
 
@@ -87,6 +99,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     {
         ConvKernelKind.RegisterBlocked => BlockedChannels,
         ConvKernelKind.RegisterBlocked8 => Blocked8Channels,
+        ConvKernelKind.SharedGemm => SharedGemmBlock,
         var kind when kind.IsTensorCore() => Conv2d.TensorCoreWarpChannels,
         _ => SharedBlock,
     };
@@ -134,6 +147,8 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
         }
         if (AsyncBuffers != 0)
             throw new ArgumentException($"conv tiles {this}: async (cp.async stages) applies to the tensor-core kinds only.");
+        if (Kind == ConvKernelKind.SharedGemm && (!WinogradTiles.SharedSides.Contains(GroupX) || !WinogradTiles.SharedSides.Contains(GroupY)))
+            throw new ArgumentException($"conv tiles {this}: kind=sgemm takes groups of gx, gy in {{{string.Join(", ", WinogradTiles.SharedSides)}}}.");
         if (Kind != ConvKernelKind.SharedTiles) return;
         if (!SupportedInputChunks.Contains(InputChunk))
             throw new ArgumentException($"conv tiles {this}: ci must be one of {string.Join(", ", SupportedInputChunks)}.");
@@ -148,11 +163,12 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public override string ToString() =>
         $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}" + (AsyncBuffers != 0 ? $",async={AsyncBuffers}" : "");
 
-    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|tf32|bf16).</summary>
+    /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|sgemm|tf32|bf16).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch
     {
         ConvKernelKind.RegisterBlocked => "blocked",
         ConvKernelKind.RegisterBlocked8 => "blocked8",
+        ConvKernelKind.SharedGemm => "sgemm",
         ConvKernelKind.TensorCoreTf32 => "tf32",
         ConvKernelKind.TensorCoreBf16 => "bf16",
         _ => "shared",

@@ -254,7 +254,7 @@ public sealed record TuningPlan
     private const string Keys = "kind, gx, gy, ci, async, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gfblock, gramasync, group1d, rowgroup, tile";
 
     /// <summary>
-    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|tf32,
+    /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|sgemm|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
     /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|shared|tf32|bf16, gramtarget, gblock, gfblock, gramasync; group1d, rowgroup,
     /// tile; async (tensor-core conv: cp.async buffers). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
@@ -282,9 +282,10 @@ public sealed record TuningPlan
                                 "blocked" => ConvKernelKind.RegisterBlocked,
                                 "blocked8" => ConvKernelKind.RegisterBlocked8,
                                 "shared" => ConvKernelKind.SharedTiles,
+                                "sgemm" => ConvKernelKind.SharedGemm,
                                 "tf32" => ConvKernelKind.TensorCoreTf32,
                                 "bf16" => ConvKernelKind.TensorCoreBf16,
-                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8', 'shared', 'tf32' or 'bf16', not '{kv[1]}'."),
+                                _ => throw new ArgumentException($"{EnvironmentVariable}: kind must be 'blocked', 'blocked8', 'shared', 'sgemm', 'tf32' or 'bf16', not '{kv[1]}'."),
                             },
                         },
                     };

@@ -15,6 +15,7 @@ namespace IlgpuStyle.Tests.Kernels;
 public class Conv2dFastPathTests(ITestOutputHelper log)
 {
     private const double Rtol = 1e-4, Atol = 1e-4;
+    private const string SharedGemmShape = "70x9x13->67";
 
     // (input channels, height, width, output channels)
     private static readonly Dictionary<string, (int Cin, int H, int W, int Cout)> Shapes = new()
@@ -27,6 +28,9 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         // Widths ≥ 128 take the register-blocked kernel's row-store variant (partial last block, exact blocks).
         ["5x3x131->19"] = (5, 3, 131, 19),
         ["2x2x128->33"] = (2, 2, 128, 33),
+        // Over 64 channels both ways: the shared SGEMM keeps 16-row channel blocks (SharedGemm.FitSide), one pixel per
+        // work-item. Its blockings only, not on the CPU simulator (its 4x4 groups never reach that path; 45 s for all blockings there).
+        [SharedGemmShape] = (70, 9, 13, 67),
     };
 
     // Blockings: the defaults of both kernels, odd group shapes, every input-channel step of the shared kernel. The
@@ -46,6 +50,12 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         ["shared 3x5 ci1"] = new(ConvKernelKind.SharedTiles, 3, 5, 1),
         ["shared 16x16 ci8"] = new(ConvKernelKind.SharedTiles, 16, 16, 8),
         ["blocked 16x16"] = new(ConvKernelKind.RegisterBlocked, 16, 16, 1),
+        // The shared SGEMM (kind=sgemm): 4x4 on the CPU simulator; with gy = 4 (channel blocks fitted to ≤ 32 channels) a
+        // work-item loads two pixels, with gy ≥ 8 one.
+        ["sgemm 4x4"] = new(ConvKernelKind.SharedGemm, 4, 4, 8),
+        ["sgemm 16x16"] = new(ConvKernelKind.SharedGemm, 16, 16, 8),
+        ["sgemm 8x16"] = new(ConvKernelKind.SharedGemm, 8, 16, 8),
+        ["sgemm 16x4"] = new(ConvKernelKind.SharedGemm, 16, 4, 8),
     };
 
     public static TheoryData<string, string, string> Cases
@@ -57,7 +67,9 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
             foreach (var (name, tiles) in Blockings)
             {
                 if (device == "cpu" && tiles.GroupX * tiles.GroupY > 16) continue;
-                foreach (var shape in Shapes.Keys) data.Add(device, name, shape);
+                foreach (var shape in Shapes.Keys)
+                    if (shape != SharedGemmShape || (tiles.Kind == ConvKernelKind.SharedGemm && device != "cpu"))
+                        data.Add(device, name, shape);
             }
             return data;
         }
@@ -115,6 +127,38 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         Conv2d.BackwardData3x3(tdy, tw, tdx, accumulate: true, tiles);
         Check.Close(expected.Select((v, i) => v + before[i]).ToArray(), tdx.ToHost(), Rtol, Atol,
             $"fast backward-data accumulate vs reference {what}", log);
+    }
+
+    /// <summary>
+    /// The shared SGEMM sums each output over k in increasing order, one fma per term, whatever its group: every blocking
+    /// (and the channel blocks FitSide gives them) writes the same bytes, forward with bias and ReLU and backward-data
+    /// accumulating. Groups over 16 work-items: not on the CPU simulator.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void SharedGemmBytesDoNotDependOnTheBlocking(string device)
+    {
+        var gpu = Devices.Get(device);
+        Assert.SkipWhen(gpu.Accelerator.MaxNumThreadsPerGroup < 256, $"{device}: groups of at most {gpu.Accelerator.MaxNumThreadsPerGroup} work-items");
+        int[][] groups = [[4, 4], [16, 16], [8, 16], [16, 8], [16, 4], [4, 16], [8, 8]];
+        foreach (var shape in new[] { SharedGemmShape, "24x9x40->12", "5x3x131->19" })
+        {
+            using var forward = Conv3x3Problem.Forward(gpu, Shapes[shape], seed: 31);
+            using var backward = Conv3x3Problem.BackwardData(gpu, Shapes[shape], seed: 32);
+            float[]? firstForward = null, firstBackward = null;
+            foreach (var g in groups)
+            {
+                var tiles = new ConvTiles(ConvKernelKind.SharedGemm, g[0], g[1], 8);
+                Conv2d.Forward3x3(forward.DeviceSource, forward.DeviceWeight, forward.DeviceBias, forward.Output, fuseRelu: true, tiles);
+                backward.Output.CopyFromHost(backward.Extra);
+                Conv2d.BackwardData3x3(backward.DeviceSource, backward.DeviceWeight, backward.Output, accumulate: true, tiles);
+                var (f, b) = (forward.Output.ToHost(), backward.Output.ToHost());
+                firstForward ??= f;
+                firstBackward ??= b;
+                Assert.True(firstForward.AsSpan().SequenceEqual(f), $"{shape} sgemm {g[0]}x{g[1]}: forward bytes differ from {groups[0][0]}x{groups[0][1]}'s [{device}]");
+                Assert.True(firstBackward.AsSpan().SequenceEqual(b), $"{shape} sgemm {g[0]}x{g[1]}: backward-data bytes differ [{device}]");
+            }
+        }
     }
 
     // The blocking table, its override and ConvTiles.Validate: TuningPlanTests.

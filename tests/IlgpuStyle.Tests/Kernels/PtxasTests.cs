@@ -207,6 +207,15 @@ public class PtxasTests(ITestOutputHelper log)
             ["Conv2d.WinogradGemm16x16Kernel"] = ProductOptions(),
             // The GPU-shaped Gram forward (GramShared.cs, gram=shared, a GPU candidate: hot): groups of 16 × 16 and 8 × 8.
             ["Gram.ForwardSharedKernel"] = [("16x16", true, [SpecializedValue.New(16)]), ("8x8", true, [SpecializedValue.New(8)])],
+            // The direct convolution as a shared SGEMM (Conv2dSharedGemmKernel.cs, kind=sgemm), the autotuner's GPU candidates
+            // (16x16, 16x8; 8x16 in full tunings) and the channel blocks fitted to 64- and 32-channel layers (16x8, 16x4): hot.
+            ["Conv2d.SharedGemm3x3Kernel"] =
+            [
+                ("16x16", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(16, 16))]),
+                ("16x8", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(16, 8))]),
+                ("16x4", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(16, 4))]),
+                ("8x16", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(8, 16))]),
+            ],
             // The GPU-shaped product (WinogradSharedProductKernel.cs), the GPU candidate (hot: spills fail): the same options, with
             // the group shape (Conv2d.SharedProductOptions).
             ["Conv2d.WinogradGemmSharedKernel"] =

@@ -53,6 +53,9 @@ public class TuningPlanTests(ITestOutputHelper log)
         var blocked8 = CpuDefault with { Conv = CpuDefault.Conv with { Kind = ConvKernelKind.RegisterBlocked8 } };
         Assert.Equal(blocked8, TuningPlan.Parse("kind=blocked8", CpuDefault));
         Assert.Equal(blocked8, TuningPlan.Parse(blocked8.ToString(), CpuDefault));
+        var sgemm = CpuDefault with { Conv = new ConvTiles(ConvKernelKind.SharedGemm, 16, 8, 1) };
+        Assert.Equal(sgemm, TuningPlan.Parse("kind=sgemm,gx=16,gy=8", CpuDefault));
+        Assert.Equal(sgemm, TuningPlan.Parse(sgemm.ToString(), CpuDefault));
         Assert.Equal(CpuDefault with { RowStoreMinWidth = 64 }, TuningPlan.Parse("rowstore=64", CpuDefault));
         // Winograd: CPU devices from 64 channels on, GPUs never by default; 0 switches it off.
         Assert.Equal(TuningPlan.DefaultWinogradMinChannels, CpuDefault.WinogradMinChannels);
@@ -94,7 +97,7 @@ public class TuningPlanTests(ITestOutputHelper log)
     }
 
     [Theory]
-    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared', 'tf32' or 'bf16'")]
+    [InlineData("kind=fast", "kind must be 'blocked', 'blocked8', 'shared', 'sgemm', 'tf32' or 'bf16'")]
     [InlineData("gram=naive", "gram must be 'blocked', 'tiled', 'shared', 'tf32' or 'bf16'")]
     [InlineData("wblock=32x8", "wblock must be one of 16x8, 8x8, 8x16, 4x24")]
     [InlineData("gblock=16x4", "gblock must be one of 16x8, 8x8, 8x16, 4x24, 16x16")]
@@ -116,6 +119,10 @@ public class TuningPlanTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 3).Validate(1024)); // ci not supported
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 32, 32, 8).Validate(1024)); // shared arrays too small
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.RegisterBlocked, 8, 4, 1).Validate(16)); // group too large
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedGemm, 16, 2, 8).Validate(1024)); // sgemm: gx, gy in {4, 8, 16}
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedGemm, 32, 8, 8).Validate(1024));
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedGemm, 16, 16, 8).Validate(128)); // 256 work-items
+        new ConvTiles(ConvKernelKind.SharedGemm, 4, 4, 1).Validate(16);
         new ConvTiles(ConvKernelKind.RegisterBlocked, 4, 4, 1).Validate(16);
         Assert.Throws<ArgumentException>(() => (CpuDefault with { Conv = CpuDefault.Conv with { GroupX = 4 } }).Validate(16));
         Assert.Throws<ArgumentException>(() => (CpuDefault with { Tile = 8 }).Validate(16)); // 64 work-items > 16

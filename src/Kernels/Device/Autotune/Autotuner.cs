@@ -143,10 +143,10 @@ public static class Autotuner
                 (on, onMs) = Best(on, onMs, WinogradTiles.Blocks.Select(b => on with { WinogradBlock = b }), conv);
                 (best, bestConv) = Best(on, onMs, WinogradThresholds.Select(n => on with { WinogradMinChannels = n }), conv);
             }
-            else if (best.Conv.Kind == ConvKernelKind.SharedTiles)
+            else if (GpuShaped(best.Conv.Kind))
             {
                 // GPUs: Winograd with the GPU-shaped product (WinogradSharedProductKernel.cs, its own 16 × 16 groups),
-                // against the direct shared-tiles kernel (threshold 0) by the same rule.
+                // against the best direct kernel (shared tiles or shared SGEMM; threshold 0) by the same rule.
                 var on = best with { WinogradMinChannels = TuningPlan.DefaultWinogradMinChannels, WinogradBlock = WinogradBlock.Shared };
                 double onMs = conv(on);
                 (on, onMs) = Best(on, onMs, WinogradTiles.OutputTiles.Select(t => on with { WinogradOutputTile = t }), conv);
@@ -167,8 +167,8 @@ public static class Autotuner
             // The blocked backward's product block, apart from the convolution's (AVX2 code prefers 8x8 there, AVX-512 8x16).
             if (tuned.Gram == GramKernelKind.Blocked)
             {
-                // GPUs (shared-tiles convolutions) try the GPU-shaped product; CPU devices the register blocks.
-                var blocks = tuned.Conv.Kind == ConvKernelKind.SharedTiles ? [WinogradBlock.Shared] : WinogradTiles.Blocks;
+                // GPUs (GPU-shaped convolutions) try the GPU-shaped product; CPU devices the register blocks.
+                var blocks = GpuShaped(tuned.Conv.Kind) ? [WinogradBlock.Shared] : WinogradTiles.Blocks;
                 (tuned, bestGram) = Best(tuned, bestGram, blocks.Select(b => tuned with { GramBlock = b }).Where(p => Fits(p, maxGroup)), grams);
             }
             var (plan, ms) = Confirm(defaults, defaultConv + defaultGram, tuned, bestConv + bestGram, p => conv(p) + grams(p));
@@ -268,9 +268,11 @@ public static class Autotuner
     /// <summary>The convolution blockings tried on a device whose default plan is <paramref name="defaults"/>.</summary>
     public static IEnumerable<TuningPlan> ConvCandidates(TuningPlan defaults, int maxGroup, bool full)
     {
-        IEnumerable<ConvTiles> tiles = defaults.Conv.Kind == ConvKernelKind.SharedTiles
+        IEnumerable<ConvTiles> tiles = GpuShaped(defaults.Conv.Kind)
             ? [new(ConvKernelKind.SharedTiles, 16, 16, 8), new(ConvKernelKind.SharedTiles, 16, 16, 4), new(ConvKernelKind.SharedTiles, 16, 8, 8),
-               new(ConvKernelKind.SharedTiles, 8, 8, 4), .. full ? new ConvTiles[] { new(ConvKernelKind.SharedTiles, 8, 16, 8), new(ConvKernelKind.SharedTiles, 16, 4, 8) } : []]
+               new(ConvKernelKind.SharedTiles, 8, 8, 4), new(ConvKernelKind.SharedGemm, 16, 16, 8), new(ConvKernelKind.SharedGemm, 16, 8, 8),
+               .. full ? new ConvTiles[] { new(ConvKernelKind.SharedTiles, 8, 16, 8), new(ConvKernelKind.SharedTiles, 16, 4, 8),
+                   new(ConvKernelKind.SharedGemm, 8, 16, 8), new(ConvKernelKind.SharedGemm, 8, 8, 8) } : []]
             : [new(ConvKernelKind.RegisterBlocked, 2, 8, 1), new(ConvKernelKind.RegisterBlocked8, 2, 8, 1), new(ConvKernelKind.RegisterBlocked8, 2, 16, 1),
                new(ConvKernelKind.RegisterBlocked, 1, 8, 1), new(ConvKernelKind.RegisterBlocked8, 1, 16, 1),
                .. full ? new ConvTiles[] { new(ConvKernelKind.RegisterBlocked, 4, 4, 1), new(ConvKernelKind.RegisterBlocked8, 4, 8, 1), new(ConvKernelKind.RegisterBlocked, 2, 4, 1) } : []];
@@ -288,10 +290,13 @@ public static class Autotuner
         int[] tiledTargets = full ? [1, 2, 4, 8, 16] : [2, 4, 8];
         foreach (var t in blockedTargets) yield return plan with { Gram = GramKernelKind.Blocked, GramTarget = t };
         foreach (var t in tiledTargets) yield return plan with { Gram = GramKernelKind.Tiled, GramTarget = t };
-        // GPUs (shared-tiles convolutions): the GPU-shaped shared SGEMMs, 1, 2 or 4 groups per multiprocessor.
-        if (plan.Conv.Kind == ConvKernelKind.SharedTiles)
+        // GPUs (GPU-shaped convolutions): the GPU-shaped shared SGEMMs, 1, 2 or 4 groups per multiprocessor.
+        if (GpuShaped(plan.Conv.Kind))
             foreach (var t in new[] { 1, 2, 4 }) yield return plan with { Gram = GramKernelKind.Shared, GramTarget = t };
     }
+
+    /// <summary>The GPU-shaped direct kinds (shared tiles, shared SGEMM): a GPU's plan, whose candidates are GPU-shaped too.</summary>
+    private static bool GpuShaped(ConvKernelKind kind) => kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm;
 
     private static bool Fits(TuningPlan plan, int maxGroup)
     {

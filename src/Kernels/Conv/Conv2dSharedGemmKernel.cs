@@ -1,0 +1,177 @@
+// Reference: tests/IlgpuStyle.Tests/Reference/ConvReference.cs · Test: tests/IlgpuStyle.Tests/Kernels/Conv2dFastPathTests.cs,
+// PtxasTests.cs (its machine code)
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuStyle.Kernels;
+
+using View = ArrayView1D<float, Stride1D.Dense>;
+
+// The 3×3 fast path's implicit GEMM (Conv2dFast3x3.cs)
+//   out[o, p] = Σ_k a[k·mp + o] · B[k, p],  k = c·9 + 3·kh + kw,  B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside),
+// as the classic shared-memory SGEMM for GPUs, built from the pieces of Winograd's GPU product (SharedGemm.cs). A group
+// of gx × gy work-items owns BM = 8·gy output channels × BN = 8·gx consecutive pixels p = y·W + x of the flattened image
+// (a block may span image rows). Per step of 8 reduction rows k it stages a's rows (BM consecutive floats of one row:
+// coalesced) and B's rows (BN consecutive pixels gathered from the input, the padding's zeros included: consecutive
+// work-items read consecutive x) in shared memory; every work-item then does 8 × 8 × 8 multiply-adds from registers:
+// channels ty + gy·i, pixels tx + gx·j (i, j < 8) — conflict-free shared reads (consecutive tx, consecutive words; one
+// word for the lanes sharing a ty) and stores of consecutive pixels across tx. Two buffers: the next step's operands are
+// read into registers before the current step's products and stored to the other buffer after them, one barrier a step.
+// Bias and ReLU are fused into the stores. Each output is Σ_k in increasing k with one fused multiply-add per term,
+// whatever the blocking: the same bytes at any gx, gy, run to run.
+public static partial class Conv2d
+{
+    /// <summary>
+    /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) — see the file comment. Group (gx, gy) with gx, gy in
+    /// <see cref="WinogradTiles.SharedSides"/>, both in <paramref name="group"/> (<see cref="SharedGemmGroup"/>: the strides
+    /// are constants of the generated code); grid (⌈H·W / (8·gx)⌉, ⌈M / (8·gy)⌉). Rows k ≥ 9·reduce, channels ≥ mp and
+    /// pixels ≥ H·W load as zeros and nothing outside M × H·W is stored, so any reduce, M, H, W works.
+    /// </summary>
+    [LaunchBounds(WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide, 2)] // ≤ 128 registers: two groups of 256 per SM
+    private static void SharedGemm3x3Kernel(SpecializedValue<int> group, int reduce, int m, int mp, int h, int w,
+        View input, View a, View bias, int hasBias, int relu, int accumulate, View output)
+    {
+        var us = SharedMemory.Allocate<float>(2 * SharedGemm.Buffer);
+        var vs = SharedMemory.Allocate<float>(2 * SharedGemm.Buffer);
+        int gx = group.Value & 0xFF, gy = group.Value >> 8;
+        int tx = Group.IdxX, ty = Group.IdxY;
+        int hw = h * w, rows = reduce * 9, o0 = Grid.IdxY * 8 * gy, p0 = Grid.IdxX * 8 * gx;
+        var fill = new ImplicitGemmFill(input, a, rows, mp, h, w, ty * gx + tx, gx * gy, 8 * gy, 8 * gx, o0, p0);
+        int steps = (rows + SharedGemm.Step - 1) / SharedGemm.Step;
+
+        fill.StoreA(us, 0, fill.LoadA(0));
+        fill.StoreB(vs, 0, fill.LoadB(0));
+        Group.Barrier();
+        var acc = default(SharedGemm.Block8x8);
+        for (int s = 0; s < steps; s++)
+        {
+            int current = (s & 1) * SharedGemm.Buffer, next = SharedGemm.Buffer - current;
+            bool more = s + 1 < steps;
+            var nextA = default(SharedGemm.Staged16);
+            var nextB = default(SharedGemm.Staged16);
+            if (more)
+            {
+                nextA = fill.LoadA((s + 1) * SharedGemm.Step);
+                nextB = fill.LoadB((s + 1) * SharedGemm.Step);
+            }
+            acc = acc.Steps8(us, vs, current + ty, current + tx, gy, gx, SharedGemm.Side);
+            if (more)
+            {
+                fill.StoreA(us, next, nextA);
+                fill.StoreB(vs, next, nextB);
+            }
+            Group.Barrier();
+        }
+
+        var store = new ImplicitGemmStore(output, bias, hasBias != 0, relu != 0, accumulate != 0, m, hw, o0 + ty, p0 + tx, gy, gx);
+        store.Row(acc.R0, 0);
+        store.Row(acc.R1, 1);
+        store.Row(acc.R2, 2);
+        store.Row(acc.R3, 3);
+        store.Row(acc.R4, 4);
+        store.Row(acc.R5, 5);
+        store.Row(acc.R6, 6);
+        store.Row(acc.R7, 7);
+    }
+
+    /// <summary>The specialized value of <see cref="SharedGemm3x3Kernel"/>: its group shape gx × gy.</summary>
+    public static int SharedGemmGroup(int gx, int gy) => gx | gy << 8;
+
+    /// <summary>Launches <see cref="SharedGemm3x3Kernel"/> (operands as in <see cref="Run3x3"/>).</summary>
+    private static void RunSharedGemm3x3(Gpu gpu, ConvTiles tiles, int reduce, int m, int mp, int h, int width,
+        View input, View a, View bias, int hasBias, int relu, int accumulate, View output)
+    {
+        var kernel = gpu.Kernel(SharedGemm3x3Kernel,
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View, int, int, int, View>(
+                SharedGemm3x3Kernel, LaunchBoundsAttribute.For(acc, ((Delegate)SharedGemm3x3Kernel).Method)));
+        // Channel blocks fitted to M (a 64-channel layer: 64-row blocks, not 128 with half of them zeros). Each output's
+        // sum does not depend on the blocking, so neither do the bytes.
+        int gx = tiles.GroupX, gy = SharedGemm.FitSide(tiles.GroupY, m);
+        kernel(new KernelConfig(new Index3D(Gpu.DivUp(h * width, 8 * gx), Gpu.DivUp(m, 8 * gy), 1), new Index3D(gx, gy, 1)),
+            SpecializedValue.New(SharedGemmGroup(gx, gy)), reduce, m, mp, h, width, input, a, bias, hasBias, relu, accumulate, output);
+    }
+
+    /// <summary>
+    /// How a group fills one step of the shared operands: element e = tid + threads·i of a step (i &lt; 8·BM / threads for a,
+    /// 8·BN / threads for B: 64 / gx and 64 / gy, at most 16) is reduction row k0 + e / BM (or BN) and channel (or pixel)
+    /// e mod BM (BN): consecutive work-items read consecutive channels or pixels. A work-item's pixels are the same at every
+    /// step — one when the group has at least BN work-items, else two (gy = 4: BN = 2·threads, even and odd i) — so their
+    /// row and column are found once.
+    /// </summary>
+    private readonly struct ImplicitGemmFill
+    {
+        private readonly View input, a;
+        private readonly int rows, mp, h, w, hw, tid, threads, bm, bn, o0;
+        private readonly int y0, x0, y1, x1;
+        private readonly bool pixel0, pixel1;
+
+        public ImplicitGemmFill(View input, View a, int rows, int mp, int h, int w, int tid, int threads, int bm, int bn, int o0, int p0)
+        {
+            this.input = input; this.a = a; this.rows = rows; this.mp = mp; this.h = h; this.w = w; hw = h * w;
+            this.tid = tid; this.threads = threads; this.bm = bm; this.bn = bn; this.o0 = o0;
+            int pA = p0 + tid % bn, pB = p0 + (tid + threads) % bn;
+            y0 = pA / w; x0 = pA - y0 * w; pixel0 = pA < hw;
+            y1 = pB / w; x1 = pB - y1 * w; pixel1 = pB < hw;
+        }
+
+        /// <summary>This work-item's elements of a's rows k0 … k0 + 7, channels o0 … (zero past the rows or mp).</summary>
+        public SharedGemm.Staged16 LoadA(int k0) => SharedGemm.Load(new AStep(this, k0), SharedGemm.Step * bm / threads);
+
+        /// <summary>This work-item's elements of B's rows k0 … k0 + 7 for the block's pixels (zero outside the image).</summary>
+        public SharedGemm.Staged16 LoadB(int k0) => SharedGemm.Load(new BStep(this, k0), SharedGemm.Step * bn / threads);
+
+        /// <summary>us[buffer + j·Side + r] = the staged a elements (j = e / BM, r = e mod BM).</summary>
+        public void StoreA(ArrayView<float> us, int buffer, SharedGemm.Staged16 s) =>
+            s.StoreRowsFast(us, buffer, tid, threads, bm, SharedGemm.Step * bm / threads, SharedGemm.Side);
+
+        /// <summary>vs[buffer + j·Side + r] = the staged B elements (j = e / BN, r = e mod BN).</summary>
+        public void StoreB(ArrayView<float> vs, int buffer, SharedGemm.Staged16 s) =>
+            s.StoreRowsFast(vs, buffer, tid, threads, bn, SharedGemm.Step * bn / threads, SharedGemm.Side);
+
+        private readonly struct AStep(ImplicitGemmFill fill, int k0) : SharedGemm.IStepElements
+        {
+            public float Element(int i) => fill.A(k0, i);
+        }
+
+        private readonly struct BStep(ImplicitGemmFill fill, int k0) : SharedGemm.IStepElements
+        {
+            public float Element(int i) => fill.B(k0, i);
+        }
+
+        private float A(int k0, int i)
+        {
+            int e = tid + i * threads, j = e / bm, k = k0 + j, o = o0 + e - j * bm;
+            bool inside = k < rows && o < mp;
+            float value = a[inside ? k * mp + o : 0]; // the index is clamped first: no read leaves the buffer
+            return inside ? value : 0f;
+        }
+
+        private float B(int k0, int i)
+        {
+            int e = tid + i * threads, k = k0 + e / bn;
+            bool second = threads < bn && (i & 1) != 0;
+            int y = second ? y1 : y0, x = second ? x1 : x0;
+            int c = k / 9, tap = k - c * 9, kh = tap / 3, kw = tap - kh * 3;
+            int iy = y + kh - 1, ix = x + kw - 1;
+            bool inside = (second ? pixel1 : pixel0) && k < rows && iy >= 0 && iy < h && ix >= 0 && ix < w;
+            float value = input[inside ? c * hw + iy * w + ix : 0];
+            return inside ? value : 0f;
+        }
+    }
+
+    /// <summary>
+    /// The stores of a work-item's 8 × 8 block: row i is channel o + gy·i, element j pixel p + gx·j; + bias[channel], ReLU,
+    /// stored or added; only channels &lt; M and pixels &lt; H·W.
+    /// </summary>
+    private readonly struct ImplicitGemmStore(View output, View bias, bool hasBias, bool relu, bool accumulate, int m, int hw,
+        int o, int p, int gy, int gx)
+    {
+        public void Row(SharedGemm.Strided8 values, int i)
+        {
+            int channel = o + gy * i;
+            if (channel >= m) return;
+            float b = hasBias ? bias[channel] : 0f;
+            values.Store(output, channel * hw + p, gx, hw - p, row: true, accumulate, b, relu);
+        }
+    }
+}
