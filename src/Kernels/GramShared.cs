@@ -12,7 +12,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // kernels). Per step of 8 columns it stages F[i-block rows, p0 … p0 + 7] and F[j-block rows, p0 … p0 + 7] in shared
 // memory — read along the rows (8 consecutive floats per row: whole 32-byte sectors) and stored transposed into rows of
 // Pitch = 132 floats, so the 32 lanes of a warp (4 rows × 8 columns) hit 32 different banks — and each work-item does 8 × 8
-// × 8 multiply-adds from registers. Off-diagonal blocks also store their transpose; on a diagonal block G[i, j] and G[j, i]
+// × 8 multiply-adds from registers, its rows and columns in runs of 4 read as 128-bit words (SharedGemm.Steps8Runs). Off-diagonal blocks also store their transpose; on a diagonal block G[i, j] and G[j, i]
 // are the same products (fma(a, b, acc) = fma(b, a, acc)) summed in the same order, so G is exactly symmetric. The sums run
 // over p in increasing order, slices are added in order (SumSplitsKernel): the same bytes run to run.
 public static partial class Gram
@@ -31,8 +31,11 @@ public static partial class Gram
     private static void ForwardSharedKernel(SpecializedValue<int> side, View f, int c, int p, int blocks, int chunk,
         View output, float scale, int direct)
     {
-        var a = SharedMemory.Allocate<float>(2 * SharedBuffer);
-        var b = SharedMemory.Allocate<float>(2 * SharedBuffer);
+        // Float4 arrays (16-byte aligned; the pitch is a multiple of 4): the products read 4 floats at a time, the fills write floats.
+        var a4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedBuffer / 4);
+        var b4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedBuffer / 4);
+        var a = a4.Cast<float>();
+        var b = b4.Cast<float>();
         int g = side.Value, bs = 8 * g, threads = g * g;
         int tx = Group.IdxX, ty = Group.IdxY, tid = ty * g + tx;
 
@@ -60,7 +63,7 @@ public static partial class Gram
                 nextA = fill.LoadRows(f, fill.RowsI, p0);
                 nextB = fill.LoadRows(f, fill.RowsJ, p0);
             }
-            acc = acc.Steps8(a, b, current + ty, current + tx, g, g, SharedPitch);
+            acc = acc.Steps8Runs(a4, b4, current / 4 + ty, current / 4 + tx, g, g, SharedPitch / 4);
             if (more)
             {
                 fill.Store(a, next, nextA);
@@ -71,29 +74,33 @@ public static partial class Gram
 
         int offset = direct != 0 ? 0 : Grid.IdxY * c * c;
         float factor = direct != 0 ? scale : 1f;
-        int i0 = bi * bs + ty, j0 = bj * bs + tx;
-        StoreRow(output, acc.R0, offset, c, i0, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R1, offset, c, i0 + g, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R2, offset, c, i0 + 2 * g, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R3, offset, c, i0 + 3 * g, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R4, offset, c, i0 + 4 * g, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R5, offset, c, i0 + 5 * g, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R6, offset, c, i0 + 6 * g, j0, g, factor, bi != bj);
-        StoreRow(output, acc.R7, offset, c, i0 + 7 * g, j0, g, factor, bi != bj);
+        // Rows and columns in runs of 4 (Steps8Runs): row r is i0 + r (r < 4) or i0 + 4g + r − 4, columns likewise from j0.
+        int i0 = bi * bs + 4 * ty, j0 = bj * bs + 4 * tx, upper = 4 * g;
+        StoreRow(output, acc.R0, offset, c, i0, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R1, offset, c, i0 + 1, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R2, offset, c, i0 + 2, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R3, offset, c, i0 + 3, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R4, offset, c, i0 + upper, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R5, offset, c, i0 + upper + 1, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R6, offset, c, i0 + upper + 2, j0, upper, factor, bi != bj);
+        StoreRow(output, acc.R7, offset, c, i0 + upper + 3, j0, upper, factor, bi != bj);
     }
 
-    /// <summary>G[i, j0 + g·k] = factor · row's element k (k &lt; 8) where inside C × C, and G[j, i] too when <paramref name="mirror"/>.</summary>
-    private static void StoreRow(View output, SharedGemm.Strided8 row, int offset, int c, int i, int j0, int g, float factor, bool mirror)
+    /// <summary>
+    /// G[i, j0 + k] (k &lt; 4) and G[i, j0 + half + k − 4] (k ≥ 4) = factor · row's element k where inside C × C, and G[j, i]
+    /// too when <paramref name="mirror"/>.
+    /// </summary>
+    private static void StoreRow(View output, SharedGemm.Strided8 row, int offset, int c, int i, int j0, int half, float factor, bool mirror)
     {
         if (i >= c) return;
         StoreEntry(output, offset, c, i, j0, factor * row.V0, mirror);
-        StoreEntry(output, offset, c, i, j0 + g, factor * row.V1, mirror);
-        StoreEntry(output, offset, c, i, j0 + 2 * g, factor * row.V2, mirror);
-        StoreEntry(output, offset, c, i, j0 + 3 * g, factor * row.V3, mirror);
-        StoreEntry(output, offset, c, i, j0 + 4 * g, factor * row.V4, mirror);
-        StoreEntry(output, offset, c, i, j0 + 5 * g, factor * row.V5, mirror);
-        StoreEntry(output, offset, c, i, j0 + 6 * g, factor * row.V6, mirror);
-        StoreEntry(output, offset, c, i, j0 + 7 * g, factor * row.V7, mirror);
+        StoreEntry(output, offset, c, i, j0 + 1, factor * row.V1, mirror);
+        StoreEntry(output, offset, c, i, j0 + 2, factor * row.V2, mirror);
+        StoreEntry(output, offset, c, i, j0 + 3, factor * row.V3, mirror);
+        StoreEntry(output, offset, c, i, j0 + half, factor * row.V4, mirror);
+        StoreEntry(output, offset, c, i, j0 + half + 1, factor * row.V5, mirror);
+        StoreEntry(output, offset, c, i, j0 + half + 2, factor * row.V6, mirror);
+        StoreEntry(output, offset, c, i, j0 + half + 3, factor * row.V7, mirror);
     }
 
     private static void StoreEntry(View output, int offset, int c, int i, int j, float value, bool mirror)

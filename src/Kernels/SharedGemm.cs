@@ -144,18 +144,40 @@ internal static class SharedGemm
         }
 
         /// <summary>
-        /// <see cref="Store(View, int, int, int, bool, bool)"/> of the row + <paramref name="add"/>, through ReLU when
-        /// <paramref name="relu"/> (the implicit-GEMM convolution's bias and ReLU, Conv2dSharedGemmKernel.cs).
+        /// The row + <paramref name="add"/> where <paramref name="hasAdd"/>, then through ReLU where <paramref name="relu"/>
+        /// (the implicit-GEMM convolution's bias and ReLU, Conv2dSharedGemmKernel.cs); unchanged without either.
         /// </summary>
-        public void Store(View s, int q, int stride, int left, bool row, bool accumulate, float add, bool relu)
+        public readonly Strided8 Epilogue(bool hasAdd, float add, bool relu)
         {
             var r = this;
-            r.V0 = Epilogue(V0 + add, relu); r.V1 = Epilogue(V1 + add, relu); r.V2 = Epilogue(V2 + add, relu); r.V3 = Epilogue(V3 + add, relu);
-            r.V4 = Epilogue(V4 + add, relu); r.V5 = Epilogue(V5 + add, relu); r.V6 = Epilogue(V6 + add, relu); r.V7 = Epilogue(V7 + add, relu);
-            r.Store(s, q, stride, left, row, accumulate);
+            if (hasAdd)
+            {
+                r.V0 += add; r.V1 += add; r.V2 += add; r.V3 += add; r.V4 += add; r.V5 += add; r.V6 += add; r.V7 += add;
+            }
+            if (relu)
+            {
+                r.V0 = IntrinsicMath.Max(r.V0, 0f); r.V1 = IntrinsicMath.Max(r.V1, 0f); r.V2 = IntrinsicMath.Max(r.V2, 0f); r.V3 = IntrinsicMath.Max(r.V3, 0f);
+                r.V4 = IntrinsicMath.Max(r.V4, 0f); r.V5 = IntrinsicMath.Max(r.V5, 0f); r.V6 = IntrinsicMath.Max(r.V6, 0f); r.V7 = IntrinsicMath.Max(r.V7, 0f);
+            }
+            return r;
         }
 
-        private static float Epilogue(float v, bool relu) => relu ? IntrinsicMath.Max(v, 0f) : v;
+        /// <summary>
+        /// Stores (or adds) the row in two runs of 4 — elements 0–3 at q … q + 3, 4–7 at q + half … — each where its offset
+        /// from q is below <paramref name="left"/>; nothing unless <paramref name="row"/> (<see cref="Block8x8.Steps8Runs"/>' columns).
+        /// </summary>
+        public void StoreRuns(View s, int q, int half, int left, bool row, bool accumulate)
+        {
+            if (!row) return;
+            StoreOne(s, q, V0, left > 0, accumulate);
+            StoreOne(s, q + 1, V1, left > 1, accumulate);
+            StoreOne(s, q + 2, V2, left > 2, accumulate);
+            StoreOne(s, q + 3, V3, left > 3, accumulate);
+            StoreOne(s, q + half, V4, left > half, accumulate);
+            StoreOne(s, q + half + 1, V5, left > half + 1, accumulate);
+            StoreOne(s, q + half + 2, V6, left > half + 2, accumulate);
+            StoreOne(s, q + half + 3, V7, left > half + 3, accumulate);
+        }
 
         private static void StoreOne(View s, int q, float value, bool inside, bool accumulate)
         {
@@ -163,6 +185,26 @@ internal static class SharedGemm
             if (accumulate) s[q] += value;
             else s[q] = value;
         }
+    }
+
+    /// <summary>Four consecutive floats of a shared array, read as one 128-bit load where the array's alignment is known (<c>ld.shared.v4.f32</c>).</summary>
+    public struct Float4
+    {
+        public float X, Y, Z, W;
+    }
+
+    /// <summary>
+    /// 8 values of a shared row in two runs of 4 consecutive floats, <paramref name="half"/> Float4s apart (a work-item's
+    /// rows 4·ty … 4·ty + 3 and 4·gy + 4·ty …, or columns likewise with tx, gx): two 128-bit reads instead of eight.
+    /// </summary>
+    public static Strided8 LoadRuns(ArrayView<Float4> s, int i, int half)
+    {
+        var lo = s[i];
+        var hi = s[i + half];
+        Strided8 r;
+        r.V0 = lo.X; r.V1 = lo.Y; r.V2 = lo.Z; r.V3 = lo.W;
+        r.V4 = hi.X; r.V5 = hi.Y; r.V6 = hi.Z; r.V7 = hi.W;
+        return r;
     }
 
     /// <summary>A work-item's 8 × 8 accumulators: row i is block row ty + gy·i, element j block column tx + gx·j.</summary>
@@ -185,6 +227,24 @@ internal static class SharedGemm
                 var ua = us.SubView(ia, us.IntLength - ia);
                 var vb = vs.SubView(ib, vs.IntLength - ib);
                 r = r.Step(Strided8.Load(ua, 0, gy), Strided8.Load(vb, 0, gx));
+            }
+            return r;
+        }
+
+        /// <summary>
+        /// <see cref="Steps8"/> with each work-item's rows and columns in runs of 4 (<see cref="LoadRuns"/>): a's values at
+        /// us[a + s·pitch4 + {0, gy}] and b's at vs[b + s·pitch4 + {0, gx}] as Float4s (pitch4: the rows' length in Float4s).
+        /// Row i of the block is then row 4·ty + i (i &lt; 4) or 4·gy + 4·ty + i − 4, column j likewise.
+        /// </summary>
+        public Block8x8 Steps8Runs(ArrayView<Float4> us, ArrayView<Float4> vs, int a, int b, int gy, int gx, int pitch4)
+        {
+            var r = this;
+            for (int step = 0; step < SharedGemm.Step; step++)
+            {
+                int ia = a + step * pitch4, ib = b + step * pitch4;
+                var ua = us.SubView(ia, us.IntLength - ia);
+                var vb = vs.SubView(ib, vs.IntLength - ib);
+                r = r.Step(LoadRuns(ua, 0, gy), LoadRuns(vb, 0, gx));
             }
             return r;
         }

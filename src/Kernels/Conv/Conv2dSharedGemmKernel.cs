@@ -31,8 +31,11 @@ public static partial class Conv2d
     private static void SharedGemm3x3Kernel(SpecializedValue<int> group, int reduce, int m, int mp, int h, int w,
         View input, View a, View bias, int hasBias, int relu, int accumulate, View output)
     {
-        var us = SharedMemory.Allocate<float>(2 * SharedGemm.Buffer);
-        var vs = SharedMemory.Allocate<float>(2 * SharedGemm.Buffer);
+        // Float4 arrays (16-byte aligned): the products read them 4 floats at a time; the fills write floats.
+        var us4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedGemm.Buffer / 4);
+        var vs4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedGemm.Buffer / 4);
+        var us = us4.Cast<float>();
+        var vs = vs4.Cast<float>();
         int gx = group.Value & 0xFF, gy = group.Value >> 8;
         int tx = Group.IdxX, ty = Group.IdxY;
         int hw = h * w, rows = reduce * 9, o0 = Grid.IdxY * 8 * gy, p0 = Grid.IdxX * 8 * gx;
@@ -54,7 +57,7 @@ public static partial class Conv2d
                 nextA = fill.LoadA((s + 1) * SharedGemm.Step);
                 nextB = fill.LoadB((s + 1) * SharedGemm.Step);
             }
-            acc = acc.Steps8(us, vs, current + ty, current + tx, gy, gx, SharedGemm.Side);
+            acc = acc.Steps8Runs(us4, vs4, current / 4 + ty, current / 4 + tx, gy, gx, SharedGemm.Side / 4);
             if (more)
             {
                 fill.StoreA(us, next, nextA);
@@ -63,7 +66,7 @@ public static partial class Conv2d
             Group.Barrier();
         }
 
-        var store = new ImplicitGemmStore(output, bias, hasBias != 0, relu != 0, accumulate != 0, m, hw, o0 + ty, p0 + tx, gy, gx);
+        var store = new ImplicitGemmStore(output, bias, hasBias != 0, relu != 0, accumulate != 0, m, hw, o0 + 4 * ty, p0 + 4 * tx, gy, gx);
         store.Row(acc.R0, 0);
         store.Row(acc.R1, 1);
         store.Row(acc.R2, 2);
@@ -160,7 +163,8 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// The stores of a work-item's 8 × 8 block: row i is channel o + gy·i, element j pixel p + gx·j; + bias[channel], ReLU,
+    /// The stores of a work-item's 8 × 8 block in runs of 4 (<see cref="SharedGemm.Block8x8.Steps8Runs"/>): row i is channel
+    /// o + i (i &lt; 4) or o + 4·gy + i − 4, element j pixel p + j (j &lt; 4) or p + 4·gx + j − 4; + bias[channel], ReLU,
     /// stored or added; only channels &lt; M and pixels &lt; H·W.
     /// </summary>
     private readonly struct ImplicitGemmStore(View output, View bias, bool hasBias, bool relu, bool accumulate, int m, int hw,
@@ -168,10 +172,10 @@ public static partial class Conv2d
     {
         public void Row(SharedGemm.Strided8 values, int i)
         {
-            int channel = o + gy * i;
+            int channel = o + (i < 4 ? i : 4 * gy + i - 4);
             if (channel >= m) return;
             float b = hasBias ? bias[channel] : 0f;
-            values.Store(output, channel * hw + p, gx, hw - p, row: true, accumulate, b, relu);
+            values.Epilogue(hasBias, b, relu).StoreRuns(output, channel * hw + p, 4 * gx, hw - p, row: true, accumulate);
         }
     }
 }

@@ -12,9 +12,10 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // one M[ξ]. Per step of 8 reduction channels it stages U[ξ][c0 … c0 + 7, k-block] and V[ξ][c0 … c0 + 7, t-block] in
 // shared memory — both operands have the reduction along their rows and the block's rows or tiles contiguous, so the
 // fills are unit-stride across work-items (coalesced; U in panels reads 16 consecutive floats per panel row) — and
-// every work-item does 8 × 8 × 8 multiply-adds from registers: rows ty + gy·i, tiles tx + gx·j (i, j < 8). Those
-// strides make a warp's shared reads conflict-free (consecutive tx read consecutive words; the work-items of a warp
-// that share a ty read the same word: a broadcast) and its stores of M 16 or 32 consecutive floats per row. Two shared
+// every work-item does 8 × 8 × 8 multiply-adds from registers: rows 4·ty … 4·ty + 3 and 4·gy + 4·ty …, tiles likewise
+// with tx, gx — runs of 4, read as 128-bit words (SharedGemm.Steps8Runs: 4 shared reads per 64 multiply-adds, not 16).
+// A warp's reads are conflict-free (consecutive tx read consecutive 16-byte words; the work-items of a warp that share
+// a ty read the same word: a broadcast) and its stores of M runs of 4 consecutive floats per row. Two shared
 // buffers: the fill of step s + 1 goes to the other buffer before the product of step s, one barrier per step.
 // Each M element is Σ_c in increasing c with one fused multiply-add per term, the order of the register blocks: the
 // same bytes as they give on the same device, and run to run.
@@ -33,8 +34,11 @@ public static partial class Conv2d
     private static void WinogradGemmSharedKernel(SpecializedValue<int> options, int c, int k, int kp, int tp, int columns,
         View u, View v, View product)
     {
-        var us = SharedMemory.Allocate<float>(2 * SharedProductBuffer);
-        var vs = SharedMemory.Allocate<float>(2 * SharedProductBuffer);
+        // Float4 arrays (16-byte aligned): the products read them 4 floats at a time; the fills write floats.
+        var us4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedProductBuffer / 4);
+        var vs4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedProductBuffer / 4);
+        var us = us4.Cast<float>();
+        var vs = vs4.Cast<float>();
         // The group shape comes in the specialized options (SharedProductOptions): the strides below are constants, and
         // every shared read of a step is [base + immediate].
         int gx = (options.Value >> SharedGroupXShift) & 0xFF, gy = (options.Value >> SharedGroupYShift) & 0xFF;
@@ -60,7 +64,7 @@ public static partial class Conv2d
                 nextU = fill.LoadU(u, (s + 1) * SharedProductStep);
                 nextV = fill.LoadV(v, (s + 1) * SharedProductStep);
             }
-            acc = acc.Steps8(us, vs, current + ty, current + tx, gy, gx, SharedProductSide);
+            acc = acc.Steps8Runs(us4, vs4, current / 4 + ty, current / 4 + tx, gy, gx, SharedProductSide / 4);
             if (more)
             {
                 fill.StoreU(us, next, nextU);
@@ -69,18 +73,20 @@ public static partial class Conv2d
             Group.Barrier();
         }
 
-        int k0 = Grid.IdxY * 8 * gy + ty, t0 = Grid.IdxX * 8 * gx + tx;
-        int q = (Grid.IdxZ * k + k0) * tp + t0;
+        // Rows and tiles in runs of 4 (Steps8Runs): row i is k0 + i (i < 4) or k0 + 4·gy + i − 4, the tiles t0 … t0 + 3 and
+        // t0 + 4·gx … t0 + 4·gx + 3.
+        int k0 = Grid.IdxY * 8 * gy + 4 * ty, t0 = Grid.IdxX * 8 * gx + 4 * tx;
+        int q = (Grid.IdxZ * k + k0) * tp + t0, upper = 4 * gy;
         bool accumulate = (options.Value & ProductAccumulate) != 0;
-        int rowStride = gy * tp, rowsLeft = k - k0, tilesLeft = columns - t0;
-        acc.R0.Store(product, q, gx, tilesLeft, rowsLeft > 0, accumulate);
-        acc.R1.Store(product, q + rowStride, gx, tilesLeft, rowsLeft > gy, accumulate);
-        acc.R2.Store(product, q + 2 * rowStride, gx, tilesLeft, rowsLeft > 2 * gy, accumulate);
-        acc.R3.Store(product, q + 3 * rowStride, gx, tilesLeft, rowsLeft > 3 * gy, accumulate);
-        acc.R4.Store(product, q + 4 * rowStride, gx, tilesLeft, rowsLeft > 4 * gy, accumulate);
-        acc.R5.Store(product, q + 5 * rowStride, gx, tilesLeft, rowsLeft > 5 * gy, accumulate);
-        acc.R6.Store(product, q + 6 * rowStride, gx, tilesLeft, rowsLeft > 6 * gy, accumulate);
-        acc.R7.Store(product, q + 7 * rowStride, gx, tilesLeft, rowsLeft > 7 * gy, accumulate);
+        int rowsLeft = k - k0, tilesLeft = columns - t0, half = 4 * gx;
+        acc.R0.StoreRuns(product, q, half, tilesLeft, rowsLeft > 0, accumulate);
+        acc.R1.StoreRuns(product, q + tp, half, tilesLeft, rowsLeft > 1, accumulate);
+        acc.R2.StoreRuns(product, q + 2 * tp, half, tilesLeft, rowsLeft > 2, accumulate);
+        acc.R3.StoreRuns(product, q + 3 * tp, half, tilesLeft, rowsLeft > 3, accumulate);
+        acc.R4.StoreRuns(product, q + upper * tp, half, tilesLeft, rowsLeft > upper, accumulate);
+        acc.R5.StoreRuns(product, q + (upper + 1) * tp, half, tilesLeft, rowsLeft > upper + 1, accumulate);
+        acc.R6.StoreRuns(product, q + (upper + 2) * tp, half, tilesLeft, rowsLeft > upper + 2, accumulate);
+        acc.R7.StoreRuns(product, q + (upper + 3) * tp, half, tilesLeft, rowsLeft > upper + 3, accumulate);
     }
 
     /// <summary>Bit positions of the group's gx and gy in the shared product's specialized options.</summary>
