@@ -90,7 +90,7 @@ public static partial class Gram
     /// G[i, j0 + k] (k &lt; 4) and G[i, j0 + half + k − 4] (k ≥ 4) = factor · row's element k where inside C × C, and G[j, i]
     /// too when <paramref name="mirror"/>.
     /// </summary>
-    private static void StoreRow(View output, SharedGemm.Strided8 row, int offset, int c, int i, int j0, int half, float factor, bool mirror)
+    private static void StoreRow(View output, SharedGemm.Row8 row, int offset, int c, int i, int j0, int half, float factor, bool mirror)
     {
         if (i >= c) return;
         StoreEntry(output, offset, c, i, j0, factor * row.V0, mirror);

@@ -11,8 +11,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 /// The pieces of the shared-memory SGEMMs for GPUs (Winograd's product, WinogradSharedProductKernel.cs; the Gram forward,
 /// GramShared.cs; the direct convolution, Conv2dSharedGemmKernel.cs): per step of <see cref="Step"/> reduction indices a group stages both operands' blocks in shared
 /// arrays (rows of <see cref="Side"/> or more floats per reduction index, two buffers), and each work-item accumulates 8 × 8
-/// products from registers at strides gy and gx (<see cref="Block8x8"/>): consecutive lanes read consecutive shared
-/// words, lanes sharing a row index read one word (a broadcast). How each kernel fills the arrays is its own.
+/// products from registers (<see cref="Block8x8"/>), its rows and columns two runs of 4 read as 128-bit words: consecutive
+/// lanes read consecutive 16-byte words, lanes sharing a row index read one (a broadcast). How each kernel fills the
+/// arrays is its own.
 /// </summary>
 internal static class SharedGemm
 {
@@ -103,21 +104,13 @@ internal static class SharedGemm
         }
     }
 
-    /// <summary>8 values of a shared row at a stride (a work-item's rows ty + gy·i, or columns tx + gx·j).</summary>
-    public struct Strided8
+    /// <summary>8 values of a work-item: one row of its block (two runs of 4 columns), or its a or b values of one reduction step.</summary>
+    public struct Row8
     {
         public float V0, V1, V2, V3, V4, V5, V6, V7;
 
-        public static Strided8 Load(ArrayView<float> s, int i, int stride)
-        {
-            Strided8 r;
-            r.V0 = s[i]; r.V1 = s[i + stride]; r.V2 = s[i + 2 * stride]; r.V3 = s[i + 3 * stride];
-            r.V4 = s[i + 4 * stride]; r.V5 = s[i + 5 * stride]; r.V6 = s[i + 6 * stride]; r.V7 = s[i + 7 * stride];
-            return r;
-        }
-
         /// <summary>acc + a·x, element by element (fused).</summary>
-        public static Strided8 MulAdd(float a, Strided8 x, Strided8 acc)
+        public static Row8 MulAdd(float a, Row8 x, Row8 acc)
         {
             acc.V0 = Kernels.MulAdd.Of(a, x.V0, acc.V0); acc.V1 = Kernels.MulAdd.Of(a, x.V1, acc.V1);
             acc.V2 = Kernels.MulAdd.Of(a, x.V2, acc.V2); acc.V3 = Kernels.MulAdd.Of(a, x.V3, acc.V3);
@@ -127,27 +120,10 @@ internal static class SharedGemm
         }
 
         /// <summary>
-        /// Stores (or adds) the row's first elements at q, q + stride, … while they are within <paramref name="left"/>
-        /// (element j is at tile offset j·stride), nothing unless <paramref name="row"/>.
-        /// </summary>
-        public void Store(View s, int q, int stride, int left, bool row, bool accumulate)
-        {
-            if (!row) return;
-            StoreOne(s, q, V0, left > 0, accumulate);
-            StoreOne(s, q + stride, V1, left > stride, accumulate);
-            StoreOne(s, q + 2 * stride, V2, left > 2 * stride, accumulate);
-            StoreOne(s, q + 3 * stride, V3, left > 3 * stride, accumulate);
-            StoreOne(s, q + 4 * stride, V4, left > 4 * stride, accumulate);
-            StoreOne(s, q + 5 * stride, V5, left > 5 * stride, accumulate);
-            StoreOne(s, q + 6 * stride, V6, left > 6 * stride, accumulate);
-            StoreOne(s, q + 7 * stride, V7, left > 7 * stride, accumulate);
-        }
-
-        /// <summary>
         /// The row + <paramref name="add"/> where <paramref name="hasAdd"/>, then through ReLU where <paramref name="relu"/>
         /// (the implicit-GEMM convolution's bias and ReLU, Conv2dSharedGemmKernel.cs); unchanged without either.
         /// </summary>
-        public readonly Strided8 Epilogue(bool hasAdd, float add, bool relu)
+        public readonly Row8 Epilogue(bool hasAdd, float add, bool relu)
         {
             var r = this;
             if (hasAdd)
@@ -197,44 +173,29 @@ internal static class SharedGemm
     /// 8 values of a shared row in two runs of 4 consecutive floats, <paramref name="half"/> Float4s apart (a work-item's
     /// rows 4·ty … 4·ty + 3 and 4·gy + 4·ty …, or columns likewise with tx, gx): two 128-bit reads instead of eight.
     /// </summary>
-    public static Strided8 LoadRuns(ArrayView<Float4> s, int i, int half)
+    public static Row8 LoadRuns(ArrayView<Float4> s, int i, int half)
     {
         var lo = s[i];
         var hi = s[i + half];
-        Strided8 r;
+        Row8 r;
         r.V0 = lo.X; r.V1 = lo.Y; r.V2 = lo.Z; r.V3 = lo.W;
         r.V4 = hi.X; r.V5 = hi.Y; r.V6 = hi.Z; r.V7 = hi.W;
         return r;
     }
 
-    /// <summary>A work-item's 8 × 8 accumulators: row i is block row ty + gy·i, element j block column tx + gx·j.</summary>
+    /// <summary>A work-item's 8 × 8 accumulators, rows and columns in runs of 4 (<see cref="Steps8Runs"/>).</summary>
     public struct Block8x8
     {
-        public Strided8 R0, R1, R2, R3, R4, R5, R6, R7;
+        public Row8 R0, R1, R2, R3, R4, R5, R6, R7;
 
         /// <summary>
-        /// The 8 reduction steps of a shared step: <see cref="Step"/> with a's values at us[a + s·pitch + gy·i] and b's at
-        /// vs[b + s·pitch + gx·j] for s &lt; 8 (pitch: the shared arrays' row length, a constant). A loop, not written out: unrolled, ptxas hoisted
-        /// all 128 shared reads of a step ahead of the products (237 registers). Views starting at the work-item's first
-        /// element make each read [pointer + constant]; indexing the whole arrays made ptxas add and shift once per read.
-        /// </summary>
-        public Block8x8 Steps8(ArrayView<float> us, ArrayView<float> vs, int a, int b, int gy, int gx, int pitch)
-        {
-            var r = this;
-            for (int step = 0; step < SharedGemm.Step; step++)
-            {
-                int ia = a + step * pitch, ib = b + step * pitch;
-                var ua = us.SubView(ia, us.IntLength - ia);
-                var vb = vs.SubView(ib, vs.IntLength - ib);
-                r = r.Step(Strided8.Load(ua, 0, gy), Strided8.Load(vb, 0, gx));
-            }
-            return r;
-        }
-
-        /// <summary>
-        /// <see cref="Steps8"/> with each work-item's rows and columns in runs of 4 (<see cref="LoadRuns"/>): a's values at
-        /// us[a + s·pitch4 + {0, gy}] and b's at vs[b + s·pitch4 + {0, gx}] as Float4s (pitch4: the rows' length in Float4s).
-        /// Row i of the block is then row 4·ty + i (i &lt; 4) or 4·gy + 4·ty + i − 4, column j likewise.
+        /// The 8 reduction steps of a shared step (<see cref="Step"/>), each work-item's rows and columns in runs of 4
+        /// (<see cref="LoadRuns"/>): a's values at us[a + s·pitch4 + {0, gy}] and b's at vs[b + s·pitch4 + {0, gx}] as Float4s
+        /// for s &lt; 8 (pitch4: the rows' length in Float4s, a constant; a = buffer / 4 + ty, b = buffer / 4 + tx). Row i of
+        /// the block is row 4·ty + i (i &lt; 4) or 4·gy + 4·ty + i − 4 of the group's block, column j likewise with tx, gx.
+        /// A loop, not written out: unrolled, ptxas hoisted all of a step's shared reads ahead of the products (stop 33: 237
+        /// registers). Views starting at the work-item's first element make each read [pointer + constant]; indexing the
+        /// whole arrays made ptxas add and shift once per read.
         /// </summary>
         public Block8x8 Steps8Runs(ArrayView<Float4> us, ArrayView<Float4> vs, int a, int b, int gy, int gx, int pitch4)
         {
@@ -250,17 +211,17 @@ internal static class SharedGemm
         }
 
         /// <summary>Row i += a_i · b (one reduction channel).</summary>
-        public Block8x8 Step(Strided8 a, Strided8 b)
+        public Block8x8 Step(Row8 a, Row8 b)
         {
             var r = this;
-            r.R0 = Strided8.MulAdd(a.V0, b, r.R0);
-            r.R1 = Strided8.MulAdd(a.V1, b, r.R1);
-            r.R2 = Strided8.MulAdd(a.V2, b, r.R2);
-            r.R3 = Strided8.MulAdd(a.V3, b, r.R3);
-            r.R4 = Strided8.MulAdd(a.V4, b, r.R4);
-            r.R5 = Strided8.MulAdd(a.V5, b, r.R5);
-            r.R6 = Strided8.MulAdd(a.V6, b, r.R6);
-            r.R7 = Strided8.MulAdd(a.V7, b, r.R7);
+            r.R0 = Row8.MulAdd(a.V0, b, r.R0);
+            r.R1 = Row8.MulAdd(a.V1, b, r.R1);
+            r.R2 = Row8.MulAdd(a.V2, b, r.R2);
+            r.R3 = Row8.MulAdd(a.V3, b, r.R3);
+            r.R4 = Row8.MulAdd(a.V4, b, r.R4);
+            r.R5 = Row8.MulAdd(a.V5, b, r.R5);
+            r.R6 = Row8.MulAdd(a.V6, b, r.R6);
+            r.R7 = Row8.MulAdd(a.V7, b, r.R7);
             return r;
         }
     }

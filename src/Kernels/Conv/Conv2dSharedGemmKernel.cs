@@ -170,7 +170,7 @@ public static partial class Conv2d
     private readonly struct ImplicitGemmStore(View output, View bias, bool hasBias, bool relu, bool accumulate, int m, int hw,
         int o, int p, int gy, int gx)
     {
-        public void Row(SharedGemm.Strided8 values, int i)
+        public void Row(SharedGemm.Row8 values, int i)
         {
             int channel = o + (i < 4 ? i : 4 * gy + i - 4);
             if (channel >= m) return;
