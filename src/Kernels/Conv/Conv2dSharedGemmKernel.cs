@@ -87,11 +87,24 @@ public static partial class Conv2d
         var kernel = gpu.Kernel(SharedGemm3x3Kernel,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View, int, int, int, View>(
                 SharedGemm3x3Kernel, LaunchBoundsAttribute.For(acc, ((Delegate)SharedGemm3x3Kernel).Method)));
-        // Channel blocks fitted to M (a 64-channel layer: 64-row blocks, not 128 with half of them zeros). Each output's
-        // sum does not depend on the blocking, so neither do the bytes.
-        int gx = tiles.GroupX, gy = SharedGemm.FitSide(tiles.GroupY, m);
+        // Channel blocks fitted to M (a 64-channel layer: 64-row blocks, not 128 with half of them zeros), then the pixel
+        // blocks to the device. Each output's sum does not depend on the blocking, so neither do the bytes.
+        var (gx, gy) = SharedGemmGroups(tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m), h * width, m, gpu.Accelerator.NumMultiprocessors);
         kernel(new KernelConfig(new Index3D(Gpu.DivUp(h * width, 8 * gx), Gpu.DivUp(m, 8 * gy), 1), new Index3D(gx, gy, 1)),
             SpecializedValue.New(SharedGemmGroup(gx, gy)), reduce, m, mp, h, width, input, a, bias, hasBias, relu, accumulate, output);
+    }
+
+    /// <summary>
+    /// The group shape for a map of <paramref name="pixels"/> pixels and <paramref name="m"/> output channels: gx halved
+    /// (down to the smallest of <see cref="WinogradTiles.SharedSides"/>) while the grid has fewer groups than the device has
+    /// multiprocessors — small maps (conv5_1 at 512²: 1 024 pixels, 512 channels, 32 groups of 16 × 16 for an H100's 132
+    /// SMs) get more, smaller blocks instead of leaving most of the device idle.
+    /// </summary>
+    public static (int Gx, int Gy) SharedGemmGroups(int gx, int gy, int pixels, int m, int multiprocessors)
+    {
+        int Groups(int x) => Gpu.DivUp(pixels, 8 * x) * Gpu.DivUp(m, 8 * gy);
+        while (gx > WinogradTiles.SharedSides[0] && Groups(gx) < multiprocessors) gx /= 2;
+        return (gx, gy);
     }
 
     /// <summary>

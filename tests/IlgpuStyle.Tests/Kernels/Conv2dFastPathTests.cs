@@ -161,6 +161,23 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         }
     }
 
+    /// <summary>
+    /// The shared SGEMM's pixel blocks shrink on small maps until the grid has a group per multiprocessor (or gx is 4):
+    /// VGG19 at 512² on an H100's 132 SMs — conv5_1 (1 024 pixels, 512 channels) 32 groups of 16 × 16 → 128 of 4 × 16,
+    /// conv4_x (4 096 pixels) 128 → 256 of 8 × 16, conv1_2 (262 144 pixels, 64 channels) unchanged. The bytes do not
+    /// depend on the groups (SharedGemmBytesDoNotDependOnTheBlocking).
+    /// </summary>
+    [Fact]
+    public void SharedGemmGroupsFillTheDevice()
+    {
+        Assert.Equal((4, 16), Conv2d.SharedGemmGroups(16, 16, 32 * 32, 512, 132));
+        Assert.Equal((8, 16), Conv2d.SharedGemmGroups(16, 16, 64 * 64, 512, 132));
+        Assert.Equal((16, 8), Conv2d.SharedGemmGroups(16, 8, 512 * 512, 64, 132));
+        Assert.Equal((16, 16), Conv2d.SharedGemmGroups(16, 16, 64 * 64, 512, 128)); // 128 groups: one per multiprocessor
+        Assert.Equal((4, 4), Conv2d.SharedGemmGroups(4, 4, 7, 3, 132)); // never below 4
+        Assert.Equal((16, 16), Conv2d.SharedGemmGroups(16, 16, 32 * 32, 512, 1)); // the CPU simulator
+    }
+
     // The blocking table, its override and ConvTiles.Validate: TuningPlanTests.
 
     [Theory]
