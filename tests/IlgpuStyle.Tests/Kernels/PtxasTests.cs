@@ -50,6 +50,10 @@ public class PtxasTests(ITestOutputHelper log)
         && !(kernel.Name.StartsWith("WinogradGemm", StringComparison.Ordinal) && kernel.Name != "WinogradGemmSharedKernel")
         && !kernel.Name.Contains("Vector", StringComparison.Ordinal);
 
+    /// <summary>The kernels whose shared reads must be 128-bit (<c>ld.shared.v4.f32</c>): the shared SGEMMs.</summary>
+    private static readonly string[] VectorizedSharedReads =
+        ["Conv2d.SharedGemm3x3Kernel", "Conv2d.WinogradGemmSharedKernel", "Gram.ForwardSharedKernel"];
+
     [Theory]
     [InlineData("sm_80")]
     [InlineData("sm_90")]
@@ -97,6 +101,14 @@ public class PtxasTests(ITestOutputHelper log)
             {
                 // AsyncCopy names the kernel's shared array: it must be the only one, under the name ILGPU gave it.
                 failures.Add($"{variant.Name}: cp.async into {AsyncCopy.SharedArraySymbol}, but the PTX declares the shared arrays [{string.Join(", ", arrays)}]");
+                continue;
+            }
+            // The shared SGEMMs read their operands 128 bits at a time (SharedGemm.Steps8Runs): ILGPU vectorizes those loads only
+            // while it knows the arrays' alignment, and nothing else would say so if a change lost it.
+            if (VectorizedSharedReads.Any(k => variant.Name.StartsWith(k, StringComparison.Ordinal))
+                && !ptx.Contains("ld.shared.v4.f32", StringComparison.Ordinal))
+            {
+                failures.Add($"{variant.Name}: no ld.shared.v4.f32 (its shared reads are no longer 128-bit)");
                 continue;
             }
             // The library loads cp.async kernels with ILGPU's asm operand depots rewritten into registers
