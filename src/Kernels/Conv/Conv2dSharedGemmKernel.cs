@@ -14,8 +14,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // (a block may span image rows). Per step of 8 reduction rows k it stages a's rows (BM consecutive floats of one row:
 // coalesced) and B's rows (BN consecutive pixels gathered from the input, the padding's zeros included: consecutive
 // work-items read consecutive x) in shared memory; every work-item then does 8 × 8 × 8 multiply-adds from registers:
-// channels ty + gy·i, pixels tx + gx·j (i, j < 8) — conflict-free shared reads (consecutive tx, consecutive words; one
-// word for the lanes sharing a ty) and stores of consecutive pixels across tx. Two buffers: the next step's operands are
+// channels 4·ty … 4·ty + 3 and 4·gy + 4·ty … + 3, pixels likewise with tx, gx — runs of 4 read as 128-bit words
+// (SharedGemm.Steps8Runs), conflict-free (consecutive tx, consecutive 16-byte words; one word for the lanes sharing a
+// ty) — and stores runs of 4 consecutive pixels, consecutive across tx. Two buffers: the next step's operands are
 // read into registers before the current step's products and stored to the other buffer after them, one barrier a step.
 // Bias and ReLU are fused into the stores. Each output is Σ_k in increasing k with one fused multiply-add per term,
 // whatever the blocking: the same bytes at any gx, gy, run to run.
