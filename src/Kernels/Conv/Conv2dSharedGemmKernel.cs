@@ -39,24 +39,30 @@ public static partial class Conv2d
         var vs = vs4.Cast<float>();
         int gx = group.Value & 0xFF, gy = group.Value >> 8;
         int tx = Group.IdxX, ty = Group.IdxY;
-        int hw = h * w, rows = reduce * 9, o0 = Grid.IdxY * 8 * gy, p0 = Grid.IdxX * 8 * gx;
-        var fill = new ImplicitGemmFill(input, a, rows, mp, h, w, ty * gx + tx, gx * gy, 8 * gy, 8 * gx, o0, p0);
-        int steps = (rows + SharedGemm.Step - 1) / SharedGemm.Step;
+        int hw = h * w, o0 = Grid.IdxY * 8 * gy, p0 = Grid.IdxX * 8 * gx;
+        var fill = new ImplicitGemmFill(input, a, reduce, mp, h, w, ty * gx + tx, gx * gy, 8 * gy, 8 * gx, o0, p0);
+        int steps = fill.Steps;
 
-        fill.StoreA(us, 0, fill.LoadA(0));
-        fill.StoreB(vs, 0, fill.LoadB(0));
+        fill.StoreA(us, 0, fill.LoadA(0, 0));
+        fill.StoreB(vs, 0, fill.LoadB(0, 0));
         Group.Barrier();
         var acc = default(SharedGemm.Block8x8);
+        int tap = 0, chunk = 0; // of step s + 1, counted along (no division per step)
         for (int s = 0; s < steps; s++)
         {
             int current = (s & 1) * SharedGemm.Buffer, next = SharedGemm.Buffer - current;
             bool more = s + 1 < steps;
+            if (++chunk == fill.Chunks)
+            {
+                chunk = 0;
+                tap++;
+            }
             var nextA = default(SharedGemm.Staged16);
             var nextB = default(SharedGemm.Staged16);
             if (more)
             {
-                nextA = fill.LoadA((s + 1) * SharedGemm.Step);
-                nextB = fill.LoadB((s + 1) * SharedGemm.Step);
+                nextA = fill.LoadA(tap, chunk * SharedGemm.Step);
+                nextB = fill.LoadB(tap, chunk * SharedGemm.Step);
             }
             acc = acc.Steps8Runs(us4, vs4, current / 4 + ty, current / 4 + tx, gy, gx, SharedGemm.Side / 4);
             if (more)
@@ -118,24 +124,41 @@ public static partial class Conv2d
     private readonly struct ImplicitGemmFill
     {
         private readonly View input, a;
-        private readonly int rows, mp, h, w, hw, tid, threads, bm, bn, o0;
-        private readonly int y0, x0, y1, x1;
+        private readonly int reduce, chunks, mp, h, w, hw, tid, threads, bm, bn, o0;
+        private readonly int y0, x0, y1, x1, pixelBase0, pixelBase1;
         private readonly bool pixel0, pixel1;
 
-        public ImplicitGemmFill(View input, View a, int rows, int mp, int h, int w, int tid, int threads, int bm, int bn, int o0, int p0)
+        public ImplicitGemmFill(View input, View a, int reduce, int mp, int h, int w, int tid, int threads, int bm, int bn, int o0, int p0)
         {
-            this.input = input; this.a = a; this.rows = rows; this.mp = mp; this.h = h; this.w = w; hw = h * w;
+            this.input = input; this.a = a; this.reduce = reduce; this.mp = mp; this.h = h; this.w = w; hw = h * w;
+            chunks = (reduce + SharedGemm.Step - 1) / SharedGemm.Step;
             this.tid = tid; this.threads = threads; this.bm = bm; this.bn = bn; this.o0 = o0;
             int pA = p0 + tid % bn, pB = p0 + (tid + threads) % bn;
-            y0 = pA / w; x0 = pA - y0 * w; pixel0 = pA < hw;
-            y1 = pB / w; x1 = pB - y1 * w; pixel1 = pB < hw;
+            y0 = pA / w; x0 = pA - y0 * w; pixel0 = pA < hw; pixelBase0 = pA;
+            y1 = pB / w; x1 = pB - y1 * w; pixel1 = pB < hw; pixelBase1 = pB;
         }
 
-        /// <summary>This work-item's elements of a's rows k0 … k0 + 7, channels o0 … (zero past the rows or mp).</summary>
-        public SharedGemm.Staged16 LoadA(int k0) => SharedGemm.Load(new AStep(this, k0), SharedGemm.Step * bm / threads);
+        /// <summary>Shared steps of the reduction: 9 taps × ⌈reduce / 8⌉ chunks of 8 channels.</summary>
+        public int Steps => 9 * chunks;
 
-        /// <summary>This work-item's elements of B's rows k0 … k0 + 7 for the block's pixels (zero outside the image).</summary>
-        public SharedGemm.Staged16 LoadB(int k0) => SharedGemm.Load(new BStep(this, k0), SharedGemm.Step * bn / threads);
+        /// <summary>Chunks of 8 channels per tap (the steps of one tap).</summary>
+        public int Chunks => chunks;
+
+        /// <summary>This work-item's elements of a's rows for the step of <paramref name="tap"/> and channels c0 … c0 + 7, columns o0 … (zero past reduce or mp).</summary>
+        public SharedGemm.Staged16 LoadA(int tap, int c0) => SharedGemm.Load(new AStep(this, tap, c0), SharedGemm.Step * bm / threads);
+
+        /// <summary>This work-item's elements of B's rows for the step of <paramref name="tap"/> and channels c0 … c0 + 7 at the block's pixels (zero outside the image).</summary>
+        public SharedGemm.Staged16 LoadB(int tap, int c0)
+        {
+            int kh = tap / 3, kw = tap - kh * 3;
+            // The tap's offset and whether it falls inside the image, once per step for this work-item's one or two pixels.
+            int iy0 = y0 + kh - 1, ix0 = x0 + kw - 1, iy1 = y1 + kh - 1, ix1 = x1 + kw - 1;
+            bool inside0 = pixel0 && iy0 >= 0 && iy0 < h && ix0 >= 0 && ix0 < w;
+            bool inside1 = pixel1 && iy1 >= 0 && iy1 < h && ix1 >= 0 && ix1 < w;
+            int offset = (kh - 1) * w + kw - 1;
+            return SharedGemm.Load(new BStep(this, c0, inside0 ? pixelBase0 + offset : -1, inside1 ? pixelBase1 + offset : -1),
+                SharedGemm.Step * bn / threads);
+        }
 
         /// <summary>us[buffer + j·Side + r] = the staged a elements (j = e / BM, r = e mod BM).</summary>
         public void StoreA(ArrayView<float> us, int buffer, SharedGemm.Staged16 s) =>
@@ -145,33 +168,32 @@ public static partial class Conv2d
         public void StoreB(ArrayView<float> vs, int buffer, SharedGemm.Staged16 s) =>
             s.StoreRowsFast(vs, buffer, tid, threads, bn, SharedGemm.Step * bn / threads, SharedGemm.Side);
 
-        private readonly struct AStep(ImplicitGemmFill fill, int k0) : SharedGemm.IStepElements
+        private readonly struct AStep(ImplicitGemmFill fill, int tap, int c0) : SharedGemm.IStepElements
         {
-            public float Element(int i) => fill.A(k0, i);
+            public float Element(int i) => fill.A(tap, c0, i);
         }
 
-        private readonly struct BStep(ImplicitGemmFill fill, int k0) : SharedGemm.IStepElements
+        private readonly struct BStep(ImplicitGemmFill fill, int c0, int at0, int at1) : SharedGemm.IStepElements
         {
-            public float Element(int i) => fill.B(k0, i);
+            public float Element(int i) => fill.B(c0, at0, at1, i);
         }
 
-        private float A(int k0, int i)
+        /// <summary>a's row k = c·9 + tap for channel c = c0 + e / BM, column o0 + e mod BM.</summary>
+        private float A(int tap, int c0, int i)
         {
-            int e = tid + i * threads, j = e / bm, k = k0 + j, o = o0 + e - j * bm;
-            bool inside = k < rows && o < mp;
-            float value = a[inside ? k * mp + o : 0]; // the index is clamped first: no read leaves the buffer
+            int e = tid + i * threads, j = e / bm, c = c0 + j, o = o0 + e - j * bm;
+            bool inside = c < reduce && o < mp;
+            float value = a[inside ? (c * 9 + tap) * mp + o : 0]; // the index is clamped first: no read leaves the buffer
             return inside ? value : 0f;
         }
 
-        private float B(int k0, int i)
+        /// <summary>in[c0 + e / BN] at the pixel's tap position <paramref name="at0"/> (or <paramref name="at1"/>: gy = 4, odd i); −1: outside.</summary>
+        private float B(int c0, int at0, int at1, int i)
         {
-            int e = tid + i * threads, k = k0 + e / bn;
-            bool second = threads < bn && (i & 1) != 0;
-            int y = second ? y1 : y0, x = second ? x1 : x0;
-            int c = k / 9, tap = k - c * 9, kh = tap / 3, kw = tap - kh * 3;
-            int iy = y + kh - 1, ix = x + kw - 1;
-            bool inside = (second ? pixel1 : pixel0) && k < rows && iy >= 0 && iy < h && ix >= 0 && ix < w;
-            float value = input[inside ? c * hw + iy * w + ix : 0];
+            int e = tid + i * threads, c = c0 + e / bn;
+            int at = threads < bn && (i & 1) != 0 ? at1 : at0;
+            bool inside = at >= 0 && c < reduce;
+            float value = input[inside ? c * hw + at : 0];
             return inside ? value : 0f;
         }
     }
