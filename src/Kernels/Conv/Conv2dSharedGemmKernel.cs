@@ -11,21 +11,24 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   out[o, p] = Σ_k a[k·mp + o] · B[k, p],  k = c·9 + 3·kh + kw,  B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside),
 // as the classic shared-memory SGEMM for GPUs, built from the pieces of Winograd's GPU product (SharedGemm.cs). A group
 // of gx × gy work-items owns BM = 8·gy output channels × BN = 8·gx consecutive pixels p = y·W + x of the flattened image
-// (a block may span image rows). Per step of 8 reduction rows k it stages a's rows (BM consecutive floats of one row:
-// coalesced) and B's rows (BN consecutive pixels gathered from the input, the padding's zeros included: consecutive
-// work-items read consecutive x) in shared memory; every work-item then does 8 × 8 × 8 multiply-adds from registers:
+// (a block may span image rows). The reduction runs tap by tap: a step is 8 channels c0 … c0 + 7 at one tap (rows
+// c·9 + tap of a, read at stride 9; channels past the input's are zeros), so each work-item finds its pixel's offset for
+// the tap and whether it is inside the image once per step, not per element. Per step it stages a's rows (BM consecutive
+// floats of one row: coalesced) and B's rows (BN consecutive pixels gathered from the input, the padding's zeros
+// included: consecutive work-items read consecutive x) in shared memory; every work-item then does 8 × 8 × 8
+// multiply-adds from registers:
 // channels 4·ty … 4·ty + 3 and 4·gy + 4·ty … + 3, pixels likewise with tx, gx — runs of 4 read as 128-bit words
 // (SharedGemm.Steps8Runs), conflict-free (consecutive tx, consecutive 16-byte words; one word for the lanes sharing a
 // ty) — and stores runs of 4 consecutive pixels, consecutive across tx. Two buffers: the next step's operands are
 // read into registers before the current step's products and stored to the other buffer after them, one barrier a step.
-// Bias and ReLU are fused into the stores. Each output is Σ_k in increasing k with one fused multiply-add per term,
-// whatever the blocking: the same bytes at any gx, gy, run to run.
+// Bias and ReLU are fused into the stores. Each output is summed over the taps, and within a tap over the channels in
+// increasing order, one fused multiply-add per term, whatever the blocking: the same bytes at any gx, gy, run to run.
 public static partial class Conv2d
 {
     /// <summary>
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) — see the file comment. Group (gx, gy) with gx, gy in
     /// <see cref="WinogradTiles.SharedSides"/>, both in <paramref name="group"/> (<see cref="SharedGemmGroup"/>: the strides
-    /// are constants of the generated code); grid (⌈H·W / (8·gx)⌉, ⌈M / (8·gy)⌉). Rows k ≥ 9·reduce, channels ≥ mp and
+    /// are constants of the generated code); grid (⌈H·W / (8·gx)⌉, ⌈M / (8·gy)⌉). Channels ≥ reduce, columns ≥ mp and
     /// pixels ≥ H·W load as zeros and nothing outside M × H·W is stored, so any reduce, M, H, W works.
     /// </summary>
     [LaunchBounds(WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide, 2)] // ≤ 128 registers: two groups of 256 per SM
@@ -115,9 +118,9 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// How a group fills one step of the shared operands: element e = tid + threads·i of a step (i &lt; 8·BM / threads for a,
-    /// 8·BN / threads for B: 64 / gx and 64 / gy, at most 16) is reduction row k0 + e / BM (or BN) and channel (or pixel)
-    /// e mod BM (BN): consecutive work-items read consecutive channels or pixels. A work-item's pixels are the same at every
+    /// How a group fills one step (one tap, channels c0 … c0 + 7) of the shared operands: element e = tid + threads·i of a
+    /// step (i &lt; 8·BM / threads for a, 8·BN / threads for B: 64 / gx and 64 / gy, at most 16) is channel c0 + e / BM (or
+    /// BN) and output channel (or pixel) e mod BM (BN): consecutive work-items read consecutive output channels or pixels. A work-item's pixels are the same at every
     /// step — one when the group has at least BN work-items, else two (gy = 4: BN = 2·threads, even and odd i) — so their
     /// row and column are found once.
     /// </summary>
