@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit;
 
 namespace IlgpuStyle.Tests.Bench;
@@ -27,26 +26,16 @@ public class GpuScriptsTests
         Assert.True(code == 0, output);
     }
 
-    /// <summary>The exit code and output of a program, or a null code when it cannot be started.</summary>
+    /// <summary>The exit code and output of a program (<see cref="ExternalProgram.Run"/>), or a null code when it cannot be started.</summary>
     private static (int? Code, string Output) Run(string program, params string[] args)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        Process process;
         try
         {
-            process = Process.Start(start)!;
+            return ExternalProgram.Run(program, args);
         }
         catch (System.ComponentModel.Win32Exception)
         {
             return (null, "");
-        }
-        using (process)
-        {
-            var stderr = process.StandardError.ReadToEndAsync();
-            string stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            return (process.ExitCode, stdout + stderr.Result);
         }
     }
 }

@@ -336,23 +336,12 @@ public class PtxasTests(ITestOutputHelper log)
 
     private static string PtxasVersion(string ptxas)
     {
-        var (_, output) = Run(ptxas, ["--version"]);
+        var (_, output) = ExternalProgram.Run(ptxas, "--version");
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "?";
     }
 
     private static (int Code, string Output) RunPtxas(string ptxas, string arch, string ptxFile) =>
-        Run(ptxas, ["-v", $"-arch={arch}", "-o", ptxFile + ".cubin", ptxFile]);
-
-    private static (int Code, string Output) Run(string exe, string[] args)
-    {
-        var start = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout + stderr.Result);
-    }
+        ExternalProgram.Run(ptxas, "-v", $"-arch={arch}", "-o", ptxFile + ".cubin", ptxFile);
 
     /// <summary>What <c>ptxas -v</c> says about one PTX file (one entry function plus any non-inlined functions).</summary>
     private sealed record PtxasReport(string Name, bool Hot, int Registers, int SpillStores, int SpillLoads, int StackFrame, int SharedBytes)
