@@ -253,9 +253,20 @@ export -f bench_winograd
 run_step bench-winograd 45 bench_winograd
 
 # --- The direct convolution as a shared SGEMM (kind=sgemm, Conv2dSharedGemmKernel.cs) on every layer, Winograd off: the
-# autotuner weighs it against shared tiles and Winograd; this times it whatever it chose.
-run_step bench-sgemm 30 --stdout "$R/bench-sgemm.json" env ILGPU_STYLE_TILES=kind=sgemm,gx=16,gy=16,winograd=0 \
-  "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" --warmup "$warmup" --json --no-iteration
+# autotuner weighs it against shared tiles and Winograd; this times it whatever it chose. Small maps spread by narrower
+# groups (bench-sgemm.json), then by split-K (ks=2: bench-sgemm-ks2.json).
+bench_sgemm() {
+  local rc=0 ks tiles
+  for ks in 0 2; do
+    tiles=kind=sgemm,gx=16,gy=16,winograd=0,ks=$ks
+    echo "-- ILGPU_STYLE_TILES=$tiles at $bench_size²"
+    ILGPU_STYLE_TILES=$tiles "$CLI" bench --device "$device" --size "$bench_size" --runs "$runs" \
+      --warmup "$warmup" --json --no-iteration > "$R/bench-sgemm$([ "$ks" = 0 ] || echo "-ks$ks").json" || rc=$?
+  done
+  return $rc
+}
+export -f bench_sgemm
+run_step bench-sgemm 50 bench_sgemm
 
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
 # File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
@@ -467,7 +478,7 @@ run_step ncu 240 ncu_profile
   cat "$R/steps.txt"
   echo
   cat "$R/notes.txt" 2>/dev/null
-  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-winograd-*.json "$R"/bench-sgemm.json "$R"/bench-tf32-*.json; do
+  for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-winograd-*.json "$R"/bench-sgemm*.json "$R"/bench-tf32-*.json; do
     [ -s "$f" ] || continue
     "${python:-python3}" - "$f" <<'PY' 2>/dev/null
 import json, sys

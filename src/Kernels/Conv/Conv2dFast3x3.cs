@@ -139,7 +139,7 @@ public static partial class Conv2d
                     acc => acc.LoadKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
                         TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
-            int epilogue = hasBias * TensorCoreBias + reluFlag * TensorCoreRelu + accumulateFlag * TensorCoreAccumulate;
+            int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
             tensorCore(gpu.Stream, new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
                 input.View, a.View, biasView, epilogue, output.View, AsyncCopy.DeviceAddress(input.View), AsyncCopy.DeviceAddress(a.View));
             return;

@@ -23,17 +23,21 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // read into registers before the current step's products and stored to the other buffer after them, one barrier a step.
 // Bias and ReLU are fused into the stores. Each output is summed over the taps, and within a tap over the channels in
 // increasing order, one fused multiply-add per term, whatever the blocking: the same bytes at any gx, gy, run to run.
+// Split-K (ConvTiles.SplitTarget, for small maps): grid z cuts the steps into consecutive slices, each group sums its
+// slice into a scratch block without bias or ReLU, and SumSharedGemmSplitsKernel adds the slices in order, then the
+// epilogue — the same bytes for the same slices.
 public static partial class Conv2d
 {
     /// <summary>
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) — see the file comment. Group (gx, gy) with gx, gy in
     /// <see cref="WinogradTiles.SharedSides"/>, both in <paramref name="group"/> (<see cref="SharedGemmGroup"/>: the strides
-    /// are constants of the generated code); grid (⌈H·W / (8·gx)⌉, ⌈M / (8·gy)⌉). Channels ≥ reduce, columns ≥ mp and
+    /// are constants of the generated code); grid (⌈H·W / (8·gx)⌉, ⌈M / (8·gy)⌉, slices): slice z sums steps z·stepsPerSplit …
+    /// into output[z·splitStride …]. Channels ≥ reduce, columns ≥ mp and
     /// pixels ≥ H·W load as zeros and nothing outside M × H·W is stored, so any reduce, M, H, W works.
     /// </summary>
     [LaunchBounds(WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide, 2)] // ≤ 128 registers: two groups of 256 per SM
     private static void SharedGemm3x3Kernel(SpecializedValue<int> group, int reduce, int m, int mp, int h, int w,
-        View input, View a, View bias, int hasBias, int relu, int accumulate, View output)
+        View input, View a, View bias, int epilogue, View output, int stepsPerSplit, int splitStride)
     {
         // Float4 arrays (16-byte aligned): the products read them 4 floats at a time; the fills write floats.
         var us4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedGemm.Buffer / 4);
@@ -44,17 +48,18 @@ public static partial class Conv2d
         int tx = Group.IdxX, ty = Group.IdxY;
         int hw = h * w, o0 = Grid.IdxY * 8 * gy, p0 = Grid.IdxX * 8 * gx;
         var fill = new ImplicitGemmFill(input, a, reduce, mp, h, w, ty * gx + tx, gx * gy, 8 * gy, 8 * gx, o0, p0);
-        int steps = fill.Steps;
+        // Split-K (grid z): this group sums steps [first, last) of the reduction into slice z of the output.
+        int first = Grid.IdxZ * stepsPerSplit, last = IntrinsicMath.Min(fill.Steps, first + stepsPerSplit);
+        int tap = first / fill.Chunks, chunk = first - tap * fill.Chunks; // of step s + 1 below, counted along (no division per step)
 
-        fill.StoreA(us, 0, fill.LoadA(0, 0));
-        fill.StoreB(vs, 0, fill.LoadB(0, 0));
+        fill.StoreA(us, 0, fill.LoadA(tap, chunk * SharedGemm.Step));
+        fill.StoreB(vs, 0, fill.LoadB(tap, chunk * SharedGemm.Step));
         Group.Barrier();
         var acc = default(SharedGemm.Block8x8);
-        int tap = 0, chunk = 0; // of step s + 1, counted along (no division per step)
-        for (int s = 0; s < steps; s++)
+        for (int s = first; s < last; s++)
         {
-            int current = (s & 1) * SharedGemm.Buffer, next = SharedGemm.Buffer - current;
-            bool more = s + 1 < steps;
+            int current = ((s - first) & 1) * SharedGemm.Buffer, next = SharedGemm.Buffer - current;
+            bool more = s + 1 < last;
             if (++chunk == fill.Chunks)
             {
                 chunk = 0;
@@ -76,7 +81,9 @@ public static partial class Conv2d
             Group.Barrier();
         }
 
-        var store = new ImplicitGemmStore(output, bias, hasBias != 0, relu != 0, accumulate != 0, m, hw, o0 + 4 * ty, p0 + 4 * tx, gy, gx);
+        var slice = output.SubView(Grid.IdxZ * splitStride, output.IntLength - Grid.IdxZ * splitStride);
+        var store = new ImplicitGemmStore(slice, bias, (epilogue & EpilogueBias) != 0, (epilogue & EpilogueRelu) != 0,
+            (epilogue & EpilogueAccumulate) != 0, m, hw, o0 + 4 * ty, p0 + 4 * tx, gy, gx);
         store.Row(acc.R0, 0);
         store.Row(acc.R1, 1);
         store.Row(acc.R2, 2);
@@ -90,18 +97,79 @@ public static partial class Conv2d
     /// <summary>The specialized value of <see cref="SharedGemm3x3Kernel"/>: its group shape gx × gy.</summary>
     public static int SharedGemmGroup(int gx, int gy) => gx | gy << 8;
 
-    /// <summary>Launches <see cref="SharedGemm3x3Kernel"/> (operands as in <see cref="Run3x3"/>).</summary>
+    /// <summary>
+    /// Launches <see cref="SharedGemm3x3Kernel"/> (operands as in <see cref="Run3x3"/>). Without a split target the grid
+    /// is spread by <see cref="SharedGemmGroups"/>; with one (<see cref="ConvTiles.SplitTarget"/>) a grid short of the
+    /// target is multiplied by split-K (<see cref="SharedGemmSplits"/>): each slice of the reduction writes its unscaled
+    /// partial block to a scratch buffer and <see cref="SumSharedGemmSplitsKernel"/> adds them in slice order, then bias
+    /// and ReLU, stored or added.
+    /// </summary>
     private static void RunSharedGemm3x3(Gpu gpu, ConvTiles tiles, int reduce, int m, int mp, int h, int width,
         View input, View a, View bias, int hasBias, int relu, int accumulate, View output)
     {
         var kernel = gpu.Kernel(SharedGemm3x3Kernel,
-            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View, int, int, int, View>(
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View, int, View, int, int>(
                 SharedGemm3x3Kernel, LaunchBoundsAttribute.For(acc, ((Delegate)SharedGemm3x3Kernel).Method)));
         // Channel blocks fitted to M (a 64-channel layer: 64-row blocks, not 128 with half of them zeros), then the pixel
-        // blocks to the device. Each output's sum does not depend on the blocking, so neither do the bytes.
-        var (gx, gy) = SharedGemmGroups(tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m), h * width, m, gpu.Accelerator.NumMultiprocessors);
-        kernel(new KernelConfig(new Index3D(Gpu.DivUp(h * width, 8 * gx), Gpu.DivUp(m, 8 * gy), 1), new Index3D(gx, gy, 1)),
-            SpecializedValue.New(SharedGemmGroup(gx, gy)), reduce, m, mp, h, width, input, a, bias, hasBias, relu, accumulate, output);
+        // blocks to the device. Each output's sum does not depend on the blocking, so neither do the bytes (split-K
+        // changes the order of the sum: the same bytes for the same split).
+        int hw = h * width, steps = SharedGemmSteps(reduce), sms = gpu.Accelerator.NumMultiprocessors;
+        var (gx, gy) = tiles.SplitTarget > 0
+            ? (tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m))
+            : SharedGemmGroups(tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m), hw, m, sms);
+        var grid = new Index3D(Gpu.DivUp(hw, 8 * gx), Gpu.DivUp(m, 8 * gy), 1);
+        int splits = SharedGemmSplits(tiles.SplitTarget, grid.X * grid.Y * gx * gy, steps, sms, out int stepsPerSplit);
+        var group = SpecializedValue.New(SharedGemmGroup(gx, gy));
+        int epilogue = hasBias * EpilogueBias + relu * EpilogueRelu + accumulate * EpilogueAccumulate;
+        if (splits == 1)
+        {
+            kernel(new KernelConfig(grid, new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a, bias, epilogue, output, steps, 0);
+            return;
+        }
+        var partial = gpu.ScratchAtLeast(splits * m * hw, "conv3x3.sgemm.partials");
+        kernel(new KernelConfig(new Index3D(grid.X, grid.Y, splits), new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a,
+            bias, 0, partial.View, stepsPerSplit, m * hw);
+        gpu.Kernel(SumSharedGemmSplitsKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, View, int, View>(
+            SumSharedGemmSplitsKernel))(m * hw, partial.View, splits, m * hw, hw, bias, epilogue, output);
+    }
+
+    /// <summary>Shared steps of <see cref="SharedGemm3x3Kernel"/>'s reduction over <paramref name="reduce"/> channels: 9 taps × ⌈reduce / 8⌉ chunks.</summary>
+    public static int SharedGemmSteps(int reduce) => 9 * Gpu.DivUp(reduce, SharedGemm.Step);
+
+    /// <summary>Most slices split-K cuts a reduction into, and fewest steps a slice gets.</summary>
+    public const int MaxSharedGemmSplits = 32, MinStepsPerSplit = 4;
+
+    /// <summary>
+    /// Split-K for a grid of <paramref name="workItems"/> work-items over <paramref name="steps"/> reduction steps: with
+    /// target T ≥ 1, the fewest slices that give the device T × 256 work-items (T full groups of 16 × 16) per
+    /// multiprocessor — a small map's grid otherwise leaves most of each multiprocessor's warp slots empty (conv5_1 at
+    /// 512²: 1 024 pixels × 512 channels are 8 192 work-items, 2 warps per SM of an H100) — at most
+    /// <see cref="MaxSharedGemmSplits"/> and none under <see cref="MinStepsPerSplit"/> steps; then whole slices of
+    /// <paramref name="stepsPerSplit"/> steps, none empty. T = 0: one slice.
+    /// </summary>
+    public static int SharedGemmSplits(int target, int workItems, int steps, int multiprocessors, out int stepsPerSplit)
+    {
+        stepsPerSplit = steps;
+        if (target <= 0) return 1;
+        long want = (long)target * multiprocessors * WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide;
+        int splits = (int)Math.Min(MaxSharedGemmSplits, (want + workItems - 1) / workItems);
+        splits = Math.Clamp(splits, 1, Math.Max(1, steps / MinStepsPerSplit));
+        stepsPerSplit = Gpu.DivUp(steps, splits);
+        return Gpu.DivUp(steps, stepsPerSplit); // no empty slice
+    }
+
+    /// <summary>
+    /// out[e] (+)= ReLU?(Σ_s partial[s·stride + e] + bias[e / hw]): the slices of a split-K <see cref="SharedGemm3x3Kernel"/>
+    /// added in slice order (deterministic), then its epilogue.
+    /// </summary>
+    private static void SumSharedGemmSplitsKernel(Index1D e, View partial, int splits, int stride, int hw, View bias, int epilogue,
+        View output)
+    {
+        float sum = partial[e];
+        for (int s = 1; s < splits; s++) sum += partial[s * stride + e];
+        if ((epilogue & EpilogueBias) != 0) sum += bias[e / hw];
+        if ((epilogue & EpilogueRelu) != 0) sum = IntrinsicMath.Max(sum, 0f);
+        Output.Store(output, e, sum, epilogue & EpilogueAccumulate);
     }
 
     /// <summary>

@@ -61,8 +61,8 @@ public static partial class Conv2d
     internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
         new StagePipeline(asyncBuffers).Buffers * TensorCoreStageRows * (bm + TensorCorePad + bn + TensorCorePad);
 
-    /// <summary>The tensor-core kernel's epilogue flags: + bias, ReLU, add to the output.</summary>
-    private const int TensorCoreBias = 1, TensorCoreRelu = 2, TensorCoreAccumulate = 4;
+    /// <summary>The epilogue flags of the tensor-core and shared-SGEMM kernels: + bias, ReLU, add to the output.</summary>
+    private const int EpilogueBias = 1, EpilogueRelu = 2, EpilogueAccumulate = 4;
 
     /// <summary>Shared floats available to the tiles (the rest holds the emulation's exchange areas).</summary>
     internal const int TensorCoreTileFloats = TensorCoreExchangeStart;
@@ -70,7 +70,7 @@ public static partial class Conv2d
     /// <summary>
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment).
     /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉). <paramref name="epilogue"/>:
-    /// TensorCoreBias | TensorCoreRelu | TensorCoreAccumulate. <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
+    /// EpilogueBias | EpilogueRelu | EpilogueAccumulate. <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
     /// the device addresses of input and weights, for cp.async (AsyncCopy.cs).
     /// </summary>
     private static void TensorCore3x3Kernel(
@@ -188,9 +188,9 @@ public static partial class Conv2d
         private void Put(int o, int p, float v)
         {
             if (o >= channels || p >= hw) return;
-            if ((flags & TensorCoreBias) != 0) v += bias[o];
-            if ((flags & TensorCoreRelu) != 0) v = IntrinsicMath.Max(v, 0f);
-            Output.Store(output, o * hw + p, v, (flags & TensorCoreAccumulate) != 0 ? 1 : 0);
+            if ((flags & EpilogueBias) != 0) v += bias[o];
+            if ((flags & EpilogueRelu) != 0) v = IntrinsicMath.Max(v, 0f);
+            Output.Store(output, o * hw + p, v, (flags & EpilogueAccumulate) != 0 ? 1 : 0);
         }
     }
 }

@@ -90,6 +90,18 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// </summary>
     public int AsyncBuffers { get; init; }
 
+    /// <summary>
+    /// kind=sgemm only: 0 — a small map's grid is spread over the device by narrower groups
+    /// (<see cref="Conv2d.SharedGemmGroups"/>); T ≥ 1 — the groups keep their shape and a grid with fewer than T × 256
+    /// work-items per multiprocessor is multiplied by splitting the reduction (split-K, <see cref="Conv2d.SharedGemmSplits"/>),
+    /// the slices' partial sums added in order by a second pass. Split-K changes the order of each output's sum, so the
+    /// bytes depend on T and the device's multiprocessors (not on the run). Plan key ks (ILGPU_STYLE_TILES=kind=sgemm,…,ks=2).
+    /// </summary>
+    public int SplitTarget { get; init; }
+
+    /// <summary>The largest <see cref="SplitTarget"/>.</summary>
+    public const int MaxSplitTarget = 64;
+
     /// <summary>The values <see cref="AsyncBuffers"/> may take.</summary>
     public static readonly int[] SupportedAsyncBuffers = [0, 2, 3];
 
@@ -147,6 +159,10 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
         }
         if (AsyncBuffers != 0)
             throw new ArgumentException($"conv tiles {this}: async (cp.async stages) applies to the tensor-core kinds only.");
+        if (SplitTarget < 0 || SplitTarget > MaxSplitTarget)
+            throw new ArgumentException($"conv tiles {this}: ks must be between 0 and {MaxSplitTarget} (split-K's work-items per multiprocessor, in groups of 256; 0: none).");
+        if (SplitTarget != 0 && Kind != ConvKernelKind.SharedGemm)
+            throw new ArgumentException($"conv tiles {this}: ks (split-K) applies to kind=sgemm only.");
         if (Kind == ConvKernelKind.SharedGemm && (!WinogradTiles.SharedSides.Contains(GroupX) || !WinogradTiles.SharedSides.Contains(GroupY)))
             throw new ArgumentException($"conv tiles {this}: kind=sgemm takes groups of gx, gy in {{{string.Join(", ", WinogradTiles.SharedSides)}}}.");
         if (Kind != ConvKernelKind.SharedTiles) return;
@@ -161,7 +177,8 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     }
 
     public override string ToString() =>
-        $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}" + (AsyncBuffers != 0 ? $",async={AsyncBuffers}" : "");
+        $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}" + (AsyncBuffers != 0 ? $",async={AsyncBuffers}" : "")
+        + (SplitTarget != 0 ? $",ks={SplitTarget}" : "");
 
     /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|sgemm|tf32|bf16).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch

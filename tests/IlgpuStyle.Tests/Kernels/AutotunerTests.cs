@@ -268,7 +268,7 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
 
     /// <summary>
     /// A GPU-shaped plan (shared-tiles convolutions: what CUDA and OpenCL GPUs start from) has the direct shared SGEMM
-    /// (kind=sgemm) timed beside the shared tiles, Winograd with the shared
+    /// (kind=sgemm, with and without split-K) timed beside the shared tiles, Winograd with the shared
     /// product timed against the direct kernel, both output tiles, the shared Gram kernels (gram=shared), and the blocked
     /// Gram backward with the shared block (never the CPU register blocks); whatever wins is a valid GPU plan. On PoCL, with the GPU default forced on it.
     /// </summary>
@@ -289,6 +289,7 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
         Assert.All(plans.Where(p => p.Gram == GramKernelKind.Blocked), p => Assert.Equal(WinogradBlock.Shared, p.GramBlock));
         Assert.Contains(plans, p => p.Gram == GramKernelKind.Shared); // the shared Gram SGEMMs (GramShared.cs)
         Assert.Contains(plans, p => p.Conv.Kind == ConvKernelKind.SharedGemm); // the direct shared SGEMM (Conv2dSharedGemmKernel.cs)
+        Assert.Contains(plans, p => p.Conv.Kind == ConvKernelKind.SharedGemm && p.Conv.SplitTarget > 0); // and with split-K
         Assert.Contains(result.Plan.Conv.Kind, new[] { ConvKernelKind.SharedTiles, ConvKernelKind.SharedGemm });
         result.Plan.Validate(maxGroup);
     }

@@ -56,6 +56,10 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         ["sgemm 16x16"] = new(ConvKernelKind.SharedGemm, 16, 16, 8),
         ["sgemm 8x16"] = new(ConvKernelKind.SharedGemm, 8, 16, 8),
         ["sgemm 16x4"] = new(ConvKernelKind.SharedGemm, 16, 4, 8),
+        // Split-K (ks): a target no test shape reaches, so every shape is cut into as many slices as its steps allow (at
+        // least 2: SplitKCutsEveryTestShape), slices that start and end inside taps.
+        ["sgemm 4x4 ks"] = new(ConvKernelKind.SharedGemm, 4, 4, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
+        ["sgemm 16x16 ks"] = new(ConvKernelKind.SharedGemm, 16, 16, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
     };
 
     public static TheoryData<string, string, string> Cases
@@ -176,6 +180,43 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         Assert.Equal((16, 16), Conv2d.SharedGemmGroups(16, 16, 64 * 64, 512, 128)); // 128 groups: one per multiprocessor
         Assert.Equal((4, 4), Conv2d.SharedGemmGroups(4, 4, 7, 3, 132)); // never below 4
         Assert.Equal((16, 16), Conv2d.SharedGemmGroups(16, 16, 32 * 32, 512, 1)); // the CPU simulator
+    }
+
+    /// <summary>
+    /// Split-K's slices (kind=sgemm with ks): the fewest that give T × 256 work-items per multiprocessor, at most 32, none
+    /// under 4 steps, none empty; ks=0 none. Groups of 16 × 16 on 132 SMs with T = 2 (67 584 work-items wanted).
+    /// </summary>
+    [Fact]
+    public void SplitKSlicesFillTheDevice()
+    {
+        Assert.Equal((9, 64), Splits(2, 32 * 256, Conv2d.SharedGemmSteps(512), 132)); // conv5_1 at 512²: 32 groups, 576 steps
+        Assert.Equal((3, 96), Splits(2, 128 * 256, Conv2d.SharedGemmSteps(256), 132)); // conv4_1 at 512²: 128 groups, 288 steps
+        Assert.Equal((1, 72), Splits(2, 2048 * 256, Conv2d.SharedGemmSteps(64), 132)); // conv1_2 at 512²: the grid is full
+        Assert.Equal((1, 576), Splits(0, 32 * 256, 576, 132)); // ks=0: one slice
+        Assert.Equal((32, 18), Splits(64, 256, 576, 132)); // at most 32 slices
+        Assert.Equal((2, 5), Splits(64, 16, 9, 1)); // one 8-channel chunk: 9 steps, slices of ≥ 4
+        Assert.Equal((4, 5), Splits(64, 16, 18, 1)); // 18 steps: 4 slices of 5 (the last 3), none empty
+        Assert.Equal((6, 5), Splits(64, 16, 27, 1));
+
+        static (int Splits, int Steps) Splits(int target, int workItems, int steps, int sms) =>
+            (Conv2d.SharedGemmSplits(target, workItems, steps, sms, out int per), per);
+    }
+
+    /// <summary>The split-K blockings of <see cref="Blockings"/> cut every test shape into 2 or more slices on every device (so their cases test split-K).</summary>
+    [Theory]
+    [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void SplitKCutsEveryTestShape(string device)
+    {
+        var gpu = Devices.Get(device);
+        foreach (var (name, tiles) in Blockings.Where(b => b.Value.SplitTarget > 0))
+        foreach (var (shape, (cin, h, w, cout)) in Shapes)
+        {
+            // Slices fall as work-items grow and steps shrink: at most (H·W + 8·gx)·(M + 128) / 64 work-items (64 outputs each,
+            // blocks of ≤ 8·gx pixels and 128 channels), the fewer channels in the reduction (forward or backward-data).
+            int workItems = (h * w + 8 * tiles.GroupX) * (Math.Max(cin, cout) + 128) / 64;
+            int splits = Conv2d.SharedGemmSplits(tiles.SplitTarget, workItems, Conv2d.SharedGemmSteps(Math.Min(cin, cout)), gpu.Accelerator.NumMultiprocessors, out _);
+            Assert.True(splits >= 2, $"{name} {shape}: {splits} slice(s) [{device}]");
+        }
     }
 
     // The blocking table, its override and ConvTiles.Validate: TuningPlanTests.

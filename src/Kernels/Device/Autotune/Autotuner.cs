@@ -271,8 +271,10 @@ public static class Autotuner
         IEnumerable<ConvTiles> tiles = GpuShaped(defaults.Conv.Kind)
             ? [new(ConvKernelKind.SharedTiles, 16, 16, 8), new(ConvKernelKind.SharedTiles, 16, 16, 4), new(ConvKernelKind.SharedTiles, 16, 8, 8),
                new(ConvKernelKind.SharedTiles, 8, 8, 4), new(ConvKernelKind.SharedGemm, 16, 16, 8), new(ConvKernelKind.SharedGemm, 16, 8, 8),
+               new(ConvKernelKind.SharedGemm, 16, 16, 8) { SplitTarget = 2 }, // small maps: split-K instead of narrower groups
                .. full ? new ConvTiles[] { new(ConvKernelKind.SharedTiles, 8, 16, 8), new(ConvKernelKind.SharedTiles, 16, 4, 8),
-                   new(ConvKernelKind.SharedGemm, 8, 16, 8), new(ConvKernelKind.SharedGemm, 8, 8, 8) } : []]
+                   new(ConvKernelKind.SharedGemm, 8, 16, 8), new(ConvKernelKind.SharedGemm, 8, 8, 8),
+                   new(ConvKernelKind.SharedGemm, 16, 8, 8) { SplitTarget = 2 }, new(ConvKernelKind.SharedGemm, 16, 16, 8) { SplitTarget = 4 } } : []]
             : [new(ConvKernelKind.RegisterBlocked, 2, 8, 1), new(ConvKernelKind.RegisterBlocked8, 2, 8, 1), new(ConvKernelKind.RegisterBlocked8, 2, 16, 1),
                new(ConvKernelKind.RegisterBlocked, 1, 8, 1), new(ConvKernelKind.RegisterBlocked8, 1, 16, 1),
                .. full ? new ConvTiles[] { new(ConvKernelKind.RegisterBlocked, 4, 4, 1), new(ConvKernelKind.RegisterBlocked8, 4, 8, 1), new(ConvKernelKind.RegisterBlocked, 2, 4, 1) } : []];
