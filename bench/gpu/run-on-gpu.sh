@@ -54,7 +54,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=1,ci=8"
+tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=tf32,gx=2,gy=2,ci=8,gram=tf32,ks=2;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=1,ci=8"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 warm_stylize_sizes=512
@@ -271,7 +271,7 @@ run_step bench-sgemm 50 bench_sgemm
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
 # File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
 # forward), bench-fp32-1024.json (the device's plan).
-tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/async=/async/g; s/,/-/g'; }
+tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/async=/async/g; s/ks=/ks/; s/,/-/g'; }
 bench_tf32() {
   local rc=0 size tiles variants sizes
   [ "$tf32_tiles" = none ] && { echo "no --tf32-tiles"; return 0; }

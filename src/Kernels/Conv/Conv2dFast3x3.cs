@@ -134,14 +134,27 @@ public static partial class Conv2d
             var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
             // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
             var tensorCore = t.AsyncBuffers > 0
-                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, SpecializedValue.New(t))
+                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, SpecializedValue.New(t with { SplitTarget = 0 }))
                 : gpu.Kernel(TensorCore3x3Kernel,
                     acc => acc.LoadKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
                         TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
-            tensorCore(gpu.Stream, new KernelConfig(grid, new Index3D(t.WorkItems, 1, 1)), SpecializedValue.New(t), reduce, m, mp, h, width,
-                input.View, a.View, biasView, epilogue, output.View, AsyncCopy.DeviceAddress(input.View), AsyncCopy.DeviceAddress(a.View));
+            int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce),
+                gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
+            var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every target
+            var group = new Index3D(t.WorkItems, 1, 1);
+            long inputAddress = AsyncCopy.DeviceAddress(input.View), weightsAddress = AsyncCopy.DeviceAddress(a.View);
+            if (slices == 1)
+            {
+                tensorCore(gpu.Stream, new KernelConfig(grid, group), specialized, reduce, m, mp, h, width,
+                    input.View, a.View, biasView, epilogue, output.View, inputAddress, weightsAddress);
+                return;
+            }
+            var partial = SplitK.Partials(gpu, slices, m * h * width);
+            tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, slices), group), specialized, reduce, m, mp, h, width,
+                input.View, a.View, biasView, stagesPerSlice << TensorCoreSliceShift, partial, inputAddress, weightsAddress);
+            SplitK.Sum(gpu, partial, slices, m, h * width, biasView, epilogue, output.View);
             return;
         }
         if (tiles.Kind == ConvKernelKind.SharedGemm)

@@ -24,20 +24,20 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // Bias and ReLU are fused into the stores. Each output is summed over the taps, and within a tap over the channels in
 // increasing order, one fused multiply-add per term, whatever the blocking: the same bytes at any gx, gy, run to run.
 // Split-K (ConvTiles.SplitTarget, for small maps): grid z cuts the steps into consecutive slices, each group sums its
-// slice into a scratch block without bias or ReLU, and SumSharedGemmSplitsKernel adds the slices in order, then the
-// epilogue — the same bytes for the same slices.
+// slice into a scratch block without bias or ReLU, and SplitK.Sum adds the slices in order, then the epilogue — the
+// same bytes for the same slices.
 public static partial class Conv2d
 {
     /// <summary>
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) — see the file comment. Group (gx, gy) with gx, gy in
     /// <see cref="WinogradTiles.SharedSides"/>, both in <paramref name="group"/> (<see cref="SharedGemmGroup"/>: the strides
     /// are constants of the generated code); grid (⌈H·W / (8·gx)⌉, ⌈M / (8·gy)⌉, slices): slice z sums steps z·stepsPerSplit …
-    /// into output[z·splitStride …]. Channels ≥ reduce, columns ≥ mp and
+    /// into output[z·M·H·W …]. Channels ≥ reduce, columns ≥ mp and
     /// pixels ≥ H·W load as zeros and nothing outside M × H·W is stored, so any reduce, M, H, W works.
     /// </summary>
     [LaunchBounds(WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide, 2)] // ≤ 128 registers: two groups of 256 per SM
     private static void SharedGemm3x3Kernel(SpecializedValue<int> group, int reduce, int m, int mp, int h, int w,
-        View input, View a, View bias, int epilogue, View output, int stepsPerSplit, int splitStride)
+        View input, View a, View bias, int epilogue, View output, int stepsPerSplit)
     {
         // Float4 arrays (16-byte aligned): the products read them 4 floats at a time; the fills write floats.
         var us4 = SharedMemory.Allocate<SharedGemm.Float4>(2 * SharedGemm.Buffer / 4);
@@ -81,7 +81,7 @@ public static partial class Conv2d
             Group.Barrier();
         }
 
-        var slice = output.SubView(Grid.IdxZ * splitStride, output.IntLength - Grid.IdxZ * splitStride);
+        var slice = SplitK.Slice(output, m * hw); // slice z of a split-K launch (the output itself without one)
         var store = new ImplicitGemmStore(slice, bias, (epilogue & EpilogueBias) != 0, (epilogue & EpilogueRelu) != 0,
             (epilogue & EpilogueAccumulate) != 0, m, hw, o0 + 4 * ty, p0 + 4 * tx, gy, gx);
         store.Row(acc.R0, 0);
@@ -99,78 +99,40 @@ public static partial class Conv2d
 
     /// <summary>
     /// Launches <see cref="SharedGemm3x3Kernel"/> (operands as in <see cref="Run3x3"/>). Without a split target the grid
-    /// is spread by <see cref="SharedGemmGroups"/>; with one (<see cref="ConvTiles.SplitTarget"/>) a grid short of the
-    /// target is multiplied by split-K (<see cref="SharedGemmSplits"/>): each slice of the reduction writes its unscaled
-    /// partial block to a scratch buffer and <see cref="SumSharedGemmSplitsKernel"/> adds them in slice order, then bias
-    /// and ReLU, stored or added.
+    /// is spread by <see cref="SharedGemmGroups"/>; with one (<see cref="ConvTiles.SplitTarget"/>) the pixel blocks are
+    /// only fitted to the map (<see cref="SharedGemm.FitSide"/>) and a grid short of the target is multiplied by split-K (<see cref="SplitK"/>): each slice of the reduction writes its partial block to a
+    /// scratch buffer and a second pass adds them in slice order, then bias and ReLU, stored or added.
     /// </summary>
     private static void RunSharedGemm3x3(Gpu gpu, ConvTiles tiles, int reduce, int m, int mp, int h, int width,
         View input, View a, View bias, int hasBias, int relu, int accumulate, View output)
     {
         var kernel = gpu.Kernel(SharedGemm3x3Kernel,
-            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View, int, View, int, int>(
+            acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View, int, View, int>(
                 SharedGemm3x3Kernel, LaunchBoundsAttribute.For(acc, ((Delegate)SharedGemm3x3Kernel).Method)));
         // Channel blocks fitted to M (a 64-channel layer: 64-row blocks, not 128 with half of them zeros), then the pixel
         // blocks to the device. Each output's sum does not depend on the blocking, so neither do the bytes (split-K
         // changes the order of the sum: the same bytes for the same split).
         int hw = h * width, steps = SharedGemmSteps(reduce), sms = gpu.Accelerator.NumMultiprocessors;
         var (gx, gy) = tiles.SplitTarget > 0
-            ? (tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m))
+            ? (SharedGemm.FitSide(tiles.GroupX, hw), SharedGemm.FitSide(tiles.GroupY, m))
             : SharedGemmGroups(tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m), hw, m, sms);
         var grid = new Index3D(Gpu.DivUp(hw, 8 * gx), Gpu.DivUp(m, 8 * gy), 1);
-        int splits = SharedGemmSplits(tiles.SplitTarget, grid.X * grid.Y * gx * gy, steps, sms, out int stepsPerSplit);
+        int splits = SplitK.Slices(tiles.SplitTarget, grid.X * grid.Y * gx * gy, steps, sms, out int stepsPerSplit);
         var group = SpecializedValue.New(SharedGemmGroup(gx, gy));
         int epilogue = hasBias * EpilogueBias + relu * EpilogueRelu + accumulate * EpilogueAccumulate;
         if (splits == 1)
         {
-            kernel(new KernelConfig(grid, new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a, bias, epilogue, output, steps, 0);
+            kernel(new KernelConfig(grid, new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a, bias, epilogue, output, steps);
             return;
         }
-        var partial = gpu.ScratchAtLeast(splits * m * hw, "conv3x3.sgemm.partials");
+        var partial = SplitK.Partials(gpu, splits, m * hw);
         kernel(new KernelConfig(new Index3D(grid.X, grid.Y, splits), new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a,
-            bias, 0, partial.View, stepsPerSplit, m * hw);
-        gpu.Kernel(SumSharedGemmSplitsKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, View, int, View>(
-            SumSharedGemmSplitsKernel))(m * hw, partial.View, splits, m * hw, hw, bias, epilogue, output);
+            bias, 0, partial, stepsPerSplit);
+        SplitK.Sum(gpu, partial, splits, m, hw, bias, epilogue, output);
     }
 
     /// <summary>Shared steps of <see cref="SharedGemm3x3Kernel"/>'s reduction over <paramref name="reduce"/> channels: 9 taps × ⌈reduce / 8⌉ chunks.</summary>
     public static int SharedGemmSteps(int reduce) => 9 * Gpu.DivUp(reduce, SharedGemm.Step);
-
-    /// <summary>Most slices split-K cuts a reduction into, and fewest steps a slice gets.</summary>
-    public const int MaxSharedGemmSplits = 32, MinStepsPerSplit = 4;
-
-    /// <summary>
-    /// Split-K for a grid of <paramref name="workItems"/> work-items over <paramref name="steps"/> reduction steps: with
-    /// target T ≥ 1, the fewest slices that give the device T × 256 work-items (T full groups of 16 × 16) per
-    /// multiprocessor — a small map's grid otherwise leaves most of each multiprocessor's warp slots empty (conv5_1 at
-    /// 512²: 1 024 pixels × 512 channels are 8 192 work-items, 2 warps per SM of an H100) — at most
-    /// <see cref="MaxSharedGemmSplits"/> and none under <see cref="MinStepsPerSplit"/> steps; then whole slices of
-    /// <paramref name="stepsPerSplit"/> steps, none empty. T = 0: one slice.
-    /// </summary>
-    public static int SharedGemmSplits(int target, int workItems, int steps, int multiprocessors, out int stepsPerSplit)
-    {
-        stepsPerSplit = steps;
-        if (target <= 0) return 1;
-        long want = (long)target * multiprocessors * WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide;
-        int splits = (int)Math.Min(MaxSharedGemmSplits, (want + workItems - 1) / workItems);
-        splits = Math.Clamp(splits, 1, Math.Max(1, steps / MinStepsPerSplit));
-        stepsPerSplit = Gpu.DivUp(steps, splits);
-        return Gpu.DivUp(steps, stepsPerSplit); // no empty slice
-    }
-
-    /// <summary>
-    /// out[e] (+)= ReLU?(Σ_s partial[s·stride + e] + bias[e / hw]): the slices of a split-K <see cref="SharedGemm3x3Kernel"/>
-    /// added in slice order (deterministic), then its epilogue.
-    /// </summary>
-    private static void SumSharedGemmSplitsKernel(Index1D e, View partial, int splits, int stride, int hw, View bias, int epilogue,
-        View output)
-    {
-        float sum = partial[e];
-        for (int s = 1; s < splits; s++) sum += partial[s * stride + e];
-        if ((epilogue & EpilogueBias) != 0) sum += bias[e / hw];
-        if ((epilogue & EpilogueRelu) != 0) sum = IntrinsicMath.Max(sum, 0f);
-        Output.Store(output, e, sum, epilogue & EpilogueAccumulate);
-    }
 
     /// <summary>
     /// The group shape for a map of <paramref name="pixels"/> pixels and <paramref name="m"/> output channels: gx halved

@@ -28,6 +28,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the stages hold FP32 as copied and the warps round each fragment
 //   value as they read it (WarpTile64x32.Step's raw), so the bytes equal the plain double buffering's.
+//   Split-K (ConvTiles.SplitTarget, small maps; SplitK.cs): grid z cuts the stages into consecutive slices, each summed
+//   into its own partial output without the epilogue, then added in order with it.
 public static partial class Conv2d
 {
     /// <summary>Output channels of one warp's tile in the tensor-core kernel (4 mma tiles of 16).</summary>
@@ -62,15 +64,22 @@ public static partial class Conv2d
         new StagePipeline(asyncBuffers).Buffers * TensorCoreStageRows * (bm + TensorCorePad + bn + TensorCorePad);
 
     /// <summary>The epilogue flags of the tensor-core and shared-SGEMM kernels: + bias, ReLU, add to the output.</summary>
-    private const int EpilogueBias = 1, EpilogueRelu = 2, EpilogueAccumulate = 4;
+    internal const int EpilogueBias = 1, EpilogueRelu = 2, EpilogueAccumulate = 4;
+
+    /// <summary>Where the tensor-core kernel's epilogue argument holds the stages per split-K slice.</summary>
+    private const int TensorCoreSliceShift = 8;
+
+    /// <summary>Stages of the tensor-core kernel's reduction over <paramref name="cin"/> channels: ⌈cin / 8⌉ chunks × 3 kernel rows.</summary>
+    internal static int TensorCoreStages(int cin) => Gpu.DivUp(cin, TensorCoreStageChannels) * 3;
 
     /// <summary>Shared floats available to the tiles (the rest holds the emulation's exchange areas).</summary>
     internal const int TensorCoreTileFloats = TensorCoreExchangeStart;
 
     /// <summary>
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment).
-    /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉). <paramref name="epilogue"/>:
-    /// EpilogueBias | EpilogueRelu | EpilogueAccumulate. <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
+    /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉, split-K slices). <paramref name="epilogue"/>:
+    /// EpilogueBias | EpilogueRelu | EpilogueAccumulate, and from bit <see cref="TensorCoreSliceShift"/> on the stages per
+    /// split-K slice (grid z; 0: one slice, the whole reduction; SplitK.cs). <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
     /// the device addresses of input and weights, for cp.async (AsyncCopy.cs).
     /// </summary>
     private static void TensorCore3x3Kernel(
@@ -93,10 +102,12 @@ public static partial class Conv2d
         // The pixel this thread loads into the B tile (bn divides threads: rows tid / bn + j·wm).
         int nLoad = tid % bn, rLoad = tid / bn;
         int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
+        // Split-K (grid z; the stages per slice in epilogue's upper bits, 0: all): this group's stages are first … first + stages − 1.
+        int allStages = TensorCoreStages(cin), perSlice = epilogue >> TensorCoreSliceShift;
+        int first = Grid.IdxZ * perSlice, stages = perSlice == 0 ? allStages : IntrinsicMath.Min(allStages - first, perSlice);
         var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, buffers * aFloats, bFloats,
-            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress);
+            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 
-        int stages = (cin + TensorCoreStageChannels - 1) / TensorCoreStageChannels * 3;
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
@@ -123,7 +134,7 @@ public static partial class Conv2d
             pipeline.Finish();
         }
 
-        var store = new TensorCoreEpilogue(output, bias, epilogue, cout, hw);
+        var store = new TensorCoreEpilogue(SplitK.Slice(output, cout * hw), bias, epilogue, cout, hw);
         acc.Store(store, o0 + wmIdx * TensorCoreWarpChannels + g, p0 + wnIdx * TensorCoreWarpPixels + 2 * q);
     }
 
@@ -134,12 +145,15 @@ public static partial class Conv2d
     private readonly struct TensorCoreFill(
         View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
         int sa, int sb, int aFloats, int bTiles, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad,
-        int bf16, long inputAddress, long weightsAddress) : IStageFill
+        int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
-        /// <summary>Stage <paramref name="s"/> (channels 8·⌊s/3⌋ …, kernel row s mod 3) into buffer <paramref name="buffer"/>.</summary>
+        /// <summary>
+        /// Stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction (channels 8·⌊k/3⌋ …, kernel
+        /// row k mod 3), into buffer <paramref name="buffer"/>.
+        /// </summary>
         public void Fill(int s, int buffer, int copy)
         {
-            int chunk = s / 3, kh = s - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            int k = firstStage + s, chunk = k / 3, kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
             for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
             {

@@ -91,11 +91,11 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public int AsyncBuffers { get; init; }
 
     /// <summary>
-    /// kind=sgemm only: 0 — a small map's grid is spread over the device by narrower groups
-    /// (<see cref="Conv2d.SharedGemmGroups"/>); T ≥ 1 — the groups keep their shape and a grid with fewer than T × 256
-    /// work-items per multiprocessor is multiplied by splitting the reduction (split-K, <see cref="Conv2d.SharedGemmSplits"/>),
-    /// the slices' partial sums added in order by a second pass. Split-K changes the order of each output's sum, so the
-    /// bytes depend on T and the device's multiprocessors (not on the run). Plan key ks (ILGPU_STYLE_TILES=kind=sgemm,…,ks=2).
+    /// Split-K's target (kind=sgemm and the tensor-core kinds; <see cref="SplitK"/>): 0 — none (sgemm spreads a small
+    /// map's grid by narrower groups instead, <see cref="Conv2d.SharedGemmGroups"/>); T ≥ 1 — a grid with fewer than
+    /// T × 256 work-items per multiprocessor is multiplied by cutting the reduction into slices, their partial sums added
+    /// in order by a second pass. Split-K changes the order of each output's sum, so the bytes depend on T and the
+    /// device's multiprocessors (not on the run). Plan key ks (ILGPU_STYLE_TILES=kind=sgemm,…,ks=2).
     /// </summary>
     public int SplitTarget { get; init; }
 
@@ -144,6 +144,10 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
             throw new ArgumentException($"conv tiles {this}: group sizes must be ≥ 1.");
         if (WorkItems > maxGroupSize)
             throw new ArgumentException($"conv tiles {this}: {WorkItems} work-items per group exceed the device's {maxGroupSize}.");
+        if (SplitTarget < 0 || SplitTarget > MaxSplitTarget)
+            throw new ArgumentException($"conv tiles {this}: ks must be between 0 and {MaxSplitTarget} (split-K's work-items per multiprocessor, in groups of 256; 0: none).");
+        if (SplitTarget != 0 && !(Kind == ConvKernelKind.SharedGemm || Kind.IsTensorCore()))
+            throw new ArgumentException($"conv tiles {this}: ks (split-K) applies to kind=sgemm and the tensor-core kinds only.");
         if (Kind.IsTensorCore())
         {
             if (!TensorCoreWarpsAlongPixels.Contains(GroupX) || !TensorCoreWarpsAlongChannels.Contains(GroupY) || InputChunk != Conv2d.TensorCoreStageChannels)
@@ -159,10 +163,6 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
         }
         if (AsyncBuffers != 0)
             throw new ArgumentException($"conv tiles {this}: async (cp.async stages) applies to the tensor-core kinds only.");
-        if (SplitTarget < 0 || SplitTarget > MaxSplitTarget)
-            throw new ArgumentException($"conv tiles {this}: ks must be between 0 and {MaxSplitTarget} (split-K's work-items per multiprocessor, in groups of 256; 0: none).");
-        if (SplitTarget != 0 && Kind != ConvKernelKind.SharedGemm)
-            throw new ArgumentException($"conv tiles {this}: ks (split-K) applies to kind=sgemm only.");
         if (Kind == ConvKernelKind.SharedGemm && (!WinogradTiles.SharedSides.Contains(GroupX) || !WinogradTiles.SharedSides.Contains(GroupY)))
             throw new ArgumentException($"conv tiles {this}: kind=sgemm takes groups of gx, gy in {{{string.Join(", ", WinogradTiles.SharedSides)}}}.");
         if (Kind != ConvKernelKind.SharedTiles) return;

@@ -105,9 +105,10 @@ public static partial class Conv2d
         var gemm = gpu.Kernel(WinogradGemmSharedKernel,
             acc => acc.LoadStreamKernel<SpecializedValue<int>, int, int, int, int, int, View, View, View>(WinogradGemmSharedKernel,
                 LaunchBoundsAttribute.For(acc, ((Delegate)WinogradGemmSharedKernel).Method)));
-        // Rows of the group fitted to K (64-channel layers: 64-row blocks, not 128 with half of them zeros). Each element's
-        // sum is the same at any group shape, so the bytes do not change.
-        int gx = tiles.GroupX, gy = SharedGemm.FitSide(tiles.GroupY, m);
+        // Rows of the group fitted to K (64-channel layers: 64-row blocks, not 128 with half of them zeros), tiles to the
+        // columns (conv5_x at 512², F(4×4): 64 tiles, not blocks of 128 with half of them zeros). Each element's sum is the
+        // same at any group shape, so the bytes do not change.
+        int gx = SharedGemm.FitSide(tiles.GroupX, columns), gy = SharedGemm.FitSide(tiles.GroupY, m);
         gemm(new KernelConfig(new Index3D(Gpu.DivUp(columns, 8 * gx), Gpu.DivUp(m, 8 * gy), positions), new Index3D(gx, gy, 1)),
             SpecializedValue.New(SharedProductOptions(options, gx, gy)), reduce, m, kp, tp, columns, u, v, product);
     }

@@ -199,7 +199,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
         Assert.Equal((6, 5), Splits(64, 16, 27, 1));
 
         static (int Splits, int Steps) Splits(int target, int workItems, int steps, int sms) =>
-            (Conv2d.SharedGemmSplits(target, workItems, steps, sms, out int per), per);
+            (SplitK.Slices(target, workItems, steps, sms, out int per), per);
     }
 
     /// <summary>The split-K blockings of <see cref="Blockings"/> cut every test shape into 2 or more slices on every device (so their cases test split-K).</summary>
@@ -214,7 +214,7 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
             // Slices fall as work-items grow and steps shrink: at most (H·W + 8·gx)·(M + 128) / 64 work-items (64 outputs each,
             // blocks of ≤ 8·gx pixels and 128 channels), the fewer channels in the reduction (forward or backward-data).
             int workItems = (h * w + 8 * tiles.GroupX) * (Math.Max(cin, cout) + 128) / 64;
-            int splits = Conv2d.SharedGemmSplits(tiles.SplitTarget, workItems, Conv2d.SharedGemmSteps(Math.Min(cin, cout)), gpu.Accelerator.NumMultiprocessors, out _);
+            int splits = SplitK.Slices(tiles.SplitTarget, workItems, Conv2d.SharedGemmSteps(Math.Min(cin, cout)), gpu.Accelerator.NumMultiprocessors, out _);
             Assert.True(splits >= 2, $"{name} {shape}: {splits} slice(s) [{device}]");
         }
     }

@@ -220,20 +220,23 @@ public class PtxasTests(ITestOutputHelper log)
             // The GPU-shaped Gram forward (GramShared.cs, gram=shared, a GPU candidate: hot): groups of 16 × 16 and 8 × 8.
             ["Gram.ForwardSharedKernel"] = [("16x16", true, [SpecializedValue.New(16)]), ("8x8", true, [SpecializedValue.New(8)])],
             // The direct convolution as a shared SGEMM (Conv2dSharedGemmKernel.cs, kind=sgemm), the autotuner's GPU candidates
-            // (16x16, 16x8; 8x16 in full tunings) and the channel blocks fitted to 64- and 32-channel layers (16x8, 16x4): hot.
+            // (16x16, 16x8; 8x16 in full tunings), the channel blocks fitted to 64- and 32-channel layers (16x8, 16x4) and the
+            // pixel blocks of small maps (4x16: Conv2d.SharedGemmGroups, or fitted to the map with split-K): hot.
             ["Conv2d.SharedGemm3x3Kernel"] =
             [
                 ("16x16", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(16, 16))]),
                 ("16x8", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(16, 8))]),
                 ("16x4", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(16, 4))]),
                 ("8x16", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(8, 16))]),
+                ("4x16", true, [SpecializedValue.New(Conv2d.SharedGemmGroup(4, 16))]),
             ],
             // The GPU-shaped product (WinogradSharedProductKernel.cs), the GPU candidate (hot: spills fail): the same options, with
-            // the group shape (Conv2d.SharedProductOptions).
+            // the group shape (Conv2d.SharedProductOptions); 4x16: tile blocks fitted to small maps' columns.
             ["Conv2d.WinogradGemmSharedKernel"] =
             [
                 ("U in panels (conv) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductPanelsU, 16, 16))]),
                 ("U in panels (conv) 16x8", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductPanelsU, 16, 8))]),
+                ("U in panels (conv) 4x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductPanelsU, 4, 16))]),
                 ("plain (gram backward) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(0, 16, 16))]),
                 ("plain, accumulate (gram backward) 16x16", true, [SpecializedValue.New(Conv2d.SharedProductOptions(Conv2d.ProductAccumulate, 16, 16))]),
             ],

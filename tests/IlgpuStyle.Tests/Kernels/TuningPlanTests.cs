@@ -56,14 +56,15 @@ public class TuningPlanTests(ITestOutputHelper log)
         var sgemm = CpuDefault with { Conv = new ConvTiles(ConvKernelKind.SharedGemm, 16, 8, 1) };
         Assert.Equal(sgemm, TuningPlan.Parse("kind=sgemm,gx=16,gy=8", CpuDefault));
         Assert.Equal(sgemm, TuningPlan.Parse(sgemm.ToString(), CpuDefault));
-        // ks (split-K's target): printed only when set, read back, kind=sgemm only, 0 … 64.
+        // ks (split-K's target): printed only when set, read back, kind=sgemm and the tensor-core kinds only, 0 … 64.
         var split = sgemm with { Conv = sgemm.Conv with { SplitTarget = 2 } };
         Assert.Equal(split, TuningPlan.Parse("kind=sgemm,gx=16,gy=8,ks=2", CpuDefault));
         Assert.Equal(split, TuningPlan.Parse(split.ToString(), CpuDefault));
         Assert.Contains(",ks=2", split.ToString());
         Assert.DoesNotContain("ks=", sgemm.ToString());
         split.Conv.Validate(1024);
-        Assert.Contains("kind=sgemm only", Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4) { SplitTarget = 2 }.Validate(1024)).Message);
+        new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { SplitTarget = 2 }.Validate(1024);
+        Assert.Contains("kind=sgemm and the tensor-core kinds only", Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4) { SplitTarget = 2 }.Validate(1024)).Message);
         Assert.Throws<ArgumentException>(() => (split.Conv with { SplitTarget = -1 }).Validate(1024));
         Assert.Throws<ArgumentException>(() => (split.Conv with { SplitTarget = ConvTiles.MaxSplitTarget + 1 }).Validate(1024));
         Assert.Equal(CpuDefault with { RowStoreMinWidth = 64 }, TuningPlan.Parse("rowstore=64", CpuDefault));

@@ -46,6 +46,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["bf16 1x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 1, 2, 8) { AsyncBuffers = 2 },
         ["bf16 2x1 async3"] = new(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 },
         ["bf16 2x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 2, 2, 8) { AsyncBuffers = 2 },
+        // Split-K (ks, SplitK.cs): a target no test shape reaches, so each is cut into as many slices as its stages allow
+        // (SplitKCasesCutTheirShapes), slices that start inside channel chunks; with register staging and with cp.async.
+        ["tf32 1x1 ks"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
+        ["bf16 1x1 async3 ks"] = new(ConvKernelKind.TensorCoreBf16, 1, 1, 8) { AsyncBuffers = 3, SplitTarget = ConvTiles.MaxSplitTarget },
+        ["tf32 2x2 async2 ks"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2, SplitTarget = ConvTiles.MaxSplitTarget },
     };
 
     private static TensorCoreFormat Format(ConvTiles tiles) => TensorCoreFormat.Named(ConvTiles.KindName(tiles.Kind));
@@ -79,11 +84,31 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             // cp.async: 3 buffers over 6 stages (they wrap twice), 2 buffers over 15 (the bytes of register staging: AsyncCopyGivesTheBytesOfRegisterStaging).
             data.Add("cpu32", "tf32 1x1 async3", "13x17x9->40");
             data.Add("cpu32", "bf16 1x2 async2", "40x5x6->70");
+            data.Add("cpu32", "tf32 1x1 ks", SplitKShape);
+            data.Add("cpu32", "bf16 1x1 async3 ks", SplitKShape);
             foreach (var blocking in Blockings.Keys)
             foreach (var shape in Shapes.Keys)
-                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "bf16 2x2" or "bf16 4x1" or "tf32 2x2 async2" or "bf16 2x2 async2") // its FP64 references take ~1 s each
+                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "bf16 2x2" or "bf16 4x1" or "tf32 2x2 async2" or "bf16 2x2 async2" or "tf32 2x2 async2 ks") // its FP64 references take ~1 s each
                     data.Add("cuda", blocking, shape);
             return data;
+        }
+    }
+
+    /// <summary>The simulator's split-K cases: 15 stages forward (3 slices of 5), 27 backward (6 of 5).</summary>
+    private const string SplitKShape = "40x5x6->70";
+
+    /// <summary>The split-K cases cut their shape into 2 or more slices both ways on every device (so they test split-K).</summary>
+    [Fact]
+    public void SplitKCasesCutTheirShapes()
+    {
+        var (cin, h, w, cout) = Shapes[SplitKShape];
+        foreach (var (name, tiles) in Blockings.Where(b => b.Value.SplitTarget > 0))
+        foreach (var (reduce, m) in new[] { (cin, cout), (cout, cin) })
+        foreach (int sms in new[] { 1, 2, 16, 132 })
+        {
+            int workItems = Gpu.DivUp(h * w, 32 * tiles.GroupX) * Gpu.DivUp(m, 64 * tiles.GroupY) * tiles.WorkItems;
+            int slices = SplitK.Slices(tiles.SplitTarget, workItems, 3 * Gpu.DivUp(reduce, 8), sms, out _);
+            Assert.True(slices >= 2, $"{name} {SplitKShape} reduce {reduce}: {slices} slice(s) on {sms} multiprocessors");
         }
     }
 
