@@ -10,7 +10,7 @@
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
 # Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
-#        compare compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>… ptxas
+#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
@@ -329,6 +329,19 @@ else
   wanted compare && printf '%-18s %-8s %4s %7s  %s\n' compare SKIPPED - - "nothing to compare" | tee -a "$R/steps.txt"
 fi
 
+# kind=sgemm with split-K for the small maps against without it and against the tuned plan (compare.py takes any bench
+# JSON as a yardstick; a ratio below 1: ks=2 is faster) → compare-sgemm.txt, also in summary.txt.
+if wanted compare-sgemm && [ -s "$R/bench-sgemm.json" ] && [ -s "$R/bench-sgemm-ks2.json" ]; then
+  compare_sgemm() {
+    local yard=(bench-sgemm.json)
+    [ -s "$R/bench-kernels.json" ] && yard+=(bench-kernels.json)
+    cd "$R" && "${python:-python3}" "$repo/bench/gpu/compare.py" --ours bench-sgemm-ks2.json --torch "${yard[@]}"
+  }
+  export python repo
+  export -f compare_sgemm
+  run_step compare-sgemm 20 --stdout "$R/compare-sgemm.txt" compare_sgemm
+fi
+
 # TF32 and BF16 against PyTorch (both math modes) and our FP32 at the bench size, and against our FP32 at the other sizes
 # (compare.py takes any bench JSON as a yardstick; its column is named after the file).
 if wanted compare-tf32 && ls "$R"/bench-tf32-*.json >/dev/null 2>&1; then
@@ -487,6 +500,7 @@ print("%s: %s at %s²: VGG conv forward %.3f ms, backward-data %.3f ms" % (sys.a
       k.get("size"), k.get("vggForwardMs") or 0, k.get("vggBackwardDataMs") or 0))
 PY
   done
+  [ -s "$R/compare-sgemm.txt" ] && { echo "kind=sgemm with ks=2 / without (bench-sgemm) and / the tuned plan (bench-kernels):"; cat "$R/compare-sgemm.txt"; echo; }
   grep -hE 'Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -1 | sed 's/^ */tests: /'
   grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
   for s in "${sizes[@]}" "${warm_sizes[@]/%/-warm}"; do
