@@ -69,7 +69,7 @@ public static class Stylizer
             var styleSizes = styles.Select(s => ImageResizer.FitLongSideSize(s.Image.Width, s.Image.Height, styleSide)).ToList();
             var masks = StyleMasks.AtSize(styles, w, h);
             var imageMasks = StyleMasks.ImageMasksAtSize(styles, styleSizes);
-            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes, BudgetBytes(gpu, run),
+            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes + SplitK.PlannedBytes(gpu), BudgetBytes(gpu, run),
                 maskedStyles: masks?.Count ?? 0, maskedStyleImages: imageMasks?.Count(m => m is not null) ?? 0);
             plans.Add(plan);
             observer.Plan(scale, plan);

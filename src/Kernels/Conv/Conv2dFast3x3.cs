@@ -140,7 +140,7 @@ public static partial class Conv2d
                         TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
-            int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce),
+            int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce), (long)m * h * width,
                 gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
             var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every target
             var group = new Index3D(t.WorkItems, 1, 1);

@@ -117,7 +117,7 @@ public static partial class Conv2d
             ? (SharedGemm.FitSide(tiles.GroupX, hw), SharedGemm.FitSide(tiles.GroupY, m))
             : SharedGemmGroups(tiles.GroupX, SharedGemm.FitSide(tiles.GroupY, m), hw, m, sms);
         var grid = new Index3D(Gpu.DivUp(hw, 8 * gx), Gpu.DivUp(m, 8 * gy), 1);
-        int splits = SplitK.Slices(tiles.SplitTarget, grid.X * grid.Y * gx * gy, steps, sms, out int stepsPerSplit);
+        int splits = SplitK.Slices(tiles.SplitTarget, grid.X * grid.Y * gx * gy, steps, (long)m * hw, sms, out int stepsPerSplit);
         var group = SpecializedValue.New(SharedGemmGroup(gx, gy));
         int epilogue = hasBias * EpilogueBias + relu * EpilogueRelu + accumulate * EpilogueAccumulate;
         if (splits == 1)

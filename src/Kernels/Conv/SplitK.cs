@@ -23,27 +23,49 @@ public static class SplitK
     public const int MinStepsPerSlice = 4;
 
     /// <summary>
-    /// Slices for a grid of <paramref name="workItems"/> work-items over <paramref name="steps"/> reduction steps: with
-    /// target T ≥ 1, the fewest that give the device T × 256 work-items (T full groups of 16 × 16) per multiprocessor, at
-    /// most <see cref="MaxSlices"/> and none under <see cref="MinStepsPerSlice"/> steps; then whole slices of
-    /// <paramref name="stepsPerSlice"/> steps, none empty. T = 0: one slice of every step.
+    /// Most floats of the partial outputs (32 MiB): slices × M·H·W stays under it (conv4_x at 512² with T = 2 on an H100:
+    /// 3 × 2²¹; conv5_1: 9 × 2¹⁹), so the scratch is bounded whatever the target and the device (<see cref="PlannedBytes"/>).
     /// </summary>
-    public static int Slices(int target, int workItems, int steps, int multiprocessors, out int stepsPerSlice)
+    public const long MaxPartialFloats = 1L << 23;
+
+    private const string PartialsKey = "conv3x3.splitk.partials";
+
+    /// <summary>
+    /// Device bytes split-K may still allocate under <paramref name="gpu"/>'s plan: the rest of <see cref="MaxPartialFloats"/>
+    /// when the plan splits (ks &gt; 0), else 0. The memory planner counts it beside the bytes already live.
+    /// </summary>
+    public static long PlannedBytes(Gpu gpu) =>
+        gpu.Plan.Conv.SplitTarget > 0 ? Math.Max(0, MaxPartialFloats * sizeof(float) - gpu.ScratchBytes(PartialsKey)) : 0;
+
+    /// <summary>
+    /// Slices for a grid of <paramref name="workItems"/> work-items over <paramref name="steps"/> reduction steps and
+    /// <paramref name="outputs"/> = M·H·W outputs: with target T ≥ 1, the fewest that give the device T × 256 work-items
+    /// (T full groups of 16 × 16) per multiprocessor, at most <see cref="MaxSlices"/>, none under
+    /// <see cref="MinStepsPerSlice"/> steps and their partial outputs within <see cref="MaxPartialFloats"/>; then whole
+    /// slices of <paramref name="stepsPerSlice"/> steps, none empty. T = 0: one slice of every step.
+    /// </summary>
+    public static int Slices(int target, int workItems, int steps, long outputs, int multiprocessors, out int stepsPerSlice)
     {
         stepsPerSlice = steps;
         if (target <= 0) return 1;
         long want = (long)target * multiprocessors * WinogradTiles.MaxSharedSide * WinogradTiles.MaxSharedSide;
-        int slices = (int)Math.Min(MaxSlices, (want + workItems - 1) / workItems);
+        int slices = (int)Math.Min(Math.Min(MaxSlices, MaxPartialFloats / Math.Max(1, outputs)), (want + workItems - 1) / workItems);
         slices = Math.Clamp(slices, 1, Math.Max(1, steps / MinStepsPerSlice));
         stepsPerSlice = Gpu.DivUp(steps, slices);
         return Gpu.DivUp(steps, stepsPerSlice); // no empty slice
     }
 
+    /// <summary>
+    /// Floats the partial outputs of a split convolution can take for layers of at most <paramref name="outputs"/> = M·H·W
+    /// outputs (either direction): what the memory planner counts, whatever the plan.
+    /// </summary>
+    public static long ScratchFloats(long outputs) => Math.Min(MaxPartialFloats, MaxSlices * outputs);
+
     /// <summary>In a kernel: the part of <paramref name="output"/> slice Grid.IdxZ writes (<paramref name="size"/> = M·H·W floats each; z = 0 without a split).</summary>
     internal static View Slice(View output, int size) => output.SubView(Grid.IdxZ * size, output.IntLength - Grid.IdxZ * size);
 
     /// <summary>The scratch buffer of <paramref name="slices"/> partial outputs of <paramref name="size"/> floats (one, reused by every split convolution).</summary>
-    internal static View Partials(Gpu gpu, int slices, int size) => gpu.ScratchAtLeast(slices * size, "conv3x3.splitk.partials").View;
+    internal static View Partials(Gpu gpu, int slices, int size) => gpu.ScratchAtLeast(slices * size, PartialsKey).View;
 
     /// <summary>
     /// output (+)= ReLU?(Σ slices + bias) over M = <paramref name="m"/> channels of <paramref name="hw"/> pixels

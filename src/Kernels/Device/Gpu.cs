@@ -150,6 +150,12 @@ public sealed class Gpu : IDisposable
         }
     }
 
+    /// <summary>Bytes the <see cref="ScratchAtLeast"/> buffer of <paramref name="key"/> holds now (0: not allocated).</summary>
+    public long ScratchBytes(string key)
+    {
+        lock (growing) return growing.TryGetValue(key, out var t) ? t.Count * sizeof(float) : 0;
+    }
+
     /// <summary>
     /// Frees every <see cref="Scratch"/> and <see cref="ScratchAtLeast"/> buffer; the next call with a key allocates it again. For benchmarks that
     /// measure one workload's own memory (scratch buffers otherwise live as long as this Gpu). Not while kernels

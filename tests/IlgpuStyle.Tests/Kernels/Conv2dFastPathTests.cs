@@ -184,22 +184,41 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
 
     /// <summary>
     /// Split-K's slices (kind=sgemm with ks): the fewest that give T × 256 work-items per multiprocessor, at most 32, none
-    /// under 4 steps, none empty; ks=0 none. Groups of 16 × 16 on 132 SMs with T = 2 (67 584 work-items wanted).
+    /// under 4 steps, partial outputs within 32 MiB, none empty; ks=0 none. Groups of 16 × 16 on 132 SMs with T = 2 (67 584 work-items wanted).
     /// </summary>
     [Fact]
     public void SplitKSlicesFillTheDevice()
     {
-        Assert.Equal((9, 64), Splits(2, 32 * 256, Conv2d.SharedGemmSteps(512), 132)); // conv5_1 at 512²: 32 groups, 576 steps
-        Assert.Equal((3, 96), Splits(2, 128 * 256, Conv2d.SharedGemmSteps(256), 132)); // conv4_1 at 512²: 128 groups, 288 steps
-        Assert.Equal((1, 72), Splits(2, 2048 * 256, Conv2d.SharedGemmSteps(64), 132)); // conv1_2 at 512²: the grid is full
-        Assert.Equal((1, 576), Splits(0, 32 * 256, 576, 132)); // ks=0: one slice
-        Assert.Equal((32, 18), Splits(64, 256, 576, 132)); // at most 32 slices
-        Assert.Equal((2, 5), Splits(64, 16, 9, 1)); // one 8-channel chunk: 9 steps, slices of ≥ 4
-        Assert.Equal((4, 5), Splits(64, 16, 18, 1)); // 18 steps: 4 slices of 5 (the last 3), none empty
-        Assert.Equal((6, 5), Splits(64, 16, 27, 1));
+        Assert.Equal((9, 64), Splits(2, 32 * 256, Conv2d.SharedGemmSteps(512), 512 * 1024, 132)); // conv5_1 at 512²: 32 groups, 576 steps
+        Assert.Equal((3, 96), Splits(2, 128 * 256, Conv2d.SharedGemmSteps(256), 512 * 4096, 132)); // conv4_1 at 512²: 128 groups, 288 steps
+        Assert.Equal((1, 72), Splits(2, 2048 * 256, Conv2d.SharedGemmSteps(64), 64 * 262144, 132)); // conv1_2 at 512²: the grid is full
+        Assert.Equal((1, 576), Splits(0, 32 * 256, 576, 512 * 1024, 132)); // ks=0: one slice
+        Assert.Equal((32, 18), Splits(64, 256, 576, 1024, 132)); // at most 32 slices
+        Assert.Equal((4, 144), Splits(64, 256, 576, SplitK.MaxPartialFloats / 4, 132)); // partial outputs within 32 MiB
+        Assert.Equal((2, 5), Splits(64, 16, 9, 64, 1)); // one 8-channel chunk: 9 steps, slices of ≥ 4
+        Assert.Equal((4, 5), Splits(64, 16, 18, 64, 1)); // 18 steps: 4 slices of 5 (the last 3), none empty
+        Assert.Equal((6, 5), Splits(64, 16, 27, 64, 1));
 
-        static (int Splits, int Steps) Splits(int target, int workItems, int steps, int sms) =>
-            (SplitK.Slices(target, workItems, steps, sms, out int per), per);
+        static (int Splits, int Steps) Splits(int target, int workItems, int steps, long outputs, int sms) =>
+            (SplitK.Slices(target, workItems, steps, outputs, sms, out int per), per);
+    }
+
+    /// <summary>
+    /// The memory planner's share of split-K (SplitK.PlannedBytes): none under a plan without ks; 32 MiB under one with
+    /// it, less what a split convolution has allocated since.
+    /// </summary>
+    [Fact]
+    public void SplitKReservesItsScratchForTheMemoryPlanner()
+    {
+        using var gpu = DeviceCatalog.Open("cpu");
+        Assert.Equal(0, SplitK.PlannedBytes(gpu));
+        var tiles = Blockings["sgemm 4x4 ks"];
+        gpu.UsePlan(gpu.Plan with { Conv = tiles });
+        Assert.Equal(SplitK.MaxPartialFloats * sizeof(float), SplitK.PlannedBytes(gpu));
+        using var problem = Conv3x3Problem.Forward(gpu, Shapes["24x9x40->12"], seed: 5);
+        Conv2d.Forward3x3(problem.DeviceSource, problem.DeviceWeight, problem.DeviceBias, problem.Output, true, tiles);
+        long left = SplitK.PlannedBytes(gpu);
+        Assert.InRange(left, 1, SplitK.MaxPartialFloats * sizeof(float) - 2 * 12 * 9 * 40 * sizeof(float)); // ≥ 2 slices of 12 × 9 × 40
     }
 
     /// <summary>The split-K blockings of <see cref="Blockings"/> cut every test shape into 2 or more slices on every device (so their cases test split-K).</summary>
@@ -214,7 +233,8 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
             // Slices fall as work-items grow and steps shrink: at most (H·W + 8·gx)·(M + 128) / 64 work-items (64 outputs each,
             // blocks of ≤ 8·gx pixels and 128 channels), the fewer channels in the reduction (forward or backward-data).
             int workItems = (h * w + 8 * tiles.GroupX) * (Math.Max(cin, cout) + 128) / 64;
-            int splits = SplitK.Slices(tiles.SplitTarget, workItems, Conv2d.SharedGemmSteps(Math.Min(cin, cout)), gpu.Accelerator.NumMultiprocessors, out _);
+            int splits = SplitK.Slices(tiles.SplitTarget, workItems, Conv2d.SharedGemmSteps(Math.Min(cin, cout)), (long)Math.Max(cin, cout) * h * w,
+                gpu.Accelerator.NumMultiprocessors, out _);
             Assert.True(splits >= 2, $"{name} {shape}: {splits} slice(s) [{device}]");
         }
     }

@@ -107,7 +107,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         foreach (int sms in new[] { 1, 2, 16, 132 })
         {
             int workItems = Gpu.DivUp(h * w, 32 * tiles.GroupX) * Gpu.DivUp(m, 64 * tiles.GroupY) * tiles.WorkItems;
-            int slices = SplitK.Slices(tiles.SplitTarget, workItems, 3 * Gpu.DivUp(reduce, 8), sms, out _);
+            int slices = SplitK.Slices(tiles.SplitTarget, workItems, 3 * Gpu.DivUp(reduce, 8), (long)m * h * w, sms, out _);
             Assert.True(slices >= 2, $"{name} {SplitKShape} reduce {reduce}: {slices} slice(s) on {sms} multiprocessors");
         }
     }
