@@ -142,7 +142,7 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
         using var network = new Vgg19(gpu, weights.Weights, IterationProblem.Pooling, IterationProblem.Loss.Layers);
         var run = new RunSettings { LbfgsHistory = options.LbfgsHistory, TileSide = options.TileSide };
         var plan = MemoryPlanner.Plan(width, height, [(width, height)], network.DeepestLayer, IterationProblem.Loss, run,
-            gpu.LiveBytes + SplitK.PlannedBytes(gpu), Stylizer.BudgetBytes(gpu, run));
+            Stylizer.PlannedLiveBytes(gpu), Stylizer.BudgetBytes(gpu, run));
         using var content = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(width, height, IterationProblem.ContentSeed));
         double? untiled = plan.Tiles is not null && options.CompareUntiled ? TimeUntiledEvaluation(network, content, width, height) : null;
         GatysLoss loss;
@@ -222,7 +222,7 @@ public sealed class IterationBench(Gpu gpu, BenchWeights weights, IterationBench
         {
             var run = new RunSettings { LbfgsHistory = 1 };
             var plan = MemoryPlanner.Plan(width, height, [(width, height)], network.DeepestLayer, IterationProblem.Loss, run,
-                gpu.LiveBytes + SplitK.PlannedBytes(gpu), Stylizer.BudgetBytes(gpu, run));
+                Stylizer.PlannedLiveBytes(gpu), Stylizer.BudgetBytes(gpu, run));
             if (plan.Tiles is not null) return null;
             var seconds = new List<double>();
             using (var style = ImageTensors.ToDevice(gpu, IterationProblem.RandomImage(width, height, IterationProblem.StyleSeed)))

@@ -69,7 +69,7 @@ public static class Stylizer
             var styleSizes = styles.Select(s => ImageResizer.FitLongSideSize(s.Image.Width, s.Image.Height, styleSide)).ToList();
             var masks = StyleMasks.AtSize(styles, w, h);
             var imageMasks = StyleMasks.ImageMasksAtSize(styles, styleSizes);
-            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, gpu.LiveBytes + SplitK.PlannedBytes(gpu), BudgetBytes(gpu, run),
+            var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, PlannedLiveBytes(gpu), BudgetBytes(gpu, run),
                 maskedStyles: masks?.Count ?? 0, maskedStyleImages: imageMasks?.Count(m => m is not null) ?? 0);
             plans.Add(plan);
             observer.Plan(scale, plan);
@@ -256,6 +256,12 @@ public static class Stylizer
     /// <summary>The image as it is returned: the content's colours put back when asked (values are clamped by the writer).</summary>
     private static RgbImage Finish(RgbImage image, RgbImage content, RunSettings run) =>
         ColorControlSteps.Finish(image, content, run.ColorControl);
+
+    /// <summary>
+    /// The device bytes a scale's memory plan starts from: those live now, and what the plan's kernels may still allocate
+    /// (split-K's partial outputs, <see cref="SplitK.PlannedBytes"/>).
+    /// </summary>
+    public static long PlannedLiveBytes(Gpu gpu) => gpu.LiveBytes + SplitK.PlannedBytes(gpu);
 
     /// <summary>
     /// The bytes a run plans with: the device's memory (the host's for the CPU simulator) less 5 % (at least 256 MiB)

@@ -132,9 +132,10 @@ public static partial class Conv2d
         {
             // No more warps along channels than the layer has 64-channel tiles (a 64-channel layer uses 64-row blocks).
             var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
+            var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every split target
             // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
             var tensorCore = t.AsyncBuffers > 0
-                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, SpecializedValue.New(t with { SplitTarget = 0 }))
+                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, specialized)
                 : gpu.Kernel(TensorCore3x3Kernel,
                     acc => acc.LoadKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
                         TensorCore3x3Kernel));
@@ -142,19 +143,12 @@ public static partial class Conv2d
             int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
             int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce), (long)m * h * width,
                 gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
-            var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every target
-            var group = new Index3D(t.WorkItems, 1, 1);
             long inputAddress = AsyncCopy.DeviceAddress(input.View), weightsAddress = AsyncCopy.DeviceAddress(a.View);
-            if (slices == 1)
-            {
-                tensorCore(gpu.Stream, new KernelConfig(grid, group), specialized, reduce, m, mp, h, width,
-                    input.View, a.View, biasView, epilogue, output.View, inputAddress, weightsAddress);
-                return;
-            }
-            var partial = SplitK.Partials(gpu, slices, m * h * width);
-            tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, slices), group), specialized, reduce, m, mp, h, width,
-                input.View, a.View, biasView, stagesPerSlice << TensorCoreSliceShift, partial, inputAddress, weightsAddress);
-            SplitK.Sum(gpu, partial, slices, m, h * width, biasView, epilogue, output.View);
+            // The stages per slice ride in the epilogue's upper bits (one slice: all of them).
+            SplitK.Launch(gpu, slices, m, h * width, biasView, epilogue, output.View,
+                (z, target, flags) => tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, z), new Index3D(t.WorkItems, 1, 1)),
+                    specialized, reduce, m, mp, h, width, input.View, a.View, biasView, flags | stagesPerSlice << TensorCoreSliceShift, target,
+                    inputAddress, weightsAddress));
             return;
         }
         if (tiles.Kind == ConvKernelKind.SharedGemm)

@@ -119,16 +119,9 @@ public static partial class Conv2d
         var grid = new Index3D(Gpu.DivUp(hw, 8 * gx), Gpu.DivUp(m, 8 * gy), 1);
         int splits = SplitK.Slices(tiles.SplitTarget, grid.X * grid.Y * gx * gy, steps, (long)m * hw, sms, out int stepsPerSplit);
         var group = SpecializedValue.New(SharedGemmGroup(gx, gy));
-        int epilogue = hasBias * EpilogueBias + relu * EpilogueRelu + accumulate * EpilogueAccumulate;
-        if (splits == 1)
-        {
-            kernel(new KernelConfig(grid, new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a, bias, epilogue, output, steps);
-            return;
-        }
-        var partial = SplitK.Partials(gpu, splits, m * hw);
-        kernel(new KernelConfig(new Index3D(grid.X, grid.Y, splits), new Index3D(gx, gy, 1)), group, reduce, m, mp, h, width, input, a,
-            bias, 0, partial, stepsPerSplit);
-        SplitK.Sum(gpu, partial, splits, m, hw, bias, epilogue, output);
+        SplitK.Launch(gpu, splits, m, hw, bias, hasBias * EpilogueBias + relu * EpilogueRelu + accumulate * EpilogueAccumulate, output,
+            (slices, target, epilogue) => kernel(new KernelConfig(new Index3D(grid.X, grid.Y, slices), new Index3D(gx, gy, 1)), group,
+                reduce, m, mp, h, width, input, a, bias, epilogue, target, stepsPerSplit));
     }
 
     /// <summary>Shared steps of <see cref="SharedGemm3x3Kernel"/>'s reduction over <paramref name="reduce"/> channels: 9 taps × ⌈reduce / 8⌉ chunks.</summary>

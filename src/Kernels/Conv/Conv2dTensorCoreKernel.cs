@@ -79,7 +79,7 @@ public static partial class Conv2d
     /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment).
     /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉, split-K slices). <paramref name="epilogue"/>:
     /// EpilogueBias | EpilogueRelu | EpilogueAccumulate, and from bit <see cref="TensorCoreSliceShift"/> on the stages per
-    /// split-K slice (grid z; 0: one slice, the whole reduction; SplitK.cs). <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
+    /// split-K slice (grid z; all of them for one slice; SplitK.cs). <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
     /// the device addresses of input and weights, for cp.async (AsyncCopy.cs).
     /// </summary>
     private static void TensorCore3x3Kernel(
@@ -102,9 +102,9 @@ public static partial class Conv2d
         // The pixel this thread loads into the B tile (bn divides threads: rows tid / bn + j·wm).
         int nLoad = tid % bn, rLoad = tid / bn;
         int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
-        // Split-K (grid z; the stages per slice in epilogue's upper bits, 0: all): this group's stages are first … first + stages − 1.
-        int allStages = TensorCoreStages(cin), perSlice = epilogue >> TensorCoreSliceShift;
-        int first = Grid.IdxZ * perSlice, stages = perSlice == 0 ? allStages : IntrinsicMath.Min(allStages - first, perSlice);
+        // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
+        int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
+        int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
         var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, buffers * aFloats, bFloats,
             tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 

@@ -55,25 +55,28 @@ public static class SplitK
         return Gpu.DivUp(steps, stepsPerSlice); // no empty slice
     }
 
-    /// <summary>
-    /// Floats the partial outputs of a split convolution can take for layers of at most <paramref name="outputs"/> = M·H·W
-    /// outputs (either direction): what the memory planner counts, whatever the plan.
-    /// </summary>
-    public static long ScratchFloats(long outputs) => Math.Min(MaxPartialFloats, MaxSlices * outputs);
-
     /// <summary>In a kernel: the part of <paramref name="output"/> slice Grid.IdxZ writes (<paramref name="size"/> = M·H·W floats each; z = 0 without a split).</summary>
     internal static View Slice(View output, int size) => output.SubView(Grid.IdxZ * size, output.IntLength - Grid.IdxZ * size);
 
-    /// <summary>The scratch buffer of <paramref name="slices"/> partial outputs of <paramref name="size"/> floats (one, reused by every split convolution).</summary>
-    internal static View Partials(Gpu gpu, int slices, int size) => gpu.ScratchAtLeast(slices * size, PartialsKey).View;
-
     /// <summary>
-    /// output (+)= ReLU?(Σ slices + bias) over M = <paramref name="m"/> channels of <paramref name="hw"/> pixels
-    /// (<paramref name="epilogue"/>: Conv2d's EpilogueBias | EpilogueRelu | EpilogueAccumulate flags).
+    /// Runs a convolution of M = <paramref name="m"/> channels × <paramref name="hw"/> pixels in <paramref name="slices"/>
+    /// slices: <paramref name="launch"/>(slices, target, epilogue) launches its kernel with grid z = slices — one slice
+    /// straight into <paramref name="output"/> with <paramref name="epilogue"/> (EpilogueBias | EpilogueRelu |
+    /// EpilogueAccumulate of Conv2d); more into the partial outputs with none, which <see cref="SumKernel"/> then adds in
+    /// order and applies the epilogue to.
     /// </summary>
-    internal static void Sum(Gpu gpu, View partial, int slices, int m, int hw, View bias, int epilogue, View output) =>
+    internal static void Launch(Gpu gpu, int slices, int m, int hw, View bias, int epilogue, View output, Action<int, View, int> launch)
+    {
+        if (slices == 1)
+        {
+            launch(1, output, epilogue);
+            return;
+        }
+        var partial = gpu.ScratchAtLeast(slices * m * hw, PartialsKey).View;
+        launch(slices, partial, 0);
         gpu.Kernel(SumKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, View, int, View>(SumKernel))(
             m * hw, partial, slices, m * hw, hw, bias, epilogue, output);
+    }
 
     /// <summary>out[e] (+)= ReLU?(Σ_z partial[z·stride + e] + bias[e / hw]), z in increasing order.</summary>
     private static void SumKernel(Index1D e, View partial, int slices, int stride, int hw, View bias, int epilogue, View output)
