@@ -3,7 +3,7 @@
 # the bundle of bench/gpu/make-bundle.sh carried in .gpu/. Every step has its own time limit, clipped to an overall
 # deadline; a failing step does not stop the later ones. Results go to $OUT (at most 8 files come back):
 #
-#   $OUT/summary.txt       one line per step: status, exit code, seconds; then the key numbers
+#   $OUT/summary.txt       one line per step: status, exit code, seconds; the targets of #10/#11 (targets.py); the key numbers
 #   $OUT/compare.txt       ours / PyTorch tables (bench/gpu/compare.py)
 #   $OUT/results.tar.gz    every log and JSON (devices, tests, bench, torch, sanitizer, stylize reports, nvidia-smi)
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
@@ -491,6 +491,10 @@ run_step ncu 240 ncu_profile
   cat "$R/steps.txt"
   echo
   cat "$R/notes.txt" 2>/dev/null
+  # Each target of issues #10 and #11: measured, met / missed by how much / not measured, and the command behind it.
+  echo
+  "${python:-python3}" "$repo/bench/gpu/targets.py" "$R" 2>&1 || echo "targets.py failed"
+  echo
   for f in "$R"/bench-fp32-*.json "$R"/bench-kernels.json "$R"/bench-winograd-*.json "$R"/bench-sgemm*.json "$R"/bench-tf32-*.json; do
     [ -s "$f" ] || continue
     "${python:-python3}" - "$f" <<'PY' 2>/dev/null
