@@ -24,7 +24,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
 //   (24 × BN, row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g) hit 32 distinct banks.
 //   Each stage is converted to TF32 (cvt.rna) or BF16 (Bf16.Round) once, when stored. Double buffering: the group fills the other buffer with
-//   the next stage (plain loads and stores), then computes the current one, then one barrier.
+//   the next stage (plain loads and stores: the weights 4 output channels at a time, one 128-bit load and store when
+//   their address is 16-byte aligned; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
+//   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the stages hold FP32 as copied and the warps round each fragment
 //   value as they read it (WarpTile64x32.Step's raw), so the bytes equal the plain double buffering's.
@@ -93,20 +95,26 @@ public static partial class Conv2d
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
         int sa = bm + TensorCorePad, sb = bn + TensorCorePad;
         int aFloats = TensorCoreStageRows * sa, bFloats = TensorCoreStageRows * sb;
-        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats); // the kernel's only shared array (AsyncCopy names it)
+        // The kernel's only shared array (AsyncCopy names it), of Float4s so that PTX declares it 16-byte aligned (the weight
+        // stages' 16-byte copies and stores); used as floats.
+        var shared4 = SharedMemory.Allocate<SharedGemm.Float4>(TensorCoreSharedFloats / 4);
+        var shared = shared4.Cast<float>();
 
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31;
         int wmIdx = warp / wn, wnIdx = warp - wmIdx * wn;
         int hw = h * w, p0 = Grid.IdxX * bn, o0 = Grid.IdxY * bm;
 
-        // The pixel this thread loads into the B tile (bn divides threads: rows tid / bn + j·wm).
+        // The pixel this thread loads into the B tile (bn divides threads: channels tid / bn + j·wm of each tap).
         int nLoad = tid % bn, rLoad = tid / bn;
+        // The 4 output channels it loads into the A tile (bm / 4 divides threads: rows tid / (bm / 4) + j·2·wn).
+        int aCol = tid % (bm / 4), aRow = tid / (bm / 4);
         int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
-        var fill = new TensorCoreFill(input, weights, shared, cin, mp, h, w, hw, threads, bm, sa, sb, aFloats, buffers * aFloats, bFloats,
-            tid, o0, nLoad, rLoad, wm, pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress, first);
+        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, mp, h, w, hw, sa, sb, aFloats, buffers * aFloats, bFloats,
+            o0, nLoad, rLoad, wm, aCol, aRow, threads / (bm / 4), pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress,
+            (weightsAddress & 15) == 0 ? 1 : 0, first);
 
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
@@ -141,50 +149,46 @@ public static partial class Conv2d
     /// <summary>
     /// Fills one stage of the A (weights) and B (im2col) tiles into a shared buffer (<see cref="StagePipeline.Put"/>: loaded
     /// and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by cp.async as FP32); the B tiles start at <c>bTiles</c>.
+    /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
+    /// arithmetic: in A, 4 consecutive output channels (one 128-bit load or 16-byte copy when the weights' address is
+    /// 16-byte aligned, <c>aligned</c>; mp and o0 are multiples of 16) in rows aRow, aRow + aStep, …; in B, one pixel for the
+    /// 3 taps, channels rLoad, rLoad + wm, … of each.
     /// </summary>
     private readonly struct TensorCoreFill(
-        View input, View weights, ArrayView<float> shared, int cin, int mp, int h, int w, int hw, int threads, int bm,
-        int sa, int sb, int aFloats, int bTiles, int bFloats, int tid, int o0, int nLoad, int rLoad, int wm, int pLoad, int yLoad, int xLoad,
-        int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
+        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int mp, int h, int w, int hw,
+        int sa, int sb, int aFloats, int bTiles, int bFloats, int o0, int nLoad, int rLoad, int wm, int aCol, int aRow, int aStep,
+        int pLoad, int yLoad, int xLoad, int bf16, long inputAddress, long weightsAddress, int aligned, int firstStage) : IStageFill
     {
         /// <summary>
         /// Stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction (channels 8·⌊k/3⌋ …, kernel
-        /// row k mod 3), into buffer <paramref name="buffer"/>.
+        /// row k mod 3), into buffer <paramref name="buffer"/>. Row r = 8·kw + kc of a tile holds channel c0 + kc at tap kw.
         /// </summary>
         public void Fill(int s, int buffer, int copy)
         {
             int k = firstStage + s, chunk = k / 3, kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
-            for (int e = tid; e < TensorCoreStageRows * bm; e += threads)
+            // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out).
+            int o = o0 + 4 * aCol;
+            for (int r = aRow; r < TensorCoreStageRows; r += aStep)
             {
-                var (dst, src, valid) = AElement(e, c0, kh);
-                StagePipeline.Put(shared, aBase + dst, weights, weightsAddress, src, valid, copy, bf16);
+                int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels);
+                StagePipeline.Put4(shared, shared4, aBase + r * sa + 4 * aCol, weights, weightsAddress, (c * 9 + kh * 3 + kw) * mp + o,
+                    c < cin && o < mp, copy, bf16, aligned);
             }
-            for (int r = rLoad; r < TensorCoreStageRows; r += wm)
+            // B[r][n] ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel (y, x) = (yLoad, xLoad), 0 outside the image.
+            int iy = yLoad + kh - 1;
+            bool rowInside = pLoad < hw && iy >= 0 && iy < h;
+            for (int kw = 0; kw < 3; kw++)
             {
-                var (dst, src, valid) = BElement(r, c0, kh);
-                StagePipeline.Put(shared, bBase + dst, input, inputAddress, src, valid, copy, bf16);
+                int ix = xLoad + kw - 1, at = iy * w + ix;
+                bool inside = rowInside && ix >= 0 && ix < w;
+                for (int j = 0; j < TensorCoreStageChannels / wm; j++) // wm is a compile-time constant (the tiles are specialized)
+                {
+                    int kc = rLoad + j * wm, c = c0 + kc;
+                    StagePipeline.Put(shared, bBase + (kw * TensorCoreStageChannels + kc) * sb + nLoad, input, inputAddress, c * hw + at,
+                        inside && c < cin, copy, bf16);
+                }
             }
-        }
-
-        /// <summary>
-        /// Element e of the A tile (the group walks it in steps of its size): row r = 8·kw + kc, column mm ↔
-        /// a[(c·9 + 3·kh + kw)·mp + o0 + mm] — its place in the buffer, its index in the weights, whether it exists.
-        /// </summary>
-        private (int Dst, int Src, bool Valid) AElement(int e, int c0, int kh)
-        {
-            int r = e / bm, mm = e - r * bm;
-            int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels), o = o0 + mm;
-            return (r * sa + mm, (c * 9 + kh * 3 + kw) * mp + o, c < cin && o < mp);
-        }
-
-        /// <summary>Row r of the B tile in this thread's column nLoad ↔ in[c, y + kh − 1, x + kw − 1] for its pixel (0 outside).</summary>
-        private (int Dst, int Src, bool Valid) BElement(int r, int c0, int kh)
-        {
-            int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels);
-            int iy = yLoad + kh - 1, ix = xLoad + kw - 1;
-            bool inside = pLoad < hw && iy >= 0 && iy < h && c < cin && ix >= 0 && ix < w;
-            return (r * sb + nLoad, c * hw + iy * w + ix, inside);
         }
     }
 

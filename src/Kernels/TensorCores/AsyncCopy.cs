@@ -44,6 +44,30 @@ public static class AsyncCopy
         shared[dst] = valid ? src[index] : 0f;
     }
 
+    /// <summary>
+    /// shared[<paramref name="dst"/> … + 3] ← <paramref name="valid"/> ? src[<paramref name="index"/> … + 3] : 0 as one 16-byte
+    /// copy (cp.async.cg: through L2 only) on CUDA, else <see cref="Float"/> four times. The 16-byte copy needs both ends
+    /// 16-byte aligned: <paramref name="dst"/> and <paramref name="index"/> multiples of 4, the shared array declared with
+    /// 16-byte alignment (an array of <see cref="SharedGemm.Float4"/>) and <paramref name="aligned"/> ≠ 0 when
+    /// <paramref name="srcAddress"/> is a multiple of 16; with <paramref name="aligned"/> = 0 the four floats are copied apart.
+    /// </summary>
+    public static void Float4(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int aligned)
+    {
+        if (CudaAsm.IsSupported && aligned != 0)
+        {
+            ulong address = (ulong)(srcAddress + 4L * (valid ? index : 0));
+            CudaAsm.Emit(
+                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
+                "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
+                (uint)(4 * dst), address, valid ? 16u : 0u);
+            return;
+        }
+        Float(shared, dst, src, srcAddress, index, valid);
+        Float(shared, dst + 1, src, srcAddress, index + 1, valid);
+        Float(shared, dst + 2, src, srcAddress, index + 2, valid);
+        Float(shared, dst + 3, src, srcAddress, index + 3, valid);
+    }
+
     /// <summary>The device address of <paramref name="view"/>'s first element: the kernels' <c>srcAddress</c> parameters (host side).</summary>
     public static long DeviceAddress(ArrayView1D<float, Stride1D.Dense> view) => view.BaseView.LoadEffectiveAddressAsPtr().ToInt64();
 

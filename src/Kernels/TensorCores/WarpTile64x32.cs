@@ -27,13 +27,16 @@ internal struct WarpTile64x32
     /// </summary>
     public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int raw)
     {
-        int a4 = a + 4 * sa, b4 = b + 4 * sb;
-        float a00 = Tf32At(s, a, raw), a01 = Tf32At(s, a + 8, raw), a02 = Tf32At(s, a4, raw), a03 = Tf32At(s, a4 + 8, raw);
-        float a10 = Tf32At(s, a + 16, raw), a11 = Tf32At(s, a + 24, raw), a12 = Tf32At(s, a4 + 16, raw), a13 = Tf32At(s, a4 + 24, raw);
-        float a20 = Tf32At(s, a + 32, raw), a21 = Tf32At(s, a + 40, raw), a22 = Tf32At(s, a4 + 32, raw), a23 = Tf32At(s, a4 + 40, raw);
-        float a30 = Tf32At(s, a + 48, raw), a31 = Tf32At(s, a + 56, raw), a32 = Tf32At(s, a4 + 48, raw), a33 = Tf32At(s, a4 + 56, raw);
-        float b00 = Tf32At(s, b, raw), b01 = Tf32At(s, b4, raw), b10 = Tf32At(s, b + 8, raw), b11 = Tf32At(s, b4 + 8, raw);
-        float b20 = Tf32At(s, b + 16, raw), b21 = Tf32At(s, b4 + 16, raw), b30 = Tf32At(s, b + 24, raw), b31 = Tf32At(s, b4 + 24, raw);
+        // One view at each of the four places the lane reads from (k-rows q and q + 4 of A and of B): every fragment value is
+        // a constant offset from one of them, which the loads carry (ILGPU widens an index to 64 bits before adding it to an
+        // address, so s[a + 8] would cost an addition and a shift of its own).
+        ArrayView<float> ra = s.SubView(a, 57), ra4 = s.SubView(a + 4 * sa, 57), rb = s.SubView(b, 25), rb4 = s.SubView(b + 4 * sb, 25);
+        float a00 = Tf32At(ra, 0, raw), a01 = Tf32At(ra, 8, raw), a02 = Tf32At(ra4, 0, raw), a03 = Tf32At(ra4, 8, raw);
+        float a10 = Tf32At(ra, 16, raw), a11 = Tf32At(ra, 24, raw), a12 = Tf32At(ra4, 16, raw), a13 = Tf32At(ra4, 24, raw);
+        float a20 = Tf32At(ra, 32, raw), a21 = Tf32At(ra, 40, raw), a22 = Tf32At(ra4, 32, raw), a23 = Tf32At(ra4, 40, raw);
+        float a30 = Tf32At(ra, 48, raw), a31 = Tf32At(ra, 56, raw), a32 = Tf32At(ra4, 48, raw), a33 = Tf32At(ra4, 56, raw);
+        float b00 = Tf32At(rb, 0, raw), b01 = Tf32At(rb4, 0, raw), b10 = Tf32At(rb, 8, raw), b11 = Tf32At(rb4, 8, raw);
+        float b20 = Tf32At(rb, 16, raw), b21 = Tf32At(rb4, 16, raw), b30 = Tf32At(rb, 24, raw), b31 = Tf32At(rb4, 24, raw);
         var r = this;
         r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
         r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
