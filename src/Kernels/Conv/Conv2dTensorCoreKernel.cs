@@ -173,23 +173,30 @@ public static partial class Conv2d
             {
                 int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels);
                 StagePipeline.Put4(shared, shared4, aBase + r * sa + 4 * aCol, weights, weightsAddress, (c * 9 + kh * 3 + kw) * mp + o,
-                    c < cin && o < mp, copy, bf16, aligned);
+                    (c < cin) & (o < mp), copy, bf16, aligned);
             }
             // B[r][n] ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel (y, x) = (yLoad, xLoad), 0 outside the image.
-            int iy = yLoad + kh - 1;
-            bool rowInside = pLoad < hw && iy >= 0 && iy < h;
+            int iy = yLoad + kh - 1, cFirst = c0 + rLoad;
+            bool rowInside = (pLoad < hw) & (iy >= 0) & (iy < h); // & not &&: one value, not a chain of branches
             for (int kw = 0; kw < 3; kw++)
             {
-                int ix = xLoad + kw - 1, at = iy * w + ix;
-                bool inside = rowInside && ix >= 0 && ix < w;
-                for (int j = 0; j < TensorCoreStageChannels / wm; j++) // wm is a compile-time constant (the tiles are specialized)
+                int ix = xLoad + kw - 1;
+                bool inside = rowInside & (ix >= 0) & (ix < w);
+                int dst = bBase + (kw * TensorCoreStageChannels + rLoad) * sb + nLoad, src = cFirst * hw + iy * w + ix;
+                // 8 / wm channels per tap, 4 at a time written out (wm is 1 or 2, a compile-time constant; ptxas keeps loops rolled).
+                for (int j = 0; j < TensorCoreStageChannels / wm; j += 4)
                 {
-                    int kc = rLoad + j * wm, c = c0 + kc;
-                    StagePipeline.Put(shared, bBase + (kw * TensorCoreStageChannels + kc) * sb + nLoad, input, inputAddress, c * hw + at,
-                        inside && c < cin, copy, bf16);
+                    PutB(dst + j * wm * sb, src + j * wm * hw, inside, cFirst + j * wm, copy);
+                    PutB(dst + (j + 1) * wm * sb, src + (j + 1) * wm * hw, inside, cFirst + (j + 1) * wm, copy);
+                    PutB(dst + (j + 2) * wm * sb, src + (j + 2) * wm * hw, inside, cFirst + (j + 2) * wm, copy);
+                    PutB(dst + (j + 3) * wm * sb, src + (j + 3) * wm * hw, inside, cFirst + (j + 3) * wm, copy);
                 }
             }
         }
+
+        /// <summary>One im2col value: channel <paramref name="c"/> of the pixel (0 past cin or outside the image).</summary>
+        private void PutB(int dst, int src, bool inside, int c, int copy) =>
+            StagePipeline.Put(shared, dst, input, inputAddress, src, inside & (c < cin), copy, bf16);
     }
 
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>

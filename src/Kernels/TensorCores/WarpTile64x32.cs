@@ -66,8 +66,8 @@ internal struct WarpTile64x32
     /// <summary>s[i] as a TF32 operand: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
     private static float Tf32At(ArrayView<float> s, int i, int raw) => raw != 0 ? Tf32.Round(s[i]) : s[i];
 
-    /// <summary>The .bf16x2 register {s[i], s[j]}: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
-    private static uint Bf16At(ArrayView<float> s, int i, int j, int raw) => raw != 0 ? Bf16.RoundPack(s[i], s[j]) : Bf16.Pack(s[i], s[j]);
+    /// <summary>The .bf16x2 register {x[i], y[i]}: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
+    private static uint Bf16At(ArrayView<float> x, ArrayView<float> y, int i, int raw) => raw != 0 ? Bf16.RoundPack(x[i], y[i]) : Bf16.Pack(x[i], y[i]);
 
     /// <summary>
     /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>, from the same
@@ -79,13 +79,14 @@ internal struct WarpTile64x32
     public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly, int raw)
     {
         var r = this;
-        int a8 = a + 8 * sa, b8 = b + 8 * sb;
-        var bLow = new Bf16Columns(s, b, sb, raw);
-        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s, b8, sb, raw);
-        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(s, a, sa, 0, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
-        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(s, a, sa, 16, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
-        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(s, a, sa, 32, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
-        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(s, a, sa, 48, a8, lowerOnly, raw).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
+        // As in Step: a view at each k-row the lane reads (q, q + 4, q + 8, q + 12 of A and of B), the values at constant offsets.
+        var rows = new Bf16Rows.KRows(s.SubView(a, 57), s.SubView(a + 4 * sa, 57), s.SubView(a + 8 * sa, 57), s.SubView(a + 12 * sa, 57));
+        var bLow = new Bf16Columns(s.SubView(b, 25), s.SubView(b + 4 * sb, 25), raw);
+        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(b + 8 * sb, 25), s.SubView(b + 12 * sb, 25), raw);
+        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly, raw).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
+        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly, raw).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
+        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly, raw).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
+        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly, raw).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
         return r;
     }
 
@@ -97,13 +98,18 @@ internal struct WarpTile64x32
     {
         private readonly uint A0, A1, A2, A3;
 
-        public Bf16Rows(ArrayView<float> s, int a, int sa, int m, int a8, int lowerOnly, int raw)
+        /// <summary>Views at the lane's first A value in k-rows q, q + 4, q + 8 and q + 12.</summary>
+        public readonly struct KRows(ArrayView<float> q0, ArrayView<float> q4, ArrayView<float> q8, ArrayView<float> q12)
         {
-            int a4 = a + 4 * sa, a12 = a8 + 4 * sa;
-            A0 = Bf16At(s, a + m, a4 + m, raw);
-            A1 = Bf16At(s, a + m + 8, a4 + m + 8, raw);
-            A2 = lowerOnly != 0 ? 0u : Bf16At(s, a8 + m, a12 + m, raw);
-            A3 = lowerOnly != 0 ? 0u : Bf16At(s, a8 + m + 8, a12 + m + 8, raw);
+            public readonly ArrayView<float> Q0 = q0, Q4 = q4, Q8 = q8, Q12 = q12;
+        }
+
+        public Bf16Rows(KRows k, int m, int lowerOnly, int raw)
+        {
+            A0 = Bf16At(k.Q0, k.Q4, m, raw);
+            A1 = Bf16At(k.Q0, k.Q4, m + 8, raw);
+            A2 = lowerOnly != 0 ? 0u : Bf16At(k.Q8, k.Q12, m, raw);
+            A3 = lowerOnly != 0 ? 0u : Bf16At(k.Q8, k.Q12, m + 8, raw);
         }
 
         /// <summary>This row tile times the 4 column tiles (B registers of the lower and upper 8 k-rows), added to c0 … c3.</summary>
@@ -114,10 +120,9 @@ internal struct WarpTile64x32
     }
 
     /// <summary>B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24.</summary>
-    private readonly struct Bf16Columns(ArrayView<float> s, int b, int sb, int raw)
+    private readonly struct Bf16Columns(ArrayView<float> q, ArrayView<float> q4, int raw)
     {
-        public readonly uint N0 = Bf16At(s, b, b + 4 * sb, raw), N1 = Bf16At(s, b + 8, b + 4 * sb + 8, raw),
-            N2 = Bf16At(s, b + 16, b + 4 * sb + 16, raw), N3 = Bf16At(s, b + 24, b + 4 * sb + 24, raw);
+        public readonly uint N0 = Bf16At(q, q4, 0, raw), N1 = Bf16At(q, q4, 8, raw), N2 = Bf16At(q, q4, 16, raw), N3 = Bf16At(q, q4, 24, raw);
     }
 
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>
