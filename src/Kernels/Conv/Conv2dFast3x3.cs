@@ -89,7 +89,7 @@ public static partial class Conv2d
                 prepared?.WinogradOperand(transpose, plan.WinogradOutputTile), gate: gate);
         else
             Run3x3(input, w, transpose, bias, relu, accumulate, output, plan.Conv,
-                prepared?.DirectOperand(transpose), gate);
+                prepared?.DirectOperand(transpose, plan.Conv.Kind), gate);
     }
 
     /// <summary>
@@ -125,6 +125,8 @@ public static partial class Conv2d
         int mp = PaddedChannels(m);
         var a = prepared ?? LayOut3x3(w, transpose,
             gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward"));
+        // The tensor-core kernel takes its weights rounded to its format (a prepared operand comes rounded).
+        if (prepared is null && tiles.Kind.IsTensorCore()) RoundTensorCoreOperand(a, tiles.Kind == ConvKernelKind.TensorCoreBf16);
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
@@ -242,7 +244,7 @@ public static partial class Conv2d
         foreach (bool transpose in new[] { false, true })
         {
             if (winograd) prepared.WinogradOperand(transpose, w.Gpu.Plan.WinogradOutputTile);
-            else prepared.DirectOperand(transpose);
+            else prepared.DirectOperand(transpose, w.Gpu.Plan.Conv.Kind);
         }
         return prepared;
     }
@@ -334,6 +336,7 @@ public static partial class Conv2d
 public sealed class PreparedConv3x3 : IDisposable
 {
     private Tensor? forward, backward;
+    private readonly Dictionary<(bool Transpose, bool Bf16), Tensor> tensorCore = [];
     private readonly Dictionary<(bool Transpose, int OutputTile), Tensor> winograd = [];
 
     internal PreparedConv3x3(Tensor weight) => Weight = weight;
@@ -346,6 +349,19 @@ public sealed class PreparedConv3x3 : IDisposable
     {
         ref var a = ref transpose ? ref backward : ref forward;
         return a ??= Conv2d.PrepareDirect(Weight, transpose);
+    }
+
+    /// <summary>
+    /// The direct operand the kernel of <paramref name="kind"/> reads: for the tensor-core kinds rounded to their format
+    /// (Conv2d.RoundTensorCoreOperand; made in its place, not beside an unrounded one), else <see cref="DirectOperand(bool)"/>.
+    /// </summary>
+    internal Tensor DirectOperand(bool transpose, ConvKernelKind kind)
+    {
+        if (!kind.IsTensorCore()) return DirectOperand(transpose);
+        bool bf16 = kind == ConvKernelKind.TensorCoreBf16;
+        if (!tensorCore.TryGetValue((transpose, bf16), out var a))
+            tensorCore[(transpose, bf16)] = a = Conv2d.RoundTensorCoreOperand(Conv2d.PrepareDirect(Weight, transpose), bf16);
+        return a;
     }
 
     /// <summary>The Winograd operand U (Conv2dWinograd.cs) of F(<paramref name="outputTile"/>², 3×3), forward or backward-data.</summary>
@@ -362,5 +378,7 @@ public sealed class PreparedConv3x3 : IDisposable
         backward?.Dispose();
         foreach (var u in winograd.Values) u.Dispose();
         winograd.Clear();
+        foreach (var a in tensorCore.Values) a.Dispose();
+        tensorCore.Clear();
     }
 }

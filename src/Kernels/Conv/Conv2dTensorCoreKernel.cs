@@ -23,7 +23,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   output channels past mp and pixels past H·W or outside the padded image load as 0, so any Cin, M, H, W works.
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
 //   (24 × BN, row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g) hit 32 distinct banks.
-//   Each stage is converted to TF32 (cvt.rna) or BF16 (Bf16.Round) once, when stored. Double buffering: the group fills the other buffer with
+//   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) before the kernel, once per layer (PreparedConv3x3)
+//   or per call (RoundTensorCoreOperand); the im2col values once, when stored (with cp.async: as the warps read them). Double buffering: the group fills the other buffer with
 //   the next stage (plain loads and stores: the weights 4 output channels at a time, one 128-bit load and store when
 //   their address is 16-byte aligned; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
 //   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
@@ -130,14 +131,14 @@ public static partial class Conv2d
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(shared, aStart, sa, bStart, sb, exchange, 0, raw);
-                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 1, raw);
+                acc = acc.StepBf16(shared, aStart, sa, bStart, sb, exchange, 0, 0, raw);
+                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 1, 0, raw);
             }
             else
             {
-                acc = acc.Step(shared, aStart, sa, bStart, sb, exchange, raw);                                                  // kw = 0
-                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange, raw); // kw = 1
-                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, raw); // kw = 2
+                acc = acc.Step(shared, aStart, sa, bStart, sb, exchange, 0, raw);                                                  // kw = 0
+                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange, 0, raw); // kw = 1
+                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 0, raw); // kw = 2
             }
             pipeline.Finish();
         }
@@ -167,13 +168,14 @@ public static partial class Conv2d
         {
             int k = firstStage + s, chunk = k / 3, kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
-            // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out).
+            // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out);
+            // the weights come rounded to the kernel's format (RoundTensorCoreOperand), so they are stored (or copied) as read.
             int o = o0 + 4 * aCol;
             for (int r = aRow; r < TensorCoreStageRows; r += aStep)
             {
                 int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels);
                 StagePipeline.Put4(shared, shared4, aBase + r * sa + 4 * aCol, weights, weightsAddress, (c * 9 + kh * 3 + kw) * mp + o,
-                    (c < cin) & (o < mp), copy, bf16, aligned);
+                    (c < cin) & (o < mp), copy, aligned);
             }
             // B[r][n] ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel (y, x) = (yLoad, xLoad), 0 outside the image.
             int iy = yLoad + kh - 1, cFirst = c0 + rLoad;
@@ -198,6 +200,23 @@ public static partial class Conv2d
         private void PutB(int dst, int src, bool inside, int c, int copy) =>
             StagePipeline.Put(shared, dst, input, inputAddress, src, inside & (c < cin), copy, bf16);
     }
+
+    /// <summary>
+    /// The tensor-core kernel's weight operand: the direct kernels' operand a (<see cref="LayOut3x3"/>) rounded in place to
+    /// BF16 when <paramref name="bf16"/>, else TF32 — what the kernel would do to each value it stages, done once
+    /// (rounding twice gives the same value), so its fills store the weights as read. Returns <paramref name="a"/>.
+    /// Test: tests/IlgpuStyle.Tests/Kernels/PreparedConvTests.cs (against the formats' definitions, bit for bit).
+    /// </summary>
+    internal static Tensor RoundTensorCoreOperand(Tensor a, bool bf16)
+    {
+        var gpu = a.Gpu;
+        gpu.Kernel(RoundOperandKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int>(RoundOperandKernel))(
+            new Index1D(a.Shape.Count), a.View, bf16 ? 1 : 0);
+        return a;
+    }
+
+    /// <summary>a[i] ← a[i] rounded as the tensor-core kernel stages it (WarpTile64x32.StageValue: TF32, or BF16 when bf16 ≠ 0).</summary>
+    private static void RoundOperandKernel(Index1D i, View a, int bf16) => a[i] = WarpTile64x32.StageValue(a[i], bf16);
 
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>
     private readonly struct TensorCoreEpilogue(View output, View bias, int flags, int channels, int hw) : IFragmentStore

@@ -84,26 +84,17 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>
-    /// Four consecutive values of a stage, as <see cref="Put"/> four times (dst … dst + 3 ← src[index … index + 3]), read
-    /// as one 128-bit load (<see cref="GlobalLoad.Float4"/>) or copied as one 16-byte cp.async (<see cref="AsyncCopy.Float4"/>)
-    /// when <paramref name="aligned"/> ≠ 0: <paramref name="srcAddress"/> a multiple of 16, <paramref name="index"/> and
-    /// <paramref name="dst"/> multiples of 4, the shared array 16-byte aligned (<paramref name="shared4"/>: the same array as Float4s).
+    /// Four consecutive values of a stage that are already in the kernel's format (rounded before the kernel: the
+    /// convolution's weights), stored as read: dst … dst + 3 ← valid ? src[index … index + 3] : 0, read as one 128-bit load
+    /// (<see cref="GlobalLoad.Float4"/>) and stored as one (<paramref name="shared4"/>: the same array as Float4s, 16-byte
+    /// aligned), or copied as one 16-byte cp.async (<see cref="AsyncCopy.Float4"/>), when <paramref name="aligned"/> ≠ 0:
+    /// <paramref name="srcAddress"/> a multiple of 16, <paramref name="index"/> and <paramref name="dst"/> multiples of 4.
     /// </summary>
     public static void Put4(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, int index, bool valid, int copy, int bf16, int aligned)
+        long srcAddress, int index, bool valid, int copy, int aligned)
     {
-        if (copy != 0)
-        {
-            AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid, aligned);
-            return;
-        }
-        var v = valid ? GlobalLoad.Float4(src, index, aligned) : default;
-        // One 128-bit store (shared4 is the same array as Float4s, 16-byte aligned; dst is a multiple of 4).
-        shared4[dst >> 2] = new SharedGemm.Float4
-        {
-            X = WarpTile64x32.StageValue(v.X, bf16), Y = WarpTile64x32.StageValue(v.Y, bf16),
-            Z = WarpTile64x32.StageValue(v.Z, bf16), W = WarpTile64x32.StageValue(v.W, bf16),
-        };
+        if (copy != 0) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid, aligned);
+        else shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index, aligned) : default;
     }
 
     public void Finish()

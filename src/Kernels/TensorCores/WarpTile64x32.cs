@@ -22,21 +22,22 @@ internal struct WarpTile64x32
     /// A fragments of the 4 row tiles, B fragments of the 4 column tiles, 16 products. <paramref name="a"/> is the
     /// index of A[g][q] of the warp's first row tile (k-row q, column g), likewise <paramref name="b"/> of B[q][g]: so
     /// a0 = A[g][q] at a, a1 = A[g + 8][q] at a + 8, a2, a3 four k-rows further; b0 = B[q][g] at b, b1 four k-rows
-    /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area. <paramref name="raw"/> ≠ 0: the
-    /// stage holds FP32 values as copied (cp.async stages, AsyncCopy.cs), rounded to TF32 here, as they are read.
+    /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area. <paramref name="rawA"/> /
+    /// <paramref name="rawB"/> ≠ 0: the stage holds that operand's FP32 values as copied (cp.async stages, AsyncCopy.cs),
+    /// rounded to TF32 here, as they are read; 0: already rounded (when stored, or before the kernel: the conv's weights).
     /// </summary>
-    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int raw)
+    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int rawA, int rawB)
     {
         // One view at each of the four places the lane reads from (k-rows q and q + 4 of A and of B): every fragment value is
         // a constant offset from one of them, which the loads carry (ILGPU widens an index to 64 bits before adding it to an
         // address, so s[a + 8] would cost an addition and a shift of its own).
         ArrayView<float> ra = s.SubView(a, 57), ra4 = s.SubView(a + 4 * sa, 57), rb = s.SubView(b, 25), rb4 = s.SubView(b + 4 * sb, 25);
-        float a00 = Tf32At(ra, 0, raw), a01 = Tf32At(ra, 8, raw), a02 = Tf32At(ra4, 0, raw), a03 = Tf32At(ra4, 8, raw);
-        float a10 = Tf32At(ra, 16, raw), a11 = Tf32At(ra, 24, raw), a12 = Tf32At(ra4, 16, raw), a13 = Tf32At(ra4, 24, raw);
-        float a20 = Tf32At(ra, 32, raw), a21 = Tf32At(ra, 40, raw), a22 = Tf32At(ra4, 32, raw), a23 = Tf32At(ra4, 40, raw);
-        float a30 = Tf32At(ra, 48, raw), a31 = Tf32At(ra, 56, raw), a32 = Tf32At(ra4, 48, raw), a33 = Tf32At(ra4, 56, raw);
-        float b00 = Tf32At(rb, 0, raw), b01 = Tf32At(rb4, 0, raw), b10 = Tf32At(rb, 8, raw), b11 = Tf32At(rb4, 8, raw);
-        float b20 = Tf32At(rb, 16, raw), b21 = Tf32At(rb4, 16, raw), b30 = Tf32At(rb, 24, raw), b31 = Tf32At(rb4, 24, raw);
+        float a00 = Tf32At(ra, 0, rawA), a01 = Tf32At(ra, 8, rawA), a02 = Tf32At(ra4, 0, rawA), a03 = Tf32At(ra4, 8, rawA);
+        float a10 = Tf32At(ra, 16, rawA), a11 = Tf32At(ra, 24, rawA), a12 = Tf32At(ra4, 16, rawA), a13 = Tf32At(ra4, 24, rawA);
+        float a20 = Tf32At(ra, 32, rawA), a21 = Tf32At(ra, 40, rawA), a22 = Tf32At(ra4, 32, rawA), a23 = Tf32At(ra4, 40, rawA);
+        float a30 = Tf32At(ra, 48, rawA), a31 = Tf32At(ra, 56, rawA), a32 = Tf32At(ra4, 48, rawA), a33 = Tf32At(ra4, 56, rawA);
+        float b00 = Tf32At(rb, 0, rawB), b01 = Tf32At(rb4, 0, rawB), b10 = Tf32At(rb, 8, rawB), b11 = Tf32At(rb4, 8, rawB);
+        float b20 = Tf32At(rb, 16, rawB), b21 = Tf32At(rb4, 16, rawB), b30 = Tf32At(rb, 24, rawB), b31 = Tf32At(rb4, 24, rawB);
         var r = this;
         r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
         r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
@@ -74,19 +75,20 @@ internal struct WarpTile64x32
     /// <paramref name="a"/> and <paramref name="b"/>: the values of two TF32 steps (k-rows q, q + 4 and q + 8, q + 12),
     /// packed in pairs as WarpMma.Bf16 documents; values already rounded to BF16. <paramref name="lowerOnly"/> ≠ 0: only
     /// the first 8 k-rows exist (the rest of the stage is another k range), the upper registers are zero.
-    /// <paramref name="raw"/> ≠ 0: the stage holds FP32 values as copied, rounded to BF16 here (<see cref="Bf16.RoundPack"/>).
+    /// <paramref name="rawA"/> / <paramref name="rawB"/> ≠ 0: the stage holds that operand's FP32 values as copied, rounded to
+    /// BF16 here (<see cref="Bf16.RoundPack"/>).
     /// </summary>
-    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly, int raw)
+    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly, int rawA, int rawB)
     {
         var r = this;
         // As in Step: a view at each k-row the lane reads (q, q + 4, q + 8, q + 12 of A and of B), the values at constant offsets.
         var rows = new Bf16Rows.KRows(s.SubView(a, 57), s.SubView(a + 4 * sa, 57), s.SubView(a + 8 * sa, 57), s.SubView(a + 12 * sa, 57));
-        var bLow = new Bf16Columns(s.SubView(b, 25), s.SubView(b + 4 * sb, 25), raw);
-        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(b + 8 * sb, 25), s.SubView(b + 12 * sb, 25), raw);
-        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly, raw).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
-        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly, raw).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
-        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly, raw).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
-        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly, raw).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
+        var bLow = new Bf16Columns(s.SubView(b, 25), s.SubView(b + 4 * sb, 25), rawB);
+        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(b + 8 * sb, 25), s.SubView(b + 12 * sb, 25), rawB);
+        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly, rawA).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
+        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly, rawA).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
+        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly, rawA).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
+        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly, rawA).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
         return r;
     }
 
