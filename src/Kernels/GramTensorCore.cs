@@ -135,29 +135,42 @@ public static partial class Gram
 
     /// <summary>
     /// Stage s: the 32 pixels from k0 = <c>pBegin</c> + 32·s of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F,
-    /// k-major; 0 past C or past the split's last pixel <c>pEnd</c>. Element e = tid + 64·n of a tile: pixel r = (e mod 8) +
-    /// 8·⌊e / 512⌋, row ⌊e / 8⌋ mod 64.
+    /// k-major; 0 past C or past the split's last pixel <c>pEnd</c>. Thread tid holds pixels k0 + r0 + 8·hi (r0 = tid mod 8,
+    /// hi = 0 … 3) of rows rb + 8·lo (rb = ⌊tid / 8⌋, lo = 0 … 7) in both tiles: 8 consecutive threads read 8 consecutive
+    /// pixels of a row (32-byte segments) and store them with 2-way bank conflicts. The share is fixed when the kernel
+    /// starts and the 8 rows are written out, so a value costs its load, rounding and store and little index arithmetic.
     /// </summary>
     private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
         int bf16, long fAddress) : IStageFill
     {
         public void Fill(int s, int buffer, int copy)
         {
-            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
-            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
+            int r0 = tid & 7, rb = tid >> 3;
+            int aBase = buffer * TensorCoreTileFloats + r0 * TensorCoreStride + rb, bBase = aBase + 2 * TensorCoreTileFloats;
+            for (int hi = 0; hi < TensorCoreStageK / 8; hi++)
             {
-                var (row, offset, k, inside) = Element(s, e);
-                StagePipeline.Put(shared, aBase + offset, f, fAddress, (i0 + row) * p + k, inside && i0 + row < c, copy, bf16);
-                StagePipeline.Put(shared, bBase + offset, f, fAddress, (j0 + row) * p + k, inside && j0 + row < c, copy, bf16);
+                int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi, at = hi * 8 * TensorCoreStride;
+                bool inside = k < pEnd;
+                Rows(aBase + at, i0 + rb, k, inside, copy);
+                Rows(bBase + at, j0 + rb, k, inside, copy);
             }
         }
 
-        /// <summary>Element e of stage s: its row of the tile and place in a buffer, its pixel, whether the pixel is in the split.</summary>
-        private (int Row, int Offset, int K, bool Inside) Element(int s, int e)
+        /// <summary>Pixel k of rows first, first + 8, …, first + 56 of F into shared[dst], dst + 8, …, dst + 56 (0 past C or when not inside).</summary>
+        private void Rows(int dst, int first, int k, bool inside, int copy)
         {
-            int r = (e & 7) + ((e >> 9) << 3), row = (e >> 3) & (TensorCoreBlock - 1), k = pBegin + s * TensorCoreStageK + r;
-            return (row, r * TensorCoreStride + row, k, k < pEnd);
+            int src = first * p + k, step = 8 * p;
+            Put(dst, src, inside & (first < c), copy);
+            Put(dst + 8, src + step, inside & (first + 8 < c), copy);
+            Put(dst + 16, src + 2 * step, inside & (first + 16 < c), copy);
+            Put(dst + 24, src + 3 * step, inside & (first + 24 < c), copy);
+            Put(dst + 32, src + 4 * step, inside & (first + 32 < c), copy);
+            Put(dst + 40, src + 5 * step, inside & (first + 40 < c), copy);
+            Put(dst + 48, src + 6 * step, inside & (first + 48 < c), copy);
+            Put(dst + 56, src + 7 * step, inside & (first + 56 < c), copy);
         }
+
+        private void Put(int dst, int src, bool valid, int copy) => StagePipeline.Put(shared, dst, f, fAddress, src, valid, copy, bf16);
     }
 
     /// <summary>Writes G[i,j] and G[j,i] (scaled by <c>factor</c>, at <c>offset</c>); on a diagonal block only from i ≤ j.</summary>

@@ -79,8 +79,15 @@ internal readonly struct StagePipeline(int asyncBuffers)
     public static void Put(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
         int copy, int bf16)
     {
-        if (copy != 0) AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
-        else shared[dst] = WarpTile64x32.StageValue(valid ? src[index] : 0f, bf16);
+        if (copy != 0)
+        {
+            AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
+            return;
+        }
+        // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
+        // which ILGPU would emit for valid ? src[index] : 0 and ptxas keeps.
+        float v = src[valid ? index : 0];
+        shared[dst] = WarpTile64x32.StageValue(valid ? v : 0f, bf16);
     }
 
     /// <summary>
