@@ -41,28 +41,39 @@ public static partial class Gram
 
     /// <summary>
     /// Stage s: channels j0 = 32·s … j0 + 31 of S (columns i0 … i0 + 63: tile A, A[i][j] = S[j, i] = S[i, j]) and of F (pixels
-    /// p0 … p0 + 63: tile B); 0 past C or P. Element e = tid + 64·n of a tile: k-row ⌊e / 64⌋, column e mod 64.
+    /// p0 … p0 + 63: tile B); 0 past C or P. Thread tid holds column tid of every k-row of both tiles (consecutive threads,
+    /// consecutive addresses), fixed when the kernel starts; the k-rows are written out 8 at a time.
     /// </summary>
     private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16,
         long fAddress, long sAddress) : IStageFill
     {
         public void Fill(int stage, int buffer, int copy)
         {
-            int aBase = buffer * TensorCoreTileFloats, bBase = (2 + buffer) * TensorCoreTileFloats;
-            for (int e = tid; e < TensorCoreStageK * TensorCoreBlock; e += TensorCoreGroup)
+            int aBase = buffer * TensorCoreTileFloats + tid, bBase = (2 + buffer) * TensorCoreTileFloats + tid;
+            int colA = i0 + tid, colB = p0 + tid;
+            for (int r = 0; r < TensorCoreStageK; r += 8)
             {
-                var (offset, j, col) = Element(stage, e);
-                StagePipeline.Put(shared, aBase + offset, s, sAddress, j * c + i0 + col, j < c && i0 + col < c, copy, bf16);
-                StagePipeline.Put(shared, bBase + offset, f, fAddress, j * p + p0 + col, j < c && p0 + col < p, copy, bf16);
+                int j = stage * TensorCoreStageK + r, at = r * TensorCoreStride;
+                KRows(aBase + at, s, sAddress, j * c + colA, c, j, colA < c, copy);
+                KRows(bBase + at, f, fAddress, j * p + colB, p, j, colB < p, copy);
             }
         }
 
-        /// <summary>Element e of a stage: its place in a buffer, its channel j, its column (64 = TensorCoreBlock per k-row).</summary>
-        private static (int Offset, int J, int Col) Element(int stage, int e)
+        /// <summary>Channels j … j + 7 (rows of S or F, <paramref name="stride"/> apart from <paramref name="src"/>) into 8 k-rows from <paramref name="dst"/>; 0 past C or outside the column.</summary>
+        private void KRows(int dst, View from, long address, int src, int stride, int j, bool column, int copy)
         {
-            int r = e >> 6, col = e & 63;
-            return (r * TensorCoreStride + col, stage * TensorCoreStageK + r, col);
+            Put(dst, from, address, src, column & (j < c), copy);
+            Put(dst + TensorCoreStride, from, address, src + stride, column & (j + 1 < c), copy);
+            Put(dst + 2 * TensorCoreStride, from, address, src + 2 * stride, column & (j + 2 < c), copy);
+            Put(dst + 3 * TensorCoreStride, from, address, src + 3 * stride, column & (j + 3 < c), copy);
+            Put(dst + 4 * TensorCoreStride, from, address, src + 4 * stride, column & (j + 4 < c), copy);
+            Put(dst + 5 * TensorCoreStride, from, address, src + 5 * stride, column & (j + 5 < c), copy);
+            Put(dst + 6 * TensorCoreStride, from, address, src + 6 * stride, column & (j + 6 < c), copy);
+            Put(dst + 7 * TensorCoreStride, from, address, src + 7 * stride, column & (j + 7 < c), copy);
         }
+
+        private void Put(int dst, View from, long address, int src, bool valid, int copy) =>
+            StagePipeline.Put(shared, dst, from, address, src, valid, copy, bf16);
     }
 
     /// <summary>Writes df[i, p] = scale · v, or adds it when accumulating; nothing past C or P.</summary>
