@@ -166,7 +166,8 @@ public static partial class Conv2d
         /// </summary>
         public void Fill(int s, int buffer, int copy)
         {
-            int k = firstStage + s, chunk = k / 3, kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            // Unsigned division by a constant: ptxas multiplies (signed, it emitted a reciprocal sequence of ~20 instructions).
+            int k = firstStage + s, chunk = (int)((uint)k / 3u), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
             // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out);
             // the weights come rounded to the kernel's format (RoundTensorCoreOperand), so they are stored (or copied) as read.

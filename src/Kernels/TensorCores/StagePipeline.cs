@@ -38,7 +38,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
     public int Buffers => asyncBuffers != 0 ? asyncBuffers : 2;
 
     /// <summary>The buffer holding stage <paramref name="s"/>.</summary>
-    public int Buffer(int s) => s % Buffers;
+    public int Buffer(int s) => (int)((uint)s % (uint)Buffers); // unsigned: a multiplication, not ptxas's signed sequence
 
     public void Prologue<TFill>(TFill fill, int stages) where TFill : struct, IStageFill
     {
