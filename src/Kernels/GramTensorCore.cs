@@ -159,18 +159,9 @@ public static partial class Gram
         /// <summary>Pixel k of rows first, first + 8, …, first + 56 of F into shared[dst], dst + 8, …, dst + 56 (0 past C or when not inside).</summary>
         private void Rows(int dst, int first, int k, bool inside, int copy)
         {
-            int src = first * p + k, step = 8 * p;
-            Put(dst, src, inside & (first < c), copy);
-            Put(dst + 8, src + step, inside & (first + 8 < c), copy);
-            Put(dst + 16, src + 2 * step, inside & (first + 16 < c), copy);
-            Put(dst + 24, src + 3 * step, inside & (first + 24 < c), copy);
-            Put(dst + 32, src + 4 * step, inside & (first + 32 < c), copy);
-            Put(dst + 40, src + 5 * step, inside & (first + 40 < c), copy);
-            Put(dst + 48, src + 6 * step, inside & (first + 48 < c), copy);
-            Put(dst + 56, src + 7 * step, inside & (first + 56 < c), copy);
+            StagePipeline.PutRun4(shared, dst, 8, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, copy, bf16);
+            StagePipeline.PutRun4(shared, dst + 32, 8, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, copy, bf16);
         }
-
-        private void Put(int dst, int src, bool valid, int copy) => StagePipeline.Put(shared, dst, f, fAddress, src, valid, copy, bf16);
     }
 
     /// <summary>Writes G[i,j] and G[j,i] (scaled by <c>factor</c>, at <c>offset</c>); on a diagonal block only from i ≤ j.</summary>

@@ -62,18 +62,10 @@ public static partial class Gram
         /// <summary>Channels j … j + 7 (rows of S or F, <paramref name="stride"/> apart from <paramref name="src"/>) into 8 k-rows from <paramref name="dst"/>; 0 past C or outside the column.</summary>
         private void KRows(int dst, View from, long address, int src, int stride, int j, bool column, int copy)
         {
-            Put(dst, from, address, src, column & (j < c), copy);
-            Put(dst + TensorCoreStride, from, address, src + stride, column & (j + 1 < c), copy);
-            Put(dst + 2 * TensorCoreStride, from, address, src + 2 * stride, column & (j + 2 < c), copy);
-            Put(dst + 3 * TensorCoreStride, from, address, src + 3 * stride, column & (j + 3 < c), copy);
-            Put(dst + 4 * TensorCoreStride, from, address, src + 4 * stride, column & (j + 4 < c), copy);
-            Put(dst + 5 * TensorCoreStride, from, address, src + 5 * stride, column & (j + 5 < c), copy);
-            Put(dst + 6 * TensorCoreStride, from, address, src + 6 * stride, column & (j + 6 < c), copy);
-            Put(dst + 7 * TensorCoreStride, from, address, src + 7 * stride, column & (j + 7 < c), copy);
+            StagePipeline.PutRun4(shared, dst, TensorCoreStride, from, address, src, stride, column, j, 1, c, copy, bf16);
+            StagePipeline.PutRun4(shared, dst + 4 * TensorCoreStride, TensorCoreStride, from, address, src + 4 * stride, stride, column, j + 4, 1, c,
+                copy, bf16);
         }
-
-        private void Put(int dst, View from, long address, int src, bool valid, int copy) =>
-            StagePipeline.Put(shared, dst, from, address, src, valid, copy, bf16);
     }
 
     /// <summary>Writes df[i, p] = scale · v, or adds it when accumulating; nothing past C or P.</summary>

@@ -29,8 +29,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   their address is 16-byte aligned; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
 //   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
-//   the warps multiply (TensorCores/StagePipeline.cs); the stages hold FP32 as copied and the warps round each fragment
-//   value as they read it (WarpTile64x32.Step's raw), so the bytes equal the plain double buffering's.
+//   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and the warps round each of their
+//   fragment values as they read it (WarpTile64x32.Step's rawB), so the bytes equal the plain double buffering's.
 //   Split-K (ConvTiles.SplitTarget, small maps; SplitK.cs): grid z cuts the stages into consecutive slices, each summed
 //   into its own partial output without the epilogue, then added in order with it.
 public static partial class Conv2d
@@ -148,8 +148,9 @@ public static partial class Conv2d
     }
 
     /// <summary>
-    /// Fills one stage of the A (weights) and B (im2col) tiles into a shared buffer (<see cref="StagePipeline.Put"/>: loaded
-    /// and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by cp.async as FP32); the B tiles start at <c>bTiles</c>.
+    /// Fills one stage of the A (weights, already rounded: <see cref="StagePipeline.Put4"/> stores them as read) and B
+    /// (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by
+    /// cp.async as FP32) tiles into a shared buffer; the B tiles start at <c>bTiles</c>.
     /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
     /// arithmetic: in A, 4 consecutive output channels (one 128-bit load or 16-byte copy when the weights' address is
     /// 16-byte aligned, <c>aligned</c>; mp and o0 are multiples of 16) in rows aRow, aRow + aStep, …; in B, one pixel for the
@@ -186,20 +187,12 @@ public static partial class Conv2d
                 int ix = xLoad + kw - 1;
                 bool inside = rowInside & (ix >= 0) & (ix < w);
                 int dst = bBase + (kw * TensorCoreStageChannels + rLoad) * sb + nLoad, src = cFirst * hw + iy * w + ix;
-                // 8 / wm channels per tap, 4 at a time written out (wm is 1 or 2, a compile-time constant; ptxas keeps loops rolled).
+                // 8 / wm channels per tap, 4 at a time (wm is 1 or 2, a compile-time constant).
                 for (int j = 0; j < TensorCoreStageChannels / wm; j += 4)
-                {
-                    PutB(dst + j * wm * sb, src + j * wm * hw, inside, cFirst + j * wm, copy);
-                    PutB(dst + (j + 1) * wm * sb, src + (j + 1) * wm * hw, inside, cFirst + (j + 1) * wm, copy);
-                    PutB(dst + (j + 2) * wm * sb, src + (j + 2) * wm * hw, inside, cFirst + (j + 2) * wm, copy);
-                    PutB(dst + (j + 3) * wm * sb, src + (j + 3) * wm * hw, inside, cFirst + (j + 3) * wm, copy);
-                }
+                    StagePipeline.PutRun4(shared, dst + j * wm * sb, wm * sb, input, inputAddress, src + j * wm * hw, wm * hw,
+                        inside, cFirst + j * wm, wm, cin, copy, bf16);
             }
         }
-
-        /// <summary>One im2col value: channel <paramref name="c"/> of the pixel (0 past cin or outside the image).</summary>
-        private void PutB(int dst, int src, bool inside, int c, int copy) =>
-            StagePipeline.Put(shared, dst, input, inputAddress, src, inside & (c < cin), copy, bf16);
     }
 
     /// <summary>

@@ -91,6 +91,21 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>
+    /// A run of four values, each through <see cref="Put"/>: shared[dst + i·dstStep] ← src[index + i·srcStep] for i = 0 … 3,
+    /// value i valid when <paramref name="valid"/> and at + i·atStep &lt; limit (the channel or row it stands for exists).
+    /// The fills write their shares out in such runs (ILGPU's loops stay loops in ptxas's code); with constant steps the
+    /// shared offsets fold into the stores.
+    /// </summary>
+    public static void PutRun4(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
+        int index, int srcStep, bool valid, int at, int atStep, int limit, int copy, int bf16)
+    {
+        Put(shared, dst, src, srcAddress, index, valid & (at < limit), copy, bf16);
+        Put(shared, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), copy, bf16);
+        Put(shared, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), copy, bf16);
+        Put(shared, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), copy, bf16);
+    }
+
+    /// <summary>
     /// Four consecutive values of a stage that are already in the kernel's format (rounded before the kernel: the
     /// convolution's weights), stored as read: dst … dst + 3 ← valid ? src[index … index + 3] : 0, read as one 128-bit load
     /// (<see cref="GlobalLoad.Float4"/>) and stored as one (<paramref name="shared4"/>: the same array as Float4s, 16-byte
