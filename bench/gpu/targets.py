@@ -28,6 +28,7 @@ class Results:
     def __init__(self, folder):
         self.folder = folder
         self.sources = []  # (file, step log) in the order the targets read them
+        self._steps = None  # steps.txt, read once
 
     def path(self, name):
         return os.path.join(self.folder, name)
@@ -47,6 +48,8 @@ class Results:
 
     def steps(self):
         """steps.txt: name → (status, seconds or None)."""
+        if self._steps is not None:
+            return self._steps
         out = {}
         try:
             with open(self.path("steps.txt"), encoding="utf-8") as f:
@@ -60,6 +63,7 @@ class Results:
                             out[parts[0]] = (parts[1], None)
         except OSError:
             pass
+        self._steps = out
         return out
 
     def text(self, name):
