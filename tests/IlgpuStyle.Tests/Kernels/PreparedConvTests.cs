@@ -52,7 +52,8 @@ public class PreparedConvTests
         foreach (bool transpose in new[] { false, true })
         {
             using var direct = Conv2d.PrepareDirect(w, transpose);
-            var expected = format.Round(direct.ToHost());
+            var source = direct.ToHost();
+            var expected = format.Round(source);
             using var perCall = Conv2d.RoundTensorCoreOperand(Conv2d.PrepareDirect(w, transpose), kind == ConvKernelKind.TensorCoreBf16);
             var got = perCall.ToHost();
             var fromPrepared = prepared.DirectOperand(transpose, kind).ToHost();
@@ -60,7 +61,7 @@ public class PreparedConvTests
             for (int i = 0; i < expected.Length; i++)
             {
                 Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                    $"{format.Name} transpose={transpose} [{i}]: {direct.ToHost()[i]:R} rounded to {got[i]:R}, expected {expected[i]:R}");
+                    $"{format.Name} transpose={transpose} [{i}]: {source[i]:R} rounded to {got[i]:R}, expected {expected[i]:R}");
                 Assert.Equal(BitConverter.SingleToInt32Bits(got[i]), BitConverter.SingleToInt32Bits(fromPrepared[i]));
             }
             Assert.Contains(got, v => v != 0);
