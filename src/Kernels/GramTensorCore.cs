@@ -118,15 +118,15 @@ public static partial class Gram
             int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(shared, a, TensorCoreStride, b, TensorCoreStride, exchange, 0, raw, raw);
-                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange, 0, raw, raw);
+                acc = acc.StepBf16(shared, a, TensorCoreStride, b, ColumnMasks.All, b + K8, ColumnMasks.All, TensorCoreStride, exchange, 0, raw, raw);
+                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, ColumnMasks.All, b + 3 * K8, ColumnMasks.All, TensorCoreStride, exchange, 0, raw, raw);
             }
             else
             {
-                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, exchange, raw, raw);
-                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, exchange, raw, raw);
-                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, exchange, raw, raw);
-                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, exchange, raw, raw);
+                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
+                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
+                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
+                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
             }
             pipeline.Finish();
         }

@@ -143,9 +143,15 @@ public static partial class Conv2d
                         TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
+            if (TensorCoreStages(reduce) >= StagePipeline.ThirdLimit)
+                throw new ArgumentException($"conv2d 3×3 with {tiles}: {reduce} input channels, more than the tensor-core kernel's {(StagePipeline.ThirdLimit / 3 - 1) * TensorCoreStageChannels}.");
             int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce), (long)m * h * width,
                 gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
             long inputAddress = AsyncCopy.DeviceAddress(input.View), weightsAddress = AsyncCopy.DeviceAddress(a.View);
+            // On CUDA the kernel reads the weights 16 bytes at a time without looking (WeightsAligned): every Tensor is a
+            // whole allocation, which CUDA aligns to 256 bytes.
+            if (gpu.Kind == AcceleratorType.Cuda && (weightsAddress & 15) != 0)
+                throw new InvalidOperationException($"conv2d 3×3 with {tiles}: the weight operand's device address {weightsAddress:X} is not 16-byte aligned.");
             // The stages per slice ride in the epilogue's upper bits (one slice: all of them).
             SplitK.Launch(gpu, slices, m, h * width, biasView, epilogue, output.View,
                 (z, target, flags) => tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, z), new Index3D(t.WorkItems, 1, 1)),

@@ -18,15 +18,21 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   (a block may span image rows); grid (⌈H·W / BN⌉, ⌈M / BM⌉). Warp (wmIdx, wnIdx) owns a 64 × 32 warp tile: 4 × 4 mma
 //   tiles of 16 channels × 8 pixels, 16 accumulator fragments (64 floats per lane).
 //   K loop: stages of 24 rows = 8 input channels × the 3 taps kw of one kernel row kh (stage s: channels 8·⌊s/3⌋ …,
-//   kh = s mod 3); stage row r = 8·kw + kc. A stage is 3 mma k-steps (one per kw, 8 channels each) — with BF16
-//   (kind=bf16: m16n8k16, WarpMma.Bf16) 2: kw = 0 and 1 together, then kw = 2 with the instruction's upper 8 k zero. Channels past Cin,
-//   output channels past mp and pixels past H·W or outside the padded image load as 0, so any Cin, M, H, W works.
+//   kh = s mod 3); A's stage row r = 8·kw + kc. A stage is 3 mma k-steps (one per kw, 8 channels each) — with BF16
+//   (kind=bf16: m16n8k16, WarpMma.Bf16) 2: kw = 0 and 1 together, then kw = 2 with the instruction's upper 8 k zero.
+//   B's stage is not im2col's 24 × BN but the 8 channels' input for the block's pixels and one more on each side (halo
+//   tile: column c ↔ flattened pixel p0 − 1 + c, kernel row kh applied: in_flat[c0 + kc][p0 − 1 + c + (kh − 1)·W]):
+//   since B[8·kw + kc, p] = in_flat[c][p + kw − 1 + (kh − 1)·W] whenever the tap stays inside the image row, tap kw reads
+//   columns shifted by kw, each value loaded once instead of three times. A tap that leaves the row (x = 0 with kw = 0,
+//   x = W − 1 with kw = 2) would read the neighbouring row's pixel: the warps zero those B values as they read them
+//   (per-lane ColumnMasks fixed at kernel start). Channels past Cin, output channels past mp and rows outside the image
+//   load as 0, so any Cin, M, H, W works.
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
-//   (24 × BN, row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g) hit 32 distinct banks.
+//   (8 × (BN + 2), row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g + kw) hit 32 distinct banks.
 //   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) before the kernel, once per layer (PreparedConv3x3)
 //   or per call (RoundTensorCoreOperand); the im2col values once, when stored (with cp.async: as the warps read them). Double buffering: the group fills the other buffer with
-//   the next stage (plain loads and stores: the weights 4 output channels at a time, one 128-bit load and store when
-//   their address is 16-byte aligned; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
+//   the next stage (plain loads and stores: the weights 4 output channels at a time, one 128-bit load and store — on
+//   CUDA their address is 16-byte aligned, Run3x3 checks it; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
 //   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and the warps round each of their
@@ -64,7 +70,7 @@ public static partial class Conv2d
     /// <paramref name="asyncBuffers"/> with cp.async); at most <see cref="TensorCoreExchangeStart"/>.
     /// </summary>
     internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
-        new StagePipeline(asyncBuffers).Buffers * TensorCoreStageRows * (bm + TensorCorePad + bn + TensorCorePad);
+        new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * (bm + TensorCorePad) + TensorCoreStageChannels * (bn + TensorCorePad));
 
     /// <summary>The epilogue flags of the tensor-core and shared-SGEMM kernels: + bias, ReLU, add to the output.</summary>
     internal const int EpilogueBias = 1, EpilogueRelu = 2, EpilogueAccumulate = 4;
@@ -95,7 +101,7 @@ public static partial class Conv2d
         int wn = t.GroupX, wm = t.GroupY, buffers = pipeline.Buffers;
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
         int sa = bm + TensorCorePad, sb = bn + TensorCorePad;
-        int aFloats = TensorCoreStageRows * sa, bFloats = TensorCoreStageRows * sb;
+        int aFloats = TensorCoreStageRows * sa, bFloats = TensorCoreStageChannels * sb;
         // The kernel's only shared array (AsyncCopy names it), of Float4s so that PTX declares it 16-byte aligned (the weight
         // stages' 16-byte copies and stores); used as floats.
         var shared4 = SharedMemory.Allocate<SharedGemm.Float4>(TensorCoreSharedFloats / 4);
@@ -105,40 +111,46 @@ public static partial class Conv2d
         int wmIdx = warp / wn, wnIdx = warp - wmIdx * wn;
         int hw = h * w, p0 = Grid.IdxX * bn, o0 = Grid.IdxY * bm;
 
-        // The pixel this thread loads into the B tile (bn divides threads: channels tid / bn + j·wm of each tap).
+        // The pixel this thread loads into the B tile (column nLoad + 1; bn divides threads: channels tid / bn + j·wm).
         int nLoad = tid % bn, rLoad = tid / bn;
-        // The 4 output channels it loads into the A tile (bm / 4 divides threads: rows tid / (bm / 4) + j·2·wn).
+        // The 4 output channels it loads into the A tile (bm / 4 divides threads: channels tid / (bm / 4) + j·2·wn, 3 taps each).
         int aCol = tid % (bm / 4), aRow = tid / (bm / 4);
-        int pLoad = p0 + nLoad, yLoad = pLoad / w, xLoad = pLoad - yLoad * w;
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
-        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, mp, h, w, hw, sa, sb, aFloats, buffers * aFloats, bFloats,
-            o0, nLoad, rLoad, wm, aCol, aRow, threads / (bm / 4), pLoad, yLoad, xLoad, bf16 ? 1 : 0, inputAddress, weightsAddress,
-            (weightsAddress & 15) == 0 ? 1 : 0, first);
+        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, mp, w, hw, sa, sb, aFloats, buffers * aFloats, bFloats,
+            o0, nLoad, rLoad, wm, aCol, aRow, threads / (bm / 4), p0, bn, tid, bf16 ? 1 : 0, inputAddress, weightsAddress,
+            first);
 
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
         int g = lane >> 2, q = lane & 3, raw = pipeline.Copy;
+        // The lane's B columns 8·j + g (j = 0 … 3) are pixels p0 + wnIdx·32 + 8·j + g: tap kw = 0 reads nothing at x = 0,
+        // kw = 2 nothing at x = W − 1 (there the halo tile holds the neighbouring row's pixel).
+        int pLane = p0 + wnIdx * TensorCoreWarpPixels + g;
+        int x0 = pLane % w, x1 = (pLane + 8) % w, x2 = (pLane + 16) % w, x3 = (pLane + 24) % w;
+        var left = new ColumnMasks(KeepUnless(x0 == 0), KeepUnless(x1 == 0), KeepUnless(x2 == 0), KeepUnless(x3 == 0));
+        var right = new ColumnMasks(KeepUnless(x0 == w - 1), KeepUnless(x1 == w - 1), KeepUnless(x2 == w - 1), KeepUnless(x3 == w - 1));
         for (int s = 0; s < stages; s++)
         {
             pipeline.Advance(fill, s, stages);
             int buffer = pipeline.Buffer(s);
             // Fragment reads start at row q, column g of this warp's part of the tiles.
             int aStart = buffer * aFloats + q * sa + wmIdx * TensorCoreWarpChannels + g;
+            // Tap kw's B values: the halo tile's columns shifted by kw (column n + kw holds pixel p0 + n + kw − 1).
             int bStart = buffers * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(shared, aStart, sa, bStart, sb, exchange, 0, 0, raw);
-                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 1, 0, raw);
+                acc = acc.StepBf16(shared, aStart, sa, bStart, left, bStart + 1, ColumnMasks.All, sb, exchange, 0, 0, raw);
+                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, right, bStart + 2, right, sb, exchange, 1, 0, raw);
             }
             else
             {
-                acc = acc.Step(shared, aStart, sa, bStart, sb, exchange, 0, raw);                                                  // kw = 0
-                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + TensorCoreStageChannels * sb, sb, exchange, 0, raw); // kw = 1
-                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2 * TensorCoreStageChannels * sb, sb, exchange, 0, raw); // kw = 2
+                acc = acc.Step(shared, aStart, sa, bStart, sb, left, exchange, 0, raw);                                                      // kw = 0
+                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + 1, sb, ColumnMasks.All, exchange, 0, raw);      // kw = 1
+                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, sb, right, exchange, 0, raw);          // kw = 2
             }
             pipeline.Finish();
         }
@@ -148,49 +160,63 @@ public static partial class Conv2d
     }
 
     /// <summary>
+    /// A B column's AND mask (<see cref="ColumnMasks"/>): 0 when its tap falls off the image's edge, else ~0; pinned before
+    /// the K loop (else ILGPU recomputes it, remainders included, in every stage).
+    /// </summary>
+    private static uint KeepUnless(bool offEdge) => Pinned.Value(offEdge ? 0u : ~0u);
+
+    /// <summary>
     /// Fills one stage of the A (weights, already rounded: <see cref="StagePipeline.Put4"/> stores them as read) and B
     /// (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by
     /// cp.async as FP32) tiles into a shared buffer; the B tiles start at <c>bTiles</c>.
     /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
-    /// arithmetic: in A, 4 consecutive output channels (one 128-bit load or 16-byte copy when the weights' address is
-    /// 16-byte aligned, <c>aligned</c>; mp and o0 are multiples of 16) in rows aRow, aRow + aStep, …; in B, one pixel for the
-    /// 3 taps, channels rLoad, rLoad + wm, … of each.
+    /// arithmetic: in A, 4 consecutive output channels (on CUDA one 128-bit load or 16-byte copy; mp and o0 are multiples
+    /// of 16) of channels aRow, aRow + aStep, … at the 3 taps; in B's halo tile, one
+    /// pixel (column nLoad + 1) of channels rLoad, rLoad + wm, …, and threads 0 … 15 one halo value each (channel tid / 2,
+    /// the column left of the block's pixels or right of them).
     /// </summary>
     private readonly struct TensorCoreFill(
-        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int mp, int h, int w, int hw,
+        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int mp, int w, int hw,
         int sa, int sb, int aFloats, int bTiles, int bFloats, int o0, int nLoad, int rLoad, int wm, int aCol, int aRow, int aStep,
-        int pLoad, int yLoad, int xLoad, int bf16, long inputAddress, long weightsAddress, int aligned, int firstStage) : IStageFill
+        int p0, int bn, int tid, int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
         /// <summary>
         /// Stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction (channels 8·⌊k/3⌋ …, kernel
-        /// row k mod 3), into buffer <paramref name="buffer"/>. Row r = 8·kw + kc of a tile holds channel c0 + kc at tap kw.
+        /// row k mod 3), into buffer <paramref name="buffer"/>. Row r = 8·kw + kc of the A tile holds channel c0 + kc at
+        /// tap kw; row kc of the B tile channel c0 + kc.
         /// </summary>
         public void Fill(int s, int buffer, int copy)
         {
-            // Unsigned division by a constant: ptxas multiplies (signed, it emitted a reciprocal sequence of ~20 instructions).
-            int k = firstStage + s, chunk = (int)((uint)k / 3u), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            int k = firstStage + s, chunk = StagePipeline.Third(k), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
             // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out);
             // the weights come rounded to the kernel's format (RoundTensorCoreOperand), so they are stored (or copied) as read.
+            // This thread's channels kc = aRow, aRow + aStep, … (aStep = 2·wn divides 8), each at the 3 taps: rows kc, 8 + kc,
+            // 16 + kc, whose weights lie mp apart.
             int o = o0 + 4 * aCol;
-            for (int r = aRow; r < TensorCoreStageRows; r += aStep)
+            bool oInside = o < mp;
+            for (int kc = aRow; kc < TensorCoreStageChannels; kc += aStep)
             {
-                int kw = r / TensorCoreStageChannels, c = c0 + (r - kw * TensorCoreStageChannels);
-                StagePipeline.Put4(shared, shared4, aBase + r * sa + 4 * aCol, weights, weightsAddress, (c * 9 + kh * 3 + kw) * mp + o,
-                    (c < cin) & (o < mp), copy, aligned);
+                int c = c0 + kc, from = (c * 9 + kh * 3) * mp + o, to = aBase + kc * sa + 4 * aCol;
+                bool valid = (c < cin) & oInside;
+                StagePipeline.Put4(shared, shared4, to, weights, weightsAddress, from, valid, copy);
+                StagePipeline.Put4(shared, shared4, to + TensorCoreStageChannels * sa, weights, weightsAddress, from + mp, valid, copy);
+                StagePipeline.Put4(shared, shared4, to + 2 * TensorCoreStageChannels * sa, weights, weightsAddress, from + 2 * mp, valid, copy);
             }
-            // B[r][n] ↔ in[c, y + kh − 1, x + kw − 1] for this thread's pixel (y, x) = (yLoad, xLoad), 0 outside the image.
-            int iy = yLoad + kh - 1, cFirst = c0 + rLoad;
-            bool rowInside = (pLoad < hw) & (iy >= 0) & (iy < h); // & not &&: one value, not a chain of branches
-            for (int kw = 0; kw < 3; kw++)
+            // B[kc][col] ↔ in_flat[c0 + kc][p0 − 1 + col + (kh − 1)·W], 0 outside the image's rows (or past its channels).
+            int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
+            bool inside = (uint)src < (uint)hw; // 0 ≤ src < H·W in one comparison
+            int dst = bBase + rLoad * sb + nLoad + 1;
+            // 8 / wm channels, 4 at a time (wm is 1 or 2, a compile-time constant).
+            for (int j = 0; j < TensorCoreStageChannels / wm; j += 4)
+                StagePipeline.PutRun4(shared, dst + j * wm * sb, wm * sb, input, inputAddress, cFirst * hw + src + j * wm * hw, wm * hw,
+                    inside, cFirst + j * wm, wm, cin, copy, bf16);
+            // The halo: column 0 (pixel p0 − 1) and column bn + 1 (pixel p0 + bn) of the 8 channels.
+            if (tid < 2 * TensorCoreStageChannels)
             {
-                int ix = xLoad + kw - 1;
-                bool inside = rowInside & (ix >= 0) & (ix < w);
-                int dst = bBase + (kw * TensorCoreStageChannels + rLoad) * sb + nLoad, src = cFirst * hw + iy * w + ix;
-                // 8 / wm channels per tap, 4 at a time (wm is 1 or 2, a compile-time constant).
-                for (int j = 0; j < TensorCoreStageChannels / wm; j += 4)
-                    StagePipeline.PutRun4(shared, dst + j * wm * sb, wm * sb, input, inputAddress, src + j * wm * hw, wm * hw,
-                        inside, cFirst + j * wm, wm, cin, copy, bf16);
+                int side = tid & 1, kc = tid >> 1, haloSrc = (side != 0 ? p0 + bn : p0 - 1) + shift;
+                StagePipeline.Put(shared, bBase + kc * sb + side * (bn + 1), input, inputAddress, (c0 + kc) * hw + haloSrc,
+                    ((uint)haloSrc < (uint)hw) & (c0 + kc < cin), copy, bf16);
             }
         }
     }

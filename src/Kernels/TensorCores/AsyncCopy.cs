@@ -48,12 +48,12 @@ public static class AsyncCopy
     /// shared[<paramref name="dst"/> … + 3] ← <paramref name="valid"/> ? src[<paramref name="index"/> … + 3] : 0 as one 16-byte
     /// copy (cp.async.cg: through L2 only) on CUDA, else <see cref="Float"/> four times. The 16-byte copy needs both ends
     /// 16-byte aligned: <paramref name="dst"/> and <paramref name="index"/> multiples of 4, the shared array declared with
-    /// 16-byte alignment (an array of <see cref="SharedGemm.Float4"/>) and <paramref name="aligned"/> ≠ 0 when
-    /// <paramref name="srcAddress"/> is a multiple of 16; with <paramref name="aligned"/> = 0 the four floats are copied apart.
+    /// 16-byte alignment (an array of <see cref="SharedGemm.Float4"/>) and <paramref name="srcAddress"/> a multiple of 16
+    /// (the caller's guarantee, as for <see cref="GlobalLoad.Float4"/>).
     /// </summary>
-    public static void Float4(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int aligned)
+    public static void Float4(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
     {
-        if (CudaAsm.IsSupported && aligned != 0)
+        if (CudaAsm.IsSupported)
         {
             ulong address = (ulong)(srcAddress + 4L * (valid ? index : 0));
             CudaAsm.Emit(

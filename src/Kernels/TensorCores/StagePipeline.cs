@@ -37,8 +37,18 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Shared buffers per tile: the cp.async buffers, or 2.</summary>
     public int Buffers => asyncBuffers != 0 ? asyncBuffers : 2;
 
-    /// <summary>The buffer holding stage <paramref name="s"/>.</summary>
-    public int Buffer(int s) => (int)((uint)s % (uint)Buffers); // unsigned: a multiplication, not ptxas's signed sequence
+    /// <summary>The buffer holding stage <paramref name="s"/>: s mod <see cref="Buffers"/> (2 or 3).</summary>
+    public int Buffer(int s) => Buffers == 3 ? s - 3 * Third(s) : s & 1;
+
+    /// <summary>
+    /// ⌊k / 3⌋ for 0 ≤ k &lt; 98 304 (stage indices: the convolution's are below 3·⌈Cin / 8⌉), as a multiplication by
+    /// ⌈2¹⁷ / 3⌉ and a shift. ptxas 12.4 does not strength-reduce PTX's div.u32 or rem.u32 by a constant (NVVM does that
+    /// before it, for CUDA C): ILGPU's k / 3 and s % 2 became ~15-instruction reciprocal sequences in every stage.
+    /// </summary>
+    public static int Third(int k) => (int)(((uint)k * 0xAAABu) >> 17);
+
+    /// <summary>The stage indices <see cref="Third"/> divides exactly: below this.</summary>
+    public const int ThirdLimit = 98_304;
 
     public void Prologue<TFill>(TFill fill, int stages) where TFill : struct, IStageFill
     {
@@ -109,14 +119,14 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// Four consecutive values of a stage that are already in the kernel's format (rounded before the kernel: the
     /// convolution's weights), stored as read: dst … dst + 3 ← valid ? src[index … index + 3] : 0, read as one 128-bit load
     /// (<see cref="GlobalLoad.Float4"/>) and stored as one (<paramref name="shared4"/>: the same array as Float4s, 16-byte
-    /// aligned), or copied as one 16-byte cp.async (<see cref="AsyncCopy.Float4"/>), when <paramref name="aligned"/> ≠ 0:
-    /// <paramref name="srcAddress"/> a multiple of 16, <paramref name="index"/> and <paramref name="dst"/> multiples of 4.
+    /// aligned), or copied as one 16-byte cp.async (<see cref="AsyncCopy.Float4"/>): on CUDA <paramref name="srcAddress"/>
+    /// must be a multiple of 16; <paramref name="index"/> and <paramref name="dst"/> are multiples of 4.
     /// </summary>
     public static void Put4(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, int index, bool valid, int copy, int aligned)
+        long srcAddress, int index, bool valid, int copy)
     {
-        if (copy != 0) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid, aligned);
-        else shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index, aligned) : default;
+        if (copy != 0) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid);
+        else shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index) : default;
     }
 
     public void Finish()

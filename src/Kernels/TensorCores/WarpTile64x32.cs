@@ -10,6 +10,18 @@ internal interface IFragmentStore
 }
 
 /// <summary>
+/// Which B values of a warp tile's 4 column tiles a product uses: N{j} for columns 8·j + g (the lane's, g = lane / 4),
+/// ~0 to keep them, 0 to read them as 0 (the tensor-core convolution's taps that fall off the image's left or right edge).
+/// </summary>
+internal readonly struct ColumnMasks(uint n0, uint n1, uint n2, uint n3)
+{
+    public readonly uint N0 = n0, N1 = n1, N2 = n2, N3 = n3;
+
+    /// <summary>Every value kept (a GEMM without edges; the AND with ~0 folds away).</summary>
+    public static ColumnMasks All => new(~0u, ~0u, ~0u, ~0u);
+}
+
+/// <summary>
 /// One warp's 64 × 32 tile of a TF32 GEMM (rows × columns): 4 × 4 m16n8 accumulator fragments, M{i}N{j} for rows 16·i …
 /// and columns 8·j … of the warp tile. Passed and returned by value so they stay in registers.
 /// </summary>
@@ -25,8 +37,9 @@ internal struct WarpTile64x32
     /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area. <paramref name="rawA"/> /
     /// <paramref name="rawB"/> ≠ 0: the stage holds that operand's FP32 values as copied (cp.async stages, AsyncCopy.cs),
     /// rounded to TF32 here, as they are read; 0: already rounded (when stored, or before the kernel: the conv's weights).
+    /// <paramref name="keep"/>: which B values count (<see cref="ColumnMasks"/>; the others are read as 0).
     /// </summary>
-    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int rawA, int rawB)
+    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ColumnMasks keep, ArrayView<float> x, int rawA, int rawB)
     {
         // One view at each of the four places the lane reads from (k-rows q and q + 4 of A and of B): every fragment value is
         // a constant offset from one of them, which the loads carry (ILGPU widens an index to 64 bits before adding it to an
@@ -36,8 +49,10 @@ internal struct WarpTile64x32
         float a10 = Tf32At(ra, 16, rawA), a11 = Tf32At(ra, 24, rawA), a12 = Tf32At(ra4, 16, rawA), a13 = Tf32At(ra4, 24, rawA);
         float a20 = Tf32At(ra, 32, rawA), a21 = Tf32At(ra, 40, rawA), a22 = Tf32At(ra4, 32, rawA), a23 = Tf32At(ra4, 40, rawA);
         float a30 = Tf32At(ra, 48, rawA), a31 = Tf32At(ra, 56, rawA), a32 = Tf32At(ra4, 48, rawA), a33 = Tf32At(ra4, 56, rawA);
-        float b00 = Tf32At(rb, 0, rawB), b01 = Tf32At(rb4, 0, rawB), b10 = Tf32At(rb, 8, rawB), b11 = Tf32At(rb4, 8, rawB);
-        float b20 = Tf32At(rb, 16, rawB), b21 = Tf32At(rb4, 16, rawB), b30 = Tf32At(rb, 24, rawB), b31 = Tf32At(rb4, 24, rawB);
+        float b00 = Kept(Tf32At(rb, 0, rawB), keep.N0), b01 = Kept(Tf32At(rb4, 0, rawB), keep.N0);
+        float b10 = Kept(Tf32At(rb, 8, rawB), keep.N1), b11 = Kept(Tf32At(rb4, 8, rawB), keep.N1);
+        float b20 = Kept(Tf32At(rb, 16, rawB), keep.N2), b21 = Kept(Tf32At(rb4, 16, rawB), keep.N2);
+        float b30 = Kept(Tf32At(rb, 24, rawB), keep.N3), b31 = Kept(Tf32At(rb4, 24, rawB), keep.N3);
         var r = this;
         r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
         r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
@@ -64,6 +79,9 @@ internal struct WarpTile64x32
     /// </summary>
     public static float StageValue(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
 
+    /// <summary><paramref name="v"/> when <paramref name="mask"/> is ~0, +0 when it is 0 (a <see cref="ColumnMasks"/> word).</summary>
+    private static float Kept(float v, uint mask) => Interop.IntAsFloat(Interop.FloatAsInt(v) & mask);
+
     /// <summary>s[i] as a TF32 operand: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
     private static float Tf32At(ArrayView<float> s, int i, int raw) => raw != 0 ? Tf32.Round(s[i]) : s[i];
 
@@ -71,24 +89,26 @@ internal struct WarpTile64x32
     private static uint Bf16At(ArrayView<float> x, ArrayView<float> y, int i, int raw) => raw != 0 ? Bf16.RoundPack(x[i], y[i]) : Bf16.Pack(x[i], y[i]);
 
     /// <summary>
-    /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>, from the same
-    /// <paramref name="a"/> and <paramref name="b"/>: the values of two TF32 steps (k-rows q, q + 4 and q + 8, q + 12),
-    /// packed in pairs as WarpMma.Bf16 documents; values already rounded to BF16. <paramref name="lowerOnly"/> ≠ 0: only
-    /// the first 8 k-rows exist (the rest of the stage is another k range), the upper registers are zero.
-    /// <paramref name="rawA"/> / <paramref name="rawB"/> ≠ 0: the stage holds that operand's FP32 values as copied, rounded to
-    /// BF16 here (<see cref="Bf16.RoundPack"/>).
+    /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>: the values of two TF32 steps,
+    /// packed in pairs as WarpMma.Bf16 documents — A's k-rows q, q + 4 and q + 8, q + 12 from <paramref name="a"/>, B's
+    /// k-rows q, q + 4 of the first step from <paramref name="bLow"/> (its values kept by <paramref name="keepLow"/>) and
+    /// of the second from <paramref name="bHigh"/> (<paramref name="keepHigh"/>); a GEMM stage whose B k-rows follow each
+    /// other has bHigh = bLow + 8·sb. <paramref name="lowerOnly"/> ≠ 0: only the first 8 k-rows exist (the rest of the
+    /// stage is another k range), the upper registers are zero. <paramref name="rawA"/> / <paramref name="rawB"/> ≠ 0: the
+    /// stage holds that operand's FP32 values as copied, rounded to BF16 here (<see cref="Bf16.RoundPack"/>); 0: already rounded.
     /// </summary>
-    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int b, int sb, ArrayView<float> x, int lowerOnly, int rawA, int rawB)
+    public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int bLow, ColumnMasks keepLow, int bHigh, ColumnMasks keepHigh,
+        int sb, ArrayView<float> x, int lowerOnly, int rawA, int rawB)
     {
         var r = this;
         // As in Step: a view at each k-row the lane reads (q, q + 4, q + 8, q + 12 of A and of B), the values at constant offsets.
         var rows = new Bf16Rows.KRows(s.SubView(a, 57), s.SubView(a + 4 * sa, 57), s.SubView(a + 8 * sa, 57), s.SubView(a + 12 * sa, 57));
-        var bLow = new Bf16Columns(s.SubView(b, 25), s.SubView(b + 4 * sb, 25), rawB);
-        var bHigh = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(b + 8 * sb, 25), s.SubView(b + 12 * sb, 25), rawB);
-        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly, rawA).Mma(bLow, bHigh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
-        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly, rawA).Mma(bLow, bHigh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
-        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly, rawA).Mma(bLow, bHigh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
-        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly, rawA).Mma(bLow, bHigh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
+        var low = new Bf16Columns(s.SubView(bLow, 25), s.SubView(bLow + 4 * sb, 25), rawB, keepLow);
+        var high = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(bHigh, 25), s.SubView(bHigh + 4 * sb, 25), rawB, keepHigh);
+        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly, rawA).Mma(low, high, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
+        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly, rawA).Mma(low, high, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
+        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly, rawA).Mma(low, high, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
+        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly, rawA).Mma(low, high, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
         return r;
     }
 
@@ -121,10 +141,14 @@ internal struct WarpTile64x32
              WarpMma.Bf16(A0, A1, A2, A3, low.N2, high.N2, c2, x), WarpMma.Bf16(A0, A1, A2, A3, low.N3, high.N3, c3, x));
     }
 
-    /// <summary>B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24.</summary>
-    private readonly struct Bf16Columns(ArrayView<float> q, ArrayView<float> q4, int raw)
+    /// <summary>
+    /// B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24, each
+    /// kept or zeroed by its column's mask (both halves belong to one column).
+    /// </summary>
+    private readonly struct Bf16Columns(ArrayView<float> q, ArrayView<float> q4, int raw, ColumnMasks keep)
     {
-        public readonly uint N0 = Bf16At(q, q4, 0, raw), N1 = Bf16At(q, q4, 8, raw), N2 = Bf16At(q, q4, 16, raw), N3 = Bf16At(q, q4, 24, raw);
+        public readonly uint N0 = Bf16At(q, q4, 0, raw) & keep.N0, N1 = Bf16At(q, q4, 8, raw) & keep.N1,
+            N2 = Bf16At(q, q4, 16, raw) & keep.N2, N3 = Bf16At(q, q4, 24, raw) & keep.N3;
     }
 
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>

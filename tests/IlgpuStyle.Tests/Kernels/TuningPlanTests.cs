@@ -178,7 +178,10 @@ public class TuningPlanTests(ITestOutputHelper log)
         new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8).Validate(1024);
         new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8).Validate(32);
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8).Validate(64));  // 128 work-items
-        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8).Validate(1024)); // 128×128 tiles: shared memory
+        new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8).Validate(1024); // 128 × 128 tiles: 2 × (24 × 136 + 8 × 136) shared floats
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8).Validate(128));  // 256 work-items
+        var shared = Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 3 }.Validate(1024));
+        Assert.Contains("shared floats", shared.Message); // 3 buffers of 128 × 128 tiles
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 3, 1, 8).Validate(1024));
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 4, 8).Validate(1024));
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 4).Validate(1024));
