@@ -239,7 +239,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         plan.Validate(1024);
         Assert.DoesNotContain("async", gpu.ToString());
 
-        new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 }.Validate(1024);  // 3 × 24 × (72 + 72) floats fit
+        new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 }.Validate(1024);  // 3 × (24 × 72 + 8 × 72) floats fit
         new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8) { AsyncBuffers = 2 }.Validate(1024);
         var tooBig = Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 3 }.Validate(1024));
         Assert.Contains("shared floats", tooBig.Message);
