@@ -143,8 +143,6 @@ public static partial class Conv2d
                         TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
-            if (TensorCoreStages(reduce) >= StagePipeline.ThirdLimit)
-                throw new ArgumentException($"conv2d 3×3 with {tiles}: {reduce} input channels, more than the tensor-core kernel's {(StagePipeline.ThirdLimit / 3 - 1) * TensorCoreStageChannels}.");
             int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce), (long)m * h * width,
                 gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
             long inputAddress = AsyncCopy.DeviceAddress(input.View), weightsAddress = AsyncCopy.DeviceAddress(a.View);
@@ -315,7 +313,7 @@ public static partial class Conv2d
         public void Put(int k)
         {
             if (k >= rows) return;
-            int c = k / 9, tap = k - c * 9;
+            int c = ConstantDivision.Quotient(k, 9), tap = k - c * 9;
             if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
             else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
         }

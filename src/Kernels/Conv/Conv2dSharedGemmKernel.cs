@@ -159,7 +159,7 @@ public static partial class Conv2d
             this.input = input; this.a = a; this.reduce = reduce; this.mp = mp; this.h = h; this.w = w; hw = h * w;
             chunks = (reduce + SharedGemm.Step - 1) / SharedGemm.Step;
             this.tid = tid; this.threads = threads; this.bm = bm; this.bn = bn; this.o0 = o0;
-            int pA = p0 + tid % bn, pB = p0 + (tid + threads) % bn;
+            int pA = p0 + (tid & (bn - 1)), pB = p0 + ((tid + threads) & (bn - 1)); // bn = 8·gx, a power of two
             y0 = pA / w; x0 = pA - y0 * w; pixel0 = pA < hw; pixelBase0 = pA;
             y1 = pB / w; x1 = pB - y1 * w; pixel1 = pB < hw; pixelBase1 = pB;
         }
@@ -176,7 +176,7 @@ public static partial class Conv2d
         /// <summary>This work-item's elements of B's rows for the step of <paramref name="tap"/> and channels c0 … c0 + 7 at the block's pixels (zero outside the image).</summary>
         public SharedGemm.Staged16 LoadB(int tap, int c0)
         {
-            int kh = tap / 3, kw = tap - kh * 3;
+            int kh = ConstantDivision.Quotient(tap, 3), kw = tap - kh * 3;
             // The tap's offset and whether it falls inside the image, once per step for this work-item's one or two pixels.
             int iy0 = y0 + kh - 1, ix0 = x0 + kw - 1, iy1 = y1 + kh - 1, ix1 = x1 + kw - 1;
             bool inside0 = pixel0 && iy0 >= 0 && iy0 < h && ix0 >= 0 && ix0 < w;

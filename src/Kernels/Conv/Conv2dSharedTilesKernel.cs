@@ -57,8 +57,8 @@ public static partial class Conv2d
             for (int s = 0; s < (patchFloats + threads - 1) / threads; s++)
             {
                 int e = s * threads + tid;
-                int row = e / pw, px = e - row * pw;
-                int c = row / ph, py = row - c * ph;
+                int row = ConstantDivision.Quotient(e, pw), px = e - row * pw; // pw, ph: constants of the launch (ConstantDivision)
+                int c = ConstantDivision.Quotient(row, ph), py = row - c * ph;
                 int iy = y0 + py - 1, ix = x0 + px - 1, channel = i0 + c;
                 bool inside = channel < cin && iy >= 0 && iy < h && ix >= 0 && ix < w;
                 if (e < patchFloats) patch[e] = inside ? input[channel * plane + iy * w + ix] : 0f;

@@ -112,9 +112,9 @@ public static partial class Conv2d
         int hw = h * w, p0 = Grid.IdxX * bn, o0 = Grid.IdxY * bm;
 
         // The pixel this thread loads into the B tile (column nLoad + 1; bn divides threads: channels tid / bn + j·wm).
-        int nLoad = tid % bn, rLoad = tid / bn;
+        int nLoad = tid & (bn - 1), rLoad = tid / bn; // bn, bm: powers of two (a remainder would cost ptxas a division)
         // The 4 output channels it loads into the A tile (bm / 4 divides threads: channels tid / (bm / 4) + j·2·wn, 3 taps each).
-        int aCol = tid % (bm / 4), aRow = tid / (bm / 4);
+        int aCol = tid & (bm / 4 - 1), aRow = tid / (bm / 4);
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
@@ -187,7 +187,7 @@ public static partial class Conv2d
         /// </summary>
         public void Fill(int s, int buffer, int copy)
         {
-            int k = firstStage + s, chunk = StagePipeline.Third(k), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
             // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out);
             // the weights come rounded to the kernel's format (RoundTensorCoreOperand), so they are stored (or copied) as read.

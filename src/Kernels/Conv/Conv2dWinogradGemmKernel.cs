@@ -34,10 +34,11 @@ public static partial class Conv2d
 
     /// <summary>
     /// Offset of U[c][k] within one position's plane in the panel layout: panel k / 16, row c, column k mod 16 (kp, the
-    /// padded row count, is a multiple of the panel: PaddedChannels).
+    /// padded row count, is a multiple of the panel: PaddedChannels). k ≥ 0 and the panel a power of two: k mod 16 is a mask
+    /// (PTX's rem costs ptxas a division: ConstantDivision).
     /// </summary>
     internal static int WinogradUIndex(int c, int k, int reduce) =>
-        (k / WinogradPanelRows * reduce + c) * WinogradPanelRows + k % WinogradPanelRows;
+        (k / WinogradPanelRows * reduce + c) * WinogradPanelRows + (k & (WinogradPanelRows - 1));
 
     /// <summary>
     /// Grid (⌈columns / (8·gx)⌉, ⌈K / (16·gy)⌉, 16), group (gx, gy): work-item (tx, ty) of group (bx, by, ξ) owns rows

@@ -46,7 +46,7 @@ public static class WinogradGatedRuns
         for (int r = 0; r < Runs; r++)
         for (int k = 0; k < n; k++)
         {
-            int i = src + n * r + k, phase = (k + 1) % n;
+            int i = src + n * r + k, phase = (k + 1) & (n - 1); // n is 2 or 4: a mask, not PTX's rem (ConstantDivision)
             padded[dst + phase * part + r + (k + 1) / n] = Relu.Gradient(y[i], dy[i]);
         }
     }

@@ -37,18 +37,11 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Shared buffers per tile: the cp.async buffers, or 2.</summary>
     public int Buffers => asyncBuffers != 0 ? asyncBuffers : 2;
 
-    /// <summary>The buffer holding stage <paramref name="s"/>: s mod <see cref="Buffers"/> (2 or 3).</summary>
-    public int Buffer(int s) => Buffers == 3 ? s - 3 * Third(s) : s & 1;
-
     /// <summary>
-    /// ⌊k / 3⌋ for 0 ≤ k &lt; 98 304 (stage indices: the convolution's are below 3·⌈Cin / 8⌉), as a multiplication by
-    /// ⌈2¹⁷ / 3⌉ and a shift. ptxas 12.4 does not strength-reduce PTX's div.u32 or rem.u32 by a constant (NVVM does that
-    /// before it, for CUDA C): ILGPU's k / 3 and s % 2 became ~15-instruction reciprocal sequences in every stage.
+    /// The buffer holding stage <paramref name="s"/>: s mod <see cref="Buffers"/> (2 or 3), without PTX's rem (which
+    /// ptxas leaves to a reciprocal sequence: ConstantDivision).
     /// </summary>
-    public static int Third(int k) => (int)(((uint)k * 0xAAABu) >> 17);
-
-    /// <summary>The stage indices <see cref="Third"/> divides exactly: below this.</summary>
-    public const int ThirdLimit = 98_304;
+    public int Buffer(int s) => Buffers == 3 ? s - 3 * ConstantDivision.Quotient(s, 3) : s & 1;
 
     public void Prologue<TFill>(TFill fill, int stages) where TFill : struct, IStageFill
     {

@@ -50,6 +50,11 @@ public class PtxasTests(ITestOutputHelper log)
         && !(kernel.Name.StartsWith("WinogradGemm", StringComparison.Ordinal) && kernel.Name != "WinogradGemmSharedKernel")
         && !kernel.Name.Contains("Vector", StringComparison.Ordinal);
 
+    /// <summary>PTX's integer divisions and remainders by an immediate, and every 64-bit one, distinct, as written.</summary>
+    private static string[] DivisionsByConstants(string ptx) =>
+        Regex.Matches(ptx, @"^\s*((?:div|rem)\.[su]32\s+%r\d+,\s*%r\d+,\s*-?\d+|(?:div|rem)\.[su]64\s+[^;]+);", RegexOptions.Multiline)
+            .Select(m => Regex.Replace(m.Groups[1].Value, @"\s+", " ")).Distinct().ToArray();
+
     /// <summary>The kernels whose shared reads must be 128-bit (<c>ld.shared.v4.f32</c>): the shared SGEMMs.</summary>
     private static readonly string[] VectorizedSharedReads =
         ["Conv2d.SharedGemm3x3Kernel", "Conv2d.WinogradGemmSharedKernel", "Gram.ForwardSharedKernel"];
@@ -109,6 +114,13 @@ public class PtxasTests(ITestOutputHelper log)
                 && !ptx.Contains("ld.shared.v4.f32", StringComparison.Ordinal))
             {
                 failures.Add($"{variant.Name}: no ld.shared.v4.f32 (its shared reads are no longer 128-bit)");
+                continue;
+            }
+            // ptxas leaves PTX's div and rem by an immediate to a ~15-instruction reciprocal sequence (ConstantDivision):
+            // the hot kernels divide by constants with ConstantDivision.Quotient or a mask, and 64-bit divisions not at all.
+            if (variant.Hot && DivisionsByConstants(ptx) is { Length: > 0 } divisions)
+            {
+                failures.Add($"{variant.Name}: division by a constant left to ptxas: {string.Join("; ", divisions)}");
                 continue;
             }
             // The library loads cp.async kernels with ILGPU's asm operand depots rewritten into registers
