@@ -16,7 +16,8 @@ using GramForwardLauncher = global::System.Action<global::ILGPU.Runtime.Accelera
 // memory (row stride 72: bank-conflict-free fragment reads), rounded to TF32 when stored, two buffers (the next stage is
 // loaded while the current one is multiplied, one barrier per stage: TensorCoreProduct, which takes the stage loads
 // as an IStageFill), or with cp.async (plan key gramasync=2, mode bit TensorCoreAsync) copied unrounded into the two
-// buffers while the current stage is multiplied (TensorCores/StagePipeline.cs; the same bytes). Three buffers would
+// buffers while the current stage is multiplied and rounded in place by the thread that copied them once they have
+// landed (TensorCores/StagePipeline.cs; the same bytes). Three buffers would
 // need 57 KB of shared memory, past the 48 KB of a static array. Loads: 8 consecutive pixels of 4 rows per warp
 // (32-byte segments), stored with 2-way bank conflicts. Split-K over the pixels exactly as the tiled kernel
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
@@ -105,7 +106,6 @@ public static partial class Gram
     {
         int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         var pipeline = new StagePipeline((mode & TensorCoreAsync) != 0 ? 2 : 0);
-        int raw = pipeline.Copy;
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
@@ -118,15 +118,15 @@ public static partial class Gram
             int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(shared, a, TensorCoreStride, b, ColumnMasks.All, b + K8, ColumnMasks.All, TensorCoreStride, exchange, 0, raw, raw);
-                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, ColumnMasks.All, b + 3 * K8, ColumnMasks.All, TensorCoreStride, exchange, 0, raw, raw);
+                acc = acc.StepBf16(shared, a, TensorCoreStride, b, ColumnMasks.All, b + K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, ColumnMasks.All, b + 3 * K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
             }
             else
             {
-                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
-                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
-                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
-                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, ColumnMasks.All, exchange, raw, raw);
+                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, ColumnMasks.All, exchange);
             }
             pipeline.Finish();
         }

@@ -35,8 +35,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   CUDA their address is 16-byte aligned, Run3x3 checks it; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
 //   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
-//   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and the warps round each of their
-//   fragment values as they read it (WarpTile64x32.Step's rawB), so the bytes equal the plain double buffering's.
+//   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and each thread rounds the ones
+//   it copied in place once they have landed, before the barrier that publishes the stage, so the bytes equal the plain
+//   double buffering's.
 //   Split-K (ConvTiles.SplitTarget, small maps; SplitK.cs): grid z cuts the stages into consecutive slices, each summed
 //   into its own partial output without the epilogue, then added in order with it.
 public static partial class Conv2d
@@ -125,7 +126,7 @@ public static partial class Conv2d
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
-        int g = lane >> 2, q = lane & 3, raw = pipeline.Copy;
+        int g = lane >> 2, q = lane & 3;
         // The lane's B columns 8·j + g (j = 0 … 3) are pixels p0 + wnIdx·32 + 8·j + g: tap kw = 0 reads nothing at x = 0,
         // kw = 2 nothing at x = W − 1 (there the halo tile holds the neighbouring row's pixel).
         int pLane = p0 + wnIdx * TensorCoreWarpPixels + g;
@@ -143,14 +144,14 @@ public static partial class Conv2d
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(shared, aStart, sa, bStart, left, bStart + 1, ColumnMasks.All, sb, exchange, 0, 0, raw);
-                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, right, bStart + 2, right, sb, exchange, 1, 0, raw);
+                acc = acc.StepBf16(shared, aStart, sa, bStart, left, bStart + 1, ColumnMasks.All, sb, exchange, 0);
+                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, right, bStart + 2, right, sb, exchange, 1);
             }
             else
             {
-                acc = acc.Step(shared, aStart, sa, bStart, sb, left, exchange, 0, raw);                                                      // kw = 0
-                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + 1, sb, ColumnMasks.All, exchange, 0, raw);      // kw = 1
-                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, sb, right, exchange, 0, raw);          // kw = 2
+                acc = acc.Step(shared, aStart, sa, bStart, sb, left, exchange);                                                      // kw = 0
+                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + 1, sb, ColumnMasks.All, exchange);      // kw = 1
+                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, sb, right, exchange);          // kw = 2
             }
             pipeline.Finish();
         }
@@ -168,7 +169,8 @@ public static partial class Conv2d
     /// <summary>
     /// Fills one stage of the A (weights, already rounded: <see cref="StagePipeline.Put4"/> stores them as read) and B
     /// (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by
-    /// cp.async as FP32) tiles into a shared buffer; the B tiles start at <c>bTiles</c>.
+    /// cp.async as FP32 and rounded in place later: the fill's <c>copy</c> modes) tiles into a shared buffer; the B tiles
+    /// start at <c>bTiles</c>.
     /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
     /// arithmetic: in A, 4 consecutive output channels (on CUDA one 128-bit load or 16-byte copy; mp and o0 are multiples
     /// of 16) of channels aRow, aRow + aStep, … at the 3 taps; in B's halo tile, one

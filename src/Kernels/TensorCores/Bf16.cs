@@ -1,6 +1,5 @@
 // Reference: an independent double-arithmetic rounding in the test · Test: tests/IlgpuStyle.Tests/Kernels/TensorCores/WarpMmaTests.cs
 using ILGPU;
-using ILGPU.Runtime.Cuda;
 
 namespace IlgpuStyle.Kernels.TensorCores;
 
@@ -36,21 +35,6 @@ public static class Bf16
     /// </summary>
     public static uint Pack(float low, float high) =>
         (Interop.FloatAsInt(high) & 0xFFFF0000u) | (Interop.FloatAsInt(low) >> DroppedBits);
-
-    /// <summary>
-    /// <see cref="Pack"/>(<see cref="Round"/>(<paramref name="low"/>), <see cref="Round"/>(<paramref name="high"/>)): on
-    /// CUDA one <c>cvt.rn.bf16x2.f32</c> (sm_80+; its first source goes to the upper half), the same bits for every
-    /// value but NaNs (whose payloads may differ; both stay NaN).
-    /// </summary>
-    public static uint RoundPack(float low, float high)
-    {
-        if (CudaAsm.IsSupported)
-        {
-            CudaAsm.Emit("cvt.rn.bf16x2.f32 %0, %1, %2;", out uint packed, high, low);
-            return packed;
-        }
-        return Pack(Round(low), Round(high));
-    }
 
     /// <summary>The element in bits 0–15 (<paramref name="half"/> 0) or 16–31 (1) of a .bf16x2 register, as an FP32.</summary>
     public static float Unpack(uint register, int half) =>

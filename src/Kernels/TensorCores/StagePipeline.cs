@@ -9,7 +9,9 @@ internal interface IStageFill
 {
     /// <summary>
     /// Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>, each through
-    /// <see cref="StagePipeline.Put"/> with <paramref name="copy"/>: loaded, rounded and stored (0), or copied by cp.async (1).
+    /// <see cref="StagePipeline.Put"/> or <see cref="StagePipeline.Put4"/> with <paramref name="copy"/>: loaded, rounded and
+    /// stored (<see cref="StagePipeline.Stored"/>), copied by cp.async (<see cref="StagePipeline.Copied"/>), or, once this
+    /// thread's copies have landed, the copied values rounded in place (<see cref="StagePipeline.RoundCopied"/>).
     /// </summary>
     void Fill(int s, int buffer, int copy);
 }
@@ -24,14 +26,19 @@ internal interface IStageFill
 /// Without cp.async (<see cref="Copy"/> = 0; 2 buffers): stage 0 is stored and published before the loop; Advance stores
 /// stage s + 1 into the other buffer (loaded into registers, rounded, stored: <see cref="Put"/>), Finish is the barrier after which both
 /// buffers change hands. With cp.async (N = <see cref="Buffers"/> buffers, 2 or 3): the prologue issues stages 0 … N − 2,
-/// one commit group each; Advance waits for this thread's copies of stage s (every group but the newest N − 2), then a
-/// barrier publishes everyone's — and every warp has finished stage s − 1, so Advance issues stage s + N − 1 into its
-/// buffer and commits (an empty group past the last stage keeps the count); Finish does nothing. The copies of the next
-/// N − 1 stages land while the warps multiply.
+/// one commit group each; Advance waits for this thread's copies of stage s (every group but the newest N − 2), rounds
+/// the values it copied in place (cp.async moves FP32 unchanged; rounded once here, not by every warp at every read of
+/// them — the conv's B values are read by 3 taps), then a barrier publishes everyone's — and every warp has finished
+/// stage s − 1, so Advance issues stage s + N − 1 into its buffer and commits (an empty group past the last stage keeps
+/// the count); Finish does nothing. The copies of the next N − 1 stages land while the warps multiply. Either way the
+/// warps read stages rounded to the kernel's format, the same values.
 /// </summary>
 internal readonly struct StagePipeline(int asyncBuffers)
 {
-    /// <summary>1 when the stages are filled by cp.async (their values unrounded: the products' raw flag).</summary>
+    /// <summary>The fills' modes (<see cref="IStageFill.Fill"/>'s copy): load, round and store; copy by cp.async; round the copied values in place.</summary>
+    public const int Stored = 0, Copied = 1, RoundCopied = 2;
+
+    /// <summary>1 when the stages are filled by cp.async.</summary>
     public int Copy => asyncBuffers != 0 ? 1 : 0;
 
     /// <summary>Shared buffers per tile: the cp.async buffers, or 2.</summary>
@@ -47,13 +54,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (stages > 0) fill.Fill(0, 0, 0);
+            if (stages > 0) fill.Fill(0, 0, Stored);
             Group.Barrier();
             return;
         }
         for (int i = 0; i < Buffers - 1; i++)
         {
-            if (i < stages) fill.Fill(i, i, 1);
+            if (i < stages) fill.Fill(i, i, Copied);
             AsyncCopy.Commit();
         }
     }
@@ -62,29 +69,36 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (s + 1 < stages) fill.Fill(s + 1, Buffer(s + 1), 0);
+            if (s + 1 < stages) fill.Fill(s + 1, Buffer(s + 1), Stored);
             return;
         }
         if (Buffers == 2) AsyncCopy.WaitAll();
         else AsyncCopy.WaitAllButNewest();
+        fill.Fill(s, Buffer(s), RoundCopied); // this thread's copies have landed (visible to it); the barrier publishes them rounded
         Group.Barrier();
         int next = s + Buffers - 1;
-        if (next < stages) fill.Fill(next, Buffer(next), 1);
+        if (next < stages) fill.Fill(next, Buffer(next), Copied);
         AsyncCopy.Commit();
     }
 
     /// <summary>
     /// One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0,
-    /// loaded and rounded to the kernel's format as it is stored (<paramref name="copy"/> 0: WarpTile64x32.StageValue,
-    /// BF16 when <paramref name="bf16"/> ≠ 0, else TF32), or copied unrounded by cp.async (1: AsyncCopy.Float;
-    /// <paramref name="srcAddress"/> is src's device address).
+    /// loaded and rounded to the kernel's format as it is stored (<paramref name="copy"/> <see cref="Stored"/>:
+    /// WarpTile64x32.StageValue, BF16 when <paramref name="bf16"/> ≠ 0, else TF32), or copied unrounded by cp.async
+    /// (<see cref="Copied"/>: AsyncCopy.Float; <paramref name="srcAddress"/> is src's device address), whose
+    /// value a later call with <see cref="RoundCopied"/> rounds in place (src, index and valid unused then).
     /// </summary>
     public static void Put(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
         int copy, int bf16)
     {
-        if (copy != 0)
+        if (copy == Copied)
         {
             AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
+            return;
+        }
+        if (copy == RoundCopied)
+        {
+            shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
             return;
         }
         // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
@@ -113,13 +127,14 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// convolution's weights), stored as read: dst … dst + 3 ← valid ? src[index … index + 3] : 0, read as one 128-bit load
     /// (<see cref="GlobalLoad.Float4"/>) and stored as one (<paramref name="shared4"/>: the same array as Float4s, 16-byte
     /// aligned), or copied as one 16-byte cp.async (<see cref="AsyncCopy.Float4"/>): on CUDA <paramref name="srcAddress"/>
-    /// must be a multiple of 16; <paramref name="index"/> and <paramref name="dst"/> are multiples of 4.
+    /// must be a multiple of 16; <paramref name="index"/> and <paramref name="dst"/> are multiples of 4. With
+    /// <see cref="RoundCopied"/> nothing: they are in the format already.
     /// </summary>
     public static void Put4(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
         long srcAddress, int index, bool valid, int copy)
     {
-        if (copy != 0) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid);
-        else shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index) : default;
+        if (copy == Copied) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid);
+        else if (copy == Stored) shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index) : default;
     }
 
     public void Finish()

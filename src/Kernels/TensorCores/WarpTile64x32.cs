@@ -34,25 +34,23 @@ internal struct WarpTile64x32
     /// A fragments of the 4 row tiles, B fragments of the 4 column tiles, 16 products. <paramref name="a"/> is the
     /// index of A[g][q] of the warp's first row tile (k-row q, column g), likewise <paramref name="b"/> of B[q][g]: so
     /// a0 = A[g][q] at a, a1 = A[g + 8][q] at a + 8, a2, a3 four k-rows further; b0 = B[q][g] at b, b1 four k-rows
-    /// further (the layout in WarpMma.cs). <paramref name="x"/>: the warp's exchange area. <paramref name="rawA"/> /
-    /// <paramref name="rawB"/> ≠ 0: the stage holds that operand's FP32 values as copied (cp.async stages, AsyncCopy.cs),
-    /// rounded to TF32 here, as they are read; 0: already rounded (when stored, or before the kernel: the conv's weights).
-    /// <paramref name="keep"/>: which B values count (<see cref="ColumnMasks"/>; the others are read as 0).
+    /// further (the layout in WarpMma.cs); the stage's values are rounded to TF32 (StagePipeline). <paramref name="x"/>: the
+    /// warp's exchange area. <paramref name="keep"/>: which B values count (<see cref="ColumnMasks"/>; the others are read as 0).
     /// </summary>
-    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ColumnMasks keep, ArrayView<float> x, int rawA, int rawB)
+    public readonly WarpTile64x32 Step(ArrayView<float> s, int a, int sa, int b, int sb, ColumnMasks keep, ArrayView<float> x)
     {
         // One view at each of the four places the lane reads from (k-rows q and q + 4 of A and of B): every fragment value is
         // a constant offset from one of them, which the loads carry (ILGPU widens an index to 64 bits before adding it to an
         // address, so s[a + 8] would cost an addition and a shift of its own).
         ArrayView<float> ra = s.SubView(a, 57), ra4 = s.SubView(a + 4 * sa, 57), rb = s.SubView(b, 25), rb4 = s.SubView(b + 4 * sb, 25);
-        float a00 = Tf32At(ra, 0, rawA), a01 = Tf32At(ra, 8, rawA), a02 = Tf32At(ra4, 0, rawA), a03 = Tf32At(ra4, 8, rawA);
-        float a10 = Tf32At(ra, 16, rawA), a11 = Tf32At(ra, 24, rawA), a12 = Tf32At(ra4, 16, rawA), a13 = Tf32At(ra4, 24, rawA);
-        float a20 = Tf32At(ra, 32, rawA), a21 = Tf32At(ra, 40, rawA), a22 = Tf32At(ra4, 32, rawA), a23 = Tf32At(ra4, 40, rawA);
-        float a30 = Tf32At(ra, 48, rawA), a31 = Tf32At(ra, 56, rawA), a32 = Tf32At(ra4, 48, rawA), a33 = Tf32At(ra4, 56, rawA);
-        float b00 = Kept(Tf32At(rb, 0, rawB), keep.N0), b01 = Kept(Tf32At(rb4, 0, rawB), keep.N0);
-        float b10 = Kept(Tf32At(rb, 8, rawB), keep.N1), b11 = Kept(Tf32At(rb4, 8, rawB), keep.N1);
-        float b20 = Kept(Tf32At(rb, 16, rawB), keep.N2), b21 = Kept(Tf32At(rb4, 16, rawB), keep.N2);
-        float b30 = Kept(Tf32At(rb, 24, rawB), keep.N3), b31 = Kept(Tf32At(rb4, 24, rawB), keep.N3);
+        float a00 = ra[0], a01 = ra[8], a02 = ra4[0], a03 = ra4[8];
+        float a10 = ra[16], a11 = ra[24], a12 = ra4[16], a13 = ra4[24];
+        float a20 = ra[32], a21 = ra[40], a22 = ra4[32], a23 = ra4[40];
+        float a30 = ra[48], a31 = ra[56], a32 = ra4[48], a33 = ra4[56];
+        float b00 = Kept(rb[0], keep.N0), b01 = Kept(rb4[0], keep.N0);
+        float b10 = Kept(rb[8], keep.N1), b11 = Kept(rb4[8], keep.N1);
+        float b20 = Kept(rb[16], keep.N2), b21 = Kept(rb4[16], keep.N2);
+        float b30 = Kept(rb[24], keep.N3), b31 = Kept(rb4[24], keep.N3);
         var r = this;
         r.M0N0 = WarpMma.Tf32(a00, a01, a02, a03, b00, b01, r.M0N0, x);
         r.M0N1 = WarpMma.Tf32(a00, a01, a02, a03, b10, b11, r.M0N1, x);
@@ -82,11 +80,8 @@ internal struct WarpTile64x32
     /// <summary><paramref name="v"/> when <paramref name="mask"/> is ~0, +0 when it is 0 (a <see cref="ColumnMasks"/> word).</summary>
     private static float Kept(float v, uint mask) => Interop.IntAsFloat(Interop.FloatAsInt(v) & mask);
 
-    /// <summary>s[i] as a TF32 operand: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
-    private static float Tf32At(ArrayView<float> s, int i, int raw) => raw != 0 ? Tf32.Round(s[i]) : s[i];
-
-    /// <summary>The .bf16x2 register {x[i], y[i]}: rounded here when the stage is <paramref name="raw"/>, else already rounded.</summary>
-    private static uint Bf16At(ArrayView<float> x, ArrayView<float> y, int i, int raw) => raw != 0 ? Bf16.RoundPack(x[i], y[i]) : Bf16.Pack(x[i], y[i]);
+    /// <summary>The .bf16x2 register {x[i], y[i]} of two values the stage holds rounded to BF16.</summary>
+    private static uint Bf16At(ArrayView<float> x, ArrayView<float> y, int i) => Bf16.Pack(x[i], y[i]);
 
     /// <summary>
     /// One BF16 mma k-step over 16 k-rows of the same stage layout as <see cref="Step"/>: the values of two TF32 steps,
@@ -94,21 +89,20 @@ internal struct WarpTile64x32
     /// k-rows q, q + 4 of the first step from <paramref name="bLow"/> (its values kept by <paramref name="keepLow"/>) and
     /// of the second from <paramref name="bHigh"/> (<paramref name="keepHigh"/>); a GEMM stage whose B k-rows follow each
     /// other has bHigh = bLow + 8·sb. <paramref name="lowerOnly"/> ≠ 0: only the first 8 k-rows exist (the rest of the
-    /// stage is another k range), the upper registers are zero. <paramref name="rawA"/> / <paramref name="rawB"/> ≠ 0: the
-    /// stage holds that operand's FP32 values as copied, rounded to BF16 here (<see cref="Bf16.RoundPack"/>); 0: already rounded.
+    /// stage is another k range), the upper registers are zero. The stage's values are rounded to BF16 (StagePipeline).
     /// </summary>
     public readonly WarpTile64x32 StepBf16(ArrayView<float> s, int a, int sa, int bLow, ColumnMasks keepLow, int bHigh, ColumnMasks keepHigh,
-        int sb, ArrayView<float> x, int lowerOnly, int rawA, int rawB)
+        int sb, ArrayView<float> x, int lowerOnly)
     {
         var r = this;
         // As in Step: a view at each k-row the lane reads (q, q + 4, q + 8, q + 12 of A and of B), the values at constant offsets.
         var rows = new Bf16Rows.KRows(s.SubView(a, 57), s.SubView(a + 4 * sa, 57), s.SubView(a + 8 * sa, 57), s.SubView(a + 12 * sa, 57));
-        var low = new Bf16Columns(s.SubView(bLow, 25), s.SubView(bLow + 4 * sb, 25), rawB, keepLow);
-        var high = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(bHigh, 25), s.SubView(bHigh + 4 * sb, 25), rawB, keepHigh);
-        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly, rawA).Mma(low, high, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
-        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly, rawA).Mma(low, high, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
-        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly, rawA).Mma(low, high, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
-        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly, rawA).Mma(low, high, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
+        var low = new Bf16Columns(s.SubView(bLow, 25), s.SubView(bLow + 4 * sb, 25), keepLow);
+        var high = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(bHigh, 25), s.SubView(bHigh + 4 * sb, 25), keepHigh);
+        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(rows, 0, lowerOnly).Mma(low, high, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
+        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(rows, 16, lowerOnly).Mma(low, high, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
+        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(rows, 32, lowerOnly).Mma(low, high, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
+        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(rows, 48, lowerOnly).Mma(low, high, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
         return r;
     }
 
@@ -126,12 +120,12 @@ internal struct WarpTile64x32
             public readonly ArrayView<float> Q0 = q0, Q4 = q4, Q8 = q8, Q12 = q12;
         }
 
-        public Bf16Rows(KRows k, int m, int lowerOnly, int raw)
+        public Bf16Rows(KRows k, int m, int lowerOnly)
         {
-            A0 = Bf16At(k.Q0, k.Q4, m, raw);
-            A1 = Bf16At(k.Q0, k.Q4, m + 8, raw);
-            A2 = lowerOnly != 0 ? 0u : Bf16At(k.Q8, k.Q12, m, raw);
-            A3 = lowerOnly != 0 ? 0u : Bf16At(k.Q8, k.Q12, m + 8, raw);
+            A0 = Bf16At(k.Q0, k.Q4, m);
+            A1 = Bf16At(k.Q0, k.Q4, m + 8);
+            A2 = lowerOnly != 0 ? 0u : Bf16At(k.Q8, k.Q12, m);
+            A3 = lowerOnly != 0 ? 0u : Bf16At(k.Q8, k.Q12, m + 8);
         }
 
         /// <summary>This row tile times the 4 column tiles (B registers of the lower and upper 8 k-rows), added to c0 … c3.</summary>
@@ -145,10 +139,10 @@ internal struct WarpTile64x32
     /// B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24, each
     /// kept or zeroed by its column's mask (both halves belong to one column).
     /// </summary>
-    private readonly struct Bf16Columns(ArrayView<float> q, ArrayView<float> q4, int raw, ColumnMasks keep)
+    private readonly struct Bf16Columns(ArrayView<float> q, ArrayView<float> q4, ColumnMasks keep)
     {
-        public readonly uint N0 = Bf16At(q, q4, 0, raw) & keep.N0, N1 = Bf16At(q, q4, 8, raw) & keep.N1,
-            N2 = Bf16At(q, q4, 16, raw) & keep.N2, N3 = Bf16At(q, q4, 24, raw) & keep.N3;
+        public readonly uint N0 = Bf16At(q, q4, 0) & keep.N0, N1 = Bf16At(q, q4, 8) & keep.N1,
+            N2 = Bf16At(q, q4, 16) & keep.N2, N3 = Bf16At(q, q4, 24) & keep.N3;
     }
 
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>

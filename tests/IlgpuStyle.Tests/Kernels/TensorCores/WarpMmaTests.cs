@@ -218,24 +218,6 @@ public class WarpMmaTests(ITestOutputHelper log)
     public void DeviceBf16RoundingMatchesTheDefinition(string device) => AssertDeviceRounding(device, "BF16", Bf16TiesAndNeighbours(), Bf16RoundKernel, Bf16Reference);
 
     /// <summary>
-    /// x[i] rounded by Bf16.RoundPack as the low element of one register and the high element of another (cvt.rn.bf16x2.f32
-    /// on CUDA): both halves must hold Round(x[i]) and the partners (1 and 2) stay exact; any mismatch stores a NaN.
-    /// </summary>
-    private static void Bf16RoundPackKernel(Index1D i, View x, View y)
-    {
-        uint asLow = Bf16.RoundPack(x[i], 1f), asHigh = Bf16.RoundPack(2f, x[i]);
-        float low = Bf16.Unpack(asLow, 0), high = Bf16.Unpack(asHigh, 1);
-        bool same = Interop.FloatAsInt(low) == Interop.FloatAsInt(high) && Bf16.Unpack(asLow, 1) == 1f && Bf16.Unpack(asHigh, 0) == 2f;
-        y[i] = same ? low : float.NaN;
-    }
-
-    /// <summary>Bf16.RoundPack (the rounding of the cp.async kernels, which stage unrounded values) equals the definition in both halves.</summary>
-    [Theory]
-    [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
-    public void DeviceBf16RoundPackMatchesTheDefinition(string device) =>
-        AssertDeviceRounding(device, "BF16 pair", Bf16TiesAndNeighbours(), Bf16RoundPackKernel, Bf16Reference);
-
-    /// <summary>
     /// Warp w computes D_w = bf16(A_w)·bf16(B_w) + C_w, A_w 16×16 row-major, B_w 16×8 row-major (B[k][n] at k·8 + n),
     /// C_w and D_w 16×8. Fragments as the PTX ISA lays them out for m16n8k16 .bf16, element low to high in each register
     /// (g = lane / 4, t = lane mod 4): a0 = {A[g][2t], A[g][2t + 1]}, a1 = {A[g + 8][2t], …}, a2, a3 at columns + 8;
