@@ -146,8 +146,8 @@ public static partial class Conv2d
             int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce), (long)m * h * width,
                 gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
             long inputAddress = AsyncCopy.DeviceAddress(input.View), weightsAddress = AsyncCopy.DeviceAddress(a.View);
-            // On CUDA the kernel reads the weights 16 bytes at a time without looking (WeightsAligned): every Tensor is a
-            // whole allocation, which CUDA aligns to 256 bytes.
+            // On CUDA the kernel reads the weights 16 bytes at a time without looking (GlobalLoad.Float4, AsyncCopy.Float4):
+            // every Tensor is a whole allocation, which CUDA aligns to 256 bytes.
             if (gpu.Kind == AcceleratorType.Cuda && (weightsAddress & 15) != 0)
                 throw new InvalidOperationException($"conv2d 3×3 with {tiles}: the weight operand's device address {weightsAddress:X} is not 16-byte aligned.");
             // The stages per slice ride in the epilogue's upper bits (one slice: all of them).

@@ -30,7 +30,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
 //   (8 × (BN + 2), row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g + kw) hit 32 distinct banks.
 //   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) before the kernel, once per layer (PreparedConv3x3)
-//   or per call (RoundTensorCoreOperand); the im2col values once, when stored (with cp.async: as the warps read them). Double buffering: the group fills the other buffer with
+//   or per call (RoundTensorCoreOperand); the input values once, when stored (with cp.async: in place, by the thread that copied them). Double buffering: the group fills the other buffer with
 //   the next stage (plain loads and stores: the weights 4 output channels at a time, one 128-bit load and store — on
 //   CUDA their address is 16-byte aligned, Run3x3 checks it; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
 //   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
