@@ -85,7 +85,13 @@ public static class DeviceCatalog
     /// whose warp-level products (<see cref="TensorCores.WarpMma"/>) need 32-lane warps. Each lane is an OS thread that
     /// spins at barriers, so groups are kept small (2 warps: 64 threads; 4 made 1-warp launches 5× slower on 2 cores).
     /// </summary>
-    public static Gpu OpenWarp32Simulator(int warpsPerGroup = 2)
+    public static Gpu OpenWarp32Simulator(int warpsPerGroup = 2) => OpenWarp32Simulator(warpsPerGroup, null);
+
+    /// <summary>
+    /// The 32-lane simulator whose kernels <paramref name="kernelRunner"/> runs (null: the simulator itself): the tests'
+    /// "ptx" device, the PTX interpreter over this accelerator's memory.
+    /// </summary>
+    public static Gpu OpenWarp32Simulator(int warpsPerGroup, KernelLaunchers.RunnerSource? kernelRunner)
     {
         var device = new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: warpsPerGroup, numMultiprocessors: 1);
         var context = Context.Create(builder =>
@@ -97,8 +103,10 @@ public static class DeviceCatalog
         try
         {
             var d = context.Devices.Single(x => x is CPUDevice);
-            var info = Info(d, "cpu32", $"ILGPU CPU simulator, 32-lane warps, {warpsPerGroup} per group (tests)", true, null);
-            return new Gpu(context, d.CreateAccelerator(context), info);
+            var info = kernelRunner is null
+                ? Info(d, "cpu32", $"ILGPU CPU simulator, 32-lane warps, {warpsPerGroup} per group (tests)", true, null)
+                : Info(d, "ptx", "PTX interpreter over CPU memory, the kernels compiled for sm_90 (tests)", true, null);
+            return new Gpu(context, d.CreateAccelerator(context), info, kernelRunner: kernelRunner);
         }
         catch
         {

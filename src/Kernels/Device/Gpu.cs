@@ -24,11 +24,12 @@ public sealed class Gpu : IDisposable
     /// Wraps <paramref name="accelerator"/>. <paramref name="plan"/>: the launch decisions (tests, tuning); by default
     /// <see cref="TuningPlan.For"/> (the device's defaults, overridden by ILGPU_STYLE_TILES). <paramref name="kernelLoader"/>:
     /// every <see cref="Kernel{TDelegate}"/> through <see cref="KernelLaunchers"/> with it (tests); by default ILGPU's
-    /// loaders, or on CUDA the <see cref="KernelCache"/>. An invalid plan throws
+    /// loaders, or on CUDA the <see cref="KernelCache"/>. <paramref name="kernelRunner"/>: every kernel, the rewritten ones
+    /// included, run by its runners instead (the tests' PTX interpreter; memory stays the accelerator's). An invalid plan throws
     /// <see cref="ArgumentException"/> here, before any kernel runs (the accelerator and an owned context are disposed).
     /// </summary>
     public Gpu(Context context, Accelerator accelerator, DeviceInfo info, bool ownsContext = true, TuningPlan? plan = null,
-        KernelLaunchers.Loader? kernelLoader = null)
+        KernelLaunchers.Loader? kernelLoader = null, KernelLaunchers.RunnerSource? kernelRunner = null)
     {
         try
         {
@@ -47,6 +48,7 @@ public sealed class Gpu : IDisposable
         Accelerator = accelerator;
         Info = info;
         Plan = plan;
+        this.kernelRunner = kernelRunner;
         KernelCache = accelerator is CudaAccelerator ? PtxKernelCache.FromEnvironment(Environment.GetEnvironmentVariable) : null;
         this.kernelLoader = kernelLoader ?? (accelerator is CudaAccelerator cuda && KernelCache is { } cache
             ? (_, method, specialized, load) => cache.Load(cuda, method, specialized, rewriteDepots: false, load)
@@ -180,7 +182,9 @@ public sealed class Gpu : IDisposable
     /// </summary>
     public TDelegate Kernel<TDelegate>(Delegate kernelMethod, Func<Accelerator, TDelegate> load)
         where TDelegate : Delegate =>
-        (TDelegate)kernels.GetOrAdd(kernelMethod.Method, method => kernelLoader is not null
+        (TDelegate)kernels.GetOrAdd(kernelMethod.Method, method => kernelRunner is not null
+            ? KernelLaunchers.Create<TDelegate>(Accelerator, method, kernelRunner)
+            : kernelLoader is not null
             ? KernelLaunchers.Create<TDelegate>(Accelerator, method, kernelLoader)
             : load(Accelerator));
 
@@ -193,6 +197,9 @@ public sealed class Gpu : IDisposable
     // How Kernel loads kernels: null, ILGPU's loaders (the caller's); on CUDA with a cache, from it.
     private readonly KernelLaunchers.Loader? kernelLoader;
 
+    // Runs every kernel instead of the accelerator (tests), or null.
+    private readonly KernelLaunchers.RunnerSource? kernelRunner;
+
     /// <summary>
     /// The kernel compiled from <paramref name="kernelMethod"/> for one specialized value, through
     /// <see cref="RewrittenPtxKernels"/> (on CUDA: ILGPU's inline-asm operands in registers), loading it on first use.
@@ -201,7 +208,9 @@ public sealed class Gpu : IDisposable
     public TDelegate RewrittenPtxKernel<TDelegate>(Delegate kernelMethod, object specialized)
         where TDelegate : Delegate =>
         (TDelegate)rewrittenKernels.GetOrAdd((kernelMethod.Method, specialized),
-            key => Accelerator is CudaAccelerator cuda && KernelCache is { } cache
+            key => kernelRunner is not null
+                ? (TDelegate)KernelLaunchers.Wrap(kernelRunner(Accelerator, key.Item1, [key.Item2], rewriteDepots: true), typeof(TDelegate))
+                : Accelerator is CudaAccelerator cuda && KernelCache is { } cache
                 ? cache.Load(cuda, key.Item1, [key.Item2], rewriteDepots: true, cuda.LoadKernel).CreateLauncherDelegate<TDelegate>()
                 : RewrittenPtxKernels.Load<TDelegate>(Accelerator, key.Item1, [key.Item2], out _));
 

@@ -27,8 +27,48 @@ public static class KernelLaunchers
     /// </summary>
     public delegate Kernel Loader(Accelerator accelerator, MethodInfo method, object[] specialized, Func<CompiledKernel, Kernel> load);
 
+    /// <summary>
+    /// Runs one launch of a kernel compiled for one set of specialized values: the stream, the launch's extent (a
+    /// <see cref="KernelConfig"/>, or the index of an implicitly grouped kernel) and the kernel's arguments, boxed.
+    /// </summary>
+    public delegate void Runner(AcceleratorStream stream, object extent, object?[] arguments);
+
+    /// <summary>
+    /// Makes the <see cref="Runner"/> of <paramref name="method"/> on <paramref name="accelerator"/> for one set of specialized values; <paramref name="rewriteDepots"/>:
+    /// whether the CUDA path loads it through <see cref="RewrittenPtxKernels"/>. For kernels that run elsewhere than on an
+    /// ILGPU accelerator (the tests' PTX interpreter).
+    /// </summary>
+    public delegate Runner RunnerSource(Accelerator accelerator, MethodInfo method, object[] specialized, bool rewriteDepots);
+
     /// <summary>A <typeparamref name="TDelegate"/> launcher of <paramref name="method"/> whose kernels <paramref name="loader"/> loads.</summary>
-    public static TDelegate Create<TDelegate>(Accelerator accelerator, MethodInfo method, Loader loader) where TDelegate : Delegate
+    public static TDelegate Create<TDelegate>(Accelerator accelerator, MethodInfo method, Loader loader) where TDelegate : Delegate =>
+        Create<TDelegate>(accelerator, method, (specialized, withStream, implicitlyGrouped) =>
+            Launch(loader(accelerator, method, specialized, compiled => implicitlyGrouped
+                ? accelerator.LoadAutoGroupedKernel(compiled)
+                : accelerator.LoadKernel(compiled)), withStream));
+
+    /// <summary>A <typeparamref name="TDelegate"/> launcher of <paramref name="method"/> whose launches <paramref name="source"/>'s runners run.</summary>
+    public static TDelegate Create<TDelegate>(Accelerator accelerator, MethodInfo method, RunnerSource source) where TDelegate : Delegate =>
+        Create<TDelegate>(accelerator, method, (specialized, withStream, _) => Wrap(source(accelerator, method, specialized, rewriteDepots: false), withStream));
+
+    /// <summary>
+    /// <paramref name="runner"/> as a launcher of type <paramref name="launcher"/>: <c>Action&lt;AcceleratorStream, extent, …the
+    /// kernel's parameters&gt;</c> (the type ILGPU's <see cref="Kernel.CreateLauncherDelegate{TDelegate}"/> makes).
+    /// </summary>
+    public static Delegate Wrap(Runner runner, Type launcher)
+    {
+        var parameters = launcher.GetMethod("Invoke")!.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+        if (parameters.Length < 2 || parameters[0].Type != typeof(AcceleratorStream))
+            throw new ArgumentException($"{launcher.Name} does not start with a stream and an extent");
+        var arguments = Expression.NewArrayInit(typeof(object), parameters[2..].Select(p => Expression.Convert(p, typeof(object))));
+        var body = Expression.Invoke(Expression.Constant(runner), parameters[0], Expression.Convert(parameters[1], typeof(object)), arguments);
+        return Expression.Lambda(launcher, body, parameters).Compile();
+    }
+
+    // The launcher of TDelegate's shape over launchers of one specialized value each: launcherOf(values, the launcher type
+    // with a stream, whether the kernel is implicitly grouped).
+    private static TDelegate Create<TDelegate>(Accelerator accelerator, MethodInfo method, Func<object[], Type, bool, Delegate> launcherOf)
+        where TDelegate : Delegate
     {
         var parameters = typeof(TDelegate).GetMethod("Invoke")!.GetParameters()
             .Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
@@ -42,10 +82,7 @@ public static class KernelLaunchers
 
         // ILGPU's launcher of a loaded kernel: the stream, then the same parameters.
         var withStream = Expression.GetDelegateType([typeof(AcceleratorStream), .. rest.Select(p => p.Type), typeof(void)]);
-        Delegate Launcher(object[] specialized) =>
-            Launch(loader(accelerator, method, specialized, compiled => implicitlyGrouped
-                ? accelerator.LoadAutoGroupedKernel(compiled)
-                : accelerator.LoadKernel(compiled)), withStream);
+        Delegate Launcher(object[] specialized) => launcherOf(specialized, withStream, implicitlyGrouped);
 
         var specializedParameters = rest.Where(p => SpecializedCompilation.IsSpecialized(p.Type)).ToArray();
         Expression stream = hasStream ? parameters[0] : Expression.Constant(accelerator.DefaultStream, typeof(AcceleratorStream));

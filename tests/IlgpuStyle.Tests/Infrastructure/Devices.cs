@@ -27,11 +27,21 @@ public static class Devices
         }
     }
 
+    /// <summary>
+    /// The matrix and "ptx" (the kernels' PTX for sm_90 run by the tests' interpreter, see <see cref="TensorCoreNames"/>):
+    /// for the tests of the GPU-shaped FP32 kernels — the shared-memory SGEMMs and tiles, the Gram kernels — so that the
+    /// code a GPU would run is executed, not only compiled, while no GPU is at hand.
+    /// </summary>
+    public static IReadOnlyList<string> NamesAndPtx { get; } = [.. Names, "ptx"];
+
     /// <summary>Every device × every (channels, height, width) image shape: the usual kernel-test cases.</summary>
-    public static TheoryData<string, int, int, int> WithShapes(params (int C, int H, int W)[] shapes)
+    public static TheoryData<string, int, int, int> WithShapes(params (int C, int H, int W)[] shapes) => WithShapes(Names, shapes);
+
+    /// <summary>Every device of <paramref name="devices"/> × every image shape.</summary>
+    public static TheoryData<string, int, int, int> WithShapes(IReadOnlyList<string> devices, params (int C, int H, int W)[] shapes)
     {
         var data = new TheoryData<string, int, int, int>();
-        foreach (var device in Names)
+        foreach (var device in devices)
         foreach (var (c, h, w) in shapes)
             data.Add(device, c, h, w);
         return data;
@@ -60,9 +70,11 @@ public static class Devices
     /// <summary>
     /// The devices of the tensor-core (TF32) kernel tests, not part of <see cref="Names"/>: "cpu32", the CPU simulator
     /// with 32-lane warps (the kernels' warp-level products need them; see <see cref="DeviceCatalog.OpenWarp32Simulator"/>),
-    /// where they run with the emulated tensor-core product, and "cuda" (the real instruction; skips without a GPU).
+    /// where they run with the emulated tensor-core product, "ptx" (their PTX as the CUDA path compiles it for sm_90,
+    /// mma.sync and cp.async included, run by the tests' PTX interpreter, Ptx/PtxMachine.cs, with bounds and race checks),
+    /// and "cuda" (the real instruction; skips without a GPU).
     /// </summary>
-    public static IReadOnlyList<string> TensorCoreNames { get; } = ["cpu32", "cuda"];
+    public static IReadOnlyList<string> TensorCoreNames { get; } = ["cpu32", "ptx", "cuda"];
 
     /// <summary>One case per tensor-core test device.</summary>
     public static TheoryData<string> TensorCores
@@ -77,6 +89,16 @@ public static class Devices
 
     private static readonly Lazy<Gpu> Cpu = new(() => DeviceCatalog.Open("cpu"));
     private static readonly Lazy<Gpu> Cpu32 = new(() => DeviceCatalog.OpenWarp32Simulator());
+
+    // The PTX interpreter (Ptx/PtxMachine.cs) over the 32-lane simulator's memory: every kernel compiled for sm_90 as the
+    // CUDA path compiles it and executed as PTX, with a CUDA device's default plan. Groups up to 1024 threads (the
+    // interpreter runs them; the simulator does not).
+    private static readonly Lazy<Gpu> PtxInterpreter = new(() =>
+    {
+        var gpu = DeviceCatalog.OpenWarp32Simulator(32, Ptx.PtxKernels.Source);
+        gpu.UsePlan(TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, gpu.Accelerator.MaxNumThreadsPerGroup));
+        return gpu;
+    });
     private static readonly Lazy<(Gpu? Gpu, string? Why)> OpenCl = new(() => OpenFirst("opencl", AcceleratorType.OpenCL));
     private static readonly Lazy<(Gpu? Gpu, string? Why)> Cuda = new(() => OpenFirst("cuda", AcceleratorType.Cuda));
 
@@ -89,6 +111,8 @@ public static class Devices
                 return Cpu.Value;
             case "cpu32":
                 return Cpu32.Value;
+            case "ptx":
+                return PtxInterpreter.Value;
             case "opencl":
             {
                 var (gpu, why) = OpenCl.Value;
