@@ -75,6 +75,12 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
                     if (shape != SharedGemmShape || (tiles.Kind == ConvKernelKind.SharedGemm && device != "cpu"))
                         data.Add(device, name, shape);
             }
+            // ptx (the PTX interpreter, ~2–3 s a case): each GPU kind's blocking once, the shapes taken in turn (every
+            // shape of this list on every blocking was run once: doc/PERFORMANCE.md, stop 42).
+            var gpuBlockings = Blockings.Where(b => b.Value.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm).Select(b => b.Key).ToList();
+            var shapes = Shapes.Keys.Where(s => s != SharedGemmShape).ToList();
+            for (int i = 0; i < gpuBlockings.Count; i++)
+                data.Add("ptx", gpuBlockings[i], gpuBlockings[i] == "sgemm 16x4" ? SharedGemmShape : shapes[i % shapes.Count]);
             return data;
         }
     }

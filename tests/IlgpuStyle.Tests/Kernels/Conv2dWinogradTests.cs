@@ -73,6 +73,11 @@ public class Conv2dWinogradTests(ITestOutputHelper log)
                 if (device == "cpu" && tiles.GroupX * tiles.GroupY > 16) continue;
                 foreach (var shape in Shapes.Keys) data.Add(device, blocking, shape);
             }
+            // ptx (the PTX interpreter): the GPU block's blockings, each on every third shape (all of them were run once:
+            // doc/PERFORMANCE.md, stop 42).
+            var shapes = Shapes.Keys.ToList();
+            var shared = Blockings.Where(b => b.Value.Block == WinogradBlock.Shared).Select(b => b.Key).ToList();
+            for (int i = 0; i < shapes.Count; i++) data.Add("ptx", shared[i % shared.Count], shapes[i]);
             return data;
         }
     }

@@ -11,7 +11,8 @@ public class GramTests(ITestOutputHelper log)
     // The blocked backward runs the whole blocks of the product's tiles as the Winograd product (Gram.BackwardAsProduct),
     // writing or accumulating, and the last H·W mod tiles columns in the register-blocked kernel: (21, 6, 4), H·W = 24,
     // is all product; 3×7×5 and 17×19 are both.
-    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes((3, 7, 5), (13, 17, 19), (37, 17, 19), (21, 6, 4));
+    // "ptx" too: every FP32 Gram kernel's PTX, interpreted.
+    public static readonly TheoryData<string, int, int, int> DevicesAndShapes = Devices.WithShapes(Devices.NamesAndPtx, (3, 7, 5), (13, 17, 19), (37, 17, 19), (21, 6, 4));
 
     // Tolerance rtol 1e-5, atol 1e-6 against double sums of H·W ≤ 323 products scaled by 1/(H·W).
     // Both kernels (TuningPlan.Gram) and every split count (direct write, several partials, more splits than column

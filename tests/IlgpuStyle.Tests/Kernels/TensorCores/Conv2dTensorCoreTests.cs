@@ -7,8 +7,10 @@ namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step
 
 /// <summary>
 /// The tensor-core 3×3 kernel (kind=tf32 and kind=bf16, Conv2dTensorCoreKernel.cs), forward (bias, ReLU) and backward-data
-/// (overwrite and accumulate), on "cpu32" (the 32-lane-warp simulator: the emulated mma, the same kernel code) and
-/// "cuda" (the real mma.sync; skips without a GPU), against <see cref="ConvReference"/> twice:
+/// (overwrite and accumulate), on "cpu32" (the 32-lane-warp simulator: the emulated mma, the same kernel code), "ptx" (the
+/// PTX the CUDA path loads, inline mma.sync and cp.async included, run by the tests' PTX interpreter with its bounds and
+/// shared-memory race checks: every blocking on a shape with ragged channel chunks and pixel tiles) and "cuda" (the real
+/// mma.sync; skips without a GPU), against <see cref="ConvReference"/> twice:
 /// <list type="number">
 /// <item>On the original inputs, with the format's error bound. Inputs are rounded to 10 mantissa bits for TF32 (unit
 /// roundoff u = 2⁻¹¹), 7 for BF16 (u = 2⁻⁸), so each product a·b is computed as a(1 + δ₁)·b(1 + δ₂), |δ| ≤ u: |y − y_ref| ≤ (2u + u²)·Σ_k|a_k||b_k| plus
@@ -87,6 +89,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             data.Add("cpu32", "bf16 1x2 async2", "40x5x6->70");
             data.Add("cpu32", "tf32 1x1 ks", SplitKShape);
             data.Add("cpu32", "bf16 1x1 async3 ks", SplitKShape);
+            // ptx (the PTX interpreter, ~0.2–1 s a case): every blocking — with two warps along channels on two channel
+            // tiles (40x5x6->70: gy = 2 runs as 2), the others on ragged pixels and channels (13x17x9->40) — split-K on
+            // its shape (both shapes on every blocking were run once: doc/PERFORMANCE.md, stop 42).
+            foreach (var (blocking, tiles) in Blockings)
+                data.Add("ptx", blocking, tiles.SplitTarget > 0 ? SplitKShape : tiles.GroupY == 2 ? "40x5x6->70" : "13x17x9->40");
             foreach (var blocking in Blockings.Keys)
             foreach (var shape in Shapes.Keys)
                 if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "tf32 4x2" or "bf16 2x2" or "bf16 4x1" or "tf32 2x2 async2" or "bf16 2x2 async2" or "tf32 2x2 async2 ks") // its FP64 references take ~1 s each
@@ -181,10 +188,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// cp.async stages (AsyncCopy.cs, StagePipeline.cs) hold FP32 and the warps round as they read, where register staging
-    /// rounds as it stores: the same rounding of the same values, so the outputs must be bit for bit those of the blocking
-    /// without cp.async — forward with bias and ReLU, backward-data overwriting and accumulating. On CUDA this catches a
-    /// copy that lands late (a missing wait or barrier), on the simulator a wrong buffer or stage index.
+    /// cp.async stages (AsyncCopy.cs, StagePipeline.cs) are rounded in place by the thread that copied them, once they
+    /// landed, where register staging rounds as it stores: the same rounding of the same values, so the outputs must be
+    /// bit for bit those of the blocking without cp.async — forward with bias and ReLU, backward-data overwriting and
+    /// accumulating. On CUDA this catches a copy that lands late (a missing wait or barrier), on the simulator a wrong
+    /// buffer or stage index, on "ptx" both (the interpreter lands copies only at their wait and reports races).
     /// </summary>
     public static TheoryData<string, string, string> AsyncCases
     {
@@ -196,8 +204,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
                 { "cpu32", "bf16 1x2 async2", "40x5x6->70" },
             };
             foreach (var blocking in Blockings.Keys.Where(b => b.Contains("async")))
-            foreach (var shape in Shapes.Keys)
-                data.Add("cuda", blocking, shape);
+            {
+                data.Add("ptx", blocking, blocking.Contains(" ks", StringComparison.Ordinal) ? SplitKShape : "13x17x9->40");
+                foreach (var shape in Shapes.Keys)
+                    data.Add("cuda", blocking, shape);
+            }
             return data;
         }
     }

@@ -7,7 +7,7 @@ namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step
 
 /// <summary>
 /// The tensor-core Gram kernels (gram=tf32 and gram=bf16, GramTensorCore.cs and GramTensorCoreBackward.cs) on "cpu32"
-/// (the emulated mma) and "cuda" (skips without a GPU). The forward against
+/// (the emulated mma), "ptx" (the CUDA path's PTX, interpreted: Ptx/PtxMachine.cs) and "cuda" (skips without a GPU). The forward against
 /// <see cref="GramReference"/>: within the format's bound of the FP64 Gram matrix of the original features (inputs
 /// rounded to 10 mantissa bits, u = 2⁻¹¹, for TF32; 7 bits, u = 2⁻⁸, for BF16: |G − G_ref| ≤ (2u + u² + FP32
 /// sum)·scale·Σ_p|F_ip||F_jp|), within the FP32 sum's bound of the FP64 Gram matrix of rounded features (P terms, the split partial sums and the scale:
@@ -30,7 +30,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             foreach (var device in Devices.TensorCoreNames)
             foreach (var format in new[] { "tf32", "bf16" })
             {
-                if (format == "tf32" || device == "cuda") data.Add(device, format, 13, 7, 11, 1);
+                if (format == "tf32" || device is "cuda" or "ptx") data.Add(device, format, 13, 7, 11, 1);
                 data.Add(device, format, 13, 7, 11, 3);
                 data.Add(device, format, 70, 9, 8, 2);
                 if (device == "cuda")
@@ -86,7 +86,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             foreach (var device in Devices.TensorCoreNames)
             foreach (var format in new[] { "tf32", "bf16" })
             {
-                bool all = format == "tf32" || device == "cuda";
+                bool all = format == "tf32" || device is "cuda" or "ptx";
                 if (all) data.Add(device, format, 3, 1, 1);
                 data.Add(device, format, 13, 1, 37);
                 data.Add(device, format, 100, 9, 8);
@@ -157,9 +157,11 @@ public class GramTensorCoreTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// cp.async stages (gramasync=2: copied unrounded, rounded as the warps read) against register staging (rounded as
-    /// stored): the same rounding of the same values, so forward (one split and several) and backward (overwrite and
-    /// accumulate) must give the same bits. On CUDA this catches a copy that lands late; on the simulator a wrong stage or buffer.
+    /// cp.async stages (gramasync=2: copied, then rounded in place by the copying thread) against register staging (rounded
+    /// as stored): the same rounding of the same values, so forward (one split and several) and backward (overwrite and
+    /// accumulate) must give the same bits. On CUDA this catches a copy that lands late; on the simulator a wrong stage or
+    /// buffer; on "ptx" the PTX that copies, waits and rounds (the interpreter lands each copy only at its wait and
+    /// reports shared-memory races).
     /// </summary>
     public static TheoryData<string, string, int, int, int> AsyncCases
     {
@@ -169,6 +171,9 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             {
                 { "cpu32", "tf32", 70, 9, 8 },  // several stages of 32 pixels (forward) and 32 channels (backward), ragged ends
                 { "cpu32", "bf16", 13, 7, 11 },
+                { "ptx", "tf32", 70, 9, 8 },
+                { "ptx", "bf16", 70, 9, 8 },
+                { "ptx", "bf16", 13, 7, 11 },
             };
             foreach (var format in new[] { "tf32", "bf16" })
             {
