@@ -75,12 +75,12 @@ public class Conv2dFastPathTests(ITestOutputHelper log)
                     if (shape != SharedGemmShape || (tiles.Kind == ConvKernelKind.SharedGemm && device != "cpu"))
                         data.Add(device, name, shape);
             }
-            // ptx (the PTX interpreter, ~2–3 s a case): each GPU kind's blocking once, the shapes taken in turn (every
-            // shape of this list on every blocking was run once: doc/PERFORMANCE.md, stop 42).
+            // ptx (the PTX interpreter, 0.5–5 s a case): each GPU kind's blocking once, the smaller shapes taken in turn
+            // (every shape on every blocking was run once: doc/PERFORMANCE.md, stop 42; 70x9x13->67 takes ~20 s there).
             var gpuBlockings = Blockings.Where(b => b.Value.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm).Select(b => b.Key).ToList();
-            var shapes = Shapes.Keys.Where(s => s != SharedGemmShape).ToList();
+            string[] shapes = ["13x17x19->9", "5x3x131->19", "3x7x5->4", "2x2x128->33", "24x9x40->12"];
             for (int i = 0; i < gpuBlockings.Count; i++)
-                data.Add("ptx", gpuBlockings[i], gpuBlockings[i] == "sgemm 16x4" ? SharedGemmShape : shapes[i % shapes.Count]);
+                data.Add("ptx", gpuBlockings[i], shapes[i % shapes.Length]);
             return data;
         }
     }

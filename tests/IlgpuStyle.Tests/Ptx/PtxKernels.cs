@@ -25,7 +25,18 @@ public static class PtxKernels
     private static readonly CudaInstructionSet Isa = CudaInstructionSet.ISA_84;
 
     private static readonly ConcurrentDictionary<Context, PTXBackend> Backends = new();
-    private static readonly ConcurrentDictionary<string, PtxProgram> Programs = new();
+    private static readonly ConcurrentDictionary<ProgramKey, PtxProgram> Programs = new();
+
+    /// <summary>A compiled variant: the method, whether its depots are rewritten, its specialized values (compared by value).</summary>
+    private sealed record ProgramKey(Context Context, MethodInfo Method, bool RewriteDepots, object[] Specialized)
+    {
+        public bool Equals(ProgramKey? other) =>
+            other is not null && Context == other.Context && Method == other.Method && RewriteDepots == other.RewriteDepots
+            && Specialized.SequenceEqual(other.Specialized);
+
+        public override int GetHashCode() =>
+            Specialized.Aggregate(HashCode.Combine(Context, Method, RewriteDepots), (h, v) => HashCode.Combine(h, v));
+    }
 
     /// <summary>Instructions executed by every launch so far (all threads): the cost of a test case on this device.</summary>
     public static long Executed => Interlocked.Read(ref executed);
@@ -52,8 +63,7 @@ public static class PtxKernels
     /// <summary>The parsed PTX of <paramref name="method"/> for one set of specialized values (compiled once per process).</summary>
     public static PtxProgram Program(Context context, MethodInfo method, object[] specialized, bool rewriteDepots)
     {
-        string key = $"{method.DeclaringType!.FullName}.{method.Name}|{method.MetadataToken}|{string.Join(",", specialized)}|{rewriteDepots}";
-        return Programs.GetOrAdd(key, _ =>
+        return Programs.GetOrAdd(new ProgramKey(context, method, rewriteDepots, specialized), _ =>
         {
             var backend = Backends.GetOrAdd(context, c => new PTXBackend(c, CudaArchitecture.SM_90, Isa, null!));
             string ptx;
