@@ -6,7 +6,7 @@ namespace IlgpuStyle.Tests.Ptx;
 /// <summary>
 /// The PTX interpreter (<see cref="PtxMachine"/>) on hand-written PTX, without ILGPU: the tensor-core products against a
 /// plain matrix product (fragments loaded at the PTX ISA's positions), cp.async's copies landing at their wait (and
-/// zero-filling past src-size), and each fault it must report — a shared-memory race, an access outside a buffer, a
+/// zero-filling past src-size), and each fault it must report — a shared-memory race, a global-memory race, an access outside a buffer, a
 /// misaligned vector access, an mma.sync some lanes never reach, an unknown instruction.
 /// </summary>
 public class PtxInterpreterTests
@@ -234,6 +234,64 @@ public class PtxInterpreterTests
         Assert.Contains("shared race", fault.Message);
         launch.Run(SharedHandOff(barrier: true), threads: 64);
         Assert.Equal(3f, output[0]);
+    }
+
+    // Each thread adds 1 to the word at `index` (in place: its own read, then its own write).
+    private static string IncrementWord(string index) => Kernel(".param .b64 px",
+        ".reg .b32 %t, %c, %n, %i;\n.reg .b64 %px, %off, %pa;\n.reg .f32 %f;",
+        $"""
+        ld.param.b64 %px, [px];
+        mov.u32 %t, %tid.x; mov.u32 %c, %ctaid.x; mov.u32 %n, %ntid.x;
+        {index}
+        mul.wide.u32 %off, %i, 4;
+        add.s64 %pa, %px, %off;
+        ld.global.f32 %f, [%pa];
+        add.f32 %f, %f, 0f3F800000;
+        st.global.f32 [%pa], %f;
+        """);
+
+    [Fact]
+    public void AGlobalWordTouchedByTwoBlocksOrByTwoThreadsBetweenBarriersIsARace()
+    {
+        var data = new float[64];
+        using var launch = new Launch();
+        launch.Buffer(data);
+        launch.Run(IncrementWord("mad.lo.u32 %i, %c, %n, %t;"), threads: 32, blocks: 2); // a word per thread: in place is fine
+        Assert.All(data, v => Assert.Equal(1f, v));
+        var blocks = Assert.Throws<PtxFault>(() => launch.Run(IncrementWord("mov.u32 %i, %t;"), threads: 32, blocks: 2));
+        Assert.Contains("global race", blocks.Message);
+        Assert.Contains("block 0", blocks.Message);
+        var threads = Assert.Throws<PtxFault>(() => launch.Run(IncrementWord("mov.u32 %i, 0;"), threads: 2));
+        Assert.Contains("global race", threads.Message);
+        Assert.Contains("no barrier", threads.Message);
+    }
+
+    // Thread 0 stores word 0 of the buffer, thread 1 copies it to word 1: a race unless a bar.sync separates them.
+    private static string GlobalHandOff(bool barrier) => Kernel(".param .b64 px", ".reg .b32 %t;\n.reg .f32 %f;\n.reg .b64 %px;\n.reg .pred %p;",
+        $"""
+        ld.param.b64 %px, [px];
+        mov.b32 %t, %tid.x;
+        setp.ne.s32 %p, %t, 0;
+        @%p bra SKIP;
+        st.global.f32 [%px], 0f40400000;
+        SKIP:
+        {(barrier ? "bar.sync 0;" : "")}
+        setp.ne.s32 %p, %t, 1;
+        @%p bra DONE;
+        ld.global.f32 %f, [%px];
+        st.global.f32 [%px+4], %f;
+        DONE:
+        """);
+
+    [Fact]
+    public void AGlobalWordHandedToAnotherThreadOfTheBlockNeedsABarrier()
+    {
+        var data = new float[2];
+        using var launch = new Launch();
+        launch.Buffer(data);
+        Assert.Contains("global race", Assert.Throws<PtxFault>(() => launch.Run(GlobalHandOff(barrier: false), threads: 2)).Message);
+        launch.Run(GlobalHandOff(barrier: true), threads: 2);
+        Assert.Equal(3f, data[1]);
     }
 
     [Fact]

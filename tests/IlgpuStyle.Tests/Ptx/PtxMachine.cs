@@ -12,10 +12,12 @@ namespace IlgpuStyle.Tests.Ptx;
 /// mma.sync), which completes when every thread it waits for has reached it. What a GPU leaves undefined fails loudly
 /// here (<see cref="PtxFault"/>): global accesses outside the kernel's buffers or misaligned, shared or local accesses
 /// outside their arrays, an mma.sync not reached by all 32 lanes at the same instruction, a barrier that can never
-/// complete, and shared-memory races between barriers — a read of a word another thread wrote, or a write (cp.async's
-/// at its issue) to a word another thread read, with no bar.sync (bar.warp.sync within a warp) in between. Shared memory
-/// starts as 0xFF bytes (a NaN in every float), so a read of a word nothing wrote shows in the results. cp.async copies
-/// land when a cp.async.wait_group completes their group, not before.
+/// complete; global-memory races (<see cref="PtxGlobalMemory"/>: a word one block writes, touched by another block or
+/// by another thread of the block with no bar.sync between); and shared-memory races between barriers — a read of a
+/// word another thread wrote, or a write (cp.async's at its issue) to a word another thread read, with no bar.sync
+/// (bar.warp.sync within a warp) in between. Shared memory starts as 0xFF bytes (a NaN in every float), so a read of a
+/// word nothing wrote shows in the results. cp.async copies land when a cp.async.wait_group completes their group, not
+/// before.
 /// Numerics: f32 arithmetic is IEEE round-to-nearest, each mul and add rounded on its own (ptxas may fuse them into
 /// fma on a GPU: results may differ in the last bits); mma.sync multiplies the operands' tf32 (top 19 bits) or bf16
 /// values exactly and adds the products and the accumulator in double, rounded to f32 once.
@@ -39,6 +41,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         if (program.MaxThreads > 0 && threads > program.MaxThreads)
             throw new PtxFault($"{program.Name}: {threads} threads per block, .maxntid allows {program.MaxThreads}");
         executed = 0;
+        global.BeginLaunch();
         // Blocks are independent (a kernel whose blocks write the same element is wrong on a GPU too): they run on
         // the cores, each worker with its own block storage, in a fixed order per worker.
         int blocks = grid.X * grid.Y * grid.Z;
@@ -103,7 +106,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         private readonly BlockState s;
         private readonly byte[] parameters;
         private readonly (int X, int Y, int Z) grid, block, blockIndex;
-        private readonly int threads, regs, warps;
+        private readonly int threads, regs, warps, linearBlock;
         private readonly int[] pc;
         private readonly Wait[] wait;
         private readonly List<CopyGroup>[] committed;
@@ -121,6 +124,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
             this.grid = grid;
             this.block = block;
             this.blockIndex = blockIndex;
+            linearBlock = this.blockIndex.X + this.grid.X * (this.blockIndex.Y + this.grid.Y * this.blockIndex.Z);
             threads = state.Threads;
             regs = program.RegisterCount;
             warps = (threads + WarpSize - 1) / WarpSize;
@@ -557,7 +561,9 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         {
             switch (space)
             {
-                case PtxSpace.Global: return PtxGlobalMemory.Read(address, size);
+                case PtxSpace.Global:
+                    if (machine.global.Reading(address, size, linearBlock, t, blockEpoch) is { } readRace) throw Fault(t, i, readRace);
+                    return PtxGlobalMemory.Read(address, size);
                 case PtxSpace.Param: return ReadBytes(parameters, address, size);
                 case PtxSpace.Local: return ReadBytes(s.Local, (long)t * program.LocalBytes + address, size);
                 default:
@@ -570,7 +576,10 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         {
             switch (space)
             {
-                case PtxSpace.Global: PtxGlobalMemory.Write(address, size, value); return;
+                case PtxSpace.Global:
+                    if (machine.global.Writing(address, size, linearBlock, t, blockEpoch) is { } writeRace) throw Fault(t, i, writeRace);
+                    PtxGlobalMemory.Write(address, size, value);
+                    return;
                 case PtxSpace.Local: WriteBytes(s.Local, (long)t * program.LocalBytes + address, size, value); return;
                 case PtxSpace.Shared:
                     SharedWrite(t, i, address, size, record: true);
@@ -651,6 +660,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
             if (dst % bytes != 0 || src % bytes != 0) throw Fault(t, i, $"cp.async addresses {dst:X} ← {src:X} not aligned to {bytes}");
             if (dst < 0 || dst + bytes > s.Shared.Length) throw Fault(t, i, $"cp.async into shared [{dst}, {dst + bytes}) outside its {s.Shared.Length} bytes");
             if (srcBytes > 0 && !machine.global.Contains(src, srcBytes)) throw Fault(t, i, machine.global.Outside(src, srcBytes));
+            if (srcBytes > 0 && machine.global.Reading(src, srcBytes, linearBlock, t, blockEpoch) is { } race) throw Fault(t, i, race); // read at issue
             SharedWrite(t, i, dst, bytes, record: false); // the copy may land at once: no other thread may still read there
             open[t].Copies.Add((dst, src, bytes, srcBytes, i));
         }
@@ -727,11 +737,16 @@ public sealed class PtxFault(string message) : Exception(message);
 
 /// <summary>
 /// The global memory a launch may touch: the buffers passed to it (native addresses of CPU-accelerator memory), each
-/// access checked to lie inside one of them.
+/// access checked to lie inside one of them, and the order of the launch's accesses to each 4-byte word. Blocks of one
+/// launch run in no defined order and may run at the same time, so a word one block writes must not be read or written
+/// by another block; within a block, a word one thread writes must not be read or written by another thread unless a
+/// bar.sync lies between (it orders the block's global accesses too). A thread may read and rewrite its own words (an
+/// in-place update). Not checked: a thread writing a word another thread of its own block read with no barrier between.
 /// </summary>
 public sealed class PtxGlobalMemory
 {
     private readonly List<(long Start, long End, string Name)> ranges = [];
+    private WordSpan[] spans = [];
 
     public void Add(long start, long bytes, string name)
     {
@@ -748,6 +763,87 @@ public sealed class PtxGlobalMemory
     /// <summary>What a fault says of an access outside every buffer.</summary>
     public string Outside(long address, int bytes) =>
         $"global access [{address:X}, +{bytes}) outside every buffer of the launch ({string.Join(", ", ranges.Select(r => $"{r.Name} [{r.Start:X}, {r.End:X})"))})";
+
+    /// <summary>Forgets every access: each launch orders its own (a launch completes before the next one starts).</summary>
+    public void BeginLaunch()
+    {
+        // Views of one buffer may overlap (an input and an output of one allocation): words are tracked per span of
+        // merged ranges, each word once.
+        var merged = new List<(long Start, long End)>();
+        foreach (var (start, end, _) in ranges.OrderBy(r => r.Start))
+        {
+            long s = start & ~3L, e = (end + 3) & ~3L;
+            if (merged.Count > 0 && s <= merged[^1].End) merged[^1] = (merged[^1].Start, Math.Max(merged[^1].End, e));
+            else merged.Add((s, e));
+        }
+        spans = merged.Select(m => new WordSpan(m.Start, m.End)).ToArray();
+    }
+
+    /// <summary>Per word: the writing thread (block·2048 + thread + 1; 0: none), the barrier interval it wrote in, and
+    /// the reading block (block + 1; 0: none; -1: several).</summary>
+    private sealed class WordSpan(long start, long end)
+    {
+        public readonly long Start = start, End = end;
+        public readonly long[] Writer = new long[(end - start) / 4];
+        public readonly int[] WriterEpoch = new int[(end - start) / 4];
+        public readonly int[] Reader = new int[(end - start) / 4];
+    }
+
+    private const int ThreadBits = 11; // 1024 threads per block at most
+
+    /// <summary>Records a read of [address, address + bytes) by <paramref name="thread"/> of <paramref name="block"/> in
+    /// its barrier interval <paramref name="epoch"/>; returns what is wrong with it, or null.</summary>
+    public string? Reading(long address, int bytes, int block, int thread, int epoch)
+    {
+        for (long w = address >> 2; w <= (address + bytes - 1) >> 2; w++)
+        {
+            var (span, i) = Word(w);
+            ref int reader = ref span.Reader[i];
+            int seen = Volatile.Read(ref reader);
+            if (seen == 0) seen = Interlocked.CompareExchange(ref reader, block + 1, 0);
+            if (seen != 0 && seen != block + 1 && seen != -1) Interlocked.Exchange(ref reader, -1);
+            // The read is published (with a full fence) before the writer is looked at; Writing does the converse.
+            long writer = Volatile.Read(ref span.Writer[i]);
+            if (writer == 0) continue;
+            var (wb, wt) = ((writer - 1) >> ThreadBits, (int)((writer - 1) & ((1 << ThreadBits) - 1)));
+            if (wb != block) return $"global race: reads byte {w * 4:X}, which block {wb} writes (blocks run in no defined order)";
+            if (wt != thread && span.WriterEpoch[i] == epoch)
+                return $"global race: reads byte {w * 4:X}, which thread {wt} wrote with no barrier between";
+        }
+        return null;
+    }
+
+    /// <summary>Records a write, as <see cref="Reading"/> a read.</summary>
+    public string? Writing(long address, int bytes, int block, int thread, int epoch)
+    {
+        long me = ((long)block << ThreadBits | (long)thread) + 1;
+        for (long w = address >> 2; w <= (address + bytes - 1) >> 2; w++)
+        {
+            var (span, i) = Word(w);
+            long writer = Interlocked.CompareExchange(ref span.Writer[i], me, 0);
+            if (writer != 0 && writer != me)
+            {
+                var (wb, wt) = ((writer - 1) >> ThreadBits, (int)((writer - 1) & ((1 << ThreadBits) - 1)));
+                if (wb != block) return $"global race: writes byte {w * 4:X}, which block {wb} writes too";
+                if (wt != thread && span.WriterEpoch[i] == epoch)
+                    return $"global race: writes byte {w * 4:X}, which thread {wt} wrote with no barrier between";
+                Volatile.Write(ref span.Writer[i], me);
+            }
+            span.WriterEpoch[i] = epoch;
+            int reader = Volatile.Read(ref span.Reader[i]);
+            if (reader != 0 && reader != block + 1)
+                return $"global race: writes byte {w * 4:X}, which {(reader < 0 ? "several blocks" : $"block {reader - 1}")} read (blocks run in no defined order)";
+        }
+        return null;
+    }
+
+    private (WordSpan Span, int Index) Word(long word)
+    {
+        long address = word << 2;
+        foreach (var span in spans)
+            if (address >= span.Start && address < span.End) return (span, (int)((address - span.Start) >> 2));
+        throw new InvalidOperationException($"global word {address:X} outside the launch's buffers (checked before)");
+    }
 
     public static ulong Read(long address, int size) => size switch
     {
