@@ -283,6 +283,24 @@ public class PtxInterpreterTests
         DONE:
         """);
 
+    // Thread 0 copies word 0 of the buffer to word 1, then thread 1 overwrites word 0: a race unless a bar.sync separates
+    // them (the interpreter runs thread 0 first, so the read comes first).
+    private static string GlobalOverwrite(bool barrier) => Kernel(".param .b64 px", ".reg .b32 %t;\n.reg .f32 %f;\n.reg .b64 %px;\n.reg .pred %p;",
+        $"""
+        ld.param.b64 %px, [px];
+        mov.b32 %t, %tid.x;
+        setp.ne.s32 %p, %t, 0;
+        @%p bra SKIP;
+        ld.global.f32 %f, [%px];
+        st.global.f32 [%px+4], %f;
+        SKIP:
+        {(barrier ? "bar.sync 0;" : "")}
+        setp.ne.s32 %p, %t, 1;
+        @%p bra DONE;
+        st.global.f32 [%px], 0f40400000;
+        DONE:
+        """);
+
     [Fact]
     public void AGlobalWordHandedToAnotherThreadOfTheBlockNeedsABarrier()
     {
@@ -292,6 +310,17 @@ public class PtxInterpreterTests
         Assert.Contains("global race", Assert.Throws<PtxFault>(() => launch.Run(GlobalHandOff(barrier: false), threads: 2)).Message);
         launch.Run(GlobalHandOff(barrier: true), threads: 2);
         Assert.Equal(3f, data[1]);
+
+        var copied = new[] { 5f, 0f };
+        using var second = new Launch();
+        second.Buffer(copied);
+        var overwrite = Assert.Throws<PtxFault>(() => second.Run(GlobalOverwrite(barrier: false), threads: 2));
+        Assert.Contains("which thread 0 read with no barrier between", overwrite.Message);
+        var ordered = new[] { 5f, 0f };
+        using var third = new Launch();
+        third.Buffer(ordered);
+        third.Run(GlobalOverwrite(barrier: true), threads: 2);
+        Assert.Equal([3f, 5f], ordered);
     }
 
     [Fact]

@@ -741,7 +741,7 @@ public sealed class PtxFault(string message) : Exception(message);
 /// launch run in no defined order and may run at the same time, so a word one block writes must not be read or written
 /// by another block; within a block, a word one thread writes must not be read or written by another thread unless a
 /// bar.sync lies between (it orders the block's global accesses too). A thread may read and rewrite its own words (an
-/// in-place update). Not checked: a thread writing a word another thread of its own block read with no barrier between.
+/// in-place update) unless another thread of its block read them with no barrier between.
 /// </summary>
 public sealed class PtxGlobalMemory
 {
@@ -780,16 +780,19 @@ public sealed class PtxGlobalMemory
     }
 
     /// <summary>Per word: the writing thread (block·2048 + thread + 1; 0: none), the barrier interval it wrote in, and
-    /// the reading block (block + 1; 0: none; -1: several).</summary>
+    /// the reading block (block + 1; 0: none; -1: several) and, while one block reads it, the reading thread
+    /// (<see cref="ManyThreads"/>: several) and its barrier interval.</summary>
     private sealed class WordSpan(long start, long end)
     {
         public readonly long Start = start, End = end;
         public readonly long[] Writer = new long[(end - start) / 4];
         public readonly int[] WriterEpoch = new int[(end - start) / 4];
         public readonly int[] Reader = new int[(end - start) / 4];
+        public readonly int[] ReaderThread = new int[(end - start) / 4], ReaderEpoch = new int[(end - start) / 4];
     }
 
     private const int ThreadBits = 11; // 1024 threads per block at most
+    private const int ManyThreads = -2;
 
     /// <summary>Records a read of [address, address + bytes) by <paramref name="thread"/> of <paramref name="block"/> in
     /// its barrier interval <paramref name="epoch"/>; returns what is wrong with it, or null.</summary>
@@ -802,6 +805,12 @@ public sealed class PtxGlobalMemory
             int seen = Volatile.Read(ref reader);
             if (seen == 0) seen = Interlocked.CompareExchange(ref reader, block + 1, 0);
             if (seen != 0 && seen != block + 1 && seen != -1) Interlocked.Exchange(ref reader, -1);
+            if (seen == 0 || seen == block + 1)
+            {
+                // Read by this block alone: only its worker touches the thread record.
+                if (seen == 0 || span.ReaderEpoch[i] != epoch) (span.ReaderThread[i], span.ReaderEpoch[i]) = (thread, epoch);
+                else if (span.ReaderThread[i] != thread) span.ReaderThread[i] = ManyThreads;
+            }
             // The read is published (with a full fence) before the writer is looked at; Writing does the converse.
             long writer = Volatile.Read(ref span.Writer[i]);
             if (writer == 0) continue;
@@ -833,6 +842,8 @@ public sealed class PtxGlobalMemory
             int reader = Volatile.Read(ref span.Reader[i]);
             if (reader != 0 && reader != block + 1)
                 return $"global race: writes byte {w * 4:X}, which {(reader < 0 ? "several blocks" : $"block {reader - 1}")} read (blocks run in no defined order)";
+            if (reader == block + 1 && span.ReaderEpoch[i] == epoch && span.ReaderThread[i] != thread)
+                return $"global race: writes byte {w * 4:X}, which {(span.ReaderThread[i] < 0 ? "several threads" : $"thread {span.ReaderThread[i]}")} read with no barrier between";
         }
         return null;
     }
