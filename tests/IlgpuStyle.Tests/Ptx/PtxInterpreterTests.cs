@@ -207,22 +207,27 @@ public class PtxInterpreterTests
         Assert.Equal(0f, output[3]);
     }
 
+    // Thread `first` runs its code, then (after a bar.sync when `barrier`) thread `then` runs its own; %px is the buffer.
+    private static string OneThenAnother(bool barrier, (int Thread, string Code) first, (int Thread, string Code) then, string shared = "") =>
+        Kernel(".param .b64 px", ".reg .b32 %t, %s;\n.reg .f32 %f;\n.reg .b64 %px;\n.reg .pred %p;",
+            $"""
+            ld.param.b64 %px, [px];
+            mov.b32 %t, %tid.x;
+            setp.ne.s32 %p, %t, {first.Thread};
+            @%p bra SKIP;
+            {first.Code}
+            SKIP:
+            {(barrier ? "bar.sync 0;" : "")}
+            setp.ne.s32 %p, %t, {then.Thread};
+            @%p bra DONE;
+            {then.Code}
+            DONE:
+            """, shared);
+
     // Thread 0 stores a word, thread 32 (another warp) loads it: a race unless a bar.sync separates them.
-    private static string SharedHandOff(bool barrier) => Kernel(".param .b64 py", ".reg .b32 %t, %s;\n.reg .f32 %f;\n.reg .b64 %py;\n.reg .pred %p;",
-        $"""
-        ld.param.b64 %py, [py];
-        mov.u32 %s, word; mov.b32 %t, %tid.x;
-        setp.ne.s32 %p, %t, 0;
-        @%p bra SKIP;
-        st.shared.f32 [%s], 0f40400000;
-        SKIP:
-        {(barrier ? "bar.sync 0;" : "")}
-        setp.ne.s32 %p, %t, 32;
-        @%p bra DONE;
-        ld.shared.f32 %f, [%s];
-        st.global.f32 [%py], %f;
-        DONE:
-        """, shared: ".shared .align 4 .b8 word[4];");
+    private static string SharedHandOff(bool barrier) => OneThenAnother(barrier,
+        (0, "mov.u32 %s, word; st.shared.f32 [%s], 0f40400000;"),
+        (32, "mov.u32 %s, word; ld.shared.f32 %f, [%s]; st.global.f32 [%px], %f;"), shared: ".shared .align 4 .b8 word[4];");
 
     [Fact]
     public void ASharedWordHandedToAnotherWarpWithoutABarrierIsARace()
@@ -267,39 +272,13 @@ public class PtxInterpreterTests
     }
 
     // Thread 0 stores word 0 of the buffer, thread 1 copies it to word 1: a race unless a bar.sync separates them.
-    private static string GlobalHandOff(bool barrier) => Kernel(".param .b64 px", ".reg .b32 %t;\n.reg .f32 %f;\n.reg .b64 %px;\n.reg .pred %p;",
-        $"""
-        ld.param.b64 %px, [px];
-        mov.b32 %t, %tid.x;
-        setp.ne.s32 %p, %t, 0;
-        @%p bra SKIP;
-        st.global.f32 [%px], 0f40400000;
-        SKIP:
-        {(barrier ? "bar.sync 0;" : "")}
-        setp.ne.s32 %p, %t, 1;
-        @%p bra DONE;
-        ld.global.f32 %f, [%px];
-        st.global.f32 [%px+4], %f;
-        DONE:
-        """);
+    private static string GlobalHandOff(bool barrier) => OneThenAnother(barrier,
+        (0, "st.global.f32 [%px], 0f40400000;"), (1, "ld.global.f32 %f, [%px]; st.global.f32 [%px+4], %f;"));
 
     // Thread 0 copies word 0 of the buffer to word 1, then thread 1 overwrites word 0: a race unless a bar.sync separates
     // them (the interpreter runs thread 0 first, so the read comes first).
-    private static string GlobalOverwrite(bool barrier) => Kernel(".param .b64 px", ".reg .b32 %t;\n.reg .f32 %f;\n.reg .b64 %px;\n.reg .pred %p;",
-        $"""
-        ld.param.b64 %px, [px];
-        mov.b32 %t, %tid.x;
-        setp.ne.s32 %p, %t, 0;
-        @%p bra SKIP;
-        ld.global.f32 %f, [%px];
-        st.global.f32 [%px+4], %f;
-        SKIP:
-        {(barrier ? "bar.sync 0;" : "")}
-        setp.ne.s32 %p, %t, 1;
-        @%p bra DONE;
-        st.global.f32 [%px], 0f40400000;
-        DONE:
-        """);
+    private static string GlobalOverwrite(bool barrier) => OneThenAnother(barrier,
+        (0, "ld.global.f32 %f, [%px]; st.global.f32 [%px+4], %f;"), (1, "st.global.f32 [%px], 0f40400000;"));
 
     [Fact]
     public void AGlobalWordHandedToAnotherThreadOfTheBlockNeedsABarrier()
