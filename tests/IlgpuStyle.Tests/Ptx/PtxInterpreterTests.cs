@@ -6,8 +6,8 @@ namespace IlgpuStyle.Tests.Ptx;
 /// <summary>
 /// The PTX interpreter (<see cref="PtxMachine"/>) on hand-written PTX, without ILGPU: the tensor-core products against a
 /// plain matrix product (fragments loaded at the PTX ISA's positions), cp.async's copies landing at their wait (and
-/// zero-filling past src-size), and each fault it must report — a shared-memory race, a global-memory race, an access outside a buffer, a
-/// misaligned vector access, an mma.sync some lanes never reach, an unknown instruction.
+/// zero-filling past src-size), and each fault it must report — a shared-memory race, a global-memory race, an access
+/// outside a buffer, a misaligned vector access, an mma.sync some lanes never reach, an unknown instruction.
 /// </summary>
 public class PtxInterpreterTests
 {

@@ -814,7 +814,7 @@ public sealed class PtxGlobalMemory
             // The read is published (with a full fence) before the writer is looked at; Writing does the converse.
             long writer = Volatile.Read(ref span.Writer[i]);
             if (writer == 0) continue;
-            var (wb, wt) = ((writer - 1) >> ThreadBits, (int)((writer - 1) & ((1 << ThreadBits) - 1)));
+            var (wb, wt) = WriterOf(writer);
             if (wb != block) return $"global race: reads byte {w * 4:X}, which block {wb} writes (blocks run in no defined order)";
             if (wt != thread && span.WriterEpoch[i] == epoch)
                 return $"global race: reads byte {w * 4:X}, which thread {wt} wrote with no barrier between";
@@ -832,7 +832,7 @@ public sealed class PtxGlobalMemory
             long writer = Interlocked.CompareExchange(ref span.Writer[i], me, 0);
             if (writer != 0 && writer != me)
             {
-                var (wb, wt) = ((writer - 1) >> ThreadBits, (int)((writer - 1) & ((1 << ThreadBits) - 1)));
+                var (wb, wt) = WriterOf(writer);
                 if (wb != block) return $"global race: writes byte {w * 4:X}, which block {wb} writes too";
                 if (wt != thread && span.WriterEpoch[i] == epoch)
                     return $"global race: writes byte {w * 4:X}, which thread {wt} wrote with no barrier between";
@@ -847,6 +847,9 @@ public sealed class PtxGlobalMemory
         }
         return null;
     }
+
+    /// <summary>The block and thread a <see cref="WordSpan.Writer"/> record names.</summary>
+    private static (long Block, int Thread) WriterOf(long writer) => ((writer - 1) >> ThreadBits, (int)((writer - 1) & ((1 << ThreadBits) - 1)));
 
     private (WordSpan Span, int Index) Word(long word)
     {
