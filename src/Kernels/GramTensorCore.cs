@@ -118,20 +118,24 @@ public static partial class Gram
             int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(shared, a, TensorCoreStride, b, ColumnMasks.All, b + K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
-                acc = acc.StepBf16(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, ColumnMasks.All, b + 3 * K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(Fragments(shared, a), Fragments(shared, a + K8), shared, b, ColumnMasks.All, b + K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(Fragments(shared, a + 2 * K8), Fragments(shared, a + 3 * K8), shared, b + 2 * K8, ColumnMasks.All, b + 3 * K8, ColumnMasks.All,
+                    TensorCoreStride, exchange, 0);
             }
             else
             {
-                acc = acc.Step(shared, a, TensorCoreStride, b, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(shared, a + K8, TensorCoreStride, b + K8, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(shared, a + 2 * K8, TensorCoreStride, b + 2 * K8, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(shared, a + 3 * K8, TensorCoreStride, b + 3 * K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(shared, a), shared, b, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(shared, a + K8), shared, b + K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(shared, a + 2 * K8), shared, b + 2 * K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(shared, a + 3 * K8), shared, b + 3 * K8, TensorCoreStride, ColumnMasks.All, exchange);
             }
             pipeline.Finish();
         }
         return acc;
     }
+
+    /// <summary>A's fragments of a k-step whose A[g][q] (first row tile) is at <paramref name="a"/> of a k-major stage.</summary>
+    private static WarpRows Fragments(ArrayView<float> shared, int a) => WarpRows.KMajor(shared, a, TensorCoreStride);
 
     /// <summary>
     /// Stage s: the 32 pixels from k0 = <c>pBegin</c> + 32·s of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F,

@@ -123,10 +123,12 @@ public static partial class Conv2d
         }
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
-        var a = prepared ?? LayOut3x3(w, transpose,
-            gpu.Scratch(Shape4.Vector(reduce * 9 * mp), transpose ? "conv3x3.a.backward" : "conv3x3.a.forward"));
-        // The tensor-core kernel takes its weights rounded to its format (a prepared operand comes rounded).
-        if (prepared is null && tiles.Kind.IsTensorCore()) RoundTensorCoreOperand(a, tiles.Kind == ConvKernelKind.TensorCoreBf16);
+        string scratchKey = transpose ? "conv3x3.a.backward" : "conv3x3.a.forward";
+        // The tensor-core kernel reads its own operand (fragment order, rounded to its format), the others the K-major one.
+        var a = prepared ?? (tiles.Kind.IsTensorCore()
+            ? TensorCoreOperand(w, transpose, tiles.Kind == ConvKernelKind.TensorCoreBf16,
+                gpu.Scratch(Shape4.Vector(TensorCoreOperandFloats(reduce, m)), scratchKey + ".tensor-core"))
+            : LayOut3x3(w, transpose, gpu.Scratch(Shape4.Vector(reduce * 9 * mp), scratchKey)));
 
         var biasView = (bias ?? output).View;
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
@@ -153,7 +155,7 @@ public static partial class Conv2d
             // The stages per slice ride in the epilogue's upper bits (one slice: all of them).
             SplitK.Launch(gpu, slices, m, h * width, biasView, epilogue, output.View,
                 (z, target, flags) => tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, z), new Index3D(t.WorkItems, 1, 1)),
-                    specialized, reduce, m, mp, h, width, input.View, a.View, biasView, flags | stagesPerSlice << TensorCoreSliceShift, target,
+                    specialized, reduce, m, TensorCoreGroups(m), h, width, input.View, a.View, biasView, flags | stagesPerSlice << TensorCoreSliceShift, target,
                     inputAddress, weightsAddress));
             return;
         }
@@ -356,15 +358,15 @@ public sealed class PreparedConv3x3 : IDisposable
     }
 
     /// <summary>
-    /// The direct operand the kernel of <paramref name="kind"/> reads: for the tensor-core kinds rounded to their format
-    /// (Conv2d.RoundTensorCoreOperand; made in its place, not beside an unrounded one), else <see cref="DirectOperand(bool)"/>.
+    /// The operand the direct kernel of <paramref name="kind"/> reads: for the tensor-core kinds theirs
+    /// (Conv2d.TensorCoreOperand: fragment order, rounded to their format), else <see cref="DirectOperand(bool)"/>.
     /// </summary>
     internal Tensor DirectOperand(bool transpose, ConvKernelKind kind)
     {
         if (!kind.IsTensorCore()) return DirectOperand(transpose);
         bool bf16 = kind == ConvKernelKind.TensorCoreBf16;
         if (!tensorCore.TryGetValue((transpose, bf16), out var a))
-            tensorCore[(transpose, bf16)] = a = Conv2d.RoundTensorCoreOperand(Conv2d.PrepareDirect(Weight, transpose), bf16);
+            tensorCore[(transpose, bf16)] = a = Conv2d.TensorCoreOperand(Weight, transpose, bf16);
         return a;
     }
 

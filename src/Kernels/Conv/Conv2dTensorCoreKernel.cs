@@ -10,30 +10,36 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // Tensor-core (TF32 or BF16) implicit GEMM for 3×3, stride 1, padding 1: the GEMM of Conv2dFast3x3.cs,
 //   out[o, p] = Σ_k a[k·mp + o] · B[k, p],  k = c·9 + 3·kh + kw,  B[k, p] = in[c, y + kh − 1, x + kw − 1] (0 outside),
 // with p = y·W + x the flattened pixel, computed by warp-level m16n8k8 TF32 products (TensorCores/WarpMma.cs) with FP32
-// accumulation. Same weight operand and entry points as the other fast-path kernels, so backward-data is this kernel
-// with the transposed, flipped weights.
+// accumulation, a[k·mp + o] being the weights of the other fast-path kernels. Same entry points, so backward-data is
+// this kernel with the transposed, flipped weights; its own weight operand holds them in fragment order
+// (Conv2dTensorCoreOperand.cs).
 //
 // Blocking (ConvTiles kind=tf32: gx = warps along pixels WN ∈ {1, 2, 4}, gy = warps along channels WM ∈ {1, 2}):
 //   group: 32·WM·WN threads; block tile BM × BN = 64·WM output channels × 32·WN consecutive pixels of the flattened image
 //   (a block may span image rows); grid (⌈H·W / BN⌉, ⌈M / BM⌉). Warp (wmIdx, wnIdx) owns a 64 × 32 warp tile: 4 × 4 mma
 //   tiles of 16 channels × 8 pixels, 16 accumulator fragments (64 floats per lane).
 //   K loop: stages of 24 rows = 8 input channels × the 3 taps kw of one kernel row kh (stage s: channels 8·⌊s/3⌋ …,
-//   kh = s mod 3); A's stage row r = 8·kw + kc. A stage is 3 mma k-steps (one per kw, 8 channels each) — with BF16
+//   kh = s mod 3). A stage is 3 mma k-steps (one per kw, 8 channels each) — with BF16
 //   (kind=bf16: m16n8k16, WarpMma.Bf16) 2: kw = 0 and 1 together, then kw = 2 with the instruction's upper 8 k zero.
 //   B's stage is not im2col's 24 × BN but the 8 channels' input for the block's pixels and one more on each side (halo
 //   tile: column c ↔ flattened pixel p0 − 1 + c, kernel row kh applied: in_flat[c0 + kc][p0 − 1 + c + (kh − 1)·W]):
 //   since B[8·kw + kc, p] = in_flat[c][p + kw − 1 + (kh − 1)·W] whenever the tap stays inside the image row, tap kw reads
 //   columns shifted by kw, each value loaded once instead of three times. A tap that leaves the row (x = 0 with kw = 0,
 //   x = W − 1 with kw = 2) would read the neighbouring row's pixel: the warps zero those B values as they read them
-//   (per-lane ColumnMasks fixed at kernel start). Channels past Cin, output channels past mp and rows outside the image
-//   load as 0, so any Cin, M, H, W works.
-//   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of the stage's A tile (24 × BM, row stride BM + 8) and B tile
-//   (8 × (BN + 2), row stride BN + 8): the +8 makes the fragment reads (lanes g, t read row t, column g + kw) hit 32 distinct banks.
-//   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) before the kernel, once per layer (PreparedConv3x3)
-//   or per call (RoundTensorCoreOperand); the input values once, when stored (with cp.async: in place, by the thread that copied them). Double buffering: the group fills the other buffer with
-//   the next stage (plain loads and stores: the weights 4 output channels at a time, one 128-bit load and store — on
-//   CUDA their address is 16-byte aligned, Run3x3 checks it; each thread's share of a stage fixed at the start, TensorCoreFill), then computes
-//   the current one, then one barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
+//   (per-lane ColumnMasks fixed at kernel start). Channels past Cin and rows outside the image load as 0, the operand's
+//   weights past the channels are 0, so any Cin, M, H, W works.
+//   A's stage is the operand's run for stage s and the block's 64-channel groups, in fragment order (each lane's A
+//   fragment of a row tile is one Float4: 4 LDS.128 per k-step, not 16 LDS; the warp reads 512 consecutive bytes, no
+//   bank conflicts), copied as it lies.
+//   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of
+//   the stage's A tile (24 × BM floats) and B tile (8 × (BN + 2), row stride BN + 8): the +8 makes the fragment reads
+//   (lanes g, t read row t, column g + kw) hit 32 distinct banks.
+//   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) when the operand is made, once per layer
+//   (PreparedConv3x3) or per call; the input values once, when stored (with cp.async: in place, by the thread that
+//   copied them). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
+//   weights 16 bytes at a time — on CUDA one 128-bit load and store, their address 16-byte aligned, Run3x3 checks it;
+//   each thread's share of a stage fixed at the start, TensorCoreFill), then computes the current one, then one
+//   barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and each thread rounds the ones
 //   it copied in place once they have landed, before the barrier that publishes the stage, so the bytes equal the plain
@@ -54,7 +60,7 @@ public static partial class Conv2d
     /// <summary>Rows of a stage: <see cref="TensorCoreStageChannels"/> channels × the 3 taps of one kernel row.</summary>
     private const int TensorCoreStageRows = 3 * TensorCoreStageChannels;
 
-    /// <summary>Row padding of the shared tiles (bank-conflict-free fragment reads).</summary>
+    /// <summary>Row padding of the shared B tile (bank-conflict-free fragment reads).</summary>
     private const int TensorCorePad = 8;
 
     /// <summary>Static shared floats of the tensor-core kernel: 48 KiB, the most a CUDA group gets without dynamic shared memory.</summary>
@@ -71,7 +77,7 @@ public static partial class Conv2d
     /// <paramref name="asyncBuffers"/> with cp.async); at most <see cref="TensorCoreExchangeStart"/>.
     /// </summary>
     internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
-        new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * (bm + TensorCorePad) + TensorCoreStageChannels * (bn + TensorCorePad));
+        new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * bm + TensorCoreStageChannels * (bn + TensorCorePad));
 
     /// <summary>The epilogue flags of the tensor-core and shared-SGEMM kernels: + bias, ReLU, add to the output.</summary>
     internal const int EpilogueBias = 1, EpilogueRelu = 2, EpilogueAccumulate = 4;
@@ -86,14 +92,15 @@ public static partial class Conv2d
     internal const int TensorCoreTileFloats = TensorCoreExchangeStart;
 
     /// <summary>
-    /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment).
+    /// out[o, p] (+)= Σ_k a[k·mp + o] · B[k, p] (+ bias, ReLU) with TF32 tensor-core products (see the file comment), the
+    /// weights <paramref name="weights"/> = <see cref="TensorCoreOperand"/> with <paramref name="groups"/> 64-channel groups.
     /// Group 32·WM·WN threads (1-D); grid (⌈H·W / (32·WN)⌉, ⌈cout / (64·WM)⌉, split-K slices). <paramref name="epilogue"/>:
     /// EpilogueBias | EpilogueRelu | EpilogueAccumulate, and from bit <see cref="TensorCoreSliceShift"/> on the stages per
     /// split-K slice (grid z; all of them for one slice; SplitK.cs). <paramref name="inputAddress"/>, <paramref name="weightsAddress"/>:
     /// the device addresses of input and weights, for cp.async (AsyncCopy.cs).
     /// </summary>
     private static void TensorCore3x3Kernel(
-        SpecializedValue<ConvTiles> tiles, int cin, int cout, int mp, int h, int w,
+        SpecializedValue<ConvTiles> tiles, int cin, int cout, int groups, int h, int w,
         View input, View weights, View bias, int epilogue, View output, long inputAddress, long weightsAddress)
     {
         var t = tiles.Value;
@@ -101,8 +108,8 @@ public static partial class Conv2d
         var pipeline = new StagePipeline(t.AsyncBuffers);
         int wn = t.GroupX, wm = t.GroupY, buffers = pipeline.Buffers;
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
-        int sa = bm + TensorCorePad, sb = bn + TensorCorePad;
-        int aFloats = TensorCoreStageRows * sa, bFloats = TensorCoreStageChannels * sb;
+        int sb = bn + TensorCorePad;
+        int aFloats = TensorCoreStageRows * bm, bFloats = TensorCoreStageChannels * sb;
         // The kernel's only shared array (AsyncCopy names it), of Float4s so that PTX declares it 16-byte aligned (the weight
         // stages' 16-byte copies and stores); used as floats.
         var shared4 = SharedMemory.Allocate<SharedGemm.Float4>(TensorCoreSharedFloats / 4);
@@ -114,14 +121,12 @@ public static partial class Conv2d
 
         // The pixel this thread loads into the B tile (column nLoad + 1; bn divides threads: channels tid / bn + j·wm).
         int nLoad = tid & (bn - 1), rLoad = tid / bn; // bn, bm: powers of two (a remainder would cost ptxas a division)
-        // The 4 output channels it loads into the A tile (bm / 4 divides threads: channels tid / (bm / 4) + j·2·wn, 3 taps each).
-        int aCol = tid & (bm / 4 - 1), aRow = tid / (bm / 4);
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
-        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, mp, w, hw, sa, sb, aFloats, buffers * aFloats, bFloats,
-            o0, nLoad, rLoad, wm, aCol, aRow, threads / (bm / 4), p0, bn, tid, bf16 ? 1 : 0, inputAddress, weightsAddress,
-            first);
+        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, w, hw, sb, aFloats, buffers * aFloats, bFloats,
+            (groups * TensorCoreGroupFloats) >> 2, (Grid.IdxY * wm * TensorCoreGroupFloats) >> 2, threads, nLoad, rLoad, wm, p0, bn, tid,
+            bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
@@ -137,21 +142,21 @@ public static partial class Conv2d
         {
             pipeline.Advance(fill, s, stages);
             int buffer = pipeline.Buffer(s);
-            // Fragment reads start at row q, column g of this warp's part of the tiles.
-            int aStart = buffer * aFloats + q * sa + wmIdx * TensorCoreWarpChannels + g;
+            // This warp's A fragments (fragment order: Conv2dTensorCoreOperand.cs), tap kw's TensorCoreTapFloat4s further.
+            int aStart = ((buffer * aFloats + wmIdx * TensorCoreGroupFloats) >> 2) + lane;
             // Tap kw's B values: the halo tile's columns shifted by kw (column n + kw holds pixel p0 + n + kw − 1).
             int bStart = buffers * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(shared, aStart, sa, bStart, left, bStart + 1, ColumnMasks.All, sb, exchange, 0);
-                acc = acc.StepBf16(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, right, bStart + 2, right, sb, exchange, 1);
+                acc = acc.StepBf16(Tap(shared4, aStart, 0), Tap(shared4, aStart, 1), shared, bStart, left, bStart + 1, ColumnMasks.All, sb, exchange, 0);
+                acc = acc.StepBf16(Tap(shared4, aStart, 2), default, shared, bStart + 2, right, bStart + 2, right, sb, exchange, 1);
             }
             else
             {
-                acc = acc.Step(shared, aStart, sa, bStart, sb, left, exchange);                                                      // kw = 0
-                acc = acc.Step(shared, aStart + TensorCoreStageChannels * sa, sa, bStart + 1, sb, ColumnMasks.All, exchange);      // kw = 1
-                acc = acc.Step(shared, aStart + 2 * TensorCoreStageChannels * sa, sa, bStart + 2, sb, right, exchange);          // kw = 2
+                acc = acc.Step(Tap(shared4, aStart, 0), shared, bStart, sb, left, exchange);                // kw = 0
+                acc = acc.Step(Tap(shared4, aStart, 1), shared, bStart + 1, sb, ColumnMasks.All, exchange); // kw = 1
+                acc = acc.Step(Tap(shared4, aStart, 2), shared, bStart + 2, sb, right, exchange);           // kw = 2
             }
             pipeline.Finish();
         }
@@ -160,6 +165,13 @@ public static partial class Conv2d
         acc.Store(store, o0 + wmIdx * TensorCoreWarpChannels + g, p0 + wnIdx * TensorCoreWarpPixels + 2 * q);
     }
 
+    /// <summary>Float4s of one tap's A fragments in a stage of one 64-channel group (4 row tiles × 32 lanes).</summary>
+    private const int TensorCoreTapFloat4s = 4 * 32;
+
+    /// <summary>The warp's A fragments of tap <paramref name="kw"/>, <paramref name="aStart"/> its tap 0's Float4 of this lane.</summary>
+    private static WarpRows Tap(ArrayView<SharedGemm.Float4> shared4, int aStart, int kw) =>
+        WarpRows.FragmentOrder(shared4, aStart + kw * TensorCoreTapFloat4s);
+
     /// <summary>
     /// A B column's AND mask (<see cref="ColumnMasks"/>): 0 when its tap falls off the image's edge, else ~0; pinned before
     /// the K loop (else ILGPU recomputes it, remainders included, in every stage).
@@ -167,44 +179,35 @@ public static partial class Conv2d
     private static uint KeepUnless(bool offEdge) => Pinned.Value(offEdge ? 0u : ~0u);
 
     /// <summary>
-    /// Fills one stage of the A (weights, already rounded: <see cref="StagePipeline.Put4"/> stores them as read) and B
-    /// (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or copied by
-    /// cp.async as FP32 and rounded in place later: the fill's <c>copy</c> modes) tiles into a shared buffer; the B tiles
-    /// start at <c>bTiles</c>.
+    /// Fills one stage of the A (weights in fragment order, already rounded: <see cref="StagePipeline.Put4"/> stores them as
+    /// read) and B (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or
+    /// copied by cp.async as FP32 and rounded in place later: the fill's <c>copy</c> modes) tiles into a shared buffer; the
+    /// B tiles start at <c>bTiles</c>.
     /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
-    /// arithmetic: in A, 4 consecutive output channels (on CUDA one 128-bit load or 16-byte copy; mp and o0 are multiples
-    /// of 16) of channels aRow, aRow + aStep, … at the 3 taps; in B's halo tile, one
-    /// pixel (column nLoad + 1) of channels rLoad, rLoad + wm, …, and threads 0 … 15 one halo value each (channel tid / 2,
-    /// the column left of the block's pixels or right of them).
+    /// arithmetic: in A, the stage's run of the block's 64-channel groups (<see cref="TensorCoreOperand"/>: contiguous,
+    /// zero-padded, so no bounds) copied as it lies, Float4s tid, tid + threads, … (on CUDA 128-bit loads or 16-byte
+    /// copies); in B's halo tile, one pixel (column nLoad + 1) of channels rLoad, rLoad + wm, …, and threads 0 … 15 one
+    /// halo value each (channel tid / 2, the column left of the block's pixels or right of them).
     /// </summary>
     private readonly struct TensorCoreFill(
-        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int mp, int w, int hw,
-        int sa, int sb, int aFloats, int bTiles, int bFloats, int o0, int nLoad, int rLoad, int wm, int aCol, int aRow, int aStep,
+        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int w, int hw,
+        int sb, int aFloats, int bTiles, int bFloats, int stageFloat4s, int blockFloat4s, int threads, int nLoad, int rLoad, int wm,
         int p0, int bn, int tid, int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
         /// <summary>
         /// Stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction (channels 8·⌊k/3⌋ …, kernel
-        /// row k mod 3), into buffer <paramref name="buffer"/>. Row r = 8·kw + kc of the A tile holds channel c0 + kc at
-        /// tap kw; row kc of the B tile channel c0 + kc.
+        /// row k mod 3), into buffer <paramref name="buffer"/>: the A tile as the operand holds it (the block's groups, in
+        /// fragment order), row kc of the B tile channel c0 + kc.
         /// </summary>
         public void Fill(int s, int buffer, int copy)
         {
             int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
-            // A[r][mm] ↔ a[(c·9 + 3·kh + kw)·mp + o0 + mm], 0 past cin or mp (mp is a multiple of 4: a run of 4 is all in or out);
-            // the weights come rounded to the kernel's format (RoundTensorCoreOperand), so they are stored (or copied) as read.
-            // This thread's channels kc = aRow, aRow + aStep, … (aStep = 2·wn divides 8), each at the 3 taps: rows kc, 8 + kc,
-            // 16 + kc, whose weights lie mp apart.
-            int o = o0 + 4 * aCol;
-            bool oInside = o < mp;
-            for (int kc = aRow; kc < TensorCoreStageChannels; kc += aStep)
-            {
-                int c = c0 + kc, from = (c * 9 + kh * 3) * mp + o, to = aBase + kc * sa + 4 * aCol;
-                bool valid = (c < cin) & oInside;
-                StagePipeline.Put4(shared, shared4, to, weights, weightsAddress, from, valid, copy);
-                StagePipeline.Put4(shared, shared4, to + TensorCoreStageChannels * sa, weights, weightsAddress, from + mp, valid, copy);
-                StagePipeline.Put4(shared, shared4, to + 2 * TensorCoreStageChannels * sa, weights, weightsAddress, from + 2 * mp, valid, copy);
-            }
+            // A: the operand's Float4s k·G·384 + (the block's first group)·384 + j (G·384 = stageFloat4s), j < 384·wm
+            // (= aFloats / 4; threads divides it), this thread's j = tid, tid + threads, …; the weights come rounded, so
+            // they are stored (or copied) as read.
+            StagePipeline.Put4Runs(shared, shared4, aBase + 4 * tid, weights, weightsAddress, 4 * (k * stageFloat4s + blockFloat4s + tid),
+                (aFloats >> 2) / threads, 4 * threads, copy);
             // B[kc][col] ↔ in_flat[c0 + kc][p0 − 1 + col + (kh − 1)·W], 0 outside the image's rows (or past its channels).
             int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
             bool inside = (uint)src < (uint)hw; // 0 ≤ src < H·W in one comparison
@@ -222,23 +225,6 @@ public static partial class Conv2d
             }
         }
     }
-
-    /// <summary>
-    /// The tensor-core kernel's weight operand: the direct kernels' operand a (<see cref="LayOut3x3"/>) rounded in place to
-    /// BF16 when <paramref name="bf16"/>, else TF32 — what the kernel would do to each value it stages, done once
-    /// (rounding twice gives the same value), so its fills store the weights as read. Returns <paramref name="a"/>.
-    /// Test: tests/IlgpuStyle.Tests/Kernels/PreparedConvTests.cs (against the formats' definitions, bit for bit).
-    /// </summary>
-    internal static Tensor RoundTensorCoreOperand(Tensor a, bool bf16)
-    {
-        var gpu = a.Gpu;
-        gpu.Kernel(RoundOperandKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int>(RoundOperandKernel))(
-            new Index1D(a.Shape.Count), a.View, bf16 ? 1 : 0);
-        return a;
-    }
-
-    /// <summary>a[i] ← a[i] rounded as the tensor-core kernel stages it (WarpTile64x32.StageValue: TF32, or BF16 when bf16 ≠ 0).</summary>
-    private static void RoundOperandKernel(Index1D i, View a, int bf16) => a[i] = WarpTile64x32.StageValue(a[i], bf16);
 
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>
     private readonly struct TensorCoreEpilogue(View output, View bias, int flags, int channels, int hw) : IFragmentStore

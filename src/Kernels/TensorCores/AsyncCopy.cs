@@ -55,11 +55,7 @@ public static class AsyncCopy
     {
         if (CudaAsm.IsSupported)
         {
-            ulong address = (ulong)(srcAddress + 4L * (valid ? index : 0));
-            CudaAsm.Emit(
-                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
-                "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
-                (uint)(4 * dst), address, valid ? 16u : 0u);
+            Float4At(dst, srcAddress + 4L * (valid ? index : 0), valid);
             return;
         }
         Float(shared, dst, src, srcAddress, index, valid);
@@ -67,6 +63,16 @@ public static class AsyncCopy
         Float(shared, dst + 2, src, srcAddress, index + 2, valid);
         Float(shared, dst + 3, src, srcAddress, index + 3, valid);
     }
+
+    /// <summary>
+    /// On CUDA, <see cref="Float4"/> from the device address <paramref name="address"/> (a multiple of 16): a caller that
+    /// copies runs at constant distances passes one base address plus constants, which ptxas carries in the copies.
+    /// </summary>
+    public static void Float4At(int dst, long address, bool valid) =>
+        CudaAsm.Emit(
+            "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
+            "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
+            (uint)(4 * dst), (ulong)address, valid ? 16u : 0u);
 
     /// <summary>The device address of <paramref name="view"/>'s first element: the kernels' <c>srcAddress</c> parameters (host side).</summary>
     public static long DeviceAddress(ArrayView1D<float, Stride1D.Dense> view) => view.BaseView.LoadEffectiveAddressAsPtr().ToInt64();

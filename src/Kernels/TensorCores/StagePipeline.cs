@@ -1,6 +1,7 @@
 // Test: through the kernels that use it (tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs, GramTensorCoreTests.cs)
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace IlgpuStyle.Kernels.TensorCores;
 
@@ -135,6 +136,53 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (copy == Copied) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid);
         else if (copy == Stored) shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index) : default;
+    }
+
+    /// <summary>Most runs one <see cref="Put4Runs"/> call moves (the convolution's A share: 12 / WN Float4s).</summary>
+    public const int MaxRuns = 12;
+
+    /// <summary>
+    /// <paramref name="count"/> (≤ <see cref="MaxRuns"/>, a constant of the kernel's specialized shape) runs of
+    /// <see cref="Put4"/>, all valid: shared[dst + i·step … + 3] ← src[index + i·step … + 3] for i = 0 … count − 1
+    /// (<paramref name="step"/> a constant multiple of 4). Written out, not a loop: ILGPU keeps a loop's i·step as an index
+    /// computation, 64-bit widening and address per run (ptxas: ~19 instructions per 16 bytes); unrolled, the offsets are
+    /// constants from one view at each end and ride in the loads and stores.
+    /// </summary>
+    public static void Put4Runs(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        long srcAddress, int index, int count, int step, int copy)
+    {
+        var runs = new Float4Runs(shared, shared4.SubView(dst >> 2, (count - 1) * (step >> 2) + 1), dst, src,
+            src.SubView(index, (count - 1) * step + 4), srcAddress + 4L * index, index, step, copy);
+        runs.Put(0);
+        if (count > 1) runs.Put(1);
+        if (count > 2) runs.Put(2);
+        if (count > 3) runs.Put(3);
+        if (count > 4) runs.Put(4);
+        if (count > 5) runs.Put(5);
+        if (count > 6) runs.Put(6);
+        if (count > 7) runs.Put(7);
+        if (count > 8) runs.Put(8);
+        if (count > 9) runs.Put(9);
+        if (count > 10) runs.Put(10);
+        if (count > 11) runs.Put(11);
+    }
+
+    /// <summary>
+    /// The runs of one <see cref="Put4Runs"/> call: <c>to</c> and <c>from</c> are views at its first run's two ends,
+    /// <c>fromAddress</c> is the device address of its first source value.
+    /// </summary>
+    private readonly struct Float4Runs(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int copy)
+    {
+        public void Put(int i)
+        {
+            if (copy == Copied)
+            {
+                if (CudaAsm.IsSupported) AsyncCopy.Float4At(dst + i * step, fromAddress + 4L * (i * step), true);
+                else AsyncCopy.Float4(shared, dst + i * step, src, 0, index + i * step, true);
+            }
+            else if (copy == Stored) to[i * (step >> 2)] = GlobalLoad.Float4(from, i * step);
+        }
     }
 
     public void Finish()

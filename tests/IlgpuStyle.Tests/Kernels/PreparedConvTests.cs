@@ -33,39 +33,65 @@ public class PreparedConvTests
     }
 
     /// <summary>
-    /// The tensor-core kernels' weight operand (Conv2d.RoundTensorCoreOperand, made once per layer by PreparedConv3x3 and
-    /// per call otherwise) is the direct operand with every value rounded to the format as <see cref="TensorCoreFormat"/>
-    /// defines it, bit for bit, on every device (the rounding kernel runs everywhere; the tensor-core kernels store these
-    /// weights as read). Odd channel counts: the operand's zero padding past Cout stays zero.
+    /// The tensor-core kernels' weight operand (Conv2d.TensorCoreOperand, made once per layer by PreparedConv3x3 and per
+    /// call otherwise) holds, bit for bit, the weight each lane's fragment needs at the position the kernel reads it, rounded
+    /// to the format as <see cref="TensorCoreFormat"/> defines it — built here by a loop over stages, 64-channel groups, taps,
+    /// row tiles, lanes and fragment elements from the OIHW weights themselves, on every device (the layout kernel runs
+    /// everywhere). Odd channel counts: zeros past the channels; 130 outputs: 3 groups padded to 4.
     /// </summary>
     [Theory]
     [MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
-    public void TensorCoreOperandIsTheDirectOperandRoundedToItsFormat(string device)
+    public void TensorCoreOperandHoldsTheRoundedWeightsInFragmentOrder(string device)
     {
         var gpu = Devices.Get(device);
-        var ws = new Shape4(19, 7, 3, 3);
-        // Values with every low-bit pattern, ties included: uniform draws scaled over several binades.
-        var values = TestData.Uniform(6, ws.Count).Select((v, i) => v * MathF.ScaleB(1f, i % 9 - 4)).ToArray();
-        using var w = gpu.FromHost(ws, values);
-        using var prepared = Conv2d.Prepare3x3(w);
-        foreach (var (kind, format) in new[] { (ConvKernelKind.TensorCoreTf32, TensorCoreFormat.Tf32), (ConvKernelKind.TensorCoreBf16, TensorCoreFormat.Bf16) })
-        foreach (bool transpose in new[] { false, true })
+        foreach (var ws in new[] { new Shape4(19, 7, 3, 3), new Shape4(130, 11, 3, 3) })
         {
-            using var direct = Conv2d.PrepareDirect(w, transpose);
-            var source = direct.ToHost();
-            var expected = format.Round(source);
-            using var perCall = Conv2d.RoundTensorCoreOperand(Conv2d.PrepareDirect(w, transpose), kind == ConvKernelKind.TensorCoreBf16);
-            var got = perCall.ToHost();
-            var fromPrepared = prepared.DirectOperand(transpose, kind).ToHost();
-            Assert.Equal(expected.Length, got.Length);
-            for (int i = 0; i < expected.Length; i++)
+            // Values with every low-bit pattern, ties included: uniform draws scaled over several binades.
+            var values = TestData.Uniform(6, ws.Count).Select((v, i) => v * MathF.ScaleB(1f, i % 9 - 4)).ToArray();
+            using var w = gpu.FromHost(ws, values);
+            using var prepared = Conv2d.Prepare3x3(w);
+            foreach (var (kind, format) in new[] { (ConvKernelKind.TensorCoreTf32, TensorCoreFormat.Tf32), (ConvKernelKind.TensorCoreBf16, TensorCoreFormat.Bf16) })
+            foreach (bool transpose in new[] { false, true })
             {
-                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                    $"{format.Name} transpose={transpose} [{i}]: {source[i]:R} rounded to {got[i]:R}, expected {expected[i]:R}");
-                Assert.Equal(BitConverter.SingleToInt32Bits(got[i]), BitConverter.SingleToInt32Bits(fromPrepared[i]));
+                var expected = format.Round(FragmentOrder(values, ws, transpose));
+                var got = prepared.DirectOperand(transpose, kind).ToHost();
+                Assert.Equal(expected.Length, got.Length);
+                for (int i = 0; i < expected.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                        $"{ws} {format.Name} transpose={transpose} [{i}]: {got[i]:R}, expected {expected[i]:R}");
+                Assert.Contains(got, v => v != 0);
             }
-            Assert.Contains(got, v => v != 0);
         }
+    }
+
+    /// <summary>
+    /// The tensor-core operand unrounded, from OIHW weights: for stage k (input channels 8·⌊k/3⌋ …, kernel row k mod 3),
+    /// 64-output group r (as many as the outputs need, then one more when that is odd and above 1), tap kw, row tile i,
+    /// lane (g = lane / 4, q = lane mod 4), the fragment (A[g][q], A[g + 8][q], A[g][q + 4], A[g + 8][q + 4]) of the tile's
+    /// 16 outputs × 8 channels; A = the weight of (output, input channel) at (kh, kw), flipped and transposed for
+    /// backward-data, 0 past the channels.
+    /// </summary>
+    private static float[] FragmentOrder(float[] w, Shape4 ws, bool transpose)
+    {
+        int cout = ws.N, cin = ws.C, reduce = transpose ? cout : cin, outputs = transpose ? cin : cout;
+        int groups = (outputs + 63) / 64;
+        if (groups > 1 && groups % 2 == 1) groups++;
+        int stages = (reduce + 7) / 8 * 3;
+        var t = new List<float>();
+        for (int k = 0; k < stages; k++)
+        for (int r = 0; r < groups; r++)
+        for (int kw = 0; kw < 3; kw++)
+        for (int i = 0; i < 4; i++)
+        for (int lane = 0; lane < 32; lane++)
+            foreach (var (dm, dk) in new[] { (0, 0), (8, 0), (0, 4), (8, 4) })
+            {
+                int o = 64 * r + 16 * i + lane / 4 + dm, c = 8 * (k / 3) + lane % 4 + dk, kh = k % 3;
+                float v = 0;
+                if (o < outputs && c < reduce)
+                    v = transpose ? w[((c * cin + o) * 3 + 2 - kh) * 3 + 2 - kw] : w[((o * cin + c) * 3 + kh) * 3 + kw];
+                t.Add(v);
+            }
+        return t.ToArray();
     }
 
     [Fact]

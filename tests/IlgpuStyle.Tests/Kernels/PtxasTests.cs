@@ -55,9 +55,12 @@ public class PtxasTests(ITestOutputHelper log)
         Regex.Matches(ptx, @"^\s*((?:div|rem)\.[su]32\s+%r\d+,\s*%r\d+,\s*-?\d+|(?:div|rem)\.[su]64\s+[^;]+);", RegexOptions.Multiline)
             .Select(m => Regex.Replace(m.Groups[1].Value, @"\s+", " ")).Distinct().ToArray();
 
-    /// <summary>The kernels whose shared reads must be 128-bit (<c>ld.shared.v4.f32</c>): the shared SGEMMs.</summary>
+    /// <summary>
+    /// The kernels whose shared reads must be 128-bit (<c>ld.shared.v4.f32</c>): the shared SGEMMs, and the tensor-core
+    /// convolution's A fragments (WarpRows.FragmentOrder).
+    /// </summary>
     private static readonly string[] VectorizedSharedReads =
-        ["Conv2d.SharedGemm3x3Kernel", "Conv2d.WinogradGemmSharedKernel", "Gram.ForwardSharedKernel"];
+        ["Conv2d.SharedGemm3x3Kernel", "Conv2d.WinogradGemmSharedKernel", "Gram.ForwardSharedKernel", "Conv2d.TensorCore3x3Kernel"];
 
     [Theory]
     [InlineData("sm_80")]
@@ -108,7 +111,8 @@ public class PtxasTests(ITestOutputHelper log)
                 failures.Add($"{variant.Name}: cp.async into {AsyncCopy.SharedArraySymbol}, but the PTX declares the shared arrays [{string.Join(", ", arrays)}]");
                 continue;
             }
-            // The shared SGEMMs read their operands 128 bits at a time (SharedGemm.Steps8Runs): ILGPU vectorizes those loads only
+            // The shared SGEMMs read their operands 128 bits at a time (SharedGemm.Steps8Runs; the tensor-core convolution its
+            // A fragments: WarpRows.FragmentOrder): ILGPU vectorizes those loads only
             // while it knows the arrays' alignment, and nothing else would say so if a change lost it.
             if (VectorizedSharedReads.Any(k => variant.Name.StartsWith(k, StringComparison.Ordinal))
                 && !ptx.Contains("ld.shared.v4.f32", StringComparison.Ordinal))
