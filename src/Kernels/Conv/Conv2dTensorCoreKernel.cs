@@ -179,7 +179,7 @@ public static partial class Conv2d
     private static uint KeepUnless(bool offEdge) => Pinned.Value(offEdge ? 0u : ~0u);
 
     /// <summary>
-    /// Fills one stage of the A (weights in fragment order, already rounded: <see cref="StagePipeline.Put4"/> stores them as
+    /// Fills one stage of the A (weights in fragment order, already rounded: <see cref="StagePipeline.Put4Runs"/> stores them as
     /// read) and B (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or
     /// copied by cp.async as FP32 and rounded in place later: the fill's <c>copy</c> modes) tiles into a shared buffer; the
     /// B tiles start at <c>bTiles</c>.

@@ -45,34 +45,28 @@ public static class AsyncCopy
     }
 
     /// <summary>
-    /// shared[<paramref name="dst"/> … + 3] ← <paramref name="valid"/> ? src[<paramref name="index"/> … + 3] : 0 as one 16-byte
-    /// copy (cp.async.cg: through L2 only) on CUDA, else <see cref="Float"/> four times. The 16-byte copy needs both ends
-    /// 16-byte aligned: <paramref name="dst"/> and <paramref name="index"/> multiples of 4, the shared array declared with
-    /// 16-byte alignment (an array of <see cref="SharedGemm.Float4"/>) and <paramref name="srcAddress"/> a multiple of 16
-    /// (the caller's guarantee, as for <see cref="GlobalLoad.Float4"/>).
+    /// shared[<paramref name="dst"/> … + 3] ← src[<paramref name="index"/> … + 3] as one 16-byte copy (cp.async.cg: through
+    /// L2 only) on CUDA, from <paramref name="address"/>, the device address of src[<paramref name="index"/>] (a caller
+    /// copying runs at constant distances passes one base address plus constants, which ptxas carries in the copies);
+    /// else <see cref="Float"/> four times. The 16-byte copy needs both ends 16-byte aligned: <paramref name="dst"/> a
+    /// multiple of 4, the shared array declared with 16-byte alignment (an array of <see cref="SharedGemm.Float4"/>) and
+    /// <paramref name="address"/> a multiple of 16 (the caller's guarantee, as for <see cref="GlobalLoad.Float4"/>).
     /// </summary>
-    public static void Float4(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
+    public static void Float4(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, int index, long address)
     {
         if (CudaAsm.IsSupported)
         {
-            Float4At(dst, srcAddress + 4L * (valid ? index : 0), valid);
+            CudaAsm.Emit(
+                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
+                "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
+                (uint)(4 * dst), (ulong)address, 16u);
             return;
         }
-        Float(shared, dst, src, srcAddress, index, valid);
-        Float(shared, dst + 1, src, srcAddress, index + 1, valid);
-        Float(shared, dst + 2, src, srcAddress, index + 2, valid);
-        Float(shared, dst + 3, src, srcAddress, index + 3, valid);
+        Float(shared, dst, src, 0, index, true);
+        Float(shared, dst + 1, src, 0, index + 1, true);
+        Float(shared, dst + 2, src, 0, index + 2, true);
+        Float(shared, dst + 3, src, 0, index + 3, true);
     }
-
-    /// <summary>
-    /// On CUDA, <see cref="Float4"/> from the device address <paramref name="address"/> (a multiple of 16): a caller that
-    /// copies runs at constant distances passes one base address plus constants, which ptxas carries in the copies.
-    /// </summary>
-    public static void Float4At(int dst, long address, bool valid) =>
-        CudaAsm.Emit(
-            "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
-            "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
-            (uint)(4 * dst), (ulong)address, valid ? 16u : 0u);
 
     /// <summary>The device address of <paramref name="view"/>'s first element: the kernels' <c>srcAddress</c> parameters (host side).</summary>
     public static long DeviceAddress(ArrayView1D<float, Stride1D.Dense> view) => view.BaseView.LoadEffectiveAddressAsPtr().ToInt64();

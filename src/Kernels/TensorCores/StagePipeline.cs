@@ -1,7 +1,6 @@
 // Test: through the kernels that use it (tests/IlgpuStyle.Tests/Kernels/TensorCores/Conv2dTensorCoreTests.cs, GramTensorCoreTests.cs)
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 
 namespace IlgpuStyle.Kernels.TensorCores;
 
@@ -10,7 +9,7 @@ internal interface IStageFill
 {
     /// <summary>
     /// Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>, each through
-    /// <see cref="StagePipeline.Put"/> or <see cref="StagePipeline.Put4"/> with <paramref name="copy"/>: loaded, rounded and
+    /// <see cref="StagePipeline.Put"/> or <see cref="StagePipeline.Put4Runs"/> with <paramref name="copy"/>: loaded, rounded and
     /// stored (<see cref="StagePipeline.Stored"/>), copied by cp.async (<see cref="StagePipeline.Copied"/>), or, once this
     /// thread's copies have landed, the copied values rounded in place (<see cref="StagePipeline.RoundCopied"/>).
     /// </summary>
@@ -124,29 +123,17 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>
-    /// Four consecutive values of a stage that are already in the kernel's format (rounded before the kernel: the
-    /// convolution's weights), stored as read: dst … dst + 3 ← valid ? src[index … index + 3] : 0, read as one 128-bit load
-    /// (<see cref="GlobalLoad.Float4"/>) and stored as one (<paramref name="shared4"/>: the same array as Float4s, 16-byte
-    /// aligned), or copied as one 16-byte cp.async (<see cref="AsyncCopy.Float4"/>): on CUDA <paramref name="srcAddress"/>
-    /// must be a multiple of 16; <paramref name="index"/> and <paramref name="dst"/> are multiples of 4. With
-    /// <see cref="RoundCopied"/> nothing: they are in the format already.
-    /// </summary>
-    public static void Put4(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, int index, bool valid, int copy)
-    {
-        if (copy == Copied) AsyncCopy.Float4(shared, dst, src, srcAddress, index, valid);
-        else if (copy == Stored) shared4[dst >> 2] = valid ? GlobalLoad.Float4(src, index) : default;
-    }
-
-    /// <summary>Most runs one <see cref="Put4Runs"/> call moves (the convolution's A share: 12 / WN Float4s).</summary>
-    public const int MaxRuns = 12;
-
-    /// <summary>
-    /// <paramref name="count"/> (≤ <see cref="MaxRuns"/>, a constant of the kernel's specialized shape) runs of
-    /// <see cref="Put4"/>, all valid: shared[dst + i·step … + 3] ← src[index + i·step … + 3] for i = 0 … count − 1
-    /// (<paramref name="step"/> a constant multiple of 4). Written out, not a loop: ILGPU keeps a loop's i·step as an index
-    /// computation, 64-bit widening and address per run (ptxas: ~19 instructions per 16 bytes); unrolled, the offsets are
-    /// constants from one view at each end and ride in the loads and stores.
+    /// <paramref name="count"/> runs of four consecutive values of a stage that are already in the kernel's format
+    /// (rounded before the kernel: the convolution's weights), stored as read: shared[dst + i·step … + 3] ←
+    /// src[index + i·step … + 3] for i = 0 … count − 1 — each read as one 128-bit load (<see cref="GlobalLoad.Float4"/>)
+    /// and stored as one (<paramref name="shared4"/>: the same array as Float4s, 16-byte aligned), or copied as one 16-byte
+    /// cp.async (<see cref="AsyncCopy.Float4"/>): on CUDA <paramref name="srcAddress"/> must be a multiple of 16;
+    /// <paramref name="index"/>, <paramref name="dst"/> and <paramref name="step"/> are multiples of 4. With
+    /// <see cref="RoundCopied"/> nothing: they are in the format already. <paramref name="count"/> is at most 12 (the
+    /// convolution's A share, 12 / WN Float4s: ConvTiles allows WN = 1, 2, 4) and a constant of the kernel's specialized
+    /// shape, as is <paramref name="step"/>. Written out, not a loop: ILGPU keeps a loop's i·step as an index computation,
+    /// 64-bit widening and address per run (ptxas: ~19 instructions per 16 bytes); unrolled, the offsets are constants from
+    /// one view at each end and ride in the loads and stores.
     /// </summary>
     public static void Put4Runs(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
         long srcAddress, int index, int count, int step, int copy)
@@ -176,11 +163,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public void Put(int i)
         {
-            if (copy == Copied)
-            {
-                if (CudaAsm.IsSupported) AsyncCopy.Float4At(dst + i * step, fromAddress + 4L * (i * step), true);
-                else AsyncCopy.Float4(shared, dst + i * step, src, 0, index + i * step, true);
-            }
+            if (copy == Copied) AsyncCopy.Float4(shared, dst + i * step, src, index + i * step, fromAddress + 4L * (i * step));
             else if (copy == Stored) to[i * (step >> 2)] = GlobalLoad.Float4(from, i * step);
         }
     }
