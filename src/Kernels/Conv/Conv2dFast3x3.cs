@@ -316,9 +316,20 @@ public static partial class Conv2d
         {
             if (k >= rows) return;
             int c = ConstantDivision.Quotient(k, 9), tap = k - c * 9;
-            if (transpose == 0) a[k * mp + j] = j < cout ? w[(j * cin + c) * 9 + tap] : 0f;
-            else a[k * mp + j] = j < cin ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
+            a[k * mp + j] = FastPathWeight(w, cout, cin, transpose, j, c, tap);
         }
+    }
+
+    /// <summary>
+    /// The weight the 3×3 fast path multiplies channel <paramref name="c"/> of its input by for output channel
+    /// <paramref name="j"/> at tap 3·kh + kw, from OIHW weights w (cout × cin × 3 × 3), 0 past the channels: forward
+    /// (transpose = 0) w[j, c, tap]; backward-data (transpose = 1; input = dy) w[c, j, 8 − tap], the kernel flipped.
+    /// The K-major operand (<see cref="WeightLayout3x3Kernel"/>) and the tensor-core one (TensorCoreOperandKernel) hold it.
+    /// </summary>
+    private static float FastPathWeight(View w, int cout, int cin, int transpose, int j, int c, int tap)
+    {
+        if (transpose == 0) return j < cout && c < cin ? w[(j * cin + c) * 9 + tap] : 0f;
+        return j < cin && c < cout ? w[(c * cin + j) * 9 + 8 - tap] : 0f;
     }
 
     /// <summary>

@@ -58,9 +58,6 @@ public static partial class Conv2d
         int chunk = ConstantDivision.Quotient(k, 3), kh = k - 3 * chunk;
         int o = 64 * r + 16 * i + (lane >> 2) + 8 * (e & 1);
         int c = 8 * chunk + (lane & 3) + 4 * (e >> 1);
-        float v = 0f;
-        if (transpose == 0 && o < cout && c < cin) v = w[(o * cin + c) * 9 + 3 * kh + kw];
-        if (transpose != 0 && o < cin && c < cout) v = w[(c * cin + o) * 9 + 8 - 3 * kh - kw];
-        t[index] = WarpTile64x32.StageValue(v, bf16);
+        t[index] = WarpTile64x32.StageValue(FastPathWeight(w, cout, cin, transpose, o, c, 3 * kh + kw), bf16);
     }
 }
