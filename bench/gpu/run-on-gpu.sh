@@ -10,20 +10,21 @@
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
 # Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
-#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck stylize-tf32-<size>… losses-<size>… ptxas
+#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt.
 # bench-winograd (issue #10): Winograd F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product per layer at the
 # bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2; the first with gram=shared, the GPU-shaped Gram).
-# bench-tf32 (issue #11): the TF32 (and, second in the default list, BF16; third, TF32 with cp.async stages) tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…, opt-in only) per layer at
+# bench-tf32 (issue #11): the tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…) per layer — by default --precision tf32's
+# blocking (gx=4 gy=2, the fastest on the H200, 2026-12-04), the same with split-K (ks=1), cp.async stages, and BF16 — at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with the first value; compare-tf32 → $OUT/compare-tf32.txt.
 #
 # usage: bench/gpu/run-on-gpu.sh [--device cuda] [--bundle .gpu/bundle.tar.xz] [--deadline 420]
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
-#          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=2,gy=2,ci=8,gram=tf32;…" | none]
+#          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=4,gy=2,ci=8,gram=tf32;…" | none]
 #          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none] [--warm-stylize-sizes 512 | none]
 #          [--ncu] [--ncu-variants "fp32;tf32"] [--ncu-layers conv1_2,…] [--ncu-launches 100]
 # ncu (opt-in: --ncu, or --only ncu; after a first run that passed, as the second try): Nsight Compute's counters for
@@ -54,7 +55,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=2,gy=2,ci=8,gram=tf32;kind=tf32,gx=2,gy=2,ci=8,gram=tf32,ks=2;kind=bf16,gx=2,gy=2,ci=8,gram=bf16;kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,gram=tf32"
+tf32_tiles="kind=tf32,gx=4,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=2,ci=8,gram=tf32,ks=1;kind=tf32,gx=2,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=bf16,gx=4,gy=2,ci=8,gram=bf16"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 warm_stylize_sizes=512
@@ -225,7 +226,7 @@ if [ -n "$tests_exe" ]; then
   kind=${device%%:*}
   filter=(-preEnumerateTheories -namespace IlgpuStyle.Tests.Kernels -displayName "*\"$kind\"*")
   [ -n "$test_filter" ] && eval "filter=($test_filter)"
-  (cd "$B/tests" && run_step tests 150 "$tests_exe" "${filter[@]}" -noColor -reporter verbose -result-xml "$R/tests.xml")
+  (cd "$B/tests" && run_step tests 210 "$tests_exe" "${filter[@]}" -noColor -reporter verbose -result-xml "$R/tests.xml")
 else
   wanted tests && printf '%-18s %-8s %4s %7s  %s\n' tests SKIPPED - - "no test executable in the bundle" | tee -a "$R/steps.txt"
 fi
@@ -400,7 +401,15 @@ sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sani
 memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg"
           --size 64 --scales 1 --iterations 2 --output "$R/memcheck.png" --print-every 1)
 if [ -n "$sanitizer" ] && [[ "$device" == cuda* ]]; then
-  run_step memcheck 90 "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]}"
+  # GLIBC_TUNABLES names the huge-pages tunable, so the CLI does not restart itself (src/Cli/HugePagesRestart.cs): the
+  # sanitizer follows only the process it started, which would exit before any CUDA call ("Target application
+  # terminated before first instrumented API call", H200, 2026-12-04). memcheck-tf32: the tensor-core kernels
+  # (cp.async stages, fragment-order weights) under the same check.
+  run_step memcheck 90 env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 \
+    "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]}"
+  run_step memcheck-tf32 90 env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 \
+    "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]/%memcheck.png/memcheck-tf32.png}" \
+    --precision tf32
 else
   wanted memcheck && echo "memcheck: no compute-sanitizer or device $device: the same stylization without it" >> "$R/notes.txt"
   run_step memcheck 90 "${memcheck[@]}"
@@ -525,7 +534,9 @@ PY
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
   done
-  [ -f "$R/memcheck.log" ] && echo "memcheck: $(grep -hE 'ERROR SUMMARY|wrote' "$R/memcheck.log" | tr '\n' ';')"
+  for m in memcheck memcheck-tf32; do
+    [ -f "$R/$m.log" ] && echo "$m: $(grep -hE 'ERROR SUMMARY|wrote' "$R/$m.log" | tr '\n' ';')"
+  done
   [ -f "$R/ptxas.log" ] && grep -hE '\[OUTPUT\] (ptxas |PTX sm_90 +\*(Conv2d\.TensorCore|Gram\.(Forward|Backward)TensorCore))' "$R/ptxas.log" \
     | sed 's/.*\[OUTPUT\] //; s/^/ptxas (this machine): /'
   for f in "$R"/ncu-*.txt; do

@@ -219,18 +219,18 @@ def tests_row(res):
     return ("#10", title, measured, "met" if bad == 0 else f"MISSED: {bad} not passed", "tests.xml")
 
 
-def memcheck_row(res):
-    title = "compute-sanitizer memcheck clean on a stylization"
-    log = res.text("memcheck.log")
-    status, _ = res.steps().get("memcheck", (None, None))
+def memcheck_row(res, step="memcheck", issue="#10", what="a stylization"):
+    title = f"compute-sanitizer memcheck clean on {what}"
+    log = res.text(f"{step}.log")
+    status, _ = res.steps().get(step, (None, None))
     if log is None or status is None:
-        return ("#10", title, "-", "not measured: no memcheck step", "-")
+        return (issue, title, "-", f"not measured: no {step} step", "-")
     m = re.search(r"ERROR SUMMARY: (\d+) error", log)
     if not m:
-        return ("#10", title, "-", "not measured: no compute-sanitizer summary in memcheck.log", "memcheck.log")
-    res.cite("memcheck.log", "memcheck")
+        return (issue, title, "-", f"not measured: no compute-sanitizer summary in {step}.log", f"{step}.log")
+    res.cite(f"{step}.log", step)
     errors = int(m.group(1))
-    return ("#10", title, f"{errors} errors ({status})", "met" if errors == 0 and status == "ok" else "MISSED", "memcheck.log")
+    return (issue, title, f"{errors} errors ({status})", "met" if errors == 0 and status == "ok" else "MISSED", f"{step}.log")
 
 
 def tf32_files(res, size):
@@ -253,6 +253,7 @@ def rows_of(res):
                       "bench-tf32")
     rows += iteration_rows(res, "#11", "bench-iteration-tf32.json", "torch-default.json", [512, 1024], "PyTorch defaults (TF32 on)")
     rows.append(stylize_row(res, "#11", "stylize-tf32-512", 512, 10, "--precision tf32, PTX from the earlier steps", "tf32"))
+    rows.append(memcheck_row(res, "memcheck-tf32", "#11", "a --precision tf32 stylization"))
     return rows
 
 

@@ -21,11 +21,13 @@ public class KernelLaunchersTests
     // y[i] += a · x[i], implicitly grouped.
     private static void AxpyKernel(Index1D i, float a, View x, View y) => y[i] += a * x[i];
 
-    // y[i] = x[i] · factor + i, explicitly grouped, the factor specialized.
+    // y[i] = x[i] + factor · i, explicitly grouped, the factor specialized. One float rounding (factor · i is an exact
+    // integer): x[i] · factor + i was two, and ptxas contracts a multiply and an add into one FMA, so the GPU's bytes
+    // differed from C#'s in the last bit (H200, 2026-12-04).
     private static void ScaleKernel(SpecializedValue<int> factor, View x, View y)
     {
         int i = Grid.GlobalIndex.X;
-        if (i < (int)x.Length) y[i] = x[i] * factor.Value + i;
+        if (i < (int)x.Length) y[i] = x[i] + factor.Value * i;
     }
 
     // y[i] = x[i] − b, explicitly grouped, through a shared array (each group reverses its slice twice).
@@ -98,7 +100,7 @@ public class KernelLaunchersTests
                 ty.Fill(float.NaN);
                 scale(gpu.Stream, gpu.Groups1D(n), SpecializedValue.New(factor), tx.View, ty.View);
                 y = ty.ToHost();
-                for (int i = 0; i < n; i++) Assert.Equal(x[i] * factor + i, y[i]);
+                for (int i = 0; i < n; i++) Assert.Equal(x[i] + factor * i, y[i]);
             }
             Assert.Equal(["AxpyKernel", "AxpyKernel", "SharedKernel", "ScaleKernel 3", "ScaleKernel 5"], loads);
         }
