@@ -198,6 +198,7 @@ public class PtxasTests(ITestOutputHelper log)
                 ("tf32 gx=4 gy=2, 128x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8))]),
                 ("bf16 gx=2 gy=2, 128x64", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 2, 8))]),
                 ("bf16 gx=4 gy=1, 64x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 8))]),
+                ("bf16 gx=4 gy=2, 128x128", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 2, 8))]),
                 // cp.async stages (async=N: N shared buffers, AsyncCopy.cs).
                 ("tf32 gx=2 gy=2 async=2", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 })]),
                 ("tf32 gx=2 gy=1 async=3", true, [SpecializedValue.New(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 8) { AsyncBuffers = 3 })]),

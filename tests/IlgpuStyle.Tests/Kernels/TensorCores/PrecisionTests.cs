@@ -23,6 +23,7 @@ public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
     public void Tf32SwitchesADeviceWithTensorCoresToTheTensorCoreKernels()
     {
         using var gpu = DeviceCatalog.OpenWarp32Simulator(); // its own: Apply changes the device's plan
+        gpu.UsePlan(gpu.Plan with { WinogradMinChannels = 64 }); // as a GPU's tuned plan has it (H200: winograd=64)
         var before = gpu.Plan;
         Assert.Equal(Precision.Fp32, Precisions.Apply(gpu, Precision.Fp32, out var none));
         Assert.Null(none);
@@ -33,12 +34,15 @@ public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
         // 64 work-items per group on this simulator: 2 warps along pixels × 1 along channels.
         var expected = new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 1, 8);
         Assert.Equal(expected, Precisions.TensorCoreConv(ConvKernelKind.TensorCoreTf32, gpu.Accelerator.MaxNumThreadsPerGroup));
-        Assert.Equal(before with { Conv = expected, Gram = GramKernelKind.TensorCoreTf32 }, gpu.Plan);
-        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8), Precisions.TensorCoreConv(ConvKernelKind.TensorCoreTf32, 1024)); // a GPU
+        // Every 3×3 layer on the tensor cores: Winograd (FP32) off, whatever the tuned plan's threshold was.
+        Assert.Equal(before with { Conv = expected, Gram = GramKernelKind.TensorCoreTf32, WinogradMinChannels = 0 }, gpu.Plan);
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8), Precisions.TensorCoreConv(ConvKernelKind.TensorCoreTf32, 1024)); // a GPU
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8), Precisions.TensorCoreConv(ConvKernelKind.TensorCoreTf32, 128));
 
         Assert.Equal(Precision.Bf16, Precisions.Apply(gpu, Precision.Bf16, out var bf16Note));
         Assert.Null(bf16Note);
-        Assert.Equal(before with { Conv = expected with { Kind = ConvKernelKind.TensorCoreBf16 }, Gram = GramKernelKind.TensorCoreBf16 }, gpu.Plan);
+        Assert.Equal(before with { Conv = expected with { Kind = ConvKernelKind.TensorCoreBf16 }, Gram = GramKernelKind.TensorCoreBf16, WinogradMinChannels = 0 },
+            gpu.Plan);
     }
 
     [Fact]
