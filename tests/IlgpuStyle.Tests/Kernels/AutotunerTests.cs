@@ -205,6 +205,18 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void GpusTimeTheGramOnTheMapsOfA512PixelImage()
+    {
+        var gpu = TuningPlan.Default(AcceleratorType.Cuda, false, 1024);
+        var cpuDevice = TuningPlan.Default(AcceleratorType.OpenCL, true, 4096);
+        Assert.Equal(Autotuner.GpuGram, Autotuner.GramShapes(gpu, full: false));
+        Assert.Equal(Autotuner.GpuGram, Autotuner.GramShapes(gpu, full: true));
+        Assert.Equal([512, 256, 128, 64, 32], Autotuner.GpuGram.Select(s => s.Side));
+        Assert.Equal(Autotuner.QuickGram, Autotuner.GramShapes(cpuDevice, full: false));
+        Assert.Equal(Autotuner.FullGram, Autotuner.GramShapes(cpuDevice, full: true));
+    }
+
+    [Fact]
     public void OnARealDeviceTheFirstCallTunesAndStoresTheSecondReadsTheCache()
     {
         Devices.Get("opencl"); // skips (or fails under CI=true) without OpenCL

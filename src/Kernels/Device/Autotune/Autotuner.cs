@@ -63,6 +63,18 @@ public static class Autotuner
     public static readonly Shape[] FullGram = [new(64, 64, 256), new(128, 128, 128), new(256, 256, 64), new(512, 512, 32), new(512, 512, 16)];
 
     /// <summary>
+    /// GPUs (GPU-shaped default plans), quick and full: the Gram of relu1_1 … relu5_1 of a 512 px image. The CPU devices'
+    /// shapes last well under 0.1 ms on a GPU, where the launch and the host's synchronization decide the ranking: on the
+    /// H200 (2026-12-04) the quick tuning kept <c>gram=tiled</c>, which at 512² took 1.5–5× the time of <c>gram=shared</c>
+    /// on every layer (forward and backward 4.06 ms against 1.32 of a 15.3 ms iteration; bench-kernels.json vs
+    /// bench-winograd-f4.json of that run). ~250 MiB of tensors.
+    /// </summary>
+    public static readonly Shape[] GpuGram = [new(64, 64, 512), new(128, 128, 256), new(256, 256, 128), new(512, 512, 64), new(512, 512, 32)];
+
+    /// <summary>The Gram shapes a tuning from <paramref name="defaults"/> times: <see cref="GpuGram"/> on GPUs, else the mode's.</summary>
+    public static Shape[] GramShapes(TuningPlan defaults, bool full) => GpuShaped(defaults.Conv.Kind) ? GpuGram : full ? FullGram : QuickGram;
+
+    /// <summary>
     /// The plan <paramref name="gpu"/> should use under <paramref name="mode"/>, applied to it (<see cref="Gpu.UsePlan"/>):
     /// ILGPU_STYLE_TILES's when set, the defaults when off or on the CPU simulator, else the cached choice, else a
     /// fresh tuning (stored). <paramref name="say"/> hears what is being done (a tuning takes seconds).
@@ -122,7 +134,7 @@ public static class Autotuner
     {
         bool full = mode == AutotuneMode.Full;
         convShapes ??= full ? FullConv : QuickConv;
-        gramShapes ??= full ? FullGram : QuickGram;
+        gramShapes ??= GramShapes(gpu.Plan, full);
         var defaults = gpu.Plan;
         int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
         using var bench = new Workload(gpu, convShapes, gramShapes, timed);
