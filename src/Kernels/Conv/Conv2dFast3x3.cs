@@ -69,11 +69,12 @@ public static partial class Conv2d
     /// at most 8 outputs (conv1_1's backward-data: 3) take the 8-channel block in place of the 16-channel one, which would
     /// spend 13 of its 16 lanes on padding (the operand is padded to 16 channels either way). conv1_1's backward-data at
     /// 256² / 512² with AVX-512 code on the Intel Xeon: 16.4 → 8.7 ms / 76.1 → 51.1 ms (medians of 5; doc/PERFORMANCE.md, stop 23).
+    /// The tensor-core kinds: <see cref="TensorCoreTilesFor"/>.
     /// </summary>
     internal static ConvTiles DirectTiles(ConvTiles tiles, int outputs) =>
-        tiles.Kind == ConvKernelKind.RegisterBlocked && outputs <= ConvTiles.Blocked8Channels
-            ? tiles with { Kind = ConvKernelKind.RegisterBlocked8 }
-            : tiles;
+        tiles.Kind == ConvKernelKind.RegisterBlocked && outputs <= ConvTiles.Blocked8Channels ? tiles with { Kind = ConvKernelKind.RegisterBlocked8 }
+        : tiles.Kind.IsTensorCore() ? TensorCoreTilesFor(tiles, outputs)
+        : tiles;
 
     /// <summary>
     /// The 3×3 fast path as <see cref="Gpu.Plan"/> says: Winograd (F(4×4, 3×3) or F(2×2, 3×3)) for the layers
@@ -101,6 +102,22 @@ public static partial class Conv2d
         if (reluOutput is null) return;
         ShapeCheck.Same(op, "dy", dy.Shape, "reluOutput", reluOutput.Shape);
         ShapeCheck.SameDevice(op, dy, reluOutput);
+    }
+
+    /// <summary>
+    /// The blocking the tensor-core kernel runs for a layer of <paramref name="m"/> output channels: no more warps along
+    /// channels than the layer has 64-channel tiles, and the warps that lose their channels go along pixels where the
+    /// kernel supports it and the shared tiles fit (gx=2 gy=2 → gx=4 gy=1 on the 64-channel layers; gx=4 gy=2 → gx=4
+    /// gy=1). On the H200 (2026-12-04) conv1_2 at 1024² took 1.55 ms forward as 2 × 1 warps and 0.94 ms as 4 × 1.
+    /// </summary>
+    public static ConvTiles TensorCoreTilesFor(ConvTiles tiles, int m)
+    {
+        int gy = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels));
+        var narrow = tiles with { GroupY = gy };
+        var folded = narrow with { GroupX = tiles.GroupX * tiles.GroupY / gy };
+        return ConvTiles.TensorCoreWarpsAlongPixels.Contains(folded.GroupX)
+            && TensorCoreSharedNeed(folded.GroupChannels, TensorCoreWarpPixels * folded.GroupX, folded.AsyncBuffers) <= TensorCoreTileFloats
+            ? folded : narrow;
     }
 
     /// <summary>
@@ -134,8 +151,7 @@ public static partial class Conv2d
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
         if (tiles.Kind.IsTensorCore())
         {
-            // No more warps along channels than the layer has 64-channel tiles (a 64-channel layer uses 64-row blocks).
-            var t = tiles with { GroupY = Math.Min(tiles.GroupY, Gpu.DivUp(m, TensorCoreWarpChannels)) };
+            var t = TensorCoreTilesFor(tiles, m);
             var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every split target
             // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
             var tensorCore = t.AsyncBuffers > 0

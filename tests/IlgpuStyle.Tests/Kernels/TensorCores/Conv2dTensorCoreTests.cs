@@ -27,7 +27,8 @@ namespace IlgpuStyle.Tests.Kernels; // not .TensorCores: the GPU run's test step
 public class Conv2dTensorCoreTests(ITestOutputHelper log)
 {
     // gx = warps along pixels, gy = warps along channels (block tile 64·gy channels × 32·gx pixels). The host caps gy at
-    // ⌈Cout / 64⌉, so gy = 2 runs as gy = 1 on layers of at most 64 channels.
+    // ⌈Cout / 64⌉, so gy = 2 runs as gy = 1 on layers of at most 64 channels, with twice the warps along pixels where
+    // the kernel has them (Conv2d.TensorCoreTilesFor: 1x2 → 2x1, 2x2 → 4x1; 4x2 → 4x1).
     private static readonly Dictionary<string, ConvTiles> Blockings = new()
     {
         ["tf32 1x1"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8),
@@ -106,6 +107,34 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     /// <summary>The simulator's split-K cases: 15 stages forward (3 slices of 5), 27 backward (6 of 5).</summary>
     private const string SplitKShape = "40x5x6->70";
 
+    /// <summary>
+    /// A layer of at most 64 channels has one 64-channel tile: the warps along channels it cannot use go along pixels
+    /// where the kernel supports that many and the tiles fit; wider layers keep the blocking.
+    /// </summary>
+    [Fact]
+    public void NarrowLayersMoveTheirSpareChannelWarpsAlongPixels()
+    {
+        var tf32 = (int gx, int gy, int async) => new ConvTiles(ConvKernelKind.TensorCoreTf32, gx, gy, 8) { AsyncBuffers = async, SplitTarget = 2 };
+        Assert.Equal(tf32(4, 1, 0), Conv2d.TensorCoreTilesFor(tf32(2, 2, 0), 64));
+        Assert.Equal(tf32(2, 1, 0), Conv2d.TensorCoreTilesFor(tf32(1, 2, 0), 3));
+        Assert.Equal(tf32(4, 1, 2), Conv2d.TensorCoreTilesFor(tf32(2, 2, 2), 40));
+        Assert.Equal(tf32(4, 1, 0), Conv2d.TensorCoreTilesFor(tf32(4, 2, 0), 64));  // 8 warps along pixels: not a blocking
+        Assert.Equal(tf32(2, 1, 3), Conv2d.TensorCoreTilesFor(tf32(2, 1, 3), 13));  // already one tile wide
+        foreach (var tiles in new[] { tf32(2, 2, 0), tf32(4, 2, 0), tf32(1, 2, 2) })
+        {
+            Assert.Equal(tiles, Conv2d.TensorCoreTilesFor(tiles, 65));
+            Assert.Equal(tiles, Conv2d.TensorCoreTilesFor(tiles, 512));
+        }
+        foreach (var tiles in Blockings.Values)
+        foreach (int m in new[] { 1, 13, 64, 70, 130 })
+        {
+            var t = Conv2d.TensorCoreTilesFor(tiles, m);
+            Assert.Equal(Math.Min(tiles.GroupY, Gpu.DivUp(m, 64)), t.GroupY);
+            Assert.True(t.WorkItems == tiles.WorkItems || t.GroupX == tiles.GroupX, $"{tiles} at {m} channels: {t}"); // all warps kept, or none moved
+            t.Validate(tiles.WorkItems); // a blocking of the kernel whose tiles fit
+        }
+    }
+
     /// <summary>The split-K cases cut their shape into 2 or more slices both ways on every device (so they test split-K).</summary>
     [Fact]
     public void SplitKCasesCutTheirShapes()
@@ -115,7 +144,8 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         foreach (var (reduce, m) in new[] { (cin, cout), (cout, cin) })
         foreach (int sms in new[] { 1, 2, 16, 132 })
         {
-            int workItems = Gpu.DivUp(h * w, 32 * tiles.GroupX) * Gpu.DivUp(m, 64 * tiles.GroupY) * tiles.WorkItems;
+            var t = Conv2d.TensorCoreTilesFor(tiles, m);
+            int workItems = Gpu.DivUp(h * w, 32 * t.GroupX) * Gpu.DivUp(m, 64 * t.GroupY) * t.WorkItems;
             int slices = SplitK.Slices(tiles.SplitTarget, workItems, 3 * Gpu.DivUp(reduce, 8), (long)m * h * w, sms, out _);
             Assert.True(slices >= 2, $"{name} {SplitKShape} reduce {reduce}: {slices} slice(s) on {sms} multiprocessors");
         }
