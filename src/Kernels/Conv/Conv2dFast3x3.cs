@@ -151,7 +151,7 @@ public static partial class Conv2d
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
         if (tiles.Kind.IsTensorCore())
         {
-            var t = TensorCoreTilesFor(tiles, m);
+            var t = DirectTiles(tiles, m); // TensorCoreTilesFor: spare channel warps along pixels on narrow layers
             var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every split target
             // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
             var tensorCore = t.AsyncBuffers > 0
