@@ -301,9 +301,11 @@ run_step bench-iteration 100 --stdout "$R/bench-iteration.json" \
 
 # The whole iteration as a user gets it with --precision tf32: the tuned plan, then the tensor-core kinds (Winograd off).
 # Until 2026-12-04 this step ran the first --tf32-tiles value, which is a plan the product never chooses by itself.
-run_step bench-iteration-tf32 60 --stdout "$R/bench-iteration-tf32.json" \
-  "$CLI" bench --device "$device" --precision tf32 --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
-  --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+if [ "$tf32_tiles" != none ]; then   # --tf32-tiles none turns the TF32 bench steps off (bench/gpu/README.md)
+  run_step bench-iteration-tf32 60 --stdout "$R/bench-iteration-tf32.json" \
+    "$CLI" bench --device "$device" --precision tf32 --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
+    --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+fi
 
 # --- the PyTorch yardstick ---------------------------------------------------------------------------------------------
 python=
@@ -403,8 +405,8 @@ memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" -
 if [ -n "$sanitizer" ] && [[ "$device" == cuda* ]]; then
   # GLIBC_TUNABLES names the huge-pages tunable, so the CLI does not restart itself (src/Cli/HugePagesRestart.cs): the
   # sanitizer follows only the process it started, which would exit before any CUDA call ("Target application
-  # terminated before first instrumented API call", H200, 2026-12-04). memcheck-tf32: the tensor-core kernels
-  # (cp.async stages, fragment-order weights) under the same check.
+  # terminated before first instrumented API call", H200, 2026-12-04). memcheck-tf32: --precision tf32's tensor-core
+  # kernels (register-staged, fragment-order weights; the cp.async variants only through ILGPU_STYLE_TILES) under the same check.
   run_step memcheck 90 env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 \
     "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 30 "${memcheck[@]}"
   run_step memcheck-tf32 90 env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 \
