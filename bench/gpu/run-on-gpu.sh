@@ -9,7 +9,8 @@
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
 #
-# Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration bench-iteration-tf32 torch-fp32 torch-default
+# Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration autotune-tf32 bench-iteration-tf32
+#        torch-fp32 torch-default
 #        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
@@ -299,9 +300,12 @@ run_step bench-iteration 100 --stdout "$R/bench-iteration.json" \
   "$CLI" bench --device "$device" --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
   --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
 
-# The whole iteration as a user gets it with --precision tf32: the tuned plan, then the tensor-core kinds (Winograd off).
-# Until 2026-12-04 this step ran the first --tf32-tiles value, which is a plan the product never chooses by itself.
+# The whole iteration as a user gets it with --precision tf32: the tuned plan, then the tensor-core kinds (Winograd off)
+# with their own tuned blocking (Autotuner.ApplyTensorCores: timed once per device and precision, then cached) — which
+# autotune-tf32 makes first on a tiny bench, so its log has the tuning's choice and time and the iteration is not timed
+# with it. Until 2026-12-04 this step ran the first --tf32-tiles value, a plan the product never chooses by itself.
 if [ "$tf32_tiles" != none ]; then   # --tf32-tiles none turns the TF32 bench steps off (bench/gpu/README.md)
+  run_step autotune-tf32 90 "$CLI" bench --device "$device" --precision tf32 --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration
   run_step bench-iteration-tf32 60 --stdout "$R/bench-iteration-tf32.json" \
     "$CLI" bench --device "$device" --precision tf32 --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
     --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
@@ -398,6 +402,16 @@ for s in "${sizes[@]}"; do
 done
 
 # --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
+# The tunings first (FP32's and --precision tf32's; cached after the first time), untimed, so the sanitizer checks the
+# stylization's kernels, not a tuning's (the tuning shapes of a 512 px image would take minutes under memcheck).
+pretune() {   # pretune PRECISION…: a tiny bench per precision, which tunes and caches that precision's plan
+  local p
+  for p in "$@"; do
+    timeout -k 10 120 "$CLI" bench --device "$device" --precision "$p" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration \
+      > /dev/null 2>> "$R/pretune.log"
+  done
+}
+if wanted memcheck || wanted memcheck-tf32; then pretune fp32 tf32; fi
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
   /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
 memcheck=("$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg"
@@ -438,6 +452,7 @@ if [ "$tf32_stylize_sizes" != none ]; then
   IFS=, read -ra tf32_stylize <<< "$tf32_stylize_sizes"
   for s in "${tf32_stylize[@]}"; do
     cap=$(( 40 + s * s / 8000 ))
+    wanted "stylize-tf32-$s" && pretune tf32   # cached by autotune-tf32 in a full run; alone, the tuning is not timed
     # shellcheck disable=SC2086
     run_step "stylize-tf32-$s" "$cap" "${timer[@]}" "$CLI" stylize --device "$device" --precision tf32 \
       --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
@@ -464,10 +479,13 @@ ncu_profile() {
   local rc=0 variant variants
   [ -n "$ncu_bin" ] || { echo "no ncu on this machine"; return 1; }
   "$ncu_bin" --version
-  # The plan of this machine: bench-kernels tuned it earlier in a full run; alone (--only ncu), a small untimed bench
-  # tunes and caches it first, so that the profiled run neither tunes nor profiles the tuner's kernels.
-  "$CLI" bench --device "$device" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration > /dev/null || rc=$?
+  # The plans of this machine: bench-kernels and autotune-tf32 tuned them earlier in a full run; alone (--only ncu), a
+  # small untimed bench per precision tunes and caches them first, so that the profiled run neither tunes nor profiles
+  # the tuner's kernels.
   IFS=';' read -ra variants <<< "$ncu_variants"
+  for variant in "${variants[@]}"; do
+    "$CLI" bench --device "$device" --precision "$variant" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration > /dev/null || rc=$?
+  done
   for variant in "${variants[@]}"; do
     echo "-- ncu, --precision $variant, $ncu_layers at $bench_size²"
     # --clock-control none: the device's own clocks (the device README); GLIBC_TUNABLES set: no restart of the CLI
@@ -536,6 +554,8 @@ PY
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
   done
+  # The tensor-core blocking the tuner chose (autotune-tf32, or the first pretune): its plan line and times.
+  grep -hE '^tuning plan' "$R/autotune-tf32.log" 2>/dev/null | tail -1 | sed 's/^/autotune-tf32: /'
   for m in memcheck memcheck-tf32; do
     [ -f "$R/$m.log" ] && echo "$m: $(grep -hE 'ERROR SUMMARY|wrote' "$R/$m.log" | tr '\n' ';')"
   done

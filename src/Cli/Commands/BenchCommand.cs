@@ -125,9 +125,11 @@ public static class BenchCommand
             using (var gpu = DeviceCatalog.Open(parseResult.GetValue(device) ?? "auto", out var why))
             {
                 bool asJson = parseResult.GetValue(json);
-                var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(AutotuneOption.Read(parseResult, autotune)),
-                    new PlanCache(PlanCache.DefaultPath), Console.Error.WriteLine);
-                (var used, tuning) = Precisions.ApplyAfterTuning(gpu, PrecisionOption.Read(parseResult, precision), tuning, out var precisionNote);
+                var mode = AutotuneModes.Resolve(AutotuneOption.Read(parseResult, autotune));
+                var cache = new PlanCache(PlanCache.DefaultPath);
+                var tuning = Autotuner.Apply(gpu, mode, cache, Console.Error.WriteLine);
+                (var used, tuning) = Precisions.ApplyAfterTuning(gpu, PrecisionOption.Read(parseResult, precision), tuning, mode, cache,
+                    Console.Error.WriteLine, out var precisionNote);
                 if (precisionNote is not null) Console.Error.WriteLine(precisionNote);
                 if (!asJson) Console.WriteLine($"{why}\n{tuning}");
                 KernelBenchReport? kernelReport = null;

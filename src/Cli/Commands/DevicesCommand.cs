@@ -50,8 +50,13 @@ public static class DevicesCommand
         using var gpu = DeviceCatalog.Open(d.Id);
         var cache = new PlanCache(PlanCache.DefaultPath);
         var plan = cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem);
-        return plan is not null ? $"autotuned plan ({cache.Path}): {plan}"
+        var text = plan is not null ? $"autotuned plan ({cache.Path}): {plan}"
             : $"autotuned plan: none yet (the first stylize or bench with --autotune quick|full makes it){(problem is null ? "" : "; " + problem)}";
+        // The tensor-core blockings tuned for --precision tf32|bf16 (Autotuner.ApplyTensorCores), where there are any.
+        foreach (var precision in new[] { Precision.Tf32, Precision.Bf16 })
+            if (cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out _, precision) is { } tuned)
+                text += $"\n           autotuned --precision {Precisions.Name(precision)} plan: {tuned}";
+        return text;
     }
 
     /// <summary>The CPU simulator reports long.MaxValue: it uses host memory.</summary>

@@ -91,9 +91,11 @@ public sealed record StylizeJob
         // an allocation past it fails as out of memory, so the measured peak never exceeds it.
         if (run.MaxMemoryBytes is long max) gpu.MemoryLimitBytes = Math.Min(max, gpu.MemoryLimitBytes ?? long.MaxValue);
         observer.Message(why);
-        var tuning = Autotuner.Apply(gpu, AutotuneModes.Resolve(Autotune), new PlanCache(PlanCache.DefaultPath), observer.Message);
+        var mode = AutotuneModes.Resolve(Autotune);
+        var cache = new PlanCache(PlanCache.DefaultPath);
+        var tuning = Autotuner.Apply(gpu, mode, cache, observer.Message);
+        (var precision, tuning) = Precisions.ApplyAfterTuning(gpu, Precision, tuning, mode, cache, observer.Message, out var precisionNote);
         gpu.ResetPeak(); // the report's peak is the stylization's; a first run's tuning buffers are freed by now
-        (var precision, tuning) = Precisions.ApplyAfterTuning(gpu, Precision, tuning, out var precisionNote);
         if (precisionNote is not null) observer.Message(precisionNote);
         observer.Message(tuning.ToString());
         observer.Tuning(tuning, precision);

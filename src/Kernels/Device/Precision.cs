@@ -43,20 +43,26 @@ public static class Precisions
     };
 
     /// <summary>
-    /// <see cref="Apply(Gpu, Precision, out string?)"/> right after the autotuner chose <paramref name="tuning"/>: returns
-    /// the precision used and the tuning result to print and report — <paramref name="tuning"/> itself for FP32, else
-    /// with the plan now in force and its source saying --precision changed it.
+    /// <see cref="Apply(Gpu, Precision, out string?)"/> right after the autotuner chose <paramref name="tuning"/>, then, for
+    /// a tensor-core precision, the tensor-core blocking under <paramref name="mode"/> (<see cref="Autotuner.ApplyTensorCores"/>:
+    /// cached, or timed once per device and precision; <paramref name="say"/> hears it). Returns the precision used and
+    /// the tuning result to print and report — <paramref name="tuning"/> itself for FP32, else the plan now in force, its
+    /// source saying what --precision did.
     /// </summary>
-    public static (Precision Used, AutotuneResult Tuning) ApplyAfterTuning(Gpu gpu, Precision wanted, AutotuneResult tuning, out string? note)
+    public static (Precision Used, AutotuneResult Tuning) ApplyAfterTuning(Gpu gpu, Precision wanted, AutotuneResult tuning, AutotuneMode mode,
+        PlanCache cache, Action<string>? say, out string? note)
     {
         var used = Apply(gpu, wanted, out note);
-        return used == Precision.Fp32 ? (used, tuning) : (used, tuning with { Plan = gpu.Plan, Source = $"{tuning.Source}, then --precision {Name(used)}" });
+        if (used == Precision.Fp32) return (used, tuning);
+        var blocking = Autotuner.ApplyTensorCores(gpu, used, mode, cache, say);
+        return (used, blocking with { Source = $"{tuning.Source}, then --precision {Name(used)}: {blocking.Source}" });
     }
 
     /// <summary>
-    /// Makes <paramref name="gpu"/>'s plan compute in <paramref name="wanted"/> (call it after the autotuner: the
-    /// autotuner times FP32 kernels only). FP32 changes nothing. TF32 and BF16 take the tensor-core kernels for every 3×3
-    /// convolution (Winograd off) and the Gram matrices. TF32 or BF16 on a device without tensor cores changes
+    /// Makes <paramref name="gpu"/>'s plan compute in <paramref name="wanted"/> (call it after the FP32 autotuner, which
+    /// times FP32 kernels only). FP32 changes nothing. TF32 and BF16 take the tensor-core kernels for every 3×3
+    /// convolution (Winograd off; the blocking <see cref="TensorCoreConv"/>'s unless the plan already has one of that
+    /// kind) and the Gram matrices. TF32 or BF16 on a device without tensor cores changes
     /// nothing either and says so in <paramref name="note"/> (OpenCL and CPU devices stay FP32). Returns what the device
     /// now computes in.
     /// </summary>
@@ -70,7 +76,9 @@ public static class Precisions
             return Precision.Fp32;
         }
         bool bf16 = wanted == Precision.Bf16;
-        var conv = TensorCoreConv(bf16 ? ConvKernelKind.TensorCoreBf16 : ConvKernelKind.TensorCoreTf32, gpu.Accelerator.MaxNumThreadsPerGroup);
+        var kind = bf16 ? ConvKernelKind.TensorCoreBf16 : ConvKernelKind.TensorCoreTf32;
+        // A plan already on this precision's kernels (ILGPU_STYLE_TILES=kind=tf32,gx=2,… with --precision tf32) keeps its blocking.
+        var conv = gpu.Plan.Conv.Kind == kind ? gpu.Plan.Conv : TensorCoreConv(kind, gpu.Accelerator.MaxNumThreadsPerGroup);
         // Winograd off: it is FP32 and would take every 3×3 layer from its threshold on (winograd=64 on the H200: all
         // but conv1_1), so the tensor cores would run conv1_1 and the Gram matrices only (the first GPU run, 2026-12-04).
         gpu.UsePlan(gpu.Plan with

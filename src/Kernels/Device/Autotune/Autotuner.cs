@@ -29,7 +29,7 @@ public sealed record AutotuneResult(TuningPlan Plan, string Source, double? Mill
 /// timing).
 /// Not tuned: the CPU simulator (tests only), and any device when ILGPU_STYLE_TILES sets the plan.
 /// </summary>
-public static class Autotuner
+public static partial class Autotuner
 {
     /// <summary>A candidate replaces the incumbent only when at least this much faster (3 %).</summary>
     public const double Margin = 0.97;

@@ -28,7 +28,8 @@ public readonly record struct TuningKey(string Device, string Driver, string Lib
 
 /// <summary>
 /// The autotuner's choices, kept between runs in one JSON file (by default ($XDG_CACHE_HOME or ~/.cache)/ilgpu-style/
-/// tuning-plans.json): an entry per <see cref="TuningKey"/> and mode, holding the plan in ILGPU_STYLE_TILES syntax and
+/// tuning-plans.json): an entry per <see cref="TuningKey"/>, mode and precision (FP32's plan, and
+/// the tensor-core blocking a --precision tf32|bf16 run tuned: <see cref="Autotuner.ApplyTensorCores"/>), holding the plan in ILGPU_STYLE_TILES syntax and
 /// the times measured. An entry of another device, driver or library version is never used; a file that is not
 /// valid JSON of this shape, or an entry whose plan does not parse or fit the device, is ignored (and replaced at the
 /// next store), never an error. Writes are atomic (a temporary file renamed over the old one).
@@ -50,11 +51,12 @@ public sealed class PlanCache(string path)
     /// quick request), parsed over <paramref name="defaults"/> and valid for <paramref name="maxGroupSize"/>; null when
     /// there is none. <paramref name="problem"/> says why the file or a matching entry was ignored.
     /// </summary>
-    public TuningPlan? Find(TuningKey key, AutotuneMode mode, TuningPlan defaults, int maxGroupSize, out string? problem)
+    public TuningPlan? Find(TuningKey key, AutotuneMode mode, TuningPlan defaults, int maxGroupSize, out string? problem,
+        Precision precision = Precision.Fp32)
     {
         problem = null;
         var entries = Read(out problem);
-        foreach (var e in entries.Where(e => Matches(e, key) && Satisfies(e, mode)).OrderByDescending(e => Mode(e)))
+        foreach (var e in entries.Where(e => Matches(e, key, precision) && Satisfies(e, mode)).OrderByDescending(e => Mode(e)))
         {
             try
             {
@@ -70,16 +72,18 @@ public sealed class PlanCache(string path)
         return null;
     }
 
-    /// <summary>Stores (or replaces) the entry for <paramref name="key"/> and <paramref name="mode"/>.</summary>
-    public void Store(TuningKey key, AutotuneMode mode, TuningPlan plan, double milliseconds, double defaultMilliseconds)
+    /// <summary>Stores (or replaces) the entry for <paramref name="key"/>, <paramref name="mode"/> and <paramref name="precision"/>.</summary>
+    public void Store(TuningKey key, AutotuneMode mode, TuningPlan plan, double milliseconds, double defaultMilliseconds,
+        Precision precision = Precision.Fp32)
     {
-        var kept = Read(out _).Where(e => !(Matches(e, key) && Mode(e) == mode)).Select(e => e.DeepClone()).ToList();
+        var kept = Read(out _).Where(e => !(Matches(e, key, precision) && Mode(e) == mode)).Select(e => e.DeepClone()).ToList();
         kept.Add(new JsonObject
         {
             ["device"] = key.Device,
             ["driver"] = key.Driver,
             ["library"] = key.Library,
             ["mode"] = mode.ToString().ToLowerInvariant(),
+            ["precision"] = Precisions.Name(precision),
             ["plan"] = plan.ToString(),
             ["milliseconds"] = Math.Round(milliseconds, 3),
             ["default_milliseconds"] = Math.Round(defaultMilliseconds, 3),
@@ -112,8 +116,10 @@ public sealed class PlanCache(string path)
         }
     }
 
-    private static bool Matches(JsonObject e, TuningKey key) =>
-        Text(e, "device") == key.Device && Text(e, "driver") == key.Driver && Text(e, "library") == key.Library;
+    /// <summary>Same device, driver, library and precision (an entry without one, as before the tensor-core tuning, is FP32's).</summary>
+    private static bool Matches(JsonObject e, TuningKey key, Precision precision) =>
+        Text(e, "device") == key.Device && Text(e, "driver") == key.Driver && Text(e, "library") == key.Library
+        && (Text(e, "precision") ?? Precisions.Name(Precision.Fp32)) == Precisions.Name(precision);
 
     private static string? Text(JsonObject e, string name) => e[name] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
