@@ -127,9 +127,11 @@ public static class BenchCommand
                 bool asJson = parseResult.GetValue(json);
                 var mode = AutotuneModes.Resolve(AutotuneOption.Read(parseResult, autotune));
                 var cache = new PlanCache(PlanCache.DefaultPath);
-                var tuning = Autotuner.Apply(gpu, mode, cache, Console.Error.WriteLine);
+                // A first run's tuning prints every plan it times (stderr): the candidates' times are the bench's data too.
+                void Timed(TuningPlan plan, double ms) => Console.Error.WriteLine($"  autotuning: {ms,9:0.000} ms  {plan}");
+                var tuning = Autotuner.Apply(gpu, mode, cache, Console.Error.WriteLine, timed: Timed);
                 (var used, tuning) = Precisions.ApplyAfterTuning(gpu, PrecisionOption.Read(parseResult, precision), tuning, mode, cache,
-                    Console.Error.WriteLine, out var precisionNote);
+                    Console.Error.WriteLine, out var precisionNote, Timed);
                 if (precisionNote is not null) Console.Error.WriteLine(precisionNote);
                 if (!asJson) Console.WriteLine($"{why}\n{tuning}");
                 KernelBenchReport? kernelReport = null;

@@ -45,16 +45,16 @@ public static class Precisions
     /// <summary>
     /// <see cref="Apply(Gpu, Precision, out string?)"/> right after the autotuner chose <paramref name="tuning"/>, then, for
     /// a tensor-core precision, the tensor-core blocking under <paramref name="mode"/> (<see cref="Autotuner.ApplyTensorCores"/>:
-    /// cached, or timed once per device and precision; <paramref name="say"/> hears it). Returns the precision used and
+    /// cached, or timed once per device and precision; <paramref name="say"/> hears it, <paramref name="timed"/> every plan timed). Returns the precision used and
     /// the tuning result to print and report — <paramref name="tuning"/> itself for FP32, else the plan now in force, its
     /// source saying what --precision did.
     /// </summary>
     public static (Precision Used, AutotuneResult Tuning) ApplyAfterTuning(Gpu gpu, Precision wanted, AutotuneResult tuning, AutotuneMode mode,
-        PlanCache cache, Action<string>? say, out string? note)
+        PlanCache cache, Action<string>? say, out string? note, Action<TuningPlan, double>? timed = null)
     {
         var used = Apply(gpu, wanted, out note);
         if (used == Precision.Fp32) return (used, tuning);
-        var blocking = Autotuner.ApplyTensorCores(gpu, used, mode, cache, say);
+        var blocking = Autotuner.ApplyTensorCores(gpu, used, mode, cache, say, timed: timed);
         return (used, blocking with { Source = $"{tuning.Source}, then --precision {Name(used)}: {blocking.Source}" });
     }
 

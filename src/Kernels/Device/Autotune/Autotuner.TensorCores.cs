@@ -62,10 +62,10 @@ public static partial class Autotuner
     /// Right after <see cref="Precisions.Apply"/> put <paramref name="gpu"/> on <paramref name="precision"/>'s tensor-core
     /// kernels: the blocking it should use under <paramref name="mode"/>, applied — the plan as it is when ILGPU_STYLE_TILES
     /// is set, the mode is off or the device is the CPU simulator; else the cached choice for this device and precision,
-    /// else a fresh tuning (stored). Like <see cref="Apply"/>, a tuning whose buffers do not fit keeps the plan and stores nothing.
+    /// else a fresh tuning (stored; <paramref name="timed"/> hears every plan timed). Like <see cref="Apply"/>, a tuning whose buffers do not fit keeps the plan and stores nothing.
     /// </summary>
     public static AutotuneResult ApplyTensorCores(Gpu gpu, Precision precision, AutotuneMode mode, PlanCache cache, Action<string>? say = null,
-        Shape[]? convShapes = null, Shape[]? gramShapes = null)
+        Shape[]? convShapes = null, Shape[]? gramShapes = null, Action<TuningPlan, double>? timed = null)
     {
         string name = Precisions.Name(precision);
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TuningPlan.EnvironmentVariable)))
@@ -87,7 +87,7 @@ public static partial class Autotuner
         AutotuneResult result;
         try
         {
-            result = TuneTensorCores(gpu, mode, convShapes, gramShapes, say: say);
+            result = TuneTensorCores(gpu, mode, convShapes, gramShapes, timed, say);
         }
         catch (DeviceOutOfMemoryException e)
         {

@@ -78,10 +78,11 @@ public static partial class Autotuner
     /// The plan <paramref name="gpu"/> should use under <paramref name="mode"/>, applied to it (<see cref="Gpu.UsePlan"/>):
     /// ILGPU_STYLE_TILES's when set, the defaults when off or on the CPU simulator, else the cached choice, else a
     /// fresh tuning (stored). <paramref name="say"/> hears what is being done (a tuning takes seconds).
-    /// Shapes: tests pass small ones; null takes the mode's.
+    /// Shapes: tests pass small ones; null takes the mode's. <paramref name="timed"/> hears every plan a tuning times
+    /// (bench prints them).
     /// </summary>
     public static AutotuneResult Apply(Gpu gpu, AutotuneMode mode, PlanCache cache, Action<string>? say = null,
-        Shape[]? convShapes = null, Shape[]? gramShapes = null)
+        Shape[]? convShapes = null, Shape[]? gramShapes = null, Action<TuningPlan, double>? timed = null)
     {
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TuningPlan.EnvironmentVariable)))
             return new AutotuneResult(gpu.Plan, TuningPlan.EnvironmentVariable);
@@ -102,7 +103,7 @@ public static partial class Autotuner
         AutotuneResult result;
         try
         {
-            result = Tune(gpu, mode, convShapes, gramShapes, say: say);
+            result = Tune(gpu, mode, convShapes, gramShapes, timed, say);
         }
         catch (DeviceOutOfMemoryException e)
         {
