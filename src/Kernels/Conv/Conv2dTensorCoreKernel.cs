@@ -143,20 +143,24 @@ public static partial class Conv2d
             pipeline.Advance(fill, s, stages);
             int buffer = pipeline.Buffer(s);
             // This warp's A fragments (fragment order: Conv2dTensorCoreOperand.cs), tap kw's TensorCoreTapFloat4s further.
+            // One view per stage and operand, every read a constant offset from it: ILGPU widens an index to 64 bits before
+            // adding it to an address, so s4[aStart + c] costs an addition and a shift per read (24 of the stage's 277
+            // SASS instructions at gx=4 gy=2 went to such addresses), a view's [c] none (the load carries c).
             int aStart = ((buffer * aFloats + wmIdx * TensorCoreGroupFloats) >> 2) + lane;
+            var aStage = shared4.SubView(aStart, 3 * TensorCoreTapFloat4s - 31); // up to tap 2's row tile 3 (+ 2·128 + 96)
             // Tap kw's B values: the halo tile's columns shifted by kw (column n + kw holds pixel p0 + n + kw − 1).
-            int bStart = buffers * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g;
+            var bStage = shared.SubView(buffers * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g, TensorCoreBStageSpan(sb));
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(Tap(shared4, aStart, 0), Tap(shared4, aStart, 1), shared, bStart, left, bStart + 1, ColumnMasks.All, sb, exchange, 0);
-                acc = acc.StepBf16(Tap(shared4, aStart, 2), default, shared, bStart + 2, right, bStart + 2, right, sb, exchange, 1);
+                acc = acc.StepBf16(Tap(aStage, 0), Tap(aStage, 1), bStage, 0, left, 1, ColumnMasks.All, sb, exchange, 0);
+                acc = acc.StepBf16(Tap(aStage, 2), default, bStage, 2, right, 2, right, sb, exchange, 1);
             }
             else
             {
-                acc = acc.Step(Tap(shared4, aStart, 0), shared, bStart, sb, left, exchange);                // kw = 0
-                acc = acc.Step(Tap(shared4, aStart, 1), shared, bStart + 1, sb, ColumnMasks.All, exchange); // kw = 1
-                acc = acc.Step(Tap(shared4, aStart, 2), shared, bStart + 2, sb, right, exchange);           // kw = 2
+                acc = acc.Step(Tap(aStage, 0), bStage, 0, sb, left, exchange);                // kw = 0
+                acc = acc.Step(Tap(aStage, 1), bStage, 1, sb, ColumnMasks.All, exchange);     // kw = 1
+                acc = acc.Step(Tap(aStage, 2), bStage, 2, sb, right, exchange);               // kw = 2
             }
             pipeline.Finish();
         }
@@ -168,9 +172,14 @@ public static partial class Conv2d
     /// <summary>Float4s of one tap's A fragments in a stage of one 64-channel group (4 row tiles × 32 lanes).</summary>
     private const int TensorCoreTapFloat4s = 4 * 32;
 
-    /// <summary>The warp's A fragments of tap <paramref name="kw"/>, <paramref name="aStart"/> its tap 0's Float4 of this lane.</summary>
-    private static WarpRows Tap(ArrayView<SharedGemm.Float4> shared4, int aStart, int kw) =>
-        WarpRows.FragmentOrder(shared4, aStart + kw * TensorCoreTapFloat4s);
+    /// <summary>The warp's A fragments of tap <paramref name="kw"/> from <paramref name="aStage"/>, the view at its tap 0's Float4 of this lane.</summary>
+    private static WarpRows Tap(ArrayView<SharedGemm.Float4> aStage, int kw) => WarpRows.FragmentOrder(aStage, kw * TensorCoreTapFloat4s);
+
+    /// <summary>
+    /// Floats a lane's view of a B stage spans (from its value B[q][g] of tap 0): taps shift it by up to 2, the second k-row
+    /// is 4 rows of <paramref name="sb"/> further, a warp tile's 4 column tiles 24 columns.
+    /// </summary>
+    private static int TensorCoreBStageSpan(int sb) => 4 * sb + 2 + 25;
 
     /// <summary>
     /// A B column's AND mask (<see cref="ColumnMasks"/>): 0 when its tap falls off the image's edge, else ~0; pinned before
