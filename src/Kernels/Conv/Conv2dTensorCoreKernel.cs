@@ -221,10 +221,11 @@ public static partial class Conv2d
             int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
             bool inside = (uint)src < (uint)hw; // 0 ≤ src < H·W in one comparison
             int dst = bBase + rLoad * sb + nLoad + 1;
-            // 8 / wm channels, 4 at a time (wm is 1 or 2, a compile-time constant).
-            for (int j = 0; j < TensorCoreStageChannels / wm; j += 4)
-                StagePipeline.PutRun4(shared, dst + j * wm * sb, wm * sb, input, inputAddress, cFirst * hw + src + j * wm * hw, wm * hw,
-                    inside, cFirst + j * wm, wm, cin, copy, bf16);
+            // 8 / wm channels, 4 at a time (wm is 1 or 2, a compile-time constant). Written out: as a loop, ptxas kept the
+            // one-trip loop of wm = 2 with its counter and j·… products.
+            StagePipeline.PutRun4(shared, dst, wm * sb, input, inputAddress, cFirst * hw + src, wm * hw, inside, cFirst, wm, cin, copy, bf16);
+            if (wm == 1)
+                StagePipeline.PutRun4(shared, dst + 4 * sb, sb, input, inputAddress, (cFirst + 4) * hw + src, hw, inside, cFirst + 4, 1, cin, copy, bf16);
             // The halo: column 0 (pixel p0 − 1) and column bn + 1 (pixel p0 + bn) of the 8 channels.
             if (tid < 2 * TensorCoreStageChannels)
             {
