@@ -114,28 +114,31 @@ public static partial class Gram
         {
             pipeline.Advance(fill, s, stages);
             int buffer = pipeline.Buffer(s);
-            int a = buffer * TensorCoreTileFloats + q * TensorCoreStride + g;                    // A's 64 rows
-            int b = (2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g; // this warp's 32 columns of B
+            // One view per stage and operand at the lane's first value (A's 64 rows; this warp's 32 columns of B): every read
+            // is a constant offset from it, which the loads carry (an index a + c would cost an addition and a shift each:
+            // ILGPU widens an index to 64 bits before adding it to an address).
+            var a = shared.SubView(buffer * TensorCoreTileFloats + q * TensorCoreStride + g, 3 * K8 + 4 * TensorCoreStride + 57);
+            var b = shared.SubView((2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g, 3 * K8 + 4 * TensorCoreStride + 25);
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(Fragments(shared, a), Fragments(shared, a + K8), shared, b, ColumnMasks.All, b + K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
-                acc = acc.StepBf16(Fragments(shared, a + 2 * K8), Fragments(shared, a + 3 * K8), shared, b + 2 * K8, ColumnMasks.All, b + 3 * K8, ColumnMasks.All,
+                acc = acc.StepBf16(Fragments(a, 0), Fragments(a, K8), b, 0, ColumnMasks.All, K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(Fragments(a, 2 * K8), Fragments(a, 3 * K8), b, 2 * K8, ColumnMasks.All, 3 * K8, ColumnMasks.All,
                     TensorCoreStride, exchange, 0);
             }
             else
             {
-                acc = acc.Step(Fragments(shared, a), shared, b, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(Fragments(shared, a + K8), shared, b + K8, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(Fragments(shared, a + 2 * K8), shared, b + 2 * K8, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(Fragments(shared, a + 3 * K8), shared, b + 3 * K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(a, 0), b, 0, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(a, K8), b, K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(a, 2 * K8), b, 2 * K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(a, 3 * K8), b, 3 * K8, TensorCoreStride, ColumnMasks.All, exchange);
             }
             pipeline.Finish();
         }
         return acc;
     }
 
-    /// <summary>A's fragments of a k-step whose A[g][q] (first row tile) is at <paramref name="a"/> of a k-major stage.</summary>
-    private static WarpRows Fragments(ArrayView<float> shared, int a) => WarpRows.KMajor(shared, a, TensorCoreStride);
+    /// <summary>A's fragments of a k-step whose A[g][q] (first row tile) is at <paramref name="a"/> of a k-major stage's view.</summary>
+    private static WarpRows Fragments(ArrayView<float> stage, int a) => WarpRows.KMajor(stage, a, TensorCoreStride);
 
     /// <summary>
     /// Stage s: the 32 pixels from k0 = <c>pBegin</c> + 32·s of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F,
