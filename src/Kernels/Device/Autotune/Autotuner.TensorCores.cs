@@ -73,36 +73,8 @@ public static partial class Autotuner
         if (mode == AutotuneMode.Off) return new AutotuneResult(gpu.Plan, $"default {name} blocking; autotuning off");
         if (gpu.Kind == ILGPU.Runtime.AcceleratorType.CPU) return new AutotuneResult(gpu.Plan, $"default {name} blocking; the CPU simulator is not tuned");
 
-        var key = TuningKey.For(gpu);
-        var start = gpu.Plan;
-        var cached = cache.Find(key, mode, start, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem, precision);
-        if (problem is not null) say?.Invoke(problem);
-        if (cached is not null)
-        {
-            gpu.UsePlan(cached);
-            return new AutotuneResult(cached, $"{name} blocking cached in {cache.Path}");
-        }
-
-        say?.Invoke($"autotuning {gpu.Name}'s {name} tensor-core blockings ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
-        AutotuneResult result;
-        try
-        {
-            result = TuneTensorCores(gpu, mode, convShapes, gramShapes, timed, say);
-        }
-        catch (DeviceOutOfMemoryException e)
-        {
-            return new AutotuneResult(gpu.Plan, $"default {name} blocking; autotuning skipped, its buffers do not fit — {e.Message.TrimEnd('.')}");
-        }
-        gpu.UsePlan(result.Plan);
-        try
-        {
-            cache.Store(key, mode, result.Plan, result.Milliseconds!.Value, result.DefaultMilliseconds!.Value, precision);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            say?.Invoke($"could not store the tuning in {cache.Path}: {e.Message}");
-        }
-        return result;
+        return CachedOrTuned(gpu, mode, cache, precision, $"{gpu.Name}'s {name} tensor-core blockings", $"{name} blocking ", $"default {name} blocking",
+            say, () => TuneTensorCores(gpu, mode, convShapes, gramShapes, timed, say));
     }
 
     /// <summary>

@@ -89,32 +89,41 @@ public static partial class Autotuner
         if (mode == AutotuneMode.Off) return new AutotuneResult(gpu.Plan, "defaults; autotuning off");
         if (gpu.Kind == AcceleratorType.CPU) return new AutotuneResult(gpu.Plan, "defaults; the CPU simulator is not tuned");
 
+        return CachedOrTuned(gpu, mode, cache, Precision.Fp32, gpu.Name, "", "defaults", say, () => Tune(gpu, mode, convShapes, gramShapes, timed, say));
+    }
+
+    /// <summary>
+    /// The plan stored for <paramref name="gpu"/>, <paramref name="mode"/> and <paramref name="precision"/>, applied; else
+    /// <paramref name="tune"/>'s (timing <paramref name="what"/>), applied and stored. Sources start with
+    /// <paramref name="label"/>; <paramref name="untuned"/> names the plan kept when the tuning's buffers do not fit — a
+    /// --max-memory cap or a small device: that run stores nothing, so a later run with room still tunes.
+    /// </summary>
+    private static AutotuneResult CachedOrTuned(Gpu gpu, AutotuneMode mode, PlanCache cache, Precision precision, string what, string label,
+        string untuned, Action<string>? say, Func<AutotuneResult> tune)
+    {
         var key = TuningKey.For(gpu);
-        var defaults = gpu.Plan;
-        var cached = cache.Find(key, mode, defaults, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem);
+        var cached = cache.Find(key, mode, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem, precision);
         if (problem is not null) say?.Invoke(problem);
         if (cached is not null)
         {
             gpu.UsePlan(cached);
-            return new AutotuneResult(cached, $"cached in {cache.Path}");
+            return new AutotuneResult(cached, $"{label}cached in {cache.Path}");
         }
 
-        say?.Invoke($"autotuning {gpu.Name} ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
+        say?.Invoke($"autotuning {what} ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
         AutotuneResult result;
         try
         {
-            result = Tune(gpu, mode, convShapes, gramShapes, timed, say);
+            result = tune();
         }
         catch (DeviceOutOfMemoryException e)
         {
-            // The tuning shapes' own buffers (~290 MiB for quick) do not fit a --max-memory cap or a small device: this
-            // run keeps the defaults and stores nothing, so a later run with room still tunes.
-            return new AutotuneResult(gpu.Plan, $"defaults; autotuning skipped, its buffers do not fit — {e.Message.TrimEnd('.')}");
+            return new AutotuneResult(gpu.Plan, $"{untuned}; autotuning skipped, its buffers do not fit — {e.Message.TrimEnd('.')}");
         }
         gpu.UsePlan(result.Plan);
         try
         {
-            cache.Store(key, mode, result.Plan, result.Milliseconds!.Value, result.DefaultMilliseconds!.Value);
+            cache.Store(key, mode, result.Plan, result.Milliseconds!.Value, result.DefaultMilliseconds!.Value, precision);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
