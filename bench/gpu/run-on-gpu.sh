@@ -305,8 +305,12 @@ run_step bench-iteration 100 --stdout "$R/bench-iteration.json" \
 # with their own tuned blocking (Autotuner.ApplyTensorCores: timed once per device and precision, then cached) — which
 # autotune-tf32 makes first on a tiny bench, so its log has the tuning's choice and time and the iteration is not timed
 # with it. Until 2026-12-04 this step ran the first --tf32-tiles value, a plan the product never chooses by itself.
+tiny_bench() {   # tiny_bench PRECISION: a bench of conv1_1 at 64², which tunes and caches that precision's plan on its first run
+  "$CLI" bench --device "$device" --precision "$1" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration
+}
+export -f tiny_bench
 if [ "$tf32_tiles" != none ]; then   # --tf32-tiles none turns the TF32 bench steps off (bench/gpu/README.md)
-  run_step autotune-tf32 90 "$CLI" bench --device "$device" --precision tf32 --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration
+  run_step autotune-tf32 90 tiny_bench tf32
   run_step bench-iteration-tf32 60 --stdout "$R/bench-iteration-tf32.json" \
     "$CLI" bench --device "$device" --precision tf32 --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
     --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
@@ -405,13 +409,14 @@ done
 # --- compute-sanitizer memcheck on one small stylization ------------------------------------------------------------
 # The tunings first (FP32's and --precision tf32's; cached after the first time), untimed, so the sanitizer checks the
 # stylization's kernels, not a tuning's (the tuning shapes of a 512 px image would take minutes under memcheck).
-pretune() {   # pretune PRECISION…: a tiny bench per precision, which tunes and caches that precision's plan
-  local p
+pretune() {   # pretune PRECISION…: tiny_bench per precision, quietly (its errors to pretune.log); non-zero if one failed
+  local p rc=0
   for p in "$@"; do
-    timeout -k 10 120 "$CLI" bench --device "$device" --precision "$p" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration \
-      > /dev/null 2>> "$R/pretune.log"
+    timeout -k 10 120 bash -c 'tiny_bench "$1"' _ "$p" > /dev/null 2>> "$R/pretune.log" || rc=$?
   done
+  return $rc
 }
+export -f pretune
 if wanted memcheck || wanted memcheck-tf32; then pretune fp32 tf32; fi
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer \
   /usr/local/cuda*/compute-sanitizer/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
@@ -484,9 +489,7 @@ ncu_profile() {
   # small untimed bench per precision tunes and caches them first, so that the profiled run neither tunes nor profiles
   # the tuner's kernels.
   IFS=';' read -ra variants <<< "$ncu_variants"
-  for variant in "${variants[@]}"; do
-    "$CLI" bench --device "$device" --precision "$variant" --size 64 --layers conv1_1 --runs 1 --warmup 0 --no-iteration > /dev/null || rc=$?
-  done
+  pretune "${variants[@]}" || rc=$?
   for variant in "${variants[@]}"; do
     echo "-- ncu, --precision $variant, $ncu_layers at $bench_size²"
     # --clock-control none: the device's own clocks (the device README); GLIBC_TUNABLES set: no restart of the CLI
