@@ -49,12 +49,14 @@ public static class DevicesCommand
         if (d.Kind == ILGPU.Runtime.AcceleratorType.CPU) return "autotuned plan: none (the CPU simulator is not tuned)";
         using var gpu = DeviceCatalog.Open(d.Id);
         var cache = new PlanCache(PlanCache.DefaultPath);
-        var plan = cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem);
+        var key = TuningKey.For(gpu);
+        int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
+        var plan = cache.Find(key, AutotuneMode.Quick, gpu.Plan, maxGroup, out var problem);
         var text = plan is not null ? $"autotuned plan ({cache.Path}): {plan}"
             : $"autotuned plan: none yet (the first stylize or bench with --autotune quick|full makes it){(problem is null ? "" : "; " + problem)}";
         // The tensor-core blockings tuned for --precision tf32|bf16 (Autotuner.ApplyTensorCores), where there are any.
         foreach (var precision in new[] { Precision.Tf32, Precision.Bf16 })
-            if (cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out _, precision) is { } tuned)
+            if (cache.Find(key, AutotuneMode.Quick, gpu.Plan, maxGroup, out _, precision) is { } tuned)
                 text += $"\n           autotuned --precision {Precisions.Name(precision)} plan: {tuned}";
         return text;
     }
