@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the --preview page test (tests/IlgpuStyle.Tests/Preview/PreviewBrowserTests.cs), which
+# Installs Debian's chromium for the --preview page test (tests/IlgpuStyle.Stylize.Tests/Preview/PreviewBrowserTests.cs), which
 # runs it headless against 127.0.0.1; nothing else needs it. Idempotent: returns at once when a chromium is on PATH.
 # From the distribution's own apt mirror (no other download). Measured on the project machine (Debian 12 + the trixie
 # pin of install-opencl.sh; chromium 156 from bookworm-security; 2 shared cores, loaded): 117 packages,

@@ -1,4 +1,4 @@
-// Test: tests/IlgpuStyle.Tests/Cli/HugePagesRestartTests.cs (the decision, and the restarted CLI as a child process)
+// Test: tests/IlgpuStyle.Stylize.Tests/Cli/HugePagesRestartTests.cs (the decision, and the restarted CLI as a child process)
 using System.Collections;
 using System.Reflection;
 using System.Runtime.InteropServices;

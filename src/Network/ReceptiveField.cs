@@ -20,7 +20,7 @@ namespace IlgpuStyle.Network;
 /// input is the gradient halo — about twice the receptive-field radius (forward band + backward cone).</item>
 /// </list>
 /// Both halos are rounded up to the alignment, so a tile's crop (its own part ± halo) starts aligned.
-/// For VGG19 up to relu5_1: alignment 16, forward halo 80, gradient halo 160 pixels (tests/IlgpuStyle.Tests/Stylize/TilingTests.cs).
+/// For VGG19 up to relu5_1: alignment 16, forward halo 80, gradient halo 160 pixels (tests/IlgpuStyle.Stylize.Tests/Stylize/TilingTests.cs).
 /// </summary>
 public static class ReceptiveField
 {

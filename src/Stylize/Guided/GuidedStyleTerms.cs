@@ -31,7 +31,7 @@ namespace IlgpuStyle.Stylize.Guided;
 /// Like the Gram matrices themselves, G_l,k is a sum over positions, so the tiled evaluation adds each tile's own part
 /// (<see cref="AddGrams"/>, with the mask cut exactly like the features) and seeds each tile's activations with the
 /// local gradient ∂L/∂F = m² ∘ (scale·(dG + dGᵀ)·F) (<see cref="Seed"/>). Untiled, the whole map is one window.
-/// Test: tests/IlgpuStyle.Tests/Stylize/GuidedStyleTests.cs, tests/IlgpuStyle.Tests/Stylize/TiledGuidedEvaluationTests.cs.
+/// Test: tests/IlgpuStyle.Stylize.Tests/Stylize/GuidedStyleTests.cs, tests/IlgpuStyle.Stylize.Tests/Stylize/TiledGuidedEvaluationTests.cs.
 /// </summary>
 internal sealed class GuidedStyleTerms : IDisposable
 {

@@ -19,7 +19,7 @@ namespace IlgpuStyle.Stylize.Guided;
 /// and the tiled target equals the untiled one up to float rounding. A layer the mask no longer reaches (a region at
 /// an odd edge can vanish in the poolings' floors) has no statistics to give: its target stays 0 and it is listed in
 /// <c>Unreached</c>, for the caller to leave out.
-/// Test: tests/IlgpuStyle.Tests/Stylize/StyleImageMaskTests.cs.
+/// Test: tests/IlgpuStyle.Stylize.Tests/Stylize/StyleImageMaskTests.cs.
 /// </summary>
 internal static class StyleImageGrams
 {

@@ -8,7 +8,7 @@ namespace IlgpuStyle.Stylize.Imaging;
 /// along each axis, so a mask's mass (its covered fraction of the image) is the same at every scale. Upscaling gives
 /// blocks with one blended pixel where a source edge falls inside an output pixel. Deterministic: each output value is
 /// summed in a fixed order.
-/// Test: tests/IlgpuStyle.Tests/Stylize/MaskTests.cs.
+/// Test: tests/IlgpuStyle.Stylize.Tests/Stylize/MaskTests.cs.
 /// </summary>
 public static class AreaResizer
 {

@@ -6,7 +6,7 @@ namespace IlgpuStyle.Stylize.Tiling;
 /// <summary>
 /// Device bytes a scale of a stylization allocates, from sizes alone (what the <see cref="MemoryPlanner"/> plans
 /// with). It mirrors what the code rents — each line names the code — and is checked against measured peaks
-/// (tests/IlgpuStyle.Tests/Stylize/MemoryPlannerTests.cs): it must not be below them.
+/// (tests/IlgpuStyle.Stylize.Tests/Stylize/MemoryPlannerTests.cs): it must not be below them.
 /// </summary>
 public static class MemoryModel
 {

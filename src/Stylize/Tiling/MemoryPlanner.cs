@@ -48,7 +48,7 @@ public sealed class MemoryBudgetException(string message, long neededBytes) : Ex
 /// <item>else a <see cref="MemoryBudgetException"/> naming the budget the smallest tiles with history 1 need.</item>
 /// </list>
 /// A forced tile side (<see cref="RunSettings.TileSide"/>) skips the choice but not the history fit.
-/// Test: tests/IlgpuStyle.Tests/Stylize/MemoryPlannerTests.cs.
+/// Test: tests/IlgpuStyle.Stylize.Tests/Stylize/MemoryPlannerTests.cs.
 /// </summary>
 public static class MemoryPlanner
 {

@@ -35,7 +35,7 @@ namespace IlgpuStyle.Stylize.Tiling;
 /// tile's own part, with each level's mask cut exactly like the activations; pass 2 seeds the crop's activations with
 /// their local gradient, the mask cut for the crop. A mask on a style image (<see cref="StyleImageGrams"/>) is cut the
 /// same way when that style's target is computed in tiles (<see cref="AddGrams"/>).
-/// Test: tests/IlgpuStyle.Tests/Stylize/TiledEvaluationTests.cs, TiledGuidedEvaluationTests.cs (tiled = untiled up to float rounding).
+/// Test: tests/IlgpuStyle.Stylize.Tests/Stylize/TiledEvaluationTests.cs, TiledGuidedEvaluationTests.cs (tiled = untiled up to float rounding).
 /// </summary>
 public sealed class TiledEvaluation : IDisposable
 {

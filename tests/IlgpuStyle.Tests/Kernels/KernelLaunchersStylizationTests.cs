@@ -3,10 +3,9 @@ using IlgpuStyle.Network;
 using IlgpuStyle.Stylize;
 using IlgpuStyle.Stylize.Imaging;
 using IlgpuStyle.Autodiff;
-using IlgpuStyle.Tests.Kernels;
 using Xunit;
 
-namespace IlgpuStyle.Tests.Stylize;
+namespace IlgpuStyle.Tests.Kernels;
 
 /// <summary>
 /// Every kernel a stylization loads (VGG19's layers, the losses, L-BFGS) works through <see cref="KernelLaunchers"/> —

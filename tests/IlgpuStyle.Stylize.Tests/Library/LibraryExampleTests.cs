@@ -18,7 +18,7 @@ public sealed class LibraryExampleTests(ITestOutputHelper log)
             Assert.True(b >= 0 && e > b, $"markers '{Begin}' … '{End}' not found");
             return text[(b + Begin.Length)..e].ReplaceLineEndings("\n").Trim();
         }
-        var source = Between(File.ReadAllText(Repo.File("tests", "IlgpuStyle.Tests", "Library", "ReadmeLibraryExample.cs")));
+        var source = Between(File.ReadAllText(Repo.File("tests", "IlgpuStyle.Stylize.Tests", "Library", "ReadmeLibraryExample.cs")));
         var readme = Between(File.ReadAllText(Repo.File("README.md")));
         Assert.Equal(source, readme);
     }
