@@ -179,8 +179,9 @@ public sealed record TuningPlan
     /// The table of defaults. CPU devices (an OpenCL CPU device such as PoCL, or the ILGPU CPU simulator): the
     /// register-blocked 3×3 convolution with 2×8 work-items, Winograd F(4×4, 3×3) from 64 channels on, and the blocked
     /// Gram kernels (all vectorize on CPU OpenCL). GPUs (CUDA, OpenCL GPUs): the shared-tiles convolution, 16×16 work-items and 8 input channels per step
-    /// (8×8 and 4 where a group holds fewer than 256), and the tiled Gram kernels; Winograd off, its product (and the
-    /// blocked Gram backward's) the shared block whenever a tuning or an override turns it on. Group sizes: 1-D groups of up to 256,
+    /// (8×8 and 4 where a group holds fewer than 256), and the shared-memory Gram kernels (gram=shared: on the H200,
+    /// 2026-12-04, 1.5–5× faster than gram=tiled on every Gram layer of a 512 px image, forward and backward; doc/PERFORMANCE.md);
+    /// Winograd off, its product (and the blocked Gram backward's) the shared block whenever a tuning or an override turns it on. Group sizes: 1-D groups of up to 256,
     /// row grids 32 wide, 16×16 tiles (4×4 where a group holds fewer than 256 work-items, e.g. the CPU simulator's 16).
     /// </summary>
     public static TuningPlan Default(AcceleratorType type, bool cpuDevice, int maxGroupSize)
@@ -189,7 +190,7 @@ public sealed record TuningPlan
         var conv = cpu ? new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1)
             : maxGroupSize >= 256 ? new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8)
             : new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4);
-        var gram = cpu ? GramKernelKind.Blocked : GramKernelKind.Tiled;
+        var gram = cpu ? GramKernelKind.Blocked : GramKernelKind.Shared;
         int group1D = Math.Min(256, maxGroupSize);
         return new TuningPlan
         {

@@ -28,16 +28,16 @@ public class TuningPlanTests(ITestOutputHelper log)
             Conv = new ConvTiles(ConvKernelKind.RegisterBlocked, 2, 8, 1), RowStoreMinWidth = 128, WinogradMinChannels = 64, WinogradOutputTile = 4,
             Gram = GramKernelKind.Blocked, GramTarget = 32, Group1D = 256, RowGroup = 32, Tile = 16,
         }, TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: true, 4096));
-        // GPUs: shared-tiles conv (no Winograd; the shared product block when it is turned on) and the tiled Gram kernels.
+        // GPUs: shared-tiles conv (no Winograd; the shared product block when it is turned on) and the shared Gram kernels.
         Assert.Equal(new TuningPlan
         {
             Conv = new ConvTiles(ConvKernelKind.SharedTiles, 16, 16, 8), RowStoreMinWidth = 128, WinogradOutputTile = 4,
             WinogradBlock = WinogradBlock.Shared, GramBlock = WinogradBlock.Shared,
-            Gram = GramKernelKind.Tiled, GramTarget = 4, Group1D = 256, RowGroup = 32, Tile = 16,
+            Gram = GramKernelKind.Shared, GramTarget = 2, Group1D = 256, RowGroup = 32, Tile = 16,
         }, TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, 1024));
         var smallGpu = TuningPlan.Default(AcceleratorType.OpenCL, cpuDevice: false, 128);
         Assert.Equal(new ConvTiles(ConvKernelKind.SharedTiles, 8, 8, 4), smallGpu.Conv);
-        Assert.Equal(GramKernelKind.Tiled, smallGpu.Gram);
+        Assert.Equal(GramKernelKind.Shared, smallGpu.Gram);
         Assert.Equal(4, smallGpu.Tile);
         foreach (var plan in new[] { CpuDefault, TuningPlan.Default(AcceleratorType.Cuda, false, 1024), smallGpu })
             plan.Validate(plan == CpuDefault ? 16 : plan == smallGpu ? 128 : 1024);
@@ -258,7 +258,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         var json = System.Text.Json.JsonSerializer.Serialize(TuningPlan.Default(AcceleratorType.Cuda, false, 1024));
         log.WriteLine(json);
         Assert.Contains("\"Kind\":\"SharedTiles\"", json);
-        Assert.Contains("\"Gram\":\"Tiled\"", json);
+        Assert.Contains("\"Gram\":\"Shared\"", json);
         Assert.Contains("\"RowStoreMinWidth\":128", json);
         Assert.DoesNotContain("PatchFloats", json);
     }
