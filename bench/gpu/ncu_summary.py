@@ -5,8 +5,11 @@ per kernel launch, section and metric; rule rows where this ncu prints them) and
 launch, one column per metric) for the warp-stall breakdown, and prints per launch, slowest first:
 
   duration, Compute (SM) and Memory throughput (% of peak, the Speed Of Light section), DRAM throughput, achieved and
-  theoretical occupancy, registers per thread, block and grid, the three largest warp stall reasons (cycles per issued
-  instruction), and the kernel's name;
+  theoretical occupancy, registers per thread, issue slots busy (ComputeWorkloadAnalysis) and cycles with no eligible
+  warp (SchedulerStats), from the raw page the tensor pipe's utilization (the tensor-core kernels) and shared-memory
+  bank conflicts (extra wavefronts, % of loads and of stores: MemoryWorkloadAnalysis_Tables), block and grid, the
+  three largest warp stall reasons (cycles per issued instruction), and the kernel's name ("-" where a section was not
+  collected);
 
 then per kernel name the launches and their summed duration, and the optimization hints ncu's rules gave for the
 slowest launches. Standard library only.
@@ -32,9 +35,18 @@ DETAILS = {
     "Theoretical Occupancy": "theo",
     "Registers Per Thread": "regs",
     "Warp Cycles Per Issued Instruction": "cpi",
+    "Issue Slots Busy": "issue",
+    "No Eligible": "noelig",
 }
 TIME_UNITS = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3, "second": 1e6, "s": 1e6}
 STALL = re.compile(r"^smsp__average_warps?_issue_stalled_(.+)_per_issue_active\.ratio$")
+# The tensor pipe's utilization, the first of these a raw page has (ncu's names vary with the version and the chip).
+TENSOR = [re.compile(r"^sm__pipe_tensor_op_hmma_cycles_active\.avg\.pct_of_peak_sustained_active$"),
+          re.compile(r"^sm__inst_executed_pipe_tensor_op_hmma\.avg\.pct_of_peak_sustained_active$"),
+          re.compile(r"^sm__(?:inst_executed_)?pipe_tensor\w*\.avg\.pct_of_peak_sustained_active$")]
+# Shared-memory bank conflicts and all wavefronts, loads and stores.
+BANK = {op: (f"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_{op}.sum",
+             f"l1tex__data_pipe_lsu_wavefronts_mem_shared_op_{op}.sum") for op in ("ld", "st")}
 
 
 def csv_rows(text):
@@ -110,6 +122,35 @@ def parse_stalls(text):
     return stalls
 
 
+def parse_raw_extras(text):
+    """{launch id: {"tensor": %, "bank_ld": %, "bank_st": %}} from a raw page: the tensor pipe's utilization and the
+    shared-memory bank conflicts as a share of the wavefronts (a conflict is one extra wavefront); absent keys where the
+    page lacks the metric or a load/store count is 0."""
+    rows = csv_rows(text)
+    if not rows:
+        return {}
+    head = rows[0]
+    if "ID" not in head:
+        raise ValueError("not an ncu raw page: no ID column")
+    id_col = head.index("ID")
+    col = {h: i for i, h in enumerate(head)}
+    tensor = next((i for rx in TENSOR for i, h in enumerate(head) if rx.match(h)), None)
+    extras = {}
+    for r in rows[1:]:
+        if id_col >= len(r) or number(r[id_col]) is None:
+            continue  # the units row
+        e = {}
+        if tensor is not None and tensor < len(r) and number(r[tensor]) is not None:
+            e["tensor"] = number(r[tensor])
+        for op, (conflicts, wavefronts) in BANK.items():
+            c = number(r[col[conflicts]]) if conflicts in col and col[conflicts] < len(r) else None
+            w = number(r[col[wavefronts]]) if wavefronts in col and col[wavefronts] < len(r) else None
+            if c is not None and w:
+                e["bank_" + op] = 100 * c / w
+        extras[r[id_col]] = e
+    return extras
+
+
 def short(name, width=60):
     """The kernel's name without its parameter list, at most width characters."""
     name = name.split("(")[0]
@@ -121,17 +162,24 @@ def fmt(v, spec="5.1f"):
     return format(v, spec) if v is not None else "-".rjust(int(re.match(r"\d*", spec).group() or 0))
 
 
-def render(launches, stalls, hints=8):
+def render(launches, stalls, hints=8, extras=None):
+    extras = extras or {}
     order = sorted(launches.items(), key=lambda kv: -(kv[1].get("duration") or 0))
     total = sum(k.get("duration") or 0 for k in launches.values())
-    out = [f"{len(launches)} launches, {total / 1e3:.3f} ms in all (durations under ncu: caches flushed, clocks as set)", ""]
+    out = [f"{len(launches)} launches, {total / 1e3:.3f} ms in all (durations under ncu: caches flushed, clocks as set)",
+           "issue%: issue slots busy; noel%: cycles without an eligible warp; tc%: tensor pipe; bank ld/st%: shared-memory "
+           "bank conflicts per wavefront", ""]
     header = f"{'ID':>4} {'µs':>9} {'SM%':>5} {'Mem%':>5} {'DRAM%':>5} {'occ%':>5} {'theo%':>5} {'regs':>4} " \
+             f"{'issue%':>6} {'noel%':>5} {'tc%':>5} {'bank ld/st%':>11} " \
              f"{'block':>11} {'grid':>13}  {'stalls (cycles/issue)':<40} kernel"
     out += [header, "-" * len(header)]
     for lid, k in order:
         top = ", ".join(f"{s} {v:.1f}" for s, v in stalls.get(lid, [])[:3])
+        e = extras.get(lid, {})
+        bank = f"{fmt(e.get('bank_ld'), '.0f')}/{fmt(e.get('bank_st'), '.0f')}"
         out.append(f"{lid:>4} {fmt(k.get('duration'), '9.1f')} {fmt(k.get('sm'))} {fmt(k.get('mem'))} "
                    f"{fmt(k.get('dram'))} {fmt(k.get('occ'))} {fmt(k.get('theo'))} {fmt(k.get('regs'), '4.0f')} "
+                   f"{fmt(k.get('issue'), '6.1f')} {fmt(k.get('noelig'))} {fmt(e.get('tensor'))} {bank:>11} "
                    f"{k['block']:>11} {k['grid']:>13}  {top:<40} {short(k['name'])}")
     by_name = {}
     for k in launches.values():
@@ -161,14 +209,15 @@ def main(argv=None):
     a = ap.parse_args(argv)
     with open(a.details, encoding="utf-8", errors="replace") as f:
         launches = parse_details(f.read())
-    stalls = {}
+    stalls, extras = {}, {}
     if a.raw:
         with open(a.raw, encoding="utf-8", errors="replace") as f:
-            stalls = parse_stalls(f.read())
+            raw = f.read()
+        stalls, extras = parse_stalls(raw), parse_raw_extras(raw)
     if not launches:
         print(f"ncu_summary: no kernel launches in {a.details}", file=sys.stderr)
         return 1
-    print(render(launches, stalls, a.hints))
+    print(render(launches, stalls, a.hints, extras))
     return 0
 
 

@@ -490,13 +490,20 @@ ncu_profile() {
   # the tuner's kernels.
   IFS=';' read -ra variants <<< "$ncu_variants"
   pretune "${variants[@]}" || rc=$?
+  # The sections: throughput, occupancy, stalls, pipes; SchedulerStats (cycles without an eligible warp) and
+  # MemoryWorkloadAnalysis_Tables (shared-memory bank conflicts) where this ncu has them (an unknown name fails ncu).
+  local sections=(--section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats
+    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis) known extra
+  known=$("$ncu_bin" --list-sections 2>/dev/null)
+  for extra in SchedulerStats MemoryWorkloadAnalysis_Tables; do
+    grep -qw "$extra" <<< "$known" && sections+=(--section "$extra") || echo "ncu has no section $extra; left out"
+  done
   for variant in "${variants[@]}"; do
     echo "-- ncu, --precision $variant, $ncu_layers at $bench_size²"
     # --clock-control none: the device's own clocks (the device README); GLIBC_TUNABLES set: no restart of the CLI
     # for huge pages (src/Cli/HugePagesRestart.cs), one process to follow.
     GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "$ncu_bin" --clock-control none --target-processes all \
-      --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats \
-      --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --launch-count "$ncu_launches" \
+      "${sections[@]}" --launch-count "$ncu_launches" \
       -f -o "$W/ncu/ncu-$variant" \
       "$CLI" bench --device "$device" --precision "$variant" --size "$bench_size" --layers "$ncu_layers" \
       --runs 1 --warmup 0 --no-iteration || { rc=$?; continue; }

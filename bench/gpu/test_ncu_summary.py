@@ -27,6 +27,8 @@ DETAILS = "\n".join([
     row(0, "Kernel_Product(float*)", "Occupancy", "Achieved Occupancy", "%", "24.9"),
     row(0, "Kernel_Product(float*)", "Occupancy", "Theoretical Occupancy", "%", "25"),
     row(0, "Kernel_Product(float*)", "Warp State Statistics", "Warp Cycles Per Issued Instruction", "cycle", "9.8"),
+    row(0, "Kernel_Product(float*)", "Compute Workload Analysis", "Issue Slots Busy", "%", "61.7"),
+    row(0, "Kernel_Product(float*)", "Scheduler Statistics", "No Eligible", "%", "38.3"),
     row(0, "Kernel_Product(float*)", "Occupancy", "", "", "", "AchievedOccupancy", "OPT",
         "The difference between calculated theoretical (25.0%) and measured achieved occupancy (24.9%)  can be the result of ...", "0.4"),
     row(0, "Kernel_Product(float*)", "Occupancy", "", "", "", "AchievedOccupancy", "OPT",
@@ -44,10 +46,14 @@ RAW = "\n".join([
     '"smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio",'
     '"smsp__average_warps_issue_stalled_mio_throttle_per_issue_active.ratio",'
     '"smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio",'
-    '"smsp__average_warps_issue_stalled_wait_per_issue_active.ratio","gpu__time_duration.sum"',
-    '"","","","ratio","ratio","ratio","ratio","ratio","nsecond"',
-    '"0","Kernel_Product","(256, 1, 1)","99","1.5","3.25","0.5","2","1,250,000"',
-    '"1","Kernel_Pad","(256, 1, 1)","99","0","0.1","6.5","n/a","1,234,500"',
+    '"smsp__average_warps_issue_stalled_wait_per_issue_active.ratio","gpu__time_duration.sum",'
+    '"sm__inst_executed_pipe_tensor_op_hmma.avg.pct_of_peak_sustained_active",'
+    '"sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",'
+    '"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum","l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum",'
+    '"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum","l1tex__data_pipe_lsu_wavefronts_mem_shared_op_st.sum"',
+    '"","","","ratio","ratio","ratio","ratio","ratio","nsecond","%","%","","","",""',
+    '"0","Kernel_Product","(256, 1, 1)","99","1.5","3.25","0.5","2","1,250,000","12.5","41.25","1,000","4,000","30","300"',
+    '"1","Kernel_Pad","(256, 1, 1)","99","0","0.1","6.5","n/a","1,234,500","0","0","0","0","5","n/a"',
 ])
 
 
@@ -70,6 +76,20 @@ class NcuSummaryTests(unittest.TestCase):
         self.assertEqual(sorted(s), ["0", "1"])
         self.assertEqual(s["0"], [("mio_throttle", 3.25), ("wait", 2.0), ("barrier", 1.5), ("long_scoreboard", 0.5)])
         self.assertEqual(s["1"], [("long_scoreboard", 6.5), ("mio_throttle", 0.1)])
+
+    def test_tensor_pipe_and_bank_conflicts_from_the_raw_page(self):
+        e = ncu_summary.parse_raw_extras(RAW)
+        self.assertEqual(sorted(e), ["0", "1"])
+        # The hmma pipe's active cycles before its instruction share; conflicts per wavefront in %.
+        self.assertEqual(e["0"], {"tensor": 41.25, "bank_ld": 25.0, "bank_st": 10.0})
+        self.assertEqual(e["1"], {"tensor": 0.0})  # no wavefronts: no ratio
+        k = ncu_summary.parse_details(DETAILS)
+        self.assertEqual((k["0"]["issue"], k["0"]["noelig"]), (61.7, 38.3))
+        text = ncu_summary.render(k, ncu_summary.parse_stalls(RAW), extras=e)
+        row0 = next(l for l in text.splitlines() if l.split()[:1] == ["0"])
+        self.assertIn(" 61.7  38.3  41.2       25/10 ", row0)
+        row2 = next(l for l in text.splitlines() if l.split()[:1] == ["2"])
+        self.assertIn("-/-", row2)
 
     def test_render_orders_by_duration_and_sums_per_kernel(self):
         text = ncu_summary.render(ncu_summary.parse_details(DETAILS), ncu_summary.parse_stalls(RAW))
