@@ -297,9 +297,11 @@ bench_tf32() {
 export CLI R device runs warmup bench_size tf32_tiles tf32_sizes
 export -f tf32_label
 run_step bench-tf32 120 bench_tf32
+# --profile: after the timed iterations one more evaluation op by op (the device synchronized after each op), so the
+# summary can say where an iteration's time goes besides the convolutions (#11: 1024² TF32 at 1.34× PyTorch's time).
 run_step bench-iteration 100 --stdout "$R/bench-iteration.json" \
   "$CLI" bench --device "$device" --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
-  --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+  --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --profile --json
 
 # The whole iteration as a user gets it with --precision tf32: the tuned plan, then the tensor-core kinds (Winograd off)
 # with their own tuned blocking (Autotuner.ApplyTensorCores: timed once per device and precision, then cached) — which
@@ -313,7 +315,7 @@ if [ "$tf32_tiles" != none ]; then   # --tf32-tiles none turns the TF32 bench st
   run_step autotune-tf32 90 tiny_bench tf32
   run_step bench-iteration-tf32 60 --stdout "$R/bench-iteration-tf32.json" \
     "$CLI" bench --device "$device" --precision tf32 --no-kernels --iteration-sizes "$iteration_sizes" --runs "$runs" \
-    --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --json
+    --warmup "$warmup" --lbfgs-history 5 --weights "$ILGPU_STYLE_WEIGHTS" --profile --json
 fi
 
 # --- the PyTorch yardstick ---------------------------------------------------------------------------------------------
@@ -564,6 +566,24 @@ PY
   for s in "${tf32_stylize[@]}"; do
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
+  done
+  # Where an iteration goes, op by op (bench --profile: one evaluation, synchronized after each op), FP32 and TF32.
+  for f in "$R"/bench-iteration.json "$R"/bench-iteration-tf32.json; do
+    [ -s "$f" ] || continue
+    "${python:-python3}" - "$f" <<'PY' 2>/dev/null
+import json, sys
+d = json.load(open(sys.argv[1]))
+for t in (d.get("iteration") or {}).get("timings") or []:
+    ops = t.get("ops") or []
+    if not ops:
+        continue
+    total = sum(o["totalMs"] for o in ops) or 1
+    parts = ", ".join("%s %.2f (%.0f%%)" % (o["op"], o["totalMs"], 100 * o["totalMs"] / total)
+                      for o in sorted(ops, key=lambda o: -o["totalMs"]))
+    print("%s %s×%s: one evaluation op by op, ms: %s; %.2f on the tape, %.2f in all (median iteration %.2f)" % (
+        sys.argv[1].split("/")[-1], t["size"], t.get("height") or t["size"], parts, total,
+        t.get("profiledEvaluationMs") or 0, 1000 * t["medianSeconds"]))
+PY
   done
   # The tensor-core blocking the tuner chose (autotune-tf32, or the first pretune): its plan line and times.
   grep -hE '^tuning plan' "$R/autotune-tf32.log" 2>/dev/null | tail -1 | sed 's/^/autotune-tf32: /'
