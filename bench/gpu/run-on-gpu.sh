@@ -14,7 +14,9 @@
 #        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
-# one-iteration FP32 run started from each) → summary.txt.
+# one-iteration FP32 run started from each) → summary.txt. stylize-tf32-<first size>-fresh before them: the same run
+# as a fresh machine's first (empty tuning and PTX caches: both tunings and every compilation timed; #11's "under 10 s
+# wall, start-up and kernel compilation included").
 # bench-winograd (issue #10): Winograd F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product per layer at the
 # bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2; the first with gram=shared, the GPU-shaped Gram).
 # bench-tf32 (issue #11): the tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…) per layer — by default --precision tf32's
@@ -458,6 +460,14 @@ export -f fp32_losses
 tf32_stylize=()
 if [ "$tf32_stylize_sizes" != none ]; then
   IFS=, read -ra tf32_stylize <<< "$tf32_stylize_sizes"
+  # A fresh machine's first run: its own empty tuning-plan file and PTX cache, so the FP32 quick tuning, the tensor-core
+  # tuning and every kernel compilation are in the wall time (the runs below find the plans cached by autotune-tf32).
+  s=${tf32_stylize[0]}
+  # shellcheck disable=SC2086
+  run_step "stylize-tf32-$s-fresh" $(( 100 + s * s / 8000 )) env ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-tf32" \
+    ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json" "${timer[@]}" "$CLI" stylize --device "$device" \
+    --precision tf32 --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
+    --output "$R/tubingen_starry_${s}_tf32_fresh.png" --report "$R/stylize-tf32-$s-fresh.jsonl" --print-every 50
   for s in "${tf32_stylize[@]}"; do
     cap=$(( 40 + s * s / 8000 ))
     wanted "stylize-tf32-$s" && pretune tf32   # cached by autotune-tf32 in a full run; alone, the tuning is not timed
@@ -563,6 +573,7 @@ end = [r["seconds"] for r in rows if "output" in r and "seconds" in r]
 print("%s: first evaluation of %s; done at %s s" % (sys.argv[1].split("/")[-1], ", ".join(firsts), end[-1] if end else "?"))
 PY
   done
+  [ -n "${tf32_stylize[0]:-}" ] && [ -f "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log" ] && echo "stylize tf32 ${tf32_stylize[0]}, fresh caches (tunings and compilation included): $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log" | tr -s ' \t' ' ' | tr '\n' ';')"
   for s in "${tf32_stylize[@]}"; do
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
