@@ -129,8 +129,10 @@ public static class BenchCommand
                 var cache = new PlanCache(PlanCache.DefaultPath);
                 // A first run's tuning prints every plan it times (stderr): the candidates' times are the bench's data too.
                 void Timed(TuningPlan plan, double ms) => Console.Error.WriteLine($"  autotuning: {ms,9:0.000} ms  {plan}");
-                var tuning = Autotuner.Apply(gpu, mode, cache, Console.Error.WriteLine, timed: Timed);
-                (var used, tuning) = Precisions.ApplyAfterTuning(gpu, PrecisionOption.Read(parseResult, precision), tuning, mode, cache,
+                var wanted = PrecisionOption.Read(parseResult, precision);
+                var tuning = Autotuner.Apply(gpu, mode, cache, Console.Error.WriteLine, timed: Timed,
+                    noTuningBecause: Precisions.NoFp32TuningBecause(gpu, wanted));
+                (var used, tuning) = Precisions.ApplyAfterTuning(gpu, wanted, tuning, mode, cache,
                     Console.Error.WriteLine, out var precisionNote, Timed);
                 if (precisionNote is not null) Console.Error.WriteLine(precisionNote);
                 if (!asJson) Console.WriteLine($"{why}\n{tuning}");

@@ -93,7 +93,7 @@ public sealed record StylizeJob
         observer.Message(why);
         var mode = AutotuneModes.Resolve(Autotune);
         var cache = new PlanCache(PlanCache.DefaultPath);
-        var tuning = Autotuner.Apply(gpu, mode, cache, observer.Message);
+        var tuning = Autotuner.Apply(gpu, mode, cache, observer.Message, noTuningBecause: Precisions.NoFp32TuningBecause(gpu, Precision));
         (var precision, tuning) = Precisions.ApplyAfterTuning(gpu, Precision, tuning, mode, cache, observer.Message, out var precisionNote);
         gpu.ResetPeak(); // the report's peak is the stylization's; a first run's tuning buffers are freed by now
         if (precisionNote is not null) observer.Message(precisionNote);

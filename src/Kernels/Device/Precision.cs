@@ -30,6 +30,18 @@ public static class Precisions
         throw new ArgumentException($"--precision {ConvTiles.KindName(kind)}: a group of {maxGroupSize} work-items cannot hold one 32-lane warp.");
     }
 
+    /// <summary>
+    /// Why <paramref name="gpu"/> needs no FP32 tuning under <paramref name="wanted"/>, or null when it does: a tensor-core
+    /// precision on a device with tensor cores takes every 3×3 convolution and Gram matrix onto the tensor cores with
+    /// Winograd off (<see cref="Apply"/>), so what an FP32 tuning chooses (those kernels, Winograd's threshold and tiles) is
+    /// never used — on a fresh machine it would only add its seconds to the first run (#11: 10 s, start-up included).
+    /// A cached FP32 plan is still applied (<see cref="Autotuner.Apply"/>).
+    /// </summary>
+    public static string? NoFp32TuningBecause(Gpu gpu, Precision wanted) =>
+        wanted != Precision.Fp32 && Conv2d.WhyNoTensorCores(gpu.Accelerator) is null
+            ? $"--precision {Name(wanted)} puts the convolutions and Gram matrices an FP32 tuning would choose on the tensor cores"
+            : null;
+
     /// <summary>"fp32", "tf32" or "bf16".</summary>
     public static string Name(Precision p) => p.ToString().ToLowerInvariant();
 

@@ -256,6 +256,34 @@ public sealed class AutotunerTests(ITestOutputHelper log) : IDisposable
     }
 
     /// <summary>
+    /// With a reason not to tune (--precision tf32 on a tensor-core device: Precisions.NoFp32TuningBecause), nothing is
+    /// timed or stored: the defaults stay, the source says why; a plan already cached is still applied.
+    /// </summary>
+    [Fact]
+    public void AReasonNotToTuneKeepsTheDefaultsButACachedPlanIsApplied()
+    {
+        Devices.Get("opencl"); // skips (or fails under CI=true) without OpenCL
+        using var gpu = DeviceCatalog.Open("opencl");
+        var defaults = gpu.Plan;
+        var cache = Cache();
+        var said = new List<string>();
+        // Shapes a real tuning would take many seconds on; none is timed.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var skipped = Autotuner.Apply(gpu, AutotuneMode.Quick, cache, said.Add, noTuningBecause: "a test's reason");
+        log.WriteLine($"{skipped} in {clock.Elapsed.TotalMilliseconds:0} ms; said: {string.Join(" | ", said)}");
+        Assert.Equal("defaults; not tuned: a test's reason", skipped.Source);
+        Assert.Equal(defaults, gpu.Plan);
+        Assert.DoesNotContain(said, m => m.StartsWith("autotuning", StringComparison.Ordinal));
+        Assert.Null(cache.Find(TuningKey.For(gpu), AutotuneMode.Quick, defaults, gpu.Accelerator.MaxNumThreadsPerGroup, out _));
+
+        var stored = defaults with { Gram = GramKernelKind.Tiled, GramTarget = 8 };
+        cache.Store(TuningKey.For(gpu), AutotuneMode.Quick, stored, 1, 2);
+        var cached = Autotuner.Apply(gpu, AutotuneMode.Quick, cache, said.Add, noTuningBecause: "a test's reason");
+        Assert.StartsWith("cached in", cached.Source);
+        Assert.Equal(stored, gpu.Plan);
+    }
+
+    /// <summary>
     /// A candidate whose kernels fail (here: throw) is passed over and named, and the search goes on; a failure of the
     /// defaults themselves, or running out of memory, is not swallowed (the run reports it, or keeps the defaults).
     /// </summary>

@@ -79,27 +79,31 @@ public static partial class Autotuner
     /// ILGPU_STYLE_TILES's when set, the defaults when off or on the CPU simulator, else the cached choice, else a
     /// fresh tuning (stored). <paramref name="say"/> hears what is being done (a tuning takes seconds).
     /// Shapes: tests pass small ones; null takes the mode's. <paramref name="timed"/> hears every plan a tuning times
-    /// (bench prints them).
+    /// (bench prints them). <paramref name="noTuningBecause"/> set: a cached plan is still applied, but none is timed —
+    /// the defaults stay, the source giving the reason (--precision tf32|bf16 on a tensor-core device replaces every
+    /// kernel an FP32 tuning chooses: a fresh machine's first run would time them for nothing).
     /// </summary>
     public static AutotuneResult Apply(Gpu gpu, AutotuneMode mode, PlanCache cache, Action<string>? say = null,
-        Shape[]? convShapes = null, Shape[]? gramShapes = null, Action<TuningPlan, double>? timed = null)
+        Shape[]? convShapes = null, Shape[]? gramShapes = null, Action<TuningPlan, double>? timed = null, string? noTuningBecause = null)
     {
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(TuningPlan.EnvironmentVariable)))
             return new AutotuneResult(gpu.Plan, TuningPlan.EnvironmentVariable);
         if (mode == AutotuneMode.Off) return new AutotuneResult(gpu.Plan, "defaults; autotuning off");
         if (gpu.Kind == AcceleratorType.CPU) return new AutotuneResult(gpu.Plan, "defaults; the CPU simulator is not tuned");
 
-        return CachedOrTuned(gpu, mode, cache, Precision.Fp32, gpu.Name, "", "defaults", say, () => Tune(gpu, mode, convShapes, gramShapes, timed, say));
+        return CachedOrTuned(gpu, mode, cache, Precision.Fp32, gpu.Name, "", "defaults", say,
+            noTuningBecause is null ? () => Tune(gpu, mode, convShapes, gramShapes, timed, say) : null, noTuningBecause);
     }
 
     /// <summary>
     /// The plan stored for <paramref name="gpu"/>, <paramref name="mode"/> and <paramref name="precision"/>, applied; else
     /// <paramref name="tune"/>'s (timing <paramref name="what"/>), applied and stored. Sources start with
     /// <paramref name="label"/>; <paramref name="untuned"/> names the plan kept when the tuning's buffers do not fit — a
-    /// --max-memory cap or a small device: that run stores nothing, so a later run with room still tunes.
+    /// --max-memory cap or a small device: that run stores nothing, so a later run with room still tunes. With no
+    /// <paramref name="tune"/>, nothing cached keeps the plan (<paramref name="noTuningBecause"/> says why) and stores nothing.
     /// </summary>
     private static AutotuneResult CachedOrTuned(Gpu gpu, AutotuneMode mode, PlanCache cache, Precision precision, string what, string label,
-        string untuned, Action<string>? say, Func<AutotuneResult> tune)
+        string untuned, Action<string>? say, Func<AutotuneResult>? tune, string? noTuningBecause = null)
     {
         var key = TuningKey.For(gpu);
         var cached = cache.Find(key, mode, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem, precision);
@@ -110,6 +114,7 @@ public static partial class Autotuner
             return new AutotuneResult(cached, $"{label}cached in {cache.Path}");
         }
 
+        if (tune is null) return new AutotuneResult(gpu.Plan, $"{untuned}; not tuned: {noTuningBecause}");
         say?.Invoke($"autotuning {what} ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
         AutotuneResult result;
         try

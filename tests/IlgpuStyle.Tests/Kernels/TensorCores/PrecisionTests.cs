@@ -45,6 +45,20 @@ public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
             gpu.Plan);
     }
 
+    /// <summary>
+    /// A tensor-core precision on a device with tensor cores needs no FP32 tuning (its kernels are all replaced); FP32, or
+    /// a device without tensor cores (which runs FP32), does. The warp-32 simulator stands for the GPU.
+    /// </summary>
+    [Fact]
+    public void OnlyFp32KernelsNeedTheFp32Tuning()
+    {
+        using var gpu = DeviceCatalog.OpenWarp32Simulator();
+        Assert.Null(Precisions.NoFp32TuningBecause(gpu, Precision.Fp32));
+        Assert.Contains("--precision tf32", Precisions.NoFp32TuningBecause(gpu, Precision.Tf32));
+        Assert.Contains("--precision bf16", Precisions.NoFp32TuningBecause(gpu, Precision.Bf16));
+        foreach (var p in Enum.GetValues<Precision>()) Assert.Null(Precisions.NoFp32TuningBecause(Devices.Get("cpu"), p));
+    }
+
     [Fact]
     public void PrecisionNamesRoundTrip()
     {
