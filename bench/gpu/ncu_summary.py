@@ -103,22 +103,26 @@ def parse_details(text):
     return launches
 
 
-def parse_stalls(text):
-    """{launch id: [(reason, cycles per issued instruction)], largest first} from a raw page."""
+def raw_launches(text):
+    """(header, [(launch id, row)]) of a raw page: one row per launch, without the units row; ([], []) for no CSV."""
     rows = csv_rows(text)
     if not rows:
-        return {}
+        return [], []
     head = rows[0]
     if "ID" not in head:
         raise ValueError("not an ncu raw page: no ID column")
     id_col = head.index("ID")
+    return head, [(r[id_col], r) for r in rows[1:] if id_col < len(r) and number(r[id_col]) is not None]
+
+
+def parse_stalls(text):
+    """{launch id: [(reason, cycles per issued instruction)], largest first} from a raw page."""
+    head, launches = raw_launches(text)
     columns = [(i, m.group(1)) for i, h in enumerate(head) if (m := STALL.match(h))]
     stalls = {}
-    for r in rows[1:]:
-        if id_col >= len(r) or not r[id_col].strip() or number(r[id_col]) is None:
-            continue  # the units row
+    for lid, r in launches:
         values = [(reason, number(r[i])) for i, reason in columns if i < len(r)]
-        stalls[r[id_col]] = sorted(((s, v) for s, v in values if v), key=lambda sv: -sv[1])
+        stalls[lid] = sorted(((s, v) for s, v in values if v), key=lambda sv: -sv[1])
     return stalls
 
 
@@ -126,19 +130,11 @@ def parse_raw_extras(text):
     """{launch id: {"tensor": %, "bank_ld": %, "bank_st": %}} from a raw page: the tensor pipe's utilization and the
     shared-memory bank conflicts as a share of the wavefronts (a conflict is one extra wavefront); absent keys where the
     page lacks the metric or a load/store count is 0."""
-    rows = csv_rows(text)
-    if not rows:
-        return {}
-    head = rows[0]
-    if "ID" not in head:
-        raise ValueError("not an ncu raw page: no ID column")
-    id_col = head.index("ID")
+    head, launches = raw_launches(text)
     col = {h: i for i, h in enumerate(head)}
     tensor = next((i for rx in TENSOR for i, h in enumerate(head) if rx.match(h)), None)
     extras = {}
-    for r in rows[1:]:
-        if id_col >= len(r) or number(r[id_col]) is None:
-            continue  # the units row
+    for lid, r in launches:
         e = {}
         if tensor is not None and tensor < len(r) and number(r[tensor]) is not None:
             e["tensor"] = number(r[tensor])
@@ -147,7 +143,7 @@ def parse_raw_extras(text):
             w = number(r[col[wavefronts]]) if wavefronts in col and col[wavefronts] < len(r) else None
             if c is not None and w:
                 e["bank_" + op] = 100 * c / w
-        extras[r[id_col]] = e
+        extras[lid] = e
     return extras
 
 
