@@ -83,7 +83,10 @@ echo "cli: $(mib "$(du -sb "$stage/cli" | cut -f1)") unpacked"
 tests_exe=
 if [ -n "$tests_project" ]; then
   csproj=$(ls "$tests_project"/*.csproj 2>/dev/null | head -1 || true)
-  if [ -n "$csproj" ] && grep -q 'xunit\.v3' "$csproj" && grep -q '<OutputType>Exe</OutputType>' "$csproj"; then
+  # Asked of MSBuild, not read from the file: the test hosts take xunit.v3 and OutputType from tests/TestHost.props.
+  evaluated=
+  [ -n "$csproj" ] && evaluated=$(dotnet msbuild "$csproj" -getProperty:OutputType -getItem:PackageReference 2>/dev/null || true)
+  if grep -q '"Identity": "xunit\.v3' <<< "$evaluated" && grep -q '"OutputType": "Exe"' <<< "$evaluated"; then
     step "publish $csproj (xunit.v3 executable, self-contained linux-x64)"
     # Not trimmed: xunit finds tests by reflection.
     dotnet publish "$csproj" -c Release -r linux-x64 --self-contained -nologo -v quiet \
