@@ -92,18 +92,18 @@ public static partial class Autotuner
         if (gpu.Kind == AcceleratorType.CPU) return new AutotuneResult(gpu.Plan, "defaults; the CPU simulator is not tuned");
 
         return CachedOrTuned(gpu, mode, cache, Precision.Fp32, gpu.Name, "", "defaults", say,
-            noTuningBecause is null ? () => Tune(gpu, mode, convShapes, gramShapes, timed, say) : null, noTuningBecause);
+            () => Tune(gpu, mode, convShapes, gramShapes, timed, say), noTuningBecause);
     }
 
     /// <summary>
     /// The plan stored for <paramref name="gpu"/>, <paramref name="mode"/> and <paramref name="precision"/>, applied; else
     /// <paramref name="tune"/>'s (timing <paramref name="what"/>), applied and stored. Sources start with
     /// <paramref name="label"/>; <paramref name="untuned"/> names the plan kept when the tuning's buffers do not fit — a
-    /// --max-memory cap or a small device: that run stores nothing, so a later run with room still tunes. With no
-    /// <paramref name="tune"/>, nothing cached keeps the plan (<paramref name="noTuningBecause"/> says why) and stores nothing.
+    /// --max-memory cap or a small device: that run stores nothing, so a later run with room still tunes. With
+    /// <paramref name="noTuningBecause"/> set, nothing cached keeps the plan (the source says why), untimed and unstored.
     /// </summary>
     private static AutotuneResult CachedOrTuned(Gpu gpu, AutotuneMode mode, PlanCache cache, Precision precision, string what, string label,
-        string untuned, Action<string>? say, Func<AutotuneResult>? tune, string? noTuningBecause = null)
+        string untuned, Action<string>? say, Func<AutotuneResult> tune, string? noTuningBecause = null)
     {
         var key = TuningKey.For(gpu);
         var cached = cache.Find(key, mode, gpu.Plan, gpu.Accelerator.MaxNumThreadsPerGroup, out var problem, precision);
@@ -114,7 +114,7 @@ public static partial class Autotuner
             return new AutotuneResult(cached, $"{label}cached in {cache.Path}");
         }
 
-        if (tune is null) return new AutotuneResult(gpu.Plan, $"{untuned}; not tuned: {noTuningBecause}");
+        if (noTuningBecause is not null) return new AutotuneResult(gpu.Plan, $"{untuned}; not tuned: {noTuningBecause}");
         say?.Invoke($"autotuning {what} ({mode.ToString().ToLowerInvariant()}; once per device, kept in {cache.Path}) …");
         AutotuneResult result;
         try
