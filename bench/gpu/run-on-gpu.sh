@@ -460,21 +460,23 @@ export -f fp32_losses
 tf32_stylize=()
 if [ "$tf32_stylize_sizes" != none ]; then
   IFS=, read -ra tf32_stylize <<< "$tf32_stylize_sizes"
+  # stylize_tf32 STEP SIZE CAP OUTPUT [VAR=VALUE…]: the default stylization with --precision tf32, timed, in the
+  # environment given; its report is $R/STEP.jsonl.
+  stylize_tf32() {
+    local step=$1 size=$2 cap=$3 output=$4; shift 4
+    # shellcheck disable=SC2086
+    run_step "$step" "$cap" env "$@" "${timer[@]}" "$CLI" stylize --device "$device" --precision tf32 \
+      --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$size" $stylize_args \
+      --output "$output" --report "$R/$step.jsonl" --print-every 50
+  }
   # A fresh machine's first run: its own empty tuning-plan file and PTX cache, so the FP32 quick tuning, the tensor-core
   # tuning and every kernel compilation are in the wall time (the runs below find the plans cached by autotune-tf32).
   s=${tf32_stylize[0]}
-  # shellcheck disable=SC2086
-  run_step "stylize-tf32-$s-fresh" $(( 100 + s * s / 8000 )) env ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-tf32" \
-    ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json" "${timer[@]}" "$CLI" stylize --device "$device" \
-    --precision tf32 --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
-    --output "$R/tubingen_starry_${s}_tf32_fresh.png" --report "$R/stylize-tf32-$s-fresh.jsonl" --print-every 50
+  stylize_tf32 "stylize-tf32-$s-fresh" "$s" $(( 100 + s * s / 8000 )) "$R/tubingen_starry_${s}_tf32_fresh.png" \
+    ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-tf32" ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json"
   for s in "${tf32_stylize[@]}"; do
-    cap=$(( 40 + s * s / 8000 ))
     wanted "stylize-tf32-$s" && pretune tf32   # cached by autotune-tf32 in a full run; alone, the tuning is not timed
-    # shellcheck disable=SC2086
-    run_step "stylize-tf32-$s" "$cap" "${timer[@]}" "$CLI" stylize --device "$device" --precision tf32 \
-      --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
-      --output "$OUT/tubingen_starry_${s}_tf32.png" --report "$R/stylize-tf32-$s.jsonl" --print-every 50
+    stylize_tf32 "stylize-tf32-$s" "$s" $(( 40 + s * s / 8000 )) "$OUT/tubingen_starry_${s}_tf32.png"
     run_step "losses-$s" 60 --stdout "$R/precision-losses-$s.txt" fp32_losses "$s"
   done
 fi
@@ -534,6 +536,9 @@ export -f ncu_profile
 run_step ncu 240 ncu_profile
 
 # --- pack and summarize -----------------------------------------------------------------------------------------------
+run_facts() {   # run_facts LOG: a timed run's "wrote …" line, wall clock and peak RSS (/usr/bin/time -v), on one line
+  grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$1" | tr -s ' \t' ' ' | tr '\n' ';'
+}
 {
   echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"
   head -3 "$B/MANIFEST.txt" 2>/dev/null
@@ -560,7 +565,7 @@ PY
   grep -hE 'Total: [0-9]+' "$R/tests.log" 2>/dev/null | tail -1 | sed 's/^ */tests: /'
   grep -h '\[FAIL\]' "$R/tests.log" 2>/dev/null | head -20
   for s in "${sizes[@]}" "${warm_sizes[@]/%/-warm}"; do
-    [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+    [ -f "$R/stylize-$s.log" ] && echo "stylize $s: $(run_facts "$R/stylize-$s.log")"
   done
   # Where the start-up goes (issue #11's 10 s includes it): the report's clock at each scale's first evaluation.
   for f in "$R"/stylize-*.jsonl; do
@@ -573,9 +578,10 @@ end = [r["seconds"] for r in rows if "output" in r and "seconds" in r]
 print("%s: first evaluation of %s; done at %s s" % (sys.argv[1].split("/")[-1], ", ".join(firsts), end[-1] if end else "?"))
 PY
   done
-  [ -n "${tf32_stylize[0]:-}" ] && [ -f "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log" ] && echo "stylize tf32 ${tf32_stylize[0]}, fresh caches (tunings and compilation included): $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+  [ -n "${tf32_stylize[0]:-}" ] && [ -f "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log" ] \
+    && echo "stylize tf32 ${tf32_stylize[0]}, fresh caches (tunings and compilation included): $(run_facts "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log")"
   for s in "${tf32_stylize[@]}"; do
-    [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(grep -hE '^wrote|Elapsed \(wall|Maximum resident' "$R/stylize-tf32-$s.log" | tr -s ' \t' ' ' | tr '\n' ';')"
+    [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(run_facts "$R/stylize-tf32-$s.log")"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
   done
   # Where an iteration goes, op by op (bench --profile: one evaluation, synchronized after each op), FP32 and TF32.
