@@ -104,6 +104,7 @@ public sealed record StylizeJob
         var snapshots = new SnapshotWriter(OutputPath, run.Scales, Run.SnapshotEvery);
         var result = Stylizer.Run(network, content, styles, Loss, run, new Observers(observer, snapshots, Preview), cancel);
         ImageWriter.Save(result.Image, OutputPath);
+        if (gpu.KernelCache is { } kernels) observer.Message(kernels.Summary());
         var done = new StylizeJobResult(OutputPath, gpu.Info.ToString(), result, snapshots.Written, gpu.PeakBytes);
         observer.Finished(done);
         Preview?.Finished(result);

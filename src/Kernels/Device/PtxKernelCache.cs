@@ -1,6 +1,8 @@
 // Test: tests/IlgpuStyle.Tests/Kernels/PtxKernelCacheTests.cs (offline: a kernel read back equals the one ILGPU compiled —
 // text, entry point, shared memory, bounds —, every input of the key changes the file, a damaged file is compiled again);
 // on CUDA every kernel test loads its kernels through it (Gpu.Kernel)
+using System.Diagnostics;
+using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
@@ -89,6 +91,7 @@ public sealed class PtxKernelCache(string directory)
     /// </summary>
     public PTXCompiledKernel Compile(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots, out bool fromDisk)
     {
+        long start = Stopwatch.GetTimestamp();
         var hints = LaunchBoundsAttribute.Of(method);
         var key = Key(backend, method, specialized, hints, rewriteDepots);
         var path = PathOf(key);
@@ -96,15 +99,44 @@ public sealed class PtxKernelCache(string directory)
         {
             fromDisk = true;
             MarkUsed(path);
-            return Construct(backend.Context, method, hints, stored.SharedStatic, stored.SharedDynamic, stored.Ptx);
+            var read = Construct(backend.Context, method, hints, stored.SharedStatic, stored.SharedDynamic, stored.Ptx);
+            Count(ref readCount, ref readTicks, start);
+            return read;
         }
         fromDisk = false;
         var compiled = (PTXCompiledKernel)SpecializedCompilation.Compile(backend, method, specialized, hints);
         if (rewriteDepots) RewrittenPtxKernels.RewriteDepots(compiled);
         var shared = EntryPointOf(compiled).SharedMemory;
         Write(path, new Stored(key, shared.StaticSize, shared.HasDynamicMemory, compiled.PTXAssembly));
+        Count(ref compiledCount, ref compiledTicks, start);
         return compiled;
     }
+
+    // What Compile did in this process: kernels compiled by ILGPU (and written) and read from disk, with their time.
+    private int compiledCount, readCount;
+    private long compiledTicks, readTicks;
+
+    private static void Count(ref int count, ref long ticks, long start)
+    {
+        Interlocked.Increment(ref count);
+        Interlocked.Add(ref ticks, Stopwatch.GetTimestamp() - start);
+    }
+
+    /// <summary>Kernel variants ILGPU compiled through this cache in this process (each also written to disk).</summary>
+    public int CompiledCount => Volatile.Read(ref compiledCount);
+
+    /// <summary>Kernel variants read from disk in this process.</summary>
+    public int ReadCount => Volatile.Read(ref readCount);
+
+    /// <summary>
+    /// One line for the end of a CUDA run: how many kernel variants ILGPU compiled and how long that took, how many came
+    /// from earlier runs' PTX — the part of a first run's start-up that the cache saves later runs (issue #11 counts
+    /// compilation in a stylization's 10 s). The driver's JIT of the PTX is not in it.
+    /// </summary>
+    public string Summary() =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"kernels: {CompiledCount} compiled by ILGPU in {Stopwatch.GetElapsedTime(0, Volatile.Read(ref compiledTicks)).TotalSeconds:F1} s, " +
+            $"{ReadCount} read from the PTX cache in {Stopwatch.GetElapsedTime(0, Volatile.Read(ref readTicks)).TotalSeconds:F1} s ({Directory})");
 
     /// <summary>
     /// <paramref name="method"/> for <paramref name="cuda"/> through <see cref="Compile"/>, then loaded by

@@ -52,15 +52,23 @@ public class PtxKernelCacheTests(ITestOutputHelper log)
         var specialized = Values(method, value);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var compiled = new PtxKernelCache(dir.Path).Compile(backend, method, specialized, rewriteDepots, out bool firstFromDisk);
+        var first = new PtxKernelCache(dir.Path);
+        var compiled = first.Compile(backend, method, specialized, rewriteDepots, out bool firstFromDisk);
         var compileMs = clock.Elapsed.TotalMilliseconds;
         Assert.False(firstFromDisk, "an empty cache read a kernel");
         Assert.Single(Directory.GetFiles(dir.Path, "*.ptxk"));
         clock.Restart();
-        var read = new PtxKernelCache(dir.Path).Compile(backend, method, specialized, rewriteDepots, out bool fromDisk);
+        var second = new PtxKernelCache(dir.Path);
+        var read = second.Compile(backend, method, specialized, rewriteDepots, out bool fromDisk);
         log.WriteLine($"{type}.{name}: compiled and stored in {compileMs:F1} ms, read back in {clock.Elapsed.TotalMilliseconds:F1} ms " +
                       $"({new FileInfo(Directory.GetFiles(dir.Path, "*.ptxk")[0]).Length / 1024.0:F1} KiB)");
         Assert.True(fromDisk, "the second run compiled again");
+        // Each cache counts what it did (the line a CUDA stylization ends with).
+        Assert.Equal((1, 0), (first.CompiledCount, first.ReadCount));
+        Assert.Equal((0, 1), (second.CompiledCount, second.ReadCount));
+        Assert.StartsWith("kernels: 1 compiled by ILGPU in ", first.Summary());
+        Assert.Contains(", 0 read from the PTX cache in ", first.Summary());
+        Assert.StartsWith("kernels: 0 compiled by ILGPU in 0.0 s, 1 read from the PTX cache in ", second.Summary());
 
         Assert.Equal(compiled.PTXAssembly, read.PTXAssembly);
         Assert.Equal(rewriteDepots, compiled.PTXAssembly.Contains("cp.async", StringComparison.Ordinal));
