@@ -150,7 +150,13 @@ public static partial class Gram
     private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
         int bf16, long fAddress) : IStageFill
     {
-        public void Fill(int s, int buffer, int copy)
+        public void Store(int s, int buffer) => Fill<StagePipeline.StoreRounded>(s, buffer);
+
+        public void Copy(int s, int buffer) => Fill<StagePipeline.CopyAsync>(s, buffer);
+
+        public void RoundCopied(int s, int buffer) => Fill<StagePipeline.RoundCopied>(s, buffer);
+
+        private void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
             int r0 = tid & 7, rb = tid >> 3;
             int aBase = buffer * TensorCoreTileFloats + r0 * TensorCoreStride + rb, bBase = aBase + 2 * TensorCoreTileFloats;
@@ -158,16 +164,16 @@ public static partial class Gram
             {
                 int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi, at = hi * 8 * TensorCoreStride;
                 bool inside = k < pEnd;
-                Rows(aBase + at, i0 + rb, k, inside, copy);
-                Rows(bBase + at, j0 + rb, k, inside, copy);
+                Rows<TPut>(aBase + at, i0 + rb, k, inside);
+                Rows<TPut>(bBase + at, j0 + rb, k, inside);
             }
         }
 
         /// <summary>Pixel k of rows first, first + 8, …, first + 56 of F into shared[dst], dst + 8, …, dst + 56 (0 past C or when not inside).</summary>
-        private void Rows(int dst, int first, int k, bool inside, int copy)
+        private void Rows<TPut>(int dst, int first, int k, bool inside) where TPut : struct, IStagePut
         {
-            StagePipeline.PutRun4(shared, dst, 8, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, copy, bf16);
-            StagePipeline.PutRun4(shared, dst + 32, 8, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, copy, bf16);
+            StagePipeline.PutRun4<TPut>(shared, dst, 8, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
+            StagePipeline.PutRun4<TPut>(shared, dst + 32, 8, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);
         }
     }
 

@@ -47,24 +47,30 @@ public static partial class Gram
     private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16,
         long fAddress, long sAddress) : IStageFill
     {
-        public void Fill(int stage, int buffer, int copy)
+        public void Store(int stage, int buffer) => Fill<StagePipeline.StoreRounded>(stage, buffer);
+
+        public void Copy(int stage, int buffer) => Fill<StagePipeline.CopyAsync>(stage, buffer);
+
+        public void RoundCopied(int stage, int buffer) => Fill<StagePipeline.RoundCopied>(stage, buffer);
+
+        private void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
         {
             int aBase = buffer * TensorCoreTileFloats + tid, bBase = (2 + buffer) * TensorCoreTileFloats + tid;
             int colA = i0 + tid, colB = p0 + tid;
             for (int r = 0; r < TensorCoreStageK; r += 8)
             {
                 int j = stage * TensorCoreStageK + r, at = r * TensorCoreStride;
-                KRows(aBase + at, s, sAddress, j * c + colA, c, j, colA < c, copy);
-                KRows(bBase + at, f, fAddress, j * p + colB, p, j, colB < p, copy);
+                KRows<TPut>(aBase + at, s, sAddress, j * c + colA, c, j, colA < c);
+                KRows<TPut>(bBase + at, f, fAddress, j * p + colB, p, j, colB < p);
             }
         }
 
         /// <summary>Channels j … j + 7 (rows of S or F, <paramref name="stride"/> apart from <paramref name="src"/>) into 8 k-rows from <paramref name="dst"/>; 0 past C or outside the column.</summary>
-        private void KRows(int dst, View from, long address, int src, int stride, int j, bool column, int copy)
+        private void KRows<TPut>(int dst, View from, long address, int src, int stride, int j, bool column) where TPut : struct, IStagePut
         {
-            StagePipeline.PutRun4(shared, dst, TensorCoreStride, from, address, src, stride, column, j, 1, c, copy, bf16);
-            StagePipeline.PutRun4(shared, dst + 4 * TensorCoreStride, TensorCoreStride, from, address, src + 4 * stride, stride, column, j + 4, 1, c,
-                copy, bf16);
+            StagePipeline.PutRun4<TPut>(shared, dst, TensorCoreStride, from, address, src, stride, column, j, 1, c, bf16);
+            StagePipeline.PutRun4<TPut>(shared, dst + 4 * TensorCoreStride, TensorCoreStride, from, address, src + 4 * stride, stride, column, j + 4, 1, c,
+                bf16);
         }
     }
 

@@ -190,7 +190,7 @@ public static partial class Conv2d
     /// <summary>
     /// Fills one stage of the A (weights in fragment order, already rounded: <see cref="StagePipeline.Put4Runs"/> stores them as
     /// read) and B (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or
-    /// copied by cp.async as FP32 and rounded in place later: the fill's <c>copy</c> modes) tiles into a shared buffer; the
+    /// copied by cp.async as FP32 and rounded in place later: <see cref="IStageFill"/>'s three ways) tiles into a shared buffer; the
     /// B tiles start at <c>bTiles</c>.
     /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
     /// arithmetic: in A, the stage's run of the block's 64-channel groups (<see cref="TensorCoreOperand"/>: contiguous,
@@ -208,30 +208,36 @@ public static partial class Conv2d
         /// row k mod 3), into buffer <paramref name="buffer"/>: the A tile as the operand holds it (the block's groups, in
         /// fragment order), row kc of the B tile channel c0 + kc.
         /// </summary>
-        public void Fill(int s, int buffer, int copy)
+        public void Store(int s, int buffer) => Fill<StagePipeline.StoreRounded>(s, buffer);
+
+        public void Copy(int s, int buffer) => Fill<StagePipeline.CopyAsync>(s, buffer);
+
+        public void RoundCopied(int s, int buffer) => Fill<StagePipeline.RoundCopied>(s, buffer);
+
+        private void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
             int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
             // A: the operand's Float4s k·G·384 + (the block's first group)·384 + j (G·384 = stageFloat4s), j < 384·wm
             // (= aFloats / 4; threads divides it), this thread's j = tid, tid + threads, …; the weights come rounded, so
             // they are stored (or copied) as read.
-            StagePipeline.Put4Runs(shared, shared4, aBase + 4 * tid, weights, weightsAddress, 4 * (k * stageFloat4s + blockFloat4s + tid),
-                (aFloats >> 2) / threads, 4 * threads, copy);
+            StagePipeline.Put4Runs<TPut>(shared, shared4, aBase + 4 * tid, weights, weightsAddress, 4 * (k * stageFloat4s + blockFloat4s + tid),
+                (aFloats >> 2) / threads, 4 * threads);
             // B[kc][col] ↔ in_flat[c0 + kc][p0 − 1 + col + (kh − 1)·W], 0 outside the image's rows (or past its channels).
             int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
             bool inside = (uint)src < (uint)hw; // 0 ≤ src < H·W in one comparison
             int dst = bBase + rLoad * sb + nLoad + 1;
             // 8 / wm channels, 4 at a time (wm is 1 or 2, a compile-time constant). Written out: as a loop, ptxas kept the
             // one-trip loop of wm = 2 with its counter and j·… products.
-            StagePipeline.PutRun4(shared, dst, wm * sb, input, inputAddress, cFirst * hw + src, wm * hw, inside, cFirst, wm, cin, copy, bf16);
+            StagePipeline.PutRun4<TPut>(shared, dst, wm * sb, input, inputAddress, cFirst * hw + src, wm * hw, inside, cFirst, wm, cin, bf16);
             if (wm == 1)
-                StagePipeline.PutRun4(shared, dst + 4 * sb, sb, input, inputAddress, (cFirst + 4) * hw + src, hw, inside, cFirst + 4, 1, cin, copy, bf16);
+                StagePipeline.PutRun4<TPut>(shared, dst + 4 * sb, sb, input, inputAddress, (cFirst + 4) * hw + src, hw, inside, cFirst + 4, 1, cin, bf16);
             // The halo: column 0 (pixel p0 − 1) and column bn + 1 (pixel p0 + bn) of the 8 channels.
             if (tid < 2 * TensorCoreStageChannels)
             {
                 int side = tid & 1, kc = tid >> 1, haloSrc = (side != 0 ? p0 + bn : p0 - 1) + shift;
-                StagePipeline.Put(shared, bBase + kc * sb + side * (bn + 1), input, inputAddress, (c0 + kc) * hw + haloSrc,
-                    ((uint)haloSrc < (uint)hw) & (c0 + kc < cin), copy, bf16);
+                StagePipeline.Put<TPut>(shared, bBase + kc * sb + side * (bn + 1), input, inputAddress, (c0 + kc) * hw + haloSrc,
+                    ((uint)haloSrc < (uint)hw) & (c0 + kc < cin), bf16);
             }
         }
     }

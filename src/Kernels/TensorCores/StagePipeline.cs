@@ -4,16 +4,36 @@ using ILGPU.Runtime;
 
 namespace IlgpuStyle.Kernels.TensorCores;
 
-/// <summary>Fills stage s of a tensor-core kernel's K loop into one of its shared buffers.</summary>
+/// <summary>
+/// Fills stage s of a tensor-core kernel's K loop into one of its shared buffers, one method per way of putting the values:
+/// each of <see cref="StagePipeline"/>'s five fill sites inlines only its own way's code (a copy mode passed as a value
+/// made every site inline all three, ~60 % of the unspecialized kernel's IR, which ILGPU optimizes before specializing it:
+/// doc/PERFORMANCE.md, stop 49). An implementation writes each as <c>Fill&lt;TPut&gt;</c> with the matching
+/// <see cref="IStagePut"/>.
+/// </summary>
 internal interface IStageFill
 {
-    /// <summary>
-    /// Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>, each through
-    /// <see cref="StagePipeline.Put"/> or <see cref="StagePipeline.Put4Runs"/> with <paramref name="copy"/>: loaded, rounded and
-    /// stored (<see cref="StagePipeline.Stored"/>), copied by cp.async (<see cref="StagePipeline.Copied"/>), or, once this
-    /// thread's copies have landed, the copied values rounded in place (<see cref="StagePipeline.RoundCopied"/>).
-    /// </summary>
-    void Fill(int s, int buffer, int copy);
+    /// <summary>Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>: loaded, rounded and stored (<see cref="StagePipeline.StoreRounded"/>).</summary>
+    void Store(int s, int buffer);
+
+    /// <summary>The same values copied unrounded by cp.async (<see cref="StagePipeline.CopyAsync"/>).</summary>
+    void Copy(int s, int buffer);
+
+    /// <summary>Once this thread's copies of the stage have landed, the values it copied rounded in place (<see cref="StagePipeline.RoundCopied"/>).</summary>
+    void RoundCopied(int s, int buffer);
+}
+
+/// <summary>
+/// How a fill puts its values (a struct type argument, so the choice is made by the C# compiler, not left to ILGPU's
+/// optimizer): <see cref="Value"/> one value, shared[dst] ← valid ? src[index] : 0; <see cref="Run"/> run i of a
+/// <see cref="StagePipeline.Put4Runs"/> call, four values already in the kernel's format.
+/// </summary>
+internal interface IStagePut
+{
+    void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16);
+
+    void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i);
 }
 
 /// <summary>
@@ -35,9 +55,6 @@ internal interface IStageFill
 /// </summary>
 internal readonly struct StagePipeline(int asyncBuffers)
 {
-    /// <summary>The fills' modes (<see cref="IStageFill.Fill"/>'s copy): load, round and store; copy by cp.async; round the copied values in place.</summary>
-    public const int Stored = 0, Copied = 1, RoundCopied = 2;
-
     /// <summary>1 when the stages are filled by cp.async.</summary>
     public int Copy => asyncBuffers != 0 ? 1 : 0;
 
@@ -54,13 +71,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (stages > 0) fill.Fill(0, 0, Stored);
+            if (stages > 0) fill.Store(0, 0);
             Group.Barrier();
             return;
         }
         for (int i = 0; i < Buffers - 1; i++)
         {
-            if (i < stages) fill.Fill(i, i, Copied);
+            if (i < stages) fill.Copy(i, i);
             AsyncCopy.Commit();
         }
     }
@@ -69,43 +86,61 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (s + 1 < stages) fill.Fill(s + 1, Buffer(s + 1), Stored);
+            if (s + 1 < stages) fill.Store(s + 1, Buffer(s + 1));
             return;
         }
         if (Buffers == 2) AsyncCopy.WaitAll();
         else AsyncCopy.WaitAllButNewest();
-        fill.Fill(s, Buffer(s), RoundCopied); // this thread's copies have landed (visible to it); the barrier publishes them rounded
+        fill.RoundCopied(s, Buffer(s)); // this thread's copies have landed (visible to it); the barrier publishes them rounded
         Group.Barrier();
         int next = s + Buffers - 1;
-        if (next < stages) fill.Fill(next, Buffer(next), Copied);
+        if (next < stages) fill.Copy(next, Buffer(next));
         AsyncCopy.Commit();
     }
 
-    /// <summary>
-    /// One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0,
-    /// loaded and rounded to the kernel's format as it is stored (<paramref name="copy"/> <see cref="Stored"/>:
-    /// WarpTile64x32.StageValue, BF16 when <paramref name="bf16"/> ≠ 0, else TF32), or copied unrounded by cp.async
-    /// (<see cref="Copied"/>: AsyncCopy.Float; <paramref name="srcAddress"/> is src's device address), whose
-    /// value a later call with <see cref="RoundCopied"/> rounds in place (src, index and valid unused then).
-    /// </summary>
-    public static void Put(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
-        int copy, int bf16)
+    /// <summary>Loads a value, rounds it to the kernel's format (WarpTile64x32.StageValue: BF16 when bf16 ≠ 0, else TF32) and stores it.</summary>
+    public readonly struct StoreRounded : IStagePut
     {
-        if (copy == Copied)
+        public void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16)
         {
-            AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
-            return;
+            // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
+            // which ILGPU would emit for valid ? src[index] : 0 and ptxas keeps.
+            float v = src[valid ? index : 0];
+            shared[dst] = WarpTile64x32.StageValue(valid ? v : 0f, bf16);
         }
-        if (copy == RoundCopied)
-        {
-            shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
-            return;
-        }
-        // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
-        // which ILGPU would emit for valid ? src[index] : 0 and ptxas keeps.
-        float v = src[valid ? index : 0];
-        shared[dst] = WarpTile64x32.StageValue(valid ? v : 0f, bf16);
+
+        public void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+            ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
+            to[i * (step >> 2)] = GlobalLoad.Float4(from, i * step);
     }
+
+    /// <summary>Copies a value unrounded by cp.async (AsyncCopy.Float; srcAddress is src's device address); a later <see cref="RoundCopied"/> rounds it.</summary>
+    public readonly struct CopyAsync : IStagePut
+    {
+        public void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
+            AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
+
+        public void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+            ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
+            AsyncCopy.Float4(shared, dst + i * step, src, index + i * step, fromAddress + 4L * (i * step));
+    }
+
+    /// <summary>Rounds in place a value this thread copied (src, index and valid unused); runs are in the format already: nothing.</summary>
+    public readonly struct RoundCopied : IStagePut
+    {
+        public void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
+            shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
+
+        public void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+            ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i)
+        {
+        }
+    }
+
+    /// <summary>One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, as <typeparamref name="TPut"/> puts it.</summary>
+    public static void Put<TPut>(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+        int bf16) where TPut : struct, IStagePut =>
+        default(TPut).Value(shared, dst, src, srcAddress, index, valid, bf16);
 
     /// <summary>
     /// A run of four values, each through <see cref="Put"/>: shared[dst + i·dstStep] ← src[index + i·srcStep] for i = 0 … 3,
@@ -113,13 +148,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// The fills write their shares out in such runs (ILGPU's loops stay loops in ptxas's code); with constant steps the
     /// shared offsets fold into the stores.
     /// </summary>
-    public static void PutRun4(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
-        int index, int srcStep, bool valid, int at, int atStep, int limit, int copy, int bf16)
+    public static void PutRun4<TPut>(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
+        int index, int srcStep, bool valid, int at, int atStep, int limit, int bf16) where TPut : struct, IStagePut
     {
-        Put(shared, dst, src, srcAddress, index, valid & (at < limit), copy, bf16);
-        Put(shared, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), copy, bf16);
-        Put(shared, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), copy, bf16);
-        Put(shared, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), copy, bf16);
+        Put<TPut>(shared, dst, src, srcAddress, index, valid & (at < limit), bf16);
+        Put<TPut>(shared, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
+        Put<TPut>(shared, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
+        Put<TPut>(shared, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
     }
 
     /// <summary>
@@ -135,11 +170,11 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// 64-bit widening and address per run (ptxas: ~19 instructions per 16 bytes); unrolled, the offsets are constants from
     /// one view at each end and ride in the loads and stores.
     /// </summary>
-    public static void Put4Runs(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, int index, int count, int step, int copy)
+    public static void Put4Runs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        long srcAddress, int index, int count, int step) where TPut : struct, IStagePut
     {
-        var runs = new Float4Runs(shared, shared4.SubView(dst >> 2, (count - 1) * (step >> 2) + 1), dst, src,
-            src.SubView(index, (count - 1) * step + 4), srcAddress + 4L * index, index, step, copy);
+        var runs = new Float4Runs<TPut>(shared, shared4.SubView(dst >> 2, (count - 1) * (step >> 2) + 1), dst, src,
+            src.SubView(index, (count - 1) * step + 4), srcAddress + 4L * index, index, step);
         runs.Put(0);
         if (count > 1) runs.Put(1);
         if (count > 2) runs.Put(2);
@@ -158,14 +193,10 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// The runs of one <see cref="Put4Runs"/> call: <c>to</c> and <c>from</c> are views at its first run's two ends,
     /// <c>fromAddress</c> is the device address of its first source value.
     /// </summary>
-    private readonly struct Float4Runs(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
-        ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int copy)
+    private readonly struct Float4Runs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step) where TPut : struct, IStagePut
     {
-        public void Put(int i)
-        {
-            if (copy == Copied) AsyncCopy.Float4(shared, dst + i * step, src, index + i * step, fromAddress + 4L * (i * step));
-            else if (copy == Stored) to[i * (step >> 2)] = GlobalLoad.Float4(from, i * step);
-        }
+        public void Put(int i) => default(TPut).Run(shared, to, dst, src, from, fromAddress, index, step, i);
     }
 
     public void Finish()
