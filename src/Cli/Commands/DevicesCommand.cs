@@ -6,10 +6,19 @@ namespace IlgpuStyle.Cli.Commands;
 /// <summary>
 /// `ilgpu-style devices`: every device with its properties, usable or not, and why not; with --verbose also the
 /// default tuning plan of each usable device (ILGPU_STYLE_TILES applied), the autotuner's cached plan and whether the
-/// host's malloc uses transparent huge pages (<see cref="HugePagesRestart"/>).
+/// host's malloc uses transparent huge pages (<see cref="HugePagesRestart"/>) and which .NET GC runs (<see cref="GarbageCollector"/>).
 /// </summary>
 public static class DevicesCommand
 {
+    /// <summary>
+    /// The .NET GC this process runs, as --verbose prints it: the server GC with an 8 MiB large-object threshold is the
+    /// CLI's (Directory.Build.props; DOTNET_gcServer=0 picks the workstation GC), where ILGPU's compilation of the CUDA
+    /// kernels spends a third less time than under .NET's default (doc/PERFORMANCE.md, stop 49).
+    /// </summary>
+    internal static string GarbageCollector() =>
+        $"garbage collector: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, large objects from " +
+        $"{AppContext.GetData("System.GC.LOHThreshold") as string ?? "85000"} bytes";
+
     public static Command Create()
     {
         var verbose = new Option<bool>("--verbose", "-v")
@@ -36,6 +45,7 @@ public static class DevicesCommand
                 }
             }
             if (showPlan && HugePagesRestart.Describe() is string memory) Console.WriteLine(memory);
+            if (showPlan) Console.WriteLine(GarbageCollector());
             var auto = devices.FirstOrDefault(d => d.Usable);
             Console.WriteLine(auto is null ? "auto: no usable device" : $"auto picks: {auto.Id}");
             return 0;
