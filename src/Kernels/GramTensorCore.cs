@@ -150,13 +150,7 @@ public static partial class Gram
     private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
         int bf16, long fAddress) : IStageFill
     {
-        public void Store(int s, int buffer) => Fill<StagePipeline.StoreRounded>(s, buffer);
-
-        public void Copy(int s, int buffer) => Fill<StagePipeline.CopyAsync>(s, buffer);
-
-        public void RoundCopied(int s, int buffer) => Fill<StagePipeline.RoundCopied>(s, buffer);
-
-        private void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
+        public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
             int r0 = tid & 7, rb = tid >> 3;
             int aBase = buffer * TensorCoreTileFloats + r0 * TensorCoreStride + rb, bBase = aBase + 2 * TensorCoreTileFloats;

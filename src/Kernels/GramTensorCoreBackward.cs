@@ -47,13 +47,7 @@ public static partial class Gram
     private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16,
         long fAddress, long sAddress) : IStageFill
     {
-        public void Store(int stage, int buffer) => Fill<StagePipeline.StoreRounded>(stage, buffer);
-
-        public void Copy(int stage, int buffer) => Fill<StagePipeline.CopyAsync>(stage, buffer);
-
-        public void RoundCopied(int stage, int buffer) => Fill<StagePipeline.RoundCopied>(stage, buffer);
-
-        private void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
+        public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
         {
             int aBase = buffer * TensorCoreTileFloats + tid, bBase = (2 + buffer) * TensorCoreTileFloats + tid;
             int colA = i0 + tid, colB = p0 + tid;

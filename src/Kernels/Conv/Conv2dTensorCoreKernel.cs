@@ -208,13 +208,7 @@ public static partial class Conv2d
         /// row k mod 3), into buffer <paramref name="buffer"/>: the A tile as the operand holds it (the block's groups, in
         /// fragment order), row kc of the B tile channel c0 + kc.
         /// </summary>
-        public void Store(int s, int buffer) => Fill<StagePipeline.StoreRounded>(s, buffer);
-
-        public void Copy(int s, int buffer) => Fill<StagePipeline.CopyAsync>(s, buffer);
-
-        public void RoundCopied(int s, int buffer) => Fill<StagePipeline.RoundCopied>(s, buffer);
-
-        private void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
+        public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
             int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
             int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;

@@ -5,23 +5,20 @@ using ILGPU.Runtime;
 namespace IlgpuStyle.Kernels.TensorCores;
 
 /// <summary>
-/// Fills stage s of a tensor-core kernel's K loop into one of its shared buffers, one method per way of putting the values:
+/// Fills stage s of a tensor-core kernel's K loop into one of its shared buffers, in one of three ways of putting the values:
 /// each of <see cref="StagePipeline"/>'s five fill sites inlines only its own way's code. A copy mode passed as a value
 /// made every site inline all three: the unspecialized convolution, which ILGPU optimizes once before specializing it,
 /// had 158 635 IR values after inlining, now 105 637 (its O2 4.7 → 3.5 s on a Zen 5; the same PTX for every variant:
-/// doc/PERFORMANCE.md, stop 49). An implementation writes each as <c>Fill&lt;TPut&gt;</c> with the matching
-/// <see cref="IStagePut"/>.
+/// doc/PERFORMANCE.md, stop 49): the way is a type argument, <see cref="IStagePut"/>.
 /// </summary>
 internal interface IStageFill
 {
-    /// <summary>Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>: loaded, rounded and stored (<see cref="StagePipeline.StoreRounded"/>).</summary>
-    void Store(int s, int buffer);
-
-    /// <summary>The same values copied unrounded by cp.async (<see cref="StagePipeline.CopyAsync"/>).</summary>
-    void Copy(int s, int buffer);
-
-    /// <summary>Once this thread's copies of the stage have landed, the values it copied rounded in place (<see cref="StagePipeline.RoundCopied"/>).</summary>
-    void RoundCopied(int s, int buffer);
+    /// <summary>
+    /// Every value of stage <paramref name="s"/> into buffer <paramref name="buffer"/>, each put by <typeparamref name="TPut"/>:
+    /// loaded, rounded and stored (<see cref="StagePipeline.StoreRounded"/>), copied unrounded by cp.async
+    /// (<see cref="StagePipeline.CopyAsync"/>), or, once this thread's copies have landed, rounded in place (<see cref="StagePipeline.RoundCopied"/>).
+    /// </summary>
+    void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut;
 }
 
 /// <summary>
@@ -72,13 +69,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (stages > 0) fill.Store(0, 0);
+            if (stages > 0) fill.Fill<StoreRounded>(0, 0);
             Group.Barrier();
             return;
         }
         for (int i = 0; i < Buffers - 1; i++)
         {
-            if (i < stages) fill.Copy(i, i);
+            if (i < stages) fill.Fill<CopyAsync>(i, i);
             AsyncCopy.Commit();
         }
     }
@@ -87,15 +84,15 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0)
         {
-            if (s + 1 < stages) fill.Store(s + 1, Buffer(s + 1));
+            if (s + 1 < stages) fill.Fill<StoreRounded>(s + 1, Buffer(s + 1));
             return;
         }
         if (Buffers == 2) AsyncCopy.WaitAll();
         else AsyncCopy.WaitAllButNewest();
-        fill.RoundCopied(s, Buffer(s)); // this thread's copies have landed (visible to it); the barrier publishes them rounded
+        fill.Fill<RoundCopied>(s, Buffer(s)); // this thread's copies have landed (visible to it); the barrier publishes them rounded
         Group.Barrier();
         int next = s + Buffers - 1;
-        if (next < stages) fill.Copy(next, Buffer(next));
+        if (next < stages) fill.Fill<CopyAsync>(next, Buffer(next));
         AsyncCopy.Commit();
     }
 
