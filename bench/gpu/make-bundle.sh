@@ -2,7 +2,9 @@
 # Packs everything the GPU machine needs and does not have (it has no .NET SDK, no network, no ../shared) into
 # one file, .gpu/bundle.tar.xz, that travels with the repository to the device machine (`carry: [".gpu"]`):
 #
-#   bundle/cli/       ilgpu-style, self-contained linux-x64 publish (runs without .NET installed)
+#   bundle/cli/       ilgpu-style, self-contained linux-x64 publish (runs without .NET installed), with cli/ptx: the
+#                     PTX of every CUDA kernel variant for --ptx-arch (`ilgpu-style kernels precompile`; ~1.3 MiB packed
+#                     for sm_90), so the GPU run's first CUDA run reads its kernels instead of waiting for ILGPU's compiler
 #   bundle/tests/     the kernel-test executable, self-contained (only if the test project is an xunit.v3 exe)
 #   bundle/weights/   vgg19.ilgw converted from ../shared/vgg19 (f32 by default: the values stylize uses)
 #   bundle/images/    tubingen.jpg, starry_night.jpg
@@ -19,7 +21,7 @@
 # 58.8 MiB with f16 weights on 2026-12-04 (xz -9, the VSTest assemblies left out).
 #
 # usage: bench/gpu/make-bundle.sh [--out DIR] [--trim] [--ready-to-run] [--tests-project DIR | --no-tests]
-#                                 [--weights-dtype f32|f16] [--vgg19 DIR] [--images DIR]
+#                                 [--weights-dtype f32|f16] [--vgg19 DIR] [--images DIR] [--ptx-arch sm_90[,sm_80] | none]
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 repo=$PWD
@@ -31,6 +33,7 @@ tests_project=tests/IlgpuStyle.Tests
 weights_dtype=f32
 vgg19=../shared/vgg19
 images=../shared/images
+ptx_arch=sm_90   # the lent GPUs (H100, H200)
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
     --weights-dtype) weights_dtype=$2; shift 2 ;;
     --vgg19) vgg19=$2; shift 2 ;;
     --images) images=$2; shift 2 ;;
+    --ptx-arch) ptx_arch=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "make-bundle: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -78,6 +82,11 @@ fi
 step "publish src/Cli (self-contained linux-x64$([ "$trim" = 1 ] && echo ', trimmed'))"
 dotnet publish src/Cli "${publish[@]}" -o "$stage/cli"
 echo "cli: $(mib "$(du -sb "$stage/cli" | cut -f1)") unpacked"
+if [ "$ptx_arch" != none ]; then
+  # Made by the published program itself: the files' keys hold its build of the kernels' assembly.
+  step "precompile the CUDA kernels ($ptx_arch) into cli/ptx"
+  "$stage/cli/ilgpu-style" kernels precompile --arch "$ptx_arch" --out "$stage/cli/ptx" | tail -2
+fi
 
 # --- the kernel tests ---------------------------------------------------------------------------------------------
 tests_exe=
@@ -110,6 +119,11 @@ if [ -n "$tests_project" ]; then
         fi
       done < <(find "$stage/tests" -type f -print0)
       echo "tests: $linked files identical to cli/ stored once (hard links)"
+      # The test host's kernel tests on CUDA read the same shipped PTX (same assemblies, same keys).
+      if [ -d "$stage/cli/ptx" ]; then
+        mkdir -p "$stage/tests/ptx"
+        ln -f "$stage/cli/ptx/"* "$stage/tests/ptx/"
+      fi
     fi
   else
     echo "make-bundle: ${csproj:-$tests_project} is not an xunit.v3 executable project: no test executable in the bundle" >&2
@@ -133,6 +147,7 @@ fi
   echo "made:     $(date -u +%FT%TZ) on $(uname -m)"
   echo "commit:   $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src tests || echo ' + uncommitted changes')"
   echo "cli:      cli/ilgpu-style$([ "$trim" = 1 ] && echo ' (trimmed)')$([ "$ready_to_run" = true ] && echo ' (ReadyToRun, tests too)')"
+  echo "ptx:      $([ -f "$stage/cli/ptx/shipped.json" ] && echo "cli/ptx ($ptx_arch, $(ls "$stage/cli/ptx" | grep -c '\.ptxk$') files)" || echo none)"
   echo "tests:    ${tests_exe:+tests/$tests_exe}"
   echo "weights:  weights/vgg19.ilgw ($weights_dtype, file sha256 $(sha256sum "$stage/weights/vgg19.ilgw" | cut -c1-16)…)"
   echo "opencl:   ${loader:+opencl/libOpenCL.so.1 (from $loader)}"

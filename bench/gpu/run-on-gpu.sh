@@ -11,12 +11,14 @@
 #
 # Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration autotune-tf32 bench-iteration-tf32
 #        torch-fp32 torch-default
-#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>… losses-<size>… ptxas
+#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>-fresh stylize-tf32-<size>-unshipped stylize-tf32-<size>… losses-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt. stylize-tf32-<first size>-fresh before them: the same run
 # as a fresh machine's first (empty tuning and PTX caches: both tunings and every compilation timed; #11's "under 10 s
-# wall, start-up and kernel compilation included").
+# wall, start-up and kernel compilation included"), its kernels' PTX read from the bundle's cli/ptx (shipped with the
+# program: `ilgpu-style kernels precompile`), then stylize-tf32-<first size>-unshipped: the same without it, on the
+# fresh run's tuning plans (what ILGPU's compilation costs a build without shipped PTX; the same bytes expected).
 # bench-winograd (issue #10): Winograd F(4×4, 3×3) and F(2×2, 3×3) with the GPU-shaped shared product per layer at the
 # bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2; the first with gram=shared, the GPU-shaped Gram).
 # bench-tf32 (issue #11): the tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…) per layer — by default --precision tf32's
@@ -474,6 +476,16 @@ if [ "$tf32_stylize_sizes" != none ]; then
   s=${tf32_stylize[0]}
   stylize_tf32 "stylize-tf32-$s-fresh" "$s" $(( 100 + s * s / 8000 )) "$R/tubingen_starry_${s}_tf32_fresh.png" \
     ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-tf32" ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json"
+  # The same without the bundle's shipped PTX (cli/ptx, `ilgpu-style kernels precompile`): ILGPU compiles every kernel,
+  # as after a `dotnet build`; on the fresh run's tuning plans, so the picture must be the same bytes.
+  stylize_tf32 "stylize-tf32-$s-unshipped" "$s" $(( 100 + s * s / 8000 )) "$R/tubingen_starry_${s}_tf32_unshipped.png" \
+    ILGPU_STYLE_KERNEL_CACHE="$W/ptx-unshipped-tf32" ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json" \
+    ILGPU_STYLE_SHIPPED_KERNELS=off
+  if [ -f "$R/tubingen_starry_${s}_tf32_fresh.png" ] && [ -f "$R/tubingen_starry_${s}_tf32_unshipped.png" ]; then
+    cmp -s "$R/tubingen_starry_${s}_tf32_fresh.png" "$R/tubingen_starry_${s}_tf32_unshipped.png" \
+      && echo "stylize tf32 $s: shipped PTX and ILGPU's own compilation wrote the same bytes" >> "$R/notes.txt" \
+      || echo "stylize tf32 $s: shipped PTX and ILGPU's own compilation wrote DIFFERENT bytes" >> "$R/notes.txt"
+  fi
   for s in "${tf32_stylize[@]}"; do
     wanted "stylize-tf32-$s" && pretune tf32   # cached by autotune-tf32 in a full run; alone, the tuning is not timed
     stylize_tf32 "stylize-tf32-$s" "$s" $(( 40 + s * s / 8000 )) "$OUT/tubingen_starry_${s}_tf32.png"
@@ -541,7 +553,7 @@ run_facts() {   # run_facts LOG: a timed run's "wrote …" line, its kernels' co
 }
 {
   echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"
-  head -3 "$B/MANIFEST.txt" 2>/dev/null
+  head -4 "$B/MANIFEST.txt" 2>/dev/null
   grep -A1 '^name, driver_version' "$R/setup.log" 2>/dev/null | tail -1 | sed 's/^/GPU: /'
   echo
   printf '%-18s %-8s %4s %8s  %s\n' step status rc seconds "end of its log"
@@ -580,6 +592,8 @@ PY
   done
   [ -n "${tf32_stylize[0]:-}" ] && [ -f "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log" ] \
     && echo "stylize tf32 ${tf32_stylize[0]}, fresh caches (tunings and compilation included): $(run_facts "$R/stylize-tf32-${tf32_stylize[0]}-fresh.log")"
+  [ -n "${tf32_stylize[0]:-}" ] && [ -f "$R/stylize-tf32-${tf32_stylize[0]}-unshipped.log" ] \
+    && echo "stylize tf32 ${tf32_stylize[0]}, no shipped PTX (ILGPU compiles every kernel; tunings cached): $(run_facts "$R/stylize-tf32-${tf32_stylize[0]}-unshipped.log")"
   for s in "${tf32_stylize[@]}"; do
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(run_facts "$R/stylize-tf32-$s.log")"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"

@@ -253,7 +253,7 @@ def rows_of(res):
                       "bench-tf32")
     rows += iteration_rows(res, "#11", "bench-iteration-tf32.json", "torch-default.json", [512, 1024], "PyTorch defaults (TF32 on)")
     rows.append(stylize_row(res, "#11", "stylize-tf32-512-fresh", 512, 10,
-                            "--precision tf32, a fresh machine (tunings and compilation included)", "tf32"))
+                            "--precision tf32, a fresh machine (tunings included; PTX shipped with the program)", "tf32"))
     rows.append(stylize_row(res, "#11", "stylize-tf32-512", 512, 10, "--precision tf32, PTX from the earlier steps", "tf32"))
     rows.append(memcheck_row(res, "memcheck-tf32", "#11", "a --precision tf32 stylization"))
     return rows

@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(StylizeCommand.Create());
         root.Subcommands.Add(WeightsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(KernelsCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -41,7 +41,10 @@ public static class DevicesCommand
                     Console.WriteLine($"{"",-10} default plan: {TuningPlan.For(d)}");
                     Console.WriteLine($"{"",-10} {CachedPlan(d)}");
                     if (d.Kind == ILGPU.Runtime.AcceleratorType.Cuda)
+                    {
                         Console.WriteLine($"{"",-10} {PtxKernelCache.Describe(Environment.GetEnvironmentVariable)}");
+                        Console.WriteLine($"{"",-10} {ShippedPtx.Describe(Environment.GetEnvironmentVariable, AppContext.BaseDirectory)}");
+                    }
                 }
             }
             if (showPlan && HugePagesRestart.Describe() is string memory) Console.WriteLine(memory);

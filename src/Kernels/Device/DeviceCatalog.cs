@@ -175,6 +175,12 @@ public static class DeviceCatalog
         WinogradGatedRuns.Register(builder);
     }
 
+    /// <summary>
+    /// A context made as CUDA devices get theirs (O2, the library's intrinsics), for compiling CUDA kernels without a GPU
+    /// (<see cref="ShippedPtx.Precompile"/>): <see cref="PtxKernelCache"/>'s keys hold its settings.
+    /// </summary>
+    public static Context CreateCudaCompileContext() => CreateContext();
+
     private static Context CreateContext(OptimizationLevel level = OptimizationLevel.O2) =>
         Context.Create(builder =>
         {

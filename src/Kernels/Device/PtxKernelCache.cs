@@ -27,6 +27,8 @@ namespace IlgpuStyle.Kernels;
 /// file renamed). A file that cannot be read or does not match is compiled again and replaced. Each build of the library
 /// writes new files: a read marks its file used, and the first write of a process removes files unused for
 /// <see cref="UnusedDays"/> days and, past <see cref="MaxFiles"/>, the longest unused.
+/// A variant this folder lacks is read from <see cref="Shipped"/> (PTX made ahead of time for this build and shipped with
+/// the program, read where it is) before ILGPU compiles it.
 /// <para>Where: $ILGPU_STYLE_KERNEL_CACHE, else the user's cache folder's <c>ptx</c> (<see cref="UserCache"/>);
 /// <c>off</c> turns it off (ILGPU's own loaders then compile every kernel, as on other devices).</para>
 /// </summary>
@@ -48,6 +50,15 @@ public sealed class PtxKernelCache(string directory)
     /// <summary>The folder of the files.</summary>
     public string Directory { get; } = directory;
 
+    /// <summary>Whether the first write of a process removes long-unused files (not in a folder <see cref="ShippedPtx.Precompile"/> fills).</summary>
+    public bool Prunes { get; init; } = true;
+
+    /// <summary>
+    /// The PTX made ahead of time for this build (<see cref="ShippedPtx"/>), read when this folder misses a variant:
+    /// null where none was shipped.
+    /// </summary>
+    public ShippedPtx? Shipped { get; init; }
+
     /// <summary>The cache the environment asks for: null when $ILGPU_STYLE_KERNEL_CACHE is <c>off</c>.</summary>
     public static PtxKernelCache? FromEnvironment(Func<string, string?> getEnv)
     {
@@ -55,7 +66,10 @@ public sealed class PtxKernelCache(string directory)
         if (string.Equals(value?.Trim(), "off", StringComparison.OrdinalIgnoreCase)) return null;
         return new PtxKernelCache(string.IsNullOrWhiteSpace(value)
             ? Path.Combine(UserCache.Directory(getEnv), "ptx")
-            : Path.GetFullPath(value));
+            : Path.GetFullPath(value))
+        {
+            Shipped = ShippedPtx.FromEnvironment(getEnv, AppContext.BaseDirectory),
+        };
     }
 
     /// <summary>One line for `devices --verbose`: where CUDA kernels' PTX is kept and how many kernels it holds, or that it is off.</summary>
@@ -89,18 +103,34 @@ public sealed class PtxKernelCache(string directory)
     /// for <paramref name="backend"/> (its PTX through <see cref="PtxDepots.Rewrite"/> when <paramref name="rewriteDepots"/>),
     /// read from this cache when an earlier run compiled it (<paramref name="fromDisk"/>), else compiled and stored.
     /// </summary>
-    public PTXCompiledKernel Compile(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots, out bool fromDisk)
+    public PTXCompiledKernel Compile(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots, out bool fromDisk) =>
+        Compile(backend, method, specialized, rewriteDepots, readDisk: true, out fromDisk);
+
+    /// <summary>
+    /// <see cref="Compile(PTXBackend, MethodInfo, object[], bool, out bool)"/>; <paramref name="readDisk"/> false compiles
+    /// without looking at either folder (a kernel read from disk that the driver rejected), and stores the result.
+    /// </summary>
+    private PTXCompiledKernel Compile(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots, bool readDisk, out bool fromDisk)
     {
         long start = Stopwatch.GetTimestamp();
         var hints = LaunchBoundsAttribute.Of(method);
         var key = Key(backend, method, specialized, hints, rewriteDepots);
         var path = PathOf(key);
-        if (TryRead(path, key) is { } stored)
+        if (readDisk && TryRead(path, key) is { } stored)
         {
             fromDisk = true;
             MarkUsed(path);
             var read = Construct(backend.Context, method, hints, stored.SharedStatic, stored.SharedDynamic, stored.Ptx);
             Count(ref readCount, ref readTicks, start);
+            return read;
+        }
+        if (readDisk && Shipped is { } shipped && shipped.Serves(backend)
+            && Key(backend, method, specialized, hints, rewriteDepots, shipped.InstructionSet) is var shippedKey
+            && TryRead(PathIn(shipped.Directory, shippedKey), shippedKey) is { } made)
+        {
+            fromDisk = true;
+            var read = Construct(backend.Context, method, hints, made.SharedStatic, made.SharedDynamic, made.Ptx);
+            Count(ref shippedCount, ref shippedTicks, start);
             return read;
         }
         fromDisk = false;
@@ -109,12 +139,28 @@ public sealed class PtxKernelCache(string directory)
         var shared = EntryPointOf(compiled).SharedMemory;
         Write(path, new Stored(key, shared.StaticSize, shared.HasDynamicMemory, compiled.PTXAssembly));
         Count(ref compiledCount, ref compiledTicks, start);
+        compiledNames.Enqueue(VariantName(method, specialized));
         return compiled;
     }
 
-    // What Compile did in this process: kernels compiled by ILGPU (and written) and read from disk, with their time.
-    private int compiledCount, readCount;
-    private long compiledTicks, readTicks;
+    // What Compile did in this process: kernels compiled by ILGPU (and written), read from this folder and read from the
+    // shipped one, with their time; the names of the compiled ones.
+    private int compiledCount, readCount, shippedCount;
+    private long compiledTicks, readTicks, shippedTicks;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> compiledNames = new();
+
+    /// <summary>Kernel variants read from <see cref="Shipped"/>'s folder in this process.</summary>
+    public int ShippedCount => Volatile.Read(ref shippedCount);
+
+    /// <summary>The variants ILGPU compiled in this process, in order: "Conv2d.TensorCore3x3Kernel [kind=tf32,…]".</summary>
+    public IReadOnlyList<string> CompiledNames => [.. compiledNames];
+
+    /// <summary>A variant as <see cref="CompiledNames"/> lists it: the kernel and its specialized values.</summary>
+    public static string VariantName(MethodInfo method, object[] specialized)
+    {
+        var values = specialized.Select(v => v.GetType().GetProperty("Value")?.GetValue(v)?.ToString() ?? v.ToString());
+        return $"{method.DeclaringType?.Name}.{method.Name}" + (specialized.Length > 0 ? $" [{string.Join("; ", values)}]" : "");
+    }
 
     private static void Count(ref int count, ref long ticks, long start)
     {
@@ -133,10 +179,18 @@ public sealed class PtxKernelCache(string directory)
     /// from earlier runs' PTX — the part of a first run's start-up that the cache saves later runs (issue #11 counts
     /// compilation in a stylization's 10 s). The driver's JIT of the PTX is not in it.
     /// </summary>
-    public string Summary() =>
-        string.Create(CultureInfo.InvariantCulture,
-            $"kernels: {CompiledCount} compiled by ILGPU in {Stopwatch.GetElapsedTime(0, Volatile.Read(ref compiledTicks)).TotalSeconds:F1} s, " +
-            $"{ReadCount} read from the PTX cache in {Stopwatch.GetElapsedTime(0, Volatile.Read(ref readTicks)).TotalSeconds:F1} s ({Directory})");
+    public string Summary()
+    {
+        static double Seconds(ref long ticks) => Stopwatch.GetElapsedTime(0, Volatile.Read(ref ticks)).TotalSeconds;
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"kernels: {CompiledCount} compiled by ILGPU in {Seconds(ref compiledTicks):F1} s, " +
+            $"{ReadCount} read from the PTX cache in {Seconds(ref readTicks):F1} s ({Directory})");
+        if (Shipped is not { } shipped) return line;
+        line += string.Create(CultureInfo.InvariantCulture, $", {ShippedCount} shipped in {Seconds(ref shippedTicks):F1} s ({shipped.Directory})");
+        // What the shipped folder lacked, so that CudaKernelVariants can list it (the first few).
+        var names = CompiledNames;
+        return names.Count == 0 ? line : line + $"; not shipped: {string.Join(", ", names.Take(6))}{(names.Count > 6 ? $" and {names.Count - 6} more" : "")}";
+    }
 
     /// <summary>
     /// <paramref name="method"/> for <paramref name="cuda"/> through <see cref="Compile"/>, then loaded by
@@ -153,7 +207,7 @@ public sealed class PtxKernelCache(string directory)
         catch (Exception e) when (fromDisk && e is CudaException or InvalidOperationException or ArgumentException)
         {
             Forget(cuda.Backend, method, specialized, rewriteDepots);
-            return load(Compile(cuda.Backend, method, specialized, rewriteDepots, out _));
+            return load(Compile(cuda.Backend, method, specialized, rewriteDepots, readDisk: false, out _));
         }
     }
 
@@ -169,11 +223,15 @@ public sealed class PtxKernelCache(string directory)
     }
 
     /// <summary>The file of a key: the first 128 bits of its SHA-256, in hex.</summary>
-    public string PathOf(string key) =>
-        Path.Combine(Directory, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..32] + ".ptxk");
+    public string PathOf(string key) => PathIn(Directory, key);
+
+    /// <summary>The file of a key in <paramref name="directory"/>.</summary>
+    private static string PathIn(string directory, string key) =>
+        Path.Combine(directory, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..32] + ".ptxk");
 
     /// <summary>Everything that shapes a variant's PTX, one item a line.</summary>
-    public static string Key(PTXBackend backend, MethodInfo method, object[] specialized, KernelSpecialization hints, bool rewriteDepots)
+    public static string Key(PTXBackend backend, MethodInfo method, object[] specialized, KernelSpecialization hints, bool rewriteDepots,
+        CudaInstructionSet? instructionSet = null)
     {
         var p = backend.Context.Properties;
         var values = specialized.Select(v => v.GetType().GetProperty("Value")?.GetValue(v) is { } inner
@@ -184,7 +242,7 @@ public sealed class PtxKernelCache(string directory)
             $"module {method.Module.ModuleVersionId} {method.Module.Name}",
             $"method {method.MetadataToken:x8} {method.DeclaringType?.FullName}.{method.Name}",
             $"specialized {string.Join("; ", values)}",
-            $"target {backend.Architecture} {backend.InstructionSet}",
+            $"target {backend.Architecture} {instructionSet ?? backend.InstructionSet}",
             $"context O={p.OptimizationLevel} math={p.MathMode} inlining={p.InliningMode} debug={p.DebugSymbolsMode} " +
             $"assertions={p.EnableAssertions} io={p.EnableIOOperations} statics={p.StaticFieldMode} arrays={p.ArrayMode}",
             $"bounds {hints.MaxNumThreadsPerGroup?.ToString() ?? "-"} {hints.MinNumGroupsPerMultiprocessor?.ToString() ?? "-"}",
@@ -222,7 +280,7 @@ public sealed class PtxKernelCache(string directory)
             File.WriteAllText(temp, JsonSerializer.Serialize(stored));
             File.Move(temp, path, overwrite: true);
             temp = null;
-            if (Interlocked.Exchange(ref pruned, 1) == 0) Prune(DateTime.UtcNow);
+            if (Prunes && Interlocked.Exchange(ref pruned, 1) == 0) Prune(DateTime.UtcNow);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         finally

@@ -1,0 +1,47 @@
+using IlgpuStyle.Kernels;
+using Xunit;
+
+namespace IlgpuStyle.Tests.Cli;
+
+/// <summary>
+/// `ilgpu-style kernels precompile` (no GPU needed): writes the chosen variants' PTX and the manifest that makes a CUDA run
+/// read them; bad options are one `error:` line and exit code 2.
+/// </summary>
+public sealed class KernelsCommandTests(ITestOutputHelper log)
+{
+    [Fact]
+    public void PrecompileWritesTheVariantsAndTheManifest()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, err) = CliRunner.Run("kernels", "precompile", "--arch", "sm_90,sm_80", "--only", "^Elementwise\\.Axpy", "--out", dir.Path);
+        log.WriteLine(stdout + err);
+        Assert.Equal(0, code);
+        Assert.Equal("", err);
+        int axpys = CudaKernelVariants.All().Count(v => v.Name.StartsWith("Elementwise.Axpy", StringComparison.Ordinal));
+        Assert.True(axpys >= 1);
+        Assert.Contains($"precompiling {axpys} kernel variants for SM_90, SM_80 (PTX ISA 8.4)", stdout);
+        Assert.Contains($"wrote {2 * axpys} files", stdout);
+        Assert.Equal(2 * axpys, Directory.GetFiles(dir.Path, "*.ptxk").Length);
+        var shipped = ShippedPtx.Open(dir.Path);
+        Assert.NotNull(shipped);
+        Assert.Equal(axpys, shipped.Kernels);
+        Assert.Equal(["SM_90", "SM_80"], shipped.Architectures.Select(a => a.ToString()));
+    }
+
+    [Theory]
+    [InlineData("--arch: 'sm_9x' is not a CUDA architecture", "--arch", "sm_9x")]
+    [InlineData("--isa: 'latest' is not a PTX ISA", "--isa", "latest")]
+    [InlineData("--only: no kernel variant matches 'NoSuchKernel'", "--only", "NoSuchKernel")]
+    [InlineData("--only: ", "--only", "(")]
+    public void BadOptionsAreBadInput(string expected, string option, string value)
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = CliRunner.Run("kernels", "precompile", "--out", dir.Path, option, value);
+        log.WriteLine(err);
+        Assert.Equal(2, code);
+        var line = Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+}
