@@ -394,8 +394,11 @@ for s in "${sizes[@]}"; do
   cap=$(( 40 + s * s / 8000 ))   # 512: 72 s, 1024: 171 s (targets: 20 s and 60 s)
   cold=
   [[ " ${warm_sizes[*]} " == *" $s "* ]] && cold=$W/ptx-cold-$s
+  # A cold run (its own empty PTX cache) gets an empty driver cache too: the driver's JIT of every kernel is a first run's.
+  cold_env=()
+  [ -n "$cold" ] && cold_env=(CUDA_CACHE_PATH="$W/nv-cold-$s")
   # shellcheck disable=SC2086
-  ILGPU_STYLE_KERNEL_CACHE=${cold:-$ILGPU_STYLE_KERNEL_CACHE} run_step "stylize-$s" "$cap" "${timer[@]}" "$CLI" stylize \
+  ILGPU_STYLE_KERNEL_CACHE=${cold:-$ILGPU_STYLE_KERNEL_CACHE} run_step "stylize-$s" "$cap" env "${cold_env[@]}" "${timer[@]}" "$CLI" stylize \
     --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
     --output "$OUT/tubingen_starry_$s.png" --report "$R/stylize-$s.jsonl" --print-every 50
   if [ -n "$cold" ]; then
@@ -474,13 +477,16 @@ if [ "$tf32_stylize_sizes" != none ]; then
   # A fresh machine's first run: its own empty tuning-plan file and PTX cache, so the FP32 quick tuning, the tensor-core
   # tuning and every kernel compilation are in the wall time (the runs below find the plans cached by autotune-tf32).
   s=${tf32_stylize[0]}
+  # CUDA_CACHE_PATH: an empty driver cache too, so the driver's JIT of every kernel's PTX is timed (the earlier steps
+  # filled ~/.nv/ComputeCache with the same PTX; a fresh machine's is empty).
   stylize_tf32 "stylize-tf32-$s-fresh" "$s" $(( 100 + s * s / 8000 )) "$R/tubingen_starry_${s}_tf32_fresh.png" \
-    ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-tf32" ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json"
+    ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-tf32" ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json" \
+    CUDA_CACHE_PATH="$W/nv-fresh-tf32"
   # The same without the bundle's shipped PTX (cli/ptx, `ilgpu-style kernels precompile`): ILGPU compiles every kernel,
   # as after a `dotnet build`; on the fresh run's tuning plans, so the picture must be the same bytes.
   stylize_tf32 "stylize-tf32-$s-unshipped" "$s" $(( 100 + s * s / 8000 )) "$R/tubingen_starry_${s}_tf32_unshipped.png" \
     ILGPU_STYLE_KERNEL_CACHE="$W/ptx-unshipped-tf32" ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh/tuning-plans.json" \
-    ILGPU_STYLE_SHIPPED_KERNELS=off
+    ILGPU_STYLE_SHIPPED_KERNELS=off CUDA_CACHE_PATH="$W/nv-unshipped-tf32"
   if [ -f "$R/tubingen_starry_${s}_tf32_fresh.png" ] && [ -f "$R/tubingen_starry_${s}_tf32_unshipped.png" ]; then
     cmp -s "$R/tubingen_starry_${s}_tf32_fresh.png" "$R/tubingen_starry_${s}_tf32_unshipped.png" \
       && echo "stylize tf32 $s: shipped PTX and ILGPU's own compilation wrote the same bytes" >> "$R/notes.txt" \

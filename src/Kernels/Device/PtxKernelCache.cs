@@ -177,7 +177,8 @@ public sealed class PtxKernelCache(string directory)
     /// <summary>
     /// One line for the end of a CUDA run: how many kernel variants ILGPU compiled and how long that took, how many came
     /// from earlier runs' PTX — the part of a first run's start-up that the cache saves later runs (issue #11 counts
-    /// compilation in a stylization's 10 s). The driver's JIT of the PTX is not in it.
+    /// compilation in a stylization's 10 s) —, how long the driver took to load them (its JIT of the PTX to machine code
+    /// included, unless its own cache held them), how many came from the shipped folder and which it lacked.
     /// </summary>
     public string Summary()
     {
@@ -185,6 +186,8 @@ public sealed class PtxKernelCache(string directory)
         var line = string.Create(CultureInfo.InvariantCulture,
             $"kernels: {CompiledCount} compiled by ILGPU in {Seconds(ref compiledTicks):F1} s, " +
             $"{ReadCount} read from the PTX cache in {Seconds(ref readTicks):F1} s ({Directory})");
+        if (LoadedCount > 0)
+            line += string.Create(CultureInfo.InvariantCulture, $", {LoadedCount} loaded by the driver (its JIT included) in {Seconds(ref loadedTicks):F1} s");
         if (Shipped is not { } shipped) return line;
         line += string.Create(CultureInfo.InvariantCulture, $", {ShippedCount} shipped in {Seconds(ref shippedTicks):F1} s ({shipped.Directory})");
         // What the shipped folder lacked, so that CudaKernelVariants can list it (the first few).
@@ -200,6 +203,7 @@ public sealed class PtxKernelCache(string directory)
     public Kernel Load(CudaAccelerator cuda, MethodInfo method, object[] specialized, bool rewriteDepots, Func<CompiledKernel, Kernel> load)
     {
         var compiled = Compile(cuda.Backend, method, specialized, rewriteDepots, out bool fromDisk);
+        long start = Stopwatch.GetTimestamp();
         try
         {
             return load(compiled);
@@ -209,7 +213,19 @@ public sealed class PtxKernelCache(string directory)
             Forget(cuda.Backend, method, specialized, rewriteDepots);
             return load(Compile(cuda.Backend, method, specialized, rewriteDepots, readDisk: false, out _));
         }
+        finally
+        {
+            Count(ref loadedCount, ref loadedTicks, start);
+        }
     }
+
+    // The driver's part: loading each kernel's PTX (cuModuleLoadDataEx, which JIT-compiles it to the GPU's machine code
+    // unless the driver's own cache, ~/.nv/ComputeCache or $CUDA_CACHE_PATH, holds it).
+    private int loadedCount;
+    private long loadedTicks;
+
+    /// <summary>Kernels the driver loaded through <see cref="Load"/> in this process.</summary>
+    public int LoadedCount => Volatile.Read(ref loadedCount);
 
     /// <summary>Removes the file of this variant (the driver rejected what it held); the next run compiles it again.</summary>
     public void Forget(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots)
