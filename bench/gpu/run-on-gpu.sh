@@ -555,7 +555,7 @@ run_step ncu 240 ncu_profile
 
 # --- pack and summarize -----------------------------------------------------------------------------------------------
 run_facts() {   # run_facts LOG: a timed run's "wrote …" line, its kernels' compile time (a first run's), wall clock and peak RSS (/usr/bin/time -v), on one line
-  grep -hE '^wrote|^kernels:|Elapsed \(wall|Maximum resident' "$1" | tr -s ' \t' ' ' | tr '\n' ';'
+  grep -hE '^wrote|^kernels:|^prewarm:|Elapsed \(wall|Maximum resident' "$1" | tr -s ' \t' ' ' | tr '\n' ';'
 }
 {
   echo "run-on-gpu: device $device, $(elapsed)s of the ${deadline}s deadline, $(date -u +%FT%TZ)"

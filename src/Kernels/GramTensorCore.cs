@@ -44,7 +44,7 @@ public static partial class Gram
     private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
 
     /// <summary>The Gram tensor-core kernels' mode (a compile-time constant): BF16 products, cp.async stages (2 buffers).</summary>
-    private const int TensorCoreBf16Mode = 1, TensorCoreAsync = 2;
+    internal const int TensorCoreBf16Mode = 1, TensorCoreAsync = 2;
 
     /// <summary>The mode of a Gram tensor-core launch (<see cref="TensorCoreBf16Mode"/> | <see cref="TensorCoreAsync"/>).</summary>
     private static SpecializedValue<int> TensorCoreMode(bool bf16, int asyncBuffers)

@@ -143,6 +143,72 @@ public sealed class PtxKernelCache(string directory)
         return compiled;
     }
 
+    /// <summary>
+    /// The PTX of a variant as a load would read it from disk (this folder, else <see cref="Shipped"/>'s), or null where
+    /// only ILGPU's compiler could make it. Reads only: nothing is counted or marked.
+    /// </summary>
+    public string? StoredPtx(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots)
+    {
+        var hints = LaunchBoundsAttribute.Of(method);
+        var key = Key(backend, method, specialized, hints, rewriteDepots);
+        if (TryRead(PathOf(key), key) is { } stored) return stored.Ptx;
+        return Shipped is { } shipped && shipped.Serves(backend)
+               && Key(backend, method, specialized, hints, rewriteDepots, shipped.InstructionSet) is var shippedKey
+               && TryRead(PathIn(shipped.Directory, shippedKey), shippedKey) is { } made
+            ? made.Ptx
+            : null;
+    }
+
+    /// <summary>The environment variable that turns <see cref="Prewarm(CudaAccelerator, IEnumerable{CudaKernelVariants.Variant}, int)"/> off (<c>off</c>).</summary>
+    public const string PrewarmVariable = "ILGPU_STYLE_PREWARM";
+
+    /// <summary>
+    /// Has the CUDA driver compile the PTX of <paramref name="variants"/> that is on disk (<see cref="StoredPtx"/>) to
+    /// <paramref name="cuda"/>'s machine code, on up to <paramref name="threads"/> threads at once, and unloads each module
+    /// again: the driver keeps what its JIT made in its own cache (~/.nv/ComputeCache, $CUDA_CACHE_PATH), so the loads that
+    /// follow — one at a time, as kernels are first launched — find it there. For a run that is about to load many big
+    /// kernels on a machine whose driver cache is empty (a first tensor-core tuning: ptxas 12.4 takes ~0.5 s for each
+    /// tensor-core kernel on one core). Each module is loaded as ILGPU's loader loads it (CudaAPI.LoadModule with its error log).
+    /// Best effort: variants only ILGPU could compile are left to it, and a driver error stops the rest (the loads then
+    /// compile as they would have). Returns how many the driver compiled, the seconds, and the first error, if any.
+    /// </summary>
+    public (int Kernels, double Seconds, string? Error) Prewarm(CudaAccelerator cuda, IEnumerable<CudaKernelVariants.Variant> variants, int threads) =>
+        Prewarm(cuda.Backend, variants, threads, ptx =>
+        {
+            var api = CudaAPI.CurrentAPI;
+            var error = api.SetCurrentContext(cuda.NativePtr);
+            if (error != CudaError.CUDA_SUCCESS) return $"{error} making the context current";
+            error = api.LoadModule(out var module, ptx, out string? log);
+            if (error != CudaError.CUDA_SUCCESS) return $"{error}{(string.IsNullOrWhiteSpace(log) ? "" : ": " + log.Trim())}";
+            api.DestroyModule(module);
+            return null;
+        });
+
+    /// <summary>
+    /// <see cref="Prewarm(CudaAccelerator, IEnumerable{CudaKernelVariants.Variant}, int)"/> with the driver's step given:
+    /// <paramref name="jit"/> loads one PTX text and returns null or the error (tests pass their own).
+    /// </summary>
+    public (int Kernels, double Seconds, string? Error) Prewarm(PTXBackend backend, IEnumerable<CudaKernelVariants.Variant> variants, int threads,
+        Func<string, string?> jit)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var texts = variants.Select(v => StoredPtx(backend, v.Method, v.Specialized, v.RewriteDepots)).OfType<string>().Distinct().ToList();
+        int done = 0;
+        string? firstError = null;
+        Parallel.ForEach(texts, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) }, (ptx, state) =>
+        {
+            if (Volatile.Read(ref firstError) is not null) return;
+            if (jit(ptx) is { } error)
+            {
+                Interlocked.CompareExchange(ref firstError, error, null);
+                state.Stop();
+                return;
+            }
+            Interlocked.Increment(ref done);
+        });
+        return (done, Stopwatch.GetElapsedTime(start).TotalSeconds, firstError);
+    }
+
     // What Compile did in this process: kernels compiled by ILGPU (and written), read from this folder and read from the
     // shipped one, with their time; the names of the compiled ones.
     private int compiledCount, readCount, shippedCount;

@@ -126,6 +126,69 @@ public class ShippedPtxTests(ITestOutputHelper log)
         Assert.Contains("shipped kernels: none in", ShippedPtx.Describe(n => Env(n, null), program.Path));
     }
 
+    [Fact]
+    public void PrewarmHandsTheDriverTheStoredPtxOfEachVariantOnceAndStopsAtAnError()
+    {
+        var variants = ThreeVariants();
+        using var shippedDir = new TempDir();
+        using var userDir = new TempDir();
+        var shipped = Made(shippedDir.Path, CudaArchitecture.SM_90, variants[..2]);
+        using var device = Backend(CudaArchitecture.SM_90, Isa88);
+        var cache = new PtxKernelCache(userDir.Path) { Shipped = shipped };
+        var jitted = new System.Collections.Concurrent.ConcurrentBag<string>();
+        // The third variant is on no disk: ILGPU compiles it at its load, the prewarm leaves it alone. The first twice: once.
+        var (kernels, _, error) = cache.Prewarm(device, [variants[0], .. variants, variants[1]], threads: 4, ptx =>
+        {
+            jitted.Add(ptx);
+            return null;
+        });
+        Assert.Equal((2, (string?)null), (kernels, error));
+        var expected = variants[..2].Select(v => cache.Compile(device, v.Method, v.Specialized, v.RewriteDepots, out _).PTXAssembly).Order();
+        Assert.Equal(expected, jitted.Order());
+        Assert.Null(cache.StoredPtx(device, variants[2].Method, variants[2].Specialized, variants[2].RewriteDepots));
+        Assert.Equal(0, cache.CompiledCount); // the prewarm compiled nothing with ILGPU
+
+        // The driver refuses: the rest is not tried, the error is said.
+        int calls = 0;
+        var refused = cache.Prewarm(device, variants, threads: 1, _ =>
+        {
+            Interlocked.Increment(ref calls);
+            return "CUDA_ERROR_INVALID_PTX";
+        });
+        Assert.Equal((0, "CUDA_ERROR_INVALID_PTX", 1), (refused.Kernels, refused.Error, calls));
+    }
+
+    /// <summary>
+    /// What a tensor-core tuning prewarms is what it loads: every blocking it tries on every tuning shape (forward and
+    /// backward-data) and the precision's Gram kernels — found here by mapping the tuning's own plans, the other precision's
+    /// kernels left out.
+    /// </summary>
+    [Theory]
+    [InlineData(ConvKernelKind.TensorCoreTf32, GramKernelKind.TensorCoreTf32, false)]
+    [InlineData(ConvKernelKind.TensorCoreBf16, GramKernelKind.TensorCoreBf16, true)]
+    public void ATensorCoreTuningPrewarmsTheKernelsItLoads(ConvKernelKind kind, GramKernelKind gram, bool full)
+    {
+        var start = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024) with
+        {
+            Conv = Precisions.TensorCoreConv(kind, 1024), Gram = gram, WinogradMinChannels = 0,
+        };
+        var prewarmed = Autotuner.TensorCoreTuningVariants(start, 1024, full, Autotuner.GpuConv).ToList();
+        var convs = prewarmed.Where(v => v.Method.Name == "TensorCore3x3Kernel").Select(v => ((SpecializedValue<ConvTiles>)v.Specialized[0]).Value).ToHashSet();
+        var loaded = Autotuner.TensorCoreBlockings(start, 1024, full).Prepend(start)
+            .SelectMany(p => Autotuner.GpuConv.SelectMany(s => new[] { Conv2d.TensorCoreTilesFor(p.Conv, s.Out), Conv2d.TensorCoreTilesFor(p.Conv, s.In) }))
+            .Select(t => t with { SplitTarget = 0 }).ToHashSet();
+        Assert.True(loaded.SetEquals(convs), $"prewarmed {string.Join("; ", convs)} but the tuning loads {string.Join("; ", loaded)}");
+        Assert.All(convs, t => Assert.Equal(kind, t.Kind));
+        var grams = prewarmed.Where(v => v.Method.DeclaringType == typeof(Gram)).Select(v => v.Name).Order(StringComparer.Ordinal).ToList();
+        string p = ConvTiles.KindName(kind);
+        Assert.Equal(new[]
+        {
+            $"Gram.BackwardTensorCoreKernel [{p} gramasync=2]", $"Gram.BackwardTensorCoreKernel [{p}]",
+            $"Gram.ForwardTensorCoreKernel [{p} gramasync=2]", $"Gram.ForwardTensorCoreKernel [{p}]",
+        }, grams);
+        log.WriteLine($"{p} {(full ? "full" : "quick")}: {convs.Count} convolution variants, {grams.Count} Gram variants");
+    }
+
     [Theory]
     [InlineData("sm_90", 9, 0)]
     [InlineData("SM_86", 8, 6)]

@@ -1,4 +1,6 @@
 // Test: tests/IlgpuStyle.Tests/Kernels/TensorCores/TensorCoreTuningTests.cs · the kernels every candidate chooses: Conv2dTensorCoreTests, GramTensorCoreTests
+using ILGPU.Runtime;
+
 namespace IlgpuStyle.Kernels;
 
 /// <summary>
@@ -93,6 +95,7 @@ public static partial class Autotuner
             throw new ArgumentException($"the tensor-core tuning starts from a tensor-core plan, not {start}.");
         bool full = mode == AutotuneMode.Full;
         int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
+        PrewarmTensorCores(gpu, TensorCoreTuningVariants(start, maxGroup, full, convShapes ?? GpuConv), say);
         using var bench = new Workload(gpu, convShapes ?? GpuConv, gramShapes ?? GpuGram, timed);
         var conv = Guard(bench.Conv, start, say);
         var grams = Guard(bench.Grams, start, say);
@@ -110,6 +113,41 @@ public static partial class Autotuner
             gpu.UsePlan(start);
             gpu.ReleaseScratch();
         }
+    }
+
+    /// <summary>
+    /// The tensor-core kernel variants a tuning from <paramref name="start"/> loads: the convolution of every blocking it
+    /// tries (<see cref="TensorCoreBlockings"/>; split-K needs no other kernel) as each shape's output channel count maps it
+    /// (forward: the shape's outputs, backward-data: its inputs; <see cref="Conv2d.TensorCoreTilesFor"/>), and the Gram
+    /// kernels of the precision, with and without cp.async.
+    /// </summary>
+    public static IEnumerable<CudaKernelVariants.Variant> TensorCoreTuningVariants(TuningPlan start, int maxGroup, bool full, Shape[] convShapes)
+    {
+        var channels = convShapes.SelectMany(s => new[] { s.In, s.Out }).Distinct().ToList();
+        var convs = TensorCoreBlockings(start, maxGroup, full).Prepend(start)
+            .SelectMany(p => channels.Select(m => Conv2d.TensorCoreTilesFor(p.Conv, m) with { SplitTarget = 0 })).ToHashSet();
+        int bf16 = start.Gram == GramKernelKind.TensorCoreBf16 ? Gram.TensorCoreBf16Mode : 0;
+        return CudaKernelVariants.All().Where(v => v.Specialized is [SpecializedValue<ConvTiles> tiles] && v.Method.Name == "TensorCore3x3Kernel"
+            ? convs.Contains(tiles.Value)
+            : v.Specialized is [SpecializedValue<int> mode] && v.Method.DeclaringType == typeof(Gram) && v.Method.Name.EndsWith("TensorCoreKernel", StringComparison.Ordinal)
+              && (mode.Value & Gram.TensorCoreBf16Mode) == bf16);
+    }
+
+    /// <summary>
+    /// On CUDA, before a tensor-core tuning: the driver compiles <paramref name="variants"/>' PTX on every core at once
+    /// (<see cref="PtxKernelCache.Prewarm(ILGPU.Runtime.Cuda.CudaAccelerator, IEnumerable{CudaKernelVariants.Variant}, int)"/>),
+    /// where the tuning's loads would compile them one by one — on a machine whose driver cache is empty, ~0.5 s each (one
+    /// core of this project's CPUs, ptxas 12.4). $ILGPU_STYLE_PREWARM=off skips it; <paramref name="say"/> hears what it did.
+    /// </summary>
+    private static void PrewarmTensorCores(Gpu gpu, IEnumerable<CudaKernelVariants.Variant> variants, Action<string>? say)
+    {
+        if (gpu.Accelerator is not ILGPU.Runtime.Cuda.CudaAccelerator cuda || gpu.KernelCache is not { } cache) return;
+        if (string.Equals(Environment.GetEnvironmentVariable(PtxKernelCache.PrewarmVariable)?.Trim(), "off", StringComparison.OrdinalIgnoreCase)) return;
+        int threads = Environment.ProcessorCount;
+        var (kernels, seconds, error) = cache.Prewarm(cuda, variants, threads);
+        var stopped = error is null ? "" : $" (stopped: {error})";
+        say?.Invoke(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"prewarm: the driver compiled {kernels} tensor-core kernels for the tuning in {seconds:F1} s on {threads} threads{stopped}"));
     }
 
     private static Precision PrecisionOf(TuningPlan plan) => plan.Conv.Kind == ConvKernelKind.TensorCoreBf16 ? Precision.Bf16 : Precision.Tf32;
