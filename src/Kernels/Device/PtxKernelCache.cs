@@ -253,7 +253,7 @@ public sealed class PtxKernelCache(string directory)
             $"kernels: {CompiledCount} compiled by ILGPU in {Seconds(ref compiledTicks):F1} s, " +
             $"{ReadCount} read from the PTX cache in {Seconds(ref readTicks):F1} s ({Directory})");
         if (LoadedCount > 0)
-            line += string.Create(CultureInfo.InvariantCulture, $", {LoadedCount} loaded by the driver (its JIT included) in {Seconds(ref loadedTicks):F1} s");
+            line += string.Create(CultureInfo.InvariantCulture, $", {LoadedCount} loaded in {Seconds(ref loadedTicks):F1} s (the driver's JIT included)");
         if (Shipped is not { } shipped) return line;
         line += string.Create(CultureInfo.InvariantCulture, $", {ShippedCount} shipped in {Seconds(ref shippedTicks):F1} s ({shipped.Directory})");
         // What the shipped folder lacked, so that CudaKernelVariants can list it (the first few).
