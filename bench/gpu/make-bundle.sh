@@ -86,6 +86,10 @@ if [ "$ptx_arch" != none ]; then
   # Made by the published program itself: the files' keys hold its build of the kernels' assembly.
   step "precompile the CUDA kernels ($ptx_arch) into cli/ptx"
   "$stage/cli/ilgpu-style" kernels precompile --arch "$ptx_arch" --out "$stage/cli/ptx" | tail -2
+  # The published program finds every variant for a CUDA 12.9+/13 driver (PTX ISA 8.8) as a run would, or the bundle fails.
+  for a in ${ptx_arch//,/ }; do
+    "$stage/cli/ilgpu-style" kernels check --dir "$stage/cli/ptx" --arch "$a" --isa 8.8
+  done
 fi
 
 # --- the kernel tests ---------------------------------------------------------------------------------------------

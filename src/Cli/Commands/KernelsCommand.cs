@@ -17,6 +17,67 @@ public static class KernelsCommand
     {
         var command = new Command("kernels", "Work with the CUDA kernels' compiled code.");
         command.Subcommands.Add(Precompile());
+        command.Subcommands.Add(Check());
+        return command;
+    }
+
+    /// <summary>The architectures of an --arch value (sm_80,sm_90, …), or a <see cref="UsageException"/>.</summary>
+    private static List<ILGPU.Runtime.Cuda.CudaArchitecture> Architectures(string? value)
+    {
+        var archs = (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(a => ShippedPtx.ParseArchitecture(a) is { } parsed && parsed.Major >= 3 ? parsed
+                : throw new UsageException($"--arch: '{a}' is not a CUDA architecture (sm_80, sm_90, …)."))
+            .Distinct().ToList();
+        return archs.Count > 0 ? archs : throw new UsageException("--arch: no architecture given.");
+    }
+
+    /// <summary>The PTX ISA of an --isa value (8.4, …), or a <see cref="UsageException"/>.</summary>
+    private static ILGPU.Runtime.Cuda.CudaInstructionSet Isa(string? value) =>
+        ShippedPtx.ParseIsa(value) ?? throw new UsageException($"--isa: '{value}' is not a PTX ISA (8.4, …).");
+
+    /// <summary>
+    /// `ilgpu-style kernels check`: which launched variants a device of the given architecture and driver ISA would read
+    /// from the shipped folder, found as a CUDA run finds them (<see cref="PtxKernelCache.StoredPtx"/>, this process's build
+    /// of the kernels) — no GPU needed. Exit code 2 when some are missing (the bundle script checks its own).
+    /// </summary>
+    private static Command Check()
+    {
+        var dir = new Option<string>("--dir")
+        {
+            Description = $"The shipped folder (default: the program's folder's ptx, or {ShippedPtx.EnvironmentVariable}).",
+        };
+        var arch = new Option<string>("--arch") { Description = "The device's CUDA architecture.", DefaultValueFactory = _ => "sm_90" };
+        var isa = new Option<string>("--isa")
+        {
+            Description = "The PTX ISA the device's driver takes (ILGPU 1.5.3: 8.8 on CUDA 12.9 and newer drivers).",
+            DefaultValueFactory = _ => "8.8",
+        };
+        var command = new Command("check", "Say whether the shipped PTX serves every CUDA kernel variant of this build on a device (no GPU needed).");
+        command.Options.Add(dir);
+        command.Options.Add(arch);
+        command.Options.Add(isa);
+        command.SetAction(r => CliErrors.Run(() =>
+        {
+            var archs = Architectures(r.GetValue(arch));
+            if (archs.Count != 1) throw new UsageException("--arch: one architecture.");
+            var instructionSet = Isa(r.GetValue(isa));
+            var shipped = r.GetValue(dir) is { Length: > 0 } d
+                ? ShippedPtx.Open(d) ?? throw new UsageException($"--dir: {d} holds no shipped PTX ({ShippedPtx.ManifestName}).")
+                : ShippedPtx.FromEnvironment(Environment.GetEnvironmentVariable, AppContext.BaseDirectory)
+                  ?? throw new UsageException($"no shipped PTX: {ShippedPtx.Describe(Environment.GetEnvironmentVariable, AppContext.BaseDirectory)}");
+            using var context = DeviceCatalog.CreateCudaCompileContext();
+            using var backend = new ILGPU.Backends.PTX.PTXBackend(context, archs[0], instructionSet, null!);
+            // A cache folder that holds nothing: every variant found is the shipped folder's.
+            var cache = new PtxKernelCache(Path.Combine(Path.GetTempPath(), $"ilgpu-style-check-{Guid.NewGuid():N}")) { Shipped = shipped };
+            var variants = CudaKernelVariants.All().Where(v => v.Launched).ToList();
+            var missing = variants.Where(v => cache.StoredPtx(backend, v.Method, v.Specialized, v.RewriteDepots) is null).Select(v => v.Name).ToList();
+            Console.WriteLine($"{shipped.Directory}: {variants.Count - missing.Count} of {variants.Count} launched kernel variants shipped for {archs[0]} " +
+                              $"(a driver taking PTX ISA {instructionSet}; made for {shipped.InstructionSet})");
+            if (missing.Count == 0) return 0;
+            foreach (var name in missing.Take(20)) Console.WriteLine($"  missing: {name}");
+            if (missing.Count > 20) Console.WriteLine($"  … and {missing.Count - 20} more");
+            throw new UsageException($"{missing.Count} kernel variants are not shipped for {archs[0]}: run `ilgpu-style kernels precompile` with this build.");
+        }));
         return command;
     }
 
@@ -47,12 +108,8 @@ public static class KernelsCommand
         command.Options.Add(all);
         command.SetAction(r => CliErrors.Run(() =>
         {
-            var archs = (r.GetValue(arch) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(a => ShippedPtx.ParseArchitecture(a) is { } parsed && parsed.Major >= 3 ? parsed
-                    : throw new UsageException($"--arch: '{a}' is not a CUDA architecture (sm_80, sm_90, …)."))
-                .Distinct().ToList();
-            if (archs.Count == 0) throw new UsageException("--arch: no architecture given.");
-            var instructionSet = ShippedPtx.ParseIsa(r.GetValue(isa)) ?? throw new UsageException($"--isa: '{r.GetValue(isa)}' is not a PTX ISA (8.4, …).");
+            var archs = Architectures(r.GetValue(arch));
+            var instructionSet = Isa(r.GetValue(isa));
             Regex? filter;
             try
             {

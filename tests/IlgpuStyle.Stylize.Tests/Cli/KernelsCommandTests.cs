@@ -28,6 +28,30 @@ public sealed class KernelsCommandTests(ITestOutputHelper log)
         Assert.Equal(["SM_90", "SM_80"], shipped.Architectures.Select(a => a.ToString()));
     }
 
+    [Fact]
+    public void CheckSaysWhatAShippedFolderLacksForADevice()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, CliRunner.Run("kernels", "precompile", "--arch", "sm_90", "--only", "^Elementwise\\.AxpyKernel$", "--out", dir.Path).ExitCode);
+        int launched = CudaKernelVariants.All().Count(v => v.Launched);
+        // A driver taking ISA 8.8 reads the one variant shipped; every other is named missing, and the exit code says so.
+        var (code, stdout, err) = CliRunner.Run("kernels", "check", "--dir", dir.Path, "--arch", "sm_90", "--isa", "8.8");
+        log.WriteLine(stdout + err);
+        Assert.Equal(2, code);
+        Assert.Contains($"1 of {launched} launched kernel variants shipped for SM_90 (a driver taking PTX ISA 8.8; made for 8.4)", stdout);
+        Assert.Contains("  missing: ", stdout);
+        Assert.DoesNotContain("missing: Elementwise.AxpyKernel\n", stdout.Replace("\r", ""));
+        Assert.Contains($"error: {launched - 1} kernel variants are not shipped for SM_90", err);
+        // A driver older than the files' ISA, or another architecture, reads none of them.
+        Assert.Contains($"0 of {launched}", CliRunner.Run("kernels", "check", "--dir", dir.Path, "--arch", "sm_90", "--isa", "8.3").Out);
+        Assert.Contains($"0 of {launched}", CliRunner.Run("kernels", "check", "--dir", dir.Path, "--arch", "sm_80").Out);
+        // No shipped folder there at all.
+        using var empty = new TempDir();
+        var none = CliRunner.Run("kernels", "check", "--dir", empty.Path);
+        Assert.Equal(2, none.ExitCode);
+        Assert.Contains("holds no shipped PTX", none.Err);
+    }
+
     [Theory]
     [InlineData("--arch: 'sm_9x' is not a CUDA architecture", "--arch", "sm_9x")]
     [InlineData("--isa: 'latest' is not a PTX ISA", "--isa", "latest")]
