@@ -37,7 +37,7 @@ public static class KernelsCommand
 
     /// <summary>
     /// `ilgpu-style kernels check`: which launched variants a device of the given architecture and driver ISA would read
-    /// from the shipped folder, found as a CUDA run finds them (<see cref="PtxKernelCache.StoredPtx"/>, this process's build
+    /// from the shipped folder, found as a CUDA run finds them (<see cref="ShippedPtx.Ptx"/>, this process's build
     /// of the kernels) — no GPU needed. Exit code 2 when some are missing (the bundle script checks its own).
     /// </summary>
     private static Command Check()
@@ -67,10 +67,8 @@ public static class KernelsCommand
                   ?? throw new UsageException($"no shipped PTX: {ShippedPtx.Describe(Environment.GetEnvironmentVariable, AppContext.BaseDirectory)}");
             using var context = DeviceCatalog.CreateCudaCompileContext();
             using var backend = new ILGPU.Backends.PTX.PTXBackend(context, archs[0], instructionSet, null!);
-            // A cache folder that holds nothing: every variant found is the shipped folder's.
-            var cache = new PtxKernelCache(Path.Combine(Path.GetTempPath(), $"ilgpu-style-check-{Guid.NewGuid():N}")) { Shipped = shipped };
             var variants = CudaKernelVariants.All().Where(v => v.Launched).ToList();
-            var missing = variants.Where(v => cache.StoredPtx(backend, v.Method, v.Specialized, v.RewriteDepots) is null).Select(v => v.Name).ToList();
+            var missing = variants.Where(v => shipped.Ptx(backend, v.Method, v.Specialized, v.RewriteDepots) is null).Select(v => v.Name).ToList();
             Console.WriteLine($"{shipped.Directory}: {variants.Count - missing.Count} of {variants.Count} launched kernel variants shipped for {archs[0]} " +
                               $"(a driver taking PTX ISA {instructionSet}; made for {shipped.InstructionSet})");
             if (missing.Count == 0) return 0;
@@ -127,8 +125,8 @@ public static class KernelsCommand
             using var context = DeviceCatalog.CreateCudaCompileContext();
             var shipped = ShippedPtx.Precompile(context, dir, archs, instructionSet, variants, line => Console.WriteLine($"  {line}"));
             long bytes = Directory.GetFiles(dir, "*.ptxk").Sum(f => new FileInfo(f).Length);
-            Console.WriteLine($"wrote {shipped.Kernels * shipped.Architectures.Count} files ({ByteSize.Format(bytes)}) in {clock.Elapsed.TotalSeconds:F1} s; " +
-                              $"CUDA runs of this build read them from {dir}");
+            Console.WriteLine($"wrote {shipped.Kernels * shipped.Architectures.Count} files in {clock.Elapsed.TotalSeconds:F1} s (the folder now holds " +
+                              $"{ByteSize.Format(bytes)}); CUDA runs of this build read them from {dir}");
             return 0;
         }));
         return command;

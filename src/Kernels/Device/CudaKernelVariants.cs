@@ -146,9 +146,9 @@ public static class CudaKernelVariants
     {
         var defaults = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: CudaMaxGroupSize);
         var all = new List<ConvTiles>();
-        foreach (var (kind, gram) in new[] { (ConvKernelKind.TensorCoreTf32, GramKernelKind.TensorCoreTf32), (ConvKernelKind.TensorCoreBf16, GramKernelKind.TensorCoreBf16) })
+        foreach (var precision in new[] { Precision.Tf32, Precision.Bf16 })
         {
-            var start = defaults with { Conv = Precisions.TensorCoreConv(kind, CudaMaxGroupSize), Gram = gram, WinogradMinChannels = 0 };
+            var start = Precisions.OnTensorCores(defaults, precision, CudaMaxGroupSize);
             foreach (var plan in Autotuner.TensorCoreBlockings(start, CudaMaxGroupSize, full: true).Prepend(start))
                 foreach (int m in LayerChannels)
                     all.Add(Conv2d.TensorCoreTilesFor(plan.Conv, m) with { SplitTarget = 0 });

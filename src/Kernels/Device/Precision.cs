@@ -87,16 +87,24 @@ public static class Precisions
             note = $"--precision {Name(wanted)}: {gpu.Name} {why} Running FP32.";
             return Precision.Fp32;
         }
-        bool bf16 = wanted == Precision.Bf16;
+        gpu.UsePlan(OnTensorCores(gpu.Plan, wanted, gpu.Accelerator.MaxNumThreadsPerGroup));
+        return wanted;
+    }
+
+    /// <summary>
+    /// <paramref name="plan"/> on <paramref name="precision"/>'s (TF32 or BF16) tensor-core kernels for every 3×3
+    /// convolution and Gram matrix, on a device allowing <paramref name="maxGroupSize"/> work-items per group: the
+    /// blocking <see cref="TensorCoreConv"/>'s unless the plan already has one of that kind, Winograd off.
+    /// </summary>
+    public static TuningPlan OnTensorCores(TuningPlan plan, Precision precision, int maxGroupSize)
+    {
+        if (precision == Precision.Fp32) throw new ArgumentException("FP32 has no tensor-core plan.", nameof(precision));
+        bool bf16 = precision == Precision.Bf16;
         var kind = bf16 ? ConvKernelKind.TensorCoreBf16 : ConvKernelKind.TensorCoreTf32;
         // A plan already on this precision's kernels (ILGPU_STYLE_TILES=kind=tf32,gx=2,… with --precision tf32) keeps its blocking.
-        var conv = gpu.Plan.Conv.Kind == kind ? gpu.Plan.Conv : TensorCoreConv(kind, gpu.Accelerator.MaxNumThreadsPerGroup);
+        var conv = plan.Conv.Kind == kind ? plan.Conv : TensorCoreConv(kind, maxGroupSize);
         // Winograd off: it is FP32 and would take every 3×3 layer from its threshold on (winograd=64 on the H200: all
         // but conv1_1), so the tensor cores would run conv1_1 and the Gram matrices only (the first GPU run, 2026-12-04).
-        gpu.UsePlan(gpu.Plan with
-        {
-            Conv = conv, Gram = bf16 ? GramKernelKind.TensorCoreBf16 : GramKernelKind.TensorCoreTf32, WinogradMinChannels = 0,
-        });
-        return wanted;
+        return plan with { Conv = conv, Gram = bf16 ? GramKernelKind.TensorCoreBf16 : GramKernelKind.TensorCoreTf32, WinogradMinChannels = 0 };
     }
 }

@@ -116,22 +116,16 @@ public sealed class PtxKernelCache(string directory)
         var hints = LaunchBoundsAttribute.Of(method);
         var key = Key(backend, method, specialized, hints, rewriteDepots);
         var path = PathOf(key);
-        if (readDisk && TryRead(path, key) is { } stored)
+        if (readDisk && Find(backend, method, specialized, hints, rewriteDepots, key, path) is var (stored, shipped))
         {
             fromDisk = true;
-            MarkUsed(path);
-            var read = Construct(backend.Context, method, hints, stored.SharedStatic, stored.SharedDynamic, stored.Ptx);
-            Count(ref readCount, ref readTicks, start);
-            return read;
-        }
-        if (readDisk && Shipped is { } shipped && shipped.Serves(backend)
-            && Key(backend, method, specialized, hints, rewriteDepots, shipped.InstructionSet) is var shippedKey
-            && TryRead(PathIn(shipped.Directory, shippedKey), shippedKey) is { } made)
-        {
-            fromDisk = true;
-            var read = Construct(backend.Context, method, hints, made.SharedStatic, made.SharedDynamic, made.Ptx);
-            Count(ref shippedCount, ref shippedTicks, start);
-            return read;
+            if (shipped) Count(ref shippedCount, ref shippedTicks, start);
+            else
+            {
+                MarkUsed(path);
+                Count(ref readCount, ref readTicks, start);
+            }
+            return Construct(backend.Context, method, hints, stored.SharedStatic, stored.SharedDynamic, stored.Ptx);
         }
         fromDisk = false;
         var compiled = (PTXCompiledKernel)SpecializedCompilation.Compile(backend, method, specialized, hints);
@@ -151,13 +145,21 @@ public sealed class PtxKernelCache(string directory)
     {
         var hints = LaunchBoundsAttribute.Of(method);
         var key = Key(backend, method, specialized, hints, rewriteDepots);
-        if (TryRead(PathOf(key), key) is { } stored) return stored.Ptx;
-        return Shipped is { } shipped && shipped.Serves(backend)
-               && Key(backend, method, specialized, hints, rewriteDepots, shipped.InstructionSet) is var shippedKey
-               && TryRead(PathIn(shipped.Directory, shippedKey), shippedKey) is { } made
-            ? made.Ptx
-            : null;
+        return Find(backend, method, specialized, hints, rewriteDepots, key, PathOf(key))?.Stored.Ptx;
     }
+
+    /// <summary>
+    /// Where a load finds a variant on disk: this folder's file (<paramref name="path"/>, of <paramref name="key"/>), else
+    /// <see cref="Shipped"/>'s (<see cref="ShippedPtx.Find"/>); null where only ILGPU's compiler could make it.
+    /// </summary>
+    private (Stored Stored, bool Shipped)? Find(PTXBackend backend, MethodInfo method, object[] specialized, KernelSpecialization hints,
+        bool rewriteDepots, string key, string path) =>
+        TryRead(path, key) is { } stored ? (stored, false)
+        : Shipped?.Find(backend, method, specialized, hints, rewriteDepots) is { } made ? (made, true)
+        : null;
+
+    /// <summary>The file of <paramref name="key"/> in <paramref name="directory"/> as written there, or null.</summary>
+    internal static Stored? Read(string directory, string key) => TryRead(PathIn(directory, key), key);
 
     /// <summary>The environment variable that turns <see cref="Prewarm(CudaAccelerator, IEnumerable{CudaKernelVariants.Variant}, int)"/> off (<c>off</c>).</summary>
     public const string PrewarmVariable = "ILGPU_STYLE_PREWARM";
@@ -332,7 +334,7 @@ public sealed class PtxKernelCache(string directory)
     }
 
     /// <summary>What a file holds.</summary>
-    private sealed record Stored(string Key, int SharedStatic, bool SharedDynamic, string Ptx);
+    internal sealed record Stored(string Key, int SharedStatic, bool SharedDynamic, string Ptx);
 
     private static Stored? TryRead(string path, string key)
     {

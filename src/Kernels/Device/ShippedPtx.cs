@@ -3,10 +3,12 @@
 // the manifest's absence, damage or `off` turn it off)
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ILGPU;
 using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
 namespace IlgpuStyle.Kernels;
@@ -59,6 +61,19 @@ public sealed class ShippedPtx
 
     /// <summary>Whether a device of <paramref name="backend"/>'s architecture and ISA can load these files.</summary>
     public bool Serves(PTXBackend backend) => Architectures.Contains(backend.Architecture) && InstructionSet <= backend.InstructionSet;
+
+    /// <summary>
+    /// The PTX of a variant for a device of <paramref name="backend"/>'s architecture and ISA, as a CUDA run finds it here
+    /// (<see cref="PtxKernelCache"/>'s key at this folder's ISA), or null when the folder does not serve the device or lacks
+    /// the variant.
+    /// </summary>
+    public string? Ptx(PTXBackend backend, MethodInfo method, object[] specialized, bool rewriteDepots) =>
+        Find(backend, method, specialized, LaunchBoundsAttribute.Of(method), rewriteDepots)?.Ptx;
+
+    /// <summary><see cref="Ptx"/>'s file, whole.</summary>
+    internal PtxKernelCache.Stored? Find(PTXBackend backend, MethodInfo method, object[] specialized, KernelSpecialization hints,
+        bool rewriteDepots) =>
+        Serves(backend) ? PtxKernelCache.Read(Directory, PtxKernelCache.Key(backend, method, specialized, hints, rewriteDepots, InstructionSet)) : null;
 
     /// <summary>
     /// The folder the environment asks for (<see cref="EnvironmentVariable"/>, else <paramref name="programDirectory"/>'s

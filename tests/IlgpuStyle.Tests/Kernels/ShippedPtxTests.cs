@@ -164,14 +164,11 @@ public class ShippedPtxTests(ITestOutputHelper log)
     /// kernels left out.
     /// </summary>
     [Theory]
-    [InlineData(ConvKernelKind.TensorCoreTf32, GramKernelKind.TensorCoreTf32, false)]
-    [InlineData(ConvKernelKind.TensorCoreBf16, GramKernelKind.TensorCoreBf16, true)]
-    public void ATensorCoreTuningPrewarmsTheKernelsItLoads(ConvKernelKind kind, GramKernelKind gram, bool full)
+    [InlineData(Precision.Tf32, ConvKernelKind.TensorCoreTf32, false)]
+    [InlineData(Precision.Bf16, ConvKernelKind.TensorCoreBf16, true)]
+    public void ATensorCoreTuningPrewarmsTheKernelsItLoads(Precision precision, ConvKernelKind kind, bool full)
     {
-        var start = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024) with
-        {
-            Conv = Precisions.TensorCoreConv(kind, 1024), Gram = gram, WinogradMinChannels = 0,
-        };
+        var start = Precisions.OnTensorCores(TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024), precision, 1024);
         var prewarmed = Autotuner.TensorCoreTuningVariants(start, 1024, full, Autotuner.GpuConv).ToList();
         var convs = prewarmed.Where(v => v.Method.Name == "TensorCore3x3Kernel").Select(v => ((SpecializedValue<ConvTiles>)v.Specialized[0]).Value).ToHashSet();
         var loaded = Autotuner.TensorCoreBlockings(start, 1024, full).Prepend(start)
@@ -211,16 +208,15 @@ public class ShippedPtxTests(ITestOutputHelper log)
     /// input's), are in the catalog — found here from the network's layout and the plans, not from the catalog's own list.
     /// </summary>
     [Theory]
-    [InlineData(ConvKernelKind.TensorCoreTf32, GramKernelKind.TensorCoreTf32)]
-    [InlineData(ConvKernelKind.TensorCoreBf16, GramKernelKind.TensorCoreBf16)]
-    public void EveryTensorCoreBlockingATuningLaunchesIsListed(ConvKernelKind kind, GramKernelKind gram)
+    [InlineData(Precision.Tf32, ConvKernelKind.TensorCoreTf32)]
+    [InlineData(Precision.Bf16, ConvKernelKind.TensorCoreBf16)]
+    public void EveryTensorCoreBlockingATuningLaunchesIsListed(Precision precision, ConvKernelKind kind)
     {
+        // Each listed blocking and whether it is loaded with its depots rewritten.
         var listed = CudaKernelVariants.All().Where(v => v.Method.Name == "TensorCore3x3Kernel")
-            .Select(v => v.Specialized.Single()).Cast<SpecializedValue<ConvTiles>>().Select(s => s.Value).ToHashSet();
-        var start = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024) with
-        {
-            Conv = Precisions.TensorCoreConv(kind, 1024), Gram = gram, WinogradMinChannels = 0,
-        };
+            .ToDictionary(v => ((SpecializedValue<ConvTiles>)v.Specialized.Single()).Value, v => v.RewriteDepots);
+        var start = Precisions.OnTensorCores(TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024), precision, 1024);
+        Assert.Equal(kind, start.Conv.Kind);
         var channels = IlgpuStyle.Network.Weights.Vgg19Layout.ConvLayers.SelectMany(l => new[] { l.Cout, l.Cin }).Distinct().ToList();
         int checkedCount = 0;
         foreach (bool full in new[] { false, true })
@@ -229,11 +225,10 @@ public class ShippedPtxTests(ITestOutputHelper log)
                     foreach (int m in channels)
                     {
                         var launched = Conv2d.TensorCoreTilesFor(split.Conv, m) with { SplitTarget = 0 };
-                        Assert.True(listed.Contains(launched), $"{launched} (for {m} channels) is not in CudaKernelVariants");
-                        Assert.Equal(launched.AsyncBuffers > 0, CudaKernelVariants.All().Single(v => v.Method.Name == "TensorCore3x3Kernel"
-                            && ((SpecializedValue<ConvTiles>)v.Specialized[0]).Value == launched).RewriteDepots);
+                        Assert.True(listed.TryGetValue(launched, out bool rewritten), $"{launched} (for {m} channels) is not in CudaKernelVariants");
+                        Assert.Equal(launched.AsyncBuffers > 0, rewritten);
                         checkedCount++;
                     }
-        log.WriteLine($"{kind}: {checkedCount} (blocking, split, layer) launches, {listed.Count(t => t.Kind == kind)} variants listed");
+        log.WriteLine($"{kind}: {checkedCount} (blocking, split, layer) launches, {listed.Keys.Count(t => t.Kind == kind)} variants listed");
     }
 }
