@@ -158,34 +158,6 @@ public class ShippedPtxTests(ITestOutputHelper log)
         Assert.Equal((0, "CUDA_ERROR_INVALID_PTX", 1), (refused.Kernels, refused.Error, calls));
     }
 
-    /// <summary>
-    /// What a tensor-core tuning prewarms is what it loads: every blocking it tries on every tuning shape (forward and
-    /// backward-data) and the precision's Gram kernels — found here by mapping the tuning's own plans, the other precision's
-    /// kernels left out.
-    /// </summary>
-    [Theory]
-    [InlineData(Precision.Tf32, ConvKernelKind.TensorCoreTf32, false)]
-    [InlineData(Precision.Bf16, ConvKernelKind.TensorCoreBf16, true)]
-    public void ATensorCoreTuningPrewarmsTheKernelsItLoads(Precision precision, ConvKernelKind kind, bool full)
-    {
-        var start = Precisions.OnTensorCores(TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024), precision, 1024);
-        var prewarmed = Autotuner.TensorCoreTuningVariants(start, 1024, full, Autotuner.GpuConv).ToList();
-        var convs = prewarmed.Where(v => v.Method.Name == "TensorCore3x3Kernel").Select(v => ((SpecializedValue<ConvTiles>)v.Specialized[0]).Value).ToHashSet();
-        var loaded = Autotuner.TensorCoreBlockings(start, 1024, full).Prepend(start)
-            .SelectMany(p => Autotuner.GpuConv.SelectMany(s => new[] { Conv2d.TensorCoreTilesFor(p.Conv, s.Out), Conv2d.TensorCoreTilesFor(p.Conv, s.In) }))
-            .Select(t => t with { SplitTarget = 0 }).ToHashSet();
-        Assert.True(loaded.SetEquals(convs), $"prewarmed {string.Join("; ", convs)} but the tuning loads {string.Join("; ", loaded)}");
-        Assert.All(convs, t => Assert.Equal(kind, t.Kind));
-        var grams = prewarmed.Where(v => v.Method.DeclaringType == typeof(Gram)).Select(v => v.Name).Order(StringComparer.Ordinal).ToList();
-        string p = ConvTiles.KindName(kind);
-        Assert.Equal(new[]
-        {
-            $"Gram.BackwardTensorCoreKernel [{p} gramasync=2]", $"Gram.BackwardTensorCoreKernel [{p}]",
-            $"Gram.ForwardTensorCoreKernel [{p} gramasync=2]", $"Gram.ForwardTensorCoreKernel [{p}]",
-        }, grams);
-        log.WriteLine($"{p} {(full ? "full" : "quick")}: {convs.Count} convolution variants, {grams.Count} Gram variants");
-    }
-
     [Theory]
     [InlineData("sm_90", 9, 0)]
     [InlineData("SM_86", 8, 6)]

@@ -95,7 +95,7 @@ public static partial class Autotuner
             throw new ArgumentException($"the tensor-core tuning starts from a tensor-core plan, not {start}.");
         bool full = mode == AutotuneMode.Full;
         int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
-        PrewarmTensorCores(gpu, TensorCoreTuningVariants(start, maxGroup, full, convShapes ?? GpuConv).Concat(PlainKernels()), say);
+        Prewarm(gpu, TensorCoreTuningVariants(start, maxGroup, full, convShapes ?? GpuConv).Concat(PlainKernels()), "the tuning's tensor-core kernels and the run's others", say);
         using var bench = new Workload(gpu, convShapes ?? GpuConv, gramShapes ?? GpuGram, timed);
         var conv = Guard(bench.Conv, start, say);
         var grams = Guard(bench.Grams, start, say);
@@ -127,40 +127,12 @@ public static partial class Autotuner
         var convs = TensorCoreBlockings(start, maxGroup, full).Prepend(start)
             .SelectMany(p => channels.Select(m => Conv2d.TensorCoreTilesFor(p.Conv, m) with { SplitTarget = 0 })).ToHashSet();
         int bf16 = start.Gram == GramKernelKind.TensorCoreBf16 ? Gram.TensorCoreBf16Mode : 0;
-        return CudaKernelVariants.All().Where(v => v.Specialized is [SpecializedValue<ConvTiles> tiles] && v.Method.Name == "TensorCore3x3Kernel"
-            ? convs.Contains(tiles.Value)
-            : v.Specialized is [SpecializedValue<int> mode] && v.Method.DeclaringType == typeof(Gram) && v.Method.Name.EndsWith("TensorCoreKernel", StringComparison.Ordinal)
-              && (mode.Value & Gram.TensorCoreBf16Mode) == bf16);
-    }
-
-    /// <summary>
-    /// The kernels a run loads besides its convolutions and Gram matrices, and a few it may not: every kernel without
-    /// specialized values (53: element-wise, reductions, losses, L-BFGS's vector sets, the operand layouts, …; ~0.07 s of
-    /// the driver's JIT each on one core) and max pooling's modes. Prewarmed with a first tensor-core tuning, so the
-    /// stylization that follows finds them compiled too; the few it never loads cost the cores less than the loads' one by
-    /// one compilation of the rest.
-    /// </summary>
-    public static IEnumerable<CudaKernelVariants.Variant> PlainKernels() =>
-        CudaKernelVariants.All().Where(v => v.Launched && (v.Specialized.Length == 0 || v.Method.DeclaringType == typeof(Pooling)));
-
-    /// <summary>
-    /// On CUDA, before a tensor-core tuning: the driver compiles <paramref name="variants"/>' PTX on every core at once
-    /// (<see cref="PtxKernelCache.Prewarm(ILGPU.Runtime.Cuda.CudaAccelerator, IEnumerable{CudaKernelVariants.Variant}, int)"/>),
-    /// where the tuning's loads would compile them one by one — on a machine whose driver cache is empty, ~0.5 s each (one
-    /// core of this project's CPUs, ptxas 12.4). $ILGPU_STYLE_PREWARM=off skips it, and so does CUDA_CACHE_DISABLE=1 (no
-    /// driver cache to fill); <paramref name="say"/> hears what it did.
-    /// </summary>
-    private static void PrewarmTensorCores(Gpu gpu, IEnumerable<CudaKernelVariants.Variant> variants, Action<string>? say)
-    {
-        if (gpu.Accelerator is not ILGPU.Runtime.Cuda.CudaAccelerator cuda || gpu.KernelCache is not { } cache) return;
-        if (string.Equals(Environment.GetEnvironmentVariable(PtxKernelCache.PrewarmVariable)?.Trim(), "off", StringComparison.OrdinalIgnoreCase)) return;
-        // Without the driver's cache the loads would compile everything again: the prewarm would only double it.
-        if (Environment.GetEnvironmentVariable("CUDA_CACHE_DISABLE")?.Trim() == "1") return;
-        int threads = Environment.ProcessorCount;
-        var (kernels, seconds, error) = cache.Prewarm(cuda, variants, threads);
-        var stopped = error is null ? "" : $" (stopped: {error})";
-        say?.Invoke(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"prewarm: the driver compiled {kernels} kernels (the tuning's tensor-core kernels and the run's others) in {seconds:F1} s on {threads} threads{stopped}"));
+        return CudaKernelVariants.All().Where(v => IsTensorCore(v) && v.Specialized switch
+        {
+            [SpecializedValue<ConvTiles> tiles] => convs.Contains(tiles.Value),
+            [SpecializedValue<int> mode] => (mode.Value & Gram.TensorCoreBf16Mode) == bf16,
+            _ => false,
+        });
     }
 
     private static Precision PrecisionOf(TuningPlan plan) => plan.Conv.Kind == ConvKernelKind.TensorCoreBf16 ? Precision.Bf16 : Precision.Tf32;

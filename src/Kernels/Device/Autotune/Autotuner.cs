@@ -142,7 +142,8 @@ public static partial class Autotuner
     /// <paramref name="timed"/> hears every plan timed and its milliseconds (tests). A candidate other than the defaults
     /// whose kernels fail to compile or launch (any exception but running out of device memory) counts as infinitely
     /// slow, and <paramref name="say"/> hears which and why: a kernel no device has run yet (the GPU candidates) must not
-    /// take the whole run down with it. The defaults' own failures are the run's.
+    /// take the whole run down with it. The defaults' own failures are the run's. On CUDA the driver first compiles every
+    /// kernel the search may load on all cores (<see cref="Fp32TuningVariants"/>, Autotuner.Prewarm.cs).
     /// </summary>
     public static AutotuneResult Tune(Gpu gpu, AutotuneMode mode, Shape[]? convShapes = null, Shape[]? gramShapes = null,
         Action<TuningPlan, double>? timed = null, Action<string>? say = null)
@@ -152,6 +153,7 @@ public static partial class Autotuner
         gramShapes ??= GramShapes(gpu.Plan, full);
         var defaults = gpu.Plan;
         int maxGroup = gpu.Accelerator.MaxNumThreadsPerGroup;
+        Prewarm(gpu, Fp32TuningVariants(), "the FP32 tuning's candidates and the run's other kernels", say);
         using var bench = new Workload(gpu, convShapes, gramShapes, timed);
         var conv = Guard(bench.Conv, defaults, say);
         var grams = Guard(bench.Grams, defaults, say);
