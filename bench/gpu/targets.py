@@ -242,6 +242,8 @@ def rows_of(res):
     # Issue #10, plain FP32 (PyTorch with TF32 disabled is the yardstick).
     rows += conv_rows(res, "#10", ["bench-kernels.json"], 512, 25, "FP32, the tuned plan", "bench-kernels")
     rows += iteration_rows(res, "#10", "bench-iteration.json", "torch-fp32.json", [512, 1024], "PyTorch FP32 (TF32 off)")
+    rows.append(stylize_row(res, "#10", "stylize-512-fresh", 512, 20,
+                            "a fresh machine (tuning included; PTX shipped with the program)", "fp32"))
     rows.append(stylize_row(res, "#10", "stylize-512", 512, 20, "first run (empty PTX cache)", None))
     rows.append(stylize_row(res, "#10", "stylize-512-warm", 512, 20, "PTX from an earlier run", None))
     rows.append(stylize_row(res, "#10", "stylize-1024", 1024, 60, "PTX from the earlier steps", None))
@@ -252,8 +254,10 @@ def rows_of(res):
     rows += conv_rows(res, "#11", files, 1024, 150, "TF32, best of " + (", ".join(f[len("bench-tf32-"):-len("-1024.json")] for f in files) or "none"),
                       "bench-tf32")
     rows += iteration_rows(res, "#11", "bench-iteration-tf32.json", "torch-default.json", [512, 1024], "PyTorch defaults (TF32 on)")
+    rows.append(stylize_row(res, "#11", "stylize-512-fresh", 512, 10,
+                            "the default precision (FP32), a fresh machine (tuning included; PTX shipped with the program)", "fp32"))
     rows.append(stylize_row(res, "#11", "stylize-tf32-512-fresh", 512, 10,
-                            "--precision tf32, a fresh machine (tunings included; PTX shipped with the program)", "tf32"))
+                            "--precision tf32, a fresh machine (its tuning included; PTX shipped with the program)", "tf32"))
     rows.append(stylize_row(res, "#11", "stylize-tf32-512", 512, 10, "--precision tf32, PTX from the earlier steps", "tf32"))
     rows.append(memcheck_row(res, "memcheck-tf32", "#11", "a --precision tf32 stylization"))
     return rows
