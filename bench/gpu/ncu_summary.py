@@ -7,7 +7,8 @@ launch, one column per metric) for the warp-stall breakdown, and prints per laun
   duration, Compute (SM) and Memory throughput (% of peak, the Speed Of Light section), DRAM throughput, achieved and
   theoretical occupancy, registers per thread, issue slots busy (ComputeWorkloadAnalysis) and cycles with no eligible
   warp (SchedulerStats), from the raw page the tensor pipe's utilization (the tensor-core kernels) and shared-memory
-  bank conflicts (extra wavefronts, % of loads and of stores: MemoryWorkloadAnalysis_Tables), block and grid, the
+  bank conflicts (extra wavefronts, % of loads and of stores: MemoryWorkloadAnalysis_Tables), the instructions executed
+  per tensor-core instruction (smsp__inst_executed over its pipe_tensor_op_hmma part, where collected), block and grid, the
   three largest warp stall reasons (cycles per issued instruction), and the kernel's name ("-" where a section was not
   collected);
 
@@ -47,6 +48,8 @@ TENSOR = [re.compile(r"^sm__pipe_tensor_op_hmma_cycles_active\.avg\.pct_of_peak_
 # Shared-memory bank conflicts and all wavefronts, loads and stores.
 BANK = {op: (f"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_{op}.sum",
              f"l1tex__data_pipe_lsu_wavefronts_mem_shared_op_{op}.sum") for op in ("ld", "st")}
+# All instructions executed and those on the tensor pipe (mma.sync's HMMA): their ratio is the SASS budget per mma.
+INSTRUCTIONS, HMMA = "smsp__inst_executed.sum", "smsp__inst_executed_pipe_tensor_op_hmma.sum"
 
 
 def csv_rows(text):
@@ -127,9 +130,9 @@ def parse_stalls(text):
 
 
 def parse_raw_extras(text):
-    """{launch id: {"tensor": %, "bank_ld": %, "bank_st": %}} from a raw page: the tensor pipe's utilization and the
-    shared-memory bank conflicts as a share of the wavefronts (a conflict is one extra wavefront); absent keys where the
-    page lacks the metric or a load/store count is 0."""
+    """{launch id: {"tensor": %, "bank_ld": %, "bank_st": %, "per_mma": n}} from a raw page: the tensor pipe's utilization,
+    the shared-memory bank conflicts as a share of the wavefronts (a conflict is one extra wavefront) and the instructions
+    executed per tensor-core instruction; absent keys where the page lacks the metric or a divisor is 0."""
     head, launches = raw_launches(text)
     col = {h: i for i, h in enumerate(head)}
     tensor = next((i for rx in TENSOR for i, h in enumerate(head) if rx.match(h)), None)
@@ -143,6 +146,10 @@ def parse_raw_extras(text):
             w = number(r[col[wavefronts]]) if wavefronts in col and col[wavefronts] < len(r) else None
             if c is not None and w:
                 e["bank_" + op] = 100 * c / w
+        inst = number(r[col[INSTRUCTIONS]]) if INSTRUCTIONS in col and col[INSTRUCTIONS] < len(r) else None
+        hmma = number(r[col[HMMA]]) if HMMA in col and col[HMMA] < len(r) else None
+        if inst is not None and hmma:
+            e["per_mma"] = inst / hmma
         extras[lid] = e
     return extras
 
@@ -164,9 +171,9 @@ def render(launches, stalls, hints=8, extras=None):
     total = sum(k.get("duration") or 0 for k in launches.values())
     out = [f"{len(launches)} launches, {total / 1e3:.3f} ms in all (durations under ncu: caches flushed, clocks as set)",
            "issue%: issue slots busy; noel%: cycles without an eligible warp; tc%: tensor pipe; bank ld/st%: shared-memory "
-           "bank conflicts per wavefront", ""]
+           "bank conflicts per wavefront; /mma: instructions executed per tensor-core instruction", ""]
     header = f"{'ID':>4} {'µs':>9} {'SM%':>5} {'Mem%':>5} {'DRAM%':>5} {'occ%':>5} {'theo%':>5} {'regs':>4} " \
-             f"{'issue%':>6} {'noel%':>5} {'tc%':>5} {'bank ld/st%':>11} " \
+             f"{'issue%':>6} {'noel%':>5} {'tc%':>5} {'bank ld/st%':>11} {'/mma':>5} " \
              f"{'block':>11} {'grid':>13}  {'stalls (cycles/issue)':<40} kernel"
     out += [header, "-" * len(header)]
     for lid, k in order:
@@ -175,7 +182,7 @@ def render(launches, stalls, hints=8, extras=None):
         bank = f"{fmt(e.get('bank_ld'), '.0f')}/{fmt(e.get('bank_st'), '.0f')}"
         out.append(f"{lid:>4} {fmt(k.get('duration'), '9.1f')} {fmt(k.get('sm'))} {fmt(k.get('mem'))} "
                    f"{fmt(k.get('dram'))} {fmt(k.get('occ'))} {fmt(k.get('theo'))} {fmt(k.get('regs'), '4.0f')} "
-                   f"{fmt(k.get('issue'), '6.1f')} {fmt(k.get('noelig'))} {fmt(e.get('tensor'))} {bank:>11} "
+                   f"{fmt(k.get('issue'), '6.1f')} {fmt(k.get('noelig'))} {fmt(e.get('tensor'))} {bank:>11} {fmt(e.get('per_mma'))} "
                    f"{k['block']:>11} {k['grid']:>13}  {top:<40} {short(k['name'])}")
     by_name = {}
     for k in launches.values():

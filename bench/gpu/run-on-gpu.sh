@@ -547,12 +547,21 @@ ncu_profile() {
   for extra in SchedulerStats MemoryWorkloadAnalysis_Tables; do
     grep -qw "$extra" <<< "$known" && sections+=(--section "$extra") || echo "ncu has no section $extra; left out"
   done
+  # Instructions executed, all and on the tensor pipe: the SASS instructions per mma the offline counts estimate
+  # (doc/PERFORMANCE.md, stops 40–46), where this ncu knows both metrics on this chip.
+  local metrics=() query
+  query=$("$ncu_bin" --query-metrics 2>/dev/null)
+  if grep -qw smsp__inst_executed <<< "$query" && grep -qw smsp__inst_executed_pipe_tensor_op_hmma <<< "$query"; then
+    metrics=(--metrics smsp__inst_executed.sum,smsp__inst_executed_pipe_tensor_op_hmma.sum)
+  else
+    echo "ncu lists no smsp__inst_executed_pipe_tensor_op_hmma here; instructions per mma left out"
+  fi
   for variant in "${variants[@]}"; do
     echo "-- ncu, --precision $variant, $ncu_layers at $bench_size²"
     # --clock-control none: the device's own clocks (the device README); GLIBC_TUNABLES set: no restart of the CLI
     # for huge pages (src/Cli/HugePagesRestart.cs), one process to follow.
     GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "$ncu_bin" --clock-control none --target-processes all \
-      "${sections[@]}" --launch-count "$ncu_launches" \
+      "${sections[@]}" "${metrics[@]}" --launch-count "$ncu_launches" \
       -f -o "$W/ncu/ncu-$variant" \
       "$CLI" bench --device "$device" --precision "$variant" --size "$bench_size" --layers "$ncu_layers" \
       --runs 1 --warmup 0 --no-iteration || { rc=$?; continue; }

@@ -50,10 +50,11 @@ RAW = "\n".join([
     '"sm__inst_executed_pipe_tensor_op_hmma.avg.pct_of_peak_sustained_active",'
     '"sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active",'
     '"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum","l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum",'
-    '"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum","l1tex__data_pipe_lsu_wavefronts_mem_shared_op_st.sum"',
-    '"","","","ratio","ratio","ratio","ratio","ratio","nsecond","%","%","","","",""',
-    '"0","Kernel_Product","(256, 1, 1)","99","1.5","3.25","0.5","2","1,250,000","12.5","41.25","1,000","4,000","30","300"',
-    '"1","Kernel_Pad","(256, 1, 1)","99","0","0.1","6.5","n/a","1,234,500","0","0","0","0","5","n/a"',
+    '"l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_st.sum","l1tex__data_pipe_lsu_wavefronts_mem_shared_op_st.sum",'
+    '"smsp__inst_executed.sum","smsp__inst_executed_pipe_tensor_op_hmma.sum"',
+    '"","","","ratio","ratio","ratio","ratio","ratio","nsecond","%","%","","","","","inst","inst"',
+    '"0","Kernel_Product","(256, 1, 1)","99","1.5","3.25","0.5","2","1,250,000","12.5","41.25","1,000","4,000","30","300","1,210,000","250,000"',
+    '"1","Kernel_Pad","(256, 1, 1)","99","0","0.1","6.5","n/a","1,234,500","0","0","0","0","5","n/a","80,000","0"',
 ])
 
 
@@ -81,13 +82,13 @@ class NcuSummaryTests(unittest.TestCase):
         e = ncu_summary.parse_raw_extras(RAW)
         self.assertEqual(sorted(e), ["0", "1"])
         # The hmma pipe's active cycles before its instruction share; conflicts per wavefront in %.
-        self.assertEqual(e["0"], {"tensor": 41.25, "bank_ld": 25.0, "bank_st": 10.0})
-        self.assertEqual(e["1"], {"tensor": 0.0})  # no wavefronts: no ratio
+        self.assertEqual(e["0"], {"tensor": 41.25, "bank_ld": 25.0, "bank_st": 10.0, "per_mma": 4.84})
+        self.assertEqual(e["1"], {"tensor": 0.0})  # no wavefronts, no mma: no ratios
         k = ncu_summary.parse_details(DETAILS)
         self.assertEqual((k["0"]["issue"], k["0"]["noelig"]), (61.7, 38.3))
         text = ncu_summary.render(k, ncu_summary.parse_stalls(RAW), extras=e)
         row0 = next(l for l in text.splitlines() if l.split()[:1] == ["0"])
-        self.assertIn(" 61.7  38.3  41.2       25/10 ", row0)
+        self.assertIn(" 61.7  38.3  41.2       25/10   4.8 ", row0)
         row2 = next(l for l in text.splitlines() if l.split()[:1] == ["2"])
         self.assertIn("-/-", row2)
 
