@@ -59,6 +59,7 @@ public static partial class Conv2d
     /// </summary>
     public static string PlannedKernel3x3(TuningPlan plan, int reduce, int outputs)
     {
+        if (UsesFewOutputs(plan, reduce, outputs)) return "direct few outputs (one work-item per pixel)";
         if (!UsesWinograd(plan, reduce, outputs)) return $"direct {DirectTiles(plan.Conv, outputs)}";
         int t = plan.WinogradOutputTile;
         return $"winograd F({t}×{t},3×3) wblock={WinogradTiles.BlockName(plan.WinogradBlock)}";
@@ -85,7 +86,14 @@ public static partial class Conv2d
         PreparedConv3x3? prepared, Tensor? gate = null)
     {
         var plan = input.Gpu.Plan;
-        if (UsesWinograd(plan, input.Shape.C, output.Shape.C))
+        if (UsesFewOutputs(plan, input.Shape.C, output.Shape.C))
+        {
+            // At most 4 outputs on a GPU (conv1_1's backward-data): one work-item per pixel and all its outputs
+            // (Conv2dFewOutputsKernel.cs), the raw weights; gated as the other direct GPU kernels are, dy overwritten first.
+            if (gate is not null) Relu.Backward(gate, input, input, accumulate: false);
+            RunFewOutputs(input, w, transpose, bias, relu, accumulate, output);
+        }
+        else if (UsesWinograd(plan, input.Shape.C, output.Shape.C))
             RunWinograd(input, w, transpose, bias, relu, accumulate, output, plan.WinogradTiles,
                 prepared?.WinogradOperand(transpose, plan.WinogradOutputTile), gate: gate);
         else
@@ -265,6 +273,9 @@ public static partial class Conv2d
         bool winograd = UsesWinograd(w.Gpu.Plan, w.Shape.C, w.Shape.N);
         foreach (bool transpose in new[] { false, true })
         {
+            // The few-outputs kernel reads the weights as they are (conv1_1's backward-data on GPUs).
+            int reduce = transpose ? w.Shape.N : w.Shape.C, m = transpose ? w.Shape.C : w.Shape.N;
+            if (UsesFewOutputs(w.Gpu.Plan, reduce, m)) continue;
             if (winograd) prepared.WinogradOperand(transpose, w.Gpu.Plan.WinogradOutputTile);
             else prepared.DirectOperand(transpose, w.Gpu.Plan.Conv.Kind);
         }

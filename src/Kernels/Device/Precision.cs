@@ -6,7 +6,8 @@ namespace IlgpuStyle.Kernels;
 /// <see cref="Tf32"/>: TF32 tensor cores (inputs rounded to 10 mantissa bits, FP32 accumulation; issue #11) for the
 /// 3×3 convolutions (forward and backward-data) and the Gram matrices (forward and backward), on CUDA devices of compute capability 8.0 or
 /// newer; or <see cref="Bf16"/>: BF16 tensor cores (inputs rounded to 7 mantissa bits, FP32 accumulation) for the same
-/// ops on the same devices. Every other op stays FP32.
+/// ops on the same devices. Every other op stays FP32, and so do the convolutions of at most 4 outputs (conv1_1's
+/// backward-data: the few-outputs kernel, Conv2dFewOutputsKernel.cs, on every GPU plan).
 /// </summary>
 public enum Precision { Fp32, Tf32, Bf16 }
 
