@@ -183,7 +183,7 @@ public static class DeviceCatalog
     public static Context CreateCudaCompileContext() => CreateContext();
 
     /// <summary>A context of the CUDA devices alone, made as <see cref="CreateContext"/> makes every context (O2, the intrinsics).</summary>
-    private static Context CreateCudaContext() =>
+    internal static Context CreateCudaContext() =>
         Context.Create(builder =>
         {
             builder.Optimize(OptimizationLevel.O2);

@@ -75,6 +75,31 @@ public class ShippedPtxTests(ITestOutputHelper log)
         Assert.DoesNotContain("not shipped", summary);
     }
 
+    /// <summary>
+    /// `--device cuda` opens a context of the CUDA devices alone (<see cref="DeviceCatalog.CreateCudaContext"/>); the keys it
+    /// looks kernels up under and the PTX it compiles are those of the context the shipped PTX is made in
+    /// (<see cref="DeviceCatalog.CreateCudaCompileContext"/>, every accelerator listed), so a fresh run finds every shipped file.
+    /// </summary>
+    [Fact]
+    public void TheCudaOnlyContextCompilesAsTheShippedOnesContextDoes()
+    {
+        using var cudaOnly = DeviceCatalog.CreateCudaContext();
+        using var shipping = DeviceCatalog.CreateCudaCompileContext();
+        using var run = new PTXBackend(cudaOnly, CudaArchitecture.SM_90, Isa88, null!);
+        using var made = new PTXBackend(shipping, CudaArchitecture.SM_90, Isa88, null!);
+        using var runDir = new TempDir();
+        using var madeDir = new TempDir();
+        foreach (var v in ThreeVariants())
+        {
+            var bounds = LaunchBoundsAttribute.Of(v.Method);
+            Assert.Equal(PtxKernelCache.Key(made, v.Method, v.Specialized, bounds, v.RewriteDepots),
+                PtxKernelCache.Key(run, v.Method, v.Specialized, bounds, v.RewriteDepots));
+            var ran = new PtxKernelCache(runDir.Path).Compile(run, v.Method, v.Specialized, v.RewriteDepots, out _);
+            var shipped = new PtxKernelCache(madeDir.Path).Compile(made, v.Method, v.Specialized, v.RewriteDepots, out _);
+            Assert.Equal(Comparable(shipped.PTXAssembly), Comparable(ran.PTXAssembly));
+        }
+    }
+
     [Fact]
     public void OnlyTheFolderArchitecturesAndDevicesOfItsIsaOrNewerReadIt()
     {
