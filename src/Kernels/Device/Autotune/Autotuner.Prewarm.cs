@@ -26,7 +26,7 @@ public static partial class Autotuner
     /// What an FP32 tuning on a CUDA device may load, and the run after it: every variant the CUDA path launches except the
     /// tensor-core ones (<see cref="IsTensorCore"/>) — the shared tiles, shared-SGEMM and Winograd candidates of the GPU
     /// search with their transforms and paddings, every Gram kernel it weighs, and the <see cref="PlainKernels"/>. The search
-    /// is greedy (what it tries next depends on what won), so this is the union over its paths: 144 variants, ~15 s of
+    /// is greedy (what it tries next depends on what won), so this is the union over its paths: 145 variants (144 before the few-outputs kernel), ~15 s of
     /// the driver's JIT on one core of a Zen 5 (ptxas 12.4), where one path of the quick search loads 38 of them (full: 43)
     /// and the stylization after it ~30 more, one by one (~7 s): even on 2 cores the prewarm costs no more, on a GPU
     /// machine's 16 it takes ~1 s.
