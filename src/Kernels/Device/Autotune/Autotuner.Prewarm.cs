@@ -14,7 +14,7 @@ public static partial class Autotuner
 {
     /// <summary>
     /// The kernels a run loads besides its convolutions and Gram matrices, and a few it may not: every kernel without
-    /// specialized values (53: element-wise, reductions, losses, L-BFGS's vector sets, the operand layouts, …; ~0.07 s of
+    /// specialized values (54: element-wise, reductions, losses, L-BFGS's vector sets, the operand layouts, the few-outputs convolution, …; ~0.07 s of
     /// the driver's JIT each on one core) and max pooling's modes. Prewarmed with a first tensor-core tuning, so the
     /// stylization that follows finds them compiled too; the few it never loads cost the cores less than the loads' one by
     /// one compilation of the rest.
