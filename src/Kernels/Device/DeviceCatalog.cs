@@ -182,22 +182,23 @@ public static class DeviceCatalog
     /// </summary>
     public static Context CreateCudaCompileContext() => CreateContext();
 
-    /// <summary>A context of the CUDA devices alone, made as <see cref="CreateContext"/> makes every context (O2, the intrinsics).</summary>
-    internal static Context CreateCudaContext() =>
-        Context.Create(builder =>
-        {
-            builder.Optimize(OptimizationLevel.O2);
-            builder.Cuda();
-            RegisterIntrinsics(builder);
-        });
+    /// <summary>A context of the CUDA devices alone (--device cuda), made as every other context (O2, the intrinsics).</summary>
+    internal static Context CreateCudaContext() => CreateContext(cudaOnly: true);
 
-    private static Context CreateContext(OptimizationLevel level = OptimizationLevel.O2) =>
+    /// <summary>
+    /// A context at <paramref name="level"/> with the library's intrinsics: every device kind, or with
+    /// <paramref name="cudaOnly"/> the CUDA devices alone (no OpenCL platform started).
+    /// </summary>
+    private static Context CreateContext(OptimizationLevel level = OptimizationLevel.O2, bool cudaOnly = false) =>
         Context.Create(builder =>
         {
             builder.Optimize(level);
-            builder.DefaultCPU();
-            // Every OpenCL device, including the ones ILGPU cannot drive, so we can say why.
-            builder.OpenCL(_ => true);
+            if (!cudaOnly)
+            {
+                builder.DefaultCPU();
+                // Every OpenCL device, including the ones ILGPU cannot drive, so we can say why.
+                builder.OpenCL(_ => true);
+            }
             builder.Cuda();
             RegisterIntrinsics(builder);
         });
