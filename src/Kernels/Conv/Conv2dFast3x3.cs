@@ -87,12 +87,9 @@ public static partial class Conv2d
     {
         var plan = input.Gpu.Plan;
         if (UsesFewOutputs(plan, input.Shape.C, output.Shape.C))
-        {
             // At most 4 outputs on a GPU (conv1_1's backward-data): one work-item per pixel and all its outputs
-            // (Conv2dFewOutputsKernel.cs), the raw weights; gated as the other direct GPU kernels are, dy overwritten first.
-            if (gate is not null) Relu.Backward(gate, input, input, accumulate: false);
-            RunFewOutputs(input, w, transpose, bias, relu, accumulate, output);
-        }
+            // (Conv2dFewOutputsKernel.cs), the raw weights.
+            RunFewOutputs(input, w, transpose, bias, relu, accumulate, output, gate);
         else if (UsesWinograd(plan, input.Shape.C, output.Shape.C))
             RunWinograd(input, w, transpose, bias, relu, accumulate, output, plan.WinogradTiles,
                 prepared?.WinogradOperand(transpose, plan.WinogradOutputTile), gate: gate);

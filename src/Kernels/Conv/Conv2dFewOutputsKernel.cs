@@ -31,9 +31,8 @@ public static partial class Conv2d
     /// channels, Winograd not taking the layer. CPU devices keep their register-blocked kernels (8-channel blocks there).
     /// </summary>
     internal static bool UsesFewOutputs(TuningPlan plan, int reduce, int m) =>
-        plan.Conv.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm || plan.Conv.Kind.IsTensorCore()
-            ? m <= FewOutputsMax && reduce <= FewOutputsMaxReduce && !UsesWinograd(plan, reduce, m)
-            : false;
+        (plan.Conv.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm || plan.Conv.Kind.IsTensorCore())
+        && m <= FewOutputsMax && reduce <= FewOutputsMaxReduce && !UsesWinograd(plan, reduce, m);
 
     /// <summary>
     /// out[j, p] (+)= Σ_r Σ_taps in[r, p + tap] · a[r, tap, j] (+ bias, ReLU; see the comment above) for the pixels p of this
@@ -125,14 +124,18 @@ public static partial class Conv2d
 
     /// <summary>
     /// <see cref="FewOutputs3x3Kernel"/> over <paramref name="input"/> into <paramref name="output"/> (≤ 4 channels) with the
-    /// raw OIHW weights <paramref name="w"/>: forward, or backward-data when <paramref name="transpose"/>. Shapes are the callers'.
+    /// raw OIHW weights <paramref name="w"/>: forward, or backward-data when <paramref name="transpose"/>. With
+    /// <paramref name="gate"/>, ReLU's backward is first written over input (as the other direct GPU kernels do, Run3x3).
+    /// Shapes are the callers'.
     /// </summary>
-    private static void RunFewOutputs(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output)
+    private static void RunFewOutputs(Tensor input, Tensor w, bool transpose, Tensor? bias, bool relu, bool accumulate, Tensor output,
+        Tensor? gate = null)
     {
         var gpu = input.Gpu;
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         if (m > FewOutputsMax || reduce > FewOutputsMaxReduce)
             throw new ArgumentException($"conv2d 3×3 few outputs: {reduce} → {m} channels; at most {FewOutputsMaxReduce} → {FewOutputsMax}.");
+        if (gate is not null) Relu.Backward(gate, input, input, accumulate: false);
         var kernel = gpu.Kernel(FewOutputs3x3Kernel,
             acc => acc.LoadStreamKernel<int, int, int, int, View, View, int, View, int, int, int, View>(FewOutputs3x3Kernel));
         kernel(gpu.Groups1D(h * width), reduce, m, h, width, input.View, w.View, transpose ? 1 : 0,
@@ -158,7 +161,6 @@ public static partial class Conv2d
         const string op = "conv2d backward-data (3×3, few outputs)";
         CheckBackwardData(op, dy, w, dx, Conv2dParams.Same3x3);
         CheckReluOutput(op, dy, reluOutput);
-        if (reluOutput is not null) Relu.Backward(reluOutput, dy, dy, accumulate: false);
-        RunFewOutputs(dy, w, transpose: true, null, relu: false, accumulate, dx);
+        RunFewOutputs(dy, w, transpose: true, null, relu: false, accumulate, dx, reluOutput);
     }
 }
