@@ -14,12 +14,15 @@ namespace IlgpuStyle.Tests.Kernels;
 /// </summary>
 public class TuningPrewarmTests(ITestOutputHelper log)
 {
-    /// <summary>A simulator whose kernels only record their variants (<see cref="PtxKernelCache.VariantName"/>, whether rewritten), on <paramref name="plan"/>.</summary>
-    private static Gpu Recording(ConcurrentDictionary<string, bool> loaded, Func<int, TuningPlan> plan)
+    /// <summary>A variant a tuning loaded: its kernel and whether its depots are rewritten.</summary>
+    private readonly record struct Load(System.Reflection.MethodInfo Method, bool Rewrite);
+
+    /// <summary>A simulator whose kernels only record their variants (by <see cref="PtxKernelCache.VariantName"/>), on <paramref name="plan"/>.</summary>
+    private static Gpu Recording(ConcurrentDictionary<string, Load> loaded, Func<int, TuningPlan> plan)
     {
         var gpu = DeviceCatalog.OpenWarp32Simulator(warpsPerGroup: CudaKernelVariants.CudaMaxGroupSize / 32, (_, method, specialized, rewrite) =>
         {
-            loaded[PtxKernelCache.VariantName(method, specialized)] = rewrite;
+            loaded[PtxKernelCache.VariantName(method, specialized)] = new Load(method, rewrite);
             return (_, _, _) => { };
         });
         gpu.UsePlan(plan(gpu.Accelerator.MaxNumThreadsPerGroup));
@@ -29,10 +32,10 @@ public class TuningPrewarmTests(ITestOutputHelper log)
     private static TuningPlan CudaDefaults(int maxGroup) => TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: maxGroup);
 
     /// <summary>The loads not among <paramref name="prewarmed"/> (by name and rewriting), one per line.</summary>
-    private static string Missing(ConcurrentDictionary<string, bool> loaded, IEnumerable<CudaKernelVariants.Variant> prewarmed)
+    private static string Missing(ConcurrentDictionary<string, Load> loaded, IEnumerable<CudaKernelVariants.Variant> prewarmed)
     {
         var set = prewarmed.Select(v => (PtxKernelCache.VariantName(v.Method, v.Specialized), v.RewriteDepots)).ToHashSet();
-        return string.Join("\n", loaded.Where(l => !set.Contains((l.Key, l.Value))).Select(l => l.Key).Order(StringComparer.Ordinal));
+        return string.Join("\n", loaded.Where(l => !set.Contains((l.Key, l.Value.Rewrite))).Select(l => l.Key).Order(StringComparer.Ordinal));
     }
 
     [Theory]
@@ -40,12 +43,12 @@ public class TuningPrewarmTests(ITestOutputHelper log)
     [InlineData(AutotuneMode.Full)]
     public void AnFp32TuningLoadsNothingItDidNotPrewarm(AutotuneMode mode)
     {
-        var loaded = new ConcurrentDictionary<string, bool>();
+        var loaded = new ConcurrentDictionary<string, Load>();
         using var gpu = Recording(loaded, CudaDefaults);
         Autotuner.Tune(gpu, mode);
         var prewarmed = Autotuner.Fp32TuningVariants().ToList();
         Assert.Equal("", Missing(loaded, prewarmed));
-        Assert.DoesNotContain(prewarmed, Autotuner.IsTensorCore);
+        Assert.DoesNotContain(prewarmed, v => Autotuner.IsTensorCore(v.Method));
         // The search went through the GPU candidates: the shared SGEMM, Winograd's GPU product and the shared Gram.
         foreach (var kernel in new[] { "Conv2d.SharedGemm3x3Kernel", "Conv2d.WinogradGemmSharedKernel", "Gram.ForwardSharedKernel" })
             Assert.Contains(loaded.Keys, k => k.StartsWith(kernel + " [", StringComparison.Ordinal));
@@ -57,7 +60,7 @@ public class TuningPrewarmTests(ITestOutputHelper log)
     [InlineData(Precision.Bf16, AutotuneMode.Full)]
     public void ATensorCoreTuningLoadsNothingItDidNotPrewarm(Precision precision, AutotuneMode mode)
     {
-        var loaded = new ConcurrentDictionary<string, bool>();
+        var loaded = new ConcurrentDictionary<string, Load>();
         using var gpu = Recording(loaded, maxGroup => Precisions.OnTensorCores(CudaDefaults(maxGroup), precision, maxGroup));
         var start = gpu.Plan;
         Autotuner.TuneTensorCores(gpu, mode);
@@ -66,8 +69,8 @@ public class TuningPrewarmTests(ITestOutputHelper log)
             .Concat(Autotuner.PlainKernels()).ToList();
         Assert.Equal("", Missing(loaded, prewarmed));
         // Every tensor-core variant prewarmed was loaded: the prewarm asks the driver for nothing the tuning does not try.
-        var loadedTensorCores = loaded.Keys.Where(k => k.Contains("TensorCore3x3Kernel", StringComparison.Ordinal) || k.Contains("TensorCoreKernel", StringComparison.Ordinal)).ToHashSet();
-        var prewarmedTensorCores = prewarmed.Where(Autotuner.IsTensorCore).Select(v => PtxKernelCache.VariantName(v.Method, v.Specialized)).ToHashSet();
+        var loadedTensorCores = loaded.Where(l => Autotuner.IsTensorCore(l.Value.Method)).Select(l => l.Key).ToHashSet();
+        var prewarmedTensorCores = prewarmed.Where(v => Autotuner.IsTensorCore(v.Method)).Select(v => PtxKernelCache.VariantName(v.Method, v.Specialized)).ToHashSet();
         Assert.True(prewarmedTensorCores.SetEquals(loadedTensorCores),
             $"prewarmed, not loaded: {string.Join("; ", prewarmedTensorCores.Except(loadedTensorCores))}; loaded, not prewarmed: {string.Join("; ", loadedTensorCores.Except(prewarmedTensorCores))}");
         log.WriteLine($"{precision} {mode}: {loaded.Count} variants loaded ({loadedTensorCores.Count} tensor-core), {prewarmed.Count} prewarmed");

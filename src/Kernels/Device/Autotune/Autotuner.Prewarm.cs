@@ -32,12 +32,12 @@ public static partial class Autotuner
     /// machine's 16 it takes ~1 s.
     /// </summary>
     public static IEnumerable<CudaKernelVariants.Variant> Fp32TuningVariants() =>
-        CudaKernelVariants.All().Where(v => v.Launched && !IsTensorCore(v));
+        CudaKernelVariants.All().Where(v => v.Launched && !IsTensorCore(v.Method));
 
-    /// <summary>Whether <paramref name="variant"/> is a tensor-core kernel (the convolution's or a Gram's; --precision tf32|bf16 only).</summary>
-    public static bool IsTensorCore(CudaKernelVariants.Variant variant) =>
-        variant.Method.Name == "TensorCore3x3Kernel"
-        || (variant.Method.DeclaringType == typeof(Gram) && variant.Method.Name.EndsWith("TensorCoreKernel", StringComparison.Ordinal));
+    /// <summary>Whether <paramref name="kernel"/> is a tensor-core kernel (the convolution's or a Gram's; --precision tf32|bf16 only).</summary>
+    public static bool IsTensorCore(System.Reflection.MethodInfo kernel) =>
+        kernel.Name == "TensorCore3x3Kernel"
+        || (kernel.DeclaringType == typeof(Gram) && kernel.Name.EndsWith("TensorCoreKernel", StringComparison.Ordinal));
 
     /// <summary>
     /// On CUDA, before a tuning: the driver compiles <paramref name="variants"/>' PTX on every core at once, where the

@@ -127,7 +127,7 @@ public static partial class Autotuner
         var convs = TensorCoreBlockings(start, maxGroup, full).Prepend(start)
             .SelectMany(p => channels.Select(m => Conv2d.TensorCoreTilesFor(p.Conv, m) with { SplitTarget = 0 })).ToHashSet();
         int bf16 = start.Gram == GramKernelKind.TensorCoreBf16 ? Gram.TensorCoreBf16Mode : 0;
-        return CudaKernelVariants.All().Where(v => IsTensorCore(v) && v.Specialized switch
+        return CudaKernelVariants.All().Where(v => IsTensorCore(v.Method) && v.Specialized switch
         {
             [SpecializedValue<ConvTiles> tiles] => convs.Contains(tiles.Value),
             [SpecializedValue<int> mode] => (mode.Value & Gram.TensorCoreBf16Mode) == bf16,
