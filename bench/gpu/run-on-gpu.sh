@@ -392,6 +392,18 @@ fi
 # --- stylize with defaults, timed ------------------------------------------------------------------------------------
 timer=()
 [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
+# stylize_step STEP SIZE CAP OUTPUT [VAR=VALUE…] [-- OPTION…]: the default stylization of tubingen × starry night at SIZE,
+# timed, in the environment given, with the stylize options after -- (--precision tf32); its report is $R/STEP.jsonl.
+stylize_step() {
+  local step=$1 size=$2 cap=$3 output=$4 vars=() options=()
+  shift 4
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1"); shift; done
+  [ "${1:-}" = -- ] && { shift; options=("$@"); }
+  # shellcheck disable=SC2086
+  run_step "$step" "$cap" env "${vars[@]}" "${timer[@]}" "$CLI" stylize --device "$device" "${options[@]}" \
+    --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$size" $stylize_args \
+    --output "$output" --report "$R/$step.jsonl" --print-every 50
+}
 IFS=, read -ra sizes <<< "$stylize_sizes"
 warm_sizes=()
 [ "$warm_stylize_sizes" != none ] && IFS=, read -ra warm_sizes <<< "$warm_stylize_sizes"
@@ -403,27 +415,18 @@ for s in "${sizes[@]}"; do
     # A fresh machine's first run with defaults (FP32): its own empty tuning-plan file, PTX cache and driver cache (#11's
     # "default 512 px stylization under 10 s wall, start-up and kernel compilation included"; the tuning ~10 s of it
     # on the H200 in stop 45).
-    # shellcheck disable=SC2086
-    run_step "stylize-$s-fresh" $(( cap + 30 )) env ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-$s" \
-      ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh-fp32-$s/tuning-plans.json" CUDA_CACHE_PATH="$W/nv-fresh-$s" "${timer[@]}" "$CLI" stylize \
-      --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
-      --output "$R/tubingen_starry_${s}_fresh.png" --report "$R/stylize-$s-fresh.jsonl" --print-every 50
+    stylize_step "stylize-$s-fresh" "$s" $(( cap + 30 )) "$R/tubingen_starry_${s}_fresh.png" ILGPU_STYLE_KERNEL_CACHE="$W/ptx-fresh-$s" \
+      ILGPU_STYLE_TUNING_CACHE="$W/tuning-fresh-fp32-$s/tuning-plans.json" CUDA_CACHE_PATH="$W/nv-fresh-$s"
   fi
   cold=
   [[ " ${warm_sizes[*]} " == *" $s "* ]] && cold=$W/ptx-cold-$s
   # A cold run (its own empty PTX cache) gets an empty driver cache too: the driver's JIT of every kernel is a first run's.
   cold_env=()
   [ -n "$cold" ] && cold_env=(CUDA_CACHE_PATH="$W/nv-cold-$s")
-  # shellcheck disable=SC2086
-  ILGPU_STYLE_KERNEL_CACHE=${cold:-$ILGPU_STYLE_KERNEL_CACHE} run_step "stylize-$s" "$cap" env "${cold_env[@]}" "${timer[@]}" "$CLI" stylize \
-    --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
-    --output "$OUT/tubingen_starry_$s.png" --report "$R/stylize-$s.jsonl" --print-every 50
+  stylize_step "stylize-$s" "$s" "$cap" "$OUT/tubingen_starry_$s.png" ILGPU_STYLE_KERNEL_CACHE="${cold:-$ILGPU_STYLE_KERNEL_CACHE}" "${cold_env[@]}"
   if [ -n "$cold" ]; then
     # The same run again on the PTX the first one stored: the output must be the same picture.
-    # shellcheck disable=SC2086
-    ILGPU_STYLE_KERNEL_CACHE=$cold run_step "stylize-$s-warm" "$cap" "${timer[@]}" "$CLI" stylize \
-      --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$s" $stylize_args \
-      --output "$R/tubingen_starry_${s}_warm.png" --report "$R/stylize-$s-warm.jsonl" --print-every 50
+    stylize_step "stylize-$s-warm" "$s" "$cap" "$R/tubingen_starry_${s}_warm.png" ILGPU_STYLE_KERNEL_CACHE="$cold"
     if [ -f "$OUT/tubingen_starry_$s.png" ] && [ -f "$R/tubingen_starry_${s}_warm.png" ]; then
       cmp -s "$OUT/tubingen_starry_$s.png" "$R/tubingen_starry_${s}_warm.png" \
         && echo "stylize $s: the warm run (PTX from the cache, $(ls "$cold" 2>/dev/null | wc -l) files) wrote the same bytes" >> "$R/notes.txt" \
@@ -482,15 +485,8 @@ export -f fp32_losses
 tf32_stylize=()
 if [ "$tf32_stylize_sizes" != none ]; then
   IFS=, read -ra tf32_stylize <<< "$tf32_stylize_sizes"
-  # stylize_tf32 STEP SIZE CAP OUTPUT [VAR=VALUE…]: the default stylization with --precision tf32, timed, in the
-  # environment given; its report is $R/STEP.jsonl.
-  stylize_tf32() {
-    local step=$1 size=$2 cap=$3 output=$4; shift 4
-    # shellcheck disable=SC2086
-    run_step "$step" "$cap" env "$@" "${timer[@]}" "$CLI" stylize --device "$device" --precision tf32 \
-      --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" --size "$size" $stylize_args \
-      --output "$output" --report "$R/$step.jsonl" --print-every 50
-  }
+  # stylize_tf32 STEP SIZE CAP OUTPUT [VAR=VALUE…]: stylize_step with --precision tf32.
+  stylize_tf32() { local step=$1 size=$2 cap=$3 output=$4; shift 4; stylize_step "$step" "$size" "$cap" "$output" "$@" -- --precision tf32; }
   # A fresh machine's first run: its own empty tuning-plan file and PTX cache, so the tensor-core tuning (--precision
   # tf32 skips the FP32 one) and every kernel load are in the wall time (the runs below find the plans cached by autotune-tf32).
   s=${tf32_stylize[0]}
