@@ -39,7 +39,10 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   copied them). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
 //   weights 16 bytes at a time — on CUDA one 128-bit load and store, their address 16-byte aligned, Run3x3 checks it;
 //   each thread's share of a stage fixed at the start, TensorCoreFill), then computes the current one, then one
-//   barrier. The shared array is declared as Float4s (16-byte aligned) and used as floats.
+//   barrier. With 4 warps along pixels the next stage is held: its loads are issued before the current stage's products
+//   and its values rounded and stored after them (TensorCoreFill.Load / Store, TensorCores/HeldStage.cs), so the loads'
+//   latency passes under the products instead of before them; the same values in the same places, the same bytes.
+//   The shared array is declared as Float4s (16-byte aligned) and used as floats.
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and each thread rounds the ones
 //   it copied in place once they have landed, before the barrier that publishes the stage, so the bytes equal the plain
@@ -129,6 +132,14 @@ public static partial class Conv2d
             bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 
         pipeline.Prologue(fill, stages);
+        // Register staging holds the next stage in registers while the warps multiply (TensorCoreHeld) where that costs no
+        // occupancy on Hopper: with 4 warps along pixels (a thread's share: 3 weight runs + 4 or 8 inputs) ptxas 12.4 keeps
+        // TF32 at 128 registers (sm_90) without spills, as before, and BF16 4 × 2 at 128 (was 120); with 2 or 1 warps along
+        // pixels (6 or 12 weight runs) it took 138–168, and BF16 4 × 1 138 — fewer groups per SM —, so those store as they
+        // load (the tuner's cp.async variants hide that latency instead). PtxasTests holds every variant to 128 on sm_90
+        // (on sm_80, TF32 4 × 1 takes 130: three groups of 4 warps per SM on an A100, not four). A launch bound of 256 × 2
+        // made ptxas spill TF32 4 × 2 instead.
+        bool held = pipeline.Copy == 0 && wn == 4 && (wm == 2 || !bf16);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
         int g = lane >> 2, q = lane & 3;
@@ -140,7 +151,11 @@ public static partial class Conv2d
         var right = new ColumnMasks(KeepUnless(x0 == w - 1), KeepUnless(x1 == w - 1), KeepUnless(x2 == w - 1), KeepUnless(x3 == w - 1));
         for (int s = 0; s < stages; s++)
         {
-            pipeline.Advance(fill, s, stages);
+            // Held register staging: stage s + 1's loads go out now and their values are stored after this stage's products
+            // (HeldStage.cs); else StagePipeline.Advance (cp.async, or register staging that stores as it loads).
+            var next = default(TensorCoreHeld);
+            if (!held) pipeline.Advance(fill, s, stages);
+            else if (s + 1 < stages) next = fill.Load(s + 1);
             int buffer = pipeline.Buffer(s);
             // This warp's A fragments (fragment order: Conv2dTensorCoreOperand.cs), tap kw's TensorCoreTapFloat4s further.
             // One view per stage and operand, every read a constant offset from it: ILGPU widens an index to 64 bits before
@@ -162,6 +177,7 @@ public static partial class Conv2d
                 acc = acc.Step(Tap(aStage, 1), bStage, 1, sb, ColumnMasks.All, exchange);     // kw = 1
                 acc = acc.Step(Tap(aStage, 2), bStage, 2, sb, right, exchange);               // kw = 2
             }
+            if (held && s + 1 < stages) fill.Store(next, pipeline.Buffer(s + 1));
             pipeline.Finish();
         }
 
@@ -234,6 +250,54 @@ public static partial class Conv2d
                     ((uint)haloSrc < (uint)hw) & (c0 + kc < cin), bf16);
             }
         }
+
+        /// <summary>
+        /// Register staging's first half: this thread's values of stage <paramref name="s"/> — <see cref="Fill{TPut}"/>'s
+        /// share, the same loads — into registers, not yet rounded or stored (<see cref="Store"/>), so that their loads are
+        /// in flight while the warps multiply the stage before.
+        /// </summary>
+        public TensorCoreHeld Load(int s)
+        {
+            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            var held = default(TensorCoreHeld);
+            int count = (aFloats >> 2) / threads, step = 4 * threads, index = 4 * (k * stageFloat4s + blockFloat4s + tid);
+            held.A = HeldStage.Runs.Load(weights.SubView(index, (count - 1) * step + 4), count, step);
+            int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
+            bool inside = (uint)src < (uint)hw;
+            held.B0 = HeldStage.Run4.Load(input, cFirst * hw + src, wm * hw, inside, cFirst, wm, cin);
+            if (wm == 1) held.B1 = HeldStage.Run4.Load(input, (cFirst + 4) * hw + src, hw, inside, cFirst + 4, 1, cin);
+            if (tid < 2 * TensorCoreStageChannels)
+            {
+                int side = tid & 1, kc = tid >> 1, haloSrc = (side != 0 ? p0 + bn : p0 - 1) + shift;
+                held.HaloValid = ((uint)haloSrc < (uint)hw) & (c0 + kc < cin);
+                held.Halo = input[held.HaloValid ? (c0 + kc) * hw + haloSrc : 0];
+            }
+            return held;
+        }
+
+        /// <summary>Register staging's second half: <paramref name="held"/> (<see cref="Load"/>'s) rounded and stored into buffer <paramref name="buffer"/>, where Fill would have put it.</summary>
+        public void Store(in TensorCoreHeld held, int buffer)
+        {
+            int count = (aFloats >> 2) / threads, step = 4 * threads, aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
+            held.A.Store(shared4.SubView((aBase + 4 * tid) >> 2, (count - 1) * (step >> 2) + 1), count, step);
+            int dst = bBase + rLoad * sb + nLoad + 1;
+            held.B0.Store(shared, dst, wm * sb, bf16);
+            if (wm == 1) held.B1.Store(shared, dst + 4 * sb, sb, bf16);
+            if (tid < 2 * TensorCoreStageChannels)
+            {
+                int side = tid & 1, kc = tid >> 1;
+                shared[bBase + kc * sb + side * (bn + 1)] = WarpTile64x32.StageValue(held.HaloValid ? held.Halo : 0f, bf16);
+            }
+        }
+    }
+
+    /// <summary>A stage's share of one thread held in registers between <see cref="TensorCoreFill.Load"/> and <see cref="TensorCoreFill.Store"/>.</summary>
+    private struct TensorCoreHeld
+    {
+        public HeldStage.Runs A;
+        public HeldStage.Run4 B0, B1;
+        public float Halo;
+        public bool HaloValid;
     }
 
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>
