@@ -153,9 +153,11 @@ public static partial class Conv2d
         {
             // Held register staging: stage s + 1's loads go out now and their values are stored after this stage's products
             // (HeldStage.cs); else StagePipeline.Advance (cp.async, or register staging that stores as it loads).
+            // (The last stage loads itself again, unused, rather than branch around the loads: one branch and its path
+            // of zeroed registers less in every stage.)
             var next = default(TensorCoreHeld);
             if (!held) pipeline.Advance(fill, s, stages);
-            else if (s + 1 < stages) next = fill.Load(s + 1);
+            else next = fill.Load(IntrinsicMath.Min(s + 1, stages - 1));
             int buffer = pipeline.Buffer(s);
             // This warp's A fragments (fragment order: Conv2dTensorCoreOperand.cs), tap kw's TensorCoreTapFloat4s further.
             // One view per stage and operand, every read a constant offset from it: ILGPU widens an index to 64 bits before
