@@ -57,6 +57,8 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["tf32 1x1 ks"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
         ["bf16 1x1 async3 ks"] = new(ConvKernelKind.TensorCoreBf16, 1, 1, 8) { AsyncBuffers = 3, SplitTarget = ConvTiles.MaxSplitTarget },
         ["tf32 2x2 async2 ks"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2, SplitTarget = ConvTiles.MaxSplitTarget },
+        // The held register staging (4 warps along pixels) in slices: each loads its own stages ahead (forward 4x2, backward 4x1).
+        ["tf32 4x2 ks"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
     };
 
     private static TensorCoreFormat Format(ConvTiles tiles) => TensorCoreFormat.Named(ConvTiles.KindName(tiles.Kind));
