@@ -228,28 +228,21 @@ public static partial class Conv2d
         /// </summary>
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
-            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
-            int aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
+            var at = Source(s);
             // A: the operand's Float4s k·G·384 + (the block's first group)·384 + j (G·384 = stageFloat4s), j < 384·wm
             // (= aFloats / 4; threads divides it), this thread's j = tid, tid + threads, …; the weights come rounded, so
             // they are stored (or copied) as read.
-            StagePipeline.Put4Runs<TPut>(shared, shared4, aBase + 4 * tid, weights, weightsAddress, 4 * (k * stageFloat4s + blockFloat4s + tid),
-                (aFloats >> 2) / threads, 4 * threads);
-            // B[kc][col] ↔ in_flat[c0 + kc][p0 − 1 + col + (kh − 1)·W], 0 outside the image's rows (or past its channels).
-            int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
-            bool inside = (uint)src < (uint)hw; // 0 ≤ src < H·W in one comparison
-            int dst = bBase + rLoad * sb + nLoad + 1;
+            StagePipeline.Put4Runs<TPut>(shared, shared4, ADestination(buffer), weights, weightsAddress, at.A, ARuns, 4 * threads);
             // 8 / wm channels, 4 at a time (wm is 1 or 2, a compile-time constant). Written out: as a loop, ptxas kept the
             // one-trip loop of wm = 2 with its counter and j·… products.
-            StagePipeline.PutRun4<TPut>(shared, dst, wm * sb, input, inputAddress, cFirst * hw + src, wm * hw, inside, cFirst, wm, cin, bf16);
+            int dst = BDestination(buffer);
+            StagePipeline.PutRun4<TPut>(shared, dst, wm * sb, input, inputAddress, at.B, wm * hw, at.Inside, at.Channel, wm, cin, bf16);
             if (wm == 1)
-                StagePipeline.PutRun4<TPut>(shared, dst + 4 * sb, sb, input, inputAddress, (cFirst + 4) * hw + src, hw, inside, cFirst + 4, 1, cin, bf16);
-            // The halo: column 0 (pixel p0 − 1) and column bn + 1 (pixel p0 + bn) of the 8 channels.
+                StagePipeline.PutRun4<TPut>(shared, dst + 4 * sb, sb, input, inputAddress, at.B + 4 * hw, hw, at.Inside, at.Channel + 4, 1, cin, bf16);
             if (tid < 2 * TensorCoreStageChannels)
             {
-                int side = tid & 1, kc = tid >> 1, haloSrc = (side != 0 ? p0 + bn : p0 - 1) + shift;
-                StagePipeline.Put<TPut>(shared, bBase + kc * sb + side * (bn + 1), input, inputAddress, (c0 + kc) * hw + haloSrc,
-                    ((uint)haloSrc < (uint)hw) & (c0 + kc < cin), bf16);
+                var halo = Halo(at);
+                StagePipeline.Put<TPut>(shared, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, bf16);
             }
         }
 
@@ -260,19 +253,16 @@ public static partial class Conv2d
         /// </summary>
         public TensorCoreHeld Load(int s)
         {
-            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            var at = Source(s);
             var held = default(TensorCoreHeld);
-            int count = (aFloats >> 2) / threads, step = 4 * threads, index = 4 * (k * stageFloat4s + blockFloat4s + tid);
-            held.A = HeldStage.Runs.Load(weights.SubView(index, (count - 1) * step + 4), count, step);
-            int shift = (kh - 1) * w, src = p0 + nLoad + shift, cFirst = c0 + rLoad;
-            bool inside = (uint)src < (uint)hw;
-            held.B0 = HeldStage.Run4.Load(input, cFirst * hw + src, wm * hw, inside, cFirst, wm, cin);
-            if (wm == 1) held.B1 = HeldStage.Run4.Load(input, (cFirst + 4) * hw + src, hw, inside, cFirst + 4, 1, cin);
+            held.A = HeldStage.Runs.Load(weights.SubView(at.A, (ARuns - 1) * 4 * threads + 4), ARuns, 4 * threads);
+            held.B0 = HeldStage.Run4.Load(input, at.B, wm * hw, at.Inside, at.Channel, wm, cin);
+            if (wm == 1) held.B1 = HeldStage.Run4.Load(input, at.B + 4 * hw, hw, at.Inside, at.Channel + 4, 1, cin);
             if (tid < 2 * TensorCoreStageChannels)
             {
-                int side = tid & 1, kc = tid >> 1, haloSrc = (side != 0 ? p0 + bn : p0 - 1) + shift;
-                held.HaloValid = ((uint)haloSrc < (uint)hw) & (c0 + kc < cin);
-                held.Halo = input[held.HaloValid ? (c0 + kc) * hw + haloSrc : 0];
+                var halo = Halo(at);
+                held.HaloValid = halo.Valid;
+                held.Halo = input[halo.Valid ? halo.Index : 0];
             }
             return held;
         }
@@ -280,17 +270,66 @@ public static partial class Conv2d
         /// <summary>Register staging's second half: <paramref name="held"/> (<see cref="Load"/>'s) rounded and stored into buffer <paramref name="buffer"/>, where Fill would have put it.</summary>
         public void Store(in TensorCoreHeld held, int buffer)
         {
-            int count = (aFloats >> 2) / threads, step = 4 * threads, aBase = buffer * aFloats, bBase = bTiles + buffer * bFloats;
-            held.A.Store(shared4.SubView((aBase + 4 * tid) >> 2, (count - 1) * (step >> 2) + 1), count, step);
-            int dst = bBase + rLoad * sb + nLoad + 1;
+            int step = 4 * threads;
+            held.A.Store(shared4.SubView(ADestination(buffer) >> 2, (ARuns - 1) * (step >> 2) + 1), ARuns, step);
+            int dst = BDestination(buffer);
             held.B0.Store(shared, dst, wm * sb, bf16);
             if (wm == 1) held.B1.Store(shared, dst + 4 * sb, sb, bf16);
             if (tid < 2 * TensorCoreStageChannels)
-            {
-                int side = tid & 1, kc = tid >> 1;
-                shared[bBase + kc * sb + side * (bn + 1)] = WarpTile64x32.StageValue(held.HaloValid ? held.Halo : 0f, bf16);
-            }
+                shared[HaloDestination(buffer)] = WarpTile64x32.StageValue(held.HaloValid ? held.Halo : 0f, bf16);
         }
+
+        /// <summary>Float4 runs of the A tile per thread: aFloats / 4 / threads (12 / WN).</summary>
+        private int ARuns => (aFloats >> 2) / threads;
+
+        /// <summary>
+        /// Where this thread reads stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction
+        /// (channels c0 = 8·⌊k/3⌋ …, kernel row kh = k mod 3): B[kc][col] ↔ in_flat[c0 + kc][p0 − 1 + col + (kh − 1)·W],
+        /// 0 outside the image's rows (or past its channels).
+        /// </summary>
+        private TensorCoreSource Source(int s)
+        {
+            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            int shift = (kh - 1) * w, src = p0 + nLoad + shift, channel = c0 + rLoad;
+            return new TensorCoreSource(4 * (k * stageFloat4s + blockFloat4s + tid), channel * hw + src, channel,
+                (uint)src < (uint)hw /* 0 ≤ src < H·W in one comparison */, c0, shift);
+        }
+
+        /// <summary>
+        /// The halo value of threads 0 … 15 (channel c0 + tid / 2; column 0, pixel p0 − 1, for even tid, column bn + 1, pixel
+        /// p0 + bn, for odd): its input index, and whether it exists (inside the image's rows, below Cin).
+        /// </summary>
+        private HaloSource Halo(TensorCoreSource at)
+        {
+            int kc = tid >> 1, src = ((tid & 1) != 0 ? p0 + bn : p0 - 1) + at.Shift;
+            return new HaloSource((at.C0 + kc) * hw + src, ((uint)src < (uint)hw) & (at.C0 + kc < cin));
+        }
+
+        /// <summary>This thread's first A float in buffer <paramref name="buffer"/>.</summary>
+        private int ADestination(int buffer) => buffer * aFloats + 4 * tid;
+
+        /// <summary>This thread's first B value in buffer <paramref name="buffer"/>: row rLoad, column nLoad + 1 of the halo tile.</summary>
+        private int BDestination(int buffer) => bTiles + buffer * bFloats + rLoad * sb + nLoad + 1;
+
+        /// <summary>The halo value's place in buffer <paramref name="buffer"/> (threads 0 … 15; see <see cref="Halo"/>).</summary>
+        private int HaloDestination(int buffer) => bTiles + buffer * bFloats + (tid >> 1) * sb + (tid & 1) * (bn + 1);
+    }
+
+    /// <summary>
+    /// Where a thread reads one stage (<see cref="TensorCoreFill"/>): A's first Float4 index in the operand, B's first input
+    /// index with its channel and whether its pixel's row is inside the image, the stage's first channel and row shift.
+    /// </summary>
+    private readonly struct TensorCoreSource(int a, int b, int channel, bool inside, int c0, int shift)
+    {
+        public readonly int A = a, B = b, Channel = channel, C0 = c0, Shift = shift;
+        public readonly bool Inside = inside;
+    }
+
+    /// <summary>A halo value's input index and whether it exists (<see cref="TensorCoreFill"/>).</summary>
+    private readonly struct HaloSource(int index, bool valid)
+    {
+        public readonly int Index = index;
+        public readonly bool Valid = valid;
     }
 
     /// <summary>A stage's share of one thread held in registers between <see cref="TensorCoreFill.Load"/> and <see cref="TensorCoreFill.Store"/>.</summary>
