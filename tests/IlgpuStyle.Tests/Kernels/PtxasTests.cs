@@ -55,13 +55,13 @@ public class PtxasTests(ITestOutputHelper log)
         Regex.Matches(ptx, @"^\s*((?:div|rem)\.[su]32\s+%r\d+,\s*%r\d+,\s*-?\d+|(?:div|rem)\.[su]64\s+[^;]+);", RegexOptions.Multiline)
             .Select(m => Regex.Replace(m.Groups[1].Value, @"\s+", " ")).Distinct().ToArray();
 
+    /// <summary>The most registers a tensor-core convolution variant may take: 65536 / (256 · 2).</summary>
+    private const int TensorCoreConvRegisters = 128;
+
     /// <summary>
     /// The kernels whose shared reads must be 128-bit (<c>ld.shared.v4.f32</c>): the shared SGEMMs, and the tensor-core
     /// convolution's A fragments (WarpRows.FragmentOrder).
     /// </summary>
-    /// <summary>The most registers a tensor-core convolution variant may take: 65536 / (256 · 2).</summary>
-    private const int TensorCoreConvRegisters = 128;
-
     private static readonly string[] VectorizedSharedReads =
         ["Conv2d.SharedGemm3x3Kernel", "Conv2d.WinogradGemmSharedKernel", "Gram.ForwardSharedKernel", "Conv2d.TensorCore3x3Kernel"];
 
