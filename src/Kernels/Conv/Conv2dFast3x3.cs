@@ -121,7 +121,7 @@ public static partial class Conv2d
         var narrow = tiles with { GroupY = gy };
         var folded = narrow with { GroupX = tiles.GroupX * tiles.GroupY / gy };
         return ConvTiles.TensorCoreWarpsAlongPixels.Contains(folded.GroupX)
-            && TensorCoreSharedNeed(folded.GroupChannels, TensorCoreWarpPixels * folded.GroupX, folded.AsyncBuffers) <= TensorCoreTileFloats
+            && TensorCoreSharedFits(TensorCoreSharedNeed(folded.GroupChannels, TensorCoreWarpPixels * folded.GroupX, folded.AsyncBuffers))
             ? folded : narrow;
     }
 
@@ -158,9 +158,12 @@ public static partial class Conv2d
         {
             var t = DirectTiles(tiles, m); // TensorCoreTilesFor: spare channel warps along pixels on narrow layers
             var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every split target
-            // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
+            // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels);
+            // the deepest pipelines' tiles take dynamic shared memory, which the launch asks for (only they: Validate).
+            int need = TensorCoreSharedNeed(t.GroupChannels, TensorCoreWarpPixels * t.GroupX, t.AsyncBuffers);
+            var sharedConfig = TensorCoreDynamicShared(need) ? SharedMemoryConfig.RequestDynamic<float>(TensorCoreDynamicFloats(need)) : default;
             var tensorCore = t.AsyncBuffers > 0
-                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, specialized)
+                ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, specialized, sharedConfig.ArraySize)
                 : gpu.Kernel(TensorCore3x3Kernel,
                     acc => acc.LoadKernel<SpecializedValue<ConvTiles>, int, int, int, int, int, View, View, View, int, View, long, long>(
                         TensorCore3x3Kernel));
@@ -175,7 +178,7 @@ public static partial class Conv2d
                 throw new InvalidOperationException($"conv2d 3×3 with {tiles}: the weight operand's device address {weightsAddress:X} is not 16-byte aligned.");
             // The stages per slice ride in the epilogue's upper bits (one slice: all of them).
             SplitK.Launch(gpu, slices, m, h * width, biasView, epilogue, output.View,
-                (z, target, flags) => tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, z), new Index3D(t.WorkItems, 1, 1)),
+                (z, target, flags) => tensorCore(gpu.Stream, new KernelConfig(new Index3D(grid.X, grid.Y, z), new Index3D(t.WorkItems, 1, 1), sharedConfig),
                     specialized, reduce, m, TensorCoreGroups(m), h, width, input.View, a.View, biasView, flags | stagesPerSlice << TensorCoreSliceShift, target,
                     inputAddress, weightsAddress));
             return;

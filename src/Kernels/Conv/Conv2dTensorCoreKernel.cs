@@ -33,7 +33,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   bank conflicts), copied as it lies.
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of
 //   the stage's A tile (24 × BM floats) and B tile (8 × (BN + 2), row stride BN + 8): the +8 makes the fragment reads
-//   (lanes g, t read row t, column g + kw) hit 32 distinct banks.
+//   (lanes g, t read row t, column g + kw) hit 32 distinct banks. Deeper cp.async pipelines that do not fit 48 KiB (3 or
+//   4 buffers of the 128 × 128 block: 49.9 and 66.5 KiB) take dynamic shared memory instead, the exchange areas after
+//   the tiles (TensorCoreDynamicShared; the launch asks for it, and on CUDA lets the kernel have it: DynamicSharedMemory.cs).
 //   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) when the operand is made, once per layer
 //   (PreparedConv3x3) or per call; the input values once, when stored (with cp.async: in place, by the thread that
 //   copied them). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
@@ -43,7 +45,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   and its values rounded and stored after them (TensorCoreFill.Load / Store, TensorCores/HeldStage.cs), so the loads'
 //   latency passes under the products instead of before them; the same values in the same places, the same bytes.
 //   The shared array is declared as Float4s (16-byte aligned) and used as floats.
-//   With cp.async (ConvTiles.AsyncBuffers = N, 2 or 3; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
+//   With cp.async (ConvTiles.AsyncBuffers = N, 2, 3 or 4; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and each thread rounds the ones
 //   it copied in place once they have landed, before the barrier that publishes the stage, so the bytes equal the plain
 //   double buffering's.
@@ -72,12 +74,40 @@ public static partial class Conv2d
     /// <summary>Most warps of a tensor-core group (2 along channels × 4 along pixels).</summary>
     private const int TensorCoreMaxWarps = 8;
 
-    /// <summary>Where the emulation's per-warp exchange areas start in the shared array (after the tiles).</summary>
+    /// <summary>Where the emulation's per-warp exchange areas start in the static shared array (after the tiles).</summary>
     private const int TensorCoreExchangeStart = TensorCoreSharedFloats - TensorCoreMaxWarps * WarpMma.ExchangeFloats;
 
     /// <summary>
+    /// Floats of the emulation's exchange areas (<see cref="WarpMma"/>: off CUDA a warp's product goes through shared
+    /// memory; unused on CUDA), after the tiles.
+    /// </summary>
+    private const int TensorCoreExchangeFloats = TensorCoreMaxWarps * WarpMma.ExchangeFloats;
+
+    /// <summary>
+    /// The most shared floats a tensor-core group takes with dynamic shared memory (tiles and exchange areas): 96 KiB. Every
+    /// GPU of compute capability ≥ 8.0 — the tensor-core kernels' — lets a group opt in to at least 99 KiB (CUDA C++
+    /// Programming Guide, "Technical Specifications per Compute Capability": 8.6, 8.9 and 12.x 99 KiB, 8.0 and 8.7 163 KiB,
+    /// 9.0 and 10.x 227 KiB), so a blocking within it runs on all of them.
+    /// </summary>
+    internal const int TensorCoreDynamicSharedFloats = 24 * 1024;
+
+    /// <summary>
+    /// Whether tiles needing <paramref name="need"/> shared floats (<see cref="TensorCoreSharedNeed"/>) take dynamic shared
+    /// memory: when they do not fit the static array beside the exchange areas. Only cp.async pipelines of 3 or more
+    /// buffers get there (ConvTiles.Validate): a 128 × 128 block's 3 take 49.9 KiB.
+    /// </summary>
+    internal static bool TensorCoreDynamicShared(int need) => need > TensorCoreTileFloats;
+
+    /// <summary>The dynamic shared floats a launch of tiles needing <paramref name="need"/> requests: the tiles, then the exchange areas.</summary>
+    internal static int TensorCoreDynamicFloats(int need) => need + TensorCoreExchangeFloats;
+
+    /// <summary>Whether tiles needing <paramref name="need"/> shared floats fit the kernel: statically, or in <see cref="TensorCoreDynamicSharedFloats"/>.</summary>
+    internal static bool TensorCoreSharedFits(int need) => TensorCoreDynamicFloats(need) <= TensorCoreDynamicSharedFloats;
+
+    /// <summary>
     /// Shared floats the tiles of a <paramref name="bm"/> × <paramref name="bn"/> block need (two buffers of both, or
-    /// <paramref name="asyncBuffers"/> with cp.async); at most <see cref="TensorCoreExchangeStart"/>.
+    /// <paramref name="asyncBuffers"/> with cp.async); at most <see cref="TensorCoreTileFloats"/> in the static array, else
+    /// dynamic (<see cref="TensorCoreDynamicShared"/>).
     /// </summary>
     internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
         new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * bm + TensorCoreStageChannels * (bn + TensorCorePad));
@@ -114,8 +144,12 @@ public static partial class Conv2d
         int sb = bn + TensorCorePad;
         int aFloats = TensorCoreStageRows * bm, bFloats = TensorCoreStageChannels * sb;
         // The kernel's only shared array (AsyncCopy names it), of Float4s so that PTX declares it 16-byte aligned (the weight
-        // stages' 16-byte copies and stores); used as floats.
-        var shared4 = SharedMemory.Allocate<SharedGemm.Float4>(TensorCoreSharedFloats / 4);
+        // stages' 16-byte copies and stores); used as floats. Static, 48 KiB, unless the tiles need more: then dynamic, as
+        // big as the launch asks (TensorCoreDynamicFloats; the specialized tiles make the choice a constant, and ILGPU drops
+        // the other allocation).
+        int need = TensorCoreSharedNeed(bm, bn, t.AsyncBuffers);
+        bool dynamicShared = TensorCoreDynamicShared(need);
+        var shared4 = dynamicShared ? SharedMemory.GetDynamic<SharedGemm.Float4>() : SharedMemory.Allocate<SharedGemm.Float4>(TensorCoreSharedFloats / 4);
         var shared = shared4.Cast<float>();
 
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31;
@@ -141,7 +175,7 @@ public static partial class Conv2d
         // made ptxas spill TF32 4 × 2 instead.
         bool held = pipeline.Copy == 0 && wn == 4 && (wm == 2 || !bf16);
         var acc = default(WarpTile64x32);
-        var exchange = shared.SubView(TensorCoreExchangeStart + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
+        var exchange = shared.SubView((dynamicShared ? need : TensorCoreExchangeStart) + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
         int g = lane >> 2, q = lane & 3;
         // The lane's B columns 8·j + g (j = 0 … 3) are pixels p0 + wnIdx·32 + 8·j + g: tap kw = 0 reads nothing at x = 0,
         // kw = 2 nothing at x = W − 1 (there the halo tile holds the neighbouring row's pixel).

@@ -84,9 +84,10 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
 
     /// <summary>
     /// Tensor-core kinds: 0 — each stage is loaded into registers, rounded and stored to shared memory by the group before
-    /// the current one is multiplied (two buffers); 2 or 3 — that many shared buffers filled by cp.async (AsyncCopy.cs),
-    /// the next 1 or 2 stages in flight while the current one is multiplied, values rounded as the warps read them.
-    /// Same bytes either way. Plan key async (ILGPU_STYLE_TILES=…,async=2).
+    /// the current one is multiplied (two buffers); 2, 3 or 4 — that many shared buffers filled by cp.async (AsyncCopy.cs),
+    /// the next 1 to 3 stages in flight while the current one is multiplied, values rounded in place once they landed
+    /// (tiles past the static 48 KiB in dynamic shared memory: Conv2d.TensorCoreDynamicShared). Same bytes either way.
+    /// Plan key async (ILGPU_STYLE_TILES=…,async=2).
     /// </summary>
     public int AsyncBuffers { get; init; }
 
@@ -103,7 +104,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public const int MaxSplitTarget = 64;
 
     /// <summary>The values <see cref="AsyncBuffers"/> may take.</summary>
-    public static readonly int[] SupportedAsyncBuffers = [0, 2, 3];
+    public static readonly int[] SupportedAsyncBuffers = [0, 2, 3, 4];
 
     /// <summary>Output channels per group.</summary>
     [JsonIgnore]
@@ -137,7 +138,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// <summary>Input-channel steps the shared-tiles kernel is written for (each an unrolled sequence of channels).</summary>
     public static readonly int[] SupportedInputChunks = [1, 2, 4, 8];
 
-    /// <summary>Throws <see cref="ArgumentException"/> unless the blocking fits the device and the kernels' static shared arrays.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> unless the blocking fits the device and the kernels' shared arrays.</summary>
     public void Validate(int maxGroupSize)
     {
         if (GroupX < 1 || GroupY < 1)
@@ -157,8 +158,9 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
             if (!SupportedAsyncBuffers.Contains(AsyncBuffers))
                 throw new ArgumentException($"conv tiles {this}: async must be one of {string.Join(", ", SupportedAsyncBuffers)} (shared buffers filled by cp.async; 0: none).");
             int need = Conv2d.TensorCoreSharedNeed(GroupChannels, Conv2d.TensorCoreWarpPixels * GroupX, AsyncBuffers);
-            if (need > Conv2d.TensorCoreTileFloats)
-                throw new ArgumentException($"conv tiles {this}: needs {need} shared floats, more than the tensor-core kernel's {Conv2d.TensorCoreTileFloats}.");
+            if (!Conv2d.TensorCoreSharedFits(need))
+                throw new ArgumentException(
+                    $"conv tiles {this}: needs {Conv2d.TensorCoreDynamicFloats(need)} shared floats, more than the tensor-core kernel's {Conv2d.TensorCoreDynamicSharedFloats}.");
             return;
         }
         if (AsyncBuffers != 0)

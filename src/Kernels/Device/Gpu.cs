@@ -203,16 +203,24 @@ public sealed class Gpu : IDisposable
     /// <summary>
     /// The kernel compiled from <paramref name="kernelMethod"/> for one specialized value, through
     /// <see cref="RewrittenPtxKernels"/> (on CUDA: ILGPU's inline-asm operands in registers), loading it on first use.
-    /// The launcher is explicitly grouped and takes a stream: <c>launcher(gpu.Stream, config, …)</c>.
+    /// The launcher is explicitly grouped and takes a stream: <c>launcher(gpu.Stream, config, …)</c>. A kernel whose launches
+    /// ask for more than 48 KiB of dynamic shared memory passes the most it asks, <paramref name="dynamicSharedBytes"/>
+    /// (<see cref="DynamicSharedMemory.Allow"/>).
     /// </summary>
-    public TDelegate RewrittenPtxKernel<TDelegate>(Delegate kernelMethod, object specialized)
+    public TDelegate RewrittenPtxKernel<TDelegate>(Delegate kernelMethod, object specialized, int dynamicSharedBytes = 0)
         where TDelegate : Delegate =>
         (TDelegate)rewrittenKernels.GetOrAdd((kernelMethod.Method, specialized),
             key => kernelRunner is not null
                 ? (TDelegate)KernelLaunchers.Wrap(kernelRunner(Accelerator, key.Item1, [key.Item2], rewriteDepots: true), typeof(TDelegate))
                 : Accelerator is CudaAccelerator cuda && KernelCache is { } cache
-                ? cache.Load(cuda, key.Item1, [key.Item2], rewriteDepots: true, cuda.LoadKernel).CreateLauncherDelegate<TDelegate>()
-                : RewrittenPtxKernels.Load<TDelegate>(Accelerator, key.Item1, [key.Item2], out _));
+                ? Allowed(cache.Load(cuda, key.Item1, [key.Item2], rewriteDepots: true, cuda.LoadKernel), dynamicSharedBytes).CreateLauncherDelegate<TDelegate>()
+                : RewrittenPtxKernels.Load<TDelegate>(Accelerator, key.Item1, [key.Item2], out _, dynamicSharedBytes));
+
+    private static Kernel Allowed(Kernel kernel, int dynamicSharedBytes)
+    {
+        DynamicSharedMemory.Allow(kernel, dynamicSharedBytes);
+        return kernel;
+    }
 
     /// <summary>The stream kernels run on (ILGPU's default stream of the accelerator).</summary>
     public AcceleratorStream Stream => Accelerator.DefaultStream;

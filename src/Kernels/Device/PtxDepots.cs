@@ -41,10 +41,13 @@ public static partial class PtxDepots
     public const string RegisterPrefix = "%dep";
 
     /// <summary>
-    /// <paramref name="ptx"/> with its depots as registers, and how many there were (0: the text is returned unchanged).
+    /// <paramref name="ptx"/> with its depots as registers, and how many there were (0: none to move). Every cp.async
+    /// kernel's PTX passes through here, so this is also where its copies learn the name of a dynamic shared array
+    /// (<see cref="TensorCores.AsyncCopy.NameDynamicSharedArray"/>).
     /// </summary>
     public static (string Ptx, int Depots) Rewrite(string ptx)
     {
+        ptx = TensorCores.AsyncCopy.NameDynamicSharedArray(ptx);
         var depots = Declaration().Matches(ptx).Select(m => int.Parse(m.Groups[1].Value)).ToList();
         if (depots.Count == 0) return (ptx, 0);
         if (Function().Matches(ptx).Count != 1)

@@ -31,9 +31,11 @@ public static class RewrittenPtxKernels
     /// <summary>
     /// <paramref name="method"/> (an explicitly grouped kernel) with its specialized parameters fixed to
     /// <paramref name="specialized"/>, compiled, its PTX rewritten on CUDA, loaded; <paramref name="depots"/> is how many
-    /// depots the rewrite moved into registers (0 off CUDA).
+    /// depots the rewrite moved into registers (0 off CUDA). A kernel that launches with more than 48 KiB of dynamic shared
+    /// memory passes its size, <paramref name="dynamicSharedBytes"/> (<see cref="DynamicSharedMemory.Allow"/>).
     /// </summary>
-    public static TDelegate Load<TDelegate>(Accelerator accelerator, MethodInfo method, object[] specialized, out int depots)
+    public static TDelegate Load<TDelegate>(Accelerator accelerator, MethodInfo method, object[] specialized, out int depots,
+        int dynamicSharedBytes = 0)
         where TDelegate : Delegate
     {
         depots = 0;
@@ -51,6 +53,7 @@ public static class RewrittenPtxKernels
             compiled = accelerator.CompileKernel(EntryPointDescription.FromExplicitlyGroupedKernel(method));
         }
         var kernel = accelerator.LoadKernel(compiled);
+        DynamicSharedMemory.Allow(kernel, dynamicSharedBytes);
         return kernel.CreateLauncherDelegate<TDelegate>();
     }
 

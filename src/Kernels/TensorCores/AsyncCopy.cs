@@ -18,16 +18,42 @@ namespace IlgpuStyle.Kernels.TensorCores;
 // Addresses: cp.async takes a .shared destination, and an ILGPU kernel cannot compute one (a view's address is not
 // available inside kernels); ILGPU 1.5.3 declares a kernel's shared allocations in PTX as __shared_alloca0, 1, … in order,
 // so the copy names __shared_alloca0 + 4·index — the kernels using it allocate exactly one shared array (PtxasTests checks
-// their PTX for it, and ptxas refuses an unknown name). The source is a .global address: the host passes the view's
-// device address (ArrayView.LoadEffectiveAddressAsPtr) as a kernel parameter; the copy converts it with cvta.to.global.
+// their PTX for it, and ptxas refuses an unknown name). A kernel whose one array is dynamic (SharedMemory.GetDynamic)
+// has ILGPU's .extern __dyn_shared_alloca instead: the PTX rewrite every cp.async kernel goes through renames the copies'
+// symbol (NameDynamicSharedArray). The source is a .global address: the host passes the view's device address
+// (ArrayView.LoadEffectiveAddressAsPtr) as a kernel parameter; the copy converts it with cvta.to.global.
 public static class AsyncCopy
 {
     /// <summary>The PTX name ILGPU 1.5.3 gives a kernel's first (here: only) shared allocation.</summary>
     public const string SharedArraySymbol = "__shared_alloca0";
 
+    /// <summary>The PTX name ILGPU 1.5.3 gives a kernel's dynamic shared memory (<c>.extern .shared … __dyn_shared_alloca[]</c>).</summary>
+    public const string DynamicSharedArraySymbol = "__dyn_shared_alloca";
+
+    /// <summary>
+    /// <paramref name="ptx"/> with the copies' destination symbol renamed to <see cref="DynamicSharedArraySymbol"/> when the
+    /// kernel's shared memory is dynamic (its PTX declares no <see cref="SharedArraySymbol"/>); unchanged otherwise. A
+    /// kernel with both a static and a dynamic array is refused (<see cref="InvalidOperationException"/>): the copies could
+    /// not say which they meant.
+    /// </summary>
+    public static string NameDynamicSharedArray(string ptx)
+    {
+        bool dynamic = ptx.Contains(".extern .shared", StringComparison.Ordinal) && ptx.Contains(DynamicSharedArraySymbol + "[]", StringComparison.Ordinal);
+        if (!dynamic) return ptx;
+        if (ptx.Contains(SharedArraySymbol + "[", StringComparison.Ordinal))
+            throw new InvalidOperationException($"a kernel with cp.async declares both {SharedArraySymbol} and the dynamic {DynamicSharedArraySymbol}: the copies need one shared array");
+        return ptx.Replace(CopyDestination + SharedArraySymbol + ";", CopyDestination + DynamicSharedArraySymbol + ";", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// How a copy's asm takes its shared array's address (then the symbol and ';'): constants, so that the C# compiler
+    /// makes each asm one literal (ILGPU takes no string computed in a kernel).
+    /// </summary>
+    private const string CopyDestination = "mov.u32 dst, ";
+
     /// <summary>
     /// shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, asynchronously on CUDA
-    /// (complete after a later <see cref="WaitAll"/> or <see cref="WaitAllButNewest"/> and a barrier). <paramref name="shared"/>
+    /// (complete after a later <see cref="WaitAllButNewest"/> that covers its group, and a barrier). <paramref name="shared"/>
     /// must be the kernel's only shared allocation; <paramref name="srcAddress"/> is src's device address (element 0).
     /// </summary>
     public static void Float(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
@@ -36,7 +62,7 @@ public static class AsyncCopy
         {
             ulong address = (ulong)(srcAddress + 4L * (valid ? index : 0));
             CudaAsm.Emit(
-                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
+                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\t" + CopyDestination + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
                 "\tcvta.to.global.u64 src, %1;\n\tcp.async.ca.shared.global [dst], [src], 4, %2;\n\t}",
                 (uint)(4 * dst), address, valid ? 4u : 0u);
             return;
@@ -57,7 +83,7 @@ public static class AsyncCopy
         if (CudaAsm.IsSupported)
         {
             CudaAsm.Emit(
-                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\tmov.u32 dst, " + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
+                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\t" + CopyDestination + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
                 "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
                 (uint)(4 * dst), (ulong)address, 16u);
             return;
@@ -77,15 +103,15 @@ public static class AsyncCopy
         if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.commit_group;");
     }
 
-    /// <summary>Waits until every group this thread committed has landed.</summary>
-    public static void WaitAll()
+    /// <summary>
+    /// Waits until every group this thread committed but the newest <paramref name="newest"/> (0, 1 or 2; a constant of
+    /// the kernel: the instruction takes an immediate) has landed.
+    /// </summary>
+    public static void WaitAllButNewest(int newest)
     {
-        if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.wait_group 0;");
-    }
-
-    /// <summary>Waits until every group this thread committed but the newest one has landed.</summary>
-    public static void WaitAllButNewest()
-    {
-        if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.wait_group 1;");
+        if (!CudaAsm.IsSupported) return;
+        if (newest == 0) CudaAsm.Emit("cp.async.wait_group 0;");
+        else if (newest == 1) CudaAsm.Emit("cp.async.wait_group 1;");
+        else CudaAsm.Emit("cp.async.wait_group 2;");
     }
 }

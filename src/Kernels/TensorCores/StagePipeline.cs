@@ -43,7 +43,7 @@ internal interface IStagePut
 /// </code>
 /// Without cp.async (<see cref="Copy"/> = 0; 2 buffers): stage 0 is stored and published before the loop; Advance stores
 /// stage s + 1 into the other buffer (loaded into registers, rounded, stored: <see cref="Put"/>), Finish is the barrier after which both
-/// buffers change hands. With cp.async (N = <see cref="Buffers"/> buffers, 2 or 3): the prologue issues stages 0 … N − 2,
+/// buffers change hands. With cp.async (N = <see cref="Buffers"/> buffers, 2, 3 or 4): the prologue issues stages 0 … N − 2,
 /// one commit group each; Advance waits for this thread's copies of stage s (every group but the newest N − 2), rounds
 /// the values it copied in place (cp.async moves FP32 unchanged; rounded once here, not by every warp at every read of
 /// them — the conv's B values are read by 3 taps), then a barrier publishes everyone's — and every warp has finished
@@ -60,10 +60,10 @@ internal readonly struct StagePipeline(int asyncBuffers)
     public int Buffers => asyncBuffers != 0 ? asyncBuffers : 2;
 
     /// <summary>
-    /// The buffer holding stage <paramref name="s"/>: s mod <see cref="Buffers"/> (2 or 3), without PTX's rem (which
+    /// The buffer holding stage <paramref name="s"/>: s mod <see cref="Buffers"/> (2, 3 or 4), without PTX's rem (which
     /// ptxas leaves to a reciprocal sequence: ConstantDivision).
     /// </summary>
-    public int Buffer(int s) => Buffers == 3 ? s - 3 * ConstantDivision.Quotient(s, 3) : s & 1;
+    public int Buffer(int s) => Buffers == 3 ? s - 3 * ConstantDivision.Quotient(s, 3) : s & (Buffers - 1);
 
     public void Prologue<TFill>(TFill fill, int stages) where TFill : struct, IStageFill
     {
@@ -87,8 +87,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
             if (s + 1 < stages) fill.Fill<StoreRounded>(s + 1, Buffer(s + 1));
             return;
         }
-        if (Buffers == 2) AsyncCopy.WaitAll();
-        else AsyncCopy.WaitAllButNewest();
+        AsyncCopy.WaitAllButNewest(Buffers - 2);
         fill.Fill<RoundCopied>(s, Buffer(s)); // this thread's copies have landed (visible to it); the barrier publishes them rounded
         Group.Barrier();
         int next = s + Buffers - 1;

@@ -55,6 +55,27 @@ public class PtxDepotsTests
         Assert.Same(plain, ptx);
     }
 
+    /// <summary>
+    /// A cp.async kernel whose one shared array is dynamic (ILGPU's .extern __dyn_shared_alloca): the rewrite renames the
+    /// copies' symbol (AsyncCopy names __shared_alloca0), leaves a static kernel's alone, and refuses a kernel with both.
+    /// </summary>
+    [Fact]
+    public void CopiesIntoDynamicSharedMemoryNameItsArray()
+    {
+        const string copy = "\t{\n\t.reg .u32 dst;\n\tmov.u32 dst, __shared_alloca0;\n\tcp.async.cg.shared.global [dst], [%rd3], 16, 16;\n\t}\n";
+        string dynamic = ".extern .shared .align 16 .b8 __dyn_shared_alloca[];\n" + TwoDepots.Replace("\tret;\n", copy + "\tret;\n");
+        var (ptx, depots) = PtxDepots.Rewrite(dynamic);
+        Assert.Equal(2, depots);
+        Assert.Contains("\tmov.u32 dst, __dyn_shared_alloca;\n", ptx);
+        Assert.DoesNotContain("__shared_alloca0", ptx);
+
+        string staticArray = TwoDepots.Replace("{\n", "{\n\t.shared .align 16 .b8 __shared_alloca0[64];\n").Replace("\tret;\n", copy + "\tret;\n");
+        Assert.Contains("\tmov.u32 dst, __shared_alloca0;\n", PtxDepots.Rewrite(staticArray).Ptx);
+
+        string both = ".extern .shared .align 16 .b8 __dyn_shared_alloca[];\n" + staticArray;
+        Assert.Contains("both", Assert.Throws<InvalidOperationException>(() => PtxDepots.Rewrite(both)).Message);
+    }
+
     [Theory]
     [InlineData("written twice", "\tret;\n", "\tadd.s64\t%rd1, %rd3, 4;\n\tret;\n", "written 2 times")]
     [InlineData("address used by arithmetic", "\tret;\n", "\tadd.s64\t%rd3, %rd1, 4;\n\tret;\n", "used other than by st.local / ld.local")]

@@ -15,8 +15,8 @@ public enum PtxCompare { Eq, Ne, Lt, Le, Gt, Ge, Lo, Ls, Hi, Hs, Equ, Neu, Ltu, 
 
 public enum PtxOperandKind { Register, Immediate, Special, Address, Vector }
 
-/// <summary>%tid, %ntid, %ctaid, %nctaid (x, y, z), %laneid, %warpid.</summary>
-public enum PtxSpecial { TidX, TidY, TidZ, NtidX, NtidY, NtidZ, CtaidX, CtaidY, CtaidZ, NctaidX, NctaidY, NctaidZ, LaneId, WarpId }
+/// <summary>%tid, %ntid, %ctaid, %nctaid (x, y, z), %laneid, %warpid, %dynamic_smem_size (the launch's dynamic shared bytes).</summary>
+public enum PtxSpecial { TidX, TidY, TidZ, NtidX, NtidY, NtidZ, CtaidX, CtaidY, CtaidZ, NctaidX, NctaidY, NctaidZ, LaneId, WarpId, DynamicSmemSize }
 
 /// <summary>An operand: a register, an immediate (symbols resolved to their addresses), a special register, an address
 /// (<c>[base + offset]</c>, base −1 for none), or a vector of registers (<c>{a, b, c, d}</c>).</summary>
@@ -246,7 +246,7 @@ internal static class PtxInstructionParser
                 "%ntid.x" => PtxSpecial.NtidX, "%ntid.y" => PtxSpecial.NtidY, "%ntid.z" => PtxSpecial.NtidZ,
                 "%ctaid.x" => PtxSpecial.CtaidX, "%ctaid.y" => PtxSpecial.CtaidY, "%ctaid.z" => PtxSpecial.CtaidZ,
                 "%nctaid.x" => PtxSpecial.NctaidX, "%nctaid.y" => PtxSpecial.NctaidY, "%nctaid.z" => PtxSpecial.NctaidZ,
-                "%laneid" => PtxSpecial.LaneId, "%warpid" => PtxSpecial.WarpId,
+                "%laneid" => PtxSpecial.LaneId, "%warpid" => PtxSpecial.WarpId, "%dynamic_smem_size" => PtxSpecial.DynamicSmemSize,
                 _ => (PtxSpecial?)null,
             };
             if (special is { } sp) return new PtxOperand(PtxOperandKind.Special, Special: sp);

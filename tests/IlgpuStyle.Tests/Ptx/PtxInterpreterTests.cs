@@ -34,12 +34,12 @@ public class PtxInterpreterTests
             return this;
         }
 
-        public void Run(string ptx, int threads, int blocks = 1)
+        public void Run(string ptx, int threads, int blocks = 1, int dynamicSharedBytes = 0)
         {
             var program = PtxProgram.Parse(ptx);
             try
             {
-                new PtxMachine(program, Global).Launch((blocks, 1, 1), (threads, 1, 1), [.. parameters, .. new byte[8]]);
+                new PtxMachine(program, Global).Launch((blocks, 1, 1), (threads, 1, 1), [.. parameters, .. new byte[8]], dynamicSharedBytes);
             }
             finally
             {
@@ -317,6 +317,30 @@ public class PtxInterpreterTests
         launch.Run(Access("ld.global.v4.f32 {%f0, %f1, %f2, %f3}, [%px+16];"), threads: 1);
         Assert.Contains("outside every buffer", Assert.Throws<PtxFault>(() => launch.Run(Access("ld.global.f32 %f0, [%px+32];"), threads: 1)).Message);
         Assert.Contains("not aligned", Assert.Throws<PtxFault>(() => launch.Run(Access("ld.global.v4.f32 {%f0, %f1, %f2, %f3}, [%px+4];"), threads: 1)).Message);
+    }
+
+    // ILGPU's dynamic shared memory: a module-level .extern array (the kernel's only shared array), sized by the launch.
+    private static string DynamicShared(string body) =>
+        Kernel(".param .b64 px", ".reg .b32 %s, %n;\n.reg .f32 %f;\n.reg .b64 %px;", $"ld.param.b64 %px, [px];\n{body}")
+            .Replace(".address_size 64\n", ".address_size 64\n.extern .shared .align 16 .b8 dyn[];\n");
+
+    [Fact]
+    public void DynamicSharedMemoryHasTheLaunchsSize()
+    {
+        var output = new float[2];
+        using var launch = new Launch();
+        launch.Buffer(output);
+        // The last word of 64 bytes written and read back; %dynamic_smem_size is the launch's size.
+        launch.Run(DynamicShared("""
+            mov.u32 %s, dyn; st.shared.f32 [%s+60], 0f40400000; ld.shared.f32 %f, [%s+60]; st.global.f32 [%px], %f;
+            mov.b32 %n, %dynamic_smem_size; cvt.rn.f32.u32 %f, %n; st.global.f32 [%px+4], %f;
+            """), threads: 1, dynamicSharedBytes: 64);
+        Assert.Equal([3f, 64f], output);
+        // Past it: outside the block's shared memory.
+        var past = DynamicShared("mov.u32 %s, dyn; st.shared.f32 [%s+64], 0f40400000;");
+        Assert.Contains("outside its 64 bytes", Assert.Throws<PtxFault>(() => launch.Run(past, threads: 1, dynamicSharedBytes: 64)).Message);
+        // A static array beside it is not modelled (ILGPU declares one or the other in these kernels).
+        Assert.Throws<FormatException>(() => PtxProgram.Parse(past.Replace("{\n", "{\n.shared .align 4 .b8 word[4];\n")));
     }
 
     [Fact]

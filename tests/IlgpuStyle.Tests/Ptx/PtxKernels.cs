@@ -55,7 +55,7 @@ public static class PtxKernels
             object?[] values = implicitlyGrouped ? [extent, .. arguments] : arguments;
             var parameters = PtxArguments.Marshal(program, values, global);
             var machine = new PtxMachine(program, global);
-            machine.Launch(grid, block, parameters);
+            machine.Launch(grid, block, parameters, extent is KernelConfig c ? c.SharedMemoryConfig.ArraySize : 0);
             Interlocked.Add(ref executed, machine.Executed);
         };
     }

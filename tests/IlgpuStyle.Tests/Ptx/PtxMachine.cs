@@ -32,8 +32,14 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
     /// <summary>Instructions executed by the last <see cref="Launch"/> (all threads).</summary>
     public long Executed => Interlocked.Read(ref executed);
 
-    public void Launch((int X, int Y, int Z) grid, (int X, int Y, int Z) block, byte[] parameters)
+    /// <summary>
+    /// Runs the kernel over <paramref name="grid"/> blocks of <paramref name="block"/> threads; a kernel with dynamic shared
+    /// memory gets <paramref name="dynamicSharedBytes"/> of it per block (a static kernel none).
+    /// </summary>
+    public void Launch((int X, int Y, int Z) grid, (int X, int Y, int Z) block, byte[] parameters, int dynamicSharedBytes = 0)
     {
+        if (dynamicSharedBytes < 0 || (dynamicSharedBytes > 0 && !program.DynamicShared))
+            throw new ArgumentException($"{program.Name}: {dynamicSharedBytes} bytes of dynamic shared memory for a kernel that declares {(program.DynamicShared ? "it" : "none")}");
         if (parameters.Length < program.ParameterBytes)
             throw new ArgumentException($"{program.Name}: {parameters.Length} parameter bytes, the entry declares {program.ParameterBytes}");
         int threads = block.X * block.Y * block.Z;
@@ -50,7 +56,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         {
             Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, worker =>
             {
-                var state = new BlockState(program, threads);
+                var state = new BlockState(program, threads, dynamicSharedBytes);
                 for (int n = worker; n < blocks; n += workers)
                 {
                     state.Reset();
@@ -67,12 +73,12 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
     private long executed;
 
     /// <summary>Per-block storage, reused across blocks.</summary>
-    private sealed class BlockState(PtxProgram program, int threads)
+    private sealed class BlockState(PtxProgram program, int threads, int dynamicSharedBytes)
     {
         public readonly ulong[] Registers = new ulong[(long)threads * program.RegisterCount];
         public readonly byte[] Local = new byte[(long)threads * program.LocalBytes];
-        public readonly byte[] Shared = new byte[program.SharedBytes];
-        public readonly SharedWord[] Words = new SharedWord[(program.SharedBytes + 3) / 4];
+        public readonly byte[] Shared = new byte[program.SharedBytes + dynamicSharedBytes];
+        public readonly SharedWord[] Words = new SharedWord[(program.SharedBytes + dynamicSharedBytes + 3) / 4];
         public readonly int Threads = threads;
 
         public void Reset()
@@ -289,6 +295,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
                 PtxSpecial.NctaidX => (ulong)grid.X, PtxSpecial.NctaidY => (ulong)grid.Y, PtxSpecial.NctaidZ => (ulong)grid.Z,
                 PtxSpecial.LaneId => (ulong)(t % WarpSize),
                 PtxSpecial.WarpId => (ulong)(t / WarpSize),
+                PtxSpecial.DynamicSmemSize => (ulong)(s.Shared.Length - program.SharedBytes),
                 _ => throw new InvalidOperationException(special.ToString()),
             };
         }

@@ -17,6 +17,8 @@ public sealed partial class PtxProgram
     public required int ParameterBytes { get; init; }
     public required int RegisterCount { get; init; }
     public required int SharedBytes { get; init; }
+    /// <summary>Whether the kernel declares dynamic shared memory (<c>.extern .shared</c>): it starts at shared address 0, a launch says its size.</summary>
+    public required bool DynamicShared { get; init; }
     public required int LocalBytes { get; init; }
     /// <summary>.maxntid's product, or 0 when the entry has none.</summary>
     public required int MaxThreads { get; init; }
@@ -53,7 +55,15 @@ public sealed partial class PtxProgram
                 maxThreads = m.Groups[1].Value.Split(',').Select(s => int.Parse(s.Trim(), CultureInfo.InvariantCulture)).Aggregate(1, (a, b) => a * b);
         }
 
+        // Module-level declarations before the entry: ILGPU's dynamic shared memory, `.extern .shared .align N .b8 name[];`.
         var parser = new BodyParser(parameters);
+        foreach (var line in lines[..at])
+        {
+            var extern_ = ExternSharedDecl().Match(line.Trim());
+            if (extern_.Success) parser.DeclareDynamicShared(extern_.Groups[1].Value);
+            else if (line.TrimStart().StartsWith(".extern", StringComparison.Ordinal) || line.TrimStart().StartsWith(".shared", StringComparison.Ordinal))
+                throw new FormatException($"unsupported module-level declaration '{line.Trim()}'");
+        }
         parser.Run(lines, i);
         return new PtxProgram
         {
@@ -62,6 +72,7 @@ public sealed partial class PtxProgram
             ParameterBytes = paramBytes,
             RegisterCount = parser.RegisterCount,
             SharedBytes = parser.SharedBytes,
+            DynamicShared = parser.DynamicShared,
             LocalBytes = parser.LocalBytes,
             MaxThreads = maxThreads,
             Code = parser.Resolve(),
@@ -82,6 +93,9 @@ public sealed partial class PtxProgram
     [GeneratedRegex(@"\.entry\s+([A-Za-z_$][\w$]*)")]
     private static partial Regex EntryName();
 
+    [GeneratedRegex(@"^\.extern\s+\.shared\s+(?:\.align\s+\d+\s+)?\.b8\s+([A-Za-z_$][\w$]*)\[\];$")]
+    private static partial Regex ExternSharedDecl();
+
     [GeneratedRegex(@"^\s*\.param\s+(?:\.align\s+(\d+)\s+)?\.(\w+)\s+([A-Za-z_$][\w$]*)(?:\[(\d+)\])?")]
     private static partial Regex ParamDecl();
 
@@ -99,6 +113,19 @@ public sealed partial class PtxProgram
         public int RegisterCount { get; private set; }
         public int SharedBytes { get; private set; }
         public int LocalBytes { get; private set; }
+        public bool DynamicShared { get; private set; }
+
+        /// <summary>
+        /// The dynamic shared array <paramref name="name"/>: at shared address 0, its size the launch's. Supported only in a
+        /// kernel with no static shared array (what ILGPU writes when a kernel's one array is dynamic), where no offset is needed.
+        /// </summary>
+        public void DeclareDynamicShared(string name)
+        {
+            if (DynamicShared) throw new FormatException($"a second dynamic shared array, {name}");
+            symbols[name] = 0;
+            symbolSpaces[name] = PtxSpace.Shared;
+            DynamicShared = true;
+        }
 
         public void Run(string[] lines, int start)
         {
@@ -154,6 +181,7 @@ public sealed partial class PtxProgram
                 int bytes = TypeBytes(m.Groups[3].Value) * int.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture);
                 if (space == PtxSpace.Shared)
                 {
+                    if (DynamicShared) throw new FormatException($"line {line}: a static shared array beside dynamic shared memory (not supported)");
                     SharedBytes = Align(SharedBytes, align);
                     symbols[m.Groups[4].Value] = SharedBytes;
                     SharedBytes += bytes;

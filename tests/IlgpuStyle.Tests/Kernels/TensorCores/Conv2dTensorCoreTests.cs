@@ -52,6 +52,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["bf16 1x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 1, 2, 8) { AsyncBuffers = 2 },
         ["bf16 2x1 async3"] = new(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 },
         ["bf16 2x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 2, 2, 8) { AsyncBuffers = 2 },
+        // Deeper cp.async pipelines whose tiles pass the static 48 KiB: dynamic shared memory (Conv2d.TensorCoreDynamicShared),
+        // 1x2's 4 buffers on two warps (the simulator's too), the 128 × 128 block's 3 and 4 (the GPU run's candidates).
+        ["tf32 1x2 async4"] = new(ConvKernelKind.TensorCoreTf32, 1, 2, 8) { AsyncBuffers = 4 },
+        ["tf32 4x2 async3"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 3 },
+        ["tf32 4x2 async4"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4 },
         // Split-K (ks, SplitK.cs): a target no test shape reaches, so each is cut into as many slices as its stages allow
         // (SplitKCasesCutTheirShapes), slices that start inside channel chunks; with register staging and with cp.async.
         ["tf32 1x1 ks"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
@@ -101,7 +106,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
                 data.Add("ptx", blocking, tiles.SplitTarget > 0 ? SplitKShape : tiles.GroupY == 2 ? "40x5x6->70" : "13x17x9->40");
             foreach (var blocking in Blockings.Keys)
             foreach (var shape in Shapes.Keys)
-                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "tf32 4x2" or "bf16 2x2" or "bf16 4x1" or "bf16 4x2" or "tf32 2x2 async2" or "tf32 4x2 async2" or "bf16 2x2 async2" or "tf32 2x2 async2 ks") // its FP64 references take ~1 s each
+                if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "tf32 4x2" or "bf16 2x2" or "bf16 4x1" or "bf16 4x2" or "tf32 2x2 async2" or "tf32 4x2 async2" or "tf32 4x2 async3" or "bf16 2x2 async2" or "tf32 2x2 async2 ks") // its FP64 references take ~1 s each
                     data.Add("cuda", blocking, shape);
             return data;
         }
@@ -236,6 +241,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             {
                 { "cpu32", "tf32 2x1 async3", "13x17x9->40" },
                 { "cpu32", "bf16 1x2 async2", "40x5x6->70" },
+                { "cpu32", "tf32 1x2 async4", "40x5x6->70" }, // dynamic shared memory on the simulator: 15 stages through 4 buffers
             };
             // On "ptx" the blockings with two warps along channels take the shape with two channel tiles (on 40 channels
             // gy = 2 runs as gy = 1), so 4x2 async2 compares with 4x2's held register staging (Conv2dTensorCoreKernel.cs).
