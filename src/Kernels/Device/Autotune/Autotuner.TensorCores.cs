@@ -30,15 +30,15 @@ public static partial class Autotuner
     /// <summary>
     /// The blockings tried over <paramref name="start"/> (a tensor-core plan): each of <see cref="TensorCoreGroups"/> (full:
     /// also 1 × 2 and 1 × 1) with register staging and with cp.async (2 buffers; full: also 3 and 4), and the first
-    /// blocking (4 × 2: --precision's) with 3 cp.async buffers in dynamic shared memory (stages two ahead, as cuDNN's and
-    /// CUTLASS's multistage kernels keep them), where the group and its shared tiles fit; split-K stays as
+    /// blocking (4 × 2: --precision's) with 3 and 4 cp.async buffers in dynamic shared memory (stages two and three ahead,
+    /// as cuDNN's and CUTLASS's multistage kernels keep them), where the group and its shared tiles fit; split-K stays as
     /// <paramref name="start"/> has it (tried next, on the winner).
     /// </summary>
     public static IEnumerable<TuningPlan> TensorCoreBlockings(TuningPlan start, int maxGroup, bool full)
     {
         (int Gx, int Gy)[] groups = full ? [.. TensorCoreGroups, (1, 2), (1, 1)] : TensorCoreGroups;
         foreach (var (gx, gy) in groups)
-            foreach (var buffers in full ? [0, 2, 3, 4] : (gx, gy) == TensorCoreGroups[0] ? new[] { 0, 2, 3 } : [0, 2])
+            foreach (var buffers in full ? [0, 2, 3, 4] : (gx, gy) == TensorCoreGroups[0] ? new[] { 0, 2, 3, 4 } : [0, 2])
             {
                 var plan = start with { Conv = start.Conv with { GroupX = gx, GroupY = gy, AsyncBuffers = buffers } };
                 if (Fits(plan, maxGroup)) yield return plan;

@@ -63,9 +63,10 @@ public sealed class TensorCoreTuningTests(ITestOutputHelper log) : IDisposable
         Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8), quick);
         Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 }, quick);
         Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 2 }, quick);
-        // Stages two ahead for the 128 × 128 block (dynamic shared memory: 3 buffers exceed 48 KiB); the others keep 2 in the quick tuning.
+        // Stages two and three ahead for the 128 × 128 block (dynamic shared memory: 3 buffers exceed 48 KiB); the others keep 2 in the quick tuning.
         Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 3 }, quick);
-        Assert.DoesNotContain(quick, t => t.AsyncBuffers == 4 || (t.AsyncBuffers == 3 && (t.GroupX, t.GroupY) != (4, 2)));
+        Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4 }, quick);
+        Assert.DoesNotContain(quick, t => t.AsyncBuffers > 2 && (t.GroupX, t.GroupY) != (4, 2));
         var full = Autotuner.TensorCoreBlockings(start, 1024, full: true).ToList();
         Assert.All(full, p => p.Validate(1024));
         Assert.Contains(full, p => p.Conv is { GroupX: 1, GroupY: 1, AsyncBuffers: 3 });
