@@ -53,10 +53,11 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["bf16 2x1 async3"] = new(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 },
         ["bf16 2x2 async2"] = new(ConvKernelKind.TensorCoreBf16, 2, 2, 8) { AsyncBuffers = 2 },
         // Deeper cp.async pipelines whose tiles pass the static 48 KiB: dynamic shared memory (Conv2d.TensorCoreDynamicShared),
-        // 1x2's 4 buffers on two warps (the simulator's too), the 128 × 128 block's 3 and 4 (the GPU run's candidates).
+        // 1x2's 4 buffers on two warps (the simulator's too), the 128 × 128 block's 3 and 4 (the GPU run's candidates), BF16's 4.
         ["tf32 1x2 async4"] = new(ConvKernelKind.TensorCoreTf32, 1, 2, 8) { AsyncBuffers = 4 },
         ["tf32 4x2 async3"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 3 },
         ["tf32 4x2 async4"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4 },
+        ["bf16 4x2 async4"] = new(ConvKernelKind.TensorCoreBf16, 4, 2, 8) { AsyncBuffers = 4 }, // a full tuning's BF16 candidate
         // Split-K (ks, SplitK.cs): a target no test shape reaches, so each is cut into as many slices as its stages allow
         // (SplitKCasesCutTheirShapes), slices that start inside channel chunks; with register staging and with cp.async.
         ["tf32 1x1 ks"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
