@@ -121,7 +121,7 @@ public static partial class Conv2d
         var narrow = tiles with { GroupY = gy };
         var folded = narrow with { GroupX = tiles.GroupX * tiles.GroupY / gy };
         return ConvTiles.TensorCoreWarpsAlongPixels.Contains(folded.GroupX)
-            && TensorCoreSharedFits(TensorCoreSharedNeed(folded.GroupChannels, TensorCoreWarpPixels * folded.GroupX, folded.AsyncBuffers))
+            && TensorCoreSharedFits(TensorCoreSharedNeed(folded))
             ? folded : narrow;
     }
 
@@ -160,7 +160,7 @@ public static partial class Conv2d
             var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every split target
             // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels);
             // the deepest pipelines' tiles take dynamic shared memory, which the launch asks for (only they: Validate).
-            int need = TensorCoreSharedNeed(t.GroupChannels, TensorCoreWarpPixels * t.GroupX, t.AsyncBuffers);
+            int need = TensorCoreSharedNeed(t);
             var sharedConfig = TensorCoreDynamicShared(need) ? SharedMemoryConfig.RequestDynamic<float>(TensorCoreDynamicFloats(need)) : default;
             var tensorCore = t.AsyncBuffers > 0
                 ? gpu.RewrittenPtxKernel<TensorCoreLauncher>(TensorCore3x3Kernel, specialized, sharedConfig.ArraySize)

@@ -74,14 +74,14 @@ public static partial class Conv2d
     /// <summary>Most warps of a tensor-core group (2 along channels × 4 along pixels).</summary>
     private const int TensorCoreMaxWarps = 8;
 
-    /// <summary>Where the emulation's per-warp exchange areas start in the static shared array (after the tiles).</summary>
-    private const int TensorCoreExchangeStart = TensorCoreSharedFloats - TensorCoreMaxWarps * WarpMma.ExchangeFloats;
-
     /// <summary>
     /// Floats of the emulation's exchange areas (<see cref="WarpMma"/>: off CUDA a warp's product goes through shared
     /// memory; unused on CUDA), after the tiles.
     /// </summary>
     private const int TensorCoreExchangeFloats = TensorCoreMaxWarps * WarpMma.ExchangeFloats;
+
+    /// <summary>Where the emulation's per-warp exchange areas start in the static shared array (after the tiles).</summary>
+    private const int TensorCoreExchangeStart = TensorCoreSharedFloats - TensorCoreExchangeFloats;
 
     /// <summary>
     /// The most shared floats a tensor-core group takes with dynamic shared memory (tiles and exchange areas): 96 KiB. Every
@@ -111,6 +111,9 @@ public static partial class Conv2d
     /// </summary>
     internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
         new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * bm + TensorCoreStageChannels * (bn + TensorCorePad));
+
+    /// <summary>The shared floats of a tensor-core blocking's tiles (<see cref="TensorCoreSharedNeed(int, int, int)"/> of its block).</summary>
+    internal static int TensorCoreSharedNeed(ConvTiles t) => TensorCoreSharedNeed(t.GroupChannels, TensorCoreWarpPixels * t.GroupX, t.AsyncBuffers);
 
     /// <summary>The epilogue flags of the tensor-core and shared-SGEMM kernels: + bias, ReLU, add to the output.</summary>
     internal const int EpilogueBias = 1, EpilogueRelu = 2, EpilogueAccumulate = 4;

@@ -157,7 +157,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
                     $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels}.");
             if (!SupportedAsyncBuffers.Contains(AsyncBuffers))
                 throw new ArgumentException($"conv tiles {this}: async must be one of {string.Join(", ", SupportedAsyncBuffers)} (shared buffers filled by cp.async; 0: none).");
-            int need = Conv2d.TensorCoreSharedNeed(GroupChannels, Conv2d.TensorCoreWarpPixels * GroupX, AsyncBuffers);
+            int need = Conv2d.TensorCoreSharedNeed(this);
             if (!Conv2d.TensorCoreSharedFits(need))
                 throw new ArgumentException(
                     $"conv tiles {this}: needs {Conv2d.TensorCoreDynamicFloats(need)} shared floats, more than the tensor-core kernel's {Conv2d.TensorCoreDynamicSharedFloats}.");
