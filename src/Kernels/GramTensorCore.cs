@@ -121,21 +121,23 @@ public static partial class Gram
             var b = shared.SubView((2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g, 3 * K8 + 4 * TensorCoreStride + 25);
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(Fragments(a, 0), Fragments(a, K8), b, 0, ColumnMasks.All, K8, ColumnMasks.All, TensorCoreStride, exchange, 0);
-                acc = acc.StepBf16(Fragments(a, 2 * K8), Fragments(a, 3 * K8), b, 2 * K8, ColumnMasks.All, 3 * K8, ColumnMasks.All,
-                    TensorCoreStride, exchange, 0);
+                acc = acc.StepBf16(Fragments(a, 0), Fragments(a, K8), Columns(b, 0), Columns(b, K8), exchange, 0);
+                acc = acc.StepBf16(Fragments(a, 2 * K8), Fragments(a, 3 * K8), Columns(b, 2 * K8), Columns(b, 3 * K8), exchange, 0);
             }
             else
             {
-                acc = acc.Step(Fragments(a, 0), b, 0, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(Fragments(a, K8), b, K8, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(Fragments(a, 2 * K8), b, 2 * K8, TensorCoreStride, ColumnMasks.All, exchange);
-                acc = acc.Step(Fragments(a, 3 * K8), b, 3 * K8, TensorCoreStride, ColumnMasks.All, exchange);
+                acc = acc.Step(Fragments(a, 0), Columns(b, 0), exchange);
+                acc = acc.Step(Fragments(a, K8), Columns(b, K8), exchange);
+                acc = acc.Step(Fragments(a, 2 * K8), Columns(b, 2 * K8), exchange);
+                acc = acc.Step(Fragments(a, 3 * K8), Columns(b, 3 * K8), exchange);
             }
             pipeline.Finish();
         }
         return acc;
     }
+
+    /// <summary>B's fragments of a k-step whose B[q][g] (first column tile) is at <paramref name="b"/> of a k-major stage's view, every column kept.</summary>
+    private static ColumnPairs Columns(ArrayView<float> s, int b) => ColumnPairs.KMajor(s, b, TensorCoreStride, ColumnMasks.All);
 
     /// <summary>A's fragments of a k-step whose A[g][q] (first row tile) is at <paramref name="a"/> of a k-major stage's view.</summary>
     private static WarpRows Fragments(ArrayView<float> stage, int a) => WarpRows.KMajor(stage, a, TensorCoreStride);

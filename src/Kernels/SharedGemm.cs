@@ -169,6 +169,12 @@ internal static class SharedGemm
         public float X, Y, Z, W;
     }
 
+    /// <summary>Two consecutive floats of a shared array, read as one 64-bit load where the array's alignment is known (<c>ld.shared.v2.f32</c>).</summary>
+    public struct Float2
+    {
+        public float X, Y;
+    }
+
     /// <summary>
     /// 8 values of a shared row in two runs of 4 consecutive floats, <paramref name="half"/> Float4s apart (a work-item's
     /// rows 4·ty … 4·ty + 3 and 4·gy + 4·ty …, or columns likewise with tx, gx): two 128-bit reads instead of eight.

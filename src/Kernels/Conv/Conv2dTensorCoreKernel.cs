@@ -32,8 +32,11 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   fragment of a row tile is one Float4: 4 LDS.128 per k-step, not 16 LDS; the warp reads 512 consecutive bytes, no
 //   bank conflicts), copied as it lies.
 //   Shared memory (static, 48 KiB): per warp the exchange area of the emulated product (unused on CUDA), two buffers of
-//   the stage's A tile (24 × BM floats) and B tile (8 × (BN + 2), row stride BN + 8): the +8 makes the fragment reads
-//   (lanes g, t read row t, column g + kw) hit 32 distinct banks. Deeper cp.async pipelines that do not fit 48 KiB (3 or
+//   the stage's A tile (24 × BM floats) and B tile (8 × (BN + 2) values). The B tile keeps the k-rows q and q + 4 that a
+//   lane (g, q) reads for one mma (b0 = B[q][c], b1 = B[q + 4][c]) side by side: value (kc, c) at
+//   (kc mod 4)·P + 2·c + ⌊kc / 4⌋, pair-row pitch P = 2·(BN + 2) + 4 ≡ 8 (mod 32), so a lane's B fragment is one 64-bit
+//   read (12 LDS.64 a stage instead of 24 LDS) and each half-warp's reads (q = 0 … 3, four consecutive columns) hit 32
+//   distinct banks. Deeper cp.async pipelines that do not fit 48 KiB (3 or
 //   4 buffers of the 128 × 128 block: 49.9 and 66.5 KiB) take dynamic shared memory instead, the exchange areas after
 //   the tiles (TensorCoreDynamicShared; the launch asks for it, and on CUDA lets the kernel have it: DynamicSharedMemory.cs).
 //   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) when the operand is made, once per layer
@@ -65,8 +68,18 @@ public static partial class Conv2d
     /// <summary>Rows of a stage: <see cref="TensorCoreStageChannels"/> channels × the 3 taps of one kernel row.</summary>
     private const int TensorCoreStageRows = 3 * TensorCoreStageChannels;
 
-    /// <summary>Row padding of the shared B tile (bank-conflict-free fragment reads).</summary>
-    private const int TensorCorePad = 8;
+    /// <summary>Floats after each pair row of the shared B tile (bank-conflict-free fragment reads: <see cref="TensorCorePairPitch"/>).</summary>
+    private const int TensorCorePad = 4;
+
+    /// <summary>
+    /// The pitch of the B tile's pair rows (k-rows q and q + 4 side by side, <paramref name="bn"/> + 2 columns): 2·(bn + 2)
+    /// + 4, ≡ 8 (mod 32) for bn = 32, 64, 128, so the 16 lanes (g &lt; 4, q) of a half-warp read 64 bits each from 32
+    /// distinct banks.
+    /// </summary>
+    private static int TensorCorePairPitch(int bn) => 2 * (bn + 2) + TensorCorePad;
+
+    /// <summary>Floats of one B tile (<see cref="TensorCoreStageChannels"/> / 2 pair rows).</summary>
+    private static int TensorCoreBFloats(int bn) => TensorCoreStageChannels / 2 * TensorCorePairPitch(bn);
 
     /// <summary>Static shared floats of the tensor-core kernel: 48 KiB, the most a CUDA group gets without dynamic shared memory.</summary>
     internal const int TensorCoreSharedFloats = 12 * 1024;
@@ -110,7 +123,7 @@ public static partial class Conv2d
     /// dynamic (<see cref="TensorCoreDynamicShared"/>).
     /// </summary>
     internal static int TensorCoreSharedNeed(int bm, int bn, int asyncBuffers) =>
-        new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * bm + TensorCoreStageChannels * (bn + TensorCorePad));
+        new StagePipeline(asyncBuffers).Buffers * (TensorCoreStageRows * bm + TensorCoreBFloats(bn));
 
     /// <summary>The shared floats of a tensor-core blocking's tiles (<see cref="TensorCoreSharedNeed(int, int, int)"/> of its block).</summary>
     internal static int TensorCoreSharedNeed(ConvTiles t) => TensorCoreSharedNeed(t.GroupChannels, TensorCoreWarpPixels * t.GroupX, t.AsyncBuffers);
@@ -144,8 +157,8 @@ public static partial class Conv2d
         var pipeline = new StagePipeline(t.AsyncBuffers);
         int wn = t.GroupX, wm = t.GroupY, buffers = pipeline.Buffers;
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
-        int sb = bn + TensorCorePad;
-        int aFloats = TensorCoreStageRows * bm, bFloats = TensorCoreStageChannels * sb;
+        int sp = TensorCorePairPitch(bn);
+        int aFloats = TensorCoreStageRows * bm, bFloats = TensorCoreBFloats(bn);
         // The kernel's only shared array (AsyncCopy names it), of Float4s so that PTX declares it 16-byte aligned (the weight
         // stages' 16-byte copies and stores); used as floats. Static, 48 KiB, unless the tiles need more: then dynamic, as
         // big as the launch asks (TensorCoreDynamicFloats; the specialized tiles make the choice a constant, and ILGPU drops
@@ -164,7 +177,7 @@ public static partial class Conv2d
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
-        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, w, hw, sb, aFloats, buffers * aFloats, bFloats,
+        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
             (groups * TensorCoreGroupFloats) >> 2, (Grid.IdxY * wm * TensorCoreGroupFloats) >> 2, threads, nLoad, rLoad, wm, p0, bn, tid,
             bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 
@@ -202,19 +215,21 @@ public static partial class Conv2d
             // SASS instructions at gx=4 gy=2 went to such addresses), a view's [c] none (the load carries c).
             int aStart = ((buffer * aFloats + wmIdx * TensorCoreGroupFloats) >> 2) + lane;
             var aStage = shared4.SubView(aStart, 3 * TensorCoreTapFloat4s - 31); // up to tap 2's row tile 3 (+ 2·128 + 96)
-            // Tap kw's B values: the halo tile's columns shifted by kw (column n + kw holds pixel p0 + n + kw − 1).
-            var bStage = shared.SubView(buffers * aFloats + buffer * bFloats + q * sb + wnIdx * TensorCoreWarpPixels + g, TensorCoreBStageSpan(sb));
+            // Tap kw's B values: the halo tile's columns shifted by kw (column n + kw holds pixel p0 + n + kw − 1), this
+            // lane's pair row q (B[q][c], B[q + 4][c]) as Float2s.
+            var bStage = shared4.Cast<SharedGemm.Float2>().SubView(((buffers * aFloats + buffer * bFloats + q * sp) >> 1) + wnIdx * TensorCoreWarpPixels + g,
+                TensorCoreBStageSpan);
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(Tap(aStage, 0), Tap(aStage, 1), bStage, 0, left, 1, ColumnMasks.All, sb, exchange, 0);
-                acc = acc.StepBf16(Tap(aStage, 2), default, bStage, 2, right, 2, right, sb, exchange, 1);
+                acc = acc.StepBf16(Tap(aStage, 0), Tap(aStage, 1), ColumnPairs.Paired(bStage, 0, left), ColumnPairs.Paired(bStage, 1, ColumnMasks.All), exchange, 0);
+                acc = acc.StepBf16(Tap(aStage, 2), default, ColumnPairs.Paired(bStage, 2, right), default, exchange, 1);
             }
             else
             {
-                acc = acc.Step(Tap(aStage, 0), bStage, 0, sb, left, exchange);                // kw = 0
-                acc = acc.Step(Tap(aStage, 1), bStage, 1, sb, ColumnMasks.All, exchange);     // kw = 1
-                acc = acc.Step(Tap(aStage, 2), bStage, 2, sb, right, exchange);               // kw = 2
+                acc = acc.Step(Tap(aStage, 0), ColumnPairs.Paired(bStage, 0, left), exchange);              // kw = 0
+                acc = acc.Step(Tap(aStage, 1), ColumnPairs.Paired(bStage, 1, ColumnMasks.All), exchange);   // kw = 1
+                acc = acc.Step(Tap(aStage, 2), ColumnPairs.Paired(bStage, 2, right), exchange);             // kw = 2
             }
             if (held && s + 1 < stages) fill.Store(next, pipeline.Buffer(s + 1));
             pipeline.Finish();
@@ -231,10 +246,10 @@ public static partial class Conv2d
     private static WarpRows Tap(ArrayView<SharedGemm.Float4> aStage, int kw) => WarpRows.FragmentOrder(aStage, kw * TensorCoreTapFloat4s);
 
     /// <summary>
-    /// Floats a lane's view of a B stage spans (from its value B[q][g] of tap 0): taps shift it by up to 2, the second k-row
-    /// is 4 rows of <paramref name="sb"/> further, a warp tile's 4 column tiles 24 columns.
+    /// Float2s a lane's view of a B stage spans (from its pair (B[q][g], B[q + 4][g]) of tap 0): taps shift it by up to 2
+    /// columns, a warp tile's 4 column tiles by 24.
     /// </summary>
-    private static int TensorCoreBStageSpan(int sb) => 4 * sb + 2 + 25;
+    private const int TensorCoreBStageSpan = 2 + 24 + 1;
 
     /// <summary>
     /// A B column's AND mask (<see cref="ColumnMasks"/>): 0 when its tap falls off the image's edge, else ~0; pinned before
@@ -255,13 +270,13 @@ public static partial class Conv2d
     /// </summary>
     private readonly struct TensorCoreFill(
         View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int w, int hw,
-        int sb, int aFloats, int bTiles, int bFloats, int stageFloat4s, int blockFloat4s, int threads, int nLoad, int rLoad, int wm,
+        int sp, int aFloats, int bTiles, int bFloats, int stageFloat4s, int blockFloat4s, int threads, int nLoad, int rLoad, int wm,
         int p0, int bn, int tid, int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
         /// <summary>
         /// Stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction (channels 8·⌊k/3⌋ …, kernel
         /// row k mod 3), into buffer <paramref name="buffer"/>: the A tile as the operand holds it (the block's groups, in
-        /// fragment order), row kc of the B tile channel c0 + kc.
+        /// fragment order), k-row kc of the B tile channel c0 + kc.
         /// </summary>
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
@@ -270,12 +285,11 @@ public static partial class Conv2d
             // (= aFloats / 4; threads divides it), this thread's j = tid, tid + threads, …; the weights come rounded, so
             // they are stored (or copied) as read.
             StagePipeline.Put4Runs<TPut>(shared, shared4, ADestination(buffer), weights, weightsAddress, at.A, ARuns, 4 * threads);
-            // 8 / wm channels, 4 at a time (wm is 1 or 2, a compile-time constant). Written out: as a loop, ptxas kept the
-            // one-trip loop of wm = 2 with its counter and j·… products.
-            int dst = BDestination(buffer);
-            StagePipeline.PutRun4<TPut>(shared, dst, wm * sb, input, inputAddress, at.B, wm * hw, at.Inside, at.Channel, wm, cin, bf16);
-            if (wm == 1)
-                StagePipeline.PutRun4<TPut>(shared, dst + 4 * sb, sb, input, inputAddress, at.B + 4 * hw, hw, at.Inside, at.Channel + 4, 1, cin, bf16);
+            // 8 / wm channels in 4 / wm pairs (wm is 1 or 2, a compile-time constant): channels rLoad + i·wm and 4 further,
+            // side by side in pair row rLoad + i·wm. Written out: as a loop, ptxas kept the one-trip loop of wm = 2 with its
+            // counter and j·… products.
+            StagePipeline.PutPairs<TPut>(shared, BDestination(buffer), wm * sp, input, inputAddress, at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4,
+                cin, PairsPerThread, bf16);
             if (tid < 2 * TensorCoreStageChannels)
             {
                 var halo = Halo(at);
@@ -293,8 +307,7 @@ public static partial class Conv2d
             var at = Source(s);
             var held = default(TensorCoreHeld);
             held.A = HeldStage.Runs.Load(weights.SubView(at.A, (ARuns - 1) * 4 * threads + 4), ARuns, 4 * threads);
-            held.B0 = HeldStage.Run4.Load(input, at.B, wm * hw, at.Inside, at.Channel, wm, cin);
-            if (wm == 1) held.B1 = HeldStage.Run4.Load(input, at.B + 4 * hw, hw, at.Inside, at.Channel + 4, 1, cin);
+            held.B = HeldStage.Pairs.Load(input, at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4, cin, PairsPerThread);
             if (tid < 2 * TensorCoreStageChannels)
             {
                 var halo = Halo(at);
@@ -309,12 +322,14 @@ public static partial class Conv2d
         {
             int step = 4 * threads;
             held.A.Store(shared4.SubView(ADestination(buffer) >> 2, (ARuns - 1) * (step >> 2) + 1), ARuns, step);
-            int dst = BDestination(buffer);
-            held.B0.Store(shared, dst, wm * sb, bf16);
-            if (wm == 1) held.B1.Store(shared, dst + 4 * sb, sb, bf16);
+            int pairStep = wm * sp >> 1; // pair rows wm apart, in Float2s
+            held.B.Store(shared4.Cast<SharedGemm.Float2>().SubView(BDestination(buffer) >> 1, (PairsPerThread - 1) * pairStep + 1), pairStep, PairsPerThread, bf16);
             if (tid < 2 * TensorCoreStageChannels)
                 shared[HaloDestination(buffer)] = WarpTile64x32.StageValue(held.HaloValid ? held.Halo : 0f, bf16);
         }
+
+        /// <summary>B pairs per thread (2 or 4): its 8 / wm channels of one pixel, two in each of the pair rows rLoad + i·wm.</summary>
+        private int PairsPerThread => 4 / wm;
 
         /// <summary>Float4 runs of the A tile per thread: aFloats / 4 / threads (12 / WN).</summary>
         private int ARuns => (aFloats >> 2) / threads;
@@ -345,11 +360,18 @@ public static partial class Conv2d
         /// <summary>This thread's first A float in buffer <paramref name="buffer"/>.</summary>
         private int ADestination(int buffer) => buffer * aFloats + 4 * tid;
 
-        /// <summary>This thread's first B value in buffer <paramref name="buffer"/>: row rLoad, column nLoad + 1 of the halo tile.</summary>
-        private int BDestination(int buffer) => bTiles + buffer * bFloats + rLoad * sb + nLoad + 1;
+        /// <summary>
+        /// This thread's first B pair in buffer <paramref name="buffer"/>: k-rows rLoad and rLoad + 4 (rLoad &lt; wm ≤ 2), column
+        /// nLoad + 1 of the halo tile — an even float index (bTiles, bFloats and the pitch are even).
+        /// </summary>
+        private int BDestination(int buffer) => bTiles + buffer * bFloats + rLoad * sp + 2 * (nLoad + 1);
 
-        /// <summary>The halo value's place in buffer <paramref name="buffer"/> (threads 0 … 15; see <see cref="Halo"/>).</summary>
-        private int HaloDestination(int buffer) => bTiles + buffer * bFloats + (tid >> 1) * sb + (tid & 1) * (bn + 1);
+        /// <summary>The halo value's place in buffer <paramref name="buffer"/> (threads 0 … 15, k-row kc = tid / 2; see <see cref="Halo"/>).</summary>
+        private int HaloDestination(int buffer)
+        {
+            int kc = tid >> 1;
+            return bTiles + buffer * bFloats + (kc & 3) * sp + (kc >> 2) + 2 * ((tid & 1) * (bn + 1));
+        }
     }
 
     /// <summary>
@@ -373,7 +395,7 @@ public static partial class Conv2d
     private struct TensorCoreHeld
     {
         public HeldStage.Runs A;
-        public HeldStage.Run4 B0, B1;
+        public HeldStage.Pairs B;
         public float Halo;
         public bool HaloValid;
     }

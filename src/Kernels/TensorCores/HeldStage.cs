@@ -62,36 +62,56 @@ internal static class HeldStage
     }
 
     /// <summary>
-    /// Four values of a <see cref="StagePipeline.PutRun4"/> run, as loaded (unrounded) with whether each exists: value i
-    /// is src[index + i·srcStep], valid when <c>valid</c> and at + i·atStep &lt; limit; <see cref="Store"/> rounds them
-    /// (0 where invalid) into shared[dst + i·dstStep]. The rounding waits for the load, so it is the store's.
+    /// Up to four pairs of a <see cref="StagePipeline.PutPairs"/> call, as loaded (unrounded) with whether each value exists:
+    /// pair i is (src[index + i·srcStep], src[index + i·srcStep + hiStep]), its values valid when <c>valid</c> and
+    /// at + i·atStep (+ hiAt) &lt; limit; <see cref="Store"/> rounds them (0 where invalid) into one Float2 each,
+    /// <c>to[i·step]</c>. <c>count</c> (2 or 4) is a constant of the kernel's specialized shape. The rounding waits for the
+    /// load, so it is the store's.
     /// </summary>
-    public struct Run4
+    public struct Pairs
     {
-        public float V0, V1, V2, V3;
-        public bool K0, K1, K2, K3;
+        public float L0, L1, L2, L3, H0, H1, H2, H3;
+        public bool KL0, KL1, KL2, KL3, KH0, KH1, KH2, KH3;
 
-        public static Run4 Load(ArrayView1D<float, Stride1D.Dense> src, int index, int srcStep, bool valid, int at, int atStep, int limit)
+        public static Pairs Load(ArrayView1D<float, Stride1D.Dense> src, int index, int srcStep, int hiStep, bool valid, int at, int atStep,
+            int hiAt, int limit, int count)
         {
-            var r = default(Run4);
-            r.K0 = valid & (at < limit);
-            r.K1 = valid & (at + atStep < limit);
-            r.K2 = valid & (at + 2 * atStep < limit);
-            r.K3 = valid & (at + 3 * atStep < limit);
+            var r = default(Pairs);
+            r.KL0 = valid & (at < limit);
+            r.KH0 = valid & (at + hiAt < limit);
+            r.KL1 = valid & (at + atStep < limit);
+            r.KH1 = valid & (at + atStep + hiAt < limit);
             // Loaded whether valid or not (from element 0 when not: src is never empty), as StoreRounded does: no branch.
-            r.V0 = src[r.K0 ? index : 0];
-            r.V1 = src[r.K1 ? index + srcStep : 0];
-            r.V2 = src[r.K2 ? index + 2 * srcStep : 0];
-            r.V3 = src[r.K3 ? index + 3 * srcStep : 0];
+            r.L0 = src[r.KL0 ? index : 0];
+            r.H0 = src[r.KH0 ? index + hiStep : 0];
+            r.L1 = src[r.KL1 ? index + srcStep : 0];
+            r.H1 = src[r.KH1 ? index + srcStep + hiStep : 0];
+            if (count > 2)
+            {
+                r.KL2 = valid & (at + 2 * atStep < limit);
+                r.KH2 = valid & (at + 2 * atStep + hiAt < limit);
+                r.KL3 = valid & (at + 3 * atStep < limit);
+                r.KH3 = valid & (at + 3 * atStep + hiAt < limit);
+                r.L2 = src[r.KL2 ? index + 2 * srcStep : 0];
+                r.H2 = src[r.KH2 ? index + 2 * srcStep + hiStep : 0];
+                r.L3 = src[r.KL3 ? index + 3 * srcStep : 0];
+                r.H3 = src[r.KH3 ? index + 3 * srcStep + hiStep : 0];
+            }
             return r;
         }
 
-        public readonly void Store(ArrayView<float> shared, int dst, int dstStep, int bf16)
+        public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count, int bf16)
         {
-            shared[dst] = WarpTile64x32.StageValue(K0 ? V0 : 0f, bf16);
-            shared[dst + dstStep] = WarpTile64x32.StageValue(K1 ? V1 : 0f, bf16);
-            shared[dst + 2 * dstStep] = WarpTile64x32.StageValue(K2 ? V2 : 0f, bf16);
-            shared[dst + 3 * dstStep] = WarpTile64x32.StageValue(K3 ? V3 : 0f, bf16);
+            to[0] = Rounded(KL0 ? L0 : 0f, KH0 ? H0 : 0f, bf16);
+            to[step] = Rounded(KL1 ? L1 : 0f, KH1 ? H1 : 0f, bf16);
+            if (count > 2)
+            {
+                to[2 * step] = Rounded(KL2 ? L2 : 0f, KH2 ? H2 : 0f, bf16);
+                to[3 * step] = Rounded(KL3 ? L3 : 0f, KH3 ? H3 : 0f, bf16);
+            }
         }
+
+        private static SharedGemm.Float2 Rounded(float lo, float hi, int bf16) =>
+            new() { X = WarpTile64x32.StageValue(lo, bf16), Y = WarpTile64x32.StageValue(hi, bf16) };
     }
 }

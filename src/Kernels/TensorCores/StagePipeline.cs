@@ -155,6 +155,27 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>
+    /// <paramref name="count"/> (2 or 4, a constant of the kernel's specialized shape) pairs of values side by side, each value
+    /// through <see cref="Put"/>: pair i is shared[dst + i·dstStep] ← src[index + i·srcStep] and shared[dst + i·dstStep + 1]
+    /// ← src[index + i·srcStep + hiStep], valid when <paramref name="valid"/> and at + i·atStep (+ hiAt for the second)
+    /// &lt; limit (the channel it stands for exists): the tensor-core convolution's B tile, whose k-rows q and q + 4 lie
+    /// side by side (Conv2dTensorCoreKernel.cs).
+    /// </summary>
+    public static void PutPairs<TPut>(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
+        int index, int srcStep, int hiStep, bool valid, int at, int atStep, int hiAt, int limit, int count, int bf16) where TPut : struct, IStagePut
+    {
+        Put<TPut>(shared, dst, src, srcAddress, index, valid & (at < limit), bf16);
+        Put<TPut>(shared, dst + 1, src, srcAddress, index + hiStep, valid & (at + hiAt < limit), bf16);
+        Put<TPut>(shared, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
+        Put<TPut>(shared, dst + dstStep + 1, src, srcAddress, index + srcStep + hiStep, valid & (at + atStep + hiAt < limit), bf16);
+        if (count <= 2) return;
+        Put<TPut>(shared, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
+        Put<TPut>(shared, dst + 2 * dstStep + 1, src, srcAddress, index + 2 * srcStep + hiStep, valid & (at + 2 * atStep + hiAt < limit), bf16);
+        Put<TPut>(shared, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
+        Put<TPut>(shared, dst + 3 * dstStep + 1, src, srcAddress, index + 3 * srcStep + hiStep, valid & (at + 3 * atStep + hiAt < limit), bf16);
+    }
+
+    /// <summary>
     /// <paramref name="count"/> runs of four consecutive values of a stage that are already in the kernel's format
     /// (rounded before the kernel: the convolution's weights), stored as read: shared[dst + i·step … + 3] ←
     /// src[index + i·step … + 3] for i = 0 … count − 1 — each read as one 128-bit load (<see cref="GlobalLoad.Float4"/>)

@@ -22,6 +22,44 @@ internal readonly struct ColumnMasks(uint n0, uint n1, uint n2, uint n3)
 }
 
 /// <summary>
+/// A lane's B values of one 8-k mma step for a warp tile's 4 column tiles, as read, with the masks still to apply (the
+/// TF32 step masks each value, the BF16 step each packed pair): N{j} = (B[q][c], B[q + 4][c]) for column c = 8·j + g of
+/// the warp tile (g = lane / 4, q = lane mod 4). Read from one of two stage layouts: <see cref="KMajor"/> (B[k][n] at
+/// k·sb + n: the Gram kernels) or <see cref="Paired"/> (rows q and q + 4 side by side: one 64-bit read per column tile,
+/// the tensor-core convolution).
+/// </summary>
+internal readonly struct ColumnPairs(SharedGemm.Float2 n0, SharedGemm.Float2 n1, SharedGemm.Float2 n2, SharedGemm.Float2 n3, ColumnMasks keep)
+{
+    public readonly SharedGemm.Float2 N0 = n0, N1 = n1, N2 = n2, N3 = n3;
+    public readonly ColumnMasks Keep = keep;
+
+    /// <summary>
+    /// From a k-major stage: <paramref name="b"/> is the index of B[q][g] of the warp's first column tile, so N{j}'s values
+    /// are at b + 8·j and four k-rows (4·<paramref name="sb"/>) further.
+    /// </summary>
+    public static ColumnPairs KMajor(ArrayView<float> s, int b, int sb, ColumnMasks keep)
+    {
+        // A view at each of the two k-rows the lane reads (q and q + 4): every value is a constant offset from one of them,
+        // which the loads carry (ILGPU widens an index to 64 bits before adding it to an address, so s[b + 8] would cost
+        // an addition and a shift of its own).
+        ArrayView<float> rb = s.SubView(b, 25), rb4 = s.SubView(b + 4 * sb, 25);
+        return new(Pair(rb[0], rb4[0]), Pair(rb[8], rb4[8]), Pair(rb[16], rb4[16]), Pair(rb[24], rb4[24]), keep);
+    }
+
+    /// <summary>
+    /// From a paired stage, whose Float2 <paramref name="at"/> + 8·j of <paramref name="p"/> holds (B[q][c], B[q + 4][c])
+    /// of the lane's column c in tile j: 4 LDS.64 (8 LDS k-major).
+    /// </summary>
+    public static ColumnPairs Paired(ArrayView<SharedGemm.Float2> p, int at, ColumnMasks keep) =>
+        new(p[at], p[at + 8], p[at + 16], p[at + 24], keep);
+
+    /// <summary><paramref name="v"/> when <paramref name="mask"/> is ~0, +0 when it is 0 (a <see cref="ColumnMasks"/> word).</summary>
+    public static float Kept(float v, uint mask) => Interop.IntAsFloat(Interop.FloatAsInt(v) & mask);
+
+    private static SharedGemm.Float2 Pair(float x, float y) => new() { X = x, Y = y };
+}
+
+/// <summary>
 /// One warp's 64 × 32 tile of a TF32 GEMM (rows × columns): 4 × 4 m16n8 accumulator fragments, M{i}N{j} for rows 16·i …
 /// and columns 8·j … of the warp tile. Passed and returned by value so they stay in registers.
 /// </summary>
@@ -31,22 +69,16 @@ internal struct WarpTile64x32
 
     /// <summary>
     /// One mma k-step over 8 k: the A fragments of the warp's 4 row tiles (<paramref name="a"/>, read by the caller from its
-    /// stage's layout), B fragments of the 4 column tiles from a shared stage that holds B k-major (B[k][n] at k·sb + n),
-    /// 16 products. <paramref name="b"/> is the index of B[q][g] of the warp's first column tile: b0 = B[q][g] at b, b1
-    /// four k-rows further (the layout in WarpMma.cs); the stage's values are rounded to TF32 (StagePipeline).
-    /// <paramref name="x"/>: the warp's exchange area. <paramref name="keep"/>: which B values count
-    /// (<see cref="ColumnMasks"/>; the others are read as 0).
+    /// stage's layout) times the B fragments of its 4 column tiles (<paramref name="b"/>: <see cref="ColumnPairs"/>, read
+    /// from the stage's layout, k-major or paired), 16 products; the stage's values are rounded to TF32 (StagePipeline).
+    /// <paramref name="x"/>: the warp's exchange area.
     /// </summary>
-    public readonly WarpTile64x32 Step(WarpRows a, ArrayView<float> s, int b, int sb, ColumnMasks keep, ArrayView<float> x)
+    public readonly WarpTile64x32 Step(WarpRows a, ColumnPairs b, ArrayView<float> x)
     {
-        // A view at each of the two k-rows the lane reads B from (q and q + 4): every fragment value is a constant offset
-        // from one of them, which the loads carry (ILGPU widens an index to 64 bits before adding it to an address, so
-        // s[b + 8] would cost an addition and a shift of its own).
-        ArrayView<float> rb = s.SubView(b, 25), rb4 = s.SubView(b + 4 * sb, 25);
-        float b00 = Kept(rb[0], keep.N0), b01 = Kept(rb4[0], keep.N0);
-        float b10 = Kept(rb[8], keep.N1), b11 = Kept(rb4[8], keep.N1);
-        float b20 = Kept(rb[16], keep.N2), b21 = Kept(rb4[16], keep.N2);
-        float b30 = Kept(rb[24], keep.N3), b31 = Kept(rb4[24], keep.N3);
+        float b00 = ColumnPairs.Kept(b.N0.X, b.Keep.N0), b01 = ColumnPairs.Kept(b.N0.Y, b.Keep.N0);
+        float b10 = ColumnPairs.Kept(b.N1.X, b.Keep.N1), b11 = ColumnPairs.Kept(b.N1.Y, b.Keep.N1);
+        float b20 = ColumnPairs.Kept(b.N2.X, b.Keep.N2), b21 = ColumnPairs.Kept(b.N2.Y, b.Keep.N2);
+        float b30 = ColumnPairs.Kept(b.N3.X, b.Keep.N3), b31 = ColumnPairs.Kept(b.N3.Y, b.Keep.N3);
         var r = this;
         r.M0N0 = a.M0.Tf32(b00, b01, r.M0N0, x);
         r.M0N1 = a.M0.Tf32(b10, b11, r.M0N1, x);
@@ -73,27 +105,19 @@ internal struct WarpTile64x32
     /// </summary>
     public static float StageValue(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
 
-    /// <summary><paramref name="v"/> when <paramref name="mask"/> is ~0, +0 when it is 0 (a <see cref="ColumnMasks"/> word).</summary>
-    private static float Kept(float v, uint mask) => Interop.IntAsFloat(Interop.FloatAsInt(v) & mask);
-
-    /// <summary>The .bf16x2 register {x[i], y[i]} of two values the stage holds rounded to BF16.</summary>
-    private static uint Bf16At(ArrayView<float> x, ArrayView<float> y, int i) => Bf16.Pack(x[i], y[i]);
-
     /// <summary>
     /// One BF16 mma k-step over 16 k-rows: the values of two TF32 steps, packed in pairs as WarpMma.Bf16 documents — A from
     /// the TF32 fragments of the first step (<paramref name="low"/>, k-rows q and q + 4) and of the second
-    /// (<paramref name="high"/>), B's k-rows q, q + 4 of the first step from <paramref name="bLow"/> (its values kept by
-    /// <paramref name="keepLow"/>) and of the second from <paramref name="bHigh"/> (<paramref name="keepHigh"/>) in a stage
-    /// that holds B k-major (B[k][n] at k·sb + n); a GEMM stage whose B k-rows follow each other has bHigh = bLow + 8·sb.
-    /// <paramref name="lowerOnly"/> ≠ 0: only the first 8 k-rows exist (the rest of the stage is another k range), the
-    /// upper registers are zero and <paramref name="high"/> is not read. The stage's values are rounded to BF16 (StagePipeline).
+    /// (<paramref name="high"/>), B's k-rows q, q + 4 of the first step (<paramref name="bLow"/>) and of the second
+    /// (<paramref name="bHigh"/>). <paramref name="lowerOnly"/> ≠ 0: only the first 8 k-rows exist (the rest of the stage
+    /// is another k range), the upper registers are zero and <paramref name="high"/>, <paramref name="bHigh"/> are not
+    /// used (pass default). The stage's values are rounded to BF16 (StagePipeline).
     /// </summary>
-    public readonly WarpTile64x32 StepBf16(WarpRows low, WarpRows high, ArrayView<float> s, int bLow, ColumnMasks keepLow, int bHigh,
-        ColumnMasks keepHigh, int sb, ArrayView<float> x, int lowerOnly)
+    public readonly WarpTile64x32 StepBf16(WarpRows low, WarpRows high, ColumnPairs bLow, ColumnPairs bHigh, ArrayView<float> x, int lowerOnly)
     {
         var r = this;
-        var bl = new Bf16Columns(s.SubView(bLow, 25), s.SubView(bLow + 4 * sb, 25), keepLow);
-        var bh = lowerOnly != 0 ? default : new Bf16Columns(s.SubView(bHigh, 25), s.SubView(bHigh + 4 * sb, 25), keepHigh);
+        var bl = new Bf16Columns(bLow);
+        var bh = lowerOnly != 0 ? default : new Bf16Columns(bHigh);
         (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(low.M0, high.M0, lowerOnly).Mma(bl, bh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
         (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(low.M1, high.M1, lowerOnly).Mma(bl, bh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
         (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(low.M2, high.M2, lowerOnly).Mma(bl, bh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
@@ -120,12 +144,12 @@ internal struct WarpTile64x32
 
     /// <summary>
     /// B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24, each
-    /// kept or zeroed by its column's mask (both halves belong to one column).
+    /// kept or zeroed by its column's mask (both halves belong to one column: one AND per register).
     /// </summary>
-    private readonly struct Bf16Columns(ArrayView<float> q, ArrayView<float> q4, ColumnMasks keep)
+    private readonly struct Bf16Columns(ColumnPairs b)
     {
-        public readonly uint N0 = Bf16At(q, q4, 0) & keep.N0, N1 = Bf16At(q, q4, 8) & keep.N1,
-            N2 = Bf16At(q, q4, 16) & keep.N2, N3 = Bf16At(q, q4, 24) & keep.N3;
+        public readonly uint N0 = Bf16.Pack(b.N0.X, b.N0.Y) & b.Keep.N0, N1 = Bf16.Pack(b.N1.X, b.N1.Y) & b.Keep.N1,
+            N2 = Bf16.Pack(b.N2.X, b.N2.Y) & b.Keep.N2, N3 = Bf16.Pack(b.N3.X, b.N3.Y) & b.Keep.N3;
     }
 
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>
