@@ -85,7 +85,8 @@ public static partial class Gram
         int pBegin = Grid.IdxY * chunk, pEnd = IntrinsicMath.Min(p, pBegin + chunk);
         int stages = (pEnd - pBegin + TensorCoreStageK - 1) / TensorCoreStageK;
         int bf16 = mode.Value & TensorCoreBf16Mode;
-        var fill = new GramTensorCoreFill(f, shared, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, fAddress);
+        uint sharedAddress = (mode.Value & TensorCoreAsync) != 0 ? AsyncCopy.SharedArrayAddress() : 0u; // once: cp.async's destinations
+        var fill = new GramTensorCoreFill(f, shared, sharedAddress, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, fAddress);
         var acc = TensorCoreProduct(fill, shared, stages, tid, mode.Value);
 
         var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
@@ -149,7 +150,7 @@ public static partial class Gram
     /// pixels of a row (32-byte segments) and store them with 2-way bank conflicts. The share is fixed when the kernel
     /// starts and the 8 rows are written out, so a value costs its load, rounding and store and little index arithmetic.
     /// </summary>
-    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
+    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, uint sharedAddress, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
         int bf16, long fAddress) : IStageFill
     {
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
@@ -168,8 +169,8 @@ public static partial class Gram
         /// <summary>Pixel k of rows first, first + 8, …, first + 56 of F into shared[dst], dst + 8, …, dst + 56 (0 past C or when not inside).</summary>
         private void Rows<TPut>(int dst, int first, int k, bool inside) where TPut : struct, IStagePut
         {
-            StagePipeline.PutRun4<TPut>(shared, dst, 8, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
-            StagePipeline.PutRun4<TPut>(shared, dst + 32, 8, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 8, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 32, 8, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);
         }
     }
 

@@ -34,7 +34,8 @@ public static partial class Gram
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         int p0 = Grid.IdxX * TensorCoreBlock, i0 = Grid.IdxY * TensorCoreBlock;
         int stages = (c + TensorCoreStageK - 1) / TensorCoreStageK;
-        var fill = new GramTensorCoreBackwardFill(f, s, shared, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode, fAddress, sAddress);
+        uint sharedAddress = (mode.Value & TensorCoreAsync) != 0 ? AsyncCopy.SharedArrayAddress() : 0u; // once: cp.async's destinations
+        var fill = new GramTensorCoreBackwardFill(f, s, shared, sharedAddress, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode, fAddress, sAddress);
         var acc = TensorCoreProduct(fill, shared, stages, tid, mode.Value);
         acc.Store(new GramTensorCoreBackwardStore(df, c, p, scale, accumulate), i0 + g, p0 + warp * 32 + 2 * q);
     }
@@ -44,7 +45,7 @@ public static partial class Gram
     /// p0 … p0 + 63: tile B); 0 past C or P. Thread tid holds column tid of every k-row of both tiles (consecutive threads,
     /// consecutive addresses), fixed when the kernel starts; the k-rows are written out 8 at a time.
     /// </summary>
-    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, int c, int p, int i0, int p0, int tid, int bf16,
+    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, uint sharedAddress, int c, int p, int i0, int p0, int tid, int bf16,
         long fAddress, long sAddress) : IStageFill
     {
         public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
@@ -62,8 +63,8 @@ public static partial class Gram
         /// <summary>Channels j … j + 7 (rows of S or F, <paramref name="stride"/> apart from <paramref name="src"/>) into 8 k-rows from <paramref name="dst"/>; 0 past C or outside the column.</summary>
         private void KRows<TPut>(int dst, View from, long address, int src, int stride, int j, bool column) where TPut : struct, IStagePut
         {
-            StagePipeline.PutRun4<TPut>(shared, dst, TensorCoreStride, from, address, src, stride, column, j, 1, c, bf16);
-            StagePipeline.PutRun4<TPut>(shared, dst + 4 * TensorCoreStride, TensorCoreStride, from, address, src + 4 * stride, stride, column, j + 4, 1, c,
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, TensorCoreStride, from, address, src, stride, column, j, 1, c, bf16);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 4 * TensorCoreStride, TensorCoreStride, from, address, src + 4 * stride, stride, column, j + 4, 1, c,
                 bf16);
         }
     }

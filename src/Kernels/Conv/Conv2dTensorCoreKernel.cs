@@ -177,7 +177,9 @@ public static partial class Conv2d
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
-        var fill = new TensorCoreFill(input, weights, shared, shared4, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
+        // cp.async's destinations: the shared array's address, read once (AsyncCopy.SharedArrayAddress).
+        uint sharedAddress = pipeline.Copy != 0 ? AsyncCopy.SharedArrayAddress() : 0u;
+        var fill = new TensorCoreFill(input, weights, shared, shared4, sharedAddress, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
             (groups * TensorCoreGroupFloats) >> 2, (Grid.IdxY * wm * TensorCoreGroupFloats) >> 2, threads, nLoad, rLoad, wm, p0, bn, tid,
             bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 
@@ -269,7 +271,7 @@ public static partial class Conv2d
     /// halo value each (channel tid / 2, the column left of the block's pixels or right of them).
     /// </summary>
     private readonly struct TensorCoreFill(
-        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int cin, int w, int hw,
+        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, uint sharedAddress, int cin, int w, int hw,
         int sp, int aFloats, int bTiles, int bFloats, int stageFloat4s, int blockFloat4s, int threads, int nLoad, int rLoad, int wm,
         int p0, int bn, int tid, int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
@@ -284,16 +286,16 @@ public static partial class Conv2d
             // A: the operand's Float4s k·G·384 + (the block's first group)·384 + j (G·384 = stageFloat4s), j < 384·wm
             // (= aFloats / 4; threads divides it), this thread's j = tid, tid + threads, …; the weights come rounded, so
             // they are stored (or copied) as read.
-            StagePipeline.Put4Runs<TPut>(shared, shared4, ADestination(buffer), weights, weightsAddress, at.A, ARuns, 4 * threads);
+            StagePipeline.Put4Runs<TPut>(shared, sharedAddress, shared4, ADestination(buffer), weights, weightsAddress, at.A, ARuns, 4 * threads);
             // 8 / wm channels in 4 / wm pairs (wm is 1 or 2, a compile-time constant): channels rLoad + i·wm and 4 further,
             // side by side in pair row rLoad + i·wm. Written out: as a loop, ptxas kept the one-trip loop of wm = 2 with its
             // counter and j·… products.
-            StagePipeline.PutPairs<TPut>(shared, BDestination(buffer), wm * sp, input, inputAddress, at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4,
+            StagePipeline.PutPairs<TPut>(shared, sharedAddress, BDestination(buffer), wm * sp, input, inputAddress, at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4,
                 cin, PairsPerThread, bf16);
             if (tid < 2 * TensorCoreStageChannels)
             {
                 var halo = Halo(at);
-                StagePipeline.Put<TPut>(shared, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, bf16);
+                StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, bf16);
             }
         }
 

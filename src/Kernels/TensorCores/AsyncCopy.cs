@@ -17,10 +17,12 @@ namespace IlgpuStyle.Kernels.TensorCores;
 //
 // Addresses: cp.async takes a .shared destination, and an ILGPU kernel cannot compute one (a view's address is not
 // available inside kernels); ILGPU 1.5.3 declares a kernel's shared allocations in PTX as __shared_alloca0, 1, … in order,
-// so the copy names __shared_alloca0 + 4·index — the kernels using it allocate exactly one shared array (PtxasTests checks
-// their PTX for it, and ptxas refuses an unknown name). A kernel whose one array is dynamic (SharedMemory.GetDynamic)
-// has ILGPU's .extern __dyn_shared_alloca instead: the PTX rewrite every cp.async kernel goes through renames the copies'
-// symbol (NameDynamicSharedArray). The source is a .global address: the host passes the view's device address
+// so a kernel reads __shared_alloca0's address once (SharedArrayAddress) and each copy goes to that + 4·index — the
+// kernels using it allocate exactly one shared array (PtxasTests checks their PTX for it, and ptxas refuses an unknown
+// name). Once, not in every copy's asm: on sm_90 ptxas rebuilt the symbol's address in each copy (S2UR SR_CgaCtaId,
+// UMOV, UPRMT: 23 of the 281 SASS instructions of a conv stage with 8 copies). A kernel whose one array is dynamic
+// (SharedMemory.GetDynamic) has ILGPU's .extern __dyn_shared_alloca instead: the PTX rewrite every cp.async kernel goes
+// through renames the symbol SharedArrayAddress reads (NameDynamicSharedArray). The source is a .global address: the host passes the view's device address
 // (ArrayView.LoadEffectiveAddressAsPtr) as a kernel parameter; the copy converts it with cvta.to.global.
 public static class AsyncCopy
 {
@@ -42,29 +44,42 @@ public static class AsyncCopy
         if (!dynamic) return ptx;
         if (ptx.Contains(SharedArraySymbol + "[", StringComparison.Ordinal))
             throw new InvalidOperationException($"a kernel with cp.async declares both {SharedArraySymbol} and the dynamic {DynamicSharedArraySymbol}: the copies need one shared array");
-        return ptx.Replace(CopyDestination + SharedArraySymbol + ";", CopyDestination + DynamicSharedArraySymbol + ";", StringComparison.Ordinal);
+        return SharedArrayAddressRead.Replace(ptx, "${read}" + DynamicSharedArraySymbol + ";");
     }
 
     /// <summary>
-    /// How a copy's asm takes its shared array's address (then the symbol and ';'): constants, so that the C# compiler
-    /// makes each asm one literal (ILGPU takes no string computed in a kernel).
+    /// <see cref="SharedArrayAddress"/>'s instruction as ILGPU writes it into the PTX (its operand a 32-bit register; ILGPU's
+    /// own reads of the symbol are 64-bit: <c>mov.b64</c>).
     /// </summary>
-    private const string CopyDestination = "mov.u32 dst, ";
+    private static readonly System.Text.RegularExpressions.Regex SharedArrayAddressRead =
+        new(@"(?<read>mov\.u32\s+%r\d+,\s*)" + SharedArraySymbol + ";", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// The .shared address of the kernel's one shared array (its element 0) on CUDA, for the copies' destinations
+    /// (<see cref="Float"/>, <see cref="Float4"/>): read once where the kernel starts, so that ptxas keeps it in a register;
+    /// 0 elsewhere (unused there).
+    /// </summary>
+    public static uint SharedArrayAddress()
+    {
+        if (!CudaAsm.IsSupported) return 0;
+        CudaAsm.Emit("mov.u32 %0, " + SharedArraySymbol + ";", out uint address);
+        return address;
+    }
 
     /// <summary>
     /// shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, asynchronously on CUDA
     /// (complete after a later <see cref="WaitAllButNewest"/> that covers its group, and a barrier). <paramref name="shared"/>
-    /// must be the kernel's only shared allocation; <paramref name="srcAddress"/> is src's device address (element 0).
+    /// must be the kernel's only shared allocation, <paramref name="sharedAddress"/> its <see cref="SharedArrayAddress"/>;
+    /// <paramref name="srcAddress"/> is src's device address (element 0).
     /// </summary>
-    public static void Float(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
+    public static void Float(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
     {
         if (CudaAsm.IsSupported)
         {
             ulong address = (ulong)(srcAddress + 4L * (valid ? index : 0));
             CudaAsm.Emit(
-                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\t" + CopyDestination + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
-                "\tcvta.to.global.u64 src, %1;\n\tcp.async.ca.shared.global [dst], [src], 4, %2;\n\t}",
-                (uint)(4 * dst), address, valid ? 4u : 0u);
+                "{\n\t.reg .u64 src;\n\tcvta.to.global.u64 src, %1;\n\tcp.async.ca.shared.global [%0], [src], 4, %2;\n\t}",
+                sharedAddress + (uint)(4 * dst), address, valid ? 4u : 0u);
             return;
         }
         shared[dst] = valid ? src[index] : 0f;
@@ -78,20 +93,19 @@ public static class AsyncCopy
     /// multiple of 4, the shared array declared with 16-byte alignment (an array of <see cref="SharedGemm.Float4"/>) and
     /// <paramref name="address"/> a multiple of 16 (the caller's guarantee, as for <see cref="GlobalLoad.Float4"/>).
     /// </summary>
-    public static void Float4(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, int index, long address)
+    public static void Float4(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, int index, long address)
     {
         if (CudaAsm.IsSupported)
         {
             CudaAsm.Emit(
-                "{\n\t.reg .u32 dst;\n\t.reg .u64 src;\n\t" + CopyDestination + SharedArraySymbol + ";\n\tadd.u32 dst, dst, %0;\n" +
-                "\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [dst], [src], 16, %2;\n\t}",
-                (uint)(4 * dst), (ulong)address, 16u);
+                "{\n\t.reg .u64 src;\n\tcvta.to.global.u64 src, %1;\n\tcp.async.cg.shared.global [%0], [src], 16, %2;\n\t}",
+                sharedAddress + (uint)(4 * dst), (ulong)address, 16u);
             return;
         }
-        Float(shared, dst, src, 0, index, true);
-        Float(shared, dst + 1, src, 0, index + 1, true);
-        Float(shared, dst + 2, src, 0, index + 2, true);
-        Float(shared, dst + 3, src, 0, index + 3, true);
+        Float(shared, sharedAddress, dst, src, 0, index, true);
+        Float(shared, sharedAddress, dst + 1, src, 0, index + 1, true);
+        Float(shared, sharedAddress, dst + 2, src, 0, index + 2, true);
+        Float(shared, sharedAddress, dst + 3, src, 0, index + 3, true);
     }
 
     /// <summary>The device address of <paramref name="view"/>'s first element: the kernels' <c>srcAddress</c> parameters (host side).</summary>

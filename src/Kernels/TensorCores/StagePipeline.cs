@@ -28,9 +28,9 @@ internal interface IStageFill
 /// </summary>
 internal interface IStagePut
 {
-    void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16);
+    void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16);
 
-    void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+    void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
         ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i);
 }
 
@@ -98,7 +98,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Loads a value, rounds it to the kernel's format (WarpTile64x32.StageValue: BF16 when bf16 ≠ 0, else TF32) and stores it.</summary>
     public readonly struct StoreRounded : IStagePut
     {
-        public void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16)
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16)
         {
             // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
             // which ILGPU would emit for valid ? src[index] : 0 and ptxas keeps.
@@ -106,7 +106,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
             shared[dst] = WarpTile64x32.StageValue(valid ? v : 0f, bf16);
         }
 
-        public void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
             to[i * (step >> 2)] = GlobalLoad.Float4(from, i * step);
     }
@@ -114,30 +114,30 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Copies a value unrounded by cp.async (AsyncCopy.Float; srcAddress is src's device address); a later <see cref="RoundCopied"/> rounds it.</summary>
     public readonly struct CopyAsync : IStagePut
     {
-        public void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
-            AsyncCopy.Float(shared, dst, src, srcAddress, index, valid);
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
+            AsyncCopy.Float(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
-        public void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
-            AsyncCopy.Float4(shared, dst + i * step, src, index + i * step, fromAddress + 4L * (i * step));
+            AsyncCopy.Float4(shared, sharedAddress, dst + i * step, src, index + i * step, fromAddress + 4L * (i * step));
     }
 
     /// <summary>Rounds in place a value this thread copied (src, index and valid unused); runs are in the format already: nothing.</summary>
     public readonly struct RoundCopied : IStagePut
     {
-        public void Value(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
             shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
 
-        public void Run(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+        public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i)
         {
         }
     }
 
     /// <summary>One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, as <typeparamref name="TPut"/> puts it.</summary>
-    public static void Put<TPut>(ArrayView<float> shared, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+    public static void Put<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
         int bf16) where TPut : struct, IStagePut =>
-        default(TPut).Value(shared, dst, src, srcAddress, index, valid, bf16);
+        default(TPut).Value(shared, sharedAddress, dst, src, srcAddress, index, valid, bf16);
 
     /// <summary>
     /// A run of four values, each through <see cref="Put"/>: shared[dst + i·dstStep] ← src[index + i·srcStep] for i = 0 … 3,
@@ -145,13 +145,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// The fills write their shares out in such runs (ILGPU's loops stay loops in ptxas's code); with constant steps the
     /// shared offsets fold into the stores.
     /// </summary>
-    public static void PutRun4<TPut>(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
+    public static void PutRun4<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
         int index, int srcStep, bool valid, int at, int atStep, int limit, int bf16) where TPut : struct, IStagePut
     {
-        Put<TPut>(shared, dst, src, srcAddress, index, valid & (at < limit), bf16);
-        Put<TPut>(shared, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
-        Put<TPut>(shared, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
-        Put<TPut>(shared, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
     }
 
     /// <summary>
@@ -161,18 +161,18 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// &lt; limit (the channel it stands for exists): the tensor-core convolution's B tile, whose k-rows q and q + 4 lie
     /// side by side (Conv2dTensorCoreKernel.cs).
     /// </summary>
-    public static void PutPairs<TPut>(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
+    public static void PutPairs<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
         int index, int srcStep, int hiStep, bool valid, int at, int atStep, int hiAt, int limit, int count, int bf16) where TPut : struct, IStagePut
     {
-        Put<TPut>(shared, dst, src, srcAddress, index, valid & (at < limit), bf16);
-        Put<TPut>(shared, dst + 1, src, srcAddress, index + hiStep, valid & (at + hiAt < limit), bf16);
-        Put<TPut>(shared, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
-        Put<TPut>(shared, dst + dstStep + 1, src, srcAddress, index + srcStep + hiStep, valid & (at + atStep + hiAt < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 1, src, srcAddress, index + hiStep, valid & (at + hiAt < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + dstStep + 1, src, srcAddress, index + srcStep + hiStep, valid & (at + atStep + hiAt < limit), bf16);
         if (count <= 2) return;
-        Put<TPut>(shared, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
-        Put<TPut>(shared, dst + 2 * dstStep + 1, src, srcAddress, index + 2 * srcStep + hiStep, valid & (at + 2 * atStep + hiAt < limit), bf16);
-        Put<TPut>(shared, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
-        Put<TPut>(shared, dst + 3 * dstStep + 1, src, srcAddress, index + 3 * srcStep + hiStep, valid & (at + 3 * atStep + hiAt < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep + 1, src, srcAddress, index + 2 * srcStep + hiStep, valid & (at + 2 * atStep + hiAt < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep + 1, src, srcAddress, index + 3 * srcStep + hiStep, valid & (at + 3 * atStep + hiAt < limit), bf16);
     }
 
     /// <summary>
@@ -188,10 +188,10 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// 64-bit widening and address per run (ptxas: ~19 instructions per 16 bytes); unrolled, the offsets are constants from
     /// one view at each end and ride in the loads and stores.
     /// </summary>
-    public static void Put4Runs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
+    public static void Put4Runs<TPut>(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> shared4, int dst, ArrayView1D<float, Stride1D.Dense> src,
         long srcAddress, int index, int count, int step) where TPut : struct, IStagePut
     {
-        var runs = new Float4Runs<TPut>(shared, shared4.SubView(dst >> 2, (count - 1) * (step >> 2) + 1), dst, src,
+        var runs = new Float4Runs<TPut>(shared, sharedAddress, shared4.SubView(dst >> 2, (count - 1) * (step >> 2) + 1), dst, src,
             src.SubView(index, (count - 1) * step + 4), srcAddress + 4L * index, index, step);
         runs.Put(0);
         if (count > 1) runs.Put(1);
@@ -211,10 +211,10 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// The runs of one <see cref="Put4Runs"/> call: <c>to</c> and <c>from</c> are views at its first run's two ends,
     /// <c>fromAddress</c> is the device address of its first source value.
     /// </summary>
-    private readonly struct Float4Runs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
+    private readonly struct Float4Runs<TPut>(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
         ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step) where TPut : struct, IStagePut
     {
-        public void Put(int i) => default(TPut).Run(shared, to, dst, src, from, fromAddress, index, step, i);
+        public void Put(int i) => default(TPut).Run(shared, sharedAddress, to, dst, src, from, fromAddress, index, step, i);
     }
 
     public void Finish()

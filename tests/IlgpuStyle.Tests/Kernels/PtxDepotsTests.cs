@@ -57,20 +57,24 @@ public class PtxDepotsTests
 
     /// <summary>
     /// A cp.async kernel whose one shared array is dynamic (ILGPU's .extern __dyn_shared_alloca): the rewrite renames the
-    /// copies' symbol (AsyncCopy names __shared_alloca0), leaves a static kernel's alone, and refuses a kernel with both.
+    /// symbol whose address the copies take (AsyncCopy.SharedArrayAddress reads __shared_alloca0 into a 32-bit register,
+    /// as ILGPU writes it), not ILGPU's own 64-bit reads of its arrays, leaves a static kernel's alone, and refuses a kernel
+    /// with both.
     /// </summary>
     [Fact]
     public void CopiesIntoDynamicSharedMemoryNameItsArray()
     {
-        const string copy = "\t{\n\t.reg .u32 dst;\n\tmov.u32 dst, __shared_alloca0;\n\tcp.async.cg.shared.global [dst], [%rd3], 16, 16;\n\t}\n";
-        string dynamic = ".extern .shared .align 16 .b8 __dyn_shared_alloca[];\n" + TwoDepots.Replace("\tret;\n", copy + "\tret;\n");
+        const string copy = "\tmov.u32 \t%r7, __shared_alloca0;\n\tcp.async.cg.shared.global [%r7], [%rd3], 16, 16;\n";
+        const string own = "\tmov.b64\t%rd9, __dyn_shared_alloca;\n";
+        string dynamic = ".extern .shared .align 16 .b8 __dyn_shared_alloca[];\n" + TwoDepots.Replace("\tret;\n", own + copy + "\tret;\n");
         var (ptx, depots) = PtxDepots.Rewrite(dynamic);
         Assert.Equal(2, depots);
-        Assert.Contains("\tmov.u32 dst, __dyn_shared_alloca;\n", ptx);
+        Assert.Contains("\tmov.u32 \t%r7, __dyn_shared_alloca;\n", ptx);
+        Assert.Contains(own, ptx);
         Assert.DoesNotContain("__shared_alloca0", ptx);
 
         string staticArray = TwoDepots.Replace("{\n", "{\n\t.shared .align 16 .b8 __shared_alloca0[64];\n").Replace("\tret;\n", copy + "\tret;\n");
-        Assert.Contains("\tmov.u32 dst, __shared_alloca0;\n", PtxDepots.Rewrite(staticArray).Ptx);
+        Assert.Contains("\tmov.u32 \t%r7, __shared_alloca0;\n", PtxDepots.Rewrite(staticArray).Ptx);
 
         string both = ".extern .shared .align 16 .b8 __dyn_shared_alloca[];\n" + staticArray;
         Assert.Contains("both", Assert.Throws<InvalidOperationException>(() => PtxDepots.Rewrite(both)).Message);
