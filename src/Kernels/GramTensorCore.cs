@@ -12,14 +12,17 @@ using GramForwardLauncher = global::System.Action<global::ILGPU.Runtime.Accelera
 // Gram forward on TF32 tensor cores (gram=tf32, opt-in): G = scale · F Fᵀ as the GEMM A·B with A[i][k] = F[i, k],
 // B[k][j] = F[j, k] (k = the pixel), on warp-level m16n8k8 TF32 products with FP32 accumulation (TensorCores/WarpMma.cs).
 // Group: 2 warps (64 threads) own a 64 × 64 block (bi, bj), bi ≤ bj, of G — warp w its columns 32·w … 32·w + 31, as
-// one 64 × 32 warp tile (WarpTile64x32). Stages of 32 pixels (4 mma k-steps): both 64-row slices of F, k-major in shared
-// memory (row stride 72: bank-conflict-free fragment reads), rounded to TF32 when stored, two buffers (the next stage is
+// one 64 × 32 warp tile (WarpTile64x32). Stages of 32 pixels (4 mma k-steps): both 64-row slices of F in shared memory,
+// each laid out so that a lane's fragment registers come in 64-bit reads in the order the mma takes them — A k-major
+// with rows g and g + 8 side by side (A[m][k] at k·72 + TensorCoreRowPairColumn(m): (a0, a1) and (a2, a3) one read
+// each), B with k-rows q and q + 4 side by side (TensorCorePairIndex: (b0, b1) one read); strides ≡ 8 mod 32 banks, so
+// the reads are bank-conflict-free (TensorCores/WarpRows.cs, WarpTile64x32.cs) —, rounded to TF32 when stored, two buffers (the next stage is
 // loaded while the current one is multiplied, one barrier per stage: TensorCoreProduct, which takes the stage loads
 // as an IStageFill), or with cp.async (plan key gramasync=2, mode bit TensorCoreAsync) copied unrounded into the two
 // buffers while the current stage is multiplied and rounded in place by the thread that copied them once they have
 // landed (TensorCores/StagePipeline.cs; the same bytes). Three buffers would
 // need 57 KB of shared memory, past the 48 KB of a static array. Loads: 8 consecutive pixels of 4 rows per warp
-// (32-byte segments), stored with 2-way bank conflicts. Split-K over the pixels exactly as the tiled kernel
+// (32-byte segments), stored with 2-way bank conflicts (A, as pairs) and without (B). Split-K over the pixels exactly as the tiled kernel
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
 // Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
 // only i ≤ j and mirrors it. The backward runs on the same loop: GramTensorCoreBackward.cs.
@@ -31,14 +34,33 @@ public static partial class Gram
     /// <summary>K per shared-memory stage (pixels in the forward, channels in the backward): 4 mma k-steps.</summary>
     private const int TensorCoreStageK = 32;
 
-    /// <summary>Row stride of the shared tiles: 64 + 8 (≡ 8 mod 32 banks).</summary>
-    private const int TensorCoreStride = TensorCoreBlock + 8;
+    /// <summary>
+    /// Pitch of the B tiles' pair rows (k-rows q and q + 4 of one mma step side by side for the block's 64 columns):
+    /// 2·64 + 8, ≡ 8 mod 32, so the 16 lanes (g &lt; 4, q) of a half-warp read 64 bits each from 32 distinct banks.
+    /// </summary>
+    private const int TensorCorePairPitch = 2 * TensorCoreBlock + 8;
 
     /// <summary>Work-items per group: 2 warps.</summary>
     internal const int TensorCoreGroup = 64;
 
-    /// <summary>Floats of one tile (32 k-rows × 64, padded) in one buffer.</summary>
+    /// <summary>Row stride of the A tiles (k-major): 64 + 8 (≡ 8 mod 32 banks).</summary>
+    private const int TensorCoreStride = TensorCoreBlock + 8;
+
+    /// <summary>Floats of one tile slot in one buffer: A's 32 k-rows × 72 (B's 16 pair rows × 136 take 2176 of them).</summary>
     private const int TensorCoreTileFloats = TensorCoreStageK * TensorCoreStride;
+
+    /// <summary>
+    /// Where value (k, n) of a stage's B tile (k-row k &lt; 32, column n &lt; 64) lies: k-rows q and q + 4 of mma step
+    /// t = k / 8 side by side in pair row 4·t + q, so a lane's (b0, b1) is one 64-bit read.
+    /// </summary>
+    private static int TensorCorePairIndex(int k, int n) => ((k >> 3) * 4 + (k & 3)) * TensorCorePairPitch + 2 * n + ((k >> 2) & 1);
+
+    /// <summary>
+    /// The column of row m (&lt; 64) in an A tile's k-row: rows g and g + 8 of each 16-row tile side by side (16·⌊m / 16⌋ +
+    /// 2·(m mod 8) + ⌊m / 8⌋ mod 2), so a lane's (a0, a1) and (a2, a3) are one 64-bit read each; a permutation of each
+    /// 32 consecutive rows (a warp storing them hits 32 banks).
+    /// </summary>
+    private static int TensorCoreRowPairColumn(int m) => 16 * (m >> 4) + 2 * (m & 7) + ((m >> 3) & 1);
 
     /// <summary>Shared floats: A and B tiles × 2 buffers, then the 2 warps' exchange areas of the emulated product.</summary>
     private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
@@ -73,7 +95,10 @@ public static partial class Gram
     private static void ForwardTensorCoreKernel(SpecializedValue<int> mode, View f, int c, int p, int chunk, View output, float scale, int direct,
         long fAddress)
     {
-        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats); // the kernel's only shared array (AsyncCopy names it)
+        // The kernel's only shared array (AsyncCopy names it), of Float2s so that PTX declares it 8-byte aligned (the fragments'
+        // 64-bit reads); used as floats.
+        var pairs = SharedMemory.Allocate<SharedGemm.Float2>(TensorCoreSharedFloats / 2);
+        var shared = pairs.Cast<float>();
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
 
         // Grid.IdxX enumerates the blocks (bi, bj), bi ≤ bj, row by row.
@@ -86,8 +111,8 @@ public static partial class Gram
         int stages = (pEnd - pBegin + TensorCoreStageK - 1) / TensorCoreStageK;
         int bf16 = mode.Value & TensorCoreBf16Mode;
         uint sharedAddress = (mode.Value & TensorCoreAsync) != 0 ? AsyncCopy.SharedArrayAddress() : 0u; // once: cp.async's destinations
-        var fill = new GramTensorCoreFill(f, shared, sharedAddress, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, fAddress);
-        var acc = TensorCoreProduct(fill, shared, stages, tid, mode.Value);
+        var fill = new GramTensorCoreFill(f, shared, pairs, sharedAddress, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, fAddress);
+        var acc = TensorCoreProduct(fill, shared, pairs, stages, tid, mode.Value);
 
         var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
         acc.Store(store, bi * TensorCoreBlock + g, bj * TensorCoreBlock + warp * 32 + 2 * q);
@@ -97,12 +122,13 @@ public static partial class Gram
     /// The main loop of both Gram tensor-core kernels, for a group of 2 warps: the 64 × 64 product A·B over
     /// <paramref name="stages"/> stages of 32 k, double-buffered (<see cref="StagePipeline"/>: the next stage is stored — or
     /// copied by cp.async with <see cref="TensorCoreAsync"/> — while the current one is multiplied). <paramref name="fill"/>
-    /// puts stage s (32 k-rows) into a buffer, k-major: A[m][k] at buffer·TileFloats + k·72 + m (m &lt; 64), B[k][n] at
-    /// (2 + buffer)·TileFloats + k·72 + n (n &lt; 64); 0 outside the matrices. Returns warp w's 64 × 32 tile (columns 32·w …
+    /// puts stage s (32 k-rows) into a buffer: A[m][k] at buffer·TileFloats + k·72 + <see cref="TensorCoreRowPairColumn"/>(m)
+    /// (m &lt; 64), B[k][n] at (2 + buffer)·TileFloats + <see cref="TensorCorePairIndex"/>(k, n) (n &lt; 64); 0 outside the matrices.
+    /// <paramref name="pairs"/> is the shared array as Float2s. Returns warp w's 64 × 32 tile (columns 32·w …
     /// of B), summed over k in ascending order. <paramref name="mode"/> has <see cref="TensorCoreBf16Mode"/>: BF16 products,
     /// 2 m16n8k16 steps per stage instead of 4 TF32 ones.
     /// </summary>
-    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, int stages, int tid, int mode)
+    private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, int stages, int tid, int mode)
         where TFill : struct, IStageFill
     {
         int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
@@ -110,67 +136,66 @@ public static partial class Gram
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
-        const int K8 = 8 * TensorCoreStride; // one mma k-step further
+        const int A8 = 8 * TensorCoreStride / 2, A4 = A8 / 2, B8 = 2 * TensorCorePairPitch; // one mma k-step further (A: 8 k-rows; B: 4 pair rows), in Float2s
         for (int s = 0; s < stages; s++)
         {
             pipeline.Advance(fill, s, stages);
             int buffer = pipeline.Buffer(s);
-            // One view per stage and operand at the lane's first value (A's 64 rows; this warp's 32 columns of B): every read
-            // is a constant offset from it, which the loads carry (an index a + c would cost an addition and a shift each:
-            // ILGPU widens an index to 64 bits before adding it to an address).
-            var a = shared.SubView(buffer * TensorCoreTileFloats + q * TensorCoreStride + g, 3 * K8 + 4 * TensorCoreStride + 57);
-            var b = shared.SubView((2 + buffer) * TensorCoreTileFloats + q * TensorCoreStride + warp * 32 + g, 3 * K8 + 4 * TensorCoreStride + 25);
+            // One view per stage and operand at the lane's first pair (pair row q; A's 64 rows, this warp's 32 columns of B):
+            // every read is a constant offset from it, which the loads carry (an index a + c would cost an addition and a
+            // shift each: ILGPU widens an index to 64 bits before adding it to an address).
+            var a = pairs.SubView(buffer * (TensorCoreTileFloats / 2) + q * (TensorCoreStride / 2) + g, 3 * A8 + A4 + 25);
+            var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + q * (TensorCorePairPitch / 2) + warp * 32 + g, 3 * B8 + 25);
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(Fragments(a, 0), Fragments(a, K8), Columns(b, 0), Columns(b, K8), exchange, 0);
-                acc = acc.StepBf16(Fragments(a, 2 * K8), Fragments(a, 3 * K8), Columns(b, 2 * K8), Columns(b, 3 * K8), exchange, 0);
+                acc = acc.StepBf16(Fragments(a, 0), Fragments(a, A8), Columns(b, 0), Columns(b, B8), exchange, 0);
+                acc = acc.StepBf16(Fragments(a, 2 * A8), Fragments(a, 3 * A8), Columns(b, 2 * B8), Columns(b, 3 * B8), exchange, 0);
             }
             else
             {
                 acc = acc.Step(Fragments(a, 0), Columns(b, 0), exchange);
-                acc = acc.Step(Fragments(a, K8), Columns(b, K8), exchange);
-                acc = acc.Step(Fragments(a, 2 * K8), Columns(b, 2 * K8), exchange);
-                acc = acc.Step(Fragments(a, 3 * K8), Columns(b, 3 * K8), exchange);
+                acc = acc.Step(Fragments(a, A8), Columns(b, B8), exchange);
+                acc = acc.Step(Fragments(a, 2 * A8), Columns(b, 2 * B8), exchange);
+                acc = acc.Step(Fragments(a, 3 * A8), Columns(b, 3 * B8), exchange);
             }
             pipeline.Finish();
         }
         return acc;
     }
 
-    /// <summary>B's fragments of a k-step whose B[q][g] (first column tile) is at <paramref name="b"/> of a k-major stage's view, every column kept.</summary>
-    private static ColumnPairs Columns(ArrayView<float> s, int b) => ColumnPairs.KMajor(s, b, TensorCoreStride, ColumnMasks.All);
+    /// <summary>B's fragments of a k-step whose pair (B[q][g], B[q + 4][g]) (first column tile) is at <paramref name="b"/> of a stage's view, every column kept.</summary>
+    private static ColumnPairs Columns(ArrayView<SharedGemm.Float2> s, int b) => ColumnPairs.Paired(s, b, ColumnMasks.All);
 
-    /// <summary>A's fragments of a k-step whose A[g][q] (first row tile) is at <paramref name="a"/> of a k-major stage's view.</summary>
-    private static WarpRows Fragments(ArrayView<float> stage, int a) => WarpRows.KMajor(stage, a, TensorCoreStride);
+    /// <summary>A's fragments of a k-step whose pair (A[g][q], A[g + 8][q]) (first row tile) is at <paramref name="a"/> of a stage's view.</summary>
+    private static WarpRows Fragments(ArrayView<SharedGemm.Float2> s, int a) => WarpRows.RowPairs(s, a, 4 * TensorCoreStride / 2);
 
     /// <summary>
     /// Stage s: the 32 pixels from k0 = <c>pBegin</c> + 32·s of rows i0 … i0 + 63 (tile A) and j0 … j0 + 63 (tile B) of F,
     /// k-major; 0 past C or past the split's last pixel <c>pEnd</c>. Thread tid holds pixels k0 + r0 + 8·hi (r0 = tid mod 8,
     /// hi = 0 … 3) of rows rb + 8·lo (rb = ⌊tid / 8⌋, lo = 0 … 7) in both tiles: 8 consecutive threads read 8 consecutive
-    /// pixels of a row (32-byte segments) and store them with 2-way bank conflicts. The share is fixed when the kernel
+    /// pixels of a row (32-byte segments) and store them without bank conflicts. The share is fixed when the kernel
     /// starts and the 8 rows are written out, so a value costs its load, rounding and store and little index arithmetic.
     /// </summary>
-    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, uint sharedAddress, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
+    private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
         int bf16, long fAddress) : IStageFill
     {
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
             int r0 = tid & 7, rb = tid >> 3;
-            int aBase = buffer * TensorCoreTileFloats + r0 * TensorCoreStride + rb, bBase = aBase + 2 * TensorCoreTileFloats;
+            // A: Float2 (rows rb + 16·i and rb + 16·i + 8 of k-row r0 + 8·hi: TensorCoreRowPairColumn) at aPair + hi·8·36 + 8·i;
+            // B: k-row r0 + 8·hi, column rb + 8·j at bBase + hi·4·136 + 16·j (TensorCorePairIndex).
+            int aPair = buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb;
+            int bBase = (2 + buffer) * TensorCoreTileFloats + TensorCorePairIndex(r0, rb);
             for (int hi = 0; hi < TensorCoreStageK / 8; hi++)
             {
-                int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi, at = hi * 8 * TensorCoreStride;
+                int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi;
                 bool inside = k < pEnd;
-                Rows<TPut>(aBase + at, i0 + rb, k, inside);
-                Rows<TPut>(bBase + at, j0 + rb, k, inside);
+                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair + hi * 8 * (TensorCoreStride / 2), 8, f, fAddress, (i0 + rb) * p + k, 16 * p,
+                    8 * p, inside, i0 + rb, 16, 8, c, 4, bf16);
+                int dst = bBase + hi * 4 * TensorCorePairPitch, first = j0 + rb;
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);
             }
-        }
-
-        /// <summary>Pixel k of rows first, first + 8, …, first + 56 of F into shared[dst], dst + 8, …, dst + 56 (0 past C or when not inside).</summary>
-        private void Rows<TPut>(int dst, int first, int k, bool inside) where TPut : struct, IStagePut
-        {
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 8, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 32, 8, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);
         }
     }
 

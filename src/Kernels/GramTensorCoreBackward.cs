@@ -14,13 +14,14 @@ using GramBackwardLauncher = global::System.Action<global::ILGPU.Runtime.Acceler
 // as the GEMM A·B with M = C rows i, N = P pixels, K = C channels j: A[i][j] = S[i, j], B[j][p] = F[j, p], on the
 // forward's machinery (GramTensorCore.cs): warp-level m16n8k8 TF32 products, FP32 accumulation, the same main loop
 // (TensorCoreProduct, with cp.async under gramasync=2) and shared layout. S is formed once per call in FP32 (SymmetricSumKernel, GramBlocked.cs) and
-// is exactly symmetric, so A stored k-major — A[i][j] at j·72 + i — is row j of S: both tiles of a stage are 32
-// consecutive rows j of a row-major matrix (S's 64 columns i0 …, F's 64 pixels p0 …), loaded with consecutive
-// work-items on consecutive addresses (128-byte segments per warp) and stored to shared memory without bank conflicts.
+// is exactly symmetric, so A stored k-major — A[i][j] at j·72 + (i's column) — is row j of S: both tiles of a stage are
+// 32 consecutive rows j of a row-major matrix (S's 64 columns i0 …, F's 64 pixels p0 …), loaded with consecutive
+// work-items on consecutive addresses (128-byte segments per warp) and stored to shared memory without bank conflicts
+// (B's k-rows j and j + 4 side by side, as one 64-bit store).
 // Group: 2 warps (64 threads) own a 64 × 64 block of df — rows i0 = 64·y …, pixels p0 = 64·x … (grid (⌈P/64⌉,
 // ⌈C/64⌉)) — warp w its pixels p0 + 32·w … as one 64 × 32 warp tile. Stages of 32 channels j (4 mma k-steps),
-// double-buffered; shared memory as the forward (two buffers of both 32 × 72 tiles, then the emulation's exchange
-// areas: 38 400 bytes, static). Rows past C, channels past C and pixels past P load as 0, so any C and P work. No
+// double-buffered; shared memory as the forward (two buffers of both tiles, then the emulation's exchange areas:
+// 38 400 bytes, static). Rows past C, channels past C and pixels past P load as 0, so any C and P work. No
 // split-K: K = C is at most a few hundred, and the P blocks already fill the device. Deterministic: every output is
 // one accumulator summed over j in ascending order (no atomics), then scaled, then stored or added once.
 public static partial class Gram
@@ -30,42 +31,40 @@ public static partial class Gram
     private static void BackwardTensorCoreKernel(SpecializedValue<int> mode, View f, View s, View df, int c, int p, float scale, int accumulate,
         long fAddress, long sAddress)
     {
-        var shared = SharedMemory.Allocate<float>(TensorCoreSharedFloats); // the kernel's only shared array (AsyncCopy names it)
+        var pairs = SharedMemory.Allocate<SharedGemm.Float2>(TensorCoreSharedFloats / 2); // the kernel's only shared array (AsyncCopy names it), 8-byte aligned
+        var shared = pairs.Cast<float>();
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         int p0 = Grid.IdxX * TensorCoreBlock, i0 = Grid.IdxY * TensorCoreBlock;
         int stages = (c + TensorCoreStageK - 1) / TensorCoreStageK;
         uint sharedAddress = (mode.Value & TensorCoreAsync) != 0 ? AsyncCopy.SharedArrayAddress() : 0u; // once: cp.async's destinations
-        var fill = new GramTensorCoreBackwardFill(f, s, shared, sharedAddress, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode, fAddress, sAddress);
-        var acc = TensorCoreProduct(fill, shared, stages, tid, mode.Value);
+        var fill = new GramTensorCoreBackwardFill(f, s, shared, pairs, sharedAddress, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode, fAddress, sAddress);
+        var acc = TensorCoreProduct(fill, shared, pairs, stages, tid, mode.Value);
         acc.Store(new GramTensorCoreBackwardStore(df, c, p, scale, accumulate), i0 + g, p0 + warp * 32 + 2 * q);
     }
 
     /// <summary>
     /// Stage s: channels j0 = 32·s … j0 + 31 of S (columns i0 … i0 + 63: tile A, A[i][j] = S[j, i] = S[i, j]) and of F (pixels
     /// p0 … p0 + 63: tile B); 0 past C or P. Thread tid holds column tid of every k-row of both tiles (consecutive threads,
-    /// consecutive addresses), fixed when the kernel starts; the k-rows are written out 8 at a time.
+    /// consecutive addresses), fixed when the kernel starts; the k-rows are written out 8 at a time (B's as 4 pairs).
     /// </summary>
-    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, uint sharedAddress, int c, int p, int i0, int p0, int tid, int bf16,
+    private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int c, int p, int i0, int p0, int tid, int bf16,
         long fAddress, long sAddress) : IStageFill
     {
         public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
         {
-            int aBase = buffer * TensorCoreTileFloats + tid, bBase = (2 + buffer) * TensorCoreTileFloats + tid;
+            // A: row tid's column of k-row 0 (floats); B: column tid of pair row 0 (a Float2 index, TensorCorePairIndex(0, tid) / 2).
+            int aBase = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid;
             int colA = i0 + tid, colB = p0 + tid;
             for (int r = 0; r < TensorCoreStageK; r += 8)
             {
-                int j = stage * TensorCoreStageK + r, at = r * TensorCoreStride;
-                KRows<TPut>(aBase + at, s, sAddress, j * c + colA, c, j, colA < c);
-                KRows<TPut>(bBase + at, f, fAddress, j * p + colB, p, j, colB < p);
+                // Channels j … j + 7 (rows of S and F, c and p apart); 0 past C or outside the column. A: k-rows r …, B: pair rows r / 2 …
+                int j = stage * TensorCoreStageK + r, a = aBase + r * TensorCoreStride, srcA = j * c + colA;
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c, bf16);
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1,
+                    c, bf16);
+                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair + r / 2 * (TensorCorePairPitch / 2), TensorCorePairPitch / 2, f, fAddress,
+                    j * p + colB, p, 4 * p, colB < p, j, 1, 4, c, 4, bf16);
             }
-        }
-
-        /// <summary>Channels j … j + 7 (rows of S or F, <paramref name="stride"/> apart from <paramref name="src"/>) into 8 k-rows from <paramref name="dst"/>; 0 past C or outside the column.</summary>
-        private void KRows<TPut>(int dst, View from, long address, int src, int stride, int j, bool column) where TPut : struct, IStagePut
-        {
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, TensorCoreStride, from, address, src, stride, column, j, 1, c, bf16);
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 4 * TensorCoreStride, TensorCoreStride, from, address, src + 4 * stride, stride, column, j + 4, 1, c,
-                bf16);
         }
     }
 

@@ -290,8 +290,8 @@ public static partial class Conv2d
             // 8 / wm channels in 4 / wm pairs (wm is 1 or 2, a compile-time constant): channels rLoad + i·wm and 4 further,
             // side by side in pair row rLoad + i·wm. Written out: as a loop, ptxas kept the one-trip loop of wm = 2 with its
             // counter and j·… products.
-            StagePipeline.PutPairs<TPut>(shared, sharedAddress, BDestination(buffer), wm * sp, input, inputAddress, at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4,
-                cin, PairsPerThread, bf16);
+            StagePipeline.PutPairs<TPut>(shared, shared4.Cast<SharedGemm.Float2>(), sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress,
+                at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4, cin, PairsPerThread, bf16);
             if (tid < 2 * TensorCoreStageChannels)
             {
                 var halo = Halo(at);

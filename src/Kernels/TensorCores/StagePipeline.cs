@@ -23,12 +23,17 @@ internal interface IStageFill
 
 /// <summary>
 /// How a fill puts its values (a struct type argument, so the choice is made by the C# compiler, not left to ILGPU's
-/// optimizer): <see cref="Value"/> one value, shared[dst] ← valid ? src[index] : 0; <see cref="Run"/> run i of a
+/// optimizer): <see cref="Value"/> one value, shared[dst] ← valid ? src[index] : 0; <see cref="Pair"/> two side by side,
+/// pairs[pair] ← (valid ? src[index] : 0, hiValid ? src[hiIndex] : 0) (floats 2·pair and 2·pair + 1 of the same array,
+/// one 64-bit store or read where that is how the values are put); <see cref="Run"/> run i of a
 /// <see cref="StagePipeline.Put4Runs"/> call, four values already in the kernel's format.
 /// </summary>
 internal interface IStagePut
 {
     void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16);
+
+    void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
+        long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16);
 
     void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
         ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i);
@@ -106,6 +111,17 @@ internal readonly struct StagePipeline(int asyncBuffers)
             shared[dst] = WarpTile64x32.StageValue(valid ? v : 0f, bf16);
         }
 
+        public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
+            long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16)
+        {
+            float lo = src[valid ? index : 0], hi = src[hiValid ? hiIndex : 0];
+            pairs[pair] = new SharedGemm.Float2
+            {
+                X = WarpTile64x32.StageValue(valid ? lo : 0f, bf16),
+                Y = WarpTile64x32.StageValue(hiValid ? hi : 0f, bf16),
+            };
+        }
+
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
             to[i * (step >> 2)] = GlobalLoad.Float4(from, i * step);
@@ -117,6 +133,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
         public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
             AsyncCopy.Float(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
+        public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
+            long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16)
+        {
+            AsyncCopy.Float(shared, sharedAddress, 2 * pair, src, srcAddress, index, valid);
+            AsyncCopy.Float(shared, sharedAddress, 2 * pair + 1, src, srcAddress, hiIndex, hiValid);
+        }
+
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
             AsyncCopy.Float4(shared, sharedAddress, dst + i * step, src, index + i * step, fromAddress + 4L * (i * step));
@@ -127,6 +150,13 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
             shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
+
+        public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
+            long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16)
+        {
+            var v = pairs[pair];
+            pairs[pair] = new SharedGemm.Float2 { X = WarpTile64x32.StageValue(v.X, bf16), Y = WarpTile64x32.StageValue(v.Y, bf16) };
+        }
 
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i)
@@ -155,24 +185,26 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>
-    /// <paramref name="count"/> (2 or 4, a constant of the kernel's specialized shape) pairs of values side by side, each value
-    /// through <see cref="Put"/>: pair i is shared[dst + i·dstStep] ← src[index + i·srcStep] and shared[dst + i·dstStep + 1]
-    /// ← src[index + i·srcStep + hiStep], valid when <paramref name="valid"/> and at + i·atStep (+ hiAt for the second)
-    /// &lt; limit (the channel it stands for exists): the tensor-core convolution's B tile, whose k-rows q and q + 4 lie
-    /// side by side (Conv2dTensorCoreKernel.cs).
+    /// <paramref name="count"/> (2 or 4, a constant of the kernel's specialized shape) pairs of values side by side, each
+    /// through <typeparamref name="TPut"/>'s <see cref="IStagePut.Pair"/>: pair i is pairs[pair + i·pairStep] ←
+    /// (src[index + i·srcStep], src[index + i·srcStep + hiStep]), its values valid when <paramref name="valid"/> and
+    /// at + i·atStep (+ hiAt for the second) &lt; limit (the channel or row it stands for exists): tiles whose k-rows q and
+    /// q + 4 lie side by side (Conv2dTensorCoreKernel.cs, GramTensorCoreBackward.cs). <paramref name="pairs"/> is the
+    /// kernel's shared array as Float2s (its float 2·p + h is <paramref name="shared"/>[2·p + h]).
     /// </summary>
-    public static void PutPairs<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
-        int index, int srcStep, int hiStep, bool valid, int at, int atStep, int hiAt, int limit, int count, int bf16) where TPut : struct, IStagePut
+    public static void PutPairs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, int pairStep,
+        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, int srcStep, int hiStep, bool valid, int at, int atStep, int hiAt, int limit,
+        int count, int bf16) where TPut : struct, IStagePut
     {
-        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + 1, src, srcAddress, index + hiStep, valid & (at + hiAt < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + dstStep + 1, src, srcAddress, index + srcStep + hiStep, valid & (at + atStep + hiAt < limit), bf16);
+        var put = default(TPut);
+        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, index, valid & (at < limit), index + hiStep, valid & (at + hiAt < limit), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit),
+            index + srcStep + hiStep, valid & (at + atStep + hiAt < limit), bf16);
         if (count <= 2) return;
-        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep + 1, src, srcAddress, index + 2 * srcStep + hiStep, valid & (at + 2 * atStep + hiAt < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep + 1, src, srcAddress, index + 3 * srcStep + hiStep, valid & (at + 3 * atStep + hiAt < limit), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit),
+            index + 2 * srcStep + hiStep, valid & (at + 2 * atStep + hiAt < limit), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit),
+            index + 3 * srcStep + hiStep, valid & (at + 3 * atStep + hiAt < limit), bf16);
     }
 
     /// <summary>

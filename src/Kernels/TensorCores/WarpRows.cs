@@ -19,7 +19,7 @@ internal readonly struct RowTile(float a0, float a1, float a2, float a3)
 
 /// <summary>
 /// The A fragments of a warp's 64 rows for one mma k-step of 8 k (M{i}: rows 16·i …), read from a shared stage in one of
-/// two layouts: <see cref="KMajor"/> (A[k][m] at k·sa + m: the Gram kernels, whose A is a feature map) or
+/// two layouts: <see cref="RowPairs"/> (k-major, rows g and g + 8 side by side: the Gram kernels, whose A is a feature map) or
 /// <see cref="FragmentOrder"/> (the tensor-core convolution's weights, laid out before the kernel in the order the lanes
 /// read them: 4 LDS.128 per k-step instead of 16 LDS).
 /// </summary>
@@ -28,17 +28,16 @@ internal readonly struct WarpRows(RowTile m0, RowTile m1, RowTile m2, RowTile m3
     public readonly RowTile M0 = m0, M1 = m1, M2 = m2, M3 = m3;
 
     /// <summary>
-    /// From a k-major stage: <paramref name="a"/> is the index of A[g][q] of the warp's first row tile (k-row q, column g),
-    /// so a0 is at a, a1 at a + 8, a2 and a3 four k-rows further.
+    /// From a k-major stage whose rows g and g + 8 of each 16-row tile lie side by side (the Gram kernels, whose A is a
+    /// feature map): Float2 <paramref name="at"/> of <paramref name="s"/> is (A[g][q], A[g + 8][q]) = (a0, a1) of the warp's
+    /// first row tile, row tile i's 8·i further, and (a2, a3) <paramref name="k4"/> further (4 k-rows): 8 LDS.64 per
+    /// k-step, not 16 LDS, each pair in the order the mma takes its registers.
     /// </summary>
-    public static WarpRows KMajor(ArrayView<float> s, int a, int sa)
-    {
-        // One view at each of the two k-rows the lane reads (q and q + 4): every value is a constant offset from one of
-        // them, which the loads carry (ILGPU widens an index to 64 bits before adding it to an address).
-        ArrayView<float> ra = s.SubView(a, 57), ra4 = s.SubView(a + 4 * sa, 57);
-        return new(new(ra[0], ra[8], ra4[0], ra4[8]), new(ra[16], ra[24], ra4[16], ra4[24]),
-            new(ra[32], ra[40], ra4[32], ra4[40]), new(ra[48], ra[56], ra4[48], ra4[56]));
-    }
+    public static WarpRows RowPairs(ArrayView<SharedGemm.Float2> s, int at, int k4) =>
+        new(Tile(s[at], s[at + k4]), Tile(s[at + 8], s[at + 8 + k4]), Tile(s[at + 16], s[at + 16 + k4]), Tile(s[at + 24], s[at + 24 + k4]));
+
+    /// <summary>A row tile from its k-rows q (<paramref name="low"/>: rows g, g + 8) and q + 4 (<paramref name="high"/>).</summary>
+    private static RowTile Tile(SharedGemm.Float2 low, SharedGemm.Float2 high) => new(low.X, low.Y, high.X, high.Y);
 
     /// <summary>
     /// From a stage in fragment order (<see cref="Conv2d.TensorCoreOperand"/>): row tile i's fragment of lane l is the

@@ -24,27 +24,13 @@ internal readonly struct ColumnMasks(uint n0, uint n1, uint n2, uint n3)
 /// <summary>
 /// A lane's B values of one 8-k mma step for a warp tile's 4 column tiles, as read, with the masks still to apply (the
 /// TF32 step masks each value, the BF16 step each packed pair): N{j} = (B[q][c], B[q + 4][c]) for column c = 8·j + g of
-/// the warp tile (g = lane / 4, q = lane mod 4). Read from one of two stage layouts: <see cref="KMajor"/> (B[k][n] at
-/// k·sb + n: the Gram kernels) or <see cref="Paired"/> (rows q and q + 4 side by side: one 64-bit read per column tile,
-/// the tensor-core convolution).
+/// the warp tile (g = lane / 4, q = lane mod 4), read from a stage whose k-rows q and q + 4 lie side by side
+/// (<see cref="Paired"/>: one 64-bit read per column tile; the tensor-core convolution and the Gram kernels).
 /// </summary>
 internal readonly struct ColumnPairs(SharedGemm.Float2 n0, SharedGemm.Float2 n1, SharedGemm.Float2 n2, SharedGemm.Float2 n3, ColumnMasks keep)
 {
     public readonly SharedGemm.Float2 N0 = n0, N1 = n1, N2 = n2, N3 = n3;
     public readonly ColumnMasks Keep = keep;
-
-    /// <summary>
-    /// From a k-major stage: <paramref name="b"/> is the index of B[q][g] of the warp's first column tile, so N{j}'s values
-    /// are at b + 8·j and four k-rows (4·<paramref name="sb"/>) further.
-    /// </summary>
-    public static ColumnPairs KMajor(ArrayView<float> s, int b, int sb, ColumnMasks keep)
-    {
-        // A view at each of the two k-rows the lane reads (q and q + 4): every value is a constant offset from one of them,
-        // which the loads carry (ILGPU widens an index to 64 bits before adding it to an address, so s[b + 8] would cost
-        // an addition and a shift of its own).
-        ArrayView<float> rb = s.SubView(b, 25), rb4 = s.SubView(b + 4 * sb, 25);
-        return new(Pair(rb[0], rb4[0]), Pair(rb[8], rb4[8]), Pair(rb[16], rb4[16]), Pair(rb[24], rb4[24]), keep);
-    }
 
     /// <summary>
     /// From a paired stage, whose Float2 <paramref name="at"/> + 8·j of <paramref name="p"/> holds (B[q][c], B[q + 4][c])
@@ -56,7 +42,6 @@ internal readonly struct ColumnPairs(SharedGemm.Float2 n0, SharedGemm.Float2 n1,
     /// <summary><paramref name="v"/> when <paramref name="mask"/> is ~0, +0 when it is 0 (a <see cref="ColumnMasks"/> word).</summary>
     public static float Kept(float v, uint mask) => Interop.IntAsFloat(Interop.FloatAsInt(v) & mask);
 
-    private static SharedGemm.Float2 Pair(float x, float y) => new() { X = x, Y = y };
 }
 
 /// <summary>
