@@ -190,8 +190,8 @@ public static partial class Gram
             {
                 int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi;
                 bool inside = k < pEnd;
-                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair + hi * 8 * (TensorCoreStride / 2), 8, f, fAddress, (i0 + rb) * p + k, 16 * p,
-                    8 * p, inside, i0 + rb, 16, 8, c, 4, bf16);
+                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair + hi * 8 * (TensorCoreStride / 2), 8, f, fAddress,
+                    new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4, bf16);
                 int dst = bBase + hi * 4 * TensorCorePairPitch, first = j0 + rb;
                 StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
                 StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);

@@ -63,7 +63,7 @@ public static partial class Gram
                 StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1,
                     c, bf16);
                 StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair + r / 2 * (TensorCorePairPitch / 2), TensorCorePairPitch / 2, f, fAddress,
-                    j * p + colB, p, 4 * p, colB < p, j, 1, 4, c, 4, bf16);
+                    new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4, bf16);
             }
         }
     }

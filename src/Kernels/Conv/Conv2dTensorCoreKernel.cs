@@ -37,7 +37,7 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   (kc mod 4)·P + 2·c + ⌊kc / 4⌋, pair-row pitch P = 2·(BN + 2) + 4 ≡ 8 (mod 32), so a lane's B fragment is one 64-bit
 //   read (12 LDS.64 a stage instead of 24 LDS) and each half-warp's reads (q = 0 … 3, four consecutive columns) hit 32
 //   distinct banks. Deeper cp.async pipelines that do not fit 48 KiB (3 or
-//   4 buffers of the 128 × 128 block: 49.9 and 66.5 KiB) take dynamic shared memory instead, the exchange areas after
+//   4 buffers of the 128 × 128 block: 48.4 and 64.5 KiB, beside 6 KiB of exchange areas) take dynamic shared memory instead, the exchange areas after
 //   the tiles (TensorCoreDynamicShared; the launch asks for it, and on CUDA lets the kernel have it: DynamicSharedMemory.cs).
 //   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) when the operand is made, once per layer
 //   (PreparedConv3x3) or per call; the input values once, when stored (with cp.async: in place, by the thread that
@@ -167,6 +167,7 @@ public static partial class Conv2d
         bool dynamicShared = TensorCoreDynamicShared(need);
         var shared4 = dynamicShared ? SharedMemory.GetDynamic<SharedGemm.Float4>() : SharedMemory.Allocate<SharedGemm.Float4>(TensorCoreSharedFloats / 4);
         var shared = shared4.Cast<float>();
+        var pairs = shared4.Cast<SharedGemm.Float2>(); // B's pairs (TensorCorePairPitch)
 
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31;
         int wmIdx = warp / wn, wnIdx = warp - wmIdx * wn;
@@ -179,7 +180,7 @@ public static partial class Conv2d
         int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
         // cp.async's destinations: the shared array's address, read once (AsyncCopy.SharedArrayAddress).
         uint sharedAddress = pipeline.Copy != 0 ? AsyncCopy.SharedArrayAddress() : 0u;
-        var fill = new TensorCoreFill(input, weights, shared, shared4, sharedAddress, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
+        var fill = new TensorCoreFill(input, weights, shared, shared4, pairs, sharedAddress, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
             (groups * TensorCoreGroupFloats) >> 2, (Grid.IdxY * wm * TensorCoreGroupFloats) >> 2, threads, nLoad, rLoad, wm, p0, bn, tid,
             bf16 ? 1 : 0, inputAddress, weightsAddress, first);
 
@@ -219,8 +220,7 @@ public static partial class Conv2d
             var aStage = shared4.SubView(aStart, 3 * TensorCoreTapFloat4s - 31); // up to tap 2's row tile 3 (+ 2·128 + 96)
             // Tap kw's B values: the halo tile's columns shifted by kw (column n + kw holds pixel p0 + n + kw − 1), this
             // lane's pair row q (B[q][c], B[q + 4][c]) as Float2s.
-            var bStage = shared4.Cast<SharedGemm.Float2>().SubView(((buffers * aFloats + buffer * bFloats + q * sp) >> 1) + wnIdx * TensorCoreWarpPixels + g,
-                TensorCoreBStageSpan);
+            var bStage = pairs.SubView(((buffers * aFloats + buffer * bFloats + q * sp) >> 1) + wnIdx * TensorCoreWarpPixels + g, TensorCoreBStageSpan);
             if (bf16)
             {
                 // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
@@ -271,7 +271,7 @@ public static partial class Conv2d
     /// halo value each (channel tid / 2, the column left of the block's pixels or right of them).
     /// </summary>
     private readonly struct TensorCoreFill(
-        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, uint sharedAddress, int cin, int w, int hw,
+        View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int cin, int w, int hw,
         int sp, int aFloats, int bTiles, int bFloats, int stageFloat4s, int blockFloat4s, int threads, int nLoad, int rLoad, int wm,
         int p0, int bn, int tid, int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
@@ -290,8 +290,8 @@ public static partial class Conv2d
             // 8 / wm channels in 4 / wm pairs (wm is 1 or 2, a compile-time constant): channels rLoad + i·wm and 4 further,
             // side by side in pair row rLoad + i·wm. Written out: as a loop, ptxas kept the one-trip loop of wm = 2 with its
             // counter and j·… products.
-            StagePipeline.PutPairs<TPut>(shared, shared4.Cast<SharedGemm.Float2>(), sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress,
-                at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4, cin, PairsPerThread, bf16);
+            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress, BSources(at),
+                PairsPerThread, bf16);
             if (tid < 2 * TensorCoreStageChannels)
             {
                 var halo = Halo(at);
@@ -309,7 +309,7 @@ public static partial class Conv2d
             var at = Source(s);
             var held = default(TensorCoreHeld);
             held.A = HeldStage.Runs.Load(weights.SubView(at.A, (ARuns - 1) * 4 * threads + 4), ARuns, 4 * threads);
-            held.B = HeldStage.Pairs.Load(input, at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4, cin, PairsPerThread);
+            held.B = HeldStage.Pairs.Load(input, BSources(at), PairsPerThread);
             if (tid < 2 * TensorCoreStageChannels)
             {
                 var halo = Halo(at);
@@ -325,13 +325,16 @@ public static partial class Conv2d
             int step = 4 * threads;
             held.A.Store(shared4.SubView(ADestination(buffer) >> 2, (ARuns - 1) * (step >> 2) + 1), ARuns, step);
             int pairStep = wm * sp >> 1; // pair rows wm apart, in Float2s
-            held.B.Store(shared4.Cast<SharedGemm.Float2>().SubView(BDestination(buffer) >> 1, (PairsPerThread - 1) * pairStep + 1), pairStep, PairsPerThread, bf16);
+            held.B.Store(pairs.SubView(BDestination(buffer) >> 1, (PairsPerThread - 1) * pairStep + 1), pairStep, PairsPerThread, bf16);
             if (tid < 2 * TensorCoreStageChannels)
                 shared[HaloDestination(buffer)] = WarpTile64x32.StageValue(held.HaloValid ? held.Halo : 0f, bf16);
         }
 
         /// <summary>B pairs per thread (2 or 4): its 8 / wm channels of one pixel, two in each of the pair rows rLoad + i·wm.</summary>
         private int PairsPerThread => 4 / wm;
+
+        /// <summary>This thread's B values of a stage read <paramref name="at"/>: pair i is channels channel + i·wm and 4 further (0 past Cin or outside the rows).</summary>
+        private PairSources BSources(TensorCoreSource at) => new(at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4, cin);
 
         /// <summary>Float4 runs of the A tile per thread: aFloats / 4 / threads (12 / WN).</summary>
         private int ARuns => (aFloats >> 2) / threads;

@@ -22,8 +22,9 @@ namespace IlgpuStyle.Kernels.TensorCores;
 // name). Once, not in every copy's asm: on sm_90 ptxas rebuilt the symbol's address in each copy (S2UR SR_CgaCtaId,
 // UMOV, UPRMT: 23 of the 281 SASS instructions of a conv stage with 8 copies). A kernel whose one array is dynamic
 // (SharedMemory.GetDynamic) has ILGPU's .extern __dyn_shared_alloca instead: the PTX rewrite every cp.async kernel goes
-// through renames the symbol SharedArrayAddress reads (NameDynamicSharedArray). The source is a .global address: the host passes the view's device address
-// (ArrayView.LoadEffectiveAddressAsPtr) as a kernel parameter; the copy converts it with cvta.to.global.
+// through renames the symbol SharedArrayAddress reads (NameDynamicSharedArray). The source is a .global address: the
+// host passes the view's device address (ArrayView.LoadEffectiveAddressAsPtr) as a kernel parameter; the copy converts
+// it with cvta.to.global.
 public static class AsyncCopy
 {
     /// <summary>The PTX name ILGPU 1.5.3 gives a kernel's first (here: only) shared allocation.</summary>

@@ -62,56 +62,62 @@ internal static class HeldStage
     }
 
     /// <summary>
-    /// Up to four pairs of a <see cref="StagePipeline.PutPairs"/> call, as loaded (unrounded) with whether each value exists:
-    /// pair i is (src[index + i·srcStep], src[index + i·srcStep + hiStep]), its values valid when <c>valid</c> and
-    /// at + i·atStep (+ hiAt) &lt; limit; <see cref="Store"/> rounds them (0 where invalid) into one Float2 each,
-    /// <c>to[i·step]</c>. <c>count</c> (2 or 4) is a constant of the kernel's specialized shape. The rounding waits for the
-    /// load, so it is the store's.
+    /// Up to four pairs of a <see cref="StagePipeline.PutPairs"/> call, as loaded (unrounded) with whether each value exists
+    /// (<see cref="PairSources"/>); <see cref="Store"/> rounds them (0 where invalid) into one Float2 each, <c>to[i·step]</c>.
+    /// <c>count</c> (2 or 4) is a constant of the kernel's specialized shape. The rounding waits for the load, so it is the
+    /// store's.
     /// </summary>
     public struct Pairs
     {
-        public float L0, L1, L2, L3, H0, H1, H2, H3;
-        public bool KL0, KL1, KL2, KL3, KH0, KH1, KH2, KH3;
+        public Pair P0, P1, P2, P3;
 
-        public static Pairs Load(ArrayView1D<float, Stride1D.Dense> src, int index, int srcStep, int hiStep, bool valid, int at, int atStep,
-            int hiAt, int limit, int count)
+        public static Pairs Load(ArrayView1D<float, Stride1D.Dense> src, PairSources from, int count)
         {
             var r = default(Pairs);
-            r.KL0 = valid & (at < limit);
-            r.KH0 = valid & (at + hiAt < limit);
-            r.KL1 = valid & (at + atStep < limit);
-            r.KH1 = valid & (at + atStep + hiAt < limit);
-            // Loaded whether valid or not (from element 0 when not: src is never empty), as StoreRounded does: no branch.
-            r.L0 = src[r.KL0 ? index : 0];
-            r.H0 = src[r.KH0 ? index + hiStep : 0];
-            r.L1 = src[r.KL1 ? index + srcStep : 0];
-            r.H1 = src[r.KH1 ? index + srcStep + hiStep : 0];
+            r.P0 = Pair.Load(src, from, 0);
+            r.P1 = Pair.Load(src, from, 1);
             if (count > 2)
             {
-                r.KL2 = valid & (at + 2 * atStep < limit);
-                r.KH2 = valid & (at + 2 * atStep + hiAt < limit);
-                r.KL3 = valid & (at + 3 * atStep < limit);
-                r.KH3 = valid & (at + 3 * atStep + hiAt < limit);
-                r.L2 = src[r.KL2 ? index + 2 * srcStep : 0];
-                r.H2 = src[r.KH2 ? index + 2 * srcStep + hiStep : 0];
-                r.L3 = src[r.KL3 ? index + 3 * srcStep : 0];
-                r.H3 = src[r.KH3 ? index + 3 * srcStep + hiStep : 0];
+                r.P2 = Pair.Load(src, from, 2);
+                r.P3 = Pair.Load(src, from, 3);
             }
             return r;
         }
 
         public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count, int bf16)
         {
-            to[0] = Rounded(KL0 ? L0 : 0f, KH0 ? H0 : 0f, bf16);
-            to[step] = Rounded(KL1 ? L1 : 0f, KH1 ? H1 : 0f, bf16);
+            to[0] = P0.Rounded(bf16);
+            to[step] = P1.Rounded(bf16);
             if (count > 2)
             {
-                to[2 * step] = Rounded(KL2 ? L2 : 0f, KH2 ? H2 : 0f, bf16);
-                to[3 * step] = Rounded(KL3 ? L3 : 0f, KH3 ? H3 : 0f, bf16);
+                to[2 * step] = P2.Rounded(bf16);
+                to[3 * step] = P3.Rounded(bf16);
             }
         }
+    }
 
-        private static SharedGemm.Float2 Rounded(float lo, float hi, int bf16) =>
-            new() { X = WarpTile64x32.StageValue(lo, bf16), Y = WarpTile64x32.StageValue(hi, bf16) };
+    /// <summary>Pair i of a <see cref="PairSources"/>, as loaded, with whether each value exists.</summary>
+    public struct Pair
+    {
+        public float Low, High;
+        public bool LowValid, HighValid;
+
+        public static Pair Load(ArrayView1D<float, Stride1D.Dense> src, PairSources from, int i)
+        {
+            var r = default(Pair);
+            r.LowValid = from.LowValid(i);
+            r.HighValid = from.HighValid(i);
+            // Loaded whether valid or not (from element 0 when not: src is never empty), as StoreRounded does: no branch.
+            r.Low = src[r.LowValid ? from.Low(i) : 0];
+            r.High = src[r.HighValid ? from.High(i) : 0];
+            return r;
+        }
+
+        /// <summary>The pair rounded to the kernel's format, 0 where a value does not exist.</summary>
+        public readonly SharedGemm.Float2 Rounded(int bf16) => new()
+        {
+            X = WarpTile64x32.StageValue(LowValid ? Low : 0f, bf16),
+            Y = WarpTile64x32.StageValue(HighValid ? High : 0f, bf16),
+        };
     }
 }

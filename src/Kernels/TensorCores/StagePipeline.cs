@@ -186,25 +186,20 @@ internal readonly struct StagePipeline(int asyncBuffers)
 
     /// <summary>
     /// <paramref name="count"/> (2 or 4, a constant of the kernel's specialized shape) pairs of values side by side, each
-    /// through <typeparamref name="TPut"/>'s <see cref="IStagePut.Pair"/>: pair i is pairs[pair + i·pairStep] ←
-    /// (src[index + i·srcStep], src[index + i·srcStep + hiStep]), its values valid when <paramref name="valid"/> and
-    /// at + i·atStep (+ hiAt for the second) &lt; limit (the channel or row it stands for exists): tiles whose k-rows q and
-    /// q + 4 lie side by side (Conv2dTensorCoreKernel.cs, GramTensorCoreBackward.cs). <paramref name="pairs"/> is the
-    /// kernel's shared array as Float2s (its float 2·p + h is <paramref name="shared"/>[2·p + h]).
+    /// through <typeparamref name="TPut"/>'s <see cref="IStagePut.Pair"/>: pair i is pairs[pair + i·pairStep] ← the values
+    /// <paramref name="from"/> names for it (<see cref="PairSources"/>): tiles whose k-rows q and q + 4 lie side by side
+    /// (Conv2dTensorCoreKernel.cs, GramTensorCoreBackward.cs). <paramref name="pairs"/> is the kernel's shared array as
+    /// Float2s (its float 2·p + h is <paramref name="shared"/>[2·p + h]).
     /// </summary>
     public static void PutPairs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, int pairStep,
-        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, int srcStep, int hiStep, bool valid, int at, int atStep, int hiAt, int limit,
-        int count, int bf16) where TPut : struct, IStagePut
+        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count, int bf16) where TPut : struct, IStagePut
     {
         var put = default(TPut);
-        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, index, valid & (at < limit), index + hiStep, valid & (at + hiAt < limit), bf16);
-        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit),
-            index + srcStep + hiStep, valid & (at + atStep + hiAt < limit), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from.Low(0), from.LowValid(0), from.High(0), from.HighValid(0), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from.Low(1), from.LowValid(1), from.High(1), from.HighValid(1), bf16);
         if (count <= 2) return;
-        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit),
-            index + 2 * srcStep + hiStep, valid & (at + 2 * atStep + hiAt < limit), bf16);
-        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit),
-            index + 3 * srcStep + hiStep, valid & (at + 3 * atStep + hiAt < limit), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from.Low(2), from.LowValid(2), from.High(2), from.HighValid(2), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from.Low(3), from.LowValid(3), from.High(3), from.HighValid(3), bf16);
     }
 
     /// <summary>
@@ -253,4 +248,20 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         if (Copy == 0) Group.Barrier();
     }
+}
+
+/// <summary>
+/// Where the values of a run of pairs come from (<see cref="StagePipeline.PutPairs"/>, <see cref="HeldStage.Pairs"/>): pair
+/// i is (src[index + i·srcStep], src[index + i·srcStep + hiStep]), its first value valid when <c>valid</c> and
+/// at + i·atStep &lt; limit, its second when at + i·atStep + hiAt &lt; limit too (the channel or row it stands for exists).
+/// </summary>
+internal readonly struct PairSources(int index, int srcStep, int hiStep, bool valid, int at, int atStep, int hiAt, int limit)
+{
+    public int Low(int i) => index + i * srcStep;
+
+    public int High(int i) => index + i * srcStep + hiStep;
+
+    public bool LowValid(int i) => valid & (at + i * atStep < limit);
+
+    public bool HighValid(int i) => valid & (at + i * atStep + hiAt < limit);
 }
