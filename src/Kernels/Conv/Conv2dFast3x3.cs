@@ -149,7 +149,7 @@ public static partial class Conv2d
         // The tensor-core kernel reads its own operand (fragment order, rounded to its format), the others the K-major one.
         var a = prepared ?? (tiles.Kind.IsTensorCore()
             ? TensorCoreOperand(w, transpose, tiles.Kind == ConvKernelKind.TensorCoreBf16,
-                gpu.Scratch(Shape4.Vector(TensorCoreOperandFloats(reduce, m)), scratchKey + ".tensor-core"))
+                gpu.Scratch(Shape4.Vector(TensorCoreOperandFloats(reduce, m, tiles.Kind == ConvKernelKind.TensorCoreBf16)), scratchKey + "." + ConvTiles.KindName(tiles.Kind)))
             : LayOut3x3(w, transpose, gpu.Scratch(Shape4.Vector(reduce * 9 * mp), scratchKey)));
 
         var biasView = (bias ?? output).View;
@@ -169,7 +169,7 @@ public static partial class Conv2d
                         TensorCore3x3Kernel));
             var grid = new Index3D(Gpu.DivUp(h * width, TensorCoreWarpPixels * t.GroupX), Gpu.DivUp(m, t.GroupChannels), 1);
             int epilogue = hasBias * EpilogueBias + reluFlag * EpilogueRelu + accumulateFlag * EpilogueAccumulate;
-            int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce), (long)m * h * width,
+            int slices = SplitK.Slices(t.SplitTarget, grid.X * grid.Y * t.WorkItems, TensorCoreStages(reduce, t.Kind), (long)m * h * width,
                 gpu.Accelerator.NumMultiprocessors, out int stagesPerSlice);
             long inputAddress = AsyncCopy.DeviceAddress(input.View), weightsAddress = AsyncCopy.DeviceAddress(a.View);
             // On CUDA the kernel reads the weights 16 bytes at a time without looking (GlobalLoad.Float4, AsyncCopy.Float4):

@@ -19,8 +19,10 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   (a block may span image rows); grid (⌈H·W / BN⌉, ⌈M / BM⌉). Warp (wmIdx, wnIdx) owns a 64 × 32 warp tile: 4 × 4 mma
 //   tiles of 16 channels × 8 pixels, 16 accumulator fragments (64 floats per lane).
 //   K loop: stages of 24 rows = 8 input channels × the 3 taps kw of one kernel row kh (stage s: channels 8·⌊s/3⌋ …,
-//   kh = s mod 3). A stage is 3 mma k-steps (one per kw, 8 channels each) — with BF16
-//   (kind=bf16: m16n8k16, WarpMma.Bf16) 2: kw = 0 and 1 together, then kw = 2 with the instruction's upper 8 k zero.
+//   kh = s mod 3). A stage is 3 mma k-steps (one per kw, 8 channels each). With BF16 (kind=bf16, ci=16: m16n8k16,
+//   WarpMma.Bf16) a stage is 16 channels (channels 16·⌊s/3⌋ …), still one k-step per tap, its values packed two to a
+//   32-bit word (channels c and c + 4: Conv2dTensorCoreOperand.cs, WarpTile64x32.StepPackedBf16), so its tiles have
+//   TF32's words and places: half the stages, each twice the products, no packing in the loop.
 //   B's stage is not im2col's 24 × BN but the 8 channels' input for the block's pixels and one more on each side (halo
 //   tile: column c ↔ flattened pixel p0 − 1 + c, kernel row kh applied: in_flat[c0 + kc][p0 − 1 + c + (kh − 1)·W]):
 //   since B[8·kw + kc, p] = in_flat[c][p + kw − 1 + (kh − 1)·W] whenever the tap stays inside the image row, tap kw reads
@@ -39,9 +41,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   distinct banks. Deeper cp.async pipelines that do not fit 48 KiB (3 or
 //   4 buffers of the 128 × 128 block: 48.4 and 64.5 KiB, beside 6 KiB of exchange areas) take dynamic shared memory instead, the exchange areas after
 //   the tiles (TensorCoreDynamicShared; the launch asks for it, and on CUDA lets the kernel have it: DynamicSharedMemory.cs).
-//   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round) when the operand is made, once per layer
+//   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round, packed) when the operand is made, once per layer
 //   (PreparedConv3x3) or per call; the input values once, when stored (with cp.async: in place, by the thread that
-//   copied them). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
+//   copied them; BF16's B values, which cp.async cannot pack, are loaded and stored as with register staging). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
 //   weights 16 bytes at a time — on CUDA one 128-bit load and store, their address 16-byte aligned, Run3x3 checks it;
 //   each thread's share of a stage fixed at the start, TensorCoreFill), then computes the current one, then one
 //   barrier. With 4 warps along pixels the next stage is held: its loads are issued before the current stage's products
@@ -62,11 +64,23 @@ public static partial class Conv2d
     /// <summary>Pixels of one warp's tile in the tensor-core kernel (4 mma tiles of 8).</summary>
     internal const int TensorCoreWarpPixels = 32;
 
-    /// <summary>Input channels per stage of the tensor-core kernel (one mma k-step).</summary>
-    internal const int TensorCoreStageChannels = 8;
+    /// <summary>
+    /// Input channels per stage of the tensor-core kernel of <paramref name="kind"/> (ConvTiles' ci): one mma k-step per
+    /// tap, 8 for TF32 (m16n8k8), 16 for BF16 (m16n8k16).
+    /// </summary>
+    internal static int TensorCoreStageChannels(ConvKernelKind kind) => kind == ConvKernelKind.TensorCoreBf16 ? 16 : 8;
 
-    /// <summary>Rows of a stage: <see cref="TensorCoreStageChannels"/> channels × the 3 taps of one kernel row.</summary>
-    private const int TensorCoreStageRows = 3 * TensorCoreStageChannels;
+    /// <summary>
+    /// 32-bit words a stage holds per output channel in the A tile (and per column in the B tile, in <see cref="TensorCorePairRows"/>
+    /// pair rows): 3 taps × 8 TF32 channels, or 3 taps × 16 BF16 channels packed in pairs — the same bytes either way.
+    /// </summary>
+    private const int TensorCoreStageRows = 24;
+
+    /// <summary>Pair rows of a B tile: q = 0 … 3, each holding a column's k-rows (q, q + 4) (TF32) or its BF16 pairs (q, q + 4), (q + 8, q + 12).</summary>
+    private const int TensorCorePairRows = 4;
+
+    /// <summary>Threads that load the halo's 16 words a stage (8 a side; TF32: one value each, BF16: one pair).</summary>
+    private const int TensorCoreHaloThreads = 16;
 
     /// <summary>Floats after each pair row of the shared B tile (bank-conflict-free fragment reads: <see cref="TensorCorePairPitch"/>).</summary>
     private const int TensorCorePad = 4;
@@ -78,8 +92,8 @@ public static partial class Conv2d
     /// </summary>
     private static int TensorCorePairPitch(int bn) => 2 * (bn + 2) + TensorCorePad;
 
-    /// <summary>Floats of one B tile (<see cref="TensorCoreStageChannels"/> / 2 pair rows).</summary>
-    private static int TensorCoreBFloats(int bn) => TensorCoreStageChannels / 2 * TensorCorePairPitch(bn);
+    /// <summary>Floats (32-bit words) of one B tile (<see cref="TensorCorePairRows"/> pair rows).</summary>
+    private static int TensorCoreBFloats(int bn) => TensorCorePairRows * TensorCorePairPitch(bn);
 
     /// <summary>Static shared floats of the tensor-core kernel: 48 KiB, the most a CUDA group gets without dynamic shared memory.</summary>
     internal const int TensorCoreSharedFloats = 12 * 1024;
@@ -134,8 +148,11 @@ public static partial class Conv2d
     /// <summary>Where the tensor-core kernel's epilogue argument holds the stages per split-K slice.</summary>
     private const int TensorCoreSliceShift = 8;
 
-    /// <summary>Stages of the tensor-core kernel's reduction over <paramref name="cin"/> channels: ⌈cin / 8⌉ chunks × 3 kernel rows.</summary>
-    internal static int TensorCoreStages(int cin) => Gpu.DivUp(cin, TensorCoreStageChannels) * 3;
+    /// <summary>
+    /// Stages of the tensor-core kernel's reduction over <paramref name="cin"/> channels: ⌈cin / c⌉ chunks × 3 kernel rows,
+    /// c = <see cref="TensorCoreStageChannels"/>(<paramref name="kind"/>).
+    /// </summary>
+    internal static int TensorCoreStages(int cin, ConvKernelKind kind) => Gpu.DivUp(cin, TensorCoreStageChannels(kind)) * 3;
 
     /// <summary>Shared floats available to the tiles (the rest holds the emulation's exchange areas).</summary>
     internal const int TensorCoreTileFloats = TensorCoreExchangeStart;
@@ -177,7 +194,7 @@ public static partial class Conv2d
         int nLoad = tid & (bn - 1), rLoad = tid / bn; // bn, bm: powers of two (a remainder would cost ptxas a division)
         // Split-K (grid z; the stages per slice in epilogue's upper bits): this group's stages are first … first + stages − 1.
         int perSlice = epilogue >> TensorCoreSliceShift, first = Grid.IdxZ * perSlice;
-        int stages = IntrinsicMath.Min(TensorCoreStages(cin) - first, perSlice);
+        int stages = IntrinsicMath.Min(TensorCoreStages(cin, t.Kind) - first, perSlice);
         // cp.async's destinations: the shared array's address, read once (AsyncCopy.SharedArrayAddress).
         uint sharedAddress = pipeline.Copy != 0 ? AsyncCopy.SharedArrayAddress() : 0u;
         var fill = new TensorCoreFill(input, weights, shared, shared4, pairs, sharedAddress, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
@@ -223,9 +240,10 @@ public static partial class Conv2d
             var bStage = pairs.SubView(((buffers * aFloats + buffer * bFloats + q * sp) >> 1) + wnIdx * TensorCoreWarpPixels + g, TensorCoreBStageSpan);
             if (bf16)
             {
-                // 24 k-rows: one BF16 step over kw = 0 and 1, one over kw = 2 with its upper 8 k zero.
-                acc = acc.StepBf16(Tap(aStage, 0), Tap(aStage, 1), ColumnPairs.Paired(bStage, 0, left), ColumnPairs.Paired(bStage, 1, ColumnMasks.All), exchange, 0);
-                acc = acc.StepBf16(Tap(aStage, 2), default, ColumnPairs.Paired(bStage, 2, right), default, exchange, 1);
+                // 16 channels a tap, packed in pairs: one m16n8k16 step each.
+                acc = acc.StepPackedBf16(Tap(aStage, 0), ColumnPairs.Paired(bStage, 0, left), exchange);            // kw = 0
+                acc = acc.StepPackedBf16(Tap(aStage, 1), ColumnPairs.Paired(bStage, 1, ColumnMasks.All), exchange); // kw = 1
+                acc = acc.StepPackedBf16(Tap(aStage, 2), ColumnPairs.Paired(bStage, 2, right), exchange);           // kw = 2
             }
             else
             {
@@ -290,13 +308,24 @@ public static partial class Conv2d
             // 8 / wm channels in 4 / wm pairs (wm is 1 or 2, a compile-time constant): channels rLoad + i·wm and 4 further,
             // side by side in pair row rLoad + i·wm. Written out: as a loop, ptxas kept the one-trip loop of wm = 2 with its
             // counter and j·… products.
-            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress, BSources(at),
-                PairsPerThread, bf16);
-            if (tid < 2 * TensorCoreStageChannels)
+            if (bf16 == 0)
             {
-                var halo = Halo(at);
-                StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, bf16);
+                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress, BSources(at),
+                    PairsPerThread, 0);
+                if (tid < TensorCoreHaloThreads)
+                {
+                    var halo = Halo(at, tid >> 1);
+                    StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, 0);
+                }
+                return;
             }
+            // BF16: B's values packed two to a word, which cp.async cannot do: loaded, rounded, packed and stored when the
+            // stage is put, whichever way A goes (with cp.async, A's copies still land while the warps multiply).
+            if (!default(TPut).ReadsSource) return;
+            var b = BSources(at);
+            StagePipeline.StoreQuads(pairs, BDestination(buffer) >> 1, wm * sp >> 1, input, b, b.Further(8, hw), PairsPerThread);
+            if (tid < TensorCoreHaloThreads)
+                shared[HaloDestination(buffer)] = HeldStage.Pair.Load(input, HaloPair(at), 0).PackedBf16();
         }
 
         /// <summary>
@@ -309,10 +338,16 @@ public static partial class Conv2d
             var at = Source(s);
             var held = default(TensorCoreHeld);
             held.A = HeldStage.Runs.Load(weights.SubView(at.A, (ARuns - 1) * 4 * threads + 4), ARuns, 4 * threads);
-            held.B = HeldStage.Pairs.Load(input, BSources(at), PairsPerThread);
-            if (tid < 2 * TensorCoreStageChannels)
+            var b = BSources(at);
+            held.B = HeldStage.Pairs.Load(input, b, PairsPerThread);
+            if (bf16 != 0)
             {
-                var halo = Halo(at);
+                held.BHigh = HeldStage.Pairs.Load(input, b.Further(8, hw), PairsPerThread);
+                if (tid < TensorCoreHaloThreads) held.HaloPair = HeldStage.Pair.Load(input, HaloPair(at), 0);
+            }
+            else if (tid < TensorCoreHaloThreads)
+            {
+                var halo = Halo(at, tid >> 1);
                 held.HaloValid = halo.Valid;
                 held.Halo = input[halo.Valid ? halo.Index : 0];
             }
@@ -325,15 +360,28 @@ public static partial class Conv2d
             int step = 4 * threads;
             held.A.Store(shared4.SubView(ADestination(buffer) >> 2, (ARuns - 1) * (step >> 2) + 1), ARuns, step);
             int pairStep = wm * sp >> 1; // pair rows wm apart, in Float2s
-            held.B.Store(pairs.SubView(BDestination(buffer) >> 1, (PairsPerThread - 1) * pairStep + 1), pairStep, PairsPerThread, bf16);
-            if (tid < 2 * TensorCoreStageChannels)
-                shared[HaloDestination(buffer)] = WarpTile64x32.StageValue(held.HaloValid ? held.Halo : 0f, bf16);
+            var to = pairs.SubView(BDestination(buffer) >> 1, (PairsPerThread - 1) * pairStep + 1);
+            if (bf16 != 0)
+            {
+                held.B.StorePacked(to, pairStep, PairsPerThread, held.BHigh);
+                if (tid < TensorCoreHaloThreads) shared[HaloDestination(buffer)] = held.HaloPair.PackedBf16();
+                return;
+            }
+            held.B.Store(to, pairStep, PairsPerThread, 0);
+            if (tid < TensorCoreHaloThreads)
+                shared[HaloDestination(buffer)] = Tf32.Round(held.HaloValid ? held.Halo : 0f);
         }
 
-        /// <summary>B pairs per thread (2 or 4): its 8 / wm channels of one pixel, two in each of the pair rows rLoad + i·wm.</summary>
+        /// <summary>
+        /// B pairs per thread (2 or 4), one in each of the pair rows rLoad + i·wm: TF32 its 8 / wm channels of one pixel,
+        /// two a pair; BF16 its 16 / wm, four a pair (<see cref="StagePipeline.StoreQuads"/>).
+        /// </summary>
         private int PairsPerThread => 4 / wm;
 
-        /// <summary>This thread's B values of a stage read <paramref name="at"/>: pair i is channels channel + i·wm and 4 further (0 past Cin or outside the rows).</summary>
+        /// <summary>
+        /// This thread's B values of a stage read <paramref name="at"/>: pair i is channels channel + i·wm and 4 further (0
+        /// past Cin or outside the rows); BF16 quad i is that pair and the one 8 channels further (<see cref="PairSources.Further"/>).
+        /// </summary>
         private PairSources BSources(TensorCoreSource at) => new(at.B, wm * hw, 4 * hw, at.Inside, at.Channel, wm, 4, cin);
 
         /// <summary>Float4 runs of the A tile per thread: aFloats / 4 / threads (12 / WN).</summary>
@@ -346,20 +394,34 @@ public static partial class Conv2d
         /// </summary>
         private TensorCoreSource Source(int s)
         {
-            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * TensorCoreStageChannels;
+            int k = firstStage + s, chunk = ConstantDivision.Quotient(k, 3), kh = k - chunk * 3, c0 = chunk * (bf16 != 0 ? 16 : 8);
             int shift = (kh - 1) * w, src = p0 + nLoad + shift, channel = c0 + rLoad;
             return new TensorCoreSource(4 * (k * stageFloat4s + blockFloat4s + tid), channel * hw + src, channel,
                 (uint)src < (uint)hw /* 0 ≤ src < H·W in one comparison */, c0, shift);
         }
 
         /// <summary>
-        /// The halo value of threads 0 … 15 (channel c0 + tid / 2; column 0, pixel p0 − 1, for even tid, column bn + 1, pixel
-        /// p0 + bn, for odd): its input index, and whether it exists (inside the image's rows, below Cin).
+        /// A halo value of threads 0 … 15 (channel c0 + <paramref name="kc"/>; column 0, pixel p0 − 1, for even tid, column
+        /// bn + 1, pixel p0 + bn, for odd): its input index, and whether it exists (inside the image's rows, below Cin).
+        /// TF32: kc = tid / 2, one value a thread.
         /// </summary>
-        private HaloSource Halo(TensorCoreSource at)
+        private HaloSource Halo(TensorCoreSource at, int kc)
         {
-            int kc = tid >> 1, src = ((tid & 1) != 0 ? p0 + bn : p0 - 1) + at.Shift;
+            int src = HaloPixel(at);
             return new HaloSource((at.C0 + kc) * hw + src, ((uint)src < (uint)hw) & (at.C0 + kc < cin));
+        }
+
+        /// <summary>The flattened pixel of this thread's halo column, the stage's row shift applied (inside the rows when 0 ≤ it &lt; H·W).</summary>
+        private int HaloPixel(TensorCoreSource at) => ((tid & 1) != 0 ? p0 + bn : p0 - 1) + at.Shift;
+
+        /// <summary>
+        /// BF16: the halo pair of threads 0 … 15, the word at <see cref="HaloDestination"/>: pair row q = (tid / 2) mod 4,
+        /// word h = tid / 8, so channels c0 + q + 8·h and 4 further.
+        /// </summary>
+        private PairSources HaloPair(TensorCoreSource at)
+        {
+            int kc = ((tid >> 1) & 3) + 8 * (tid >> 3), src = HaloPixel(at);
+            return new PairSources((at.C0 + kc) * hw + src, 0, 4 * hw, (uint)src < (uint)hw, at.C0 + kc, 0, 4, cin);
         }
 
         /// <summary>This thread's first A float in buffer <paramref name="buffer"/>.</summary>
@@ -371,7 +433,10 @@ public static partial class Conv2d
         /// </summary>
         private int BDestination(int buffer) => bTiles + buffer * bFloats + rLoad * sp + 2 * (nLoad + 1);
 
-        /// <summary>The halo value's place in buffer <paramref name="buffer"/> (threads 0 … 15, k-row kc = tid / 2; see <see cref="Halo"/>).</summary>
+        /// <summary>
+        /// The halo word's place in buffer <paramref name="buffer"/> (threads 0 … 15, kc = tid / 2: TF32 k-row kc, BF16 pair
+        /// row kc mod 4, word ⌊kc / 4⌋; see <see cref="Halo"/>, <see cref="HaloPair"/>).
+        /// </summary>
         private int HaloDestination(int buffer)
         {
             int kc = tid >> 1;
@@ -400,9 +465,10 @@ public static partial class Conv2d
     private struct TensorCoreHeld
     {
         public HeldStage.Runs A;
-        public HeldStage.Pairs B;
+        public HeldStage.Pairs B, BHigh; // BHigh: BF16's pairs 8 channels further
         public float Halo;
         public bool HaloValid;
+        public HeldStage.Pair HaloPair; // BF16
     }
 
     /// <summary>Writes one C fragment (c0 = [o][p], c1 = [o][p + 1], c2 = [o + 8][p], c3 = [o + 8][p + 1]): + bias, ReLU, store or add.</summary>

@@ -16,8 +16,12 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // for stage k (8 channels × kernel row kh), 64-channel group r (a warp tile's rows), tap kw, row tile i: element e of
 // lane's fragment (A0 … A3 of WarpMma.cs: rows g, g + 8 × k-rows q, q + 4). A(o, c) is the weight the convolution
 // multiplies input channel c by for output o at (kh, kw): forward w[o, c, kh, kw]; backward-data (the flipped transpose)
-// w[c, o, 2 − kh, 2 − kw]; 0 past the channels. round: TF32 (cvt.rna) or BF16 (WarpTile64x32.StageValue). G = the
-// 64-channel groups, even when more than one (a block with two warps along channels reads groups 2b and 2b + 1).
+// w[c, o, 2 − kh, 2 − kw]; 0 past the channels. round: TF32 (cvt.rna). G = the 64-channel groups, even when more than
+// one (a block with two warps along channels reads groups 2b and 2b + 1).
+// BF16 (kind=bf16: stages of 16 channels, one m16n8k16 per tap) keeps the places and packs two channels in each word,
+// the registers a0 … a3 of WarpMma.Bf16 with its k renumbered as WarpTile64x32.StepPackedBf16 says:
+//   T[…same…] = bf16x2(A(o, c), A(o, c + 4)) (Bf16.Pack of Bf16.Round: c in bits 0–15),
+//   o as above,  c = 16·⌊k / 3⌋ + q + 8·⌊e / 2⌋.
 public static partial class Conv2d
 {
     /// <summary>Floats of one stage of one 64-channel group in <see cref="TensorCoreOperand"/>: 3 taps × 4 row tiles × 32 lanes × 4.</summary>
@@ -31,7 +35,8 @@ public static partial class Conv2d
     }
 
     /// <summary>Floats of <see cref="TensorCoreOperand"/> for a convolution that sums over <paramref name="reduce"/> channels into <paramref name="m"/>.</summary>
-    internal static int TensorCoreOperandFloats(int reduce, int m) => TensorCoreStages(reduce) * TensorCoreGroups(m) * TensorCoreGroupFloats;
+    internal static int TensorCoreOperandFloats(int reduce, int m, bool bf16) =>
+        TensorCoreStages(reduce, bf16 ? ConvKernelKind.TensorCoreBf16 : ConvKernelKind.TensorCoreTf32) * TensorCoreGroups(m) * TensorCoreGroupFloats;
 
     /// <summary>
     /// The tensor-core kernel's weight operand T of OIHW 3×3 weights <paramref name="w"/> (see the file comment), forward or
@@ -42,7 +47,7 @@ public static partial class Conv2d
     {
         var gpu = w.Gpu;
         int reduce = transpose ? w.Shape.N : w.Shape.C, m = transpose ? w.Shape.C : w.Shape.N;
-        int floats = TensorCoreOperandFloats(reduce, m);
+        int floats = TensorCoreOperandFloats(reduce, m, bf16);
         var t = into ?? gpu.Allocate(Shape4.Vector(floats));
         gpu.Kernel(TensorCoreOperandKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, int, int, View>(TensorCoreOperandKernel))(
             new Index1D(floats), w.View, w.Shape.N, w.Shape.C, TensorCoreGroups(m), transpose ? 1 : 0, bf16 ? 1 : 0, t.View);
@@ -56,8 +61,15 @@ public static partial class Conv2d
         // Divisions by 3 as ConstantDivision's products (PtxasTests refuses PTX div/rem by an immediate in any kernel).
         int block = ConstantDivision.Quotient(rest, 3), kw = rest - 3 * block, r = block % groups, k = block / groups;
         int chunk = ConstantDivision.Quotient(k, 3), kh = k - 3 * chunk;
-        int o = 64 * r + 16 * i + (lane >> 2) + 8 * (e & 1);
-        int c = 8 * chunk + (lane & 3) + 4 * (e >> 1);
-        t[index] = WarpTile64x32.StageValue(FastPathWeight(w, cout, cin, transpose, o, c, 3 * kh + kw), bf16);
+        int o = 64 * r + 16 * i + (lane >> 2) + 8 * (e & 1), tap = 3 * kh + kw;
+        if (bf16 == 0)
+        {
+            int c = 8 * chunk + (lane & 3) + 4 * (e >> 1);
+            t[index] = Tf32.Round(FastPathWeight(w, cout, cin, transpose, o, c, tap));
+            return;
+        }
+        int c16 = 16 * chunk + (lane & 3) + 8 * (e >> 1);
+        t[index] = Interop.IntAsFloat(Bf16.Pack(Bf16.Round(FastPathWeight(w, cout, cin, transpose, o, c16, tap)),
+            Bf16.Round(FastPathWeight(w, cout, cin, transpose, o, c16 + 4, tap))));
     }
 }

@@ -37,7 +37,8 @@ public enum ConvKernelKind
 
     /// <summary>
     /// <see cref="TensorCoreTf32"/>'s kernel on BF16 tensor cores (mma.sync m16n8k16; inputs rounded to 7 mantissa bits,
-    /// FP32 accumulation): twice TF32's rate per instruction, 8× its rounding error. Same blockings and devices.
+    /// FP32 accumulation): twice TF32's rate per instruction, 8× its rounding error. Same blockings and devices;
+    /// <see cref="ConvTiles.InputChunk"/> = 16 (a stage's channels: one m16n8k16 per tap).
     /// </summary>
     TensorCoreBf16,
 
@@ -151,10 +152,10 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
             throw new ArgumentException($"conv tiles {this}: ks (split-K) applies to kind=sgemm and the tensor-core kinds only.");
         if (Kind.IsTensorCore())
         {
-            if (!TensorCoreWarpsAlongPixels.Contains(GroupX) || !TensorCoreWarpsAlongChannels.Contains(GroupY) || InputChunk != Conv2d.TensorCoreStageChannels)
+            if (!TensorCoreWarpsAlongPixels.Contains(GroupX) || !TensorCoreWarpsAlongChannels.Contains(GroupY) || InputChunk != Conv2d.TensorCoreStageChannels(Kind))
                 throw new ArgumentException(
                     $"conv tiles {this}: kind={KindName(Kind)} needs gx (warps along pixels) in {{{string.Join(", ", TensorCoreWarpsAlongPixels)}}}, " +
-                    $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels}.");
+                    $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels(Kind)} (the channels of a stage: 8 for tf32, 16 for bf16).");
             if (!SupportedAsyncBuffers.Contains(AsyncBuffers))
                 throw new ArgumentException($"conv tiles {this}: async must be one of {string.Join(", ", SupportedAsyncBuffers)} (shared buffers filled by cp.async; 0: none).");
             int need = Conv2d.TensorCoreSharedNeed(this);

@@ -17,7 +17,7 @@ public static class Precisions
     /// <summary>
     /// The tensor-core blocking --precision tf32 (<paramref name="kind"/> TensorCoreTf32) or bf16 (TensorCoreBf16) uses on
     /// a device allowing <paramref name="maxGroupSize"/> work-items per group: 4 warps along pixels × 2 along channels
-    /// (8-channel stages), else 2 × 2, else 2 × 1, else 1 × 1. 4 × 2 first since the first GPU run (H200, 2026-12-04,
+    /// (stages of 8 channels, BF16's of 16), else 2 × 2, else 2 × 1, else 1 × 1. 4 × 2 first since the first GPU run (H200, 2026-12-04,
     /// TF32, per layer): faster than 2 × 2 on every VGG19 convolution at 1024² (conv forward 7.32 vs 8.28 ms in all,
     /// backward-data 7.67 vs 9.49) and on all but conv5_x at 512² (2.29 vs 2.60 ms forward).
     /// </summary>
@@ -25,7 +25,7 @@ public static class Precisions
     {
         foreach (var (gx, gy) in new[] { (4, 2), (2, 2), (2, 1), (1, 1) })
         {
-            var tiles = new ConvTiles(kind, gx, gy, Conv2d.TensorCoreStageChannels);
+            var tiles = new ConvTiles(kind, gx, gy, Conv2d.TensorCoreStageChannels(kind));
             if (tiles.WorkItems <= maxGroupSize) return tiles;
         }
         throw new ArgumentException($"--precision {ConvTiles.KindName(kind)}: a group of {maxGroupSize} work-items cannot hold one 32-lane warp.");

@@ -94,6 +94,21 @@ internal static class HeldStage
                 to[3 * step] = P3.Rounded(bf16);
             }
         }
+
+        /// <summary>
+        /// These pairs and <paramref name="high"/>'s as BF16 quads (<see cref="StagePipeline.StoreQuads"/>' values):
+        /// to[i·step] ← (bf16x2 of pair i, bf16x2 of <paramref name="high"/>'s pair i).
+        /// </summary>
+        public readonly void StorePacked(ArrayView<SharedGemm.Float2> to, int step, int count, in Pairs high)
+        {
+            to[0] = Pair.Packed(P0, high.P0);
+            to[step] = Pair.Packed(P1, high.P1);
+            if (count > 2)
+            {
+                to[2 * step] = Pair.Packed(P2, high.P2);
+                to[3 * step] = Pair.Packed(P3, high.P3);
+            }
+        }
     }
 
     /// <summary>Pair i of a <see cref="PairSources"/>, as loaded, with whether each value exists.</summary>
@@ -112,6 +127,16 @@ internal static class HeldStage
             r.High = src[r.HighValid ? from.High(i) : 0];
             return r;
         }
+
+        /// <summary>
+        /// The pair as one .bf16x2 word (Bf16.Pack: <see cref="Low"/> in bits 0–15), each value rounded to BF16, 0 where it
+        /// does not exist; as a float's bits.
+        /// </summary>
+        public readonly float PackedBf16() =>
+            Interop.IntAsFloat(Bf16.RoundPack(LowValid ? Low : 0f, HighValid ? High : 0f));
+
+        /// <summary>Two pairs as a BF16 quad: (<paramref name="low"/> packed, <paramref name="high"/> packed).</summary>
+        public static SharedGemm.Float2 Packed(in Pair low, in Pair high) => new() { X = low.PackedBf16(), Y = high.PackedBf16() };
 
         /// <summary>The pair rounded to the kernel's format, 0 where a value does not exist.</summary>
         public readonly SharedGemm.Float2 Rounded(int bf16) => new()

@@ -30,6 +30,12 @@ internal interface IStageFill
 /// </summary>
 internal interface IStagePut
 {
+    /// <summary>
+    /// Whether this way reads the values from their source (<see cref="StagePipeline.StoreRounded"/>,
+    /// <see cref="StagePipeline.CopyAsync"/>) rather than finishing what an earlier way put (<see cref="StagePipeline.RoundCopied"/>).
+    /// </summary>
+    bool ReadsSource { get; }
+
     void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16);
 
     void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
@@ -103,6 +109,8 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Loads a value, rounds it to the kernel's format (WarpTile64x32.StageValue: BF16 when bf16 ≠ 0, else TF32) and stores it.</summary>
     public readonly struct StoreRounded : IStagePut
     {
+        public bool ReadsSource => true;
+
         public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16)
         {
             // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
@@ -130,6 +138,8 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Copies a value unrounded by cp.async (AsyncCopy.Float; srcAddress is src's device address); a later <see cref="RoundCopied"/> rounds it.</summary>
     public readonly struct CopyAsync : IStagePut
     {
+        public bool ReadsSource => true;
+
         public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
             AsyncCopy.Float(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
@@ -148,6 +158,8 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// <summary>Rounds in place a value this thread copied (src, index and valid unused); runs are in the format already: nothing.</summary>
     public readonly struct RoundCopied : IStagePut
     {
+        public bool ReadsSource => false;
+
         public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
             shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
 
@@ -201,6 +213,25 @@ internal readonly struct StagePipeline(int asyncBuffers)
         put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from.Low(2), from.LowValid(2), from.High(2), from.HighValid(2), bf16);
         put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from.Low(3), from.LowValid(3), from.High(3), from.HighValid(3), bf16);
     }
+
+    /// <summary>
+    /// <paramref name="count"/> (2 or 4, a constant of the kernel's specialized shape) BF16 quads, loaded, rounded, packed
+    /// and stored: pairs[pair + i·pairStep] ← (bf16x2 of <paramref name="low"/>'s pair i, bf16x2 of <paramref name="high"/>'s
+    /// pair i) (<see cref="HeldStage.Pair.PackedBf16"/>: one 64-bit store of four values). cp.async moves bytes and cannot
+    /// pack, so the BF16 convolution stores its B tile this way whichever way its A tile goes.
+    /// </summary>
+    public static void StoreQuads(ArrayView<SharedGemm.Float2> pairs, int pair, int pairStep, ArrayView1D<float, Stride1D.Dense> src,
+        PairSources low, PairSources high, int count)
+    {
+        StoreQuad(pairs, pair, src, low, high, 0);
+        StoreQuad(pairs, pair + pairStep, src, low, high, 1);
+        if (count <= 2) return;
+        StoreQuad(pairs, pair + 2 * pairStep, src, low, high, 2);
+        StoreQuad(pairs, pair + 3 * pairStep, src, low, high, 3);
+    }
+
+    private static void StoreQuad(ArrayView<SharedGemm.Float2> pairs, int pair, ArrayView1D<float, Stride1D.Dense> src, PairSources low, PairSources high, int i) =>
+        pairs[pair] = HeldStage.Pair.Packed(HeldStage.Pair.Load(src, low, i), HeldStage.Pair.Load(src, high, i));
 
     /// <summary>
     /// <paramref name="count"/> runs of four consecutive values of a stage that are already in the kernel's format
@@ -264,4 +295,7 @@ internal readonly struct PairSources(int index, int srcStep, int hiStep, bool va
     public bool LowValid(int i) => valid & (at + i * atStep < limit);
 
     public bool HighValid(int i) => valid & (at + i * atStep + hiAt < limit);
+
+    /// <summary>The same pairs <paramref name="rows"/> rows (channels) further: sources <paramref name="rows"/>·<paramref name="rowStep"/> on.</summary>
+    public PairSources Further(int rows, int rowStep) => new(index + rows * rowStep, srcStep, hiStep, valid, at + rows, atStep, hiAt, limit);
 }

@@ -111,6 +111,44 @@ internal struct WarpTile64x32
     }
 
     /// <summary>
+    /// One BF16 m16n8k16 step over 16 channels packed in pairs (the tensor-core convolution's BF16 stages,
+    /// Conv2dTensorCoreOperand.cs): the four words of <paramref name="a"/>'s row tile i are its registers a0 … a3 as they lie,
+    /// (<paramref name="b"/>'s pairs) its b0, b1, each masked by its column (both halves of a word belong to one column).
+    /// The instruction's k = 2q, 2q + 1, 2q + 8, 2q + 9 stand for the stage's channels q, q + 4, q + 8, q + 12 in A and B
+    /// alike (the product sums over k: WarpMma.Bf16). 16 products, no packing in the loop.
+    /// </summary>
+    public readonly WarpTile64x32 StepPackedBf16(WarpRows a, ColumnPairs b, ArrayView<float> x)
+    {
+        uint b00 = Word(b.N0.X) & b.Keep.N0, b01 = Word(b.N0.Y) & b.Keep.N0, b10 = Word(b.N1.X) & b.Keep.N1, b11 = Word(b.N1.Y) & b.Keep.N1;
+        uint b20 = Word(b.N2.X) & b.Keep.N2, b21 = Word(b.N2.Y) & b.Keep.N2, b30 = Word(b.N3.X) & b.Keep.N3, b31 = Word(b.N3.Y) & b.Keep.N3;
+        var r = this;
+        r.M0N0 = PackedBf16(a.M0, b00, b01, r.M0N0, x);
+        r.M0N1 = PackedBf16(a.M0, b10, b11, r.M0N1, x);
+        r.M0N2 = PackedBf16(a.M0, b20, b21, r.M0N2, x);
+        r.M0N3 = PackedBf16(a.M0, b30, b31, r.M0N3, x);
+        r.M1N0 = PackedBf16(a.M1, b00, b01, r.M1N0, x);
+        r.M1N1 = PackedBf16(a.M1, b10, b11, r.M1N1, x);
+        r.M1N2 = PackedBf16(a.M1, b20, b21, r.M1N2, x);
+        r.M1N3 = PackedBf16(a.M1, b30, b31, r.M1N3, x);
+        r.M2N0 = PackedBf16(a.M2, b00, b01, r.M2N0, x);
+        r.M2N1 = PackedBf16(a.M2, b10, b11, r.M2N1, x);
+        r.M2N2 = PackedBf16(a.M2, b20, b21, r.M2N2, x);
+        r.M2N3 = PackedBf16(a.M2, b30, b31, r.M2N3, x);
+        r.M3N0 = PackedBf16(a.M3, b00, b01, r.M3N0, x);
+        r.M3N1 = PackedBf16(a.M3, b10, b11, r.M3N1, x);
+        r.M3N2 = PackedBf16(a.M3, b20, b21, r.M3N2, x);
+        r.M3N3 = PackedBf16(a.M3, b30, b31, r.M3N3, x);
+        return r;
+    }
+
+    /// <summary>c + row tile <paramref name="t"/> (its four words: registers a0 … a3) × (<paramref name="b0"/>, <paramref name="b1"/>), BF16 products.</summary>
+    private static MmaAccumulator PackedBf16(RowTile t, uint b0, uint b1, MmaAccumulator c, ArrayView<float> x) =>
+        WarpMma.Bf16(Word(t.A0), Word(t.A1), Word(t.A2), Word(t.A3), b0, b1, c, x);
+
+    /// <summary>A shared word read as a float, as the register it is.</summary>
+    private static uint Word(float v) => Interop.FloatAsInt(v);
+
+    /// <summary>
     /// A's four BF16 registers of one 16-row tile, from the TF32 fragments of its two 8-k halves: a0 = {A[g][q], A[g][q + 4]}
     /// (the lower half's a0 and a2), a1 the same 8 rows down (its a1 and a3), a2, a3 likewise from the upper half (zero
     /// when <paramref name="lowerOnly"/> ≠ 0).

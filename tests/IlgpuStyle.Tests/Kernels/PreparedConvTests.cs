@@ -53,7 +53,9 @@ public class PreparedConvTests
             foreach (var (kind, format) in new[] { (ConvKernelKind.TensorCoreTf32, TensorCoreFormat.Tf32), (ConvKernelKind.TensorCoreBf16, TensorCoreFormat.Bf16) })
             foreach (bool transpose in new[] { false, true })
             {
-                var expected = format.Round(FragmentOrder(values, ws, transpose));
+                var expected = kind == ConvKernelKind.TensorCoreTf32
+                    ? format.Round(FragmentOrder(values, ws, transpose, 8))
+                    : PackedPairs(format.Round(FragmentOrder(values, ws, transpose, 16)));
                 var got = prepared.DirectOperand(transpose, kind).ToHost();
                 Assert.Equal(expected.Length, got.Length);
                 for (int i = 0; i < expected.Length; i++)
@@ -65,27 +67,30 @@ public class PreparedConvTests
     }
 
     /// <summary>
-    /// The tensor-core operand unrounded, from OIHW weights: for stage k (input channels 8·⌊k/3⌋ …, kernel row k mod 3),
-    /// 64-output group r (as many as the outputs need, then one more when that is odd and above 1), tap kw, row tile i,
-    /// lane (g = lane / 4, q = lane mod 4), the fragment (A[g][q], A[g + 8][q], A[g][q + 4], A[g + 8][q + 4]) of the tile's
-    /// 16 outputs × 8 channels; A = the weight of (output, input channel) at (kh, kw), flipped and transposed for
-    /// backward-data, 0 past the channels.
+    /// The tensor-core operand unrounded, from OIHW weights: for stage k (input channels s·⌊k/3⌋ …, kernel row k mod 3;
+    /// <paramref name="stageChannels"/> s = 8 for TF32), 64-output group r (as many as the outputs need, then one more when
+    /// that is odd and above 1), tap kw, row tile i, lane (g = lane / 4, q = lane mod 4), the fragment (A[g][q],
+    /// A[g + 8][q], A[g][q + 4], A[g + 8][q + 4]) of the tile's 16 outputs × 8 channels; A = the weight of (output, input
+    /// channel) at (kh, kw), flipped and transposed for backward-data, 0 past the channels. With s = 16 (BF16) each of
+    /// those four is a pair instead, the channel c (as for TF32, + 8 for the last two) then c + 4: the m16n8k16 registers
+    /// a0 … a3 as the kernel numbers its k (<see cref="PackedPairs"/> packs them).
     /// </summary>
-    private static float[] FragmentOrder(float[] w, Shape4 ws, bool transpose)
+    private static float[] FragmentOrder(float[] w, Shape4 ws, bool transpose, int stageChannels)
     {
         int cout = ws.N, cin = ws.C, reduce = transpose ? cout : cin, outputs = transpose ? cin : cout;
         int groups = (outputs + 63) / 64;
         if (groups > 1 && groups % 2 == 1) groups++;
-        int stages = (reduce + 7) / 8 * 3;
+        int stages = (reduce + stageChannels - 1) / stageChannels * 3;
+        (int, int)[] elements = stageChannels == 8 ? [(0, 0), (8, 0), (0, 4), (8, 4)] : [(0, 0), (0, 4), (8, 0), (8, 4), (0, 8), (0, 12), (8, 8), (8, 12)];
         var t = new List<float>();
         for (int k = 0; k < stages; k++)
         for (int r = 0; r < groups; r++)
         for (int kw = 0; kw < 3; kw++)
         for (int i = 0; i < 4; i++)
         for (int lane = 0; lane < 32; lane++)
-            foreach (var (dm, dk) in new[] { (0, 0), (8, 0), (0, 4), (8, 4) })
+            foreach (var (dm, dk) in elements)
             {
-                int o = 64 * r + 16 * i + lane / 4 + dm, c = 8 * (k / 3) + lane % 4 + dk, kh = k % 3;
+                int o = 64 * r + 16 * i + lane / 4 + dm, c = stageChannels * (k / 3) + lane % 4 + dk, kh = k % 3;
                 float v = 0;
                 if (o < outputs && c < reduce)
                     v = transpose ? w[((c * cin + o) * 3 + 2 - kh) * 3 + 2 - kw] : w[((o * cin + c) * 3 + kh) * 3 + kw];
@@ -93,6 +98,11 @@ public class PreparedConvTests
             }
         return t.ToArray();
     }
+
+    /// <summary>Consecutive pairs (lo, hi) of BF16 values as .bf16x2 words read as floats: lo's upper 16 bits in bits 0–15, hi's in 16–31.</summary>
+    private static float[] PackedPairs(float[] v) =>
+        Enumerable.Range(0, v.Length / 2).Select(i => BitConverter.Int32BitsToSingle((int)(
+            ((uint)BitConverter.SingleToInt32Bits(v[2 * i + 1]) & 0xFFFF0000u) | ((uint)BitConverter.SingleToInt32Bits(v[2 * i]) >> 16)))).ToArray();
 
     [Fact]
     public void PrepareRejectsNon3x3Weights()

@@ -77,7 +77,7 @@ public class ReluGatedBackwardDataTests(ITestOutputHelper log)
         var gpu = Devices.Get(device);
         foreach (var kind in new[] { ConvKernelKind.TensorCoreTf32, ConvKernelKind.TensorCoreBf16 })
             CheckGated(gpu, (16, 9, 12, 24),
-                (dy, w, dx, acc, gate) => Conv2d.BackwardData3x3(dy, w, dx, acc, new ConvTiles(kind, 2, 1, 8), gate),
+                (dy, w, dx, acc, gate) => Conv2d.BackwardData3x3(dy, w, dx, acc, new ConvTiles(kind, 2, 1, Conv2d.TensorCoreStageChannels(kind)), gate),
                 dyKept: false, $"{kind} [{device}]");
     }
 

@@ -161,7 +161,7 @@ public class TuningPlanTests(ITestOutputHelper log)
 
     /// <summary>
     /// kind=tf32 and gram=tf32 (the tensor-core kernels; kind=bf16 and gram=bf16 alike): parsed, printed and read back; its blockings validated (warps along pixels 1, 2
-    /// or 4, along channels 1 or 2, ci=8, the static shared tiles, 32 work-items per warp); never a default; and an
+    /// or 4, along channels 1 or 2, ci=8 for tf32 and 16 for bf16, the static shared tiles, 32 work-items per warp); never a default; and an
     /// override asking for it on a device without TF32 tensor cores is bad input (exit 2), not a crash.
     /// </summary>
     [Fact]
@@ -187,14 +187,18 @@ public class TuningPlanTests(ITestOutputHelper log)
         foreach (var type in new[] { AcceleratorType.Cuda, AcceleratorType.OpenCL, AcceleratorType.CPU })
             Assert.False(TuningPlan.Default(type, false, 1024).Conv.Kind.IsTensorCore());
 
-        var bf16 = TuningPlan.Parse("kind=bf16,gx=4,gy=1,ci=8,gram=bf16", gpu);
-        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 8), bf16.Conv);
+        var bf16 = TuningPlan.Parse("kind=bf16,gx=4,gy=1,ci=16,gram=bf16", gpu);
+        Assert.Equal(new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 16), bf16.Conv);
         Assert.Equal(GramKernelKind.TensorCoreBf16, bf16.Gram);
         Assert.Equal(bf16, TuningPlan.Parse(bf16.ToString(), gpu));
-        Assert.StartsWith("kind=bf16,gx=4,gy=1,ci=8,", bf16.ToString());
+        Assert.StartsWith("kind=bf16,gx=4,gy=1,ci=16,", bf16.ToString());
         Assert.Contains(",gram=bf16,", bf16.ToString());
         bf16.Validate(1024);
-        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreBf16, 3, 1, 8).Validate(1024));
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreBf16, 3, 1, 16).Validate(1024));
+        // A stage's channels are the kind's: 8 for TF32's m16n8k8, 16 for BF16's m16n8k16.
+        var chunk = Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreBf16, 4, 1, 8).Validate(1024));
+        Assert.Contains("ci=16", chunk.Message);
+        Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 16).Validate(1024));
 
         var gramTf32 = TuningPlan.Parse("gram=tf32", gpu);
         Assert.Equal(GramKernelKind.TensorCoreTf32, gramTf32.Gram);
@@ -213,10 +217,10 @@ public class TuningPlanTests(ITestOutputHelper log)
         (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
         Assert.Equal(2, code);
         Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='gram=tf32' is invalid: gram=tf32 needs TF32/BF16 tensor cores", err);
-        env[TuningPlan.EnvironmentVariable] = "kind=bf16,gx=1,gy=1,ci=8";
+        env[TuningPlan.EnvironmentVariable] = "kind=bf16,gx=1,gy=1,ci=16";
         (code, _, err) = CliRunner.Run(env, "bench", "--device", "cpu", "--no-iteration", "--layers", "relu5_1");
         Assert.Equal(2, code);
-        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=bf16,gx=1,gy=1,ci=8' is invalid: kind=bf16 needs TF32/BF16 tensor cores", err);
+        Assert.StartsWith($"error: {TuningPlan.EnvironmentVariable}='kind=bf16,gx=1,gy=1,ci=16' is invalid: kind=bf16 needs TF32/BF16 tensor cores", err);
     }
 
     /// <summary>
@@ -238,7 +242,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         plan.Validate(1024);
         Assert.DoesNotContain("async", gpu.ToString());
 
-        new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 1, 8) { AsyncBuffers = 3 }.Validate(1024);  // 3 × (24 × 72 + 8 × 72) floats fit
+        new ConvTiles(ConvKernelKind.TensorCoreBf16, 2, 1, 16) { AsyncBuffers = 3 }.Validate(1024);  // 3 × (24 × 72 + 8 × 72) floats fit
         new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 1, 8) { AsyncBuffers = 2 }.Validate(1024);
         // Past the static 48 KiB (3 × (24 × 128 + 8 × 72) floats beside the exchange areas) the tiles take dynamic shared
         // memory; every supported blocking and depth fits the 96 KiB the kernel may ask for, a larger need would not.
@@ -248,7 +252,7 @@ public class TuningPlanTests(ITestOutputHelper log)
         foreach (int gx in ConvTiles.TensorCoreWarpsAlongPixels)
         foreach (int gy in ConvTiles.TensorCoreWarpsAlongChannels)
         foreach (int buffers in ConvTiles.SupportedAsyncBuffers)
-            new ConvTiles(kind, gx, gy, 8) { AsyncBuffers = buffers }.Validate(1024);
+            new ConvTiles(kind, gx, gy, Conv2d.TensorCoreStageChannels(kind)) { AsyncBuffers = buffers }.Validate(1024);
         Assert.False(Conv2d.TensorCoreSharedFits(Conv2d.TensorCoreDynamicSharedFloats));
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { AsyncBuffers = 1 }.Validate(1024));
         Assert.Throws<ArgumentException>(() => new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { AsyncBuffers = 5 }.Validate(1024));

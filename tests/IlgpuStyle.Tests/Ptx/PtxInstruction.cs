@@ -9,7 +9,7 @@ public enum PtxOp
     Setp, Selp, Cvt, Cvta, Ld, St, Bra, Ret, BarSync, WarpSync, Mma, CpAsync, CpAsyncCommit, CpAsyncWait, Rcp, Sqrt,
 }
 
-public enum PtxType { B8, B16, B32, B64, U8, U16, U32, U64, S8, S16, S32, S64, F32, F64, Pred, Tf32, Bf16 }
+public enum PtxType { B8, B16, B32, B64, U8, U16, U32, U64, S8, S16, S32, S64, F32, F64, Pred, Tf32, Bf16, Bf16x2 }
 
 public enum PtxCompare { Eq, Ne, Lt, Le, Gt, Ge, Lo, Ls, Hi, Hs, Equ, Neu, Ltu, Leu, Gtu, Geu, Num, Nan }
 
@@ -126,6 +126,7 @@ internal static class PtxInstructionParser
                 i.RoundToNearestAway = mods.Contains("rna");
                 Allow(mods[..^2], "rn", "rna", "rzi", "rni");
                 if (i.Type == PtxType.Tf32 && !i.RoundToNearestAway) throw new FormatException("cvt to .tf32 other than .rna");
+                if (i.Type == PtxType.Bf16x2 && (i.SourceType != PtxType.F32 || !mods.Contains("rn"))) throw new FormatException("cvt to .bf16x2 other than .rn from .f32");
                 if (mods[..^2].Contains("rzi") || mods[..^2].Contains("rni")) throw new FormatException("float-to-integer cvt (not yet modelled)");
                 break;
             case "cvta":
@@ -179,14 +180,14 @@ internal static class PtxInstructionParser
     }
 
     private static bool IsTypeName(string m) =>
-        m is "b8" or "b16" or "b32" or "b64" or "u8" or "u16" or "u32" or "u64" or "s8" or "s16" or "s32" or "s64" or "f32" or "f64" or "pred" or "tf32" or "bf16";
+        m is "b8" or "b16" or "b32" or "b64" or "u8" or "u16" or "u32" or "u64" or "s8" or "s16" or "s32" or "s64" or "f32" or "f64" or "pred" or "tf32" or "bf16" or "bf16x2";
 
     public static PtxType TypeOf(string m) => m switch
     {
         "b8" => PtxType.B8, "b16" => PtxType.B16, "b32" => PtxType.B32, "b64" => PtxType.B64,
         "u8" => PtxType.U8, "u16" => PtxType.U16, "u32" => PtxType.U32, "u64" => PtxType.U64,
         "s8" => PtxType.S8, "s16" => PtxType.S16, "s32" => PtxType.S32, "s64" => PtxType.S64,
-        "f32" => PtxType.F32, "f64" => PtxType.F64, "pred" => PtxType.Pred, "tf32" => PtxType.Tf32, "bf16" => PtxType.Bf16,
+        "f32" => PtxType.F32, "f64" => PtxType.F64, "pred" => PtxType.Pred, "tf32" => PtxType.Tf32, "bf16" => PtxType.Bf16, "bf16x2" => PtxType.Bf16x2,
         _ => throw new FormatException($"type .{m}"),
     };
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Xunit;
+using IlgpuStyle.Tests.Reference;
 
 namespace IlgpuStyle.Tests.Ptx;
 
@@ -56,6 +57,7 @@ public class PtxInterpreterTests
         {
             float[] f => MemoryMarshal.AsBytes(f.AsSpan()),
             ushort[] u => MemoryMarshal.AsBytes(u.AsSpan()),
+            uint[] w => MemoryMarshal.AsBytes(w.AsSpan()),
             _ => throw new NotSupportedException(data.GetType().Name),
         };
 
@@ -175,6 +177,37 @@ public class PtxInterpreterTests
             ld.global.f32 %f, [%px]; cvt.rna.tf32.f32 %r, %f; st.global.b32 [%py], %r;
             """), threads: input.Length);
         Assert.Equal(expected, output);
+    }
+
+    /// <summary>
+    /// cvt.rn.bf16x2.f32 d, a, b (Bf16.RoundPack on CUDA): a rounded to BF16 in d's upper half, b in its lower, to nearest
+    /// with ties to even — 1 + 2^-8 is a tie between 1 and 1 + 2^-7 (even: 1), 1 + 3·2^-8 one between 1 + 2^-7 and
+    /// 1 + 2^-6 (even: the latter); infinity stays, the largest FP32 rounds up to infinity, a subnormal keeps its
+    /// 7 upper mantissa bits rounded. Each thread packs input[2t + 1] above input[2t]; expected from the tests' own BF16
+    /// rounding (TensorCoreFormat.Bf16, in double).
+    /// </summary>
+    [Fact]
+    public void Bf16x2ConversionRoundsToNearestEvenAndPacksTheFirstOperandHigh()
+    {
+        float[] input = [1f + MathF.Pow(2, -8), 1f + 3 * MathF.Pow(2, -8), -(1f + MathF.Pow(2, -8)), float.PositiveInfinity,
+            float.MaxValue, 3.3e-39f, -0.1f, 12345.678f];
+        var output = new uint[input.Length / 2];
+        using var launch = new Launch();
+        launch.Buffer(input).Buffer(output).Run(Kernel(".param .b64 px,\n.param .b64 py", ".reg .b32 %i, %r;\n.reg .f32 %lo, %hi;\n.reg .b64 %px, %py, %o;",
+            """
+            ld.param.b64 %px, [px]; ld.param.b64 %py, [py];
+            mov.b32 %i, %tid.x; mul.wide.u32 %o, %i, 8; add.u64 %px, %px, %o; mul.wide.u32 %o, %i, 4; add.u64 %py, %py, %o;
+            ld.global.f32 %lo, [%px]; ld.global.f32 %hi, [%px+4]; cvt.rn.bf16x2.f32 %r, %hi, %lo; st.global.b32 [%py], %r;
+            """), threads: output.Length);
+        uint Upper(float v) => BitConverter.SingleToUInt32Bits(TensorCoreFormat.Bf16.Round(v)) >> 16;
+        var expected = Enumerable.Range(0, output.Length).Select(t => (Upper(input[2 * t + 1]) << 16) | Upper(input[2 * t])).ToArray();
+        Assert.Equal(expected, output);
+        Assert.Equal(0x3F80u, output[0] & 0xFFFF);       // 1 + 2^-8 → 1 (even)
+        Assert.Equal(0x3F82u, output[0] >> 16);          // 1 + 3·2^-8 → 1 + 2^-6 (even)
+        Assert.Equal(0x7F80u, output[2] & 0xFFFF);       // FP32's largest → infinity
+        // Each packed value is also what the library's own emulated path (the CPU simulator's) gives.
+        for (int t = 0; t < output.Length; t++)
+            Assert.Equal(IlgpuStyle.Kernels.TensorCores.Bf16.RoundPack(input[2 * t], input[2 * t + 1]), output[t]);
     }
 
     // Thread 0 copies 16 bytes (cp.async.cg) and 4 bytes with src-size 0 into shared memory, then every thread reads both

@@ -249,6 +249,10 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
                         case PtxOp.Setp: r[rb + o[0].Register] = Compare(i, Get(t, rb, o[1]), Get(t, rb, o[2])) ? 1UL : 0UL; break;
                         case PtxOp.Selp: Set(rb, o[0], i.Type, Get(t, rb, o[3]) != 0 ? Get(t, rb, o[1]) : Get(t, rb, o[2])); break;
                         case PtxOp.Cvta: Set(rb, o[0], i.Type, Get(t, rb, o[1])); break;
+                        case PtxOp.Cvt when i.Type == PtxType.Bf16x2:
+                            // cvt.rn.bf16x2.f32 d, a, b: a rounded to BF16 in d's upper half, b in its lower half.
+                            Set(rb, o[0], i.Type, (RoundBf16(Get(t, rb, o[1])) << 16) | RoundBf16(Get(t, rb, o[2])));
+                            break;
                         case PtxOp.Cvt: Set(rb, o[0], i.Type, Convert(i, Get(t, rb, o[1]))); break;
                         case PtxOp.CpAsync: IssueCopy(t, rb, i); break;
                         case PtxOp.CpAsyncCommit: committed[t].Add(open[t]); open[t] = new CopyGroup(); break;
@@ -309,7 +313,7 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         private static ulong Truncate(PtxType type, ulong v) => type switch
         {
             PtxType.B64 or PtxType.U64 or PtxType.S64 or PtxType.F64 => v,
-            PtxType.B32 or PtxType.U32 or PtxType.S32 or PtxType.F32 or PtxType.Tf32 => v & 0xFFFFFFFFUL,
+            PtxType.B32 or PtxType.U32 or PtxType.S32 or PtxType.F32 or PtxType.Tf32 or PtxType.Bf16x2 => v & 0xFFFFFFFFUL,
             PtxType.B16 or PtxType.U16 or PtxType.S16 or PtxType.Bf16 => v & 0xFFFFUL,
             PtxType.B8 or PtxType.U8 or PtxType.S8 => v & 0xFFUL,
             PtxType.Pred => v != 0 ? 1UL : 0UL,
@@ -480,6 +484,23 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
                     };
                 }
             }
+        }
+
+        /// <summary>
+        /// An FP32 (its bits) rounded to BF16, its 16 bits (cvt.rn: to nearest, ties to even): the FP32 value as a double,
+        /// BF16's ulp at its binade, the quotient rounded with Math.Round's ties to even — not the library's bit trick.
+        /// Infinities stay; a NaN becomes the canonical 0x7FFF. Past BF16's largest finite value, infinity.
+        /// </summary>
+        private static ulong RoundBf16(ulong a)
+        {
+            float f = F(a);
+            if (float.IsNaN(f)) return 0x7FFF;
+            if (float.IsInfinity(f) || f == 0) return (uint)BitConverter.SingleToInt32Bits(f) >> 16;
+            double m = Math.Abs((double)f);
+            int e = Math.Max(Math.ILogB(m), -126);
+            double ulp = Math.ScaleB(1.0, e - 7), r = Math.Round(m / ulp, MidpointRounding.ToEven) * ulp;
+            float rounded = (float)(Math.Sign(f) * r); // exact (8 significant bits), or infinity past FP32's range
+            return (uint)BitConverter.SingleToInt32Bits(rounded) >> 16;
         }
 
         private static ulong Convert(PtxInstruction i, ulong a)

@@ -41,7 +41,7 @@ public sealed class PrecisionTests(ITestOutputHelper log) : IDisposable
 
         Assert.Equal(Precision.Bf16, Precisions.Apply(gpu, Precision.Bf16, out var bf16Note));
         Assert.Null(bf16Note);
-        Assert.Equal(before with { Conv = expected with { Kind = ConvKernelKind.TensorCoreBf16 }, Gram = GramKernelKind.TensorCoreBf16, WinogradMinChannels = 0 },
+        Assert.Equal(before with { Conv = expected with { Kind = ConvKernelKind.TensorCoreBf16, InputChunk = 16 }, Gram = GramKernelKind.TensorCoreBf16, WinogradMinChannels = 0 },
             gpu.Plan);
     }
 

@@ -86,7 +86,7 @@ public sealed class TensorCoreTuningTests(ITestOutputHelper log) : IDisposable
         var cache = new PlanCache(Path.Combine(dir, "tuning-plans.json"));
         var fp32 = TuningPlan.Default(AcceleratorType.Cuda, cpuDevice: false, 1024) with { WinogradMinChannels = 64 };
         var tf32 = fp32 with { Conv = new ConvTiles(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2 }, Gram = GramKernelKind.TensorCoreTf32, WinogradMinChannels = 0 };
-        var bf16 = tf32 with { Conv = tf32.Conv with { Kind = ConvKernelKind.TensorCoreBf16 }, Gram = GramKernelKind.TensorCoreBf16 };
+        var bf16 = tf32 with { Conv = tf32.Conv with { Kind = ConvKernelKind.TensorCoreBf16, InputChunk = 16 }, Gram = GramKernelKind.TensorCoreBf16 };
         cache.Store(Key, AutotuneMode.Quick, fp32, 10, 12);
         Assert.Null(cache.Find(Key, AutotuneMode.Quick, tf32, 1024, out _, Precision.Tf32));
         cache.Store(Key, AutotuneMode.Quick, tf32, 5, 6, Precision.Tf32);
