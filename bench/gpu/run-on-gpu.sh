@@ -23,8 +23,9 @@
 # bench size (ILGPU_STYLE_TILES=winograd=64,wblock=shared,wtile=4|2; the first with gram=shared, the GPU-shaped Gram).
 # bench-tf32 (issue #11): the tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…) per layer — by default --precision tf32's
 # blocking (gx=4 gy=2, the fastest on the H200, 2026-12-04; its next stage held in registers since stop 52), the same
-# with 2, 3 and 4 cp.async buffers (stages 1, 2 and 3 ahead; 3 and 4 in dynamic shared memory) — the other blockings,
-# split-K and BF16 at 512²: autotune-tf32's candidate times — at
+# with 2 and 3 cp.async buffers (stages 1 and 2 ahead; 3 in dynamic shared memory), and --precision bf16's (the same
+# blocking; since stop 55 its stages are 16 channels packed in pairs) — the other blockings and split-K at 512²:
+# autotune-tf32's candidate times — at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with --precision tf32; compare-tf32 → $OUT/compare-tf32.txt.
 #
@@ -65,7 +66,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=4,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,async=3,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,async=4,gram=tf32,gramasync=2"
+tf32_tiles="kind=tf32,gx=4,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,async=3,gram=tf32,gramasync=2;kind=bf16,gx=4,gy=2,ci=16,gram=bf16"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 warm_stylize_sizes=512
