@@ -26,6 +26,9 @@ using GramForwardLauncher = global::System.Action<global::ILGPU.Runtime.Accelera
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
 // Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
 // only i ≤ j and mirrors it. The backward runs on the same loop: GramTensorCoreBackward.cs.
+// BF16 (gram=bf16): the same tiles with two k-rows packed in each word (TensorCorePackedRow), rounded and packed by
+// the fills (cvt.rn.bf16x2 on CUDA), two m16n8k16 steps a stage, no packing in the loop; cp.async cannot pack, so
+// with gramasync=2 BF16's values are stored as with register staging (the same bytes).
 public static partial class Gram
 {
     /// <summary>Side of the G block of one tensor-core group.</summary>
@@ -61,6 +64,17 @@ public static partial class Gram
     /// 32 consecutive rows (a warp storing them hits 32 banks).
     /// </summary>
     private static int TensorCoreRowPairColumn(int m) => 16 * (m >> 4) + 2 * (m & 7) + ((m >> 3) & 1);
+
+    /// <summary>
+    /// BF16 (gram=bf16): the word-row of a stage's tiles holding k-rows k and k + 4 packed (Bf16.RoundPack: k in bits 0–15),
+    /// for k = 16·t + 8·h + q (t: the m16n8k16 step, h = 0, 1, q = 0 … 3; <paramref name="k"/> &lt; 32 with k mod 8 &lt; 4):
+    /// 8·t + 4·h + q. In A (k-major, rows g and g + 8 side by side as for TF32) word-rows (t, 0, q) and (t, 1, q) hold a
+    /// lane's (a0, a1) and (a2, a3) of step t, 4 rows apart as TF32's k-rows q and q + 4; in B, whose pair rows (B's
+    /// TensorCorePairIndex with k-row 8t + q) hold (word-row (t, 0, q), word-row (t, 1, q)) side by side, a lane's (b0, b1).
+    /// The instruction's k = 2q, 2q + 1, 2q + 8, 2q + 9 stand for the step's k-rows q, q + 4, q + 8, q + 12 in A and B
+    /// alike (WarpTile64x32.StepPackedBf16). The 16 word-rows fill half a TF32 tile slot.
+    /// </summary>
+    private static int TensorCorePackedRow(int k) => ((k >> 4) << 3) + (((k >> 3) & 1) << 2) + (k & 3);
 
     /// <summary>Shared floats: A and B tiles × 2 buffers, then the 2 warps' exchange areas of the emulated product.</summary>
     private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
@@ -126,7 +140,8 @@ public static partial class Gram
     /// (m &lt; 64), B[k][n] at (2 + buffer)·TileFloats + <see cref="TensorCorePairIndex"/>(k, n) (n &lt; 64); 0 outside the matrices.
     /// <paramref name="pairs"/> is the shared array as Float2s. Returns warp w's 64 × 32 tile (columns 32·w …
     /// of B), summed over k in ascending order. <paramref name="mode"/> has <see cref="TensorCoreBf16Mode"/>: BF16 products,
-    /// 2 m16n8k16 steps per stage instead of 4 TF32 ones.
+    /// 2 m16n8k16 steps per stage instead of 4 TF32 ones, from tiles whose values are packed two to a word
+    /// (<see cref="TensorCorePackedRow"/>: the fills round and pack them; half of each tile slot used).
     /// </summary>
     private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, int stages, int tid, int mode)
         where TFill : struct, IStageFill
@@ -148,8 +163,9 @@ public static partial class Gram
             var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + q * (TensorCorePairPitch / 2) + warp * 32 + g, 3 * B8 + 25);
             if ((mode & TensorCoreBf16Mode) != 0)
             {
-                acc = acc.StepBf16(Fragments(a, 0), Fragments(a, A8), Columns(b, 0), Columns(b, B8), exchange, 0);
-                acc = acc.StepBf16(Fragments(a, 2 * A8), Fragments(a, 3 * A8), Columns(b, 2 * B8), Columns(b, 3 * B8), exchange, 0);
+                // The stage's 32 k packed two to a word (TensorCorePackedRow): 16 word-rows, two m16n8k16 steps.
+                acc = acc.StepPackedBf16(Fragments(a, 0), Columns(b, 0), exchange);
+                acc = acc.StepPackedBf16(Fragments(a, A8), Columns(b, B8), exchange);
             }
             else
             {
@@ -181,6 +197,13 @@ public static partial class Gram
     {
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
+            if (bf16 != 0)
+            {
+                // cp.async moves bytes and cannot pack: BF16's values are loaded, rounded, packed and stored when the stage
+                // is put (with gramasync=2 when it is issued, the same bytes).
+                if (default(TPut).ReadsSource) FillPacked(s, buffer);
+                return;
+            }
             int r0 = tid & 7, rb = tid >> 3;
             // A: Float2 (rows rb + 16·i and rb + 16·i + 8 of k-row r0 + 8·hi: TensorCoreRowPairColumn) at aPair + hi·8·36 + 8·i;
             // B: k-row r0 + 8·hi, column rb + 8·j at bBase + hi·4·136 + 16·j (TensorCorePairIndex).
@@ -191,11 +214,39 @@ public static partial class Gram
                 int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi;
                 bool inside = k < pEnd;
                 StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair + hi * 8 * (TensorCoreStride / 2), 8, f, fAddress,
-                    new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4, bf16);
+                    new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4);
                 int dst = bBase + hi * 4 * TensorCorePairPitch, first = j0 + rb;
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, bf16);
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, bf16);
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c);
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c);
             }
+        }
+
+        /// <summary>
+        /// BF16 stage s packed (<see cref="TensorCorePackedRow"/>): thread tid (q = tid mod 4, rb = ⌊tid / 4⌋) holds, of the
+        /// 32 pixels from k0, pixels k0 + q + 8·n and 4 further (n = 0 … 3: word-row q + 4·n) of rows rb + 16·lo (lo = 0 …
+        /// 3) in tile A — one word each, 16 — and pixels k0 + 16·t + q, + 4, + 8, + 12 (t = 0, 1) of columns rb + 16·lo in
+        /// tile B — one pair of words each, 8: 4 consecutive threads read 4 consecutive pixels of a row. 0 past C or past
+        /// pEnd. Written out (ILGPU keeps loops, and their index arithmetic, as loops).
+        /// </summary>
+        private void FillPacked(int s, int buffer)
+        {
+            int q = tid & 3, rb = tid >> 2, k = pBegin + s * TensorCoreStageK + q;
+            PackedRow(rb, k, buffer);
+            PackedRow(rb + 16, k, buffer);
+            PackedRow(rb + 32, k, buffer);
+            PackedRow(rb + 48, k, buffer);
+        }
+
+        /// <summary>Row <paramref name="row"/> of tile A and column <paramref name="row"/> of tile B of <see cref="FillPacked"/>, from pixel <paramref name="k"/> = k0 + q.</summary>
+        private void PackedRow(int row, int k, int buffer)
+        {
+            int q = tid & 3, i = i0 + row, j = j0 + row;
+            StagePipeline.StorePackedWords(shared, buffer * TensorCoreTileFloats + q * TensorCoreStride + TensorCoreRowPairColumn(row), 4 * TensorCoreStride, f,
+                new PairSources(i * p + k, 8, 4, i < c, k, 8, 4, pEnd));
+            // B: steps t = 0, 1 of column `row` (its pair row 4·t + q: TensorCorePairIndex of k-row 8·t + q).
+            var b = new PairSources(j * p + k, 16, 4, j < c, k, 16, 4, pEnd);
+            StagePipeline.StoreQuads(pairs, (2 + buffer) * (TensorCoreTileFloats / 2) + (TensorCorePairIndex(q, row) >> 1), 2 * TensorCorePairPitch, f, b,
+                b.Further(8, 1), 2);
         }
     }
 

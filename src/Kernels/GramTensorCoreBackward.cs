@@ -52,6 +52,12 @@ public static partial class Gram
     {
         public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
         {
+            if (bf16 != 0)
+            {
+                // cp.async cannot pack: BF16's values are loaded, rounded, packed and stored when the stage is put.
+                if (default(TPut).ReadsSource) FillPacked(stage, buffer);
+                return;
+            }
             // A: row tid's column of k-row 0 (floats); B: column tid of pair row 0 (a Float2 index, TensorCorePairIndex(0, tid) / 2).
             int aBase = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid;
             int colA = i0 + tid, colB = p0 + tid;
@@ -59,12 +65,32 @@ public static partial class Gram
             {
                 // Channels j … j + 7 (rows of S and F, c and p apart); 0 past C or outside the column. A: k-rows r …, B: pair rows r / 2 …
                 int j = stage * TensorCoreStageK + r, a = aBase + r * TensorCoreStride, srcA = j * c + colA;
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c, bf16);
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1,
-                    c, bf16);
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c);
+                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1, c);
                 StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair + r / 2 * (TensorCorePairPitch / 2), TensorCorePairPitch / 2, f, fAddress,
-                    new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4, bf16);
+                    new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4);
             }
+        }
+
+        /// <summary>
+        /// BF16 stage packed (<see cref="TensorCorePackedRow"/>): thread tid holds column tid of every word-row of A
+        /// (word-row 4·n + q: channels j and j + 4 of S's column i0 + tid, j = j0 + 8·n + q; 16 words) and of every pair row
+        /// of B (channels j, j + 4, j + 8, j + 12 of F's pixel p0 + tid, j = j0 + 16·t + q; 8 pairs of words); consecutive
+        /// threads, consecutive addresses. Written out.
+        /// </summary>
+        private void FillPacked(int stage, int buffer)
+        {
+            int j0 = stage * TensorCoreStageK, colA = i0 + tid, colB = p0 + tid;
+            int aBase = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid;
+            var a = new PairSources(j0 * c + colA, c, 4 * c, colA < c, j0, 1, 4, c);
+            StagePipeline.StorePackedWords(shared, aBase, TensorCoreStride, s, a);
+            StagePipeline.StorePackedWords(shared, aBase + 4 * TensorCoreStride, TensorCoreStride, s, a.Further(8, c));
+            StagePipeline.StorePackedWords(shared, aBase + 8 * TensorCoreStride, TensorCoreStride, s, a.Further(16, c));
+            StagePipeline.StorePackedWords(shared, aBase + 12 * TensorCoreStride, TensorCoreStride, s, a.Further(24, c));
+            // Pair rows 4·t + q (q = 0 … 3): channels j0 + 16·t + q, + 4 (low word) and + 8, + 12 (high word).
+            var b = new PairSources(j0 * p + colB, p, 4 * p, colB < p, j0, 1, 4, c);
+            StagePipeline.StoreQuads(pairs, bPair, TensorCorePairPitch / 2, f, b, b.Further(8, p), 4);
+            StagePipeline.StoreQuads(pairs, bPair + 4 * (TensorCorePairPitch / 2), TensorCorePairPitch / 2, f, b.Further(16, p), b.Further(24, p), 4);
         }
     }
 

@@ -204,8 +204,9 @@ public static partial class Conv2d
         pipeline.Prologue(fill, stages);
         // Register staging holds the next stage in registers while the warps multiply (TensorCoreHeld) where that costs no
         // occupancy on Hopper: with 4 warps along pixels (a thread's share: 3 weight runs + 4 or 8 inputs) ptxas 12.4 keeps
-        // TF32 at 128 registers (sm_90) without spills, as before, and BF16 4 × 2 at 128 (was 120); with 2 or 1 warps along
-        // pixels (6 or 12 weight runs) it took 138–168, and BF16 4 × 1 138 — fewer groups per SM —, so those store as they
+        // TF32 at 128 registers (sm_90) without spills, as before, and BF16 4 × 2 at 128 (since its stages are 16 channels,
+        // 8 inputs a thread, as TF32 4 × 1); with 2 or 1 warps along pixels (6 or 12 weight runs) it took 138–168, and BF16
+        // 4 × 1 138 with half today's inputs — fewer groups per SM —, so those store as they
         // load (the tuner's cp.async variants hide that latency instead). PtxasTests holds every variant to 128 on sm_90
         // (on sm_80, TF32 4 × 1 takes 130: three groups of 4 warps per SM on an A100, not four). A launch bound of 256 × 2
         // made ptxas spill TF32 4 × 2 instead.
@@ -279,7 +280,7 @@ public static partial class Conv2d
 
     /// <summary>
     /// Fills one stage of the A (weights in fragment order, already rounded: <see cref="StagePipeline.Put4Runs"/> stores them as
-    /// read) and B (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32, or BF16 when <c>bf16</c> ≠ 0, or
+    /// read) and B (im2col: <see cref="StagePipeline.Put"/>, loaded and rounded to TF32 (BF16: packed, StoreQuads), or
     /// copied by cp.async as FP32 and rounded in place later: <see cref="IStageFill"/>'s three ways) tiles into a shared buffer; the
     /// B tiles start at <c>bTiles</c>.
     /// Each thread's share is fixed when the kernel starts, so a value costs its load and store and little index
@@ -311,11 +312,11 @@ public static partial class Conv2d
             if (bf16 == 0)
             {
                 StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress, BSources(at),
-                    PairsPerThread, 0);
+                    PairsPerThread);
                 if (tid < TensorCoreHaloThreads)
                 {
                     var halo = Halo(at, tid >> 1);
-                    StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, 0);
+                    StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid);
                 }
                 return;
             }
@@ -367,7 +368,7 @@ public static partial class Conv2d
                 if (tid < TensorCoreHaloThreads) shared[HaloDestination(buffer)] = held.HaloPair.PackedBf16();
                 return;
             }
-            held.B.Store(to, pairStep, PairsPerThread, 0);
+            held.B.Store(to, pairStep, PairsPerThread);
             if (tid < TensorCoreHaloThreads)
                 shared[HaloDestination(buffer)] = Tf32.Round(held.HaloValid ? held.Halo : 0f);
         }

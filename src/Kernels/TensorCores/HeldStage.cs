@@ -84,14 +84,14 @@ internal static class HeldStage
             return r;
         }
 
-        public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count, int bf16)
+        public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count)
         {
-            to[0] = P0.Rounded(bf16);
-            to[step] = P1.Rounded(bf16);
+            to[0] = P0.Rounded();
+            to[step] = P1.Rounded();
             if (count > 2)
             {
-                to[2 * step] = P2.Rounded(bf16);
-                to[3 * step] = P3.Rounded(bf16);
+                to[2 * step] = P2.Rounded();
+                to[3 * step] = P3.Rounded();
             }
         }
 
@@ -138,11 +138,7 @@ internal static class HeldStage
         /// <summary>Two pairs as a BF16 quad: (<paramref name="low"/> packed, <paramref name="high"/> packed).</summary>
         public static SharedGemm.Float2 Packed(in Pair low, in Pair high) => new() { X = low.PackedBf16(), Y = high.PackedBf16() };
 
-        /// <summary>The pair rounded to the kernel's format, 0 where a value does not exist.</summary>
-        public readonly SharedGemm.Float2 Rounded(int bf16) => new()
-        {
-            X = WarpTile64x32.StageValue(LowValid ? Low : 0f, bf16),
-            Y = WarpTile64x32.StageValue(HighValid ? High : 0f, bf16),
-        };
+        /// <summary>The pair rounded to TF32, 0 where a value does not exist.</summary>
+        public readonly SharedGemm.Float2 Rounded() => new() { X = Tf32.Round(LowValid ? Low : 0f), Y = Tf32.Round(HighValid ? High : 0f) };
     }
 }

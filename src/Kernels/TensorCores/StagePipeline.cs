@@ -36,10 +36,10 @@ internal interface IStagePut
     /// </summary>
     bool ReadsSource { get; }
 
-    void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16);
+    void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid);
 
     void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16);
+        long srcAddress, int index, bool valid, int hiIndex, bool hiValid);
 
     void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
         ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i);
@@ -106,27 +106,27 @@ internal readonly struct StagePipeline(int asyncBuffers)
         AsyncCopy.Commit();
     }
 
-    /// <summary>Loads a value, rounds it to the kernel's format (WarpTile64x32.StageValue: BF16 when bf16 ≠ 0, else TF32) and stores it.</summary>
+    /// <summary>Loads a value, rounds it to TF32 and stores it (BF16 stages are packed: <see cref="StoreQuads"/>).</summary>
     public readonly struct StoreRounded : IStagePut
     {
         public bool ReadsSource => true;
 
-        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16)
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
         {
             // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
             // which ILGPU would emit for valid ? src[index] : 0 and ptxas keeps.
             float v = src[valid ? index : 0];
-            shared[dst] = WarpTile64x32.StageValue(valid ? v : 0f, bf16);
+            shared[dst] = Tf32.Round(valid ? v : 0f);
         }
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16)
+            long srcAddress, int index, bool valid, int hiIndex, bool hiValid)
         {
             float lo = src[valid ? index : 0], hi = src[hiValid ? hiIndex : 0];
             pairs[pair] = new SharedGemm.Float2
             {
-                X = WarpTile64x32.StageValue(valid ? lo : 0f, bf16),
-                Y = WarpTile64x32.StageValue(hiValid ? hi : 0f, bf16),
+                X = Tf32.Round(valid ? lo : 0f),
+                Y = Tf32.Round(hiValid ? hi : 0f),
             };
         }
 
@@ -140,11 +140,11 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public bool ReadsSource => true;
 
-        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid) =>
             AsyncCopy.Float(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16)
+            long srcAddress, int index, bool valid, int hiIndex, bool hiValid)
         {
             AsyncCopy.Float(shared, sharedAddress, 2 * pair, src, srcAddress, index, valid);
             AsyncCopy.Float(shared, sharedAddress, 2 * pair + 1, src, srcAddress, hiIndex, hiValid);
@@ -160,14 +160,14 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public bool ReadsSource => false;
 
-        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int bf16) =>
-            shared[dst] = WarpTile64x32.StageValue(shared[dst], bf16);
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid) =>
+            shared[dst] = Tf32.Round(shared[dst]);
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, int index, bool valid, int hiIndex, bool hiValid, int bf16)
+            long srcAddress, int index, bool valid, int hiIndex, bool hiValid)
         {
             var v = pairs[pair];
-            pairs[pair] = new SharedGemm.Float2 { X = WarpTile64x32.StageValue(v.X, bf16), Y = WarpTile64x32.StageValue(v.Y, bf16) };
+            pairs[pair] = new SharedGemm.Float2 { X = Tf32.Round(v.X), Y = Tf32.Round(v.Y) };
         }
 
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
@@ -177,9 +177,9 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, as <typeparamref name="TPut"/> puts it.</summary>
-    public static void Put<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
-        int bf16) where TPut : struct, IStagePut =>
-        default(TPut).Value(shared, sharedAddress, dst, src, srcAddress, index, valid, bf16);
+    public static void Put<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
+        where TPut : struct, IStagePut =>
+        default(TPut).Value(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
     /// <summary>
     /// A run of four values, each through <see cref="Put"/>: shared[dst + i·dstStep] ← src[index + i·srcStep] for i = 0 … 3,
@@ -188,12 +188,12 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// shared offsets fold into the stores.
     /// </summary>
     public static void PutRun4<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
-        int index, int srcStep, bool valid, int at, int atStep, int limit, int bf16) where TPut : struct, IStagePut
+        int index, int srcStep, bool valid, int at, int atStep, int limit) where TPut : struct, IStagePut
     {
-        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), bf16);
-        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), bf16);
+        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit));
+        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit));
+        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit));
+        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit));
     }
 
     /// <summary>
@@ -204,14 +204,14 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// Float2s (its float 2·p + h is <paramref name="shared"/>[2·p + h]).
     /// </summary>
     public static void PutPairs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, int pairStep,
-        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count, int bf16) where TPut : struct, IStagePut
+        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count) where TPut : struct, IStagePut
     {
         var put = default(TPut);
-        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from.Low(0), from.LowValid(0), from.High(0), from.HighValid(0), bf16);
-        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from.Low(1), from.LowValid(1), from.High(1), from.HighValid(1), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from.Low(0), from.LowValid(0), from.High(0), from.HighValid(0));
+        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from.Low(1), from.LowValid(1), from.High(1), from.HighValid(1));
         if (count <= 2) return;
-        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from.Low(2), from.LowValid(2), from.High(2), from.HighValid(2), bf16);
-        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from.Low(3), from.LowValid(3), from.High(3), from.HighValid(3), bf16);
+        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from.Low(2), from.LowValid(2), from.High(2), from.HighValid(2));
+        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from.Low(3), from.LowValid(3), from.High(3), from.HighValid(3));
     }
 
     /// <summary>
@@ -228,6 +228,19 @@ internal readonly struct StagePipeline(int asyncBuffers)
         if (count <= 2) return;
         StoreQuad(pairs, pair + 2 * pairStep, src, low, high, 2);
         StoreQuad(pairs, pair + 3 * pairStep, src, low, high, 3);
+    }
+
+    /// <summary>
+    /// Four BF16 words, loaded, rounded, packed and stored: shared[dst + i·dstStep] ← bf16x2 of <paramref name="from"/>'s
+    /// pair i (<see cref="HeldStage.Pair.PackedBf16"/>), i = 0 … 3 (the Gram kernels' BF16 A tiles; written out, as
+    /// <see cref="Put4Runs"/>: the offsets ride in the stores).
+    /// </summary>
+    public static void StorePackedWords(ArrayView<float> shared, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, PairSources from)
+    {
+        shared[dst] = HeldStage.Pair.Load(src, from, 0).PackedBf16();
+        shared[dst + dstStep] = HeldStage.Pair.Load(src, from, 1).PackedBf16();
+        shared[dst + 2 * dstStep] = HeldStage.Pair.Load(src, from, 2).PackedBf16();
+        shared[dst + 3 * dstStep] = HeldStage.Pair.Load(src, from, 3).PackedBf16();
     }
 
     private static void StoreQuad(ArrayView<SharedGemm.Float2> pairs, int pair, ArrayView1D<float, Stride1D.Dense> src, PairSources low, PairSources high, int i) =>

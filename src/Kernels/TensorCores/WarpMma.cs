@@ -105,7 +105,7 @@ public static class WarpMma
     ///   B (16×8):   b0 = {B[2t][g], B[2t + 1][g]},  b1 = {B[2t + 8][g], B[2t + 9][g]}
     ///   C, D:       as for <see cref="Tf32"/>.
     ///
-    /// Since the product sums over k, the k index may be renumbered alike in A and B: WarpTile64x32.StepBf16 lets k = 2t,
+    /// Since the product sums over k, the k index may be renumbered alike in A and B: WarpTile64x32.StepPackedBf16 lets k = 2t,
     /// 2t + 1, 2t + 8, 2t + 9 of the instruction stand for the k-rows t, t + 4, t + 8, t + 12 of the stage — exactly the
     /// values a lane holds for two TF32 steps, packed in pairs. The emulation (off CUDA) reads the documented places: the
     /// lanes publish the low halves of their 6 registers, every lane sums the even k, then the high halves and the odd k

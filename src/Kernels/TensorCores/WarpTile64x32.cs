@@ -85,32 +85,6 @@ internal struct WarpTile64x32
     }
 
     /// <summary>
-    /// A value as a stage holds it for <see cref="Step"/> (rounded to TF32) or, when <paramref name="bf16"/> ≠ 0,
-    /// <see cref="StepBf16"/> (rounded to BF16): the kernels round each value once, when they store it in shared memory.
-    /// </summary>
-    public static float StageValue(float v, int bf16) => bf16 != 0 ? Bf16.Round(v) : Tf32.Round(v);
-
-    /// <summary>
-    /// One BF16 mma k-step over 16 k-rows: the values of two TF32 steps, packed in pairs as WarpMma.Bf16 documents — A from
-    /// the TF32 fragments of the first step (<paramref name="low"/>, k-rows q and q + 4) and of the second
-    /// (<paramref name="high"/>), B's k-rows q, q + 4 of the first step (<paramref name="bLow"/>) and of the second
-    /// (<paramref name="bHigh"/>). <paramref name="lowerOnly"/> ≠ 0: only the first 8 k-rows exist (the rest of the stage
-    /// is another k range), the upper registers are zero and <paramref name="high"/>, <paramref name="bHigh"/> are not
-    /// used (pass default). The stage's values are rounded to BF16 (StagePipeline).
-    /// </summary>
-    public readonly WarpTile64x32 StepBf16(WarpRows low, WarpRows high, ColumnPairs bLow, ColumnPairs bHigh, ArrayView<float> x, int lowerOnly)
-    {
-        var r = this;
-        var bl = new Bf16Columns(bLow);
-        var bh = lowerOnly != 0 ? default : new Bf16Columns(bHigh);
-        (r.M0N0, r.M0N1, r.M0N2, r.M0N3) = new Bf16Rows(low.M0, high.M0, lowerOnly).Mma(bl, bh, r.M0N0, r.M0N1, r.M0N2, r.M0N3, x);
-        (r.M1N0, r.M1N1, r.M1N2, r.M1N3) = new Bf16Rows(low.M1, high.M1, lowerOnly).Mma(bl, bh, r.M1N0, r.M1N1, r.M1N2, r.M1N3, x);
-        (r.M2N0, r.M2N1, r.M2N2, r.M2N3) = new Bf16Rows(low.M2, high.M2, lowerOnly).Mma(bl, bh, r.M2N0, r.M2N1, r.M2N2, r.M2N3, x);
-        (r.M3N0, r.M3N1, r.M3N2, r.M3N3) = new Bf16Rows(low.M3, high.M3, lowerOnly).Mma(bl, bh, r.M3N0, r.M3N1, r.M3N2, r.M3N3, x);
-        return r;
-    }
-
-    /// <summary>
     /// One BF16 m16n8k16 step over 16 channels packed in pairs (the tensor-core convolution's BF16 stages,
     /// Conv2dTensorCoreOperand.cs): the four words of <paramref name="a"/>'s row tile i are its registers a0 … a3 as they lie,
     /// (<paramref name="b"/>'s pairs) its b0, b1, each masked by its column (both halves of a word belong to one column).
@@ -147,33 +121,6 @@ internal struct WarpTile64x32
 
     /// <summary>A shared word read as a float, as the register it is.</summary>
     private static uint Word(float v) => Interop.FloatAsInt(v);
-
-    /// <summary>
-    /// A's four BF16 registers of one 16-row tile, from the TF32 fragments of its two 8-k halves: a0 = {A[g][q], A[g][q + 4]}
-    /// (the lower half's a0 and a2), a1 the same 8 rows down (its a1 and a3), a2, a3 likewise from the upper half (zero
-    /// when <paramref name="lowerOnly"/> ≠ 0).
-    /// </summary>
-    private readonly struct Bf16Rows(RowTile low, RowTile high, int lowerOnly)
-    {
-        private readonly uint A0 = Bf16.Pack(low.A0, low.A2), A1 = Bf16.Pack(low.A1, low.A3),
-            A2 = lowerOnly != 0 ? 0u : Bf16.Pack(high.A0, high.A2), A3 = lowerOnly != 0 ? 0u : Bf16.Pack(high.A1, high.A3);
-
-        /// <summary>This row tile times the 4 column tiles (B registers of the lower and upper 8 k-rows), added to c0 … c3.</summary>
-        public (MmaAccumulator, MmaAccumulator, MmaAccumulator, MmaAccumulator) Mma(Bf16Columns low, Bf16Columns high,
-            MmaAccumulator c0, MmaAccumulator c1, MmaAccumulator c2, MmaAccumulator c3, ArrayView<float> x) =>
-            (WarpMma.Bf16(A0, A1, A2, A3, low.N0, high.N0, c0, x), WarpMma.Bf16(A0, A1, A2, A3, low.N1, high.N1, c1, x),
-             WarpMma.Bf16(A0, A1, A2, A3, low.N2, high.N2, c2, x), WarpMma.Bf16(A0, A1, A2, A3, low.N3, high.N3, c3, x));
-    }
-
-    /// <summary>
-    /// B's register of 8 k-rows for the warp tile's 4 column tiles: {B[q][g], B[q + 4][g]} at columns 0, 8, 16, 24, each
-    /// kept or zeroed by its column's mask (both halves belong to one column: one AND per register).
-    /// </summary>
-    private readonly struct Bf16Columns(ColumnPairs b)
-    {
-        public readonly uint N0 = Bf16.Pack(b.N0.X, b.N0.Y) & b.Keep.N0, N1 = Bf16.Pack(b.N1.X, b.N1.Y) & b.Keep.N1,
-            N2 = Bf16.Pack(b.N2.X, b.N2.Y) & b.Keep.N2, N3 = Bf16.Pack(b.N3.X, b.N3.Y) & b.Keep.N3;
-    }
 
     /// <summary>Hands every fragment to <paramref name="e"/>: <paramref name="o"/> = the tile's first row + g, <paramref name="p"/> = its first column + 2q.</summary>
     public readonly void Store<TStore>(TStore e, int o, int p) where TStore : struct, IFragmentStore
