@@ -8,10 +8,12 @@
 #   $OUT/results.tar.gz    every log and JSON (devices, tests, bench, torch, sanitizer, stylize reports, nvidia-smi)
 #   $OUT/tubingen_starry_<size>.png   the stylized pictures
 #   $OUT/tubingen_starry_<size>_tf32.png   the same with --precision tf32 (--tf32-stylize-sizes; default 512)
+#   $OUT/tubingen_starry_<size>_bf16.png   the same with --precision bf16, its default blocking (--bf16-stylize-sizes; default 512)
 #
 # Steps: setup devices tests bench-kernels bench-winograd bench-sgemm bench-tf32 bench-iteration autotune-tf32 bench-iteration-tf32
 #        torch-fp32 torch-default
-#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>-fresh stylize-tf32-<size>-unshipped stylize-tf32-<size>… losses-<size>… ptxas
+#        compare compare-sgemm compare-tf32 stylize-<size>… memcheck memcheck-tf32 stylize-tf32-<size>-fresh stylize-tf32-<size>-unshipped stylize-tf32-<size>… losses-<size>…
+#        stylize-bf16-<size>… losses-bf16-<size>… ptxas
 # stylize-tf32-<size> / losses-<size> (issue #11: the default precision is chosen by speed and picture): the default
 # stylization with --precision tf32, then the FP32 content/style/TV losses of both pictures (iteration 0 of a
 # one-iteration FP32 run started from each) → summary.txt. stylize-tf32-<first size>-fresh before them: the same run
@@ -33,7 +35,7 @@
 #          [--bench-size 512] [--iteration-sizes 512,1024] [--torch-sizes 512,1024,2048] [--stylize-sizes 512,1024]
 #          [--stylize-args "…"] [--runs 10] [--warmup 3] [--test-filter "xunit.v3 filter options"]
 #          [--only step,step] [--skip step,step] [--tf32-tiles "kind=tf32,gx=4,gy=2,ci=8,gram=tf32;…" | none]
-#          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none] [--warm-stylize-sizes 512 | none]
+#          [--tf32-sizes 512,1024] [--tf32-stylize-sizes 512 | none] [--bf16-stylize-sizes 512 | none] [--warm-stylize-sizes 512 | none]
 #          [--fresh-stylize-sizes 512 | none]
 #          [--ncu] [--ncu-variants "fp32;tf32"] [--ncu-layers conv1_2,…] [--ncu-launches 100]
 # ncu (opt-in: --ncu, or --only ncu; after a first run that passed, as the second try): Nsight Compute's counters for
@@ -69,6 +71,7 @@ skip=
 tf32_tiles="kind=tf32,gx=4,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,async=3,gram=tf32,gramasync=2;kind=bf16,gx=4,gy=2,ci=16,gram=bf16"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
+bf16_stylize_sizes=512
 warm_stylize_sizes=512
 fresh_stylize_sizes=512
 ncu=
@@ -93,6 +96,7 @@ while [ $# -gt 0 ]; do
     --tf32-tiles) tf32_tiles=$2; shift 2 ;;
     --tf32-sizes) tf32_sizes=$2; shift 2 ;;
     --tf32-stylize-sizes) tf32_stylize_sizes=$2; shift 2 ;;
+    --bf16-stylize-sizes) bf16_stylize_sizes=$2; shift 2 ;;
     --warm-stylize-sizes) warm_stylize_sizes=$2; shift 2 ;;
     --fresh-stylize-sizes) fresh_stylize_sizes=$2; shift 2 ;;
     --ncu) ncu=1; shift ;;
@@ -471,11 +475,14 @@ fi
 # --- TF32 vs FP32 pictures (issue #11) -------------------------------------------------------------------------------
 # The FP32 losses of a picture: iteration 0 of a one-iteration FP32 run started from it (the report's first line),
 # with the default loss options (--stylize-args is not passed: it sets iterations and scales in rehearsals).
-fp32_losses() {   # fp32_losses SIZE: one line per precision
-  local s=$1 p img
-  for p in fp32 tf32; do
+fp32_losses() {   # fp32_losses SIZE [PRECISION…]: one line per precision (default fp32 tf32)
+  local s=$1 p img precisions
+  shift
+  precisions=("$@")
+  [ ${#precisions[@]} -eq 0 ] && precisions=(fp32 tf32)
+  for p in "${precisions[@]}"; do
     img=$OUT/tubingen_starry_${s}.png
-    [ "$p" = tf32 ] && img=$OUT/tubingen_starry_${s}_tf32.png
+    [ "$p" != fp32 ] && img=$OUT/tubingen_starry_${s}_$p.png
     [ -f "$img" ] || { echo "$p: no picture"; continue; }
     "$CLI" stylize --device "$device" --content "$B/images/tubingen.jpg" --style "$B/images/starry_night.jpg" \
       --size "$s" --scales 1 --iterations 1 --init "$img" --precision fp32 --quiet \
@@ -513,6 +520,15 @@ if [ "$tf32_stylize_sizes" != none ]; then
     run_step "losses-$s" 60 --stdout "$R/precision-losses-$s.txt" fp32_losses "$s"
   done
 fi
+# BF16 (since stop 55 its stages are 16 channels packed in pairs): the same stylization with --precision bf16 on its
+# default blocking (--autotune off: no BF16 tuning in the wall time or the device budget), then the FP32 losses of its
+# picture (losses-bf16-<size>), beside TF32's and FP32's: BF16 rounds to 8 significant bits, TF32 to 11.
+bf16_stylize=()
+[ "$bf16_stylize_sizes" != none ] && IFS=, read -ra bf16_stylize <<< "$bf16_stylize_sizes"
+for s in "${bf16_stylize[@]}"; do
+  stylize_step "stylize-bf16-$s" "$s" $(( 40 + s * s / 8000 )) "$OUT/tubingen_starry_${s}_bf16.png" -- --precision bf16 --autotune off
+  run_step "losses-bf16-$s" 60 --stdout "$R/precision-losses-bf16-$s.txt" fp32_losses "$s" bf16
+done
 
 # --- this build's PTX under the machine's own ptxas (issue #11), last: it only reports ---------------------------------
 # PtxasTests' sm_90 case with the GPU machine's ptxas (CUDA 13) instead of the offline CUDA 12.4 one, for the
@@ -627,6 +643,10 @@ PY
   for s in "${tf32_stylize[@]}"; do
     [ -f "$R/stylize-tf32-$s.log" ] && echo "stylize tf32 $s: $(run_facts "$R/stylize-tf32-$s.log")"
     [ -f "$R/precision-losses-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-$s.txt"
+  done
+  for s in "${bf16_stylize[@]}"; do
+    [ -f "$R/stylize-bf16-$s.log" ] && echo "stylize bf16 $s (default blocking, no tuning): $(run_facts "$R/stylize-bf16-$s.log")"
+    [ -f "$R/precision-losses-bf16-$s.txt" ] && sed "s/^/$s px, /" "$R/precision-losses-bf16-$s.txt"
   done
   # Where an iteration goes, op by op (bench --profile: one evaluation, synchronized after each op), FP32 and TF32.
   for f in "$R"/bench-iteration.json "$R"/bench-iteration-tf32.json; do

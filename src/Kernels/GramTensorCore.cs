@@ -207,18 +207,25 @@ public static partial class Gram
             int r0 = tid & 7, rb = tid >> 3;
             // A: Float2 (rows rb + 16·i and rb + 16·i + 8 of k-row r0 + 8·hi: TensorCoreRowPairColumn) at aPair + hi·8·36 + 8·i;
             // B: k-row r0 + 8·hi, column rb + 8·j at bBase + hi·4·136 + 16·j (TensorCorePairIndex).
-            int aPair = buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb;
-            int bBase = (2 + buffer) * TensorCoreTileFloats + TensorCorePairIndex(r0, rb);
-            for (int hi = 0; hi < TensorCoreStageK / 8; hi++)
-            {
-                int k = pBegin + s * TensorCoreStageK + r0 + 8 * hi;
-                bool inside = k < pEnd;
-                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair + hi * 8 * (TensorCoreStride / 2), 8, f, fAddress,
-                    new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4);
-                int dst = bBase + hi * 4 * TensorCorePairPitch, first = j0 + rb;
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c);
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c);
-            }
+            // The 4 k-rows r0 + 8·hi written out (ILGPU keeps a loop as a loop: its index arithmetic every trip, and ptxas
+            // cannot issue one trip's loads before the previous trip's stores).
+            int k = pBegin + s * TensorCoreStageK + r0;
+            Put8<TPut>(k, buffer, 0);
+            Put8<TPut>(k + 8, buffer, 1);
+            Put8<TPut>(k + 16, buffer, 2);
+            Put8<TPut>(k + 24, buffer, 3);
+        }
+
+        /// <summary>This thread's 16 values of k-row r0 + 8·<paramref name="hi"/> (pixel <paramref name="k"/>): 8 rows of A (4 pairs), 8 columns of B (2 runs).</summary>
+        private void Put8<TPut>(int k, int buffer, int hi) where TPut : struct, IStagePut
+        {
+            int r0 = tid & 7, rb = tid >> 3, first = j0 + rb;
+            bool inside = k < pEnd;
+            int aPair = buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb + hi * 8 * (TensorCoreStride / 2);
+            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair, 8, f, fAddress, new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4);
+            int dst = (2 + buffer) * TensorCoreTileFloats + TensorCorePairIndex(r0, rb) + hi * 4 * TensorCorePairPitch;
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c);
         }
 
         /// <summary>

@@ -58,18 +58,28 @@ public static partial class Gram
                 if (default(TPut).ReadsSource) FillPacked(stage, buffer);
                 return;
             }
-            // A: row tid's column of k-row 0 (floats); B: column tid of pair row 0 (a Float2 index, TensorCorePairIndex(0, tid) / 2).
-            int aBase = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid;
-            int colA = i0 + tid, colB = p0 + tid;
-            for (int r = 0; r < TensorCoreStageK; r += 8)
-            {
-                // Channels j … j + 7 (rows of S and F, c and p apart); 0 past C or outside the column. A: k-rows r …, B: pair rows r / 2 …
-                int j = stage * TensorCoreStageK + r, a = aBase + r * TensorCoreStride, srcA = j * c + colA;
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c);
-                StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1, c);
-                StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair + r / 2 * (TensorCorePairPitch / 2), TensorCorePairPitch / 2, f, fAddress,
-                    new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4);
-            }
+            // The 4 groups of 8 channels written out (ILGPU keeps a loop as a loop, and ptxas cannot issue one trip's loads
+            // before the previous trip's stores).
+            int j = stage * TensorCoreStageK;
+            Put8<TPut>(j, buffer, 0);
+            Put8<TPut>(j + 8, buffer, 8);
+            Put8<TPut>(j + 16, buffer, 16);
+            Put8<TPut>(j + 24, buffer, 24);
+        }
+
+        /// <summary>
+        /// Channels <paramref name="j"/> … j + 7 (rows of S and F, c and p apart; k-rows <paramref name="r"/> … of the stage)
+        /// of this thread's column of both tiles; 0 past C or outside the column. A: k-rows r …, B: pair rows r / 2 ….
+        /// </summary>
+        private void Put8<TPut>(int j, int buffer, int r) where TPut : struct, IStagePut
+        {
+            // A: row tid's column (floats); B: column tid of the pair rows (a Float2 index, TensorCorePairIndex(r, tid) / 2).
+            int a = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid) + r * TensorCoreStride;
+            int bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid + r / 2 * (TensorCorePairPitch / 2);
+            int colA = i0 + tid, colB = p0 + tid, srcA = j * c + colA;
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1, c);
+            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair, TensorCorePairPitch / 2, f, fAddress, new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4);
         }
 
         /// <summary>
