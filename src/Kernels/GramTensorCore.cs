@@ -209,17 +209,16 @@ public static partial class Gram
             // B: k-row r0 + 8·hi, column rb + 8·j at bBase + hi·4·136 + 16·j (TensorCorePairIndex).
             // The 4 k-rows r0 + 8·hi written out (ILGPU keeps a loop as a loop: its index arithmetic every trip, and ptxas
             // cannot issue one trip's loads before the previous trip's stores).
-            int k = pBegin + s * TensorCoreStageK + r0;
-            Put8<TPut>(k, buffer, 0);
-            Put8<TPut>(k + 8, buffer, 1);
-            Put8<TPut>(k + 16, buffer, 2);
-            Put8<TPut>(k + 24, buffer, 3);
+            Put8<TPut>(s, buffer, 0);
+            Put8<TPut>(s, buffer, 1);
+            Put8<TPut>(s, buffer, 2);
+            Put8<TPut>(s, buffer, 3);
         }
 
-        /// <summary>This thread's 16 values of k-row r0 + 8·<paramref name="hi"/> (pixel <paramref name="k"/>): 8 rows of A (4 pairs), 8 columns of B (2 runs).</summary>
-        private void Put8<TPut>(int k, int buffer, int hi) where TPut : struct, IStagePut
+        /// <summary>This thread's 16 values of stage <paramref name="s"/>'s k-row r0 + 8·<paramref name="hi"/>: 8 rows of A (4 pairs), 8 columns of B (2 runs).</summary>
+        private void Put8<TPut>(int s, int buffer, int hi) where TPut : struct, IStagePut
         {
-            int r0 = tid & 7, rb = tid >> 3, first = j0 + rb;
+            int r0 = tid & 7, rb = tid >> 3, first = j0 + rb, k = pBegin + s * TensorCoreStageK + r0 + 8 * hi;
             bool inside = k < pEnd;
             int aPair = buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb + hi * 8 * (TensorCoreStride / 2);
             StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair, 8, f, fAddress, new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4);
@@ -230,7 +229,7 @@ public static partial class Gram
 
         /// <summary>
         /// BF16 stage s packed (<see cref="TensorCorePackedRow"/>): thread tid (q = tid mod 4, rb = ⌊tid / 4⌋) holds, of the
-        /// 32 pixels from k0, pixels k0 + q + 8·n and 4 further (n = 0 … 3: word-row q + 4·n) of rows rb + 16·lo (lo = 0 …
+        /// 32 pixels from k0, pixels k0 + q + 8·n and 4 further (n = 0 … 3: word-row TensorCorePackedRow(q + 8·n) = q + 4·n) of rows rb + 16·lo (lo = 0 …
         /// 3) in tile A — one word each, 16 — and pixels k0 + 16·t + q, + 4, + 8, + 12 (t = 0, 1) of columns rb + 16·lo in
         /// tile B — one pair of words each, 8: 4 consecutive threads read 4 consecutive pixels of a row. 0 past C or past
         /// pEnd. Written out (ILGPU keeps loops, and their index arithmetic, as loops).
@@ -248,8 +247,9 @@ public static partial class Gram
         private void PackedRow(int row, int k, int buffer)
         {
             int q = tid & 3, i = i0 + row, j = j0 + row;
-            StagePipeline.StorePackedWords(shared, buffer * TensorCoreTileFloats + q * TensorCoreStride + TensorCoreRowPairColumn(row), 4 * TensorCoreStride, f,
-                new PairSources(i * p + k, 8, 4, i < c, k, 8, 4, pEnd));
+            // A: words n = 0 … 3 (pixels k + 8·n and 4 further) in word-rows TensorCorePackedRow(q + 8·n) = q + 4·n.
+            StagePipeline.StorePackedWords(shared, buffer * TensorCoreTileFloats + TensorCorePackedRow(q) * TensorCoreStride + TensorCoreRowPairColumn(row),
+                TensorCorePackedRow(8) * TensorCoreStride, f, new PairSources(i * p + k, 8, 4, i < c, k, 8, 4, pEnd));
             // B: steps t = 0, 1 of column `row` (its pair row 4·t + q: TensorCorePairIndex of k-row 8·t + q).
             var b = new PairSources(j * p + k, 16, 4, j < c, k, 16, 4, pEnd);
             StagePipeline.StoreQuads(pairs, (2 + buffer) * (TensorCoreTileFloats / 2) + (TensorCorePairIndex(q, row) >> 1), 2 * TensorCorePairPitch, f, b,

@@ -60,19 +60,19 @@ public static partial class Gram
             }
             // The 4 groups of 8 channels written out (ILGPU keeps a loop as a loop, and ptxas cannot issue one trip's loads
             // before the previous trip's stores).
-            int j = stage * TensorCoreStageK;
-            Put8<TPut>(j, buffer, 0);
-            Put8<TPut>(j + 8, buffer, 8);
-            Put8<TPut>(j + 16, buffer, 16);
-            Put8<TPut>(j + 24, buffer, 24);
+            Put8<TPut>(stage, buffer, 0);
+            Put8<TPut>(stage, buffer, 8);
+            Put8<TPut>(stage, buffer, 16);
+            Put8<TPut>(stage, buffer, 24);
         }
 
         /// <summary>
-        /// Channels <paramref name="j"/> … j + 7 (rows of S and F, c and p apart; k-rows <paramref name="r"/> … of the stage)
-        /// of this thread's column of both tiles; 0 past C or outside the column. A: k-rows r …, B: pair rows r / 2 ….
+        /// Channels j = 32·<paramref name="stage"/> + <paramref name="r"/> … j + 7 (rows of S and F, c and p apart; k-rows r …
+        /// of the stage) of this thread's column of both tiles; 0 past C or outside the column. A: k-rows r …, B: pair rows r / 2 ….
         /// </summary>
-        private void Put8<TPut>(int j, int buffer, int r) where TPut : struct, IStagePut
+        private void Put8<TPut>(int stage, int buffer, int r) where TPut : struct, IStagePut
         {
+            int j = stage * TensorCoreStageK + r;
             // A: row tid's column (floats); B: column tid of the pair rows (a Float2 index, TensorCorePairIndex(r, tid) / 2).
             int a = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid) + r * TensorCoreStride;
             int bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid + r / 2 * (TensorCorePairPitch / 2);
@@ -92,11 +92,13 @@ public static partial class Gram
         {
             int j0 = stage * TensorCoreStageK, colA = i0 + tid, colB = p0 + tid;
             int aBase = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid;
+            // A: channels j0 + 8·n + q and 4 further (q = 0 … 3) in word-rows TensorCorePackedRow(8·n + q) = 4·n + q.
             var a = new PairSources(j0 * c + colA, c, 4 * c, colA < c, j0, 1, 4, c);
-            StagePipeline.StorePackedWords(shared, aBase, TensorCoreStride, s, a);
-            StagePipeline.StorePackedWords(shared, aBase + 4 * TensorCoreStride, TensorCoreStride, s, a.Further(8, c));
-            StagePipeline.StorePackedWords(shared, aBase + 8 * TensorCoreStride, TensorCoreStride, s, a.Further(16, c));
-            StagePipeline.StorePackedWords(shared, aBase + 12 * TensorCoreStride, TensorCoreStride, s, a.Further(24, c));
+            int wordRow = TensorCorePackedRow(1) * TensorCoreStride;
+            StagePipeline.StorePackedWords(shared, aBase, wordRow, s, a);
+            StagePipeline.StorePackedWords(shared, aBase + TensorCorePackedRow(8) * TensorCoreStride, wordRow, s, a.Further(8, c));
+            StagePipeline.StorePackedWords(shared, aBase + TensorCorePackedRow(16) * TensorCoreStride, wordRow, s, a.Further(16, c));
+            StagePipeline.StorePackedWords(shared, aBase + TensorCorePackedRow(24) * TensorCoreStride, wordRow, s, a.Further(24, c));
             // Pair rows 4·t + q (q = 0 … 3): channels j0 + 16·t + q, + 4 (low word) and + 8, + 12 (high word).
             var b = new PairSources(j0 * p + colB, p, 4 * p, colB < p, j0, 1, 4, c);
             StagePipeline.StoreQuads(pairs, bPair, TensorCorePairPitch / 2, f, b, b.Further(8, p), 4);

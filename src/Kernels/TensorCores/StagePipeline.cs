@@ -24,8 +24,8 @@ internal interface IStageFill
 /// <summary>
 /// How a fill puts its values (a struct type argument, so the choice is made by the C# compiler, not left to ILGPU's
 /// optimizer): <see cref="Value"/> one value, shared[dst] ← valid ? src[index] : 0; <see cref="Pair"/> two side by side,
-/// pairs[pair] ← (valid ? src[index] : 0, hiValid ? src[hiIndex] : 0) (floats 2·pair and 2·pair + 1 of the same array,
-/// one 64-bit store or read where that is how the values are put); <see cref="Run"/> run i of a
+/// pairs[pair] ← pair i of a <see cref="PairSources"/>, 0 where a value does not exist (floats 2·pair and 2·pair + 1 of
+/// the same array, one 64-bit store or read where that is how the values are put); <see cref="Run"/> run i of a
 /// <see cref="StagePipeline.Put4Runs"/> call, four values already in the kernel's format.
 /// </summary>
 internal interface IStagePut
@@ -39,7 +39,7 @@ internal interface IStagePut
     void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid);
 
     void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, int index, bool valid, int hiIndex, bool hiValid);
+        long srcAddress, PairSources from, int i);
 
     void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
         ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i);
@@ -120,15 +120,8 @@ internal readonly struct StagePipeline(int asyncBuffers)
         }
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, int index, bool valid, int hiIndex, bool hiValid)
-        {
-            float lo = src[valid ? index : 0], hi = src[hiValid ? hiIndex : 0];
-            pairs[pair] = new SharedGemm.Float2
-            {
-                X = Tf32.Round(valid ? lo : 0f),
-                Y = Tf32.Round(hiValid ? hi : 0f),
-            };
-        }
+            long srcAddress, PairSources from, int i) =>
+            pairs[pair] = HeldStage.Pair.Load(src, from, i).Rounded(); // held register staging's load and rounding, stored at once
 
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
@@ -144,10 +137,10 @@ internal readonly struct StagePipeline(int asyncBuffers)
             AsyncCopy.Float(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, int index, bool valid, int hiIndex, bool hiValid)
+            long srcAddress, PairSources from, int i)
         {
-            AsyncCopy.Float(shared, sharedAddress, 2 * pair, src, srcAddress, index, valid);
-            AsyncCopy.Float(shared, sharedAddress, 2 * pair + 1, src, srcAddress, hiIndex, hiValid);
+            AsyncCopy.Float(shared, sharedAddress, 2 * pair, src, srcAddress, from.Low(i), from.LowValid(i));
+            AsyncCopy.Float(shared, sharedAddress, 2 * pair + 1, src, srcAddress, from.High(i), from.HighValid(i));
         }
 
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
@@ -164,7 +157,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
             shared[dst] = Tf32.Round(shared[dst]);
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, int index, bool valid, int hiIndex, bool hiValid)
+            long srcAddress, PairSources from, int i)
         {
             var v = pairs[pair];
             pairs[pair] = new SharedGemm.Float2 { X = Tf32.Round(v.X), Y = Tf32.Round(v.Y) };
@@ -207,11 +200,11 @@ internal readonly struct StagePipeline(int asyncBuffers)
         ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count) where TPut : struct, IStagePut
     {
         var put = default(TPut);
-        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from.Low(0), from.LowValid(0), from.High(0), from.HighValid(0));
-        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from.Low(1), from.LowValid(1), from.High(1), from.HighValid(1));
+        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from, 0);
+        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from, 1);
         if (count <= 2) return;
-        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from.Low(2), from.LowValid(2), from.High(2), from.HighValid(2));
-        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from.Low(3), from.LowValid(3), from.High(3), from.HighValid(3));
+        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from, 2);
+        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from, 3);
     }
 
     /// <summary>

@@ -106,8 +106,8 @@ public static class WarpMma
     ///   C, D:       as for <see cref="Tf32"/>.
     ///
     /// Since the product sums over k, the k index may be renumbered alike in A and B: WarpTile64x32.StepPackedBf16 lets k = 2t,
-    /// 2t + 1, 2t + 8, 2t + 9 of the instruction stand for the k-rows t, t + 4, t + 8, t + 12 of the stage — exactly the
-    /// values a lane holds for two TF32 steps, packed in pairs. The emulation (off CUDA) reads the documented places: the
+    /// 2t + 1, 2t + 8, 2t + 9 of the instruction stand for the k-rows t, t + 4, t + 8, t + 12 of the step — the stages
+    /// pack k-rows t and t + 4 in one word (Conv2dTensorCoreOperand.cs, Gram.TensorCorePackedRow). The emulation (off CUDA) reads the documented places: the
     /// lanes publish the low halves of their 6 registers, every lane sums the even k, then the high halves and the odd k
     /// (two rounds of <see cref="Tf32"/>'s emulated product, SumPublished); products of two BF16 values are exact in FP32.
     /// </summary>
