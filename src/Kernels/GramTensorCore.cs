@@ -144,17 +144,25 @@ public static partial class Gram
     /// (<see cref="TensorCorePackedRow"/>: the fills round and pack them; half of each tile slot used).
     /// </summary>
     private static WarpTile64x32 TensorCoreProduct<TFill>(TFill fill, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, int stages, int tid, int mode)
-        where TFill : struct, IStageFill
+        where TFill : struct, IGramTensorCoreFill
     {
         int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         var pipeline = new StagePipeline((mode & TensorCoreAsync) != 0 ? 2 : 0);
+        // TF32 register staging holds interior stages (every value exists: no tests) in registers while the warps multiply
+        // (GramTensorCoreHeld); the other stages — a ragged block's or split's edge — are stored as they are loaded.
+        bool mayHold = pipeline.Copy == 0 && (mode & TensorCoreBf16Mode) == 0;
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
         const int A8 = 8 * TensorCoreStride / 2, A4 = A8 / 2, B8 = 2 * TensorCorePairPitch; // one mma k-step further (A: 8 k-rows; B: 4 pair rows), in Float2s
         for (int s = 0; s < stages; s++)
         {
-            pipeline.Advance(fill, s, stages);
+            // Held: stage s + 1's loads go out before stage s's products and are rounded and stored after them (the loads'
+            // latency passes under the products, as in the convolution's 4 × 2 blocking: HeldStage.cs).
+            bool hold = mayHold && s + 1 < stages && fill.Holds(s + 1);
+            var next = default(GramTensorCoreHeld);
+            if (hold) next = fill.Load(s + 1);
+            else pipeline.Advance(fill, s, stages);
             int buffer = pipeline.Buffer(s);
             // One view per stage and operand at the lane's first pair (pair row q; A's 64 rows, this warp's 32 columns of B):
             // every read is a constant offset from it, which the loads carry (an index a + c would cost an addition and a
@@ -174,10 +182,42 @@ public static partial class Gram
                 acc = acc.Step(Fragments(a, 2 * A8), Columns(b, 2 * B8), exchange);
                 acc = acc.Step(Fragments(a, 3 * A8), Columns(b, 3 * B8), exchange);
             }
+            if (hold) fill.Store(next, pipeline.Buffer(s + 1));
             pipeline.Finish();
         }
         return acc;
     }
+
+    /// <summary>
+    /// A Gram tensor-core fill (<see cref="IStageFill"/>) that can also hold an interior stage in registers: <see cref="Holds"/>
+    /// says whether every value of stage s exists (no row past C, no k past the end), <see cref="Load"/> loads this
+    /// thread's 64 values of such a stage without tests, <see cref="Store"/> rounds them to TF32 and stores them where
+    /// Fill&lt;StoreRounded&gt; would have: the same bytes.
+    /// </summary>
+    private interface IGramTensorCoreFill : IStageFill
+    {
+        bool Holds(int s);
+
+        GramTensorCoreHeld Load(int s);
+
+        void Store(in GramTensorCoreHeld held, int buffer);
+    }
+
+    /// <summary>
+    /// A thread's 64 values of a held Gram stage, as loaded (unrounded): 8 runs of 4 for tile A, 8 for tile B (what a run
+    /// holds is the fill's: <see cref="GramTensorCoreFill"/>, <see cref="GramTensorCoreBackwardFill"/>). Written out as
+    /// fields: ILGPU keeps an array in local memory.
+    /// </summary>
+    private struct GramTensorCoreHeld
+    {
+        public SharedGemm.Float4 A0, A1, A2, A3, A4, A5, A6, A7, B0, B1, B2, B3, B4, B5, B6, B7;
+    }
+
+    /// <summary>Value <paramref name="i"/> (0 … 3, a constant) of a held run.</summary>
+    private static float Held(in SharedGemm.Float4 run, int i) => i == 0 ? run.X : i == 1 ? run.Y : i == 2 ? run.Z : run.W;
+
+    /// <summary>Two held values rounded to TF32, as one pair of a tile (k-rows q and q + 4, or rows g and g + 8, side by side).</summary>
+    private static SharedGemm.Float2 RoundedPair(float low, float high) => new() { X = Tf32.Round(low), Y = Tf32.Round(high) };
 
     /// <summary>B's fragments of a k-step whose pair (B[q][g], B[q + 4][g]) (first column tile) is at <paramref name="b"/> of a stage's view, every column kept.</summary>
     private static ColumnPairs Columns(ArrayView<SharedGemm.Float2> s, int b) => ColumnPairs.Paired(s, b, ColumnMasks.All);
@@ -193,8 +233,66 @@ public static partial class Gram
     /// starts and the 8 rows are written out, so a value costs its load, rounding and store and little index arithmetic.
     /// </summary>
     private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
-        int bf16, long fAddress) : IStageFill
+        int bf16, long fAddress) : IGramTensorCoreFill
     {
+        /// <summary>Whether stage <paramref name="s"/> is interior: both tiles' 64 rows below C, its 32 pixels before pEnd.</summary>
+        public bool Holds(int s) => (i0 + TensorCoreBlock <= c) & (j0 + TensorCoreBlock <= c) & (pBegin + (s + 1) * TensorCoreStageK <= pEnd);
+
+        /// <summary>
+        /// This thread's values of interior stage <paramref name="s"/>, Fill's share without tests: run lo of A is row
+        /// i0 + rb + 8·lo (of B, row j0 + rb + 8·lo), its value hi pixel k0 + r0 + 8·hi — one view per row, the pixels
+        /// constant offsets from it (the loads carry them).
+        /// </summary>
+        public GramTensorCoreHeld Load(int s)
+        {
+            int r0 = tid & 7, rb = tid >> 3, k = pBegin + s * TensorCoreStageK + r0, row8 = 8 * p;
+            int a = (i0 + rb) * p + k, b = (j0 + rb) * p + k;
+            return new GramTensorCoreHeld
+            {
+                A0 = Run(a), A1 = Run(a + row8), A2 = Run(a + 2 * row8), A3 = Run(a + 3 * row8),
+                A4 = Run(a + 4 * row8), A5 = Run(a + 5 * row8), A6 = Run(a + 6 * row8), A7 = Run(a + 7 * row8),
+                B0 = Run(b), B1 = Run(b + row8), B2 = Run(b + 2 * row8), B3 = Run(b + 3 * row8),
+                B4 = Run(b + 4 * row8), B5 = Run(b + 5 * row8), B6 = Run(b + 6 * row8), B7 = Run(b + 7 * row8),
+            };
+        }
+
+        /// <summary>f[index], f[index + 8], f[index + 16], f[index + 24]: one row's pixels k0 + r0 + 8·hi.</summary>
+        private SharedGemm.Float4 Run(int index)
+        {
+            var v = f.SubView(index, 3 * 8 + 1);
+            return new SharedGemm.Float4 { X = v[0], Y = v[8], Z = v[16], W = v[24] };
+        }
+
+        /// <summary><see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Put8 puts them.</summary>
+        public void Store(in GramTensorCoreHeld held, int buffer)
+        {
+            int r0 = tid & 7, rb = tid >> 3;
+            // A: k-row r0 + 8·hi's pair (rows rb + 16·i, rb + 16·i + 8) at a[hi·8·36 + 8·i]; B: its column rb + 8·lo at b[hi·4·136 + 16·lo].
+            var a = pairs.SubView(buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb, 3 * 8 * (TensorCoreStride / 2) + 3 * 8 + 1);
+            var b = shared.SubView((2 + buffer) * TensorCoreTileFloats + TensorCorePairIndex(r0, rb), 3 * 4 * TensorCorePairPitch + 7 * 16 + 1);
+            StoreK(held, a, b, 0);
+            StoreK(held, a, b, 1);
+            StoreK(held, a, b, 2);
+            StoreK(held, a, b, 3);
+        }
+
+        private static void StoreK(in GramTensorCoreHeld h, ArrayView<SharedGemm.Float2> a, ArrayView<float> b, int hi)
+        {
+            int at = hi * 8 * (TensorCoreStride / 2), bt = hi * 4 * TensorCorePairPitch;
+            a[at] = RoundedPair(Held(h.A0, hi), Held(h.A1, hi));
+            a[at + 8] = RoundedPair(Held(h.A2, hi), Held(h.A3, hi));
+            a[at + 16] = RoundedPair(Held(h.A4, hi), Held(h.A5, hi));
+            a[at + 24] = RoundedPair(Held(h.A6, hi), Held(h.A7, hi));
+            b[bt] = Tf32.Round(Held(h.B0, hi));
+            b[bt + 16] = Tf32.Round(Held(h.B1, hi));
+            b[bt + 32] = Tf32.Round(Held(h.B2, hi));
+            b[bt + 48] = Tf32.Round(Held(h.B3, hi));
+            b[bt + 64] = Tf32.Round(Held(h.B4, hi));
+            b[bt + 80] = Tf32.Round(Held(h.B5, hi));
+            b[bt + 96] = Tf32.Round(Held(h.B6, hi));
+            b[bt + 112] = Tf32.Round(Held(h.B7, hi));
+        }
+
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
         {
             if (bf16 != 0)

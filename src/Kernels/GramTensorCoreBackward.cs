@@ -48,8 +48,76 @@ public static partial class Gram
     /// consecutive addresses), fixed when the kernel starts; the k-rows are written out 8 at a time (B's as 4 pairs).
     /// </summary>
     private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int c, int p, int i0, int p0, int tid, int bf16,
-        long fAddress, long sAddress) : IStageFill
+        long fAddress, long sAddress) : IGramTensorCoreFill
     {
+        /// <summary>Whether stage <paramref name="stage"/> is interior: the block's 64 columns of S below C and of F below P, its 32 channels below C.</summary>
+        public bool Holds(int stage) => (i0 + TensorCoreBlock <= c) & (p0 + TensorCoreBlock <= p) & ((stage + 1) * TensorCoreStageK <= c);
+
+        /// <summary>
+        /// This thread's values of interior stage <paramref name="stage"/>, Fill's share without tests: value r (run r / 4,
+        /// place r mod 4) of A is S[j0 + r, i0 + tid], of B F[j0 + r, p0 + tid].
+        /// </summary>
+        public GramTensorCoreHeld Load(int stage)
+        {
+            int j0 = stage * TensorCoreStageK;
+            var a = s.SubView(j0 * c + i0 + tid, 31 * c + 1);
+            var b = f.SubView(j0 * p + p0 + tid, 31 * p + 1);
+            return new GramTensorCoreHeld
+            {
+                A0 = Run(a, c, 0), A1 = Run(a, c, 4), A2 = Run(a, c, 8), A3 = Run(a, c, 12),
+                A4 = Run(a, c, 16), A5 = Run(a, c, 20), A6 = Run(a, c, 24), A7 = Run(a, c, 28),
+                B0 = Run(b, p, 0), B1 = Run(b, p, 4), B2 = Run(b, p, 8), B3 = Run(b, p, 12),
+                B4 = Run(b, p, 16), B5 = Run(b, p, 20), B6 = Run(b, p, 24), B7 = Run(b, p, 28),
+            };
+        }
+
+        /// <summary>Rows r … r + 3 of a column (<paramref name="rowStep"/> apart).</summary>
+        private static SharedGemm.Float4 Run(View column, int rowStep, int r) => new()
+        {
+            X = column[r * rowStep], Y = column[(r + 1) * rowStep], Z = column[(r + 2) * rowStep], W = column[(r + 3) * rowStep],
+        };
+
+        /// <summary>
+        /// <see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Put8 puts them: A's k-row r at
+        /// a[r·72], B's k-rows (8·t + q, 8·t + q + 4) as pair row 4·t + q.
+        /// </summary>
+        public void Store(in GramTensorCoreHeld h, int buffer)
+        {
+            var a = shared.SubView(buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), 31 * TensorCoreStride + 1);
+            StoreRun(a, h.A0, 0);
+            StoreRun(a, h.A1, 4);
+            StoreRun(a, h.A2, 8);
+            StoreRun(a, h.A3, 12);
+            StoreRun(a, h.A4, 16);
+            StoreRun(a, h.A5, 20);
+            StoreRun(a, h.A6, 24);
+            StoreRun(a, h.A7, 28);
+            const int row = TensorCorePairPitch / 2; // one pair row, in Float2s
+            var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + tid, 15 * row + 1);
+            StorePairs(b, h.B0, h.B1, 0);       // k-rows 0 … 3 with 4 … 7: pair rows 0 … 3
+            StorePairs(b, h.B2, h.B3, 4 * row); // k-rows 8 … 11 with 12 … 15
+            StorePairs(b, h.B4, h.B5, 8 * row);
+            StorePairs(b, h.B6, h.B7, 12 * row);
+        }
+
+        private static void StoreRun(ArrayView<float> a, in SharedGemm.Float4 run, int r)
+        {
+            a[r * TensorCoreStride] = Tf32.Round(run.X);
+            a[(r + 1) * TensorCoreStride] = Tf32.Round(run.Y);
+            a[(r + 2) * TensorCoreStride] = Tf32.Round(run.Z);
+            a[(r + 3) * TensorCoreStride] = Tf32.Round(run.W);
+        }
+
+        /// <summary>Pair rows q = 0 … 3 from <paramref name="at"/>: (<paramref name="low"/>'s value q, <paramref name="high"/>'s value q).</summary>
+        private static void StorePairs(ArrayView<SharedGemm.Float2> b, in SharedGemm.Float4 low, in SharedGemm.Float4 high, int at)
+        {
+            const int row = TensorCorePairPitch / 2;
+            b[at] = RoundedPair(low.X, high.X);
+            b[at + row] = RoundedPair(low.Y, high.Y);
+            b[at + 2 * row] = RoundedPair(low.Z, high.Z);
+            b[at + 3 * row] = RoundedPair(low.W, high.W);
+        }
+
         public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
         {
             if (bf16 != 0)

@@ -64,6 +64,13 @@ public class PtxasTests(ITestOutputHelper log)
     private const int TensorCoreConvRegisters = 128;
 
     /// <summary>
+    /// The most registers a tensor-core Gram variant may take: its 38.4 KB of static shared memory (+ 1 KB the driver
+    /// reserves per group) fit 5 groups of 64 threads in Hopper's 228 KB; 65536 / (5 · 64) = 204.8, allocated in steps of 8.
+    /// The held TF32 stages (64 values a thread) take 168–177.
+    /// </summary>
+    private const int TensorCoreGramRegisters = 200;
+
+    /// <summary>
     /// The kernels whose shared reads must be 128-bit (<c>ld.shared.v4.f32</c>): the shared SGEMMs, and the tensor-core
     /// convolution's A fragments (WarpRows.FragmentOrder).
     /// </summary>
@@ -165,6 +172,9 @@ public class PtxasTests(ITestOutputHelper log)
             // sm_80's TF32 4 × 1 takes 130 (logged above).
             if (arch == "sm_90" && variant.Name.StartsWith("Conv2d.TensorCore3x3Kernel", StringComparison.Ordinal) && row.Registers > TensorCoreConvRegisters)
                 failures.Add($"{variant.Name}: {row.Registers} registers, over {TensorCoreConvRegisters} (fewer groups per SM)");
+            if (arch == "sm_90" && variant.Name.StartsWith("Gram.", StringComparison.Ordinal) && variant.Name.Contains("TensorCoreKernel", StringComparison.Ordinal)
+                && row.Registers > TensorCoreGramRegisters)
+                failures.Add($"{variant.Name}: {row.Registers} registers, over {TensorCoreGramRegisters} (fewer groups per SM than its shared memory allows)");
         }
 
         log.WriteLine($"ptxas {PtxasVersion(ptxas!)}, -arch={arch}, PTX ISA {Isa}; {rows.Count} kernels ('*' = hot: spills fail the test)");
