@@ -18,7 +18,9 @@ using GramForwardLauncher = global::System.Action<global::ILGPU.Runtime.Accelera
 // each), B with k-rows q and q + 4 side by side (TensorCorePairIndex: (b0, b1) one read); strides ≡ 8 mod 32 banks, so
 // the reads are bank-conflict-free (TensorCores/WarpRows.cs, WarpTile64x32.cs) —, rounded to TF32 when stored, two buffers (the next stage is
 // loaded while the current one is multiplied, one barrier per stage: TensorCoreProduct, which takes the stage loads
-// as an IStageFill), or with cp.async (plan key gramasync=2, mode bit TensorCoreAsync) copied unrounded into the two
+// as an IGramTensorCoreFill: an interior stage — every value exists, as in all of VGG19's but a split's or a ragged
+// block's last — is loaded without tests before the current stage's products and rounded and stored after them, its
+// loads in flight meanwhile; an edge stage is stored as it is loaded), or with cp.async (plan key gramasync=2, mode bit TensorCoreAsync) copied unrounded into the two
 // buffers while the current stage is multiplied and rounded in place by the thread that copied them once they have
 // landed (TensorCores/StagePipeline.cs; the same bytes). Three buffers would
 // need 57 KB of shared memory, past the 48 KB of a static array. Loads: 8 consecutive pixels of 4 rows per warp

@@ -16,8 +16,10 @@ using GramBackwardLauncher = global::System.Action<global::ILGPU.Runtime.Acceler
 // (TensorCoreProduct, with cp.async under gramasync=2) and shared layout. S is formed once per call in FP32 (SymmetricSumKernel, GramBlocked.cs) and
 // is exactly symmetric, so A stored k-major — A[i][j] at j·72 + (i's column) — is row j of S: both tiles of a stage are
 // 32 consecutive rows j of a row-major matrix (S's 64 columns i0 …, F's 64 pixels p0 …), loaded with consecutive
-// work-items on consecutive addresses (128-byte segments per warp) and stored to shared memory without bank conflicts
-// (B's k-rows j and j + 4 side by side, as one 64-bit store).
+// work-items on consecutive addresses and stored to shared memory without bank conflicts (B's k-rows j and j + 4 side
+// by side, as one 64-bit store). TF32 interior stages (every value exists) are held in registers across the previous
+// stage's products, each thread 8 rows × 4 columns (one view per row, the columns constant offsets: Load, Store);
+// edge stages are stored as loaded, each thread one column of every row (Fill).
 // Group: 2 warps (64 threads) own a 64 × 64 block of df — rows i0 = 64·y …, pixels p0 = 64·x … (grid (⌈P/64⌉,
 // ⌈C/64⌉)) — warp w its pixels p0 + 32·w … as one 64 × 32 warp tile. Stages of 32 channels j (4 mma k-steps),
 // double-buffered; shared memory as the forward (two buffers of both tiles, then the emulation's exchange areas:
@@ -54,68 +56,76 @@ public static partial class Gram
         public bool Holds(int stage) => (i0 + TensorCoreBlock <= c) & (p0 + TensorCoreBlock <= p) & ((stage + 1) * TensorCoreStageK <= c);
 
         /// <summary>
-        /// This thread's values of interior stage <paramref name="stage"/>, Fill's share without tests: value r (run r / 4,
-        /// place r mod 4) of A is S[j0 + r, i0 + tid], of B F[j0 + r, p0 + tid].
+        /// This thread's values of interior stage <paramref name="stage"/>, loaded without tests — not Fill's share (any
+        /// thread may store any value before the barrier): rows r = r0 + 4·n (n = 0 … 7, r0 = 0, 2, 1, 3 for tid / 16 = 0 … 3)
+        /// and columns cg + 16·m (m = 0 … 3, cg = tid mod 16) of both tiles, run n holding row r's four columns — one view
+        /// per row, the columns constant offsets from it (a per-value row would cost an index and an address each). A
+        /// warp's loads read two rows' 16 consecutive columns; its stores hit 32 banks (rows 2 apart: 16 banks; see Store).
         /// </summary>
         public GramTensorCoreHeld Load(int stage)
         {
-            int j0 = stage * TensorCoreStageK;
-            var a = s.SubView(j0 * c + i0 + tid, 31 * c + 1);
-            var b = f.SubView(j0 * p + p0 + tid, 31 * p + 1);
+            int r = stage * TensorCoreStageK + HeldRow, cg = tid & 15;
+            int a = r * c + i0 + cg, b = r * p + p0 + cg, a4 = 4 * c, b4 = 4 * p;
             return new GramTensorCoreHeld
             {
-                A0 = Run(a, c, 0), A1 = Run(a, c, 4), A2 = Run(a, c, 8), A3 = Run(a, c, 12),
-                A4 = Run(a, c, 16), A5 = Run(a, c, 20), A6 = Run(a, c, 24), A7 = Run(a, c, 28),
-                B0 = Run(b, p, 0), B1 = Run(b, p, 4), B2 = Run(b, p, 8), B3 = Run(b, p, 12),
-                B4 = Run(b, p, 16), B5 = Run(b, p, 20), B6 = Run(b, p, 24), B7 = Run(b, p, 28),
+                A0 = Run(s, a), A1 = Run(s, a + a4), A2 = Run(s, a + 2 * a4), A3 = Run(s, a + 3 * a4),
+                A4 = Run(s, a + 4 * a4), A5 = Run(s, a + 5 * a4), A6 = Run(s, a + 6 * a4), A7 = Run(s, a + 7 * a4),
+                B0 = Run(f, b), B1 = Run(f, b + b4), B2 = Run(f, b + 2 * b4), B3 = Run(f, b + 3 * b4),
+                B4 = Run(f, b + 4 * b4), B5 = Run(f, b + 5 * b4), B6 = Run(f, b + 6 * b4), B7 = Run(f, b + 7 * b4),
             };
         }
 
-        /// <summary>Rows r … r + 3 of a column (<paramref name="rowStep"/> apart).</summary>
-        private static SharedGemm.Float4 Run(View column, int rowStep, int r) => new()
+        /// <summary>The first k-row r0 of this thread's held rows: 0, 2, 1, 3 for tid / 16 = 0 … 3 (a warp's two rows 2 apart).</summary>
+        private int HeldRow => ((tid >> 4) & 1) * 2 + (tid >> 5);
+
+        /// <summary>src[index], src[index + 16], src[index + 32], src[index + 48]: one row's four columns of a thread.</summary>
+        private static SharedGemm.Float4 Run(View src, int index)
         {
-            X = column[r * rowStep], Y = column[(r + 1) * rowStep], Z = column[(r + 2) * rowStep], W = column[(r + 3) * rowStep],
-        };
+            var v = src.SubView(index, 3 * 16 + 1);
+            return new SharedGemm.Float4 { X = v[0], Y = v[16], Z = v[32], W = v[48] };
+        }
 
         /// <summary>
-        /// <see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Put8 puts them: A's k-row r at
-        /// a[r·72], B's k-rows (8·t + q, 8·t + q + 4) as pair row 4·t + q.
+        /// <see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Fill puts them: A's (k-row r,
+        /// column col) at r·72 + TensorCoreRowPairColumn(col) (= … + 16·m for col = cg + 16·m), B's k-rows (8·t + r0,
+        /// 8·t + r0 + 4) — runs 2·t and 2·t + 1 — as pair row 4·t + r0.
         /// </summary>
         public void Store(in GramTensorCoreHeld h, int buffer)
         {
-            var a = shared.SubView(buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid), 31 * TensorCoreStride + 1);
-            StoreRun(a, h.A0, 0);
-            StoreRun(a, h.A1, 4);
-            StoreRun(a, h.A2, 8);
-            StoreRun(a, h.A3, 12);
-            StoreRun(a, h.A4, 16);
-            StoreRun(a, h.A5, 20);
-            StoreRun(a, h.A6, 24);
-            StoreRun(a, h.A7, 28);
+            int r0 = HeldRow, cg = tid & 15;
+            var a = shared.SubView(buffer * TensorCoreTileFloats + r0 * TensorCoreStride + TensorCoreRowPairColumn(cg), 28 * TensorCoreStride + 48 + 1);
+            StoreRow(a, h.A0, 0);
+            StoreRow(a, h.A1, 4 * TensorCoreStride);
+            StoreRow(a, h.A2, 8 * TensorCoreStride);
+            StoreRow(a, h.A3, 12 * TensorCoreStride);
+            StoreRow(a, h.A4, 16 * TensorCoreStride);
+            StoreRow(a, h.A5, 20 * TensorCoreStride);
+            StoreRow(a, h.A6, 24 * TensorCoreStride);
+            StoreRow(a, h.A7, 28 * TensorCoreStride);
             const int row = TensorCorePairPitch / 2; // one pair row, in Float2s
-            var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + tid, 15 * row + 1);
-            StorePairs(b, h.B0, h.B1, 0);       // k-rows 0 … 3 with 4 … 7: pair rows 0 … 3
-            StorePairs(b, h.B2, h.B3, 4 * row); // k-rows 8 … 11 with 12 … 15
+            var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + r0 * row + cg, 12 * row + 48 + 1);
+            StorePairs(b, h.B0, h.B1, 0);       // k-rows r0 and r0 + 4: pair row r0
+            StorePairs(b, h.B2, h.B3, 4 * row); // k-rows 8 + r0 and 12 + r0: pair row 4 + r0
             StorePairs(b, h.B4, h.B5, 8 * row);
             StorePairs(b, h.B6, h.B7, 12 * row);
         }
 
-        private static void StoreRun(ArrayView<float> a, in SharedGemm.Float4 run, int r)
+        /// <summary>A k-row's four columns cg + 16·m, from <paramref name="at"/>.</summary>
+        private static void StoreRow(ArrayView<float> a, in SharedGemm.Float4 run, int at)
         {
-            a[r * TensorCoreStride] = Tf32.Round(run.X);
-            a[(r + 1) * TensorCoreStride] = Tf32.Round(run.Y);
-            a[(r + 2) * TensorCoreStride] = Tf32.Round(run.Z);
-            a[(r + 3) * TensorCoreStride] = Tf32.Round(run.W);
+            a[at] = Tf32.Round(run.X);
+            a[at + 16] = Tf32.Round(run.Y);
+            a[at + 32] = Tf32.Round(run.Z);
+            a[at + 48] = Tf32.Round(run.W);
         }
 
-        /// <summary>Pair rows q = 0 … 3 from <paramref name="at"/>: (<paramref name="low"/>'s value q, <paramref name="high"/>'s value q).</summary>
+        /// <summary>A pair row's four columns cg + 16·m from <paramref name="at"/>: (<paramref name="low"/>'s value m, <paramref name="high"/>'s value m).</summary>
         private static void StorePairs(ArrayView<SharedGemm.Float2> b, in SharedGemm.Float4 low, in SharedGemm.Float4 high, int at)
         {
-            const int row = TensorCorePairPitch / 2;
             b[at] = RoundedPair(low.X, high.X);
-            b[at + row] = RoundedPair(low.Y, high.Y);
-            b[at + 2 * row] = RoundedPair(low.Z, high.Z);
-            b[at + 3 * row] = RoundedPair(low.W, high.W);
+            b[at + 16] = RoundedPair(low.Y, high.Y);
+            b[at + 32] = RoundedPair(low.Z, high.Z);
+            b[at + 48] = RoundedPair(low.W, high.W);
         }
 
         public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
