@@ -150,9 +150,9 @@ public static partial class Gram
     {
         int warp = tid >> 5, lane = tid & 31, g = lane >> 2, q = lane & 3;
         var pipeline = new StagePipeline((mode & TensorCoreAsync) != 0 ? 2 : 0);
-        // TF32 register staging holds interior stages (every value exists: no tests) in registers while the warps multiply
+        // Register staging holds interior stages (every value exists: no tests) in registers while the warps multiply
         // (GramTensorCoreHeld); the other stages — a ragged block's or split's edge — are stored as they are loaded.
-        bool mayHold = pipeline.Copy == 0 && (mode & TensorCoreBf16Mode) == 0;
+        bool mayHold = pipeline.Copy == 0;
         pipeline.Prologue(fill, stages);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView(4 * TensorCoreTileFloats + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
@@ -218,6 +218,9 @@ public static partial class Gram
     /// <summary>Value <paramref name="i"/> (0 … 3, a constant) of a held run.</summary>
     private static float Held(in SharedGemm.Float4 run, int i) => i == 0 ? run.X : i == 1 ? run.Y : i == 2 ? run.Z : run.W;
 
+    /// <summary>Two held values rounded to BF16 and packed into one word (Bf16.RoundPack: <paramref name="low"/> in bits 0–15), as a float's bits.</summary>
+    private static float PackedWord(float low, float high) => Interop.IntAsFloat(Bf16.RoundPack(low, high));
+
     /// <summary>Two held values rounded to TF32, as one pair of a tile (k-rows q and q + 4, or rows g and g + 8, side by side).</summary>
     private static SharedGemm.Float2 RoundedPair(float low, float high) => new() { X = Tf32.Round(low), Y = Tf32.Round(high) };
 
@@ -247,6 +250,7 @@ public static partial class Gram
         /// </summary>
         public GramTensorCoreHeld Load(int s)
         {
+            if (bf16 != 0) return LoadPacked(s);
             int r0 = tid & 7, rb = tid >> 3, k = pBegin + s * TensorCoreStageK + r0, row8 = 8 * p;
             int a = (i0 + rb) * p + k, b = (j0 + rb) * p + k;
             return new GramTensorCoreHeld
@@ -268,6 +272,11 @@ public static partial class Gram
         /// <summary><see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Put8 puts them.</summary>
         public void Store(in GramTensorCoreHeld held, int buffer)
         {
+            if (bf16 != 0)
+            {
+                StorePacked(held, buffer);
+                return;
+            }
             int r0 = tid & 7, rb = tid >> 3;
             // A: k-row r0 + 8·hi's pair (rows rb + 16·i, rb + 16·i + 8) at a[hi·8·36 + 8·i]; B: its column rb + 8·lo at b[hi·4·136 + 16·lo].
             var a = pairs.SubView(buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb, 3 * 8 * (TensorCoreStride / 2) + 3 * 8 + 1);
@@ -276,6 +285,61 @@ public static partial class Gram
             StoreK(held, a, b, 1);
             StoreK(held, a, b, 2);
             StoreK(held, a, b, 3);
+        }
+
+        /// <summary>
+        /// BF16: this thread's values of interior stage <paramref name="s"/>, FillPacked's share without tests — rows
+        /// rb + 16·lo of A and of B (q = tid mod 4, rb = ⌊tid / 4⌋), pixels k0 + q + 4·v (v = 0 … 7): runs 2·lo and 2·lo + 1
+        /// hold v = 0 … 3 and 4 … 7 (one view per row).
+        /// </summary>
+        private GramTensorCoreHeld LoadPacked(int s)
+        {
+            int q = tid & 3, rb = tid >> 2, k = pBegin + s * TensorCoreStageK + q, row16 = 16 * p;
+            int a = (i0 + rb) * p + k, b = (j0 + rb) * p + k;
+            return new GramTensorCoreHeld
+            {
+                A0 = Run4(a, 0), A1 = Run4(a, 16), A2 = Run4(a + row16, 0), A3 = Run4(a + row16, 16),
+                A4 = Run4(a + 2 * row16, 0), A5 = Run4(a + 2 * row16, 16), A6 = Run4(a + 3 * row16, 0), A7 = Run4(a + 3 * row16, 16),
+                B0 = Run4(b, 0), B1 = Run4(b, 16), B2 = Run4(b + row16, 0), B3 = Run4(b + row16, 16),
+                B4 = Run4(b + 2 * row16, 0), B5 = Run4(b + 2 * row16, 16), B6 = Run4(b + 3 * row16, 0), B7 = Run4(b + 3 * row16, 16),
+            };
+        }
+
+        /// <summary>f[index + at], f[index + at + 4], f[index + at + 8], f[index + at + 12].</summary>
+        private SharedGemm.Float4 Run4(int index, int at)
+        {
+            var v = f.SubView(index, 7 * 4 + 1);
+            return new SharedGemm.Float4 { X = v[at], Y = v[at + 4], Z = v[at + 8], W = v[at + 12] };
+        }
+
+        /// <summary>
+        /// BF16: <see cref="LoadPacked"/>'s values rounded, packed and stored where FillPacked puts them: row rb + 16·lo's
+        /// A words n = 0 … 3 (pixels v = 2n, 2n + 1) in word-rows q + 4·n; its B quads t = 0, 1 ((v = 4t, 4t + 1), (4t + 2, 4t + 3))
+        /// in pair rows 4·t + q.
+        /// </summary>
+        private void StorePacked(in GramTensorCoreHeld h, int buffer)
+        {
+            int q = tid & 3, rb = tid >> 2;
+            const int word = 4 * TensorCoreStride; // TensorCorePackedRow(8) word-rows on
+            var a = shared.SubView(buffer * TensorCoreTileFloats + TensorCorePackedRow(q) * TensorCoreStride + TensorCoreRowPairColumn(rb), 3 * word + 48 + 1);
+            var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + (TensorCorePairIndex(q, rb) >> 1), 2 * TensorCorePairPitch + 48 + 1);
+            PackedRow(a, b, h.A0, h.A1, h.B0, h.B1, 0);
+            PackedRow(a, b, h.A2, h.A3, h.B2, h.B3, 16);
+            PackedRow(a, b, h.A4, h.A5, h.B4, h.B5, 32);
+            PackedRow(a, b, h.A6, h.A7, h.B6, h.B7, 48);
+        }
+
+        /// <summary>One row's A words and B quads (<see cref="StorePacked"/>), <paramref name="at"/> columns on (16·lo: rows 16 apart).</summary>
+        private static void PackedRow(ArrayView<float> a, ArrayView<SharedGemm.Float2> b, in SharedGemm.Float4 a0, in SharedGemm.Float4 a1,
+            in SharedGemm.Float4 b0, in SharedGemm.Float4 b1, int at)
+        {
+            const int word = 4 * TensorCoreStride;
+            a[at] = PackedWord(a0.X, a0.Y);
+            a[at + word] = PackedWord(a0.Z, a0.W);
+            a[at + 2 * word] = PackedWord(a1.X, a1.Y);
+            a[at + 3 * word] = PackedWord(a1.Z, a1.W);
+            b[at] = new SharedGemm.Float2 { X = PackedWord(b0.X, b0.Y), Y = PackedWord(b0.Z, b0.W) };
+            b[at + 2 * TensorCorePairPitch] = new SharedGemm.Float2 { X = PackedWord(b1.X, b1.Y), Y = PackedWord(b1.Z, b1.W) }; // pair row 4 + q
         }
 
         private static void StoreK(in GramTensorCoreHeld h, ArrayView<SharedGemm.Float2> a, ArrayView<float> b, int hi)

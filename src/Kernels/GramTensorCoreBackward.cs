@@ -92,6 +92,11 @@ public static partial class Gram
         /// </summary>
         public void Store(in GramTensorCoreHeld h, int buffer)
         {
+            if (bf16 != 0)
+            {
+                StorePacked(h, buffer);
+                return;
+            }
             int r0 = HeldRow, cg = tid & 15;
             var a = shared.SubView(buffer * TensorCoreTileFloats + r0 * TensorCoreStride + TensorCoreRowPairColumn(cg), 28 * TensorCoreStride + 48 + 1);
             StoreRow(a, h.A0, 0);
@@ -108,6 +113,44 @@ public static partial class Gram
             StorePairs(b, h.B2, h.B3, 4 * row); // k-rows 8 + r0 and 12 + r0: pair row 4 + r0
             StorePairs(b, h.B4, h.B5, 8 * row);
             StorePairs(b, h.B6, h.B7, 12 * row);
+        }
+
+        /// <summary>
+        /// BF16: <see cref="Load"/>'s values (the same share) rounded, packed and stored where FillPacked puts them: A's
+        /// k-rows (r0 + 8·u, r0 + 8·u + 4) — runs 2·u and 2·u + 1 — as word-row TensorCorePackedRow(r0 + 8·u) = 4·u + r0; B's
+        /// channels r0 + 16·t + 0, 4 (low word) and 8, 12 (high word) — runs 4·t … 4·t + 3 — as pair row 4·t + r0.
+        /// </summary>
+        private void StorePacked(in GramTensorCoreHeld h, int buffer)
+        {
+            int r0 = HeldRow, cg = tid & 15;
+            const int word = 4 * TensorCoreStride, row = TensorCorePairPitch / 2;
+            var a = shared.SubView(buffer * TensorCoreTileFloats + r0 * TensorCoreStride + TensorCoreRowPairColumn(cg), 3 * word + 48 + 1);
+            StoreWords(a, h.A0, h.A1, 0);
+            StoreWords(a, h.A2, h.A3, word);
+            StoreWords(a, h.A4, h.A5, 2 * word);
+            StoreWords(a, h.A6, h.A7, 3 * word);
+            var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + r0 * row + cg, 4 * row + 48 + 1);
+            StorePackedQuads(b, h.B0, h.B1, h.B2, h.B3, 0);
+            StorePackedQuads(b, h.B4, h.B5, h.B6, h.B7, 4 * row);
+        }
+
+        /// <summary>Four columns cg + 16·m of a word-row from <paramref name="at"/>: (<paramref name="low"/>'s value m, <paramref name="high"/>'s value m) packed.</summary>
+        private static void StoreWords(ArrayView<float> a, in SharedGemm.Float4 low, in SharedGemm.Float4 high, int at)
+        {
+            a[at] = PackedWord(low.X, high.X);
+            a[at + 16] = PackedWord(low.Y, high.Y);
+            a[at + 32] = PackedWord(low.Z, high.Z);
+            a[at + 48] = PackedWord(low.W, high.W);
+        }
+
+        /// <summary>Four columns of a B pair row from <paramref name="at"/>: (pack(c0, c4), pack(c8, c12)) of channels r0 + 16·t + 0, 4, 8, 12.</summary>
+        private static void StorePackedQuads(ArrayView<SharedGemm.Float2> b, in SharedGemm.Float4 c0, in SharedGemm.Float4 c4, in SharedGemm.Float4 c8,
+            in SharedGemm.Float4 c12, int at)
+        {
+            b[at] = new SharedGemm.Float2 { X = PackedWord(c0.X, c4.X), Y = PackedWord(c8.X, c12.X) };
+            b[at + 16] = new SharedGemm.Float2 { X = PackedWord(c0.Y, c4.Y), Y = PackedWord(c8.Y, c12.Y) };
+            b[at + 32] = new SharedGemm.Float2 { X = PackedWord(c0.Z, c4.Z), Y = PackedWord(c8.Z, c12.Z) };
+            b[at + 48] = new SharedGemm.Float2 { X = PackedWord(c0.W, c4.W), Y = PackedWord(c8.W, c12.W) };
         }
 
         /// <summary>A k-row's four columns cg + 16·m, from <paramref name="at"/>.</summary>
