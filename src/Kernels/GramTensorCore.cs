@@ -28,6 +28,8 @@ using GramForwardLauncher = global::System.Action<global::ILGPU.Runtime.Accelera
 // (GramTiled.cs): one split writes scale·G, more write unscaled partials that SumSplitsKernel adds in split order.
 // Exact symmetry: an off-diagonal block writes G[i,j] and G[j,i] from the same accumulator; a diagonal block writes
 // only i ≤ j and mirrors it. The backward runs on the same loop: GramTensorCoreBackward.cs.
+// TF32 rounds with cvt.rna (four SASS instructions a value) before sm_90 and to nearest even from it on (cvt.rn.tf32,
+// one: the mode bit TensorCoreNearestEven, Tf32.Round(x, nearestEven); CudaKernelVariants lists each for its architectures).
 // BF16 (gram=bf16): the same tiles with two k-rows packed in each word (TensorCorePackedRow), rounded and packed by
 // the fills (cvt.rn.bf16x2 on CUDA), two m16n8k16 steps a stage, no packing in the loop; cp.async cannot pack, so
 // with gramasync=2 BF16's values are stored as with register staging (the same bytes).
@@ -81,26 +83,36 @@ public static partial class Gram
     /// <summary>Shared floats: A and B tiles × 2 buffers, then the 2 warps' exchange areas of the emulated product.</summary>
     private const int TensorCoreSharedFloats = 4 * TensorCoreTileFloats + 2 * WarpMma.ExchangeFloats;
 
-    /// <summary>The Gram tensor-core kernels' mode (a compile-time constant): BF16 products, cp.async stages (2 buffers).</summary>
-    internal const int TensorCoreBf16Mode = 1, TensorCoreAsync = 2;
+    /// <summary>
+    /// The Gram tensor-core kernels' mode (a compile-time constant): BF16 products, cp.async stages (2 buffers), and TF32's
+    /// rounding to nearest even (<see cref="Tf32.Round(float, int)"/>: one instruction on sm_90+ where the default cvt.rna
+    /// takes four — a quarter to a third of the held TF32 stages' instructions; TensorCoreNearestEven only with TF32).
+    /// </summary>
+    internal const int TensorCoreBf16Mode = 1, TensorCoreAsync = 2, TensorCoreNearestEven = 4;
 
-    /// <summary>The mode of a Gram tensor-core launch (<see cref="TensorCoreBf16Mode"/> | <see cref="TensorCoreAsync"/>).</summary>
-    private static SpecializedValue<int> TensorCoreMode(bool bf16, int asyncBuffers)
+    /// <summary>
+    /// The mode of a Gram tensor-core launch (<see cref="TensorCoreBf16Mode"/> | <see cref="TensorCoreAsync"/> |
+    /// <see cref="TensorCoreNearestEven"/>): TF32 rounds to nearest even where <paramref name="nearestEven"/> says, by default
+    /// where the device has the instruction (<see cref="Tf32.HasNearestEven"/>).
+    /// </summary>
+    private static SpecializedValue<int> TensorCoreMode(Gpu gpu, bool bf16, int asyncBuffers, bool? nearestEven)
     {
         if (asyncBuffers is not (0 or 2))
             throw new ArgumentException($"gram (tensor cores): {asyncBuffers} cp.async buffers; 0 or 2 are supported.");
-        return SpecializedValue.New((bf16 ? TensorCoreBf16Mode : 0) | (asyncBuffers != 0 ? TensorCoreAsync : 0));
+        bool even = !bf16 && (nearestEven ?? Tf32.HasNearestEven(gpu.Accelerator));
+        return SpecializedValue.New((bf16 ? TensorCoreBf16Mode : 0) | (asyncBuffers != 0 ? TensorCoreAsync : 0) | (even ? TensorCoreNearestEven : 0));
     }
 
     /// <summary>
     /// Forward from the tensor-core kernel <paramref name="kind"/> (TensorCoreTf32 or TensorCoreBf16) with
     /// <paramref name="asyncBuffers"/> cp.async buffers (0 or 2) instead of the plan's <see cref="TuningPlan.GramAsyncBuffers"/>
-    /// (tests, bench); otherwise as <see cref="Forward(Tensor, Tensor, float, GramKernelKind, int)"/>.
+    /// (tests, bench), and TF32's rounding to nearest even where <paramref name="tf32NearestEven"/> says (null: where the
+    /// device has the instruction); otherwise as <see cref="Forward(Tensor, Tensor, float, GramKernelKind, int)"/>.
     /// </summary>
-    public static void ForwardTensorCore(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits, int asyncBuffers)
+    public static void ForwardTensorCore(Tensor f, Tensor g, float scale, GramKernelKind kind, int splits, int asyncBuffers, bool? tf32NearestEven = null)
     {
         if (!kind.IsTensorCore()) throw new ArgumentException($"gram: {kind} is not a tensor-core kernel.");
-        ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16, asyncBuffers);
+        ForwardTensorCore(f, g, scale, splits, kind == GramKernelKind.TensorCoreBf16, asyncBuffers, tf32NearestEven);
     }
 
     /// <summary>
@@ -125,9 +137,9 @@ public static partial class Gram
 
         int pBegin = Grid.IdxY * chunk, pEnd = IntrinsicMath.Min(p, pBegin + chunk);
         int stages = (pEnd - pBegin + TensorCoreStageK - 1) / TensorCoreStageK;
-        int bf16 = mode.Value & TensorCoreBf16Mode;
+        int bf16 = mode.Value & TensorCoreBf16Mode, nearestEven = mode.Value & TensorCoreNearestEven;
         uint sharedAddress = (mode.Value & TensorCoreAsync) != 0 ? AsyncCopy.SharedArrayAddress() : 0u; // once: cp.async's destinations
-        var fill = new GramTensorCoreFill(f, shared, pairs, sharedAddress, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, fAddress);
+        var fill = new GramTensorCoreFill(f, shared, pairs, sharedAddress, c, p, pBegin, pEnd, bi * TensorCoreBlock, bj * TensorCoreBlock, tid, bf16, nearestEven, fAddress);
         var acc = TensorCoreProduct(fill, shared, pairs, stages, tid, mode.Value);
 
         var store = new GramTensorCoreStore(output, c, direct != 0 ? 0 : Grid.IdxY * c * c, direct != 0 ? scale : 1f, bi == bj ? 1 : 0);
@@ -221,8 +233,12 @@ public static partial class Gram
     /// <summary>Two held values rounded to BF16 and packed into one word (Bf16.RoundPack: <paramref name="low"/> in bits 0–15), as a float's bits.</summary>
     private static float PackedWord(float low, float high) => Interop.IntAsFloat(Bf16.RoundPack(low, high));
 
-    /// <summary>Two held values rounded to TF32, as one pair of a tile (k-rows q and q + 4, or rows g and g + 8, side by side).</summary>
-    private static SharedGemm.Float2 RoundedPair(float low, float high) => new() { X = Tf32.Round(low), Y = Tf32.Round(high) };
+    /// <summary>
+    /// Two held values rounded to TF32 (<see cref="Tf32.Round(float, int)"/>), as one pair of a tile (k-rows q and q + 4, or rows
+    /// g and g + 8, side by side).
+    /// </summary>
+    private static SharedGemm.Float2 RoundedPair(float low, float high, int nearestEven) =>
+        new() { X = Tf32.Round(low, nearestEven), Y = Tf32.Round(high, nearestEven) };
 
     /// <summary>B's fragments of a k-step whose pair (B[q][g], B[q + 4][g]) (first column tile) is at <paramref name="b"/> of a stage's view, every column kept.</summary>
     private static ColumnPairs Columns(ArrayView<SharedGemm.Float2> s, int b) => ColumnPairs.Paired(s, b, ColumnMasks.All);
@@ -238,7 +254,7 @@ public static partial class Gram
     /// starts and the 8 rows are written out, so a value costs its load, rounding and store and little index arithmetic.
     /// </summary>
     private readonly struct GramTensorCoreFill(View f, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int c, int p, int pBegin, int pEnd, int i0, int j0, int tid,
-        int bf16, long fAddress) : IGramTensorCoreFill
+        int bf16, int nearestEven, long fAddress) : IGramTensorCoreFill
     {
         /// <summary>Whether stage <paramref name="s"/> is interior: both tiles' 64 rows below C, its 32 pixels before pEnd.</summary>
         public bool Holds(int s) => (i0 + TensorCoreBlock <= c) & (j0 + TensorCoreBlock <= c) & (pBegin + (s + 1) * TensorCoreStageK <= pEnd);
@@ -281,10 +297,10 @@ public static partial class Gram
             // A: k-row r0 + 8·hi's pair (rows rb + 16·i, rb + 16·i + 8) at a[hi·8·36 + 8·i]; B: its column rb + 8·lo at b[hi·4·136 + 16·lo].
             var a = pairs.SubView(buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb, 3 * 8 * (TensorCoreStride / 2) + 3 * 8 + 1);
             var b = shared.SubView((2 + buffer) * TensorCoreTileFloats + TensorCorePairIndex(r0, rb), 3 * 4 * TensorCorePairPitch + 7 * 16 + 1);
-            StoreK(held, a, b, 0);
-            StoreK(held, a, b, 1);
-            StoreK(held, a, b, 2);
-            StoreK(held, a, b, 3);
+            StoreK(held, a, b, 0, nearestEven);
+            StoreK(held, a, b, 1, nearestEven);
+            StoreK(held, a, b, 2, nearestEven);
+            StoreK(held, a, b, 3, nearestEven);
         }
 
         /// <summary>
@@ -342,21 +358,21 @@ public static partial class Gram
             b[at + 2 * TensorCorePairPitch] = new SharedGemm.Float2 { X = PackedWord(b1.X, b1.Y), Y = PackedWord(b1.Z, b1.W) }; // pair row 4 + q
         }
 
-        private static void StoreK(in GramTensorCoreHeld h, ArrayView<SharedGemm.Float2> a, ArrayView<float> b, int hi)
+        private static void StoreK(in GramTensorCoreHeld h, ArrayView<SharedGemm.Float2> a, ArrayView<float> b, int hi, int even)
         {
             int at = hi * 8 * (TensorCoreStride / 2), bt = hi * 4 * TensorCorePairPitch;
-            a[at] = RoundedPair(Held(h.A0, hi), Held(h.A1, hi));
-            a[at + 8] = RoundedPair(Held(h.A2, hi), Held(h.A3, hi));
-            a[at + 16] = RoundedPair(Held(h.A4, hi), Held(h.A5, hi));
-            a[at + 24] = RoundedPair(Held(h.A6, hi), Held(h.A7, hi));
-            b[bt] = Tf32.Round(Held(h.B0, hi));
-            b[bt + 16] = Tf32.Round(Held(h.B1, hi));
-            b[bt + 32] = Tf32.Round(Held(h.B2, hi));
-            b[bt + 48] = Tf32.Round(Held(h.B3, hi));
-            b[bt + 64] = Tf32.Round(Held(h.B4, hi));
-            b[bt + 80] = Tf32.Round(Held(h.B5, hi));
-            b[bt + 96] = Tf32.Round(Held(h.B6, hi));
-            b[bt + 112] = Tf32.Round(Held(h.B7, hi));
+            a[at] = RoundedPair(Held(h.A0, hi), Held(h.A1, hi), even);
+            a[at + 8] = RoundedPair(Held(h.A2, hi), Held(h.A3, hi), even);
+            a[at + 16] = RoundedPair(Held(h.A4, hi), Held(h.A5, hi), even);
+            a[at + 24] = RoundedPair(Held(h.A6, hi), Held(h.A7, hi), even);
+            b[bt] = Tf32.Round(Held(h.B0, hi), even);
+            b[bt + 16] = Tf32.Round(Held(h.B1, hi), even);
+            b[bt + 32] = Tf32.Round(Held(h.B2, hi), even);
+            b[bt + 48] = Tf32.Round(Held(h.B3, hi), even);
+            b[bt + 64] = Tf32.Round(Held(h.B4, hi), even);
+            b[bt + 80] = Tf32.Round(Held(h.B5, hi), even);
+            b[bt + 96] = Tf32.Round(Held(h.B6, hi), even);
+            b[bt + 112] = Tf32.Round(Held(h.B7, hi), even);
         }
 
         public void Fill<TPut>(int s, int buffer) where TPut : struct, IStagePut
@@ -385,10 +401,11 @@ public static partial class Gram
             int r0 = tid & 7, rb = tid >> 3, first = j0 + rb, k = pBegin + s * TensorCoreStageK + r0 + 8 * hi;
             bool inside = k < pEnd;
             int aPair = buffer * (TensorCoreTileFloats / 2) + r0 * (TensorCoreStride / 2) + rb + hi * 8 * (TensorCoreStride / 2);
-            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair, 8, f, fAddress, new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4);
+            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, aPair, 8, f, fAddress, new PairSources((i0 + rb) * p + k, 16 * p, 8 * p, inside, i0 + rb, 16, 8, c), 4,
+                nearestEven);
             int dst = (2 + buffer) * TensorCoreTileFloats + TensorCorePairIndex(r0, rb) + hi * 4 * TensorCorePairPitch;
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c);
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst, 16, f, fAddress, first * p + k, 8 * p, inside, first, 8, c, nearestEven);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, dst + 64, 16, f, fAddress, (first + 32) * p + k, 8 * p, inside, first + 32, 8, c, nearestEven);
         }
 
         /// <summary>
@@ -445,7 +462,7 @@ public static partial class Gram
     /// Forward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>; <paramref name="asyncBuffers"/>: 0 or 2 for cp.async): splits clamped to [1, ⌈P/32⌉],
     /// the rest as <see cref="ForwardTiled"/>. Throws <see cref="InvalidOperationException"/> on a device without tensor cores.
     /// </summary>
-    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits, bool bf16, int asyncBuffers)
+    private static void ForwardTensorCore(Tensor f, Tensor g, float scale, int splits, bool bf16, int asyncBuffers, bool? nearestEven = null)
     {
         string op = bf16 ? "gram (bf16 tensor cores)" : "gram (tf32 tensor cores)";
         ShapeCheck.BatchOne(op, "f", f.Shape);
@@ -457,7 +474,7 @@ public static partial class Gram
         int blocks = Gpu.DivUp(c, TensorCoreBlock);
         int pairs = blocks * (blocks + 1) / 2;
 
-        var mode = TensorCoreMode(bf16, asyncBuffers);
+        var mode = TensorCoreMode(gpu, bf16, asyncBuffers, nearestEven);
         // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
         var kernel = asyncBuffers > 0
             ? gpu.RewrittenPtxKernel<GramForwardLauncher>(ForwardTensorCoreKernel, mode)

@@ -39,7 +39,8 @@ public static partial class Gram
         int p0 = Grid.IdxX * TensorCoreBlock, i0 = Grid.IdxY * TensorCoreBlock;
         int stages = (c + TensorCoreStageK - 1) / TensorCoreStageK;
         uint sharedAddress = (mode.Value & TensorCoreAsync) != 0 ? AsyncCopy.SharedArrayAddress() : 0u; // once: cp.async's destinations
-        var fill = new GramTensorCoreBackwardFill(f, s, shared, pairs, sharedAddress, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode, fAddress, sAddress);
+        var fill = new GramTensorCoreBackwardFill(f, s, shared, pairs, sharedAddress, c, p, i0, p0, tid, mode.Value & TensorCoreBf16Mode,
+            mode.Value & TensorCoreNearestEven, fAddress, sAddress);
         var acc = TensorCoreProduct(fill, shared, pairs, stages, tid, mode.Value);
         acc.Store(new GramTensorCoreBackwardStore(df, c, p, scale, accumulate), i0 + g, p0 + warp * 32 + 2 * q);
     }
@@ -50,7 +51,7 @@ public static partial class Gram
     /// consecutive addresses), fixed when the kernel starts; the k-rows are written out 8 at a time (B's as 4 pairs).
     /// </summary>
     private readonly struct GramTensorCoreBackwardFill(View f, View s, ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int c, int p, int i0, int p0, int tid, int bf16,
-        long fAddress, long sAddress) : IGramTensorCoreFill
+        int nearestEven, long fAddress, long sAddress) : IGramTensorCoreFill
     {
         /// <summary>Whether stage <paramref name="stage"/> is interior: the block's 64 columns of S below C and of F below P, its 32 channels below C.</summary>
         public bool Holds(int stage) => (i0 + TensorCoreBlock <= c) & (p0 + TensorCoreBlock <= p) & ((stage + 1) * TensorCoreStageK <= c);
@@ -99,20 +100,20 @@ public static partial class Gram
             }
             int r0 = HeldRow, cg = tid & 15;
             var a = shared.SubView(buffer * TensorCoreTileFloats + r0 * TensorCoreStride + TensorCoreRowPairColumn(cg), 28 * TensorCoreStride + 48 + 1);
-            StoreRow(a, h.A0, 0);
-            StoreRow(a, h.A1, 4 * TensorCoreStride);
-            StoreRow(a, h.A2, 8 * TensorCoreStride);
-            StoreRow(a, h.A3, 12 * TensorCoreStride);
-            StoreRow(a, h.A4, 16 * TensorCoreStride);
-            StoreRow(a, h.A5, 20 * TensorCoreStride);
-            StoreRow(a, h.A6, 24 * TensorCoreStride);
-            StoreRow(a, h.A7, 28 * TensorCoreStride);
+            StoreRow(a, h.A0, 0, nearestEven);
+            StoreRow(a, h.A1, 4 * TensorCoreStride, nearestEven);
+            StoreRow(a, h.A2, 8 * TensorCoreStride, nearestEven);
+            StoreRow(a, h.A3, 12 * TensorCoreStride, nearestEven);
+            StoreRow(a, h.A4, 16 * TensorCoreStride, nearestEven);
+            StoreRow(a, h.A5, 20 * TensorCoreStride, nearestEven);
+            StoreRow(a, h.A6, 24 * TensorCoreStride, nearestEven);
+            StoreRow(a, h.A7, 28 * TensorCoreStride, nearestEven);
             const int row = TensorCorePairPitch / 2; // one pair row, in Float2s
             var b = pairs.SubView((2 + buffer) * (TensorCoreTileFloats / 2) + r0 * row + cg, 12 * row + 48 + 1);
-            StorePairs(b, h.B0, h.B1, 0);       // k-rows r0 and r0 + 4: pair row r0
-            StorePairs(b, h.B2, h.B3, 4 * row); // k-rows 8 + r0 and 12 + r0: pair row 4 + r0
-            StorePairs(b, h.B4, h.B5, 8 * row);
-            StorePairs(b, h.B6, h.B7, 12 * row);
+            StorePairs(b, h.B0, h.B1, 0, nearestEven);       // k-rows r0 and r0 + 4: pair row r0
+            StorePairs(b, h.B2, h.B3, 4 * row, nearestEven); // k-rows 8 + r0 and 12 + r0: pair row 4 + r0
+            StorePairs(b, h.B4, h.B5, 8 * row, nearestEven);
+            StorePairs(b, h.B6, h.B7, 12 * row, nearestEven);
         }
 
         /// <summary>
@@ -154,21 +155,21 @@ public static partial class Gram
         }
 
         /// <summary>A k-row's four columns cg + 16·m, from <paramref name="at"/>.</summary>
-        private static void StoreRow(ArrayView<float> a, in SharedGemm.Float4 run, int at)
+        private static void StoreRow(ArrayView<float> a, in SharedGemm.Float4 run, int at, int even)
         {
-            a[at] = Tf32.Round(run.X);
-            a[at + 16] = Tf32.Round(run.Y);
-            a[at + 32] = Tf32.Round(run.Z);
-            a[at + 48] = Tf32.Round(run.W);
+            a[at] = Tf32.Round(run.X, even);
+            a[at + 16] = Tf32.Round(run.Y, even);
+            a[at + 32] = Tf32.Round(run.Z, even);
+            a[at + 48] = Tf32.Round(run.W, even);
         }
 
         /// <summary>A pair row's four columns cg + 16·m from <paramref name="at"/>: (<paramref name="low"/>'s value m, <paramref name="high"/>'s value m).</summary>
-        private static void StorePairs(ArrayView<SharedGemm.Float2> b, in SharedGemm.Float4 low, in SharedGemm.Float4 high, int at)
+        private static void StorePairs(ArrayView<SharedGemm.Float2> b, in SharedGemm.Float4 low, in SharedGemm.Float4 high, int at, int even)
         {
-            b[at] = RoundedPair(low.X, high.X);
-            b[at + 16] = RoundedPair(low.Y, high.Y);
-            b[at + 32] = RoundedPair(low.Z, high.Z);
-            b[at + 48] = RoundedPair(low.W, high.W);
+            b[at] = RoundedPair(low.X, high.X, even);
+            b[at + 16] = RoundedPair(low.Y, high.Y, even);
+            b[at + 32] = RoundedPair(low.Z, high.Z, even);
+            b[at + 48] = RoundedPair(low.W, high.W, even);
         }
 
         public void Fill<TPut>(int stage, int buffer) where TPut : struct, IStagePut
@@ -198,9 +199,11 @@ public static partial class Gram
             int a = buffer * TensorCoreTileFloats + TensorCoreRowPairColumn(tid) + r * TensorCoreStride;
             int bPair = (2 + buffer) * (TensorCoreTileFloats / 2) + tid + r / 2 * (TensorCorePairPitch / 2);
             int colA = i0 + tid, colB = p0 + tid, srcA = j * c + colA;
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c);
-            StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1, c);
-            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair, TensorCorePairPitch / 2, f, fAddress, new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, a, TensorCoreStride, s, sAddress, srcA, c, colA < c, j, 1, c, nearestEven);
+            StagePipeline.PutRun4<TPut>(shared, sharedAddress, a + 4 * TensorCoreStride, TensorCoreStride, s, sAddress, srcA + 4 * c, c, colA < c, j + 4, 1, c,
+                nearestEven);
+            StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, bPair, TensorCorePairPitch / 2, f, fAddress, new PairSources(j * p + colB, p, 4 * p, colB < p, j, 1, 4, c), 4,
+                nearestEven);
         }
 
         /// <summary>
@@ -247,19 +250,21 @@ public static partial class Gram
 
     /// <summary>
     /// Backward from the tensor-core kernel <paramref name="kind"/> with <paramref name="asyncBuffers"/> cp.async buffers (0
-    /// or 2) instead of the plan's (tests, bench); otherwise as <see cref="Backward(Tensor, Tensor, Tensor, float, bool, GramKernelKind)"/>.
+    /// or 2) instead of the plan's (tests, bench), and TF32's rounding to nearest even where <paramref name="tf32NearestEven"/>
+    /// says (null: where the device has the instruction); otherwise as <see cref="Backward(Tensor, Tensor, Tensor, float, bool, GramKernelKind)"/>.
     /// </summary>
-    public static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind, int asyncBuffers)
+    public static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, GramKernelKind kind, int asyncBuffers,
+        bool? tf32NearestEven = null)
     {
         if (!kind.IsTensorCore()) throw new ArgumentException($"gram backward: {kind} is not a tensor-core kernel.");
-        BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16, asyncBuffers);
+        BackwardTensorCore(f, dG, df, scale, accumulate, kind == GramKernelKind.TensorCoreBf16, asyncBuffers, tf32NearestEven);
     }
 
     /// <summary>
     /// Backward from the tensor-core kernel (TF32, or BF16 when <paramref name="bf16"/>; cp.async with <paramref name="asyncBuffers"/> 2): S = dG + dGᵀ into scratch, then
     /// the GEMM. Throws <see cref="InvalidOperationException"/> on a device without tensor cores.
     /// </summary>
-    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, bool bf16, int asyncBuffers)
+    private static void BackwardTensorCore(Tensor f, Tensor dG, Tensor df, float scale, bool accumulate, bool bf16, int asyncBuffers, bool? nearestEven = null)
     {
         string op = bf16 ? "gram backward (bf16 tensor cores)" : "gram backward (tf32 tensor cores)";
         CheckBackward(op, f, dG, df);
@@ -268,7 +273,7 @@ public static partial class Gram
         int c = f.Shape.C, p = f.Shape.Plane;
         var s = SymmetricSum(f, dG);
         var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));
-        var mode = TensorCoreMode(bf16, asyncBuffers);
+        var mode = TensorCoreMode(gpu, bf16, asyncBuffers, nearestEven);
         // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
         var kernel = asyncBuffers > 0
             ? gpu.RewrittenPtxKernel<GramBackwardLauncher>(BackwardTensorCoreKernel, mode)

@@ -67,7 +67,7 @@ public static class KernelsCommand
                   ?? throw new UsageException($"no shipped PTX: {ShippedPtx.Describe(Environment.GetEnvironmentVariable, AppContext.BaseDirectory)}");
             using var context = DeviceCatalog.CreateCudaCompileContext();
             using var backend = new ILGPU.Backends.PTX.PTXBackend(context, archs[0], instructionSet, null!);
-            var variants = CudaKernelVariants.All().Where(v => v.Launched).ToList();
+            var variants = CudaKernelVariants.All().Where(v => v.Launched && v.RunsOn(archs[0])).ToList();
             var missing = variants.Where(v => shipped.Ptx(backend, v.Method, v.Specialized, v.RewriteDepots) is null).Select(v => v.Name).ToList();
             Console.WriteLine($"{shipped.Directory}: {variants.Count - missing.Count} of {variants.Count} launched kernel variants shipped for {archs[0]} " +
                               $"(a driver taking PTX ISA {instructionSet}; made for {shipped.InstructionSet})");
@@ -125,7 +125,7 @@ public static class KernelsCommand
             using var context = DeviceCatalog.CreateCudaCompileContext();
             var shipped = ShippedPtx.Precompile(context, dir, archs, instructionSet, variants, line => Console.WriteLine($"  {line}"));
             long bytes = Directory.GetFiles(dir, "*.ptxk").Sum(f => new FileInfo(f).Length);
-            Console.WriteLine($"wrote {shipped.Kernels * shipped.Architectures.Count} files in {clock.Elapsed.TotalSeconds:F1} s (the folder now holds " +
+            Console.WriteLine($"wrote {shipped.Kernels} files in {clock.Elapsed.TotalSeconds:F1} s (the folder now holds " +
                               $"{ByteSize.Format(bytes)}); CUDA runs of this build read them from {dir}");
             return 0;
         }));

@@ -4,6 +4,7 @@
 using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace IlgpuStyle.Kernels;
 
@@ -22,9 +23,15 @@ public static class CudaKernelVariants
     /// One compilation of a kernel: its name with the variant's label, the method, the specialized values (empty for a
     /// kernel without them), whether the CUDA path launches it without an override (defaults, tuning candidates,
     /// --precision), and whether it is loaded with ILGPU's asm operand depots rewritten (<see cref="RewrittenPtxKernels"/>:
-    /// the kernels with cp.async stages).
+    /// the kernels with cp.async stages). <paramref name="MinimumMajor"/> and <paramref name="BelowMajor"/> (0: no bound) bound the
+    /// compute capabilities it is compiled and launched for (<see cref="RunsOn"/>): a variant whose code needs sm_90's
+    /// instructions, or one that an sm_90 variant replaces there.
     /// </summary>
-    public sealed record Variant(string Name, MethodInfo Method, object[] Specialized, bool Launched, bool RewriteDepots);
+    public sealed record Variant(string Name, MethodInfo Method, object[] Specialized, bool Launched, bool RewriteDepots, int MinimumMajor = 0, int BelowMajor = 0)
+    {
+        /// <summary>Whether the CUDA path compiles and launches this variant on a device of <paramref name="architecture"/>.</summary>
+        public bool RunsOn(CudaArchitecture architecture) => architecture.Major >= MinimumMajor && (BelowMajor == 0 || architecture.Major < BelowMajor);
+    }
 
     /// <summary>Threads per group of the CUDA devices the values are for (every CUDA GPU since Fermi).</summary>
     public const int CudaMaxGroupSize = 1024;
@@ -32,7 +39,7 @@ public static class CudaKernelVariants
     /// <summary>The output channel counts of VGG19's 3×3 convolutions, forward and backward-data (conv1_1's backward: 3).</summary>
     private static readonly int[] LayerChannels = [3, 64, 128, 256, 512];
 
-    private sealed record Values(string Label, bool Launched, object[] Specialized, bool RewriteDepots = false);
+    private sealed record Values(string Label, bool Launched, object[] Specialized, bool RewriteDepots = false, int MinimumMajor = 0, int BelowMajor = 0);
 
     /// <summary>The variants, ordered by class and method name, then as listed.</summary>
     public static IEnumerable<Variant> All()
@@ -53,7 +60,7 @@ public static class CudaKernelVariants
             if (!specialized.TryGetValue(name, out var sets))
                 throw new InvalidOperationException($"{name} has specialized parameters but no CUDA values in CudaKernelVariants");
             foreach (var v in sets)
-                yield return new Variant($"{name} [{v.Label}]", method, v.Specialized, v.Launched, v.RewriteDepots);
+                yield return new Variant($"{name} [{v.Label}]", method, v.Specialized, v.Launched, v.RewriteDepots, v.MinimumMajor, v.BelowMajor);
         }
     }
 
@@ -160,11 +167,18 @@ public static class CudaKernelVariants
     public static string TensorCoreLabel(ConvTiles t) =>
         $"{ConvTiles.KindName(t.Kind)} gx={t.GroupX} gy={t.GroupY}{(t.AsyncBuffers > 0 ? $" async={t.AsyncBuffers}" : "")}";
 
-    /// <summary>The tensor-core Gram kernels' modes (GramTensorCore.cs: BF16 1, cp.async 2).</summary>
+    /// <summary>
+    /// The tensor-core Gram kernels' modes (GramTensorCore.cs: BF16 1, cp.async 2, TF32 rounded to nearest even 4): TF32
+    /// rounds with cvt.rna below compute capability 9.0 and to nearest even (cvt.rn.tf32, sm_90+) from it on (Tf32.HasNearestEven).
+    /// </summary>
     private static Values[] GramTensorCoreModes() =>
     [
-        new("tf32", true, [SpecializedValue.New(0)]), new("bf16", true, [SpecializedValue.New(1)]),
-        new("tf32 gramasync=2", true, [SpecializedValue.New(2)], RewriteDepots: true), new("bf16 gramasync=2", true, [SpecializedValue.New(3)], RewriteDepots: true),
+        new("tf32", true, [SpecializedValue.New(0)], BelowMajor: 9),
+        new("tf32 nearest-even", true, [SpecializedValue.New(Gram.TensorCoreNearestEven)], MinimumMajor: 9),
+        new("bf16", true, [SpecializedValue.New(1)]),
+        new("tf32 gramasync=2", true, [SpecializedValue.New(2)], RewriteDepots: true, BelowMajor: 9),
+        new("tf32 nearest-even gramasync=2", true, [SpecializedValue.New(Gram.TensorCoreNearestEven | 2)], RewriteDepots: true, MinimumMajor: 9),
+        new("bf16 gramasync=2", true, [SpecializedValue.New(3)], RewriteDepots: true),
     ];
 
     /// <summary>Winograd's input transform: row mode and flat mode.</summary>

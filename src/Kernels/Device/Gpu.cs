@@ -24,7 +24,7 @@ public sealed class Gpu : IDisposable
     /// Wraps <paramref name="accelerator"/>. <paramref name="plan"/>: the launch decisions (tests, tuning); by default
     /// <see cref="TuningPlan.For"/> (the device's defaults, overridden by ILGPU_STYLE_TILES). <paramref name="kernelLoader"/>:
     /// every <see cref="Kernel{TDelegate}"/> through <see cref="KernelLaunchers"/> with it (tests); by default ILGPU's
-    /// loaders, or on CUDA the <see cref="KernelCache"/>. <paramref name="kernelRunner"/>: every kernel, the rewritten ones
+    /// loaders, or on CUDA the <see cref="KernelCache"/> (without one, <see cref="SpecializedCompilation"/> each run). <paramref name="kernelRunner"/>: every kernel, the rewritten ones
     /// included, run by its runners instead (the tests' PTX interpreter; memory stays the accelerator's). An invalid plan throws
     /// <see cref="ArgumentException"/> here, before any kernel runs (the accelerator and an owned context are disposed).
     /// </summary>
@@ -50,8 +50,12 @@ public sealed class Gpu : IDisposable
         Plan = plan;
         this.kernelRunner = kernelRunner;
         KernelCache = accelerator is CudaAccelerator ? PtxKernelCache.FromEnvironment(Environment.GetEnvironmentVariable) : null;
-        this.kernelLoader = kernelLoader ?? (accelerator is CudaAccelerator cuda && KernelCache is { } cache
-            ? (_, method, specialized, load) => cache.Load(cuda, method, specialized, rewriteDepots: false, load)
+        // On CUDA every kernel is compiled by SpecializedCompilation (as the cache does, or without it), never by ILGPU's
+        // own specializing loader: its PTX keeps ILGPU's .target sm_80 where a kernel needs sm_90 (SpecializedCompilation.RaiseTarget).
+        this.kernelLoader = kernelLoader ?? (accelerator is CudaAccelerator cuda
+            ? KernelCache is { } cache
+                ? (_, method, specialized, load) => cache.Load(cuda, method, specialized, rewriteDepots: false, load)
+                : (_, method, specialized, load) => load(SpecializedCompilation.Compile(cuda.Backend, method, specialized))
             : null);
     }
 

@@ -56,7 +56,7 @@ public sealed class ShippedPtx
     /// <summary>The architectures the folder holds files for.</summary>
     public IReadOnlyList<CudaArchitecture> Architectures { get; }
 
-    /// <summary>Kernel variants per architecture.</summary>
+    /// <summary>Kernel files: each variant once per architecture it runs on (CudaKernelVariants.Variant.RunsOn).</summary>
     public int Kernels { get; }
 
     /// <summary>Whether a device of <paramref name="backend"/>'s architecture and ISA can load these files.</summary>
@@ -129,12 +129,14 @@ public sealed class ShippedPtx
         // A manifest describes only complete folders: it goes first and comes back last.
         File.Delete(Path.Combine(directory, ManifestName));
         var cache = new PtxKernelCache(directory) { Prunes = false };
+        int files = 0;
         foreach (var arch in architectures)
         {
             var clock = Stopwatch.StartNew();
             using var backend = new PTXBackend(context, arch, isa, null!);
-            foreach (var v in variants)
+            foreach (var v in variants.Where(v => v.RunsOn(arch)))
             {
+                files++;
                 try
                 {
                     cache.Compile(backend, v.Method, v.Specialized, v.RewriteDepots, out _);
@@ -144,9 +146,9 @@ public sealed class ShippedPtx
                     throw new InvalidOperationException($"{v.Name}: ILGPU could not compile it for {arch}: {e.Message}", e);
                 }
             }
-            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{arch}: {variants.Count} kernels in {clock.Elapsed.TotalSeconds:F1} s"));
+            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{arch}: {variants.Count(v => v.RunsOn(arch))} kernels in {clock.Elapsed.TotalSeconds:F1} s"));
         }
-        var manifest = new Manifest(Format, isa.ToString(), [.. architectures.Select(a => a.ToString())], variants.Count,
+        var manifest = new Manifest(Format, isa.ToString(), [.. architectures.Select(a => a.ToString())], files,
             $"ILGPU {typeof(Context).Assembly.GetName().Version}", typeof(Gpu).Module.ModuleVersionId.ToString());
         var temp = Path.Combine(directory, $".{ManifestName}.{Environment.ProcessId}.tmp");
         File.WriteAllText(temp, JsonSerializer.Serialize(manifest, new JsonSerializerOptions { WriteIndented = true }));

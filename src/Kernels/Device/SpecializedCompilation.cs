@@ -4,6 +4,7 @@ using System.Reflection;
 using ILGPU;
 using ILGPU.Backends;
 using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
 using ILGPU.IR;
 using ILGPU.Runtime;
 
@@ -36,7 +37,7 @@ public static class SpecializedCompilation
         if (expected != specialized.Length)
             throw new ArgumentException($"{method.Name} has {expected} specialized parameters, {specialized.Length} values given", nameof(specialized));
         if (specialized.Length == 0)
-            return backend.Compile(entry, hints);
+            return RaiseTarget(backend, backend.Compile(entry, hints));
 
         using var irContext = backend.PreCompileKernelMethod(entry).ExtractToContext(out var kernel);
         var wrapper = irContext.Declare(new MethodDeclaration(MethodHandle.Create("LauncherWrapper"), irContext.VoidType), out _);
@@ -74,8 +75,29 @@ public static class SpecializedCompilation
             builder.Complete();
         }
         irContext.Optimize();
-        return backend.Compile(wrapper, entry, hints);
+        return RaiseTarget(backend, backend.Compile(wrapper, entry, hints));
     }
+
+    /// <summary>
+    /// PTX that uses sm_90's instructions (cvt.rn.tf32.f32: Tf32.Round with nearest-even) with its <c>.target</c> raised to
+    /// the backend's architecture: ILGPU 1.5.3 writes <c>.target sm_80</c> for SM_90 too, and ptxas refuses those
+    /// instructions under it ("requires .target sm_90 or higher"). Other PTX is left as ILGPU wrote it.
+    /// </summary>
+    private static CompiledKernel RaiseTarget(Backend backend, CompiledKernel compiled)
+    {
+        if (compiled is not PTXCompiledKernel ptx || backend is not PTXBackend { Architecture: { Major: >= 9 } arch }
+            || !ptx.PTXAssembly.Contains(Sm90Instruction, StringComparison.Ordinal))
+            return compiled;
+        var raised = TargetLine.Replace(ptx.PTXAssembly, $".target sm_{arch.Major}{arch.Minor}", 1);
+        RewrittenPtxKernels.ReplacePtx(ptx, raised);
+        return ptx;
+    }
+
+    /// <summary>The sm_90 instruction the library's kernels may hold (Tf32.Round(x, nearestEven)).</summary>
+    private const string Sm90Instruction = "cvt.rn.tf32.f32";
+
+    private static readonly System.Text.RegularExpressions.Regex TargetLine =
+        new(@"^\.target\s+sm_\d+", System.Text.RegularExpressions.RegexOptions.Multiline);
 
     /// <summary>ILGPU's description of <paramref name="method"/> as a kernel: implicitly grouped when its first parameter is an Index1D/2D/3D.</summary>
     public static EntryPointDescription EntryOf(MethodInfo method) =>

@@ -138,7 +138,8 @@ internal static class HeldStage
         /// <summary>Two pairs as a BF16 quad: (<paramref name="low"/> packed, <paramref name="high"/> packed).</summary>
         public static SharedGemm.Float2 Packed(in Pair low, in Pair high) => new() { X = low.PackedBf16(), Y = high.PackedBf16() };
 
-        /// <summary>The pair rounded to TF32, 0 where a value does not exist.</summary>
-        public readonly SharedGemm.Float2 Rounded() => new() { X = Tf32.Round(LowValid ? Low : 0f), Y = Tf32.Round(HighValid ? High : 0f) };
+        /// <summary>The pair rounded to TF32 (<see cref="Tf32.Round(float, int)"/>), 0 where a value does not exist.</summary>
+        public readonly SharedGemm.Float2 Rounded(int nearestEven = 0) =>
+            new() { X = Tf32.Round(LowValid ? Low : 0f, nearestEven), Y = Tf32.Round(HighValid ? High : 0f, nearestEven) };
     }
 }

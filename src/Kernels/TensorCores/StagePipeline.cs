@@ -36,10 +36,11 @@ internal interface IStagePut
     /// </summary>
     bool ReadsSource { get; }
 
-    void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid);
+    /// <remarks><paramref name="nearestEven"/> (here and in <see cref="Pair"/>): the TF32 rounding, <see cref="Tf32.Round(float, int)"/>'s.</remarks>
+    void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid, int nearestEven);
 
     void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-        long srcAddress, PairSources from, int i);
+        long srcAddress, PairSources from, int i, int nearestEven);
 
     void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
         ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i);
@@ -111,17 +112,18 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public bool ReadsSource => true;
 
-        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+            int nearestEven)
         {
             // Loaded whether valid or not (from element 0 when not: src is never empty), then selected: no branch per value,
             // which ILGPU would emit for valid ? src[index] : 0 and ptxas keeps.
             float v = src[valid ? index : 0];
-            shared[dst] = Tf32.Round(valid ? v : 0f);
+            shared[dst] = Tf32.Round(valid ? v : 0f, nearestEven);
         }
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, PairSources from, int i) =>
-            pairs[pair] = HeldStage.Pair.Load(src, from, i).Rounded(); // held register staging's load and rounding, stored at once
+            long srcAddress, PairSources from, int i, int nearestEven) =>
+            pairs[pair] = HeldStage.Pair.Load(src, from, i).Rounded(nearestEven); // held register staging's load and rounding, stored at once
 
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
             ArrayView1D<float, Stride1D.Dense> from, long fromAddress, int index, int step, int i) =>
@@ -133,11 +135,12 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public bool ReadsSource => true;
 
-        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid) =>
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+            int nearestEven) =>
             AsyncCopy.Float(shared, sharedAddress, dst, src, srcAddress, index, valid);
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, PairSources from, int i)
+            long srcAddress, PairSources from, int i, int nearestEven)
         {
             AsyncCopy.Float(shared, sharedAddress, 2 * pair, src, srcAddress, from.Low(i), from.LowValid(i));
             AsyncCopy.Float(shared, sharedAddress, 2 * pair + 1, src, srcAddress, from.High(i), from.HighValid(i));
@@ -153,14 +156,15 @@ internal readonly struct StagePipeline(int asyncBuffers)
     {
         public bool ReadsSource => false;
 
-        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid) =>
-            shared[dst] = Tf32.Round(shared[dst]);
+        public void Value(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+            int nearestEven) =>
+            shared[dst] = Tf32.Round(shared[dst], nearestEven);
 
         public void Pair(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, ArrayView1D<float, Stride1D.Dense> src,
-            long srcAddress, PairSources from, int i)
+            long srcAddress, PairSources from, int i, int nearestEven)
         {
             var v = pairs[pair];
-            pairs[pair] = new SharedGemm.Float2 { X = Tf32.Round(v.X), Y = Tf32.Round(v.Y) };
+            pairs[pair] = new SharedGemm.Float2 { X = Tf32.Round(v.X, nearestEven), Y = Tf32.Round(v.Y, nearestEven) };
         }
 
         public void Run(ArrayView<float> shared, uint sharedAddress, ArrayView<SharedGemm.Float4> to, int dst, ArrayView1D<float, Stride1D.Dense> src,
@@ -170,9 +174,9 @@ internal readonly struct StagePipeline(int asyncBuffers)
     }
 
     /// <summary>One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, as <typeparamref name="TPut"/> puts it.</summary>
-    public static void Put<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid)
-        where TPut : struct, IStagePut =>
-        default(TPut).Value(shared, sharedAddress, dst, src, srcAddress, index, valid);
+    public static void Put<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
+        int nearestEven = 0) where TPut : struct, IStagePut =>
+        default(TPut).Value(shared, sharedAddress, dst, src, srcAddress, index, valid, nearestEven);
 
     /// <summary>
     /// A run of four values, each through <see cref="Put"/>: shared[dst + i·dstStep] ← src[index + i·srcStep] for i = 0 … 3,
@@ -181,12 +185,12 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// shared offsets fold into the stores.
     /// </summary>
     public static void PutRun4<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
-        int index, int srcStep, bool valid, int at, int atStep, int limit) where TPut : struct, IStagePut
+        int index, int srcStep, bool valid, int at, int atStep, int limit, int nearestEven = 0) where TPut : struct, IStagePut
     {
-        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit));
-        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit));
-        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit));
-        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit));
+        Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit), nearestEven);
+        Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), nearestEven);
+        Put<TPut>(shared, sharedAddress, dst + 2 * dstStep, src, srcAddress, index + 2 * srcStep, valid & (at + 2 * atStep < limit), nearestEven);
+        Put<TPut>(shared, sharedAddress, dst + 3 * dstStep, src, srcAddress, index + 3 * srcStep, valid & (at + 3 * atStep < limit), nearestEven);
     }
 
     /// <summary>
@@ -197,14 +201,14 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// Float2s (its float 2·p + h is <paramref name="shared"/>[2·p + h]).
     /// </summary>
     public static void PutPairs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, int pairStep,
-        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count) where TPut : struct, IStagePut
+        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count, int nearestEven = 0) where TPut : struct, IStagePut
     {
         var put = default(TPut);
-        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from, 0);
-        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from, 1);
+        put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from, 0, nearestEven);
+        put.Pair(shared, pairs, sharedAddress, pair + pairStep, src, srcAddress, from, 1, nearestEven);
         if (count <= 2) return;
-        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from, 2);
-        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from, 3);
+        put.Pair(shared, pairs, sharedAddress, pair + 2 * pairStep, src, srcAddress, from, 2, nearestEven);
+        put.Pair(shared, pairs, sharedAddress, pair + 3 * pairStep, src, srcAddress, from, 3, nearestEven);
     }
 
     /// <summary>

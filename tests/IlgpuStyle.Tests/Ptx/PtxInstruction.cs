@@ -125,7 +125,7 @@ internal static class PtxInstructionParser
                 i.SourceType = TypeOf(mods[^1]);
                 i.RoundToNearestAway = mods.Contains("rna");
                 Allow(mods[..^2], "rn", "rna", "rzi", "rni");
-                if (i.Type == PtxType.Tf32 && !i.RoundToNearestAway) throw new FormatException("cvt to .tf32 other than .rna");
+                if (i.Type == PtxType.Tf32 && !i.RoundToNearestAway && !mods.Contains("rn")) throw new FormatException("cvt to .tf32 other than .rna or .rn");
                 if (i.Type == PtxType.Bf16x2 && (i.SourceType != PtxType.F32 || !mods.Contains("rn"))) throw new FormatException("cvt to .bf16x2 other than .rn from .f32");
                 if (mods[..^2].Contains("rzi") || mods[..^2].Contains("rni")) throw new FormatException("float-to-integer cvt (not yet modelled)");
                 break;

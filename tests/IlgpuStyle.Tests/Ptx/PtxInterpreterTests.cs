@@ -180,6 +180,34 @@ public class PtxInterpreterTests
     }
 
     /// <summary>
+    /// cvt.rn.tf32.f32 (sm_90; Tf32.Round(x, nearestEven: 1) on CUDA there): to nearest with ties to even — 1 + 2^-11 is a
+    /// tie between 1 and 1 + 2^-10 (even: 1), 1 + 3·2^-11 one between 1 + 2^-10 and 1 + 2^-9 (even: the latter), where
+    /// cvt.rna takes both up; infinity stays, the largest FP32 rounds up to infinity, a subnormal keeps its 10 upper
+    /// mantissa bits rounded. Expected from the tests' own rounding (in double), and equal to the library's emulated
+    /// path (the CPU simulator's).
+    /// </summary>
+    [Fact]
+    public void Tf32NearestEvenConversionRoundsTiesToEven()
+    {
+        float[] input = [1f + MathF.Pow(2, -11), 1f + 3 * MathF.Pow(2, -11), -(1f + MathF.Pow(2, -11)), float.PositiveInfinity,
+            float.MaxValue, 3.3e-39f, -0.1f, 12345.678f];
+        var output = new float[input.Length];
+        using var launch = new Launch();
+        launch.Buffer(input).Buffer(output).Run(Kernel(".param .b64 px,\n.param .b64 py", ".reg .b32 %i, %r;\n.reg .f32 %f;\n.reg .b64 %px, %py, %o;",
+            """
+            ld.param.b64 %px, [px]; ld.param.b64 %py, [py];
+            mov.b32 %i, %tid.x; mul.wide.u32 %o, %i, 4; add.u64 %px, %px, %o; add.u64 %py, %py, %o;
+            ld.global.f32 %f, [%px]; cvt.rn.tf32.f32 %r, %f; st.global.b32 [%py], %r;
+            """), threads: input.Length);
+        var even = new TensorCoreFormat("tf32 nearest-even", 10, TiesAwayFromZero: false);
+        Assert.Equal(input.Select(even.Round).ToArray(), output);
+        Assert.Equal(1f, output[0]);
+        Assert.Equal(1f + MathF.Pow(2, -9), output[1]);
+        Assert.Equal(float.PositiveInfinity, output[4]);
+        Assert.Equal(input.Select(IlgpuStyle.Kernels.TensorCores.Tf32.RoundNearestEvenEmulated).ToArray(), output);
+    }
+
+    /// <summary>
     /// cvt.rn.bf16x2.f32 d, a, b (Bf16.RoundPack on CUDA): a rounded to BF16 in d's upper half, b in its lower, to nearest
     /// with ties to even — 1 + 2^-8 is a tie between 1 and 1 + 2^-7 (even: 1), 1 + 3·2^-8 one between 1 + 2^-7 and
     /// 1 + 2^-6 (even: the latter); infinity stays, the largest FP32 rounds up to infinity, a subnormal keeps its

@@ -507,13 +507,22 @@ public sealed class PtxMachine(PtxProgram program, PtxGlobalMemory global)
         {
             switch (i.Type, i.SourceType)
             {
-                case (PtxType.Tf32, PtxType.F32):
+                case (PtxType.Tf32, PtxType.F32) when i.RoundToNearestAway:
                 {
                     // Round to nearest, ties away from zero, to 10 mantissa bits; the 13 bits below are zero. NaN and
                     // infinity pass unchanged; a carry into the exponent rounds up to the next binade (or to infinity).
                     uint bits = (uint)a;
                     if ((bits & 0x7F800000u) == 0x7F800000u) return bits;
                     return (bits + 0x1000u) & 0xFFFFE000u;
+                }
+                case (PtxType.Tf32, PtxType.F32): // .rn (sm_90): to nearest, ties to even, in double (not the library's bit trick)
+                {
+                    float f = F(a);
+                    if (float.IsNaN(f) || float.IsInfinity(f) || f == 0) return (uint)a;
+                    double m = Math.Abs((double)f);
+                    int e = Math.Max(Math.ILogB(m), -126);
+                    double ulp = Math.ScaleB(1.0, e - 10), r = Math.Round(m / ulp, MidpointRounding.ToEven) * ulp;
+                    return (uint)BitConverter.SingleToInt32Bits((float)(Math.Sign(f) * r)); // exact (11 significant bits), or infinity
                 }
                 case (PtxType.U32 or PtxType.U64, PtxType.U16 or PtxType.U8): return a;
                 case (PtxType.U16, PtxType.U32): return a & 0xFFFF;

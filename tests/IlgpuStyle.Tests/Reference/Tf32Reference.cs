@@ -12,8 +12,17 @@ public sealed record TensorCoreFormat(string Name, int MantissaBits, bool TiesAw
     public static readonly TensorCoreFormat Tf32 = new("tf32", 10, TiesAwayFromZero: true);
     public static readonly TensorCoreFormat Bf16 = new("bf16", 7, TiesAwayFromZero: false);
 
-    /// <summary>The format named <paramref name="name"/> ("tf32" or "bf16").</summary>
-    public static TensorCoreFormat Named(string name) => name == "bf16" ? Bf16 : name == "tf32" ? Tf32 : throw new ArgumentException(name);
+    /// <summary>TF32 rounded to nearest with ties to even (cvt.rn.tf32, sm_90+: the Gram kernels' rounding there).</summary>
+    public static readonly TensorCoreFormat Tf32NearestEven = new("tf32-even", 10, TiesAwayFromZero: false);
+
+    /// <summary>The format named <paramref name="name"/> ("tf32", "tf32-even" or "bf16").</summary>
+    public static TensorCoreFormat Named(string name) => name switch
+    {
+        "bf16" => Bf16,
+        "tf32" => Tf32,
+        "tf32-even" => Tf32NearestEven,
+        _ => throw new ArgumentException(name),
+    };
 
     /// <summary>Unit roundoff: 2^−(mantissa bits + 1) (2⁻¹¹ for TF32, 2⁻⁸ for BF16).</summary>
     public double UnitRoundoff => Math.ScaleB(1.0, -(MantissaBits + 1));

@@ -51,7 +51,7 @@ public static partial class Autotuner
         // Without the driver's cache the loads would compile everything again: the prewarm would only double it.
         if (Environment.GetEnvironmentVariable("CUDA_CACHE_DISABLE")?.Trim() == "1") return;
         int threads = Environment.ProcessorCount;
-        var (kernels, seconds, error) = cache.Prewarm(cuda, variants, threads);
+        var (kernels, seconds, error) = cache.Prewarm(cuda, variants.Where(v => v.RunsOn(cuda.Architecture)), threads);
         var stopped = error is null ? "" : $" (stopped: {error})";
         say?.Invoke(string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"prewarm: the driver compiled {kernels} kernels ({what}) in {seconds:F1} s on {threads} threads{stopped}"));

@@ -20,6 +20,18 @@ public class GramTensorCoreTests(ITestOutputHelper log)
 {
     private static GramKernelKind Kind(string format) => format == "bf16" ? GramKernelKind.TensorCoreBf16 : GramKernelKind.TensorCoreTf32;
 
+    /// <summary>
+    /// The TF32 rounding a format names (tf32: cvt.rna, tf32-even: to nearest even, which CUDA devices run from sm_90 on and
+    /// the "ptx" and "cpu32" devices on request); null for BF16. A CUDA device before sm_90 lacks tf32-even's instruction: skipped.
+    /// </summary>
+    private static bool? NearestEven(string format, Gpu gpu)
+    {
+        if (format != "tf32-even") return format == "tf32" ? false : null;
+        Assert.SkipWhen(gpu.Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator && !IlgpuStyle.Kernels.TensorCores.Tf32.HasNearestEven(gpu.Accelerator),
+            $"{gpu.Name} has no cvt.rn.tf32 (compute capability 9.0+)");
+        return true;
+    }
+
     // (format, channels, height, width, splits); BF16 on the simulator only where its 32-pixel stages are two k16 steps
     // with a ragged end (13x7x11) and across row blocks (70x9x8).
     public static TheoryData<string, string, int, int, int, int> Cases
@@ -28,10 +40,10 @@ public class GramTensorCoreTests(ITestOutputHelper log)
         {
             var data = new TheoryData<string, string, int, int, int, int>();
             foreach (var device in Devices.TensorCoreNames)
-            foreach (var format in new[] { "tf32", "bf16" })
+            foreach (var format in new[] { "tf32", "bf16", "tf32-even" })
             {
                 if (format == "tf32" || device is "cuda" or "ptx") data.Add(device, format, 13, 7, 11, 1);
-                data.Add(device, format, 13, 7, 11, 3);
+                if (format != "tf32-even" || device == "cuda") data.Add(device, format, 13, 7, 11, 3);
                 data.Add(device, format, 70, 9, 8, 2);
                 if (device == "cuda")
                 {
@@ -57,7 +69,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
         using var tg = gpu.Allocate(Gram.OutputShape(shape));
         tg.Fill(float.NaN); // every element must be written
         var clock = Stopwatch.StartNew();
-        Gram.Forward(tf, tg, scale, Kind(formatName), splits);
+        Gram.ForwardTensorCore(tf, tg, scale, Kind(formatName), splits, asyncBuffers: 0, NearestEven(formatName, gpu));
         var got = tg.ToHost();
         string what = $"{formatName} {c}x{h}x{w} splits={splits} [{device}]";
         log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
@@ -84,11 +96,11 @@ public class GramTensorCoreTests(ITestOutputHelper log)
         {
             var data = new TheoryData<string, string, int, int, int>();
             foreach (var device in Devices.TensorCoreNames)
-            foreach (var format in new[] { "tf32", "bf16" })
+            foreach (var format in new[] { "tf32", "bf16", "tf32-even" })
             {
                 bool all = format == "tf32" || device is "cuda" or "ptx";
                 if (all) data.Add(device, format, 3, 1, 1);
-                data.Add(device, format, 13, 1, 37);
+                if (format != "tf32-even" || device == "cuda") data.Add(device, format, 13, 1, 37);
                 data.Add(device, format, 100, 9, 8);
                 if (all) data.Add(device, format, 64, 25, 40);
                 if (device == "cuda")
@@ -118,6 +130,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
         var gpu = Devices.Get(device);
         var format = TensorCoreFormat.Named(formatName);
         var kind = Kind(formatName);
+        var even = NearestEven(formatName, gpu);
         var shape = Shape4.Image(c, h, w);
         var f = TestData.Uniform(52, shape.Count);
         var dG = TestData.Uniform(53, c * c);
@@ -139,18 +152,18 @@ public class GramTensorCoreTests(ITestOutputHelper log)
 
         tdf.Fill(float.NaN); // overwrite must write every element and not read the old contents
         var clock = Stopwatch.StartNew();
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
+        Gram.BackwardTensorCore(tf, tdG, tdf, scale, accumulate: false, kind, asyncBuffers: 0, even);
         var got = tdf.ToHost();
         log.WriteLine($"{what}: {clock.Elapsed.TotalMilliseconds:F0} ms");
         Tf32Reference.Within(exact, magnitude, got, format.TensorCoreBound(c + 1), $"Gram backward vs FP64 reference {what}", log);
         Tf32Reference.Within(rounded, magnitude, got, Tf32Reference.Fp32SumBound(c), $"Gram backward vs reference on rounded inputs {what}", log);
 
         tdf.Fill(float.NaN);
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: false, kind);
+        Gram.BackwardTensorCore(tf, tdG, tdf, scale, accumulate: false, kind, asyncBuffers: 0, even);
         Check.SameBits(got, tdf.ToHost(), $"{what}: df on a second run");
 
         tdf.CopyFromHost(before);
-        Gram.Backward(tf, tdG, tdf, scale, accumulate: true, kind);
+        Gram.BackwardTensorCore(tf, tdG, tdf, scale, accumulate: true, kind, asyncBuffers: 0, even);
         var withBefore = magnitude.Select((m, e) => m + Math.Abs(before[e])).ToArray();
         Tf32Reference.Within(rounded.Select((v, e) => v + before[e]).ToArray(), withBefore, tdf.ToHost(), Tf32Reference.Fp32SumBound(c + 1),
             $"Gram backward accumulate vs reference on rounded inputs {what}", log);
@@ -174,8 +187,10 @@ public class GramTensorCoreTests(ITestOutputHelper log)
                 { "ptx", "tf32", 70, 9, 8 },
                 { "ptx", "bf16", 70, 9, 8 },
                 { "ptx", "bf16", 13, 7, 11 },
+                { "cpu32", "tf32-even", 70, 9, 8 },
+                { "ptx", "tf32-even", 70, 9, 8 },
             };
-            foreach (var format in new[] { "tf32", "bf16" })
+            foreach (var format in new[] { "tf32", "bf16", "tf32-even" })
             {
                 data.Add("cuda", format, 13, 7, 11);
                 data.Add("cuda", format, 130, 33, 35);
@@ -191,6 +206,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var kind = Kind(formatName);
+        var even = NearestEven(formatName, gpu);
         var shape = Shape4.Image(c, h, w);
         using var tf = gpu.FromHost(shape, TestData.Uniform(55, shape.Count));
         using var tg = gpu.Allocate(Gram.OutputShape(shape));
@@ -202,7 +218,7 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             float[] Forward(int asyncBuffers)
             {
                 tg.Fill(float.NaN);
-                Gram.ForwardTensorCore(tf, tg, 0.37f, kind, splits, asyncBuffers);
+                Gram.ForwardTensorCore(tf, tg, 0.37f, kind, splits, asyncBuffers, even);
                 return tg.ToHost();
             }
             Check.SameBits(Forward(0), Forward(2), $"forward with cp.async vs without, {formatName} {c}x{h}x{w} splits={splits} [{device}]");
@@ -213,13 +229,53 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             {
                 if (accumulate) tdf.CopyFromHost(before);
                 else tdf.Fill(float.NaN);
-                Gram.BackwardTensorCore(tf, tdG, tdf, 0.37f, accumulate, kind, asyncBuffers);
+                Gram.BackwardTensorCore(tf, tdG, tdf, 0.37f, accumulate, kind, asyncBuffers, even);
                 return tdf.ToHost();
             }
             Check.SameBits(Backward(0), Backward(2), $"backward with cp.async vs without, {formatName} {c}x{h}x{w} accumulate={accumulate} [{device}]");
         }
         log.WriteLine($"{formatName} {c}x{h}x{w} [{device}]: cp.async = register staging, bit for bit");
     }
+
+    /// <summary>
+    /// The TF32 rounding is a mode of the kernels: Gram.Forward and Gram.Backward (the stylization's path) round as the device
+    /// does by default (Tf32.HasNearestEven: to nearest even on CUDA sm_90+, cvt.rna elsewhere), bit for bit; and on features
+    /// made of exact ties (1 + 2⁻¹¹ times small integers: every value halfway between two TF32 numbers) the two roundings
+    /// give different Gram matrices and gradients, so the mode reaches the fills.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TensorCoreDevices))]
+    public void TheDefaultTf32RoundingIsTheDevicesAndTheModeReachesTheFills(string device)
+    {
+        var gpu = Devices.Get(device);
+        var shape = Shape4.Image(70, 9, 8);
+        var ties = Enumerable.Range(0, shape.Count).Select(i => (1f + MathF.Pow(2, -11)) * (1 + i % 5)).ToArray();
+        using var tf = gpu.FromHost(shape, ties);
+        using var tg = gpu.Allocate(Gram.OutputShape(shape));
+        using var tdG = gpu.FromHost(Gram.OutputShape(shape), TestData.Uniform(58, 70 * 70));
+        using var tdf = gpu.Allocate(shape);
+        bool deviceEven = IlgpuStyle.Kernels.TensorCores.Tf32.HasNearestEven(gpu.Accelerator);
+        float[] Forward(bool? even)
+        {
+            if (even is null) Gram.Forward(tf, tg, 0.37f, GramKernelKind.TensorCoreTf32, 2);
+            else Gram.ForwardTensorCore(tf, tg, 0.37f, GramKernelKind.TensorCoreTf32, 2, gpu.Plan.GramAsyncBuffers, even);
+            return tg.ToHost();
+        }
+        float[] Backward(bool? even)
+        {
+            if (even is null) Gram.Backward(tf, tdG, tdf, 0.37f, accumulate: false, GramKernelKind.TensorCoreTf32);
+            else Gram.BackwardTensorCore(tf, tdG, tdf, 0.37f, accumulate: false, GramKernelKind.TensorCoreTf32, gpu.Plan.GramAsyncBuffers, even);
+            return tdf.ToHost();
+        }
+        Check.SameBits(Forward(deviceEven), Forward(null), $"Gram forward: the default rounding is the device's [{device}]");
+        Check.SameBits(Backward(deviceEven), Backward(null), $"Gram backward: the default rounding is the device's [{device}]");
+        if (gpu.Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator && !deviceEven) return; // no cvt.rn.tf32 to compare with
+        Assert.False(Forward(true).SequenceEqual(Forward(false)), $"forward: ties rounded to even and away give the same G [{device}]");
+        Assert.False(Backward(true).SequenceEqual(Backward(false)), $"backward: ties rounded to even and away give the same df [{device}]");
+        log.WriteLine($"[{device}] default TF32 rounding: {(deviceEven ? "to nearest even" : "cvt.rna")}; the two differ on ties");
+    }
+
+    public static TheoryData<string> TensorCoreDevices => [.. Devices.TensorCoreNames];
 
     [Fact]
     public void DevicesWithoutTensorCoresRefuseIt()
