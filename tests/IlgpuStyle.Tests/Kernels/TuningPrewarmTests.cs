@@ -65,8 +65,15 @@ public class TuningPrewarmTests(ITestOutputHelper log)
         var start = gpu.Plan;
         Autotuner.TuneTensorCores(gpu, mode);
         bool full = mode == AutotuneMode.Full;
-        var prewarmed = Autotuner.TensorCoreTuningVariants(start, gpu.Accelerator.MaxNumThreadsPerGroup, full, Autotuner.GpuConv)
-            .Concat(Autotuner.PlainKernels()).ToList();
+        // The prewarm keeps the device's variants (CudaKernelVariants.Variant.RunsOn). The simulator rounds TF32 as a CUDA
+        // device before sm_90 does (cvt.rna: Tf32.HasNearestEven is false), so its loads are an sm_80 device's.
+        var all = Autotuner.TensorCoreTuningVariants(start, gpu.Accelerator.MaxNumThreadsPerGroup, full, Autotuner.GpuConv).ToList();
+        var prewarmed = all.Where(v => v.RunsOn(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80)).Concat(Autotuner.PlainKernels()).ToList();
+        // On sm_90 the same variants but the Gram's TF32 modes, which round to nearest even there.
+        var sm90 = all.Where(v => v.RunsOn(ILGPU.Runtime.Cuda.CudaArchitecture.SM_90)).ToList();
+        Assert.Equal(all.Count(v => v.RunsOn(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80)), sm90.Count);
+        Assert.All(sm90.Where(v => v.Specialized is [SpecializedValue<int> m] && (m.Value & Gram.TensorCoreBf16Mode) == 0),
+            v => Assert.True((((SpecializedValue<int>)v.Specialized[0]).Value & Gram.TensorCoreNearestEven) != 0, $"{v.Name} on sm_90"));
         Assert.Equal("", Missing(loaded, prewarmed));
         // Every tensor-core variant prewarmed was loaded: the prewarm asks the driver for nothing the tuning does not try.
         var loadedTensorCores = loaded.Where(l => Autotuner.IsTensorCore(l.Value.Method)).Select(l => l.Key).ToHashSet();

@@ -168,15 +168,21 @@ public class PtxInterpreterTests
         // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: away from zero gives 1 + 2^-10; 1 + 2^-12 rounds down to 1.
         float[] input = [1f + MathF.Pow(2, -11), 1f + MathF.Pow(2, -12), -(1f + MathF.Pow(2, -11)), float.PositiveInfinity];
         float[] expected = [1f + MathF.Pow(2, -10), 1f, -(1f + MathF.Pow(2, -10)), float.PositiveInfinity];
+        Assert.Equal(expected, Tf32Conversion(input, "rna"));
+    }
+
+    /// <summary>Each value through <c>cvt.<paramref name="rounding"/>.tf32.f32</c>, one thread each.</summary>
+    private static float[] Tf32Conversion(float[] input, string rounding)
+    {
         var output = new float[input.Length];
         using var launch = new Launch();
         launch.Buffer(input).Buffer(output).Run(Kernel(".param .b64 px,\n.param .b64 py", ".reg .b32 %i, %r;\n.reg .f32 %f;\n.reg .b64 %px, %py, %o;",
-            """
+            $"""
             ld.param.b64 %px, [px]; ld.param.b64 %py, [py];
             mov.b32 %i, %tid.x; mul.wide.u32 %o, %i, 4; add.u64 %px, %px, %o; add.u64 %py, %py, %o;
-            ld.global.f32 %f, [%px]; cvt.rna.tf32.f32 %r, %f; st.global.b32 [%py], %r;
+            ld.global.f32 %f, [%px]; cvt.{rounding}.tf32.f32 %r, %f; st.global.b32 [%py], %r;
             """), threads: input.Length);
-        Assert.Equal(expected, output);
+        return output;
     }
 
     /// <summary>
@@ -191,16 +197,8 @@ public class PtxInterpreterTests
     {
         float[] input = [1f + MathF.Pow(2, -11), 1f + 3 * MathF.Pow(2, -11), -(1f + MathF.Pow(2, -11)), float.PositiveInfinity,
             float.MaxValue, 3.3e-39f, -0.1f, 12345.678f];
-        var output = new float[input.Length];
-        using var launch = new Launch();
-        launch.Buffer(input).Buffer(output).Run(Kernel(".param .b64 px,\n.param .b64 py", ".reg .b32 %i, %r;\n.reg .f32 %f;\n.reg .b64 %px, %py, %o;",
-            """
-            ld.param.b64 %px, [px]; ld.param.b64 %py, [py];
-            mov.b32 %i, %tid.x; mul.wide.u32 %o, %i, 4; add.u64 %px, %px, %o; add.u64 %py, %py, %o;
-            ld.global.f32 %f, [%px]; cvt.rn.tf32.f32 %r, %f; st.global.b32 [%py], %r;
-            """), threads: input.Length);
-        var even = new TensorCoreFormat("tf32 nearest-even", 10, TiesAwayFromZero: false);
-        Assert.Equal(input.Select(even.Round).ToArray(), output);
+        var output = Tf32Conversion(input, "rn");
+        Assert.Equal(input.Select(TensorCoreFormat.Tf32NearestEven.Round).ToArray(), output);
         Assert.Equal(1f, output[0]);
         Assert.Equal(1f + MathF.Pow(2, -9), output[1]);
         Assert.Equal(float.PositiveInfinity, output[4]);

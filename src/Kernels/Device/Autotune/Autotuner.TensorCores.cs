@@ -120,7 +120,8 @@ public static partial class Autotuner
     /// The tensor-core kernel variants a tuning from <paramref name="start"/> loads: the convolution of every blocking it
     /// tries (<see cref="TensorCoreBlockings"/>; split-K needs no other kernel) as each shape's output channel count maps it
     /// (forward: the shape's outputs, backward-data: its inputs; <see cref="Conv2d.TensorCoreTilesFor"/>), and the Gram
-    /// kernels of the precision, with and without cp.async.
+    /// kernels of the precision, with and without cp.async — for every architecture (the Gram's TF32 modes differ before
+    /// and from sm_90: the prewarm keeps the device's, <see cref="CudaKernelVariants.Variant.RunsOn"/>).
     /// </summary>
     public static IEnumerable<CudaKernelVariants.Variant> TensorCoreTuningVariants(TuningPlan start, int maxGroup, bool full, Shape[] convShapes)
     {
