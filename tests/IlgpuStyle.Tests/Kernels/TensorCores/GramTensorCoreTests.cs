@@ -42,8 +42,10 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             foreach (var device in Devices.TensorCoreNames)
             foreach (var format in new[] { "tf32", "bf16", "tf32-even" })
             {
-                if (format == "tf32" || device is "cuda" or "ptx") data.Add(device, format, 13, 7, 11, 1);
-                if (format != "tf32-even" || device == "cuda") data.Add(device, format, 13, 7, 11, 3);
+                // tf32-even off CUDA: one shape with interior and edge stages (the rounding is the fills' only difference).
+                bool some = format != "tf32-even" || device == "cuda";
+                if (some && (format == "tf32" || device is "cuda" or "ptx")) data.Add(device, format, 13, 7, 11, 1);
+                if (some) data.Add(device, format, 13, 7, 11, 3);
                 data.Add(device, format, 70, 9, 8, 2);
                 if (device == "cuda")
                 {
@@ -98,9 +100,10 @@ public class GramTensorCoreTests(ITestOutputHelper log)
             foreach (var device in Devices.TensorCoreNames)
             foreach (var format in new[] { "tf32", "bf16", "tf32-even" })
             {
-                bool all = format == "tf32" || device is "cuda" or "ptx";
+                bool some = format != "tf32-even" || device == "cuda"; // tf32-even off CUDA: 100x9x8 (interior and edge stages)
+                bool all = some && (format == "tf32" || device is "cuda" or "ptx");
                 if (all) data.Add(device, format, 3, 1, 1);
-                if (format != "tf32-even" || device == "cuda") data.Add(device, format, 13, 1, 37);
+                if (some) data.Add(device, format, 13, 1, 37);
                 data.Add(device, format, 100, 9, 8);
                 if (all) data.Add(device, format, 64, 25, 40);
                 if (device == "cuda")
