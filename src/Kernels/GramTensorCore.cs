@@ -225,6 +225,29 @@ public static partial class Gram
     private struct GramTensorCoreHeld
     {
         public SharedGemm.Float4 A0, A1, A2, A3, A4, A5, A6, A7, B0, B1, B2, B3, B4, B5, B6, B7;
+
+        /// <summary>
+        /// Run i (i = 0 … 7) of A from row a + i·<paramref name="aRow"/> of <paramref name="aSrc"/>, of B from row
+        /// b + i·<paramref name="bRow"/> of <paramref name="bSrc"/>, each run 4 values <paramref name="step"/> apart
+        /// (<see cref="Run"/>): the TF32 held loads of both Gram kernels.
+        /// </summary>
+        public static GramTensorCoreHeld Rows(View aSrc, int a, int aRow, View bSrc, int b, int bRow, int step) => new()
+        {
+            A0 = Run(aSrc, a, 0, step), A1 = Run(aSrc, a + aRow, 0, step), A2 = Run(aSrc, a + 2 * aRow, 0, step), A3 = Run(aSrc, a + 3 * aRow, 0, step),
+            A4 = Run(aSrc, a + 4 * aRow, 0, step), A5 = Run(aSrc, a + 5 * aRow, 0, step), A6 = Run(aSrc, a + 6 * aRow, 0, step), A7 = Run(aSrc, a + 7 * aRow, 0, step),
+            B0 = Run(bSrc, b, 0, step), B1 = Run(bSrc, b + bRow, 0, step), B2 = Run(bSrc, b + 2 * bRow, 0, step), B3 = Run(bSrc, b + 3 * bRow, 0, step),
+            B4 = Run(bSrc, b + 4 * bRow, 0, step), B5 = Run(bSrc, b + 5 * bRow, 0, step), B6 = Run(bSrc, b + 6 * bRow, 0, step), B7 = Run(bSrc, b + 7 * bRow, 0, step),
+        };
+
+        /// <summary>
+        /// src[index + at + i·<paramref name="step"/>] for i = 0 … 3, from one view at <paramref name="index"/>: with constant
+        /// <paramref name="at"/> and <paramref name="step"/> the offsets ride in the loads.
+        /// </summary>
+        public static SharedGemm.Float4 Run(View src, int index, int at, int step)
+        {
+            var v = src.SubView(index, at + 3 * step + 1);
+            return new SharedGemm.Float4 { X = v[at], Y = v[at + step], Z = v[at + 2 * step], W = v[at + 3 * step] };
+        }
     }
 
     /// <summary>Value <paramref name="i"/> (0 … 3, a constant) of a held run.</summary>
@@ -268,21 +291,7 @@ public static partial class Gram
         {
             if (bf16 != 0) return LoadPacked(s);
             int r0 = tid & 7, rb = tid >> 3, k = pBegin + s * TensorCoreStageK + r0, row8 = 8 * p;
-            int a = (i0 + rb) * p + k, b = (j0 + rb) * p + k;
-            return new GramTensorCoreHeld
-            {
-                A0 = Run(a), A1 = Run(a + row8), A2 = Run(a + 2 * row8), A3 = Run(a + 3 * row8),
-                A4 = Run(a + 4 * row8), A5 = Run(a + 5 * row8), A6 = Run(a + 6 * row8), A7 = Run(a + 7 * row8),
-                B0 = Run(b), B1 = Run(b + row8), B2 = Run(b + 2 * row8), B3 = Run(b + 3 * row8),
-                B4 = Run(b + 4 * row8), B5 = Run(b + 5 * row8), B6 = Run(b + 6 * row8), B7 = Run(b + 7 * row8),
-            };
-        }
-
-        /// <summary>f[index], f[index + 8], f[index + 16], f[index + 24]: one row's pixels k0 + r0 + 8·hi.</summary>
-        private SharedGemm.Float4 Run(int index)
-        {
-            var v = f.SubView(index, 3 * 8 + 1);
-            return new SharedGemm.Float4 { X = v[0], Y = v[8], Z = v[16], W = v[24] };
+            return GramTensorCoreHeld.Rows(f, (i0 + rb) * p + k, row8, f, (j0 + rb) * p + k, row8, 8);
         }
 
         /// <summary><see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Put8 puts them.</summary>
@@ -321,12 +330,8 @@ public static partial class Gram
             };
         }
 
-        /// <summary>f[index + at], f[index + at + 4], f[index + at + 8], f[index + at + 12].</summary>
-        private SharedGemm.Float4 Run4(int index, int at)
-        {
-            var v = f.SubView(index, 7 * 4 + 1);
-            return new SharedGemm.Float4 { X = v[at], Y = v[at + 4], Z = v[at + 8], W = v[at + 12] };
-        }
+        /// <summary>f[index + at], f[index + at + 4], f[index + at + 8], f[index + at + 12] (one row's pixels v = at / 4 … + 3).</summary>
+        private SharedGemm.Float4 Run4(int index, int at) => GramTensorCoreHeld.Run(f, index, at, 4);
 
         /// <summary>
         /// BF16: <see cref="LoadPacked"/>'s values rounded, packed and stored where FillPacked puts them: row rb + 16·lo's

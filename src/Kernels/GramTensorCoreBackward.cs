@@ -66,25 +66,11 @@ public static partial class Gram
         public GramTensorCoreHeld Load(int stage)
         {
             int r = stage * TensorCoreStageK + HeldRow, cg = tid & 15;
-            int a = r * c + i0 + cg, b = r * p + p0 + cg, a4 = 4 * c, b4 = 4 * p;
-            return new GramTensorCoreHeld
-            {
-                A0 = Run(s, a), A1 = Run(s, a + a4), A2 = Run(s, a + 2 * a4), A3 = Run(s, a + 3 * a4),
-                A4 = Run(s, a + 4 * a4), A5 = Run(s, a + 5 * a4), A6 = Run(s, a + 6 * a4), A7 = Run(s, a + 7 * a4),
-                B0 = Run(f, b), B1 = Run(f, b + b4), B2 = Run(f, b + 2 * b4), B3 = Run(f, b + 3 * b4),
-                B4 = Run(f, b + 4 * b4), B5 = Run(f, b + 5 * b4), B6 = Run(f, b + 6 * b4), B7 = Run(f, b + 7 * b4),
-            };
+            return GramTensorCoreHeld.Rows(s, r * c + i0 + cg, 4 * c, f, r * p + p0 + cg, 4 * p, 16);
         }
 
         /// <summary>The first k-row r0 of this thread's held rows: 0, 2, 1, 3 for tid / 16 = 0 … 3 (a warp's two rows 2 apart).</summary>
         private int HeldRow => ((tid >> 4) & 1) * 2 + (tid >> 5);
-
-        /// <summary>src[index], src[index + 16], src[index + 32], src[index + 48]: one row's four columns of a thread.</summary>
-        private static SharedGemm.Float4 Run(View src, int index)
-        {
-            var v = src.SubView(index, 3 * 16 + 1);
-            return new SharedGemm.Float4 { X = v[0], Y = v[16], Z = v[32], W = v[48] };
-        }
 
         /// <summary>
         /// <see cref="Load"/>'s values rounded into buffer <paramref name="buffer"/>, where Fill puts them: A's (k-row r,
