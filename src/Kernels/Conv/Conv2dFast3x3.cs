@@ -95,7 +95,7 @@ public static partial class Conv2d
                 prepared?.WinogradOperand(transpose, plan.WinogradOutputTile), gate: gate);
         else
             Run3x3(input, w, transpose, bias, relu, accumulate, output, plan.Conv,
-                prepared?.DirectOperand(transpose, plan.Conv.Kind), gate);
+                prepared?.DirectOperand(transpose, plan.Conv), gate);
     }
 
     /// <summary>
@@ -137,6 +137,8 @@ public static partial class Conv2d
     {
         var gpu = input.Gpu;
         if (tiles.Kind.IsTensorCore()) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
+        if (tiles.Tf32NearestEven && gpu.Kind == AcceleratorType.Cuda && !TensorCores.Tf32.HasNearestEven(gpu.Accelerator))
+            throw new InvalidOperationException($"conv2d 3×3 with {tiles}: TF32 to nearest even needs cvt.rn.tf32, which CUDA devices have from compute capability 9.0; {gpu.Name} has not.");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         if (gate is not null && (tiles.Kind.IsTensorCore() || tiles.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm))
         {
@@ -146,9 +148,11 @@ public static partial class Conv2d
         int reduce = input.Shape.C, m = output.Shape.C, h = output.Shape.H, width = output.Shape.W;
         int mp = PaddedChannels(m);
         string scratchKey = transpose ? "conv3x3.a.backward" : "conv3x3.a.forward";
-        // The tensor-core kernel reads its own operand (fragment order, rounded to its format), the others the K-major one.
+        // The tensor-core kernel reads its own operand (fragment order, rounded as it rounds its stages: TensorCoreRoundingOf),
+        // the others the K-major one.
+        var rounding = tiles.Kind.IsTensorCore() ? TensorCoreRoundingOf(tiles, gpu.Accelerator) : default;
         var a = prepared ?? (tiles.Kind.IsTensorCore()
-            ? TensorCoreOperand(w, transpose, tiles.Kind == ConvKernelKind.TensorCoreBf16,
+            ? TensorCoreOperand(w, transpose, rounding,
                 gpu.Scratch(Shape4.Vector(TensorCoreOperandFloats(reduce, m, tiles.Kind == ConvKernelKind.TensorCoreBf16)), scratchKey + "." + ConvTiles.KindName(tiles.Kind)))
             : LayOut3x3(w, transpose, gpu.Scratch(Shape4.Vector(reduce * 9 * mp), scratchKey)));
 
@@ -156,7 +160,8 @@ public static partial class Conv2d
         int hasBias = bias is null ? 0 : 1, reluFlag = relu ? 1 : 0, accumulateFlag = accumulate ? 1 : 0;
         if (tiles.Kind.IsTensorCore())
         {
-            var t = DirectTiles(tiles, m); // TensorCoreTilesFor: spare channel warps along pixels on narrow layers
+            // TensorCoreTilesFor: spare channel warps along pixels on narrow layers; TF32's rounding the device's (or the tiles').
+            var t = DirectTiles(tiles, m) with { Tf32NearestEven = rounding == TensorCoreRounding.Tf32NearestEven };
             var specialized = SpecializedValue.New(t with { SplitTarget = 0 }); // one kernel for every split target
             // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels);
             // the deepest pipelines' tiles take dynamic shared memory, which the launch asks for (only they: Validate).
@@ -277,7 +282,7 @@ public static partial class Conv2d
             int reduce = transpose ? w.Shape.N : w.Shape.C, m = transpose ? w.Shape.C : w.Shape.N;
             if (UsesFewOutputs(w.Gpu.Plan, reduce, m)) continue;
             if (winograd) prepared.WinogradOperand(transpose, w.Gpu.Plan.WinogradOutputTile);
-            else prepared.DirectOperand(transpose, w.Gpu.Plan.Conv.Kind);
+            else prepared.DirectOperand(transpose, w.Gpu.Plan.Conv);
         }
         return prepared;
     }
@@ -380,7 +385,7 @@ public static partial class Conv2d
 public sealed class PreparedConv3x3 : IDisposable
 {
     private Tensor? forward, backward;
-    private readonly Dictionary<(bool Transpose, bool Bf16), Tensor> tensorCore = [];
+    private readonly Dictionary<(bool Transpose, Conv2d.TensorCoreRounding Rounding), Tensor> tensorCore = [];
     private readonly Dictionary<(bool Transpose, int OutputTile), Tensor> winograd = [];
 
     internal PreparedConv3x3(Tensor weight) => Weight = weight;
@@ -396,15 +401,16 @@ public sealed class PreparedConv3x3 : IDisposable
     }
 
     /// <summary>
-    /// The operand the direct kernel of <paramref name="kind"/> reads: for the tensor-core kinds theirs
-    /// (Conv2d.TensorCoreOperand: fragment order, rounded to their format), else <see cref="DirectOperand(bool)"/>.
+    /// The operand the direct kernel of <paramref name="tiles"/> reads: for the tensor-core kinds theirs
+    /// (Conv2d.TensorCoreOperand: fragment order, rounded as the kernel rounds its stages on this device,
+    /// Conv2d.TensorCoreRoundingOf), else <see cref="DirectOperand(bool)"/>.
     /// </summary>
-    internal Tensor DirectOperand(bool transpose, ConvKernelKind kind)
+    internal Tensor DirectOperand(bool transpose, ConvTiles tiles)
     {
-        if (!kind.IsTensorCore()) return DirectOperand(transpose);
-        bool bf16 = kind == ConvKernelKind.TensorCoreBf16;
-        if (!tensorCore.TryGetValue((transpose, bf16), out var a))
-            tensorCore[(transpose, bf16)] = a = Conv2d.TensorCoreOperand(Weight, transpose, bf16);
+        if (!tiles.Kind.IsTensorCore()) return DirectOperand(transpose);
+        var rounding = Conv2d.TensorCoreRoundingOf(tiles, Weight.Gpu.Accelerator);
+        if (!tensorCore.TryGetValue((transpose, rounding), out var a))
+            tensorCore[(transpose, rounding)] = a = Conv2d.TensorCoreOperand(Weight, transpose, rounding);
         return a;
     }
 

@@ -199,7 +199,7 @@ public static partial class Conv2d
         uint sharedAddress = pipeline.Copy != 0 ? AsyncCopy.SharedArrayAddress() : 0u;
         var fill = new TensorCoreFill(input, weights, shared, shared4, pairs, sharedAddress, cin, w, hw, sp, aFloats, buffers * aFloats, bFloats,
             (groups * TensorCoreGroupFloats) >> 2, (Grid.IdxY * wm * TensorCoreGroupFloats) >> 2, threads, nLoad, rLoad, wm, p0, bn, tid,
-            bf16 ? 1 : 0, inputAddress, weightsAddress, first);
+            bf16 ? 1 : 0, t.Tf32NearestEven ? 1 : 0, inputAddress, weightsAddress, first);
 
         pipeline.Prologue(fill, stages);
         // Register staging holds the next stage in registers while the warps multiply (TensorCoreHeld) where that costs no
@@ -292,7 +292,7 @@ public static partial class Conv2d
     private readonly struct TensorCoreFill(
         View input, View weights, ArrayView<float> shared, ArrayView<SharedGemm.Float4> shared4, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int cin, int w, int hw,
         int sp, int aFloats, int bTiles, int bFloats, int stageFloat4s, int blockFloat4s, int threads, int nLoad, int rLoad, int wm,
-        int p0, int bn, int tid, int bf16, long inputAddress, long weightsAddress, int firstStage) : IStageFill
+        int p0, int bn, int tid, int bf16, int nearestEven, long inputAddress, long weightsAddress, int firstStage) : IStageFill
     {
         /// <summary>
         /// Stage <paramref name="s"/> of this slice, stage k = firstStage + s of the reduction (channels 8·⌊k/3⌋ …, kernel
@@ -312,11 +312,11 @@ public static partial class Conv2d
             if (bf16 == 0)
             {
                 StagePipeline.PutPairs<TPut>(shared, pairs, sharedAddress, BDestination(buffer) >> 1, wm * sp >> 1, input, inputAddress, BSources(at),
-                    PairsPerThread);
+                    PairsPerThread, nearestEven);
                 if (tid < TensorCoreHaloThreads)
                 {
                     var halo = Halo(at, tid >> 1);
-                    StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid);
+                    StagePipeline.Put<TPut>(shared, sharedAddress, HaloDestination(buffer), input, inputAddress, halo.Index, halo.Valid, nearestEven);
                 }
                 return;
             }
@@ -368,9 +368,9 @@ public static partial class Conv2d
                 if (tid < TensorCoreHaloThreads) shared[HaloDestination(buffer)] = held.HaloPair.PackedBf16();
                 return;
             }
-            held.B.Store(to, pairStep, PairsPerThread);
+            held.B.Store(to, pairStep, PairsPerThread, nearestEven);
             if (tid < TensorCoreHaloThreads)
-                shared[HaloDestination(buffer)] = Tf32.Round(held.HaloValid ? held.Halo : 0f);
+                shared[HaloDestination(buffer)] = Tf32.Round(held.HaloValid ? held.Halo : 0f, nearestEven);
         }
 
         /// <summary>

@@ -16,7 +16,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 // for stage k (8 channels × kernel row kh), 64-channel group r (a warp tile's rows), tap kw, row tile i: element e of
 // lane's fragment (A0 … A3 of WarpMma.cs: rows g, g + 8 × k-rows q, q + 4). A(o, c) is the weight the convolution
 // multiplies input channel c by for output o at (kh, kw): forward w[o, c, kh, kw]; backward-data (the flipped transpose)
-// w[c, o, 2 − kh, 2 − kw]; 0 past the channels. round: TF32 (cvt.rna). G = the 64-channel groups, even when more than
+// w[c, o, 2 − kh, 2 − kw]; 0 past the channels. round: TF32 (cvt.rna, or to nearest even where the kernel rounds its
+// stages so: TensorCoreRounding). G = the 64-channel groups, even when more than
 // one (a block with two warps along channels reads groups 2b and 2b + 1).
 // BF16 (kind=bf16: stages of 16 channels, one m16n8k16 per tap) keeps the places and packs two channels in each word,
 // the registers a0 … a3 of WarpMma.Bf16 with its k renumbered as WarpTile64x32.StepPackedBf16 says:
@@ -39,33 +40,55 @@ public static partial class Conv2d
         TensorCoreStages(reduce, bf16 ? ConvKernelKind.TensorCoreBf16 : ConvKernelKind.TensorCoreTf32) * TensorCoreGroups(m) * TensorCoreGroupFloats;
 
     /// <summary>
+    /// How the tensor-core convolution rounds its inputs, the weight operand and the stages alike: <see cref="Tf32"/> to
+    /// nearest with ties away from zero (cvt.rna), <see cref="Bf16"/>, <see cref="Tf32NearestEven"/> to nearest with ties to
+    /// even (<see cref="ConvTiles.Tf32NearestEven"/>).
+    /// </summary>
+    internal enum TensorCoreRounding { Tf32 = 0, Bf16 = 1, Tf32NearestEven = 2 }
+
+    /// <summary>
+    /// The rounding the tensor-core blocking <paramref name="tiles"/> runs with on <paramref name="accelerator"/>: BF16 for
+    /// kind=bf16; for kind=tf32 to nearest even where the tiles ask for it or the device has cvt.rn.tf32 (CUDA sm_90+:
+    /// one instruction where cvt.rna takes four, <see cref="TensorCores.Tf32.HasNearestEven"/>), else cvt.rna's.
+    /// </summary>
+    internal static TensorCoreRounding TensorCoreRoundingOf(ConvTiles tiles, Accelerator accelerator) =>
+        tiles.Kind == ConvKernelKind.TensorCoreBf16 ? TensorCoreRounding.Bf16
+        : tiles.Tf32NearestEven || TensorCores.Tf32.HasNearestEven(accelerator) ? TensorCoreRounding.Tf32NearestEven
+        : TensorCoreRounding.Tf32;
+
+    /// <summary>
     /// The tensor-core kernel's weight operand T of OIHW 3×3 weights <paramref name="w"/> (see the file comment), forward or
-    /// backward-data (<paramref name="transpose"/>), rounded to BF16 when <paramref name="bf16"/>, else TF32; written into
+    /// backward-data (<paramref name="transpose"/>), rounded as <paramref name="rounding"/> says; written into
     /// <paramref name="into"/> (at least <see cref="TensorCoreOperandFloats"/>) or a new tensor. Returns it.
     /// </summary>
-    internal static Tensor TensorCoreOperand(Tensor w, bool transpose, bool bf16, Tensor? into = null)
+    internal static Tensor TensorCoreOperand(Tensor w, bool transpose, TensorCoreRounding rounding, Tensor? into = null)
     {
         var gpu = w.Gpu;
         int reduce = transpose ? w.Shape.N : w.Shape.C, m = transpose ? w.Shape.C : w.Shape.N;
-        int floats = TensorCoreOperandFloats(reduce, m, bf16);
+        int floats = TensorCoreOperandFloats(reduce, m, rounding == TensorCoreRounding.Bf16);
         var t = into ?? gpu.Allocate(Shape4.Vector(floats));
         gpu.Kernel(TensorCoreOperandKernel, acc => acc.LoadAutoGroupedStreamKernel<Index1D, View, int, int, int, int, int, View>(TensorCoreOperandKernel))(
-            new Index1D(floats), w.View, w.Shape.N, w.Shape.C, TensorCoreGroups(m), transpose ? 1 : 0, bf16 ? 1 : 0, t.View);
+            new Index1D(floats), w.View, w.Shape.N, w.Shape.C, TensorCoreGroups(m), transpose ? 1 : 0, (int)rounding, t.View);
         return t;
     }
 
-    /// <summary>T[index] of the file comment, from weights w (cout × cin × 3 × 3). Not a hot kernel: once per layer.</summary>
-    private static void TensorCoreOperandKernel(Index1D index, View w, int cout, int cin, int groups, int transpose, int bf16, View t)
+    /// <summary>
+    /// T[index] of the file comment, from weights w (cout × cin × 3 × 3), rounded as <paramref name="rounding"/>
+    /// (<see cref="TensorCoreRounding"/>) says. Not a hot kernel: once per layer, so TF32 to nearest even is the bit
+    /// arithmetic (Tf32.RoundNearestEvenEmulated, cvt.rn.tf32's result) that any device runs, and one kernel serves all.
+    /// </summary>
+    private static void TensorCoreOperandKernel(Index1D index, View w, int cout, int cin, int groups, int transpose, int rounding, View t)
     {
         int e = index & 3, lane = (index >> 2) & 31, i = (index >> 7) & 3, rest = index >> 9;
         // Divisions by 3 as ConstantDivision's products (PtxasTests refuses PTX div/rem by an immediate in any kernel).
         int block = ConstantDivision.Quotient(rest, 3), kw = rest - 3 * block, r = block % groups, k = block / groups;
         int chunk = ConstantDivision.Quotient(k, 3), kh = k - 3 * chunk;
         int o = 64 * r + 16 * i + (lane >> 2) + 8 * (e & 1), tap = 3 * kh + kw;
-        if (bf16 == 0)
+        if (rounding != (int)TensorCoreRounding.Bf16)
         {
             int c = 8 * chunk + (lane & 3) + 4 * (e >> 1);
-            t[index] = Tf32.Round(FastPathWeight(w, cout, cin, transpose, o, c, tap));
+            float a = FastPathWeight(w, cout, cin, transpose, o, c, tap);
+            t[index] = rounding == (int)TensorCoreRounding.Tf32NearestEven ? Tf32.RoundNearestEvenEmulated(a) : Tf32.Round(a);
             return;
         }
         int c16 = 16 * chunk + (lane & 3) + 8 * (e >> 1);

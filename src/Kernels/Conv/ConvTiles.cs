@@ -101,6 +101,23 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// </summary>
     public int SplitTarget { get; init; }
 
+    /// <summary>
+    /// kind=tf32: the inputs (the weight operand and the stages) are rounded to TF32 to nearest with ties to even — on CUDA
+    /// <c>cvt.rn.tf32.f32</c>, one instruction on sm_90+ where the default <c>cvt.rna</c> takes four — instead of ties away
+    /// from zero. Not a plan's choice (JSON and ILGPU_STYLE_TILES have no key for it): the launch sets it where the device
+    /// has the instruction (<see cref="Conv2d.TensorCoreRoundingOf"/>, <see cref="TensorCores.Tf32.HasNearestEven"/>), and
+    /// the tests set it to run that rounding off CUDA. Either is TF32's rounding to nearest; they differ on exact ties only.
+    /// </summary>
+    [JsonIgnore]
+    public bool Tf32NearestEven
+    {
+        get => tf32NearestEven != 0;
+        init => tf32NearestEven = value ? 1 : 0;
+    }
+
+    // An int, not a bool: the struct is a kernel's specialized value, which ILGPU turns into IR constants field by field.
+    private readonly int tf32NearestEven;
+
     /// <summary>The largest <see cref="SplitTarget"/>.</summary>
     public const int MaxSplitTarget = 64;
 
@@ -150,6 +167,8 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
             throw new ArgumentException($"conv tiles {this}: ks must be between 0 and {MaxSplitTarget} (split-K's work-items per multiprocessor, in groups of 256; 0: none).");
         if (SplitTarget != 0 && !(Kind == ConvKernelKind.SharedGemm || Kind.IsTensorCore()))
             throw new ArgumentException($"conv tiles {this}: ks (split-K) applies to kind=sgemm and the tensor-core kinds only.");
+        if (Tf32NearestEven && Kind != ConvKernelKind.TensorCoreTf32)
+            throw new ArgumentException($"conv tiles {this}: rounding to nearest even applies to kind=tf32 only.");
         if (Kind.IsTensorCore())
         {
             if (!TensorCoreWarpsAlongPixels.Contains(GroupX) || !TensorCoreWarpsAlongChannels.Contains(GroupY) || InputChunk != Conv2d.TensorCoreStageChannels(Kind))
@@ -181,7 +200,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
 
     public override string ToString() =>
         $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}" + (AsyncBuffers != 0 ? $",async={AsyncBuffers}" : "")
-        + (SplitTarget != 0 ? $",ks={SplitTarget}" : "");
+        + (SplitTarget != 0 ? $",ks={SplitTarget}" : "") + (Tf32NearestEven ? ",round=even" : "");
 
     /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|sgemm|tf32|bf16).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch

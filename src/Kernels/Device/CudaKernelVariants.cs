@@ -77,8 +77,15 @@ public static class CudaKernelVariants
             ["Conv2d.SharedTiles3x3Kernel"] =
                 [.. sharedTiles.Select(t => new Values($"{t.GroupX}x{t.GroupY} ci{t.InputChunk}", true, [SpecializedValue.New(t)]))],
             // kind=tf32|bf16: gx warps along pixels × gy along channels; async=N: N shared buffers filled by cp.async (AsyncCopy.cs).
+            // TF32 rounds with cvt.rna below compute capability 9.0 and to nearest even from it on (Conv2d.TensorCoreRoundingOf).
             ["Conv2d.TensorCore3x3Kernel"] =
-                [.. TensorCoreTiles().Select(t => new Values(TensorCoreLabel(t), true, [SpecializedValue.New(t)], RewriteDepots: t.AsyncBuffers > 0))],
+            [
+                .. TensorCoreTiles().SelectMany(t => t.Kind == ConvKernelKind.TensorCoreTf32
+                    ? new[] { (Tiles: t, Minimum: 0, Below: 9), (Tiles: t with { Tf32NearestEven = true }, Minimum: 9, Below: 0) }
+                    : [(Tiles: t, Minimum: 0, Below: 0)])
+                    .Select(v => new Values(TensorCoreLabel(v.Tiles), true, [SpecializedValue.New(v.Tiles)], RewriteDepots: v.Tiles.AsyncBuffers > 0,
+                        MinimumMajor: v.Minimum, BelowMajor: v.Below)),
+            ],
             // The CPU-shaped kernel (16 channels × 8 pixels per work-item) runs on a GPU only when ILGPU_STYLE_TILES asks for
             // kind=blocked; rowStore is 1 for maps at least TuningPlan.RowStoreMinWidth (128) wide, else 0.
             ["Conv2d.RegisterBlocked3x3Kernel"] = [new("rowStore=0, override only", false, [SpecializedValue.New(0)]), new("rowStore=1, override only", false, [SpecializedValue.New(1)])],
@@ -163,9 +170,9 @@ public static class CudaKernelVariants
         return all.Distinct();
     }
 
-    /// <summary>"tf32 gx=4 gy=2" or "bf16 gx=2 gy=2 async=2".</summary>
+    /// <summary>"tf32 gx=4 gy=2", "tf32 nearest-even gx=4 gy=2" or "bf16 gx=2 gy=2 async=2".</summary>
     public static string TensorCoreLabel(ConvTiles t) =>
-        $"{ConvTiles.KindName(t.Kind)} gx={t.GroupX} gy={t.GroupY}{(t.AsyncBuffers > 0 ? $" async={t.AsyncBuffers}" : "")}";
+        $"{ConvTiles.KindName(t.Kind)}{(t.Tf32NearestEven ? " nearest-even" : "")} gx={t.GroupX} gy={t.GroupY}{(t.AsyncBuffers > 0 ? $" async={t.AsyncBuffers}" : "")}";
 
     /// <summary>
     /// The tensor-core Gram kernels' modes (GramTensorCore.cs: BF16 1, cp.async 2, TF32 rounded to nearest even 4): TF32

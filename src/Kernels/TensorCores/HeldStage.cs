@@ -84,14 +84,15 @@ internal static class HeldStage
             return r;
         }
 
-        public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count)
+        /// <remarks><paramref name="nearestEven"/>: the TF32 rounding, <see cref="Tf32.Round(float, int)"/>'s.</remarks>
+        public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count, int nearestEven)
         {
-            to[0] = P0.Rounded();
-            to[step] = P1.Rounded();
+            to[0] = P0.Rounded(nearestEven);
+            to[step] = P1.Rounded(nearestEven);
             if (count > 2)
             {
-                to[2 * step] = P2.Rounded();
-                to[3 * step] = P3.Rounded();
+                to[2 * step] = P2.Rounded(nearestEven);
+                to[3 * step] = P3.Rounded(nearestEven);
             }
         }
 
@@ -139,7 +140,7 @@ internal static class HeldStage
         public static SharedGemm.Float2 Packed(in Pair low, in Pair high) => new() { X = low.PackedBf16(), Y = high.PackedBf16() };
 
         /// <summary>The pair rounded to TF32 (<see cref="Tf32.Round(float, int)"/>), 0 where a value does not exist.</summary>
-        public readonly SharedGemm.Float2 Rounded(int nearestEven = 0) =>
+        public readonly SharedGemm.Float2 Rounded(int nearestEven) =>
             new() { X = Tf32.Round(LowValid ? Low : 0f, nearestEven), Y = Tf32.Round(HighValid ? High : 0f, nearestEven) };
     }
 }

@@ -175,7 +175,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
 
     /// <summary>One value of a stage: shared[<paramref name="dst"/>] ← <paramref name="valid"/> ? src[<paramref name="index"/>] : 0, as <typeparamref name="TPut"/> puts it.</summary>
     public static void Put<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, ArrayView1D<float, Stride1D.Dense> src, long srcAddress, int index, bool valid,
-        int nearestEven = 0) where TPut : struct, IStagePut =>
+        int nearestEven) where TPut : struct, IStagePut =>
         default(TPut).Value(shared, sharedAddress, dst, src, srcAddress, index, valid, nearestEven);
 
     /// <summary>
@@ -185,7 +185,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// shared offsets fold into the stores.
     /// </summary>
     public static void PutRun4<TPut>(ArrayView<float> shared, uint sharedAddress, int dst, int dstStep, ArrayView1D<float, Stride1D.Dense> src, long srcAddress,
-        int index, int srcStep, bool valid, int at, int atStep, int limit, int nearestEven = 0) where TPut : struct, IStagePut
+        int index, int srcStep, bool valid, int at, int atStep, int limit, int nearestEven) where TPut : struct, IStagePut
     {
         Put<TPut>(shared, sharedAddress, dst, src, srcAddress, index, valid & (at < limit), nearestEven);
         Put<TPut>(shared, sharedAddress, dst + dstStep, src, srcAddress, index + srcStep, valid & (at + atStep < limit), nearestEven);
@@ -201,7 +201,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
     /// Float2s (its float 2·p + h is <paramref name="shared"/>[2·p + h]).
     /// </summary>
     public static void PutPairs<TPut>(ArrayView<float> shared, ArrayView<SharedGemm.Float2> pairs, uint sharedAddress, int pair, int pairStep,
-        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count, int nearestEven = 0) where TPut : struct, IStagePut
+        ArrayView1D<float, Stride1D.Dense> src, long srcAddress, PairSources from, int count, int nearestEven) where TPut : struct, IStagePut
     {
         var put = default(TPut);
         put.Pair(shared, pairs, sharedAddress, pair, src, srcAddress, from, 0, nearestEven);

@@ -50,13 +50,21 @@ public class PreparedConvTests
             var values = TestData.Uniform(6, ws.Count).Select((v, i) => v * MathF.ScaleB(1f, i % 9 - 4)).ToArray();
             using var w = gpu.FromHost(ws, values);
             using var prepared = Conv2d.Prepare3x3(w);
-            foreach (var (kind, format) in new[] { (ConvKernelKind.TensorCoreTf32, TensorCoreFormat.Tf32), (ConvKernelKind.TensorCoreBf16, TensorCoreFormat.Bf16) })
+            // TF32 as the device rounds it (to nearest even on CUDA sm_90+, else cvt.rna's ties away), TF32 to nearest even as
+            // tiles may ask (the operand kernel's bit arithmetic, any device), BF16.
+            var tf32 = new ConvTiles(ConvKernelKind.TensorCoreTf32, 1, 1, 8);
+            var deviceTf32 = IlgpuStyle.Kernels.TensorCores.Tf32.HasNearestEven(gpu.Accelerator) ? TensorCoreFormat.Tf32NearestEven : TensorCoreFormat.Tf32;
+            foreach (var (tiles, format) in new[]
+                     {
+                         (tf32, deviceTf32), (tf32 with { Tf32NearestEven = true }, TensorCoreFormat.Tf32NearestEven),
+                         (new ConvTiles(ConvKernelKind.TensorCoreBf16, 1, 1, 16), TensorCoreFormat.Bf16),
+                     })
             foreach (bool transpose in new[] { false, true })
             {
-                var expected = kind == ConvKernelKind.TensorCoreTf32
+                var expected = tiles.Kind == ConvKernelKind.TensorCoreTf32
                     ? format.Round(FragmentOrder(values, ws, transpose, 8))
                     : PackedPairs(format.Round(FragmentOrder(values, ws, transpose, 16)));
-                var got = prepared.DirectOperand(transpose, kind).ToHost();
+                var got = prepared.DirectOperand(transpose, tiles).ToHost();
                 Assert.Equal(expected.Length, got.Length);
                 for (int i = 0; i < expected.Length; i++)
                     Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(got[i]),

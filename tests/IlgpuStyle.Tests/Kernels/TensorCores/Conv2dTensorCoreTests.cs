@@ -65,9 +65,28 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["tf32 2x2 async2 ks"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2, SplitTarget = ConvTiles.MaxSplitTarget },
         // The held register staging (4 warps along pixels) in slices: each loads its own stages ahead (forward 4x2, backward 4x1).
         ["tf32 4x2 ks"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
+        // TF32 to nearest even (cvt.rn.tf32: CUDA sm_90+'s rounding, where "tf32" runs so too; off CUDA on request): the
+        // weight operand, register staging's fill (1x1), the held stages (4x2) and cp.async's in-place rounding (async2).
+        ["tf32-even 1x1"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { Tf32NearestEven = true },
+        ["tf32-even 4x2"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { Tf32NearestEven = true },
+        ["tf32-even 4x2 async2"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { Tf32NearestEven = true, AsyncBuffers = 2 },
     };
 
-    private static TensorCoreFormat Format(ConvTiles tiles) => TensorCoreFormat.Named(ConvTiles.KindName(tiles.Kind));
+    /// <summary>
+    /// The format <paramref name="tiles"/> round to on <paramref name="gpu"/> (Conv2d.TensorCoreRoundingOf: kind=tf32 to
+    /// nearest even on CUDA sm_90+ or on request). A CUDA device before sm_90 lacks cvt.rn.tf32: the request is skipped.
+    /// </summary>
+    private static TensorCoreFormat Format(ConvTiles tiles, Gpu gpu)
+    {
+        Assert.SkipWhen(tiles.Tf32NearestEven && gpu.Accelerator is ILGPU.Runtime.Cuda.CudaAccelerator && !IlgpuStyle.Kernels.TensorCores.Tf32.HasNearestEven(gpu.Accelerator),
+            $"{gpu.Name} has no cvt.rn.tf32 (compute capability 9.0+)");
+        return Conv2d.TensorCoreRoundingOf(tiles, gpu.Accelerator) switch
+        {
+            Conv2d.TensorCoreRounding.Bf16 => TensorCoreFormat.Bf16,
+            Conv2d.TensorCoreRounding.Tf32NearestEven => TensorCoreFormat.Tf32NearestEven,
+            _ => TensorCoreFormat.Tf32,
+        };
+    }
 
     // (input channels, height, width, output channels)
     private static readonly Dictionary<string, (int Cin, int H, int W, int Cout)> Shapes = new()
@@ -101,6 +120,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             data.Add("cpu32", "bf16 1x2 async2", "40x5x6->70");
             data.Add("cpu32", "tf32 1x1 ks", SplitKShape);
             data.Add("cpu32", "bf16 1x1 async3 ks", SplitKShape);
+            data.Add("cpu32", "tf32-even 1x1", "13x17x9->40");
             // ptx (the PTX interpreter, ~0.2–1 s a case): every blocking — with two warps along channels on two channel
             // tiles (40x5x6->70: gy = 2 runs as 2), the others on ragged pixels and channels (13x17x9->40) — split-K on
             // its shape (both shapes on every blocking were run once: doc/PERFORMANCE.md, stop 42).
@@ -109,6 +129,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
             // 4x2's held register staging where its halo columns hold pixels (40x5x6's blocks cover the whole image).
             data.Add("ptx", "tf32 4x2", "20x9x37->72");
             data.Add("ptx", "bf16 4x2", "20x9x37->72");
+            data.Add("ptx", "tf32-even 4x2", "20x9x37->72");
             foreach (var blocking in Blockings.Keys)
             foreach (var shape in Shapes.Keys.Where(s => s != "20x9x37->72"))
                 if (shape != "67x33x35->130" || blocking is "tf32 2x2" or "tf32 4x1" or "tf32 4x2" or "bf16 2x2" or "bf16 4x1" or "bf16 4x2" or "tf32 2x2 async2" or "tf32 4x2 async2" or "tf32 4x2 async3" or "bf16 2x2 async2" or "tf32 2x2 async2 ks") // its FP64 references take ~1 s each
@@ -170,7 +191,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
-        var format = Format(tiles);
+        var format = Format(tiles, gpu);
         var (cin, _, _, _) = Shapes[shapeName];
         using var problem = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 41);
         var (p, xs, ws, x, wt, b) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
@@ -204,7 +225,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
-        var format = Format(tiles);
+        var format = Format(tiles, gpu);
         var (_, _, _, cout) = Shapes[shapeName];
         using var problem = Conv3x3Problem.BackwardData(gpu, Shapes[shapeName], seed: 44);
         var (p, xs, ws, dy, wt, before) = (Conv3x3Problem.Params, problem.InputShape, problem.WeightShape, problem.Source, problem.Weight, problem.Extra);
@@ -266,6 +287,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
     {
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
+        Format(tiles, gpu); // skips a rounding the device lacks
         var staged = tiles with { AsyncBuffers = 0 };
         using var forward = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 43);
         float[] Forward(ConvTiles t)
@@ -287,6 +309,58 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         Check.SameBits(Backward(staged, false), Backward(tiles, false), $"backward-data with {tiles} vs {staged}, {shapeName} [{device}]");
         Check.SameBits(Backward(staged, true), Backward(tiles, true), $"backward-data accumulating with {tiles} vs {staged}, {shapeName} [{device}]");
         log.WriteLine($"{shapeName} {blocking} [{device}]: forward and backward-data bit for bit as {staged}");
+    }
+
+    /// <summary>
+    /// TF32's rounding is the device's by default (Conv2d.TensorCoreRoundingOf: to nearest even on CUDA sm_90+, cvt.rna
+    /// elsewhere) and the rounding the tiles ask for reaches both operands, forward and backward-data: on inputs made of
+    /// exact ties (1 + 2⁻¹¹ times small integers, halfway between two TF32 numbers) with weights TF32 holds exactly, the
+    /// default tiles give the bytes of the nearest-even ones where the device rounds so and other bytes elsewhere (the
+    /// stages' fill — the held one on ptx and cuda, 4 warps along pixels); with the ties in the weights and exact inputs,
+    /// the same (the weight operand).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Devices.TensorCores), MemberType = typeof(Devices))]
+    public void TheDefaultTf32RoundingIsTheDevicesAndTheModeReachesBothOperands(string device)
+    {
+        var gpu = Devices.Get(device);
+        // The simulator's groups stop at 64 threads: 1 warp there; elsewhere 4 × 2, run as 4 × 1 on 20 channels (held stages).
+        var tiles = Blockings[device == "cpu32" ? "tf32 1x1" : "tf32 4x2"];
+        var even = tiles with { Tf32NearestEven = true };
+        Format(even, gpu); // skips a CUDA device without cvt.rn.tf32
+        var shape = (Cin: 13, H: 5, W: 7, Cout: 20);
+        float[] Ties(int count) => Enumerable.Range(0, count).Select(i => (1f + MathF.Pow(2, -11)) * (1 + i % 5)).ToArray();
+        float[] Exact(int count) => Enumerable.Range(0, count).Select(i => (float)(1 + i % 3) / 4).ToArray();
+        var xs = Shape4.Image(shape.Cin, shape.H, shape.W);
+        var ys = Shape4.Image(shape.Cout, shape.H, shape.W);
+        var ws = Conv2dParams.Same3x3.WeightShape(shape.Cout, shape.Cin);
+        bool deviceEven = IlgpuStyle.Kernels.TensorCores.Tf32.HasNearestEven(gpu.Accelerator);
+        using var y = gpu.Allocate(ys);
+        using var dx = gpu.Allocate(xs);
+        foreach (bool tiesInInputs in new[] { true, false })
+        {
+            using var x = gpu.FromHost(xs, tiesInInputs ? Ties(xs.Count) : Exact(xs.Count));
+            using var dy = gpu.FromHost(ys, tiesInInputs ? Ties(ys.Count) : Exact(ys.Count));
+            using var w = gpu.FromHost(ws, tiesInInputs ? Exact(ws.Count) : Ties(ws.Count));
+            float[] Forward(ConvTiles t)
+            {
+                Conv2d.Forward3x3(x, w, null, y, fuseRelu: false, t);
+                return y.ToHost();
+            }
+            float[] Backward(ConvTiles t)
+            {
+                Conv2d.BackwardData3x3(dy, w, dx, accumulate: false, t);
+                return dx.ToHost();
+            }
+            string what = $"ties in the {(tiesInInputs ? "inputs" : "weights")} [{device}]";
+            foreach (var (pass, run) in new (string, Func<ConvTiles, float[]>)[] { ("forward", Forward), ("backward-data", Backward) })
+            {
+                float[] byDefault = run(tiles), nearestEven = run(even);
+                if (deviceEven) Check.SameBits(nearestEven, byDefault, $"{pass}: the default rounds to nearest even, {what}");
+                else Assert.False(nearestEven.SequenceEqual(byDefault), $"{pass}: ties to even and the default (away) give the same output, {what}");
+            }
+        }
+        log.WriteLine($"[{device}] default TF32 rounding: {(deviceEven ? "to nearest even" : "cvt.rna")}; the two differ on ties in either operand");
     }
 
     [Fact]
