@@ -43,7 +43,9 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   the tiles (TensorCoreDynamicShared; the launch asks for it, and on CUDA lets the kernel have it: DynamicSharedMemory.cs).
 //   The weights are rounded to TF32 (cvt.rna) or BF16 (Bf16.Round, packed) when the operand is made, once per layer
 //   (PreparedConv3x3) or per call; the input values once, when stored (with cp.async: in place, by the thread that
-//   copied them; BF16's B values, which cp.async cannot pack, are loaded and stored as with register staging). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
+//   copied them; BF16's B values, which cp.async cannot pack, are loaded and stored as with register staging). On CUDA
+//   sm_90+ TF32 rounds to nearest even instead, operand and stages alike (ConvTiles.Tf32NearestEven, set by the launch:
+//   cvt.rn.tf32 is one SASS instruction there, cvt.rna four; 4 × 2's stage 221 → 206 instructions). Double buffering: the group fills the other buffer with the next stage (plain loads and stores: the
 //   weights 16 bytes at a time — on CUDA one 128-bit load and store, their address 16-byte aligned, Run3x3 checks it;
 //   each thread's share of a stage fixed at the start, TensorCoreFill), then computes the current one, then one
 //   barrier. With 4 warps along pixels the next stage is held: its loads are issued before the current stage's products
