@@ -341,11 +341,24 @@ public static partial class Conv2d
             var at = Source(s);
             var held = default(TensorCoreHeld);
             held.A = HeldStage.Runs.Load(weights.SubView(at.A, (ARuns - 1) * 4 * threads + 4), ARuns, 4 * threads);
-            var b = BSources(at);
-            held.B = HeldStage.Pairs.Load(input, b, PairsPerThread);
+            if (at.C0 + (bf16 != 0 ? 16 : 8) <= cin)
+            {
+                // An interior stage (every channel exists: all of VGG19's but conv1_1's): this thread's values differ only in
+                // their channel, so one address stepped by wm channels, loaded only when the row is inside the image (zeros
+                // else). BSources' pairs: channels c + i·wm and c + i·wm + 4 (4 = count·wm).
+                held.B = HeldStage.Pairs.LoadInterior(input, at.B, wm * hw, at.Inside, PairsPerThread);
+                if (bf16 != 0) held.BHigh = HeldStage.Pairs.LoadInterior(input, at.B + 8 * hw, wm * hw, at.Inside, PairsPerThread);
+            }
+            else
+            {
+                // Zeroed now, so that both ways hold the same form: no validity across the products (the selects wait for
+                // the loads, in the stages that miss channels only).
+                var b = BSources(at);
+                held.B = HeldStage.Pairs.Load(input, b, PairsPerThread).Zeroed();
+                if (bf16 != 0) held.BHigh = HeldStage.Pairs.Load(input, b.Further(8, hw), PairsPerThread).Zeroed();
+            }
             if (bf16 != 0)
             {
-                held.BHigh = HeldStage.Pairs.Load(input, b.Further(8, hw), PairsPerThread);
                 if (tid < TensorCoreHaloThreads) held.HaloPair = HeldStage.Pair.Load(input, HaloPair(at), 0);
             }
             else if (tid < TensorCoreHaloThreads)

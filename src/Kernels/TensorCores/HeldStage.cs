@@ -84,6 +84,62 @@ internal static class HeldStage
             return r;
         }
 
+        /// <summary>
+        /// <paramref name="count"/> (2 or 4) pairs of an interior stage, where every value exists but for its row (one test,
+        /// <paramref name="valid"/>, for all): pair i is (v_i, v_{i + count}), v_k = src[first + k·<paramref name="step"/>],
+        /// k &lt; 2·count — the values of <see cref="Load"/>'s <see cref="PairSources"/> when its pairs are 4·step / count
+        /// apart (high = low + count·step) — or zeros when not <paramref name="valid"/>, and every value marked valid: each
+        /// address is the one before stepped by <paramref name="step"/>, no index select, channel test or product per value,
+        /// and the loads sit under the one test (ptxas predicates them and zeroes the registers otherwise), so nothing waits
+        /// for them and no validity is held across the products. <see cref="Zeroed"/> gives an edge stage's pairs the same form.
+        /// </summary>
+        public static Pairs LoadInterior(ArrayView1D<float, Stride1D.Dense> src, int first, int step, bool valid, int count)
+        {
+            float v0 = 0f, v1 = 0f, v2 = 0f, v3 = 0f, v4 = 0f, v5 = 0f, v6 = 0f, v7 = 0f;
+            if (valid)
+            {
+                var v = src.SubView(first, (2 * count - 1) * step + 1);
+                v0 = v[0];
+                v = Next(v, step);
+                v1 = v[0];
+                v = Next(v, step);
+                v2 = v[0];
+                v = Next(v, step);
+                v3 = v[0];
+                if (count > 2)
+                {
+                    v = Next(v, step);
+                    v4 = v[0];
+                    v = Next(v, step);
+                    v5 = v[0];
+                    v = Next(v, step);
+                    v6 = v[0];
+                    v = Next(v, step);
+                    v7 = v[0];
+                }
+            }
+            var r = default(Pairs);
+            if (count <= 2)
+            {
+                r.P0 = Pair.Of(v0, v2, true);
+                r.P1 = Pair.Of(v1, v3, true);
+                return r;
+            }
+            r.P0 = Pair.Of(v0, v4, true);
+            r.P1 = Pair.Of(v1, v5, true);
+            r.P2 = Pair.Of(v2, v6, true);
+            r.P3 = Pair.Of(v3, v7, true);
+            return r;
+        }
+
+        /// <summary>
+        /// These pairs with the values that do not exist zeroed and every value marked valid (<see cref="LoadInterior"/>'s
+        /// form): the selects wait for the loads, so held stages take it only where some channel is missing (conv1_1).
+        /// </summary>
+        public readonly Pairs Zeroed() => new() { P0 = P0.Zeroed(), P1 = P1.Zeroed(), P2 = P2.Zeroed(), P3 = P3.Zeroed() };
+
+        private static ArrayView1D<float, Stride1D.Dense> Next(ArrayView1D<float, Stride1D.Dense> v, int step) => v.SubView(step, v.Length - step);
+
         /// <remarks><paramref name="nearestEven"/>: the TF32 rounding, <see cref="Tf32.Round(float, int)"/>'s.</remarks>
         public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count, int nearestEven)
         {
@@ -128,6 +184,12 @@ internal static class HeldStage
             r.High = src[r.HighValid ? from.High(i) : 0];
             return r;
         }
+
+        /// <summary>A pair as loaded, both values valid when <paramref name="valid"/> is.</summary>
+        public static Pair Of(float low, float high, bool valid) => new() { Low = low, High = high, LowValid = valid, HighValid = valid };
+
+        /// <summary>The pair with a value that does not exist zeroed, both marked valid.</summary>
+        public readonly Pair Zeroed() => Of(LowValid ? Low : 0f, HighValid ? High : 0f, true);
 
         /// <summary>
         /// The pair as one .bf16x2 word (Bf16.Pack: <see cref="Low"/> in bits 0–15), each value rounded to BF16, 0 where it
