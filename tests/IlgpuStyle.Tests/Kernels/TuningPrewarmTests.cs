@@ -69,11 +69,15 @@ public class TuningPrewarmTests(ITestOutputHelper log)
         // device before sm_90 does (cvt.rna: Tf32.HasNearestEven is false), so its loads are an sm_80 device's.
         var all = Autotuner.TensorCoreTuningVariants(start, gpu.Accelerator.MaxNumThreadsPerGroup, full, Autotuner.GpuConv).ToList();
         var prewarmed = all.Where(v => v.RunsOn(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80)).Concat(Autotuner.PlainKernels()).ToList();
-        // On sm_90 the same variants but the Gram's TF32 modes, which round to nearest even there.
+        // On sm_90 the same variants but TF32's, the Gram's modes and the convolution's tiles, which round to nearest even there.
         var sm90 = all.Where(v => v.RunsOn(ILGPU.Runtime.Cuda.CudaArchitecture.SM_90)).ToList();
         Assert.Equal(all.Count(v => v.RunsOn(ILGPU.Runtime.Cuda.CudaArchitecture.SM_80)), sm90.Count);
         Assert.All(sm90.Where(v => v.Specialized is [SpecializedValue<int> m] && (m.Value & Gram.TensorCoreBf16Mode) == 0),
             v => Assert.True((((SpecializedValue<int>)v.Specialized[0]).Value & Gram.TensorCoreNearestEven) != 0, $"{v.Name} on sm_90"));
+        Assert.All(sm90.Where(v => v.Specialized is [SpecializedValue<ConvTiles> t]),
+            v => Assert.Equal(((SpecializedValue<ConvTiles>)v.Specialized[0]).Value.Kind == ConvKernelKind.TensorCoreTf32,
+                ((SpecializedValue<ConvTiles>)v.Specialized[0]).Value.Tf32NearestEven));
+        Assert.Contains(sm90, v => v.Specialized is [SpecializedValue<ConvTiles>]);
         Assert.Equal("", Missing(loaded, prewarmed));
         // Every tensor-core variant prewarmed was loaded: the prewarm asks the driver for nothing the tuning does not try.
         var loadedTensorCores = loaded.Where(l => Autotuner.IsTensorCore(l.Value.Method)).Select(l => l.Key).ToHashSet();

@@ -120,8 +120,8 @@ public static partial class Autotuner
     /// The tensor-core kernel variants a tuning from <paramref name="start"/> loads: the convolution of every blocking it
     /// tries (<see cref="TensorCoreBlockings"/>; split-K needs no other kernel) as each shape's output channel count maps it
     /// (forward: the shape's outputs, backward-data: its inputs; <see cref="Conv2d.TensorCoreTilesFor"/>), and the Gram
-    /// kernels of the precision, with and without cp.async — for every architecture (the Gram's TF32 modes differ before
-    /// and from sm_90: the prewarm keeps the device's, <see cref="CudaKernelVariants.Variant.RunsOn"/>).
+    /// kernels of the precision, with and without cp.async — for every architecture (TF32 rounds differently before and from
+    /// sm_90, the convolution and the Gram alike: the prewarm keeps the device's, <see cref="CudaKernelVariants.Variant.RunsOn"/>).
     /// </summary>
     public static IEnumerable<CudaKernelVariants.Variant> TensorCoreTuningVariants(TuningPlan start, int maxGroup, bool full, Shape[] convShapes)
     {
@@ -131,7 +131,7 @@ public static partial class Autotuner
         int bf16 = start.Gram == GramKernelKind.TensorCoreBf16 ? Gram.TensorCoreBf16Mode : 0;
         return CudaKernelVariants.All().Where(v => IsTensorCore(v.Method) && v.Specialized switch
         {
-            [SpecializedValue<ConvTiles> tiles] => convs.Contains(tiles.Value),
+            [SpecializedValue<ConvTiles> tiles] => convs.Contains(tiles.Value with { Tf32NearestEven = false }), // the launch's rounding: either
             [SpecializedValue<int> mode] => (mode.Value & Gram.TensorCoreBf16Mode) == bf16,
             _ => false,
         });
