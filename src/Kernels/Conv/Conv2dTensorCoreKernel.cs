@@ -208,10 +208,11 @@ public static partial class Conv2d
         // occupancy on Hopper: with 4 warps along pixels (a thread's share: 3 weight runs + 4 or 8 inputs) ptxas 12.4 keeps
         // TF32 at 128 registers (sm_90) without spills, as before, and BF16 4 × 2 at 128 (since its stages are 16 channels,
         // 8 inputs a thread, as TF32 4 × 1); with 2 or 1 warps along pixels (6 or 12 weight runs) it took 138–168, and BF16
-        // 4 × 1 138 with half today's inputs — fewer groups per SM —, so those store as they
-        // load (the tuner's cp.async variants hide that latency instead). PtxasTests holds every variant to 128 on sm_90
-        // (on sm_80, TF32 4 × 1 takes 130: three groups of 4 warps per SM on an A100, not four). A launch bound of 256 × 2
-        // made ptxas spill TF32 4 × 2 instead.
+        // 4 × 1 138 with half today's inputs (168 with its 16, since interior stages hold no validity: stop 57) — fewer
+        // groups per SM —, so those store as they load (the tuner's cp.async variants hide that latency instead).
+        // PtxasTests holds every variant to 128 on sm_90 (on sm_80 TF32 4 × 1 took 130 until interior stages held no
+        // validity, now 127: four groups of 4 warps per SM on an A100). A launch bound of 256 × 2 made ptxas spill TF32
+        // 4 × 2 instead.
         bool held = pipeline.Copy == 0 && wn == 4 && (wm == 2 || !bf16);
         var acc = default(WarpTile64x32);
         var exchange = shared.SubView((dynamicShared ? need : TensorCoreExchangeStart) + warp * WarpMma.ExchangeFloats, WarpMma.ExchangeFloats);
