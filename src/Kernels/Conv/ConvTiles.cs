@@ -104,9 +104,10 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     /// <summary>
     /// kind=tf32: the inputs (the weight operand and the stages) are rounded to TF32 to nearest with ties to even — on CUDA
     /// <c>cvt.rn.tf32.f32</c>, one instruction on sm_90+ where the default <c>cvt.rna</c> takes four — instead of ties away
-    /// from zero. Not a plan's choice (JSON and ILGPU_STYLE_TILES have no key for it): the launch sets it where the device
-    /// has the instruction (<see cref="Conv2d.TensorCoreRoundingOf"/>, <see cref="TensorCores.Tf32.HasNearestEven"/>), and
-    /// the tests set it to run that rounding off CUDA. Either is TF32's rounding to nearest; they differ on exact ties only.
+    /// from zero. Not the tuner's choice: the launch sets it where the device has the instruction
+    /// (<see cref="Conv2d.TensorCoreRoundingOf"/>, <see cref="TensorCores.Tf32.HasNearestEven"/>); a plan may ask for it
+    /// elsewhere (plan key round=even: the tests, off CUDA; a CUDA device before sm_90 refuses it). Either is TF32's rounding
+    /// to nearest; they differ on exact ties only. Not in JSON.
     /// </summary>
     [JsonIgnore]
     public bool Tf32NearestEven

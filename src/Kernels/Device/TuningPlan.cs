@@ -252,13 +252,14 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, async, ks, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gfblock, gramasync, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, async, ks, round, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gfblock, gramasync, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|sgemm|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
     /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|shared|tf32|bf16, gramtarget, gblock, gfblock, gramasync; group1d, rowgroup,
-    /// tile; async (tensor-core conv: cp.async buffers); ks (kind=sgemm: split-K's target, <see cref="ConvTiles.SplitTarget"/>). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
+    /// tile; async (tensor-core conv: cp.async buffers); ks (kind=sgemm: split-K's target, <see cref="ConvTiles.SplitTarget"/>);
+    /// round=even (kind=tf32: to nearest even where the device would not, <see cref="ConvTiles.Tf32NearestEven"/>). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
     {
@@ -296,6 +297,11 @@ public sealed record TuningPlan
                     continue;
                 case "gblock":
                     plan = plan with { GramBlock = ParseBlock(key, value, kv[1]) };
+                    continue;
+                case "round":
+                    plan = value == "even"
+                        ? plan with { Conv = plan.Conv with { Tf32NearestEven = true } }
+                        : throw new ArgumentException($"{EnvironmentVariable}: round must be 'even' (kind=tf32 to nearest even; without it, the device's rounding), not '{kv[1]}'.");
                     continue;
                 case "gram":
                     plan = plan with

@@ -363,6 +363,25 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         log.WriteLine($"[{device}] default TF32 rounding: {(deviceEven ? "to nearest even" : "cvt.rna")}; the two differ on ties in either operand");
     }
 
+    /// <summary>
+    /// Rounding to nearest even is TF32's: the tiles name it, a plan's text keeps it (round=even: what the plan cache stores
+    /// and ILGPU_STYLE_TILES reads), Validate refuses it for BF16 and the plan key takes no other value.
+    /// </summary>
+    [Fact]
+    public void NearestEvenIsTf32sAndAPlanKeepsIt()
+    {
+        var even = Blockings["tf32-even 4x2"];
+        even.Validate(1024);
+        Assert.EndsWith(",round=even", even.ToString());
+        var e = Assert.Throws<ArgumentException>(() => (Blockings["bf16 4x2"] with { Tf32NearestEven = true }).Validate(1024));
+        Assert.Contains("kind=tf32 only", e.Message);
+        var defaults = TuningPlan.Default(ILGPU.Runtime.AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024);
+        var plan = defaults with { Conv = even };
+        Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), defaults));
+        Assert.Equal(even with { Tf32NearestEven = false }, TuningPlan.Parse((plan with { Conv = even with { Tf32NearestEven = false } }).ToString(), defaults).Conv);
+        Assert.Contains("round must be 'even'", Assert.Throws<ArgumentException>(() => TuningPlan.Parse("kind=tf32,gx=4,gy=2,ci=8,round=away", defaults)).Message);
+    }
+
     [Fact]
     public void DevicesWithoutTensorCoresRefuseTheKind()
     {
