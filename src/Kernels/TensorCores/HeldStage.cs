@@ -95,41 +95,41 @@ internal static class HeldStage
         /// </summary>
         public static Pairs LoadInterior(ArrayView1D<float, Stride1D.Dense> src, int first, int step, bool valid, int count)
         {
-            float v0 = 0f, v1 = 0f, v2 = 0f, v3 = 0f, v4 = 0f, v5 = 0f, v6 = 0f, v7 = 0f;
+            SharedGemm.Float4 low = default, high = default; // v_0 … v_3, v_4 … v_7
             if (valid)
             {
-                var v = src.SubView(first, (2 * count - 1) * step + 1);
-                v0 = v[0];
-                v = Next(v, step);
-                v1 = v[0];
-                v = Next(v, step);
-                v2 = v[0];
-                v = Next(v, step);
-                v3 = v[0];
-                if (count > 2)
-                {
-                    v = Next(v, step);
-                    v4 = v[0];
-                    v = Next(v, step);
-                    v5 = v[0];
-                    v = Next(v, step);
-                    v6 = v[0];
-                    v = Next(v, step);
-                    v7 = v[0];
-                }
+                var run = Stepped(src.SubView(first, (2 * count - 1) * step + 1), step);
+                low = run.Values;
+                if (count > 2) high = Stepped(run.Next, step).Values;
             }
-            var r = default(Pairs);
-            if (count <= 2)
-            {
-                r.P0 = Pair.Of(v0, v2, true);
-                r.P1 = Pair.Of(v1, v3, true);
-                return r;
-            }
-            r.P0 = Pair.Of(v0, v4, true);
-            r.P1 = Pair.Of(v1, v5, true);
-            r.P2 = Pair.Of(v2, v6, true);
-            r.P3 = Pair.Of(v3, v7, true);
-            return r;
+            return count <= 2
+                ? new Pairs { P0 = Pair.Valid(low.X, low.Z), P1 = Pair.Valid(low.Y, low.W) }
+                : new Pairs { P0 = Pair.Valid(low.X, high.X), P1 = Pair.Valid(low.Y, high.Y), P2 = Pair.Valid(low.Z, high.Z), P3 = Pair.Valid(low.W, high.W) };
+        }
+
+        /// <summary>
+        /// v[0], v[step], v[2·step], v[3·step] and the view at v[4·step], each address the one before stepped by
+        /// <paramref name="step"/> (one 64-bit multiply-add each, where v[i·step] would also multiply i·step).
+        /// </summary>
+        private static SteppedRun Stepped(ArrayView1D<float, Stride1D.Dense> v, int step)
+        {
+            var r = new SharedGemm.Float4 { X = v[0] };
+            v = Next(v, step);
+            r.Y = v[0];
+            v = Next(v, step);
+            r.Z = v[0];
+            v = Next(v, step);
+            r.W = v[0];
+            return new SteppedRun(r, Next(v, step));
+        }
+
+        private static ArrayView1D<float, Stride1D.Dense> Next(ArrayView1D<float, Stride1D.Dense> v, int step) => v.SubView(step, v.Length - step);
+
+        /// <summary>Four stepped values (<see cref="Stepped"/>) and the view one step past the last.</summary>
+        private readonly struct SteppedRun(SharedGemm.Float4 values, ArrayView1D<float, Stride1D.Dense> next)
+        {
+            public readonly SharedGemm.Float4 Values = values;
+            public readonly ArrayView1D<float, Stride1D.Dense> Next = next;
         }
 
         /// <summary>
@@ -137,8 +137,6 @@ internal static class HeldStage
         /// form): the selects wait for the loads, so held stages take it only where some channel is missing (conv1_1).
         /// </summary>
         public readonly Pairs Zeroed() => new() { P0 = P0.Zeroed(), P1 = P1.Zeroed(), P2 = P2.Zeroed(), P3 = P3.Zeroed() };
-
-        private static ArrayView1D<float, Stride1D.Dense> Next(ArrayView1D<float, Stride1D.Dense> v, int step) => v.SubView(step, v.Length - step);
 
         /// <remarks><paramref name="nearestEven"/>: the TF32 rounding, <see cref="Tf32.Round(float, int)"/>'s.</remarks>
         public readonly void Store(ArrayView<SharedGemm.Float2> to, int step, int count, int nearestEven)
@@ -185,11 +183,11 @@ internal static class HeldStage
             return r;
         }
 
-        /// <summary>A pair as loaded, both values valid when <paramref name="valid"/> is.</summary>
-        public static Pair Of(float low, float high, bool valid) => new() { Low = low, High = high, LowValid = valid, HighValid = valid };
+        /// <summary>A pair whose values both exist (or are zeros already).</summary>
+        public static Pair Valid(float low, float high) => new() { Low = low, High = high, LowValid = true, HighValid = true };
 
         /// <summary>The pair with a value that does not exist zeroed, both marked valid.</summary>
-        public readonly Pair Zeroed() => Of(LowValid ? Low : 0f, HighValid ? High : 0f, true);
+        public readonly Pair Zeroed() => Valid(LowValid ? Low : 0f, HighValid ? High : 0f);
 
         /// <summary>
         /// The pair as one .bf16x2 word (Bf16.Pack: <see cref="Low"/> in bits 0–15), each value rounded to BF16, 0 where it
