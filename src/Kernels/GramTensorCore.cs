@@ -93,13 +93,15 @@ public static partial class Gram
     /// <summary>
     /// The mode of a Gram tensor-core launch (<see cref="TensorCoreBf16Mode"/> | <see cref="TensorCoreAsync"/> |
     /// <see cref="TensorCoreNearestEven"/>): TF32 rounds to nearest even where <paramref name="nearestEven"/> says, by default
-    /// where the device has the instruction (<see cref="Tf32.HasNearestEven"/>).
+    /// where the device has the instruction (<see cref="Tf32.HasNearestEven"/>); asked for on a CUDA device without it,
+    /// throws (<see cref="Conv2d.RequireTf32NearestEven"/>, "<paramref name="op"/>: …").
     /// </summary>
-    private static SpecializedValue<int> TensorCoreMode(Gpu gpu, bool bf16, int asyncBuffers, bool? nearestEven)
+    private static SpecializedValue<int> TensorCoreMode(Gpu gpu, string op, bool bf16, int asyncBuffers, bool? nearestEven)
     {
         if (asyncBuffers is not (0 or 2))
             throw new ArgumentException($"gram (tensor cores): {asyncBuffers} cp.async buffers; 0 or 2 are supported.");
         bool even = !bf16 && (nearestEven ?? Tf32.HasNearestEven(gpu.Accelerator));
+        if (even) Conv2d.RequireTf32NearestEven(gpu, op);
         return SpecializedValue.New((bf16 ? TensorCoreBf16Mode : 0) | (asyncBuffers != 0 ? TensorCoreAsync : 0) | (even ? TensorCoreNearestEven : 0));
     }
 
@@ -479,7 +481,7 @@ public static partial class Gram
         int blocks = Gpu.DivUp(c, TensorCoreBlock);
         int pairs = blocks * (blocks + 1) / 2;
 
-        var mode = TensorCoreMode(gpu, bf16, asyncBuffers, nearestEven);
+        var mode = TensorCoreMode(gpu, op, bf16, asyncBuffers, nearestEven);
         // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
         var kernel = asyncBuffers > 0
             ? gpu.RewrittenPtxKernel<GramForwardLauncher>(ForwardTensorCoreKernel, mode)

@@ -259,7 +259,7 @@ public static partial class Gram
         int c = f.Shape.C, p = f.Shape.Plane;
         var s = SymmetricSum(f, dG);
         var config = new KernelConfig(new Index2D(Gpu.DivUp(p, TensorCoreBlock), Gpu.DivUp(c, TensorCoreBlock)), new Index2D(TensorCoreGroup, 1));
-        var mode = TensorCoreMode(gpu, bf16, asyncBuffers, nearestEven);
+        var mode = TensorCoreMode(gpu, op, bf16, asyncBuffers, nearestEven);
         // With cp.async stages, ILGPU's PTX goes through the depot rewrite before the driver loads it (RewrittenPtxKernels).
         var kernel = asyncBuffers > 0
             ? gpu.RewrittenPtxKernel<GramBackwardLauncher>(BackwardTensorCoreKernel, mode)

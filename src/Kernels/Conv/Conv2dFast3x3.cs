@@ -137,8 +137,7 @@ public static partial class Conv2d
     {
         var gpu = input.Gpu;
         if (tiles.Kind.IsTensorCore()) RequireTensorCores(gpu, $"conv2d 3×3 with {tiles}");
-        if (tiles.Tf32NearestEven && gpu.Kind == AcceleratorType.Cuda && !TensorCores.Tf32.HasNearestEven(gpu.Accelerator))
-            throw new InvalidOperationException($"conv2d 3×3 with {tiles}: TF32 to nearest even needs cvt.rn.tf32, which CUDA devices have from compute capability 9.0; {gpu.Name} has not.");
+        if (tiles.Tf32NearestEven) RequireTf32NearestEven(gpu, $"conv2d 3×3 with {tiles}");
         tiles.Validate(gpu.Accelerator.MaxNumThreadsPerGroup);
         if (gate is not null && (tiles.Kind.IsTensorCore() || tiles.Kind is ConvKernelKind.SharedTiles or ConvKernelKind.SharedGemm))
         {
@@ -247,6 +246,18 @@ public static partial class Conv2d
     {
         if (WhyNoTensorCores(gpu.Accelerator) is string why)
             throw new InvalidOperationException($"{op}: {gpu.Name} {why}");
+    }
+
+    /// <summary>
+    /// Throws <see cref="InvalidOperationException"/> ("<paramref name="op"/>: …") where a kernel asked to round TF32 to nearest
+    /// even would be compiled without cvt.rn.tf32: a CUDA device before compute capability 9.0 (elsewhere the rounding is the
+    /// bit arithmetic, <see cref="TensorCores.Tf32.RoundNearestEvenEmulated"/>). The check of every launch that takes the
+    /// rounding as an argument (the convolution's tiles, the Gram's tests and bench).
+    /// </summary>
+    internal static void RequireTf32NearestEven(Gpu gpu, string op)
+    {
+        if (gpu.Kind == AcceleratorType.Cuda && !TensorCores.Tf32.HasNearestEven(gpu.Accelerator))
+            throw new InvalidOperationException($"{op}: TF32 to nearest even needs cvt.rn.tf32, which CUDA devices have from compute capability 9.0; {gpu.Name} has not.");
     }
 
     internal static int PaddedChannels(int m) => Gpu.DivUp(m, ConvTiles.BlockedChannels) * ConvTiles.BlockedChannels;
