@@ -26,7 +26,8 @@
 # bench-tf32 (issue #11): the tensor-core conv kernel (ILGPU_STYLE_TILES=kind=tf32,…) per layer — by default --precision tf32's
 # blocking (gx=4 gy=2, the fastest on the H200, 2026-12-04; its next stage held in registers since stop 52), the same
 # with 2 and 3 cp.async buffers (stages 1 and 2 ahead; 3 in dynamic shared memory), and --precision bf16's (the same
-# blocking; since stop 55 its stages are 16 channels packed in pairs) — the other blockings and split-K at 512²:
+# blocking; since stop 55 its stages are 16 channels packed in pairs), then 4 buffers publishing two stages a barrier
+# (bar=2, stop 58: half the barriers) — the other blockings and split-K at 512²:
 # autotune-tf32's candidate times — at
 # each --tf32-sizes for each ';'-separated --tf32-tiles value, beside FP32 per layer at the same sizes (512 is
 # bench-kernels); bench-iteration-tf32: the whole iteration with --precision tf32; compare-tf32 → $OUT/compare-tf32.txt.
@@ -68,7 +69,7 @@ warmup=3
 test_filter=   # default: the kernel tests' cases on the --device kind (see below)
 only=
 skip=
-tf32_tiles="kind=tf32,gx=4,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,async=3,gram=tf32,gramasync=2;kind=bf16,gx=4,gy=2,ci=16,gram=bf16"
+tf32_tiles="kind=tf32,gx=4,gy=2,ci=8,gram=tf32;kind=tf32,gx=4,gy=2,ci=8,async=2,gram=tf32,gramasync=2;kind=tf32,gx=4,gy=2,ci=8,async=3,gram=tf32,gramasync=2;kind=bf16,gx=4,gy=2,ci=16,gram=bf16;kind=tf32,gx=4,gy=2,ci=8,async=4,bar=2,gram=tf32,gramasync=2"
 tf32_sizes=512,1024
 tf32_stylize_sizes=512
 bf16_stylize_sizes=512
@@ -289,7 +290,7 @@ run_step bench-sgemm 50 bench_sgemm
 # --- TF32 tensor cores (issue #11): kind=tf32 per layer beside FP32, then one whole iteration ---------------------------
 # File names: bench-tf32-gx2-gy2-gramtf32-1024.json (kind=tf32,gx=2,gy=2,ci=8,gram=tf32 at 1024²: TF32 conv and Gram
 # forward), bench-fp32-1024.json (the device's plan).
-tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/async=/async/g; s/ks=/ks/; s/,/-/g'; }
+tf32_label() { echo "$1" | sed 's/kind=//; s/,ci=[0-9]*//; s/gx=/gx/; s/gy=/gy/; s/gram=/gram/; s/async=/async/g; s/bar=/bar/; s/ks=/ks/; s/,/-/g'; }
 bench_tf32() {
   local rc=0 size tiles variants sizes
   [ "$tf32_tiles" = none ] && { echo "no --tf32-tiles"; return 0; }

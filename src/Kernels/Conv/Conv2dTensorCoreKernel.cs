@@ -55,7 +55,8 @@ using View = ArrayView1D<float, Stride1D.Dense>;
 //   With cp.async (ConvTiles.AsyncBuffers = N, 2, 3 or 4; AsyncCopy.cs): N buffers, the next N − 1 stages in flight while
 //   the warps multiply (TensorCores/StagePipeline.cs); the im2col values arrive as FP32 and each thread rounds the ones
 //   it copied in place once they have landed, before the barrier that publishes the stage, so the bytes equal the plain
-//   double buffering's.
+//   double buffering's. With 4 buffers and ConvTiles.StagesPerBarrier = 2 (bar=2) stages are published two at a time:
+//   half the barriers, the next 2 stages in flight.
 //   Split-K (ConvTiles.SplitTarget, small maps; SplitK.cs): grid z cuts the stages into consecutive slices, each summed
 //   into its own partial output without the epilogue, then added in order with it.
 public static partial class Conv2d
@@ -173,7 +174,7 @@ public static partial class Conv2d
     {
         var t = tiles.Value;
         bool bf16 = t.Kind == ConvKernelKind.TensorCoreBf16;
-        var pipeline = new StagePipeline(t.AsyncBuffers);
+        var pipeline = new StagePipeline(t.AsyncBuffers, t.StagesPerBarrier);
         int wn = t.GroupX, wm = t.GroupY, buffers = pipeline.Buffers;
         int threads = 32 * wm * wn, bm = TensorCoreWarpChannels * wm, bn = TensorCoreWarpPixels * wn;
         int sp = TensorCorePairPitch(bn);

@@ -93,6 +93,20 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
     public int AsyncBuffers { get; init; }
 
     /// <summary>
+    /// Tensor-core kinds with 4 cp.async buffers: the stages one barrier publishes, 1 or 2 (StagePipeline.cs: two stages
+    /// are waited for, rounded and published together, then the next two issued: half the barriers, the next 2 stages in
+    /// flight instead of 3). Same bytes. Plan key bar (ILGPU_STYLE_TILES=…,async=4,bar=2).
+    /// </summary>
+    public int StagesPerBarrier
+    {
+        get => stagesPerBarrierBeyondOne + 1;
+        init => stagesPerBarrierBeyondOne = value - 1;
+    }
+
+    // Stored less one, so that default(ConvTiles) and every blocking written without it publish one stage per barrier.
+    private readonly int stagesPerBarrierBeyondOne;
+
+    /// <summary>
     /// Split-K's target (kind=sgemm and the tensor-core kinds; <see cref="SplitK"/>): 0 — none (sgemm spreads a small
     /// map's grid by narrower groups instead, <see cref="Conv2d.SharedGemmGroups"/>); T ≥ 1 — a grid with fewer than
     /// T × 256 work-items per multiprocessor is multiplied by cutting the reduction into slices, their partial sums added
@@ -178,14 +192,16 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
                     $"gy (warps along channels) in {{{string.Join(", ", TensorCoreWarpsAlongChannels)}}} and ci={Conv2d.TensorCoreStageChannels(Kind)} (the channels of a stage: 8 for tf32, 16 for bf16).");
             if (!SupportedAsyncBuffers.Contains(AsyncBuffers))
                 throw new ArgumentException($"conv tiles {this}: async must be one of {string.Join(", ", SupportedAsyncBuffers)} (shared buffers filled by cp.async; 0: none).");
+            if (StagesPerBarrier is not (1 or 2) || (StagesPerBarrier == 2 && AsyncBuffers != 4))
+                throw new ArgumentException($"conv tiles {this}: bar (stages a barrier publishes) must be 1, or 2 with async=4.");
             int need = Conv2d.TensorCoreSharedNeed(this);
             if (!Conv2d.TensorCoreSharedFits(need))
                 throw new ArgumentException(
                     $"conv tiles {this}: needs {Conv2d.TensorCoreDynamicFloats(need)} shared floats, more than the tensor-core kernel's {Conv2d.TensorCoreDynamicSharedFloats}.");
             return;
         }
-        if (AsyncBuffers != 0)
-            throw new ArgumentException($"conv tiles {this}: async (cp.async stages) applies to the tensor-core kinds only.");
+        if (AsyncBuffers != 0 || StagesPerBarrier != 1)
+            throw new ArgumentException($"conv tiles {this}: async and bar (cp.async stages) apply to the tensor-core kinds only.");
         if (Kind == ConvKernelKind.SharedGemm && (!WinogradTiles.SharedSides.Contains(GroupX) || !WinogradTiles.SharedSides.Contains(GroupY)))
             throw new ArgumentException($"conv tiles {this}: kind=sgemm takes groups of gx, gy in {{{string.Join(", ", WinogradTiles.SharedSides)}}}.");
         if (Kind != ConvKernelKind.SharedTiles) return;
@@ -201,7 +217,7 @@ public readonly record struct ConvTiles(ConvKernelKind Kind, int GroupX, int Gro
 
     public override string ToString() =>
         $"kind={KindName(Kind)},gx={GroupX},gy={GroupY},ci={InputChunk}" + (AsyncBuffers != 0 ? $",async={AsyncBuffers}" : "")
-        + (SplitTarget != 0 ? $",ks={SplitTarget}" : "") + (Tf32NearestEven ? ",round=even" : "");
+        + (StagesPerBarrier != 1 ? $",bar={StagesPerBarrier}" : "") + (SplitTarget != 0 ? $",ks={SplitTarget}" : "") + (Tf32NearestEven ? ",round=even" : "");
 
     /// <summary>The name of <paramref name="kind"/> in ILGPU_STYLE_TILES (kind=blocked|blocked8|shared|sgemm|tf32|bf16).</summary>
     public static string KindName(ConvKernelKind kind) => kind switch

@@ -172,7 +172,7 @@ public static class CudaKernelVariants
 
     /// <summary>"tf32 gx=4 gy=2", "tf32 nearest-even gx=4 gy=2" or "bf16 gx=2 gy=2 async=2".</summary>
     public static string TensorCoreLabel(ConvTiles t) =>
-        $"{ConvTiles.KindName(t.Kind)}{(t.Tf32NearestEven ? " nearest-even" : "")} gx={t.GroupX} gy={t.GroupY}{(t.AsyncBuffers > 0 ? $" async={t.AsyncBuffers}" : "")}";
+        $"{ConvTiles.KindName(t.Kind)}{(t.Tf32NearestEven ? " nearest-even" : "")} gx={t.GroupX} gy={t.GroupY}{(t.AsyncBuffers > 0 ? $" async={t.AsyncBuffers}" : "")}{(t.StagesPerBarrier > 1 ? $" bar={t.StagesPerBarrier}" : "")}";
 
     /// <summary>
     /// The tensor-core Gram kernels' modes (GramTensorCore.cs: BF16 1, cp.async 2, TF32 rounded to nearest even 4): TF32

@@ -252,13 +252,13 @@ public sealed record TuningPlan
         }
     }
 
-    private const string Keys = "kind, gx, gy, ci, async, ks, round, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gfblock, gramasync, group1d, rowgroup, tile";
+    private const string Keys = "kind, gx, gy, ci, async, bar, ks, round, rowstore, winograd, wtile, wblock, gram, gramtarget, gblock, gfblock, gramasync, group1d, rowgroup, tile";
 
     /// <summary>
     /// Reads comma-separated "key=value" pairs over <paramref name="defaults"/>. Convolution: kind=blocked|blocked8|shared|sgemm|tf32,
     /// gx, gy, ci (tf32: gx/gy are warps along pixels/channels, ci=8, and only CUDA devices with compute capability ≥ 8.0
     /// accept it, see <see cref="For(Accelerator)"/>); rowstore (width); gram=blocked|tiled|shared|tf32|bf16, gramtarget, gblock, gfblock, gramasync; group1d, rowgroup,
-    /// tile; async (tensor-core conv: cp.async buffers); ks (kind=sgemm: split-K's target, <see cref="ConvTiles.SplitTarget"/>);
+    /// tile; async (tensor-core conv: cp.async buffers), bar (its stages per barrier, <see cref="ConvTiles.StagesPerBarrier"/>); ks (kind=sgemm: split-K's target, <see cref="ConvTiles.SplitTarget"/>);
     /// round=even (kind=tf32: to nearest even where the device would not, <see cref="ConvTiles.Tf32NearestEven"/>). Choosing a Gram kernel without gramtarget takes that kernel's default target. Throws <see cref="ArgumentException"/> naming the variable.
     /// </summary>
     public static TuningPlan Parse(string text, TuningPlan defaults)
@@ -326,6 +326,7 @@ public sealed record TuningPlan
                 "gy" => plan with { Conv = plan.Conv with { GroupY = v } },
                 "ci" => plan with { Conv = plan.Conv with { InputChunk = v } },
                 "async" => plan with { Conv = plan.Conv with { AsyncBuffers = v } },
+                "bar" => plan with { Conv = plan.Conv with { StagesPerBarrier = v } },
                 "ks" => plan with { Conv = plan.Conv with { SplitTarget = v } },
                 "gramasync" => plan with { GramAsyncBuffers = v },
                 "gfblock" => plan with { GramForwardBlock = v },

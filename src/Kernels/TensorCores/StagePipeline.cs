@@ -62,14 +62,22 @@ internal interface IStagePut
 /// stage s − 1, so Advance issues stage s + N − 1 into its buffer and commits (an empty group past the last stage keeps
 /// the count); Finish does nothing. The copies of the next N − 1 stages land while the warps multiply. Either way the
 /// warps read stages rounded to the kernel's format, the same values.
+/// With cp.async and G = <see cref="StagesPerBarrier"/> = 2 (N = 4; 2·G ≤ N): stages are published two at a time, half the
+/// barriers. The prologue issues stages 0 … N − G − 1; Advance at even s waits for this thread's copies of stages s and
+/// s + 1 (all but the newest N − 2·G groups), rounds both, one barrier publishes them — and every warp has finished
+/// stages s − 2 and s − 1 — then issues stages s + N − G and s + N − 1 into those two buffers; at odd s it does nothing.
+/// The copies of the next N − G stages land while the warps multiply two.
 /// </summary>
-internal readonly struct StagePipeline(int asyncBuffers)
+internal readonly struct StagePipeline(int asyncBuffers, int stagesPerBarrier = 1)
 {
     /// <summary>1 when the stages are filled by cp.async.</summary>
     public int Copy => asyncBuffers != 0 ? 1 : 0;
 
     /// <summary>Shared buffers per tile: the cp.async buffers, or 2.</summary>
     public int Buffers => asyncBuffers != 0 ? asyncBuffers : 2;
+
+    /// <summary>Stages published by one barrier: 1, or 2 with cp.async (N ≥ 4 buffers).</summary>
+    public int StagesPerBarrier => asyncBuffers != 0 && stagesPerBarrier == 2 ? 2 : 1;
 
     /// <summary>
     /// The buffer holding stage <paramref name="s"/>: s mod <see cref="Buffers"/> (2, 3 or 4), without PTX's rem (which
@@ -85,7 +93,7 @@ internal readonly struct StagePipeline(int asyncBuffers)
             Group.Barrier();
             return;
         }
-        for (int i = 0; i < Buffers - 1; i++)
+        for (int i = 0; i < Buffers - StagesPerBarrier; i++)
         {
             if (i < stages) fill.Fill<CopyAsync>(i, i);
             AsyncCopy.Commit();
@@ -99,11 +107,17 @@ internal readonly struct StagePipeline(int asyncBuffers)
             if (s + 1 < stages) fill.Fill<StoreRounded>(s + 1, Buffer(s + 1));
             return;
         }
-        AsyncCopy.WaitAllButNewest(Buffers - 2);
+        int group = StagesPerBarrier;
+        if ((s & (group - 1)) != 0) return; // published with stage s − 1
+        AsyncCopy.WaitAllButNewest(Buffers - 2 * group);
         fill.Fill<RoundCopied>(s, Buffer(s)); // this thread's copies have landed (visible to it); the barrier publishes them rounded
+        if (group > 1 && s + 1 < stages) fill.Fill<RoundCopied>(s + 1, Buffer(s + 1));
         Group.Barrier();
-        int next = s + Buffers - 1;
+        int next = s + Buffers - group;
         if (next < stages) fill.Fill<CopyAsync>(next, Buffer(next));
+        AsyncCopy.Commit();
+        if (group == 1) return;
+        if (next + 1 < stages) fill.Fill<CopyAsync>(next + 1, Buffer(next + 1));
         AsyncCopy.Commit();
     }
 

@@ -31,7 +31,8 @@ public static partial class Autotuner
     /// The blockings tried over <paramref name="start"/> (a tensor-core plan): each of <see cref="TensorCoreGroups"/> (full:
     /// also 1 × 2 and 1 × 1) with register staging and with cp.async (2 buffers; full: also 3 and 4), and the first
     /// blocking (4 × 2: --precision's) with 3 and 4 cp.async buffers in dynamic shared memory (stages two and three ahead,
-    /// as cuDNN's and CUTLASS's multistage kernels keep them), where the group and its shared tiles fit; split-K stays as
+    /// as cuDNN's and CUTLASS's multistage kernels keep them) — its 4 buffers also publishing two stages a barrier
+    /// (<see cref="ConvTiles.StagesPerBarrier"/>: half the barriers) —, where the group and its shared tiles fit; split-K stays as
     /// <paramref name="start"/> has it (tried next, on the winner).
     /// </summary>
     public static IEnumerable<TuningPlan> TensorCoreBlockings(TuningPlan start, int maxGroup, bool full)
@@ -39,8 +40,9 @@ public static partial class Autotuner
         (int Gx, int Gy)[] groups = full ? [.. TensorCoreGroups, (1, 2), (1, 1)] : TensorCoreGroups;
         foreach (var (gx, gy) in groups)
             foreach (var buffers in full ? [0, 2, 3, 4] : (gx, gy) == TensorCoreGroups[0] ? new[] { 0, 2, 3, 4 } : [0, 2])
+            foreach (var perBarrier in buffers == 4 && (gx, gy) == TensorCoreGroups[0] ? [1, 2] : new[] { 1 })
             {
-                var plan = start with { Conv = start.Conv with { GroupX = gx, GroupY = gy, AsyncBuffers = buffers } };
+                var plan = start with { Conv = start.Conv with { GroupX = gx, GroupY = gy, AsyncBuffers = buffers, StagesPerBarrier = perBarrier } };
                 if (Fits(plan, maxGroup)) yield return plan;
             }
     }

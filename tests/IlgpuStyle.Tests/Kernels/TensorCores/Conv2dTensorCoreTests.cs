@@ -58,11 +58,17 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         ["tf32 4x2 async3"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 3 },
         ["tf32 4x2 async4"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4 },
         ["bf16 4x2 async4"] = new(ConvKernelKind.TensorCoreBf16, 4, 2, 16) { AsyncBuffers = 4 }, // a full tuning's BF16 candidate
+        // Two stages a barrier (StagePipeline: 4 buffers, stages published in pairs): odd stage counts end on a half pair
+        // (40 channels forward: 15 stages, 70 backward: 27; split-K slices of 5).
+        ["tf32 1x2 async4 bar2"] = new(ConvKernelKind.TensorCoreTf32, 1, 2, 8) { AsyncBuffers = 4, StagesPerBarrier = 2 },
+        ["tf32 4x2 async4 bar2"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4, StagesPerBarrier = 2 },
+        ["bf16 4x2 async4 bar2"] = new(ConvKernelKind.TensorCoreBf16, 4, 2, 16) { AsyncBuffers = 4, StagesPerBarrier = 2 },
         // Split-K (ks, SplitK.cs): a target no test shape reaches, so each is cut into as many slices as its stages allow
         // (SplitKCasesCutTheirShapes), slices that start inside channel chunks; with register staging and with cp.async.
         ["tf32 1x1 ks"] = new(ConvKernelKind.TensorCoreTf32, 1, 1, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
         ["bf16 1x1 async3 ks"] = new(ConvKernelKind.TensorCoreBf16, 1, 1, 16) { AsyncBuffers = 3, SplitTarget = ConvTiles.MaxSplitTarget },
         ["tf32 2x2 async2 ks"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 2, SplitTarget = ConvTiles.MaxSplitTarget },
+        ["tf32 2x2 async4 bar2 ks"] = new(ConvKernelKind.TensorCoreTf32, 2, 2, 8) { AsyncBuffers = 4, StagesPerBarrier = 2, SplitTarget = ConvTiles.MaxSplitTarget },
         // The held register staging (4 warps along pixels) in slices: each loads its own stages ahead (forward 4x2, backward 4x1).
         ["tf32 4x2 ks"] = new(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { SplitTarget = ConvTiles.MaxSplitTarget },
         // TF32 to nearest even (cvt.rn.tf32: CUDA sm_90+'s rounding, where "tf32" runs so too; off CUDA on request): the
@@ -288,7 +294,7 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         var gpu = Devices.Get(device);
         var tiles = Blockings[blocking];
         Format(tiles, gpu); // skips a rounding the device lacks
-        var staged = tiles with { AsyncBuffers = 0 };
+        var staged = tiles with { AsyncBuffers = 0, StagesPerBarrier = 1 };
         using var forward = Conv3x3Problem.Forward(gpu, Shapes[shapeName], seed: 43);
         float[] Forward(ConvTiles t)
         {
@@ -380,6 +386,27 @@ public class Conv2dTensorCoreTests(ITestOutputHelper log)
         Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), defaults));
         Assert.Equal(even with { Tf32NearestEven = false }, TuningPlan.Parse((plan with { Conv = even with { Tf32NearestEven = false } }).ToString(), defaults).Conv);
         Assert.Contains("round must be 'even'", Assert.Throws<ArgumentException>(() => TuningPlan.Parse("kind=tf32,gx=4,gy=2,ci=8,round=away", defaults)).Message);
+    }
+
+    /// <summary>
+    /// Two stages a barrier need 4 cp.async buffers (two multiplied while two land): Validate refuses other pairings, the
+    /// plan's text keeps it (bar=2) and a blocking written without it publishes one stage a barrier.
+    /// </summary>
+    [Fact]
+    public void TwoStagesABarrierNeedFourBuffersAndAPlanKeepsThem()
+    {
+        var paired = Blockings["tf32 4x2 async4 bar2"];
+        paired.Validate(1024);
+        Assert.Contains(",async=4,bar=2", paired.ToString());
+        Assert.Equal(1, Blockings["tf32 4x2 async4"].StagesPerBarrier);
+        Assert.Equal(1, default(ConvTiles).StagesPerBarrier);
+        foreach (var wrong in new[] { paired with { AsyncBuffers = 2 }, paired with { AsyncBuffers = 0 }, paired with { StagesPerBarrier = 3 } })
+            Assert.Contains("bar (stages a barrier publishes)", Assert.Throws<ArgumentException>(() => wrong.Validate(1024)).Message);
+        var defaults = TuningPlan.Default(ILGPU.Runtime.AcceleratorType.Cuda, cpuDevice: false, maxGroupSize: 1024);
+        var plan = defaults with { Conv = paired };
+        Assert.Equal(plan, TuningPlan.Parse(plan.ToString(), defaults));
+        Assert.Equal(paired, TuningPlan.Parse("kind=tf32,gx=4,gy=2,ci=8,async=4,bar=2", defaults).Conv);
+        Assert.Contains("tensor-core kinds only", Assert.Throws<ArgumentException>(() => TuningPlan.Parse("kind=sgemm,gx=8,gy=8,bar=2", defaults).Validate(1024)).Message);
     }
 
     [Fact]

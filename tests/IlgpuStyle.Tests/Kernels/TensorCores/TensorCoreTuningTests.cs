@@ -66,11 +66,15 @@ public sealed class TensorCoreTuningTests(ITestOutputHelper log) : IDisposable
         // Stages two and three ahead for the 128 × 128 block (dynamic shared memory: 3 buffers exceed 48 KiB); the others keep 2 in the quick tuning.
         Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 3 }, quick);
         Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4 }, quick);
+        // … and its 4 buffers publishing two stages a barrier (the one such candidate, quick or full).
+        Assert.Contains(new ConvTiles(ConvKernelKind.TensorCoreTf32, 4, 2, 8) { AsyncBuffers = 4, StagesPerBarrier = 2 }, quick);
+        Assert.Single(quick, t => t.StagesPerBarrier == 2);
         Assert.DoesNotContain(quick, t => t.AsyncBuffers > 2 && (t.GroupX, t.GroupY) != (4, 2));
         var full = Autotuner.TensorCoreBlockings(start, 1024, full: true).ToList();
         Assert.All(full, p => p.Validate(1024));
         Assert.Contains(full, p => p.Conv is { GroupX: 1, GroupY: 1, AsyncBuffers: 3 });
         Assert.Contains(full, p => p.Conv is { GroupX: 4, GroupY: 2, AsyncBuffers: 4 });
+        Assert.Single(full, p => p.Conv.StagesPerBarrier == 2);
         Assert.Contains(full, p => Conv2d.TensorCoreDynamicShared(Conv2d.TensorCoreSharedNeed(p.Conv)));
         // A 128-work-item device gets no 8-warp blocking.
         Assert.All(Autotuner.TensorCoreBlockings(start, 128, full: true), p => Assert.True(p.Conv.WorkItems <= 128));
