@@ -100,8 +100,8 @@ public static partial class Gram
     {
         if (asyncBuffers is not (0 or 2))
             throw new ArgumentException($"gram (tensor cores): {asyncBuffers} cp.async buffers; 0 or 2 are supported.");
+        if (nearestEven == true && !bf16) Conv2d.RequireTf32NearestEven(gpu, op); // the default is the device's: nothing to check
         bool even = !bf16 && (nearestEven ?? Tf32.HasNearestEven(gpu.Accelerator));
-        if (even) Conv2d.RequireTf32NearestEven(gpu, op);
         return SpecializedValue.New((bf16 ? TensorCoreBf16Mode : 0) | (asyncBuffers != 0 ? TensorCoreAsync : 0) | (even ? TensorCoreNearestEven : 0));
     }
 

@@ -40,11 +40,11 @@ public static partial class Autotuner
         (int Gx, int Gy)[] groups = full ? [.. TensorCoreGroups, (1, 2), (1, 1)] : TensorCoreGroups;
         foreach (var (gx, gy) in groups)
             foreach (var buffers in full ? [0, 2, 3, 4] : (gx, gy) == TensorCoreGroups[0] ? new[] { 0, 2, 3, 4 } : [0, 2])
-            foreach (var perBarrier in buffers == 4 && (gx, gy) == TensorCoreGroups[0] ? [1, 2] : new[] { 1 })
-            {
-                var plan = start with { Conv = start.Conv with { GroupX = gx, GroupY = gy, AsyncBuffers = buffers, StagesPerBarrier = perBarrier } };
-                if (Fits(plan, maxGroup)) yield return plan;
-            }
+                foreach (var perBarrier in buffers == 4 && (gx, gy) == TensorCoreGroups[0] ? [1, 2] : new[] { 1 })
+                {
+                    var plan = start with { Conv = start.Conv with { GroupX = gx, GroupY = gy, AsyncBuffers = buffers, StagesPerBarrier = perBarrier } };
+                    if (Fits(plan, maxGroup)) yield return plan;
+                }
     }
 
     /// <summary>
