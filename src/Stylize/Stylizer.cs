@@ -33,7 +33,8 @@ public static class Stylizer
         RgbImage? previous = null;
         LossValues last = default;
         int firstScale = FirstScale(network.DeepestLayer, content.Width, content.Height, run, observer);
-        CheckStyleSizes(styles, run);
+        int minimumSide = Vgg19.MinimumSide(network.DeepestLayer);
+        CheckStyleSizes(styles, run, minimumSide);
         StyleMasks.Validate(content.Width, content.Height, styles);
         StyleMasks.ValidateImageMasks(styles);
         if (styles.Any(s => s.ImageMask is not null))
@@ -65,8 +66,11 @@ public static class Stylizer
                     InitKind.Style => ImageResizer.Resize(styles[0].Image, w, h),
                     _ => ImageResizer.Resize(run.InitImage!, w, h),
                 };
-            observer.Message($"scale {scale}/{run.Scales}: {w}×{h}, style long side {styleSide}");
-            var styleSizes = styles.Select(s => ImageResizer.FitLongSideSize(s.Image.Width, s.Image.Height, styleSide)).ToList();
+            var styleSizes = styles.Select(s => StyleSize(s.Image.Width, s.Image.Height, styleSide, minimumSide)).ToList();
+            var raised = styleSizes.Select((size, i) => (size, i)).Where(r => Math.Max(r.size.Width, r.size.Height) > styleSide)
+                .Select(r => $"style {r.i + 1} {r.size.Width}×{r.size.Height}").ToList();
+            observer.Message($"scale {scale}/{run.Scales}: {w}×{h}, style long side {styleSide}" + (raised.Count == 0 ? ""
+                : $" ({string.Join(", ", raised)}: raised to the {minimumSide} px short side VGG19 needs up to {network.DeepestLayer})"));
             var masks = StyleMasks.AtSize(styles, w, h);
             var imageMasks = StyleMasks.ImageMasksAtSize(styles, styleSizes);
             var plan = MemoryPlanner.Plan(w, h, styleSizes, network.DeepestLayer, loss, run, PlannedLiveBytes(gpu), BudgetBytes(gpu, run),
@@ -77,7 +81,7 @@ public static class Stylizer
             GatysLoss objective;
             using (var contentT = ImageTensors.ToDevice(gpu, contentS))
             {
-                var styleTs = styles.Select(s => ImageTensors.ToDevice(gpu, ImageResizer.FitLongSide(s.Image, styleSide))).ToList();
+                var styleTs = styles.Select((s, i) => ImageTensors.ToDevice(gpu, ImageResizer.Resize(s.Image, styleSizes[i].Width, styleSizes[i].Height))).ToList();
                 try
                 {
                     objective = new GatysLoss(network, contentT, styleTs.Select((t, i) => (t, styles[i].Weight / weightSum)).ToList(), loss, plan.TileSide, masks, imageMasks);
@@ -203,14 +207,16 @@ public static class Stylizer
 
     /// <summary>
     /// The style images at the last scale (long side Size × StyleScale) obey the same pixel limit as the content: a
-    /// large --style-scale would otherwise overflow the long side or make an image VGG19 cannot index.
+    /// large --style-scale would otherwise overflow the long side or make an image VGG19 cannot index. So does a style
+    /// image so elongated that a short side of <paramref name="minimumSide"/> (<see cref="StyleSize"/>) would make it too long.
     /// </summary>
-    public static void CheckStyleSizes(IReadOnlyList<StyleImage> styles, RunSettings run)
+    public static void CheckStyleSizes(IReadOnlyList<StyleImage> styles, RunSettings run, int minimumSide = 1)
     {
         double side = Math.Round(run.Size * (double)run.StyleScale);
         foreach (var style in styles)
         {
-            double scale = side / Math.Max(style.Image.Width, style.Image.Height);
+            double longOld = Math.Max(style.Image.Width, style.Image.Height), shortOld = Math.Min(style.Image.Width, style.Image.Height);
+            double scale = side / longOld;
             double pixels = style.Image.Width * scale * (style.Image.Height * scale);
             if (side > int.MaxValue || pixels > MaxPixels)
             {
@@ -218,7 +224,30 @@ public static class Stylizer
                 throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                     $"--style-scale {run.StyleScale} at --size {run.Size} makes a style image's long side {side:0} px: more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --style-scale {fits} or less."));
             }
+            double raised = minimumSide * longOld / shortOld; // the long side that gives the short side its minimum
+            if (raised > int.MaxValue / 2 || raised * minimumSide > MaxPixels)
+                throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"a style image of {style.Image.Width}×{style.Image.Height} is too elongated: the {minimumSide} px short side VGG19 needs makes its long side {raised:0} px, more than VGG19's activations can index; crop it."));
         }
+    }
+
+    /// <summary>
+    /// A <paramref name="width"/>×<paramref name="height"/> style image's size at a scale whose style long side is
+    /// <paramref name="longSide"/>: fitted to it (<see cref="ImageResizer.FitLongSideSize"/>), unless that leaves its short
+    /// side under <paramref name="minimumSide"/> (<see cref="Vgg19.MinimumSide"/> of the deepest layer: a wide style at a
+    /// coarse scale, or a panorama) — then the smallest long side whose short side reaches it, the aspect ratio kept. The
+    /// style's statistics need every style layer, and a larger style image only samples them more finely.
+    /// </summary>
+    public static (int Width, int Height) StyleSize(int width, int height, int longSide, int minimumSide)
+    {
+        var size = ImageResizer.FitLongSideSize(width, height, longSide);
+        if (Math.Min(size.Width, size.Height) >= minimumSide) return size;
+        // FitLongSideSize's short side is round(short·L / long) (halves away from zero): no L below (minimum − ½)·long / short
+        // reaches the minimum, so count up from there (once or twice).
+        int longOld = Math.Max(width, height), shortOld = Math.Min(width, height);
+        int side = Math.Max(longSide, (int)Math.Floor((minimumSide - 0.5) * longOld / shortOld));
+        while (Math.Min((size = ImageResizer.FitLongSideSize(width, height, side)).Width, size.Height) < minimumSide) side++;
+        return size;
     }
 
     /// <summary>
