@@ -176,6 +176,7 @@ public static class Stylizer
                     string failure = $"the loss became {outcome.Loss} at scale {scale}/{run.Scales}, iteration {outcome.Iterations + 1}: {cause}.";
                     return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, false, reports, failure) { Plans = plans };
                 }
+                if (EarlyStop(scale, run, outcome) is { } why) observer.Message(why);
             }
         }
         return new StylizeResult(Finish(previous!, content, run), last, clock.Elapsed.TotalSeconds, false, reports) { Plans = plans };
@@ -308,6 +309,24 @@ public static class Stylizer
         if (gpu.MemoryLimitBytes is long limit) budget = Math.Min(budget, limit);
         if (run.MaxMemoryBytes is long max) budget = Math.Min(budget, max);
         return budget;
+    }
+
+    /// <summary>
+    /// The line that says why L-BFGS ended a scale before --iterations, or null when it did not: with its tolerances off
+    /// (<see cref="CreateMinimizer"/>) only the evaluation budget (⌈1.25 × iterations⌉ + 1, torch.optim.LBFGS's max_eval
+    /// and one more: Lbfgs.cs) and a direction that no longer goes downhill stop it. torch stops so too, silently.
+    /// </summary>
+    internal static string? EarlyStop(int scale, RunSettings run, MinimizeResult outcome)
+    {
+        if (outcome.Iterations >= run.Iterations) return null;
+        string? why = outcome.Reason switch
+        {
+            StopReason.MaxEvaluations =>
+                $"its {outcome.Evaluations} evaluations (line-search trials included) spent the budget, ⌈1.25 × {run.Iterations}⌉ + 1 = {Lbfgs.DefaultMaxEvaluations(run.Iterations)} (torch.optim.LBFGS's max_eval)",
+            StopReason.NoDescentDirection => "the search direction no longer goes downhill (the loss is at float32's resolution)",
+            _ => null,
+        };
+        return why is null ? null : $"scale {scale}/{run.Scales}: L-BFGS stopped after {outcome.Iterations} of {run.Iterations} iterations: {why}.";
     }
 
     private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run, int history) => run.Optimizer switch

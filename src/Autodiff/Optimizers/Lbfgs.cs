@@ -144,12 +144,15 @@ public sealed class Lbfgs : IMinimizer, IDisposable
     /// </summary>
     public int? MaxEvaluations { get; }
 
+    /// <summary>The default evaluation budget for <paramref name="maxIterations"/>: ⌈1.25·maxIterations⌉ + 1.</summary>
+    public static int DefaultMaxEvaluations(int maxIterations) => (int)Math.Ceiling(maxIterations * 1.25) + 1;
+
     public MinimizeResult Minimize(Tensor x, Objective f, int maxIterations, Action<int, float>? onIteration = null)
     {
         ShapeCheck.Equal("lbfgs", "x", x.Shape, Shape);
         ShapeCheck.SameDevice("lbfgs", x, gradient);
         ArgumentOutOfRangeException.ThrowIfNegative(maxIterations);
-        int maxEvaluations = MaxEvaluations ?? (int)Math.Ceiling(maxIterations * 1.25) + 1;
+        int maxEvaluations = MaxEvaluations ?? DefaultMaxEvaluations(maxIterations);
         stored = 0;
         oldest = 0;
         initialHessian = 1;

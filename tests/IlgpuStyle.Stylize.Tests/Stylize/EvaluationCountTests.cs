@@ -1,4 +1,7 @@
 using System.Text.Json;
+using IlgpuStyle.Autodiff;
+using IlgpuStyle.Network;
+using IlgpuStyle.Stylize;
 using IlgpuStyle.Stylize.Imaging;
 using Xunit;
 
@@ -7,7 +10,8 @@ namespace IlgpuStyle.Tests.Stylize;
 /// <summary>
 /// The JSON report counts objective evaluations (issue #13: the line search's cost must be visible): each iteration
 /// line says how many it took — 1 for iteration 0 and for every Adam step, ≥ 1 for an L-BFGS step — and the final
-/// line's totals agree with the lines. Tiny random weights, synthetic images, the fastest device present.
+/// line's totals agree with the lines; a scale that L-BFGS ends before --iterations says why. Tiny random weights,
+/// synthetic images, the fastest device present.
 /// </summary>
 public sealed class EvaluationCountTests(ITestOutputHelper log) : IDisposable
 {
@@ -51,5 +55,45 @@ public sealed class EvaluationCountTests(ITestOutputHelper log) : IDisposable
         double perIteration = (sum - starts) / (double)steps; // the initial evaluations are not iterations
         Assert.Equal(perIteration, final.GetProperty("evaluations_per_iteration").GetDouble(), 3);
         if (optimizer == "adam") Assert.Equal(1.0, perIteration);
+    }
+
+    /// <summary>
+    /// L-BFGS (tolerances off) stops a scale early only when its evaluation budget, ⌈1.25 × iterations⌉ + 1, is spent or
+    /// the direction no longer goes downhill; the run then says so in one line per scale, and only then. With 4 iterations
+    /// the budget is 6, and the strong-Wolfe search spends 3 evaluations on the tiny first step (extrapolating): here
+    /// every scale stops early, so the line is checked where it must appear as well as where it must not.
+    /// </summary>
+    [Fact]
+    public void AScaleThatLbfgsEndsEarlySaysWhy()
+    {
+        var gpu = Devices.Get(Devices.FastestForRuns);
+        var loss = new LossSettings { ContentLayers = ["relu2_1"], StyleLayers = ["relu1_1", "relu2_1"] };
+        using var network = new Vgg19(gpu, TinyWeights.Create(), PoolingKind.Max, loss.Layers);
+        var observer = new Recorder();
+        var run = new RunSettings { Size = 32, Scales = 2, Iterations = 4, Init = InitKind.Noise };
+        Stylizer.Run(network, Imaging.TestImages.Smooth(48, 32), [new StyleImage(Imaging.TestImages.Blocks(4, 4, 8))], loss, run,
+            observer, TestContext.Current.CancellationToken);
+        foreach (var m in observer.Messages) log.WriteLine(m);
+        int early = 0;
+        foreach (var scale in observer.Reports.GroupBy(r => r.Scale))
+        {
+            int steps = scale.Max(r => r.Iteration);
+            var lines = observer.Messages.Where(m => m.StartsWith($"scale {scale.Key}/2: L-BFGS stopped", StringComparison.Ordinal)).ToList();
+            if (steps == run.Iterations) Assert.Empty(lines);
+            else
+            {
+                early++;
+                Assert.StartsWith($"scale {scale.Key}/2: L-BFGS stopped after {steps} of 4 iterations: ", Assert.Single(lines));
+            }
+        }
+        Assert.True(early > 0, "no scale stopped early: the early-stop line was not exercised");
+    }
+
+    private sealed class Recorder : IStylizeObserver
+    {
+        public List<string> Messages { get; } = [];
+        public List<IterationReport> Reports { get; } = [];
+        public void Message(string text) => Messages.Add(text);
+        public void Iteration(IterationReport report) => Reports.Add(report);
     }
 }
