@@ -16,7 +16,7 @@ public static class StylizeCommand
         var d = new StylizeJob { ContentPath = "", StylePaths = [], OutputPath = "" };
         var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP).", Required = true };
         var style = new Option<string[]>("--style", "-s") { Description = "Style image(s).", Required = true, AllowMultipleArgumentsPerToken = true };
-        var blend = new Option<float[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1).", AllowMultipleArgumentsPerToken = true };
+        var blend = new Option<string[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1): 0.7 0.3, or 0.7,0.3 as jcjohnson's -style_blend_weights.", AllowMultipleArgumentsPerToken = true };
         var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only. Masks on the style images: --style-image-mask.", AllowMultipleArgumentsPerToken = true };
         var styleImageMask = new Option<string[]>("--style-image-mask") { Description = "One mask per --style, in the same order, on that style image (grey = weight; any size with the style image's aspect ratio): the style's statistics come from there only.", AllowMultipleArgumentsPerToken = true };
         var output = new Option<string>("--output", "-o") { Description = "Output image (.png or .jpg), written atomically.", DefaultValueFactory = _ => "out.png" };
@@ -79,7 +79,7 @@ public static class StylizeCommand
             {
                 ContentPath = parse.GetValue(content)!,
                 StylePaths = parse.GetValue(style)!,
-                StyleBlend = parse.GetValue(blend) is { Length: > 0 } b ? b : null,
+                StyleBlend = BlendWeights(parse.GetValue(blend)),
                 StyleMaskPaths = parse.GetValue(styleMask) is { Length: > 0 } masks ? masks : null,
                 StyleImageMaskPaths = parse.GetValue(styleImageMask) is { Length: > 0 } imageMasks ? imageMasks : null,
                 OutputPath = parse.GetValue(output)!,
@@ -157,6 +157,24 @@ public static class StylizeCommand
         {
             throw new UsageException($"{option} {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// --style-blend's weights, given as separate arguments, comma-separated (jcjohnson/neural-style's
+    /// -style_blend_weights 3,7) or both; null when absent. A piece that is not a number is bad input; the values
+    /// themselves are checked with the styles (StyleImage.ValidateWeights).
+    /// </summary>
+    internal static float[]? BlendWeights(string[]? tokens)
+    {
+        if (tokens is not { Length: > 0 }) return null;
+        var weights = new List<float>();
+        foreach (var piece in tokens.SelectMany(t => t.Split(',', StringSplitOptions.TrimEntries)))
+        {
+            if (!float.TryParse(piece, NumberStyles.Float, CultureInfo.InvariantCulture, out float w))
+                throw new UsageException($"--style-blend '{piece}' is not a number (weights: 0.7 0.3, or 0.7,0.3).");
+            weights.Add(w);
+        }
+        return [.. weights];
     }
 
     private static string[] Layers(string text) =>

@@ -93,6 +93,31 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
     public void MismatchedStyleBlend() =>
         AssertFails(2, "--style-blend has 2 values for 1 style images", [.. Args(), "--style-blend", "0.5", "0.5"]);
 
+    [Fact]
+    public void MismatchedStyleBlendCommaSeparated() =>
+        AssertFails(2, "--style-blend has 2 values for 1 style images", [.. Args(), "--style-blend", "0.5,0.5"]);
+
+    [Fact]
+    public void StyleBlendThatIsNotANumber() =>
+        AssertFails(2, "--style-blend '' is not a number", [.. Args(), "--style-blend", "1,"]);
+
+    /// <summary>--style-blend as separate arguments, comma-separated (jcjohnson's -style_blend_weights 3,7) or both.</summary>
+    [Theory]
+    [InlineData(new[] { "0.7", "0.3" }, new[] { 0.7f, 0.3f })]
+    [InlineData(new[] { "0.7,0.3" }, new[] { 0.7f, 0.3f })]
+    [InlineData(new[] { "3, 7", "1e-1" }, new[] { 3f, 7f, 0.1f })]
+    [InlineData(new[] { "1" }, new[] { 1f })]
+    public void StyleBlendWeightsAreSeparateOrCommaSeparated(string[] tokens, float[] weights) =>
+        Assert.Equal(weights, IlgpuStyle.Cli.Commands.StylizeCommand.BlendWeights(tokens));
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0.5;0.5")]
+    [InlineData(",")]
+    [InlineData("1,,2")]
+    public void StyleBlendPiecesThatAreNotNumbersAreBadInput(string token) =>
+        Assert.Throws<IlgpuStyle.Cli.Commands.UsageException>(() => IlgpuStyle.Cli.Commands.StylizeCommand.BlendWeights([token]));
+
     // Regressions of issue #15 (each was a stack trace with exit 1).
 
     [Fact]
