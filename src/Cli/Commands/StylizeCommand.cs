@@ -15,7 +15,7 @@ public static class StylizeCommand
     {
         var d = new StylizeJob { ContentPath = "", StylePaths = [], OutputPath = "" };
         var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP).", Required = true };
-        var style = new Option<string[]>("--style", "-s") { Description = "Style image(s).", Required = true, AllowMultipleArgumentsPerToken = true };
+        var style = new Option<string[]>("--style", "-s") { Description = "Style image(s): a.jpg b.jpg, or a.jpg,b.jpg as jcjohnson's -style_image.", Required = true, AllowMultipleArgumentsPerToken = true };
         var blend = new Option<string[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1): 0.7 0.3, or 0.7,0.3 as jcjohnson's -style_blend_weights.", AllowMultipleArgumentsPerToken = true };
         var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only. Masks on the style images: --style-image-mask.", AllowMultipleArgumentsPerToken = true };
         var styleImageMask = new Option<string[]>("--style-image-mask") { Description = "One mask per --style, in the same order, on that style image (grey = weight; any size with the style image's aspect ratio): the style's statistics come from there only.", AllowMultipleArgumentsPerToken = true };
@@ -78,7 +78,7 @@ public static class StylizeCommand
             var job = new StylizeJob
             {
                 ContentPath = parse.GetValue(content)!,
-                StylePaths = parse.GetValue(style)!,
+                StylePaths = StylePaths(parse.GetValue(style)!),
                 StyleBlend = BlendWeights(parse.GetValue(blend)),
                 StyleMaskPaths = parse.GetValue(styleMask) is { Length: > 0 } masks ? masks : null,
                 StyleImageMaskPaths = parse.GetValue(styleImageMask) is { Length: > 0 } imageMasks ? imageMasks : null,
@@ -158,6 +158,16 @@ public static class StylizeCommand
             throw new UsageException($"{option} {e.Message}");
         }
     }
+
+    /// <summary>
+    /// --style's images, given as separate arguments or comma-separated (jcjohnson/neural-style's -style_image
+    /// a.jpg,b.jpg): a token with a comma is split only when it is not a file itself and every piece is one, so a file
+    /// name with a comma still works and a missing file is reported by its name as given.
+    /// </summary>
+    internal static string[] StylePaths(string[] tokens) =>
+    [
+        .. tokens.SelectMany(t => t.Contains(',') && !File.Exists(t) && t.Split(',') is var pieces && pieces.All(File.Exists) ? pieces : [t]),
+    ];
 
     /// <summary>
     /// --style-blend's weights, given as separate arguments, comma-separated (jcjohnson/neural-style's

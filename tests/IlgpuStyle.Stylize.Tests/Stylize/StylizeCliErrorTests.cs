@@ -110,6 +110,29 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
     public void StyleBlendWeightsAreSeparateOrCommaSeparated(string[] tokens, float[] weights) =>
         Assert.Equal(weights, IlgpuStyle.Cli.Commands.StylizeCommand.BlendWeights(tokens));
 
+    /// <summary>
+    /// --style as separate arguments or comma-separated (jcjohnson's -style_image a.jpg,b.jpg); a name with a comma that is
+    /// a file stays whole, and so does a list with a missing piece (the run then reports the name as given).
+    /// </summary>
+    [Fact]
+    public void StyleImagesAreSeparateOrCommaSeparated()
+    {
+        string a = Path.Combine(dir, "a.png"), b = Path.Combine(dir, "b.png"), comma = Path.Combine(dir, "c,d.png");
+        foreach (var f in new[] { a, b, comma }) File.WriteAllBytes(f, [1]);
+        try
+        {
+            Assert.Equal([a, b], IlgpuStyle.Cli.Commands.StylizeCommand.StylePaths([$"{a},{b}"]));
+            Assert.Equal([a, b, a], IlgpuStyle.Cli.Commands.StylizeCommand.StylePaths([$"{a},{b}", a]));
+            Assert.Equal([comma], IlgpuStyle.Cli.Commands.StylizeCommand.StylePaths([comma]));
+            string missing = $"{a},{Path.Combine(dir, "nope.png")}";
+            Assert.Equal([missing], IlgpuStyle.Cli.Commands.StylizeCommand.StylePaths([missing]));
+        }
+        finally
+        {
+            foreach (var f in new[] { a, b, comma }) File.Delete(f);
+        }
+    }
+
     [Theory]
     [InlineData("abc")]
     [InlineData("0.5;0.5")]
