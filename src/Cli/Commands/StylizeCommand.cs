@@ -37,7 +37,7 @@ public static class StylizeCommand
         var lineSearch = new Option<string>("--line-search") { Description = "L-BFGS line search: wolfe (strong Wolfe; never increases the loss) or none (fixed step, as jcjohnson).", DefaultValueFactory = _ => "wolfe" };
         lineSearch.AcceptOnlyFromAmong("none", "wolfe");
         var learningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate (default 0.02) or L-BFGS step (default 1)." };
-        var init = new Option<string>("--init") { Description = "content, noise, style, or an image file.", DefaultValueFactory = _ => d.Init };
+        var init = new Option<string>("--init") { Description = "content, noise, style, or an image file (jcjohnson's image and random: content and noise).", DefaultValueFactory = _ => d.Init };
         var seed = new Option<int>("--seed") { Description = "Random seed (noise init). Same seed and device give the same output bytes.", DefaultValueFactory = _ => d.Run.Seed };
         var pooling = new Option<string>("--pooling") { Description = "max or avg.", DefaultValueFactory = _ => "max" };
         pooling.AcceptOnlyFromAmong("max", "avg");

@@ -26,7 +26,7 @@ public sealed record StylizeJob
     /// <summary>One mask file per style on its style image (where its statistics come from), in the same order; null = none.</summary>
     public IReadOnlyList<string>? StyleImageMaskPaths { get; init; }
     public required string OutputPath { get; init; }
-    /// <summary>"content", "noise", "style" or an image path.</summary>
+    /// <summary>"content" (or "image"), "noise" (or "random"), "style" or an image path.</summary>
     public string Init { get; init; } = "content";
     public PoolingKind Pooling { get; init; } = PoolingKind.Max;
     public string Device { get; init; } = "auto";
@@ -74,13 +74,7 @@ public sealed record StylizeJob
         Stylizer.CheckStyleSizes(styles, Run);
         StyleMasks.Validate(content.Width, content.Height, styles, StyleMaskPaths);
         StyleMasks.ValidateImageMasks(styles, StyleImageMaskPaths, StylePaths);
-        var run = Init switch
-        {
-            "content" => Run with { Init = InitKind.Content },
-            "noise" => Run with { Init = InitKind.Noise },
-            "style" => Run with { Init = InitKind.Style },
-            _ => Run with { Init = InitKind.Image, InitImage = ImageLoader.Load(Init) },
-        };
+        var run = WithInit(Run, Init);
         // The preview shows every iteration's image; the --save-every writer still keeps only every K-th.
         if (Preview is not null) run = run with { SnapshotEvery = 1 };
         var weightsPath = WeightsLocator.Find(WeightsPath);
@@ -114,6 +108,19 @@ public sealed record StylizeJob
     }
 
     /// <summary>A --style-mask or --style-image-mask file; its errors name the <paramref name="option"/>.</summary>
+
+    /// <summary>
+    /// <paramref name="run"/> starting from --init <paramref name="init"/>: content, noise, style (keywords first) or an image
+    /// file; jcjohnson/neural-style's -init image and -init random are content and noise.
+    /// </summary>
+    internal static RunSettings WithInit(RunSettings run, string init) => init switch
+    {
+        "content" or "image" => run with { Init = InitKind.Content },
+        "noise" or "random" => run with { Init = InitKind.Noise },
+        "style" => run with { Init = InitKind.Style },
+        _ => run with { Init = InitKind.Image, InitImage = ImageLoader.Load(init) },
+    };
+
     private static GreyMask LoadMask(string option, string path)
     {
         try

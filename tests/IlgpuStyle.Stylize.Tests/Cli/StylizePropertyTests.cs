@@ -110,7 +110,7 @@ public sealed class StylizePropertyTests(ITestOutputHelper log) : IDisposable
             Option(bad, "--lbfgs-history", ["1", "5", "100"], ["0", "-3", "x", "2147483647"]),
             Option(bad, "--line-search", ["wolfe", "none"], ["armijo", ""]),
             Option(bad, "--learning-rate", ["0.02", "0.5", "1"], [.. badFloats, "0", "1e30"]),
-            Option(bad, "--init", ["content", "noise", "style", content], [notImage, missing, "random", "", dir]),
+            Option(bad, "--init", ["content", "noise", "style", "image", "random", content], [notImage, missing, "randomly", "", dir]),
             Option(bad, "--seed", ["0", "1", "-1", "2147483647"], ["99999999999", "x", ""]),
             Option(bad, "--pooling", ["max", "avg"], ["min", ""]),
             Option(bad, "--max-memory", ["1G", "64M", "2M"], ["0", "-1", "x", "1e400G", "", "nan", "9999999999G"]),

@@ -133,6 +133,16 @@ public sealed class StylizeCliErrorTests(ITestOutputHelper log) : IDisposable
         }
     }
 
+    /// <summary>jcjohnson/neural-style's -init random and -init image are --init noise and --init content.</summary>
+    [Theory]
+    [InlineData("content", IlgpuStyle.Stylize.InitKind.Content)]
+    [InlineData("image", IlgpuStyle.Stylize.InitKind.Content)]
+    [InlineData("noise", IlgpuStyle.Stylize.InitKind.Noise)]
+    [InlineData("random", IlgpuStyle.Stylize.InitKind.Noise)]
+    [InlineData("style", IlgpuStyle.Stylize.InitKind.Style)]
+    public void InitNamesIncludeJcjohnsons(string init, IlgpuStyle.Stylize.InitKind kind) =>
+        Assert.Equal(kind, IlgpuStyle.Cli.Commands.StylizeJob.WithInit(new IlgpuStyle.Stylize.RunSettings(), init).Init);
+
     [Theory]
     [InlineData("abc")]
     [InlineData("0.5;0.5")]
