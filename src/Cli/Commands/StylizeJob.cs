@@ -107,8 +107,6 @@ public sealed record StylizeJob
         return done;
     }
 
-    /// <summary>A --style-mask or --style-image-mask file; its errors name the <paramref name="option"/>.</summary>
-
     /// <summary>
     /// <paramref name="run"/> starting from --init <paramref name="init"/>: content, noise, style (keywords first) or an image
     /// file; jcjohnson/neural-style's -init image and -init random are content and noise.
@@ -121,6 +119,7 @@ public sealed record StylizeJob
         _ => run with { Init = InitKind.Image, InitImage = ImageLoader.Load(init) },
     };
 
+    /// <summary>A --style-mask or --style-image-mask file; its errors name the <paramref name="option"/>.</summary>
     private static GreyMask LoadMask(string option, string path)
     {
         try
