@@ -49,6 +49,7 @@ public static class DevicesCommand
             }
             if (showPlan && HugePagesRestart.Describe() is string memory) Console.WriteLine(memory);
             if (showPlan) Console.WriteLine(GarbageCollector());
+            if (PoclCacheDirectory.EnsureUsable() is { } pocl) Console.WriteLine(pocl);
             var auto = devices.FirstOrDefault(d => d.Usable);
             Console.WriteLine(auto is null ? "auto: no usable device" : $"auto picks: {auto.Id}");
             return 0;

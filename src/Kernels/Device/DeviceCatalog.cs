@@ -59,6 +59,7 @@ public static class DeviceCatalog
                     throw new DeviceSelectionException($"device {chosen.info.Id} ({chosen.info.Name}) cannot be used: {chosen.info.WhyNot}");
                 why = $"using {chosen.info.Id} ({chosen.info.Name}, {chosen.info.Type}) as requested";
             }
+            if (chosen.info.Kind == AcceleratorType.OpenCL && PoclCacheDirectory.EnsureUsable() is { } note) why += "; " + note;
             if (chosen.info.Kind == AcceleratorType.OpenCL && kind != "opencl")
             {
                 // Same device from a context that leaves optimization to the OpenCL compiler (see OpenClOptimization).
@@ -195,6 +196,7 @@ public static class DeviceCatalog
             builder.Optimize(level);
             if (!cudaOnly)
             {
+                PoclCacheDirectory.EnsureUsable(); // before the first OpenCL call: PoCL offers no platform without its cache
                 builder.DefaultCPU();
                 // Every OpenCL device, including the ones ILGPU cannot drive, so we can say why.
                 builder.OpenCL(_ => true);
