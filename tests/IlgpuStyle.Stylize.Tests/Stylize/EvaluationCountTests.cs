@@ -69,7 +69,7 @@ public sealed class EvaluationCountTests(ITestOutputHelper log) : IDisposable
         var gpu = Devices.Get(Devices.FastestForRuns);
         var loss = new LossSettings { ContentLayers = ["relu2_1"], StyleLayers = ["relu1_1", "relu2_1"] };
         using var network = new Vgg19(gpu, TinyWeights.Create(), PoolingKind.Max, loss.Layers);
-        var observer = new Recorder();
+        var observer = new RecordingObserver();
         var run = new RunSettings { Size = 32, Scales = 2, Iterations = 4, Init = InitKind.Noise };
         Stylizer.Run(network, Imaging.TestImages.Smooth(48, 32), [new StyleImage(Imaging.TestImages.Blocks(4, 4, 8))], loss, run,
             observer, TestContext.Current.CancellationToken);
@@ -87,13 +87,5 @@ public sealed class EvaluationCountTests(ITestOutputHelper log) : IDisposable
             }
         }
         Assert.True(early > 0, "no scale stopped early: the early-stop line was not exercised");
-    }
-
-    private sealed class Recorder : IStylizeObserver
-    {
-        public List<string> Messages { get; } = [];
-        public List<IterationReport> Reports { get; } = [];
-        public void Message(string text) => Messages.Add(text);
-        public void Iteration(IterationReport report) => Reports.Add(report);
     }
 }

@@ -28,10 +28,10 @@ public sealed class ScalePlanTests
     public void AWideImagesCoarsestScaleIsSkippedNotFed()
     {
         // Issue #15: a 760×400 photo at --size 96 with 3 scales: scale 1 is 24×13, too small for pool4.
-        var messages = new List<string>();
-        int first = Stylizer.FirstScale("relu5_1", 760, 400, new RunSettings { Size = 96, Scales = 3 }, new Recorder(messages));
+        var observer = new RecordingObserver();
+        int first = Stylizer.FirstScale("relu5_1", 760, 400, new RunSettings { Size = 96, Scales = 3 }, observer);
         Assert.Equal(2, first);
-        Assert.Contains(messages, m => m.Contains("skipped"));
+        Assert.Contains(observer.Messages, m => m.Contains("skipped"));
         Assert.Equal(1, Stylizer.FirstScale("relu5_1", 400, 400, new RunSettings { Size = 96, Scales = 3 }));
         Assert.Equal(1, Stylizer.FirstScale("relu2_1", 760, 400, new RunSettings { Size = 96, Scales = 3 }));
         // Scales whose long side would be under 16 px are skipped too: 48 px with 3 scales = 12, 24, 48.
@@ -97,17 +97,12 @@ public sealed class ScalePlanTests
         var gpu = Devices.Get("opencl");
         var loss = new LossSettings();
         using var network = new Vgg19(gpu, RandomVggWeights.Create(5), PoolingKind.Max, loss.Layers);
-        var messages = new List<string>();
+        var observer = new RecordingObserver();
         var run = new RunSettings { Size = 40, Scales = 1, Iterations = 1 };
         var result = Stylizer.Run(network, TestImages.Smooth(40, 30), [new StyleImage(TestImages.Uniform(3, 200, 20))], loss, run,
-            new Recorder(messages), TestContext.Current.CancellationToken);
+            observer, TestContext.Current.CancellationToken);
         Assert.Equal((40, 30), (result.Image.Width, result.Image.Height));
-        Assert.Contains(messages, m => m.Contains("style 1 155×16: raised to the 16 px short side", StringComparison.Ordinal));
+        Assert.Contains(observer.Messages, m => m.Contains("style 1 155×16: raised to the 16 px short side", StringComparison.Ordinal));
         Assert.True(float.IsFinite(result.FinalLoss.Total));
-    }
-
-    private sealed class Recorder(List<string> messages) : IStylizeObserver
-    {
-        public void Message(string text) => messages.Add(text);
     }
 }
