@@ -14,6 +14,27 @@ public static class Program
         root.Subcommands.Add(WeightsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(KernelsCommand.Create());
+        string? note = null;
+        try
+        {
+            // jcjohnson/neural-style's options (stylize -content_image a.jpg …) become ours first; then a long option
+            // typed with one dash is refused with its spelling instead of being read as bundled short options.
+            if (root.Subcommands.FirstOrDefault(c => args.Length > 0 && c.Name == args[0]) is { } command)
+            {
+                if (command.Name == "stylize")
+                {
+                    var translation = NeuralStyleArguments.Translate(args[1..], command, NeuralStyleArguments.CpuDevice, Random.Shared);
+                    args = [args[0], .. translation.Args];
+                    note = translation.Note;
+                }
+                LongOptionDashes.Check(command, args.Skip(1));
+            }
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return CliErrors.BadInput;
+        }
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -24,6 +45,7 @@ public static class Program
             Console.Error.WriteLine($"error: {what} (see `{command} --help`)");
             return CliErrors.BadInput;
         }
+        if (note is not null && !args.Contains("--quiet") && !args.Contains("-q")) Console.Error.WriteLine($"note: {note}");
         return parse.Invoke();
     }
 }

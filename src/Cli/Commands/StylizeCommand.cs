@@ -57,7 +57,7 @@ public static class StylizeCommand
         var weights = new Option<string?>("--weights") { Description = "VGG19 .ilgw file (default: $ILGPU_STYLE_WEIGHTS, ./weights/vgg19.ilgw, the user cache)." };
         var preview = new PreviewOptions();
 
-        var command = new Command("stylize", "Paint the content image in the style of the style image(s).");
+        var command = new Command("stylize", "Paint the content image in the style of the style image(s). jcjohnson/neural-style's options (-content_image a.jpg -image_size 512 …) are read too.");
         foreach (var option in new Option[] { content, style, blend, styleMask, styleImageMask, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, styleLoss, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
                      averageDecay, saveEvery, printEvery, quiet, report, device, autotune, precision, maxMemory, tileSize, weights, preview.Preview, preview.Port })
