@@ -14,8 +14,9 @@ public static class StylizeCommand
     public static Command Create()
     {
         var d = new StylizeJob { ContentPath = "", StylePaths = [], OutputPath = "" };
-        var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP).", Required = true };
-        var style = new Option<string[]>("--style", "-s") { Description = "Style image(s): a.jpg b.jpg, or a.jpg,b.jpg as jcjohnson's -style_image.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var content = new Option<string>("--content", "-c") { Description = "Content image (JPEG, PNG, WebP); or the first of the images given as arguments." };
+        var style = new Option<string[]>("--style", "-s") { Description = "Style image(s): a.jpg b.jpg, or a.jpg,b.jpg as jcjohnson's -style_image; or the images given as arguments after the content.", AllowMultipleArgumentsPerToken = true };
+        var images = new Argument<string[]>("images") { Description = "The content image, then the style image(s), as crowsonkb/style-transfer-pytorch takes them (stylize photo.jpg painting.jpg -o out.png); with --content given, the style image(s).", Arity = ArgumentArity.ZeroOrMore };
         var blend = new Option<string[]>("--style-blend") { Description = "Weight of each style image's target (normalized to sum 1): 0.7 0.3, or 0.7,0.3 as jcjohnson's -style_blend_weights.", AllowMultipleArgumentsPerToken = true };
         var styleMask = new Option<string[]>("--style-mask") { Description = "Spatial control: one mask per --style, in the same order (grey = where that style applies, on the content; any size with the content's aspect ratio). Unmasked regions get content only. Masks on the style images: --style-image-mask.", AllowMultipleArgumentsPerToken = true };
         var styleImageMask = new Option<string[]>("--style-image-mask") { Description = "One mask per --style, in the same order, on that style image (grey = weight; any size with the style image's aspect ratio): the style's statistics come from there only.", AllowMultipleArgumentsPerToken = true };
@@ -62,11 +63,13 @@ public static class StylizeCommand
                      contentWeight, styleWeight, styleLoss, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
                      averageDecay, saveEvery, printEvery, quiet, report, device, autotune, precision, maxMemory, tileSize, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
+        command.Arguments.Add(images);
 
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            CheckPath("--content", parse.GetValue(content));
-            foreach (var p in parse.GetValue(style) ?? []) CheckPath("--style", p);
+            var (contentPath, stylePaths) = Images(parse.GetValue(content), parse.GetValue(style), parse.GetValue(images));
+            CheckPath("--content", contentPath);
+            foreach (var p in stylePaths) CheckPath("--style", p);
             foreach (var p in parse.GetValue(styleMask) ?? []) CheckPath("--style-mask", p);
             foreach (var p in parse.GetValue(styleImageMask) ?? []) CheckPath("--style-image-mask", p);
             CheckPath("--output", parse.GetValue(output));
@@ -77,8 +80,8 @@ public static class StylizeCommand
             using var server = preview.Start(parse, Console.Error);   // disposed last: lingers for a watching page
             var job = new StylizeJob
             {
-                ContentPath = parse.GetValue(content)!,
-                StylePaths = StylePaths(parse.GetValue(style)!),
+                ContentPath = contentPath,
+                StylePaths = StylePaths(stylePaths),
                 StyleBlend = BlendWeights(parse.GetValue(blend)),
                 StyleMaskPaths = parse.GetValue(styleMask) is { Length: > 0 } masks ? masks : null,
                 StyleImageMaskPaths = parse.GetValue(styleImageMask) is { Length: > 0 } imageMasks ? imageMasks : null,
@@ -138,6 +141,23 @@ public static class StylizeCommand
         if (originalColors && mode != ColorControl.Original)
             throw new UsageException($"--original-colors is --color-control original: it contradicts --color-control {value}.");
         return mode;
+    }
+
+    /// <summary>
+    /// The content and style images from --content, --style and the arguments: without --content the first argument
+    /// is the content (crowsonkb/style-transfer-pytorch's <c>style_transfer content.jpg style.jpg</c>), the other
+    /// arguments are styles after --style's. Neither given is bad input, in one line.
+    /// </summary>
+    internal static (string Content, string[] Styles) Images(string? content, string[]? styles, string[]? images)
+    {
+        var arguments = images ?? [];
+        if (content is null && arguments.Length > 0) (content, arguments) = (arguments[0], arguments[1..]);
+        if (content is null)
+            throw new UsageException("no content image: give --content FILE, or the content and then the style image(s) as arguments.");
+        string[] all = [.. styles ?? [], .. arguments];
+        if (all.Length == 0)
+            throw new UsageException($"no style image: give --style FILE (several: a.jpg b.jpg), or the style image(s) as arguments after the content.");
+        return (content, all);
     }
 
     /// <summary>An empty path or one with a NUL character is bad input (the file APIs would throw ArgumentException).</summary>
