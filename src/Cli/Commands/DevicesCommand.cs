@@ -52,6 +52,7 @@ public static class DevicesCommand
             if (PoclCacheDirectory.EnsureUsable() is { } pocl) Console.WriteLine(pocl);
             var auto = devices.FirstOrDefault(d => d.Usable);
             Console.WriteLine(auto is null ? "auto: no usable device" : $"auto picks: {auto.Id}");
+            if (auto?.Kind == ILGPU.Runtime.AcceleratorType.CPU) Console.WriteLine($"The CPU simulator is for tests. {DeviceCatalog.OpenClForCpus}");
             return 0;
         }));
         return command;
