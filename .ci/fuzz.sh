@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # AFL++ over the readers of untrusted files (SharpFuzz harnesses in tests/IlgpuStyle.Fuzz):
-#   .ci/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET…]      targets: ilgw tfjs pth image (default: all four)
+#   .ci/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET…]      targets: ilgw tfjs pth caffe image (default: all five)
 #   FUZZ_JOBS=N: targets fuzzed at once (default: the number of cores)
 # Installs afl++ if missing (apt-get), publishes the harness, instruments IlgpuStyle.Network.dll and
 # IlgpuStyle.Stylize.dll with the `sharpfuzz` tool, then runs afl-fuzz on each target for the budget, starting from
@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 budget=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(ilgw tfjs pth image)
+[ ${#targets[@]} -gt 0 ] || targets=(ilgw tfjs pth caffe image)
 work=${FUZZ_WORK:-/tmp/ilgpu-style-fuzz}
 
 if ! command -v afl-fuzz >/dev/null; then

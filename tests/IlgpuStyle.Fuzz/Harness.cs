@@ -23,6 +23,7 @@ public static class Harness
         "ilgw" => Ilgw,
         "tfjs" => Tfjs,
         "pth" => Pth,
+        "caffe" => Caffe,
         "image" => Image,
         _ => throw new ArgumentException(target),
     };
@@ -38,6 +39,14 @@ public static class Harness
     public static string? Pth(byte[] input)
     {
         var path = Write("in.pth", input);
+        try { WeightsConverter.ReadSource(path); }
+        catch (WeightsFormatException e) { return e.Message; }
+        return null;
+    }
+
+    public static string? Caffe(byte[] input)
+    {
+        var path = Write("in.caffemodel", input);
         try { WeightsConverter.ReadSource(path); }
         catch (WeightsFormatException e) { return e.Message; }
         return null;

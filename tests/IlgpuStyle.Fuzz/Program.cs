@@ -11,7 +11,7 @@ namespace IlgpuStyle.Fuzz;
 /// </summary>
 public static class Program
 {
-    public static readonly string[] Targets = ["ilgw", "tfjs", "pth", "image"];
+    public static readonly string[] Targets = ["ilgw", "tfjs", "pth", "caffe", "image"];
 
     public static int Main(string[] args)
     {

@@ -54,6 +54,18 @@ public static class Seeds
             .Quantized("block1_conv1/bias", [2], Values(2), 16, out _, out _)
             .Float16Quantized("block1_conv2/bias", [2], Values(2)));
 
+        // .caffemodel: the three layer formats, every blob style, a layer that is skipped (fc6).
+        var caffe = Dir(root, "caffe");
+        new CaffeModelWriter().Conv("conv1_1", [2, 3, 3, 3], Values(54), Values(2))
+            .Other("fc6", "InnerProduct", CaffeModelWriter.Format.V2, Values(8))
+            .Save(Path.Combine(caffe, "v2.caffemodel"));
+        new CaffeModelWriter().Conv("conv1_1", [2, 3, 3, 3], Values(54), Values(2), CaffeModelWriter.Format.V1, CaffeModelWriter.BlobStyle.Legacy4D)
+            .Conv("conv1_2", [2, 2, 1, 1], Values(4), Values(2), CaffeModelWriter.Format.V1, CaffeModelWriter.BlobStyle.UnpackedFloats)
+            .Other("relu1_2", "ReLU", CaffeModelWriter.Format.V1)
+            .Save(Path.Combine(caffe, "v1.caffemodel"));
+        new CaffeModelWriter().Conv("conv1_1", [2, 3, 1, 1], Values(6), Values(2), CaffeModelWriter.Format.V0, CaffeModelWriter.BlobStyle.Doubles)
+            .Save(Path.Combine(caffe, "v0.caffemodel"));
+
         // Images: PNG (with alpha), JPEG, WebP, 16×12.
         var image = Dir(root, "image");
         using var bitmap = new SKBitmap(new SKImageInfo(16, 12, SKColorType.Rgba8888, SKAlphaType.Unpremul));

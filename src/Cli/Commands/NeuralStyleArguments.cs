@@ -21,8 +21,9 @@ namespace IlgpuStyle.Cli.Commands;
 /// <c>-gpu N -backend nn|cudnn|clnn</c> to <c>--device cuda:N</c> or <c>opencl:N</c>, <c>-gpu -1</c> (their CPU
 /// mode) to an OpenCL CPU device (PoCL) when there is one, else the CPU simulator; <c>-init_image F</c> to
 /// <c>--init F</c>;</item>
-/// <item>refused in one line: what IlgpuStyle does not have (<c>-normalize_gradients</c>, several GPUs, a Caffe
-/// model file) — never dropped silently. <c>-cudnn_autotune</c> is accepted: IlgpuStyle tunes its kernels anyway.</item>
+/// <item>refused in one line: what IlgpuStyle does not have (<c>-normalize_gradients</c>, several GPUs) and a Caffe
+/// model file, which <c>weights convert</c> turns into this tool's weights once (the line gives the command) —
+/// never dropped silently. <c>-cudnn_autotune</c> is accepted: IlgpuStyle tunes its kernels anyway.</item>
 /// </list>
 /// IlgpuStyle's own defaults apply to everything not given (3 scales, the content as the start, the Wolfe line
 /// search …). The translation is said in one <c>note:</c> line. Tests: NeuralStyleArgumentsTests.
@@ -178,6 +179,8 @@ internal static class NeuralStyleArguments
                 case "proto_file":
                 case "model_file":
                     if (name == "model_file" && value.EndsWith(".ilgw", StringComparison.OrdinalIgnoreCase)) Add("--weights", value);
+                    else if (name == "model_file" && value.EndsWith(".caffemodel", StringComparison.OrdinalIgnoreCase))
+                        throw new UsageException($"-model_file '{value}': convert it once with `ilgpu-style weights convert --from {Quote(value)} --out weights/vgg19.ilgw`, which this tool then finds (or give --weights FILE).");
                     else if (name == "model_file" || !given.TryGetValue("model_file", out var model) || !model.EndsWith(".ilgw", StringComparison.OrdinalIgnoreCase))
                         throw new UsageException($"-{name} '{value}': IlgpuStyle's network is VGG19 from an .ilgw weights file (--weights; `ilgpu-style weights convert` makes one).");
                     break;

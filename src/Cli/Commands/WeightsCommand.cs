@@ -23,7 +23,7 @@ public static class WeightsCommand
     {
         var from = new Option<string[]>("--from")
         {
-            Description = "Inputs: TF.js folders or model.json files, or PyTorch .pth files (format auto-detected). "
+            Description = "Inputs: TF.js folders or model.json files, PyTorch .pth files, or Caffe .caffemodel files (format auto-detected). "
                           + "With several, each tensor comes from the most precise input that has it.",
             Required = true,
             Arity = ArgumentArity.OneOrMore,
@@ -33,7 +33,7 @@ public static class WeightsCommand
         var dtype = DTypeOption();
         var preprocessing = new Option<string>("--preprocessing")
         {
-            Description = "Input preprocessing the weights were trained with. auto: TF.js/Keras → caffe, .pth → torchvision. "
+            Description = "Input preprocessing the weights were trained with. auto: TF.js/Keras and .caffemodel → caffe, .pth → torchvision. "
                           + "caffe = BGR 0..255 minus the ImageNet mean (Caffe, Keras, Caffe models converted to .pth); "
                           + "torchvision = RGB 0..1, ImageNet mean/std.",
             DefaultValueFactory = _ => "auto",

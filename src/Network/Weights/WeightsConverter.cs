@@ -8,14 +8,14 @@ public sealed record LayerReport(ConvLayerSpec Layer, WeightTensor Weight, Weigh
 public sealed record ConversionResult(VggWeights Weights, IReadOnlyList<LayerReport> Layers, IReadOnlyList<SourceSet> Sources);
 
 /// <summary>
-/// Builds <see cref="VggWeights"/> from published checkpoints: TF.js layers models (folder or model.json) and
-/// PyTorch .pth files (torchvision names), format auto-detected. With several inputs, each tensor is taken from
+/// Builds <see cref="VggWeights"/> from published checkpoints: TF.js layers models (folder or model.json),
+/// PyTorch .pth files (torchvision names) and Caffe .caffemodel files (VGG's own release), format auto-detected. With several inputs, each tensor is taken from
 /// the input that stores it most precisely (float64 &gt; float32 &gt; float16 &gt; bfloat16 &gt; uint16 &gt; uint8;
 /// ties go to the earlier input). All inputs must agree on the input preprocessing.
 /// </summary>
 public static class WeightsConverter
 {
-    /// <param name="paths">TF.js folders or model.json files, PyTorch .pth files.</param>
+    /// <param name="paths">TF.js folders or model.json files, PyTorch .pth files, Caffe .caffemodel files.</param>
     /// <param name="preprocessing">
     /// Overrides the preprocessing each format implies (TF.js → Keras/Caffe, .pth → torchvision); needed for e.g. the
     /// Caffe VGG19 converted to a .pth with torchvision names (BGR 0..255: <see cref="Preprocessing.KerasImagenet"/>).
@@ -54,8 +54,8 @@ public static class WeightsConverter
         if (h.StartsWith("ILGW"u8))
             throw WeightsFormatException.For(path, "this is already an .ilgw file (use `ilgpu-style weights info`)");
         if (path.EndsWith(".caffemodel", StringComparison.OrdinalIgnoreCase))
-            throw WeightsFormatException.For(path, "Caffe models are not read directly; convert them first (see weights/README.md)");
-        throw WeightsFormatException.For(path, "unrecognised weights format (expected a TF.js model.json or folder, or a PyTorch .pth)");
+            return Caffe.CaffeModelSource.Read(path);
+        throw WeightsFormatException.For(path, "unrecognised weights format (expected a TF.js model.json or folder, a PyTorch .pth or a Caffe .caffemodel)");
     }
 
     public static ConversionResult Merge(IReadOnlyList<SourceSet> sets)
@@ -68,7 +68,7 @@ public static class WeightsConverter
 
         foreach (var s in sets)
             if (s.Tensors.Count == 0 && s.Unavailable.Count == 0)
-                throw WeightsFormatException.For(s.Path, "holds no VGG19 conv tensors (expected names like block1_conv1/kernel or features.0.weight)");
+                throw WeightsFormatException.For(s.Path, "holds no VGG19 conv tensors (expected names like block1_conv1/kernel, features.0.weight or a Caffe layer conv1_1)");
 
         var names = Vgg19Layout.ConvLayers.SelectMany(l => new[] { l.WeightName, l.BiasName });
         var missing = names.Where(n => !sets.Any(s => s.Tensors.Any(t => t.Name == n))).ToList();
