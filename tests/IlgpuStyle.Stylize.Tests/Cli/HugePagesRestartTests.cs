@@ -68,13 +68,6 @@ public class HugePagesRestartTests
     private static string? ThpMode() =>
         File.Exists("/sys/kernel/mm/transparent_hugepage/enabled") ? File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled") : null;
 
-    private static async Task<(int Code, string Stdout, string Stderr)> Run(string[] args, string tunables)
-    {
-        using var process = CliProcess.Start(args, new Dictionary<string, string> { [HugePagesRestart.Variable] = tunables });
-        var token = TestContext.Current.CancellationToken;
-        var stderr = process.StandardError.ReadToEndAsync(token);
-        var stdout = await process.StandardOutput.ReadToEndAsync(token);
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "the CLI did not finish within 2 minutes");
-        return (process.ExitCode, stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> Run(string[] args, string tunables) =>
+        CliProcess.RunAsync(args, new Dictionary<string, string> { [HugePagesRestart.Variable] = tunables });
 }

@@ -21,6 +21,31 @@ public static class CliProcess
         return Process.Start(start)!;
     }
 
+    /// <summary>
+    /// Runs the CLI to its end (at most 2 minutes, else the test fails) and returns its exit code, stdout and stderr,
+    /// both read as they come so that neither pipe fills up.
+    /// </summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunAsync(IEnumerable<string> args,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        using var process = Start(args, environment);
+        var token = Xunit.TestContext.Current.CancellationToken;
+        var stderr = process.StandardError.ReadToEndAsync(token);
+        string stdout = await process.StandardOutput.ReadToEndAsync(token);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
+        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new Xunit.Sdk.XunitException($"ilgpu-style {string.Join(' ', args)} did not finish within 2 minutes");
+        }
+        return (process.ExitCode, stdout, await stderr);
+    }
+
     /// <summary>`stylize` of tubingen × starry night (shared/images) with the real weights, writing <paramref name="output"/>.</summary>
     public static string[] StylizeTubingen(string output)
     {
