@@ -42,14 +42,14 @@ public sealed class ImageArgumentsTests(ITestOutputHelper log) : IDisposable
         Assert.StartsWith($"error: {message}", err.Trim());
     }
 
-    /// <summary>Images as arguments make the bytes --content and --style make (the CPU simulator, the network to relu2_1).</summary>
+    /// <summary>Images as arguments make the bytes --content and --style make (on Devices.QuickestForOptionTests, the network to relu2_1).</summary>
     [Fact]
     public void ImagesAsArgumentsMakeTheSamePictureAsOptions()
     {
         var images = SharedData.RequireOrSkip("images");
         string content = Path.Combine(images, "tubingen.jpg"), style = Path.Combine(images, "the_scream.jpg");
         string a = Path.Combine(dir, "a.png"), b = Path.Combine(dir, "b.png");
-        string[] common = ["--weights", RealWeights.Path, "--device", "cpu", "--scales", "1", "--size", "32", "--iterations", "2",
+        string[] common = ["--weights", RealWeights.Path, "--device", Devices.QuickestForOptionTests, "--scales", "1", "--size", "32", "--iterations", "2",
             "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1", "--quiet"];
         var (code, _, err) = CliRunner.Run(["stylize", content, style, .. common, "-o", a]);
         log.WriteLine(err);

@@ -102,6 +102,13 @@ public static class Devices
     private static readonly Lazy<(Gpu? Gpu, string? Why)> OpenCl = new(() => OpenFirst("opencl", AcceleratorType.OpenCL));
     private static readonly Lazy<(Gpu? Gpu, string? Why)> Cuda = new(() => OpenFirst("cuda", AcceleratorType.Cuda));
 
+    /// <summary>
+    /// For tests of the CLI's options, whose outcome does not depend on the device: "opencl" when a usable OpenCL
+    /// device is present (a 32 px run takes a second or two there), else "cpu" (the simulator: tens of seconds).
+    /// </summary>
+    public static string QuickestForOptionTests { get; } =
+        DeviceCatalog.List().Any(d => d.Usable && d.Kind == AcceleratorType.OpenCL) ? "opencl" : "cpu";
+
     /// <summary>The shared device for <paramref name="name"/>; skips the calling test when it is absent (see the class).</summary>
     public static Gpu Get(string name)
     {
