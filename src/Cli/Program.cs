@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(WeightsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(KernelsCommand.Create());
+        if (args.Length == 0) args = ["--help"];   // the commands and what they do, not "Required command was not provided"
         string? note = null;
         try
         {

@@ -13,7 +13,8 @@ namespace IlgpuStyle.Cli.Commands;
 /// <item>the same value: images, <c>-image_size</c>, <c>-num_iterations</c> (here per scale), weights of content and
 /// style (the defaults 5 and 100 are the same), layers, <c>-pooling</c>, <c>-init</c>, <c>-optimizer</c>,
 /// <c>-style_scale</c>, <c>-style_blend_weights</c>, <c>-save_iter</c>, <c>-print_iter</c> (0: quiet),
-/// <c>-lbfgs_num_correction</c> (0: the default 100, as torch's optim.lbfgs), <c>-original_colors 0|1</c>;</item>
+/// <c>-lbfgs_num_correction</c> (0: the default 100, as torch's optim.lbfgs), <c>-original_colors 0|1</c> (and
+/// <c>--original-colors 0|1</c>: their value with this tool's spelling of the flag);</item>
 /// <item>converted: <c>-tv_weight</c> relative to neural_style.lua's default 1e-3, which is IlgpuStyle's 1 (its
 /// total-variation term is normalized by the image's size, theirs is not); Adam's <c>-learning_rate</c> from
 /// Caffe's 0..255 pixel values to this tool's 0..1 (÷ 255), and ignored with L-BFGS as neural_style.lua does;
@@ -78,6 +79,12 @@ internal static class NeuralStyleArguments
         var rest = new List<string>();
         for (int i = 0; i < args.Count; i++)
         {
+            if (args[i] == "--original-colors" && i + 1 < args.Count && args[i + 1] is "1" or "0" or "true" or "false")
+            {
+                // Their value with our spelling: --original-colors 1 is the flag, 0 its absence.
+                if (args[++i] is "1" or "true") rest.Add("--original-colors");
+                continue;
+            }
             if (!IsNeuralStyleOption(args[i]))
             {
                 rest.Add(args[i]);
@@ -90,7 +97,7 @@ internal static class NeuralStyleArguments
             else throw new UsageException($"-{name} needs a value (jcjohnson/neural-style's option).");
             order.Add(name);
         }
-        if (given.Count == 0) return new Translation([.. args], null);
+        if (given.Count == 0) return new Translation([.. rest], null);
 
         var added = new List<string>();
         var said = new List<string>();   // conversions worth a word in the note

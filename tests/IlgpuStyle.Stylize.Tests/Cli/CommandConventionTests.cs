@@ -24,6 +24,16 @@ public sealed class CommandConventionTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void NoArgumentsListTheCommands()
+    {
+        var (code, stdout, err) = CliRunner.Run();
+        Assert.Equal(0, code);
+        Assert.Empty(err);
+        foreach (var command in new[] { "stylize", "devices", "weights", "bench", "kernels" })
+            Assert.Contains($"  {command} ", stdout);
+    }
+
+    [Fact]
     public void BadBenchOptionsAreBadInput() =>
         AssertOneLineError(2, "unknown layer", "bench", "--device", "cpu", "--layers", "conv9_9", "--no-iteration");
 

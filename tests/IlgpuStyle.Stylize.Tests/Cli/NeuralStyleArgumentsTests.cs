@@ -51,6 +51,16 @@ public sealed class NeuralStyleArgumentsTests(ITestOutputHelper log) : IDisposab
     }
 
     [Fact]
+    public void OurOriginalColorsFlagTakesTheirValue()
+    {
+        Assert.Equal(["-c", "a.jpg", "--original-colors"], Translate("-c", "a.jpg", "--original-colors", "1").Args);
+        Assert.Equal(["--original-colors", "b.jpg"], Translate("--original-colors", "true", "b.jpg").Args);
+        Assert.Equal(["-c", "a.jpg", "b.jpg"], Translate("-c", "a.jpg", "--original-colors", "0", "b.jpg").Args);
+        Assert.Equal(["--original-colors", "b.jpg"], Translate("--original-colors", "b.jpg").Args);   // the flag before an image
+        Assert.Null(Translate("--original-colors", "1").Note);
+    }
+
+    [Fact]
     public void TheirDefaultsMeaningSomethingElseHereAreConverted()
     {
         // -tv_weight relative to their default 1e-3 (our 1); Adam's step from 0..255 pixels to 0..1.
@@ -145,7 +155,7 @@ public sealed class NeuralStyleArgumentsTests(ITestOutputHelper log) : IDisposab
 
     /// <summary>
     /// A neural_style.lua command line makes the bytes the same run makes in this tool's options (same seed and
-    /// device), and says how it was read; the CPU simulator and the network to relu2_1, as StylizeEndToEndTests.
+    /// device), and says how it was read; on Devices.QuickestForOptionTests, the network to relu2_1.
     /// </summary>
     [Fact]
     public void TheirCommandLineMakesTheSamePictureAsOurs()
@@ -153,7 +163,7 @@ public sealed class NeuralStyleArgumentsTests(ITestOutputHelper log) : IDisposab
         var images = SharedData.RequireOrSkip("images");
         string content = Path.Combine(images, "tubingen.jpg"), style = Path.Combine(images, "golden_gate.jpg");
         string theirs = Path.Combine(dir, "theirs.png"), ours = Path.Combine(dir, "ours.png");
-        string[] common = ["--weights", RealWeights.Path, "--device", "cpu", "--scales", "1"];
+        string[] common = ["--weights", RealWeights.Path, "--device", Devices.QuickestForOptionTests, "--scales", "1"];
 
         var (code, _, err) = CliRunner.Run(["stylize", .. common, "-content_image", content, "-style_image", style,
             "-image_size", "32", "-num_iterations", "3", "-init", "random", "-seed", "7", "-tv_weight", "2e-3",

@@ -4,7 +4,7 @@ using Xunit;
 namespace IlgpuStyle.Tests.Stylize;
 
 /// <summary>
-/// `stylize --color-control none|original|luminance|histogram` (and --original-colors, its alias for original): bad
+/// `stylize --color-control none|original|luminance|histogram` (and --original-colors [1|0], its alias for original): bad
 /// values are one error line, exit 2, nothing written; and one short real run per mode on the cpu device — real
 /// images and weights, the network truncated after relu2_1 at 32 px, as <see cref="StylizeEndToEndTests"/>' cpu cases.
 /// </summary>
@@ -27,6 +27,18 @@ public sealed class ColorControlCliTests(ITestOutputHelper log) : IDisposable
     [InlineData("histogram")]
     public void OriginalColorsContradictingColorControlIsOneErrorLine(string mode) =>
         AssertRefused($"contradicts --color-control {mode}", "--color-control", mode, "--original-colors");
+
+    /// <summary>
+    /// --original-colors takes jcjohnson's 1 and 0 too: 1 contradicts luminance as the flag does; 0 does not, and the
+    /// run goes on to its next check (the 16 px image is too small for VGG19).
+    /// </summary>
+    [Fact]
+    public void OriginalColorsTakesOneOrZero()
+    {
+        AssertRefused("contradicts --color-control luminance", "--color-control", "luminance", "--original-colors", "1");
+        AssertRefused("contradicts --color-control luminance", "--color-control", "luminance", "--original-colors", "true");
+        AssertRefused("at --size 16 the image is 16×10", "--color-control", "luminance", "--original-colors", "0");
+    }
 
     private void AssertRefused(string message, params string[] extra)
     {
