@@ -156,7 +156,7 @@ public static class StylizeCommand
             throw new UsageException("no content image: give --content FILE, or the content and then the style image(s) as arguments.");
         string[] all = [.. styles ?? [], .. arguments];
         if (all.Length == 0)
-            throw new UsageException($"no style image: give --style FILE (several: a.jpg b.jpg), or the style image(s) as arguments after the content.");
+            throw new UsageException("no style image: give --style FILE (several: a.jpg b.jpg), or the style image(s) as arguments after the content.");
         return (content, all);
     }
 
