@@ -101,11 +101,12 @@ internal static class NeuralStyleArguments
 
         var added = new List<string>();
         var said = new List<string>();   // conversions worth a word in the note
+        string source = "";              // their option(s) the next Add comes from, for the error below
         void Add(string option, params string[] values)
         {
             var aliases = command.Options.FirstOrDefault(o => o.Name == option) is { } o ? [o.Name, .. o.Aliases] : new[] { option };
             if (rest.Any(t => aliases.Any(a => t == a || t.StartsWith(a + "=", StringComparison.Ordinal) || t.StartsWith(a + ":", StringComparison.Ordinal))))
-                throw new UsageException($"{option} is also given as jcjohnson/neural-style's option ({string.Join(", ", order.Where(n => Target(n) == option).Select(n => "-" + n))}): give one.");
+                throw new UsageException($"{option} is also given as jcjohnson/neural-style's option ({source}): give one.");
             added.Add(option);
             added.AddRange(values);
         }
@@ -113,6 +114,7 @@ internal static class NeuralStyleArguments
         foreach (var name in order)
         {
             var value = given[name];
+            source = "-" + name;
             if (SameValue.TryGetValue(name, out var option))
             {
                 Add(option, value);
@@ -195,6 +197,7 @@ internal static class NeuralStyleArguments
         }
         if (given.ContainsKey("gpu") || given.ContainsKey("backend"))
         {
+            source = string.Join(", ", order.Where(n => n is "gpu" or "backend").Select(n => "-" + n));
             var (device, why) = Device(given.GetValueOrDefault("gpu", "0"), given.GetValueOrDefault("backend", "nn"), cpuDevice);
             Add("--device", device);
             if (why is not null) said.Add(why);
@@ -224,14 +227,6 @@ internal static class NeuralStyleArguments
         }
         return (backend == "clnn" ? $"opencl:{index}" : $"cuda:{index}", null);
     }
-
-    private static string? Target(string name) => SameValue.GetValueOrDefault(name) ?? name switch
-    {
-        "style_blend_weights" => "--style-blend", "tv_weight" => "--tv-weight", "learning_rate" => "--learning-rate",
-        "init" or "init_image" => "--init", "lbfgs_num_correction" => "--lbfgs-history", "print_iter" => "--print-every",
-        "original_colors" => "--original-colors", "seed" => "--seed", "gpu" or "backend" => "--device",
-        "model_file" => "--weights", _ => null,
-    };
 
     private static double Number(string name, string value) =>
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && double.IsFinite(x)

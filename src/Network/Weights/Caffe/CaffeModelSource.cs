@@ -152,20 +152,20 @@ internal static class CaffeModelSource
     private static List<int> ReadShape(ProtobufReader r, long end)
     {
         var dims = new List<int>();
+        void Add(int dim)
+        {
+            if (dims.Count == 8) throw r.Bad("a blob with more than 8 dimensions");
+            dims.Add(dim);
+        }
         while (r.Next(end, out int field, out int wire))
         {
             if (field == 1 && wire == 2)
             {
                 long stop = r.LengthEnd(end);
-                while (r.Position < stop)
-                {
-                    dims.Add(r.Int32(stop));
-                    if (dims.Count > 8) throw r.Bad("a blob with more than 8 dimensions");
-                }
+                while (r.Position < stop) Add(r.Int32(stop));
             }
-            else if (field == 1 && wire == 0) dims.Add(r.Int32(end));
+            else if (field == 1 && wire == 0) Add(r.Int32(end));
             else r.Skip(wire, end);
-            if (dims.Count > 8) throw r.Bad("a blob with more than 8 dimensions");
         }
         return dims;
     }

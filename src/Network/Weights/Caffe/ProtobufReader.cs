@@ -93,7 +93,7 @@ internal sealed class ProtobufReader(Stream stream, string path)
     /// <summary>Moves to <paramref name="position"/> (a place this reader passed before).</summary>
     public void Seek(long position) => stream.Position = position;
 
-    /// <summary>Reads <paramref name="count"/> little-endian floats (4 bytes) or doubles (8) at the current position into <paramref name="into"/>.</summary>
+    /// <summary>Fills <paramref name="into"/> with the little-endian floats (4 bytes each) or doubles (8, rounded to float) at the current position.</summary>
     public void Floats(Span<float> into, bool doubles)
     {
         if (!doubles)
