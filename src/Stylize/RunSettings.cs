@@ -5,8 +5,13 @@ namespace IlgpuStyle.Stylize;
 
 public enum OptimizerKind { Lbfgs, Adam }
 
-/// <summary>Where the optimization starts: the content image, noise from the seed, the first style image, or an image.</summary>
-public enum InitKind { Content, Noise, Style, Image }
+/// <summary>
+/// Where the optimization starts: the content image, Gaussian noise around mid-grey N(0.5, 0.15²), the first style
+/// image, an image, or crowsonkb/style-transfer-pytorch's three: Gray, mid-grey plus uniform noise of one 8-bit level
+/// (0.5 + U[0, 1/255)); Uniform, noise U[0, 1); StyleMean, the styles' blended mean colour plus the same one-level noise.
+/// The noise comes from the seed.
+/// </summary>
+public enum InitKind { Content, Noise, Style, Image, Gray, Uniform, StyleMean }
 
 /// <summary>
 /// Colour control (Gatys et al., "Controlling Perceptual Factors in Neural Style Transfer", CVPR 2017): None, the
@@ -21,12 +26,24 @@ public sealed record RunSettings
 {
     /// <summary>Long side of the output, in pixels.</summary>
     public int Size { get; init; } = 512;
-    /// <summary>Number of sizes, coarse to fine: Size / 2^(Scales−1) … Size.</summary>
+    /// <summary>Number of sizes, coarse to fine, each <see cref="ScalesPerOctave"/>-th root of 2 times the previous: <see cref="LongSide"/>.</summary>
     public int Scales { get; init; } = 3;
+    /// <summary>
+    /// Scales per doubling of the long side: 1 (the default) doubles it from one scale to the next; 2 grows it by √2,
+    /// as crowsonkb/style-transfer-pytorch does (its 128 → 512 px: 128, 181, 256, 362, 512).
+    /// </summary>
+    public int ScalesPerOctave { get; init; } = 1;
     /// <summary>Optimizer iterations at each scale.</summary>
     public int Iterations { get; init; } = 200;
+    /// <summary>Iterations at the first scale run (null: <see cref="Iterations"/>); crowsonkb's initial_iterations.</summary>
+    public int? InitialIterations { get; init; }
     /// <summary>Style images' long side relative to the content's at each scale.</summary>
     public float StyleScale { get; init; } = 1f;
+    /// <summary>
+    /// Style images' long side in pixels at every scale, whatever the content's (null: the content's long side ×
+    /// <see cref="StyleScale"/>); crowsonkb's style_size.
+    /// </summary>
+    public int? StyleSize { get; init; }
 
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Lbfgs;
     public int LbfgsHistory { get; init; } = 100;
@@ -62,8 +79,34 @@ public sealed record RunSettings
 
     public float EffectiveLearningRate => LearningRate ?? (Optimizer == OptimizerKind.Adam ? 0.02f : 1f);
 
-    /// <summary>Long side of scale <paramref name="scale"/> (1-based): Size / 2^(Scales − scale), at least 16.</summary>
-    public int LongSide(int scale) => Math.Max(16, (int)Math.Round(Size / Math.Pow(2, Scales - scale)));
+    /// <summary>
+    /// Long side of scale <paramref name="scale"/> (1-based): round(Size / 2^((Scales − scale) / ScalesPerOctave)), at
+    /// least 16.
+    /// </summary>
+    public int LongSide(int scale) => Math.Max(16, (int)UnclampedLongSide(scale));
+
+    /// <summary>
+    /// round(Size / 2^((Scales − scale) / ScalesPerOctave)), halves to even as Python's round, so that with 2 scales per
+    /// octave the sizes are crowsonkb's gen_scales' round(end / 2^(i/2)).
+    /// </summary>
+    public double UnclampedLongSide(int scale) =>
+        Math.Round(Size / Math.Pow(2, (Scales - scale) / (double)ScalesPerOctave), MidpointRounding.ToEven);
+
+    /// <summary>The number of scales from <paramref name="minSide"/> up to <paramref name="size"/>: those whose long side is at least <paramref name="minSide"/> (crowsonkb's gen_scales(min_scale, end_scale); at least 1).</summary>
+    public static int ScalesFrom(int minSide, int size, int scalesPerOctave)
+    {
+        var settings = new RunSettings { Size = size, ScalesPerOctave = scalesPerOctave };
+        int scales = 1;
+        // The scale i steps below the last has long side round(size / 2^(i / scalesPerOctave)).
+        while ((settings with { Scales = scales + 1 }).UnclampedLongSide(1) >= minSide && scales < 64) scales++;
+        return scales;
+    }
+
+    /// <summary>Iterations at scale <paramref name="scale"/> when the run starts at <paramref name="firstScale"/> (<see cref="InitialIterations"/> there).</summary>
+    public int IterationsAt(int scale, int firstScale) => scale == firstScale ? InitialIterations ?? Iterations : Iterations;
+
+    /// <summary>The style images' long side at a scale whose content long side is <paramref name="longSide"/> (before the network's minimum raises it).</summary>
+    public int StyleLongSide(int longSide) => StyleSize ?? Math.Max(16, (int)Math.Round(longSide * StyleScale));
 
     /// <summary>Checks that need no file or device; throws <see cref="StylizeUsageException"/>.</summary>
     public void Validate()
@@ -71,6 +114,9 @@ public sealed record RunSettings
         if (Size < 16) throw new StylizeUsageException($"--size {Size} is too small (at least 16).");
         if (Scales < 1) throw new StylizeUsageException("--scales must be at least 1.");
         if (Iterations < 1) throw new StylizeUsageException("--iterations must be at least 1.");
+        if (InitialIterations is < 1) throw new StylizeUsageException($"--initial-iterations {InitialIterations} must be at least 1.");
+        if (ScalesPerOctave is < 1 or > 8) throw new StylizeUsageException($"--scales-per-octave {ScalesPerOctave} must be 1 to 8.");
+        if (StyleSize is < 16) throw new StylizeUsageException($"--style-size {StyleSize} is too small (at least 16).");
         if (!(StyleScale > 0) || !float.IsFinite(StyleScale)) throw new StylizeUsageException("--style-scale must be a finite number > 0.");
         if (LbfgsHistory < 1) throw new StylizeUsageException("--lbfgs-history must be at least 1.");
         if (LearningRate is { } lr && (!float.IsFinite(lr) || lr <= 0))

@@ -10,8 +10,9 @@ namespace IlgpuStyle.Stylize;
 
 /// <summary>
 /// The Gatys pipeline, coarse to fine, in memory: at each scale s = 1..N the content is resized so its long side is
-/// Size / 2^(N−s), the style images (and the masks on them) to that times StyleScale; the image starts from the chosen init (first scale)
-/// or the previous scale's best result upscaled, and the optimizer runs Iterations steps of <see cref="GatysLoss"/>.
+/// <see cref="RunSettings.LongSide"/> (Size / 2^(N−s) by default), the style images (and the masks on them) to that times StyleScale
+/// (or to StyleSize); the image starts from the chosen init (first scale) or the previous scale's best result upscaled,
+/// and the optimizer runs Iterations steps of <see cref="GatysLoss"/> (InitialIterations at the first scale).
 /// The result of a scale is its best iterate by total loss (with <see cref="RunSettings.AverageDecay"/>, the moving
 /// average of Adam's iterates instead). Files, devices and weights are the caller's: this
 /// takes an open network (on its <see cref="Gpu"/>) and images, and returns an image.
@@ -57,15 +58,10 @@ public static class Stylizer
             int longSide = run.LongSide(scale);
             var contentS = ImageResizer.FitLongSide(optimizedContent, longSide);
             int w = contentS.Width, h = contentS.Height;
-            int styleSide = Math.Max(16, (int)Math.Round(longSide * run.StyleScale));
+            int styleSide = run.StyleLongSide(longSide);
+            int iterations = run.IterationsAt(scale, firstScale);
             var init = previous is not null ? ImageResizer.Resize(previous, w, h)
-                : run.Init switch
-                {
-                    InitKind.Content => contentS,
-                    InitKind.Noise => ImageTensors.Noise(w, h, run.Seed),
-                    InitKind.Style => ImageResizer.Resize(styles[0].Image, w, h),
-                    _ => ImageResizer.Resize(run.InitImage!, w, h),
-                };
+                : StartImages.For(run, w, h, contentS, styles.Select(s => (s.Image, s.Weight / weightSum)).ToList());
             var styleSizes = styles.Select(s => StyleSize(s.Image.Width, s.Image.Height, styleSide, minimumSide)).ToList();
             var raised = styleSizes.Select((size, i) => (size, i)).Where(r => Math.Max(r.size.Width, r.size.Height) > styleSide)
                 .Select(r => $"style {r.i + 1} {r.size.Width}×{r.size.Height}").ToList();
@@ -120,7 +116,7 @@ public static class Stylizer
                         // Iteration 0: the loss of the initial image, before any step.
                         first = false;
                         reportedEvaluations = 1;
-                        Report(new IterationReport(scale, run.Scales, w, h, 0, run.Iterations, objective.Last, 0,
+                        Report(new IterationReport(scale, run.Scales, w, h, 0, iterations, objective.Last, 0,
                             clock.Elapsed.TotalSeconds));
                     }
                     if (l < bestLoss)
@@ -132,7 +128,7 @@ public static class Stylizer
                 }
                 void OnIteration(int k, float _)
                 {
-                    var r = new IterationReport(scale, run.Scales, w, h, k, run.Iterations, objective.Last,
+                    var r = new IterationReport(scale, run.Scales, w, h, k, iterations, objective.Last,
                         scaleClock.Elapsed.TotalSeconds / k, clock.Elapsed.TotalSeconds)
                     {
                         Evaluations = evaluations - reportedEvaluations,
@@ -140,7 +136,7 @@ public static class Stylizer
                     };
                     reportedEvaluations = evaluations;
                     Report(r);
-                    if (run.SnapshotEvery > 0 && k % run.SnapshotEvery == 0 && k < run.Iterations)
+                    if (run.SnapshotEvery > 0 && k % run.SnapshotEvery == 0 && k < iterations)
                         observer.Snapshot(r, Finish(ImageTensors.ToHost(x), content, run));
                     cancel.ThrowIfCancellationRequested();
                 }
@@ -148,7 +144,7 @@ public static class Stylizer
                 MinimizeResult outcome = default;
                 try
                 {
-                    outcome = minimizer.Minimize(x, Objective, run.Iterations, OnIteration);
+                    outcome = minimizer.Minimize(x, Objective, iterations, OnIteration);
                 }
                 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
                 {
@@ -176,7 +172,7 @@ public static class Stylizer
                     string failure = $"the loss became {outcome.Loss} at scale {scale}/{run.Scales}, iteration {outcome.Iterations + 1}: {cause}.";
                     return new StylizeResult(Finish(previous, content, run), last, clock.Elapsed.TotalSeconds, false, reports, failure) { Plans = plans };
                 }
-                if (EarlyStop(scale, run, outcome) is { } why) observer.Message(why);
+                if (EarlyStop(scale, run.Scales, iterations, outcome) is { } why) observer.Message(why);
             }
         }
         return new StylizeResult(Finish(previous!, content, run), last, clock.Elapsed.TotalSeconds, false, reports) { Plans = plans };
@@ -213,7 +209,7 @@ public static class Stylizer
     /// </summary>
     public static void CheckStyleSizes(IReadOnlyList<StyleImage> styles, RunSettings run, int minimumSide = 1)
     {
-        double side = Math.Round(run.Size * (double)run.StyleScale);
+        double side = run.StyleSize ?? Math.Round(run.Size * (double)run.StyleScale);
         foreach (var style in styles)
         {
             double longOld = Math.Max(style.Image.Width, style.Image.Height), shortOld = Math.Min(style.Image.Width, style.Image.Height);
@@ -222,6 +218,9 @@ public static class Stylizer
             if (side > int.MaxValue || pixels > MaxPixels)
             {
                 double fits = Math.Floor(run.StyleScale * Math.Sqrt(MaxPixels / pixels) * 1000) / 1000;
+                if (run.StyleSize is int fixedSide)
+                    throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"--style-size {fixedSide} makes a style image of {style.Image.Width}×{style.Image.Height} more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --style-size {Math.Floor(fixedSide * Math.Sqrt(MaxPixels / pixels))} or less."));
                 throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                     $"--style-scale {run.StyleScale} at --size {run.Size} makes a style image's long side {side:0} px: more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --style-scale {fits} or less."));
             }
@@ -277,7 +276,7 @@ public static class Stylizer
         }
         // A scale is skipped when its long side would be under 16 px or its short side under the network's minimum.
         int first = 1;
-        while (run.Size / Math.Pow(2, run.Scales - first) < 16 || ShortSide(first) < minimum) first++;
+        while (run.Size / Math.Pow(2, (run.Scales - first) / (double)run.ScalesPerOctave) < 16 || ShortSide(first) < minimum) first++;
         if (first > 1)
             observer?.Message($"scales 1–{first - 1} skipped: below 16 px, or a short side below the {minimum} px VGG19 needs up to {deepestLayer}; starting at scale {first}/{run.Scales}.");
         return first;
@@ -316,17 +315,17 @@ public static class Stylizer
     /// (<see cref="CreateMinimizer"/>) only the evaluation budget (⌈1.25 × iterations⌉ + 1, torch.optim.LBFGS's max_eval
     /// and one more: Lbfgs.cs) and a direction that no longer goes downhill stop it. torch stops so too, silently.
     /// </summary>
-    internal static string? EarlyStop(int scale, RunSettings run, MinimizeResult outcome)
+    internal static string? EarlyStop(int scale, int scales, int iterations, MinimizeResult outcome)
     {
-        if (outcome.Iterations >= run.Iterations) return null;
+        if (outcome.Iterations >= iterations) return null;
         string? why = outcome.Reason switch
         {
             StopReason.MaxEvaluations =>
-                $"its {outcome.Evaluations} evaluations (line-search trials included) spent the budget, ⌈1.25 × {run.Iterations}⌉ + 1 = {Lbfgs.DefaultMaxEvaluations(run.Iterations)} (torch.optim.LBFGS's max_eval)",
+                $"its {outcome.Evaluations} evaluations (line-search trials included) spent the budget, ⌈1.25 × {iterations}⌉ + 1 = {Lbfgs.DefaultMaxEvaluations(iterations)} (torch.optim.LBFGS's max_eval)",
             StopReason.NoDescentDirection => "the search direction no longer goes downhill (the loss is at float32's resolution)",
             _ => null,
         };
-        return why is null ? null : $"scale {scale}/{run.Scales}: L-BFGS stopped after {outcome.Iterations} of {run.Iterations} iterations: {why}.";
+        return why is null ? null : $"scale {scale}/{scales}: L-BFGS stopped after {outcome.Iterations} of {iterations} iterations: {why}.";
     }
 
     private static IMinimizer CreateMinimizer(Gpu gpu, Shape4 shape, RunSettings run, int history) => run.Optimizer switch

@@ -28,6 +28,9 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
     /// <summary>Each scale's latest rate (its final one once it is done), for the ETA of the next (EtaEstimate).</summary>
     private readonly Dictionary<int, EtaEstimate.ScaleRate> scaleRates = [];
 
+    /// <summary>The run's settings, for the ETA's later scales (their sizes and iterations); null: each doubles the side.</summary>
+    public RunSettings? Run { get; set; }
+
     /// <summary>The device's tuning plan and where it came from: recorded in the report's final line.</summary>
     public void Tuning(AutotuneResult result, Precision used)
     {
@@ -99,7 +102,7 @@ public sealed class ConsoleObserver : IStylizeObserver, IDisposable
         Report(json);
         if (quiet) return;
         if (r.Iteration > 0) scaleRates[r.Scale] = new EtaEstimate.ScaleRate((double)r.Width * r.Height, r.SecondsPerIteration);
-        double eta = EtaEstimate.Seconds(r, scaleRates.TryGetValue(r.Scale - 1, out var previous) ? previous : null);
+        double eta = EtaEstimate.Seconds(r, scaleRates.TryGetValue(r.Scale - 1, out var previous) ? previous : null, Run);
         string text = string.Format(CultureInfo.InvariantCulture,
             "scale {0}/{1} {2}×{3} iter {4,4}/{5} {6} content {7:0.000e0} style {8:0.000e0} tv {9:0.000e0} total {10:0.0000e0} {11:0.00}s/it {12:0.00} eval/it ETA {13}",
             r.Scale, r.Scales, r.Width, r.Height, r.Iteration, r.Iterations, Bar(r.Iteration, r.Iterations),

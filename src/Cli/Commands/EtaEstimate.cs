@@ -36,12 +36,19 @@ public static class EtaEstimate
     /// when that scale ran. NaN when there is nothing to go by yet: before the first step, and in a scale without a
     /// previous one before it has settled.
     /// </summary>
-    public static double Seconds(IterationReport r, ScaleRate? previous)
+    /// <paramref name="run"/>, when given, says the later scales' sizes and iterations (<see cref="RunSettings.LongSide"/>,
+    /// <see cref="RunSettings.Iterations"/>); without it each is taken to double the side and run this scale's iterations.
+    public static double Seconds(IterationReport r, ScaleRate? previous, RunSettings? run = null)
     {
         if (r.Iteration == 0 || (previous is null && r.Iteration < SettledIterations)) return double.NaN;
         double alpha = Exponent(r, previous);
         double later = 0;
-        for (int s = r.Scale + 1, k = 1; s <= r.Scales; s++, k++) later += r.Iterations * Math.Pow(Math.Pow(4, k), alpha);
+        for (int s = r.Scale + 1, k = 1; s <= r.Scales; s++, k++)
+        {
+            // Pixels of scale s over this scale's: (long side ratio)², 4^k when each scale doubles the side.
+            double pixelRatio = run is null ? Math.Pow(4, k) : Math.Pow(run.LongSide(s) / (double)run.LongSide(r.Scale), 2);
+            later += (run?.Iterations ?? r.Iterations) * Math.Pow(pixelRatio, alpha);
+        }
         return (r.Iterations - r.Iteration + later) * Rate(r, previous, alpha);
     }
 

@@ -23,7 +23,10 @@ public static class StylizeCommand
         var output = new Option<string>("--output", "-o") { Description = "Output image (.png or .jpg), written atomically.", DefaultValueFactory = _ => "out.png" };
         var size = new Option<int>("--size") { Description = "Long side of the output in pixels.", DefaultValueFactory = _ => d.Run.Size };
         var styleScale = new Option<float>("--style-scale") { Description = "Style images' size relative to the content's.", DefaultValueFactory = _ => d.Run.StyleScale };
-        var scales = new Option<int>("--scales") { Description = "Coarse-to-fine sizes: size/2^(N-1) … size.", DefaultValueFactory = _ => d.Run.Scales };
+        var scales = new Option<int>("--scales") { Description = "Coarse-to-fine sizes: size/2^(N-1) … size (with --scales-per-octave P: size/2^((N-1)/P) … size).", DefaultValueFactory = _ => d.Run.Scales };
+        var scalesPerOctave = new Option<int>("--scales-per-octave") { Description = "Scales per doubling of the size: 1 doubles it from scale to scale, 2 grows it by √2 (crowsonkb's).", DefaultValueFactory = _ => d.Run.ScalesPerOctave };
+        var initialIterations = new Option<int?>("--initial-iterations") { Description = "Iterations at the first scale [default: --iterations]." };
+        var styleSize = new Option<int?>("--style-size") { Description = "Style images' long side in pixels at every scale, instead of the content's × --style-scale." };
         var iterations = new Option<int>("--iterations", "--num-iterations") { Description = "Optimizer iterations per scale.", DefaultValueFactory = _ => d.Run.Iterations };
         var contentLayers = new Option<string>("--content-layers") { Description = "Comma-separated content layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.ContentLayers) };
         var styleLayers = new Option<string>("--style-layers") { Description = "Comma-separated style layers.", DefaultValueFactory = _ => string.Join(",", d.Loss.StyleLayers) };
@@ -38,7 +41,7 @@ public static class StylizeCommand
         var lineSearch = new Option<string>("--line-search") { Description = "L-BFGS line search: wolfe (strong Wolfe; never increases the loss) or none (fixed step, as jcjohnson).", DefaultValueFactory = _ => "wolfe" };
         lineSearch.AcceptOnlyFromAmong("none", "wolfe");
         var learningRate = new Option<float?>("--learning-rate") { Description = "Adam learning rate (default 0.02) or L-BFGS step (default 1)." };
-        var init = new Option<string>("--init") { Description = "content, noise, style, or an image file (jcjohnson's image and random: content and noise).", DefaultValueFactory = _ => d.Init };
+        var init = new Option<string>("--init") { Description = "content, noise, style, gray, uniform, style-mean, or an image file (jcjohnson's image and random: content and noise).", DefaultValueFactory = _ => d.Init };
         var seed = new Option<int>("--seed") { Description = "Random seed (noise init). Same seed and device give the same output bytes.", DefaultValueFactory = _ => d.Run.Seed };
         var pooling = new Option<string>("--pooling") { Description = "max or avg.", DefaultValueFactory = _ => "max" };
         pooling.AcceptOnlyFromAmong("max", "avg");
@@ -59,7 +62,7 @@ public static class StylizeCommand
         var preview = new PreviewOptions();
 
         var command = new Command("stylize", "Paint the content image in the style of the style image(s). jcjohnson/neural-style's options (-content_image a.jpg -image_size 512 …) are read too.");
-        foreach (var option in new Option[] { content, style, blend, styleMask, styleImageMask, output, size, styleScale, scales, iterations, contentLayers, styleLayers,
+        foreach (var option in new Option[] { content, style, blend, styleMask, styleImageMask, output, size, styleScale, styleSize, scales, scalesPerOctave, iterations, initialIterations, contentLayers, styleLayers,
                      contentWeight, styleWeight, styleLoss, tvWeight, optimizer, history, lineSearch, learningRate, init, seed, pooling, colorControl, originalColors,
                      averageDecay, saveEvery, printEvery, quiet, report, device, autotune, precision, maxMemory, tileSize, weights, preview.Preview, preview.Port })
             command.Options.Add(option);
@@ -106,7 +109,10 @@ public static class StylizeCommand
                     Size = parse.GetValue(size),
                     StyleScale = parse.GetValue(styleScale),
                     Scales = parse.GetValue(scales),
+                    ScalesPerOctave = parse.GetValue(scalesPerOctave),
                     Iterations = parse.GetValue(iterations),
+                    InitialIterations = parse.GetValue(initialIterations),
+                    StyleSize = parse.GetValue(styleSize),
                     Optimizer = parse.GetValue(optimizer) == "adam" ? OptimizerKind.Adam : OptimizerKind.Lbfgs,
                     LbfgsHistory = parse.GetValue(history),
                     LineSearch = parse.GetValue(lineSearch) == "wolfe" ? LineSearch.StrongWolfe : LineSearch.None,

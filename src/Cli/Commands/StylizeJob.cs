@@ -26,7 +26,7 @@ public sealed record StylizeJob
     /// <summary>One mask file per style on its style image (where its statistics come from), in the same order; null = none.</summary>
     public IReadOnlyList<string>? StyleImageMaskPaths { get; init; }
     public required string OutputPath { get; init; }
-    /// <summary>"content" (or "image"), "noise" (or "random"), "style" or an image path.</summary>
+    /// <summary>"content" (or "image"), "noise" (or "random"), "style", "gray", "uniform", "style-mean" or an image path.</summary>
     public string Init { get; init; } = "content";
     public PoolingKind Pooling { get; init; } = PoolingKind.Max;
     public string Device { get; init; } = "auto";
@@ -77,6 +77,7 @@ public sealed record StylizeJob
         var run = WithInit(Run, Init);
         // The preview shows every iteration's image; the --save-every writer still keeps only every K-th.
         if (Preview is not null) run = run with { SnapshotEvery = 1 };
+        observer.Run = run;
         var weightsPath = WeightsLocator.Find(WeightsPath);
         var weights = VggWeights.Load(weightsPath);
 
@@ -116,6 +117,9 @@ public sealed record StylizeJob
         "content" or "image" => run with { Init = InitKind.Content },
         "noise" or "random" => run with { Init = InitKind.Noise },
         "style" => run with { Init = InitKind.Style },
+        "gray" or "grey" => run with { Init = InitKind.Gray },
+        "uniform" => run with { Init = InitKind.Uniform },
+        "style-mean" or "style_mean" => run with { Init = InitKind.StyleMean },
         _ => run with { Init = InitKind.Image, InitImage = ImageLoader.Load(init) },
     };
 

@@ -24,6 +24,21 @@ public class EtaEstimateTests
         Assert.Equal(expected, EtaEstimate.Seconds(r, null), 9);
     }
 
+    /// <summary>
+    /// With the run's settings the later scales are its own: crowsonkb's √2 steps (twice the pixels a scale) and
+    /// 500 iterations after a first scale of 1000.
+    /// </summary>
+    [Fact]
+    public void TheRunsScheduleGivesTheLaterScalesSizesAndIterations()
+    {
+        var run = new RunSettings { Size = 512, Scales = 5, ScalesPerOctave = 2, Iterations = 500, InitialIterations = 1000 };
+        var r = new IterationReport(1, 5, 128, 96, 100, 1000, new LossValues(1f, 1f, 0f, 2f), 0.16, 0);
+        double a = EtaEstimate.DefaultExponent;
+        // Long sides 181, 256, 362, 512 over 128: pixel ratios (181/128)², 4, (362/128)², 16.
+        double later = 500 * (Math.Pow(Math.Pow(181 / 128.0, 2), a) + Math.Pow(4, a) + Math.Pow(Math.Pow(362 / 128.0, 2), a) + Math.Pow(16, a));
+        Assert.Equal((900 + later) * 0.16, EtaEstimate.Seconds(r, null, run), 9);
+    }
+
     [Fact]
     public void FromTheSecondScaleOnTheExponentIsMeasuredOnceTheScaleHasSettled()
     {
