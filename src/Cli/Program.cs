@@ -8,7 +8,8 @@ public static class Program
     public static int Main(string[] args)
     {
         HugePagesRestart.RestartIfUseful();
-        var root = new RootCommand("ilgpu-style: neural style transfer (Gatys et al.) on ILGPU — CUDA, OpenCL or CPU.");
+        var root = new RootCommand("ilgpu-style: neural style transfer (Gatys et al.) on ILGPU — CUDA, OpenCL or CPU. " +
+                                   "crowsonkb/style-transfer-pytorch's command line runs as `ilgpu-style style_transfer CONTENT STYLE [its options]` (--help lists them).");
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(StylizeCommand.Create());
         root.Subcommands.Add(WeightsCommand.Create());
@@ -20,13 +21,27 @@ public static class Program
         {
             // jcjohnson/neural-style's options (stylize -content_image a.jpg …) become ours first; then a long option
             // typed with one dash is refused with its spelling instead of being read as bundled short options.
+            // crowsonkb/style-transfer-pytorch's command line (style_transfer content.jpg style.jpg -s 1024 …) is stylize
+            // with its defaults and options.
+            if (args.Length > 0 && StyleTransferArguments.IsCommand(args[0]))
+            {
+                if (args.Skip(1).Any(a => a is "-h" or "--help" or "-?"))
+                {
+                    Console.Out.Write(StyleTransferArguments.Help);
+                    return 0;
+                }
+                var stylize = root.Subcommands.First(c => c.Name == "stylize");
+                var crowsonkb = StyleTransferArguments.Translate(args[1..], stylize, NeuralStyleArguments.CpuDevice, ContentSize);
+                args = ["stylize", .. crowsonkb.Args];
+                note = crowsonkb.Note;
+            }
             if (root.Subcommands.FirstOrDefault(c => args.Length > 0 && c.Name == args[0]) is { } command)
             {
                 if (command.Name == "stylize")
                 {
                     var translation = NeuralStyleArguments.Translate(args[1..], command, NeuralStyleArguments.CpuDevice, Random.Shared);
                     args = [args[0], .. translation.Args];
-                    note = translation.Note;
+                    note = translation.Note ?? note;
                 }
                 LongOptionDashes.Check(command, args.Skip(1));
             }
@@ -48,5 +63,19 @@ public static class Program
         }
         if (note is not null && !args.Contains("--quiet") && !args.Contains("-q")) Console.Error.WriteLine($"note: {note}");
         return parse.Invoke();
+    }
+
+    /// <summary>The content image's size, for style_transfer's <c>--end-scale N+</c>; an unreadable image is one line.</summary>
+    private static (int Width, int Height) ContentSize(string path)
+    {
+        try
+        {
+            var image = Stylize.Imaging.ImageLoader.Load(path);
+            return (image.Width, image.Height);
+        }
+        catch (Stylize.Imaging.ImageLoadException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 }
