@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ILGPU.Runtime;
 using IlgpuStyle.Kernels;
+using static IlgpuStyle.Cli.Commands.TranslatedValues;
 
 namespace IlgpuStyle.Cli.Commands;
 
@@ -127,7 +128,7 @@ internal static class NeuralStyleArguments
                     break;
                 case "tv_weight":
                 {
-                    double tv = Number(name, value);
+                    double tv = Number("-" + name, value);
                     var ours = Format(tv / NeuralStyleTvWeight);
                     Add("--tv-weight", ours);
                     said.Add($"-tv_weight {value} is --tv-weight {ours}: their default 1e-3 is this tool's 1");
@@ -135,7 +136,7 @@ internal static class NeuralStyleArguments
                 }
                 case "learning_rate":
                 {
-                    double rate = Number(name, value);
+                    double rate = Number("-" + name, value);
                     if (given.GetValueOrDefault("optimizer", "lbfgs") == "adam")
                     {
                         var ours = Format(rate / PixelScale);
@@ -154,10 +155,10 @@ internal static class NeuralStyleArguments
                     Add("--init", value);
                     break;
                 case "lbfgs_num_correction":
-                    if (Integer(name, value) > 0) Add("--lbfgs-history", value);   // 0: torch's optim.lbfgs default, 100 (IlgpuStyle's too)
+                    if (Integer("-" + name, value) > 0) Add("--lbfgs-history", value);   // 0: torch's optim.lbfgs default, 100 (IlgpuStyle's too)
                     break;
                 case "print_iter":
-                    if (Integer(name, value) > 0) Add("--print-every", value);
+                    if (Integer("-" + name, value) > 0) Add("--print-every", value);
                     else Add("--quiet");
                     break;
                 case "original_colors":
@@ -165,7 +166,7 @@ internal static class NeuralStyleArguments
                     else if (value != "0") throw new UsageException($"-original_colors '{value}' is not 0 or 1.");
                     break;
                 case "seed":
-                    if (Integer(name, value) >= 0) Add("--seed", value);
+                    if (Integer("-" + name, value) >= 0) Add("--seed", value);
                     else
                     {
                         var drawn = random.Next().ToString(CultureInfo.InvariantCulture);
@@ -227,18 +228,4 @@ internal static class NeuralStyleArguments
         }
         return (backend == "clnn" ? $"opencl:{index}" : $"cuda:{index}", null);
     }
-
-    private static double Number(string name, string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && double.IsFinite(x)
-            ? x
-            : throw new UsageException($"-{name} '{value}' is not a number.");
-
-    private static int Integer(string name, string value) =>
-        int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int x)
-            ? x
-            : throw new UsageException($"-{name} '{value}' is not a whole number.");
-
-    private static string Format(double x) => ((float)x).ToString("R", CultureInfo.InvariantCulture);
-
-    private static string Quote(string token) => token.Length == 0 || token.Any(char.IsWhiteSpace) ? $"'{token}'" : token;
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using IlgpuStyle.Stylize;
+using static IlgpuStyle.Cli.Commands.TranslatedValues;
 
 namespace IlgpuStyle.Cli.Commands;
 
@@ -139,7 +140,7 @@ internal static class StyleTransferArguments
         {
             if (weights.Count != images.Count - 1)
                 throw new UsageException($"--style-weights has {weights.Count} weights for {images.Count - 1} style images.");
-            foreach (var w in weights) Number("style-weights", w);
+            foreach (var w in weights) Number("--style-weights", w);
             Set("--style-blend", [.. weights]);
         }
         if (given.TryGetValue("devices", out var devices))
@@ -148,7 +149,7 @@ internal static class StyleTransferArguments
                 throw new UsageException($"--devices {string.Join(' ', devices)}: this tool runs on one device (an image too large for it runs in tiles: --max-memory, --tile-size).");
             Set("--device", Device(devices[0], cpuDevice, said));
         }
-        Set("--seed", Value("random-seed") is { } seed ? Integer("random-seed", seed).ToString(CultureInfo.InvariantCulture) : "0");
+        Set("--seed", Value("random-seed") is { } seed ? Integer("--random-seed", seed).ToString(CultureInfo.InvariantCulture) : "0");
 
         string optimizer = Value("optimizer") ?? "adam";
         if (optimizer is not ("adam" or "lbfgs")) throw new UsageException($"--optimizer '{optimizer}' is not adam or lbfgs.");
@@ -159,13 +160,13 @@ internal static class StyleTransferArguments
         var kind = ours.IndexOf("--style-loss") is int at and >= 0 && at + 1 < ours.Count && ours[at + 1] == "gram" ? StyleLossKind.Gram : StyleLossKind.MeanCov;
         if (Value("content-weight") is { } cw)
         {
-            var alpha = Format(Number("content-weight", cw) / TheirContentWeight * LossSettings.DefaultContentWeight(kind));
+            var alpha = Format(Number("--content-weight", cw) / TheirContentWeight * LossSettings.DefaultContentWeight(kind));
             Set("--content-weight", alpha);
             said.Add($"--content-weight {cw} is --content-weight {alpha}: their default 0.015 is this tool's {LossSettings.DefaultContentWeight(kind)}");
         }
         if (Value("tv-weight") is { } tw)
         {
-            var gamma = Format(Number("tv-weight", tw) / TheirTvWeight * new LossSettings().TvWeight);
+            var gamma = Format(Number("--tv-weight", tw) / TheirTvWeight * new LossSettings().TvWeight);
             Set("--tv-weight", gamma);
             said.Add($"--tv-weight {tw} is --tv-weight {gamma}: their default 2 is this tool's {new LossSettings().TvWeight}");
         }
@@ -174,7 +175,7 @@ internal static class StyleTransferArguments
         int end = TheirEndScale;
         if (Value("end-scale") is { } endText)
         {
-            end = Integer("end-scale", endText.TrimEnd('+'));
+            end = Integer("--end-scale", endText.TrimEnd('+'));
             if (endText.EndsWith('+'))
             {
                 // Their "safe scale": a dim × dim square's pixels, so the long side grows by √(aspect ratio).
@@ -184,7 +185,7 @@ internal static class StyleTransferArguments
                 end = safe;
             }
         }
-        int min = Value("min-scale") is { } minText ? Integer("min-scale", minText) : TheirMinScale;
+        int min = Value("min-scale") is { } minText ? Integer("--min-scale", minText) : TheirMinScale;
         if (end < 16) throw new UsageException($"--end-scale {end} is too small (at least 16).");
         int scales = RunSettings.ScalesFrom(Math.Min(min, end), end, scalesPerOctave: 2);
         Set("--size", end.ToString(CultureInfo.InvariantCulture));
@@ -251,7 +252,7 @@ internal static class StyleTransferArguments
         }
         if (value("host") is { } host && host is not ("127.0.0.1" or "localhost" or "::1"))
             throw new UsageException($"--host {host}: the live preview listens on 127.0.0.1 only; from another machine tunnel it (ssh -L {value("port") ?? TheirPort.ToString(CultureInfo.InvariantCulture)}:127.0.0.1:{value("port") ?? TheirPort.ToString(CultureInfo.InvariantCulture)} host).");
-        int port = value("port") is { } p ? Integer("port", p) : TheirPort;
+        int port = value("port") is { } p ? Integer("--port", p) : TheirPort;
         set("--preview-port", [port.ToString(CultureInfo.InvariantCulture)]);
         if (given.ContainsKey("browser")) said.Add($"--browser: no browser is started; open http://127.0.0.1:{port}/");
     }
@@ -275,20 +276,6 @@ internal static class StyleTransferArguments
     /// <summary>argparse's rule: a token starting with a dash is an option unless it is a negative number.</summary>
     private static bool LooksLikeOption(string token) =>
         token.Length > 1 && token[0] == '-' && !double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
-
-    private static double Number(string name, string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && double.IsFinite(x)
-            ? x
-            : throw new UsageException($"--{name} '{value}' is not a number.");
-
-    private static int Integer(string name, string value) =>
-        int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int x)
-            ? x
-            : throw new UsageException($"--{name} '{value}' is not a whole number.");
-
-    private static string Format(double x) => ((float)x).ToString("R", CultureInfo.InvariantCulture);
-
-    private static string Quote(string token) => token.Length == 0 || token.Any(char.IsWhiteSpace) ? $"'{token}'" : token;
 
     /// <summary>`ilgpu-style style_transfer --help`: their options and what each becomes here.</summary>
     internal const string Help = """
