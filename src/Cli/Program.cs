@@ -42,6 +42,7 @@ public static class Program
                     var translation = NeuralStyleArguments.Translate(args[1..], command, NeuralStyleArguments.CpuDevice, Random.Shared);
                     args = [args[0], .. translation.Args];
                     note = translation.Note ?? note;
+                    StyleTransferArguments.CheckNotTheirs(args.Skip(1), command);
                 }
                 LongOptionDashes.Check(command, args.Skip(1));
             }

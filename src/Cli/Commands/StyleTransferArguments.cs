@@ -36,6 +36,21 @@ internal static class StyleTransferArguments
         ["--host"] = "host", ["--port"] = "port", ["--browser"] = "browser",
     };
 
+    /// <summary>
+    /// One of their options typed into <c>stylize</c> (one <paramref name="stylize"/> does not also have): a
+    /// <see cref="UsageException"/> naming style_transfer. Unchecked, <c>--end-scale 1024</c> would be read as two more
+    /// style images there.
+    /// </summary>
+    internal static void CheckNotTheirs(IEnumerable<string> args, Command stylize)
+    {
+        foreach (var token in args)
+        {
+            var name = token.Split('=')[0];
+            if (Spellings.ContainsKey(name) && !stylize.Options.Any(o => o.Name == name || o.Aliases.Contains(name)))
+                throw new UsageException($"{name} is crowsonkb/style-transfer-pytorch's option: `ilgpu-style style_transfer CONTENT STYLE {name} …` reads its command line (stylize's options: `ilgpu-style stylize --help`).");
+        }
+    }
+
     private static readonly HashSet<string> ManyValues = ["style-weights", "devices"];
     private static readonly HashSet<string> NoValue = ["web"];
 

@@ -163,6 +163,21 @@ public sealed class StyleTransferArgumentsTests(ITestOutputHelper log) : IDispos
         Assert.Single(err.Trim().Split('\n'));
     }
 
+    [Fact]
+    public void TheirOptionsTypedIntoStylizeSayWhereTheyAreRead()
+    {
+        var (code, _, err) = CliRunner.Run("stylize", "a.jpg", "b.jpg", "--end-scale", "64");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --end-scale is crowsonkb/style-transfer-pytorch's option: `ilgpu-style style_transfer CONTENT STYLE --end-scale …` reads its command line (stylize's options: `ilgpu-style stylize --help`).", err.Trim());
+        (code, _, err) = CliRunner.Run("stylize", "a.jpg", "b.jpg", "-cw", "0.1");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: -cw is crowsonkb/style-transfer-pytorch's option", err);
+        Assert.Single(err.Trim().Split('\n'));
+        (code, _, err) = CliRunner.Run("stylize", "a.jpg", "b.jpg", "--bogus");
+        Assert.Equal(2, code);
+        Assert.DoesNotContain("crowsonkb", err);
+    }
+
     /// <summary>
     /// A style_transfer command line makes the bytes the same run makes in this tool's options (same seed and device),
     /// and says how it was read; on Devices.QuickestForOptionTests, the network to relu2_1.
