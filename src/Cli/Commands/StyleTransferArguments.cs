@@ -77,7 +77,7 @@ internal static class StyleTransferArguments
         var given = new Dictionary<string, List<string>>();
         var images = new List<string>();
         var ours = new List<string>();        // this tool's options, passed through as given
-        var oursNames = new HashSet<string>(); // their canonical names
+        var oursNames = new HashSet<string>(); // the names (not aliases) of the options in ours
         bool optionsEnded = false;
         for (int i = 0; i < args.Count; i++)
         {
