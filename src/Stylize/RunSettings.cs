@@ -80,27 +80,27 @@ public sealed record RunSettings
     public float EffectiveLearningRate => LearningRate ?? (Optimizer == OptimizerKind.Adam ? 0.02f : 1f);
 
     /// <summary>
-    /// Long side of scale <paramref name="scale"/> (1-based): round(Size / 2^((Scales − scale) / ScalesPerOctave)), at
-    /// least 16.
+    /// Long side of scale <paramref name="scale"/> (1-based): <see cref="ExactLongSide"/> rounded, halves to even as
+    /// Python's round (with 2 scales per octave the sizes are crowsonkb's gen_scales' round(end / 2^(i/2))), at least 16.
     /// </summary>
-    public int LongSide(int scale) => Math.Max(16, (int)UnclampedLongSide(scale));
+    public int LongSide(int scale) => Math.Max(16, (int)Math.Round(ExactLongSide(scale), MidpointRounding.ToEven));
 
     /// <summary>
-    /// round(Size / 2^((Scales − scale) / ScalesPerOctave)), halves to even as Python's round, so that with 2 scales per
-    /// octave the sizes are crowsonkb's gen_scales' round(end / 2^(i/2)).
+    /// Size / 2^((Scales − scale) / ScalesPerOctave), before rounding: a scale under 16 px is skipped by this
+    /// (<see cref="Stylizer.FirstScale"/>).
     /// </summary>
-    public double UnclampedLongSide(int scale) =>
-        Math.Round(Size / Math.Pow(2, (Scales - scale) / (double)ScalesPerOctave), MidpointRounding.ToEven);
+    public double ExactLongSide(int scale) => Below(Size, Scales - scale, ScalesPerOctave);
 
     /// <summary>The number of scales from <paramref name="minSide"/> up to <paramref name="size"/>: those whose long side is at least <paramref name="minSide"/> (crowsonkb's gen_scales(min_scale, end_scale); at least 1).</summary>
     public static int ScalesFrom(int minSide, int size, int scalesPerOctave)
     {
-        var settings = new RunSettings { Size = size, ScalesPerOctave = scalesPerOctave };
         int scales = 1;
-        // The scale i steps below the last has long side round(size / 2^(i / scalesPerOctave)).
-        while ((settings with { Scales = scales + 1 }).UnclampedLongSide(1) >= minSide && scales < 64) scales++;
+        while (scales < 64 && Math.Round(Below(size, scales, scalesPerOctave), MidpointRounding.ToEven) >= minSide) scales++;
         return scales;
     }
+
+    /// <summary>The long side <paramref name="steps"/> scales below <paramref name="size"/>: size / 2^(steps / scalesPerOctave).</summary>
+    private static double Below(int size, int steps, int scalesPerOctave) => size / Math.Pow(2, steps / (double)scalesPerOctave);
 
     /// <summary>Iterations at scale <paramref name="scale"/> when the run starts at <paramref name="firstScale"/> (<see cref="InitialIterations"/> there).</summary>
     public int IterationsAt(int scale, int firstScale) => scale == firstScale ? InitialIterations ?? Iterations : Iterations;

@@ -217,10 +217,10 @@ public static class Stylizer
             double pixels = style.Image.Width * scale * (style.Image.Height * scale);
             if (side > int.MaxValue || pixels > MaxPixels)
             {
-                double fits = Math.Floor(run.StyleScale * Math.Sqrt(MaxPixels / pixels) * 1000) / 1000;
                 if (run.StyleSize is int fixedSide)
                     throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"--style-size {fixedSide} makes a style image of {style.Image.Width}×{style.Image.Height} more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --style-size {Math.Floor(fixedSide * Math.Sqrt(MaxPixels / pixels))} or less."));
+                double fits = Math.Floor(run.StyleScale * Math.Sqrt(MaxPixels / pixels) * 1000) / 1000;
                 throw new StylizeUsageException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                     $"--style-scale {run.StyleScale} at --size {run.Size} makes a style image's long side {side:0} px: more than VGG19's activations can index (64 channels × {MaxPixels:N0} pixels < 2³¹); use --style-scale {fits} or less."));
             }
@@ -276,7 +276,7 @@ public static class Stylizer
         }
         // A scale is skipped when its long side would be under 16 px or its short side under the network's minimum.
         int first = 1;
-        while (run.Size / Math.Pow(2, (run.Scales - first) / (double)run.ScalesPerOctave) < 16 || ShortSide(first) < minimum) first++;
+        while (run.ExactLongSide(first) < 16 || ShortSide(first) < minimum) first++;
         if (first > 1)
             observer?.Message($"scales 1–{first - 1} skipped: below 16 px, or a short side below the {minimum} px VGG19 needs up to {deepestLayer}; starting at scale {first}/{run.Scales}.");
         return first;
