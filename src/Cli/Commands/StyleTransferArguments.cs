@@ -76,8 +76,7 @@ internal static class StyleTransferArguments
     {
         var given = new Dictionary<string, List<string>>();
         var images = new List<string>();
-        var ours = new List<string>();        // this tool's options, passed through as given
-        var oursNames = new HashSet<string>(); // the names (not aliases) of the options in ours
+        var ours = new List<string>();   // this tool's options, passed through by their names (not aliases) with their values
         bool optionsEnded = false;
         for (int i = 0; i < args.Count; i++)
         {
@@ -121,7 +120,6 @@ internal static class StyleTransferArguments
                 ?? throw new UsageException($"{args[i]} is neither crowsonkb/style-transfer-pytorch's option nor this tool's (see `ilgpu-style style_transfer --help`).");
             if (OursSetByTheirs.TryGetValue(option.Name, out var theirs))
                 throw new UsageException($"{option.Name}: in style_transfer's command line that is {theirs} (crowsonkb's), or use `ilgpu-style stylize`.");
-            oursNames.Add(option.Name);
             ours.Add(option.Name);
             if (attached is not null) ours.Add(attached);
             else if (option.Arity.MaximumNumberOfValues > 1)
@@ -144,11 +142,6 @@ internal static class StyleTransferArguments
             result.Add(option);
             result.AddRange(values);
         }
-        // A default of theirs that is one of this tool's own options given here gives way to it.
-        void Default(string option, string value)
-        {
-            if (!oursNames.Contains(option)) Set(option, value);
-        }
 
         if (Value("output") is { } output) Set("--output", output);
         if (given.TryGetValue("style-weights", out var weights))
@@ -169,10 +162,12 @@ internal static class StyleTransferArguments
         string optimizer = Value("optimizer") ?? "adam";
         if (optimizer is not ("adam" or "lbfgs")) throw new UsageException($"--optimizer '{optimizer}' is not adam or lbfgs.");
         Set("--optimizer", optimizer);
-        Default("--style-loss", "meancov");
+        // Their loss is W2 (meancov) unless this tool's --style-loss is given too.
+        int styleLossAt = ours.IndexOf("--style-loss");
+        if (styleLossAt < 0) Set("--style-loss", "meancov");
+        var kind = styleLossAt >= 0 && styleLossAt + 1 < ours.Count && ours[styleLossAt + 1] == "gram" ? StyleLossKind.Gram : StyleLossKind.MeanCov;
 
         // Weights relative to their defaults: theirs are those of their loss terms, this tool's defaults those of its own.
-        var kind = ours.IndexOf("--style-loss") is int at and >= 0 && at + 1 < ours.Count && ours[at + 1] == "gram" ? StyleLossKind.Gram : StyleLossKind.MeanCov;
         if (Value("content-weight") is { } cw)
         {
             var alpha = Format(Number("--content-weight", cw) / TheirContentWeight * LossSettings.DefaultContentWeight(kind));
@@ -181,9 +176,10 @@ internal static class StyleTransferArguments
         }
         if (Value("tv-weight") is { } tw)
         {
-            var gamma = Format(Number("--tv-weight", tw) / TheirTvWeight * new LossSettings().TvWeight);
+            float ourDefault = new LossSettings().TvWeight;
+            var gamma = Format(Number("--tv-weight", tw) / TheirTvWeight * ourDefault);
             Set("--tv-weight", gamma);
-            said.Add($"--tv-weight {tw} is --tv-weight {gamma}: their default 2 is this tool's {new LossSettings().TvWeight}");
+            said.Add($"--tv-weight {tw} is --tv-weight {gamma}: their default 2 is this tool's {ourDefault}");
         }
 
         // Scales: round(end / 2^(i/2)) for i = 0, 1, … while at least the minimum (their gen_scales), coarse to fine.
@@ -223,7 +219,7 @@ internal static class StyleTransferArguments
             if (Value("step-size") is { } step) Set("--learning-rate", step);
             if (Value("avg-decay") is { } decay) Set("--average-decay", decay);
         }
-        Default("--init", Value("init") switch
+        Set("--init", Value("init") switch
         {
             null or "content" => "content",
             "gray" => "gray",
@@ -236,7 +232,7 @@ internal static class StyleTransferArguments
         switch (Value("pooling"))
         {
             case null or "max":
-                Default("--pooling", "max");
+                Set("--pooling", "max");
                 break;
             case "average":
                 Set("--pooling", "avg");
@@ -265,9 +261,10 @@ internal static class StyleTransferArguments
                 if (given.ContainsKey(n)) said.Add($"--{n} ignored without --web, as there");
             return;
         }
+        string portText = value("port") ?? TheirPort.ToString(CultureInfo.InvariantCulture);
         if (value("host") is { } host && host is not ("127.0.0.1" or "localhost" or "::1"))
-            throw new UsageException($"--host {host}: the live preview listens on 127.0.0.1 only; from another machine tunnel it (ssh -L {value("port") ?? TheirPort.ToString(CultureInfo.InvariantCulture)}:127.0.0.1:{value("port") ?? TheirPort.ToString(CultureInfo.InvariantCulture)} host).");
-        int port = value("port") is { } p ? Integer("--port", p) : TheirPort;
+            throw new UsageException($"--host {host}: the live preview listens on 127.0.0.1 only; from another machine tunnel it (ssh -L {portText}:127.0.0.1:{portText} host).");
+        int port = Integer("--port", portText);
         set("--preview-port", [port.ToString(CultureInfo.InvariantCulture)]);
         if (given.ContainsKey("browser")) said.Add($"--browser: no browser is started; open http://127.0.0.1:{port}/");
     }
