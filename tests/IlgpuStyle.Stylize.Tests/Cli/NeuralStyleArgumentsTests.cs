@@ -10,10 +10,10 @@ namespace IlgpuStyle.Tests.Cli;
 /// </summary>
 public sealed class NeuralStyleArgumentsTests(ITestOutputHelper log) : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-neural-style-").FullName;
+    private readonly TempDir dir = new();
     private static readonly System.CommandLine.Command Stylize = StylizeCommand.Create();
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => dir.Dispose();
 
     private static NeuralStyleArguments.Translation Translate(params string[] args) =>
         NeuralStyleArguments.Translate(args, Stylize, () => "opencl:7", new Random(42));
@@ -162,7 +162,7 @@ public sealed class NeuralStyleArgumentsTests(ITestOutputHelper log) : IDisposab
     {
         var images = SharedData.RequireOrSkip("images");
         string content = Path.Combine(images, "tubingen.jpg"), style = Path.Combine(images, "golden_gate.jpg");
-        string theirs = Path.Combine(dir, "theirs.png"), ours = Path.Combine(dir, "ours.png");
+        string theirs = dir.File("theirs.png"), ours = dir.File("ours.png");
         string[] common = ["--weights", RealWeights.Path, "--device", Devices.QuickestForOptionTests, "--scales", "1"];
 
         var (code, _, err) = CliRunner.Run(["stylize", .. common, "-content_image", content, "-style_image", style,

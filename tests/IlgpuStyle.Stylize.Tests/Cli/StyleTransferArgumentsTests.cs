@@ -10,10 +10,10 @@ namespace IlgpuStyle.Tests.Cli;
 /// </summary>
 public sealed class StyleTransferArgumentsTests(ITestOutputHelper log) : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("ilgpu-style-style-transfer-").FullName;
+    private readonly TempDir dir = new();
     private static readonly System.CommandLine.Command Stylize = StylizeCommand.Create();
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => dir.Dispose();
 
     private static StyleTransferArguments.Translation Translate(params string[] args) =>
         StyleTransferArguments.Translate(args, Stylize, () => "opencl:7", _ => (1600, 900));
@@ -187,7 +187,7 @@ public sealed class StyleTransferArgumentsTests(ITestOutputHelper log) : IDispos
     {
         var images = SharedData.RequireOrSkip("images");
         string content = Path.Combine(images, "tubingen.jpg"), style = Path.Combine(images, "golden_gate.jpg");
-        string theirs = Path.Combine(dir, "theirs.png"), ours = Path.Combine(dir, "ours.png");
+        string theirs = dir.File("theirs.png"), ours = dir.File("ours.png");
         string[] common = ["--weights", RealWeights.Path, "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1"];
 
         var (code, _, err) = CliRunner.Run(["style_transfer", content, style, .. common, "--devices", Devices.QuickestForOptionTests,
